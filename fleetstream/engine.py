@@ -1,0 +1,67 @@
+"""In-process engine: the Bytewax flow's steps run one message at a time.
+
+Used by the closed-loop simulator (which must see the decisions as the flow
+would make them) and by tests.  Same steps, same order as ``flows/engine.py``:
+decode, stage 1 per entity, stage 2 per zone.
+
+>>> from operators.pipeline import InMsg
+>>> eng = LocalEngine()
+>>> eng.process(InMsg(0, "fs.telemetry", "v1", b"not json"))[0][0]
+'fs.dlq'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fleetstream.outputs import TOPIC_DLQ
+from fleetstream.settings import EngineSettings
+from operators.pipeline import InMsg, decode, output_key, stage1_key, track, zone_step
+from operators.tracker import PartitionTracker
+from operators.zone_engine import ZoneEngine
+
+Output = tuple[str, str, dict]  # (topic, key, record)
+
+
+def default_zone_factory(settings: EngineSettings) -> Callable[[str], ZoneEngine]:
+    """The zone engine fleetstream runs by default: the best models and routing
+    strategy installed (River models and OR-Tools when available)."""
+    from fleetstream.wiring import build_zone_engine
+    return lambda zone: build_zone_engine(zone, settings)
+
+
+class LocalEngine:
+    def __init__(self, settings: EngineSettings | None = None,
+                 zone_factory: Callable[[str], ZoneEngine] | None = None):
+        self.settings = settings or EngineSettings()
+        self.zone_factory = zone_factory or default_zone_factory(self.settings)
+        self.trackers: dict[str, PartitionTracker] = {}
+        self.zones: dict[str, ZoneEngine] = {}
+        self.drops: dict[str, int] = {}
+
+    def process(self, msg: InMsg) -> list[Output]:
+        ok, ev = decode(msg)
+        if not ok:
+            return [(TOPIC_DLQ, output_key(TOPIC_DLQ, ev), ev)]
+        k = stage1_key(msg)
+        tracker = self.trackers.get(k)
+        if tracker is None:
+            tracker = self.trackers[k] = PartitionTracker()
+        verdict, what = track(tracker, msg, ev)
+        if verdict == "dlq":
+            return [(TOPIC_DLQ, output_key(TOPIC_DLQ, what), what)]
+        if verdict == "drop":
+            reason = what.split(":")[0].split(" event_id")[0]
+            self.drops[reason] = self.drops.get(reason, 0) + 1
+            return []
+        zone = self.zones.get(what)
+        if zone is None:
+            zone = self.zones[what] = self.zone_factory(what)
+        return [(t, output_key(t, r), r) for t, r in zone_step(zone, msg, ev)]
+
+    def stats(self) -> dict[str, Any]:
+        agg: dict[str, float] = {}
+        for z in self.zones.values():
+            for k, v in z.stats.items():
+                agg[k] = agg.get(k, 0) + v
+        return {"zones": len(self.zones), "drops": dict(self.drops), **agg}

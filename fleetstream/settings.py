@@ -1,0 +1,166 @@
+"""Typed, validated, defaulted settings, loadable from TOML and the environment.
+
+Precedence: defaults < TOML file (``--config``) < environment variables
+``FLEETSTREAM_<SECTION>__<FIELD>`` (for example ``FLEETSTREAM_ENGINE__SWEEP_INTERVAL_S=30``)
+< explicit command-line flags.
+
+>>> s = EngineSettings(sweep_interval_s=30)
+>>> s.sweep_interval_s
+30.0
+>>> EngineSettings(late_risk_on=0.2, late_risk_off=0.5)
+Traceback (most recent call last):
+...
+ValueError: late_risk_off (0.5) must be below late_risk_on (0.2) for hysteresis
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+AUTONOMY_LEVELS = ("auto", "propose", "off")
+
+
+@dataclass
+class EngineSettings:
+    """Decision behaviour of the zone engine.  All times are event-time seconds."""
+
+    sweep_interval_s: float = 60.0
+    """Assign pending orders and expire proposals every this many seconds."""
+    eta_refresh_s: float = 60.0
+    """Recompute a vehicle's stop ETAs at most this often while it drives."""
+    eta_publish_delta_s: float = 120.0
+    """Publish an order's ETA when it moved by more than this since the last one."""
+    eta_publish_min_period_s: float = 300.0
+    """... and at most once per this period per order."""
+    notify_eta_shift_s: float = 900.0
+    """Tell the customer when the ETA moved this much since they were last told."""
+    late_risk_on: float = 0.6
+    """Late-risk probability that raises the trigger."""
+    late_risk_off: float = 0.3
+    """Probability below which a raised trigger clears (hysteresis)."""
+    failure_risk_on: float = 0.5
+    """Failure-risk probability that raises a failure-risk alert."""
+    trigger_cooldown_s: float = 900.0
+    """At most one re-route/redispatch trigger per vehicle in this period."""
+    stale_vehicle_s: float = 300.0
+    """An active vehicle silent this long is reported stale."""
+    proposal_ttl_s: float = 900.0
+    """A proposal not answered in this time expires."""
+    redispatch_min_gain_s: float = 300.0
+    """Redispatch only when it saves at least this much lateness (seconds)."""
+    plan_settle_s: float = 120.0
+    """Parcels wait for the wave of shift starts to settle: they are planned only when no
+    vehicle started its shift in the last this many seconds."""
+    plan_time_factor: float = 1.2
+    """Planning inflates provider travel times by this factor (a buffer for congestion the
+    provider does not know); ETAs use the learned model instead."""
+    balance_cost_per_stop: float = 1.5
+    """Insertion cost added per stop already on a route, to spread work across drivers
+    (currency units)."""
+    max_insert_candidates: int = 12
+    """Vehicles considered per order insertion (nearest first)."""
+    autonomy_assign: str = "auto"
+    autonomy_reroute: str = "auto"
+    autonomy_redispatch: str = "auto"
+    interval_z80: float = 1.2816
+    interval_z95: float = 1.96
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.type == "float" and not isinstance(v, float):
+                setattr(self, f.name, float(v))
+        for name in ("autonomy_assign", "autonomy_reroute", "autonomy_redispatch"):
+            if getattr(self, name) not in AUTONOMY_LEVELS:
+                raise ValueError(f"{name} must be one of {AUTONOMY_LEVELS}")
+        if not 0 < self.late_risk_on <= 1:
+            raise ValueError("late_risk_on must be in (0, 1]")
+        if not self.late_risk_off < self.late_risk_on:
+            raise ValueError(f"late_risk_off ({self.late_risk_off}) must be below "
+                             f"late_risk_on ({self.late_risk_on}) for hysteresis")
+        for name in ("sweep_interval_s", "eta_refresh_s", "stale_vehicle_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.max_insert_candidates < 1:
+            raise ValueError("max_insert_candidates must be >= 1")
+
+    def autonomy(self, kind: str) -> str:
+        return getattr(self, f"autonomy_{kind}", "auto")
+
+
+@dataclass
+class KafkaSettings:
+    """Kafka connection.  Extra librdkafka settings (SASL/SSL...) go in ``config``."""
+
+    bootstrap: str = "127.0.0.1:19092"
+    topic_prefix: str = ""
+    """Prepended to every topic name (shadow mode publishes under another prefix)."""
+    output_prefix: str = ""
+    """Extra prefix for output topics only (e.g. ``shadow.``)."""
+    partitions: int = 4
+    replication: int = 1
+    config: dict = field(default_factory=dict)
+    """librdkafka properties passed through; secrets are never logged."""
+
+
+@dataclass
+class RedisSettings:
+    url: str = ""
+    """Empty: no Redis read model (embedded default)."""
+    key_prefix: str = "fs:"
+    ttl_s: int = 86400
+    stream_maxlen: int = 100000
+
+
+@dataclass
+class Settings:
+    engine: EngineSettings = field(default_factory=EngineSettings)
+    kafka: KafkaSettings = field(default_factory=KafkaSettings)
+    redis: RedisSettings = field(default_factory=RedisSettings)
+    workers: int = 1
+
+    @classmethod
+    def load(cls, path: str | None = None, env: Mapping[str, str] | None = None,
+             overrides: Mapping[str, Any] | None = None) -> "Settings":
+        """Defaults, then the TOML file, then ``FLEETSTREAM_*`` variables, then overrides
+        (``{"engine.sweep_interval_s": 30}``)."""
+        data: dict[str, Any] = {}
+        if path:
+            with open(path, "rb") as f:
+                data = tomllib.load(f)
+        env = os.environ if env is None else env
+        flat: dict[str, Any] = {}
+        for k, v in env.items():
+            if k.startswith("FLEETSTREAM_") and "__" in k:
+                sec, _, name = k[len("FLEETSTREAM_"):].lower().partition("__")
+                flat[f"{sec}.{name}"] = v
+        flat.update(overrides or {})
+        for dotted, v in flat.items():
+            sec, _, name = dotted.partition(".")
+            data.setdefault(sec, {})[name] = v
+        return cls(
+            engine=_build(EngineSettings, data.get("engine", {})),
+            kafka=_build(KafkaSettings, data.get("kafka", {})),
+            redis=_build(RedisSettings, data.get("redis", {})),
+            workers=int(data.get("workers", 1)) if not isinstance(data.get("workers"), dict) else 1,
+        )
+
+
+def _build(cls: type, values: Mapping[str, Any]) -> Any:
+    known = {f.name: f for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in values.items():
+        if k not in known:
+            raise ValueError(f"unknown setting {cls.__name__}.{k}")
+        t = known[k].type
+        if isinstance(v, str) and t in ("float", "int"):
+            v = float(v) if t == "float" else int(v)
+        elif isinstance(v, str) and t == "dict":
+            import orjson
+            v = orjson.loads(v)
+        kwargs[k] = v
+    return cls(**kwargs)

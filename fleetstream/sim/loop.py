@@ -1,0 +1,601 @@
+"""The closed loop: the world produces events, the engine decides, the world obeys.
+
+Every input event the world produces is fed to the engine (``LocalEngine``, the
+same steps as the Bytewax flow) in arrival order and recorded in that order;
+the engine's applied decisions become the vehicles' plans; proposals are
+answered by a simulated dispatcher.  Replaying the recording through the flow
+therefore reproduces the decisions the loop saw.
+
+The world's truth (true leg times, customer availability, outcomes) is written
+apart from the input stream, to score models honestly.
+"""
+
+from __future__ import annotations
+
+import base64
+import gzip
+import heapq
+import math
+import os
+import random
+from dataclasses import dataclass
+from typing import Any, Callable, Iterable
+
+import orjson
+
+from fleetstream.events import (TOPIC_APPROVALS, TOPIC_CONDITIONS, TOPIC_CUSTOMERS, TOPIC_FLEET,
+                                TOPIC_ORDERS, TOPIC_TELEMETRY)
+from fleetstream.outputs import TOPIC_DECISIONS
+from fleetstream.sim.world import (TRUE_CONGESTION, VEHICLE_SPECS, Scenario, SimOrder, SimVehicle,
+                                   World)
+from operators.pipeline import InMsg
+from operators.traveltime import HaversineProvider, haversine_m
+
+Envelope = dict[str, Any]
+
+
+@dataclass
+class Incident:
+    zone: str
+    center: tuple
+    radius_m: float
+    start: float
+    end: float
+    factor: float
+
+
+class Simulation:
+    """One simulated day in closed loop with an engine.
+
+    ``engine`` is anything with ``process(InMsg) -> [(topic, key, record)]``;
+    ``None`` runs the world open-loop (no decisions: nothing moves).
+    """
+
+    def __init__(self, scenario: Scenario, engine: Any, progress: Callable[[str], None] | None = None):
+        self.sc = scenario
+        self.world = World(scenario)
+        self.engine = engine
+        self.rng = random.Random(scenario.seed * 1_000_003 + 17)
+        self.provider = HaversineProvider()
+        self.progress = progress
+        self.heap: list = []
+        self.counter = 0
+        self.now = self.world.day0
+        self.recorded: list[bytes] = []
+        self.outputs: list[tuple[str, str, dict]] = []
+        self.truth_legs: list[dict] = []
+        self.truth_attempts: list[dict] = []
+        self.vehicles = {v.id: v for v in self.world.vehicles}
+        self.orders = {o.id: o for o in self.world.orders}
+        self.incidents: list[Incident] = []
+        self.weather: dict[str, list[tuple[float, float, float]]] = {}
+        self.eid = 0
+        self.decisions_seen = 0
+        self.late_ping_count = 0
+        self.dup_count = 0
+
+    # ------------------------------------------------------------------ scheduling
+
+    def at(self, t: float, fn: Callable, *args: Any) -> None:
+        self.counter += 1
+        heapq.heappush(self.heap, (t, self.counter, fn, args))
+
+    def _new_id(self, prefix: str) -> str:
+        self.eid += 1
+        return f"{prefix}{self.eid:08d}"
+
+    def emit(self, topic: str, key: str, ev: dict, delay: float = 0.0) -> None:
+        """Record and deliver an input event ``delay`` seconds after its event time."""
+        ev.setdefault("v", 1)
+        raw = orjson.dumps(ev)
+        self.at(ev["ts"] + delay, self._deliver, topic, key, raw)
+        if self.rng.random() < self.sc.duplicate_rate:
+            self.dup_count += 1
+            self.at(ev["ts"] + delay + self.rng.uniform(1, 40), self._deliver, topic, key, raw)
+
+    def _deliver(self, topic: str, key: str | None, raw: bytes) -> None:
+        seq = len(self.recorded)
+        env: Envelope = {"topic": topic, "key": key}
+        try:
+            env["value"] = raw.decode("utf-8")
+        except UnicodeDecodeError:
+            env["value_b64"] = base64.b64encode(raw).decode("ascii")
+        self.recorded.append(orjson.dumps(env))
+        if self.engine is None:
+            return
+        outs = self.engine.process(InMsg(seq, topic, key, raw))
+        for out in outs:
+            self.outputs.append(out)
+            if out[0] == TOPIC_DECISIONS:
+                self._on_decision(out[2])
+
+    # ------------------------------------------------------------------ run
+
+    def run(self) -> None:
+        w, sc = self.world, self.sc
+        t_first = min(v.shift_start for v in w.vehicles)
+        for c in w.customers:
+            ev = {"type": "customer_profile", "event_id": self._new_id("cp"), "ts": round(w.day0 + 3600, 3),
+                  "customer_id": c.id, "zone": c.zone, "language": c.language,
+                  "service_requirements": c.service_requirements}
+            for k in ("preferred_drop", "access_instructions", "notes"):
+                if getattr(c, k):
+                    ev[k] = getattr(c, k)
+            self.emit(TOPIC_CUSTOMERS, c.id, ev)
+        for o in w.orders:
+            self.at(o.created_ts, self._create_order, o)
+            if o.cancel_ts is not None:
+                self.at(o.cancel_ts, self._cancel_order, o)
+        for v in w.vehicles:
+            self.at(v.shift_start, self._shift_start, v)
+        self._plan_disruptions(t_first)
+        self._plan_malformed(t_first)
+        end = max(v.shift_end for v in w.vehicles) + 3 * 3600
+        last_report = self.now
+        n = 0
+        while self.heap:
+            t, _, fn, args = heapq.heappop(self.heap)
+            if t > end:
+                break
+            self.now = t
+            fn(*args)
+            n += 1
+            if self.progress and t - last_report >= 3600:
+                last_report = t
+                self.progress(f"sim {self._clock(t)}  events={len(self.recorded):,}  "
+                              f"decisions={self.decisions_seen:,}")
+
+    @staticmethod
+    def _clock(t: float) -> str:
+        s = int(t) % 86400
+        return f"{s // 3600:02d}:{s % 3600 // 60:02d}"
+
+    # ------------------------------------------------------------------ orders
+
+    def _create_order(self, o: SimOrder) -> None:
+        ev = {"type": "order_created", "event_id": self._new_id("oc"), "ts": round(o.created_ts, 3),
+              "order_id": o.id, "zone": o.zone, "customer_id": o.customer.id, "kind": o.kind,
+              "location": {"lat": o.location[0], "lon": o.location[1]},
+              "window_start": o.window[0], "window_end": o.window[1], "size": o.size,
+              "service_s": o.service_s, "priority": o.priority, "skills": o.skills,
+              "vehicle_types": o.vehicle_types, "fleet_types": o.fleet_types, "value": o.value}
+        if o.pickup is not None:
+            ev["pickup"] = {"lat": o.pickup[0], "lon": o.pickup[1]}
+        self.emit(TOPIC_ORDERS, o.id, ev)
+
+    def _cancel_order(self, o: SimOrder) -> None:
+        if o.status != "open":
+            return
+        o.status = "cancelled"
+        o.outcome, o.outcome_ts = "cancelled", self.now
+        self.emit(TOPIC_ORDERS, o.id, {"type": "order_cancelled", "event_id": self._new_id("ox"),
+                                       "ts": round(self.now, 3), "order_id": o.id,
+                                       "reason": "customer request"})
+        for v in self.vehicles.values():
+            v.plan = [s for s in v.plan if s[0] != o.id]
+
+    # ------------------------------------------------------------------ fleet
+
+    def _shift_start(self, v: SimVehicle) -> None:
+        v.state = "depot"
+        v.pos = v.depot
+        c = v.costs
+        self.emit(TOPIC_FLEET, v.id, {
+            "type": "shift_start", "event_id": self._new_id("ss"), "ts": round(self.now, 3),
+            "vehicle_id": v.id, "driver_id": v.driver_id, "zone": v.zone,
+            "fleet_type": v.fleet_type, "vehicle_type": v.vehicle_type, "capacity": v.capacity,
+            "skills": v.skills, "start": {"lat": v.depot[0], "lon": v.depot[1]},
+            "end": {"lat": v.depot[0], "lon": v.depot[1]}, "shift_end_ts": round(v.shift_end, 3),
+            "cost_per_km": c[0], "cost_per_hour": c[1], "cost_per_stop": c[2], "fixed_cost": c[3]})
+        self.at(self.now + 5, self._ping, v, v.token)
+        self.at(self.now + 1200, self._try_depart, v)
+        self.at(v.shift_end, self._end_check, v)
+
+    def _end_check(self, v: SimVehicle) -> None:
+        if v.state in ("idle", "depot"):
+            v.state = "idle"
+            self._next_stop(v)
+
+    def _try_depart(self, v: SimVehicle) -> None:
+        if v.state != "depot":
+            return
+        parcels = [oid for oid, stop in v.plan if stop == "delivery"
+                   and self.orders[oid].kind == "parcel" and self.orders[oid].status == "open"]
+        if not v.plan:
+            if self.now < v.shift_end:
+                self.at(self.now + 300, self._try_depart, v)
+            else:
+                self._finish_shift(v)
+            return
+        for i, oid in enumerate(parcels):
+            v.loaded.add(oid)
+            self.orders[oid].status = "loaded"
+            self.emit(TOPIC_ORDERS, oid, {"type": "order_picked_up", "event_id": self._new_id("pu"),
+                                          "ts": round(self.now + i * 0.5, 3), "order_id": oid,
+                                          "vehicle_id": v.id})
+        self.at(self.now + len(parcels) * 0.5 + 60, self._next_stop, v)
+        v.state = "loading"
+
+    def _next_stop(self, v: SimVehicle) -> None:
+        if v.state in ("off", "broken"):
+            return
+        while v.plan:
+            oid, stop = v.plan[0]
+            o = self.orders[oid]
+            ok = (o.status == "open" and stop == "pickup") or (
+                stop == "delivery" and oid in v.loaded and o.status in ("loaded", "picked"))
+            if ok:
+                self._drive(v, v.plan[0], o.pickup if stop == "pickup" else o.location)
+                return
+            v.plan.pop(0)  # cannot execute: not on board, cancelled, or done
+        if self.now >= v.shift_end - 1800 or self._all_done(v):
+            if haversine_m(v.pos, v.depot) > 50:
+                self._drive(v, ("__depot__", "end"), v.depot)
+            else:
+                self._finish_shift(v)
+        else:
+            v.state = "idle"
+
+    def _all_done(self, v: SimVehicle) -> bool:
+        return self.now >= v.shift_end
+
+    def _true_leg_s(self, v: SimVehicle, a: tuple, b: tuple, t: float) -> float:
+        prov = self.provider.travel_s(a, b, t)
+        if prov <= 0:
+            return 0.0
+        _, speed_f, no_cong = VEHICLE_SPECS[v.vehicle_type]
+        hour = int(t // 3600) % 24
+        cong = 1.0 if no_cong else TRUE_CONGESTION[hour]
+        zone = next(z for z in self.world.zones if z.id == v.zone)
+        f = cong * (zone.density if not no_cong else 1.0) * speed_f * v.pace
+        if no_cong:
+            # Bikes ride at a steady speed whatever the provider's profile says.
+            f *= self.provider.speed_kmh(t) / 17.0
+        for inc in self.incidents:
+            if inc.start <= t < inc.end and (haversine_m(a, inc.center) <= inc.radius_m or
+                                             haversine_m(b, inc.center) <= inc.radius_m):
+                f *= inc.factor if not no_cong else 1.0 + (inc.factor - 1) * 0.3
+        for s, e, fac in self.weather.get(v.zone, []):
+            if s <= t < e:
+                f *= fac
+        return prov * f * math.exp(self.rng.gauss(0, 0.12))
+
+    def _drive(self, v: SimVehicle, target: tuple, to: tuple) -> None:
+        v.token += 1
+        true_s = max(20.0, self._true_leg_s(v, v.pos, to, self.now))
+        v.leg = (v.pos, to, self.now, self.now + true_s, target, v.token, true_s,
+                 self.provider.travel_s(v.pos, to, self.now))
+        v.state = "driving"
+        self.at(self.now + true_s, self._arrive, v, v.token)
+
+    def _pos_at(self, v: SimVehicle, t: float) -> tuple:
+        if v.state != "driving" or v.leg is None:
+            return v.pos
+        a, b, t0, t1 = v.leg[:4]
+        f = 0.0 if t1 <= t0 else min(1.0, max(0.0, (t - t0) / (t1 - t0)))
+        return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
+
+    def _arrive(self, v: SimVehicle, token: int) -> None:
+        if token != v.token or v.state != "driving":
+            return
+        a, b, t0, t1, target, _, true_s, prov = v.leg  # type: ignore[misc]
+        v.km += haversine_m(a, b) * self.provider.circuity / 1000.0
+        v.pos = b
+        v.leg = None
+        oid, stop = target
+        if oid == "__depot__":
+            self._finish_shift(v)
+            return
+        o = self.orders[oid]
+        self.truth_legs.append({"vehicle_id": v.id, "order_id": oid, "stop": stop,
+                                "depart_ts": round(t0, 3), "arrive_ts": round(self.now, 3),
+                                "true_s": round(true_s, 2), "provider_s": round(prov, 2),
+                                "zone": v.zone, "vehicle_type": v.vehicle_type})
+        v.state = "serving"
+        self.emit(TOPIC_ORDERS, oid, {"type": "stop_arrived", "event_id": self._new_id("sa"),
+                                      "ts": round(self.now, 3), "order_id": oid,
+                                      "vehicle_id": v.id, "stop_kind": stop})
+        if stop == "pickup":
+            done = self.now + 120 * self.rng.uniform(0.6, 1.8)
+            self.at(done, self._picked, v, o)
+        else:
+            start = max(self.now, o.window[0])
+            c = o.customer
+            hour = (start % 86400) / 3600
+            home = self.rng.random() < c.p_home(hour)
+            access = self.rng.random() >= c.access_difficulty
+            ok = home and access
+            reason = None if ok else ("access" if not access else "not_home")
+            svc = o.service_s * self.rng.uniform(0.7, 1.5) if ok else self.rng.uniform(60, 180)
+            self.truth_attempts.append({"order_id": oid, "customer_id": c.id, "ts": round(start, 3),
+                                        "home": home, "access_ok": access,
+                                        "window_end": o.window[1], "arrived_ts": round(self.now, 3),
+                                        "late": self.now > o.window[1]})
+            self.at(start + svc, self._complete, v, o, ok, reason)
+
+    def _picked(self, v: SimVehicle, o: SimOrder) -> None:
+        if v.state == "broken":
+            return
+        if o.status == "open":
+            o.status = "picked"
+            v.loaded.add(o.id)
+            self.emit(TOPIC_ORDERS, o.id, {"type": "order_picked_up", "event_id": self._new_id("pu"),
+                                           "ts": round(self.now, 3), "order_id": o.id,
+                                           "vehicle_id": v.id})
+        if v.plan and v.plan[0] == (o.id, "pickup"):
+            v.plan.pop(0)
+        self._next_stop(v)
+
+    def _complete(self, v: SimVehicle, o: SimOrder, ok: bool, reason: str | None) -> None:
+        if v.state == "broken":
+            return
+        v.stops_done += 1
+        o.status = "delivered" if ok else "failed"
+        o.outcome, o.outcome_ts = o.status, self.now
+        v.loaded.discard(o.id)
+        ev = {"type": "order_delivered" if ok else "order_failed",
+              "event_id": self._new_id("od"), "ts": round(self.now, 3), "order_id": o.id,
+              "vehicle_id": v.id}
+        if not ok:
+            ev["reason"] = reason
+        self.emit(TOPIC_ORDERS, o.id, ev)
+        if v.plan and v.plan[0] == (o.id, "delivery"):
+            v.plan.pop(0)
+        self._next_stop(v)
+
+    def _finish_shift(self, v: SimVehicle) -> None:
+        if v.state == "off":
+            return
+        v.state = "off"
+        v.finished_ts = self.now
+        v.token += 1
+        self.emit(TOPIC_FLEET, v.id, {"type": "shift_end", "event_id": self._new_id("se"),
+                                      "ts": round(self.now, 3), "vehicle_id": v.id})
+
+    def _ping(self, v: SimVehicle, token: int) -> None:
+        if v.state in ("off", "broken"):
+            return
+        pos = self._pos_at(v, self.now)
+        moving = v.state == "driving"
+        lat = pos[0] + self.rng.gauss(0, 0.00007)
+        lon = pos[1] + self.rng.gauss(0, 0.0001)
+        speed = 0.0
+        heading = 0.0
+        if moving and v.leg is not None:
+            a, b, t0, t1 = v.leg[:4]
+            d = haversine_m(a, b) * self.provider.circuity
+            speed = min(249.0, max(0.0, d / max(1.0, t1 - t0) * 3.6 * self.rng.uniform(0.8, 1.2)))
+            heading = math.degrees(math.atan2(b[1] - a[1], b[0] - a[0])) % 360
+        ev = {"type": "ping", "event_id": self._new_id("p"), "ts": round(self.now, 3),
+              "vehicle_id": v.id, "lat": round(lat, 6), "lon": round(lon, 6),
+              "speed_kmh": round(speed, 1), "heading": round(heading, 1)}
+        late = self.rng.random() < self.sc.late_ping_rate
+        if late:
+            self.late_ping_count += 1
+        self.emit(TOPIC_TELEMETRY, v.id, ev, delay=self.rng.uniform(30, 120) if late else 0.0)
+        gap = self.rng.uniform(10, 30) if moving else 60.0
+        self.at(self.now + gap, self._ping, v, token)
+
+    # ------------------------------------------------------------------ decisions
+
+    def _on_decision(self, d: dict) -> None:
+        self.decisions_seen += 1
+        if d["status"] == "proposed":
+            delay = self.rng.uniform(60, 300)
+            approved = self.rng.random() < self.sc.approve_prob
+            self.at(self.now + delay, self._answer, d, approved)
+            return
+        if d["status"] != "applied":
+            return
+        for vid, stops in d["routes"].items():
+            v = self.vehicles.get(vid)
+            if v is None or v.state in ("off", "broken"):
+                continue
+            v.plan = [(s["order_id"], s["stop"]) for s in stops]
+            if v.state == "idle":
+                self._next_stop(v)
+            elif v.state == "driving" and v.leg is not None:
+                target = v.leg[4]
+                if target[0] != "__depot__" and (not v.plan or v.plan[0] != tuple(target)):
+                    v.pos = self._pos_at(v, self.now)
+                    v.state = "idle"
+                    self._next_stop(v)
+                elif target[0] == "__depot__" and v.plan:
+                    v.pos = self._pos_at(v, self.now)
+                    v.state = "idle"
+                    self._next_stop(v)
+
+    def _answer(self, d: dict, approved: bool) -> None:
+        self.emit(TOPIC_APPROVALS, d["decision_id"], {
+            "type": "approval", "event_id": self._new_id("ap"), "ts": round(self.now, 3),
+            "decision_id": d["decision_id"], "zone": d["zone"], "approved": approved,
+            "by": "dispatcher-sim"})
+
+    # ------------------------------------------------------------------ disruptions
+
+    def _plan_disruptions(self, t_first: float) -> None:
+        sc, rng = self.sc, self.rng
+        for i in range(sc.incidents):
+            zone = self.world.zones[i % len(self.world.zones)]
+            start = t_first + rng.uniform(1.0, sc.shift_h - 3) * 3600
+            inc = Incident(zone.id, zone.stores[i % len(zone.stores)], rng.uniform(1200, 2000),
+                           start, start + rng.uniform(3600, 5400), rng.uniform(2.0, 3.0))
+            self.incidents.append(inc)
+            self.at(start + 300, self._report_incident, inc)
+        if sc.weather:
+            for zone in self.world.zones:
+                s = t_first + rng.uniform(3, 5) * 3600
+                e = s + 7200
+                fac = round(rng.uniform(1.15, 1.3), 2)
+                self.weather.setdefault(zone.id, []).append((s, e, fac))
+                self.at(s - 600, self._emit_condition, zone.id, "weather", fac, s, e, None)
+        fleet = [v for v in self.world.vehicles if v.fleet_type != "gig"]
+        for i in range(sc.breakdowns):
+            v = fleet[rng.randrange(len(fleet))]
+            self.at(t_first + rng.uniform(2.5, 5) * 3600, self._breakdown, v)
+
+    def _report_incident(self, inc: Incident) -> None:
+        est = round(inc.factor * self.rng.uniform(0.85, 1.15), 2)
+        self._emit_condition(inc.zone, "incident", est, self.now, inc.end,
+                             {"lat": inc.center[0], "lon": inc.center[1], "radius_m": round(inc.radius_m)})
+
+    def _emit_condition(self, zone: str, kind: str, factor: float, s: float, e: float, area) -> None:
+        ev = {"type": "condition", "event_id": self._new_id("cn"), "ts": round(self.now, 3),
+              "zone": zone, "kind": kind, "factor": factor, "start_ts": round(s, 3),
+              "end_ts": round(e, 3)}
+        if area:
+            ev["area"] = area
+        self.emit(TOPIC_CONDITIONS, zone, ev)
+
+    def _breakdown(self, v: SimVehicle) -> None:
+        if v.state in ("off", "broken", "depot"):
+            return
+        v.pos = self._pos_at(v, self.now)
+        v.state = "broken"
+        v.token += 1
+        for oid in list(v.loaded):
+            o = self.orders[oid]
+            o.outcome, o.outcome_ts = "stranded", self.now
+        self.emit(TOPIC_FLEET, v.id, {"type": "vehicle_unavailable", "event_id": self._new_id("vu"),
+                                      "ts": round(self.now, 3), "vehicle_id": v.id,
+                                      "reason": "breakdown"})
+
+    def _plan_malformed(self, t_first: float) -> None:
+        """A few broken messages, one of each kind, spread over the day."""
+        rng = self.rng
+        v0 = self.world.vehicles[0].id
+        kinds: list[tuple[str, str | None, bytes]] = [
+            (TOPIC_TELEMETRY, v0, b'{"type":"ping","event_id":"bad-json",'),
+            (TOPIC_TELEMETRY, v0, b'\xff\xfe not utf-8 \x00'),
+            (TOPIC_TELEMETRY, v0, b'["not", "an", "object"]'),
+            (TOPIC_TELEMETRY, v0, orjson.dumps({"type": "ping", "event_id": "bad-lat", "ts": t_first + 100,
+                                                "v": 1, "vehicle_id": v0, "lat": 123.0, "lon": 13.4,
+                                                "speed_kmh": 10, "heading": 0})),
+            (TOPIC_TELEMETRY, "VX-ghost", orjson.dumps({"type": "ping", "event_id": "ghost", "ts": t_first + 100,
+                                                        "v": 1, "vehicle_id": "VX-ghost", "lat": 52.5,
+                                                        "lon": 13.4, "speed_kmh": 10, "heading": 0})),
+            (TOPIC_ORDERS, "O-bad", orjson.dumps({"type": "order_created", "event_id": "no-window",
+                                                  "ts": t_first, "v": 1, "order_id": "O-bad"})),
+            (TOPIC_ORDERS, "O-bad2", orjson.dumps({"type": "ping", "event_id": "wrong-topic",
+                                                   "ts": t_first, "v": 1})),
+            (TOPIC_FLEET, v0, orjson.dumps({"type": "shift_start", "event_id": "naive-ts",
+                                            "ts": "2026-03-02T07:00:00", "v": 1})),
+            (TOPIC_TELEMETRY, v0, orjson.dumps({"type": "ping", "event_id": "v2", "ts": t_first,
+                                                "v": 2, "vehicle_id": v0, "lat": 52.5, "lon": 13.4,
+                                                "speed_kmh": 10, "heading": 0})),
+            (TOPIC_ORDERS, "O-ghost", orjson.dumps({"type": "order_delivered", "event_id": "ghost-order",
+                                                    "ts": t_first + 200, "v": 1, "order_id": "O-ghost",
+                                                    "vehicle_id": v0})),
+            (TOPIC_TELEMETRY, v0, orjson.dumps({"type": "ping", "event_id": "speed-str", "ts": t_first,
+                                                "v": 1, "vehicle_id": v0, "lat": 52.5, "lon": 13.4,
+                                                "speed_kmh": "fast", "heading": 0})),
+            (TOPIC_CONDITIONS, "Z1", orjson.dumps({"type": "condition", "event_id": "bad-factor",
+                                                   "ts": t_first, "v": 1, "zone": "Z1",
+                                                   "kind": "traffic", "factor": 0,
+                                                   "start_ts": t_first, "end_ts": t_first + 60})),
+        ]
+        for i in range(self.sc.malformed):
+            topic, key, raw = kinds[i % len(kinds)]
+            t = t_first + rng.uniform(0, self.sc.shift_h * 3600)
+            self.at(t, self._deliver, topic, key, raw)
+
+    # ------------------------------------------------------------------ outputs
+
+    def truth_orders(self) -> Iterable[dict]:
+        for o in self.world.orders:
+            yield {"order_id": o.id, "zone": o.zone, "kind": o.kind, "customer_id": o.customer.id,
+                   "window_start": o.window[0], "window_end": o.window[1],
+                   "outcome": o.outcome or "not_served", "outcome_ts": o.outcome_ts,
+                   "on_time": bool(o.outcome in ("delivered", "failed") and o.outcome_ts is not None
+                                   and self._arrival_of(o.id) is not None
+                                   and self._arrival_of(o.id) <= o.window[1])}
+
+    def _arrival_of(self, oid: str) -> float | None:
+        if not hasattr(self, "_arrivals"):
+            self._arrivals = {a["order_id"]: a["arrived_ts"] for a in self.truth_attempts}
+        return self._arrivals.get(oid)
+
+    def truth_customers(self) -> Iterable[dict]:
+        for c in self.world.customers:
+            yield {"customer_id": c.id, "zone": c.zone, "archetype": c.archetype,
+                   "access_difficulty": round(c.access_difficulty, 3)}
+
+    def kpis(self) -> dict:
+        orders = list(self.truth_orders())
+        served = [o for o in orders if o["outcome"] in ("delivered", "failed")]
+        total_km = sum(v.km for v in self.world.vehicles)
+        cost = 0.0
+        overtime_h = 0.0
+        stops = []
+        for v in self.world.vehicles:
+            hours = max(0.0, ((v.finished_ts or v.shift_end) - v.shift_start) / 3600)
+            cost += v.km * v.costs[0] + hours * v.costs[1] + v.stops_done * v.costs[2] + (
+                v.costs[3] if v.stops_done else 0)
+            if v.finished_ts and v.finished_ts > v.shift_end:
+                overtime_h += (v.finished_ts - v.shift_end) / 3600
+            if v.fleet_type != "gig":
+                stops.append(v.stops_done)
+        n = max(1, len([o for o in orders if o["outcome"] != "cancelled"]))
+        return {
+            "orders": len(orders),
+            "on_time_rate": round(sum(1 for o in orders if o["on_time"]) / n, 4),
+            "delivered": sum(1 for o in orders if o["outcome"] == "delivered"),
+            "failed_attempts": sum(1 for o in orders if o["outcome"] == "failed"),
+            "not_served": sum(1 for o in orders if o["outcome"] == "not_served"),
+            "stranded": sum(1 for o in orders if o["outcome"] == "stranded"),
+            "km": round(total_km, 1),
+            "cost": round(cost, 1),
+            "overtime_h": round(overtime_h, 2),
+            "decisions": self.decisions_seen,
+            "stops_per_driver_spread": (max(stops) - min(stops)) if stops else 0,
+            "served": len(served),
+        }
+
+    def write(self, out_dir: str) -> dict:
+        """Write the recording (input stream), the ground truth and a manifest."""
+        os.makedirs(os.path.join(out_dir, "truth"), exist_ok=True)
+        _write_lines(os.path.join(out_dir, "events.jsonl.gz"), self.recorded)
+        _write_lines(os.path.join(out_dir, "truth", "legs.jsonl.gz"),
+                     [orjson.dumps(x) for x in self.truth_legs])
+        _write_lines(os.path.join(out_dir, "truth", "attempts.jsonl.gz"),
+                     [orjson.dumps(x) for x in self.truth_attempts])
+        _write_lines(os.path.join(out_dir, "truth", "orders.jsonl.gz"),
+                     [orjson.dumps(x) for x in self.truth_orders()])
+        _write_lines(os.path.join(out_dir, "truth", "customers.jsonl.gz"),
+                     [orjson.dumps(x) for x in self.truth_customers()])
+        return self.manifest()
+
+    def manifest(self) -> dict:
+        sc = self.sc
+        ts = [v.shift_start for v in self.world.vehicles]
+        return {
+            "name": sc.name, "seed": sc.seed, "scenario": sc.__dict__,
+            "format": "events.jsonl.gz: one JSON envelope per line {topic, key, value} in "
+                      "arrival order; value is the message text (value_b64 when not UTF-8)",
+            "sizes": {"zones": sc.zones, "vehicles": len(self.world.vehicles),
+                      "orders": len(self.world.orders),
+                      "parcels": sum(1 for o in self.world.orders if o.kind == "parcel"),
+                      "on_demand": sum(1 for o in self.world.orders if o.kind == "on_demand"),
+                      "customers": len(self.world.customers), "events": len(self.recorded),
+                      "duplicates_injected": self.dup_count,
+                      "late_pings_injected": self.late_ping_count,
+                      "malformed_injected": sc.malformed},
+            "time_span": {"day0": self.world.day0, "first_shift_start": min(ts),
+                          "last_event": self.now},
+            "incidents": [{"zone": i.zone, "lat": i.center[0], "lon": i.center[1],
+                           "radius_m": round(i.radius_m), "start": round(i.start, 1),
+                           "end": round(i.end, 1), "true_factor": round(i.factor, 2)}
+                          for i in self.incidents],
+            "weather": {z: [list(map(lambda x: round(x, 2), w)) for w in ws]
+                        for z, ws in self.weather.items()},
+            "closed_loop_kpis": self.kpis(),
+        }
+
+
+def _write_lines(path: str, lines: list[bytes]) -> None:
+    # mtime=0: the same content gives the same bytes.
+    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0,
+                                                 filename="", compresslevel=6) as f:
+        for line in lines:
+            f.write(line)
+            f.write(b"\n")

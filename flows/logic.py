@@ -1,0 +1,78 @@
+"""Thin Bytewax adapters around the plain operators (state in, snapshot out).
+
+Each adapter sorts the batch it receives by input ``seq`` before applying it:
+Bytewax hands a stateful step all the items of one key for an epoch together,
+but items that crossed from several upstream workers arrive in no fixed order.
+Sorting restores input order, so one worker and many decide the same.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from bytewax.operators import StatefulBatchLogic
+
+from fleetstream.outputs import TOPIC_DLQ
+from operators.pipeline import InMsg, track, zone_step
+from operators.tracker import PartitionTracker
+from operators.zone_engine import ZoneEngine
+
+_seq = lambda item: item[0].seq  # noqa: E731
+
+
+class TrackerLogic(StatefulBatchLogic):
+    """Stage 1 for one input partition: ``(msg, event)`` -> routed/dead-letter/drop."""
+
+    def __init__(self, resume: dict | None):
+        self.tracker = PartitionTracker.restore(resume) if resume else PartitionTracker()
+
+    def on_batch(self, values: list) -> tuple[list, bool]:
+        values.sort(key=_seq)
+        out = []
+        for msg, ev in values:
+            verdict, what = track(self.tracker, msg, ev)
+            if verdict == "route":
+                out.append(("route", what, msg, ev))
+            else:
+                out.append((verdict, what, msg, ev))
+        return out, False
+
+    def snapshot(self) -> dict:
+        return self.tracker.snapshot()
+
+
+class ZoneLogic(StatefulBatchLogic):
+    """Stage 2 for one zone: items ``(zone, msg, event)`` -> ``(topic, record, n)``.
+    ``n`` counts this zone's outputs: the canonical order of the output files."""
+
+    def __init__(self, resume: Any, factory: Callable[[str], ZoneEngine],
+                 restore: Callable[[bytes], ZoneEngine]):
+        self.engine: ZoneEngine | None = None
+        self.n = 0
+        self.factory = factory
+        if resume is not None:
+            blob, self.n = resume
+            self.engine = restore(blob)
+
+    def on_batch(self, values: list) -> tuple[list, bool]:
+        values.sort(key=lambda item: item[1].seq)
+        if self.engine is None:
+            self.engine = self.factory(values[0][0])
+        out = []
+        eng = self.engine
+        for _zone, msg, ev in values:
+            for topic, rec in zone_step(eng, msg, ev):
+                self.n += 1
+                out.append((topic, rec, self.n))
+        return out, False
+
+    def snapshot(self) -> Any:
+        assert self.engine is not None
+        return (self.engine.snapshot(), self.n)
+
+
+def is_dlq(topic: str) -> bool:
+    return topic == TOPIC_DLQ
+
+
+__all__ = ["TrackerLogic", "ZoneLogic", "InMsg"]

@@ -1,0 +1,334 @@
+"""Baseline routing strategy: cheapest feasible insertion, deadline re-sequencing.
+
+The zone engine talks to routing through :class:`RoutingStrategy` (three verbs:
+``insert``, ``reroute``, ``redispatch``); the OR-Tools strategy in
+``operators/routing/`` implements the same verbs.  Hard constraints checked here
+(each with a name, so an unassigned order says why):
+
+- ``capacity``: every dimension of the vehicle's capacity (weight_kg, volume_l,
+  count of orders) holds over the whole route;
+- ``time_window``: service at every stop starts before its window end;
+- ``shift_end``: the vehicle reaches its end point before its shift ends;
+- ``skills``, ``vehicle_type``, ``fleet_type``: the order's requirements;
+- ``loaded_at_depot``: a parcel goes only on a vehicle still at the depot.
+
+Times are epoch seconds; travel comes from the zone's travel-time function
+``tt(a, b, depart_ts) -> seconds``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Protocol
+
+from operators.state import AT_DEPOT, DELIVERY, PICKUP, Order, Vehicle
+
+Point = tuple[float, float]
+TravelFn = Callable[[Point, Point, float], float]
+DistFn = Callable[[Point, Point], float]
+INF = float("inf")
+HIGH_VALUE = 500.0  # declared value above which gig couriers are not used
+
+C_CAPACITY = "capacity"
+C_WINDOW = "time_window"
+C_SHIFT = "shift_end"
+C_SKILLS = "skills"
+C_VTYPE = "vehicle_type"
+C_FLEET = "fleet_type"
+C_DEPOT = "loaded_at_depot"
+C_STATUS = "vehicle_unavailable"
+
+
+def static_reject(o: Order, v: Vehicle) -> str | None:
+    """The first constraint that rules vehicle ``v`` out for order ``o`` whatever the
+    route, or None."""
+    if not v.available:
+        return C_STATUS
+    for s in o.skills:
+        if s not in v.skills:
+            return C_SKILLS
+    if o.vehicle_types and v.vehicle_type not in o.vehicle_types:
+        return C_VTYPE
+    if o.fleet_types and v.fleet_type not in o.fleet_types:
+        return C_FLEET
+    if v.fleet_type == "gig" and (o.value >= HIGH_VALUE or "age_check" in o.skills):
+        return C_FLEET
+    if o.kind == "parcel" and v.status != AT_DEPOT:
+        return C_DEPOT
+    for dim, q in o.size.items():
+        if q > v.capacity.get(dim, INF):
+            return C_CAPACITY
+    return None
+
+
+def route_load(v: Vehicle, orders: dict[str, Order]) -> dict[str, float]:
+    """Peak load over the route (conservative: everything that will be on board)."""
+    load: dict[str, float] = {}
+    ids = list(v.onboard) + [oid for oid, k in v.route if k == PICKUP or
+                              (orders[oid].kind == "parcel" and oid not in v.onboard)]
+    for oid in ids:
+        for dim, q in orders[oid].size.items():
+            load[dim] = load.get(dim, 0.0) + q
+    load["count"] = float(len(ids))
+    return load
+
+
+def fits(load: dict[str, float], o: Order, v: Vehicle) -> bool:
+    for dim, cap in v.capacity.items():
+        extra = 1.0 if dim == "count" else o.size.get(dim, 0.0)
+        if load.get(dim, 0.0) + extra > cap + 1e-9:
+            return False
+    return True
+
+
+@dataclass
+class Timing:
+    """Forward and backward times of a route from a start position and time."""
+
+    points: list[Point]
+    arrive: list[float]
+    start: list[float]
+    depart: list[float]
+    latest: list[float]      # latest service start at each stop keeping the rest feasible
+    window_end: list[float]
+    window_start: list[float]
+    service: list[float]
+    end_ts: float            # arrival at the vehicle's end point
+    lateness_s: float        # total lateness beyond window ends
+
+    @property
+    def feasible(self) -> bool:
+        return self.lateness_s <= 0.0
+
+
+def route_timing(v: Vehicle, stops: list[tuple[str, str]], orders: dict[str, Order],
+                 from_pos: Point, from_ts: float, tt: TravelFn) -> Timing:
+    pts, arr, st, dep, we, ws, svc = [], [], [], [], [], [], []
+    t, prev = from_ts, from_pos
+    late = 0.0
+    for oid, kind in stops:
+        o = orders[oid]
+        p = o.stop_point(kind)
+        w0, w1 = o.stop_window(kind)
+        s = o.stop_service_s(kind)
+        a = t + tt(prev, p, t)
+        b = a if a > w0 else w0
+        if b > w1:
+            late += b - w1
+        pts.append(p)
+        arr.append(a)
+        st.append(b)
+        dep.append(b + s)
+        we.append(w1)
+        ws.append(w0)
+        svc.append(s)
+        t, prev = b + s, p
+    end_ts = t + tt(prev, v.end, t)
+    if end_ts > v.shift_end_ts:
+        late += end_ts - v.shift_end_ts
+    latest = [0.0] * len(stops)
+    nxt_latest, nxt_pt = v.shift_end_ts, v.end
+    for i in range(len(stops) - 1, -1, -1):
+        lim = nxt_latest - tt(pts[i], nxt_pt, dep[i]) - svc[i]
+        latest[i] = we[i] if we[i] < lim else lim
+        nxt_latest, nxt_pt = latest[i], pts[i]
+    return Timing(pts, arr, st, dep, latest, we, ws, svc, end_ts, late)
+
+
+@dataclass
+class Insertion:
+    vehicle_id: str
+    positions: tuple[int, ...]      # index of the delivery stop (and pickup first if any)
+    cost: float                     # added cost, currency units
+    added_km: float
+    added_s: float
+
+
+@dataclass
+class Rejection:
+    """Why an order found no place: per constraint, the vehicles it blocked."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    examples: dict[str, str] = field(default_factory=dict)
+
+    def add(self, constraint: str, vehicle_id: str) -> None:
+        self.counts[constraint] = self.counts.get(constraint, 0) + 1
+        self.examples.setdefault(constraint, vehicle_id)
+
+    def ranked(self) -> list[dict]:
+        return [{"constraint": c, "vehicles": n, "example_vehicle": self.examples[c]}
+                for c, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+def _start_of(v: Vehicle, now: float) -> tuple[Point, float]:
+    if v.status == AT_DEPOT:
+        return v.start, max(now, v.shift_start_ts)
+    return v.pos, now
+
+
+def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
+                   tt: TravelFn, dist: DistFn, timing: Timing | None = None,
+                   pair_window: int = 6, balance_cost: float = 0.0) -> tuple[Insertion | None, str]:
+    """Cheapest feasible position(s) for ``o`` in ``v``'s route, or (None, constraint)."""
+    why = static_reject(o, v)
+    if why:
+        return None, why
+    if not fits(route_load(v, orders), o, v):
+        return None, C_CAPACITY
+    from_pos, from_ts = _start_of(v, now)
+    stops = v.route
+    if timing is None:
+        timing = route_timing(v, stops, orders, from_pos, from_ts, tt)
+    n = len(stops)
+    pts = timing.points
+    dep = timing.depart
+    latest = timing.latest
+    ws = timing.window_start
+    km_cost = v.cost_per_km / 1000.0
+    s_cost = v.cost_per_hour / 3600.0
+    # A vehicle on shift is paid for anyway: no fixed cost here.  The balance term
+    # spreads work across drivers (fairness).
+    stop_cost = v.cost_per_stop + balance_cost * (n + len(v.onboard))
+    d_pt, (d_w0, d_w1), d_svc = o.location, o.stop_window(DELIVERY), o.service_s
+    best: Insertion | None = None
+    blocked = C_WINDOW
+
+    def after(i: int) -> tuple[Point, float]:
+        return (from_pos, from_ts) if i == 0 else (pts[i - 1], dep[i - 1])
+
+    def tail_ok(k: int, p: Point, t: float) -> bool:
+        # Leaving point p at t, can original stop k (or the end) still be served in time?
+        if k < n:
+            a = t + tt(p, pts[k], t)
+            return (a if a > ws[k] else ws[k]) <= latest[k]
+        return t + tt(p, v.end, t) <= v.shift_end_ts
+
+    if o.kind != "on_demand" or o.status == "onboard":
+        for k in range(n + 1):
+            prev_pt, prev_t = after(k)
+            a = prev_t + tt(prev_pt, d_pt, prev_t)
+            if a > d_w1:
+                break
+            b = a if a > d_w0 else d_w0
+            d = b + d_svc
+            if not tail_ok(k, d_pt, d):
+                blocked = C_SHIFT if k == n else C_WINDOW
+                continue
+            nxt = pts[k] if k < n else v.end
+            added_m = dist(prev_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
+            added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
+            cost = added_m * km_cost + added_s * s_cost + stop_cost
+            if best is None or cost < best.cost:
+                best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s)
+        return (best, "") if best else (None, blocked)
+
+    p_pt, (p_w0, p_w1), p_svc = o.pickup, o.stop_window(PICKUP), o.pickup_service_s
+    for k in range(n + 1):
+        prev_pt, prev_t = after(k)
+        a = prev_t + tt(prev_pt, p_pt, prev_t)  # type: ignore[arg-type]
+        if a > p_w1:
+            break
+        t = (a if a > p_w0 else p_w0) + p_svc
+        prev = p_pt
+        added_m_p = dist(prev_pt, p_pt)  # type: ignore[arg-type]
+        for j in range(k, min(n, k + pair_window) + 1):
+            a_d = t + tt(prev, d_pt, t)  # type: ignore[arg-type]
+            if a_d <= d_w1:
+                b = a_d if a_d > d_w0 else d_w0
+                d = b + d_svc
+                if tail_ok(j, d_pt, d):
+                    nxt = pts[j] if j < n else v.end
+                    # distance: prev_pt->P ... ->D->nxt replacing prev_pt->pts[k] and prev->nxt
+                    if j == k:
+                        added_m = added_m_p + dist(p_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)  # type: ignore[arg-type]
+                    else:
+                        added_m = (added_m_p + dist(p_pt, pts[k]) - dist(prev_pt, pts[k])  # type: ignore[arg-type]
+                                   + dist(pts[j - 1], d_pt) + dist(d_pt, nxt) - dist(pts[j - 1], nxt))
+                    added_s = (d + tt(d_pt, nxt, d)) - (dep[j - 1] if j > 0 else from_ts) - (
+                        tt(pts[j - 1] if j > 0 else from_pos, nxt, dep[j - 1] if j > 0 else from_ts))
+                    cost = added_m * km_cost + max(0.0, added_s) * s_cost + 2 * stop_cost
+                    if best is None or cost < best.cost:
+                        best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s)
+            if j == n:
+                break
+            a_j = t + tt(prev, pts[j], t)  # type: ignore[arg-type]
+            b_j = a_j if a_j > ws[j] else ws[j]
+            if b_j > latest[j]:
+                break
+            t, prev = b_j + timing.service[j], pts[j]
+    return (best, "") if best else (None, blocked)
+
+
+def apply_insertion(v: Vehicle, o: Order, ins: Insertion) -> None:
+    if len(ins.positions) == 1:
+        v.route.insert(ins.positions[0], (o.id, DELIVERY))
+    else:
+        k, j = ins.positions
+        v.route.insert(j, (o.id, DELIVERY))
+        v.route.insert(k, (o.id, PICKUP))
+    o.vehicle_id = v.id
+
+
+class RoutingStrategy(Protocol):
+    """The zone engine's routing seat.  Implementations must be deterministic."""
+
+    name: str
+
+    def insert(self, o: Order, candidates: list[Vehicle], orders: dict[str, Order],
+               now: float, tt: TravelFn, dist: DistFn) -> tuple[Insertion | None, Rejection]:
+        """Cheapest feasible insertion of ``o`` among ``candidates``."""
+
+    def reroute(self, v: Vehicle, orders: dict[str, Order], now: float,
+                tt: TravelFn) -> list[tuple[str, str]] | None:
+        """A better sequence for ``v``'s remaining stops, or None to keep it."""
+
+
+@dataclass
+class InsertionStrategy:
+    """Cheapest insertion; re-route by earliest deadline first."""
+
+    name: str = "insertion-1"
+
+    def insert(self, o: Order, candidates: list[Vehicle], orders: dict[str, Order],
+               now: float, tt: TravelFn, dist: DistFn,
+               timings: dict[str, Timing] | None = None,
+               balance_cost: float = 0.0) -> tuple[Insertion | None, Rejection]:
+        rej = Rejection()
+        best: Insertion | None = None
+        for v in candidates:
+            ins, why = best_insertion(o, v, orders, now, tt, dist,
+                                      timings.get(v.id) if timings else None,
+                                      balance_cost=balance_cost)
+            if ins is None:
+                rej.add(why, v.id)
+            elif best is None or ins.cost < best.cost:
+                best = ins
+        return best, rej
+
+    def reroute(self, v: Vehicle, orders: dict[str, Order], now: float,
+                tt: TravelFn) -> list[tuple[str, str]] | None:
+        if len(v.route) < 2:
+            return None
+        current = route_timing(v, v.route, orders, v.pos, now, tt)
+        # Earliest deadline first, keeping each pickup before its delivery.
+        pos = {s: i for i, s in enumerate(v.route)}
+        order_key = sorted(v.route, key=lambda s: (orders[s[0]].window_end, 0 if s[1] == PICKUP else 1, pos[s]))
+        seen: set[str] = set()
+        seq: list[tuple[str, str]] = []
+        deferred: list[tuple[str, str]] = []
+        for s in order_key:
+            oid, kind = s
+            if kind == DELIVERY and (oid, PICKUP) in pos and oid not in seen:
+                deferred.append(s)
+                continue
+            seq.append(s)
+            if kind == PICKUP:
+                seen.add(oid)
+                for d in [d for d in deferred if d[0] == oid]:
+                    deferred.remove(d)
+                    seq.append(d)
+        seq.extend(deferred)
+        cand = route_timing(v, seq, orders, v.pos, now, tt)
+        if cand.lateness_s + 60.0 < current.lateness_s:
+            return seq
+        return None

@@ -1,0 +1,180 @@
+"""Stage 1: per-entity tracking before the zone engine.
+
+Keyed by entity (a vehicle, an order, a customer, a zone or a decision), the
+tracker drops duplicate event ids and stale pings and resolves the zone each
+event belongs to, so that stage 2 can be keyed by zone:
+
+- vehicles learn their zone from ``shift_start``;
+- orders from ``order_created``;
+- conditions, approvals and customer profiles name their zone.
+
+It holds a bounded window of recent event ids per entity (duplicates arrive
+close together in practice; the window size is a setting).
+
+>>> from fleetstream.events import validate
+>>> t = EntityTracker()
+>>> shift = validate({"type": "shift_start", "event_id": "e1", "ts": 100, "v": 1,
+...     "vehicle_id": "v1", "driver_id": "d1", "zone": "z1", "fleet_type": "gig",
+...     "vehicle_type": "car", "capacity": {"weight_kg": 100, "volume_l": 500},
+...     "start": {"lat": 1, "lon": 1}, "end": {"lat": 1, "lon": 1}, "shift_end_ts": 9000,
+...     "cost_per_km": 0.5, "cost_per_hour": 20})
+>>> t.process(shift)
+('route', 'z1')
+>>> t.process(shift)
+('drop', 'duplicate event_id e1')
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from typing import Any
+
+from fleetstream.events import Event, Ping
+
+ROUTE = "route"
+DROP = "drop"
+REJECT = "reject"
+
+
+def entity_key(ev: Event) -> str:
+    """The stage-1 key: one entity's events meet in one tracker instance."""
+    if ev.TYPE == "approval":
+        return "d:" + ev.decision_id  # type: ignore[attr-defined]
+    if ev.TYPE == "condition":
+        return "z:" + ev.zone  # type: ignore[attr-defined]
+    if ev.TYPE == "customer_profile":
+        return "c:" + ev.customer_id  # type: ignore[attr-defined]
+    if ev.KEY == "order_id":
+        return "o:" + ev.order_id  # type: ignore[attr-defined]
+    return "v:" + ev.vehicle_id  # type: ignore[attr-defined]
+
+
+class EntityTracker:
+    """State of one entity: its zone, last ping time, recent event ids."""
+
+    __slots__ = ("zone", "last_ping_ts", "_ids", "_id_set", "window")
+
+    def __init__(self, window: int = 256):
+        self.zone: str | None = None
+        self.last_ping_ts: float | None = None
+        self._ids: deque[str] = deque()
+        self._id_set: set[str] = set()
+        self.window = window
+
+    def process(self, ev: Event) -> tuple[str, str]:
+        """Returns ``('route', zone)``, ``('drop', why)`` (duplicate, stale: counted,
+        not an error) or ``('reject', why)`` (dead letter: the event cannot be placed)."""
+        eid = ev.event_id
+        if eid in self._id_set:
+            return (DROP, f"duplicate event_id {eid}")
+        if isinstance(ev, Ping):
+            if self.last_ping_ts is not None and ev.ts <= self.last_ping_ts:
+                self._remember(eid)
+                return (DROP, f"stale ping: {ev.ts:.1f} not after {self.last_ping_ts:.1f}")
+            self.last_ping_ts = ev.ts
+        zone = getattr(ev, "zone", None)
+        if ev.TYPE in ("shift_start", "order_created", "condition", "approval",
+                       "customer_profile"):
+            self.zone = zone
+        elif self.zone is None:
+            what = "vehicle" if ev.KEY == "vehicle_id" else "order"
+            return (REJECT, f"unknown {what}: no {'shift_start' if what == 'vehicle' else 'order_created'}"
+                            f" seen before this {ev.TYPE}")
+        self._remember(eid)
+        return (ROUTE, self.zone)  # type: ignore[return-value]
+
+    def _remember(self, eid: str) -> None:
+        self._ids.append(eid)
+        self._id_set.add(eid)
+        if len(self._ids) > self.window:
+            self._id_set.discard(self._ids.popleft())
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"v": 1, "zone": self.zone, "last_ping_ts": self.last_ping_ts,
+                "ids": list(self._ids), "window": self.window}
+
+    @classmethod
+    def restore(cls, snap: dict[str, Any]) -> "EntityTracker":  # noqa: D102
+        t = cls(snap["window"])
+        t.zone = snap["zone"]
+        t.last_ping_ts = snap["last_ping_ts"]
+        t._ids = deque(snap["ids"])
+        t._id_set = set(t._ids)
+        return t
+
+
+class PartitionTracker:
+    """Stage 1 for one input partition: the entities whose events it carries.
+
+    Keying stage 1 by input partition rather than by entity gives every zone a
+    single upstream per partition: in a replay (one ordered partition) the zone
+    engine sees events exactly in input order, on one worker or many.  Kafka's
+    default partitioner puts a vehicle's telemetry and fleet events on the same
+    partition index when the topics have equal partition counts (the topic
+    bootstrap command makes them so), so a vehicle's zone is learned where its
+    pings arrive.
+
+    Duplicates are found in a window of recent event ids bounded by event time
+    (``dedupe_window_s``) and by count (``dedupe_max``).
+
+    >>> from fleetstream.events import validate
+    >>> pt = PartitionTracker()
+    >>> ping = {"type": "ping", "event_id": "p1", "ts": 10, "v": 1, "vehicle_id": "v9",
+    ...         "lat": 1, "lon": 1, "speed_kmh": 0, "heading": 0}
+    >>> pt.process(validate(ping))
+    ('reject', 'unknown vehicle: no shift_start seen before this ping')
+    """
+
+    def __init__(self, dedupe_window_s: float = 900.0, dedupe_max: int = 200_000):
+        self.entities: dict[str, list] = {}   # key -> [zone, last_ping_ts]
+        self.recent: dict[str, float] = {}    # event_id -> ts, insertion ordered
+        self.clock = -1e18
+        self.dedupe_window_s = dedupe_window_s
+        self.dedupe_max = dedupe_max
+
+    def process(self, ev: Event) -> tuple[str, str]:
+        eid = ev.event_id
+        if eid in self.recent:
+            return (DROP, f"duplicate event_id {eid}")
+        if ev.ts > self.clock:
+            self.clock = ev.ts
+        self._remember(eid, ev.ts)
+        key = entity_key(ev)
+        ent = self.entities.get(key)
+        if isinstance(ev, Ping):
+            if ent is not None and ent[1] is not None and ev.ts <= ent[1]:
+                return (DROP, f"stale ping: {ev.ts:.1f} not after {ent[1]:.1f}")
+        zone = getattr(ev, "zone", None)
+        if ev.TYPE in ("shift_start", "order_created", "condition", "approval",
+                       "customer_profile"):
+            if ent is None:
+                ent = self.entities[key] = [zone, None]
+            ent[0] = zone
+        elif ent is None:
+            what = "vehicle" if ev.KEY == "vehicle_id" else "order"
+            first = "shift_start" if what == "vehicle" else "order_created"
+            return (REJECT, f"unknown {what}: no {first} seen before this {ev.TYPE}")
+        if isinstance(ev, Ping):
+            ent[1] = ev.ts
+        return (ROUTE, ent[0])
+
+    def _remember(self, eid: str, ts: float) -> None:
+        recent = self.recent
+        recent[eid] = ts
+        if len(recent) > 1024 and len(recent) % 256 == 0:
+            horizon = self.clock - self.dedupe_window_s
+            while recent and (len(recent) > self.dedupe_max or
+                              next(iter(recent.values())) < horizon):
+                del recent[next(iter(recent))]
+
+    def snapshot(self) -> dict[str, Any]:
+        return {"v": 1, "entities": self.entities, "recent": self.recent, "clock": self.clock,
+                "window": self.dedupe_window_s, "max": self.dedupe_max}
+
+    @classmethod
+    def restore(cls, snap: dict[str, Any]) -> "PartitionTracker":
+        t = cls(snap["window"], snap["max"])
+        t.entities = {k: list(v) for k, v in snap["entities"].items()}
+        t.recent = dict(snap["recent"])
+        t.clock = snap["clock"]
+        return t
