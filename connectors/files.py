@@ -96,8 +96,9 @@ def count_lines(replay: str) -> int:
 
 class _ReplayPartition(StatefulSourcePartition[InMsg, int]):
     def __init__(self, path: str, resume: int | None, batch: int, speed: float | None,
-                 total: int | None, progress: bool):
+                 total: int | None, progress: bool, crash_at: int | None = None):
         self.f = _open(path)
+        self.crash_at = crash_at
         self.seq = 0
         start = resume or 0
         while self.seq < start:  # skip what was already processed before a restart
@@ -115,6 +116,8 @@ class _ReplayPartition(StatefulSourcePartition[InMsg, int]):
         self.awake: datetime | None = None
 
     def next_batch(self) -> list[InMsg]:
+        if self.crash_at is not None and self.seq >= self.crash_at:
+            raise SimulatedCrash(f"simulated crash at line {self.seq}")
         out = []
         for _ in range(self.batch):
             line = self.f.readline()
@@ -168,11 +171,16 @@ class _ReplayPartition(StatefulSourcePartition[InMsg, int]):
         self.f.close()
 
 
+class SimulatedCrash(RuntimeError):
+    """Raised by ``ReplaySource(crash_at=N)``: a test hook that kills a run mid-way."""
+
+
 class ReplaySource(FixedPartitionedSource[InMsg, int]):
     """One ordered partition over a replay file; resume state is the line number."""
 
     def __init__(self, replay: str, batch_size: int = 2000, speed: float | None = None,
-                 progress: bool = False, total: int | None = None):
+                 progress: bool = False, total: int | None = None, crash_at: int | None = None):
+        self.crash_at = crash_at
         self.path = events_path(replay)
         self.batch_size = batch_size
         self.speed = speed
@@ -184,7 +192,7 @@ class ReplaySource(FixedPartitionedSource[InMsg, int]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _ReplayPartition:
         return _ReplayPartition(self.path, resume_state, self.batch_size, self.speed,
-                                self.total, self.progress)
+                                self.total, self.progress, self.crash_at)
 
 
 # ------------------------------------------------------------------------ outputs

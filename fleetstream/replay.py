@@ -61,21 +61,24 @@ class ReplaySummary:
 
 
 def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float | None = None,
-              progress: bool = False, total: int | None = None, batch_size: int = 2000):
-    source = ReplaySource(replay, batch_size=batch_size, speed=speed, progress=progress, total=total)
+              progress: bool = False, total: int | None = None, batch_size: int = 2000,
+              models_dir: str | None = None, crash_at: int | None = None):
+    source = ReplaySource(replay, batch_size=batch_size, speed=speed, progress=progress,
+                          total=total, crash_at=crash_at)
 
     def attach(stream: Any) -> None:
         op.output("files", op.map("to_lines", stream, _line), OutputFiles(out_dir, FILE_TOPICS))
 
     return build_flow("fleetstream_replay", source, attach,
-                      partial(build_zone_engine, settings=settings),
+                      partial(build_zone_engine, settings=settings, models_dir=models_dir),
                       partial(restore_zone_engine, settings=settings))
 
 
 def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None,
                workers: int = 1, recovery_dir: str | None = None, speed: float | None = None,
                progress: bool = False, fresh: bool = True,
-               epoch_interval_s: float = 5.0) -> ReplaySummary:
+               epoch_interval_s: float = 5.0, models_dir: str | None = None,
+               batch_size: int = 2000, crash_at: int | None = None) -> ReplaySummary:
     """Replay ``replay`` through the flow into ``out_dir``.
 
     With ``recovery_dir`` the run snapshots its state there; calling again with
@@ -86,7 +89,8 @@ def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None
         shutil.rmtree(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     total = count_lines(replay) if progress else None
-    flow = make_flow(replay, out_dir, settings, speed, progress, total)
+    flow = make_flow(replay, out_dir, settings, speed, progress, total, batch_size,
+                     models_dir=models_dir, crash_at=crash_at)
     rc = None
     if recovery_dir:
         if fresh and os.path.isdir(recovery_dir):

@@ -11,12 +11,13 @@ from operators.estimators import ModelSeats
 from operators.zone_engine import ZoneEngine
 
 
-def build_seats(zone: str, settings: EngineSettings) -> ModelSeats:
+def build_seats(zone: str, settings: EngineSettings, models_dir: str | None = None) -> ModelSeats:
     return ModelSeats()
 
 
-def build_zone_engine(zone: str, settings: EngineSettings) -> ZoneEngine:
-    return ZoneEngine(zone, settings, seats=build_seats(zone, settings))
+def build_zone_engine(zone: str, settings: EngineSettings,
+                      models_dir: str | None = None) -> ZoneEngine:
+    return ZoneEngine(zone, settings, seats=build_seats(zone, settings, models_dir))
 
 
 def restore_zone_engine(blob: bytes, settings: EngineSettings) -> ZoneEngine:

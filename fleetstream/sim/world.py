@@ -95,10 +95,10 @@ class Customer:
 
     def p_home(self, hour: float) -> float:
         if self.archetype == "home":
-            return 0.95
+            return 0.97
         if self.archetype == "commuter":
-            return 0.75 if 8 <= hour < 17 else 0.93
-        return 0.9
+            return 0.82 if 8 <= hour < 17 else 0.93
+        return 0.92
 
 
 @dataclass

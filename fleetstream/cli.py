@@ -1,0 +1,144 @@
+"""The ``fleetstream`` command.
+
+Subcommands (``fleetstream <cmd> --help`` for each):
+
+  replay     run the engine over a recorded replay folder, write one file per topic
+  simulate   run a simulated day in closed loop with the engine and record it
+  evaluate   score the engine's models against a replay's ground truth
+  plan       solve a routing instance (Solomon or fleetstream JSON) and check it
+  schemas    write or check docs/schemas/*.json and docs/topics.md
+  models     export or inspect model snapshots
+  run        live: consume Kafka, publish decisions, keep the Redis read model
+  topics     create the Kafka topics
+  publish    produce a replay folder into the Kafka input topics
+  record     capture the Kafka input topics into a replay folder
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import os
+import sys
+from typing import Callable
+
+import orjson
+
+from fleetstream.settings import Settings
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {}
+    for kv in getattr(args, "set", None) or []:
+        k, _, v = kv.partition("=")
+        overrides[k] = v
+    return Settings.load(getattr(args, "config", None), overrides=overrides)
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", help="TOML settings file (see docs/configuration.md)")
+    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
+                   help="override one setting, e.g. --set engine.autonomy_reroute=propose")
+
+
+def cmd_replay(args: argparse.Namespace) -> int:
+    from fleetstream.replay import run_replay
+    s = _settings(args)
+    workers = args.workers or s.workers
+    print(f"fleetstream replay {args.replay} -> {args.out}  ({workers} worker"
+          f"{'s' if workers > 1 else ''})", file=sys.stderr)
+    summary = run_replay(args.replay, args.out, s.engine, workers=workers,
+                         recovery_dir=args.recovery, speed=args.speed,
+                         progress=not args.quiet, fresh=not args.resume,
+                         models_dir=args.models)
+    print(summary.render())
+    if args.alerts:
+        from connectors.console import print_alerts
+        print_alerts(os.path.join(args.out, "fs.alerts.jsonl"), limit=args.alerts)
+    print(f"outputs in {args.out}/ (one JSON Lines file per topic)")
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from fleetstream.sim.record import simulate_to
+    s = _settings(args)
+    manifest = simulate_to(args.scenario, args.out, seed=args.seed, settings=s.engine,
+                           progress=not args.quiet)
+    print(orjson.dumps({k: manifest[k] for k in ("name", "seed", "sizes", "closed_loop_kpis")},
+                       option=orjson.OPT_INDENT_2).decode())
+    return 0
+
+
+def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        mod = importlib.import_module(module)
+        return int(mod.main(args.rest) or 0)
+    return run
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fleetstream", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd", required=True)
+
+    r = sub.add_parser("replay", help="run the engine over a replay folder",
+                       description="Replay recorded input events through the Bytewax flow "
+                       "and write fs.decisions.jsonl, fs.eta.jsonl, fs.alerts.jsonl, "
+                       "fs.notifications.jsonl and fs.dlq.jsonl into --out.")
+    r.add_argument("replay", help="replay folder (with events.jsonl.gz) or events file")
+    r.add_argument("--out", default="out", help="output directory (default: out)")
+    r.add_argument("-w", "--workers", type=int, default=0, help="Bytewax workers (default 1)")
+    r.add_argument("--speed", type=float, default=None,
+                   help="pace the replay at N x event time (default: as fast as possible)")
+    r.add_argument("--recovery", metavar="DIR", help="enable Bytewax recovery in DIR")
+    r.add_argument("--resume", action="store_true",
+                   help="resume from --recovery instead of starting fresh")
+    r.add_argument("--models", metavar="DIR", help="warm-start the models from a snapshot dir")
+    r.add_argument("--alerts", type=int, default=0, metavar="N",
+                   help="print the first N alerts in a readable form")
+    r.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    _common(r)
+    r.set_defaults(fn=cmd_replay)
+
+    s = sub.add_parser("simulate", help="simulate a day in closed loop and record it",
+                       description="Run the world simulator in closed loop with the engine; "
+                       "write events.jsonl.gz, truth/*.jsonl.gz and manifest.json into --out.")
+    s.add_argument("--scenario", default="small", choices=["tiny", "small", "metro", "disrupted"])
+    s.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
+    s.add_argument("--out", required=True, help="replay folder to write")
+    s.add_argument("-q", "--quiet", action="store_true")
+    _common(s)
+    s.set_defaults(fn=cmd_simulate)
+
+    for name, module, help_ in (
+        ("evaluate", "fleetstream.evaluate", "score models / compare policies on a replay"),
+        ("plan", "fleetstream.plan_cmd", "solve and check a routing instance"),
+        ("schemas", "fleetstream.schemas", "write or check the JSON Schemas and topic docs"),
+        ("models", "fleetstream.models_cmd", "export or inspect model snapshots"),
+        ("run", "fleetstream.live", "live engine on Kafka (+ Redis read model)"),
+        ("topics", "fleetstream.topics_cmd", "create the Kafka topics"),
+        ("publish", "fleetstream.publish_cmd", "produce a replay folder into Kafka"),
+        ("record", "fleetstream.record_cmd", "capture Kafka input topics to a replay folder"),
+    ):
+        d = sub.add_parser(name, help=help_, add_help=False)
+        d.add_argument("rest", nargs=argparse.REMAINDER)
+        d.set_defaults(fn=_delegate(module))
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.fn(args)
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("fleetstream."):
+            print(f"fleetstream {args.cmd}: not available in this build ({e.name})", file=sys.stderr)
+            return 2
+        raise
+    except (FileNotFoundError, ValueError) as e:
+        print(f"fleetstream {args.cmd}: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
