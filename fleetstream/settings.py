@@ -61,6 +61,9 @@ class EngineSettings:
     balance_cost_per_stop: float = 1.5
     """Insertion cost added per stop already on a route, to spread work across drivers
     (currency units)."""
+    unassigned_retry_s: float = 300.0
+    """An order that found no feasible vehicle is tried again after this long (the next
+    sweep after that), not at every sweep."""
     max_insert_candidates: int = 12
     """Vehicles considered per order insertion (nearest first)."""
     autonomy_assign: str = "auto"

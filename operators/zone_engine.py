@@ -29,7 +29,8 @@ from operators.estimators import ModelSeats
 from operators.state import (ACTIVE, ASSIGNED, AT_DEPOT, CANCELLED, DELIVERED, DELIVERY, DONE,
                              ENDED, FAILED, ONBOARD, PENDING, PICKUP, PROPOSED, UNAVAILABLE, Order,
                              Vehicle)
-from operators.traveltime import HaversineProvider, TravelTimeProvider, haversine_m
+from operators.traveltime import (HaversineProvider, TravelTimeProvider, fast_distance_m,
+                                  haversine_m)
 
 Out = tuple[str, dict]
 STATE_VERSION = 1
@@ -79,8 +80,8 @@ class ZoneEngine:
         f = 1.0
         for start, end, fac, area, _eid in self.conditions:
             if start <= ts < end:
-                if area is None or (haversine_m(a, area[:2]) <= area[2] or
-                                    haversine_m(b, area[:2]) <= area[2]):
+                if area is None or (fast_distance_m(a, area[:2]) <= area[2] or
+                                    fast_distance_m(b, area[:2]) <= area[2]):
                     f *= fac
         return f
 
@@ -638,12 +639,12 @@ class ZoneEngine:
         for v in self.vehicles.values():
             if static_reject(o, v) is not None:
                 continue
-            best = haversine_m(v.pos if v.status == ACTIVE else v.start, o.location)
+            best = fast_distance_m(v.pos if v.status == ACTIVE else v.start, o.location)
             route = v.route
             step = 1 if len(route) <= 12 else len(route) // 12
             for i in range(0, len(route), step):
                 sid, kind = route[i]
-                d = haversine_m(self.orders[sid].stop_point(kind), o.location)
+                d = fast_distance_m(self.orders[sid].stop_point(kind), o.location)
                 if d < best:
                     best = d
             scored.append((best, v.id, v))
@@ -688,6 +689,8 @@ class ZoneEngine:
                                 None, [o.id], {"reasons": [{"constraint": C_WINDOW_CLOSED}]},
                                 triggers)
                 continue
+            if o.unassigned_alerted and now < o.retry_ts:
+                continue
             cands = self._candidates(o, now)
             for v in cands:
                 if v.id not in timings:
@@ -696,6 +699,7 @@ class ZoneEngine:
             ins, rej = self.strategy.insert(o, cands, self.orders, now, self.tt, self.dist,
                                             timings, s.balance_cost_per_stop)
             if ins is None:
+                o.retry_ts = now + s.unassigned_retry_s
                 if not o.unassigned_alerted:
                     o.unassigned_alerted = True
                     self._unassigned_alert(o, rej, now, triggers, out)
