@@ -94,7 +94,7 @@ class Order(_Plain):
         "size", "service_s", "pickup_service_s", "skills", "vehicle_types", "fleet_types",
         "priority", "value", "created_ts", "event_id", "status", "vehicle_id",
         "pub_ts", "pub_eta", "pub_hi", "notified_eta", "late_flag", "fail_alerted", "snaps",
-        "unassigned_alerted", "arrived_ts", "retry_ts",
+        "unassigned_alerted", "arrived_ts", "retry_ts", "wsnaps",
     )
 
     @classmethod
@@ -116,6 +116,7 @@ class Order(_Plain):
         o.unassigned_alerted = False
         o.arrived_ts = None
         o.retry_ts = -1e18      # an order with no feasible vehicle is retried from then on
+        o.wsnaps = {}           # evaluation only: predictions 60 and 30 min before window end
         return o
 
     def stop_point(self, kind: str) -> Point:

@@ -73,6 +73,8 @@ class ZoneEngine:
         self.proposals: dict[str, dict] = {}
         self.stats: dict[str, float] = {}
         self.last_shift_start_ts = -1e18
+        self.hist: dict[int, list[float]] = {}  # hour -> [sum of true/provider ratios, n]
+        self.observer: Callable[[str, dict], None] | None = None  # evaluation hook
 
     # ------------------------------------------------------------------ time
 
@@ -228,6 +230,7 @@ class ZoneEngine:
         if v.route_version != v.leg_ratio_rv or now - v.leg_ratio_ts >= LEG_RATIO_REFRESH_S:
             self._refresh_leg_ratios(v, now)
         t, prev = now, v.pos
+        tp = th = now   # the same route timed by the provider alone / by the hourly mean
         etas = []
         at_risk: list[str] = []
         hour = (now % 86400) / 3600.0
@@ -241,10 +244,15 @@ class ZoneEngine:
             else:
                 ratio = v.leg_ratios[i - 1] if i - 1 < len(v.leg_ratios) else 1.0
             arrive = t + prov * ratio
+            arrive_p = tp + prov
+            arrive_h = th + prov * self._hist_ratio(th)
             w0, w1 = o.stop_window(kind)
+            svc = o.stop_service_s(kind)
             start = arrive if arrive > w0 else w0
             etas.append(_r(arrive))
-            t, prev = start + o.stop_service_s(kind), p
+            t, prev = start + svc, p
+            tp = (arrive_p if arrive_p > w0 else w0) + svc
+            th = (arrive_h if arrive_h > w0 else w0) + svc
             if kind != DELIVERY:
                 continue
             horizon = arrive - now
@@ -259,7 +267,14 @@ class ZoneEngine:
                 if not o.snaps or o.snaps[-1]["b"] != b:
                     o.snaps.append({"b": b, "ts": now, "eta": arrive, "xi": xi, "xr": xr,
                                     "p_late": p_late, "lo80": lo80, "hi80": hi80,
-                                    "lo95": lo95, "hi95": hi95})
+                                    "lo95": lo95, "hi95": hi95, "eta_p": arrive_p,
+                                    "eta_h": arrive_h})
+                if self.observer is not None:
+                    before_end = o.window_end - now
+                    for mark in (3600.0, 1800.0):
+                        if before_end <= mark and mark not in o.wsnaps and before_end > mark - 900:
+                            o.wsnaps[mark] = {"ts": now, "eta": arrive, "p_late": p_late,
+                                              "p_fail": seats.failure_risk.predict_proba(xr)}
                 if p_late >= s.late_risk_on and not o.late_flag:
                     o.late_flag = True
                     at_risk.append(oid)
@@ -283,6 +298,10 @@ class ZoneEngine:
                 self.handle_risk(v, at_risk, now, triggers, out)
             else:
                 self._count("risk_triggers_in_cooldown")
+
+    def _hist_ratio(self, ts: float) -> float:
+        h = self.hist.get(int(ts // 3600) % 24)
+        return h[0] / h[1] if h and h[1] else 1.0
 
     def _refresh_leg_ratios(self, v: Vehicle, now: float) -> None:
         ratios = []
@@ -470,6 +489,10 @@ class ZoneEngine:
             late = ev.ts > o.window_end
             self._count("arrivals")
             self._count("arrivals_late", 1 if late else 0)
+            if self.observer is not None:
+                self.observer("arrival", {"zone": self.zone, "order_id": o.id, "ts": ev.ts,
+                                          "window_end": o.window_end, "late": late,
+                                          "snaps": o.snaps, "wsnaps": o.wsnaps})
             for snap in o.snaps:
                 resid = ev.ts - snap["eta"]
                 self.seats.intervals.update(snap["xi"], resid)
@@ -495,7 +518,14 @@ class ZoneEngine:
         if prov < 30 or actual <= 0:
             return
         ratio = actual / prov
+        if self.observer is not None:
+            pred = self.seats.eta.predict_ratio(leg["x"])
+            self.observer("leg", {"zone": self.zone, "x": leg["x"], "ratio": ratio, "pred": pred,
+                                  "hist": self._hist_ratio(leg["ts"])})
         self.seats.eta.learn(leg["x"], ratio)
+        h = self.hist.setdefault(int(leg["ts"] // 3600) % 24, [0.0, 0])
+        h[0] += ratio
+        h[1] += 1
         v.pace = 0.9 * v.pace + 0.1 * min(3.0, max(0.33, ratio))
 
     def on_order_picked_up(self, ev: Any, out: list[Out]) -> None:
@@ -543,6 +573,9 @@ class ZoneEngine:
             self._count("failed")
         else:
             self._count("delivered")
+        if self.observer is not None:
+            self.observer("outcome", {"zone": self.zone, "order_id": o.id, "ts": ev.ts,
+                                      "failed": failed, "snaps": o.snaps, "wsnaps": o.wsnaps})
         for snap in o.snaps:
             self.seats.failure_risk.learn(snap["xr"], failed)
         o.status = status
@@ -858,7 +891,7 @@ class ZoneEngine:
         state = {
             "state_version": STATE_VERSION, "zone": self.zone, "clock": self.clock,
             "n_out": self.n_out, "next_sweep_ts": self.next_sweep_ts,
-            "last_shift_start_ts": self.last_shift_start_ts,
+            "last_shift_start_ts": self.last_shift_start_ts, "hist": self.hist,
             "vehicles": [v.dump() for v in self.vehicles.values()],
             "orders": [o.dump() for o in self.orders.values()],
             "customers": self.customers, "conditions": self.conditions,
@@ -876,6 +909,7 @@ class ZoneEngine:
         eng = cls(st["zone"], settings, provider, strategy, ModelSeats.restore(st["seats"]))
         eng.clock, eng.n_out, eng.next_sweep_ts = st["clock"], st["n_out"], st["next_sweep_ts"]
         eng.last_shift_start_ts = st["last_shift_start_ts"]
+        eng.hist = st["hist"]
         eng.vehicles = {d["id"]: Vehicle.load(d) for d in st["vehicles"]}
         eng.orders = {d["id"]: Order.load(d) for d in st["orders"]}
         eng.customers, eng.conditions = st["customers"], st["conditions"]
