@@ -110,7 +110,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(s)
     s.set_defaults(fn=cmd_simulate)
 
-    for name, module, help_ in (
+    for name, module, help_ in DELEGATED:
+        d = sub.add_parser(name, help=help_, add_help=False)
+        d.add_argument("rest", nargs=argparse.REMAINDER)
+        d.set_defaults(fn=_delegate(module))
+    return p
+
+
+DELEGATED = (
         ("evaluate", "fleetstream.evaluate", "score models / compare policies on a replay"),
         ("plan", "fleetstream.plan_cmd", "solve and check a routing instance"),
         ("schemas", "fleetstream.schemas", "write or check the JSON Schemas and topic docs"),
@@ -119,15 +126,17 @@ def build_parser() -> argparse.ArgumentParser:
         ("topics", "fleetstream.topics_cmd", "create the Kafka topics"),
         ("publish", "fleetstream.publish_cmd", "produce a replay folder into Kafka"),
         ("record", "fleetstream.record_cmd", "capture Kafka input topics to a replay folder"),
-    ):
-        d = sub.add_parser(name, help=help_, add_help=False)
-        d.add_argument("rest", nargs=argparse.REMAINDER)
-        d.set_defaults(fn=_delegate(module))
-    return p
+)
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in {d[0] for d in DELEGATED}:
+        # Delegated subcommands parse their own arguments (and --help).
+        argv = [argv[0], "--", *argv[1:]]
     args = build_parser().parse_args(argv)
+    if getattr(args, "rest", None) and args.rest[:1] == ["--"]:
+        args.rest = args.rest[1:]
     try:
         return args.fn(args)
     except ModuleNotFoundError as e:
