@@ -55,7 +55,8 @@ def _zone_out(zone: str, item: tuple) -> Output:
 
 def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
                zone_factory: Callable[[str], ZoneEngine],
-               zone_restore: Callable[[bytes], ZoneEngine]) -> Dataflow:
+               zone_restore: Callable[[bytes], ZoneEngine], ordered: bool = True) -> Dataflow:
+    """``ordered``: input ``seq`` is a global input position (replays); see flows/logic.py."""
     flow = Dataflow(name)
     msgs = op.input("input", flow, source)
     decoded = op.map("decode", msgs, _decode)
@@ -64,14 +65,14 @@ def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
 
     events = op.map("unwrap", valid.trues, lambda t: (t[0], t[2]))
     by_entity = op.key_on("key_partition", events, lambda t: stage1_key(t[0]))
-    tracked = op.stateful_batch("track", by_entity, lambda resume: TrackerLogic(resume))
+    tracked = op.stateful_batch("track", by_entity, lambda resume: TrackerLogic(resume, ordered))
     tracked = op.key_rm("tracked", tracked)
     routed = op.branch("routed", tracked, lambda t: t[0] == "route")
     rejects = op.map("track_rejects", routed.falses, _tracked_out)
 
     zoned = op.map("to_zone", routed.trues, lambda t: (t[1], (t[1], t[2], t[3])))
     decided = op.stateful_batch(
-        "zone", zoned, lambda resume: ZoneLogic(resume, zone_factory, zone_restore))
+        "zone", zoned, lambda resume: ZoneLogic(resume, zone_factory, zone_restore, ordered))
     outs = op.map("outputs", decided, lambda kv: _zone_out(kv[0], kv[1]))
 
     attach_outputs(op.merge("all_outputs", bad, rejects, outs))

@@ -4,6 +4,11 @@ Each adapter sorts the batch it receives by input ``seq`` before applying it:
 Bytewax hands a stateful step all the items of one key for an epoch together,
 but items that crossed from several upstream workers arrive in no fixed order.
 Sorting restores input order, so one worker and many decide the same.
+
+``ordered=False`` (live Kafka input) keeps arrival order instead: there ``seq``
+is a per-partition offset, not a global position, and arrival order across
+partitions is not reproducible anyway (``fleetstream record`` captures the
+order the engine saw, which is what makes a live incident replayable).
 """
 
 from __future__ import annotations
@@ -23,11 +28,13 @@ _seq = lambda item: item[0].seq  # noqa: E731
 class TrackerLogic(StatefulBatchLogic):
     """Stage 1 for one input partition: ``(msg, event)`` -> routed/dead-letter/drop."""
 
-    def __init__(self, resume: dict | None):
+    def __init__(self, resume: dict | None, ordered: bool = True):
         self.tracker = PartitionTracker.restore(resume) if resume else PartitionTracker()
+        self.ordered = ordered
 
     def on_batch(self, values: list) -> tuple[list, bool]:
-        values.sort(key=_seq)
+        if self.ordered:
+            values.sort(key=_seq)
         out = []
         for msg, ev in values:
             verdict, what = track(self.tracker, msg, ev)
@@ -46,7 +53,8 @@ class ZoneLogic(StatefulBatchLogic):
     ``n`` counts this zone's outputs: the canonical order of the output files."""
 
     def __init__(self, resume: Any, factory: Callable[[str], ZoneEngine],
-                 restore: Callable[[bytes], ZoneEngine]):
+                 restore: Callable[[bytes], ZoneEngine], ordered: bool = True):
+        self.ordered = ordered
         self.engine: ZoneEngine | None = None
         self.n = 0
         self.factory = factory
@@ -55,7 +63,8 @@ class ZoneLogic(StatefulBatchLogic):
             self.engine = restore(blob)
 
     def on_batch(self, values: list) -> tuple[list, bool]:
-        values.sort(key=lambda item: item[1].seq)
+        if self.ordered:
+            values.sort(key=lambda item: item[1].seq)
         if self.engine is None:
             self.engine = self.factory(values[0][0])
         out = []
