@@ -55,8 +55,11 @@ def _zone_out(zone: str, item: tuple) -> Output:
 
 def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
                zone_factory: Callable[[str], ZoneEngine],
-               zone_restore: Callable[[bytes], ZoneEngine], ordered: bool = True) -> Dataflow:
-    """``ordered``: input ``seq`` is a global input position (replays); see flows/logic.py."""
+               zone_restore: Callable[[bytes], ZoneEngine], ordered: bool = True,
+               attach_positions: Callable[[Stream], None] | None = None) -> Dataflow:
+    """``ordered``: input ``seq`` orders the input (replay line, or Kafka timestamp);
+    see flows/logic.py.  ``attach_positions`` receives every accepted ping as
+    ``(vehicle_id, lat, lon, ts, zone)`` (the live Redis read model uses it)."""
     flow = Dataflow(name)
     msgs = op.input("input", flow, source)
     decoded = op.map("decode", msgs, _decode)
@@ -70,6 +73,10 @@ def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
     routed = op.branch("routed", tracked, lambda t: t[0] == "route")
     rejects = op.map("track_rejects", routed.falses, _tracked_out)
 
+    if attach_positions is not None:
+        pings = op.filter("pings", routed.trues, lambda t: t[3].TYPE == "ping")
+        attach_positions(op.map("positions", pings, lambda t: (t[3].vehicle_id, t[3].lat,
+                                                               t[3].lon, t[3].ts, t[1])))
     zoned = op.map("to_zone", routed.trues, lambda t: (t[1], (t[1], t[2], t[3])))
     decided = op.stateful_batch(
         "zone", zoned, lambda resume: ZoneLogic(resume, zone_factory, zone_restore, ordered))

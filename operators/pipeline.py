@@ -19,7 +19,7 @@ import base64
 import traceback
 from typing import Any, NamedTuple
 
-from fleetstream.events import Event, ValidationError, decode_event
+from fleetstream.events import INPUT_TOPICS, Event, ValidationError, decode_event
 from fleetstream.outputs import KEYS, OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DLQ
 from operators.tracker import DROP, REJECT, PartitionTracker
 from operators.zone_engine import ZoneEngine
@@ -54,6 +54,11 @@ def dead_letter(msg: InMsg, stage: str, reason: str, ts: float | None = None) ->
 
 def decode(msg: InMsg) -> tuple[bool, Any]:
     """``(True, event)`` or ``(False, dead-letter record)``."""
+    if msg.topic not in INPUT_TOPICS:
+        if msg.topic.startswith("?kafka-error:"):
+            return False, dead_letter(msg, "decode", "kafka consumer error: " + msg.topic[13:])
+        return False, dead_letter(msg, "decode", f"not an input topic or not an envelope "
+                                                 f"(topic {msg.topic[:60]!r})")
     try:
         return True, decode_event(msg.value, msg.topic)
     except ValidationError as e:
