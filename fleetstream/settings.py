@@ -38,6 +38,8 @@ class EngineSettings:
     """... and at most once per this period per order."""
     notify_eta_shift_s: float = 900.0
     """Tell the customer when the ETA moved this much since they were last told."""
+    notify_min_period_s: float = 3600.0
+    """... and at most once per this period per order (customers hate message storms)."""
     late_risk_on: float = 0.6
     """Late-risk probability that raises the trigger."""
     late_risk_off: float = 0.3

@@ -347,9 +347,10 @@ class ZoneEngine:
             "models": self.seats.versions()}))
         self._count("eta_published")
         if o.notified_eta is None:
-            o.notified_eta = eta
-        elif abs(eta - o.notified_eta) >= s.notify_eta_shift_s:
-            o.notified_eta = eta
+            o.notified_eta = (eta, -1e18)
+        elif (abs(eta - o.notified_eta[0]) >= s.notify_eta_shift_s
+              and now - o.notified_eta[1] >= s.notify_min_period_s):
+            o.notified_eta = (eta, now)
             self._notify(out, now, o, "eta_changed", eta, eta + iv[1])
 
     # ------------------------------------------------------------------ risk actions
