@@ -82,6 +82,8 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("stops_ahead", "integer", True, "Stops the vehicle makes before this one."),
         ("p_late", "number", True, "Probability of arriving after window_end."),
         ("models", "object", True, "Model name -> version and samples learned."),
+        ("trigger_event_ids", {"type": "array", "items": {"type": "string"}}, True,
+         "The input event (usually a ping) that caused this update."),
     ],
     TOPIC_ALERTS: [
         ("alert_id", "string", True, "Deterministic id of the alert."),

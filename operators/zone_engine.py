@@ -290,7 +290,7 @@ class ZoneEngine:
                                     {"p_fail": round(p_fail, 3), **self._context_counts(o)},
                                     triggers)
             self._maybe_publish_eta(v, o, now, arrive, (lo80, hi80, lo95, hi95), i,
-                                    p_late, out)
+                                    p_late, out, triggers)
         v.etas = etas
         if at_risk:
             if now - v.last_trigger_ts >= s.trigger_cooldown_s:
@@ -329,7 +329,8 @@ class ZoneEngine:
                 "kind": o.kind}
 
     def _maybe_publish_eta(self, v: Vehicle, o: Order, now: float, eta: float,
-                           iv: tuple, ahead: int, p_late: float | None, out: list[Out]) -> None:
+                           iv: tuple, ahead: int, p_late: float | None, out: list[Out],
+                           triggers: list[str]) -> None:
         s = self.settings
         if o.pub_eta is not None:
             if now - o.pub_ts < s.eta_publish_min_period_s:
@@ -344,7 +345,7 @@ class ZoneEngine:
             "lo95": _r(eta + iv[2]), "hi95": _r(eta + iv[3]),
             "window_start": o.window_start, "window_end": o.window_end,
             "stops_ahead": ahead, "p_late": round(p_late, 4) if p_late is not None else 0.0,
-            "models": self.seats.versions()}))
+            "models": self.seats.versions(), "trigger_event_ids": list(triggers)}))
         self._count("eta_published")
         if o.notified_eta is None:
             o.notified_eta = (eta, -1e18)
