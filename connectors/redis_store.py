@@ -1,0 +1,1064 @@
+"""Redis: the live read model and the customer context store (docs/redis.md).
+
+**Read model** (:class:`RedisReadModel`).  ``fleetstream run --redis URL`` feeds it
+every output record (``fs.decisions``, ``fs.eta``, ``fs.alerts``,
+``fs.notifications``) and every accepted GPS fix.  It keeps, under ``key_prefix``:
+vehicles (position, status, current route), orders (status, vehicle, latest ETA
+with its 80 % / 95 % intervals), a summary per zone (orders and vehicles per
+status, open alerts, open proposals) and the decision stream (a Redis Stream
+capped with ``MAXLEN ~``).  Each record is applied by one Lua script, atomically
+and **idempotently**: every entity remembers the version ``(event time, per-zone
+sequence)`` of the record that last changed it and ignores older ones, so
+replaying records (a Kafka redelivery, a backlog flush after an outage) gives
+the same state.  The two effects that are not naturally idempotent, the stream
+entry of a decision and the outcome counters of a customer, are deduplicated by
+record id in a per-zone sorted set of seen ids (``z:{zone}:seen``).
+
+The engine never depends on Redis: :meth:`RedisReadModel.write` never raises.
+When Redis cannot be reached the writes wait in a bounded backlog (the oldest
+are dropped beyond ``backlog_max``, counted), the outage is logged once, and the
+backlog is flushed, in order, when Redis answers again (retries back off
+exponentially on a monotonic clock: I/O pacing, not decision logic).
+
+**Customer context** (:class:`CustomerContextStore`, :class:`InProcessContextStore`):
+profiles for downstream apps (driver app, customer service), read through a
+local LRU cache.  The zone engine does **not** read it: its customer context
+comes from ``customer_profile`` events on ``fs.customers``, so replays stay
+deterministic.
+
+>>> store = InProcessContextStore()
+>>> store.put_profile({"customer_id": "c1", "zone": "Z1", "language": "de",
+...                    "access_instructions": "code 4711"})
+>>> store.record_outcome("c1", "failed", "access")
+True
+>>> ctx = store.get("c1")
+>>> ctx["language"], ctx["history"]
+('de', {'access_failures': 1, 'failures': 1})
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import logging
+import re
+import sys
+import time
+from collections import OrderedDict, deque
+from typing import Any, Callable, Iterable, Iterator
+
+import orjson
+
+from fleetstream.events import (FAIL_REASONS, MAX_ID_LEN, MAX_TEXT_LEN, TOPIC_CUSTOMERS,
+                                ValidationError, decode_event)
+from fleetstream.outputs import TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA, TOPIC_NOTIFICATIONS
+
+log = logging.getLogger("fleetstream.redis")
+
+TOPIC_OUTCOMES = "fs.outcomes"
+"""Not emitted by the engine yet (see docs/redis.md, "Outcomes"): delivery outcome
+records ``{outcome_id, ts, zone, order_id, vehicle_id, customer_id, outcome,
+reason}``.  The read model already applies them when they arrive."""
+
+ORDER_STATUSES = ("pending", "unassigned", "proposed", "assigned", "stranded", "delivered",
+                  "failed", "cancelled")
+VEHICLE_STATUSES = ("idle", "en_route", "stale", "unavailable")
+OUTCOME_FIELDS = ("deliveries", "failures") + tuple(f"{r}_failures" for r in FAIL_REASONS)
+PROFILE_TEXT = ("zone", "language", "preferred_drop", "access_instructions", "notes")
+
+# --------------------------------------------------------------------------
+# The read-model script: one call applies one record (``op``, built in Python
+# by ``_op``).  ARGV: prefix, ttl_s, stream_maxlen, alert_open_s,
+# dedupe_window_s, op JSON.  Keys are derived from the prefix inside the script,
+# so this needs a standalone Redis (or one shard), not Redis Cluster.
+
+APPLY_LUA = r"""
+local P = ARGV[1]
+local TTL = tonumber(ARGV[2])
+local MAXLEN = ARGV[3]
+local OPEN_S = tonumber(ARGV[4])
+local DEDUPE_S = tonumber(ARGV[5])
+local op = cjson.decode(ARGV[6])
+
+local ORDER_ST = {'pending', 'unassigned', 'proposed', 'assigned', 'stranded',
+                  'delivered', 'failed', 'cancelled'}
+local VEHICLE_ST = {'idle', 'en_route', 'stale', 'unavailable'}
+local TERMINAL = {delivered = true, failed = true, cancelled = true}
+local FROM_OPEN = {[''] = true, pending = true, unassigned = true}
+local FROM_LIVE = {[''] = true, pending = true, unassigned = true, proposed = true,
+                   assigned = true}
+local touched = {}   -- index key -> {zone, summary field}
+local TS
+
+local function zk(zone) return P .. 'z:' .. zone end
+local function ex(k) redis.call('EXPIRE', k, TTL) end
+local function seq_of(id) return tonumber(string.match(id, '-(%d+)$') or '0') or 0 end
+
+-- true when version (ts, seq) is strictly older than the stored (cts, cseq)
+local function older(ts, seq, cts, cseq)
+  if not cts then return false end
+  cts = tonumber(cts)
+  cseq = tonumber(cseq or '0') or 0
+  return ts < cts or (ts == cts and seq < cseq)
+end
+
+-- move a member between the zone's per-status sorted sets (score: event time)
+local function index(zone, what, old, new, member, ts)
+  local base = zk(zone) .. ':' .. what .. ':'
+  if old and old ~= new then
+    redis.call('ZREM', base .. old, member)
+    touched[base .. old] = {zone, what .. '_' .. old}
+  end
+  if new then
+    redis.call('ZADD', base .. new, 'GT', ts, member)
+    touched[base .. new] = {zone, what .. '_' .. new}
+  end
+end
+
+local function close_alert(zone, id)
+  local z = zk(zone)
+  redis.call('ZREM', z .. ':alerts', id)
+  touched[z .. ':alerts'] = {zone, 'alerts_open'}
+  redis.call('HDEL', z .. ':alert', id)
+  local subj = redis.call('HGET', z .. ':alert_subj', '#' .. id)
+  if subj then
+    redis.call('HDEL', z .. ':alert_subj', '#' .. id)
+    if redis.call('HGET', z .. ':alert_subj', subj) == id then
+      redis.call('HDEL', z .. ':alert_subj', subj)
+    end
+  end
+end
+
+-- close the open alert about subj if it was raised at or before ts
+local function close_subject(zone, subj, ts)
+  local z = zk(zone)
+  local id = redis.call('HGET', z .. ':alert_subj', subj)
+  if id then
+    local at = redis.call('ZSCORE', z .. ':alerts', id)
+    if not at or tonumber(at) <= ts then close_alert(zone, id) end
+  end
+end
+
+local function order_status(zone, oid, st, ts, seq, by, from, vid, extra)
+  local k = P .. 'o:' .. oid
+  local cur = redis.call('HMGET', k, 'status', 'status_ts', 'status_seq')
+  local cs = cur[1]
+  if older(ts, seq, cur[2], cur[3]) then return false end
+  if cs and TERMINAL[cs] and not TERMINAL[st] then return false end
+  if from and not from[cs or ''] then return false end
+  redis.call('HSET', k, 'order_id', oid, 'zone', zone, 'status', st, 'status_ts', TS,
+             'status_seq', seq, 'status_by', by)
+  if vid then redis.call('HSET', k, 'vehicle_id', vid) end
+  if extra and #extra > 0 then redis.call('HSET', k, unpack(extra)) end
+  ex(k)
+  index(zone, 'orders', cs, st, oid, ts)
+  if st == 'assigned' or st == 'proposed' or TERMINAL[st] then
+    close_subject(zone, 'unassigned|' .. oid, ts)
+  end
+  if TERMINAL[st] then close_subject(zone, 'failure_risk|' .. oid, ts) end
+  return true
+end
+
+local function vehicle_refresh(zone, vid, ts)
+  local k = P .. 'v:' .. vid
+  local h = redis.call('HMGET', k, 'unavailable', 'stale', 'stops', 'status', 'zone')
+  zone = zone or h[5]
+  if not zone then return end
+  local st = 'idle'
+  if h[1] == '1' then st = 'unavailable'
+  elseif h[2] == '1' then st = 'stale'
+  elseif tonumber(h[3] or '0') > 0 then st = 'en_route' end
+  local old = h[4]
+  if h[5] and h[5] ~= zone then
+    index(h[5], 'vehicles', old, nil, vid, ts)
+    old = false
+  end
+  redis.call('HSET', k, 'vehicle_id', vid, 'status', st, 'zone', zone)
+  ex(k)
+  index(zone, 'vehicles', old, st, vid, ts)
+end
+
+local function set_route(zone, vid, route, n, ts, seq, by)
+  local k = P .. 'v:' .. vid
+  local cur = redis.call('HMGET', k, 'route_ts', 'route_seq')
+  if older(ts, seq, cur[1], cur[2]) then return end
+  redis.call('HSET', k, 'route', route, 'stops', n, 'route_ts', TS, 'route_seq', seq,
+             'route_by', by)
+  vehicle_refresh(zone, vid, ts)
+end
+
+-- drop the stops of some orders from a vehicle's route (one stop per line)
+local function route_remove(zone, vid, oids, ts, seq, by)
+  local k = P .. 'v:' .. vid
+  local cur = redis.call('HMGET', k, 'route_ts', 'route_seq', 'route')
+  if not cur[3] or older(ts, seq, cur[1], cur[2]) then return end
+  local drop = {}
+  for _, o in ipairs(oids) do drop[o] = true end
+  local kept = {}
+  for line in string.gmatch(string.sub(cur[3], 2, -2), '[^\n]+') do
+    local stop = (string.gsub(line, ',$', ''))
+    if stop ~= '' and not drop[cjson.decode(stop).order_id] then kept[#kept + 1] = stop end
+  end
+  redis.call('HSET', k, 'route', '[' .. table.concat(kept, ',\n') .. ']', 'stops', #kept,
+             'route_ts', TS, 'route_seq', seq, 'route_by', by)
+  vehicle_refresh(zone, vid, ts)
+end
+
+-- the decision stream entry / outcome counters happen once per record id
+local function first_time(zone, id, ts)
+  local key = zk(zone) .. ':seen'
+  if redis.call('ZSCORE', key, id) then return false end
+  redis.call('ZADD', key, ts, id)
+  ex(key)
+  return true
+end
+
+local function finish(zone, ts)
+  local z = zk(zone)
+  local cs = redis.call('HGET', z, 'ts') or '-1e18'
+  local c = tonumber(cs)
+  if ts > c then
+    c, cs = ts, TS
+    redis.call('HSET', z, 'ts', TS)
+  end
+  local old = redis.call('ZRANGEBYSCORE', z .. ':alerts', '-inf', '(' .. (c - OPEN_S))
+  for _, id in ipairs(old) do close_alert(zone, id) end
+  local trim = tonumber(redis.call('HGET', z, 'trim_ts') or '-1e18')
+  if c - trim >= 60 then   -- retention of the zone indexes, once per event-time minute
+    redis.call('HSET', z, 'trim_ts', cs)
+    for _, st in ipairs(ORDER_ST) do
+      local key = z .. ':orders:' .. st
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (c - TTL))
+      touched[key] = {zone, 'orders_' .. st}
+    end
+    for _, st in ipairs(VEHICLE_ST) do
+      local key = z .. ':vehicles:' .. st
+      redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (c - TTL))
+      touched[key] = {zone, 'vehicles_' .. st}
+    end
+    redis.call('ZREMRANGEBYSCORE', z .. ':seen', '-inf', '(' .. (c - DEDUPE_S))
+    touched[z .. ':alerts'] = {zone, 'alerts_open'}
+  end
+  for key, zf in pairs(touched) do
+    local n = redis.call('ZCARD', key)
+    redis.call('HSET', zk(zf[1]), zf[2], n)
+    if n > 0 then ex(key) end
+    ex(zk(zf[1]))
+  end
+  redis.call('HSET', z, 'zone', zone, 'updated_ts', cs)
+  ex(z)
+end
+
+local t = op.t
+local ts = op.ts
+TS = op.ts_s   -- stored as Python wrote it (Lua would print 17 digits)
+local seq = op.seq or 0
+local zone = op.zone
+
+if t == 'P' then   -- a GPS fix
+  local k = P .. 'v:' .. op.vid
+  local cur = redis.call('HMGET', k, 'pos_ts', 'zone', 'stale', 'stale_ts')
+  if cur[1] and ts < tonumber(cur[1]) then return 'old' end
+  redis.call('HSET', k, 'vehicle_id', op.vid, 'lat', op.lat, 'lon', op.lon, 'pos_ts', TS)
+  ex(k)
+  zone = zone or cur[2]
+  if not zone then return 'ok' end
+  if cur[3] == '1' and ts > tonumber(cur[4]) then
+    redis.call('HSET', k, 'stale', '0')
+    close_subject(zone, 'stale_vehicle|' .. op.vid, ts)
+  end
+  vehicle_refresh(zone, op.vid, ts)
+  finish(zone, ts)
+  return 'ok'
+end
+
+local result = 'ok'
+
+if t == 'D' then   -- fs.decisions
+  local z = zk(zone)
+  if not first_time(zone, op.id, ts) then return 'dup' end
+  redis.call('XADD', P .. 'decisions', 'MAXLEN', '~', MAXLEN, '*', 'decision_id', op.id,
+             'zone', zone, 'kind', op.kind, 'status', op.status, 'ts', op.ts_s,
+             'record', op.rec)
+  ex(P .. 'decisions')
+  if op.status == 'applied' then
+    local routed = {}
+    for _, r in ipairs(op.routes) do
+      local vid = r[1]
+      if op.kind == 'assign' then
+        local vk = P .. 'v:' .. vid
+        local u = redis.call('HMGET', vk, 'unavailable', 'unavailable_ts')
+        if u[1] == '1' and ts > tonumber(u[2]) then
+          redis.call('HSET', vk, 'unavailable', '0', 'available_ts', TS)
+        end
+      end
+      set_route(zone, vid, r[2], #r[3], ts, seq, op.id)
+      for _, s in ipairs(r[3]) do
+        routed[s[1]] = true
+        local extra = {}
+        if s[2] == 'delivery' then extra = {'planned_eta', s[3]} end
+        order_status(zone, s[1], 'assigned', ts, seq, op.id, FROM_LIVE, vid, extra)
+      end
+    end
+    if op.kind == 'unassign' then
+      for _, oid in ipairs(op.order_ids) do
+        if not routed[oid] then order_status(zone, oid, 'cancelled', ts, seq, op.id, nil) end
+      end
+    end
+    if op.refers_to then redis.call('HDEL', z .. ':proposals', op.refers_to) end
+  elseif op.status == 'proposed' then
+    redis.call('HSET', z .. ':proposals', op.id, op.rec)
+    ex(z .. ':proposals')
+    for _, oid in ipairs(op.order_ids) do
+      order_status(zone, oid, 'proposed', ts, seq, op.id, FROM_OPEN)
+    end
+  elseif op.status == 'rejected' or op.status == 'expired' then
+    redis.call('HDEL', z .. ':proposals', op.refers_to or op.id)
+    for _, oid in ipairs(op.order_ids) do
+      order_status(zone, oid, 'pending', ts, seq, op.id, {proposed = true})
+    end
+  else   -- alert_only: the orders stay where they are
+    for _, oid in ipairs(op.order_ids) do
+      order_status(zone, oid, 'pending', ts, seq, op.id, {[''] = true})
+    end
+  end
+  redis.call('HSET', z, 'proposals_open', redis.call('HLEN', z .. ':proposals'))
+
+elseif t == 'E' then   -- fs.eta
+  local k = P .. 'o:' .. op.oid
+  local cur = redis.call('HMGET', k, 'eta_ts', 'eta_seq', 'status', 'status_ts', 'status_seq')
+  if older(ts, seq, cur[1], cur[2]) then return 'old' end
+  redis.call('HSET', k, 'order_id', op.oid, 'zone', zone, 'eta_ts', TS, 'eta_seq', seq,
+             'eta_id', op.id, 'eta_vehicle_id', op.vid, unpack(op.f))
+  ex(k)
+  local st = cur[3]
+  if not older(ts, seq, cur[4], cur[5]) and not TERMINAL[st or ''] then
+    if not st or st == 'pending' or st == 'unassigned' then st = 'assigned' end
+    order_status(zone, op.oid, st, ts, seq, op.id, nil, op.vid)
+  end
+
+elseif t == 'N' then   -- fs.notifications
+  local k = P .. 'o:' .. op.oid
+  local cur = redis.call('HMGET', k, 'notified_ts', 'notified_seq')
+  if older(ts, seq, cur[1], cur[2]) then return 'old' end
+  redis.call('HSET', k, 'order_id', op.oid, 'zone', zone, 'customer_id', op.cid,
+             'notified_ts', TS, 'notified_seq', seq, 'notification_id', op.id,
+             'notification_kind', op.kind)
+  ex(k)
+
+elseif t == 'O' then   -- fs.outcomes (not emitted by the engine yet)
+  if not first_time(zone, op.id, ts) then return 'dup' end
+  local extra = {'outcome_ts', TS}
+  if op.reason then extra = {'outcome_ts', TS, 'outcome_reason', op.reason} end
+  if op.cid then
+    extra[#extra + 1] = 'customer_id'
+    extra[#extra + 1] = op.cid
+  end
+  order_status(zone, op.oid, op.outcome, ts, seq, op.id, nil, op.vid, extra)
+  if op.vid then route_remove(zone, op.vid, {op.oid}, ts, seq, op.id) end
+  if op.cid then
+    local ck = P .. 'c:' .. op.cid
+    if op.outcome == 'delivered' then
+      redis.call('HINCRBY', ck, 'deliveries', 1)
+    else
+      redis.call('HINCRBY', ck, 'failures', 1)
+      redis.call('HINCRBY', ck, (op.reason or 'other') .. '_failures', 1)
+    end
+    redis.call('HSET', ck, 'customer_id', op.cid, 'last_outcome', op.outcome,
+               'last_outcome_ts', op.ts_s)
+  end
+
+elseif t == 'A' then   -- fs.alerts
+  local z = zk(zone)
+  local kind = op.kind
+  -- effects on vehicles and orders
+  if kind == 'stale_vehicle' and op.vid then
+    local k = P .. 'v:' .. op.vid
+    local cur = redis.call('HMGET', k, 'pos_ts', 'stale_ts')
+    if not (cur[1] and tonumber(cur[1]) > ts) and not older(ts, seq, cur[2], '0') then
+      redis.call('HSET', k, 'stale', '1', 'stale_ts', TS)
+      vehicle_refresh(zone, op.vid, ts)
+    end
+  elseif kind == 'vehicle_unavailable' and op.vid then
+    local k = P .. 'v:' .. op.vid
+    local cur = redis.call('HMGET', k, 'available_ts', 'unavailable_ts')
+    if not older(ts, seq, cur[1], '0') and not older(ts, seq, cur[2], '0') then
+      redis.call('HSET', k, 'unavailable', '1', 'unavailable_ts', TS)
+      vehicle_refresh(zone, op.vid, ts)
+    end
+    for _, oid in ipairs(op.order_ids) do
+      order_status(zone, oid, 'pending', ts, seq, op.id, {assigned = true})
+    end
+  elseif kind == 'stranded_orders' then
+    for _, oid in ipairs(op.order_ids) do
+      order_status(zone, oid, 'stranded', ts, seq, op.id, FROM_LIVE, op.vid)
+    end
+  elseif kind == 'unassigned' then
+    if op.vid then   -- left the depot without planned parcels: back in the pool
+      for _, oid in ipairs(op.order_ids) do
+        order_status(zone, oid, 'pending', ts, seq, op.id, {[''] = true, assigned = true})
+      end
+      route_remove(zone, op.vid, op.order_ids, ts, seq, op.id)
+    else
+      for _, oid in ipairs(op.order_ids) do
+        order_status(zone, oid, 'unassigned', ts, seq, op.id, FROM_OPEN)
+      end
+    end
+  end
+  -- open alerts: one per subject; a newer alert on the same subject replaces it
+  local closed = false
+  if kind == 'stale_vehicle' and op.vid then
+    local p = redis.call('HGET', P .. 'v:' .. op.vid, 'pos_ts')
+    closed = p and tonumber(p) > ts
+  elseif op.oid then
+    local s = redis.call('HMGET', P .. 'o:' .. op.oid, 'status', 'status_ts', 'status_seq')
+    if s[1] and s[2] and (tonumber(s[2]) > ts or (tonumber(s[2]) == ts and
+                                                  tonumber(s[3]) > seq)) then
+      closed = TERMINAL[s[1]] or (kind == 'unassigned' and
+                                  (s[1] == 'assigned' or s[1] == 'proposed'))
+    end
+  end
+  local prev = redis.call('HGET', z .. ':alert_subj', op.subj)
+  if prev and prev ~= op.id then
+    local at = redis.call('ZSCORE', z .. ':alerts', prev)
+    if at and older(ts, seq, at, seq_of(prev)) then closed = true
+    else close_alert(zone, prev) end
+  end
+  local clock = tonumber(redis.call('HGET', z, 'ts') or '-1e18')
+  if not closed and ts >= clock - OPEN_S then
+    redis.call('ZADD', z .. ':alerts', ts, op.id)
+    redis.call('HSET', z .. ':alert', op.id, op.rec)
+    redis.call('HSET', z .. ':alert_subj', op.subj, op.id, '#' .. op.id, op.subj)
+    ex(z .. ':alerts')
+    ex(z .. ':alert')
+    ex(z .. ':alert_subj')
+    touched[z .. ':alerts'] = {zone, 'alerts_open'}
+  end
+end
+
+finish(zone, ts)
+return result
+"""
+
+# --------------------------------------------------------------------------
+# Records -> script operations.
+
+
+class InvalidRecord(ValueError):
+    pass
+
+
+def _num(x: Any) -> str:
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise InvalidRecord(f"expected a number, got {type(x).__name__}")
+    return str(x) if isinstance(x, int) else repr(float(x))
+
+
+def _str(rec: dict, name: str) -> str:
+    v = rec.get(name)
+    if not isinstance(v, str) or not v:
+        raise InvalidRecord(f"{name}: expected a non-empty string")
+    return v
+
+
+def _seq(rid: str) -> int:
+    """The per-zone sequence at the end of an engine id (``D-Z1-1772413260-42`` -> 42)."""
+    tail = rid.rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else 0
+
+
+def _ts(rec: dict) -> float:
+    ts = rec.get("ts")
+    if isinstance(ts, bool) or not isinstance(ts, (int, float)):
+        raise InvalidRecord("ts: expected a number")
+    return float(ts)
+
+
+def route_json(stops: list[dict]) -> str:
+    """A route as stored in ``v:{id}`` ``route``: a JSON array, one stop per line."""
+    return "[" + ",\n".join(orjson.dumps(s).decode() for s in stops) + "]"
+
+
+def _op(topic: str, rec: dict) -> dict | None:
+    """One output record -> the operation the script applies (None: not for Redis)."""
+    if not isinstance(rec, dict):
+        raise InvalidRecord("record is not an object")
+    if topic == TOPIC_DECISIONS:
+        did = _str(rec, "decision_id")
+        routes = []
+        for vid, stops in (rec.get("routes") or {}).items():
+            if not isinstance(stops, list) or not all(isinstance(s, dict) for s in stops):
+                raise InvalidRecord(f"routes.{vid}: expected a list of stops")
+            routes.append([vid, route_json(stops),
+                           [[_str(s, "order_id"), s.get("stop", ""), _num(s.get("eta", 0))]
+                            for s in stops]])
+        op = {"t": "D", "id": did, "kind": _str(rec, "kind"), "status": _str(rec, "status"),
+              "order_ids": [o for o in rec.get("order_ids") or [] if isinstance(o, str)],
+              "routes": routes, "rec": orjson.dumps(rec).decode()}
+        if isinstance(rec.get("refers_to"), str):
+            op["refers_to"] = rec["refers_to"]
+    elif topic == TOPIC_ETA:
+        did = _str(rec, "eta_id")
+        f: list[str] = []
+        for name in ("eta", "lo80", "hi80", "lo95", "hi95", "window_start", "window_end",
+                     "p_late", "stops_ahead"):
+            if name in rec:
+                f += [name, _num(rec[name])]
+        f += ["stop", str(rec.get("stop", "delivery"))]
+        op = {"t": "E", "id": did, "oid": _str(rec, "order_id"),
+              "vid": _str(rec, "vehicle_id"), "f": f}
+    elif topic == TOPIC_ALERTS:
+        did = _str(rec, "alert_id")
+        kind = _str(rec, "kind")
+        vid = rec.get("vehicle_id") if isinstance(rec.get("vehicle_id"), str) else None
+        oids = [o for o in rec.get("order_ids") or [] if isinstance(o, str)]
+        op = {"t": "A", "id": did, "kind": kind, "order_ids": oids,
+              "rec": orjson.dumps(rec).decode()}
+        if vid and kind != "failure_risk":
+            op["subj"] = f"{kind}|{vid}"
+        elif oids:
+            op["subj"] = f"{kind}|{oids[0]}"
+            op["oid"] = oids[0]
+        else:
+            op["subj"] = f"{kind}|#{did}"
+        if vid:
+            op["vid"] = vid
+    elif topic == TOPIC_NOTIFICATIONS:
+        did = _str(rec, "notification_id")
+        op = {"t": "N", "id": did, "oid": _str(rec, "order_id"),
+              "cid": _str(rec, "customer_id"), "kind": str(rec.get("kind", ""))}
+    elif topic == TOPIC_OUTCOMES:
+        did = _str(rec, "outcome_id")
+        outcome = _str(rec, "outcome")
+        if outcome not in ("delivered", "failed"):
+            raise InvalidRecord(f"outcome: must be delivered or failed, got {outcome!r}")
+        op = {"t": "O", "id": did, "oid": _str(rec, "order_id"), "outcome": outcome}
+        for k, name in (("vid", "vehicle_id"), ("cid", "customer_id")):
+            if isinstance(rec.get(name), str) and rec[name]:
+                op[k] = rec[name]
+        if outcome == "failed":
+            r = rec.get("reason")
+            op["reason"] = r if r in FAIL_REASONS else "other"
+    else:
+        return None  # fs.dlq and anything else: not part of the read model
+    ts = _ts(rec)
+    op.update(zone=_str(rec, "zone"), ts=ts, ts_s=_num(rec["ts"]), seq=_seq(did))
+    return op
+
+
+def _redact(url: str) -> str:
+    return re.sub(r"//[^@/]*@", "//***@", url)
+
+
+def _client(url: str, connect_timeout_s: float, socket_timeout_s: float) -> Any:
+    import redis
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+    # No client-side retries: a dead server must cost one refused connect, not a
+    # backoff loop inside the engine's output step.
+    return redis.Redis.from_url(url, socket_connect_timeout=connect_timeout_s,
+                                socket_timeout=socket_timeout_s, retry=Retry(NoBackoff(), 0),
+                                health_check_interval=0)
+
+
+def _is_outage(e: BaseException) -> bool:
+    import redis.exceptions as rx
+    if isinstance(e, (rx.ConnectionError, rx.TimeoutError, OSError)):
+        return True
+    msg = str(e)
+    return isinstance(e, rx.ResponseError) and msg.split(" ", 1)[0] in (
+        "LOADING", "READONLY", "MASTERDOWN", "OOM", "BUSY", "CLUSTERDOWN", "TRYAGAIN")
+
+
+# --------------------------------------------------------------------------
+# The read model.
+
+
+class RedisReadModel:
+    """The live read model in Redis; see the module docstring and docs/redis.md.
+
+    ``ttl_s``: every key expires this many seconds after its last write; the zone
+    indexes also forget entities untouched for ``ttl_s`` of event time.
+    ``stream_maxlen``: approximate cap of the decision stream (``XADD MAXLEN ~``).
+    ``alert_open_s``: an alert not closed by then stops counting as open (event time).
+    ``dedupe_window_s``: how long (event time) decision and outcome ids are remembered
+    (default ``ttl_s``).  ``backlog_max``: writes kept while Redis is down.
+    ``chunk``: records per pipeline (one round trip each).
+    """
+
+    def __init__(self, url: str, key_prefix: str = "fs:", ttl_s: int = 86400,
+                 stream_maxlen: int = 100000, *, alert_open_s: float = 7200.0,
+                 dedupe_window_s: float | None = None, backlog_max: int = 100000,
+                 chunk: int = 500, retry_base_s: float = 0.5, retry_max_s: float = 30.0,
+                 connect_timeout_s: float = 1.0, socket_timeout_s: float = 2.0,
+                 client: Any = None, monotonic: Callable[[], float] = time.monotonic):
+        self.url = url
+        self.prefix = key_prefix
+        self.ttl_s = int(ttl_s)
+        self.stream_maxlen = int(stream_maxlen)
+        self.args = [key_prefix, str(self.ttl_s), str(self.stream_maxlen), repr(float(alert_open_s)),
+                     repr(float(dedupe_window_s if dedupe_window_s is not None else ttl_s))]
+        self.backlog_max = backlog_max
+        self.chunk = chunk
+        self.retry_base_s, self.retry_max_s = retry_base_s, retry_max_s
+        self.monotonic = monotonic
+        self.r = client if client is not None else _client(url, connect_timeout_s,
+                                                           socket_timeout_s)
+        self.sha = hashlib.sha1(APPLY_LUA.encode()).hexdigest()
+        self.script_loaded = False
+        self.backlog: deque[bytes] = deque()
+        self.connected = True
+        self.down_since = 0.0
+        self.next_try = 0.0
+        self.failures_in_row = 0
+        self.counts = {"written": 0, "failed_batches": 0, "dropped": 0, "outages": 0,
+                       "duplicates": 0, "stale": 0, "invalid": 0, "rejected": 0}
+        self._warned: set[str] = set()
+
+    # ---------------------------------------------------------------- API
+
+    def write_batch(self, records: Iterable[tuple[str, dict]]) -> None:
+        """Apply output records ``(topic, record)``; never raises."""
+        self.write(records, ())
+
+    def vehicle_position(self, vehicle_id: str, lat: float, lon: float, ts: float,
+                         zone: str | None = None) -> None:
+        """One GPS fix (one round trip: prefer :meth:`write` with a list of positions)."""
+        self.write((), [(vehicle_id, lat, lon, ts, zone)])
+
+    def write(self, records: Iterable[tuple[str, dict]] = (),
+              positions: Iterable[tuple] = ()) -> None:
+        """Apply output records and positions ``(vehicle_id, lat, lon, ts[, zone])``
+        in one pipeline.  Never raises: Redis trouble goes to the backlog and the
+        counters in :meth:`metrics`."""
+        try:
+            for pos in positions:
+                try:
+                    vid, lat, lon, ts, *rest = pos
+                    if not isinstance(vid, str) or not vid:
+                        raise InvalidRecord("vehicle_id")
+                    op = {"t": "P", "vid": vid, "lat": _num(lat), "lon": _num(lon),
+                          "ts": float(_num(ts))}
+                    if rest and isinstance(rest[0], str) and rest[0]:
+                        op["zone"] = rest[0]
+                    self._enqueue(orjson.dumps(op))
+                except (InvalidRecord, TypeError, ValueError) as e:
+                    self._invalid("position", e)
+            for item in records:
+                try:
+                    topic, rec = item
+                    op = _op(topic, rec)
+                    if op is not None:
+                        self._enqueue(orjson.dumps(op))
+                except (InvalidRecord, TypeError, ValueError, KeyError) as e:
+                    self._invalid(str(item[0]) if isinstance(item, tuple) and item else "?", e)
+            self._drain(force=False)
+        except Exception as e:  # noqa: BLE001 - the read model must never stop the engine
+            self.counts["rejected"] += 1
+            self._warn_once("unexpected", "redis read model: unexpected error %s: %s",
+                            type(e).__name__, e)
+
+    def flush(self, force: bool = True) -> bool:
+        """Write the backlog now (``force``: even before the next retry is due).
+        True when the backlog is empty afterwards."""
+        try:
+            self._drain(force=force)
+        except Exception as e:  # noqa: BLE001
+            self._warn_once("unexpected", "redis read model: unexpected error %s: %s",
+                            type(e).__name__, e)
+        return not self.backlog
+
+    def metrics(self) -> dict[str, Any]:
+        """written: records applied; failed_batches: pipelines that hit an outage;
+        backlog: records waiting; dropped: records dropped from a full backlog;
+        outages: times Redis went away; connected: last attempt succeeded;
+        duplicates/stale: records Redis already had (replays); invalid: records
+        that do not fit the output contract; rejected: records Redis refused."""
+        return {**self.counts, "backlog": len(self.backlog), "connected": self.connected}
+
+    def close(self) -> None:
+        self.flush(force=True)
+        try:
+            self.r.close()
+        except Exception:  # noqa: BLE001
+            pass
+
+    # ---------------------------------------------------------------- internals
+
+    def _invalid(self, what: str, e: Exception) -> None:
+        self.counts["invalid"] += 1
+        self._warn_once("invalid:" + what, "redis read model: skipped an invalid %s record: %s",
+                        what, e)
+
+    def _warn_once(self, key: str, msg: str, *args: Any) -> None:
+        if key not in self._warned:
+            self._warned.add(key)
+            log.warning(msg, *args)
+
+    def _enqueue(self, op: bytes) -> None:
+        if len(self.backlog) >= self.backlog_max:
+            self.backlog.popleft()
+            self.counts["dropped"] += 1
+        self.backlog.append(op)
+
+    def _drain(self, force: bool) -> None:
+        if not self.backlog:
+            return
+        if not self.connected and not force and self.monotonic() < self.next_try:
+            return
+        while self.backlog:
+            n = min(self.chunk, len(self.backlog))
+            ops = [self.backlog[i] for i in range(n)]
+            try:
+                results = self._apply(ops)
+            except Exception as e:  # noqa: BLE001
+                if not _is_outage(e):
+                    raise
+                self._outage(e)
+                return
+            for _ in range(n):
+                self.backlog.popleft()
+            for res in results:
+                if isinstance(res, Exception):
+                    self.counts["rejected"] += 1
+                    self._warn_once("rejected:" + str(res)[:60],
+                                    "redis read model: Redis refused a record: %s", res)
+                else:
+                    self.counts["written"] += 1
+                    if res in (b"dup", "dup"):
+                        self.counts["duplicates"] += 1
+                    elif res in (b"old", "old"):
+                        self.counts["stale"] += 1
+            if not self.connected:
+                log.warning("redis read model: Redis is back after %.1f s; flushing the backlog "
+                            "(%d records dropped during the outage so far)",
+                            self.monotonic() - self.down_since, self.counts["dropped"])
+                self.connected = True
+                self.failures_in_row = 0
+
+    def _apply(self, ops: list[bytes]) -> list[Any]:
+        import redis.exceptions as rx
+        if not self.script_loaded:
+            self.r.script_load(APPLY_LUA)
+            self.script_loaded = True
+        for attempt in (0, 1):
+            pipe = self.r.pipeline(transaction=False)
+            for op in ops:
+                pipe.evalsha(self.sha, 0, *self.args, op)
+            results = pipe.execute(raise_on_error=False)
+            errors = [r for r in results if isinstance(r, Exception)]
+            if errors and _is_outage(errors[0]):
+                raise errors[0]
+            if attempt == 0 and any(isinstance(r, rx.NoScriptError) for r in errors):
+                # SCRIPT FLUSH or a restarted server: load and apply again (idempotent).
+                self.r.script_load(APPLY_LUA)
+                continue
+            return results
+        return results
+
+    def _outage(self, e: BaseException) -> None:
+        self.counts["failed_batches"] += 1
+        self.script_loaded = False
+        now = self.monotonic()
+        if self.connected:
+            self.connected = False
+            self.down_since = now
+            self.counts["outages"] += 1
+            log.warning("redis read model: Redis at %s unavailable (%s: %s); the engine goes "
+                        "on, writes wait in a backlog of at most %d records",
+                        _redact(self.url), type(e).__name__, e, self.backlog_max)
+        delay = min(self.retry_max_s, self.retry_base_s * (2 ** min(self.failures_in_row, 16)))
+        self.failures_in_row += 1
+        self.next_try = now + delay
+
+
+# --------------------------------------------------------------------------
+# Customer context.
+
+
+def _check_profile(p: Any) -> tuple[str, dict[str, str], list[str]]:
+    """A profile dict -> (customer_id, fields to set, fields to delete)."""
+    if not isinstance(p, dict):
+        raise ValueError("profile: expected an object")
+    cid = p.get("customer_id")
+    if not isinstance(cid, str) or not cid or len(cid) > MAX_ID_LEN:
+        raise ValueError(f"customer_id: must be a string of 1 to {MAX_ID_LEN} characters")
+    put: dict[str, str] = {"customer_id": cid}
+    drop: list[str] = []
+    for name in PROFILE_TEXT:
+        v = p.get(name)
+        if v is None or v == "":
+            drop.append(name)
+        elif not isinstance(v, str) or len(v) > MAX_TEXT_LEN:
+            raise ValueError(f"{name}: must be a string of at most {MAX_TEXT_LEN} characters")
+        else:
+            put[name] = v
+    reqs = p.get("service_requirements") or []
+    if not isinstance(reqs, list) or not all(isinstance(x, str) and x for x in reqs):
+        raise ValueError("service_requirements: must be a list of strings")
+    if reqs:
+        put["service_requirements"] = orjson.dumps(reqs).decode()
+    else:
+        drop.append("service_requirements")
+    ts = p.get("ts")
+    if isinstance(ts, (int, float)) and not isinstance(ts, bool):
+        put["profile_ts"] = _num(ts)
+    return cid, put, drop
+
+
+def _outcome_fields(outcome: str, reason: str | None) -> list[str]:
+    if outcome == "delivered":
+        return ["deliveries"]
+    if outcome == "failed":
+        return ["failures", f"{reason if reason in FAIL_REASONS else 'other'}_failures"]
+    raise ValueError(f"outcome: must be delivered or failed, got {outcome!r}")
+
+
+def _profile_view(fields: dict[str, str]) -> dict | None:
+    """Stored hash fields -> the context dict (the shape of a decision stop's ``customer``
+    plus ``customer_id``, ``zone`` and the outcome history)."""
+    if not fields:
+        return None
+    out: dict[str, Any] = {"customer_id": fields.get("customer_id", "")}
+    for name in PROFILE_TEXT:
+        if fields.get(name):
+            out[name] = fields[name]
+    out["service_requirements"] = (orjson.loads(fields["service_requirements"])
+                                   if fields.get("service_requirements") else [])
+    hist = {k: int(fields[k]) for k in sorted(fields) if k in OUTCOME_FIELDS and int(fields[k])}
+    out["history"] = hist
+    if fields.get("last_outcome"):
+        out["last_outcome"] = fields["last_outcome"]
+        out["last_outcome_ts"] = float(fields["last_outcome_ts"])
+    if fields.get("profile_ts"):
+        out["profile_ts"] = float(fields["profile_ts"])
+    return out
+
+
+class _LRU:
+    def __init__(self, size: int, ttl_s: float, monotonic: Callable[[], float]):
+        self.size, self.ttl_s, self.monotonic = size, ttl_s, monotonic
+        self.d: OrderedDict[str, tuple[float, dict | None]] = OrderedDict()
+
+    def get(self, k: str, allow_expired: bool = False) -> tuple[bool, dict | None]:
+        hit = self.d.get(k)
+        if hit is None or (not allow_expired and hit[0] < self.monotonic()):
+            return False, None
+        self.d.move_to_end(k)
+        return True, hit[1]
+
+    def put(self, k: str, v: dict | None) -> None:
+        self.d[k] = (self.monotonic() + self.ttl_s, v)
+        self.d.move_to_end(k)
+        while len(self.d) > self.size:
+            self.d.popitem(last=False)
+
+    def drop(self, k: str) -> None:
+        self.d.pop(k, None)
+
+
+class InProcessContextStore:
+    """Customer context in a dict: the embedded default and the reference for tests.
+    Same interface and same answers as :class:`CustomerContextStore`."""
+
+    def __init__(self, key_prefix: str = "fs:", cache_size: int = 10000,
+                 cache_ttl_s: float = 60.0):
+        self.data: dict[str, dict[str, str]] = {}
+        self.seen: set[str] = set()
+        self.counts = {"hits": 0, "misses": 0, "errors": 0}
+
+    def put_profile(self, profile: dict) -> None:
+        cid, put, drop = _check_profile(profile)
+        h = self.data.setdefault(cid, {})
+        for k in drop:
+            h.pop(k, None)
+        h.update(put)
+
+    def load_profiles(self, profiles: Iterable[dict]) -> int:
+        n = 0
+        for p in profiles:
+            self.put_profile(p)
+            n += 1
+        return n
+
+    def get(self, customer_id: str) -> dict | None:
+        self.counts["hits"] += 1
+        return _profile_view(self.data.get(customer_id, {}))
+
+    def record_outcome(self, customer_id: str, outcome: str, reason: str | None = None,
+                       outcome_id: str | None = None, ts: float | None = None) -> bool:
+        fields = _outcome_fields(outcome, reason)
+        if outcome_id is not None:
+            if outcome_id in self.seen:
+                return False
+            self.seen.add(outcome_id)
+        h = self.data.setdefault(customer_id, {"customer_id": customer_id})
+        h.setdefault("customer_id", customer_id)
+        for f in fields:
+            h[f] = str(int(h.get(f, "0")) + 1)
+        h["last_outcome"] = outcome
+        h["last_outcome_ts"] = _num(ts if ts is not None else 0.0)
+        return True
+
+    def metrics(self) -> dict[str, int]:
+        return {**self.counts, "cached": len(self.data)}
+
+
+OUTCOME_LUA = r"""
+if ARGV[1] ~= '' and not redis.call('SET', KEYS[2], '1', 'NX', 'EX', ARGV[2]) then
+  return 0
+end
+redis.call('HSET', KEYS[1], 'customer_id', ARGV[3], 'last_outcome', ARGV[4],
+           'last_outcome_ts', ARGV[5])
+for i = 6, #ARGV do redis.call('HINCRBY', KEYS[1], ARGV[i], 1) end
+return 1
+"""
+
+
+class CustomerContextStore:
+    """Customer profiles and outcome counters in Redis (``{prefix}c:{customer_id}``),
+    read through a local LRU cache of ``cache_size`` entries kept ``cache_ttl_s``
+    seconds (wall clock: other writers' changes show after at most that long).
+
+    ``get`` never raises: when Redis is unreachable it answers from the cache, even
+    an expired entry, else None (counted in ``errors``).  Writes raise redis errors.
+    """
+
+    def __init__(self, url: str, key_prefix: str = "fs:", cache_size: int = 10000,
+                 cache_ttl_s: float = 60.0, *, dedupe_ttl_s: int = 7 * 86400,
+                 client: Any = None, monotonic: Callable[[], float] = time.monotonic):
+        self.url = url
+        self.prefix = key_prefix
+        self.dedupe_ttl_s = dedupe_ttl_s
+        self.r = client if client is not None else _client(url, 1.0, 2.0)
+        self.cache = _LRU(cache_size, cache_ttl_s, monotonic)
+        self.counts = {"hits": 0, "misses": 0, "errors": 0}
+        self._outcome = self.r.register_script(OUTCOME_LUA)
+        self._down = False
+
+    def key(self, customer_id: str) -> str:
+        return f"{self.prefix}c:{customer_id}"
+
+    def _put(self, pipe: Any, profile: dict) -> str:
+        cid, put, drop = _check_profile(profile)
+        k = self.key(cid)
+        if drop:
+            pipe.hdel(k, *drop)
+        pipe.hset(k, mapping=put)
+        return cid
+
+    def put_profile(self, profile: dict) -> None:
+        pipe = self.r.pipeline(transaction=True)
+        cid = self._put(pipe, profile)
+        pipe.execute()
+        self.cache.drop(cid)
+
+    def load_profiles(self, profiles: Iterable[dict], chunk: int = 500) -> int:
+        """Store many profiles, ``chunk`` per round trip; returns how many."""
+        n = 0
+        pipe = self.r.pipeline(transaction=False)
+        pending: list[str] = []
+        for p in profiles:
+            pending.append(self._put(pipe, p))
+            if len(pending) >= chunk:
+                pipe.execute()
+                n += len(pending)
+                for cid in pending:
+                    self.cache.drop(cid)
+                pending = []
+        if pending:
+            pipe.execute()
+            n += len(pending)
+            for cid in pending:
+                self.cache.drop(cid)
+        return n
+
+    def get(self, customer_id: str) -> dict | None:
+        hit, v = self.cache.get(customer_id)
+        if hit:
+            self.counts["hits"] += 1
+            return v
+        self.counts["misses"] += 1
+        try:
+            raw = self.r.hgetall(self.key(customer_id))
+        except Exception as e:  # noqa: BLE001
+            if not _is_outage(e):
+                raise
+            self.counts["errors"] += 1
+            if not self._down:
+                self._down = True
+                log.warning("customer context: Redis at %s unavailable (%s); answering from "
+                            "the cache", _redact(self.url), type(e).__name__)
+            return self.cache.get(customer_id, allow_expired=True)[1]
+        self._down = False
+        v = _profile_view({k.decode(): x.decode() for k, x in raw.items()})
+        self.cache.put(customer_id, v)
+        return v
+
+    def record_outcome(self, customer_id: str, outcome: str, reason: str | None = None,
+                       outcome_id: str | None = None, ts: float | None = None) -> bool:
+        """Count a delivery or a failed attempt (``reason``: one of FAIL_REASONS, e.g.
+        ``access`` increments ``access_failures``).  With ``outcome_id``, a repeat of
+        the same id is ignored (remembered ``dedupe_ttl_s``).  True when counted."""
+        fields = _outcome_fields(outcome, reason)
+        keys = [self.key(customer_id), f"{self.prefix}seen:outcome:{outcome_id or ''}"]
+        done = self._outcome(keys=keys, args=[outcome_id or "", self.dedupe_ttl_s, customer_id,
+                                              outcome, _num(ts if ts is not None else 0.0),
+                                              *fields])
+        self.cache.drop(customer_id)
+        return bool(done)
+
+    def metrics(self) -> dict[str, int]:
+        return {**self.counts, "cached": len(self.cache.d)}
+
+
+ContextStore = CustomerContextStore | InProcessContextStore
+
+
+def profiles_from_replay(replay_dir: str, stats: dict[str, int] | None = None) -> Iterator[dict]:
+    """The ``customer_profile`` events of a replay folder, as profile dicts, in order."""
+    from connectors.files import read_replay
+    for msg in read_replay(replay_dir):
+        if msg.topic != TOPIC_CUSTOMERS:
+            continue
+        try:
+            ev = decode_event(msg.value, msg.topic)
+        except ValidationError:
+            if stats is not None:
+                stats["invalid"] = stats.get("invalid", 0) + 1
+            continue
+        yield {"customer_id": ev.customer_id, "zone": ev.zone, "language": ev.language,
+               "preferred_drop": ev.preferred_drop,
+               "access_instructions": ev.access_instructions, "notes": ev.notes,
+               "service_requirements": list(ev.service_requirements), "ts": ev.ts}
+
+
+def load_customers_from_replay(replay_dir: str, store: ContextStore) -> dict[str, int]:
+    """Load every valid ``customer_profile`` of a replay folder into ``store``
+    (later profiles of a customer replace earlier ones).  Returns
+    ``{"loaded": n, "invalid": m}``."""
+    stats = {"invalid": 0}
+    n = store.load_profiles(profiles_from_replay(replay_dir, stats))
+    return {"loaded": n, "invalid": stats["invalid"]}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m connectors.redis_store load-customers DIR [--redis URL]``."""
+    import os
+    ap = argparse.ArgumentParser(prog="python -m connectors.redis_store")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    lc = sub.add_parser("load-customers", help="load a replay folder's customer profiles")
+    lc.add_argument("replay")
+    lc.add_argument("--redis", default=os.environ.get("FLEETSTREAM_REDIS_URL", ""))
+    lc.add_argument("--prefix", default="fs:")
+    a = ap.parse_args(argv)
+    if not a.redis:
+        ap.error("--redis URL or FLEETSTREAM_REDIS_URL is required")
+    stats = load_customers_from_replay(a.replay, CustomerContextStore(a.redis, a.prefix))
+    print(f"loaded {stats['loaded']} profiles into {_redact(a.redis)} "
+          f"({stats['invalid']} invalid skipped)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
