@@ -450,7 +450,7 @@ def topics_markdown() -> str:
 def _row(r: dict) -> dict:
     doc = r["doc"]
     if r["optional"] and r["default"] not in (None, [], {}):
-        doc += f" Default {r['default']!r}."
+        doc += f" Default `{orjson.dumps(r['default']).decode()}`."
     return {"name": r["name"], "type": type_label(r["schema"]), "unit": r["unit"],
             "req": not r["optional"], "doc": doc}
 
