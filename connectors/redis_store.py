@@ -161,9 +161,12 @@ end
 
 local function vehicle_refresh(zone, vid, ts)
   local k = P .. 'v:' .. vid
-  local h = redis.call('HMGET', k, 'unavailable', 'stale', 'stops', 'status', 'zone')
+  local h = redis.call('HMGET', k, 'unavailable', 'stale', 'stops', 'status', 'zone', 'seen_ts')
   zone = zone or h[5]
   if not zone then return end
+  -- index score: the latest event time the vehicle was seen at (independent of the
+  -- order in which positions and records arrive)
+  if h[6] and tonumber(h[6]) > ts then ts = tonumber(h[6]) else redis.call('HSET', k, 'seen_ts', TS) end
   local st = 'idle'
   if h[1] == '1' then st = 'unavailable'
   elseif h[2] == '1' then st = 'stale'
@@ -333,7 +336,9 @@ elseif t == 'E' then   -- fs.eta
   ex(k)
   local st = cur[3]
   if not older(ts, seq, cur[4], cur[5]) and not TERMINAL[st or ''] then
-    if not st or st == 'pending' or st == 'unassigned' then st = 'assigned' end
+    -- an ETA means the order is on a vehicle's route (even after a proposal: the
+    -- driver may have picked it up anyway, reality wins in the engine too)
+    if not st or FROM_OPEN[st] or st == 'proposed' then st = 'assigned' end
     order_status(zone, op.oid, st, ts, seq, op.id, nil, op.vid)
   end
 
@@ -638,7 +643,7 @@ class RedisReadModel:
                     if not isinstance(vid, str) or not vid:
                         raise InvalidRecord("vehicle_id")
                     op = {"t": "P", "vid": vid, "lat": _num(lat), "lon": _num(lon),
-                          "ts": float(_num(ts))}
+                          "ts": float(_num(ts)), "ts_s": _num(ts)}
                     if rest and isinstance(rest[0], str) and rest[0]:
                         op["zone"] = rest[0]
                     self._enqueue(orjson.dumps(op))
