@@ -13,7 +13,7 @@ plan through it, and ``fleetstream plan`` prints its verdict.
 >>> rep.feasible, [v.constraint for v in rep.violations]
 (False, ['time_window'])
 >>> rep.violations[0].text
-'a: service starts at 10, window ends at 5 (10 late)'
+'a: service starts at 10, window ends at 5 (5 late)'
 """
 
 from __future__ import annotations

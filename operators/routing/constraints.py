@@ -37,13 +37,14 @@ C_ACCESS = "access"
 C_FLEET = "fleet_type"
 C_FLEET_RULE = "fleet_rule"
 C_ONBOARD = "onboard"
+C_DEPOT = "loaded_at_depot"
 C_PAIRING = "pickup_delivery"
 C_MISSING = "missing"
 C_DUPLICATE = "duplicate"
 C_UNKNOWN = "unknown_job"
 
 ALL_CONSTRAINTS = (C_CAPACITY, C_COUNT, C_WINDOW, C_SHIFT, C_DURATION, C_BREAK, C_SKILLS,
-                   C_VTYPE, C_ACCESS, C_FLEET, C_FLEET_RULE, C_ONBOARD, C_PAIRING)
+                   C_VTYPE, C_ACCESS, C_FLEET, C_FLEET_RULE, C_ONBOARD, C_DEPOT, C_PAIRING)
 
 
 @dataclass(frozen=True)
@@ -123,11 +124,17 @@ def onboard(j: Job, v: VehicleSpec) -> Reason | None:
     return None
 
 
+def loaded_at_depot(j: Job, v: VehicleSpec) -> Reason | None:
+    if j.depot_loaded and not v.at_depot:
+        return Reason(C_DEPOT, f"the parcel is at the depot and {v.id} has left it", v.id, j.id)
+    return None
+
+
 def static_reasons(j: Job, v: VehicleSpec, high_value: float = 500.0,
                    gig_no_age_check: bool = True) -> list[Reason]:
     """Every static constraint that rules ``v`` out for ``j`` (empty: compatible)."""
     out = []
-    for check in (onboard, skills, vehicle_type, access, fleet_type):
+    for check in (onboard, loaded_at_depot, skills, vehicle_type, access, fleet_type):
         r = check(j, v)
         if r:
             out.append(r)

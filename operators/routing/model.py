@@ -74,6 +74,8 @@ class VehicleSpec:
     fixed_cost: float = 0.0
     break_: Break | None = None
     onboard: tuple[str, ...] = ()
+    at_depot: bool = True
+    """False once the vehicle has left the depot: parcels loaded there cannot join it."""
 
     def __post_init__(self) -> None:
         if self.shift_end < self.start_time:
@@ -107,6 +109,8 @@ class Job:
     pickup: int | None = None
     pickup_window: tuple[float, float] = (0.0, INF)
     pickup_service: float = 0.0
+    depot_loaded: bool = False
+    """A parcel still at the depot: only a vehicle still at the depot can take it."""
     onboard_vehicle: str | None = None
     """Set when the job is physically on a vehicle: only that vehicle may deliver it and
     its pickup (if any) is already done."""

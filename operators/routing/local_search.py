@@ -1,0 +1,209 @@
+"""Pure-Python route evaluation and local search for one vehicle.
+
+Used where OR-Tools' model building dominates: re-routing one vehicle's remaining
+stops and evaluating insertions in redispatch.  Deterministic: a fixed order of
+moves and a fixed number of passes, no clock and no randomness.
+
+The objective matches the checker's cost for a route (distance x cost per km,
+duration x cost per hour, stops x cost per stop, lateness x lateness cost), with a
+large penalty per unit of hard violation (capacity, pairing, shift end, hard window)
+so that a feasible route always wins.
+
+>>> from operators.routing.model import Job, Problem, VehicleSpec
+>>> T = [[0, 10, 20, 30], [10, 0, 10, 20], [20, 10, 0, 10], [30, 20, 10, 0]]
+>>> p = Problem(time=T, dist=T, vehicles=[VehicleSpec("v", start=0, end=3, shift_end=500)],
+...             jobs=[Job(str(i), i) for i in (1, 2, 3)], objective="distance")
+>>> improve_route(p, "v", [("3", "delivery"), ("1", "delivery"), ("2", "delivery")])[0]
+[('1', 'delivery'), ('2', 'delivery'), ('3', 'delivery')]
+"""
+
+from __future__ import annotations
+
+from operators.routing.model import PICKUP, Problem, Stop
+
+HARD = 1e7  # penalty per time unit / load unit of hard violation
+
+
+class RouteEval:
+    """Precomputed per-stop data of one vehicle for fast repeated evaluation."""
+
+    __slots__ = ("p", "v", "soft", "late_c", "km_c", "h_c", "stop_c", "cap", "dims", "T", "D")
+
+    def __init__(self, p: Problem, vid: str):
+        self.p = p
+        self.v = p.vehicle(vid)
+        self.soft = p.lateness_cost_per_unit > 0
+        self.late_c = p.lateness_cost_per_unit if self.soft else 0.0
+        if p.objective == "cost":
+            self.km_c = self.v.cost_per_km * p.km_per_unit
+            self.h_c = self.v.cost_per_hour * p.hours_per_unit
+            self.stop_c = self.v.cost_per_stop
+        else:
+            self.km_c, self.h_c, self.stop_c = 1.0, 0.0, 0.0
+        self.cap = self.v.capacity
+        self.dims = [d for d in self.cap]
+        self.T, self.D = p.time, p.dist
+
+    def cost(self, stops: list[Stop]) -> float:
+        """Route cost with hard violations penalised (lower is better)."""
+        p, v, T, D = self.p, self.v, self.T, self.D
+        t = v.start_time
+        node = v.start
+        dist = 0.0
+        late = 0.0
+        hard = 0.0
+        b = v.break_
+        brk_done = b is None
+        # Loads: delivery-only jobs start on board.
+        load = {d: 0.0 for d in self.dims}
+        picked: set[str] = set()
+        jobs = p._jobs
+        if self.dims:
+            for jid, kind in stops:
+                j = jobs[jid]
+                if kind != PICKUP and not j.has_pickup:
+                    for d in self.dims:
+                        load[d] += 1.0 if d == "count" else j.size.get(d, 0.0)
+            for d in self.dims:
+                if load[d] > self.cap[d]:
+                    hard += load[d] - self.cap[d]
+        for jid, kind in stops:
+            j = jobs[jid]
+            if kind == PICKUP:
+                nxt, (w0, w1), svc = j.pickup, j.pickup_window, j.pickup_service
+                picked.add(jid)
+            else:
+                nxt, (w0, w1), svc = j.node, j.window, j.service
+                if j.has_pickup and jid not in picked:
+                    hard += 1000.0
+            tr = T[node][nxt]
+            a = t + tr
+            if not brk_done and a >= b.earliest:  # type: ignore[union-attr]
+                bs = t if t > b.earliest else b.earliest  # type: ignore[union-attr]
+                if bs > b.latest:  # type: ignore[union-attr]
+                    hard += bs - b.latest  # type: ignore[union-attr]
+                a = (a if a > b.earliest else b.earliest) + b.duration  # type: ignore[union-attr]
+                brk_done = True
+            dist += D[node][nxt]
+            s = a if a > w0 else w0
+            if s > w1:
+                if self.soft and s - w1 <= p.max_lateness:
+                    late += s - w1
+                else:
+                    hard += s - w1
+            t = s + svc
+            node = nxt
+            if self.dims:
+                sign = 1.0 if kind == PICKUP else -1.0
+                for d in self.dims:
+                    load[d] += sign * (1.0 if d == "count" else j.size.get(d, 0.0))
+                    if load[d] > self.cap[d] + 1e-9:
+                        hard += load[d] - self.cap[d]
+        end = t + T[node][v.end]
+        dist += D[node][v.end]
+        if not brk_done and end > b.earliest:  # type: ignore[union-attr]
+            bs = t if t > b.earliest else b.earliest  # type: ignore[union-attr]
+            if bs > b.latest:  # type: ignore[union-attr]
+                hard += bs - b.latest  # type: ignore[union-attr]
+            end = (end if end > b.earliest else b.earliest) + b.duration  # type: ignore[union-attr]
+        if end > v.shift_end:
+            hard += end - v.shift_end
+        dur = end - v.start_time
+        if v.max_duration is not None and dur > v.max_duration:
+            hard += dur - v.max_duration
+        return (HARD * hard + dist * self.km_c + dur * self.h_c + len(stops) * self.stop_c
+                + late * self.late_c)
+
+    def lateness(self, stops: list[Stop]) -> float:
+        """Total time past window ends along the route (time units)."""
+        p, v, T = self.p, self.v, self.T
+        t, node, late = v.start_time, v.start, 0.0
+        for jid, kind in stops:
+            j = p._jobs[jid]
+            if kind == PICKUP:
+                nxt, (w0, w1), svc = j.pickup, j.pickup_window, j.pickup_service
+            else:
+                nxt, (w0, w1), svc = j.node, j.window, j.service
+            a = t + T[node][nxt]
+            s = a if a > w0 else w0
+            if s > w1:
+                late += s - w1
+            t, node = s + svc, nxt
+        return late
+
+
+def improve_route(p: Problem, vid: str, stops: list[Stop], max_passes: int = 6,
+                  window: int = 12, ev: RouteEval | None = None) -> tuple[list[Stop], float]:
+    """Relocate single stops and segments of 2 and 3 (or-opt) within ``window``
+    positions, then 2-opt on pickup-free stretches, first improvement, up to
+    ``max_passes`` passes.  Pickups stay before their deliveries."""
+    ev = ev or RouteEval(p, vid)
+    cur = list(stops)
+    best = ev.cost(cur)
+    n = len(cur)
+    if n < 2:
+        return cur, best
+    for _ in range(max_passes):
+        improved = False
+        for seg in (1, 2, 3):
+            i = 0
+            while i + seg <= n:
+                block = cur[i:i + seg]
+                rest = cur[:i] + cur[i + seg:]
+                lo, hi = max(0, i - window), min(len(rest), i + window)
+                for k in range(lo, hi + 1):
+                    if k == i:
+                        continue
+                    cand = rest[:k] + block + rest[k:]
+                    if not _pairs_ok(cand, p):
+                        continue
+                    c = ev.cost(cand)
+                    if c < best - 1e-9:
+                        cur, best, improved = cand, c, True
+                        break
+                i += 1
+        for i in range(n - 1):
+            for k in range(i + 2, min(n, i + window) + 1):
+                cand = cur[:i] + cur[i:k][::-1] + cur[k:]
+                if not _pairs_ok(cand, p):
+                    continue
+                c = ev.cost(cand)
+                if c < best - 1e-9:
+                    cur, best, improved = cand, c, True
+        if not improved:
+            break
+    return cur, best
+
+
+def _pairs_ok(stops: list[Stop], p: Problem) -> bool:
+    seen: set[str] = set()
+    for jid, kind in stops:
+        if kind == PICKUP:
+            seen.add(jid)
+        elif p._jobs[jid].has_pickup and jid not in seen:
+            return False
+    return True
+
+
+def best_insertion(p: Problem, vid: str, stops: list[Stop], jid: str,
+                   ev: RouteEval | None = None, pair_window: int = 8) -> tuple[list[Stop] | None, float]:
+    """Cheapest route with job ``jid`` inserted into ``stops`` (pickup first), with its
+    cost; every position for the delivery, ``pair_window`` positions after the pickup."""
+    ev = ev or RouteEval(p, vid)
+    j = p._jobs[jid]
+    best, best_c = None, float("inf")
+    n = len(stops)
+    if j.has_pickup:
+        for k in range(n + 1):
+            for m in range(k, min(n, k + pair_window) + 1):
+                cand = stops[:k] + [(jid, PICKUP)] + stops[k:m] + [(jid, "delivery")] + stops[m:]
+                c = ev.cost(cand)
+                if c < best_c:
+                    best, best_c = cand, c
+    else:
+        for k in range(n + 1):
+            cand = stops[:k] + [(jid, "delivery")] + stops[k:]
+            c = ev.cost(cand)
+            if c < best_c:
+                best, best_c = cand, c
+    return best, best_c

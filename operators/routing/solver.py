@@ -1,0 +1,288 @@
+"""The three entry points: ``plan``, ``reroute``, ``redispatch``.
+
+Each takes a :class:`Budget`.  ``Budget.deterministic`` (the engine's setting)
+bounds the search by counts only (OR-Tools ``solution_limit``, a fixed number of
+local-search passes), so a result depends on the problem alone and a replay is
+byte-identical; the wall-clock ``time_limit_s`` then only guards against runaway
+solves (if it ever cuts a search, ``stats["time_guard_hit"]`` says so).  Without
+``deterministic`` the time limit is the budget (benchmarks, ``fleetstream plan``).
+
+- :func:`plan`: a whole zone from scratch (OR-Tools), optionally warm-started;
+- :func:`reroute`: one vehicle's remaining stops from its current position and time,
+  warm-started from its current sequence (pure-Python local search up to
+  ``Budget.local_max_stops`` stops, OR-Tools above);
+- :func:`redispatch`: move given jobs from one vehicle to the candidates where the
+  gain beats a change cost; "kept, gain X below threshold Y" otherwise.
+
+Unassigned jobs come back with ranked reasons per vehicle (:func:`explain`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from operators.routing import local_search as ls
+from operators.routing.checker import check_plan, check_route
+from operators.routing.constraints import (C_CAPACITY, C_SHIFT, C_WINDOW, Reason, static_reasons)
+from operators.routing.model import INF, Problem, Routes, Stop
+from operators.routing.ortools_backend import SolverParams, solve
+
+
+@dataclass(frozen=True)
+class Budget:
+    """How much search an entry point may do."""
+
+    time_limit_s: float = 2.0
+    solution_limit: int = 200
+    deterministic: bool = True
+    local_passes: int = 6
+    local_window: int = 12
+    local_max_stops: int = 120
+    first_solution: str = "parallel_cheapest_insertion"
+    seed: int = 0
+    """OR-Tools' search is seed-free for a fixed problem; the seed orders ties in the
+    pure-Python searches (kept for the contract: same seed, same result)."""
+
+    def __post_init__(self) -> None:
+        if self.time_limit_s <= 0 or self.solution_limit < 1 or self.local_passes < 0:
+            raise ValueError("budget needs time_limit_s > 0, solution_limit >= 1, local_passes >= 0")
+
+    def params(self, scale: float = 1.0) -> SolverParams:
+        return SolverParams(time_limit_s=self.time_limit_s,
+                            solution_limit=self.solution_limit if self.deterministic else None,
+                            first_solution=self.first_solution, scale=scale)
+
+
+@dataclass
+class Unassigned:
+    job_id: str
+    reasons: list[dict]
+    """Ranked: [{constraint, vehicles, example_vehicle, text}], most blocking first."""
+    per_vehicle: dict[str, str] = field(default_factory=dict)
+
+    def as_dict(self) -> dict:
+        return {"job_id": self.job_id, "reasons": self.reasons, "per_vehicle": self.per_vehicle}
+
+
+@dataclass
+class PlanResult:
+    routes: Routes
+    unassigned: list[Unassigned]
+    cost: float
+    distance: float
+    feasible: bool
+    stops_spread: int
+    hours_spread: float
+    status: str
+    stats: dict = field(default_factory=dict)
+
+
+def explain(p: Problem, jid: str, routes: Routes) -> Unassigned:
+    """Why job ``jid`` is on no route: for every vehicle, the static constraint that
+    rules it out, else the route constraint that its cheapest insertion breaks."""
+    j = p.job(jid)
+    per: dict[str, str] = {}
+    texts: dict[str, str] = {}
+    for v in p.vehicles:
+        rs = static_reasons(j, v, p.high_value, p.gig_forbidden_age_check)
+        if rs:
+            per[v.id] = rs[0].constraint
+            texts.setdefault(rs[0].constraint, rs[0].text)
+            continue
+        stops = list(routes.get(v.id, []))
+        cand, _c = ls.best_insertion(p, v.id, stops, jid)
+        why = None
+        if cand is not None:
+            rep = check_route(p, v.id, cand)
+            bad = [r for r in rep.violations]
+            if not bad:
+                why = "cost"
+                texts.setdefault("cost", "feasible but dearer than its drop penalty")
+            else:
+                why = _main(bad)
+                texts.setdefault(why, next(r.text for r in bad if r.constraint == why))
+        per[v.id] = why or C_WINDOW
+    counts: dict[str, int] = {}
+    example: dict[str, str] = {}
+    for vid, c in per.items():
+        counts[c] = counts.get(c, 0) + 1
+        example.setdefault(c, vid)
+    ranked = [{"constraint": c, "vehicles": n, "example_vehicle": example[c], "text": texts.get(c, "")}
+              for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+    return Unassigned(jid, ranked, per)
+
+
+def _main(reasons: list[Reason]) -> str:
+    order = {C_WINDOW: 0, C_SHIFT: 1}
+    names = sorted({r.constraint for r in reasons},
+                   key=lambda c: (order.get(c, 2 if c.startswith(C_CAPACITY) else 3), c))
+    return names[0]
+
+
+def plan(p: Problem, budget: Budget = Budget(), initial: Routes | None = None,
+         scale: float = 1.0) -> PlanResult:
+    """Route the whole problem with OR-Tools; jobs left out come back explained."""
+    t0 = time.perf_counter()
+    res = solve(p, budget.params(scale), initial)
+    secs = time.perf_counter() - t0
+    if res is None:
+        routes: Routes = {v.id: [] for v in p.vehicles}
+        dropped = [j.id for j in p.jobs]
+        status = "no_solution"
+    else:
+        routes, dropped, status = res.routes, res.dropped, res.status
+    rep = check_plan(p, routes, dropped)
+    un = [explain(p, jid, routes) for jid in dropped]
+    un.sort(key=lambda u: (-p.job(u.job_id).priority, u.job_id))
+    return PlanResult(routes, un, rep.cost, rep.distance, rep.feasible, rep.stops_spread,
+                      rep.hours_spread, status,
+                      {"seconds": round(secs, 3), "vehicles_used": rep.vehicles_used,
+                       "time_guard_hit": bool(budget.deterministic and secs >= budget.time_limit_s * 0.98)})
+
+
+@dataclass
+class RerouteResult:
+    vehicle_id: str
+    sequence: list[Stop]
+    changed: bool
+    cost_before: float
+    cost_after: float
+    lateness_before: float
+    lateness_after: float
+    method: str
+
+
+def reroute(p: Problem, vid: str, current: list[Stop], budget: Budget = Budget(),
+            method: str = "auto") -> RerouteResult:
+    """Re-sequence vehicle ``vid``'s stops (``p`` holds that vehicle, starting at its
+    current position and time), warm-started from ``current``."""
+    ev = ls.RouteEval(p, vid)
+    c0 = ev.cost(current)
+    l0 = ev.lateness(current)
+    if method == "auto":
+        method = "local" if len(current) <= budget.local_max_stops else "ortools"
+    if method == "local":
+        seq, c1 = ls.improve_route(p, vid, current, budget.local_passes, budget.local_window, ev)
+    elif method == "ortools":
+        sub = Problem(p.time, p.dist, [p.vehicle(vid)], [p.job(j) for j in dict.fromkeys(s[0] for s in current)],
+                      p.km_per_unit, p.hours_per_unit, p.lateness_cost_per_unit, p.max_lateness,
+                      0.0, p.objective, p.high_value, p.gig_forbidden_age_check)
+        res = solve(sub, budget.params(), {vid: current})
+        seq = res.routes.get(vid, current) if res is not None and not res.dropped else current
+        c1 = ev.cost(seq)
+    else:
+        raise ValueError(f"unknown reroute method {method!r}")
+    if c1 >= c0 - 1e-9:
+        seq, c1 = list(current), c0
+    return RerouteResult(vid, seq, seq != list(current), c0, c1, l0, ev.lateness(seq), method)
+
+
+@dataclass
+class Move:
+    job_id: str
+    to_vehicle: str
+    gain: float
+    src_after: list[Stop]
+    dst_after: list[Stop]
+
+
+@dataclass
+class RedispatchResult:
+    action: str                 # "move" | "kept" | "none"
+    routes: Routes              # new sequences of the affected vehicles (action == move)
+    moves: list[Move]
+    gain: float                 # cost saved (currency units), change cost not deducted
+    threshold: float
+    explanation: str
+    alternatives: list[dict]    # per job, the candidates costed (best first)
+    unmovable: list[Unassigned]
+
+
+def redispatch(p: Problem, source: str, job_ids: list[str], current: Routes,
+               change_cost: float, budget: Budget = Budget(),
+               candidates: list[str] | None = None) -> RedispatchResult:
+    """Move ``job_ids`` away from ``source`` where it pays.
+
+    For each job: cheapest insertion into every candidate vehicle (static constraints
+    first), the source route without it, both re-optimised by local search; the best
+    move per job is taken if its gain (source + target cost before minus after) beats
+    ``change_cost``.  Routes of vehicles in ``current`` are the plan as it stands."""
+    cands = [vid for vid in (candidates if candidates is not None else [v.id for v in p.vehicles])
+             if vid != source]
+    evs = {vid: ls.RouteEval(p, vid) for vid in [source] + cands}
+    routes = {vid: list(current.get(vid, [])) for vid in [source] + cands}
+    costs = {vid: evs[vid].cost(routes[vid]) for vid in routes}
+    moves: list[Move] = []
+    alternatives: list[dict] = []
+    unmovable: list[Unassigned] = []
+    total_gain = 0.0
+    best_rejected = 0.0
+    for jid in job_ids:
+        j = p.job(jid)
+        src_wo = [s for s in routes[source] if s[0] != jid]
+        src_wo, src_c = ls.improve_route(p, source, src_wo, max(1, budget.local_passes // 2),
+                                         budget.local_window, evs[source])
+        options = []
+        per: dict[str, str] = {}
+        for vid in cands:
+            v = p.vehicle(vid)
+            rs = static_reasons(j, v, p.high_value, p.gig_forbidden_age_check)
+            if rs:
+                per[vid] = rs[0].constraint
+                continue
+            cand, c = ls.best_insertion(p, vid, routes[vid], jid, evs[vid])
+            if cand is None or c >= ls.HARD:
+                per[vid] = _insertion_reason(p, vid, cand)
+                continue
+            gain = costs[source] + costs[vid] - src_c - c
+            options.append((-gain, vid, cand, c))
+        options.sort(key=lambda o: (o[0], o[1]))
+        alternatives.append({"job_id": jid, "candidates": [
+            {"vehicle": vid, "gain": round(-g, 2)} for g, vid, _c, _x in options[:5]]})
+        if not options:
+            unmovable.append(_ranked(jid, per))
+            continue
+        g, vid, cand, c = options[0]
+        # Re-optimise the receiving route with the job in it.
+        cand, c = ls.improve_route(p, vid, cand, max(1, budget.local_passes // 2), budget.local_window, evs[vid])
+        gain = costs[source] + costs[vid] - src_c - c
+        if gain <= change_cost:
+            best_rejected = max(best_rejected, gain)
+            continue
+        moves.append(Move(jid, vid, gain, src_wo, cand))
+        total_gain += gain
+        routes[source], routes[vid] = src_wo, cand
+        costs[source], costs[vid] = src_c, c
+    if moves:
+        touched = {source} | {m.to_vehicle for m in moves}
+        expl = "; ".join(f"move {m.job_id} to {m.to_vehicle} (gain {m.gain:.2f})" for m in moves)
+        return RedispatchResult("move", {vid: routes[vid] for vid in sorted(touched)}, moves,
+                                total_gain, change_cost, expl, alternatives, unmovable)
+    if any(a["candidates"] for a in alternatives):
+        return RedispatchResult("kept", {}, [], best_rejected, change_cost,
+                                f"kept, gain {best_rejected:.2f} below threshold {change_cost:.2f}",
+                                alternatives, unmovable)
+    return RedispatchResult("none", {}, [], 0.0, change_cost, "no feasible vehicle for the job(s)",
+                            alternatives, unmovable)
+
+
+def _insertion_reason(p: Problem, vid: str, cand: list[Stop] | None) -> str:
+    if cand is None:
+        return C_WINDOW
+    rep = check_route(p, vid, cand)
+    return _main(rep.violations) if rep.violations else "cost"
+
+
+def _ranked(jid: str, per: dict[str, str]) -> Unassigned:
+    counts: dict[str, int] = {}
+    ex: dict[str, str] = {}
+    for vid, c in per.items():
+        counts[c] = counts.get(c, 0) + 1
+        ex.setdefault(c, vid)
+    return Unassigned(jid, [{"constraint": c, "vehicles": n, "example_vehicle": ex[c], "text": ""}
+                            for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))], per)
+
+
+__all__ = ["Budget", "plan", "reroute", "redispatch", "explain", "PlanResult", "RerouteResult",
+           "RedispatchResult", "Unassigned", "INF"]
