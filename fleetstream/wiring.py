@@ -10,12 +10,29 @@ from fleetstream.settings import EngineSettings
 from operators.estimators import ModelSeats
 from operators.zone_engine import ZoneEngine
 
+SEAT_KINDS = ("learned", "baseline")
 
-def build_seats(zone: str, settings: EngineSettings, models_dir: str | None = None,
+
+def build_seats(zone: str, settings: EngineSettings | None = None, models_dir: str | None = None,
                 kind: str = "learned") -> ModelSeats:
-    """``learned``: the River models (warm-started from ``models_dir``); ``baseline``:
-    the rule-based seats of ``operators/estimators.py``."""
-    return ModelSeats()
+    """``learned``: the River models of ``models/`` (warm-started from ``models_dir``,
+    a directory written by ``fleetstream models export``, when given); ``baseline``:
+    the rule-based seats of ``operators/estimators.py``.
+
+    A ``models_dir`` that fails its version checks raises
+    :class:`models.store.SnapshotVersionError` (never silently cold-starts).
+    """
+    if kind == "baseline":
+        return ModelSeats()
+    if kind != "learned":
+        raise ValueError(f"unknown seat kind {kind!r} (one of {', '.join(SEAT_KINDS)})")
+    if models_dir:
+        from models.store import load_zone_seats
+        seats = load_zone_seats(models_dir, zone)
+        if seats is not None:
+            return seats
+    from models.seats import learned_seats
+    return learned_seats(zone)
 
 
 def build_zone_engine(zone: str, settings: EngineSettings, models_dir: str | None = None,

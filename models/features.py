@@ -1,0 +1,125 @@
+"""Feature maps from the zone engine's prediction-time snapshots to model inputs.
+
+The engine captures a plain dict when it predicts (``_leg_x`` for a leg,
+``xi`` for an interval, ``_risk_x`` for risk) and hands the *same* dict back
+when the label arrives.  These functions only read it: they never mutate the
+captured dict, so what a model learns from is exactly what was known at
+prediction time.
+
+All outputs are plain ``{name: float}`` dicts with values of order 1, so the
+linear models need no running scaler (a running ``StandardScaler`` would zero
+out sparse one-hot features, whose mean over the rows that carry them is 1).
+"""
+
+from __future__ import annotations
+
+import math
+
+
+
+def _log(x: float, floor: float = 1e-3) -> float:
+    return math.log(x if x > floor else floor)
+
+
+def provider_speed_kmh(x: dict) -> float:
+    """The provider's assumed speed for this leg (km/h), live factor removed: it
+    encodes the provider's hourly profile, which the true travel times follow
+    differently per vehicle type (bikes ride at a steady speed)."""
+    cond = x.get("condition_factor") or 1.0
+    prov = x.get("provider_s") or 0.0
+    return (x.get("dist_km") or 0.0) * 3600.0 / max(1.0, prov / cond)
+
+
+def eta_linear_features(x: dict, vres: float | None = None) -> dict:
+    """Leg features for the linear log-ratio model.
+
+    The hour of day enters as the provider's assumed speed crossed with the
+    vehicle type (bikes ride through the rush hour, vans do not; the crossing
+    costs 5 weights instead of 5 x 24) and as a shared hour one-hot for what
+    the speed profile misses.  ``vres`` is the vehicle's recent mean residual
+    (see :class:`models.eta.RiverEta`) when the engine passes ``vehicle_id``.
+    """
+    hi = int(x["hour"]) % 24
+    vt = x.get("vehicle_type") or "?"
+    ft = x.get("fleet_type") or "?"
+    f = {
+        "log_pace": _log(x.get("driver_pace") or 1.0),
+        "log_cond": _log(x.get("condition_factor") or 1.0),
+        f"ls_{vt}": _log(provider_speed_kmh(x)) - 3.2,
+        "short": 1.0 if (x.get("provider_s") or 0.0) <= 31.0 else 0.0,
+        f"vt_{vt}": 1.0,
+        f"ft_{ft}": 1.0,
+        f"h{hi}": 1.0,
+    }
+    if vres is not None:
+        f["vres"] = vres
+    return f
+
+
+def eta_tree_features(x: dict) -> dict:
+    """Compact leg features for tree models (they split on raw values)."""
+    return {
+        "hour": float(x["hour"]),
+        "prov_speed": provider_speed_kmh(x),
+        "vehicle_type": x.get("vehicle_type") or "?",
+        "fleet_type": x.get("fleet_type") or "?",
+        "log_pace": _log(x.get("driver_pace") or 1.0),
+        "log_cond": _log(x.get("condition_factor") or 1.0),
+        "dist_km": float(x.get("dist_km") or 0.0),
+        "speed_kmh": float(x.get("speed_kmh") or 0.0),
+        "stops_ahead": float(x.get("stops_ahead") or 0),
+        "weekend": 1.0 if x.get("dow", 0) >= 5 else 0.0,
+    }
+
+
+def normal_tail(slack_s: float, width80_s: float) -> float:
+    """The baseline's analytic P(arrival after the window end): normal tail with the
+    80 % width as 2 x 1.2816 sigma."""
+    sigma = max(60.0, width80_s / 2.563)
+    return 0.5 * math.erfc(slack_s / (sigma * math.sqrt(2)))
+
+
+def _logit(p: float) -> float:
+    p = min(1 - 1e-4, max(1e-4, p))
+    return math.log(p / (1 - p))
+
+
+def late_features(x: dict) -> dict:
+    """Late-risk features: slack against the (calibrated) interval width, the
+    analytic tail probability as a logit, horizon and context."""
+    slack = x["slack_s"]
+    w = max(60.0, x["width80_s"])
+    z = max(-6.0, min(6.0, slack / (w / 2.563)))
+    hi = int(x.get("hour", 0)) % 24
+    return {
+        "z": z,
+        "z_neg": min(0.0, z),
+        "tail_logit": _logit(normal_tail(slack, w)) / 4.0,
+        "slack_h": max(-3.0, min(3.0, slack / 3600.0)),
+        "horizon_h": min(6.0, max(0.0, x["horizon_s"]) / 3600.0),
+        "ahead": min(30, x.get("stops_ahead", 0)) / 10.0,
+        "prio": float(x.get("priority", 0)),
+        f"kind_{x.get('kind', '?')}": 1.0,
+        f"ft_{x.get('fleet_type', '?')}": 1.0,
+        f"hb{hi // 3}": 1.0,
+    }
+
+
+def failure_features(x: dict) -> dict:
+    """Failure-risk features: customer history and known access difficulty, the
+    expected arrival hour (people are out at work by day), order context."""
+    fails = x.get("cust_failures", 0)
+    ok = x.get("cust_deliveries", 0)
+    acc = x.get("cust_access_failures", 0)
+    arr_h = int((x.get("hour", 0.0) + max(0.0, x.get("horizon_s", 0.0)) / 3600.0)) % 24
+    return {
+        "access_known": float(x.get("access_difficulty_known", 0)),
+        "fails": math.log1p(fails),
+        "access_fails": math.log1p(acc),
+        "deliveries": math.log1p(ok),
+        "hist_rate": (1.0 + fails) / (10.0 + fails + ok) * 5.0,
+        "day": 1.0 if 8 <= arr_h < 17 else 0.0,
+        f"ah{arr_h}": 1.0,
+        f"kind_{x.get('kind', '?')}": 1.0,
+        "prio": float(x.get("priority", 0)),
+    }

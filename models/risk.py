@@ -1,0 +1,73 @@
+"""Late-risk and failure-risk classifiers: online logistic regression.
+
+Both start as the baseline: the weight of the baseline's own probability (as a
+logit feature) is initialised so that the untrained model *is* the baseline,
+and the others at 0.  Logistic regression trained on log loss then learns the
+corrections; its probabilities are calibrated in the sense that log loss is
+what it minimises (reliability is measured by ``fleetstream evaluate``).
+
+- late risk (``target="late"``): P(arrival after the window end) from the ETA
+  slack against the calibrated interval width, the analytic normal tail, the
+  horizon, stops ahead, priority, order kind, fleet type, time of day;
+- failure risk (``target="failure"``): P(failed attempt) from the customer's
+  history (failures, access failures, deliveries), whether access instructions
+  are known (a proxy for a hard address), the expected arrival hour (people are
+  out at work by day), order kind and priority.
+"""
+
+from __future__ import annotations
+
+import math
+
+from river import linear_model, metrics, optim
+
+from models.base import LearnedSeat
+from models.features import failure_features, late_features
+from models.monitor import DriftWatch
+
+P_MIN, P_MAX = 0.002, 0.998
+
+
+class RiverRisk(LearnedSeat):
+    def __init__(self, target: str = "late", lr: float = 0.03, l2: float = 1e-4):
+        if target not in ("late", "failure"):
+            raise ValueError(f"unknown risk target {target!r}")
+        self.target = target
+        self.version = f"{target}-logreg-1"
+        self.n_learned = 0
+        self.model = linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2,
+                                                     intercept_lr=lr)
+        if target == "late":
+            self.model._weights["tail_logit"] = 4.0   # starts as the analytic normal tail
+        else:
+            # starts near the Beta(1, 9) history prior: logit(0.1) ~ -2.2
+            self.model.intercept = -2.2
+        self.logloss = metrics.LogLoss()
+        self.auc = metrics.ROCAUC(n_thresholds=50)
+        self.n_pos = 0
+        self.watch = DriftWatch(f"{target}_risk", "log_loss", min_n=500)
+
+    def _features(self, x: dict) -> dict:
+        return late_features(x) if self.target == "late" else failure_features(x)
+
+    def _proba(self, f: dict) -> float:
+        p = self.model.predict_proba_one(f)[True]
+        return P_MIN if p < P_MIN else P_MAX if p > P_MAX else p
+
+    def predict_proba(self, x: dict) -> float:
+        return self._proba(self._features(x))
+
+    def learn(self, x: dict, y: bool) -> None:
+        y = bool(y)
+        f = self._features(x)
+        p = self._proba(f)
+        self.logloss.update(y, p)
+        self.auc.update(y, p)
+        self.watch.update(-math.log(p if y else 1 - p), {"zone": x.get("zone")})
+        self.model.learn_one(f, y)
+        self.n_learned += 1
+        self.n_pos += y
+
+    def metrics(self) -> dict:
+        return {"learned": self.n_learned, "positives": self.n_pos,
+                "log_loss": self.logloss.get(), "roc_auc": self.auc.get()}
