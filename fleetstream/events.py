@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Callable, ClassVar
@@ -58,6 +59,7 @@ CONDITION_KINDS = ("traffic", "weather", "incident")
 
 MAX_ID_LEN = 128
 MAX_TEXT_LEN = 2000
+MAX_EPOCH_S = 32503680000  # year 3000: later epoch seconds are a unit error
 
 
 class ValidationError(ValueError):
@@ -160,10 +162,13 @@ def f_str_list(doc: str, values: tuple[str, ...] | None = None, max_items: int =
             if values is not None and x not in values:
                 raise ValueError(f"items must be among {', '.join(values)}, got {x!r}")
         return v
-    items: dict = {"type": "string", "minLength": 1}
+    items: dict = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LEN}
     if values is not None:
         items["enum"] = list(values)
     return _fld(check, {"type": "array", "items": items, "maxItems": max_items}, doc, True, [])
+
+
+_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})?$")
 
 
 def parse_ts(v: Any) -> float:
@@ -173,21 +178,24 @@ def parse_ts(v: Any) -> float:
     (1795507200.0, 1795507200.0)
     """
     if isinstance(v, str):
+        if not _RFC3339.match(v):
+            raise ValueError(f"not an RFC 3339 timestamp: {v[:40]!r}")
         try:
             d = datetime.fromisoformat(v.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:
             raise ValueError(f"not an RFC 3339 timestamp: {v[:40]!r}") from None
         if d.tzinfo is None:
             raise ValueError("timestamp needs a UTC offset (naive times are ambiguous)")
-        return d.timestamp()
-    f = _number(v)
-    if not 0 <= f < 32503680000:  # year 3000
+        f = d.timestamp()
+    else:
+        f = _number(v)
+    if not 0 <= f < MAX_EPOCH_S:
         raise ValueError(f"epoch seconds out of range: {f:g}")
     return f
 
 
 def f_ts(doc: str, optional: bool = False) -> Any:
-    schema = {"oneOf": [{"type": "number", "minimum": 0},
+    schema = {"oneOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": MAX_EPOCH_S},
                         {"type": "string", "format": "date-time"}]}
     return _fld(parse_ts, schema, doc + " (epoch seconds UTC; RFC 3339 accepted)", optional)
 

@@ -16,7 +16,10 @@ ValueError: late_risk_off (0.5) must be below late_risk_on (0.2) for hysteresis
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
+
+import orjson
 import tomllib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
@@ -90,6 +93,12 @@ class EngineSettings:
         for name in ("sweep_interval_s", "eta_refresh_s", "stale_vehicle_s"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
+        for f in dataclasses.fields(self):
+            if f.name.endswith("_s") and getattr(self, f.name) < 0:
+                raise ValueError(f"{f.name} must be >= 0")
+        for name in ("proposal_ttl_s", "plan_time_factor", "interval_z80"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
         if self.max_insert_candidates < 1:
             raise ValueError("max_insert_candidates must be >= 1")
 
@@ -111,6 +120,10 @@ class KafkaSettings:
     config: dict = field(default_factory=dict)
     """librdkafka properties passed through; secrets are never logged."""
 
+    def __post_init__(self) -> None:
+        if self.partitions < 1 or self.replication < 1:
+            raise ValueError("kafka.partitions and kafka.replication must be >= 1")
+
 
 @dataclass
 class RedisSettings:
@@ -119,6 +132,10 @@ class RedisSettings:
     key_prefix: str = "fs:"
     ttl_s: int = 86400
     stream_maxlen: int = 100000
+
+    def __post_init__(self) -> None:
+        if self.ttl_s < 1 or self.stream_maxlen < 1:
+            raise ValueError("redis.ttl_s and redis.stream_maxlen must be >= 1")
 
 
 @dataclass
@@ -136,23 +153,70 @@ class Settings:
         data: dict[str, Any] = {}
         if path:
             with open(path, "rb") as f:
-                data = tomllib.load(f)
+                raw = f.read()
+            is_json = path.endswith(".json")
+            try:
+                data = orjson.loads(raw) if is_json else tomllib.loads(raw.decode("utf-8"))
+            except (tomllib.TOMLDecodeError, orjson.JSONDecodeError, UnicodeDecodeError) as e:
+                raise ValueError(f"{path}: not a valid {'JSON' if is_json else 'TOML'} "
+                                 f"settings file: {e}") from None
         env = os.environ if env is None else env
         flat: dict[str, Any] = {}
         for k, v in env.items():
-            if k.startswith("FLEETSTREAM_") and "__" in k:
-                sec, _, name = k[len("FLEETSTREAM_"):].lower().partition("__")
+            if not k.startswith("FLEETSTREAM_"):
+                continue
+            rest = k[len("FLEETSTREAM_"):].lower()
+            if "__" in rest:
+                sec, _, name = rest.partition("__")
                 flat[f"{sec}.{name}"] = v
+            elif rest in _TOP_LEVEL:
+                flat[rest] = v
         flat.update(overrides or {})
         for dotted, v in flat.items():
-            sec, _, name = dotted.partition(".")
-            data.setdefault(sec, {})[name] = v
-        return cls(
-            engine=_build(EngineSettings, data.get("engine", {})),
-            kafka=_build(KafkaSettings, data.get("kafka", {})),
-            redis=_build(RedisSettings, data.get("redis", {})),
-            workers=int(data.get("workers", 1)) if not isinstance(data.get("workers"), dict) else 1,
-        )
+            if "." in dotted:
+                sec, _, name = dotted.partition(".")
+                data.setdefault(sec, {})[name] = v
+            else:
+                data[dotted] = v
+        unknown = sorted(set(data) - set(_SECTIONS) - _TOP_LEVEL)
+        if unknown:
+            raise ValueError(f"unknown settings section or key: {', '.join(unknown)} "
+                             f"(known: {', '.join([*_SECTIONS, *sorted(_TOP_LEVEL)])})")
+        workers = _coerce("workers", "int", data.get("workers", 1))
+        if workers < 1:
+            raise ValueError("workers must be >= 1")
+        return cls(**{s: _build(c, data.get(s, {})) for s, c in _SECTIONS.items()},
+                   workers=workers)
+
+
+_TOP_LEVEL = {"workers"}
+
+
+def _coerce(qual: str, t: str, v: Any) -> Any:
+    if t in ("float", "int"):
+        if isinstance(v, bool):
+            raise ValueError(f"{qual}: expected a number, got {v!r}")
+        try:
+            n = float(v) if t == "float" else int(v)
+        except (TypeError, ValueError):
+            raise ValueError(f"{qual}: expected {'a number' if t == 'float' else 'an integer'}"
+                             f", got {v!r}") from None
+        if t == "int" and isinstance(v, float) and v != n:
+            raise ValueError(f"{qual}: expected an integer, got {v!r}")
+        if t == "float" and not math.isfinite(n):
+            raise ValueError(f"{qual}: must be finite, got {v!r}")
+        return n
+    if t == "dict" and isinstance(v, str):
+        try:
+            v = orjson.loads(v)
+        except orjson.JSONDecodeError:
+            raise ValueError(f"{qual}: expected a JSON object, got {v[:40]!r}") from None
+    if t == "dict" and not isinstance(v, dict):
+        raise ValueError(f"{qual}: expected an object, got {type(v).__name__}")
+    return v
+
+
+_SECTIONS = {"engine": EngineSettings, "kafka": KafkaSettings, "redis": RedisSettings}
 
 
 def _build(cls: type, values: Mapping[str, Any]) -> Any:
@@ -161,11 +225,5 @@ def _build(cls: type, values: Mapping[str, Any]) -> Any:
     for k, v in values.items():
         if k not in known:
             raise ValueError(f"unknown setting {cls.__name__}.{k}")
-        t = known[k].type
-        if isinstance(v, str) and t in ("float", "int"):
-            v = float(v) if t == "float" else int(v)
-        elif isinstance(v, str) and t == "dict":
-            import orjson
-            v = orjson.loads(v)
-        kwargs[k] = v
+        kwargs[k] = _coerce(f"{cls.__name__}.{k}", known[k].type, v)
     return cls(**kwargs)

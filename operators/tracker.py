@@ -71,7 +71,6 @@ class EntityTracker:
             if self.last_ping_ts is not None and ev.ts <= self.last_ping_ts:
                 self._remember(eid)
                 return (DROP, f"stale ping: {ev.ts:.1f} not after {self.last_ping_ts:.1f}")
-            self.last_ping_ts = ev.ts
         zone = getattr(ev, "zone", None)
         if ev.TYPE in ("shift_start", "order_created", "condition", "approval",
                        "customer_profile"):
@@ -81,6 +80,8 @@ class EntityTracker:
             return (REJECT, f"unknown {what}: no {'shift_start' if what == 'vehicle' else 'order_created'}"
                             f" seen before this {ev.TYPE}")
         self._remember(eid)
+        if isinstance(ev, Ping):
+            self.last_ping_ts = ev.ts
         return (ROUTE, self.zone)  # type: ignore[return-value]
 
     def _remember(self, eid: str) -> None:
@@ -125,24 +126,28 @@ class PartitionTracker:
     ('reject', 'unknown vehicle: no shift_start seen before this ping')
     """
 
-    def __init__(self, dedupe_window_s: float = 900.0, dedupe_max: int = 200_000):
+    def __init__(self, dedupe_window_s: float = 900.0, dedupe_max: int = 200_000,
+                 max_ping_lead_s: float = 172_800.0):
         self.entities: dict[str, list] = {}   # key -> [zone, last_ping_ts]
         self.recent: dict[str, float] = {}    # event_id -> ts, insertion ordered
         self.clock = -1e18
         self.dedupe_window_s = dedupe_window_s
         self.dedupe_max = dedupe_max
+        self.max_ping_lead_s = max_ping_lead_s  # a ping further ahead of the clock is rejected
+        # (2 days: overnight gaps are normal; a device clock a year ahead is not)
 
     def process(self, ev: Event) -> tuple[str, str]:
         eid = ev.event_id
         if eid in self.recent:
             return (DROP, f"duplicate event_id {eid}")
-        if ev.ts > self.clock:
-            self.clock = ev.ts
-        self._remember(eid, ev.ts)
         key = entity_key(ev)
         ent = self.entities.get(key)
         if isinstance(ev, Ping):
+            if self.clock > -1e17 and ev.ts > self.clock + self.max_ping_lead_s:
+                return (REJECT, f"ping {ev.ts - self.clock:.0f} s ahead of the partition "
+                                f"clock (limit {self.max_ping_lead_s:.0f} s)")
             if ent is not None and ent[1] is not None and ev.ts <= ent[1]:
+                self._remember(eid, ev.ts)
                 return (DROP, f"stale ping: {ev.ts:.1f} not after {ent[1]:.1f}")
         zone = getattr(ev, "zone", None)
         if ev.TYPE in ("shift_start", "order_created", "condition", "approval",
@@ -154,6 +159,9 @@ class PartitionTracker:
             what = "vehicle" if ev.KEY == "vehicle_id" else "order"
             first = "shift_start" if what == "vehicle" else "order_created"
             return (REJECT, f"unknown {what}: no {first} seen before this {ev.TYPE}")
+        if ev.ts > self.clock:
+            self.clock = ev.ts
+        self._remember(eid, ev.ts)
         if isinstance(ev, Ping):
             ent[1] = ev.ts
         return (ROUTE, ent[0])
@@ -161,14 +169,15 @@ class PartitionTracker:
     def _remember(self, eid: str, ts: float) -> None:
         recent = self.recent
         recent[eid] = ts
-        if len(recent) > 1024 and len(recent) % 256 == 0:
+        if len(recent) > self.dedupe_max or (len(recent) > 1024 and len(recent) % 256 == 0):
             horizon = self.clock - self.dedupe_window_s
             while recent and (len(recent) > self.dedupe_max or
                               next(iter(recent.values())) < horizon):
                 del recent[next(iter(recent))]
 
     def snapshot(self) -> dict[str, Any]:
-        return {"v": 1, "entities": self.entities, "recent": self.recent, "clock": self.clock,
+        return {"v": 1, "entities": {k: list(v) for k, v in self.entities.items()},
+                "recent": dict(self.recent), "clock": self.clock,
                 "window": self.dedupe_window_s, "max": self.dedupe_max}
 
     @classmethod

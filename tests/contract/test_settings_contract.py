@@ -1,7 +1,7 @@
 """Settings: defaults < TOML file < FLEETSTREAM_<SECTION>__<KEY> environment <
 explicit overrides; values are typed; bad values are rejected with an error that
 names the setting (docs/configuration.md: "An unknown key is an error, not a
-silent no-op").  xfail(strict) tests pin the gaps found in fleetstream/settings.py."""
+silent no-op").  These once pinned gaps in fleetstream/settings.py as xfail(strict); all are fixed."""
 
 from __future__ import annotations
 
@@ -116,8 +116,6 @@ def test_missing_file_is_an_error():
 # ------------------------------------------------------------- gaps (settings.py)
 
 
-@pytest.mark.xfail(strict=True, reason="settings.py: unknown TOML sections / env sections are "
-                   "silently ignored (Settings.load only reads engine, kafka, redis, workers)")
 @pytest.mark.parametrize("source", ["file", "env"])
 def test_unknown_section_is_rejected(tmp_path, source):
     if source == "file":
@@ -130,9 +128,6 @@ def test_unknown_section_is_rejected(tmp_path, source):
         load()
 
 
-@pytest.mark.xfail(strict=True, reason="settings.py: a top-level override ('workers' from "
-                   "--set workers=2) becomes data['workers'] = {'': '2'} and is silently "
-                   "replaced by 1")
 def test_workers_override_is_applied_or_rejected():
     try:
         s = Settings.load(None, env={}, overrides={"workers": "2"})
@@ -141,8 +136,6 @@ def test_workers_override_is_applied_or_rejected():
     assert s.workers == 2
 
 
-@pytest.mark.xfail(strict=True, reason="settings.py: a value that does not parse as the "
-                   "setting's type gives Python's message, which does not name the setting")
 @pytest.mark.parametrize("env,needle", [
     ({"FLEETSTREAM_ENGINE__SWEEP_INTERVAL_S": "fast"}, "sweep_interval_s"),
     ({"FLEETSTREAM_KAFKA__PARTITIONS": "four"}, "partitions"),
@@ -154,8 +147,6 @@ def test_unparsable_value_error_names_the_setting(env, needle):
     assert needle in str(err.value)
 
 
-@pytest.mark.xfail(strict=True, reason="settings.py: no range or type check for these "
-                   "settings; the values are accepted")
 @pytest.mark.parametrize("env", [
     {"FLEETSTREAM_ENGINE__PROPOSAL_TTL_S": "-1"},
     {"FLEETSTREAM_ENGINE__SWEEP_INTERVAL_S": "inf"},
@@ -169,8 +160,6 @@ def test_out_of_range_values_are_rejected(env):
         Settings.load(None, env=env)
 
 
-@pytest.mark.xfail(strict=True, reason="settings.py: a boolean is accepted for a float "
-                   "setting (sweep_interval_s = true becomes 1.0)")
 def test_boolean_for_a_number_is_rejected(tmp_path):
     p = tmp_path / "b.toml"
     p.write_text("[engine]\nsweep_interval_s = true\n")
@@ -178,8 +167,6 @@ def test_boolean_for_a_number_is_rejected(tmp_path):
         Settings.load(str(p), env={})
 
 
-@pytest.mark.xfail(strict=True, reason="settings.py reads TOML only: a JSON settings file "
-                   "fails with a TOML parse error that names neither the file nor JSON")
 def test_json_settings_file_loads_or_is_rejected_clearly(tmp_path):
     p = tmp_path / "fleetstream.json"
     p.write_text('{"engine": {"sweep_interval_s": 30}, "workers": 2}')

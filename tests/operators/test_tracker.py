@@ -140,8 +140,6 @@ def test_id_set_is_bounded_by_count():
     assert "f0" not in pt.recent and "f4999" in pt.recent
 
 
-@pytest.mark.xfail(strict=True, reason="tracker.py: PartitionTracker._remember prunes only "
-                   "when more than 1024 ids are held, so dedupe_max below 1024 is not enforced")
 def test_small_dedupe_max_is_enforced():
     pt = PartitionTracker(dedupe_window_s=1e9, dedupe_max=100)
     _flood(pt, 1000, T, step=0.01)
@@ -280,9 +278,6 @@ def test_out_of_order_event_times_keep_the_clock_at_the_maximum():
     assert pt.clock == T + 100
 
 
-@pytest.mark.xfail(strict=True, reason="tracker.py: PartitionTracker.process remembers the "
-                   "event id before the unknown-entity check, so an event re-sent after its "
-                   "entity became known is dropped as a duplicate instead of routed")
 def test_rejected_event_resent_after_its_entity_is_known_is_routed():
     pt = PartitionTracker()
     early = order_event("order_delivered", "o1", ts=T + 5)
@@ -291,9 +286,6 @@ def test_rejected_event_resent_after_its_entity_is_known_is_routed():
     assert pt.process(early) == (ROUTE, "Z1")
 
 
-@pytest.mark.xfail(strict=True, reason="tracker.py: one ping with a far-future timestamp "
-                   "(a device clock error, still valid per the contract) sets the vehicle's "
-                   "last ping time, so every later real ping is dropped as stale")
 def test_one_far_future_ping_does_not_silence_a_vehicle():
     pt = PartitionTracker()
     pt.process(shift("v1", ts=T))
@@ -335,9 +327,6 @@ def test_restored_tracker_decides_like_the_original():
     assert [a.process(e) for e in later] == [b.process(e) for e in later]
 
 
-@pytest.mark.xfail(strict=True, reason="tracker.py: PartitionTracker.snapshot returns its "
-                   "live dicts and lists; Bytewax requires an effectively immutable copy "
-                   "(StatefulBatchLogic.snapshot docs), so later events change a taken snapshot")
 def test_snapshot_is_not_changed_by_later_events():
     pt = _busy_tracker()
     snap = pt.snapshot()
@@ -368,9 +357,6 @@ def test_entity_tracker_rejects_unknown_vehicle():
         REJECT, "unknown vehicle: no shift_start seen before this ping")
 
 
-@pytest.mark.xfail(strict=True, reason="tracker.py: EntityTracker.process sets last_ping_ts "
-                   "before the unknown-vehicle check, so a rejected ping makes the vehicle's "
-                   "first real pings stale (PartitionTracker does it right)")
 def test_entity_tracker_rejected_ping_does_not_set_the_vehicle_clock():
     t = EntityTracker()
     assert t.process(ping("v1", ts=T + 500))[0] == REJECT
