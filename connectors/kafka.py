@@ -27,13 +27,17 @@ from __future__ import annotations
 
 import base64
 import logging
+import threading
 import time
-from datetime import datetime, timedelta, timezone
+from collections import deque
+from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, Producer, TopicPartition
+from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError, KafkaException,
+                             Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from fleetstream.events import INPUT_TOPICS, TOPIC_CUSTOMERS
@@ -41,16 +45,21 @@ from fleetstream.outputs import OUTPUT_TOPICS
 from operators.pipeline import InMsg
 
 log = logging.getLogger("fleetstream.kafka")
-SECRET_WORDS = ("password", "secret", "key", "token")
+SECRET_WORDS = ("password", "secret", "key", "token", "jaas", "credential",
+                "sasl.oauthbearer.config", "sasl.username")
 
 
 def redact(config: dict) -> dict:
-    """Config safe to log: values of secret-looking keys replaced.
+    """Config safe to log: values of secret-looking keys replaced (SASL passwords,
+    OAuth secrets and config strings, SSL key material and key passwords, tokens).
 
     >>> redact({"sasl.password": "hunter2", "bootstrap.servers": "b:9092"})
     {'sasl.password': '***', 'bootstrap.servers': 'b:9092'}
+    >>> redact({"ssl.key.pem": "-----BEGIN", "sasl.oauthbearer.config": "secret=x"})
+    {'ssl.key.pem': '***', 'sasl.oauthbearer.config': '***'}
     """
-    return {k: ("***" if any(w in k.lower() for w in SECRET_WORDS) else v) for k, v in config.items()}
+    return {k: ("***" if any(w in str(k).lower() for w in SECRET_WORDS) else v)
+            for k, v in config.items()}
 
 
 def client_config(bootstrap: str, extra: dict | None = None) -> dict:
@@ -93,65 +102,136 @@ def ensure_topics(bootstrap: str, prefix: str = "", output_prefix: str = "", par
 
 # ---------------------------------------------------------------- input
 
+_EOF = KafkaError._PARTITION_EOF
 
-class _MergedPartition(StatefulSourcePartition[Any, dict]):
+
+class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
+    """Partition index ``i`` of every input topic, merged by message timestamp."""
+
     def __init__(self, cfg: dict, topics: list[str], index: int, resume: dict | None,
-                 tail: bool, batch_size: int, max_wait_s: float, prefix: str):
+                 tail: bool, batch_size: int, max_wait_s: float, prefix: str,
+                 lag_wait_s: float = 10.0, poll_timeout_s: float = 0.005):
         c = dict(cfg)
-        c.setdefault("group.id", "fleetstream-engine")  # required by librdkafka; no commits
+        c.setdefault("group.id", "fleetstream-engine")  # required by librdkafka; nothing is committed
         c["enable.auto.commit"] = False
+        c["enable.auto.offset.store"] = False
         c["enable.partition.eof"] = True
         c.setdefault("auto.offset.reset", "earliest")
         self.consumer = Consumer(c)
         self.topics = topics
+        self.order = {t: i for i, t in enumerate(topics)}
         self.prefix = prefix
         self.index = index
-        self.next: dict[str, int] = dict(resume or {})
+        self.next: dict[str, int] = {t: int(o) for t, o in (resume or {}).items()}
         self.consumer.assign([TopicPartition(t, index, self.next.get(t, OFFSET_BEGINNING))
                               for t in topics])
-        self.buf: dict[str, list] = {t: [] for t in topics}
+        # Where each topic starts and ends now: a topic known to have unread
+        # messages holds the merge until they arrive (exact order on a backlog).
+        self.hwm: dict[str, int] = {}
+        for t in topics:
+            try:
+                lo, hi = self.consumer.get_watermark_offsets(TopicPartition(t, index), timeout=10)
+            except KafkaException as e:
+                log.warning("kafka: no watermarks for %s[%d] yet: %s", t, index, e)
+                continue
+            self.next.setdefault(t, lo)
+            self.hwm[t] = hi
+        # Per topic: (timestamp ms, message, error) in offset order.
+        self.buf: dict[str, deque] = {t: deque() for t in topics}
         self.eof: dict[str, bool] = {t: False for t in topics}
         self.tail = tail
         self.batch_size = batch_size
         self.max_wait_s = max_wait_s
+        self.lag_wait_s = lag_wait_s
+        self.poll_timeout_s = poll_timeout_s
         self.blocked_since: float | None = None
+        self.errors = 0
+        self._next_error_log = 0.0
 
-    def _poll(self) -> None:
-        for m in self.consumer.consume(self.batch_size, 0.01):
+    def _poll(self, timeout: float) -> None:
+        for m in self.consumer.consume(self.batch_size, timeout):
             err = m.error()
             t = m.topic()
             if err is not None:
-                if err.code() == KafkaError._PARTITION_EOF:
-                    self.eof[t] = True
+                if err.code() == _EOF:
+                    if t in self.eof:
+                        self.eof[t] = True
                     continue
-                # A consumer error is reported as a dead letter, never a crash.
-                self.buf.setdefault(t, []).append((m, str(err)))
+                self._consumer_error(m, err)
+                continue
+            if t not in self.buf:
                 continue
             self.eof[t] = False
-            self.buf[t].append((m, None))
+            self.buf[t].append((m.timestamp()[1], m, None))
 
-    def next_batch(self) -> list:
-        self._poll()
-        out = []
-        order = {t: i for i, t in enumerate(self.topics)}
+    def _consumer_error(self, m: Any, err: Any) -> None:
+        """A message-level error (a record the client could not read) becomes a dead
+        letter; client-level trouble (broker down, rebalance...) is logged and
+        counted: librdkafka reconnects by itself."""
+        t, off = m.topic(), m.offset()
+        if t in self.buf and off is not None and off >= 0:
+            self.buf[t].append((m.timestamp()[1], m, str(err)))
+            return
+        self.errors += 1
+        now = time.monotonic()
+        if now >= self._next_error_log:
+            self._next_error_log = now + 10.0
+            log.warning("kafka consumer (partition index %d): %s (%d consumer errors so far)",
+                        self.index, err, self.errors)
+
+    def _holds(self, t: str) -> float | None:
+        """How long an empty topic may hold the merge back: None when it cannot
+        have anything older (end of partition seen, or our position is at the
+        last known high watermark), ``lag_wait_s`` when it is known to have
+        unread messages, ``max_wait_s`` when we do not know."""
+        if self.eof[t]:
+            return None
+        pos = self.next.get(t)
+        try:
+            _lo, hi = self.consumer.get_watermark_offsets(TopicPartition(t, self.index), cached=True)
+        except KafkaException:
+            hi = -1
+        if hi is not None and hi >= 0:
+            self.hwm[t] = max(hi, self.hwm.get(t, 0))
+        hi = self.hwm.get(t)
+        if hi is not None and pos is not None:
+            return None if pos >= hi else self.lag_wait_s
+        return self.max_wait_s
+
+    def next_batch(self) -> list[InMsg]:
+        buffered = any(self.buf.values())
+        self._poll(0 if buffered else self.poll_timeout_s)
+        out: list[InMsg] = []
+        bufs, topics, order = self.buf, self.topics, self.order
+        now = time.monotonic()
         while len(out) < self.batch_size:
-            heads = [(self.buf[t][0][0].timestamp()[1], order[t], t) for t in self.topics if self.buf[t]]
-            if not heads:
+            best = None
+            hold = None
+            for t in topics:
+                b = bufs[t]
+                if b:
+                    if best is None or b[0][0] < best[0] or (b[0][0] == best[0] and order[t] < order[best[1]]):
+                        best = (b[0][0], t)
+                else:
+                    h = self._holds(t)
+                    if h is not None:
+                        hold = h if hold is None else max(hold, h)
+            if best is None:
                 break
-            waiting = [t for t in self.topics if not self.buf[t] and not self.eof[t]]
-            if waiting:
-                # Something older may still come on a quiet topic: wait a little.
-                now = time.monotonic()
+            if hold is not None:
+                # Something older may still come on a topic with nothing buffered.
                 if self.blocked_since is None:
                     self.blocked_since = now
-                if now - self.blocked_since < self.max_wait_s:
+                if now - self.blocked_since < hold:
                     break
-            self.blocked_since = None
-            _ts, _o, t = min(heads)
-            m, err = self.buf[t].pop(0)
+            else:
+                self.blocked_since = None
+            t = best[1]
+            _ts, m, err = bufs[t].popleft()
             self.next[t] = m.offset() + 1
             out.append(to_inmsg(m, self.prefix, err))
-        if not self.tail and not out and all(self.eof.values()) and not any(self.buf.values()):
+        if (not self.tail and not out and all(self.eof.values())
+                and not any(self.buf.values())):
             raise StopIteration()
         return out
 
@@ -166,6 +246,8 @@ class _MergedPartition(StatefulSourcePartition[Any, dict]):
 
 
 def to_inmsg(m: Any, prefix: str, err: str | None = None) -> InMsg:
+    """A consumed message -> ``InMsg``.  ``seq`` = timestamp (ms) x 1000 + offset mod
+    1000: the merge order, used to order a batch inside the stateful steps."""
     topic = m.topic()
     if prefix and topic.startswith(prefix):
         topic = topic[len(prefix):]
@@ -180,9 +262,13 @@ def to_inmsg(m: Any, prefix: str, err: str | None = None) -> InMsg:
 
 
 class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
+    """The live input: one Bytewax partition per partition index (see the module
+    docstring).  ``tail=False`` stops when every partition is read to its end.
+    ``extra``: librdkafka consumer properties (SASL/SSL...), passed through."""
+
     def __init__(self, bootstrap: str, prefix: str = "", partitions: int | None = None,
                  extra: dict | None = None, tail: bool = True, batch_size: int = 1000,
-                 max_wait_s: float = 0.2):
+                 max_wait_s: float = 0.2, lag_wait_s: float = 10.0):
         self.cfg = client_config(bootstrap, extra)
         self.topics = [prefix + t for t in INPUT_TOPICS]
         self.prefix = prefix
@@ -190,15 +276,18 @@ class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
         self.tail = tail
         self.batch_size = batch_size
         self.max_wait_s = max_wait_s
+        self.lag_wait_s = lag_wait_s
 
     def list_parts(self) -> list[str]:
         n = self.partitions
         if n is None:
             admin = AdminClient(self.cfg)
             md = admin.list_topics(timeout=30).topics
-            counts = {len(md[t].partitions) for t in self.topics if t in md}
-            if not counts:
-                raise RuntimeError(f"input topics missing on the broker: run `fleetstream topics create`")
+            missing = [t for t in self.topics if t not in md]
+            if missing:
+                raise RuntimeError(f"input topics missing on the broker ({', '.join(missing)}): "
+                                   "run `fleetstream topics create`")
+            counts = {len(md[t].partitions) for t in self.topics}
             if len(counts) > 1:
                 raise RuntimeError(f"input topics have different partition counts {sorted(counts)}; "
                                    "a vehicle's events must share a partition index")
@@ -207,7 +296,114 @@ class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: dict | None) -> _MergedPartition:
         return _MergedPartition(self.cfg, self.topics, int(for_part[1:]), resume_state, self.tail,
-                                self.batch_size, self.max_wait_s, self.prefix)
+                                self.batch_size, self.max_wait_s, self.prefix, self.lag_wait_s)
+
+
+# ---------------------------------------------------------------- output
+
+
+class OutputCounters:
+    """Counts shared by the sink partitions of one run (workers are threads)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.by_topic: dict[str, int] = {}
+        self.skipped = 0
+
+    def add(self, counts: dict[str, int]) -> None:
+        with self.lock:
+            for k, v in counts.items():
+                self.by_topic[k] = self.by_topic.get(k, 0) + v
+
+    def snapshot(self) -> dict[str, int]:
+        with self.lock:
+            return dict(self.by_topic)
+
+
+class _OutputPart(StatelessSinkPartition):
+    def __init__(self, cfg: dict, prefix: str, skip: frozenset, counters: OutputCounters,
+                 flush_timeout_s: float, progress_s: float):
+        self.producer = Producer(cfg)
+        self.prefix = prefix
+        self.skip = skip
+        self.counters = counters
+        self.flush_timeout_s = flush_timeout_s
+        self.progress_s = progress_s
+        self.next_progress = time.monotonic() + progress_s
+        self.failed: list[str] = []
+
+    def _delivered(self, err: Any, msg: Any) -> None:
+        if err is not None:
+            self.failed.append(f"{msg.topic()}: {err}")
+
+    def _produce(self, topic: str, key: bytes, value: bytes) -> None:
+        while True:
+            try:
+                self.producer.produce(topic, value, key, on_delivery=self._delivered)
+                return
+            except BufferError:  # local queue full: let it drain
+                self.producer.poll(0.05)
+            except KafkaException as e:
+                if e.args and e.args[0].code() == KafkaError.MSG_SIZE_TOO_LARGE:
+                    # A permanent error for this one record: retrying would wedge the
+                    # engine on every restart. Logged and counted, never silent.
+                    self.counters.skipped += 1
+                    log.error("output record too large for %s (%d bytes), skipped: key %r",
+                              topic, len(value), key[:80])
+                    return
+                raise
+
+    def write_batch(self, items: list) -> None:
+        """``items``: ``(topic, key, record)``.  Returns only when every record is
+        acknowledged by the broker: the Bytewax snapshot that follows can then not
+        cover an output that was lost (at-least-once)."""
+        counts: dict[str, int] = {}
+        prefix = self.prefix
+        dumps = orjson.dumps
+        for topic, key, rec in items:
+            counts[topic] = counts.get(topic, 0) + 1
+            if topic in self.skip:
+                continue
+            self._produce(prefix + topic, key.encode("utf-8"), dumps(rec))
+            self.producer.poll(0)
+        remaining = self.producer.flush(self.flush_timeout_s)
+        if self.failed or remaining:
+            failed, self.failed = self.failed, []
+            raise RuntimeError(f"kafka output: {len(failed)} records failed, {remaining} not "
+                               f"acknowledged after {self.flush_timeout_s:.0f} s; first errors: "
+                               f"{failed[:3]} (restart with --recovery to resume: no output is lost)")
+        self.counters.add(counts)
+        if self.progress_s and time.monotonic() >= self.next_progress:
+            self.next_progress = time.monotonic() + self.progress_s
+            log.info("outputs so far: %s", ", ".join(
+                f"{k} {v:,}" for k, v in sorted(self.counters.snapshot().items())))
+
+    def close(self) -> None:
+        self.producer.flush(self.flush_timeout_s)
+
+
+class KafkaOutputSink(DynamicSink):
+    """Produces ``(topic, key, record)`` items to ``output_prefix + topic`` with the
+    record as JSON and the key as UTF-8.  Topics in ``skip`` are only counted.
+    Each worker has its own idempotent producer (no duplicates from client
+    retries); ``extra`` librdkafka properties (SASL/SSL...) pass through."""
+
+    def __init__(self, bootstrap: str, output_prefix: str = "", extra: dict | None = None,
+                 skip: Iterable[str] = (), flush_timeout_s: float = 120.0,
+                 progress_s: float = 10.0):
+        cfg = {"linger.ms": 2, "enable.idempotence": True, "compression.type": "lz4",
+               "queue.buffering.max.messages": 500000}
+        cfg.update(client_config(bootstrap, extra))
+        self.cfg = cfg
+        self.prefix = output_prefix
+        self.skip = frozenset(skip)
+        self.flush_timeout_s = flush_timeout_s
+        self.progress_s = progress_s
+        self.counters = OutputCounters()
+
+    def build(self, step_id: str, worker_index: int, worker_count: int) -> _OutputPart:
+        return _OutputPart(self.cfg, self.prefix, self.skip, self.counters,
+                           self.flush_timeout_s, self.progress_s)
 
 
 # ---------------------------------------------------------------- publish / record
@@ -292,15 +488,8 @@ def record(bootstrap: str, prefix: str = "", extra: dict | None = None, idle_s: 
         yield InMsg(i, m.topic, m.key, m.value)
 
 
-def sink_message(topic: str, key: str, rec: dict, output_prefix: str) -> Any:
-    from bytewax.connectors.kafka import KafkaSinkMessage
-    return KafkaSinkMessage(key=key.encode("utf-8"), value=orjson.dumps(rec),
-                            topic=output_prefix + topic)
-
-
 def b64(value: bytes) -> str:
     return base64.b64encode(value).decode("ascii")
 
 
-__all__ = ["OrderedKafkaSource", "ensure_topics", "publish", "record", "sink_message", "redact",
-           "timedelta", "timezone"]
+__all__ = ["KafkaOutputSink", "OrderedKafkaSource", "ensure_topics", "publish", "record", "redact"]

@@ -1,7 +1,7 @@
 """``fleetstream run``: the engine live on Kafka, with the Redis read model.
 
     fleetstream run [--bootstrap HOST:PORT] [--redis URL] [-w N] [--recovery DIR]
-                    [--stop-at-end] [--config FILE] [--set K=V]
+                    [--epoch-interval S] [--stop-at-end] [--config FILE] [--set K=V]
 
 Consumes the input topics (``OrderedKafkaSource``: per partition index, the
 input topics merged in timestamp order), runs the same flow as a replay, and
@@ -9,8 +9,9 @@ produces every output record to its topic (``kafka.output_prefix`` in front,
 e.g. ``shadow.`` for shadow mode), keyed as docs/topics.md says.  With a Redis
 URL it also maintains the read model (docs/redis.md); Redis being down never
 stops the engine.  With ``--recovery DIR`` Bytewax snapshots state and input
-offsets there; restarting with the same DIR resumes (outputs after the last
-snapshot are produced again: at-least-once, dedupe on the record ids).
+offsets there every epoch; restarting with the same DIR resumes (outputs after
+the last snapshot are produced again: at-least-once, dedupe on the record ids).
+Details: docs/live.md.
 """
 
 from __future__ import annotations
@@ -18,19 +19,20 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import re
 import sys
+import threading
 import time
 from datetime import timedelta
 from functools import partial
 from typing import Any
 
 import bytewax.operators as op
-from bytewax.connectors.kafka import KafkaSink
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import cluster_main, run_main
 
-from connectors.kafka import OrderedKafkaSource, redact, sink_message
+from connectors.kafka import KafkaOutputSink, OrderedKafkaSource, redact
 from fleetstream.settings import Settings
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
 from flows.engine import DROPS, build_flow
@@ -39,21 +41,69 @@ from operators.pipeline import output_key
 log = logging.getLogger("fleetstream.live")
 
 
+def redact_url(url: str) -> str:
+    """A URL safe to log: the user-info part (``user:password@``) replaced.
+
+    >>> redact_url("redis://:s3cret@cache:6379/0")
+    'redis://***@cache:6379/0'
+    """
+    return re.sub(r"//[^@/]*@", "//***@", url or "")
+
+
+class RedisStats:
+    """Read-model metrics of every Redis sink partition of one run."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.parts: list[Any] = []
+        self.errors = 0
+
+    def metrics(self) -> dict[str, Any]:
+        agg: dict[str, Any] = {"sink_errors": self.errors}
+        with self.lock:
+            for p in self.parts:
+                try:
+                    m = p.model.metrics()
+                except Exception:  # noqa: BLE001
+                    continue
+                for k, v in m.items():
+                    if isinstance(v, bool):
+                        agg[k] = agg.get(k, True) and v
+                    elif isinstance(v, (int, float)):
+                        agg[k] = agg.get(k, 0) + v
+        return agg
+
+
 class _RedisPart(StatelessSinkPartition):
-    def __init__(self, url: str, settings: Settings):
+    """Items: ``("out", (topic, record))`` or ``("pos", (vid, lat, lon, ts, zone))``.
+    One pipeline per batch.  Never raises: the engine must not depend on Redis."""
+
+    def __init__(self, url: str, settings: Settings, stats: RedisStats):
         from connectors.redis_store import RedisReadModel
         r = settings.redis
         self.model = RedisReadModel(url, key_prefix=r.key_prefix, ttl_s=r.ttl_s,
                                     stream_maxlen=r.stream_maxlen)
+        self.stats = stats
+        with stats.lock:
+            stats.parts.append(self)
 
     def write_batch(self, items: list) -> None:
         outs, positions = [], []
         for kind, payload in items:
             (positions if kind == "pos" else outs).append(payload)
-        for vid, lat, lon, ts, _zone in positions:
-            self.model.vehicle_position(vid, lat, lon, ts)
-        if outs:
-            self.model.write_batch(outs)
+        try:
+            self.model.write(outs, positions)
+        except Exception as e:  # noqa: BLE001 - the read model never stops the engine
+            self.stats.errors += 1
+            if self.stats.errors == 1 or self.stats.errors % 1000 == 0:
+                log.warning("redis read model: write failed (%s: %s), %d so far",
+                            type(e).__name__, e, self.stats.errors)
+
+    def close(self) -> None:
+        try:
+            self.model.close()
+        except Exception:  # noqa: BLE001
+            pass
 
 
 class RedisSink(DynamicSink):
@@ -61,101 +111,115 @@ class RedisSink(DynamicSink):
 
     def __init__(self, url: str, settings: Settings):
         self.url, self.settings = url, settings
+        self.stats = RedisStats()
 
     def build(self, step_id: str, worker_index: int, worker_count: int) -> _RedisPart:
-        return _RedisPart(self.url, self.settings)
+        return _RedisPart(self.url, self.settings, self.stats)
 
 
-class _Progress(StatelessSinkPartition):
-    def __init__(self) -> None:
-        self.counts: dict[str, int] = {}
-        self.next = time.monotonic() + 10
+class LiveFlow:
+    """The live dataflow plus the counters of its sinks (read them after a run)."""
 
-    def write_batch(self, items: list) -> None:
-        for t in items:
-            self.counts[t] = self.counts.get(t, 0) + 1
-        if time.monotonic() >= self.next:
-            self.next = time.monotonic() + 10
-            print("  outputs so far: " + ", ".join(f"{k} {v:,}" for k, v in sorted(self.counts.items())),
-                  file=sys.stderr, flush=True)
+    def __init__(self, settings: Settings, redis_url: str | None, tail: bool = True,
+                 models_dir: str | None = None, progress_s: float = 10.0):
+        k = settings.kafka
+        source = OrderedKafkaSource(k.bootstrap, prefix=k.topic_prefix, extra=k.config, tail=tail)
+        self.kafka_sink = KafkaOutputSink(k.bootstrap, k.topic_prefix + k.output_prefix, k.config,
+                                          skip=(DROPS,), progress_s=progress_s)
+        self.redis_sink = RedisSink(redis_url, settings) if redis_url else None
 
+        def attach(stream: Any) -> None:
+            keyed = op.map("to_kafka", stream,
+                           lambda t: (t[0], "" if t[0] == DROPS else output_key(t[0], t[2]), t[2]))
+            op.output("kafka_out", keyed, self.kafka_sink)
+            if self.redis_sink is not None:
+                published = op.filter("for_redis", stream, lambda t: t[0] != DROPS)
+                op.output("redis_out", op.map("to_redis", published, lambda t: ("out", (t[0], t[2]))),
+                          self.redis_sink)
 
-class ProgressSink(DynamicSink):
-    def build(self, step_id: str, worker_index: int, worker_count: int) -> _Progress:
-        return _Progress()
+        def positions(stream: Any) -> None:
+            if self.redis_sink is not None:
+                op.output("redis_positions", op.map("pos", stream, lambda p: ("pos", p)),
+                          self.redis_sink)
+
+        self.flow = build_flow("fleetstream_live", source, attach,
+                               partial(build_zone_engine, settings=settings.engine,
+                                       models_dir=models_dir),
+                               partial(restore_zone_engine, settings=settings.engine),
+                               ordered=True, attach_positions=positions)
+
+    def stats(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"outputs": self.kafka_sink.counters.snapshot(),
+                               "outputs_skipped": self.kafka_sink.counters.skipped}
+        if self.redis_sink is not None:
+            out["redis"] = self.redis_sink.stats.metrics()
+        return out
 
 
 def make_live_flow(settings: Settings, redis_url: str | None, tail: bool = True,
                    models_dir: str | None = None):
-    k = settings.kafka
-    source = OrderedKafkaSource(k.bootstrap, prefix=k.topic_prefix, extra=k.config, tail=tail)
-    out_prefix = k.topic_prefix + k.output_prefix
-    brokers = [k.bootstrap]
-
-    def attach(stream: Any) -> None:
-        published = op.filter("publishable", stream, lambda t: t[0] != DROPS)
-        msgs = op.map("to_kafka", published,
-                      lambda t: sink_message(t[0], output_key(t[0], t[2]), t[2], out_prefix))
-        op.output("kafka_out", msgs, KafkaSink(brokers, None, add_config=dict(k.config)))
-        op.output("progress", op.map("topic_of", stream, lambda t: t[0]), ProgressSink())
-        if redis_url:
-            op.output("redis_out", op.map("to_redis", published, lambda t: ("out", (t[0], t[2]))),
-                      RedisSink(redis_url, settings))
-
-    def positions(stream: Any) -> None:
-        if redis_url:
-            op.output("redis_positions", op.map("pos", stream, lambda p: ("pos", p)),
-                      RedisSink(redis_url, settings))
-
-    return build_flow("fleetstream_live", source, attach,
-                      partial(build_zone_engine, settings=settings.engine, models_dir=models_dir),
-                      partial(restore_zone_engine, settings=settings.engine),
-                      ordered=True, attach_positions=positions)
+    return LiveFlow(settings, redis_url, tail, models_dir).flow
 
 
 def run_live(settings: Settings, redis_url: str | None = None, workers: int = 1,
              recovery_dir: str | None = None, tail: bool = True,
-             models_dir: str | None = None, epoch_interval_s: float = 2.0) -> None:
-    flow = make_live_flow(settings, redis_url, tail, models_dir)
+             models_dir: str | None = None, epoch_interval_s: float = 2.0,
+             progress_s: float = 10.0) -> dict[str, Any]:
+    """Run the live flow until the input ends (``tail=False``) or forever.  Returns
+    the output counts per topic (``_drops`` included) and the read-model metrics."""
+    lf = LiveFlow(settings, redis_url, tail, models_dir, progress_s)
     rc = None
     if recovery_dir:
-        if not os.path.isdir(recovery_dir):
-            os.makedirs(recovery_dir)
+        if not os.path.isdir(recovery_dir) or not os.listdir(recovery_dir):
+            os.makedirs(recovery_dir, exist_ok=True)
             init_db_dir(recovery_dir, 1)
         rc = RecoveryConfig(recovery_dir)
     ei = timedelta(seconds=epoch_interval_s)
-    if workers == 1:
-        run_main(flow, epoch_interval=ei, recovery_config=rc)
+    if workers <= 1:
+        run_main(lf.flow, epoch_interval=ei, recovery_config=rc)
     else:
-        cluster_main(flow, [], 0, epoch_interval=ei, recovery_config=rc,
+        cluster_main(lf.flow, [], 0, epoch_interval=ei, recovery_config=rc,
                      worker_count_per_proc=workers)
+    return lf.stats()
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="fleetstream run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bootstrap", help="Kafka bootstrap servers (default: kafka.bootstrap or "
-                    "$FLEETSTREAM_KAFKA_BOOTSTRAP)")
-    ap.add_argument("--redis", help="Redis URL for the read model (default: redis.url or "
-                    "$FLEETSTREAM_REDIS_URL; empty: no read model)")
-    ap.add_argument("-w", "--workers", type=int, default=0)
-    ap.add_argument("--recovery", metavar="DIR", help="Bytewax recovery dir (resume on restart)")
+    ap.add_argument("--bootstrap", help="Kafka bootstrap servers (default: "
+                    "$FLEETSTREAM_KAFKA_BOOTSTRAP, else kafka.bootstrap)")
+    ap.add_argument("--redis", help="Redis URL for the read model (default: redis.url, else "
+                    "$FLEETSTREAM_REDIS_URL; an empty string: no read model)")
+    ap.add_argument("-w", "--workers", type=int, default=0, help="worker threads (default: workers)")
+    ap.add_argument("--recovery", metavar="DIR", help="Bytewax recovery dir: state and input "
+                    "offsets are snapshotted there; a restart with the same DIR resumes")
+    ap.add_argument("--epoch-interval", type=float, default=2.0, metavar="S",
+                    help="seconds between snapshots with --recovery (default 2)")
     ap.add_argument("--stop-at-end", action="store_true",
                     help="stop when every input partition is consumed (tests, backfills)")
     ap.add_argument("--models", metavar="DIR", help="warm-start models from a snapshot dir")
-    ap.add_argument("--config")
+    ap.add_argument("--config", help="TOML settings file (docs/configuration.md)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     a = ap.parse_args(argv)
-    overrides = dict(kv.split("=", 1) for kv in a.set)
-    if a.bootstrap or os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP"):
-        overrides["kafka.bootstrap"] = a.bootstrap or os.environ["FLEETSTREAM_KAFKA_BOOTSTRAP"]
+    overrides: dict[str, Any] = dict(kv.split("=", 1) for kv in a.set)
+    bootstrap = a.bootstrap or os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP")
+    if bootstrap and "kafka.bootstrap" not in overrides:
+        overrides["kafka.bootstrap"] = bootstrap
     s = Settings.load(a.config, overrides=overrides)
     redis_url = a.redis if a.redis is not None else (s.redis.url or os.environ.get("FLEETSTREAM_REDIS_URL", ""))
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
-    log.info("kafka %s (config %s), redis %s, workers %s", s.kafka.bootstrap,
-             redact(s.kafka.config), "on" if redis_url else "off", a.workers or s.workers)
-    run_live(s, redis_url or None, a.workers or s.workers, a.recovery, tail=not a.stop_at_end,
-             models_dir=a.models)
+    logging.basicConfig(level=logging.WARNING if a.quiet else logging.INFO,
+                        format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
+    workers = a.workers or s.workers
+    log.info("kafka %s (topic prefix %r, output prefix %r, client config %s), redis %s, "
+             "workers %d, recovery %s", s.kafka.bootstrap, s.kafka.topic_prefix,
+             s.kafka.output_prefix, redact(s.kafka.config),
+             redact_url(redis_url) if redis_url else "off", workers, a.recovery or "off")
+    t0 = time.monotonic()
+    stats = run_live(s, redis_url or None, workers, a.recovery, tail=not a.stop_at_end,
+                     models_dir=a.models, epoch_interval_s=a.epoch_interval,
+                     progress_s=0 if a.quiet else 10.0)
+    log.info("stopped after %.1f s: %s", time.monotonic() - t0, stats)
     return 0
 
 
