@@ -68,17 +68,18 @@ PROFILE_TEXT = ("zone", "language", "preferred_drop", "access_instructions", "no
 
 # --------------------------------------------------------------------------
 # The read-model script: one call applies one record (``op``, built in Python
-# by ``_op``).  ARGV: prefix, ttl_s, stream_maxlen, alert_open_s,
-# dedupe_window_s, op JSON.  Keys are derived from the prefix inside the script,
+# by ``_op``).  ARGV: the JSON array [prefix, ttl_s, stream_maxlen, alert_open_s,
+# dedupe_window_s], the op JSON.  Keys are derived from the prefix inside the script,
 # so this needs a standalone Redis (or one shard), not Redis Cluster.
 
 APPLY_LUA = r"""
-local P = ARGV[1]
-local TTL = tonumber(ARGV[2])
-local MAXLEN = ARGV[3]
-local OPEN_S = tonumber(ARGV[4])
-local DEDUPE_S = tonumber(ARGV[5])
-local op = cjson.decode(ARGV[6])
+local cfg = cjson.decode(ARGV[1])
+local P = cfg[1]
+local TTL = tonumber(cfg[2])
+local MAXLEN = cfg[3]
+local OPEN_S = tonumber(cfg[4])
+local DEDUPE_S = tonumber(cfg[5])
+local op = cjson.decode(ARGV[2])
 
 local ORDER_ST = {'pending', 'unassigned', 'proposed', 'assigned', 'stranded',
                   'delivered', 'failed', 'cancelled'}
@@ -601,8 +602,10 @@ class RedisReadModel:
         self.prefix = key_prefix
         self.ttl_s = int(ttl_s)
         self.stream_maxlen = int(stream_maxlen)
-        self.args = [key_prefix, str(self.ttl_s), str(self.stream_maxlen), repr(float(alert_open_s)),
-                     repr(float(dedupe_window_s if dedupe_window_s is not None else ttl_s))]
+        self.cfg = orjson.dumps([key_prefix, str(self.ttl_s), str(self.stream_maxlen),
+                                 repr(float(alert_open_s)),
+                                 repr(float(dedupe_window_s if dedupe_window_s is not None
+                                            else ttl_s))])
         self.backlog_max = backlog_max
         self.chunk = chunk
         self.retry_base_s, self.retry_max_s = retry_base_s, retry_max_s
@@ -617,7 +620,8 @@ class RedisReadModel:
         self.next_try = 0.0
         self.failures_in_row = 0
         self.counts = {"written": 0, "failed_batches": 0, "dropped": 0, "outages": 0,
-                       "duplicates": 0, "stale": 0, "invalid": 0, "rejected": 0}
+                       "duplicates": 0, "stale": 0, "coalesced": 0, "invalid": 0,
+                       "rejected": 0}
         self._warned: set[str] = set()
 
     # ---------------------------------------------------------------- API
@@ -637,6 +641,7 @@ class RedisReadModel:
         in one pipeline.  Never raises: Redis trouble goes to the backlog and the
         counters in :meth:`metrics`."""
         try:
+            latest: dict[str, dict] = {}  # only the latest fix of each vehicle matters
             for pos in positions:
                 try:
                     vid, lat, lon, ts, *rest = pos
@@ -646,9 +651,15 @@ class RedisReadModel:
                           "ts": float(_num(ts)), "ts_s": _num(ts)}
                     if rest and isinstance(rest[0], str) and rest[0]:
                         op["zone"] = rest[0]
-                    self._enqueue(orjson.dumps(op))
+                    if vid in latest:
+                        self.counts["coalesced"] += 1
+                        if op["ts"] < latest[vid]["ts"]:
+                            continue
+                    latest[vid] = op
                 except (InvalidRecord, TypeError, ValueError) as e:
                     self._invalid("position", e)
+            for op in latest.values():
+                self._enqueue(orjson.dumps(op))
             for item in records:
                 try:
                     topic, rec = item
@@ -677,8 +688,10 @@ class RedisReadModel:
         """written: records applied; failed_batches: pipelines that hit an outage;
         backlog: records waiting; dropped: records dropped from a full backlog;
         outages: times Redis went away; connected: last attempt succeeded;
-        duplicates/stale: records Redis already had (replays); invalid: records
-        that do not fit the output contract; rejected: records Redis refused."""
+        duplicates/stale: records Redis already had or had newer (replays, late
+        fixes); coalesced: fixes superseded by a later fix of the same vehicle in the
+        same call (not sent); invalid: records that do not fit the output contract;
+        rejected: records Redis refused."""
         return {**self.counts, "backlog": len(self.backlog), "connected": self.connected}
 
     def close(self) -> None:
@@ -749,7 +762,7 @@ class RedisReadModel:
         for attempt in (0, 1):
             pipe = self.r.pipeline(transaction=False)
             for op in ops:
-                pipe.evalsha(self.sha, 0, *self.args, op)
+                pipe.evalsha(self.sha, 0, self.cfg, op)
             results = pipe.execute(raise_on_error=False)
             errors = [r for r in results if isinstance(r, Exception)]
             if errors and _is_outage(errors[0]):

@@ -153,7 +153,7 @@ def test_engine_outputs_build_the_read_model(redis_server, prefix, run):
     assert met["connected"] and met["backlog"] == 0 and met["rejected"] == 0
     assert met["invalid"] == 0 and met["outages"] == 0
     n_ops = len(run.positions) + sum(1 for t, _ in run.outs if t != TOPIC_DLQ)
-    assert met["written"] == n_ops
+    assert met["written"] + met["coalesced"] == n_ops
 
     # positions: the latest fix of each vehicle
     last_pos: dict[str, tuple] = {}
@@ -444,13 +444,14 @@ def test_redis_killed_then_back(own_redis, redis_server, prefix, run, caplog):
     m.write(run.outs[:half_o], run.positions[:half_p])
     assert m.metrics()["written"] > 0
     own_redis.kill()
+    c0 = m.metrics()["coalesced"]
     rest = Run(run.outs[half_o:], run.positions[half_p:])
     caplog.set_level(logging.WARNING, logger="fleetstream.redis")
     write_all(m, rest, batch=20)
     met = m.metrics()
     n_rest = len(rest.positions) + sum(1 for t, _ in rest.outs if t != TOPIC_DLQ)
     assert not met["connected"] and met["outages"] == 1 and met["failed_batches"] >= 1
-    assert met["backlog"] == n_rest and met["dropped"] == 0
+    assert met["backlog"] + met["coalesced"] - c0 == n_rest and met["dropped"] == 0
     assert len([x for x in caplog.records if "unavailable" in x.getMessage()]) == 1
 
     own_redis.start()
