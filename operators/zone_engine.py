@@ -26,6 +26,7 @@ from operators import notify
 from operators.dispatch import (InsertionStrategy, Rejection, Timing, apply_insertion,
                                 route_timing, static_reject)
 from operators.estimators import ModelSeats
+from operators.routing.strategy import ORToolsStrategy
 from operators.state import (ACTIVE, ASSIGNED, AT_DEPOT, CANCELLED, DELIVERED, DELIVERY, DONE,
                              ENDED, FAILED, ONBOARD, PENDING, PICKUP, PROPOSED, UNAVAILABLE, Order,
                              Vehicle)
@@ -33,7 +34,7 @@ from operators.traveltime import (HaversineProvider, TravelTimeProvider, fast_di
                                   haversine_m)
 
 Out = tuple[str, dict]
-STATE_VERSION = 1
+STATE_VERSION = 2
 DEPART_RADIUS_M = 200.0
 HORIZON_BUCKETS = (7200.0, 3600.0, 1800.0, 600.0, 0.0)  # snapshot a prediction once per bucket
 RISK_MAX_STOPS = 8
@@ -61,7 +62,7 @@ class ZoneEngine:
         self.zone = zone
         self.settings = settings or EngineSettings()
         self.provider = provider or HaversineProvider()
-        self.strategy = strategy or InsertionStrategy()
+        self.strategy = strategy if strategy is not None else ORToolsStrategy()
         self.seats = seats or ModelSeats()
         self.clock = -1e18
         self.n_out = 0
@@ -75,6 +76,8 @@ class ZoneEngine:
         self.last_shift_start_ts = -1e18
         self.hist: dict[int, list[float]] = {}  # hour -> [sum of true/provider ratios, n]
         self.observer: Callable[[str, dict], None] | None = None  # evaluation hook
+        self.plan_wave_ts = -1e18      # event time of the last zone plan
+        self.next_reopt_ts: float | None = None
 
     # ------------------------------------------------------------------ time
 
@@ -360,32 +363,49 @@ class ZoneEngine:
                     out: list[Out]) -> None:
         """Re-route, else redispatch, else alert: one decision per trigger."""
         self._count("risk_triggers")
-        before = route_timing(v, v.route, self.orders, v.pos, now, self.tt)
-        seq = self.strategy.reroute(v, self.orders, now, self.tt)
+        cur = [tuple(st) for st in v.route]
+        before = route_timing(v, cur, self.orders, v.pos, now, self.tt)
+        seq = None
+        method = "edf"
+        if hasattr(self.strategy, "reroute_result"):
+            r = self.strategy.reroute_result(v, self.orders, now, self.tt, self.dist,
+                                             keep_first=v.at_stop is not None)
+            if r is not None and r.changed:
+                seq = [(oid, PICKUP if k == PICKUP else DELIVERY) for oid, k in r.sequence]
+                if v.at_stop is not None:
+                    seq = [cur[0]] + seq
+                method = r.method
+        else:
+            seq = self.strategy.reroute(v, self.orders, now, self.tt)
         if seq is not None:
             after = route_timing(v, seq, self.orders, v.pos, now, self.tt)
             gain = before.lateness_s - after.lateness_s
-            self._decide(out, "reroute", now, at_risk, {v.id: seq}, triggers, {
-                "summary": f"Re-sequenced {v.id}'s {len(seq)} stops: predicted lateness "
-                           f"{before.lateness_s / 60:.0f} -> {after.lateness_s / 60:.0f} min",
-                "reasons": [{"rule": "late_risk", "orders": at_risk,
-                             "threshold": self.settings.late_risk_on}],
-                "alternatives": [{"option": "keep current sequence",
-                                  "lateness_min": round(before.lateness_s / 60, 1)},
-                                 {"option": "re-sequence", "lateness_min": round(after.lateness_s / 60, 1)}],
-                "expected_gain_min": round(gain / 60, 1),
-                "strategy": self.strategy.name})
-            at_risk = [oid for oid in at_risk if self._still_late(v, oid, after)]
-            if not at_risk:
-                return
-        moved = self._redispatch(v, at_risk, now, triggers, out)
+            if gain > 0:
+                self._decide(out, "reroute", now, at_risk, {v.id: seq}, triggers, {
+                    "summary": f"Re-sequenced {v.id}'s {len(seq)} stops: predicted lateness "
+                               f"{before.lateness_s / 60:.0f} -> {after.lateness_s / 60:.0f} min",
+                    "reasons": [{"rule": "late_risk", "orders": at_risk,
+                                 "threshold": self.settings.late_risk_on}],
+                    "alternatives": [{"option": "keep current sequence",
+                                      "lateness_min": round(before.lateness_s / 60, 1)},
+                                     {"option": "re-sequence",
+                                      "lateness_min": round(after.lateness_s / 60, 1)}],
+                    "expected_gain_min": round(gain / 60, 1),
+                    "expected_effect": self._effect({v.id: cur}, {v.id: seq}, now, at_risk),
+                    "method": method, "strategy": self.strategy.name})
+                at_risk = [oid for oid in at_risk if self._still_late(seq, oid, after)]
+                if not at_risk:
+                    return
+        moved, note = self._redispatch(v, at_risk, now, triggers, out)
         remaining = [oid for oid in at_risk if oid not in moved]
         if remaining:
+            details = {"threshold": self.settings.late_risk_on,
+                       "etas": {oid: self._eta_of(v, oid) for oid in remaining}}
+            if note:
+                details["redispatch"] = note
             self._alert(out, now, "late_risk", "warning",
                         f"{len(remaining)} stops of {v.id} at risk of missing their window",
-                        v.id, remaining,
-                        {"threshold": self.settings.late_risk_on,
-                         "etas": {oid: self._eta_of(v, oid) for oid in remaining}}, triggers)
+                        v.id, remaining, details, triggers)
             for oid in remaining:
                 o = self.orders[oid]
                 eta = self._eta_of(v, oid) or now
@@ -397,49 +417,82 @@ class ZoneEngine:
                 return v.etas[i]
         return None
 
-    def _still_late(self, v: Vehicle, oid: str, timing: Timing) -> bool:
-        for i, (sid, kind) in enumerate(v.route):
+    def _still_late(self, seq: list, oid: str, timing: Timing) -> bool:
+        for i, (sid, kind) in enumerate(seq):
             if sid == oid and kind == DELIVERY and i < len(timing.start):
                 return timing.start[i] > timing.window_end[i]
         return True
 
     def _redispatch(self, v: Vehicle, at_risk: list[str], now: float, triggers: list[str],
-                    out: list[Out]) -> list[str]:
+                    out: list[Out]) -> tuple[list[str], str]:
+        """Move at-risk orders that can still move (not on board) to other vehicles or
+        fleet types when the gain beats the change cost; returns (moved, note)."""
+        movable = [oid for oid in at_risk if self.orders[oid].status == ASSIGNED and (
+            self.orders[oid].kind == "on_demand" or v.status == AT_DEPOT)]
+        if not movable:
+            return [], ""
+        if not hasattr(self.strategy, "redispatch"):
+            return self._redispatch_insertion(v, movable, now, triggers, out), ""
+        cfg = self.routing_config
+        cands: dict[str, Vehicle] = {}
+        for oid in movable:
+            for w in self._candidates(self.orders[oid], now)[: cfg.redispatch_candidates]:
+                if w.id != v.id and not self._in_proposal(w.id):
+                    cands[w.id] = w
+        if not cands:
+            self._count("redispatch_no_candidate")
+            return [], "no candidate vehicle passes the static constraints"
+        res = self.strategy.redispatch(v, movable, [cands[k] for k in sorted(cands)], self.orders,
+                                       now, self.tt, self.dist)
+        if res.action != "move":
+            self._count("redispatch_kept" if res.action == "kept" else "redispatch_none")
+            return [], res.explanation
+        routes: dict[str, list] = {}
+        for vid, stops in res.routes.items():
+            w = self.vehicles[vid]
+            new = [(oid, PICKUP if k == PICKUP else DELIVERY) for oid, k in stops]
+            if w.at_stop is not None and w.route and (not new or new[0] != tuple(w.route[0])):
+                head = tuple(w.route[0])
+                new = [head] + [st for st in new if st != head]
+            routes[vid] = new
+        before = {vid: [tuple(st) for st in self.vehicles[vid].route] for vid in routes}
+        moved = [m.job_id for m in res.moves]
+        self._decide(out, "redispatch", now, moved, routes, triggers, {
+            "summary": "; ".join(f"Move {m.job_id} from {v.id} ({v.fleet_type}) to {m.to_vehicle} "
+                                 f"({self.vehicles[m.to_vehicle].fleet_type}): gain {m.gain:.2f}"
+                                 for m in res.moves),
+            "reasons": [{"rule": "late_risk", "orders": moved,
+                         "threshold": self.settings.late_risk_on}],
+            "alternatives": res.alternatives,
+            "gain": round(res.gain, 2), "change_cost": res.threshold,
+            "expected_effect": self._effect(before, routes, now, moved),
+            "strategy": self.strategy.name})
+        return moved, res.explanation
+
+    def _redispatch_insertion(self, v: Vehicle, at_risk: list[str], now: float,
+                              triggers: list[str], out: list[Out]) -> list[str]:
+        """Baseline redispatch (strategies without ``redispatch``): cheapest insertion."""
         moved: list[str] = []
         s = self.settings
         for oid in at_risk:
             o = self.orders[oid]
-            if o.status != ASSIGNED or o.kind != "on_demand":
-                continue  # parcels and picked-up orders are physically on this vehicle
             cur = route_timing(v, v.route, self.orders, v.pos, now, self.tt)
             late_now = self._lateness_of(v, oid, cur)
             others = [w for w in self._candidates(o, now) if w.id != v.id]
             ins, rej = self.strategy.insert(o, others, self.orders, now, self.tt, self.dist)
-            if ins is None:
-                continue
-            if late_now < s.redispatch_min_gain_s:
-                self._count("redispatch_kept")
+            if ins is None or late_now < s.redispatch_min_gain_s:
                 continue
             target = self.vehicles[ins.vehicle_id]
             new_src = [st for st in v.route if st[0] != oid]
-            new_dst = list(target.route)
             saved = target.route
-            target.route = new_dst
+            target.route = list(saved)
             apply_insertion(target, o, ins)
             new_dst, target.route = target.route, saved
             o.vehicle_id = v.id
             self._decide(out, "redispatch", now, [oid], {v.id: new_src, target.id: new_dst},
-                         triggers, {
-                             "summary": f"Move {oid} from {v.id} ({v.fleet_type}) to {target.id} "
-                                        f"({target.fleet_type}): saves {late_now / 60:.0f} min of "
-                                        "lateness",
-                             "reasons": [{"rule": "late_risk", "order": oid,
-                                          "predicted_lateness_min": round(late_now / 60, 1)}],
-                             "alternatives": [{"vehicle": ins.vehicle_id,
-                                               "added_cost": round(ins.cost, 2),
-                                               "added_km": round(ins.added_km, 2)}],
-                             "gain_threshold_min": s.redispatch_min_gain_s / 60,
-                             "strategy": self.strategy.name})
+                         triggers, {"summary": f"Move {oid} from {v.id} to {target.id}",
+                                    "reasons": [{"rule": "late_risk", "order": oid}],
+                                    "strategy": self.strategy.name})
             moved.append(oid)
         return moved
 
@@ -706,6 +759,8 @@ class ZoneEngine:
                             f"No position from {v.id} for {(now - v.pos_ts) / 60:.0f} min",
                             v.id, [oid for oid, _ in v.route[:5]],
                             {"last_ping_ts": v.pos_ts}, triggers)
+        self._maybe_plan(now, triggers, out)
+        self._maybe_reoptimize(now, triggers, out)
         pending = [o for o in self.orders.values() if o.status == PENDING]
         if not pending or not any(v.available for v in self.vehicles.values()):
             return
@@ -760,6 +815,152 @@ class ZoneEngine:
                              "reasons": [{"rule": "cheapest_feasible_insertion",
                                           "candidates_per_order": s.max_insert_candidates}],
                              "strategy": self.strategy.name})
+
+    # ------------------------------------------------------------------ planning
+
+    @property
+    def routing_config(self) -> Any:
+        return getattr(self.strategy, "config", None)
+
+    def _maybe_plan(self, now: float, triggers: list[str], out: list[Out]) -> None:
+        """Plan the zone with OR-Tools once per wave of shift starts, at the first sweep
+        after the wave settled (``plan_settle_s`` without a new shift start)."""
+        cfg = self.routing_config
+        if cfg is None or not cfg.plan_enabled or not hasattr(self.strategy, "plan"):
+            return
+        if self.plan_wave_ts >= self.last_shift_start_ts or now - self.last_shift_start_ts < self.settings.plan_settle_s:
+            return
+        depot = sorted((v for v in self.vehicles.values() if v.status == AT_DEPOT), key=lambda v: v.id)
+        pending = [o for o in self.orders.values() if o.status == PENDING and o.window_end > now]
+        if not depot or sum(1 for o in pending if o.kind == "parcel") < cfg.plan_min_orders:
+            return
+        self.plan_wave_ts = now
+        on_routes = [self.orders[oid] for v in depot for oid, _k in v.route
+                     if oid in self.orders and self.orders[oid].status == ASSIGNED]
+        orders = sorted({o.id: o for o in pending + on_routes}.values(), key=lambda o: o.id)
+        current = {v.id: [tuple(st) for st in v.route] for v in depot}
+        res, p = self.strategy.plan(depot, orders, current, now, self.tt, self.dist)
+        self._count("plans")
+        self._count("plan_time_guard_hit", 1 if res.stats.get("time_guard_hit") else 0)
+        plan_summary = {"vehicles": len(depot), "orders": len(orders),
+                        "vehicles_used": res.stats.get("vehicles_used"),
+                        "distance_km": round(res.distance / 1000.0, 1), "cost": round(res.cost, 2),
+                        "unassigned": len(res.unassigned), "stops_spread": res.stops_spread,
+                        "hours_spread": round(res.hours_spread, 2),
+                        "independent_check": "feasible" if res.feasible else "violations",
+                        "status": res.status}
+        for v in depot:
+            new = [(oid, PICKUP if k == PICKUP else DELIVERY) for oid, k in res.routes.get(v.id, [])]
+            if new == [tuple(st) for st in v.route]:
+                continue
+            before = {v.id: [tuple(st) for st in v.route]}
+            oids = [oid for oid, k in new if k == DELIVERY]
+            self._decide(out, "assign", now, oids, {v.id: new}, triggers, {
+                "summary": f"Zone plan: {len(oids)} orders for {v.id} ({v.fleet_type} "
+                           f"{v.vehicle_type})",
+                "reasons": [{"rule": "shift_start_plan", "solver": "ortools",
+                             "solution_limit": self.routing_config.plan_budget.solution_limit}],
+                "expected_effect": self._effect(before, {v.id: new}, now, oids),
+                "plan": plan_summary, "strategy": self.strategy.name})
+        for u in res.unassigned:
+            o = self.orders.get(u.job_id)
+            if o is None or o.unassigned_alerted:
+                continue
+            o.unassigned_alerted = True
+            o.retry_ts = now + self.settings.unassigned_retry_s
+            top = u.reasons[0]["constraint"] if u.reasons else "no_vehicle"
+            self._alert(out, now, "unassigned", "warning",
+                        f"Order {o.id} left out of the zone plan (mostly: {top})", None, [o.id],
+                        {"reasons": u.reasons}, triggers)
+
+    def _maybe_reoptimize(self, now: float, triggers: list[str], out: list[Out]) -> None:
+        """Periodic re-optimization sweep: re-sequence every active route whose cost
+        drops by at least ``reopt_min_gain``.  Off when re-routing is off."""
+        cfg = self.routing_config
+        if cfg is None or not hasattr(self.strategy, "reroute_result"):
+            return
+        if self.settings.autonomy("reroute") == "off":
+            return
+        if self.next_reopt_ts is None:
+            self.next_reopt_ts = (math.floor(now / cfg.reopt_interval_s) + 1) * cfg.reopt_interval_s
+            return
+        if now < self.next_reopt_ts:
+            return
+        self.next_reopt_ts = (math.floor(now / cfg.reopt_interval_s) + 1) * cfg.reopt_interval_s
+        for vid in sorted(self.vehicles):
+            v = self.vehicles[vid]
+            if v.status != ACTIVE or len(v.route) < 3 or self._in_proposal(vid):
+                continue
+            r = self.strategy.reroute_result(v, self.orders, now, self.tt, self.dist,
+                                             keep_first=v.at_stop is not None)
+            if r is None or not r.changed or r.cost_before - r.cost_after < cfg.reopt_min_gain:
+                continue
+            seq = [(oid, PICKUP if k == PICKUP else DELIVERY) for oid, k in r.sequence]
+            if v.at_stop is not None:
+                seq = [tuple(v.route[0])] + seq
+            before = {vid: [tuple(st) for st in v.route]}
+            self._count("reoptimized_routes")
+            self._decide(out, "reroute", now, [oid for oid, k in seq if k == DELIVERY][:20],
+                         {vid: seq}, triggers, {
+                             "summary": f"Periodic re-optimization of {vid}: cost "
+                                        f"{r.cost_before:.2f} -> {r.cost_after:.2f}",
+                             "reasons": [{"rule": "periodic_reoptimization",
+                                          "interval_min": cfg.reopt_interval_s / 60,
+                                          "min_gain": cfg.reopt_min_gain}],
+                             "expected_effect": self._effect(before, {vid: seq}, now, []),
+                             "strategy": self.strategy.name})
+
+    def _in_proposal(self, vid: str) -> bool:
+        return any(vid in prop["routes"] for prop in self.proposals.values())
+
+    def _effect(self, before: dict[str, list], after: dict[str, list], now: float,
+                focus: list[str]) -> dict:
+        """Expected effect of replacing ``before`` by ``after``: lateness minutes, km,
+        cost and on-time probability of the ``focus`` orders (time-dependent timing)."""
+        late_b = late_a = km_b = km_a = cost_b = cost_a = 0.0
+        p_b: list[float] = []
+        p_a: list[float] = []
+        for vid in after:
+            v = self.vehicles[vid]
+            pos, ts = (v.start, max(now, v.shift_start_ts)) if v.status == AT_DEPOT else (v.pos, now)
+            for stops, acc in ((before.get(vid, []), "b"), (after[vid], "a")):
+                stops = [tuple(st) for st in stops if st[0] in self.orders]
+                t = route_timing(v, stops, self.orders, pos, ts, self.tt)
+                km = self._route_km(pos, stops, v.end) / 1000.0
+                cost = km * v.cost_per_km + max(0.0, t.end_ts - ts) / 3600.0 * v.cost_per_hour
+                hour = (now % 86400) / 3600.0
+                probs = []
+                for i, (oid, kind) in enumerate(stops):
+                    if kind == DELIVERY and oid in focus:
+                        o = self.orders[oid]
+                        xr = self._risk_x(v, o, t.start[i], 2 * (120.0 + 0.12 * max(0.0, t.start[i] - now)),
+                                          t.start[i] - now, i, hour)
+                        probs.append(1.0 - self.seats.late_risk.predict_proba(xr))
+                if acc == "b":
+                    late_b += t.lateness_s
+                    km_b += km
+                    cost_b += cost
+                    p_b += probs
+                else:
+                    late_a += t.lateness_s
+                    km_a += km
+                    cost_a += cost
+                    p_a += probs
+        eff = {"lateness_min": round((late_a - late_b) / 60.0, 1), "km": round(km_a - km_b, 2),
+               "cost": round(cost_a - cost_b, 2)}
+        if p_a:
+            eff["p_on_time"] = round(sum(p_a) / len(p_a), 3)
+            if p_b:
+                eff["p_on_time_before"] = round(sum(p_b) / len(p_b), 3)
+        return eff
+
+    def _route_km(self, pos: tuple, stops: list, end: tuple) -> float:
+        d, prev = 0.0, pos
+        for oid, kind in stops:
+            pt = self.orders[oid].stop_point(kind)
+            d += self.dist(prev, pt)
+            prev = pt
+        return d + self.dist(prev, end)
 
     def _unassigned_alert(self, o: Order, rej: Rejection, now: float, triggers: list[str],
                           out: list[Out]) -> None:
@@ -899,6 +1100,7 @@ class ZoneEngine:
             "customers": self.customers, "conditions": self.conditions,
             "proposals": self.proposals, "stats": self.stats,
             "seats": self.seats.snapshot(),
+            "plan_wave_ts": self.plan_wave_ts, "next_reopt_ts": self.next_reopt_ts,
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -916,6 +1118,7 @@ class ZoneEngine:
         eng.orders = {d["id"]: Order.load(d) for d in st["orders"]}
         eng.customers, eng.conditions = st["customers"], st["conditions"]
         eng.proposals, eng.stats = st["proposals"], st["stats"]
+        eng.plan_wave_ts, eng.next_reopt_ts = st["plan_wave_ts"], st["next_reopt_ts"]
         return eng
 
 

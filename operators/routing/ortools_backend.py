@@ -69,6 +69,10 @@ class SolverParams:
     gls_lambda: float = 0.1
     scale: float = 1.0
     ils: bool = False
+    span_cost: bool = True
+    """Charge the hourly cost on the route span.  It makes OR-Tools schedule each
+    route with a linear program in its filters (slow on large zones): the engine's
+    zone plan turns it off and charges hours through the checker's cost instead."""
     """Iterated local search (ruin and recreate) instead of the metaheuristic alone."""
     log: bool = False
 
@@ -201,7 +205,7 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
         td.CumulVar(e_i).SetMax(end_cap)
         if v.max_duration is not None:
             td.SetSpanUpperBoundForVehicle(_iv(v.max_duration, sc, horizon_i), vi)
-        if p.objective == "cost" and v.cost_per_hour:
+        if p.objective == "cost" and v.cost_per_hour and params.span_cost:
             coef = int(round(v.cost_per_hour * p.hours_per_unit * COST_SCALE / sc))
             td.SetSpanCostCoefficientForVehicle(max(1, coef), vi)
         model.AddVariableMinimizedByFinalizer(td.CumulVar(s_i))
@@ -259,8 +263,12 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
         j = p.job(jid)
         ok = allowed[jid]
         if len(ok) < V:
+            # (SetAllowedVehiclesForIndex's span argument does not bind in this
+            # OR-Tools build: remove the other vehicles from the domain instead.)
+            okset = set(ok)
+            banned = [vi for vi in range(V) if vi not in okset]
             for idx in idxs:
-                model.SetAllowedVehiclesForIndex(ok, idx)
+                model.VehicleVar(idx).RemoveValues(banned)
         if len(idxs) == 2:
             pi, di = idxs
             model.AddPickupAndDelivery(pi, di)
@@ -319,6 +327,6 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
             idx = sol.Value(model.NextVar(idx))
         routes[v.id] = seq
     dropped = [j.id for j in p.jobs if j.id not in served]
-    status = {0: "not_solved", 1: "success", 2: "fail", 3: "fail_timeout", 4: "invalid",
-              5: "infeasible", 7: "optimal"}.get(model.status(), str(model.status()))
+    status = {0: "not_solved", 1: "success", 2: "partial_success", 3: "fail", 4: "fail_timeout",
+              5: "invalid", 6: "infeasible", 7: "optimal"}.get(model.status(), str(model.status()))
     return BackendResult(routes, dropped, sol.ObjectiveValue(), status, excluded)

@@ -120,24 +120,73 @@ def _main(reasons: list[Reason]) -> str:
     return names[0]
 
 
+def _with(p: Problem, **kw) -> Problem:
+    d = dict(time=p.time, dist=p.dist, vehicles=p.vehicles, jobs=p.jobs, km_per_unit=p.km_per_unit,
+             hours_per_unit=p.hours_per_unit, lateness_cost_per_unit=p.lateness_cost_per_unit,
+             max_lateness=p.max_lateness, fairness_cost_per_stop=p.fairness_cost_per_stop,
+             objective=p.objective, high_value=p.high_value,
+             gig_forbidden_age_check=p.gig_forbidden_age_check, points=p.points)
+    d.update(kw)
+    return Problem(**d)
+
+
 def plan(p: Problem, budget: Budget = Budget(), initial: Routes | None = None,
-         scale: float = 1.0) -> PlanResult:
-    """Route the whole problem with OR-Tools; jobs left out come back explained."""
+         scale: float = 1.0, hard_first: bool = False, span_cost: bool = True) -> PlanResult:
+    """Route the whole problem with OR-Tools; jobs left out come back explained.
+
+    ``hard_first`` (for problems with soft windows): OR-Tools solves with hard windows
+    (much faster, and it plans on time whatever can be), then each job it left out is
+    inserted where it costs least with soft windows (late, but served); only jobs no
+    route can take at all stay unassigned.  ``initial`` warm-starts the search when it
+    routes at least half of the jobs."""
     t0 = time.perf_counter()
-    res = solve(p, budget.params(scale), initial)
-    secs = time.perf_counter() - t0
+    if initial and sum(len(s) for s in initial.values()) < len(p.jobs) // 2:
+        initial = None
+    soft = p.lateness_cost_per_unit > 0
+    sp = _with(p, lateness_cost_per_unit=0.0) if (hard_first and soft) else p
+    params = budget.params(scale)
+    if not span_cost:
+        from dataclasses import replace
+        params = replace(params, span_cost=False)
+    res = solve(sp, params, initial)
     if res is None:
         routes: Routes = {v.id: [] for v in p.vehicles}
         dropped = [j.id for j in p.jobs]
         status = "no_solution"
     else:
         routes, dropped, status = res.routes, res.dropped, res.status
+    inserted = 0
+    if hard_first and soft and dropped:
+        evs = {v.id: ls.RouteEval(p, v.id) for v in p.vehicles}
+        costs = {vid: evs[vid].cost(routes[vid]) for vid in routes}
+        left = []
+        for jid in sorted(dropped, key=lambda j: (-p.job(j).priority, p.job(j).window[1], j)):
+            j = p.job(jid)
+            best = None
+            for v in p.vehicles:
+                if static_reasons(j, v, p.high_value, p.gig_forbidden_age_check):
+                    continue
+                cand, c = ls.best_insertion(p, v.id, routes[v.id], jid, evs[v.id])
+                if cand is None or c >= ls.HARD:
+                    continue
+                delta = c - costs[v.id]
+                if best is None or delta < best[0]:
+                    best = (delta, v.id, cand, c)
+            if best is None or best[0] >= (j.drop_penalty if j.drop_penalty is not None else INF):
+                left.append(jid)
+                continue
+            _d, vid, cand, c = best
+            routes[vid], costs[vid] = cand, c
+            inserted += 1
+        dropped = left
+    secs = time.perf_counter() - t0
     rep = check_plan(p, routes, dropped)
     un = [explain(p, jid, routes) for jid in dropped]
     un.sort(key=lambda u: (-p.job(u.job_id).priority, u.job_id))
     return PlanResult(routes, un, rep.cost, rep.distance, rep.feasible, rep.stops_spread,
                       rep.hours_spread, status,
                       {"seconds": round(secs, 3), "vehicles_used": rep.vehicles_used,
+                       "inserted_late": inserted, "lateness": round(rep.lateness, 1),
                        "time_guard_hit": bool(budget.deterministic and secs >= budget.time_limit_s * 0.98)})
 
 

@@ -1,0 +1,183 @@
+"""From the zone engine's state to routing problems and back.
+
+The zone engine keeps :class:`operators.state.Vehicle` and ``Order`` objects in
+epoch seconds and (lat, lon); the routing model wants node indices and matrices.
+:func:`build_problem` makes a :class:`Problem` for a set of vehicles and orders:
+
+- times relative to ``origin`` (the engine's clock), integer seconds; distances in
+  integer metres, from the engine's planning travel time (provider x live
+  conditions x planning buffer) at the time of the solve;
+- a vehicle at the depot starts there at max(now, shift start); an active one at
+  its last position now; its shift end gets ``RoutingConfig.overtime_allowance_s``
+  of room (overtime is charged by the hourly cost, not forbidden);
+- a parcel not yet loaded needs a vehicle at the depot; an order on board stays
+  on its vehicle (mandatory there); an on-demand order not yet picked up has its
+  pickup first;
+- windows are soft (``lateness_cost_per_min``); leaving an order out costs its
+  drop penalty (by priority), so an impossible order is reported, not fatal.
+
+Matrices are lazy (:class:`LazyMatrix`): a local search touches only the pairs
+it needs; OR-Tools materialises them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from operators.routing.model import Job, Problem, VehicleSpec
+from operators.routing.solver import Budget
+from operators.state import AT_DEPOT, ONBOARD, PICKUP
+
+Point = tuple[float, float]
+
+
+@dataclass(frozen=True)
+class RoutingConfig:
+    """How the zone engine uses the routing package (all times event-time seconds,
+    costs in currency units)."""
+
+    plan_budget: Budget = field(default_factory=lambda: Budget(time_limit_s=60.0, solution_limit=300))
+    reroute_budget: Budget = field(default_factory=lambda: Budget(local_passes=4, local_window=10))
+    lateness_cost_per_min: float = 2.0
+    """Cost of a minute past a window end (makes on-time dominate km)."""
+    drop_penalty: float = 300.0
+    drop_penalty_per_priority: float = 200.0
+    overtime_allowance_s: float = 3600.0
+    fairness_cost_per_stop: float = 10.0
+    plan_enabled: bool = True
+    """Plan the zone with OR-Tools at the first sweep after the shift starts settle."""
+    plan_min_orders: int = 5
+    reopt_interval_s: float = 1800.0
+    """Periodic re-optimization sweep of every active route (needs reroute autonomy)."""
+    reopt_min_gain: float = 2.0
+    """A re-sequence is decided only if it saves at least this much (currency)."""
+    redispatch_change_cost: float = 4.0
+    """A redispatch must save more than this (plan stability)."""
+    redispatch_candidates: int = 8
+    max_local_stops: int = 120
+
+    def __post_init__(self) -> None:
+        if self.lateness_cost_per_min < 0 or self.drop_penalty <= 0:
+            raise ValueError("lateness_cost_per_min >= 0 and drop_penalty > 0 required")
+        if self.reopt_interval_s <= 0:
+            raise ValueError("reopt_interval_s must be > 0")
+
+
+class LazyRow:
+    __slots__ = ("i", "m", "cache")
+
+    def __init__(self, i: int, m: "LazyMatrix"):
+        self.i, self.m, self.cache = i, m, {}
+
+    def __len__(self) -> int:
+        return len(self.m.points)
+
+    def __getitem__(self, j: int) -> float:
+        c = self.cache.get(j)
+        if c is None:
+            c = self.cache[j] = self.m.compute(self.i, j)
+        return c
+
+
+class LazyMatrix:
+    """n x n matrix computed on first access: ``m[i][j] = round(fn(points[i], points[j]))``."""
+
+    def __init__(self, points: list[Point], fn: Callable[[Point, Point], float]):
+        self.points = points
+        self.fn = fn
+        self.rows = [LazyRow(i, self) for i in range(len(points))]
+
+    def compute(self, i: int, j: int) -> float:
+        if i == j:
+            return 0
+        return int(round(self.fn(self.points[i], self.points[j])))
+
+    def __len__(self) -> int:
+        return len(self.points)
+
+    def __getitem__(self, i: int) -> LazyRow:
+        return self.rows[i]
+
+    def __iter__(self):
+        return iter(self.rows)
+
+
+@dataclass
+class Built:
+    problem: Problem
+    origin: float
+    routes: dict[str, list[tuple[str, str]]]
+
+
+def build_problem(vehicles: list[Any], orders: list[Any], current: dict[str, list],
+                  now: float, tt: Callable[[Point, Point, float], float],
+                  dist: Callable[[Point, Point], float], cfg: RoutingConfig) -> Built:
+    """A routing problem for ``vehicles`` (engine Vehicles) and ``orders`` (engine
+    Orders; every order on a listed route must be in it).  ``current`` gives each
+    vehicle's stops as they stand (the warm start)."""
+    origin = float(int(now))
+    points: list[Point] = []
+    index: dict[Point, int] = {}
+
+    def node(pt) -> int:
+        key = (float(pt[0]), float(pt[1]))
+        i = index.get(key)
+        if i is None:
+            i = index[key] = len(points)
+            points.append(key)
+        return i
+
+    vs = []
+    for v in vehicles:
+        at_depot = v.status == AT_DEPOT
+        start_pt = v.start if at_depot else v.pos
+        start_t = max(now, v.shift_start_ts) if at_depot else now
+        vs.append(VehicleSpec(
+            v.id, node(start_pt), node(v.end), start_time=max(0.0, start_t - origin),
+            shift_end=max(v.shift_end_ts + cfg.overtime_allowance_s, start_t + 60.0) - origin,
+            max_duration=v.max_route_s, capacity=dict(v.capacity), skills=tuple(v.skills),
+            fleet_type=v.fleet_type, vehicle_type=v.vehicle_type, cost_per_km=v.cost_per_km,
+            cost_per_hour=v.cost_per_hour, cost_per_stop=v.cost_per_stop, fixed_cost=0.0,
+            onboard=tuple(o for o in v.onboard), at_depot=at_depot))
+    js = []
+    for o in orders:
+        onboard = o.status == ONBOARD
+        w0 = max(0.0, o.window_start - origin)
+        w1 = max(0.0, o.window_end - origin)
+        pickup = None
+        pw = (0.0, w1)
+        if o.kind == "on_demand" and not onboard and o.pickup is not None:
+            pickup = node(o.pickup)
+            pw = (max(0.0, o.created_ts - origin), w1)
+        js.append(Job(
+            o.id, node(o.location), window=(min(w0, w1), w1), service=float(o.service_s),
+            size={k: float(q) for k, q in o.size.items()}, skills=tuple(o.skills),
+            vehicle_types=tuple(o.vehicle_types), fleet_types=tuple(o.fleet_types),
+            value=float(o.value), age_check="age_check" in o.skills, priority=int(o.priority),
+            drop_penalty=(1e6 if onboard else cfg.drop_penalty + cfg.drop_penalty_per_priority * o.priority),
+            pickup=pickup, pickup_window=pw, pickup_service=float(o.pickup_service_s),
+            depot_loaded=(o.kind == "parcel" and not onboard),
+            onboard_vehicle=o.vehicle_id if onboard else None))
+    T = LazyMatrix(points, lambda a, b: tt(a, b, now))
+    D = LazyMatrix(points, dist)
+    p = Problem(time=T, dist=D, vehicles=vs, jobs=js, km_per_unit=0.001,
+                hours_per_unit=1 / 3600.0, lateness_cost_per_unit=cfg.lateness_cost_per_min / 60.0,
+                fairness_cost_per_stop=cfg.fairness_cost_per_stop, objective="cost", points=points)
+    routes = {}
+    for v in vehicles:
+        routes[v.id] = [(oid, PICKUP if k == PICKUP else "delivery") for oid, k in current.get(v.id, [])
+                        if p.has_job(oid)]
+    return Built(p, origin, routes)
+
+
+def materialise(p: Problem) -> Problem:
+    """The same problem with plain list matrices (for OR-Tools)."""
+    n = p.n_nodes
+    T = [[p.time[i][j] for j in range(n)] for i in range(n)]
+    D = [[p.dist[i][j] for j in range(n)] for i in range(n)]
+    return Problem(time=T, dist=D, vehicles=p.vehicles, jobs=p.jobs, km_per_unit=p.km_per_unit,
+                   hours_per_unit=p.hours_per_unit, lateness_cost_per_unit=p.lateness_cost_per_unit,
+                   max_lateness=p.max_lateness, fairness_cost_per_stop=p.fairness_cost_per_stop,
+                   objective=p.objective, high_value=p.high_value,
+                   gig_forbidden_age_check=p.gig_forbidden_age_check, points=p.points)
