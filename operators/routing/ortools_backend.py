@@ -121,10 +121,16 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
             visits.append((j.id, PICKUP, j.pickup))  # type: ignore[arg-type]
         visits.append((j.id, DELIVERY, j.node))
     nv = len(visits)
-    loc = [x[2] for x in visits] + [v.start for v in p.vehicles] + [v.end for v in p.vehicles]
+    # Vehicles sharing a start or end location share its routing node (fewer nodes,
+    # a faster search); every vehicle still has its own start time.
+    depot_nodes: dict[int, int] = {}
+    for v in p.vehicles:
+        for l in (v.start, v.end):
+            depot_nodes.setdefault(l, nv + len(depot_nodes))
+    loc = [x[2] for x in visits] + list(depot_nodes)
     n = len(loc)
-    starts = [nv + i for i in range(V)]
-    ends = [nv + V + i for i in range(V)]
+    starts = [depot_nodes[v.start] for v in p.vehicles]
+    ends = [depot_nodes[v.end] for v in p.vehicles]
     if V == 0:
         return None
     mgr = pywrapcp.RoutingIndexManager(n, V, starts, ends)
