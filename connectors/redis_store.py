@@ -58,7 +58,7 @@ log = logging.getLogger("fleetstream.redis")
 TOPIC_OUTCOMES = "fs.outcomes"
 """Not emitted by the engine yet (see docs/redis.md, "Outcomes"): delivery outcome
 records ``{outcome_id, ts, zone, order_id, vehicle_id, customer_id, outcome,
-reason}``.  The read model already applies them when they arrive."""
+reason}`` (outcome: delivered, failed or cancelled).  The read model already applies them when they arrive."""
 
 ORDER_STATUSES = ("pending", "unassigned", "proposed", "assigned", "stranded", "delivered",
                   "failed", "cancelled")
@@ -362,7 +362,7 @@ elseif t == 'O' then   -- fs.outcomes (not emitted by the engine yet)
   end
   order_status(zone, op.oid, op.outcome, ts, seq, op.id, nil, op.vid, extra)
   if op.vid then route_remove(zone, op.vid, {op.oid}, ts, seq, op.id) end
-  if op.cid then
+  if op.cid and op.outcome ~= 'cancelled' then
     local ck = P .. 'c:' .. op.cid
     if op.outcome == 'delivered' then
       redis.call('HINCRBY', ck, 'deliveries', 1)
@@ -536,8 +536,9 @@ def _op(topic: str, rec: dict) -> dict | None:
     elif topic == TOPIC_OUTCOMES:
         did = _str(rec, "outcome_id")
         outcome = _str(rec, "outcome")
-        if outcome not in ("delivered", "failed"):
-            raise InvalidRecord(f"outcome: must be delivered or failed, got {outcome!r}")
+        if outcome not in ("delivered", "failed", "cancelled"):
+            raise InvalidRecord(f"outcome: must be delivered, failed or cancelled, "
+                                f"got {outcome!r}")
         op = {"t": "O", "id": did, "oid": _str(rec, "order_id"), "outcome": outcome}
         for k, name in (("vid", "vehicle_id"), ("cid", "customer_id")):
             if isinstance(rec.get(name), str) and rec[name]:

@@ -47,6 +47,7 @@ def engine_run(path: str, settings: EngineSettings | None = None,
     outs, positions = [], []
     vzone: dict[str, str] = {}
     orders: dict[str, tuple[str, str]] = {}
+    done: set[str] = set()
     for msg in read_replay(path):
         res = eng.process(msg)
         outs += [(t, r) for t, _k, r in res]
@@ -60,12 +61,15 @@ def engine_run(path: str, settings: EngineSettings | None = None,
             orders.setdefault(ev.order_id, (ev.zone, ev.customer_id))
         elif ev.TYPE == "ping" and ev.vehicle_id in vzone:
             positions.append((ev.vehicle_id, ev.lat, ev.lon, ev.ts, vzone[ev.vehicle_id]))
-        elif outcomes and ev.TYPE in ("order_delivered", "order_failed") and ev.order_id in orders:
+        elif (outcomes and ev.TYPE in ("order_delivered", "order_failed", "order_cancelled")
+              and ev.order_id in orders and ev.order_id not in done):
+            done.add(ev.order_id)
             zone, cid = orders[ev.order_id]
             rec = {"outcome_id": f"O-{zone}-{int(ev.ts)}-{eng.zones[zone].n_out}",
                    "ts": ev.ts, "v": 1, "zone": zone, "order_id": ev.order_id,
-                   "vehicle_id": ev.vehicle_id, "customer_id": cid,
-                   "outcome": "delivered" if ev.TYPE == "order_delivered" else "failed"}
+                   "customer_id": cid, "outcome": ev.TYPE.split("_")[1]}
+            if ev.TYPE != "order_cancelled":
+                rec["vehicle_id"] = ev.vehicle_id
             if ev.TYPE == "order_failed":
                 rec["reason"] = ev.reason
             outs.append((TOPIC_OUTCOMES, rec))
@@ -134,7 +138,7 @@ def expected_routes(run: Run) -> dict[str, list[dict]]:
         elif t == TOPIC_ALERTS and rec["kind"] == "unassigned" and rec.get("vehicle_id"):
             vid = rec["vehicle_id"]
             routes[vid] = [s for s in routes.get(vid, []) if s["order_id"] not in rec["order_ids"]]
-        elif t == TOPIC_OUTCOMES and rec["vehicle_id"] in routes:
+        elif t == TOPIC_OUTCOMES and rec.get("vehicle_id") in routes:
             routes[rec["vehicle_id"]] = [s for s in routes[rec["vehicle_id"]]
                                          if s["order_id"] != rec["order_id"]]
     return routes
@@ -285,6 +289,8 @@ def test_outcomes_finish_orders_and_count_for_customers(redis_server, prefix, ru
 
     want: dict[str, Counter] = {}
     for o in outcomes:
+        if o["outcome"] == "cancelled":
+            continue
         c = want.setdefault(o["customer_id"], Counter())
         if o["outcome"] == "delivered":
             c["deliveries"] += 1
@@ -296,7 +302,31 @@ def test_outcomes_finish_orders_and_count_for_customers(redis_server, prefix, ru
         assert store.get(cid)["history"] == dict(c)
     zone = outcomes[0]["zone"]
     z = h(r, f"{prefix}z:{zone}")
-    assert int(z["orders_delivered"]) + int(z.get("orders_failed", 0)) == len(done)
+    by_outcome = Counter(o["outcome"] for o in outcomes)
+    assert by_outcome["delivered"] > 0
+    for outcome, n in by_outcome.items():
+        assert int(z[f"orders_{outcome}"]) == n, outcome
+    assert len(done) == len(outcomes)
+
+    # the orders still open are exactly those without an outcome (never served)
+    still_open = {k.decode()[len(prefix) + 2:] for k in r.scan_iter(match=f"{prefix}o:*")
+                  if h(r, k.decode())["status"] not in ("delivered", "failed", "cancelled")}
+    all_orders = {k.decode()[len(prefix) + 2:] for k in r.scan_iter(match=f"{prefix}o:*")}
+    assert still_open == all_orders - done
+    assert sum(int(z.get(f"orders_{st}", 0)) for st in ("pending", "unassigned", "proposed",
+                                                         "assigned", "stranded")) == len(still_open)
+    # a cancellation outcome: final status, no customer counter
+    oid, cid = "oX", outcomes[0]["customer_id"]
+    hist = store.get(cid)["history"]
+    m.write_batch([_decision(f"D-{zone}-9999999990-1", 9999999990.0, "assign", "applied",
+                             {"VX": [oid]}, [oid], zone=zone),
+                   (TOPIC_OUTCOMES, {"outcome_id": f"O-{zone}-9999999999-2", "v": 1,
+                                     "ts": 9999999999.0, "zone": zone, "order_id": oid,
+                                     "customer_id": cid, "outcome": "cancelled"})])
+    assert h(r, f"{prefix}o:{oid}")["status"] == "cancelled"
+    assert int(h(r, f"{prefix}z:{zone}")["orders_cancelled"]) == by_outcome["cancelled"] + 1
+    store.cache.d.clear()
+    assert store.get(cid)["history"] == hist
 
 
 def test_proposals_and_expiry(redis_server, prefix, tiny):
