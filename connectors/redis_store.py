@@ -41,6 +41,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import logging
+import math
 import re
 import sys
 import time
@@ -457,7 +458,11 @@ class InvalidRecord(ValueError):
 def _num(x: Any) -> str:
     if isinstance(x, bool) or not isinstance(x, (int, float)):
         raise InvalidRecord(f"expected a number, got {type(x).__name__}")
-    return str(x) if isinstance(x, int) else repr(float(x))
+    if isinstance(x, int):
+        return str(x)
+    if not math.isfinite(x):
+        raise InvalidRecord("expected a finite number")
+    return repr(float(x))
 
 
 def _str(rec: dict, name: str) -> str:

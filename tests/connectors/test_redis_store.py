@@ -457,9 +457,10 @@ def test_bad_records_are_counted_not_raised(redis_server, prefix):
     m.write([(TOPIC_DECISIONS, {"junk": 1}), (TOPIC_ETA, "not a dict"),
              (TOPIC_ALERTS, {"alert_id": "A-Z1-1-1", "zone": "Z1", "kind": "x", "ts": "soon"}),
              (TOPIC_DLQ, {"v": 1, "reason": "bad"}), ("bogus",)],
-            [("V1", "north", 13.4, 1.0), ("V1",), (None, 1.0, 2.0, 3.0)])
+            [("V1", "north", 13.4, 1.0), ("V1",), (None, 1.0, 2.0, 3.0),
+             ("V1", float("nan"), 13.4, 1.0)])
     met = m.metrics()
-    assert met["invalid"] == 7 and met["written"] == 0 and met["backlog"] == 0
+    assert met["invalid"] == 8 and met["written"] == 0 and met["backlog"] == 0
 
 
 # ---------------------------------------------------------------- outages
