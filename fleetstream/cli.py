@@ -12,6 +12,7 @@ Subcommands (``fleetstream <cmd> --help`` for each):
   topics     create the Kafka topics
   publish    produce a replay folder into the Kafka input topics
   record     capture the Kafka input topics into a replay folder
+  customers  load a replay folder's customer profiles into the Redis context store
 """
 
 from __future__ import annotations
@@ -126,6 +127,7 @@ DELEGATED = (
         ("topics", "fleetstream.topics_cmd", "create the Kafka topics"),
         ("publish", "fleetstream.publish_cmd", "produce a replay folder into Kafka"),
         ("record", "fleetstream.record_cmd", "capture Kafka input topics to a replay folder"),
+        ("customers", "fleetstream.customers_cmd", "load customer profiles into Redis"),
 )
 
 
