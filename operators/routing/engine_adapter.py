@@ -38,7 +38,7 @@ class RoutingConfig:
     costs in currency units)."""
 
     plan_budget: Budget = field(default_factory=lambda: Budget(time_limit_s=60.0, solution_limit=300))
-    reroute_budget: Budget = field(default_factory=lambda: Budget(local_passes=4, local_window=10))
+    reroute_budget: Budget = field(default_factory=lambda: Budget(local_passes=3, local_window=8))
     lateness_cost_per_min: float = 2.0
     """Cost of a minute past a window end (makes on-time dominate km)."""
     drop_penalty: float = 300.0

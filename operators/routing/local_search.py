@@ -114,6 +114,109 @@ class RouteEval:
         return (HARD * hard + dist * self.km_c + dur * self.h_c + len(stops) * self.stop_c
                 + late * self.late_c)
 
+    # -------------------------------------------------------------- incremental
+
+    def fast_ok(self, stops: list[Stop]) -> bool:
+        """Incremental evaluation applies (no break: the break's placement is global)."""
+        return self.v.break_ is None
+
+    def trace(self, stops: list[Stop]) -> tuple:
+        """States before each position (time, previous node, monotone cost, loads) of a
+        route, its end time and total cost, for :meth:`cost_move`."""
+        p, v, T, D = self.p, self.v, self.T, self.D
+        jobs = p._jobs
+        # Without pickups the load only falls along the route: checking it at the start
+        # is enough, and the moves need not track it.
+        dims = self.dims if any(k == PICKUP for _j, k in stops) else []
+        load = [0.0] * len(dims)
+        for jid, kind in stops:
+            j = jobs[jid]
+            if kind != PICKUP and not j.has_pickup:
+                for di, d in enumerate(dims):
+                    load[di] += 1.0 if d == "count" else j.size.get(d, 0.0)
+        if not dims:
+            start = [0.0] * len(self.dims)
+            for jid, _k in stops:
+                j = jobs[jid]
+                for di, d in enumerate(self.dims):
+                    start[di] += 1.0 if d == "count" else j.size.get(d, 0.0)
+            hard = sum(max(0.0, start[di] - self.cap[d]) for di, d in enumerate(self.dims))
+        else:
+            hard = sum(max(0.0, load[di] - self.cap[d]) for di, d in enumerate(dims))
+        t, node, q = v.start_time, v.start, HARD * hard
+        Ts, Ns, Qs, Ls = [], [], [], []
+        for jid, kind in stops:
+            Ts.append(t)
+            Ns.append(node)
+            Qs.append(q)
+            Ls.append(tuple(load))
+            t, node, q = self._step(jobs[jid], kind, t, node, q, load)
+        Ts.append(t)
+        Ns.append(node)
+        Qs.append(q)
+        Ls.append(tuple(load))
+        end, qf = self._finish(t, node, q)
+        return Ts, Ns, Qs, Ls, end, qf, len(stops)
+
+    def _step(self, j, kind, t, node, q, load):
+        if kind == PICKUP:
+            nxt, (w0, w1), svc = j.pickup, j.pickup_window, j.pickup_service
+        else:
+            nxt, (w0, w1), svc = j.node, j.window, j.service
+        a = t + self.T[node][nxt]
+        q += self.D[node][nxt] * self.km_c
+        s = a if a > w0 else w0
+        if s > w1:
+            if self.soft and s - w1 <= self.p.max_lateness:
+                q += (s - w1) * self.late_c
+            else:
+                q += (s - w1) * HARD
+        if load:
+            sign = 1.0 if kind == PICKUP else -1.0
+            for di, d in enumerate(self.dims):
+                load[di] += sign * (1.0 if d == "count" else j.size.get(d, 0.0))
+                if load[di] > self.cap[d] + 1e-9:
+                    q += (load[di] - self.cap[d]) * HARD
+        return s + svc, nxt, q
+
+    def _finish(self, t, node, q):
+        v = self.v
+        end = t + self.T[node][v.end]
+        q += self.D[node][v.end] * self.km_c
+        if end > v.shift_end:
+            q += (end - v.shift_end) * HARD
+        dur = end - v.start_time
+        if v.max_duration is not None and dur > v.max_duration:
+            q += (dur - v.max_duration) * HARD
+        return end, q
+
+    def total(self, end: float, q: float, n: int) -> float:
+        return q + (end - self.v.start_time) * self.h_c + n * self.stop_c
+
+    def cost_move(self, cand: list[Stop], lo: int, hi: int, tr: tuple, bound: float) -> float:
+        """Cost of ``cand``, which equals the traced route outside positions [lo, hi),
+        or inf as soon as it provably reaches ``bound``: it starts from the traced state
+        at ``lo``, and once past the change, a candidate at the same place no earlier
+        than the traced route cannot beat the traced suffix."""
+        Ts, Ns, Qs, Ls, end0, qf0, n = tr
+        jobs = self.p._jobs
+        t, node, q = Ts[lo], Ns[lo], Qs[lo]
+        load = list(Ls[lo])
+        h0 = n * self.stop_c - self.v.start_time * self.h_c
+        for i in range(lo, n):
+            if i > hi:
+                if node == Ns[i]:
+                    if t == Ts[i]:
+                        return q + (qf0 - Qs[i]) + end0 * self.h_c + h0
+                    if t > Ts[i] and q + (qf0 - Qs[i]) + end0 * self.h_c + h0 >= bound:
+                        return float("inf")
+            jid, kind = cand[i]
+            t, node, q = self._step(jobs[jid], kind, t, node, q, load)
+            if q + t * self.h_c + h0 >= bound:
+                return float("inf")
+        end, q = self._finish(t, node, q)
+        return q + end * self.h_c + h0
+
     def lateness(self, stops: list[Stop]) -> float:
         """Total time past window ends along the route (time units)."""
         p, v, T = self.p, self.v, self.T
@@ -135,14 +238,19 @@ class RouteEval:
 def improve_route(p: Problem, vid: str, stops: list[Stop], max_passes: int = 6,
                   window: int = 12, ev: RouteEval | None = None) -> tuple[list[Stop], float]:
     """Relocate single stops and segments of 2 and 3 (or-opt) within ``window``
-    positions, then 2-opt on pickup-free stretches, first improvement, up to
-    ``max_passes`` passes.  Pickups stay before their deliveries."""
+    positions, then 2-opt within ``window``, first improvement, up to ``max_passes``
+    passes.  Pickups stay before their deliveries.  Moves are costed incrementally
+    from the unchanged prefix and cut off as soon as they cannot win."""
     ev = ev or RouteEval(p, vid)
     cur = list(stops)
-    best = ev.cost(cur)
     n = len(cur)
     if n < 2:
-        return cur, best
+        return cur, ev.cost(cur)
+    if not ev.fast_ok(cur):
+        return _improve_plain(p, vid, cur, max_passes, window, ev)
+    pairs = any(k == PICKUP for _j, k in cur)
+    tr = ev.trace(cur)
+    best = ev.total(tr[4], tr[5], n)
     for _ in range(max_passes):
         improved = False
         for seg in (1, 2, 3):
@@ -150,8 +258,46 @@ def improve_route(p: Problem, vid: str, stops: list[Stop], max_passes: int = 6,
             while i + seg <= n:
                 block = cur[i:i + seg]
                 rest = cur[:i] + cur[i + seg:]
-                lo, hi = max(0, i - window), min(len(rest), i + window)
-                for k in range(lo, hi + 1):
+                lo_k, hi_k = max(0, i - window), min(len(rest), i + window)
+                for k in range(lo_k, hi_k + 1):
+                    if k == i:
+                        continue
+                    cand = rest[:k] + block + rest[k:]
+                    if pairs and not _pairs_ok(cand, p):
+                        continue
+                    c = ev.cost_move(cand, min(i, k), max(i, k) + seg, tr, best - 1e-9)
+                    if c < best - 1e-9:
+                        cur, best, improved = cand, c, True
+                        tr = ev.trace(cur)
+                        break
+                i += 1
+        for i in range(n - 1):
+            for k in range(i + 2, min(n, i + window) + 1):
+                cand = cur[:i] + cur[i:k][::-1] + cur[k:]
+                if pairs and not _pairs_ok(cand, p):
+                    continue
+                c = ev.cost_move(cand, i, k, tr, best - 1e-9)
+                if c < best - 1e-9:
+                    cur, best, improved = cand, c, True
+                    tr = ev.trace(cur)
+        if not improved:
+            break
+    return cur, ev.cost(cur)
+
+
+def _improve_plain(p: Problem, vid: str, cur: list[Stop], max_passes: int, window: int,
+                   ev: RouteEval) -> tuple[list[Stop], float]:
+    """Full re-evaluation of every move (routes with a break)."""
+    best = ev.cost(cur)
+    n = len(cur)
+    for _ in range(max_passes):
+        improved = False
+        for seg in (1, 2, 3):
+            i = 0
+            while i + seg <= n:
+                block = cur[i:i + seg]
+                rest = cur[:i] + cur[i + seg:]
+                for k in range(max(0, i - window), min(len(rest), i + window) + 1):
                     if k == i:
                         continue
                     cand = rest[:k] + block + rest[k:]
@@ -162,14 +308,6 @@ def improve_route(p: Problem, vid: str, stops: list[Stop], max_passes: int = 6,
                         cur, best, improved = cand, c, True
                         break
                 i += 1
-        for i in range(n - 1):
-            for k in range(i + 2, min(n, i + window) + 1):
-                cand = cur[:i] + cur[i:k][::-1] + cur[k:]
-                if not _pairs_ok(cand, p):
-                    continue
-                c = ev.cost(cand)
-                if c < best - 1e-9:
-                    cur, best, improved = cand, c, True
         if not improved:
             break
     return cur, best
