@@ -32,10 +32,19 @@ from models.base import LearnedSeat
 from models.monitor import DriftWatch
 
 HORIZON_EDGES = (600.0, 1800.0, 3600.0, 7200.0)  # seconds: bucket upper edges
-# Tail levels: (lower 80, upper 80, lower 95, upper 95) miss targets per tail.
+# Tail miss targets: (below lo80, above hi80, below lo95, above hi95).
 TAILS = (0.10, 0.10, 0.025, 0.025)
-# Cold-start score quantiles before a bucket has data (normalized units).
-PRIOR = (-1.2, 1.8, -2.0, 3.2)
+LEVEL_MIN = 0.002
+# Cold-start score thresholds per horizon bucket (normalized units, see ``scale``):
+# conservative (wide) guesses of where the tails of arrival error lie when routes
+# keep changing; used until a bucket has ``min_n`` labels.
+PRIOR = (
+    (-1.2, 1.2, -2.0, 2.5),
+    (-1.5, 2.0, -2.5, 5.0),
+    (-1.5, 4.0, -2.5, 9.0),
+    (-1.5, 7.0, -2.5, 14.0),
+    (-1.5, 8.0, -2.5, 16.0),
+)
 
 
 def horizon_bucket(h: float) -> int:
@@ -54,7 +63,7 @@ def _quantile(sorted_xs: list, q: float) -> float:
 
 
 class ConformalIntervals(LearnedSeat):
-    def __init__(self, window: int = 400, min_n: int = 40, gamma: float = 0.01,
+    def __init__(self, window: int = 300, min_n: int = 30, gamma: float = 0.01,
                  base_s: float = 240.0, rel: float = 0.15):
         self.version = "interval-aci-1"
         self.n_learned = 0
@@ -64,7 +73,6 @@ class ConformalIntervals(LearnedSeat):
         self.scores: list[deque] = [deque(maxlen=window) for _ in range(nb)]
         self.levels: list[list[float]] = [list(TAILS) for _ in range(nb)]
         self._cache: list = [None] * nb
-        self._pooled: deque = deque(maxlen=window)
         # progressive validation (the interval in force just before learning the label)
         self.mae = metrics.MAE()
         self.n_cov = [0, 0]
@@ -74,56 +82,53 @@ class ConformalIntervals(LearnedSeat):
     def scale(self, horizon_s: float) -> float:
         return self.base_s + self.rel * (horizon_s if horizon_s > 0 else 0.0)
 
-    def _score_quantiles(self, b: int) -> tuple:
+    def _thresholds(self, b: int) -> tuple:
         q = self._cache[b]
         if q is not None:
             return q
         data = self.scores[b]
         if len(data) < self.min_n:
-            data = self._pooled
-        if len(data) < self.min_n:
-            q = PRIOR
+            q = PRIOR[b]
         else:
-            s = sorted(data)
+            srt = sorted(data)
             lv = self.levels[b]
-            q = (_quantile(s, lv[0]), _quantile(s, 1 - lv[1]),
-                 _quantile(s, lv[2]), _quantile(s, 1 - lv[3]))
-            # the 95 % interval contains the 80 % one
-            q = (q[0], q[1], min(q[2], q[0]), max(q[3], q[1]))
+            q = (_quantile(srt, lv[0]), _quantile(srt, 1 - lv[1]),
+                 _quantile(srt, lv[2]), _quantile(srt, 1 - lv[3]))
+        q = (q[0], q[1], min(q[2], q[0]), max(q[3], q[1]))  # the 95 % interval holds the 80 %
         self._cache[b] = q
         return q
 
     def interval(self, x: dict) -> tuple[float, float, float, float]:
         h = x["horizon_s"]
-        q = self._score_quantiles(horizon_bucket(h))
+        q = self._thresholds(horizon_bucket(h))
         s = self.scale(h)
         return (q[0] * s, q[1] * s, q[2] * s, q[3] * s)
 
     def update(self, x: dict, residual_s: float) -> None:
-        if residual_s != residual_s or math.isinf(residual_s):
+        r = residual_s
+        if r != r or math.isinf(r):
             return
         h = x["horizon_s"]
         b = horizon_bucket(h)
         lo80, hi80, lo95, hi95 = self.interval(x)
-        r = residual_s
-        # progressive metrics and drift, then adapt the tail levels (ACI), then learn
+        # progressive metrics and drift, on the interval in force before this label
         self.mae.update(r, 0.0)
         self.n_cov[0] += 1 if lo80 <= r <= hi80 else 0
         self.n_cov[1] += 1 if lo95 <= r <= hi95 else 0
         self.width_sum[0] += hi80 - lo80
         self.width_sum[1] += hi95 - lo95
         s = self.scale(h)
-        self.watch.update(abs(r) / s, {"zone": x.get("zone")})
-        if len(self.scores[b]) >= self.min_n:
-            lv = self.levels[b]
-            misses = (r < lo80, r > hi80, r < lo95, r > hi95)
-            for i in range(4):
-                v = lv[i] + self.gamma * (TAILS[i] - (1.0 if misses[i] else 0.0))
-                lv[i] = 0.001 if v < 0.001 else 0.45 if v > 0.45 else v
         score = r / s
+        self.watch.update(abs(score), {"zone": x.get("zone")})
+        # adaptive conformal: every label moves each tail's level by
+        # gamma x (target - missed), so the running miss rate tracks the target
+        lv = self.levels[b]
+        misses = (r < lo80, r > hi80, r < lo95, r > hi95)
+        for i in range(4):
+            v = lv[i] + self.gamma * (TAILS[i] - (1.0 if misses[i] else 0.0))
+            lv[i] = LEVEL_MIN if v < LEVEL_MIN else 0.45 if v > 0.45 else v
         self.scores[b].append(score)
-        self._pooled.append(score)
-        self._cache = [None] * len(self._cache)
+        self._cache[b] = None
         self.n_learned += 1
 
     def metrics(self) -> dict:
