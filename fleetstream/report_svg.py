@@ -14,8 +14,12 @@ COLORS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b")
 
 def line_chart(title: str, series: list[tuple[str, list[tuple[float, float]]]], xlabel: str,
                ylabel: str, width: int = 520, height: int = 300,
-               ref: list[tuple[float, float]] | None = None) -> str:
-    pts = [p for _, s in series for p in s] + (ref or [])
+               ref: list[tuple[float, float]] | None = None,
+               refs: list[list[tuple[float, float]]] | None = None) -> str:
+    """Polyline chart; ``ref`` (and each of ``refs``) is drawn as a dashed grey
+    reference line (e.g. the diagonal of a calibration plot, a nominal coverage)."""
+    refs = ([ref] if ref else []) + list(refs or [])
+    pts = [p for _, s in series for p in s] + [p for r in refs for p in r]
     if not pts:
         return f"<p>{escape(title)}: no data</p>"
     x0, x1 = min(p[0] for p in pts), max(p[0] for p in pts)
@@ -45,8 +49,8 @@ def line_chart(title: str, series: list[tuple[str, list[tuple[float, float]]]], 
     out.append(f'<text x="{ml + w / 2}" y="{height - 6}" text-anchor="middle">{escape(xlabel)}</text>')
     out.append(f'<text x="12" y="{mt + h / 2}" transform="rotate(-90 12 {mt + h / 2})" '
                f'text-anchor="middle">{escape(ylabel)}</text>')
-    if ref:
-        p = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in ref)
+    for r in refs:
+        p = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in r)
         out.append(f'<polyline points="{p}" fill="none" stroke="#aaa" stroke-dasharray="4 3"/>')
     for i, (name, s) in enumerate(series):
         c = COLORS[i % len(COLORS)]
