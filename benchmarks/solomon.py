@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--instances", default="", help="comma list, e.g. C101,R205")
     ap.add_argument("--workers", type=int, default=1, help="instances solved in parallel (one core each)")
     ap.add_argument("--restarts", type=int, default=1, help="split the budget over N first-solution strategies")
-    ap.add_argument("--gls-lambda", type=float, default=0.1)
+    ap.add_argument("--gls-lambda", type=float, default=0.3)
     ap.add_argument("--data", default=SOLOMON_DIR)
     ap.add_argument("--out", default="", help="write the results as JSON")
     a = ap.parse_args(argv)

@@ -23,7 +23,7 @@ from fleetstream.outputs import (OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DECI
                                  TOPIC_NOTIFICATIONS)
 from fleetstream.settings import EngineSettings
 from operators import notify
-from operators.dispatch import (InsertionStrategy, Rejection, Timing, apply_insertion,
+from operators.dispatch import (Rejection, Timing, apply_insertion,
                                 route_timing, static_reject)
 from operators.estimators import ModelSeats
 from operators.routing.strategy import ORToolsStrategy
@@ -369,7 +369,8 @@ class ZoneEngine:
         method = "edf"
         if hasattr(self.strategy, "reroute_result"):
             r = self.strategy.reroute_result(v, self.orders, now, self.tt, self.dist,
-                                             keep_first=v.at_stop is not None)
+                                             keep_first=v.at_stop is not None,
+                                             time_factor=self._pace_factor(v))
             if r is not None and r.changed:
                 seq = [(oid, PICKUP if k == PICKUP else DELIVERY) for oid, k in r.sequence]
                 if v.at_stop is not None:
@@ -892,7 +893,8 @@ class ZoneEngine:
             if v.status != ACTIVE or len(v.route) < 3 or self._in_proposal(vid):
                 continue
             r = self.strategy.reroute_result(v, self.orders, now, self.tt, self.dist,
-                                             keep_first=v.at_stop is not None)
+                                             keep_first=v.at_stop is not None,
+                                             time_factor=self._pace_factor(v))
             if r is None or not r.changed or r.cost_before - r.cost_after < cfg.reopt_min_gain:
                 continue
             seq = [(oid, PICKUP if k == PICKUP else DELIVERY) for oid, k in r.sequence]
@@ -909,6 +911,14 @@ class ZoneEngine:
                                           "min_gain": cfg.reopt_min_gain}],
                              "expected_effect": self._effect(before, {vid: seq}, now, []),
                              "strategy": self.strategy.name})
+
+    def _pace_factor(self, v: Vehicle) -> float:
+        """Travel-time scale for re-routing ``v``: its learned pace over the planning
+        buffer, when the routing config asks for it and the driver is slower."""
+        cfg = self.routing_config
+        if cfg is None or not getattr(cfg, "learned_pace", False):
+            return 1.0
+        return max(1.0, round(v.pace / self.settings.plan_time_factor, 3))
 
     def _in_proposal(self, vid: str) -> bool:
         return any(vid in prop["routes"] for prop in self.proposals.values())

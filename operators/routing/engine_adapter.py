@@ -56,6 +56,10 @@ class RoutingConfig:
     """A redispatch must save more than this (plan stability)."""
     redispatch_candidates: int = 8
     max_local_stops: int = 120
+    learned_pace: bool = False
+    """Re-route with the driver's learned pace (true / provider travel time, learned
+    from finished legs) scaling the planning travel times, when it is above the
+    planning buffer."""
 
     def __post_init__(self) -> None:
         if self.lateness_cost_per_min < 0 or self.drop_penalty <= 0:

@@ -43,7 +43,14 @@ class ORToolsStrategy:
         return res, p
 
     def reroute_result(self, v: Any, orders: dict, now: float, tt: Callable, dist: Callable,
-                       keep_first: bool = False) -> solver.RerouteResult | None:
+                       keep_first: bool = False, time_factor: float = 1.0) -> solver.RerouteResult | None:
+        """``time_factor`` scales the planning travel times for this vehicle (the engine
+        passes the driver's learned pace when ``RoutingConfig.learned_pace`` is on)."""
+        if time_factor != 1.0:
+            base_tt = tt
+
+            def tt(a, b, ts, _f=time_factor):  # noqa: F811
+                return base_tt(a, b, ts) * _f
         stops = [tuple(s) for s in v.route]
         if len(stops) < 2 + (1 if keep_first else 0):
             return None
