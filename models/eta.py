@@ -107,5 +107,5 @@ class RiverEta(LearnedSeat):
             r[1] = r[1] * VRES_DECAY + 1.0
 
     def metrics(self) -> dict:
-        return {"legs": self.n_learned, "mae_log_ratio": self.mae_log.get(),
-                "mae_log_ratio_provider": self.mae_log_provider.get()}
+        return {"legs": self.n_learned, "mae_log_ratio": float(self.mae_log.get()),
+                "mae_log_ratio_provider": float(self.mae_log_provider.get())}

@@ -94,7 +94,9 @@ class ConformalIntervals(LearnedSeat):
             lv = self.levels[b]
             q = (_quantile(srt, lv[0]), _quantile(srt, 1 - lv[1]),
                  _quantile(srt, lv[2]), _quantile(srt, 1 - lv[3]))
-        q = (q[0], q[1], min(q[2], q[0]), max(q[3], q[1]))  # the 95 % interval holds the 80 %
+        # the interval holds the point ETA, and the 95 % interval holds the 80 % one
+        lo, hi = min(q[0], 0.0), max(q[1], 0.0)
+        q = (lo, hi, min(q[2], lo), max(q[3], hi))
         self._cache[b] = q
         return q
 
@@ -133,7 +135,7 @@ class ConformalIntervals(LearnedSeat):
 
     def metrics(self) -> dict:
         n = self.n_learned
-        return {"scored": n, "eta_mae_s": self.mae.get(),
+        return {"scored": n, "eta_mae_s": float(self.mae.get()),
                 "coverage80": self.n_cov[0] / n if n else None,
                 "coverage95": self.n_cov[1] / n if n else None,
                 "mean_width80_s": self.width_sum[0] / n if n else None,

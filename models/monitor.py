@@ -6,7 +6,7 @@ captured at prediction time, just before it learns from the label) into a
 detects a change *and the error got worse* by at least ``min_rise`` (relative),
 the watch queues a drift event.  The zone engine polls the seat's
 ``drift_events()`` after it learns and turns each event into an ``fs.alerts``
-record of kind ``model_drift`` (see docs/models.md for the exact hook).
+record of kind ``drift`` (see docs/models.md for the exact hook).
 
 There is no clock here: the watch counts samples (``min_n`` before the first
 event, ``cooldown_n`` between events), so the same labels give the same events.

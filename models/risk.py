@@ -70,4 +70,4 @@ class RiverRisk(LearnedSeat):
 
     def metrics(self) -> dict:
         return {"learned": self.n_learned, "positives": self.n_pos,
-                "log_loss": self.logloss.get(), "roc_auc": self.auc.get()}
+                "log_loss": float(self.logloss.get()), "roc_auc": float(self.auc.get())}
