@@ -145,6 +145,9 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         self.lag_wait_s = lag_wait_s
         self.poll_timeout_s = poll_timeout_s
         self.blocked_since: float | None = None
+        self.last_arrival = -1.0  # monotonic time of the latest fetch that brought messages
+        self.verified: dict[str, float] = {}  # topic -> when its watermark was last asked
+        self.query_timeout_s = 5.0
         self.errors = 0
         self._next_error_log = 0.0
 
@@ -161,6 +164,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
                 continue
             if t not in self.buf:
                 continue
+            self.last_arrival = time.monotonic()
             self.eof[t] = False
             self.buf[t].append((m.timestamp()[1], m, None))
 
@@ -179,24 +183,35 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
             log.warning("kafka consumer (partition index %d): %s (%d consumer errors so far)",
                         self.index, err, self.errors)
 
-    def _holds(self, t: str) -> float | None:
-        """How long an empty topic may hold the merge back: None when it cannot
-        have anything older (end of partition seen, or our position is at the
-        last known high watermark), ``lag_wait_s`` when it is known to have
-        unread messages, ``max_wait_s`` when we do not know."""
-        if self.eof[t]:
-            return None
+    def _lagging(self, t: str) -> bool | None:
+        """Whether topic ``t`` (nothing buffered) may still have messages older than
+        what is buffered elsewhere: True when it has unread messages (our position
+        is below its high watermark), False when it is caught up, None when
+        unknown.  "Caught up" must be checked after the latest fetch brought
+        something: the client's cached watermark can trail the data it already
+        delivered for other topics, so then the broker is asked (one round trip
+        per quiet topic and new arrival)."""
         pos = self.next.get(t)
+        if pos is None:
+            return None
+        tp = TopicPartition(t, self.index)
         try:
-            _lo, hi = self.consumer.get_watermark_offsets(TopicPartition(t, self.index), cached=True)
+            _lo, hi = self.consumer.get_watermark_offsets(tp, cached=True)
         except KafkaException:
             hi = -1
         if hi is not None and hi >= 0:
             self.hwm[t] = max(hi, self.hwm.get(t, 0))
-        hi = self.hwm.get(t)
-        if hi is not None and pos is not None:
-            return None if pos >= hi else self.lag_wait_s
-        return self.max_wait_s
+        if self.hwm.get(t, -1) > pos:
+            return True
+        if self.verified.get(t, -1.0) < self.last_arrival:
+            self.verified[t] = time.monotonic()
+            try:
+                _lo, hi = self.consumer.get_watermark_offsets(tp, timeout=self.query_timeout_s)
+            except KafkaException as e:
+                log.debug("kafka: watermark query for %s failed: %s", t, e)
+                return None
+            self.hwm[t] = max(hi, self.hwm.get(t, 0))
+        return self.hwm.get(t, -1) > pos if t in self.hwm else None
 
     def next_batch(self) -> list[InMsg]:
         buffered = any(self.buf.values())
@@ -204,6 +219,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         out: list[InMsg] = []
         bufs, topics, order = self.buf, self.topics, self.order
         now = time.monotonic()
+        lag: dict[str, bool | None] = {}  # per empty topic, for this call
         while len(out) < self.batch_size:
             best = None
             hold = None
@@ -212,10 +228,12 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
                 if b:
                     if best is None or b[0][0] < best[0] or (b[0][0] == best[0] and order[t] < order[best[1]]):
                         best = (b[0][0], t)
-                else:
-                    h = self._holds(t)
-                    if h is not None:
-                        hold = h if hold is None else max(hold, h)
+                    continue
+                if t not in lag:
+                    lag[t] = self._lagging(t)
+                if lag[t] is not False:
+                    h = self.lag_wait_s if lag[t] else self.max_wait_s
+                    hold = h if hold is None else max(hold, h)
             if best is None:
                 break
             if hold is not None:
@@ -230,6 +248,8 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
             _ts, m, err = bufs[t].popleft()
             self.next[t] = m.offset() + 1
             out.append(to_inmsg(m, self.prefix, err))
+            if not bufs[t]:
+                lag[t] = self._lagging(t)
         if (not self.tail and not out and all(self.eof.values())
                 and not any(self.buf.values())):
             raise StopIteration()
