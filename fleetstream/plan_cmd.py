@@ -75,9 +75,10 @@ def main(argv: list[str] | None = None) -> int:
             f.write(orjson.dumps(out, option=orjson.OPT_INDENT_2))
     if not a.quiet:
         for vid, stops in out["routes"].items():
-            print(f"{vid}: {' '.join(map(str, stops if solomon else [s[0] for s in stops]))}")
+            print(f"{vid}: {' '.join(map(str, stops if solomon else [s[0] + (':pickup' if s[1] == 'pickup' else '') for s in stops]))}")
+        cost = f"cost {rep.cost:.2f}, " if p.objective == "cost" else ""
         line = (f"{out['instance']}: {rep.vehicles_used} vehicles, distance {rep.distance:.1f}, "
-                f"cost {rep.cost:.2f}, {len(res.unassigned)} unassigned, "
+                f"{cost}{len(res.unassigned)} unassigned, "
                 f"independent check: {'feasible' if rep.feasible else 'INFEASIBLE'}")
         if "bks" in out:
             line += f", gap to best known {out['bks']['gap_pct']:+.2f} %"
