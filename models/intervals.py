@@ -34,16 +34,16 @@ from models.monitor import DriftWatch
 HORIZON_EDGES = (600.0, 1800.0, 3600.0, 7200.0)  # seconds: bucket upper edges
 # Tail miss targets: (below lo80, above hi80, below lo95, above hi95).
 TAILS = (0.10, 0.10, 0.025, 0.025)
-LEVEL_MIN = 0.002
+LEVEL_MIN = -0.5   # below 0: extrapolate past the window's extreme (see _quantile)
 # Cold-start score thresholds per horizon bucket (normalized units, see ``scale``):
 # conservative (wide) guesses of where the tails of arrival error lie when routes
 # keep changing; used until a bucket has ``min_n`` labels.
 PRIOR = (
-    (-1.2, 1.2, -2.0, 2.5),
-    (-1.5, 2.0, -2.5, 5.0),
-    (-1.5, 4.0, -2.5, 9.0),
-    (-1.5, 7.0, -2.5, 14.0),
-    (-1.5, 8.0, -2.5, 16.0),
+    (-1.2, 1.2, -2.0, 3.0),
+    (-1.5, 2.0, -2.5, 6.0),
+    (-1.5, 4.0, -2.5, 11.0),
+    (-1.5, 7.0, -2.5, 18.0),
+    (-1.5, 8.0, -2.5, 20.0),
 )
 
 
@@ -52,8 +52,16 @@ def horizon_bucket(h: float) -> int:
 
 
 def _quantile(sorted_xs: list, q: float) -> float:
-    """Linear-interpolated quantile of a sorted list (q in [0, 1])."""
+    """Linear-interpolated quantile of a sorted list.  Beyond the sample (q < 0 or
+    q > 1, where adaptive conformal can push a level after many misses) the
+    quantile function is extended linearly with the slope of its outer 5 %."""
     n = len(sorted_xs)
+    if q < 0.0:
+        q0, q5 = sorted_xs[0], _quantile(sorted_xs, 0.05)
+        return q0 + q * (q5 - q0) / 0.05
+    if q > 1.0:
+        q100, q95 = sorted_xs[-1], _quantile(sorted_xs, 0.95)
+        return q100 + (q - 1.0) * (q100 - q95) / 0.05
     pos = q * (n - 1)
     i = int(pos)
     if i >= n - 1:
@@ -63,7 +71,7 @@ def _quantile(sorted_xs: list, q: float) -> float:
 
 
 class ConformalIntervals(LearnedSeat):
-    def __init__(self, window: int = 300, min_n: int = 30, gamma: float = 0.01,
+    def __init__(self, window: int = 400, min_n: int = 300, gamma: float = 0.005,
                  base_s: float = 240.0, rel: float = 0.15):
         self.version = "interval-aci-1"
         self.n_learned = 0

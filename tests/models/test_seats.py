@@ -184,17 +184,19 @@ def skewed(rng: random.Random, h: float, i: int) -> float:
 
 
 def test_conformal_coverage_on_known_noise():
-    iv, hits, trace = coverage_run(3, 12000, skewed)
-    tail = trace[2000:]   # after the cold start
-    c80 = sum(a for a, _ in tail) / len(tail)
-    c95 = sum(b for _, b in tail) / len(tail)
+    # adaptive conformal promises long-run coverage over every interval it issued,
+    # the cold-start ones included (it compensates for them), per horizon bucket
+    iv, hits, trace = coverage_run(3, 15000, skewed)
+    c80 = sum(a for a, _ in trace) / len(trace)
+    c95 = sum(b for _, b in trace) / len(trace)
     assert abs(c80 - 0.80) < 0.02, c80
     assert abs(c95 - 0.95) < 0.015, c95
-    for b, hs in hits.items():   # and in every horizon bucket, not just on average
-        hs = hs[len(hs) // 5:]
-        assert abs(sum(a for a, _ in hs) / len(hs) - 0.80) < 0.04, b
+    for b, hs in hits.items():
+        assert abs(sum(a for a, _ in hs) / len(hs) - 0.80) < 0.03, b
+        assert abs(sum(c for _, c in hs) / len(hs) - 0.95) < 0.02, b
     m = iv.metrics()
-    assert m["scored"] == 12000 and m["mean_width95_s"] > m["mean_width80_s"] > 0
+    assert m["scored"] == 15000 and m["mean_width95_s"] > m["mean_width80_s"] > 0
+    assert m["coverage80"] == pytest.approx(c80)
 
 
 def test_conformal_coverage_recovers_after_the_noise_doubles():
@@ -206,7 +208,7 @@ def test_conformal_coverage_recovers_after_the_noise_doubles():
 
 
 def test_intervals_nest_and_widen_with_horizon():
-    iv, _, _ = coverage_run(5, 4000, skewed)
+    iv, _, _ = coverage_run(5, 12000, skewed)
     prev = 0.0
     for h in (100.0, 1000.0, 3000.0, 6000.0, 9000.0):
         lo80, hi80, lo95, hi95 = iv.interval({"horizon_s": h})
