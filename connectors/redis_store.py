@@ -52,14 +52,11 @@ import orjson
 
 from fleetstream.events import (FAIL_REASONS, MAX_ID_LEN, MAX_TEXT_LEN, TOPIC_CUSTOMERS,
                                 ValidationError, decode_event)
-from fleetstream.outputs import TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA, TOPIC_NOTIFICATIONS
+from fleetstream.outputs import (TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA, TOPIC_NOTIFICATIONS,
+                                 TOPIC_OUTCOMES)
 
 log = logging.getLogger("fleetstream.redis")
 
-TOPIC_OUTCOMES = "fs.outcomes"
-"""Not emitted by the engine yet (see docs/redis.md, "Outcomes"): delivery outcome
-records ``{outcome_id, ts, zone, order_id, vehicle_id, customer_id, outcome,
-reason}`` (outcome: delivered, failed or cancelled).  The read model already applies them when they arrive."""
 
 ORDER_STATUSES = ("pending", "unassigned", "proposed", "assigned", "stranded", "delivered",
                   "failed", "cancelled")
@@ -353,7 +350,7 @@ elseif t == 'N' then   -- fs.notifications
              'notification_kind', op.kind)
   ex(k)
 
-elseif t == 'O' then   -- fs.outcomes (not emitted by the engine yet)
+elseif t == 'O' then   -- fs.outcomes
   if not first_time(zone, op.id, ts) then return 'dup' end
   local extra = {'outcome_ts', TS}
   if op.reason then extra = {'outcome_ts', TS, 'outcome_reason', op.reason} end

@@ -15,8 +15,10 @@ TOPIC_DECISIONS = "fs.decisions"
 TOPIC_ETA = "fs.eta"
 TOPIC_ALERTS = "fs.alerts"
 TOPIC_NOTIFICATIONS = "fs.notifications"
+TOPIC_OUTCOMES = "fs.outcomes"
 TOPIC_DLQ = "fs.dlq"
-OUTPUT_TOPICS = (TOPIC_DECISIONS, TOPIC_ETA, TOPIC_ALERTS, TOPIC_NOTIFICATIONS, TOPIC_DLQ)
+OUTPUT_TOPICS = (TOPIC_DECISIONS, TOPIC_ETA, TOPIC_ALERTS, TOPIC_NOTIFICATIONS, TOPIC_OUTCOMES,
+                 TOPIC_DLQ)
 
 DECISION_KINDS = ("assign", "reroute", "redispatch", "hold", "unassign")
 DECISION_STATUSES = ("applied", "proposed", "rejected", "expired", "alert_only")
@@ -113,6 +115,23 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("eta", "number", True, "New predicted arrival, epoch seconds UTC."),
         ("hi80", "number", True, "80 % interval upper bound, epoch seconds UTC."),
     ],
+    TOPIC_OUTCOMES: [
+        ("outcome_id", "string", True, "Deterministic id (same per-zone sequence as the other "
+         "records), so consumers can dedupe."),
+        ("ts", "number", True, "Event time of the outcome, epoch seconds UTC."),
+        ("v", "integer", True, "Schema version."),
+        ("zone", "string", True, "Zone."),
+        ("order_id", "string", True, "Order."),
+        ("vehicle_id", "string", False, "Vehicle that served (or was to serve) the order."),
+        ("customer_id", "string", True, "Customer of the order."),
+        ("outcome", {"type": "string", "enum": ["delivered", "failed", "cancelled"]}, True,
+         "How the order ended, as the engine learned it from order_delivered, order_failed or "
+         "order_cancelled."),
+        ("reason", "string", False, "For failed: the driver's reason (not_home, access, ...); "
+         "for cancelled: the cancellation reason, if given."),
+        ("trigger_event_ids", {"type": "array", "items": {"type": "string"}}, True,
+         "The input event that reported the outcome."),
+    ],
     TOPIC_DLQ: [
         ("ts", "number", False, "Event time if it could be read, epoch seconds UTC."),
         ("v", "integer", True, "Schema version."),
@@ -136,6 +155,7 @@ KEYS = {
     TOPIC_ETA: "order_id",
     TOPIC_ALERTS: "zone",
     TOPIC_NOTIFICATIONS: "customer_id",
+    TOPIC_OUTCOMES: "order_id",
     TOPIC_DLQ: "source_topic",
 }
 

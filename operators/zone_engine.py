@@ -20,7 +20,7 @@ from typing import Any, Callable
 
 from fleetstream.events import Event
 from fleetstream.outputs import (OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA,
-                                 TOPIC_NOTIFICATIONS)
+                                 TOPIC_NOTIFICATIONS, TOPIC_OUTCOMES)
 from fleetstream.settings import EngineSettings
 from operators import notify
 from operators.dispatch import (Rejection, Timing, apply_insertion,
@@ -220,7 +220,7 @@ class ZoneEngine:
                 "hour": hour, "dow": int(ts // 86400 + 3) % 7, "zone": self.zone,
                 "vehicle_type": v.vehicle_type, "fleet_type": v.fleet_type,
                 "driver_pace": v.pace, "condition_factor": f, "stops_ahead": ahead,
-                "speed_kmh": v.speed_kmh}
+                "speed_kmh": v.speed_kmh, "vehicle_id": v.id}
 
     # ------------------------------------------------------------------ ETA and risk
 
@@ -518,6 +518,7 @@ class ZoneEngine:
             return
         v = self.vehicles.get(o.vehicle_id) if o.vehicle_id else None
         o.status = CANCELLED
+        self._outcome(out, ev, o, o.vehicle_id, "cancelled", ev.reason or None)
         if v is not None and any(s[0] == o.id for s in v.route):
             new = [s for s in v.route if s[0] != o.id]
             self._decide(out, "unassign", ev.ts, [o.id], {v.id: new}, [ev.event_id],
@@ -554,6 +555,7 @@ class ZoneEngine:
                 self.seats.intervals.update(snap["xi"], resid)
                 self.seats.late_risk.learn(snap["xr"], late)
                 self._score_snapshot(snap, ev.ts, late)
+        self._drift_alerts(ev.ts, [ev.event_id], out)
 
     def _score_snapshot(self, snap: dict, actual: float, late: bool) -> None:
         self._count("eta_scored")
@@ -561,6 +563,19 @@ class ZoneEngine:
         r = actual - snap["eta"]
         self._count("cov80", 1 if snap["lo80"] <= r <= snap["hi80"] else 0)
         self._count("cov95", 1 if snap["lo95"] <= r <= snap["hi95"] else 0)
+
+    def _drift_alerts(self, now: float, triggers: list[str], out: list[Out]) -> None:
+        """Turn the drift events the learned seats queued (ADWIN on their progressive
+        errors, see models/monitor.py) into ops alerts; baseline seats have none."""
+        for name in ("eta", "intervals", "late_risk", "failure_risk"):
+            poll = getattr(getattr(self.seats, name), "drift_events", None)
+            if poll is None:
+                continue
+            for d in poll():
+                self._alert(out, now, "drift", "warning",
+                            f"Model drift in zone {self.zone}: {d['seat']} {d['metric']} "
+                            f"{d['before']:.3g} -> {d['after']:.3g} over the last {d['window']} labels",
+                            None, [], d, triggers)
 
     def _learn_leg(self, v: Vehicle, o: Order, kind: str, now: float) -> None:
         leg = v.leg
@@ -632,8 +647,11 @@ class ZoneEngine:
         if self.observer is not None:
             self.observer("outcome", {"zone": self.zone, "order_id": o.id, "ts": ev.ts,
                                       "failed": failed, "snaps": o.snaps, "wsnaps": o.wsnaps})
+        self._outcome(out, ev, o, ev.vehicle_id, "failed" if failed else "delivered",
+                      ev.reason if failed else None)
         for snap in o.snaps:
             self.seats.failure_risk.learn(snap["xr"], failed)
+        self._drift_alerts(ev.ts, [ev.event_id], out)
         o.status = status
         if v is not None:
             if o.id in v.onboard:
@@ -645,6 +663,18 @@ class ZoneEngine:
             v.eta_ts = -1e18
             self._start_leg(v, ev.ts)
         self._forget(o)
+
+    def _outcome(self, out: list[Out], ev: Any, o: Order, vehicle_id: str | None, outcome: str,
+                 reason: str | None) -> None:
+        """How an order ended, for the read model and customer history (fs.outcomes)."""
+        rec = {"outcome_id": self._next_id("O", ev.ts), "ts": _r(ev.ts), "v": OUTPUT_SCHEMA_VERSION,
+               "zone": self.zone, "order_id": o.id, "customer_id": o.customer_id,
+               "outcome": outcome, "trigger_event_ids": [ev.event_id]}
+        if vehicle_id:
+            rec["vehicle_id"] = vehicle_id
+        if reason:
+            rec["reason"] = reason
+        out.append((TOPIC_OUTCOMES, rec))
 
     def _forget(self, o: Order) -> None:
         # Completed orders leave the state (keeps snapshots small), and every route.

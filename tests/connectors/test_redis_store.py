@@ -2,8 +2,7 @@
 
 Records come from the real engine: the ``tiny`` recording replayed through
 ``LocalEngine`` (and once with assignment proposals instead of auto-apply).
-Outcome records (``fs.outcomes``), which the engine does not emit yet, are made
-from the recording's ``order_delivered`` / ``order_failed`` events.
+Outcome records (``fs.outcomes``) are the engine's own, one per order that ended.
 """
 
 from __future__ import annotations
@@ -39,15 +38,12 @@ class Run:
         return [r for t, r in self.outs if t == topic]
 
 
-def engine_run(path: str, settings: EngineSettings | None = None,
-               outcomes: bool = False) -> Run:
+def engine_run(path: str, settings: EngineSettings | None = None) -> Run:
     """Replay a recording through the engine; positions are the pings of vehicles
     with a shift (what the live flow hands the read model)."""
     eng = LocalEngine(settings or EngineSettings())
     outs, positions = [], []
     vzone: dict[str, str] = {}
-    orders: dict[str, tuple[str, str]] = {}
-    done: set[str] = set()
     for msg in read_replay(path):
         res = eng.process(msg)
         outs += [(t, r) for t, _k, r in res]
@@ -57,22 +53,8 @@ def engine_run(path: str, settings: EngineSettings | None = None,
             continue
         if ev.TYPE == "shift_start":
             vzone[ev.vehicle_id] = ev.zone
-        elif ev.TYPE == "order_created":
-            orders.setdefault(ev.order_id, (ev.zone, ev.customer_id))
         elif ev.TYPE == "ping" and ev.vehicle_id in vzone:
             positions.append((ev.vehicle_id, ev.lat, ev.lon, ev.ts, vzone[ev.vehicle_id]))
-        elif (outcomes and ev.TYPE in ("order_delivered", "order_failed", "order_cancelled")
-              and ev.order_id in orders and ev.order_id not in done):
-            done.add(ev.order_id)
-            zone, cid = orders[ev.order_id]
-            rec = {"outcome_id": f"O-{zone}-{int(ev.ts)}-{eng.zones[zone].n_out}",
-                   "ts": ev.ts, "v": 1, "zone": zone, "order_id": ev.order_id,
-                   "customer_id": cid, "outcome": ev.TYPE.split("_")[1]}
-            if ev.TYPE != "order_cancelled":
-                rec["vehicle_id"] = ev.vehicle_id
-            if ev.TYPE == "order_failed":
-                rec["reason"] = ev.reason
-            outs.append((TOPIC_OUTCOMES, rec))
     return Run(outs, positions)
 
 
@@ -83,7 +65,7 @@ def run(tiny) -> Run:
 
 @pytest.fixture(scope="module")
 def run_outcomes(tiny) -> Run:
-    return engine_run(tiny.path, outcomes=True)
+    return engine_run(tiny.path)
 
 
 def write_all(model: RedisReadModel, run: Run, batch: int = 200) -> None:
@@ -180,13 +162,14 @@ def test_engine_outputs_build_the_read_model(redis_server, prefix, run):
 
     # orders: latest ETA (by event time and per-zone sequence) with both intervals
     etas = last_by_version(run.of(TOPIC_ETA), "order_id", "eta_id")
-    assert etas
+    ended = {rec["order_id"]: rec["outcome"] for rec in run.of(TOPIC_OUTCOMES)}
+    assert etas and ended
     for oid, e in etas.items():
         o = h(r, f"{prefix}o:{oid}")
         for f in ("eta", "lo80", "hi80", "lo95", "hi95", "window_end", "p_late"):
             assert float(o[f]) == e[f], (oid, f)
         assert o["eta_id"] == e["eta_id"] and o["eta_vehicle_id"] == e["vehicle_id"]
-        assert o["status"] == "assigned"
+        assert o["status"] == ended.get(oid, "assigned")
     for n in run.of(TOPIC_NOTIFICATIONS):
         assert h(r, f"{prefix}o:{n['order_id']}")["customer_id"] == n["customer_id"]
 
@@ -225,7 +208,10 @@ def test_every_key_expires(redis_server, prefix, run):
     types = {r.type(k) for k in keys}
     assert {b"hash", b"zset", b"stream"} <= types
     for k in keys:
-        assert 0 < r.ttl(k) <= 3600, k
+        if k.decode().startswith(prefix + "c:"):  # customer profiles/history: kept
+            assert r.ttl(k) == -1, k
+        else:
+            assert 0 < r.ttl(k) <= 3600, k
 
 
 def test_decision_stream_is_capped(redis_server, prefix):
@@ -364,6 +350,8 @@ def test_proposals_and_expiry(redis_server, prefix, tiny):
                         last[oid] = "proposed"
                     elif rec["status"] == "expired" and last.get(oid) == "proposed":
                         last[oid] = "pending"
+            elif t == TOPIC_OUTCOMES:
+                last[rec["order_id"]] = rec["outcome"]
             elif t == TOPIC_ETA and last.get(rec["order_id"], "pending") in ("pending",
                                                                               "proposed"):
                 last[rec["order_id"]] = "assigned"
