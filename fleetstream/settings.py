@@ -76,6 +76,24 @@ class EngineSettings:
     autonomy_redispatch: str = "auto"
     interval_z80: float = 1.2816
     interval_z95: float = 1.96
+    routing_plan: bool = True
+    """Plan each zone with OR-Tools at the first sweep after the shift starts settle
+    (false: parcels are inserted one by one)."""
+    routing_plan_solutions: int = 300
+    """Search budget of the zone plan, in OR-Tools solutions (not seconds: replays
+    must give the same plan on any machine)."""
+    routing_reopt_interval_s: float = 1800.0
+    """Re-optimize every active route this often (needs autonomy_reroute on)."""
+    routing_reopt_min_gain: float = 2.0
+    """A re-sequence is decided only if it saves at least this much (currency units)."""
+    routing_redispatch_change_cost: float = 4.0
+    """A redispatch must save more than this (currency units): plan stability."""
+    routing_redispatch_candidates: int = 8
+    """Vehicles (nearest compatible, any fleet type) costed per redispatch."""
+    routing_lateness_cost_per_min: float = 2.0
+    """Soft cost of a minute past a window end when re-routing (currency units)."""
+    routing_learned_pace: bool = False
+    """Re-route with the driver's learned pace scaling the planning travel times."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -101,6 +119,15 @@ class EngineSettings:
                 raise ValueError(f"{name} must be > 0")
         if self.max_insert_candidates < 1:
             raise ValueError("max_insert_candidates must be >= 1")
+        for name in ("routing_plan_solutions", "routing_redispatch_candidates"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1")
+        if self.routing_reopt_interval_s <= 0:
+            raise ValueError("routing_reopt_interval_s must be > 0")
+        for name in ("routing_reopt_min_gain", "routing_redispatch_change_cost",
+                     "routing_lateness_cost_per_min"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0")
 
     def autonomy(self, kind: str) -> str:
         return getattr(self, f"autonomy_{kind}", "auto")
@@ -193,6 +220,12 @@ _TOP_LEVEL = {"workers"}
 
 
 def _coerce(qual: str, t: str, v: Any) -> Any:
+    if t == "bool":
+        if isinstance(v, bool):
+            return v
+        if isinstance(v, str) and v.strip().lower() in ("true", "false", "1", "0", "yes", "no"):
+            return v.strip().lower() in ("true", "1", "yes")
+        raise ValueError(f"{qual}: expected true or false, got {v!r}")
     if t in ("float", "int"):
         if isinstance(v, bool):
             raise ValueError(f"{qual}: expected a number, got {v!r}")

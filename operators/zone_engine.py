@@ -26,6 +26,8 @@ from operators import notify
 from operators.dispatch import (Rejection, Timing, apply_insertion,
                                 route_timing, static_reject)
 from operators.estimators import ModelSeats
+from operators.routing.engine_adapter import RoutingConfig
+from operators.routing.solver import Budget
 from operators.routing.strategy import ORToolsStrategy
 from operators.state import (ACTIVE, ASSIGNED, AT_DEPOT, CANCELLED, DELIVERED, DELIVERY, DONE,
                              ENDED, FAILED, ONBOARD, PENDING, PICKUP, PROPOSED, UNAVAILABLE, Order,
@@ -53,6 +55,18 @@ def _r(x: float) -> float:
     return round(x, 1)
 
 
+def routing_config(s: EngineSettings) -> RoutingConfig:
+    """The routing seat's configuration from the engine settings (``routing_*``)."""
+    return RoutingConfig(
+        plan_budget=Budget(time_limit_s=60.0, solution_limit=s.routing_plan_solutions),
+        plan_enabled=s.routing_plan, reopt_interval_s=s.routing_reopt_interval_s,
+        reopt_min_gain=s.routing_reopt_min_gain,
+        redispatch_change_cost=s.routing_redispatch_change_cost,
+        redispatch_candidates=s.routing_redispatch_candidates,
+        lateness_cost_per_min=s.routing_lateness_cost_per_min,
+        learned_pace=s.routing_learned_pace)
+
+
 class ZoneEngine:
     """Vehicles, routes, orders, models and governance of one zone."""
 
@@ -62,7 +76,7 @@ class ZoneEngine:
         self.zone = zone
         self.settings = settings or EngineSettings()
         self.provider = provider or HaversineProvider()
-        self.strategy = strategy if strategy is not None else ORToolsStrategy()
+        self.strategy = strategy if strategy is not None else ORToolsStrategy(routing_config(self.settings))
         self.seats = seats or ModelSeats()
         self.clock = -1e18
         self.n_out = 0
