@@ -133,3 +133,25 @@ class ThrowawayRedis:
         self.proc.wait(10)
 
     stop = kill
+
+
+def caused_by(records: list[dict], msgs: list) -> set[str]:
+    """Ids of the reference records whose triggering events are all in ``msgs`` (a
+    prefix of the input): exactly what an engine that has processed that prefix
+    has emitted, since an output is emitted when its trigger is processed."""
+    ids = set()
+    for m in msgs:
+        try:
+            ids.add(orjson.loads(m.value)["event_id"])
+        except Exception:  # noqa: BLE001 - malformed input has no event id
+            pass
+    out = set()
+    for r in records:
+        trig = r.get("trigger_event_ids") or []
+        if trig and all(t in ids for t in trig):
+            out.add(r.get("decision_id") or r.get("eta_id"))
+    return out
+
+
+def ids_on(bootstrap: str, topic: str, field: str) -> set[str]:
+    return {r[field] for r in consume_all(bootstrap, topic)}

@@ -6,9 +6,10 @@ consumer that dedupes on ``decision_id`` sees exactly the uninterrupted run."""
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
-from live_helpers import Engine, consume_all, read_jsonl, wait_until
+from live_helpers import Engine, caused_by, consume_all, ids_on, read_jsonl, wait_until
 
 from connectors.files import read_replay
 from connectors.kafka import ensure_topics, publish
@@ -83,16 +84,11 @@ def test_kill_mid_stream_resumes_from_the_snapshot_without_losing_decisions(
     log = str(tmp_path / "engine.log")
     eng = Engine(kafka_bootstrap, prefix, log, "--recovery", db, "--epoch-interval", "0.3")
     try:
-        # Outputs of the first half complete: the ETA count stops growing.
-        seen = {"n": -1}
-
-        def settled() -> bool:
-            n = len(consume_all(kafka_bootstrap, prefix + "fs.eta"))
-            done = n > 0 and n == seen["n"]
-            seen["n"] = n
-            return done
-
-        wait_until(settled, 120, "the first half's outputs", every_s=1.5)
+        first = caused_by(reference["fs.eta"], msgs[:half])
+        assert first
+        wait_until(lambda: first <= ids_on(kafka_bootstrap, prefix + "fs.eta", "eta_id"), 120,
+                   "the first half's outputs", every_s=0.5)
+        time.sleep(1.5)  # several epochs: a snapshot covers the first half
         assert eng.alive(), eng.output()
     finally:
         eng.kill()
