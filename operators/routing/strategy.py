@@ -102,8 +102,14 @@ def _restart_at(p, vid, pt, t_rel, built, rest):
         node = pts.index((float(pt[0]), float(pt[1])))
     except ValueError:
         return p
-    vs = [replace(x, start=node, start_time=max(x.start_time, t_rel)) if x.id == vid else x
-          for x in p.vehicles]
+    vs = []
+    for x in p.vehicles:
+        if x.id == vid:
+            t0 = max(x.start_time, t_rel)
+            # A vehicle still driving after its shift end (overtime) keeps a shift end
+            # after its start: its stops are then late, never an invalid problem.
+            x = replace(x, start=node, start_time=t0, shift_end=max(x.shift_end, t0 + 60.0))
+        vs.append(x)
     return Problem(p.time, p.dist, vs, p.jobs, p.km_per_unit, p.hours_per_unit,
                    p.lateness_cost_per_unit, p.max_lateness, p.fairness_cost_per_stop,
                    p.objective, p.high_value, p.gig_forbidden_age_check, p.points)

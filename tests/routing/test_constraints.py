@@ -170,3 +170,18 @@ def test_fairness_spread_is_reported():
     plain = check_plan(problem([van(id="a"), van(id="b")], jobs),
                        {"a": [(f"j{i}", "delivery") for i in (1, 2, 3)], "b": [("j4", "delivery")]})
     assert rep.cost - plain.cost == pytest.approx(3.0)
+
+
+def test_restart_after_the_shift_end_keeps_a_valid_vehicle():
+    """Re-routing a vehicle that is still serving a stop after its shift end (overtime)
+    must give a problem whose stops are late, not an invalid vehicle (this raised
+    'shift_end before start_time' inside the engine on the metro replay)."""
+    from types import SimpleNamespace
+
+    from operators.routing.strategy import _restart_at
+    pts = [(52.5, 13.4), (52.51, 13.41)] + [(52.5 + k / 100, 13.4) for k in range(2, N)]
+    p = problem([van(shift_end=1_000)], [Job("j", 1)], points=pts)
+    built = SimpleNamespace(problem=p)
+    q = _restart_at(p, "van", pts[1], 5_000.0, built, [])
+    v = q.vehicles[0]
+    assert v.start == 1 and v.start_time == 5_000.0 and v.shift_end > v.start_time
