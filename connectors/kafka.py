@@ -118,6 +118,10 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         c["enable.partition.eof"] = True
         c.setdefault("auto.offset.reset", "earliest")
         self.consumer = Consumer(c)
+        # Watermark queries go through a client of their own: on the consumer's
+        # connection they would queue behind its long-poll fetch (up to
+        # fetch.wait.max.ms).
+        self.meta = Consumer({**c, "enable.partition.eof": False})
         self.topics = topics
         self.order = {t: i for i, t in enumerate(topics)}
         self.prefix = prefix
@@ -130,7 +134,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         self.hwm: dict[str, int] = {}
         for t in topics:
             try:
-                lo, hi = self.consumer.get_watermark_offsets(TopicPartition(t, index), timeout=10)
+                lo, hi = self.meta.get_watermark_offsets(TopicPartition(t, index), timeout=10)
             except KafkaException as e:
                 log.warning("kafka: no watermarks for %s[%d] yet: %s", t, index, e)
                 continue
@@ -206,7 +210,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         if self.verified.get(t, -1.0) < self.last_arrival:
             self.verified[t] = time.monotonic()
             try:
-                _lo, hi = self.consumer.get_watermark_offsets(tp, timeout=self.query_timeout_s)
+                _lo, hi = self.meta.get_watermark_offsets(tp, timeout=self.query_timeout_s)
             except KafkaException as e:
                 log.debug("kafka: watermark query for %s failed: %s", t, e)
                 return None
@@ -263,6 +267,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
 
     def close(self) -> None:
         self.consumer.close()
+        self.meta.close()
 
 
 def to_inmsg(m: Any, prefix: str, err: str | None = None) -> InMsg:
