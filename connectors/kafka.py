@@ -112,7 +112,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
                  tail: bool, batch_size: int, max_wait_s: float, prefix: str,
                  lag_wait_s: float = 10.0, poll_timeout_s: float = 0.005):
         c = dict(cfg)
-        c.setdefault("group.id", "fleetstream-engine")  # required by librdkafka; nothing is committed
+        c.setdefault("group.id", "fleetstream-engine")  # required by librdkafka; never committed
         c["enable.auto.commit"] = False
         c["enable.auto.offset.store"] = False
         c["enable.partition.eof"] = True
@@ -143,6 +143,9 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         # Per topic: (timestamp ms, message, error) in offset order.
         self.buf: dict[str, deque] = {t: deque() for t in topics}
         self.eof: dict[str, bool] = {t: False for t in topics}
+        # End offset of the last partition-EOF per topic: with nothing buffered, all
+        # before it was read (it can lie past the last message: transaction markers).
+        self.end_seen: dict[str, int] = {}
         self.tail = tail
         self.batch_size = batch_size
         self.max_wait_s = max_wait_s
@@ -163,6 +166,9 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
                 if err.code() == _EOF:
                     if t in self.eof:
                         self.eof[t] = True
+                        off = m.offset()
+                        if off is not None and off >= 0:
+                            self.end_seen[t] = max(off, self.end_seen.get(t, 0))
                     continue
                 self._consumer_error(m, err)
                 continue
@@ -198,6 +204,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         pos = self.next.get(t)
         if pos is None:
             return None
+        pos = max(pos, self.end_seen.get(t, -1))
         tp = TopicPartition(t, self.index)
         try:
             _lo, hi = self.consumer.get_watermark_offsets(tp, cached=True)
@@ -230,8 +237,9 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
             for t in topics:
                 b = bufs[t]
                 if b:
-                    if best is None or b[0][0] < best[0] or (b[0][0] == best[0] and order[t] < order[best[1]]):
-                        best = (b[0][0], t)
+                    ts = b[0][0]
+                    if best is None or ts < best[0] or (ts == best[0] and order[t] < order[best[1]]):
+                        best = (ts, t)
                     continue
                 if t not in lag:
                     lag[t] = self._lagging(t)
