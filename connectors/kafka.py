@@ -1,22 +1,25 @@
 """Kafka edges: the ordered input source, output sink messages, topic admin,
 publishing a replay and recording the input topics.
 
-Input: :class:`OrderedKafkaSource` has one Bytewax partition per partition
-*index* ``i``. Each part reads partition ``i`` of every input topic and merges
-the topics by message timestamp. Messages with equal timestamps keep a fixed
-topic order. With the project's producers (``fleetstream publish``, the
-simulator) message timestamps increase with arrival, so a part emits events in
-the order they were produced. With one partition per topic, the live engine
-therefore sees exactly the order of the recording and decides exactly as the
-file replay does (tested). With more partitions, each partition keeps its
-order; order across partitions follows arrival.
+Input: :class:`OrderedKafkaSource` merges every partition of every input topic
+by message timestamp in one Bytewax partition (``merge="global"``, default), or
+one Bytewax partition per partition *index* ``i`` reading partition ``i`` of
+each topic (``merge="index"``). Messages with equal timestamps keep a fixed
+(topic, partition) order. With the project's producers (``fleetstream
+publish``, the simulator) message timestamps increase with production, so the
+merge emits events in the order they were produced: the live engine sees
+exactly the order of the recording and decides exactly as the file replay does,
+with any number of partitions (tested).
 
-Merging needs a message from every topic, or proof that a topic has nothing
-older. A topic with no buffered message holds the merge back for at most
-``max_wait_s`` (wall-clock: this is I/O, not decision logic). When the source
-stops at the end (``tail=False``), partition EOF releases it at once.
+A stream with nothing buffered holds the merge back while it may still have an
+older message: when it has unread messages (position below its high watermark)
+until they arrive (at most ``lag_wait_s``); when it looks caught up, that is
+checked with the broker after each fetch that brought something (the cached
+watermark can trail data already delivered for other streams); when nothing is
+known, for at most ``max_wait_s`` (wall-clock: this is I/O, not decision logic).
+When the source stops at the end (``tail=False``), partition EOF ends it.
 
-Recovery: the resume state of a part is ``{topic: next offset}``, stored in the
+Recovery: the resume state of a part is ``{"topic#partition": next offset}``, in the
 Bytewax recovery store, not in a consumer group. After a crash the engine
 resumes from the last snapshot's offsets. Outputs produced after that snapshot
 are produced again, so delivery is at least once, and ``decision_id`` /
@@ -105,10 +108,18 @@ def ensure_topics(bootstrap: str, prefix: str = "", output_prefix: str = "", par
 _EOF = KafkaError._PARTITION_EOF
 
 
-class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
-    """Partition index ``i`` of every input topic, merged by message timestamp."""
+Stream = tuple  # (topic, partition)
 
-    def __init__(self, cfg: dict, topics: list[str], index: int, resume: dict | None,
+
+def _skey(st: Stream) -> str:
+    return f"{st[0]}#{st[1]}"
+
+
+class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
+    """Several (topic, partition) streams merged by message timestamp (ties: the
+    order of ``streams``).  Resume state: ``{"topic#partition": next offset}``."""
+
+    def __init__(self, cfg: dict, streams: list[Stream], resume: dict | None,
                  tail: bool, batch_size: int, max_wait_s: float, prefix: str,
                  lag_wait_s: float = 10.0, poll_timeout_s: float = 0.005):
         c = dict(cfg)
@@ -122,30 +133,31 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         # connection they would queue behind its long-poll fetch (up to
         # fetch.wait.max.ms).
         self.meta = Consumer({**c, "enable.partition.eof": False})
-        self.topics = topics
-        self.order = {t: i for i, t in enumerate(topics)}
+        self.topics = streams  # merge order of ties
+        self.order = {st: i for i, st in enumerate(streams)}
         self.prefix = prefix
-        self.index = index
-        self.next: dict[str, int] = {t: int(o) for t, o in (resume or {}).items()}
-        self.consumer.assign([TopicPartition(t, index, self.next.get(t, OFFSET_BEGINNING))
-                              for t in topics])
+        by_key = {_skey(st): st for st in streams}
+        self.next: dict[Stream, int] = {by_key[k]: int(o) for k, o in (resume or {}).items()
+                                        if k in by_key}
+        self.consumer.assign([TopicPartition(st[0], st[1], self.next.get(st, OFFSET_BEGINNING))
+                              for st in streams])
         # Where each topic starts and ends now: a topic known to have unread
         # messages holds the merge until they arrive (exact order on a backlog).
         self.hwm: dict[str, int] = {}
-        for t in topics:
+        for t in streams:
             try:
-                lo, hi = self.meta.get_watermark_offsets(TopicPartition(t, index), timeout=10)
+                lo, hi = self.meta.get_watermark_offsets(TopicPartition(*t), timeout=10)
             except KafkaException as e:
-                log.warning("kafka: no watermarks for %s[%d] yet: %s", t, index, e)
+                log.warning("kafka: no watermarks for %s[%d] yet: %s", t[0], t[1], e)
                 continue
             self.next.setdefault(t, lo)
             self.hwm[t] = hi
         # Per topic: (timestamp ms, message, error) in offset order.
-        self.buf: dict[str, deque] = {t: deque() for t in topics}
-        self.eof: dict[str, bool] = {t: False for t in topics}
+        self.buf: dict[Stream, deque] = {t: deque() for t in streams}
+        self.eof: dict[Stream, bool] = {t: False for t in streams}
         # End offset of the last partition-EOF per topic: with nothing buffered, all
         # before it was read (it can lie past the last message: transaction markers).
-        self.end_seen: dict[str, int] = {}
+        self.end_seen: dict[Stream, int] = {}
         self.tail = tail
         self.batch_size = batch_size
         self.max_wait_s = max_wait_s
@@ -153,7 +165,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         self.poll_timeout_s = poll_timeout_s
         self.blocked_since: float | None = None
         self.last_arrival = -1.0  # monotonic time of the latest fetch that brought messages
-        self.verified: dict[str, float] = {}  # topic -> when its watermark was last asked
+        self.verified: dict[Stream, float] = {}  # stream -> when its watermark was last asked
         self.query_timeout_s = 5.0
         self.errors = 0
         self._next_error_log = 0.0
@@ -161,7 +173,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
     def _poll(self, timeout: float) -> None:
         for m in self.consumer.consume(self.batch_size, timeout):
             err = m.error()
-            t = m.topic()
+            t = (m.topic(), m.partition())
             if err is not None:
                 if err.code() == _EOF:
                     if t in self.eof:
@@ -182,7 +194,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         """A message-level error (a record the client could not read) becomes a dead
         letter; client-level trouble (broker down, rebalance...) is logged and
         counted: librdkafka reconnects by itself."""
-        t, off = m.topic(), m.offset()
+        t, off = (m.topic(), m.partition()), m.offset()
         if t in self.buf and off is not None and off >= 0:
             self.buf[t].append((m.timestamp()[1], m, str(err)))
             return
@@ -190,10 +202,9 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         now = time.monotonic()
         if now >= self._next_error_log:
             self._next_error_log = now + 10.0
-            log.warning("kafka consumer (partition index %d): %s (%d consumer errors so far)",
-                        self.index, err, self.errors)
+            log.warning("kafka consumer: %s (%d consumer errors so far)", err, self.errors)
 
-    def _lagging(self, t: str) -> bool | None:
+    def _lagging(self, t: Stream) -> bool | None:
         """Whether topic ``t`` (nothing buffered) may still have messages older than
         what is buffered elsewhere: True when it has unread messages (our position
         is below its high watermark), False when it is caught up, None when
@@ -205,7 +216,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         if pos is None:
             return None
         pos = max(pos, self.end_seen.get(t, -1))
-        tp = TopicPartition(t, self.index)
+        tp = TopicPartition(*t)
         try:
             _lo, hi = self.consumer.get_watermark_offsets(tp, cached=True)
         except KafkaException:
@@ -230,7 +241,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         out: list[InMsg] = []
         bufs, topics, order = self.buf, self.topics, self.order
         now = time.monotonic()
-        lag: dict[str, bool | None] = {}  # per empty topic, for this call
+        lag: dict[Stream, bool | None] = {}  # per empty stream, for this call
         while len(out) < self.batch_size:
             best = None
             hold = None
@@ -271,7 +282,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         return None
 
     def snapshot(self) -> dict:
-        return dict(self.next)
+        return {_skey(st): off for st, off in self.next.items()}
 
     def close(self) -> None:
         self.consumer.close()
@@ -295,13 +306,20 @@ def to_inmsg(m: Any, prefix: str, err: str | None = None) -> InMsg:
 
 
 class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
-    """The live input: one Bytewax partition per partition index (see the module
-    docstring).  ``tail=False`` stops when every partition is read to its end.
-    ``extra``: librdkafka consumer properties (SASL/SSL...), passed through."""
+    """The live input (see the module docstring).  ``merge="global"`` (default):
+    one Bytewax partition reads every partition of every input topic and merges
+    them all by timestamp, so any partition count decides exactly like one;
+    the zone engines still spread over the workers (stage 2 is keyed by zone).
+    ``merge="index"``: one Bytewax partition per partition index, for inputs
+    too large for one reader (order across indexes then follows arrival).
+    ``tail=False`` stops when every partition is read to its end.  ``extra``:
+    librdkafka consumer properties (SASL/SSL...), passed through."""
 
     def __init__(self, bootstrap: str, prefix: str = "", partitions: int | None = None,
                  extra: dict | None = None, tail: bool = True, batch_size: int = 1000,
-                 max_wait_s: float = 0.2, lag_wait_s: float = 10.0):
+                 max_wait_s: float = 0.2, lag_wait_s: float = 10.0, merge: str = "global"):
+        if merge not in ("global", "index"):
+            raise ValueError("merge must be 'global' or 'index'")
         self.cfg = client_config(bootstrap, extra)
         self.topics = [prefix + t for t in INPUT_TOPICS]
         self.prefix = prefix
@@ -310,10 +328,10 @@ class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
         self.batch_size = batch_size
         self.max_wait_s = max_wait_s
         self.lag_wait_s = lag_wait_s
+        self.merge = merge
 
-    def list_parts(self) -> list[str]:
-        n = self.partitions
-        if n is None:
+    def _count(self) -> int:
+        if self.partitions is None:
             admin = AdminClient(self.cfg)
             md = admin.list_topics(timeout=30).topics
             missing = [t for t in self.topics if t not in md]
@@ -322,14 +340,23 @@ class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
                                    "run `fleetstream topics create`")
             counts = {len(md[t].partitions) for t in self.topics}
             if len(counts) > 1:
-                raise RuntimeError(f"input topics have different partition counts {sorted(counts)}; "
-                                   "a vehicle's events must share a partition index")
-            n = counts.pop()
-        return [f"p{i}" for i in range(n)]
+                raise RuntimeError(f"input topics have different partition counts "
+                                   f"{sorted(counts)}; a vehicle's events must share a "
+                                   "partition index")
+            self.partitions = counts.pop()
+        return self.partitions
 
-    def build_part(self, step_id: str, for_part: str, resume_state: dict | None) -> _MergedPartition:
-        return _MergedPartition(self.cfg, self.topics, int(for_part[1:]), resume_state, self.tail,
-                                self.batch_size, self.max_wait_s, self.prefix, self.lag_wait_s)
+    def list_parts(self) -> list[str]:
+        n = self._count()
+        return ["all"] if self.merge == "global" else [f"p{i}" for i in range(n)]
+
+    def build_part(self, step_id: str, for_part: str,
+                   resume_state: dict | None) -> _MergedPartition:
+        n = self._count()
+        idx = range(n) if for_part == "all" else [int(for_part[1:])]
+        streams = [(t, i) for t in self.topics for i in idx]
+        return _MergedPartition(self.cfg, streams, resume_state, self.tail, self.batch_size,
+                                self.max_wait_s, self.prefix, self.lag_wait_s)
 
 
 # ---------------------------------------------------------------- output

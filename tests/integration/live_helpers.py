@@ -19,24 +19,27 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def consume_all(bootstrap: str, topic: str, timeout_s: float = 10.0) -> list[dict]:
-    """Every record of partition 0 of ``topic``, from the start to its end now."""
+    """Every record of every partition of ``topic``, from the start to its end now
+    (partition by partition: order within a partition is kept)."""
     c = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-reader",
                   "enable.auto.commit": False, "enable.partition.eof": True})
-    c.assign([TopicPartition(topic, 0, 0)])
-    out, done = [], False
+    parts = sorted(c.list_topics(topic, timeout=10).topics[topic].partitions)
+    c.assign([TopicPartition(topic, p, 0) for p in parts])
+    got: dict[int, list[dict]] = {p: [] for p in parts}
+    done: set[int] = set()
     end = time.monotonic() + timeout_s
     try:
-        while not done and time.monotonic() < end:
+        while len(done) < len(parts) and time.monotonic() < end:
             for m in c.consume(1000, 0.2):
                 if m.error():
                     if m.error().code() == KafkaError._PARTITION_EOF:
-                        done = True
+                        done.add(m.partition())
                     continue
-                out.append(orjson.loads(m.value()))
+                got[m.partition()].append(orjson.loads(m.value()))
     finally:
         c.close()
-    assert done, f"could not read {topic} to its end in {timeout_s} s"
-    return out
+    assert len(done) == len(parts), f"could not read {topic} to its end in {timeout_s} s"
+    return [r for p in parts for r in got[p]]
 
 
 def read_jsonl(path: str) -> list[dict]:
