@@ -69,7 +69,8 @@ def throughput(bootstrap: str, replay: str, partitions: int, with_replay: bool) 
     publish(bootstrap, msgs, prefix)
     tp = time.perf_counter() - t0
     print(f"publish : {len(msgs):,} messages in {tp:.1f} s ({len(msgs) / tp:,.0f}/s)", flush=True)
-    s = Settings(kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=prefix, partitions=partitions))
+    s = Settings(kafka=KafkaSettings(bootstrap=bootstrap, topic_prefix=prefix,
+                                     partitions=partitions))
     t0 = time.perf_counter()
     stats = run_live(s, tail=False, progress_s=0)
     te = time.perf_counter() - t0
@@ -84,8 +85,9 @@ def throughput(bootstrap: str, replay: str, partitions: int, with_replay: bool) 
             t0 = time.perf_counter()
             run_replay(replay, out)
             tr = time.perf_counter() - t0
-        print(f"replay  : same events from the file in {tr:.1f} s -> {len(msgs) / tr:,.0f} events/s "
-              f"(engine alone; Kafka edges cost {100 * (te - tr) / te:+.0f} % of live time)", flush=True)
+        print(f"replay  : same events from the file in {tr:.1f} s -> "
+              f"{len(msgs) / tr:,.0f} events/s (engine alone; Kafka edges cost "
+              f"{100 * (te - tr) / te:+.0f} % of live time)", flush=True)
     return eps
 
 
@@ -249,13 +251,15 @@ def latency(bootstrap: str, replay: str, rate: float, warmup: int, n: int, parti
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--replay", default=os.path.join(ROOT, "replay_data", "metro"))
     ap.add_argument("--partitions", type=int, default=1)
     ap.add_argument("--warmup", type=int, default=20000,
                     help="events produced at once before the latency window (default 20000)")
     ap.add_argument("--latency-events", type=int, default=60000)
-    ap.add_argument("--rate", type=float, help="latency test rate (default: half the sustained rate)")
+    ap.add_argument("--rate", type=float,
+                    help="latency test rate, events/s (default: half the sustained rate)")
     ap.add_argument("--compare-replay", action="store_true",
                     help="also time the same events through the file replay (engine alone)")
     ap.add_argument("--skip-throughput", action="store_true",

@@ -82,13 +82,15 @@ def ensure_topics(bootstrap: str, prefix: str = "", output_prefix: str = "", par
     ``fs.customers`` is compacted.  Returns topic -> 'created' | 'exists'."""
     admin = AdminClient(client_config(bootstrap, extra))
     existing = set(admin.list_topics(timeout=timeout_s).topics)
-    wanted = [prefix + t for t in INPUT_TOPICS] + [prefix + output_prefix + t for t in OUTPUT_TOPICS]
+    wanted = ([prefix + t for t in INPUT_TOPICS]
+              + [prefix + output_prefix + t for t in OUTPUT_TOPICS])
     new = []
     for t in wanted:
         if t in existing:
             continue
         conf = {"cleanup.policy": "compact"} if t.endswith(TOPIC_CUSTOMERS) else {}
-        new.append(NewTopic(t, num_partitions=partitions, replication_factor=replication, config=conf))
+        new.append(NewTopic(t, num_partitions=partitions, replication_factor=replication,
+                            config=conf))
     result = {t: "exists" for t in wanted if t in existing}
     if new:
         for t, fut in admin.create_topics(new, operation_timeout=timeout_s).items():
@@ -249,7 +251,8 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
                 b = bufs[t]
                 if b:
                     ts = b[0][0]
-                    if best is None or ts < best[0] or (ts == best[0] and order[t] < order[best[1]]):
+                    if (best is None or ts < best[0]
+                            or (ts == best[0] and order[t] < order[best[1]])):
                         best = (ts, t)
                     continue
                 if t not in lag:
@@ -431,7 +434,8 @@ class _OutputPart(StatelessSinkPartition):
             failed, self.failed = self.failed, []
             raise RuntimeError(f"kafka output: {len(failed)} records failed, {remaining} not "
                                f"acknowledged after {self.flush_timeout_s:.0f} s; first errors: "
-                               f"{failed[:3]} (restart with --recovery to resume: no output is lost)")
+                               f"{failed[:3]} (restart with --recovery to resume: no output "
+                               "is lost)")
         self.counters.add(counts)
         if self.progress_s and time.monotonic() >= self.next_progress:
             self.next_progress = time.monotonic() + self.progress_s

@@ -134,7 +134,8 @@ class LiveFlow:
             op.output("kafka_out", keyed, self.kafka_sink)
             if self.redis_sink is not None:
                 published = op.filter("for_redis", stream, lambda t: t[0] != DROPS)
-                op.output("redis_out", op.map("to_redis", published, lambda t: ("out", (t[0], t[2]))),
+                op.output("redis_out",
+                          op.map("to_redis", published, lambda t: ("out", (t[0], t[2]))),
                           self.redis_sink)
 
         def positions(stream: Any) -> None:
@@ -190,7 +191,8 @@ def main(argv: list[str] | None = None) -> int:
                     "$FLEETSTREAM_KAFKA_BOOTSTRAP, else kafka.bootstrap)")
     ap.add_argument("--redis", help="Redis URL for the read model (default: redis.url, else "
                     "$FLEETSTREAM_REDIS_URL; an empty string: no read model)")
-    ap.add_argument("-w", "--workers", type=int, default=0, help="worker threads (default: workers)")
+    ap.add_argument("-w", "--workers", type=int, default=0,
+                    help="worker threads (default: the workers setting)")
     ap.add_argument("--recovery", metavar="DIR", help="Bytewax recovery dir: state and input "
                     "offsets are snapshotted there; a restart with the same DIR resumes")
     ap.add_argument("--epoch-interval", type=float, default=2.0, metavar="S",
@@ -207,7 +209,8 @@ def main(argv: list[str] | None = None) -> int:
     if bootstrap and "kafka.bootstrap" not in overrides:
         overrides["kafka.bootstrap"] = bootstrap
     s = Settings.load(a.config, overrides=overrides)
-    redis_url = a.redis if a.redis is not None else (s.redis.url or os.environ.get("FLEETSTREAM_REDIS_URL", ""))
+    redis_url = a.redis if a.redis is not None else (
+        s.redis.url or os.environ.get("FLEETSTREAM_REDIS_URL", ""))
     logging.basicConfig(level=logging.WARNING if a.quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     workers = a.workers or s.workers

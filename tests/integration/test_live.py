@@ -110,7 +110,7 @@ def test_malformed_messages_land_in_the_dead_letter_topic(kafka_bootstrap, prefi
     by_raw = {d["raw"]: d for d in dlq}
     first = by_raw['{"type":"ping",']
     assert "malformed JSON" in first["reason"]
-    assert first["source_topic"] == "fs.telemetry" and first["partition"] == 0 and first["offset"] == 0
+    assert (first["source_topic"], first["partition"], first["offset"]) == ("fs.telemetry", 0, 0)
     second = by_raw['{"type":"order_created","event_id":"x","ts":1,"v":1}']
     assert "required field is missing" in second["reason"]
 

@@ -57,10 +57,16 @@ def test_kill_before_any_snapshot_redelivers_with_the_same_decision_ids(
     finally:
         eng.kill()
     first = consume_all(kafka_bootstrap, prefix + "fs.decisions")
-    eng2 = Engine(kafka_bootstrap, prefix, log, "--recovery", db, "--stop-at-end")
+    # Client properties pass through from the settings; secret ones are never logged.
+    secret = "pw-" + os.urandom(6).hex()
+    client = '{"client.id": "it-engine", "sasl.password": "%s"}' % secret
+    eng2 = Engine(kafka_bootstrap, prefix, log, "--recovery", db, "--stop-at-end",
+                  "--set", f"kafka.config={client}")
     assert eng2.wait(180) == 0, eng2.output()
+    assert "it-engine" in eng2.output() and secret not in eng2.output()
     live = consume_all(kafka_bootstrap, prefix + "fs.decisions")
-    assert len(live) > len(first) >= len(want), "the restart must redeliver (no snapshot covered them)"
+    # The restart must redeliver: no snapshot covered the first run's outputs.
+    assert len(live) > len(first) >= len(want)
     by_id = _dedupe(live, "decision_id")
     assert len(by_id) < len(live)  # duplicates really are on the topic ...
     assert sorted(by_id) == sorted(d["decision_id"] for d in want)  # ... and dedupe removes them

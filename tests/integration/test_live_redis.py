@@ -141,8 +141,8 @@ def test_redis_dying_mid_run_does_not_stop_the_engine(tiny, reference, kafka_boo
                  env={"FLEETSTREAM_REDIS__KEY_PREFIX": kp})
     red2 = None
     try:
-        wait_until(lambda: red.client.exists(kp + "decisions") and red.client.xlen(kp + "decisions") > 0,
-                   120, "decisions in Redis")
+        wait_until(lambda: red.client.exists(kp + "decisions")
+                   and red.client.xlen(kp + "decisions") > 0, 120, "decisions in Redis")
         dec = prefix + "fs.decisions"
         first = caused_by(reference["fs.decisions"], msgs[:half])
         assert first, "the first half must make decisions"
