@@ -49,6 +49,21 @@ from fleetstream.replay import run_replay  # noqa: E402
 from fleetstream.settings import KafkaSettings, Settings  # noqa: E402
 
 
+PREFIXES: list[str] = []  # topic namespaces this run created, deleted at the end
+
+
+def cleanup(bootstrap: str) -> None:
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(tuple(PREFIXES))]
+    if mine:
+        for fut in admin.delete_topics(mine, operation_timeout=60).values():
+            try:
+                fut.result()
+            except Exception as e:  # noqa: BLE001
+                print(f"cleanup: {e}", file=sys.stderr)
+
+
 def pct(xs: list[float], q: float) -> float:
     s = sorted(xs)
     return s[min(len(s) - 1, int(q * len(s)))] if s else float("nan")
@@ -63,6 +78,7 @@ def load_avg() -> str:
 
 def throughput(bootstrap: str, replay: str, partitions: int, with_replay: bool) -> float:
     prefix = f"b{uuid.uuid4().hex[:6]}."
+    PREFIXES.append(prefix)
     ensure_topics(bootstrap, prefix, partitions=partitions)
     msgs = list(read_replay(replay))
     t0 = time.perf_counter()
@@ -102,6 +118,7 @@ def edges(bootstrap: str, replay: str, partitions: int) -> float:
     from operators.pipeline import decode
 
     prefix = f"e{uuid.uuid4().hex[:6]}."
+    PREFIXES.append(prefix)
     ensure_topics(bootstrap, prefix, partitions=partitions)
     msgs = list(read_replay(replay))
     publish(bootstrap, msgs, prefix)
@@ -144,6 +161,7 @@ def _event_ts(m) -> float:
 
 def latency(bootstrap: str, replay: str, rate: float, warmup: int, n: int, partitions: int) -> None:
     prefix = f"l{uuid.uuid4().hex[:6]}."
+    PREFIXES.append(prefix)
     ensure_topics(bootstrap, prefix, partitions=partitions)
     msgs = list(read_replay(replay))
     warm, window = msgs[:warmup], msgs[warmup:warmup + n]
@@ -270,16 +288,18 @@ def main() -> None:
         sys.exit("FLEETSTREAM_KAFKA_BOOTSTRAP is not set: run scripts/services.sh start, then "
                  'eval "$(scripts/services.sh env)"')
     print(f"machine : {os.cpu_count()} cores, load average {load_avg()}", flush=True)
-    if not a.skip_throughput:
-        edges(bootstrap, a.replay, a.partitions)
-    if a.skip_throughput:
-        if not a.rate:
-            sys.exit("--skip-throughput needs --rate")
-        eps = 2 * a.rate
-    else:
-        eps = throughput(bootstrap, a.replay, a.partitions, a.compare_replay)
-    latency(bootstrap, a.replay, a.rate or eps / 2, a.warmup, a.latency_events, a.partitions)
-    print(f"machine : load average {load_avg()} at the end", flush=True)
+    try:
+        if a.skip_throughput:
+            if not a.rate:
+                sys.exit("--skip-throughput needs --rate")
+            eps = 2 * a.rate
+        else:
+            edges(bootstrap, a.replay, a.partitions)
+            eps = throughput(bootstrap, a.replay, a.partitions, a.compare_replay)
+        latency(bootstrap, a.replay, a.rate or eps / 2, a.warmup, a.latency_events, a.partitions)
+        print(f"machine : load average {load_avg()} at the end", flush=True)
+    finally:
+        cleanup(bootstrap)
 
 
 if __name__ == "__main__":

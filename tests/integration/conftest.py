@@ -33,6 +33,22 @@ def redis_url() -> str:
 
 
 @pytest.fixture
-def prefix() -> str:
-    """A fresh topic namespace per test, so tests never see each other's messages."""
-    return f"t{uuid.uuid4().hex[:8]}."
+def prefix():
+    """A fresh topic namespace per test, so tests never see each other's messages;
+    its topics are deleted afterwards (the broker keeps no test data around)."""
+    p = f"t{uuid.uuid4().hex[:8]}."
+    yield p
+    bootstrap = os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP")
+    if bootstrap:
+        delete_topics(bootstrap, p)
+
+
+def delete_topics(bootstrap: str, prefix: str) -> None:
+    from confluent_kafka.admin import AdminClient
+    try:
+        admin = AdminClient({"bootstrap.servers": bootstrap})
+        mine = [t for t in admin.list_topics(timeout=10).topics if t.startswith(prefix)]
+        for fut in (admin.delete_topics(mine, operation_timeout=30).values() if mine else ()):
+            fut.result()
+    except Exception as e:  # noqa: BLE001 - cleanup must not fail a test
+        print(f"could not delete the topics {prefix}*: {e}")
