@@ -33,6 +33,7 @@ from fleetstream.sim.loop import Simulation
 from fleetstream.sim.world import Scenario
 from fleetstream.wiring import build_zone_engine
 from operators.routing.engine_adapter import RoutingConfig
+from operators.zone_engine import routing_config
 from operators.routing.strategy import ORToolsStrategy
 
 POLICIES = ("static", "reactive", "predictive")
@@ -50,12 +51,13 @@ def policy_settings(policy: str, base: EngineSettings) -> EngineSettings:
     raise ValueError(f"unknown policy {policy!r} (known: {', '.join(POLICIES)})")
 
 
-def policy_routing(policy: str) -> RoutingConfig:
-    """The routing configuration of each policy (static never re-optimizes: its
-    reroute autonomy is off)."""
+def policy_routing(policy: str, es: EngineSettings | None = None) -> RoutingConfig:
+    """The routing configuration of each policy, from the engine's ``routing_*``
+    settings (static never re-optimizes: its reroute autonomy is off)."""
+    base = routing_config(es or EngineSettings())
     if policy == "predictive":
-        return RoutingConfig(reopt_interval_s=900.0, learned_pace=True)
-    return RoutingConfig()
+        return replace(base, reopt_interval_s=900.0, learned_pace=True)
+    return base
 
 
 def run_policy(scenario: str, policy: str, settings: Settings, seed: int | None = None,
@@ -63,7 +65,7 @@ def run_policy(scenario: str, policy: str, settings: Settings, seed: int | None 
     es = policy_settings(policy, settings.engine)
     models = "baseline" if policy in ("static", "reactive") else "learned"
 
-    routing = policy_routing(policy)
+    routing = policy_routing(policy, es)
 
     def factory(zone: str):
         eng = build_zone_engine(zone, es, kind=models)

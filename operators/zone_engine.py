@@ -92,6 +92,8 @@ class ZoneEngine:
         self.observer: Callable[[str, dict], None] | None = None  # evaluation hook
         self.plan_wave_ts = -1e18      # event time of the last zone plan
         self.next_reopt_ts: float | None = None
+        # vid -> (route judged by the last periodic re-optimization, active conditions then)
+        self.reopt_seen: dict[str, tuple[list, tuple]] = {}
 
     # ------------------------------------------------------------------ time
 
@@ -932,19 +934,29 @@ class ZoneEngine:
         if now < self.next_reopt_ts:
             return
         self.next_reopt_ts = (math.floor(now / cfg.reopt_interval_s) + 1) * cfg.reopt_interval_s
+        conds = tuple(c[4] for c in self.conditions if c[0] <= now < c[1])
         for vid in sorted(self.vehicles):
             v = self.vehicles[vid]
             if v.status != ACTIVE or len(v.route) < 3 or self._in_proposal(vid):
+                continue
+            route = [tuple(st) for st in v.route]
+            seen = self.reopt_seen.get(vid)
+            if seen is not None and seen[1] == conds and route == seen[0][len(seen[0]) - len(route):]:
+                # Only served stops left the sequence judged last time and the live
+                # conditions are the same: the rest of it stays as good as it was.
+                self._count("reoptimize_skipped_unchanged")
                 continue
             r = self.strategy.reroute_result(v, self.orders, now, self.tt, self.dist,
                                              keep_first=v.at_stop is not None,
                                              time_factor=self._pace_factor(v))
             if r is None or not r.changed or r.cost_before - r.cost_after < cfg.reopt_min_gain:
+                self.reopt_seen[vid] = (route, conds)
                 continue
             seq = [(oid, PICKUP if k == PICKUP else DELIVERY) for oid, k in r.sequence]
             if v.at_stop is not None:
                 seq = [tuple(v.route[0])] + seq
             before = {vid: [tuple(st) for st in v.route]}
+            self.reopt_seen[vid] = ([tuple(st) for st in seq], conds)
             self._count("reoptimized_routes")
             self._decide(out, "reroute", now, [oid for oid, k in seq if k == DELIVERY][:20],
                          {vid: seq}, triggers, {
@@ -1155,6 +1167,7 @@ class ZoneEngine:
             "proposals": self.proposals, "stats": self.stats,
             "seats": self.seats.snapshot(),
             "plan_wave_ts": self.plan_wave_ts, "next_reopt_ts": self.next_reopt_ts,
+            "reopt_seen": self.reopt_seen,
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -1173,6 +1186,7 @@ class ZoneEngine:
         eng.customers, eng.conditions = st["customers"], st["conditions"]
         eng.proposals, eng.stats = st["proposals"], st["stats"]
         eng.plan_wave_ts, eng.next_reopt_ts = st["plan_wave_ts"], st["next_reopt_ts"]
+        eng.reopt_seen = st["reopt_seen"]
         return eng
 
 
