@@ -5,10 +5,11 @@ Bytewax hands a stateful step all the items of one key for an epoch together,
 but items that crossed from several upstream workers arrive in no fixed order.
 Sorting restores input order, so one worker and many decide the same.
 
-``ordered=False`` (live Kafka input) keeps arrival order instead: there ``seq``
-is a per-partition offset, not a global position, and arrival order across
-partitions is not reproducible anyway (``fleetstream record`` captures the
-order the engine saw, which is what makes a live incident replayable).
+Live Kafka input is ordered too: its ``seq`` is the message timestamp in ms x 1000
++ offset mod 1000, and the source merges every input partition by timestamp
+(connectors/kafka.py), so a live run decides like the file replay of the same
+messages.  ``ordered=False`` keeps arrival order (for sources without a global
+sequence).
 """
 
 from __future__ import annotations
