@@ -71,7 +71,7 @@ def _quantile(sorted_xs: list, q: float) -> float:
 
 
 class ConformalIntervals(LearnedSeat):
-    def __init__(self, window: int = 400, min_n: int = 200, gamma: float = 0.01,
+    def __init__(self, window: int = 400, min_n: int = 200, gamma: float = 0.015,
                  base_s: float = 240.0, rel: float = 0.15):
         self.version = "interval-aci-1"
         self.n_learned = 0
