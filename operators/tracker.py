@@ -36,6 +36,10 @@ DROP = "drop"
 REJECT = "reject"
 
 
+SELF_ZONED = ("condition", "approval", "customer_profile")
+FINISHING = ("order_delivered", "order_failed", "order_cancelled", "shift_end")
+
+
 def entity_key(ev: Event) -> str:
     """The stage-1 key: one entity's events meet in one tracker instance."""
     if ev.TYPE == "approval":
@@ -127,8 +131,13 @@ class PartitionTracker:
     """
 
     def __init__(self, dedupe_window_s: float = 900.0, dedupe_max: int = 200_000,
-                 max_ping_lead_s: float = 172_800.0):
-        self.entities: dict[str, list] = {}   # key -> [zone, last_ping_ts]
+                 max_ping_lead_s: float = 172_800.0, retain_done_s: float = 86_400.0):
+        self.entities: dict[str, list] = {}   # key -> [zone, last_ping_ts, done_ts]
+        # A finished order (delivered, failed, cancelled) or a vehicle whose shift ended
+        # is forgotten this long (event time) after it finished, so a long live run
+        # does not grow without bound; a late event for it is then an unknown entity.
+        self.retain_done_s = retain_done_s
+        self.next_gc_ts = -1e18
         self.recent: dict[str, float] = {}    # event_id -> ts, insertion ordered
         self.clock = -1e18
         self.dedupe_window_s = dedupe_window_s
@@ -150,11 +159,17 @@ class PartitionTracker:
                 self._remember(eid, ev.ts)
                 return (DROP, f"stale ping: {ev.ts:.1f} not after {ent[1]:.1f}")
         zone = getattr(ev, "zone", None)
-        if ev.TYPE in ("shift_start", "order_created", "condition", "approval",
-                       "customer_profile"):
+        if ev.TYPE in SELF_ZONED:
+            # These carry their zone: nothing to remember but the event id.
+            if ev.ts > self.clock:
+                self.clock = ev.ts
+            self._remember(eid, ev.ts)
+            return (ROUTE, zone)  # type: ignore[return-value]
+        if ev.TYPE in ("shift_start", "order_created"):
             if ent is None:
-                ent = self.entities[key] = [zone, None]
+                ent = self.entities[key] = [zone, None, None]
             ent[0] = zone
+            ent[2] = None
         elif ent is None:
             what = "vehicle" if ev.KEY == "vehicle_id" else "order"
             first = "shift_start" if what == "vehicle" else "order_created"
@@ -164,7 +179,18 @@ class PartitionTracker:
         self._remember(eid, ev.ts)
         if isinstance(ev, Ping):
             ent[1] = ev.ts
+        elif ev.TYPE in FINISHING:
+            ent[2] = ev.ts
+        if self.clock >= self.next_gc_ts:
+            self._forget_finished()
         return (ROUTE, ent[0])
+
+    def _forget_finished(self) -> None:
+        """Drop entities finished more than ``retain_done_s`` ago (hourly, event time)."""
+        horizon = self.clock - self.retain_done_s
+        for k in [k for k, e in self.entities.items() if e[2] is not None and e[2] < horizon]:
+            del self.entities[k]
+        self.next_gc_ts = self.clock + 3600.0
 
     def _remember(self, eid: str, ts: float) -> None:
         recent = self.recent
@@ -176,14 +202,18 @@ class PartitionTracker:
                 del recent[next(iter(recent))]
 
     def snapshot(self) -> dict[str, Any]:
-        return {"v": 1, "entities": {k: list(v) for k, v in self.entities.items()},
+        return {"v": 2, "entities": {k: list(v) for k, v in self.entities.items()},
                 "recent": dict(self.recent), "clock": self.clock,
-                "window": self.dedupe_window_s, "max": self.dedupe_max}
+                "window": self.dedupe_window_s, "max": self.dedupe_max,
+                "lead": self.max_ping_lead_s, "retain": self.retain_done_s,
+                "next_gc_ts": self.next_gc_ts}
 
     @classmethod
     def restore(cls, snap: dict[str, Any]) -> "PartitionTracker":
-        t = cls(snap["window"], snap["max"])
-        t.entities = {k: list(v) for k, v in snap["entities"].items()}
+        t = cls(snap["window"], snap["max"], snap.get("lead", 172_800.0),
+                snap.get("retain", 86_400.0))
+        t.entities = {k: (list(v) + [None])[:3] for k, v in snap["entities"].items()}
+        t.next_gc_ts = snap.get("next_gc_ts", -1e18)
         t.recent = dict(snap["recent"])
         t.clock = snap["clock"]
         return t

@@ -362,3 +362,55 @@ def test_entity_tracker_rejected_ping_does_not_set_the_vehicle_clock():
     assert t.process(ping("v1", ts=T + 500))[0] == REJECT
     t.process(shift("v1", ts=T))
     assert t.process(ping("v1", ts=T + 10)) == (ROUTE, "Z1")
+
+
+# ------------------------------------------------------------------ retention
+
+
+@pytest.mark.parametrize("kind", ["order_delivered", "order_failed", "order_cancelled"])
+def test_a_finished_order_is_forgotten_a_day_later_by_event_time(kind):
+    pt = PartitionTracker()
+    pt.process(shift())
+    pt.process(order())
+    assert pt.process(order_event(kind, ts=T + 100))[0] == ROUTE
+    # Within the retention window a late event for it is still routed (the engine
+    # ignores it); an hour-later sweep keeps it.
+    assert pt.process(ping(ts=T + 3_700))[0] == ROUTE
+    assert pt.process(order_event("stop_arrived", ts=T + 3_800))[0] == ROUTE
+    assert "o:o1" in pt.entities
+    # A day later (event time, not arrivals) the finished order is gone ...
+    assert pt.process(ping(ts=T + 100 + 86_400 + 3_700))[0] == ROUTE
+    assert "o:o1" not in pt.entities
+    verdict, reason = pt.process(order_event("stop_arrived", ts=T + 90_000, eid="late"))
+    assert verdict == REJECT and reason.startswith("unknown order")
+    # ... while the vehicle, still pinging and never ended, is kept.
+    assert "v:v1" in pt.entities
+
+
+def test_a_vehicle_whose_shift_ended_is_forgotten_unless_a_new_shift_starts():
+    pt = PartitionTracker()
+    pt.process(shift("v1"))
+    pt.process(shift("v2"))
+    pt.process(vehicle_event("shift_end", "v1", ts=T + 8 * 3600))
+    pt.process(vehicle_event("shift_end", "v2", ts=T + 8 * 3600))
+    pt.process(shift("v2", ts=T + 24 * 3600))               # v2 works again the next day
+    pt.process(ping("v2", ts=T + 8 * 3600 + 86_400 + 7_200))
+    assert "v:v1" not in pt.entities and "v:v2" in pt.entities
+
+
+def test_self_zoned_events_leave_no_entity_behind():
+    pt = PartitionTracker()
+    for i, kind in enumerate(("condition", "approval", "customer_profile")):
+        assert pt.process(zone_event(kind, eid=f"z{i}")) == (ROUTE, "Z9")
+    assert pt.entities == {}
+
+
+def test_retention_survives_snapshot_and_restore():
+    pt = PartitionTracker(retain_done_s=600)
+    pt.process(shift())
+    pt.process(order())
+    pt.process(order_event("order_delivered", ts=T + 100))
+    back = PartitionTracker.restore(pickle.loads(pickle.dumps(pt.snapshot())))
+    assert back.retain_done_s == 600 and back.entities == pt.entities
+    back.process(ping(ts=T + 100 + 600 + 3_700))
+    assert "o:o1" not in back.entities
