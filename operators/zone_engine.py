@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import math
 import pickle
+import zlib
 from typing import Any, Callable
 
 from fleetstream.events import Event
@@ -921,23 +922,32 @@ class ZoneEngine:
                         {"reasons": u.reasons}, triggers)
 
     def _maybe_reoptimize(self, now: float, triggers: list[str], out: list[Out]) -> None:
-        """Periodic re-optimization sweep: re-sequence every active route whose cost
-        drops by at least ``reopt_min_gain``.  Off when re-routing is off."""
+        """Periodic re-optimization: every active route is re-sequenced once per
+        ``reopt_interval_s`` when its cost drops by at least ``reopt_min_gain``.  The
+        vehicles are spread over the sweeps of the interval (a fixed bucket per
+        vehicle id), so the work comes a few routes per sweep rather than as one burst
+        that would hold up the zone's events.  Off when re-routing is off."""
         cfg = self.routing_config
         if cfg is None or not hasattr(self.strategy, "reroute_result"):
             return
         if self.settings.autonomy("reroute") == "off":
             return
-        if self.next_reopt_ts is None:
-            self.next_reopt_ts = (math.floor(now / cfg.reopt_interval_s) + 1) * cfg.reopt_interval_s
+        sw = self.settings.sweep_interval_s
+        nb = max(1, int(round(cfg.reopt_interval_s / sw)))
+        idx = int(now // sw)
+        last = self.next_reopt_ts  # (name kept for the snapshot) the last sweep index handled
+        if last is None:
+            self.next_reopt_ts = idx
             return
-        if now < self.next_reopt_ts:
+        if idx <= last:
             return
-        self.next_reopt_ts = (math.floor(now / cfg.reopt_interval_s) + 1) * cfg.reopt_interval_s
+        buckets = {i % nb for i in range(int(last) + 1, min(idx, int(last) + nb) + 1)}
+        self.next_reopt_ts = idx
         conds = tuple(c[4] for c in self.conditions if c[0] <= now < c[1])
         for vid in sorted(self.vehicles):
             v = self.vehicles[vid]
-            if v.status != ACTIVE or len(v.route) < 3 or self._in_proposal(vid):
+            if (v.status != ACTIVE or len(v.route) < 3 or
+                    zlib.crc32(vid.encode()) % nb not in buckets or self._in_proposal(vid)):
                 continue
             route = [tuple(st) for st in v.route]
             seen = self.reopt_seen.get(vid)
