@@ -19,6 +19,8 @@ so that a feasible route always wins.
 
 from __future__ import annotations
 
+from typing import Callable
+
 from operators.routing.model import PICKUP, Problem, Stop
 
 HARD = 1e7  # penalty per time unit / load unit of hard violation
@@ -123,7 +125,7 @@ class RouteEval:
     def trace(self, stops: list[Stop]) -> tuple:
         """States before each position (time, previous node, monotone cost, loads) of a
         route, its end time and total cost, for :meth:`cost_move`."""
-        p, v, T, D = self.p, self.v, self.T, self.D
+        p, v = self.p, self.v
         jobs = p._jobs
         # Without pickups the load only falls along the route: checking it at the start
         # is enough, and the moves need not track it.
@@ -247,48 +249,29 @@ def improve_route(p: Problem, vid: str, stops: list[Stop], max_passes: int = 6,
     if n < 2:
         return cur, ev.cost(cur)
     if not ev.fast_ok(cur):
-        return _improve_plain(p, vid, cur, max_passes, window, ev)
-    pairs = any(k == PICKUP for _j, k in cur)
-    tr = ev.trace(cur)
-    best = ev.total(tr[4], tr[5], n)
-    for _ in range(max_passes):
-        improved = False
-        for seg in (1, 2, 3):
-            i = 0
-            while i + seg <= n:
-                block = cur[i:i + seg]
-                rest = cur[:i] + cur[i + seg:]
-                lo_k, hi_k = max(0, i - window), min(len(rest), i + window)
-                for k in range(lo_k, hi_k + 1):
-                    if k == i:
-                        continue
-                    cand = rest[:k] + block + rest[k:]
-                    if pairs and not _pairs_ok(cand, p):
-                        continue
-                    c = ev.cost_move(cand, min(i, k), max(i, k) + seg, tr, best - 1e-9)
-                    if c < best - 1e-9:
-                        cur, best, improved = cand, c, True
-                        tr = ev.trace(cur)
-                        break
-                i += 1
-        for i in range(n - 1):
-            for k in range(i + 2, min(n, i + window) + 1):
-                cand = cur[:i] + cur[i:k][::-1] + cur[k:]
-                if pairs and not _pairs_ok(cand, p):
-                    continue
-                c = ev.cost_move(cand, i, k, tr, best - 1e-9)
-                if c < best - 1e-9:
-                    cur, best, improved = cand, c, True
-                    tr = ev.trace(cur)
-        if not improved:
-            break
+        # Routes with a break: every move re-evaluated in full, no 2-opt.
+        return _search(p, cur, ev.cost(cur), max_passes, window, True,
+                       lambda cand, lo, hi, bound: ev.cost(cand), lambda cand: None,
+                       two_opt=False)
+    trace = [ev.trace(cur)]
+
+    def price(cand: list[Stop], lo: int, hi: int, bound: float) -> float:
+        return ev.cost_move(cand, lo, hi, trace[0], bound)
+
+    def accept(cand: list[Stop]) -> None:
+        trace[0] = ev.trace(cand)
+
+    tr = trace[0]
+    cur, _best = _search(p, cur, ev.total(tr[4], tr[5], n), max_passes, window,
+                         any(k == PICKUP for _j, k in cur), price, accept, two_opt=True)
     return cur, ev.cost(cur)
 
 
-def _improve_plain(p: Problem, vid: str, cur: list[Stop], max_passes: int, window: int,
-                   ev: RouteEval) -> tuple[list[Stop], float]:
-    """Full re-evaluation of every move (routes with a break)."""
-    best = ev.cost(cur)
+def _search(p: Problem, cur: list[Stop], best: float, max_passes: int, window: int,
+            pairs: bool, price: Callable[[list[Stop], int, int, float], float],
+            accept: Callable[[list[Stop]], None], two_opt: bool) -> tuple[list[Stop], float]:
+    """First-improvement or-opt (then 2-opt) passes; ``price`` costs a candidate that
+    differs from ``cur`` in positions [lo, hi), ``accept`` is told of each new ``cur``."""
     n = len(cur)
     for _ in range(max_passes):
         improved = False
@@ -301,13 +284,24 @@ def _improve_plain(p: Problem, vid: str, cur: list[Stop], max_passes: int, windo
                     if k == i:
                         continue
                     cand = rest[:k] + block + rest[k:]
-                    if not _pairs_ok(cand, p):
+                    if pairs and not _pairs_ok(cand, p):
                         continue
-                    c = ev.cost(cand)
+                    c = price(cand, min(i, k), max(i, k) + seg, best - 1e-9)
                     if c < best - 1e-9:
                         cur, best, improved = cand, c, True
+                        accept(cur)
                         break
                 i += 1
+        if two_opt:
+            for i in range(n - 1):
+                for k in range(i + 2, min(n, i + window) + 1):
+                    cand = cur[:i] + cur[i:k][::-1] + cur[k:]
+                    if pairs and not _pairs_ok(cand, p):
+                        continue
+                    c = price(cand, i, k, best - 1e-9)
+                    if c < best - 1e-9:
+                        cur, best, improved = cand, c, True
+                        accept(cur)
         if not improved:
             break
     return cur, best
