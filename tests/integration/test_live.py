@@ -5,7 +5,6 @@ dead-letter topic; a restart with recovery loses no decision."""
 from __future__ import annotations
 
 import os
-import threading
 
 import orjson
 import pytest
@@ -16,7 +15,7 @@ from connectors.files import read_replay
 from connectors.kafka import ensure_topics, publish, record
 from fleetstream.live import run_live
 from fleetstream.replay import run_replay
-from fleetstream.settings import KafkaSettings, RedisSettings, Settings
+from fleetstream.settings import KafkaSettings, Settings
 from operators.pipeline import InMsg
 
 pytestmark = pytest.mark.integration
