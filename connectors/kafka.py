@@ -123,7 +123,8 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
 
     def __init__(self, cfg: dict, streams: list[Stream], resume: dict | None,
                  tail: bool, batch_size: int, max_wait_s: float, prefix: str,
-                 lag_wait_s: float = 10.0, poll_timeout_s: float = 0.005):
+                 lag_wait_s: float = 10.0, poll_timeout_s: float = 0.005, lane: int = 0):
+        self.lane = lane  # stage-1 key of everything this partition reads
         c = dict(cfg)
         c.setdefault("group.id", "fleetstream-engine")  # required by librdkafka; never committed
         c["enable.auto.commit"] = False
@@ -273,7 +274,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
             t = best[1]
             _ts, m, err = bufs[t].popleft()
             self.next[t] = m.offset() + 1
-            out.append(to_inmsg(m, self.prefix, err))
+            out.append(to_inmsg(m, self.prefix, err, self.lane))
             if not bufs[t]:
                 lag[t] = self._lagging(t)
         if (not self.tail and not out and all(self.eof.values())
@@ -292,7 +293,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         self.meta.close()
 
 
-def to_inmsg(m: Any, prefix: str, err: str | None = None) -> InMsg:
+def to_inmsg(m: Any, prefix: str, err: str | None = None, lane: int = 0) -> InMsg:
     """A consumed message -> ``InMsg``.  ``seq`` = timestamp (ms) x 1000 + offset mod
     1000: the merge order, used to order a batch inside the stateful steps."""
     topic = m.topic()
@@ -305,7 +306,7 @@ def to_inmsg(m: Any, prefix: str, err: str | None = None) -> InMsg:
         topic = "?kafka-error:" + err[:200]
     return InMsg(ts * 1000 + (m.offset() % 1000), topic,
                  key.decode("utf-8", "replace") if key is not None else None,
-                 value, m.partition(), m.offset())
+                 value, m.partition(), m.offset(), lane)
 
 
 class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
@@ -359,7 +360,8 @@ class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
         idx = range(n) if for_part == "all" else [int(for_part[1:])]
         streams = [(t, i) for t in self.topics for i in idx]
         return _MergedPartition(self.cfg, streams, resume_state, self.tail, self.batch_size,
-                                self.max_wait_s, self.prefix, self.lag_wait_s)
+                                self.max_wait_s, self.prefix, self.lag_wait_s,
+                                lane=0 if for_part == "all" else int(for_part[1:]))
 
 
 # ---------------------------------------------------------------- output

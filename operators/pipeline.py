@@ -32,6 +32,9 @@ class InMsg(NamedTuple):
     value: bytes
     partition: int | None = None
     offset: int | None = None
+    lane: int = 0
+    """The source partition (Bytewax input partition) the message came through: one
+    ordered lane of input.  Stage 1 is keyed by it."""
 
 
 def dead_letter(msg: InMsg, stage: str, reason: str, ts: float | None = None) -> dict:
@@ -94,8 +97,11 @@ def zone_step(engine: ZoneEngine, msg: InMsg, ev: Event) -> list[tuple[str, dict
 
 
 def stage1_key(msg: InMsg) -> str:
-    """Stage 1 is keyed by input partition (see ``PartitionTracker``)."""
-    return f"p{msg.partition or 0}"
+    """Stage 1 is keyed by input lane (see ``PartitionTracker``): one ordered source
+    partition.  Not by Kafka partition: the live source merges every Kafka partition
+    into one lane, and several stage-1 keys feeding one zone from different workers
+    would interleave in arrival order, not input order."""
+    return f"p{msg.lane}"
 
 
 def output_key(topic: str, rec: dict) -> str:
