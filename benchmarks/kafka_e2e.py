@@ -42,11 +42,11 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from connectors.files import read_replay  # noqa: E402
-from connectors.kafka import ensure_topics, publish  # noqa: E402
+from fleetstream.connectors.files import read_replay  # noqa: E402
+from fleetstream.connectors.kafka import ensure_topics, publish  # noqa: E402
 from fleetstream.live import run_live  # noqa: E402
 from fleetstream.replay import run_replay  # noqa: E402
-from fleetstream.settings import KafkaSettings, Settings  # noqa: E402
+from fleetstream.contract.settings import KafkaSettings, Settings  # noqa: E402
 
 
 PREFIXES: list[str] = []  # topic namespaces this run created, deleted at the end
@@ -114,8 +114,8 @@ def edges(bootstrap: str, replay: str, partitions: int) -> float:
     from bytewax.dataflow import Dataflow
     from bytewax.testing import run_main
 
-    from connectors.kafka import KafkaOutputSink, OrderedKafkaSource
-    from operators.pipeline import decode
+    from fleetstream.connectors.kafka import KafkaOutputSink, OrderedKafkaSource
+    from fleetstream.operators.pipeline import decode
 
     prefix = f"e{uuid.uuid4().hex[:6]}."
     PREFIXES.append(prefix)

@@ -29,9 +29,9 @@ ROOT = os.path.dirname(HERE)
 
 def collect_legs(replay: str) -> list[dict]:
     """Every learned leg of a replay run with the baseline seats: (zone, x, ratio)."""
-    from connectors.files import read_replay
+    from fleetstream.connectors.files import read_replay
     from fleetstream.engine import LocalEngine
-    from fleetstream.settings import Settings
+    from fleetstream.contract.settings import Settings
     from fleetstream.wiring import build_zone_engine
     legs: list[dict] = []
     s = Settings()
@@ -52,7 +52,7 @@ def collect_legs(replay: str) -> list[dict]:
 
 
 def eta_comparison(legs: list[dict]) -> list[dict]:
-    from models.eta import ETA_KINDS, RiverEta
+    from fleetstream.models.eta import ETA_KINDS, RiverEta
     rows = []
     for kind in ETA_KINDS:
         models: dict[str, RiverEta] = {}
@@ -80,8 +80,8 @@ def eta_comparison(legs: list[dict]) -> list[dict]:
 
 
 def seat_speed(n: int = 20000) -> list[dict]:
-    from models.intervals import ConformalIntervals
-    from models.risk import RiverRisk
+    from fleetstream.models.intervals import ConformalIntervals
+    from fleetstream.models.risk import RiverRisk
     rng = random.Random(1)
     rows = []
     iv = ConformalIntervals()
@@ -148,7 +148,7 @@ def snapshot_sizes(legs: list[dict]) -> dict:
     """Bytes of one zone's learned seats after learning that zone's legs."""
     import pickle
 
-    from models.seats import learned_seats
+    from fleetstream.models.seats import learned_seats
     zones: dict[str, object] = {}
     for leg in legs:
         s = zones.get(leg["zone"])

@@ -29,11 +29,11 @@ from types import SimpleNamespace
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.dirname(HERE))
 
-from fleetstream.settings import EngineSettings  # noqa: E402
-from operators.routing import solver  # noqa: E402
-from operators.routing.strategy import ORToolsStrategy  # noqa: E402
-from operators.state import ACTIVE, ASSIGNED, DELIVERY, PICKUP, Order, Vehicle  # noqa: E402
-from operators.zone_engine import ZoneEngine  # noqa: E402
+from fleetstream.contract.settings import EngineSettings  # noqa: E402
+from fleetstream.operators.routing import solver  # noqa: E402
+from fleetstream.operators.routing.strategy import ORToolsStrategy  # noqa: E402
+from fleetstream.operators.state import ACTIVE, ASSIGNED, DELIVERY, PICKUP, Order, Vehicle  # noqa: E402
+from fleetstream.operators.zone_engine import ZoneEngine  # noqa: E402
 
 CENTER = (52.52, 13.405)
 T0 = 1772438400.0  # 08:00 UTC
@@ -96,7 +96,7 @@ def bench_reroute(n: int, repeat: int, seed: int) -> dict:
         res = strat.reroute_result(v, orders, T0, eng.tt, eng.dist)
         local.append((time.perf_counter() - t) * 1000)
         if r < min(repeat, 10):
-            from operators.routing.engine_adapter import build_problem, materialise
+            from fleetstream.operators.routing.engine_adapter import build_problem, materialise
             built = build_problem([v], list(orders.values()), {v.id: v.route}, T0, eng.tt, eng.dist,
                                   strat.config)
             t = time.perf_counter()

@@ -29,7 +29,7 @@ def bare(replay: str, workers: int, batch_size: int) -> dict:
     from bytewax.dataflow import Dataflow
     from bytewax.testing import TestingSink, cluster_main, run_main
 
-    from connectors.files import ReplaySource
+    from fleetstream.connectors.files import ReplaySource
 
     class Pass(op.StatefulBatchLogic):
         def __init__(self, resume):

@@ -27,9 +27,9 @@ sys.path.insert(0, os.path.dirname(HERE))
 
 import orjson  # noqa: E402
 
-from operators.routing.checker import check_plan  # noqa: E402
-from operators.routing.io import SOLOMON_DIR, read_bks, read_solomon  # noqa: E402
-from operators.routing.ortools_backend import SolverParams, solve  # noqa: E402
+from fleetstream.operators.routing.checker import check_plan  # noqa: E402
+from fleetstream.operators.routing.io import SOLOMON_DIR, read_bks, read_solomon  # noqa: E402
+from fleetstream.operators.routing.ortools_backend import SolverParams, solve  # noqa: E402
 
 STRATEGIES = ("savings", "parallel_cheapest_insertion", "local_cheapest_insertion")
 

@@ -29,7 +29,7 @@ import orjson
 from bytewax.inputs import FixedPartitionedSource, StatefulSourcePartition
 from bytewax.outputs import FixedPartitionedSink, StatefulSinkPartition
 
-from operators.pipeline import InMsg
+from fleetstream.operators.pipeline import InMsg
 
 EVENTS_FILE = "events.jsonl.gz"
 

@@ -43,9 +43,9 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError,
                              Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from fleetstream.events import INPUT_TOPICS, TOPIC_CUSTOMERS
-from fleetstream.outputs import OUTPUT_TOPICS
-from operators.pipeline import InMsg
+from fleetstream.contract.events import INPUT_TOPICS, TOPIC_CUSTOMERS
+from fleetstream.contract.outputs import OUTPUT_TOPICS
+from fleetstream.operators.pipeline import InMsg
 
 log = logging.getLogger("fleetstream.kafka")
 SECRET_WORDS = ("password", "secret", "key", "token", "jaas", "credential",

@@ -50,9 +50,9 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
-from fleetstream.events import (FAIL_REASONS, MAX_ID_LEN, MAX_TEXT_LEN, TOPIC_CUSTOMERS,
+from fleetstream.contract.events import (FAIL_REASONS, MAX_ID_LEN, MAX_TEXT_LEN, TOPIC_CUSTOMERS,
                                 ValidationError, decode_event)
-from fleetstream.outputs import (TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA, TOPIC_NOTIFICATIONS,
+from fleetstream.contract.outputs import (TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA, TOPIC_NOTIFICATIONS,
                                  TOPIC_OUTCOMES)
 
 log = logging.getLogger("fleetstream.redis")
@@ -1038,7 +1038,7 @@ ContextStore = CustomerContextStore | InProcessContextStore
 
 def profiles_from_replay(replay_dir: str, stats: dict[str, int] | None = None) -> Iterator[dict]:
     """The ``customer_profile`` events of a replay folder, as profile dicts, in order."""
-    from connectors.files import read_replay
+    from fleetstream.connectors.files import read_replay
     for msg in read_replay(replay_dir):
         if msg.topic != TOPIC_CUSTOMERS:
             continue

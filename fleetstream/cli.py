@@ -25,7 +25,7 @@ from typing import Callable
 
 import orjson
 
-from fleetstream.settings import Settings
+from fleetstream.contract.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -54,7 +54,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
                          models_dir=args.models)
     print(summary.render())
     if args.alerts:
-        from connectors.console import print_alerts
+        from fleetstream.connectors.console import print_alerts
         print_alerts(os.path.join(args.out, "fs.alerts.jsonl"), limit=args.alerts)
     print(f"outputs in {args.out}/ (one JSON Lines file per topic)")
     return 0

@@ -9,7 +9,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    from connectors.redis_store import main as store_main
+    from fleetstream.connectors.redis_store import main as store_main
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["load"]:
         argv[0] = "load-customers"

@@ -4,7 +4,7 @@ Used by the closed-loop simulator (which must see the decisions as the flow
 would make them) and by tests.  Same steps, same order as ``flows/engine.py``:
 decode, stage 1 per entity, stage 2 per zone.
 
->>> from operators.pipeline import InMsg
+>>> from fleetstream.operators.pipeline import InMsg
 >>> eng = LocalEngine()
 >>> eng.process(InMsg(0, "fs.telemetry", "v1", b"not json"))[0][0]
 'fs.dlq'
@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from fleetstream.outputs import TOPIC_DLQ
-from fleetstream.settings import EngineSettings
-from operators.pipeline import InMsg, decode, output_key, stage1_key, track, zone_step
-from operators.tracker import PartitionTracker
-from operators.zone_engine import ZoneEngine
+from fleetstream.contract.outputs import TOPIC_DLQ
+from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators.pipeline import InMsg, decode, output_key, stage1_key, track, zone_step
+from fleetstream.operators.tracker import PartitionTracker
+from fleetstream.operators.zone_engine import ZoneEngine
 
 Output = tuple[str, str, dict]  # (topic, key, record)
 

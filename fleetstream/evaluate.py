@@ -41,10 +41,10 @@ from typing import Any, Callable
 
 import orjson
 
-from connectors.files import read_replay
+from fleetstream.connectors.files import read_replay
 from fleetstream.engine import LocalEngine
 from fleetstream.report_svg import line_chart
-from fleetstream.settings import Settings
+from fleetstream.contract.settings import Settings
 from fleetstream.wiring import build_zone_engine
 
 
@@ -321,7 +321,7 @@ def scorecard(replay: str, col: Collector, outputs: list[tuple], seats: dict | N
                  "ratio_mae_hist": _r(mae([leg["ratio"] - leg["hist"] for leg in col.legs]))},
     }
     if seats:
-        from models.seats import seat_metrics
+        from fleetstream.models.seats import seat_metrics
         online, drift = {}, {}
         for z, st in sorted(seats.items()):
             online[z] = {k: {m: _r(v, 4) if isinstance(v, float) else v for m, v in d.items()}

@@ -32,11 +32,11 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import cluster_main, run_main
 
-from connectors.kafka import KafkaOutputSink, OrderedKafkaSource, redact
-from fleetstream.settings import Settings
+from fleetstream.connectors.kafka import KafkaOutputSink, OrderedKafkaSource, redact
+from fleetstream.contract.settings import Settings
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
-from flows.engine import DROPS, build_flow
-from operators.pipeline import output_key
+from fleetstream.flows.engine import DROPS, build_flow
+from fleetstream.operators.pipeline import output_key
 
 log = logging.getLogger("fleetstream.live")
 
@@ -79,7 +79,7 @@ class _RedisPart(StatelessSinkPartition):
     One pipeline per batch.  Never raises: the engine must not depend on Redis."""
 
     def __init__(self, url: str, settings: Settings, stats: RedisStats):
-        from connectors.redis_store import RedisReadModel
+        from fleetstream.connectors.redis_store import RedisReadModel
         r = settings.redis
         self.model = RedisReadModel(url, key_prefix=r.key_prefix, ttl_s=r.ttl_s,
                                     stream_maxlen=r.stream_maxlen)

@@ -22,16 +22,16 @@ import sys
 
 import orjson
 
-from connectors.files import read_replay
+from fleetstream.connectors.files import read_replay
 from fleetstream.engine import LocalEngine
-from fleetstream.settings import Settings
+from fleetstream.contract.settings import Settings
 
 
 def export_from_replay(replay: str, out: str, settings: Settings | None = None,
                        models_dir: str | None = None, kind: str = "learned",
                        progress: bool = False) -> dict:
     from fleetstream.wiring import build_zone_engine
-    from models.store import export_seats
+    from fleetstream.models.store import export_seats
     settings = settings or Settings()
     engine = LocalEngine(settings.engine, zone_factory=lambda z: build_zone_engine(
         z, settings.engine, models_dir=models_dir, kind=kind))
@@ -46,8 +46,8 @@ def export_from_replay(replay: str, out: str, settings: Settings | None = None,
 
 
 def info(models_dir: str) -> dict:
-    from models.seats import seat_metrics
-    from models.store import check_manifest, load_all, read_manifest
+    from fleetstream.models.seats import seat_metrics
+    from fleetstream.models.store import check_manifest, load_all, read_manifest
     m = read_manifest(models_dir)
     out = {"manifest": m}
     try:
@@ -88,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
               f"python {m['python']})")
         return 0
     if a.action == "import":
-        from models.store import import_dir
+        from fleetstream.models.store import import_dir
         m = import_dir(a.src, a.out)
         print(f"imported {len(m['zones'])} zones from {a.src} into {a.out}")
         return 0

@@ -18,9 +18,9 @@ import sys
 
 import orjson
 
-from operators.routing.checker import check_plan
-from operators.routing.io import SOLOMON_DIR, read_bks, read_instance
-from operators.routing.solver import Budget, plan
+from fleetstream.operators.routing.checker import check_plan
+from fleetstream.operators.routing.io import SOLOMON_DIR, read_bks, read_instance
+from fleetstream.operators.routing.solver import Budget, plan
 
 
 def _resolve(name: str) -> str:

@@ -28,13 +28,13 @@ from dataclasses import replace
 import orjson
 
 from fleetstream.engine import LocalEngine
-from fleetstream.settings import EngineSettings, Settings
+from fleetstream.contract.settings import EngineSettings, Settings
 from fleetstream.sim.loop import Simulation
 from fleetstream.sim.world import Scenario
 from fleetstream.wiring import build_zone_engine
-from operators.routing.engine_adapter import RoutingConfig
-from operators.zone_engine import routing_config
-from operators.routing.strategy import ORToolsStrategy
+from fleetstream.operators.routing.engine_adapter import RoutingConfig
+from fleetstream.operators.zone_engine import routing_config
+from fleetstream.operators.routing.strategy import ORToolsStrategy
 
 POLICIES = ("static", "reactive", "predictive")
 KPI_COLUMNS = ("on_time_rate", "failed_attempts", "not_served", "stranded", "km", "cost",

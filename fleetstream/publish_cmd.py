@@ -8,9 +8,9 @@ import os
 import sys
 import time
 
-from connectors.files import read_replay
-from connectors.kafka import publish
-from fleetstream.settings import Settings
+from fleetstream.connectors.files import read_replay
+from fleetstream.connectors.kafka import publish
+from fleetstream.contract.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:

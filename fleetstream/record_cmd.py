@@ -8,9 +8,9 @@ import os
 
 import orjson
 
-from connectors.files import EVENTS_FILE, write_replay
-from connectors.kafka import record
-from fleetstream.settings import Settings
+from fleetstream.connectors.files import EVENTS_FILE, write_replay
+from fleetstream.connectors.kafka import record
+from fleetstream.contract.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:

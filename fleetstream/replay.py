@@ -16,11 +16,11 @@ import bytewax.operators as op
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import cluster_main, run_main
 
-from connectors.files import OutputFiles, ReplaySource, count_lines, finalize
-from fleetstream.outputs import OUTPUT_TOPICS
-from fleetstream.settings import EngineSettings
+from fleetstream.connectors.files import OutputFiles, ReplaySource, count_lines, finalize
+from fleetstream.contract.outputs import OUTPUT_TOPICS
+from fleetstream.contract.settings import EngineSettings
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
-from flows.engine import DROPS, build_flow
+from fleetstream.flows.engine import DROPS, build_flow
 
 FILE_TOPICS = list(OUTPUT_TOPICS) + [DROPS]
 

@@ -3,11 +3,11 @@
 Everything here is generated from the declarations in the code, never written
 by hand:
 
-- input topics from the event dataclasses in :mod:`fleetstream.events` (each
+- input topics from the event dataclasses in :mod:`fleetstream.contract.events` (each
   field's ``schema``, ``doc`` and ``optional`` metadata, its default, the
   event's ``TOPIC`` and ``KEY``);
-- output topics from :data:`fleetstream.outputs.FIELDS` via
-  :func:`fleetstream.outputs.output_schema` and :data:`fleetstream.outputs.KEYS`.
+- output topics from :data:`fleetstream.contract.outputs.FIELDS` via
+  :func:`fleetstream.contract.outputs.output_schema` and :data:`fleetstream.contract.outputs.KEYS`.
 
 ``fleetstream schemas`` writes ``docs/schemas/<topic>.json`` (one file per
 topic, sorted keys, 2-space indent, trailing newline) and ``docs/topics.md``;
@@ -34,8 +34,8 @@ from typing import Any
 
 import orjson
 
-from fleetstream import events as ev
-from fleetstream import outputs as out
+from fleetstream.contract import events as ev
+from fleetstream.contract import outputs as out
 
 DRAFT = "https://json-schema.org/draft/2020-12/schema"
 ORJSON_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
@@ -43,12 +43,12 @@ ORJSON_OPTS = orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS
 # RFC 3339 date-time with an explicit offset.  The ``date-time`` format is only
 # enforced by validators that ship a format checker (jsonschema needs the optional
 # rfc3339-validator package); the pattern makes every validator reject naive times,
-# as fleetstream.events.parse_ts does.
+# as fleetstream.contract.events.parse_ts does.
 RFC3339_OFFSET_PATTERN = (r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}"
                           r"(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$")
 
 # Rules between fields that a JSON Schema cannot express (or only partly): the
-# validator enforces them in fleetstream.events (_cross checks).  ``if_then`` is
+# validator enforces them in fleetstream.contract.events (_cross checks).  ``if_then`` is
 # the part a schema can carry.  A test checks that every cross check in the code
 # has an entry here.
 CROSS_FIELD_RULES: dict[str, dict[str, Any]] = {
@@ -196,7 +196,7 @@ def event_schema(cls: type[ev.Event]) -> dict:
         schema["description"] = doc
     cross = CROSS_FIELD_RULES.get(cls.TYPE)
     if cross:
-        schema["$comment"] = ("Cross-field rules (enforced by fleetstream.events): "
+        schema["$comment"] = ("Cross-field rules (enforced by fleetstream.contract.events): "
                               + "; ".join(cross["rules"]) + ".")
         if cross.get("if_then"):
             schema["allOf"] = [{"if": i, "then": t} for i, t in cross["if_then"]]
@@ -229,7 +229,7 @@ def input_schema(topic: str) -> dict:
 
 
 def output_topic_schema(topic: str) -> dict:
-    """fleetstream.outputs.output_schema plus the topic's key in the description."""
+    """fleetstream.contract.outputs.output_schema plus the topic's key in the description."""
     s = out.output_schema(topic)
     s["description"] = (f"Output topic {topic} (message key: {out.KEYS[topic]}). "
                         f"Schema version {out.OUTPUT_SCHEMA_VERSION}; consumers must "
@@ -359,8 +359,8 @@ _CONTRACT = f"""\
 ## Contract and versioning
 
 - **Version.** Input events carry `v` = {ev.SCHEMA_VERSION}
-  (`fleetstream.events.SCHEMA_VERSION`); outputs carry `v` =
-  {out.OUTPUT_SCHEMA_VERSION} (`fleetstream.outputs.OUTPUT_SCHEMA_VERSION`). The
+  (`fleetstream.contract.events.SCHEMA_VERSION`); outputs carry `v` =
+  {out.OUTPUT_SCHEMA_VERSION} (`fleetstream.contract.outputs.OUTPUT_SCHEMA_VERSION`). The
   validator rejects an input with any other `v`.
 - **Unknown fields are ignored**, on input (the validator drops them) and by
   output consumers (they must). The schemas therefore allow additional
@@ -383,7 +383,7 @@ _CONTRACT = f"""\
      under a new `kafka.output_prefix`) until consumers have moved.
 - Rules between fields that a JSON Schema cannot express are listed in each
   event's schema (`$comment`) and below its table; the validator
-  (`fleetstream.events.validate`) enforces them and names the field in its
+  (`fleetstream.contract.events.validate`) enforces them and names the field in its
   error.
 - `fleetstream schemas --check` and `tests/contract/` fail when the committed
   schemas or this file differ from the code.

@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 
-from connectors.kafka import ensure_topics
-from fleetstream.settings import Settings
+from fleetstream.connectors.kafka import ensure_topics
+from fleetstream.contract.settings import Settings
 
 
 def main(argv: list[str] | None = None) -> int:

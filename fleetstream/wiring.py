@@ -6,9 +6,9 @@ simulator and the evaluation all build the same engine.
 
 from __future__ import annotations
 
-from fleetstream.settings import EngineSettings
-from operators.estimators import ModelSeats
-from operators.zone_engine import ZoneEngine
+from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators.estimators import ModelSeats
+from fleetstream.operators.zone_engine import ZoneEngine
 
 SEAT_KINDS = ("learned", "baseline")
 
@@ -27,11 +27,11 @@ def build_seats(zone: str, settings: EngineSettings | None = None, models_dir: s
     if kind != "learned":
         raise ValueError(f"unknown seat kind {kind!r} (one of {', '.join(SEAT_KINDS)})")
     if models_dir:
-        from models.store import load_zone_seats
+        from fleetstream.models.store import load_zone_seats
         seats = load_zone_seats(models_dir, zone)
         if seats is not None:
             return seats
-    from models.seats import learned_seats
+    from fleetstream.models.seats import learned_seats
     return learned_seats(zone)
 
 

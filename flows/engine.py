@@ -19,11 +19,11 @@ from typing import Any, Callable
 import bytewax.operators as op
 from bytewax.dataflow import Dataflow, Stream
 
-from connectors.files import sort_prefix
-from fleetstream.outputs import TOPIC_DLQ
-from flows.logic import TrackerLogic, ZoneLogic
-from operators.pipeline import InMsg, decode, stage1_key
-from operators.zone_engine import ZoneEngine
+from fleetstream.connectors.files import sort_prefix
+from fleetstream.contract.outputs import TOPIC_DLQ
+from fleetstream.flows.logic import TrackerLogic, ZoneLogic
+from fleetstream.operators.pipeline import InMsg, decode, stage1_key
+from fleetstream.operators.zone_engine import ZoneEngine
 
 DROPS = "_drops"
 

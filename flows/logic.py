@@ -18,10 +18,10 @@ from typing import Any, Callable
 
 from bytewax.operators import StatefulBatchLogic
 
-from fleetstream.outputs import TOPIC_DLQ
-from operators.pipeline import InMsg, track, zone_step
-from operators.tracker import PartitionTracker
-from operators.zone_engine import ZoneEngine
+from fleetstream.contract.outputs import TOPIC_DLQ
+from fleetstream.operators.pipeline import InMsg, track, zone_step
+from fleetstream.operators.tracker import PartitionTracker
+from fleetstream.operators.zone_engine import ZoneEngine
 
 _seq = lambda item: item[0].seq  # noqa: E731
 

@@ -23,9 +23,9 @@ import math
 
 from river import forest, linear_model, metrics, optim, tree
 
-from models.base import LearnedSeat
-from models.features import eta_linear_features, eta_tree_features
-from models.monitor import DriftWatch
+from fleetstream.models.base import LearnedSeat
+from fleetstream.models.features import eta_linear_features, eta_tree_features
+from fleetstream.models.monitor import DriftWatch
 
 VRES_DECAY = 0.9      # per leg: the vehicle's residual memory is ~10 legs
 VRES_PRIOR_N = 3.0    # shrink a vehicle's mean residual towards 0 until it has a few legs

@@ -28,8 +28,8 @@ from collections import deque
 
 from river import metrics
 
-from models.base import LearnedSeat
-from models.monitor import DriftWatch
+from fleetstream.models.base import LearnedSeat
+from fleetstream.models.monitor import DriftWatch
 
 HORIZON_EDGES = (600.0, 1800.0, 3600.0, 7200.0)  # seconds: bucket upper edges
 # Tail miss targets: (below lo80, above hi80, below lo95, above hi95).

@@ -21,9 +21,9 @@ import math
 
 from river import linear_model, metrics, optim
 
-from models.base import LearnedSeat
-from models.features import failure_features, late_features
-from models.monitor import DriftWatch
+from fleetstream.models.base import LearnedSeat
+from fleetstream.models.features import failure_features, late_features
+from fleetstream.models.monitor import DriftWatch
 
 P_MIN, P_MAX = 0.002, 0.998
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from operators.estimators import SEATS, ModelSeats
+from fleetstream.operators.estimators import SEATS, ModelSeats
 
-from models.eta import RiverEta
-from models.intervals import ConformalIntervals
-from models.risk import RiverRisk
+from fleetstream.models.eta import RiverEta
+from fleetstream.models.intervals import ConformalIntervals
+from fleetstream.models.risk import RiverRisk
 
 DEFAULT_ETA_KIND = "linear"   # chosen by measurement: see docs/models.md and benchmarks/models.py
 

@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 import river
 
-from operators.estimators import ModelSeats
+from fleetstream.operators.estimators import ModelSeats
 
 SCHEMA_VERSION = 1
 MANIFEST = "manifest.json"

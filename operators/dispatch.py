@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Callable, Protocol
 
-from operators.state import AT_DEPOT, DELIVERY, PICKUP, Order, Vehicle
+from fleetstream.operators.state import AT_DEPOT, DELIVERY, PICKUP, Order, Vehicle
 
 Point = tuple[float, float]
 TravelFn = Callable[[Point, Point, float], float]

@@ -17,24 +17,13 @@ from __future__ import annotations
 
 import base64
 import traceback
-from typing import Any, NamedTuple
+from typing import Any
 
-from fleetstream.events import INPUT_TOPICS, Event, ValidationError, decode_event
-from fleetstream.outputs import KEYS, OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DLQ
-from operators.tracker import DROP, REJECT, PartitionTracker
-from operators.zone_engine import ZoneEngine
-
-
-class InMsg(NamedTuple):
-    seq: int
-    topic: str
-    key: str | None
-    value: bytes
-    partition: int | None = None
-    offset: int | None = None
-    lane: int = 0
-    """The source partition (Bytewax input partition) the message came through: one
-    ordered lane of input.  Stage 1 is keyed by it."""
+from fleetstream.contract.events import INPUT_TOPICS, Event, ValidationError, decode_event
+from fleetstream.contract.message import InMsg
+from fleetstream.contract.outputs import KEYS, OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DLQ
+from fleetstream.operators.tracker import DROP, REJECT, PartitionTracker
+from fleetstream.operators.zone_engine import ZoneEngine
 
 
 def dead_letter(msg: InMsg, stage: str, reason: str, ts: float | None = None) -> dict:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetstream.events import OrderCreated, ShiftStart
+from fleetstream.contract.events import OrderCreated, ShiftStart
 
 Point = tuple[float, float]
 PICKUP = "pickup"

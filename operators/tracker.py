@@ -11,7 +11,7 @@ event belongs to, so that stage 2 can be keyed by zone:
 It holds a bounded window of recent event ids per entity (duplicates arrive
 close together in practice; the window size is a setting).
 
->>> from fleetstream.events import validate
+>>> from fleetstream.contract.events import validate
 >>> t = EntityTracker()
 >>> shift = validate({"type": "shift_start", "event_id": "e1", "ts": 100, "v": 1,
 ...     "vehicle_id": "v1", "driver_id": "d1", "zone": "z1", "fleet_type": "gig",
@@ -29,7 +29,7 @@ from __future__ import annotations
 from collections import deque
 from typing import Any
 
-from fleetstream.events import Event, Ping
+from fleetstream.contract.events import Event, Ping
 
 ROUTE = "route"
 DROP = "drop"
@@ -122,7 +122,7 @@ class PartitionTracker:
     Duplicates are found in a window of recent event ids bounded by event time
     (``dedupe_window_s``) and by count (``dedupe_max``).
 
-    >>> from fleetstream.events import validate
+    >>> from fleetstream.contract.events import validate
     >>> pt = PartitionTracker()
     >>> ping = {"type": "ping", "event_id": "p1", "ts": 10, "v": 1, "vehicle_id": "v9",
     ...         "lat": 1, "lon": 1, "speed_kmh": 0, "heading": 0}

@@ -19,21 +19,21 @@ import pickle
 import zlib
 from typing import Any, Callable
 
-from fleetstream.events import Event
-from fleetstream.outputs import (OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA,
+from fleetstream.contract.events import Event
+from fleetstream.contract.outputs import (OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA,
                                  TOPIC_NOTIFICATIONS, TOPIC_OUTCOMES)
-from fleetstream.settings import EngineSettings
-from operators import notify
-from operators.dispatch import (Rejection, Timing, apply_insertion,
+from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators import notify
+from fleetstream.operators.dispatch import (Rejection, Timing, apply_insertion,
                                 route_timing, static_reject)
-from operators.estimators import ModelSeats
-from operators.routing.engine_adapter import RoutingConfig
-from operators.routing.solver import Budget
-from operators.routing.strategy import ORToolsStrategy
-from operators.state import (ACTIVE, ASSIGNED, AT_DEPOT, CANCELLED, DELIVERED, DELIVERY, DONE,
+from fleetstream.operators.estimators import ModelSeats
+from fleetstream.operators.routing.engine_adapter import RoutingConfig
+from fleetstream.operators.routing.solver import Budget
+from fleetstream.operators.routing.strategy import ORToolsStrategy
+from fleetstream.operators.state import (ACTIVE, ASSIGNED, AT_DEPOT, CANCELLED, DELIVERED, DELIVERY, DONE,
                              ENDED, FAILED, ONBOARD, PENDING, PICKUP, PROPOSED, UNAVAILABLE, Order,
                              Vehicle)
-from operators.traveltime import (HaversineProvider, TravelTimeProvider, fast_distance_m,
+from fleetstream.operators.traveltime import (HaversineProvider, TravelTimeProvider, fast_distance_m,
                                   haversine_m)
 
 Out = tuple[str, dict]

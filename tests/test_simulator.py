@@ -9,7 +9,7 @@ import orjson
 
 from fleetstream.engine import LocalEngine
 from fleetstream.sim.record import record
-from connectors.files import read_replay
+from fleetstream.connectors.files import read_replay
 
 
 def _bytes(folder: str) -> dict[str, bytes]:

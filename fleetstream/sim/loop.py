@@ -23,13 +23,13 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
-from fleetstream.events import (TOPIC_APPROVALS, TOPIC_CONDITIONS, TOPIC_CUSTOMERS, TOPIC_FLEET,
+from fleetstream.contract.events import (TOPIC_APPROVALS, TOPIC_CONDITIONS, TOPIC_CUSTOMERS, TOPIC_FLEET,
                                 TOPIC_ORDERS, TOPIC_TELEMETRY)
-from fleetstream.outputs import TOPIC_DECISIONS
+from fleetstream.contract.outputs import TOPIC_DECISIONS
 from fleetstream.sim.world import (TRUE_CONGESTION, VEHICLE_SPECS, Scenario, SimOrder, SimVehicle,
                                    World)
-from operators.pipeline import InMsg
-from operators.traveltime import HaversineProvider, haversine_m
+from fleetstream.operators.pipeline import InMsg
+from fleetstream.operators.traveltime import HaversineProvider, haversine_m
 
 Envelope = dict[str, Any]
 

@@ -8,7 +8,7 @@ import sys
 import orjson
 
 from fleetstream.engine import LocalEngine
-from fleetstream.settings import EngineSettings
+from fleetstream.contract.settings import EngineSettings
 from fleetstream.sim.loop import Simulation
 from fleetstream.sim.world import Scenario
 

@@ -5,7 +5,7 @@ its own forward schedule (earliest service starts), its own load bookkeeping, it
 own break placement (every gap is tried), its own costs.  Tests run every emitted
 plan through it, and ``fleetstream plan`` prints its verdict.
 
->>> from operators.routing.model import Job, Problem, VehicleSpec
+>>> from fleetstream.operators.routing.model import Job, Problem, VehicleSpec
 >>> p = Problem(time=[[0, 10], [10, 0]], dist=[[0, 10], [10, 0]],
 ...             vehicles=[VehicleSpec("v1", 0, 0, shift_end=100, capacity={"count": 1})],
 ...             jobs=[Job("a", 1, window=(0, 5))], objective="distance")
@@ -21,10 +21,10 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from operators.routing.constraints import (C_BREAK, C_CAPACITY, C_COUNT, C_DUPLICATE,
+from fleetstream.operators.routing.constraints import (C_BREAK, C_CAPACITY, C_COUNT, C_DUPLICATE,
                                            C_DURATION, C_MISSING, C_ONBOARD, C_PAIRING, C_SHIFT,
                                            C_UNKNOWN, C_WINDOW, Reason, static_reasons)
-from operators.routing.model import PICKUP, Problem, Routes, Stop
+from fleetstream.operators.routing.model import PICKUP, Problem, Routes, Stop
 
 EPS = 1e-6
 

@@ -9,7 +9,7 @@ Two kinds:
   duration, break, pickup before delivery) are checked on a whole route by
   :mod:`operators.routing.checker`, with the same names.
 
->>> from operators.routing.model import Job, VehicleSpec
+>>> from fleetstream.operators.routing.model import Job, VehicleSpec
 >>> v = VehicleSpec("bike-1", 0, 0, vehicle_type="bike", fleet_type="gig",
 ...                 capacity={"weight_kg": 15})
 >>> j = Job("o1", 1, size={"weight_kg": 30}, skills=("hazmat",), value=900)
@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from operators.routing.model import SIZE_CLASS, Job, VehicleSpec
+from fleetstream.operators.routing.model import SIZE_CLASS, Job, VehicleSpec
 
 C_CAPACITY = "capacity"            # suffixed with the dimension: capacity_weight_kg ...
 C_COUNT = "capacity_count"

@@ -25,9 +25,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from operators.routing.model import Job, Problem, VehicleSpec
-from operators.routing.solver import Budget
-from operators.state import AT_DEPOT, ONBOARD, PICKUP
+from fleetstream.operators.routing.model import Job, Problem, VehicleSpec
+from fleetstream.operators.routing.solver import Budget
+from fleetstream.operators.state import AT_DEPOT, ONBOARD, PICKUP
 
 Point = tuple[float, float]
 

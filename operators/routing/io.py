@@ -25,7 +25,7 @@ import os
 
 import orjson
 
-from operators.routing.model import Break, Job, Problem, VehicleSpec
+from fleetstream.operators.routing.model import Break, Job, Problem, VehicleSpec
 
 SOLOMON_DIR = os.environ.get("FLEETSTREAM_SOLOMON_DIR", os.path.join(
     os.path.dirname(__file__), "..", "..", "..", "shared", "data", "solomon"))

@@ -9,7 +9,7 @@ duration x cost per hour, stops x cost per stop, lateness x lateness cost), with
 large penalty per unit of hard violation (capacity, pairing, shift end, hard window)
 so that a feasible route always wins.
 
->>> from operators.routing.model import Job, Problem, VehicleSpec
+>>> from fleetstream.operators.routing.model import Job, Problem, VehicleSpec
 >>> T = [[0, 10, 20, 30], [10, 0, 10, 20], [20, 10, 0, 10], [30, 20, 10, 0]]
 >>> p = Problem(time=T, dist=T, vehicles=[VehicleSpec("v", start=0, end=3, shift_end=500)],
 ...             jobs=[Job(str(i), i) for i in (1, 2, 3)], objective="distance")
@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from operators.routing.model import PICKUP, Problem, Stop
+from fleetstream.operators.routing.model import PICKUP, Problem, Stop
 
 HARD = 1e7  # penalty per time unit / load unit of hard violation
 

@@ -31,8 +31,8 @@ from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
 
-from operators.routing.constraints import compatible
-from operators.routing.model import DELIVERY, INF, PICKUP, Problem, Routes
+from fleetstream.operators.routing.constraints import compatible
+from fleetstream.operators.routing.model import DELIVERY, INF, PICKUP, Problem, Routes
 
 COST_SCALE = 10_000
 BIG = 10**12

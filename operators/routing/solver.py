@@ -22,11 +22,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 
-from operators.routing import local_search as ls
-from operators.routing.checker import check_plan, check_route
-from operators.routing.constraints import (C_CAPACITY, C_SHIFT, C_WINDOW, Reason, static_reasons)
-from operators.routing.model import INF, Problem, Routes, Stop
-from operators.routing.ortools_backend import SolverParams, solve
+from fleetstream.operators.routing import local_search as ls
+from fleetstream.operators.routing.checker import check_plan, check_route
+from fleetstream.operators.routing.constraints import (C_CAPACITY, C_SHIFT, C_WINDOW, Reason, static_reasons)
+from fleetstream.operators.routing.model import INF, Problem, Routes, Stop
+from fleetstream.operators.routing.ortools_backend import SolverParams, solve
 
 
 @dataclass(frozen=True)

@@ -16,10 +16,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from operators.dispatch import InsertionStrategy, Insertion, Rejection, Timing
-from operators.routing import solver
-from operators.routing.engine_adapter import RoutingConfig, build_problem, materialise
-from operators.state import DELIVERY, PICKUP
+from fleetstream.operators.dispatch import InsertionStrategy, Insertion, Rejection, Timing
+from fleetstream.operators.routing import solver
+from fleetstream.operators.routing.engine_adapter import RoutingConfig, build_problem, materialise
+from fleetstream.operators.state import DELIVERY, PICKUP
 
 
 @dataclass
@@ -96,7 +96,7 @@ def _restart_at(p, vid, pt, t_rel, built, rest):
     """The problem with vehicle ``vid`` starting at point ``pt`` at ``t_rel``."""
     from dataclasses import replace
 
-    from operators.routing.model import Problem
+    from fleetstream.operators.routing.model import Problem
     pts = built.problem.points
     try:
         node = pts.index((float(pt[0]), float(pt[1])))

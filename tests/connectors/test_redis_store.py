@@ -15,15 +15,15 @@ from collections import Counter
 import orjson
 import pytest
 
-from connectors.files import read_replay
-from connectors.redis_store import (TOPIC_OUTCOMES, CustomerContextStore,
+from fleetstream.connectors.files import read_replay
+from fleetstream.connectors.redis_store import (TOPIC_OUTCOMES, CustomerContextStore,
                                     InProcessContextStore, RedisReadModel,
                                     load_customers_from_replay, profiles_from_replay)
 from fleetstream.engine import LocalEngine
-from fleetstream.events import ValidationError, decode_event
-from fleetstream.outputs import (TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_DLQ, TOPIC_ETA,
+from fleetstream.contract.events import ValidationError, decode_event
+from fleetstream.contract.outputs import (TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_DLQ, TOPIC_ETA,
                                  TOPIC_NOTIFICATIONS)
-from fleetstream.settings import EngineSettings
+from fleetstream.contract.settings import EngineSettings
 
 
 # ---------------------------------------------------------------- engine runs

@@ -12,7 +12,7 @@ import re
 from datetime import datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
-from fleetstream import events as ev
+from fleetstream.contract import events as ev
 
 T0 = 1_795_507_200.0  # 2026-11-24T08:00:00Z
 MISSING = object()  # the field is absent from the message

@@ -9,8 +9,8 @@ import orjson
 import pytest
 
 from contract_cases import good_event
-from fleetstream import events as ev
-from operators.pipeline import InMsg, decode
+from fleetstream.contract import events as ev
+from fleetstream.operators.pipeline import InMsg, decode
 
 PING = good_event(ev.Ping)
 

@@ -15,7 +15,7 @@ import pytest
 
 from contract_cases import (MISSING, SCHEMA_BUGS, T0, VALIDATOR_BUGS, all_cases, good_event,
                             iso, rfc3339_checker)
-from fleetstream import events as ev
+from fleetstream.contract import events as ev
 from fleetstream.schemas import CROSS_FIELD_RULES, input_schema
 
 GOOD, BAD = all_cases()

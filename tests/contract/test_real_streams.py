@@ -11,15 +11,15 @@ import jsonschema
 import orjson
 import pytest
 
-from connectors.files import read_replay
+from fleetstream.connectors.files import read_replay
 from contract_cases import rfc3339_checker
-from fleetstream import events as ev
+from fleetstream.contract import events as ev
 from fleetstream.engine import LocalEngine
-from fleetstream.outputs import FIELDS, OUTPUT_TOPICS
+from fleetstream.contract.outputs import FIELDS, OUTPUT_TOPICS
 from fleetstream.replay import run_replay
 from fleetstream.schemas import all_schemas
-from fleetstream.settings import EngineSettings
-from operators.pipeline import InMsg
+from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators.pipeline import InMsg
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SCHEMAS = all_schemas()

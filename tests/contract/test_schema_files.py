@@ -13,8 +13,8 @@ import jsonschema
 import orjson
 import pytest
 
-from fleetstream import events as ev
-from fleetstream import outputs as out
+from fleetstream.contract import events as ev
+from fleetstream.contract import outputs as out
 from fleetstream import schemas
 from fleetstream.cli import main as cli_main
 

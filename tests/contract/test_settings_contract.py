@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from fleetstream.settings import EngineSettings, Settings
+from fleetstream.contract.settings import EngineSettings, Settings
 
 TOML = """\
 workers = 2

@@ -11,12 +11,12 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 from live_helpers import consume_all
 
-from connectors.files import read_replay
-from connectors.kafka import ensure_topics, publish, record
+from fleetstream.connectors.files import read_replay
+from fleetstream.connectors.kafka import ensure_topics, publish, record
 from fleetstream.live import run_live
 from fleetstream.replay import run_replay
-from fleetstream.settings import KafkaSettings, Settings
-from operators.pipeline import InMsg
+from fleetstream.contract.settings import KafkaSettings, Settings
+from fleetstream.operators.pipeline import InMsg
 
 pytestmark = pytest.mark.integration
 

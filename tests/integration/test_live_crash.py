@@ -11,8 +11,8 @@ import time
 import pytest
 from live_helpers import Engine, caused_by, consume_all, ids_on, read_jsonl, wait_until
 
-from connectors.files import read_replay
-from connectors.kafka import ensure_topics, publish
+from fleetstream.connectors.files import read_replay
+from fleetstream.connectors.kafka import ensure_topics, publish
 from fleetstream.replay import run_replay
 
 pytestmark = pytest.mark.integration

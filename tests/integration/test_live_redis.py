@@ -14,12 +14,12 @@ import pytest
 from live_helpers import (Engine, ThrowawayRedis, caused_by, consume_all, ids_on, read_jsonl,
                           wait_until)
 
-from connectors.files import read_replay
-from connectors.kafka import ensure_topics, publish
+from fleetstream.connectors.files import read_replay
+from fleetstream.connectors.kafka import ensure_topics, publish
 from fleetstream.live import run_live
 from fleetstream.replay import run_replay
-from fleetstream.settings import KafkaSettings, RedisSettings, Settings
-from operators.pipeline import decode
+from fleetstream.contract.settings import KafkaSettings, RedisSettings, Settings
+from fleetstream.operators.pipeline import decode
 
 pytestmark = pytest.mark.integration
 

@@ -9,12 +9,12 @@ import os
 import orjson
 import pytest
 
-from connectors.files import read_replay
+from fleetstream.connectors.files import read_replay
 from fleetstream.engine import LocalEngine
-from fleetstream.settings import EngineSettings
+from fleetstream.contract.settings import EngineSettings
 from fleetstream.wiring import build_seats, build_zone_engine, restore_zone_engine
-from models.store import SnapshotVersionError, export_seats, load_all, load_zone_seats
-from operators.estimators import ModelSeats
+from fleetstream.models.store import SnapshotVersionError, export_seats, load_all, load_zone_seats
+from fleetstream.operators.estimators import ModelSeats
 
 
 class Recorder:
@@ -118,7 +118,7 @@ def test_recovery_mid_stream_continues_identically(tiny):
     out += [o for m in msgs[k:] for o in b.process(m)]
     assert out == out_whole
     z = next(iter(b.zones.values()))
-    assert type(z.seats.eta).__module__ == "models.eta"
+    assert type(z.seats.eta).__module__ == "fleetstream.models.eta"
 
 
 def test_baseline_seats_on_request():
@@ -222,7 +222,7 @@ def test_models_command_info_import_and_refusal(exported, tmp_path, capsys):
 
 
 def test_export_seats_round_trip(tmp_path):
-    from models.seats import learned_seats
+    from fleetstream.models.seats import learned_seats
     d = str(tmp_path / "m")
     export_seats({"A": learned_seats("A"), "B": ModelSeats()}, d)
     got = load_all(d)

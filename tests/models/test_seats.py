@@ -10,13 +10,13 @@ import random
 
 import pytest
 
-from models.eta import RiverEta
-from models.features import eta_linear_features, failure_features, late_features
-from models.intervals import ConformalIntervals, horizon_bucket
-from models.monitor import DriftWatch
-from models.risk import RiverRisk
-from models.seats import drift_events, learned_seats, seat_metrics
-from operators.estimators import ModelSeats
+from fleetstream.models.eta import RiverEta
+from fleetstream.models.features import eta_linear_features, failure_features, late_features
+from fleetstream.models.intervals import ConformalIntervals, horizon_bucket
+from fleetstream.models.monitor import DriftWatch
+from fleetstream.models.risk import RiverRisk
+from fleetstream.models.seats import drift_events, learned_seats, seat_metrics
+from fleetstream.operators.estimators import ModelSeats
 
 VTYPES = ("van", "car", "bike", "truck")
 

@@ -13,8 +13,8 @@ import pickle
 import orjson
 import pytest
 
-from fleetstream.events import validate
-from operators.tracker import DROP, REJECT, ROUTE, EntityTracker, PartitionTracker, entity_key
+from fleetstream.contract.events import validate
+from fleetstream.operators.tracker import DROP, REJECT, ROUTE, EntityTracker, PartitionTracker, entity_key
 
 T = 1_795_507_200.0
 

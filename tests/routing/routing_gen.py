@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import random
 
-from operators.routing.model import Break, Job, Problem, VehicleSpec
+from fleetstream.operators.routing.model import Break, Job, Problem, VehicleSpec
 
 VTYPES = {"bike": ({"weight_kg": 15, "volume_l": 60, "count": 4}, "gig"),
           "cargo_bike": ({"weight_kg": 120, "volume_l": 500, "count": 25}, "gig"),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from operators.routing.checker import check_plan, check_route
-from operators.routing.constraints import (C_ACCESS, C_BREAK, C_COUNT, C_DEPOT, C_DURATION,
+from fleetstream.operators.routing.checker import check_plan, check_route
+from fleetstream.operators.routing.constraints import (C_ACCESS, C_BREAK, C_COUNT, C_DEPOT, C_DURATION,
                                            C_FLEET, C_FLEET_RULE, C_MISSING, C_ONBOARD, C_PAIRING,
                                            C_SHIFT, C_SKILLS, C_VTYPE, C_WINDOW, static_reasons)
-from operators.routing.model import Break, Job, Problem, VehicleSpec
+from fleetstream.operators.routing.model import Break, Job, Problem, VehicleSpec
 
 # A line: node 0 is the depot, node k is k*100 m and k*60 s away from it.
 N = 6
@@ -178,7 +178,7 @@ def test_restart_after_the_shift_end_keeps_a_valid_vehicle():
     'shift_end before start_time' inside the engine on the metro replay)."""
     from types import SimpleNamespace
 
-    from operators.routing.strategy import _restart_at
+    from fleetstream.operators.routing.strategy import _restart_at
     pts = [(52.5, 13.4), (52.51, 13.41)] + [(52.5 + k / 100, 13.4) for k in range(2, N)]
     p = problem([van(shift_end=1_000)], [Job("j", 1)], points=pts)
     built = SimpleNamespace(problem=p)

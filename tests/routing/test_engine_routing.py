@@ -9,12 +9,12 @@ from dataclasses import replace
 import pytest
 
 from fleetstream.engine import LocalEngine
-from fleetstream.settings import EngineSettings
+from fleetstream.contract.settings import EngineSettings
 from fleetstream.sim.loop import Simulation
 from fleetstream.sim.world import Scenario
 from fleetstream.wiring import build_zone_engine
-from operators.routing import strategy as strategy_mod
-from operators.routing.checker import check_plan
+from fleetstream.operators.routing import strategy as strategy_mod
+from fleetstream.operators.routing.checker import check_plan
 
 
 def run(settings: EngineSettings, capture: list | None = None) -> Simulation:

@@ -8,12 +8,12 @@ import random
 
 import pytest
 
-from operators.routing.checker import check_plan, check_route
-from operators.routing.io import SOLOMON_DIR, problem_from_dict, read_bks, read_solomon
-from operators.routing.local_search import RouteEval
-from operators.routing.model import Job, Problem, VehicleSpec
-from operators.routing.ortools_backend import SolverParams, solve
-from operators.routing.solver import Budget, plan, redispatch, reroute
+from fleetstream.operators.routing.checker import check_plan, check_route
+from fleetstream.operators.routing.io import SOLOMON_DIR, problem_from_dict, read_bks, read_solomon
+from fleetstream.operators.routing.local_search import RouteEval
+from fleetstream.operators.routing.model import Job, Problem, VehicleSpec
+from fleetstream.operators.routing.ortools_backend import SolverParams, solve
+from fleetstream.operators.routing.solver import Budget, plan, redispatch, reroute
 from routing_gen import random_problem
 
 FAST = Budget(time_limit_s=20.0, solution_limit=40)

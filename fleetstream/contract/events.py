@@ -25,7 +25,7 @@ known field with a wrong type or value is rejected with a reason naming it.
 >>> decode_event(b'{"type":"ping","event_id":"p1","ts":1700000000,"v":1}', "fs.telemetry")
 Traceback (most recent call last):
 ...
-fleetstream.events.ValidationError: vehicle_id: required field is missing
+fleetstream.contract.events.ValidationError: vehicle_id: required field is missing
 """
 
 from __future__ import annotations
