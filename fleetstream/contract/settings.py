@@ -94,6 +94,20 @@ class EngineSettings:
     """Soft cost of a minute past a window end when re-routing (currency units)."""
     routing_learned_pace: bool = False
     """Re-route with the driver's learned pace scaling the planning travel times."""
+    routing_guard_s: float = 900.0
+    """Wall-clock safety guard of one solve (seconds).  It only stops a runaway search:
+    results are bounded by solution and iteration counts, never by time.  A solve that
+    hits the guard is reported (counter, log line and ``guard_hit`` on the decision),
+    because its result then depends on machine speed."""
+    plan_solve_allowance_s: float = 120.0
+    """Event time between a zone plan's request and its application.  The plan is solved
+    off the event path (a solver job) on the state at the request; its result is applied
+    when the zone's event clock reaches request time + this allowance, on any machine
+    and worker count.  A replay waits for a result that is not ready by then; live mode
+    waits too and reports the wait."""
+    solver_workers: int = -1
+    """Processes that solve solver jobs (zone plans) off the event path: -1 = one per
+    CPU core, 0 = solve inline in the zone (same decisions, no parallelism)."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -124,6 +138,10 @@ class EngineSettings:
                 raise ValueError(f"{name} must be >= 1")
         if self.routing_reopt_interval_s <= 0:
             raise ValueError("routing_reopt_interval_s must be > 0")
+        if not self.routing_guard_s > 0:
+            raise ValueError("routing_guard_s must be > 0")
+        if self.solver_workers < -1:
+            raise ValueError("solver_workers must be -1 (one per core), 0 (inline) or more")
         for name in ("routing_reopt_min_gain", "routing_redispatch_change_cost",
                      "routing_lateness_cost_per_min"):
             if getattr(self, name) < 0:
