@@ -1,8 +1,9 @@
 """Baseline routing strategy: cheapest feasible insertion, deadline re-sequencing.
 
-The zone engine talks to routing through :class:`RoutingStrategy` (three verbs:
-``insert``, ``reroute``, ``redispatch``); the OR-Tools strategy in
-``operators/routing/`` implements the same verbs.  Hard constraints checked here
+The zone engine talks to routing through :class:`RoutingStrategy`
+(``operators/routing/protocol.py``: ``insert``, ``plan``, ``reroute_result``,
+``redispatch``, ``reroute``); :class:`InsertionStrategy` here and the OR-Tools
+strategy in ``operators/routing/`` implement every verb.  Hard constraints checked here
 (each with a name, so an unassigned order says why):
 
 - ``capacity``: every dimension of the vehicle's capacity (weight_kg, volume_l,
@@ -19,8 +20,9 @@ Times are epoch seconds; travel comes from the zone's travel-time function
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable, Protocol
+from typing import Any, Callable
 
+from fleetstream.operators.routing.protocol import RoutingStrategy  # noqa: F401 (re-export)
 from fleetstream.operators.state import AT_DEPOT, DELIVERY, PICKUP, Order, Vehicle
 
 Point = tuple[float, float]
@@ -142,6 +144,7 @@ class Insertion:
     cost: float                     # added cost, currency units
     added_km: float
     added_s: float
+    order_id: str = ""              # the order inserted (``inserted_route`` needs it)
 
 
 @dataclass
@@ -219,7 +222,7 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
             added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
             cost = added_m * km_cost + added_s * s_cost + stop_cost
             if best is None or cost < best.cost:
-                best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s)
+                best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s, o.id)
         return (best, "") if best else (None, blocked)
 
     p_pt, (p_w0, p_w1), p_svc = o.pickup, o.stop_window(PICKUP), o.pickup_service_s
@@ -248,7 +251,7 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                         tt(pts[j - 1] if j > 0 else from_pos, nxt, dep[j - 1] if j > 0 else from_ts))
                     cost = added_m * km_cost + max(0.0, added_s) * s_cost + 2 * stop_cost
                     if best is None or cost < best.cost:
-                        best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s)
+                        best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s, o.id)
             if j == n:
                 break
             a_j = t + tt(prev, pts[j], t)  # type: ignore[arg-type]
@@ -259,35 +262,38 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
     return (best, "") if best else (None, blocked)
 
 
-def apply_insertion(v: Vehicle, o: Order, ins: Insertion) -> None:
+def inserted_route(route: list, ins: Insertion) -> list[tuple[str, str]]:
+    """The route with ``ins`` applied (a new list; ``route`` is not changed)."""
+    if not ins.order_id:
+        raise ValueError("inserted_route needs Insertion.order_id")
+    out = list(route)
     if len(ins.positions) == 1:
-        v.route.insert(ins.positions[0], (o.id, DELIVERY))
+        out.insert(ins.positions[0], (ins.order_id, DELIVERY))
     else:
         k, j = ins.positions
-        v.route.insert(j, (o.id, DELIVERY))
-        v.route.insert(k, (o.id, PICKUP))
+        out.insert(j, (ins.order_id, DELIVERY))
+        out.insert(k, (ins.order_id, PICKUP))
+    return out  # type: ignore[return-value]
+
+
+def apply_insertion(v: Vehicle, o: Order, ins: Insertion) -> None:
+    """Apply ``ins`` to ``v``'s route in place and assign ``o`` to ``v``."""
+    if ins.order_id and ins.order_id != o.id:
+        raise ValueError(f"insertion is for {ins.order_id}, not {o.id}")
+    if not ins.order_id:
+        from dataclasses import replace
+        ins = replace(ins, order_id=o.id)
+    v.route[:] = inserted_route(v.route, ins)
     o.vehicle_id = v.id
-
-
-class RoutingStrategy(Protocol):
-    """The zone engine's routing seat.  Implementations must be deterministic."""
-
-    name: str
-
-    def insert(self, o: Order, candidates: list[Vehicle], orders: dict[str, Order],
-               now: float, tt: TravelFn, dist: DistFn) -> tuple[Insertion | None, Rejection]:
-        """Cheapest feasible insertion of ``o`` among ``candidates``."""
-
-    def reroute(self, v: Vehicle, orders: dict[str, Order], now: float,
-                tt: TravelFn) -> list[tuple[str, str]] | None:
-        """A better sequence for ``v``'s remaining stops, or None to keep it."""
 
 
 @dataclass
 class InsertionStrategy:
-    """Cheapest insertion; re-route by earliest deadline first."""
+    """Cheapest insertion; re-route by earliest deadline first.  No zone plan, no
+    re-route result, no redispatch (those verbs answer None)."""
 
     name: str = "insertion-1"
+    config: Any = None
 
     def insert(self, o: Order, candidates: list[Vehicle], orders: dict[str, Order],
                now: float, tt: TravelFn, dist: DistFn,
@@ -304,6 +310,18 @@ class InsertionStrategy:
             elif best is None or ins.cost < best.cost:
                 best = ins
         return best, rej
+
+    def plan(self, vehicles: list[Vehicle], orders: list[Order], current: dict[str, list],
+             now: float, tt: TravelFn, dist: DistFn) -> None:
+        return None
+
+    def reroute_result(self, v: Vehicle, orders: dict[str, Order], now: float, tt: TravelFn,
+                       dist: DistFn, keep_first: bool = False, time_factor: float = 1.0) -> None:
+        return None
+
+    def redispatch(self, v: Vehicle, order_ids: list[str], candidates: list[Vehicle],
+                   orders: dict[str, Order], now: float, tt: TravelFn, dist: DistFn) -> None:
+        return None
 
     def reroute(self, v: Vehicle, orders: dict[str, Order], now: float,
                 tt: TravelFn) -> list[tuple[str, str]] | None:

@@ -1,4 +1,5 @@
-"""The OR-Tools routing strategy of the zone engine (``RoutingStrategy`` verbs).
+"""The OR-Tools routing strategy of the zone engine (every verb of
+:class:`operators.routing.protocol.RoutingStrategy`).
 
 - ``insert``: cheapest feasible insertion with time-dependent travel times (the
   baseline's, it is exact and fast for one order);
@@ -36,7 +37,9 @@ class ORToolsStrategy:
         return self._insertion.insert(o, candidates, orders, now, tt, dist, timings, balance_cost)
 
     def plan(self, vehicles: list, orders: list, current: dict[str, list], now: float,
-             tt: Callable, dist: Callable) -> tuple[solver.PlanResult, Any]:
+             tt: Callable, dist: Callable) -> tuple[solver.PlanResult, Any] | None:
+        if not vehicles:
+            return None
         built = build_problem(vehicles, orders, current, now, tt, dist, self.config)
         p = materialise(built.problem)
         res = solver.plan(p, self.config.plan_budget, built.routes, hard_first=True, span_cost=False)
@@ -77,7 +80,9 @@ class ORToolsStrategy:
         return [(oid, PICKUP if k == PICKUP else DELIVERY) for oid, k in r.sequence]
 
     def redispatch(self, v: Any, order_ids: list[str], candidates: list, orders: dict,
-                   now: float, tt: Callable, dist: Callable) -> solver.RedispatchResult:
+                   now: float, tt: Callable, dist: Callable) -> solver.RedispatchResult | None:
+        if not order_ids:
+            return None
         vehicles = [v] + [w for w in candidates if w.id != v.id]
         ids: dict[str, None] = {}
         for w in vehicles:
