@@ -231,6 +231,52 @@ start_kafka() {
     echo "--- $KDIR/kafka.log (tail)" >&2; tail -40 "$KDIR/kafka.log" >&2 || true
     die "Kafka did not answer on $OUR_BOOTSTRAP within ${TIMEOUT}s"
   }
+  kafka_warm "$OUR_BOOTSTRAP" || say "warning: Kafka answers metadata but an idempotent produce and a group commit did not complete within ${TIMEOUT}s"
+}
+
+# A broker that answers metadata may still be loading its coordinators: the first
+# idempotent producer then gets "Coordinator load in progress" and the first group
+# consumer waits.  Wait until an idempotent produce and a group commit both work.
+kafka_warm() {  # bootstrap
+  local py; py=$(python_bin)
+  [ -n "$py" ] || return 0
+  "$py" - "$1" "$TIMEOUT" <<'EOF' 2>/dev/null
+import sys, time
+from confluent_kafka import Consumer, Producer
+from confluent_kafka.admin import AdminClient, NewTopic
+bs, limit = sys.argv[1], float(sys.argv[2])
+end = time.monotonic() + limit
+topic = "_fleetstream_warmup"
+admin = AdminClient({"bootstrap.servers": bs})
+while topic not in admin.list_topics(timeout=10).topics and time.monotonic() < end:
+    for f in admin.create_topics([NewTopic(topic, 1, 1)]).values():
+        try:
+            f.result(timeout=10)
+        except Exception:
+            time.sleep(0.5)  # controller still starting, or the topic exists already
+delivered = []
+p = Producer({"bootstrap.servers": bs, "enable.idempotence": True})
+while not delivered and time.monotonic() < end:
+    try:
+        p.produce(topic, b"warm", on_delivery=lambda err, msg: err is None and delivered.append(1))
+    except Exception:
+        time.sleep(0.5)
+    p.flush(10)
+c = Consumer({"bootstrap.servers": bs, "group.id": "_fleetstream_warmup",
+              "auto.offset.reset": "earliest", "enable.auto.commit": False})
+c.subscribe([topic])
+ok = False
+while not ok and time.monotonic() < end:
+    m = c.poll(1.0)
+    if m is not None and not m.error():
+        try:
+            c.commit(message=m, asynchronous=False)
+            ok = True
+        except Exception:
+            time.sleep(0.5)
+c.close()
+sys.exit(0 if delivered and ok else 1)
+EOF
 }
 
 # ---------------------------------------------------------------- Redis
