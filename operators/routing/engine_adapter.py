@@ -22,11 +22,11 @@ it needs; OR-Tools materialises them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 from fleetstream.operators.routing.model import Job, Problem, VehicleSpec
-from fleetstream.operators.routing.solver import Budget
+from fleetstream.operators.routing.solver import DEFAULT_GUARD_S, Budget
 from fleetstream.operators.state import AT_DEPOT, ONBOARD, PICKUP
 
 Point = tuple[float, float]
@@ -37,8 +37,13 @@ class RoutingConfig:
     """How the zone engine uses the routing package (all times event-time seconds,
     costs in currency units)."""
 
-    plan_budget: Budget = field(default_factory=lambda: Budget(time_limit_s=60.0, solution_limit=300))
+    plan_budget: Budget = field(default_factory=lambda: Budget(solution_limit=300))
+    """Counts only (``deterministic``): the plan is the same on any machine."""
     reroute_budget: Budget = field(default_factory=lambda: Budget(local_passes=3, local_window=8))
+    guard_s: float = DEFAULT_GUARD_S
+    """Wall-clock safety guard of every solve (the engine's ``routing_guard_s``); it
+    overrides the budgets' own ``guard_s`` (:meth:`guarded`).  A solve it cuts is
+    reported (``guard_hit``), never silent."""
     lateness_cost_per_min: float = 2.0
     """Cost of a minute past a window end (makes on-time dominate km)."""
     drop_penalty: float = 300.0
@@ -66,6 +71,12 @@ class RoutingConfig:
             raise ValueError("lateness_cost_per_min >= 0 and drop_penalty > 0 required")
         if self.reopt_interval_s <= 0:
             raise ValueError("reopt_interval_s must be > 0")
+        if not self.guard_s > 0:
+            raise ValueError("guard_s must be > 0")
+
+    def guarded(self, b: Budget) -> Budget:
+        """``b`` with this configuration's wall-clock guard."""
+        return b if b.guard_s == self.guard_s else replace(b, guard_s=self.guard_s)
 
 
 class LazyRow:

@@ -18,15 +18,23 @@ Everything OR-Tools specific lives here (``pywrapcp.RoutingModel``):
 Integer scaling: matrices and windows are multiplied by ``scale`` and rounded; in
 ``cost`` mode costs are in 1/``COST_SCALE`` currency units.
 
-Determinism: with ``solution_limit`` (and a time limit that is not reached) a solve
-is a pure function of the problem and parameters.  A wall-clock ``time_limit`` that
-cuts the search makes the result depend on machine speed: the streaming engine
-never relies on it (see docs/routing.md, "Determinism").
+Determinism: with ``solution_limit`` a solve is a pure function of the problem and
+parameters, provided nothing inside the search is bounded by the wall clock.  Two
+limits of OR-Tools are: ``time_limit`` (the whole search) and ``lns_time_limit``
+(default 100 ms: the completion search of each neighbour, which bounds the solution
+finalizer that schedules cumuls with an LP when a dimension has soft bounds and span
+costs or limits, and the CP large-neighbourhood operators PATH_LNS, FULL_PATH_LNS,
+TSP_LNS and INACTIVE_LNS).  Here the CP-LNS operators are always off, the
+secondary time-ratio phase is off, and ``lns_time_limit`` equals the time limit, so
+no neighbour is cut before the whole search is; the time limit itself is only a
+guard in the engine (``Budget.guard_s``), and a solve that reaches it says so
+(``BackendResult.guard_hit``).  See docs/routing.md, "Determinism".
 """
 
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import dataclass
 
 from ortools.constraint_solver import pywrapcp, routing_enums_pb2
@@ -63,6 +71,9 @@ class SolverParams:
     is a wall-clock budget (a guard in the engine, the budget in benchmarks)."""
 
     time_limit_s: float = 10.0
+    lns_time_limit_s: float | None = None
+    """Wall-clock limit of each neighbour's completion search; None = the time limit
+    (never binds before the search's own limit: the deterministic setting)."""
     solution_limit: int | None = None
     first_solution: str = "parallel_cheapest_insertion"
     metaheuristic: str = "gls"
@@ -83,6 +94,8 @@ class SolverParams:
             raise ValueError(f"metaheuristic must be one of {sorted(META)}")
         if self.time_limit_s <= 0:
             raise ValueError("time_limit_s must be > 0")
+        if self.lns_time_limit_s is not None and self.lns_time_limit_s <= 0:
+            raise ValueError("lns_time_limit_s must be > 0")
         if self.solution_limit is not None and self.solution_limit < 1:
             raise ValueError("solution_limit must be >= 1")
 
@@ -95,6 +108,44 @@ class BackendResult:
     status: str
     excluded: list[str]
     """Jobs no vehicle can serve at all (static constraints): not sent to the solver."""
+    solutions: int = 0
+    """Solutions the search went through (the count ``solution_limit`` bounds)."""
+    seconds: float = 0.0
+    guard_hit: bool = False
+    """The wall-clock time limit stopped the search (not the solution limit nor a
+    local optimum): the result depends on machine speed and must be flagged."""
+
+
+# Local-search operators whose completion is a CP search bounded by lns_time_limit.
+CP_LNS_OPERATORS = ("use_path_lns", "use_full_path_lns", "use_tsp_lns", "use_inactive_lns")
+
+
+def search_parameters(params: SolverParams):
+    """OR-Tools search parameters for ``params`` (see the module's "Determinism")."""
+    from ortools.util import optional_boolean_pb2
+    sp = pywrapcp.DefaultRoutingSearchParameters()
+    sp.first_solution_strategy = FIRST[params.first_solution]
+    sp.local_search_metaheuristic = META[params.metaheuristic]
+    sp.guided_local_search_lambda_coefficient = params.gls_lambda
+    sp.time_limit.FromMilliseconds(max(1, int(params.time_limit_s * 1000)))
+    lns = params.lns_time_limit_s if params.lns_time_limit_s is not None else params.time_limit_s
+    sp.lns_time_limit.FromMilliseconds(max(1, int(lns * 1000)))
+    for op in CP_LNS_OPERATORS:
+        setattr(sp.local_search_operators, op, optional_boolean_pb2.BOOL_FALSE)
+    sp.secondary_ls_time_limit_ratio = 0.0
+    sp.use_multi_armed_bandit_concatenate_operators = False
+    sp.sat_parameters.num_workers = 1
+    if params.solution_limit is not None:
+        sp.solution_limit = params.solution_limit
+    sp.log_search = params.log
+    if params.ils:
+        sp.use_iterated_local_search = True
+        rr = sp.iterated_local_search_parameters.ruin_recreate_parameters
+        ruin = rr.ruin_strategies.add()
+        ruin.sisr.max_removed_sequence_size = 10
+        ruin.sisr.avg_num_removed_visits = 10
+        ruin.sisr.bypass_factor = 0.01
+    return sp
 
 
 def _iv(x: float, scale: float, cap: int) -> int:
@@ -288,23 +339,16 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
             for idx in idxs:
                 model.AddDisjunction([idx], max(1, pen // len(idxs)))
     # Search.
-    sp = pywrapcp.DefaultRoutingSearchParameters()
-    sp.first_solution_strategy = FIRST[params.first_solution]
-    sp.local_search_metaheuristic = META[params.metaheuristic]
-    sp.guided_local_search_lambda_coefficient = params.gls_lambda
-    sp.time_limit.FromMilliseconds(int(params.time_limit_s * 1000))
-    if params.solution_limit is not None:
-        sp.solution_limit = params.solution_limit
-    sp.log_search = params.log
-    if params.ils:
-        sp.use_iterated_local_search = True
-        rr = sp.iterated_local_search_parameters.ruin_recreate_parameters
-        ruin = rr.ruin_strategies.add()
-        ruin.sisr.max_removed_sequence_size = 10
-        ruin.sisr.avg_num_removed_visits = 10
-        ruin.sisr.bypass_factor = 0.01
+    sp = search_parameters(params)
+    n_solutions = [0]
+
+    def _count() -> None:
+        n_solutions[0] += 1
+
+    model.AddAtSolutionCallback(_count)
     model.CloseModelWithParameters(sp)
     sol = None
+    t0 = time.perf_counter()
     if initial:
         node_of = {(jid, kind): k for k, (jid, kind, _l) in enumerate(visits)}
         vidx = {v.id: i for i, v in enumerate(p.vehicles)}
@@ -317,7 +361,19 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
             sol = model.SolveFromAssignmentWithParameters(start, sp)
     if sol is None:
         sol = model.SolveWithParameters(sp)
+    secs = time.perf_counter() - t0
+    status = {0: "not_solved", 1: "success", 2: "partial_success", 3: "fail", 4: "fail_timeout",
+              5: "invalid", 6: "infeasible", 7: "optimal"}.get(model.status(), str(model.status()))
+    # The search stops at a local optimum (success / optimal), at the solution limit or
+    # at the time limit: short of the solution limit and of a local optimum, it was
+    # the time limit (the guard).
+    limit = params.solution_limit
+    guard_hit = status == "fail_timeout" or (
+        status == "partial_success" and (limit is None or n_solutions[0] < limit))
     if sol is None:
+        if guard_hit:
+            return BackendResult({v.id: [] for v in p.vehicles}, [j.id for j in p.jobs], 0,
+                                 status, excluded, n_solutions[0], secs, True)
         return None
     routes: Routes = {}
     served: set[str] = set()
@@ -333,6 +389,5 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
             idx = sol.Value(model.NextVar(idx))
         routes[v.id] = seq
     dropped = [j.id for j in p.jobs if j.id not in served]
-    status = {0: "not_solved", 1: "success", 2: "partial_success", 3: "fail", 4: "fail_timeout",
-              5: "invalid", 6: "infeasible", 7: "optimal"}.get(model.status(), str(model.status()))
-    return BackendResult(routes, dropped, sol.ObjectiveValue(), status, excluded)
+    return BackendResult(routes, dropped, sol.ObjectiveValue(), status, excluded, n_solutions[0],
+                         secs, guard_hit)

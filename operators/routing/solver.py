@@ -1,11 +1,14 @@
 """The three entry points: ``plan``, ``reroute``, ``redispatch``.
 
 Each takes a :class:`Budget`.  ``Budget.deterministic`` (the engine's setting)
-bounds the search by counts only (OR-Tools ``solution_limit``, a fixed number of
-local-search passes), so a result depends on the problem alone and a replay is
-byte-identical; the wall-clock ``time_limit_s`` then only guards against runaway
-solves (if it ever cuts a search, ``stats["time_guard_hit"]`` says so).  Without
-``deterministic`` the time limit is the budget (benchmarks, ``fleetstream plan``).
+bounds the search by counts only (OR-Tools ``solution_limit``, single-threaded, no
+time-bounded neighbourhood; a fixed number of local-search passes), so a result
+depends on the problem alone and a replay is byte-identical on any machine and
+under any load; the wall clock then only guards against a runaway solve
+(``Budget.guard_s``, the engine's ``routing_guard_s``), and a solve it cuts is
+reported: ``PlanResult.stats["guard_hit"]``, ``RerouteResult.guard_hit``.  Without
+``deterministic`` the time limit ``time_limit_s`` is the budget (benchmarks,
+``fleetstream plan``).
 
 - :func:`plan`: a whole zone from scratch (OR-Tools), optionally warm-started;
 - :func:`reroute`: one vehicle's remaining stops from its current position and time,
@@ -28,12 +31,16 @@ from fleetstream.operators.routing.constraints import (C_CAPACITY, C_SHIFT, C_WI
 from fleetstream.operators.routing.model import INF, Problem, Routes, Stop
 from fleetstream.operators.routing.ortools_backend import SolverParams, solve
 
+DEFAULT_GUARD_S = 900.0
+"""Default wall-clock guard (the engine's ``routing_guard_s`` default)."""
+
 
 @dataclass(frozen=True)
 class Budget:
     """How much search an entry point may do."""
 
     time_limit_s: float = 2.0
+    """The wall-clock budget when not ``deterministic`` (ignored otherwise)."""
     solution_limit: int = 200
     deterministic: bool = True
     local_passes: int = 6
@@ -43,13 +50,23 @@ class Budget:
     seed: int = 0
     """OR-Tools' search is seed-free for a fixed problem; the seed orders ties in the
     pure-Python searches (kept for the contract: same seed, same result)."""
+    guard_s: float = DEFAULT_GUARD_S
+    """Wall-clock safety guard of a ``deterministic`` solve, seconds: it only stops a
+    runaway search (the result is then flagged ``guard_hit``), never shapes one."""
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0 or self.solution_limit < 1 or self.local_passes < 0:
             raise ValueError("budget needs time_limit_s > 0, solution_limit >= 1, local_passes >= 0")
+        if not self.guard_s > 0:
+            raise ValueError("guard_s must be > 0")
+
+    @property
+    def wall_limit_s(self) -> float:
+        """The solver's wall-clock limit: the guard if deterministic, else the budget."""
+        return self.guard_s if self.deterministic else self.time_limit_s
 
     def params(self, scale: float = 1.0) -> SolverParams:
-        return SolverParams(time_limit_s=self.time_limit_s,
+        return SolverParams(time_limit_s=self.wall_limit_s,
                             solution_limit=self.solution_limit if self.deterministic else None,
                             first_solution=self.first_solution, scale=scale)
 
@@ -149,6 +166,7 @@ def plan(p: Problem, budget: Budget = Budget(), initial: Routes | None = None,
         from dataclasses import replace
         params = replace(params, span_cost=False)
     res = solve(sp, params, initial)
+    guard_hit = bool(budget.deterministic and res is not None and res.guard_hit)
     if res is None:
         routes: Routes = {v.id: [] for v in p.vehicles}
         dropped = [j.id for j in p.jobs]
@@ -187,7 +205,8 @@ def plan(p: Problem, budget: Budget = Budget(), initial: Routes | None = None,
                       rep.hours_spread, status,
                       {"seconds": round(secs, 3), "vehicles_used": rep.vehicles_used,
                        "inserted_late": inserted, "lateness": round(rep.lateness, 1),
-                       "time_guard_hit": bool(budget.deterministic and secs >= budget.time_limit_s * 0.98)})
+                       "solutions": res.solutions if res is not None else 0,
+                       "guard_hit": guard_hit, "time_guard_hit": guard_hit})
 
 
 @dataclass
@@ -200,6 +219,8 @@ class RerouteResult:
     lateness_before: float
     lateness_after: float
     method: str
+    guard_hit: bool = False
+    """The wall-clock guard cut the search (OR-Tools method only)."""
 
 
 def reroute(p: Problem, vid: str, current: list[Stop], budget: Budget = Budget(),
@@ -211,6 +232,7 @@ def reroute(p: Problem, vid: str, current: list[Stop], budget: Budget = Budget()
     l0 = ev.lateness(current)
     if method == "auto":
         method = "local" if len(current) <= budget.local_max_stops else "ortools"
+    guard_hit = False
     if method == "local":
         seq, c1 = ls.improve_route(p, vid, current, budget.local_passes, budget.local_window, ev)
     elif method == "ortools":
@@ -218,13 +240,14 @@ def reroute(p: Problem, vid: str, current: list[Stop], budget: Budget = Budget()
                       p.km_per_unit, p.hours_per_unit, p.lateness_cost_per_unit, p.max_lateness,
                       0.0, p.objective, p.high_value, p.gig_forbidden_age_check)
         res = solve(sub, budget.params(), {vid: current})
+        guard_hit = bool(budget.deterministic and res is not None and res.guard_hit)
         seq = res.routes.get(vid, current) if res is not None and not res.dropped else current
         c1 = ev.cost(seq)
     else:
         raise ValueError(f"unknown reroute method {method!r}")
     if c1 >= c0 - 1e-9:
         seq, c1 = list(current), c0
-    return RerouteResult(vid, seq, seq != list(current), c0, c1, l0, ev.lateness(seq), method)
+    return RerouteResult(vid, seq, seq != list(current), c0, c1, l0, ev.lateness(seq), method, guard_hit)
 
 
 @dataclass
@@ -246,6 +269,7 @@ class RedispatchResult:
     explanation: str
     alternatives: list[dict]    # per job, the candidates costed (best first)
     unmovable: list[Unassigned]
+    guard_hit: bool = False     # pure-Python search (counts only): never cut by the clock
 
 
 def redispatch(p: Problem, source: str, job_ids: list[str], current: Routes,
@@ -333,5 +357,5 @@ def _ranked(jid: str, per: dict[str, str]) -> Unassigned:
                             for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))], per)
 
 
-__all__ = ["Budget", "plan", "reroute", "redispatch", "explain", "PlanResult", "RerouteResult",
+__all__ = ["Budget", "DEFAULT_GUARD_S", "plan", "reroute", "redispatch", "explain", "PlanResult", "RerouteResult",
            "RedispatchResult", "Unassigned", "INF"]

@@ -9,7 +9,8 @@
   gain beats the change cost.
 
 All searches are bounded by counts (``Budget.deterministic``), never by the wall
-clock, so the engine's decisions replay byte-identically.
+clock, so the engine's decisions replay byte-identically; the wall clock is only a
+guard (``RoutingConfig.guard_s``) whose hit is reported on the result.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ class ORToolsStrategy:
             return None
         built = build_problem(vehicles, orders, current, now, tt, dist, self.config)
         p = materialise(built.problem)
-        res = solver.plan(p, self.config.plan_budget, built.routes, hard_first=True, span_cost=False)
+        res = solver.plan(p, self.config.guarded(self.config.plan_budget), built.routes, hard_first=True, span_cost=False)
         return res, p
 
     def reroute_result(self, v: Any, orders: dict, now: float, tt: Callable, dist: Callable,
@@ -69,7 +70,7 @@ class ORToolsStrategy:
             p = _restart_at(p, v.id, pt, now + o.stop_service_s(head[0][1]) - built.origin, built,
                             [s for s in rest])
         seq0 = built.routes[v.id] if not head else [s for s in built.routes[v.id]]
-        return solver.reroute(p, v.id, seq0, self.config.reroute_budget,
+        return solver.reroute(p, v.id, seq0, self.config.guarded(self.config.reroute_budget),
                               "local" if len(seq0) <= self.config.max_local_stops else "ortools")
 
     def reroute(self, v: Any, orders: dict, now: float, tt: Callable,
@@ -94,7 +95,8 @@ class ORToolsStrategy:
         built = build_problem(vehicles, [orders[i] for i in ids if i in orders], current, now,
                               tt, dist, self.config)
         return solver.redispatch(built.problem, v.id, order_ids, built.routes,
-                                 self.config.redispatch_change_cost, self.config.reroute_budget)
+                                 self.config.redispatch_change_cost,
+                                 self.config.guarded(self.config.reroute_budget))
 
 
 def _restart_at(p, vid, pt, t_rel, built, rest):

@@ -125,4 +125,13 @@ def scene(seed: int, n_vehicles: int = 4, stops: int = 8, n_pending: int = 3,
     return Scene(vs, orders, pending, depot, depot_orders)
 
 
-__all__ = ["Scene", "scene", "tt", "dist", "T0", "AT_DEPOT"]
+__all__ = ["Scene", "scene", "tt", "dist", "busy", "T0", "AT_DEPOT"]
+
+
+def busy(seconds: float) -> None:
+    """Spin one CPU for ``seconds`` (a competing process for the load tests)."""
+    import time
+    end = time.monotonic() + seconds
+    x = 0
+    while time.monotonic() < end:
+        x = (x * 31 + 7) % 1_000_003
