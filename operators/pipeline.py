@@ -19,33 +19,124 @@ import base64
 import traceback
 from typing import Any
 
+import orjson
+
 from fleetstream.contract.events import INPUT_TOPICS, Event, ValidationError, decode_event
 from fleetstream.contract.message import InMsg
 from fleetstream.contract.outputs import KEYS, OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DLQ
+from fleetstream.contract.settings import LimitsSettings
 from fleetstream.operators.tracker import DROP, REJECT, PartitionTracker
 from fleetstream.operators.zone_engine import ZoneEngine
 
+DEFAULT_LIMITS = LimitsSettings()
+_CUT = 256  # characters of a bad topic or key kept in a dead letter
 
-def dead_letter(msg: InMsg, stage: str, reason: str, ts: float | None = None) -> dict:
-    rec: dict[str, Any] = {"v": OUTPUT_SCHEMA_VERSION, "seq": msg.seq, "source_topic": msg.topic,
-                           "stage": stage, "reason": reason}
+
+def _text(raw: bytes) -> tuple[str, bool]:
+    """UTF-8 text of ``raw`` and whether that is exact (else: replacement characters)."""
+    try:
+        return raw.decode("utf-8"), True
+    except UnicodeDecodeError:
+        return raw.decode("utf-8", "replace"), False
+
+
+def _cut_utf8(raw: bytes, limit: int) -> bytes:
+    """The first ``limit`` bytes, shortened by up to 3 so a valid UTF-8 text is not
+    cut inside a character."""
+    head = raw[:limit]
+    for back in range(4):
+        try:
+            (head[:len(head) - back] if back else head).decode("utf-8")
+            return head[:len(head) - back] if back else head
+        except UnicodeDecodeError:
+            continue
+    return head
+
+
+def dead_letter(msg: InMsg, stage: str, reason: str, ts: float | None = None,
+                keep_bytes: int | None = None) -> dict:
+    """The ``fs.dlq`` record of ``msg``.  Never raises, whatever the message's types:
+    a topic that is not a string is written ``?``, a key that is not a string is left
+    out (the reason says what it was), a value that is not bytes is kept as its JSON
+    (or ``str``) text.  ``keep_bytes``: keep only the first this many bytes."""
+    topic = msg.topic if isinstance(msg.topic, str) else "?"
+    rec: dict[str, Any] = {"v": OUTPUT_SCHEMA_VERSION, "seq": msg.seq,
+                           "source_topic": topic[:_CUT], "stage": stage, "reason": reason}
     if ts is not None:
         rec["ts"] = ts
-    if msg.key is not None:
-        rec["key"] = msg.key
+    if isinstance(msg.key, str):
+        rec["key"] = msg.key[:_CUT]
     if msg.partition is not None:
         rec["partition"] = msg.partition
         rec["offset"] = msg.offset
-    try:
-        rec["raw"] = msg.value.decode("utf-8")
-    except UnicodeDecodeError:
-        rec["raw"] = msg.value.decode("utf-8", "replace")
-        rec["raw_b64"] = base64.b64encode(msg.value).decode("ascii")
+    value = msg.value
+    if isinstance(value, (bytearray, memoryview)):
+        value = bytes(value)
+    if not isinstance(value, bytes):
+        if value is None:
+            value = b""
+        elif isinstance(value, str):
+            value = value.encode("utf-8", "surrogatepass")
+        else:
+            try:
+                value = orjson.dumps(value)
+            except TypeError:
+                value = repr(value).encode("utf-8", "replace")
+    if keep_bytes is not None and len(value) > keep_bytes:
+        value = _cut_utf8(value, keep_bytes)
+    rec["raw"], exact = _text(value)
+    if not exact:
+        rec["raw_b64"] = base64.b64encode(value).decode("ascii")
     return rec
 
 
-def decode(msg: InMsg) -> tuple[bool, Any]:
-    """``(True, event)`` or ``(False, dead-letter record)``."""
+def _envelope_error(msg: InMsg) -> str | None:
+    """Why the envelope (topic, key, value) cannot be read, or None."""
+    if not isinstance(msg.topic, str):
+        return (f"topic: expected a string, got {type(msg.topic).__name__} "
+                f"({_short(msg.topic)})")
+    if msg.key is not None and not isinstance(msg.key, str):
+        return (f"key: expected a string or null, got {type(msg.key).__name__} "
+                f"({_short(msg.key)})")
+    if not isinstance(msg.value, (bytes, bytearray, memoryview)):
+        return f"value: expected bytes, got {type(msg.value).__name__}"
+    return None
+
+
+def _short(x: Any) -> str:
+    try:
+        s = orjson.dumps(x).decode("utf-8")
+    except TypeError:
+        s = repr(x)
+    return s if len(s) <= 60 else s[:57] + "..."
+
+
+def message_size(msg: InMsg) -> int:
+    """Bytes of a well-typed message as the size limit counts them: topic + key + value
+    (UTF-8)."""
+    n = len(msg.value) + len(msg.topic.encode("utf-8", "surrogatepass"))
+    if msg.key is not None:
+        n += len(msg.key.encode("utf-8", "surrogatepass"))
+    return n
+
+
+def decode(msg: InMsg, limits: LimitsSettings = DEFAULT_LIMITS) -> tuple[bool, Any]:
+    """``(True, event)`` or ``(False, dead-letter record)``; never raises.
+
+    Checked in this order, before anything is parsed: the envelope's types (topic a
+    string, key a string or null, value bytes), the message size
+    (``limits.max_message_bytes``), the topic; then the event (fleetstream.contract)."""
+    why = _envelope_error(msg)
+    if why is not None:
+        return False, dead_letter(msg, "decode", why, keep_bytes=limits.max_message_bytes)
+    if isinstance(msg.value, (bytearray, memoryview)):
+        msg = msg._replace(value=bytes(msg.value))
+    size = message_size(msg)
+    if size > limits.max_message_bytes:
+        return False, dead_letter(
+            msg, "decode", f"message of {size:,} bytes exceeds limits.max_message_bytes "
+            f"({limits.max_message_bytes:,}); raw is truncated to its first "
+            f"{limits.max_message_bytes:,} bytes", keep_bytes=limits.max_message_bytes)
     if msg.topic not in INPUT_TOPICS:
         if msg.topic.startswith("?kafka-error:"):
             return False, dead_letter(msg, "decode", "kafka consumer error: " + msg.topic[13:])

@@ -26,10 +26,14 @@ close together in practice; the window size is a setting).
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from typing import Any
 
 from fleetstream.contract.events import Event, Ping
+from fleetstream.contract.settings import LimitsSettings
+
+_LIMITS = LimitsSettings()  # defaults
 
 ROUTE = "route"
 DROP = "drop"
@@ -122,6 +126,15 @@ class PartitionTracker:
     Duplicates are found in a window of recent event ids bounded by event time
     (``dedupe_window_s``) and by count (``dedupe_max``).
 
+    Event-time sanity (docs/limits.md): ``clock`` is the lane's watermark, the largest
+    event time accepted so far (the first event sets it).  An event of any type whose
+    ``ts`` is not finite, outside ``[min_event_ts, max_event_ts)`` or more than
+    ``event_skew_s`` ahead of the watermark is rejected (a dead letter) and moves no
+    clock, so one wrong timestamp cannot poison a zone.  After a quiet period longer
+    than the skew, ``skew_rebase_events`` consecutive too-far-ahead events from as many
+    distinct entities, within the skew of each other, rebase the watermark (the last
+    of them is accepted): the stream itself has moved on.
+
     >>> from fleetstream.contract.events import validate
     >>> pt = PartitionTracker()
     >>> ping = {"type": "ping", "event_id": "p1", "ts": 10, "v": 1, "vehicle_id": "v9",
@@ -131,7 +144,11 @@ class PartitionTracker:
     """
 
     def __init__(self, dedupe_window_s: float = 900.0, dedupe_max: int = 200_000,
-                 max_ping_lead_s: float = 172_800.0, retain_done_s: float = 86_400.0):
+                 event_skew_s: float = _LIMITS.event_skew_s,
+                 retain_done_s: float = 86_400.0,
+                 skew_rebase_events: int = _LIMITS.skew_rebase_events,
+                 min_event_ts: float = _LIMITS.min_event_ts,
+                 max_event_ts: float = _LIMITS.max_event_ts):
         self.entities: dict[str, list] = {}   # key -> [zone, last_ping_ts, done_ts]
         # A finished order (delivered, failed, cancelled) or a vehicle whose shift ended
         # is forgotten this long (event time) after it finished, so a long live run
@@ -139,30 +156,61 @@ class PartitionTracker:
         self.retain_done_s = retain_done_s
         self.next_gc_ts = -1e18
         self.recent: dict[str, float] = {}    # event_id -> ts, insertion ordered
-        self.clock = -1e18
+        self.clock = -1e18                    # the lane watermark; -1e18: no event yet
         self.dedupe_window_s = dedupe_window_s
         self.dedupe_max = dedupe_max
-        self.max_ping_lead_s = max_ping_lead_s  # a ping further ahead of the clock is rejected
-        # (2 days: overnight gaps are normal; a device clock a year ahead is not)
+        self.event_skew_s = event_skew_s
+        self.skew_rebase_events = skew_rebase_events
+        self.min_event_ts = min_event_ts
+        self.max_event_ts = max_event_ts
+        self.ahead: list[list] = []           # [entity key, ts] of consecutive rejects
+        self.rebases = 0                      # times the watermark was rebased
+
+    @classmethod
+    def from_limits(cls, limits: LimitsSettings, **kw: Any) -> "PartitionTracker":
+        """A tracker applying ``limits`` (the ``[limits]`` settings section)."""
+        return cls(event_skew_s=limits.event_skew_s,
+                   skew_rebase_events=limits.skew_rebase_events,
+                   min_event_ts=limits.min_event_ts, max_event_ts=limits.max_event_ts, **kw)
+
+    def _time_check(self, ev: Event, key: str) -> str | None:
+        """Why ``ev.ts`` is not acceptable on this lane, or None (may rebase)."""
+        ts = ev.ts
+        if not isinstance(ts, (int, float)) or not math.isfinite(ts):
+            return f"ts: not a finite number ({ts!r})"
+        if not self.min_event_ts <= ts < self.max_event_ts:
+            return (f"ts: {ts:.0f} outside the accepted range [limits.min_event_ts "
+                    f"{self.min_event_ts:.0f}, limits.max_event_ts {self.max_event_ts:.0f})")
+        if self.clock <= -1e17 or ts <= self.clock + self.event_skew_s:
+            return None
+        need = self.skew_rebase_events
+        ahead = [a for a in self.ahead if a[0] != key and abs(a[1] - ts) <= self.event_skew_s]
+        if need > 0 and len({a[0] for a in ahead}) + 1 >= need:
+            self.rebases += 1
+            return None  # the stream has moved on: accepted, the watermark follows
+        self.ahead = (ahead + [[key, ts]])[-max(need, 1):]
+        n = len({a[0] for a in self.ahead})
+        tail = (f"; {n} of {need} distinct entities needed to move it"
+                if need > 0 else "")
+        return (f"ts {ts - self.clock:.0f} s ahead of the lane watermark {self.clock:.0f} "
+                f"(limits.event_skew_s {self.event_skew_s:.0f}){tail}")
 
     def process(self, ev: Event) -> tuple[str, str]:
         eid = ev.event_id
         if eid in self.recent:
             return (DROP, f"duplicate event_id {eid}")
         key = entity_key(ev)
+        why = self._time_check(ev, key)
+        if why is not None:
+            return (REJECT, why)
         ent = self.entities.get(key)
-        if isinstance(ev, Ping):
-            if self.clock > -1e17 and ev.ts > self.clock + self.max_ping_lead_s:
-                return (REJECT, f"ping {ev.ts - self.clock:.0f} s ahead of the partition "
-                                f"clock (limit {self.max_ping_lead_s:.0f} s)")
-            if ent is not None and ent[1] is not None and ev.ts <= ent[1]:
-                self._remember(eid, ev.ts)
-                return (DROP, f"stale ping: {ev.ts:.1f} not after {ent[1]:.1f}")
+        if isinstance(ev, Ping) and ent is not None and ent[1] is not None and ev.ts <= ent[1]:
+            self._remember(eid, ev.ts)
+            return (DROP, f"stale ping: {ev.ts:.1f} not after {ent[1]:.1f}")
         zone = getattr(ev, "zone", None)
         if ev.TYPE in SELF_ZONED:
             # These carry their zone: nothing to remember but the event id.
-            if ev.ts > self.clock:
-                self.clock = ev.ts
+            self._advance(ev.ts)
             self._remember(eid, ev.ts)
             return (ROUTE, zone)  # type: ignore[return-value]
         if ev.TYPE in ("shift_start", "order_created"):
@@ -174,8 +222,7 @@ class PartitionTracker:
             what = "vehicle" if ev.KEY == "vehicle_id" else "order"
             first = "shift_start" if what == "vehicle" else "order_created"
             return (REJECT, f"unknown {what}: no {first} seen before this {ev.TYPE}")
-        if ev.ts > self.clock:
-            self.clock = ev.ts
+        self._advance(ev.ts)
         self._remember(eid, ev.ts)
         if isinstance(ev, Ping):
             ent[1] = ev.ts
@@ -184,6 +231,12 @@ class PartitionTracker:
         if self.clock >= self.next_gc_ts:
             self._forget_finished()
         return (ROUTE, ent[0])
+
+    def _advance(self, ts: float) -> None:
+        """An event was accepted: the watermark follows it, the run of rejects ends."""
+        if ts > self.clock:
+            self.clock = ts
+        self.ahead = []
 
     def _forget_finished(self) -> None:
         """Drop entities finished more than ``retain_done_s`` ago (hourly, event time)."""
@@ -202,18 +255,24 @@ class PartitionTracker:
                 del recent[next(iter(recent))]
 
     def snapshot(self) -> dict[str, Any]:
-        return {"v": 2, "entities": {k: list(v) for k, v in self.entities.items()},
+        return {"v": 3, "entities": {k: list(v) for k, v in self.entities.items()},
                 "recent": dict(self.recent), "clock": self.clock,
                 "window": self.dedupe_window_s, "max": self.dedupe_max,
-                "lead": self.max_ping_lead_s, "retain": self.retain_done_s,
-                "next_gc_ts": self.next_gc_ts}
+                "skew": self.event_skew_s, "rebase": self.skew_rebase_events,
+                "ts_range": [self.min_event_ts, self.max_event_ts],
+                "ahead": [list(a) for a in self.ahead], "rebases": self.rebases,
+                "retain": self.retain_done_s, "next_gc_ts": self.next_gc_ts}
 
     @classmethod
     def restore(cls, snap: dict[str, Any]) -> "PartitionTracker":
-        t = cls(snap["window"], snap["max"], snap.get("lead", 172_800.0),
-                snap.get("retain", 86_400.0))
+        lo, hi = snap.get("ts_range", (_LIMITS.min_event_ts, _LIMITS.max_event_ts))
+        t = cls(snap["window"], snap["max"], snap.get("skew", _LIMITS.event_skew_s),
+                snap.get("retain", 86_400.0), snap.get("rebase", _LIMITS.skew_rebase_events),
+                lo, hi)
         t.entities = {k: (list(v) + [None])[:3] for k, v in snap["entities"].items()}
         t.next_gc_ts = snap.get("next_gc_ts", -1e18)
         t.recent = dict(snap["recent"])
         t.clock = snap["clock"]
+        t.ahead = [list(a) for a in snap.get("ahead", ())]
+        t.rebases = snap.get("rebases", 0)
         return t

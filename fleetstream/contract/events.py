@@ -96,14 +96,78 @@ def _number(v: Any) -> float:
     return f
 
 
-def f_str(doc: str, optional: bool = False, max_len: int = MAX_ID_LEN) -> Any:
+# Ids (event, vehicle, driver, order, customer, zone, decision ids, skills...): 1 to
+# MAX_ID_LEN characters among ASCII letters, digits and ``_ - . : @ / + = ~``: no
+# whitespace, no control characters, nothing that needs escaping in a file name, a
+# sort key, a Redis key part or HTML.  Free text (notes, instructions, reasons) may be
+# any Unicode but no control characters; long text may hold tabs and line breaks.
+ID_CHARS = "ASCII letters, digits and _ - . : @ / + = ~"
+ID_PATTERN = r"^[A-Za-z0-9_.:@/+=~-]+$"
+TEXT_PATTERN = r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"
+LINE_PATTERN = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+LANG_PATTERN = r"^[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*$"
+_ID_BAD = re.compile(r"[^A-Za-z0-9_.:@/+=~-]")
+_TEXT_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_LINE_BAD = re.compile("[\x00-\x1f\x7f-\x9f]")
+_LANG = re.compile(LANG_PATTERN[:-1] + r"\Z")
+
+
+def check_id(v: Any, max_len: int = MAX_ID_LEN) -> str:
+    """An id string, or ValueError saying what is wrong.
+
+    >>> check_id("acme:V-12")
+    'acme:V-12'
+    >>> check_id("Z\\n1")
+    Traceback (most recent call last):
+    ...
+    ValueError: may only contain ASCII letters, digits and _ - . : @ / + = ~ (found '\\n' at 1)
+    """
+    if not isinstance(v, str):
+        raise ValueError(f"expected a string, got {type(v).__name__}")
+    if not v or len(v) > max_len:
+        raise ValueError(f"must be 1 to {max_len} characters")
+    bad = _ID_BAD.search(v)
+    if bad is not None:
+        raise ValueError(f"may only contain {ID_CHARS} (found {bad.group()!r} at {bad.start()})")
+    return v
+
+
+def f_id(doc: str, optional: bool = False) -> Any:
+    """An id field (see ``ID_CHARS``)."""
+    return _fld(check_id, {"type": "string", "minLength": 1, "maxLength": MAX_ID_LEN,
+                           "pattern": ID_PATTERN}, doc, optional)
+
+
+def f_str(doc: str, optional: bool = False, max_len: int = MAX_TEXT_LEN,
+          multiline: bool = False) -> Any:
+    """Free text: any Unicode but control characters (tabs and line breaks allowed
+    when ``multiline``)."""
+    bad_re = _TEXT_BAD if multiline else _LINE_BAD
+
     def check(v: Any) -> str:
         if not isinstance(v, str):
             raise ValueError(f"expected a string, got {type(v).__name__}")
         if not v or len(v) > max_len:
             raise ValueError(f"must be 1 to {max_len} characters")
+        bad = bad_re.search(v)
+        if bad is not None:
+            raise ValueError(f"must not contain control characters (found {bad.group()!r} "
+                             f"at {bad.start()})")
         return v
-    return _fld(check, {"type": "string", "minLength": 1, "maxLength": max_len}, doc, optional)
+    return _fld(check, {"type": "string", "minLength": 1, "maxLength": max_len,
+                        "pattern": TEXT_PATTERN if multiline else LINE_PATTERN}, doc, optional)
+
+
+def f_lang(doc: str) -> Any:
+    def check(v: Any) -> str:
+        if not isinstance(v, str):
+            raise ValueError(f"expected a string, got {type(v).__name__}")
+        if len(v) > 16 or not _LANG.match(v):
+            raise ValueError(f"must be a BCP 47 language tag of at most 16 characters "
+                             f"(e.g. en, de-CH), got {v[:40]!r}")
+        return v
+    return _fld(check, {"type": "string", "minLength": 2, "maxLength": 16,
+                        "pattern": LANG_PATTERN}, doc)
 
 
 def f_num(doc: str, lo: float | None = None, hi: float | None = None, optional: bool = False,
@@ -161,10 +225,14 @@ def f_str_list(doc: str, values: tuple[str, ...] | None = None, max_items: int =
                 raise ValueError("every item must be a non-empty string")
             if values is not None and x not in values:
                 raise ValueError(f"items must be among {', '.join(values)}, got {x!r}")
+            if values is None and _ID_BAD.search(x):
+                raise ValueError(f"every item may only contain {ID_CHARS}, got {x[:40]!r}")
         return v
     items: dict = {"type": "string", "minLength": 1, "maxLength": MAX_ID_LEN}
     if values is not None:
         items["enum"] = list(values)
+    else:
+        items["pattern"] = ID_PATTERN
     return _fld(check, {"type": "array", "items": items, "maxItems": max_items}, doc, True, [])
 
 
@@ -277,7 +345,7 @@ class Event:
     TOPIC: ClassVar[str] = ""
     KEY: ClassVar[str] = ""  # the field that keys the event on its topic
 
-    event_id: str = f_str("Unique id of this event; a repeated id is a duplicate and ignored.")
+    event_id: str = f_id("Unique id of this event; a repeated id is a duplicate and ignored.")
     ts: float = f_ts("Event time")
     v: int = f_int("Schema version", SCHEMA_VERSION, SCHEMA_VERSION)
 
@@ -305,7 +373,7 @@ class Ping(Event):
     TYPE = "ping"
     TOPIC = TOPIC_TELEMETRY
     KEY = "vehicle_id"
-    vehicle_id: str = f_str("Vehicle sending the fix.")
+    vehicle_id: str = f_id("Vehicle sending the fix.")
     lat: float = f_num("Latitude, WGS84 degrees.", -90, 90)
     lon: float = f_num("Longitude, WGS84 degrees.", -180, 180)
     speed_kmh: float = f_num("Ground speed, km/h.", 0, 250)
@@ -324,9 +392,9 @@ class ShiftStart(Event):
     TYPE = "shift_start"
     TOPIC = TOPIC_FLEET
     KEY = "vehicle_id"
-    vehicle_id: str = f_str("Vehicle id.")
-    driver_id: str = f_str("Driver id.")
-    zone: str = f_str("Zone (depot or service area) the vehicle works in.")
+    vehicle_id: str = f_id("Vehicle id.")
+    driver_id: str = f_id("Driver id.")
+    zone: str = f_id("Zone (depot or service area) the vehicle works in.")
     fleet_type: str = f_enum("Fleet type.", FLEET_TYPES)
     vehicle_type: str = f_enum("Vehicle type.", VEHICLE_TYPES)
     capacity: dict = f_dims("Capacity per dimension: weight_kg, volume_l, optional count (stops).",
@@ -352,7 +420,7 @@ class ShiftEnd(Event):
     TYPE = "shift_end"
     TOPIC = TOPIC_FLEET
     KEY = "vehicle_id"
-    vehicle_id: str = f_str("Vehicle id.")
+    vehicle_id: str = f_id("Vehicle id.")
 
 
 @dataclass(slots=True)
@@ -362,7 +430,7 @@ class VehicleUnavailable(Event):
     TYPE = "vehicle_unavailable"
     TOPIC = TOPIC_FLEET
     KEY = "vehicle_id"
-    vehicle_id: str = f_str("Vehicle id.")
+    vehicle_id: str = f_id("Vehicle id.")
     reason: str = f_str("Free-text reason.", max_len=200)
 
 
@@ -377,9 +445,9 @@ class OrderCreated(Event):
     TYPE = "order_created"
     TOPIC = TOPIC_ORDERS
     KEY = "order_id"
-    order_id: str = f_str("Order id.")
-    zone: str = f_str("Zone the order belongs to.")
-    customer_id: str = f_str("Customer receiving the order.")
+    order_id: str = f_id("Order id.")
+    zone: str = f_id("Zone the order belongs to.")
+    customer_id: str = f_id("Customer receiving the order.")
     kind: str = f_enum("Order kind.", ORDER_KINDS)
     location: tuple = f_point("Delivery location.")
     window_start: float = f_ts("Delivery window opens")
@@ -401,7 +469,7 @@ class OrderCancelled(Event):
     TYPE = "order_cancelled"
     TOPIC = TOPIC_ORDERS
     KEY = "order_id"
-    order_id: str = f_str("Order id.")
+    order_id: str = f_id("Order id.")
     reason: str | None = f_str("Free-text reason.", optional=True, max_len=200)
 
 
@@ -412,8 +480,8 @@ class StopArrived(Event):
     TYPE = "stop_arrived"
     TOPIC = TOPIC_ORDERS
     KEY = "order_id"
-    order_id: str = f_str("Order id.")
-    vehicle_id: str = f_str("Vehicle that arrived.")
+    order_id: str = f_id("Order id.")
+    vehicle_id: str = f_id("Vehicle that arrived.")
     stop_kind: str = f_enum("Which stop of the order.", STOP_KINDS, optional=True,
                             default="delivery")
 
@@ -425,8 +493,8 @@ class OrderPickedUp(Event):
     TYPE = "order_picked_up"
     TOPIC = TOPIC_ORDERS
     KEY = "order_id"
-    order_id: str = f_str("Order id.")
-    vehicle_id: str = f_str("Vehicle carrying the order.")
+    order_id: str = f_id("Order id.")
+    vehicle_id: str = f_id("Vehicle carrying the order.")
 
 
 @dataclass(slots=True)
@@ -434,8 +502,8 @@ class OrderDelivered(Event):
     TYPE = "order_delivered"
     TOPIC = TOPIC_ORDERS
     KEY = "order_id"
-    order_id: str = f_str("Order id.")
-    vehicle_id: str = f_str("Vehicle that delivered.")
+    order_id: str = f_id("Order id.")
+    vehicle_id: str = f_id("Vehicle that delivered.")
 
 
 @dataclass(slots=True)
@@ -443,8 +511,8 @@ class OrderFailed(Event):
     TYPE = "order_failed"
     TOPIC = TOPIC_ORDERS
     KEY = "order_id"
-    order_id: str = f_str("Order id.")
-    vehicle_id: str = f_str("Vehicle that attempted the delivery.")
+    order_id: str = f_id("Order id.")
+    vehicle_id: str = f_id("Vehicle that attempted the delivery.")
     reason: str = f_enum("Why the attempt failed.", FAIL_REASONS)
 
 
@@ -458,7 +526,7 @@ class Condition(Event):
     TYPE = "condition"
     TOPIC = TOPIC_CONDITIONS
     KEY = "zone"
-    zone: str = f_str("Zone affected.")
+    zone: str = f_id("Zone affected.")
     kind: str = f_enum("What causes it.", CONDITION_KINDS)
     factor: float = f_num("Travel-time multiplier (1 = normal, 2 = twice as slow).", 0.2, 10)
     start_ts: float = f_ts("Condition starts")
@@ -477,10 +545,10 @@ class Approval(Event):
     TYPE = "approval"
     TOPIC = TOPIC_APPROVALS
     KEY = "decision_id"
-    decision_id: str = f_str("Decision being answered.")
-    zone: str = f_str("Zone of the decision.")
+    decision_id: str = f_id("Decision being answered.")
+    zone: str = f_id("Zone of the decision.")
     approved: bool = f_bool("True to apply the proposal, false to reject it.")
-    by: str = f_str("Who answered.")
+    by: str = f_id("Who answered.")
 
 
 # ---- fs.customers
@@ -493,14 +561,14 @@ class CustomerProfile(Event):
     TYPE = "customer_profile"
     TOPIC = TOPIC_CUSTOMERS
     KEY = "customer_id"
-    customer_id: str = f_str("Customer id.")
-    zone: str = f_str("Zone of the customer's address.")
-    language: str = f_str("Preferred language, BCP 47 tag (e.g. en, de, es).", max_len=16)
-    preferred_drop: str | None = f_str("Preferred drop spot.", optional=True, max_len=MAX_TEXT_LEN)
+    customer_id: str = f_id("Customer id.")
+    zone: str = f_id("Zone of the customer's address.")
+    language: str = f_lang("Preferred language, BCP 47 tag (e.g. en, de, es).")
+    preferred_drop: str | None = f_str("Preferred drop spot.", optional=True, multiline=True)
     access_instructions: str | None = f_str("Access instructions (codes, gates, floors).",
-                                            optional=True, max_len=MAX_TEXT_LEN)
+                                            optional=True, multiline=True)
     notes: str | None = f_str("Free-text notes for the driver.", optional=True,
-                              max_len=MAX_TEXT_LEN)
+                              multiline=True)
     service_requirements: list = f_str_list("Requirements such as age_check, call_ahead.")
 
 
@@ -587,5 +655,5 @@ def encode_event(ev: Event) -> bytes:
 
 
 def event_key(ev: Event) -> str:
-    """The Kafka message key of an event on its topic (DESIGN.md, data flow)."""
+    """The Kafka message key of an event on its topic (docs/design.md, data flow)."""
     return getattr(ev, ev.KEY)

@@ -152,6 +152,43 @@ class EngineSettings:
 
 
 @dataclass
+class LimitsSettings:
+    """Input hygiene, applied before any decision (docs/limits.md).  A message or event
+    over a limit is dead-lettered (``fs.dlq``) with a reason naming the limit."""
+
+    max_message_bytes: int = 262_144
+    """Largest accepted message (topic + key + value bytes), checked before parsing.  A
+    larger one is dead-lettered; its ``raw`` keeps only the first this many bytes."""
+    event_skew_s: float = 21_600.0
+    """An event whose ``ts`` is more than this ahead of its input lane's watermark (the
+    largest event time accepted so far on the lane) is dead-lettered and moves no clock.
+    The first event of a lane sets the watermark."""
+    skew_rebase_events: int = 2
+    """After a quiet period longer than ``event_skew_s`` the stream itself has moved on:
+    this many consecutive too-far-ahead events, from as many distinct entities and within
+    ``event_skew_s`` of each other, move the watermark (the last of them is accepted,
+    the earlier ones stay dead-lettered).  0: never (strict)."""
+    min_event_ts: float = 0.0
+    """Earliest accepted event time ``ts`` (epoch seconds UTC)."""
+    max_event_ts: float = 4_102_444_800.0
+    """Event times at or after this (default 2100-01-01T00:00:00Z) are rejected."""
+
+    def __post_init__(self) -> None:
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.type == "float" and not isinstance(v, float):
+                setattr(self, f.name, float(v))
+        if self.max_message_bytes < 1024:
+            raise ValueError("limits.max_message_bytes must be >= 1024")
+        if not self.event_skew_s > 0:
+            raise ValueError("limits.event_skew_s must be > 0")
+        if self.skew_rebase_events < 0:
+            raise ValueError("limits.skew_rebase_events must be >= 0 (0: never)")
+        if not 0 <= self.min_event_ts < self.max_event_ts:
+            raise ValueError("limits: need 0 <= min_event_ts < max_event_ts")
+
+
+@dataclass
 class KafkaSettings:
     """Kafka connection.  Extra librdkafka settings (SASL/SSL...) go in ``config``."""
 
@@ -188,6 +225,7 @@ class Settings:
     engine: EngineSettings = field(default_factory=EngineSettings)
     kafka: KafkaSettings = field(default_factory=KafkaSettings)
     redis: RedisSettings = field(default_factory=RedisSettings)
+    limits: LimitsSettings = field(default_factory=LimitsSettings)
     workers: int = 1
 
     @classmethod
@@ -267,7 +305,8 @@ def _coerce(qual: str, t: str, v: Any) -> Any:
     return v
 
 
-_SECTIONS = {"engine": EngineSettings, "kafka": KafkaSettings, "redis": RedisSettings}
+_SECTIONS = {"engine": EngineSettings, "kafka": KafkaSettings, "redis": RedisSettings,
+             "limits": LimitsSettings}
 
 
 def _build(cls: type, values: Mapping[str, Any]) -> Any:

@@ -71,6 +71,8 @@ def generic_value(frag: dict) -> Any:
     if k == "array":
         items = frag["items"]
         return [items["enum"][0]] if "enum" in items else ["x1"]
+    if frag.get("pattern") == ev.LANG_PATTERN:
+        return "en"
     if k == "boolean":
         return True
     if k in ("number", "integer"):
@@ -121,9 +123,18 @@ def good_values(name: str, frag: dict, optional: bool, base: Any) -> list[tuple[
                 ("rfc3339-z", iso(base), float(base)),
                 ("rfc3339-offset", iso(base, 2), float(base)),
                 ("rfc3339-fraction", iso(base + 0.25, -5, frac=True), base + 0.25)]
+    elif k == "string" and frag.get("pattern") == ev.LANG_PATTERN:
+        out += [(f"tag-{t}", t, t) for t in ("en", "de-CH", "zh-Hant-TW", "es-419")]
+    elif k == "string" and frag.get("pattern") == ev.ID_PATTERN:
+        n = frag["maxLength"]
+        out += [("one-char", "a", "a"), ("max-len", "A" * n, "A" * n),
+                ("id-punctuation", "a-b_c.d:e@f/g+h=i~j", "a-b_c.d:e@f/g+h=i~j")]
     elif k == "string":
-        out += [("one-char", "a", "a"), ("max-len", "é" * frag["maxLength"],
-                                         "é" * frag["maxLength"])]
+        n = frag["maxLength"]
+        out += [("one-char", "a", "a"), ("max-len", "é" * n, "é" * n),
+                ("unicode", "Straße — «B» 東京", "Straße — «B» 東京")]
+        if frag.get("pattern") == ev.TEXT_PATTERN:
+            out.append(("multi-line", "line 1\r\nline\t2", "line 1\r\nline\t2"))
     elif k in ("number", "integer"):
         lo, hi = frag.get("minimum"), frag.get("maximum")
         if lo is not None:
@@ -178,7 +189,13 @@ def bad_values(name: str, frag: dict, optional: bool) -> list[tuple[str, Any]]:
                 ("ts-iso-basic-not-rfc3339", "20261124T080000Z")]
     elif k == "string":
         out += [("wrong-type-number", 5), ("wrong-type-bool", True), ("wrong-type-list", ["x"]),
-                ("empty", ""), ("too-long", "a" * (frag["maxLength"] + 1))]
+                ("empty", ""), ("too-long", "a" * (frag["maxLength"] + 1)),
+                ("nul", "a\x00b"), ("escape", "a\x1b[31m"), ("c1-control", "a\x85b")]
+        if frag.get("pattern") in (ev.ID_PATTERN, ev.LANG_PATTERN):
+            out += [("space", "a b"), ("newline-inside", "a\nb"), ("tab", "a\tb"),
+                    ("non-ascii", "aé"), ("html", "<b>")]
+        elif frag.get("pattern") == ev.LINE_PATTERN:
+            out += [("newline-inside", "a\nb"), ("tab", "a\tb")]
     elif k in ("number", "integer"):
         out += [("wrong-type-string", "5"), ("wrong-type-bool", True), ("wrong-type-list", [1])]
         if k == "integer":
@@ -197,6 +214,7 @@ def bad_values(name: str, frag: dict, optional: bool) -> list[tuple[str, Any]]:
     elif k == "array":
         items = frag["items"]
         out += [("wrong-type-string", "hazmat"), ("empty-item", [""]), ("number-item", [1]),
+                ("space-in-item", ["age check"]), ("control-in-item", ["a\x00"]),
                 ("too-many", ["a"] * (frag["maxItems"] + 1) if "enum" not in items
                  else [items["enum"][0]] * (frag["maxItems"] + 1))]
         if "enum" in items:
