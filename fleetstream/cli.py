@@ -46,12 +46,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     from fleetstream.replay import run_replay
     s = _settings(args)
     workers = args.workers or s.workers
-    print(f"fleetstream replay {args.replay} -> {args.out}  ({workers} worker"
-          f"{'s' if workers > 1 else ''})", file=sys.stderr)
+    procs = args.processes
+    lanes = args.lanes if args.lanes is not None else procs * workers
+    print(f"fleetstream replay {args.replay} -> {args.out}  ({procs} process"
+          f"{'es' if procs > 1 else ''} x {workers} worker{'s' if workers > 1 else ''}, "
+          f"{lanes} lane{'s' if lanes > 1 else ''})", file=sys.stderr)
     summary = run_replay(args.replay, args.out, s.engine, workers=workers,
                          recovery_dir=args.recovery, speed=args.speed,
                          progress=not args.quiet, fresh=not args.resume,
-                         models_dir=args.models)
+                         models_dir=args.models, processes=procs, lanes=lanes)
     print(summary.render())
     if args.alerts:
         from fleetstream.connectors.console import print_alerts
@@ -88,7 +91,17 @@ def build_parser() -> argparse.ArgumentParser:
                        "fs.notifications.jsonl and fs.dlq.jsonl into --out.")
     r.add_argument("replay", help="replay folder (with events.jsonl.gz) or events file")
     r.add_argument("--out", default="out", help="output directory (default: out)")
-    r.add_argument("-w", "--workers", type=int, default=0, help="Bytewax workers (default 1)")
+    r.add_argument("-w", "--workers", type=int, default=0,
+                   help="Bytewax workers per process (default 1, or `workers` in --config)")
+    r.add_argument("-p", "--processes", type=int, default=1, metavar="N",
+                   help="run the flow as a Bytewax cluster of N processes on this host "
+                   "(started by this command on free 127.0.0.1 ports); zones are spread "
+                   "over all workers; the output files are the same bytes as with 1 "
+                   "(default 1)")
+    r.add_argument("--lanes", type=int, default=None, metavar="N",
+                   help="spread decoding and tracking (stage 1) over N lanes, a lane per "
+                   "zone group, each in input order; same outputs as 1 lane (default: "
+                   "processes x workers; --resume needs the value of the run it resumes)")
     r.add_argument("--speed", type=float, default=None,
                    help="pace the replay at N x event time (default: as fast as possible)")
     r.add_argument("--recovery", metavar="DIR", help="enable Bytewax recovery in DIR")
@@ -104,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="simulate a day in closed loop and record it",
                        description="Run the world simulator in closed loop with the engine; "
                        "write events.jsonl.gz, truth/*.jsonl.gz and manifest.json into --out.")
-    s.add_argument("--scenario", default="small", choices=["tiny", "small", "metro", "disrupted"])
+    s.add_argument("--scenario", default="small", choices=["tiny", "small", "metro", "disrupted", "zones8"])
     s.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     s.add_argument("--out", required=True, help="replay folder to write")
     s.add_argument("-q", "--quiet", action="store_true")

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import os
+import pickle
+import resource
 import shutil
+import signal
+import socket
+import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -38,6 +43,8 @@ class ReplaySummary:
     decisions: dict[str, int] = field(default_factory=dict)
     alerts: dict[str, int] = field(default_factory=dict)
     drops: dict[str, int] = field(default_factory=dict)
+    process_cpu_s: list[float] = field(default_factory=list)
+    """CPU seconds (user + system) of each Bytewax process of the run."""
 
     @property
     def events_per_s(self) -> float:
@@ -62,7 +69,7 @@ class ReplaySummary:
 
 def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float | None = None,
               progress: bool = False, total: int | None = None, batch_size: int = 2000,
-              models_dir: str | None = None, crash_at: int | None = None):
+              models_dir: str | None = None, crash_at: int | None = None, lanes: int = 1):
     source = ReplaySource(replay, batch_size=batch_size, speed=speed, progress=progress,
                           total=total, crash_at=crash_at)
 
@@ -71,44 +78,120 @@ def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float 
 
     return build_flow("fleetstream_replay", source, attach,
                       partial(build_zone_engine, settings=settings, models_dir=models_dir),
-                      partial(restore_zone_engine, settings=settings))
+                      partial(restore_zone_engine, settings=settings), lanes=lanes)
 
 
 def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None,
                workers: int = 1, recovery_dir: str | None = None, speed: float | None = None,
                progress: bool = False, fresh: bool = True,
                epoch_interval_s: float = 5.0, models_dir: str | None = None,
-               batch_size: int = 2000, crash_at: int | None = None) -> ReplaySummary:
+               batch_size: int = 2000, crash_at: int | None = None, processes: int = 1,
+               lanes: int = 1) -> ReplaySummary:
     """Replay ``replay`` through the flow into ``out_dir``.
 
     With ``recovery_dir`` the run snapshots its state there; calling again with
     ``fresh=False`` after an abort resumes where the last snapshot left off.
+    ``processes`` > 1 runs the flow as a Bytewax cluster of that many processes of
+    ``workers`` workers each (subprocesses on 127.0.0.1); ``lanes`` > 1 spreads
+    decoding and tracking over lanes (flows/lanes.py).  The output files are the
+    same bytes for any ``workers``, ``processes`` and ``lanes``.
     """
     settings = settings or EngineSettings()
+    if processes < 1 or workers < 1 or lanes < 1:
+        raise ValueError("processes, workers and lanes must be >= 1")
     if fresh and os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     total = count_lines(replay) if progress else None
-    flow = make_flow(replay, out_dir, settings, speed, progress, total, batch_size,
-                     models_dir=models_dir, crash_at=crash_at)
-    rc = None
     if recovery_dir:
         if fresh and os.path.isdir(recovery_dir):
             shutil.rmtree(recovery_dir)
         if not os.path.isdir(recovery_dir):
             os.makedirs(recovery_dir)
-            init_db_dir(recovery_dir, 1)
-        rc = RecoveryConfig(recovery_dir)
+            init_db_dir(recovery_dir, processes * workers)
+    spec = dict(replay=replay, out_dir=out_dir, settings=settings, speed=speed,
+                progress=progress, total=total, batch_size=batch_size, models_dir=models_dir,
+                crash_at=crash_at, lanes=lanes, workers=workers, recovery_dir=recovery_dir,
+                epoch_interval_s=epoch_interval_s)
     t0 = time.perf_counter()
-    ei = timedelta(seconds=epoch_interval_s)
-    if workers == 1:
-        run_main(flow, epoch_interval=ei, recovery_config=rc)
+    if processes == 1:
+        ru0 = resource.getrusage(resource.RUSAGE_SELF)
+        _run_process(spec, [], 0)
+        ru1 = resource.getrusage(resource.RUSAGE_SELF)
+        cpu = [ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime]
     else:
-        cluster_main(flow, [], 0, epoch_interval=ei, recovery_config=rc,
-                     worker_count_per_proc=workers)
+        cpu = _run_cluster(spec, processes)
     secs = time.perf_counter() - t0
     counts = finalize(out_dir, FILE_TOPICS)
-    return summarize(replay, out_dir, counts, secs, total)
+    summary = summarize(replay, out_dir, counts, secs, total)
+    summary.process_cpu_s = cpu
+    return summary
+
+
+def _run_process(spec: dict, addresses: list[str], proc_id: int) -> None:
+    """Build the flow and run this process's share of it (all of it if alone)."""
+    flow = make_flow(spec["replay"], spec["out_dir"], spec["settings"], spec["speed"],
+                     spec["progress"], spec["total"], spec["batch_size"],
+                     models_dir=spec["models_dir"], crash_at=spec["crash_at"],
+                     lanes=spec["lanes"])
+    rc = RecoveryConfig(spec["recovery_dir"]) if spec["recovery_dir"] else None
+    ei = timedelta(seconds=spec["epoch_interval_s"])
+    if spec["workers"] == 1 and not addresses:
+        run_main(flow, epoch_interval=ei, recovery_config=rc)
+    else:
+        cluster_main(flow, addresses, proc_id, epoch_interval=ei, recovery_config=rc,
+                     worker_count_per_proc=spec["workers"])
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = []
+    try:
+        for _ in range(n):
+            s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            s.bind(("127.0.0.1", 0))
+            socks.append(s)
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _run_cluster(spec: dict, processes: int) -> list[float]:
+    """Start ``processes`` Bytewax processes (this interpreter, ``--proc``) and wait
+    for all; if one fails, stop the others and raise.  Returns each one's CPU seconds."""
+    addresses = [f"127.0.0.1:{p}" for p in _free_ports(processes)]
+    running: dict[int, int] = {}  # pid -> process index
+    cpu = [0.0] * processes
+    try:
+        for i in range(processes):
+            p = subprocess.Popen([sys.executable, "-m", "fleetstream.replay", "--proc"],
+                                 stdin=subprocess.PIPE)
+            assert p.stdin is not None
+            p.stdin.write(pickle.dumps((spec, addresses, i)))
+            p.stdin.close()
+            running[p.pid] = i
+        while running:
+            for pid, i in list(running.items()):
+                done, status, ru = os.wait4(pid, os.WNOHANG)
+                if done == 0:
+                    continue
+                del running[pid]
+                cpu[i] = ru.ru_utime + ru.ru_stime
+                code = os.waitstatus_to_exitcode(status)
+                if code != 0:
+                    raise RuntimeError(f"replay process {i} of {processes} exited with "
+                                       f"code {code}")
+            time.sleep(0.05)
+        return cpu
+    finally:
+        for pid in running:  # only our own children, by pid
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+
+
+def _proc_main() -> None:
+    spec, addresses, proc_id = pickle.loads(sys.stdin.buffer.read())
+    _run_process(spec, addresses, proc_id)
 
 
 def summarize(replay: str, out_dir: str, counts: dict[str, int], secs: float,
@@ -133,4 +216,7 @@ def summarize(replay: str, out_dir: str, counts: dict[str, int], secs: float,
 
 
 if __name__ == "__main__":  # pragma: no cover
-    print(run_replay(sys.argv[1], sys.argv[2], progress=True).render())
+    if sys.argv[1:] == ["--proc"]:  # one process of a cluster started by _run_cluster
+        _proc_main()
+    else:
+        print(run_replay(sys.argv[1], sys.argv[2], progress=True).render())

@@ -1,12 +1,16 @@
-"""The fleetstream dataflow (DESIGN.md, "Data flow").  Wiring only.
+"""The fleetstream dataflow (docs/design.md, "Data flow").  Wiring only.
 
-    input -> decode ----------------------------------> dead letters
-               |  ok
+    input -> [route: lane per zone group, when lanes > 1; flows/lanes.py]
+               |
                v
-             key by input partition -> track (dedupe, stale, zone per entity) -> dead letters / drops
+             key by lane -> decode + track (dedupe, stale, zone per entity) -> dead letters / drops
                |  routed
                v
              key by zone -> zone engine -> decisions, eta, alerts, notifications, dead letters
+
+Every hop has a single upstream instance per key (one source partition, one router,
+one lane per zone), which is what keeps each zone's events in input order on any
+number of workers and processes (docs/architecture.md, "Determinism").
 
 Every output is ``(topic, sort_prefix, record)``; ``attach_outputs`` decides where
 it goes (files for replays, Kafka live).
@@ -21,23 +25,13 @@ from bytewax.dataflow import Dataflow, Stream
 
 from fleetstream.connectors.files import sort_prefix
 from fleetstream.contract.outputs import TOPIC_DLQ
-from fleetstream.flows.logic import TrackerLogic, ZoneLogic
-from fleetstream.operators.pipeline import InMsg, decode, stage1_key
-from fleetstream.operators.zone_engine import ZoneEngine
+from fleetstream.flows.logic import RouterLogic, TrackerLogic, ZoneLogic
+from fleetstream.operators.pipeline import stage1_key
+from fleetstream.operators.zone.engine import ZoneEngine
 
 DROPS = "_drops"
 
 Output = tuple[str, str, dict]
-
-
-def _decode(msg: InMsg) -> tuple[InMsg, bool, Any]:
-    ok, what = decode(msg)
-    return (msg, ok, what)
-
-
-def _dlq_out(item: tuple) -> Output:
-    msg, rec = item[0], item[-1]
-    return (TOPIC_DLQ, sort_prefix(0.0, "", msg.seq), rec)
 
 
 def _tracked_out(item: tuple) -> Output:
@@ -56,19 +50,22 @@ def _zone_out(zone: str, item: tuple) -> Output:
 def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
                zone_factory: Callable[[str], ZoneEngine],
                zone_restore: Callable[[bytes], ZoneEngine], ordered: bool = True,
-               attach_positions: Callable[[Stream], None] | None = None) -> Dataflow:
+               attach_positions: Callable[[Stream], None] | None = None,
+               lanes: int = 1) -> Dataflow:
     """``ordered``: input ``seq`` orders the input (replay line, or Kafka timestamp);
     see flows/logic.py.  ``attach_positions`` receives every accepted ping as
-    ``(vehicle_id, lat, lon, ts, zone)`` (the live Redis read model uses it)."""
+    ``(vehicle_id, lat, lon, ts, zone)`` (the live Redis read model uses it).
+    ``lanes`` > 1 spreads decoding and tracking over that many lanes, a lane per zone
+    group (flows/lanes.py); it needs a source with one ordered partition."""
     flow = Dataflow(name)
     msgs = op.input("input", flow, source)
-    decoded = op.map("decode", msgs, _decode)
-    valid = op.branch("valid", decoded, lambda t: t[1])
-    bad = op.map("decode_errors", valid.falses, _dlq_out)
-
-    events = op.map("unwrap", valid.trues, lambda t: (t[0], t[2]))
-    by_entity = op.key_on("key_partition", events, lambda t: stage1_key(t[0]))
-    tracked = op.stateful_batch("track", by_entity, lambda resume: TrackerLogic(resume, ordered))
+    if lanes > 1:
+        one = op.key_on("key_router", msgs, lambda _m: "router")
+        routed_msgs = op.stateful_batch("route", one,
+                                        lambda resume: RouterLogic(resume, lanes, ordered))
+        msgs = op.key_rm("lanes", routed_msgs)
+    by_lane = op.key_on("key_partition", msgs, stage1_key)
+    tracked = op.stateful_batch("track", by_lane, lambda resume: TrackerLogic(resume, ordered))
     tracked = op.key_rm("tracked", tracked)
     routed = op.branch("routed", tracked, lambda t: t[0] == "route")
     rejects = op.map("track_rejects", routed.falses, _tracked_out)
@@ -82,5 +79,5 @@ def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
         "zone", zoned, lambda resume: ZoneLogic(resume, zone_factory, zone_restore, ordered))
     outs = op.map("outputs", decided, lambda kv: _zone_out(kv[0], kv[1]))
 
-    attach_outputs(op.merge("all_outputs", bad, rejects, outs))
+    attach_outputs(op.merge("all_outputs", rejects, outs))
     return flow

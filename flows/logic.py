@@ -19,15 +19,36 @@ from typing import Any, Callable
 from bytewax.operators import StatefulBatchLogic
 
 from fleetstream.contract.outputs import TOPIC_DLQ
-from fleetstream.operators.pipeline import InMsg, track, zone_step
+from fleetstream.flows.lanes import LaneRouter
+from fleetstream.operators.pipeline import InMsg, decode, track, zone_step
 from fleetstream.operators.tracker import PartitionTracker
-from fleetstream.operators.zone_engine import ZoneEngine
+from fleetstream.operators.zone.engine import ZoneEngine
 
-_seq = lambda item: item[0].seq  # noqa: E731
+_seq = lambda msg: msg.seq  # noqa: E731
+
+
+class RouterLogic(StatefulBatchLogic):
+    """One instance (a constant key) before stage 1 when there are several lanes:
+    ``msg`` -> ``msg`` with its ``lane`` set (flows/lanes.py)."""
+
+    def __init__(self, resume: dict | None, lanes: int, ordered: bool = True):
+        self.router = LaneRouter.restore(resume) if resume else LaneRouter(lanes)
+        self.ordered = ordered
+
+    def on_batch(self, values: list) -> tuple[list, bool]:
+        if self.ordered:
+            values.sort(key=_seq)
+        lane = self.router.lane
+        return [m._replace(lane=lane(m)) for m in values], False
+
+    def snapshot(self) -> dict:
+        return self.router.snapshot()
 
 
 class TrackerLogic(StatefulBatchLogic):
-    """Stage 1 for one input partition: ``(msg, event)`` -> routed/dead-letter/drop."""
+    """Stage 1 for one input lane: ``msg`` -> decoded and tracked, as
+    ``(verdict, what, msg, event)``: ``route`` (``what`` = zone), ``drop`` (reason)
+    or ``dlq`` (dead-letter record; ``event`` is None when decoding failed)."""
 
     def __init__(self, resume: dict | None, ordered: bool = True):
         self.tracker = PartitionTracker.restore(resume) if resume else PartitionTracker()
@@ -37,12 +58,14 @@ class TrackerLogic(StatefulBatchLogic):
         if self.ordered:
             values.sort(key=_seq)
         out = []
-        for msg, ev in values:
-            verdict, what = track(self.tracker, msg, ev)
-            if verdict == "route":
-                out.append(("route", what, msg, ev))
-            else:
-                out.append((verdict, what, msg, ev))
+        tracker = self.tracker
+        for msg in values:
+            ok, ev = decode(msg)
+            if not ok:
+                out.append(("dlq", ev, msg, None))
+                continue
+            verdict, what = track(tracker, msg, ev)
+            out.append((verdict, what, msg, ev))
         return out, False
 
     def snapshot(self) -> dict:
@@ -85,4 +108,4 @@ def is_dlq(topic: str) -> bool:
     return topic == TOPIC_DLQ
 
 
-__all__ = ["TrackerLogic", "ZoneLogic", "InMsg"]
+__all__ = ["RouterLogic", "TrackerLogic", "ZoneLogic", "InMsg"]

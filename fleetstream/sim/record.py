@@ -24,6 +24,8 @@ WHAT_TO_SEE = {
              "malformed message.",
     "disrupted": "One zone with a major incident, weather and a breakdown: the day for "
                  "comparing dispatch policies.",
+    "zones8": "Eight small zones, one shift each: the scale-out scenario (zones spread "
+              "over Bytewax workers and processes; benchmarks/scaleout.py).",
 }
 
 

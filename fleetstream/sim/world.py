@@ -73,6 +73,10 @@ class Scenario:
             "disrupted": cls(name="disrupted", seed=21, zones=1, vehicles_per_zone=20,
                              parcels_per_zone=380, on_demand_per_zone=120, shift_h=9.0,
                              incidents=2, breakdowns=1, weather=True),
+            # Eight small zones: the scale-out scenario (benchmarks/scaleout.py).
+            "zones8": cls(name="zones8", seed=17, zones=8, vehicles_per_zone=10,
+                          parcels_per_zone=180, on_demand_per_zone=40, shift_h=8.0,
+                          incidents=3, breakdowns=2, weather=True, malformed=24),
         }
         sc = presets[name]
         if seed is not None:
