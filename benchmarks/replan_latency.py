@@ -33,7 +33,7 @@ from fleetstream.contract.settings import EngineSettings  # noqa: E402
 from fleetstream.operators.routing import solver  # noqa: E402
 from fleetstream.operators.routing.strategy import ORToolsStrategy  # noqa: E402
 from fleetstream.operators.state import ACTIVE, ASSIGNED, DELIVERY, PICKUP, Order, Vehicle  # noqa: E402
-from fleetstream.operators.zone_engine import ZoneEngine  # noqa: E402
+from fleetstream.operators.zone.engine import ZoneEngine  # noqa: E402
 
 CENTER = (52.52, 13.405)
 T0 = 1772438400.0  # 08:00 UTC

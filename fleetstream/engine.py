@@ -18,7 +18,7 @@ from fleetstream.contract.outputs import TOPIC_DLQ
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.pipeline import InMsg, decode, output_key, stage1_key, track, zone_step
 from fleetstream.operators.tracker import PartitionTracker
-from fleetstream.operators.zone_engine import ZoneEngine
+from fleetstream.operators.zone.engine import ZoneEngine
 
 Output = tuple[str, str, dict]  # (topic, key, record)
 

@@ -33,7 +33,7 @@ from fleetstream.sim.loop import Simulation
 from fleetstream.sim.world import Scenario
 from fleetstream.wiring import build_zone_engine
 from fleetstream.operators.routing.engine_adapter import RoutingConfig
-from fleetstream.operators.zone_engine import routing_config
+from fleetstream.operators.zone.engine import routing_config
 from fleetstream.operators.routing.strategy import ORToolsStrategy
 
 POLICIES = ("static", "reactive", "predictive")

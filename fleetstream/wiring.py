@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.estimators import ModelSeats
-from fleetstream.operators.zone_engine import ZoneEngine
+from fleetstream.operators.zone.engine import ZoneEngine
 
 SEAT_KINDS = ("learned", "baseline")
 

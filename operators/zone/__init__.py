@@ -1,0 +1,1 @@
+"""The zone engine, split by capability (see :mod:`.engine` for the map)."""

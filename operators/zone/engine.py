@@ -1,0 +1,221 @@
+"""Stage 2: the zone engine, all decision logic for one zone.
+
+Plain Python, no Bytewax import: the same class runs in the Bytewax flow, in the
+closed-loop simulator and in unit tests.  It consumes validated events of one
+zone **in input order** (``process(event)``) and returns output records as
+``(topic, record)`` pairs.  Its clock is the largest event time it has seen;
+periodic work (proposal expiry, stale-vehicle checks, the zone plan,
+re-optimization, assignment of pending orders) runs when that clock crosses the
+next sweep time.  Nothing here reads the wall clock or an unseeded random source,
+so a replay gives byte-identical output.
+
+The engine only routes: each event type has one handler in :attr:`ZoneEngine.handlers`,
+a method of one capability object over the shared :class:`ZoneState`:
+
+========================  =====================================================
+``world``                 travel times, legs, customer context (``world.py``)
+``forecasting``           ETAs, intervals, risks, learning (``forecasting.py``)
+``response``              re-route / redispatch / alert on risk (``response.py``)
+``assignment``            insertion, zone plan, re-optimization (``assignment.py``)
+``governance``            autonomy, proposals, approvals, effect (``governance.py``)
+``fleet``                 shifts, unavailability, pings (``fleet.py``)
+``lifecycle``             order events (``orders.py``)
+``emit``                  output records (``records.py``)
+========================  =====================================================
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from typing import Any, Callable
+
+from fleetstream.contract.events import (Approval, Condition, CustomerProfile, Event, OrderCancelled,
+                                         OrderCreated, OrderDelivered, OrderFailed, OrderPickedUp, Ping,
+                                         ShiftEnd, ShiftStart, StopArrived, VehicleUnavailable)
+from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators.estimators import ModelSeats
+from fleetstream.operators.routing.engine_adapter import RoutingConfig
+from fleetstream.operators.routing.solver import Budget
+from fleetstream.operators.routing.strategy import ORToolsStrategy
+from fleetstream.operators.state import Order, Vehicle
+from fleetstream.operators.traveltime import HaversineProvider, Point, TravelTimeProvider
+from fleetstream.operators.zone.assignment import Assignment
+from fleetstream.operators.zone.fleet import Fleet
+from fleetstream.operators.zone.forecasting import Forecasting, Observer
+from fleetstream.operators.zone.governance import Governance
+from fleetstream.operators.zone.orders import OrderLifecycle
+from fleetstream.operators.zone.records import Emitter, Out
+from fleetstream.operators.zone.response import Response
+from fleetstream.operators.zone.state import STATE_VERSION, ZoneState
+from fleetstream.operators.zone.world import World
+
+Handler = Callable[[Any, list[Out]], None]
+
+
+def routing_config(s: EngineSettings) -> RoutingConfig:
+    """The routing seat's configuration from the engine settings (``routing_*``)."""
+    return RoutingConfig(
+        plan_budget=Budget(time_limit_s=60.0, solution_limit=s.routing_plan_solutions),
+        plan_enabled=s.routing_plan, reopt_interval_s=s.routing_reopt_interval_s,
+        reopt_min_gain=s.routing_reopt_min_gain,
+        redispatch_change_cost=s.routing_redispatch_change_cost,
+        redispatch_candidates=s.routing_redispatch_candidates,
+        lateness_cost_per_min=s.routing_lateness_cost_per_min,
+        learned_pace=s.routing_learned_pace)
+
+
+class ZoneEngine:
+    """Vehicles, routes, orders, models and governance of one zone."""
+
+    def __init__(self, zone: str, settings: EngineSettings | None = None,
+                 provider: TravelTimeProvider | None = None, strategy: Any = None,
+                 seats: ModelSeats | None = None, state: ZoneState | None = None):
+        self.settings = settings or EngineSettings()
+        self.provider = provider or HaversineProvider()
+        self._strategy = strategy if strategy is not None else ORToolsStrategy(routing_config(self.settings))
+        self._seats = seats or ModelSeats()
+        self._observer: Observer | None = None   # evaluation hook
+        self.state = state if state is not None else ZoneState(zone)
+        self._wire()
+
+    def _wire(self) -> None:
+        """Build the capability objects over the state and the event -> handler table
+        (again whenever the strategy, the seats or the observer change)."""
+        st, s, seats = self.state, self.settings, self._seats
+        self.emit = Emitter(st, seats)
+        self.world = World(st, s, self.provider)
+        self.governance = Governance(st, s, seats, self.world, self.emit)
+        self.forecasting = Forecasting(st, s, seats, self.world, self.emit, self._observer)
+        self.assignment = Assignment(st, s, self.world, self.governance, self.emit, self._strategy)
+        self.response = Response(st, s, self.world, self.governance, self.assignment, self.emit,
+                                 self._strategy)
+        self.fleet = Fleet(st, s, self.world, self.forecasting, self.response, self.emit)
+        self.lifecycle = OrderLifecycle(st, self.world, self.forecasting, self.governance, self.emit,
+                                        self._observer)
+        self.handlers: dict[str, Handler] = {
+            ShiftStart.TYPE: self.fleet.on_shift_start,
+            ShiftEnd.TYPE: self.fleet.on_shift_end,
+            VehicleUnavailable.TYPE: self._on_vehicle_unavailable,
+            Ping.TYPE: self.fleet.on_ping,
+            OrderCreated.TYPE: self.lifecycle.on_order_created,
+            OrderCancelled.TYPE: self.lifecycle.on_order_cancelled,
+            StopArrived.TYPE: self.lifecycle.on_stop_arrived,
+            OrderPickedUp.TYPE: self.lifecycle.on_order_picked_up,
+            OrderDelivered.TYPE: self.lifecycle.on_order_delivered,
+            OrderFailed.TYPE: self.lifecycle.on_order_failed,
+            Condition.TYPE: self.world.on_condition,
+            CustomerProfile.TYPE: self.world.on_customer_profile,
+            Approval.TYPE: self.governance.on_approval,
+        }
+
+    # ------------------------------------------------------------------ entry
+
+    def process(self, ev: Event) -> list[Out]:
+        """Apply one event; returns output records.  Events must come in input order."""
+        st, iv = self.state, self.settings.sweep_interval_s
+        out: list[Out] = []
+        if ev.ts > st.clock:
+            st.clock = ev.ts
+        if st.next_sweep_ts is None:
+            st.next_sweep_ts = (math.floor(ev.ts / iv) + 1) * iv
+        self.handlers[ev.TYPE](ev, out)
+        if st.clock >= st.next_sweep_ts:
+            self.sweep(st.clock, [ev.event_id], out)
+            st.next_sweep_ts = (math.floor(st.clock / iv) + 1) * iv
+        return out
+
+    def _on_vehicle_unavailable(self, ev: Any, out: list[Out]) -> None:
+        if ev.vehicle_id not in self.state.vehicles:
+            return
+        self.fleet.on_vehicle_unavailable(ev, out)
+        # Try to re-home what can move right away rather than at the next sweep.
+        self.sweep(ev.ts, [ev.event_id], out, kind="redispatch")
+
+    def sweep(self, now: float, triggers: list[str], out: list[Out], kind: str = "assign") -> None:
+        """Periodic work: expire proposals, stale vehicles, plan, re-optimize, assign
+        pending orders (``kind`` of the assignment decisions: assign or redispatch)."""
+        self.governance.expire_proposals(now, triggers, out)
+        self.fleet.stale_alerts(now, triggers, out)
+        self.assignment.maybe_plan(now, triggers, out)
+        self.assignment.maybe_reoptimize(now, triggers, out)
+        self.assignment.assign_pending(now, triggers, out, kind)
+
+    # ------------------------------------------------------------------ seats
+
+    @property
+    def strategy(self) -> Any:
+        """The routing strategy (a ``RoutingStrategy``); setting it rewires the engine."""
+        return self._strategy
+
+    @strategy.setter
+    def strategy(self, strategy: Any) -> None:
+        self._strategy = strategy
+        self._wire()
+
+    @property
+    def seats(self) -> ModelSeats:
+        return self._seats
+
+    @seats.setter
+    def seats(self, seats: ModelSeats) -> None:
+        self._seats = seats
+        self._wire()
+
+    @property
+    def observer(self) -> Observer | None:
+        return self._observer
+
+    @observer.setter
+    def observer(self, observer: Observer | None) -> None:
+        self._observer = observer
+        self._wire()
+
+    # ------------------------------------------------------------------ views of the state
+
+    @property
+    def zone(self) -> str:
+        return self.state.zone
+
+    @property
+    def n_out(self) -> int:
+        return self.state.n_out
+
+    @n_out.setter
+    def n_out(self, n: int) -> None:  # the pipeline numbers its engine_error alerts here
+        self.state.n_out = n
+
+    @property
+    def stats(self) -> dict[str, float]:
+        return self.state.stats
+
+    @property
+    def vehicles(self) -> dict[str, Vehicle]:
+        return self.state.vehicles
+
+    @property
+    def orders(self) -> dict[str, Order]:
+        return self.state.orders
+
+    def tt(self, a: Point, b: Point, ts: float) -> float:
+        """Planning travel time under the current conditions (``TravelModel.tt``)."""
+        return self.world.travel.tt(a, b, ts)
+
+    def dist(self, a: Point, b: Point) -> float:
+        return self.world.travel.dist(a, b)
+
+    # ------------------------------------------------------------------ snapshot
+
+    def snapshot(self) -> bytes:
+        """Plain, versioned state (pickled dicts and lists only)."""
+        return pickle.dumps({**self.state.dump(), "seats": self._seats.snapshot()},
+                            protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def restore(cls, blob: bytes, settings: EngineSettings | None = None,
+                provider: TravelTimeProvider | None = None, strategy: Any = None) -> "ZoneEngine":
+        st = pickle.loads(blob)
+        if st["state_version"] != STATE_VERSION:
+            raise ValueError(f"zone state version {st['state_version']} is not {STATE_VERSION}")
+        return cls(st["zone"], settings, provider, strategy, ModelSeats.restore(st["seats"]),
+                   state=ZoneState.load(st))

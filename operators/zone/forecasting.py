@@ -1,0 +1,233 @@
+"""Forecasting: arrival times, intervals, late and failure risk of every remaining
+stop, ETA publication to customers, and learning from what really happened.
+
+The seats (``operators/estimators.py``, learned ones in ``models/``) answer the
+questions; this module asks them along a vehicle's route and learns from
+completed legs and stop arrivals (delayed labels, via per-order prediction
+snapshots).  The late-risk trigger has hysteresis (``late_risk_on`` /
+``late_risk_off``) and a per-vehicle cooldown (``trigger_cooldown_s``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators.estimators import ModelSeats
+from fleetstream.operators.state import DELIVERY, Order, Vehicle
+from fleetstream.operators.zone.records import Emitter, Out, r1
+from fleetstream.operators.zone.state import ZoneState
+from fleetstream.operators.zone.world import World
+
+HORIZON_BUCKETS = (7200.0, 3600.0, 1800.0, 600.0, 0.0)  # snapshot a prediction once per bucket
+RISK_MAX_STOPS = 8
+RISK_HORIZON_S = 5400.0
+LEG_RATIO_REFRESH_S = 900.0
+Observer = Callable[[str, dict], None]
+
+
+def horizon_bucket(horizon_s: float) -> int:
+    """
+    >>> horizon_bucket(9000.0), horizon_bucket(1000.0), horizon_bucket(-5.0)
+    (0, 3, 4)
+    """
+    for i, b in enumerate(HORIZON_BUCKETS):
+        if horizon_s >= b:
+            return i
+    return len(HORIZON_BUCKETS) - 1
+
+
+class Forecasting:
+    """ETAs, intervals and risks along routes; learning from legs and arrivals."""
+
+    def __init__(self, state: ZoneState, settings: EngineSettings, seats: ModelSeats, world: World,
+                 emit: Emitter, observer: Observer | None = None):
+        self.state = state
+        self.settings = settings
+        self.seats = seats
+        self.world = world
+        self.emit = emit
+        self.observer = observer
+
+    # ------------------------------------------------------------------ predictions
+
+    def refresh(self, v: Vehicle, now: float, triggers: list[str], out: list[Out]) -> list[str]:
+        """Predict arrival, interval and risk for every remaining stop of ``v``;
+        publish ETAs and failure-risk alerts.  Returns the orders that newly crossed
+        the late-risk threshold when the vehicle is out of its trigger cooldown (the
+        caller responds to them), else []."""
+        s, st, seats, world = self.settings, self.state, self.seats, self.world
+        travel = world.travel
+        v.eta_ts = now
+        route = v.route
+        if v.route_version != v.leg_ratio_rv or now - v.leg_ratio_ts >= LEG_RATIO_REFRESH_S:
+            self.refresh_leg_ratios(v, now)
+        t, prev = now, v.pos
+        tp = th = now   # the same route timed by the provider alone / by the hourly mean
+        etas = []
+        at_risk: list[str] = []
+        hour = (now % 86400) / 3600.0
+        for i, (oid, kind) in enumerate(route):
+            o = st.orders[oid]
+            p = o.stop_point(kind)
+            prov, f = travel.leg_s(prev, p, t)
+            if i == 0:
+                ratio = seats.eta.predict_ratio(world.leg_x(v, prev, p, t, prov, f, 0))
+            else:
+                ratio = v.leg_ratios[i - 1] if i - 1 < len(v.leg_ratios) else 1.0
+            arrive = t + prov * ratio
+            arrive_p = tp + prov
+            arrive_h = th + prov * self.hist_ratio(th)
+            w0, w1 = o.stop_window(kind)
+            svc = o.stop_service_s(kind)
+            start = arrive if arrive > w0 else w0
+            etas.append(r1(arrive))
+            t, prev = start + svc, p
+            tp = (arrive_p if arrive_p > w0 else w0) + svc
+            th = (arrive_h if arrive_h > w0 else w0) + svc
+            if kind != DELIVERY:
+                continue
+            horizon = arrive - now
+            xi = {"horizon_s": horizon, "stops_ahead": i, "zone": st.zone, "hour": hour,
+                  "pace_var": abs(v.pace - 1.0)}
+            lo80, hi80, lo95, hi95 = seats.intervals.interval(xi)
+            p_late = None
+            if i < RISK_MAX_STOPS or horizon < RISK_HORIZON_S:
+                xr = world.risk_x(v, o, arrive, hi80 - lo80, horizon, i, hour)
+                p_late = seats.late_risk.predict_proba(xr)
+                b = horizon_bucket(horizon)
+                if not o.snaps or o.snaps[-1]["b"] != b:
+                    o.snaps.append({"b": b, "ts": now, "eta": arrive, "xi": xi, "xr": xr,
+                                    "p_late": p_late, "lo80": lo80, "hi80": hi80,
+                                    "lo95": lo95, "hi95": hi95, "eta_p": arrive_p,
+                                    "eta_h": arrive_h})
+                if self.observer is not None:
+                    before_end = o.window_end - now
+                    for mark in (3600.0, 1800.0):
+                        if before_end <= mark and mark not in o.wsnaps and before_end > mark - 900:
+                            o.wsnaps[mark] = {"ts": now, "eta": arrive, "p_late": p_late,
+                                              "p_fail": seats.failure_risk.predict_proba(xr)}
+                if p_late >= s.late_risk_on and not o.late_flag:
+                    o.late_flag = True
+                    at_risk.append(oid)
+                elif p_late <= s.late_risk_off and o.late_flag:
+                    o.late_flag = False
+                if horizon < 3600 and not o.fail_alerted:
+                    p_fail = seats.failure_risk.predict_proba(xr)
+                    if p_fail >= s.failure_risk_on:
+                        o.fail_alerted = True
+                        self.emit.alert(out, now, "failure_risk", "warning",
+                                        f"Order {oid}: {p_fail:.0%} risk of a failed attempt "
+                                        f"(customer {o.customer_id})", v.id, [oid],
+                                        {"p_fail": round(p_fail, 3), **world.context_counts(o)},
+                                        triggers)
+            self.maybe_publish_eta(v, o, now, arrive, (lo80, hi80, lo95, hi95), i,
+                                   p_late, out, triggers)
+        v.etas = etas
+        if at_risk:
+            if now - v.last_trigger_ts >= s.trigger_cooldown_s:
+                v.last_trigger_ts = now
+                return at_risk
+            st.count("risk_triggers_in_cooldown")
+        return []
+
+    def hist_ratio(self, ts: float) -> float:
+        """Mean true / provider travel-time ratio of the hour of ``ts`` (1 if none)."""
+        h = self.state.hist.get(int(ts // 3600) % 24)
+        return h[0] / h[1] if h and h[1] else 1.0
+
+    def refresh_leg_ratios(self, v: Vehicle, now: float) -> None:
+        """Cache the ETA seat's ratio for each leg after the first of ``v``'s route."""
+        orders, travel = self.state.orders, self.world.travel
+        ratios = []
+        t = now
+        for i in range(1, len(v.route)):
+            a = orders[v.route[i - 1][0]].stop_point(v.route[i - 1][1])
+            b = orders[v.route[i][0]].stop_point(v.route[i][1])
+            prov, f = travel.leg_s(a, b, t)
+            ratios.append(self.seats.eta.predict_ratio(self.world.leg_x(v, a, b, t, prov, f, i)))
+            t += prov + 120.0
+        v.leg_ratios = ratios
+        v.leg_ratio_ts = now
+        v.leg_ratio_rv = v.route_version
+
+    def maybe_publish_eta(self, v: Vehicle, o: Order, now: float, eta: float,
+                          iv: tuple, ahead: int, p_late: float | None, out: list[Out],
+                          triggers: list[str]) -> None:
+        """Publish the ETA of ``o`` when it moved enough since the last one (and tell
+        the customer when it moved a lot)."""
+        s = self.settings
+        if o.pub_eta is not None:
+            if now - o.pub_ts < s.eta_publish_min_period_s:
+                return
+            if abs(eta - o.pub_eta) < s.eta_publish_delta_s and abs(eta + iv[1] - o.pub_hi) < s.eta_publish_delta_s:
+                return
+        o.pub_ts, o.pub_eta, o.pub_hi = now, eta, eta + iv[1]
+        self.emit.eta(out, now, v, o, eta, iv, ahead, p_late, triggers)
+        if o.notified_eta is None:
+            o.notified_eta = (eta, -1e18)
+        elif (abs(eta - o.notified_eta[0]) >= s.notify_eta_shift_s
+              and now - o.notified_eta[1] >= s.notify_min_period_s):
+            o.notified_eta = (eta, now)
+            self.emit.notify(out, now, o, "eta_changed", eta, eta + iv[1])
+
+    # ------------------------------------------------------------------ learning
+
+    def learn_leg(self, v: Vehicle, o: Order, kind: str, now: float) -> None:
+        """``v`` reached stop (``o``, ``kind``): learn the true / provider ratio of the
+        leg it drove, if that leg was the one predicted."""
+        leg = v.leg
+        v.leg = None
+        if leg is None:
+            return
+        if leg["to"] != [o.id, kind]:
+            return  # the driver went elsewhere: the prediction was for another leg
+        actual = now - leg["ts"]
+        prov = leg["provider_s"]
+        if prov < 30 or actual <= 0:
+            return
+        ratio = actual / prov
+        if self.observer is not None:
+            pred = self.seats.eta.predict_ratio(leg["x"])
+            self.observer("leg", {"zone": self.state.zone, "x": leg["x"], "ratio": ratio,
+                                  "pred": pred, "hist": self.hist_ratio(leg["ts"])})
+        self.seats.eta.learn(leg["x"], ratio)
+        h = self.state.hist.setdefault(int(leg["ts"] // 3600) % 24, [0.0, 0])
+        h[0] += ratio
+        h[1] += 1
+        v.pace = 0.9 * v.pace + 0.1 * min(3.0, max(0.33, ratio))
+
+    def learn_arrival(self, o: Order, ts: float, late: bool) -> None:
+        """Delayed labels of a delivery arrival: interval residuals and late risk."""
+        for snap in o.snaps:
+            resid = ts - snap["eta"]
+            self.seats.intervals.update(snap["xi"], resid)
+            self.seats.late_risk.learn(snap["xr"], late)
+            self.score_snapshot(snap, ts, late)
+
+    def learn_outcome(self, o: Order, failed: bool) -> None:
+        """Delayed labels of a finished order: failure risk."""
+        for snap in o.snaps:
+            self.seats.failure_risk.learn(snap["xr"], failed)
+
+    def score_snapshot(self, snap: dict, actual: float, late: bool) -> None:
+        st = self.state
+        st.count("eta_scored")
+        st.count("eta_abs_err_s", abs(actual - snap["eta"]))
+        r = actual - snap["eta"]
+        st.count("cov80", 1 if snap["lo80"] <= r <= snap["hi80"] else 0)
+        st.count("cov95", 1 if snap["lo95"] <= r <= snap["hi95"] else 0)
+
+    def drift_alerts(self, now: float, triggers: list[str], out: list[Out]) -> None:
+        """Turn the drift events the learned seats queued (ADWIN on their progressive
+        errors, see models/monitor.py) into ops alerts; baseline seats have none."""
+        for name in ("eta", "intervals", "late_risk", "failure_risk"):
+            seat: Any = getattr(self.seats, name)
+            poll = getattr(seat, "drift_events", None)
+            if poll is None:
+                continue
+            for d in poll():
+                self.emit.alert(out, now, "drift", "warning",
+                                f"Model drift in zone {self.state.zone}: {d['seat']} {d['metric']} "
+                                f"{d['before']:.3g} -> {d['after']:.3g} over the last {d['window']} labels",
+                                None, [], d, triggers)

@@ -1,0 +1,88 @@
+"""The zone's plain-data state, shared by every capability object of the zone.
+
+Everything a zone knows lives in one :class:`ZoneState`: vehicles, orders,
+customers, live conditions, open proposals, counters and clocks.  The capability
+objects (``world``, ``forecasting``, ``response``, ``assignment``, ``governance``,
+``fleet``, ``orders``) hold no state of their own, so a snapshot is this object's
+``dump()`` (plain dicts and lists) and a restore is :meth:`ZoneState.load`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleetstream.operators.state import Order, Vehicle
+
+STATE_VERSION = 2
+"""Version of the snapshot layout: a snapshot of another version does not load."""
+
+Condition = tuple[float, float, float, Any, str]
+"""A live condition: (start_ts, end_ts, factor, area (lat, lon, radius_m) or None, event_id)."""
+
+
+@dataclass
+class ZoneState:
+    """Vehicles, orders, customers, conditions, proposals, stats, counters and clocks.
+
+    >>> st = ZoneState("Z1")
+    >>> st.next_id("A", 3600.9), st.next_id("D", 3601.0)
+    ('A-Z1-3600-1', 'D-Z1-3601-2')
+    >>> st.count("x"); st.count("x", 2); st.stats
+    {'x': 3}
+    """
+
+    zone: str
+    clock: float = -1e18                 # largest event time seen
+    n_out: int = 0                       # output records numbered so far (ids)
+    next_sweep_ts: float | None = None
+    vehicles: dict[str, Vehicle] = field(default_factory=dict)
+    orders: dict[str, Order] = field(default_factory=dict)
+    customers: dict[str, dict] = field(default_factory=dict)
+    conditions: list[Condition] = field(default_factory=list)
+    proposals: dict[str, dict] = field(default_factory=dict)
+    stats: dict[str, float] = field(default_factory=dict)
+    last_shift_start_ts: float = -1e18
+    hist: dict[int, list[float]] = field(default_factory=dict)  # hour -> [sum of true/provider ratios, n]
+    plan_wave_ts: float = -1e18          # event time of the last zone plan
+    next_reopt_ts: float | None = None   # (name kept for the snapshot) last sweep index re-optimized
+    # vid -> (route judged by the last periodic re-optimization, active conditions then)
+    reopt_seen: dict[str, tuple[list, tuple]] = field(default_factory=dict)
+
+    def count(self, key: str, n: float = 1) -> None:
+        self.stats[key] = self.stats.get(key, 0) + n
+
+    def next_id(self, prefix: str, now: float) -> str:
+        self.n_out += 1
+        return f"{prefix}-{self.zone}-{int(now)}-{self.n_out}"
+
+    def in_proposal(self, vid: str) -> bool:
+        """Is vehicle ``vid`` part of a proposal waiting for an answer?"""
+        return any(vid in prop["routes"] for prop in self.proposals.values())
+
+    def dump(self) -> dict[str, Any]:
+        """Plain dicts and lists (the snapshot layout of ``STATE_VERSION``)."""
+        return {
+            "state_version": STATE_VERSION, "zone": self.zone, "clock": self.clock,
+            "n_out": self.n_out, "next_sweep_ts": self.next_sweep_ts,
+            "last_shift_start_ts": self.last_shift_start_ts, "hist": self.hist,
+            "vehicles": [v.dump() for v in self.vehicles.values()],
+            "orders": [o.dump() for o in self.orders.values()],
+            "customers": self.customers, "conditions": self.conditions,
+            "proposals": self.proposals, "stats": self.stats,
+            "plan_wave_ts": self.plan_wave_ts, "next_reopt_ts": self.next_reopt_ts,
+            "reopt_seen": self.reopt_seen,
+        }
+
+    @classmethod
+    def load(cls, st: dict[str, Any]) -> "ZoneState":
+        if st["state_version"] != STATE_VERSION:
+            raise ValueError(f"zone state version {st['state_version']} is not {STATE_VERSION}")
+        return cls(
+            zone=st["zone"], clock=st["clock"], n_out=st["n_out"], next_sweep_ts=st["next_sweep_ts"],
+            vehicles={d["id"]: Vehicle.load(d) for d in st["vehicles"]},
+            orders={d["id"]: Order.load(d) for d in st["orders"]},
+            customers=st["customers"], conditions=st["conditions"], proposals=st["proposals"],
+            stats=st["stats"], last_shift_start_ts=st["last_shift_start_ts"], hist=st["hist"],
+            plan_wave_ts=st["plan_wave_ts"], next_reopt_ts=st["next_reopt_ts"],
+            reopt_seen=st["reopt_seen"])

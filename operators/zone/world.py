@@ -1,0 +1,198 @@
+"""The zone's view of the world: travel times under live conditions, the leg a
+vehicle is driving, and customer context.
+
+:class:`TravelModel` is a picklable value (provider, planning buffer, a snapshot of
+the live conditions): it answers ``tt``/``dist``/``factor`` without the engine, so a
+solver job can carry it to another process.  :class:`World` is the live view over
+the zone state that the capability objects share.
+
+>>> from fleetstream.operators.traveltime import HaversineProvider
+>>> a, b = (52.52, 13.40), (52.53, 13.42)
+>>> tm = TravelModel(HaversineProvider(), 1.1, ((0.0, 1e9, 2.0, None, "c1"),))
+>>> tm.factor(a, b, 10.0), tm.factor(a, b, 2e9)
+(2.0, 1.0)
+>>> round(tm.tt(a, b, 8 * 3600) / TravelModel(HaversineProvider(), 1.1).tt(a, b, 8 * 3600), 6)
+2.0
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators.dispatch import route_timing
+from fleetstream.operators.state import AT_DEPOT, DELIVERY, Order, Vehicle
+from fleetstream.operators.traveltime import Point, TravelTimeProvider, fast_distance_m
+from fleetstream.operators.zone.records import Out, r1
+from fleetstream.operators.zone.state import ZoneState
+
+
+@dataclass(frozen=True)
+class TravelModel:
+    """Planning travel times: provider x live conditions x planning buffer."""
+
+    provider: TravelTimeProvider
+    plan_time_factor: float
+    conditions: tuple = ()   # ((start_ts, end_ts, factor, area or None, event_id), ...)
+
+    def factor(self, a: Point, b: Point, ts: float) -> float:
+        """Product of the factors of the conditions active at ``ts`` whose area holds
+        ``a`` or ``b`` (or that cover the whole zone)."""
+        f = 1.0
+        for start, end, fac, area, _eid in self.conditions:
+            if start <= ts < end:
+                if area is None or (fast_distance_m(a, area[:2]) <= area[2] or
+                                    fast_distance_m(b, area[:2]) <= area[2]):
+                    f *= fac
+        return f
+
+    def tt(self, a: Point, b: Point, ts: float) -> float:
+        """Planning travel time in seconds leaving ``a`` at ``ts``."""
+        f = self.plan_time_factor
+        if self.conditions:
+            f *= self.factor(a, b, ts)
+        return self.provider.travel_s(a, b, ts, f)
+
+    def dist(self, a: Point, b: Point) -> float:
+        return self.provider.distance_m(a, b)
+
+    def leg_s(self, a: Point, b: Point, ts: float) -> tuple[float, float]:
+        """(provider travel time under the live conditions, no planning buffer; the
+        condition factor) for the leg ``a`` -> ``b`` leaving at ``ts``."""
+        f = self.factor(a, b, ts) if self.conditions else 1.0
+        return self.provider.travel_s(a, b, ts, f), f
+
+
+def start_of(v: Vehicle, now: float) -> tuple[Point, float]:
+    """Where and when ``v``'s remaining route starts: the depot at shift start (or
+    now) before departure, its last position now after."""
+    if v.status == AT_DEPOT:
+        return v.start, max(now, v.shift_start_ts)
+    return v.pos, now
+
+
+def pace_factor(v: Vehicle, cfg: Any, plan_time_factor: float) -> float:
+    """Travel-time scale for re-routing ``v``: its learned pace over the planning
+    buffer, when the routing config asks for it and the driver is slower."""
+    if cfg is None or not cfg.learned_pace:
+        return 1.0
+    return max(1.0, round(v.pace / plan_time_factor, 3))
+
+
+class World:
+    """Travel times, legs, routes as the customer sees them, and customer context."""
+
+    def __init__(self, state: ZoneState, settings: EngineSettings, provider: TravelTimeProvider):
+        self.state = state
+        self.settings = settings
+        self.provider = provider
+        self._travel: TravelModel | None = None
+        self._travel_of: list | None = None   # the conditions list _travel was built from
+
+    @property
+    def travel(self) -> TravelModel:
+        """The travel model under the zone's current conditions."""
+        conds = self.state.conditions
+        if self._travel is None or self._travel_of is not conds or len(self._travel.conditions) != len(conds):
+            self._travel = TravelModel(self.provider, self.settings.plan_time_factor, tuple(conds))
+            self._travel_of = conds
+        return self._travel
+
+    # ------------------------------------------------------------------ events
+
+    def on_condition(self, ev: Any, out: list[Out]) -> None:
+        st = self.state
+        st.conditions = [c for c in st.conditions if c[1] > ev.ts]
+        st.conditions.append((ev.start_ts, ev.end_ts, ev.factor, ev.area, ev.event_id))
+        for v in st.vehicles.values():
+            v.eta_ts = -1e18  # conditions change every ETA: refresh at the next ping
+
+    def on_customer_profile(self, ev: Any, out: list[Out]) -> None:
+        c = self.state.customers.setdefault(ev.customer_id, {})
+        c.update({"language": ev.language, "preferred_drop": ev.preferred_drop,
+                  "access_instructions": ev.access_instructions, "notes": ev.notes,
+                  "service_requirements": list(ev.service_requirements)})
+
+    # ------------------------------------------------------------------ legs
+
+    def start_leg(self, v: Vehicle, now: float) -> None:
+        """Record the leg ``v`` starts driving now (towards its first stop), to learn
+        from its true duration when it arrives."""
+        if not v.route:
+            v.leg = None
+            return
+        oid, kind = v.route[0]
+        p = self.state.orders[oid].stop_point(kind)
+        prov, f = self.travel.leg_s(v.pos, p, now)
+        v.leg = {"from": v.pos, "ts": now, "to": [oid, kind], "provider_s": prov,
+                 "x": self.leg_x(v, v.pos, p, now, prov, f, 0)}
+
+    def leg_x(self, v: Vehicle, a: Point, b: Point, ts: float, prov: float, f: float,
+              ahead: int) -> dict:
+        """Features of one leg for the ETA seat."""
+        hour = (ts % 86400) / 3600.0
+        return {"dist_km": self.provider.distance_m(a, b) / 1000.0, "provider_s": prov,
+                "hour": hour, "dow": int(ts // 86400 + 3) % 7, "zone": self.state.zone,
+                "vehicle_type": v.vehicle_type, "fleet_type": v.fleet_type,
+                "driver_pace": v.pace, "condition_factor": f, "stops_ahead": ahead,
+                "speed_kmh": v.speed_kmh, "vehicle_id": v.id}
+
+    def route_km(self, pos: Point, stops: list, end: Point) -> float:
+        """Planning distance (metres, despite the name) from ``pos`` over ``stops`` to ``end``."""
+        dist = self.travel.dist
+        d, prev = 0.0, pos
+        for oid, kind in stops:
+            pt = self.state.orders[oid].stop_point(kind)
+            d += dist(prev, pt)
+            prev = pt
+        return d + dist(prev, end)
+
+    def render_route(self, vid: str, stops: list, now: float) -> list[dict]:
+        """A route as a decision publishes it: per stop the planned arrival, the window
+        end and, for deliveries, the customer context."""
+        v = self.state.vehicles[vid]
+        stops = [tuple(s) for s in stops]
+        pos, ts = start_of(v, now)
+        timing = route_timing(v, stops, self.state.orders, pos, ts, self.travel.tt)
+        rendered = []
+        for i, (oid, kind) in enumerate(stops):
+            o = self.state.orders[oid]
+            st = {"order_id": oid, "stop": kind, "eta": r1(timing.arrive[i]),
+                  "window_end": o.window_end}
+            if kind == DELIVERY:
+                ctx = self.context(o)
+                if ctx:
+                    st["customer"] = ctx
+            rendered.append(st)
+        return rendered
+
+    # ------------------------------------------------------------------ customers
+
+    def context(self, o: Order) -> dict:
+        """What the driver should know about the customer of ``o``."""
+        c = self.state.customers.get(o.customer_id) or {}
+        ctx = {k: c[k] for k in ("language", "preferred_drop", "access_instructions", "notes",
+                                 "service_requirements") if c.get(k)}
+        past = {k: c[k] for k in ("failures", "access_failures", "not_home_failures",
+                                  "deliveries") if c.get(k)}
+        if past:
+            ctx["history"] = past
+        return ctx
+
+    def context_counts(self, o: Order) -> dict:
+        c = self.state.customers.get(o.customer_id) or {}
+        return {"customer_failures": c.get("failures", 0),
+                "customer_access_failures": c.get("access_failures", 0)}
+
+    def risk_x(self, v: Vehicle, o: Order, arrive: float, width80: float, horizon: float,
+               ahead: int, hour: float) -> dict:
+        """Features of one delivery for the late and failure risk seats."""
+        c = self.state.customers.get(o.customer_id) or {}
+        return {"slack_s": o.window_end - arrive, "width80_s": width80, "horizon_s": horizon,
+                "stops_ahead": ahead, "priority": o.priority, "hour": hour, "zone": self.state.zone,
+                "fleet_type": v.fleet_type, "vehicle_type": v.vehicle_type,
+                "cust_failures": c.get("failures", 0), "cust_deliveries": c.get("deliveries", 0),
+                "cust_access_failures": c.get("access_failures", 0),
+                "access_difficulty_known": 1 if c.get("access_instructions") else 0,
+                "kind": o.kind}

@@ -1,0 +1,62 @@
+"""Risk response through the routing protocol: a strategy with no re-route result
+or redispatch answer (``None``) gets the engine's fallbacks (its own re-route rule,
+insertion-based redispatch); then the late-risk alert and customer messages."""
+
+from __future__ import annotations
+
+from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators.dispatch import InsertionStrategy
+from fleetstream.operators.state import DELIVERY
+from zone_scene import T0, Feed, engine, order, pt, put_on, vehicle
+
+
+def test_reroute_falls_back_to_the_strategys_own_rule() -> None:
+    f = Feed()
+    v = vehicle(f, "v1", active=True)
+    later = order(f, "o1", pt(0.03, 0.0), T0, T0 + 4 * 3600)
+    urgent = order(f, "o2", pt(-0.03, 0.0), T0, T0 + 900)
+    put_on(v, [later, urgent])
+    eng = engine([v], [later, urgent], strategy=InsertionStrategy())
+    out: list = []
+    eng.response.handle_risk(v, ["o2"], T0, ["e1"], out)
+    d = out[0][1]
+    assert (d["kind"], d["status"]) == ("reroute", "applied")
+    assert d["explanation"]["method"] == "edf" and d["explanation"]["strategy"] == "insertion-1"
+    assert list(d["explanation"]) == ["summary", "reasons", "alternatives", "expected_gain_min",
+                                      "expected_effect", "method", "strategy"]
+    assert v.route == [("o2", DELIVERY), ("o1", DELIVERY)]
+
+
+def test_redispatch_falls_back_to_insertion_without_a_routing_config() -> None:
+    f = Feed()
+    v1 = vehicle(f, "v1")                       # at the depot: its parcels can still move
+    v2 = vehicle(f, "v2")
+    first = order(f, "o1", pt(0.15, 0.15), T0, T0 + 6 * 3600)
+    risky = order(f, "o2", pt(-0.01, 0.0), T0, T0 + 3 * 3600)
+    put_on(v1, [first, risky])
+    eng = engine([v1, v2], [first, risky], EngineSettings(redispatch_min_gain_s=60.0),
+                 strategy=InsertionStrategy())
+    out: list = []
+    moved, note = eng.response.redispatch(v1, ["o2"], T0, ["e1"], out)
+    assert (moved, note) == (["o2"], "")
+    d = out[0][1]
+    assert (d["kind"], d["order_ids"]) == ("redispatch", ["o2"])
+    assert {vid: [s["order_id"] for s in r] for vid, r in d["routes"].items()} == {"v1": ["o1"], "v2": ["o2"]}
+    assert v1.route == [("o1", DELIVERY)] and v2.route == [("o2", DELIVERY)]
+
+
+def test_what_cannot_be_fixed_is_alerted_and_the_customer_told() -> None:
+    f = Feed()
+    v = vehicle(f, "v1", active=True)
+    hopeless = order(f, "o1", pt(0.2, 0.2), T0, T0 + 600)
+    put_on(v, [hopeless])
+    hopeless.status = "onboard"                 # on board: cannot move
+    v.onboard, v.etas = ["o1"], [T0 + 3000.0]
+    eng = engine([v], [hopeless])
+    out: list = []
+    eng.response.handle_risk(v, ["o1"], T0, ["e1"], out)
+    assert [t for t, _ in out] == ["fs.alerts", "fs.notifications"]
+    alert, note = out[0][1], out[1][1]
+    assert alert["kind"] == "late_risk" and alert["details"]["etas"] == {"o1": T0 + 3000.0}
+    assert (note["kind"], note["order_id"], note["eta"]) == ("window_at_risk", "o1", T0 + 3000.0)
+    assert eng.stats["risk_triggers"] == 1
