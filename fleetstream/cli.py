@@ -47,14 +47,15 @@ def cmd_replay(args: argparse.Namespace) -> int:
     s = _settings(args)
     workers = args.workers or s.workers
     procs = args.processes
-    lanes = args.lanes if args.lanes is not None else procs * workers
+    lanes = args.lanes
     print(f"fleetstream replay {args.replay} -> {args.out}  ({procs} process"
           f"{'es' if procs > 1 else ''} x {workers} worker{'s' if workers > 1 else ''}, "
           f"{lanes} lane{'s' if lanes > 1 else ''})", file=sys.stderr)
     summary = run_replay(args.replay, args.out, s.engine, workers=workers,
                          recovery_dir=args.recovery, speed=args.speed,
                          progress=not args.quiet, fresh=not args.resume,
-                         models_dir=args.models, processes=procs, lanes=lanes)
+                         models_dir=args.models, processes=procs, lanes=lanes,
+                         limits=s.limits)
     print(summary.render())
     if args.alerts:
         from fleetstream.connectors.console import print_alerts
@@ -98,10 +99,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "(started by this command on free 127.0.0.1 ports); zones are spread "
                    "over all workers; the output files are the same bytes as with 1 "
                    "(default 1)")
-    r.add_argument("--lanes", type=int, default=None, metavar="N",
+    r.add_argument("--lanes", type=int, default=1, metavar="N",
                    help="spread decoding and tracking (stage 1) over N lanes, a lane per "
-                   "zone group, each in input order; same outputs as 1 lane (default: "
-                   "processes x workers; --resume needs the value of the run it resumes)")
+                   "zone group, each in input order. Outputs are the same bytes for any "
+                   "-p/-w at a given N, and those of 1 lane on recorded data; they can "
+                   "differ from 1 lane where the event-time watermark or the dedupe of a "
+                   "lane matters (flows/lanes.py). --resume needs the N of the run it "
+                   "resumes (default 1)")
     r.add_argument("--speed", type=float, default=None,
                    help="pace the replay at N x event time (default: as fast as possible)")
     r.add_argument("--recovery", metavar="DIR", help="enable Bytewax recovery in DIR")

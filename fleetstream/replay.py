@@ -23,7 +23,7 @@ from bytewax.testing import cluster_main, run_main
 
 from fleetstream.connectors.files import OutputFiles, ReplaySource, count_lines, finalize
 from fleetstream.contract.outputs import OUTPUT_TOPICS
-from fleetstream.contract.settings import EngineSettings
+from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
 from fleetstream.flows.engine import DROPS, build_flow
 
@@ -69,7 +69,8 @@ class ReplaySummary:
 
 def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float | None = None,
               progress: bool = False, total: int | None = None, batch_size: int = 2000,
-              models_dir: str | None = None, crash_at: int | None = None, lanes: int = 1):
+              models_dir: str | None = None, crash_at: int | None = None, lanes: int = 1,
+              limits: LimitsSettings | None = None):
     source = ReplaySource(replay, batch_size=batch_size, speed=speed, progress=progress,
                           total=total, crash_at=crash_at)
 
@@ -78,7 +79,8 @@ def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float 
 
     return build_flow("fleetstream_replay", source, attach,
                       partial(build_zone_engine, settings=settings, models_dir=models_dir),
-                      partial(restore_zone_engine, settings=settings), lanes=lanes)
+                      partial(restore_zone_engine, settings=settings), lanes=lanes,
+                      limits=limits)
 
 
 def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None,
@@ -86,15 +88,17 @@ def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None
                progress: bool = False, fresh: bool = True,
                epoch_interval_s: float = 5.0, models_dir: str | None = None,
                batch_size: int = 2000, crash_at: int | None = None, processes: int = 1,
-               lanes: int = 1) -> ReplaySummary:
+               lanes: int = 1, limits: LimitsSettings | None = None) -> ReplaySummary:
     """Replay ``replay`` through the flow into ``out_dir``.
 
     With ``recovery_dir`` the run snapshots its state there; calling again with
     ``fresh=False`` after an abort resumes where the last snapshot left off.
     ``processes`` > 1 runs the flow as a Bytewax cluster of that many processes of
-    ``workers`` workers each (subprocesses on 127.0.0.1); ``lanes`` > 1 spreads
-    decoding and tracking over lanes (flows/lanes.py).  The output files are the
-    same bytes for any ``workers``, ``processes`` and ``lanes``.
+    ``workers`` workers each (subprocesses on 127.0.0.1); the output files are the
+    same bytes for any ``workers`` and ``processes``.  ``lanes`` > 1 spreads decoding
+    and tracking over lanes, a lane per zone group (flows/lanes.py): the same bytes
+    for any workers and processes at that lane count, and the bytes of one lane
+    unless the input needs the one-lane watermark or dedupe across zone groups.
     """
     settings = settings or EngineSettings()
     if processes < 1 or workers < 1 or lanes < 1:
@@ -112,7 +116,7 @@ def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None
     spec = dict(replay=replay, out_dir=out_dir, settings=settings, speed=speed,
                 progress=progress, total=total, batch_size=batch_size, models_dir=models_dir,
                 crash_at=crash_at, lanes=lanes, workers=workers, recovery_dir=recovery_dir,
-                epoch_interval_s=epoch_interval_s)
+                epoch_interval_s=epoch_interval_s, limits=limits)
     t0 = time.perf_counter()
     if processes == 1:
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
@@ -133,7 +137,7 @@ def _run_process(spec: dict, addresses: list[str], proc_id: int) -> None:
     flow = make_flow(spec["replay"], spec["out_dir"], spec["settings"], spec["speed"],
                      spec["progress"], spec["total"], spec["batch_size"],
                      models_dir=spec["models_dir"], crash_at=spec["crash_at"],
-                     lanes=spec["lanes"])
+                     lanes=spec["lanes"], limits=spec["limits"])
     rc = RecoveryConfig(spec["recovery_dir"]) if spec["recovery_dir"] else None
     ei = timedelta(seconds=spec["epoch_interval_s"])
     if spec["workers"] == 1 and not addresses:

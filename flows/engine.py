@@ -25,6 +25,7 @@ from bytewax.dataflow import Dataflow, Stream
 
 from fleetstream.connectors.files import sort_prefix
 from fleetstream.contract.outputs import TOPIC_DLQ
+from fleetstream.contract.settings import LimitsSettings
 from fleetstream.flows.logic import RouterLogic, TrackerLogic, ZoneLogic
 from fleetstream.operators.pipeline import stage1_key
 from fleetstream.operators.zone.engine import ZoneEngine
@@ -51,21 +52,23 @@ def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
                zone_factory: Callable[[str], ZoneEngine],
                zone_restore: Callable[[bytes], ZoneEngine], ordered: bool = True,
                attach_positions: Callable[[Stream], None] | None = None,
-               lanes: int = 1) -> Dataflow:
+               lanes: int = 1, limits: LimitsSettings | None = None) -> Dataflow:
     """``ordered``: input ``seq`` orders the input (replay line, or Kafka timestamp);
     see flows/logic.py.  ``attach_positions`` receives every accepted ping as
     ``(vehicle_id, lat, lon, ts, zone)`` (the live Redis read model uses it).
     ``lanes`` > 1 spreads decoding and tracking over that many lanes, a lane per zone
-    group (flows/lanes.py); it needs a source with one ordered partition."""
+    group (flows/lanes.py); it needs a source with one ordered partition.  ``limits``:
+    the input hygiene of decoding and tracking (the ``[limits]`` settings)."""
     flow = Dataflow(name)
     msgs = op.input("input", flow, source)
     if lanes > 1:
         one = op.key_on("key_router", msgs, lambda _m: "router")
-        routed_msgs = op.stateful_batch("route", one,
-                                        lambda resume: RouterLogic(resume, lanes, ordered))
+        routed_msgs = op.stateful_batch(
+            "route", one, lambda resume: RouterLogic(resume, lanes, ordered, limits))
         msgs = op.key_rm("lanes", routed_msgs)
     by_lane = op.key_on("key_partition", msgs, stage1_key)
-    tracked = op.stateful_batch("track", by_lane, lambda resume: TrackerLogic(resume, ordered))
+    tracked = op.stateful_batch("track", by_lane,
+                                lambda resume: TrackerLogic(resume, ordered, limits))
     tracked = op.key_rm("tracked", tracked)
     routed = op.branch("routed", tracked, lambda t: t[0] == "route")
     rejects = op.map("track_rejects", routed.falses, _tracked_out)

@@ -24,11 +24,16 @@ cannot place (malformed, or an entity with no creation event seen) goes to lane
 ``seq % lanes``: its tracker dead-letters it exactly as one lane would, and dead
 letters are ordered by ``seq`` in the output files.
 
-What differs from one lane, by construction: dedupe is per lane (an event id reused
-by events of two zone groups is not a duplicate), and each lane's tracker has its own
-event-time clock (the ping lead limit, the dedupe horizon and the forgetting of
-finished entities use it).  Neither occurs in recorded data; a test checks the
-outputs are byte-identical to one lane on replays.
+What differs from one lane, by construction: stage-1 state that spans zone groups is
+per lane.  Dedupe is per lane (an event id reused by events of two zone groups is not a
+duplicate), and each lane has its own event-time watermark (docs/limits.md): the first
+event of a lane sets it, the skew limit and its rebase count the events of that lane
+only, and the dedupe horizon and the forgetting of finished entities follow it.  On
+recorded data the outputs are byte-identical to one lane (tests/flows/test_scaleout.py);
+on input built to move one lane's watermark (a far-future first event, a skew rebase)
+they can differ.  That is why the lane count is a flag (``--lanes``, default 1) and not
+tied to the worker or process count: at a given lane count the outputs are the same
+bytes on any number of workers and processes.
 
 >>> r = LaneRouter(4)
 >>> r.lane(InMsg(6, "fs.telemetry", "V1", b'{"type":"ping","vehicle_id":"V1"}'))  # unknown
@@ -46,6 +51,7 @@ import orjson
 
 from fleetstream.contract.events import EVENT_TYPES
 from fleetstream.contract.message import InMsg
+from fleetstream.contract.settings import LimitsSettings
 from fleetstream.operators.pipeline import decode
 
 CREATING = ("shift_start", "order_created")
@@ -61,9 +67,11 @@ class LaneRouter:
     """Picks the lane of each message, in input order.  State: the zone of every
     vehicle and order seen created (plain dict, snapshotted by the flow)."""
 
-    def __init__(self, lanes: int, zones: dict[str, str] | None = None):
+    def __init__(self, lanes: int, zones: dict[str, str] | None = None,
+                 limits: LimitsSettings | None = None):
         self.lanes = lanes
         self.zones: dict[str, str] = dict(zones or {})  # "v:<id>" / "o:<id>" -> zone
+        self.limits = limits or LimitsSettings()  # the tracker's decoding limits
 
     def lane(self, msg: InMsg) -> int:
         fallback = msg.seq % self.lanes
@@ -83,7 +91,7 @@ class LaneRouter:
             return zone_lane(zone, self.lanes) if isinstance(zone, str) else fallback
         prefix = "o:" if cls.KEY == "order_id" else "v:"
         if t in CREATING:
-            ok, ev = decode(msg)  # exactly the tracker's decoding: learn only what it learns
+            ok, ev = decode(msg, self.limits)  # the tracker's decoding: learn what it learns
             if not ok:
                 return fallback
             zone = ev.zone  # type: ignore[attr-defined]
@@ -97,5 +105,5 @@ class LaneRouter:
         return {"v": 1, "lanes": self.lanes, "zones": dict(self.zones)}
 
     @classmethod
-    def restore(cls, snap: dict[str, Any]) -> "LaneRouter":
-        return cls(snap["lanes"], snap["zones"])
+    def restore(cls, snap: dict[str, Any], limits: LimitsSettings | None = None) -> "LaneRouter":
+        return cls(snap["lanes"], snap["zones"], limits)

@@ -19,6 +19,7 @@ from typing import Any, Callable
 from bytewax.operators import StatefulBatchLogic
 
 from fleetstream.contract.outputs import TOPIC_DLQ
+from fleetstream.contract.settings import LimitsSettings
 from fleetstream.flows.lanes import LaneRouter
 from fleetstream.operators.pipeline import InMsg, decode, track, zone_step
 from fleetstream.operators.tracker import PartitionTracker
@@ -31,8 +32,11 @@ class RouterLogic(StatefulBatchLogic):
     """One instance (a constant key) before stage 1 when there are several lanes:
     ``msg`` -> ``msg`` with its ``lane`` set (flows/lanes.py)."""
 
-    def __init__(self, resume: dict | None, lanes: int, ordered: bool = True):
-        self.router = LaneRouter.restore(resume) if resume else LaneRouter(lanes)
+    def __init__(self, resume: dict | None, lanes: int, ordered: bool = True,
+                 limits: LimitsSettings | None = None):
+        limits = limits or LimitsSettings()
+        self.router = (LaneRouter.restore(resume, limits) if resume
+                       else LaneRouter(lanes, limits=limits))
         self.ordered = ordered
 
     def on_batch(self, values: list) -> tuple[list, bool]:
@@ -50,17 +54,20 @@ class TrackerLogic(StatefulBatchLogic):
     ``(verdict, what, msg, event)``: ``route`` (``what`` = zone), ``drop`` (reason)
     or ``dlq`` (dead-letter record; ``event`` is None when decoding failed)."""
 
-    def __init__(self, resume: dict | None, ordered: bool = True):
-        self.tracker = PartitionTracker.restore(resume) if resume else PartitionTracker()
+    def __init__(self, resume: dict | None, ordered: bool = True,
+                 limits: LimitsSettings | None = None):
+        self.limits = limits = limits or LimitsSettings()
+        self.tracker = (PartitionTracker.restore(resume) if resume
+                        else PartitionTracker.from_limits(limits))
         self.ordered = ordered
 
     def on_batch(self, values: list) -> tuple[list, bool]:
         if self.ordered:
             values.sort(key=_seq)
         out = []
-        tracker = self.tracker
+        tracker, limits = self.tracker, self.limits
         for msg in values:
-            ok, ev = decode(msg)
+            ok, ev = decode(msg, limits)
             if not ok:
                 out.append(("dlq", ev, msg, None))
                 continue

@@ -77,10 +77,10 @@ def test_spread_lanes_write_the_same_bytes_as_one_lane(four_zones, four_zones_on
 
 
 def test_two_processes_write_the_same_bytes_as_one(four_zones, four_zones_one_lane, tmp_path):
-    """A two-process Bytewax cluster (zones spread over both, two lanes) writes the
-    same files as one process."""
+    """A two-process Bytewax cluster (zones spread over both; one lane, the default)
+    writes the same files as one process."""
     out = str(tmp_path / "p2")
-    s = run_replay(four_zones, out, processes=2, lanes=2)
+    s = run_replay(four_zones, out, processes=2)
     assert _files(out) == _files(four_zones_one_lane)
     assert len(s.process_cpu_s) == 2 and all(c > 0 for c in s.process_cpu_s)
 
