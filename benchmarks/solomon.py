@@ -8,8 +8,15 @@ decimal, so distances are exact integers at scale 10), and the summary (mean,
 worst, feasible count).  With ``--restarts N`` the budget is split over N runs
 with different first-solution strategies and the best is kept.
 
+With ``--solutions N`` the budget is N OR-Tools solutions instead (deterministic, the
+engine's way; the time limit is then only a guard, reported when hit);
+``--lns-time-limit S`` overrides OR-Tools' per-neighbour completion limit (default:
+the adapter's setting, which never binds; OR-Tools' own default is 0.1 s) to measure
+its effect.
+
     python benchmarks/solomon.py [--time-limit 10] [--limit N] [--instances C101,R205]
                                  [--workers 2] [--restarts 1] [--out results.json]
+                                 [--solutions N] [--lns-time-limit S]
 
 Data: /work/shared/data/solomon (override with FLEETSTREAM_SOLOMON_DIR).
 """
@@ -35,18 +42,21 @@ STRATEGIES = ("savings", "parallel_cheapest_insertion", "local_cheapest_insertio
 
 
 def run_one(args: tuple) -> dict:
-    name, time_limit, restarts, lam, data = args
+    name, time_limit, restarts, lam, data, solutions, lns = args
     p = read_solomon(os.path.join(data, "instances", f"{name}.txt"))
     best = None
+    guard = False
     t0 = time.perf_counter()
     for r in range(restarts):
-        params = SolverParams(time_limit_s=time_limit / restarts, scale=10.0,
-                              first_solution=STRATEGIES[r % len(STRATEGIES)], gls_lambda=lam)
+        params = SolverParams(time_limit_s=time_limit if solutions else time_limit / restarts,
+                              scale=10.0, first_solution=STRATEGIES[r % len(STRATEGIES)],
+                              gls_lambda=lam, solution_limit=solutions or None, lns_time_limit_s=lns)
         res = solve(p, params)
         if res is None:
             continue
         rep = check_plan(p, res.routes)
         key = (not rep.feasible, rep.distance)
+        guard = guard or bool(solutions and res.guard_hit)
         if best is None or key < best[0]:
             best = (key, res, rep, params.first_solution)
     secs = time.perf_counter() - t0
@@ -56,7 +66,8 @@ def run_one(args: tuple) -> dict:
     _k, res, rep, fs = best
     return {"instance": name, "feasible": rep.feasible, "distance": round(rep.distance, 1),
             "vehicles": rep.vehicles_used, "violations": len(rep.violations),
-            "first_solution": fs, "seconds": round(secs, 2)}
+            "first_solution": fs, "seconds": round(secs, 2), "solutions": res.solutions,
+            "guard_hit": guard}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +78,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--workers", type=int, default=1, help="instances solved in parallel (one core each)")
     ap.add_argument("--restarts", type=int, default=1, help="split the budget over N first-solution strategies")
     ap.add_argument("--gls-lambda", type=float, default=0.3)
+    ap.add_argument("--solutions", type=int, default=0,
+                    help="budget in OR-Tools solutions (deterministic; --time-limit only guards)")
+    ap.add_argument("--lns-time-limit", type=float, default=None,
+                    help="override OR-Tools' lns_time_limit, seconds (default: never binds)")
     ap.add_argument("--data", default=SOLOMON_DIR)
     ap.add_argument("--out", default="", help="write the results as JSON")
     a = ap.parse_args(argv)
@@ -77,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
         names = [n.strip() for n in a.instances.split(",") if n.strip()]
     if a.limit:
         names = names[: a.limit]
-    jobs = [(n, a.time_limit, a.restarts, a.gls_lambda, a.data) for n in names]
+    jobs = [(n, a.time_limit, a.restarts, a.gls_lambda, a.data, a.solutions, a.lns_time_limit)
+            for n in names]
     rows = []
     print(f"{'instance':<8} {'distance':>9} {'bks':>9} {'gap %':>7} {'veh':>4} {'bks veh':>7} "
           f"{'hier veh':>8} feasible", flush=True)
@@ -96,7 +112,9 @@ def main(argv: list[str] | None = None) -> int:
     gaps = [r["gap_pct"] for r in rows if r["gap_pct"] is not None]
     feas = sum(1 for r in rows if r["feasible"])
     summary = {"instances": len(rows), "feasible": feas, "time_limit_s": a.time_limit,
-               "restarts": a.restarts, "gls_lambda": a.gls_lambda,
+               "restarts": a.restarts, "gls_lambda": a.gls_lambda, "solutions": a.solutions,
+               "lns_time_limit_s": a.lns_time_limit,
+               "guard_hits": sum(1 for r in rows if r.get("guard_hit")),
                "mean_gap_pct": round(sum(gaps) / len(gaps), 2) if gaps else None,
                "worst_gap_pct": max(gaps) if gaps else None,
                "worst_instance": max(rows, key=lambda r: r["gap_pct"] or -1)["instance"] if rows else None,

@@ -59,6 +59,30 @@ def order(oid: str, rng: random.Random, kind: str = "parcel", k: int = 0) -> Ord
     return Order.from_event(ev)
 
 
+def pickups_first(route: list) -> list:
+    """``route`` with each delivery moved after its pickup when it came before it."""
+    seen: set[str] = set()
+    waiting: set[str] = set()
+    fixed = []
+    for s in route:
+        if s[1] == DELIVERY and (s[0], PICKUP) in route and s[0] not in seen:
+            waiting.add(s[0])
+            continue
+        fixed.append(s)
+        if s[1] == PICKUP:
+            seen.add(s[0])
+            if s[0] in waiting:
+                waiting.discard(s[0])
+                fixed.append((s[0], DELIVERY))
+    return fixed
+
+
+def make_late(sc: "Scene", i: int = 0) -> None:
+    """Vehicle ``i`` serves its stops latest deadline first (late: something to repair)."""
+    v = sc.vehicles[i]
+    v.route = pickups_first(sorted(v.route, key=lambda s: (-sc.orders[s[0]].window_end, s)))
+
+
 @dataclass
 class Scene:
     vehicles: list[Vehicle]
@@ -95,17 +119,7 @@ def scene(seed: int, n_vehicles: int = 4, stops: int = 8, n_pending: int = 3,
         if i % 2 and len(v.route) > 3:
             a, b = rng.randrange(len(v.route)), rng.randrange(len(v.route))
             v.route[a], v.route[b] = v.route[b], v.route[a]
-        # keep each pickup before its delivery
-        seen: set[str] = set()
-        fixed = []
-        for s in v.route:
-            if s[1] == DELIVERY and (s[0], PICKUP) in v.route and s[0] not in seen:
-                continue
-            fixed.append(s)
-            if s[1] == PICKUP:
-                seen.add(s[0])
-                fixed.append((s[0], DELIVERY))
-        v.route = fixed
+        v.route = pickups_first(v.route)
         vs.append(v)
     pending = []
     for k in range(n_pending):
@@ -125,7 +139,7 @@ def scene(seed: int, n_vehicles: int = 4, stops: int = 8, n_pending: int = 3,
     return Scene(vs, orders, pending, depot, depot_orders)
 
 
-__all__ = ["Scene", "scene", "tt", "dist", "busy", "T0", "AT_DEPOT"]
+__all__ = ["Scene", "scene", "make_late", "pickups_first", "tt", "dist", "busy", "T0", "AT_DEPOT"]
 
 
 def busy(seconds: float) -> None:
