@@ -26,7 +26,7 @@ from fleetstream.contract.message import InMsg
 from fleetstream.contract.outputs import KEYS, OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DLQ
 from fleetstream.contract.settings import LimitsSettings
 from fleetstream.operators.tracker import DROP, REJECT, PartitionTracker
-from fleetstream.operators.zone.engine import ZoneEngine
+from fleetstream.operators.zone_engine import ZoneEngine
 
 DEFAULT_LIMITS = LimitsSettings()
 _CUT = 256  # characters of a bad topic or key kept in a dead letter

@@ -26,6 +26,7 @@ close together in practice; the window size is a setting).
 
 from __future__ import annotations
 
+import heapq
 import math
 from collections import deque
 from typing import Any
@@ -34,6 +35,9 @@ from fleetstream.contract.events import Event, Ping
 from fleetstream.contract.settings import LimitsSettings
 
 _LIMITS = LimitsSettings()  # defaults
+WATERMARK_RANK, WATERMARK_WINDOW = 3, 64
+"""The lane watermark is the 3rd largest of the last 64 accepted event times
+(docs/limits.md): one or two outliers cannot move it, and outliers age out."""
 
 ROUTE = "route"
 DROP = "drop"
@@ -126,14 +130,18 @@ class PartitionTracker:
     Duplicates are found in a window of recent event ids bounded by event time
     (``dedupe_window_s``) and by count (``dedupe_max``).
 
-    Event-time sanity (docs/limits.md): ``clock`` is the lane's watermark, the largest
-    event time accepted so far (the first event sets it).  An event of any type whose
-    ``ts`` is not finite, outside ``[min_event_ts, max_event_ts)`` or more than
+    Event-time sanity (docs/limits.md): ``clock`` is the largest event time accepted
+    on the lane; ``watermark`` is the reference new events are checked against: the
+    ``WATERMARK_RANK``-th largest of the last ``WATERMARK_WINDOW`` accepted event times
+    (the first event sets it), so that one or two accepted outliers cannot move it and
+    a run of events each a little ahead cannot ratchet it forward.  An event of any type whose ``ts``
+    is not finite, outside ``[min_event_ts, max_event_ts)`` or more than
     ``event_skew_s`` ahead of the watermark is rejected (a dead letter) and moves no
     clock, so one wrong timestamp cannot poison a zone.  After a quiet period longer
-    than the skew, ``skew_rebase_events`` consecutive too-far-ahead events from as many
-    distinct entities, within the skew of each other, rebase the watermark (the last
-    of them is accepted): the stream itself has moved on.
+    than the skew, ``skew_rebase_events`` consecutive too-far-ahead events (no on-time
+    event in between, accepted or not) from as many distinct entities, within the skew
+    of each other, rebase the watermark (the last of them is accepted): the stream
+    itself has moved on.
 
     >>> from fleetstream.contract.events import validate
     >>> pt = PartitionTracker()
@@ -148,7 +156,8 @@ class PartitionTracker:
                  retain_done_s: float = 86_400.0,
                  skew_rebase_events: int = _LIMITS.skew_rebase_events,
                  min_event_ts: float = _LIMITS.min_event_ts,
-                 max_event_ts: float = _LIMITS.max_event_ts):
+                 max_event_ts: float = _LIMITS.max_event_ts,
+                 ping_lead_s: float = _LIMITS.ping_lead_s):
         self.entities: dict[str, list] = {}   # key -> [zone, last_ping_ts, done_ts]
         # A finished order (delivered, failed, cancelled) or a vehicle whose shift ended
         # is forgotten this long (event time) after it finished, so a long live run
@@ -163,15 +172,24 @@ class PartitionTracker:
         self.skew_rebase_events = skew_rebase_events
         self.min_event_ts = min_event_ts
         self.max_event_ts = max_event_ts
+        self.ping_lead_s = ping_lead_s
         self.ahead: list[list] = []           # [entity key, ts] of consecutive rejects
         self.rebases = 0                      # times the watermark was rebased
+        self.times: deque[float] = deque(maxlen=WATERMARK_WINDOW)  # last accepted ts
+        self.wm: float | None = None          # watermark: see the class docstring
+
+    @property
+    def watermark(self) -> float | None:
+        """The reference for the skew check (None before the lane's first event)."""
+        return self.wm
 
     @classmethod
     def from_limits(cls, limits: LimitsSettings, **kw: Any) -> "PartitionTracker":
         """A tracker applying ``limits`` (the ``[limits]`` settings section)."""
         return cls(event_skew_s=limits.event_skew_s,
                    skew_rebase_events=limits.skew_rebase_events,
-                   min_event_ts=limits.min_event_ts, max_event_ts=limits.max_event_ts, **kw)
+                   min_event_ts=limits.min_event_ts, max_event_ts=limits.max_event_ts,
+                   ping_lead_s=limits.ping_lead_s, **kw)
 
     def _time_check(self, ev: Event, key: str) -> str | None:
         """Why ``ev.ts`` is not acceptable on this lane, or None (may rebase)."""
@@ -181,18 +199,23 @@ class PartitionTracker:
         if not self.min_event_ts <= ts < self.max_event_ts:
             return (f"ts: {ts:.0f} outside the accepted range [limits.min_event_ts "
                     f"{self.min_event_ts:.0f}, limits.max_event_ts {self.max_event_ts:.0f})")
-        if self.clock <= -1e17 or ts <= self.clock + self.event_skew_s:
+        wm = self.watermark
+        if wm is None or ts <= wm + self.event_skew_s:
+            self.ahead = []  # an on-time event (whatever becomes of it) ends the run
             return None
         need = self.skew_rebase_events
         ahead = [a for a in self.ahead if a[0] != key and abs(a[1] - ts) <= self.event_skew_s]
         if need > 0 and len({a[0] for a in ahead}) + 1 >= need:
             self.rebases += 1
+            self.times.clear()
+            self.times.extend([ts] * WATERMARK_RANK)
+            self.wm = ts
             return None  # the stream has moved on: accepted, the watermark follows
         self.ahead = (ahead + [[key, ts]])[-max(need, 1):]
         n = len({a[0] for a in self.ahead})
         tail = (f"; {n} of {need} distinct entities needed to move it"
                 if need > 0 else "")
-        return (f"ts {ts - self.clock:.0f} s ahead of the lane watermark {self.clock:.0f} "
+        return (f"ts {ts - wm:.0f} s ahead of the lane watermark {wm:.0f} "
                 f"(limits.event_skew_s {self.event_skew_s:.0f}){tail}")
 
     def process(self, ev: Event) -> tuple[str, str]:
@@ -204,7 +227,9 @@ class PartitionTracker:
         if why is not None:
             return (REJECT, why)
         ent = self.entities.get(key)
-        if isinstance(ev, Ping) and ent is not None and ent[1] is not None and ev.ts <= ent[1]:
+        if (isinstance(ev, Ping) and ent is not None and ent[1] is not None and ev.ts <= ent[1]
+                and ent[1] <= self.wm + self.ping_lead_s):
+            # (a last ping further ahead of the watermark was a clock glitch: not counted)
             self._remember(eid, ev.ts)
             return (DROP, f"stale ping: {ev.ts:.1f} not after {ent[1]:.1f}")
         zone = getattr(ev, "zone", None)
@@ -237,6 +262,9 @@ class PartitionTracker:
         if ts > self.clock:
             self.clock = ts
         self.ahead = []
+        self.times.append(ts)
+        if self.wm is None or ts > self.wm or len(self.times) == WATERMARK_WINDOW:
+            self.wm = heapq.nlargest(WATERMARK_RANK, self.times)[-1]
 
     def _forget_finished(self) -> None:
         """Drop entities finished more than ``retain_done_s`` ago (hourly, event time)."""
@@ -249,7 +277,8 @@ class PartitionTracker:
         recent = self.recent
         recent[eid] = ts
         if len(recent) > self.dedupe_max or (len(recent) > 1024 and len(recent) % 256 == 0):
-            horizon = self.clock - self.dedupe_window_s
+            # the watermark, not the clock: one event ahead must not evict the window
+            horizon = self.wm - self.dedupe_window_s
             while recent and (len(recent) > self.dedupe_max or
                               next(iter(recent.values())) < horizon):
                 del recent[next(iter(recent))]
@@ -261,6 +290,7 @@ class PartitionTracker:
                 "skew": self.event_skew_s, "rebase": self.skew_rebase_events,
                 "ts_range": [self.min_event_ts, self.max_event_ts],
                 "ahead": [list(a) for a in self.ahead], "rebases": self.rebases,
+                "times": list(self.times), "wm": self.wm, "ping_lead": self.ping_lead_s,
                 "retain": self.retain_done_s, "next_gc_ts": self.next_gc_ts}
 
     @classmethod
@@ -275,4 +305,7 @@ class PartitionTracker:
         t.clock = snap["clock"]
         t.ahead = [list(a) for a in snap.get("ahead", ())]
         t.rebases = snap.get("rebases", 0)
+        t.times.extend(snap.get("times", [t.clock] if t.clock > -1e17 else []))
+        t.wm = snap.get("wm", t.clock if t.clock > -1e17 else None)
+        t.ping_lead_s = snap.get("ping_lead", _LIMITS.ping_lead_s)
         return t

@@ -168,6 +168,10 @@ class LimitsSettings:
     this many consecutive too-far-ahead events, from as many distinct entities and within
     ``event_skew_s`` of each other, move the watermark (the last of them is accepted,
     the earlier ones stay dead-lettered).  0: never (strict)."""
+    ping_lead_s: float = 600.0
+    """A vehicle's last ping more than this ahead of the lane watermark (but within the
+    skew) is taken for a clock glitch: the vehicle's later pings are not dropped as
+    stale because of it."""
     min_event_ts: float = 0.0
     """Earliest accepted event time ``ts`` (epoch seconds UTC)."""
     max_event_ts: float = 4_102_444_800.0
@@ -182,6 +186,8 @@ class LimitsSettings:
             raise ValueError("limits.max_message_bytes must be >= 1024")
         if not self.event_skew_s > 0:
             raise ValueError("limits.event_skew_s must be > 0")
+        if not self.ping_lead_s > 0:
+            raise ValueError("limits.ping_lead_s must be > 0")
         if self.skew_rebase_events < 0:
             raise ValueError("limits.skew_rebase_events must be >= 0 (0: never)")
         if not 0 <= self.min_event_ts < self.max_event_ts:

@@ -115,6 +115,43 @@ def test_a_future_ping_does_not_make_later_pings_stale():
         assert pt.process(ping(ts=T + 10 + k)) == (ROUTE, "Z1")
 
 
+def test_a_glitch_ping_within_the_skew_does_not_make_later_pings_stale():
+    """A ping 3 h ahead is accepted (within the skew) but the lane watermark does not
+    follow it, so the vehicle's next real pings are routed, not dropped as stale."""
+    pt = _started()
+    pt.process(shift("v2"))
+    for k in range(3):
+        pt.process(ping("v2", ts=T + k))
+    assert pt.process(ping("v1", ts=T + 5)) == (ROUTE, "Z1")
+    assert pt.process(ping("v1", ts=T + 3 * 3600)) == (ROUTE, "Z1")
+    assert pt.watermark < T + 3600
+    for k in range(1, 20):
+        assert pt.process(ping("v1", ts=T + 5 + k)) == (ROUTE, "Z1")
+    # an ordinary late ping (its vehicle's last ping is not ahead of the lane) is stale
+    assert pt.process(ping("v1", ts=T + 7, eid="late"))[0] == DROP
+
+
+def test_a_run_of_events_a_little_ahead_cannot_ratchet_the_watermark():
+    """Two accepted events cannot move the reference, so a walk of +5 h steps stops."""
+    pt = _started()
+    pt.process(shift("v2"))
+    assert pt.process(ping("v1", ts=T + 5 * 3600))[0] == ROUTE
+    assert pt.process(ping("v2", ts=T + 10 * 3600))[0] == REJECT
+    assert pt.process(ping("v1", ts=T + 10 * 3600 + 1))[0] == ROUTE  # rebase: 2 entities
+    assert pt.rebases == 1
+
+
+def test_a_future_event_does_not_shorten_the_dedupe_window():
+    pt = PartitionTracker(dedupe_window_s=900)
+    pt.process(order(eid="first"))
+    pt.process(_ev(ev.CustomerProfile, T + 5 * 3600, "future", customer_id="c1", zone="Z1",
+                   language="en"))
+    for i in range(1500):
+        pt.process(_ev(ev.CustomerProfile, T + 1 + i * 0.1, f"c{i}", customer_id="c1",
+                       zone="Z1", language="en"))
+    assert pt.process(order(eid="first"))[0] == DROP
+
+
 @pytest.mark.parametrize("bad", [math.nan, math.inf, -math.inf, -1.0, 4_102_444_800.0, 1e300])
 def test_non_finite_or_out_of_range_times_are_rejected(bad):
     """Events built in code (not through the validator) are checked too."""
@@ -173,6 +210,18 @@ def test_an_accepted_event_in_between_resets_the_count():
         assert pt.process(ping("v1", ts=T + 2 * SKEW + k))[0] == REJECT
         assert pt.process(ping("v2", ts=T + 100 + k))[0] == ROUTE
     assert pt.clock == T + 109
+
+
+def test_an_on_time_event_in_between_resets_the_count_even_when_not_accepted():
+    """A stale ping or an event for an unknown entity is on time: the run is broken."""
+    pt = _started()
+    pt.process(shift("v2"))
+    pt.process(ping("v2", ts=T + 100))
+    assert pt.process(ping("v1", ts=T + 2 * SKEW))[0] == REJECT
+    assert pt.process(ping("v2", ts=T + 50))[0] == DROP             # stale, but on time
+    assert pt.process(ping("v3", ts=T + 60))[0] == REJECT           # unknown, on time
+    assert pt.process(order("o9", ts=T + 2 * SKEW + 1))[0] == REJECT
+    assert pt.rebases == 0 and pt.watermark <= T + 100
 
 
 def test_inconsistent_future_events_do_not_move_the_watermark():

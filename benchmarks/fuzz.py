@@ -1,0 +1,437 @@
+"""Fuzz the input path: N mutated messages through decode + track + zone step.
+
+A real recording (default ``replay_data/small``) is streamed in order; after each
+real message come mutants of it (on average N / len(recording) of them), so the
+mutants meet a zone engine with live vehicles and orders.  Every message must end
+in exactly one of: routed (the zone engine ran), dead-lettered (with a reason) or
+dropped (duplicate, stale ping).  Reported: crashes (an exception out of
+decode/track/zone_step: must be 0), dead letters by reason, engine errors (a zone
+engine exception, caught and dead-lettered: a bug in the zone engine), outputs
+holding a non-finite number (NaN or infinity, written as ``null``: a bug) and the
+throughput.  Decisions use event time only, so a run is repeatable: same seed,
+same counts.
+
+    python benchmarks/fuzz.py [-n 1000000] [--seed 1] [--replay replay_data/small]
+                              [--json out.json] [--show 5]
+
+The mutation kinds (``KINDS``) cover bytes (bit flips, truncation, insertion,
+random bytes, oversize), JSON (a field set to a hostile value of any type, removed,
+type-confused, numeric extremes, ids with control characters or whitespace, deep
+nesting), event time (shifts from -30 years to +30 years, float bit flips, odd
+RFC 3339 strings) and the envelope (topic, key or value of the wrong type, another
+topic), plus resends (same event id; same content under a new id).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import random
+import re
+import struct
+import sys
+import time
+import traceback
+from collections import Counter
+from typing import Any, Callable
+
+import orjson
+
+from fleetstream.contract.events import INPUT_TOPICS
+from fleetstream.contract.message import InMsg
+from fleetstream.contract.outputs import TOPIC_ALERTS, TOPIC_DLQ
+from fleetstream.contract.settings import EngineSettings, LimitsSettings
+from fleetstream.operators.pipeline import decode, track, zone_step
+from fleetstream.operators.tracker import PartitionTracker
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+# ------------------------------------------------------------------ accounting
+
+
+def nonfinite_path(x: Any, path: str = "") -> str | None:
+    """Where a record holds a NaN or an infinity (orjson writes them as ``null``)."""
+    if isinstance(x, float):
+        return None if math.isfinite(x) else (path or ".")
+    if isinstance(x, dict):
+        for k, v in x.items():
+            p = nonfinite_path(v, f"{path}.{k}")
+            if p:
+                return p
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            p = nonfinite_path(v, f"{path}[{i}]")
+            if p:
+                return p
+    return None
+
+
+_NUM = re.compile(r"-?\d[\d,.e+-]*")
+
+
+def reason_bucket(rec: dict) -> str:
+    """A dead letter's reason without its particulars (numbers, quoted values)."""
+    reason = rec.get("reason", "")
+    reason = re.sub(r"'[^']*'|\"[^\"]*\"", "'…'", reason)
+    reason = _NUM.sub("N", reason)
+    return f"{rec.get('stage')}: {reason[:70]}"
+
+
+class FuzzPipeline:
+    """decode -> track (one lane) -> zone step, counting where each message ends."""
+
+    def __init__(self, settings: EngineSettings | None = None,
+                 limits: LimitsSettings | None = None,
+                 zone_factory: Callable[[str], Any] | None = None):
+        self.limits = limits or LimitsSettings()
+        self.tracker = PartitionTracker.from_limits(self.limits)
+        if zone_factory is None:
+            from fleetstream.engine import default_zone_factory
+            zone_factory = default_zone_factory(settings or EngineSettings(solver_workers=0))
+        self.zone_factory = zone_factory
+        self.zones: dict[str, Any] = {}
+        self.fate: Counter[str] = Counter()          # routed / dead_letter / dropped / crash
+        self.dlq: Counter[str] = Counter()           # dead letters by reason bucket
+        self.drops: Counter[str] = Counter()
+        self.outputs: Counter[str] = Counter()
+        self.engine_errors: list[str] = []
+        self.nonfinite: list[str] = []
+        self.crashes: list[tuple[InMsg, str]] = []
+
+    def process(self, msg: InMsg) -> str:
+        """The fate of one message: ``routed``, ``dead_letter``, ``dropped`` or ``crash``."""
+        try:
+            fate = self._process(msg)
+        except Exception:  # noqa: BLE001 - this is what the fuzzer looks for
+            self.crashes.append((msg, traceback.format_exc(limit=6)))
+            fate = "crash"
+        self.fate[fate] += 1
+        return fate
+
+    def _process(self, msg: InMsg) -> str:
+        ok, ev = decode(msg, self.limits)
+        if not ok:
+            self._dead(ev)
+            return "dead_letter"
+        verdict, what = track(self.tracker, msg, ev)
+        if verdict == "dlq":
+            self._dead(what)
+            return "dead_letter"
+        if verdict == "drop":
+            self.drops[what.split(":")[0].split(" event_id")[0]] += 1
+            return "dropped"
+        zone = self.zones.get(what)
+        if zone is None:
+            zone = self.zones[what] = self.zone_factory(what)
+        for topic, rec in zone_step(zone, msg, ev):
+            self.outputs[topic] += 1
+            orjson.dumps(rec)  # must be plain JSON
+            where = nonfinite_path(rec)
+            if where:
+                self.nonfinite.append(f"{topic}{where} (event {ev.event_id}, {ev.TYPE})")
+            if topic == TOPIC_ALERTS and rec.get("kind") == "engine_error":
+                self.engine_errors.append(rec["message"][:300])
+            if topic == TOPIC_DLQ:
+                self.dlq[reason_bucket(rec)] += 1
+        return "routed"
+
+    def _dead(self, rec: dict) -> None:
+        orjson.dumps(rec)
+        self.dlq[reason_bucket(rec)] += 1
+
+    @property
+    def total(self) -> int:
+        return sum(self.fate.values())
+
+    def summary(self) -> dict:
+        return {"messages": self.total, "fate": dict(self.fate), "crashes": len(self.crashes),
+                "engine_errors": len(self.engine_errors),
+                "nonfinite_outputs": len(self.nonfinite), "zones": len(self.zones),
+                "outputs": dict(self.outputs), "drops": dict(self.drops),
+                "dead_letters": dict(self.dlq.most_common())}
+
+
+# ------------------------------------------------------------------ mutations
+
+IDS = ("event_id", "vehicle_id", "order_id", "zone", "customer_id", "driver_id",
+       "decision_id")
+NASTY_STR = ["", " ", "\n", "Z\n1", "Z\r1", "Z\t1", "\x00", "\x1b[31m", "é", "\u200b",
+             "\ud7ff", "<script>", "a" * 129, "a" * 5000, "null", "NaN", "1e999", "-1",
+             "2026-11-24T08:00:00", "2026-11-24T08:00:00Z", "9999-12-31T23:59:59Z",
+             "Z1:orders:pending", "../../etc/passwd"]
+NASTY_NUM: list[Any] = [0, -0.0, -1, 1, 0.5, 1e-320, 1e308, -1e308, 2 ** 63, 2 ** 70, -2 ** 70,
+                        4_102_444_800, 32_503_680_000, 1e15, 3.0e9, 90.0000001, 360.5]
+NASTY_OTHER: list[Any] = [None, True, False, [], {}, [1, 2], {"lat": 1}, {"a": {"b": [None]}},
+                          [[[[[]]]]], {"weight_kg": -1, "volume_l": 1e308}]
+TS_SHIFTS = [-1e9, -86_400 * 30, -86_400, -3600, -1, 0.0, 1e-3, 1, 60, 3600, 5 * 3600,
+             6 * 3600, 6 * 3600 + 1, 86_400, 86_400 * 30, 1e9]
+
+
+def _flip(x: float, bit: int) -> float:
+    (u,) = struct.unpack("<Q", struct.pack("<d", x))
+    return struct.unpack("<d", struct.pack("<Q", u ^ (1 << bit)))[0]
+
+
+class Mutator:
+    """Seeded mutants of real messages (``random.Random``: fast enough for 10^6)."""
+
+    def __init__(self, seed: int, limits: LimitsSettings):
+        self.rng = random.Random(seed)
+        self.limits = limits
+        self.n_new_ids = 0
+        self.kinds: Counter[str] = Counter()
+
+    def nasty(self) -> Any:
+        r = self.rng
+        pool = r.choice((NASTY_STR, NASTY_NUM, NASTY_OTHER))
+        v = r.choice(pool)
+        if r.random() < 0.2:
+            v = r.uniform(-1e6, 1e6) if r.random() < 0.5 else "".join(
+                chr(r.randrange(0, 0x2FF)) for _ in range(r.randrange(1, 12)))
+        return v
+
+    def mutate(self, msg: InMsg, seq: int) -> InMsg:
+        r = self.rng
+        kind = r.choice(KINDS)
+        self.kinds[kind] += 1
+        return getattr(self, "_" + kind)(msg, seq)
+
+    # -- helpers
+    def _obj(self, msg: InMsg) -> dict | None:
+        try:
+            o = orjson.loads(msg.value)
+        except (orjson.JSONDecodeError, TypeError):
+            return None
+        return o if isinstance(o, dict) else None
+
+    def _with(self, msg: InMsg, seq: int, obj: Any, new_id: bool = True) -> InMsg:
+        if new_id and isinstance(obj, dict) and obj.get("type") not in ("order_created",
+                                                                         "shift_start"):
+            self.n_new_ids += 1
+            obj["event_id"] = f"fz{seq}"
+        try:
+            raw = orjson.dumps(obj)
+        except TypeError:
+            raw = repr(obj).encode()
+        return msg._replace(seq=seq, value=raw)
+
+    # -- bytes
+    def _bitflip(self, msg: InMsg, seq: int) -> InMsg:
+        b = bytearray(msg.value)
+        for _ in range(self.rng.randrange(1, 4)):
+            if b:
+                i = self.rng.randrange(len(b))
+                b[i] ^= 1 << self.rng.randrange(8)
+        return msg._replace(seq=seq, value=bytes(b))
+
+    def _truncate(self, msg: InMsg, seq: int) -> InMsg:
+        return msg._replace(seq=seq, value=msg.value[:self.rng.randrange(len(msg.value) + 1)])
+
+    def _insert_bytes(self, msg: InMsg, seq: int) -> InMsg:
+        i = self.rng.randrange(len(msg.value) + 1)
+        junk = bytes(self.rng.randrange(256) for _ in range(self.rng.randrange(1, 8)))
+        return msg._replace(seq=seq, value=msg.value[:i] + junk + msg.value[i:])
+
+    def _random_bytes(self, msg: InMsg, seq: int) -> InMsg:
+        n = self.rng.randrange(0, 200)
+        return msg._replace(seq=seq, value=bytes(self.rng.randrange(256) for _ in range(n)))
+
+    def _oversize(self, msg: InMsg, seq: int) -> InMsg:
+        pad = self.limits.max_message_bytes + self.rng.randrange(1, 64)
+        return msg._replace(seq=seq, value=msg.value[:-1] + b',"pad":"' + b"x" * pad + b'"}')
+
+    # -- JSON fields
+    def _field_value(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None:
+            return self._bitflip(msg, seq)
+        o[self.rng.choice(sorted(o))] = self.nasty()
+        return self._with(msg, seq, o, new_id=self.rng.random() < 0.5)
+
+    def _field_drop(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None:
+            return self._truncate(msg, seq)
+        o.pop(self.rng.choice(sorted(o)), None)
+        return self._with(msg, seq, o)
+
+    def _type_confusion(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None:
+            return self._bitflip(msg, seq)
+        k = self.rng.choice(sorted(o))
+        v = o[k]
+        o[k] = (str(v) if isinstance(v, (int, float)) else [v] if self.rng.random() < 0.5
+                else {"v": v})
+        return self._with(msg, seq, o)
+
+    def _numeric_extreme(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None:
+            return self._bitflip(msg, seq)
+        nums = [k for k, v in o.items() if isinstance(v, (int, float)) and not isinstance(v, bool)
+                and k not in ("ts", "v")]
+        if nums:
+            o[self.rng.choice(nums)] = self.rng.choice(NASTY_NUM)
+        return self._with(msg, seq, o)
+
+    def _bad_id(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None:
+            return self._bitflip(msg, seq)
+        ids = [k for k in IDS if isinstance(o.get(k), str)] or ["event_id"]
+        k = self.rng.choice(ids)
+        s = str(o.get(k, "x"))
+        i = self.rng.randrange(len(s) + 1)
+        o[k] = s[:i] + self.rng.choice(["\n", "\r", "\t", " ", "\x00", "é", "\x85", "\u2028",
+                                        "/", ":", "\"", "<"]) + s[i:]
+        return self._with(msg, seq, o, new_id=(k != "event_id"))
+
+    def _deep(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None:
+            return self._bitflip(msg, seq)
+        depth = self.rng.choice((10, 200, 2000))
+        o[self.rng.choice(("extra", "lat", "capacity", "zone"))] = orjson.loads(
+            b"[" * min(depth, 250) + b"]" * min(depth, 250))
+        many = {f"k{i}": i for i in range(self.rng.choice((1, 100, 5000)))}
+        o["many"] = many
+        return self._with(msg, seq, o)
+
+    def _unknown_fields(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None:
+            return self._bitflip(msg, seq)
+        o["x_" + str(self.rng.randrange(100))] = self.nasty()
+        return self._with(msg, seq, o)
+
+    # -- event time
+    def _ts_shift(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None or not isinstance(o.get("ts"), (int, float)):
+            return self._bitflip(msg, seq)
+        o["ts"] = o["ts"] + self.rng.choice(TS_SHIFTS)
+        return self._with(msg, seq, o)
+
+    def _ts_bitflip(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None or not isinstance(o.get("ts"), (int, float)):
+            return self._bitflip(msg, seq)
+        o["ts"] = _flip(float(o["ts"]), self.rng.randrange(64))
+        if not math.isfinite(o["ts"]):
+            o["ts"] = str(o["ts"])
+        return self._with(msg, seq, o)
+
+    def _ts_string(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None:
+            return self._bitflip(msg, seq)
+        o["ts"] = self.rng.choice(["2026-11-24T08:00:00Z", "2026-11-24T08:00:00+14:00",
+                                   "2026-11-24 08:00:00.123456-05:30", "2026-02-30T00:00:00Z",
+                                   "0001-01-01T00:00:00Z", "2099-12-31T23:59:59Z", "now", "",
+                                   "1e10", "2026-11-24T08:00:00"])
+        return self._with(msg, seq, o)
+
+    # -- envelope
+    def _topic(self, msg: InMsg, seq: int) -> InMsg:
+        t = self.rng.choice([1, None, True, ["fs.orders"], {"t": 1}, 2.5, "", "fs.nowhere",
+                             "?kafka-error:boom", *INPUT_TOPICS])
+        return msg._replace(seq=seq, topic=t)
+
+    def _key(self, msg: InMsg, seq: int) -> InMsg:
+        return msg._replace(seq=seq, key=self.rng.choice([1, 2.5, True, ["k"], {"k": 1}, "",
+                                                          "k\n", "é" * 300]))
+
+    def _value_type(self, msg: InMsg, seq: int) -> InMsg:
+        return msg._replace(seq=seq, value=self.rng.choice(
+            [None, 0, "text", msg.value.decode("utf-8", "replace"), ["a"], {"a": 1},
+             bytearray(msg.value)]))
+
+    # -- resends
+    def _resend(self, msg: InMsg, seq: int) -> InMsg:
+        return msg._replace(seq=seq)
+
+    def _resend_new_id(self, msg: InMsg, seq: int) -> InMsg:
+        o = self._obj(msg)
+        if o is None:
+            return self._resend(msg, seq)
+        return self._with(msg, seq, o)
+
+
+KINDS = [name[1:] for name in vars(Mutator) if name.startswith("_") and not name.startswith("__")
+         and name not in ("_obj", "_with")]
+
+
+# ------------------------------------------------------------------ run
+
+
+def run(n: int, seed: int, replay: str, limits: LimitsSettings | None = None,
+        progress: bool = True) -> tuple[FuzzPipeline, Mutator, float]:
+    from fleetstream.connectors.files import read_replay
+
+    limits = limits or LimitsSettings()
+    real = list(read_replay(replay))
+    pipe = FuzzPipeline(limits=limits)
+    mut = Mutator(seed, limits)
+    per = n / len(real)
+    seq, done, carry = 0, 0, 0.0
+    t0 = time.perf_counter()
+    next_report = t0 + 10
+    for msg in real:
+        pipe.process(msg._replace(seq=seq))
+        seq += 1
+        carry += per
+        k = int(carry)
+        carry -= k
+        for _ in range(min(k, n - done)):
+            pipe.process(mut.mutate(msg, seq))
+            seq += 1
+            done += 1
+        if progress and time.perf_counter() > next_report:
+            next_report += 10
+            print(f"  {done:,} / {n:,} mutants, {time.perf_counter() - t0:.0f} s",
+                  file=sys.stderr)
+    return pipe, mut, time.perf_counter() - t0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("-n", type=int, default=1_000_000, help="mutated messages (default 10^6)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--replay", default=os.path.join(ROOT, "replay_data", "small"))
+    ap.add_argument("--json", help="also write the summary here")
+    ap.add_argument("--show", type=int, default=5, help="crashes and errors to print")
+    args = ap.parse_args(argv)
+    pipe, mut, secs = run(args.n, args.seed, args.replay)
+    s = pipe.summary()
+    s.update({"mutants": sum(mut.kinds.values()), "kinds": dict(sorted(mut.kinds.items())),
+              "seconds": round(secs, 1), "seed": args.seed, "replay": args.replay})
+    print(f"fuzz: {s['messages']:,} messages ({s['mutants']:,} mutants of "
+          f"{s['messages'] - s['mutants']:,} real) in {secs:.0f} s "
+          f"({s['messages'] / max(secs, 1e-9):,.0f}/s), seed {args.seed}")
+    print(f"  fate: " + ", ".join(f"{k} {v:,}" for k, v in sorted(s["fate"].items())))
+    print(f"  crashes {s['crashes']}, engine errors {s['engine_errors']}, "
+          f"non-finite outputs {s['nonfinite_outputs']}, zones {s['zones']}")
+    print("  dead letters by reason:")
+    for reason, c in pipe.dlq.most_common(40):
+        print(f"    {c:>9,}  {reason}")
+    if len(pipe.dlq) > 40:
+        print(f"    ... {len(pipe.dlq) - 40} more reasons")
+    for msg, tb in pipe.crashes[:args.show]:
+        print(f"CRASH on {msg!r:.300}\n{tb}")
+    for e in pipe.engine_errors[:args.show]:
+        print(f"ENGINE ERROR {e}")
+    for e in pipe.nonfinite[:args.show]:
+        print(f"NON-FINITE {e}")
+    if args.json:
+        with open(args.json, "wb") as f:
+            f.write(orjson.dumps(s, option=orjson.OPT_INDENT_2))
+    accounted = sum(s["fate"].values()) == s["messages"]
+    return 0 if (s["crashes"] == 0 and accounted) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
