@@ -376,17 +376,14 @@ def run(n: int, seed: int, replay: str, limits: LimitsSettings | None = None,
     real = list(read_replay(replay))
     pipe = FuzzPipeline(limits=limits)
     mut = Mutator(seed, limits)
-    per = n / len(real)
-    seq, done, carry = 0, 0, 0.0
+    seq, done = 0, 0
     t0 = time.perf_counter()
     next_report = t0 + 10
-    for msg in real:
+    for i, msg in enumerate(real):
         pipe.process(msg._replace(seq=seq))
         seq += 1
-        carry += per
-        k = int(carry)
-        carry -= k
-        for _ in range(min(k, n - done)):
+        k = (i + 1) * n // len(real) - i * n // len(real)  # n in all, spread evenly
+        for _ in range(k):
             pipe.process(mut.mutate(msg, seq))
             seq += 1
             done += 1

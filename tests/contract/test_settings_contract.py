@@ -176,3 +176,33 @@ def test_json_settings_file_loads_or_is_rejected_clearly(tmp_path):
         assert str(p) in str(e)
         return
     assert s.engine.sweep_interval_s == 30.0 and s.workers == 2
+
+
+# ------------------------------------------------------------- [limits] (docs/limits.md)
+
+
+def test_limits_section_loads_from_file_env_and_overrides(tmp_path):
+    from fleetstream.contract.settings import LimitsSettings
+    p = tmp_path / "l.toml"
+    p.write_text("[limits]\nmax_message_bytes = 65536\nevent_skew_s = 7200\n")
+    s = Settings.load(str(p), env={"FLEETSTREAM_LIMITS__SKEW_REBASE_EVENTS": "3"},
+                      overrides={"limits.min_event_ts": "1600000000"})
+    assert s.limits == LimitsSettings(max_message_bytes=65536, event_skew_s=7200.0,
+                                      skew_rebase_events=3, min_event_ts=1.6e9)
+    assert Settings.load(None, env={}).limits == LimitsSettings()
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"FLEETSTREAM_LIMITS__MAX_MESSAGE_BYTES": "100"}, "max_message_bytes"),
+    ({"FLEETSTREAM_LIMITS__MAX_MESSAGE_BYTES": "1.5e6"}, "max_message_bytes"),
+    ({"FLEETSTREAM_LIMITS__EVENT_SKEW_S": "0"}, "event_skew_s"),
+    ({"FLEETSTREAM_LIMITS__EVENT_SKEW_S": "nan"}, "event_skew_s"),
+    ({"FLEETSTREAM_LIMITS__SKEW_REBASE_EVENTS": "-1"}, "skew_rebase_events"),
+    ({"FLEETSTREAM_LIMITS__PING_LEAD_S": "0"}, "ping_lead_s"),
+    ({"FLEETSTREAM_LIMITS__MIN_EVENT_TS": "5e9"}, "min_event_ts"),
+    ({"FLEETSTREAM_LIMITS__MAX_EVENT_TSS": "1"}, "max_event_tss"),
+])
+def test_bad_limits_are_rejected_naming_the_setting(env, needle):
+    with pytest.raises(ValueError) as err:
+        Settings.load(None, env=env)
+    assert needle in str(err.value)
