@@ -15,7 +15,9 @@ bounds; the validator, the JSON Schemas in ``docs/schemas/`` and the field
 tables in ``docs/topics.md`` are all generated from these declarations.
 
 Fields the contract does not know are ignored (additive schema evolution); a
-known field with a wrong type or value is rejected with a reason naming it.
+known field with a wrong type or value is rejected with a reason naming it.  Ids
+are limited to ``ID_CHARS`` (1 to ``MAX_ID_LEN`` characters) and free text may not
+hold control characters (docs/limits.md).
 
 >>> ev = decode_event(b'{"type":"ping","event_id":"p1","ts":1700000000,"v":1,'
 ...                   b'"vehicle_id":"v1","lat":52.5,"lon":13.4,"speed_kmh":30,"heading":90}',
