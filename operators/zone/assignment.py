@@ -213,7 +213,8 @@ class Assignment:
         cfg = self.strategy.config
         if cfg is None or not cfg.plan_enabled:
             return None
-        if st.plan_wave_ts >= st.last_shift_start_ts or now - st.last_shift_start_ts < self.settings.plan_settle_s:
+        if (st.plan_wave_ts >= st.last_shift_start_ts
+                or now - st.last_shift_start_ts < self.settings.plan_settle_s):
             return None
         depot = sorted((v for v in st.vehicles.values() if v.status == AT_DEPOT), key=lambda v: v.id)
         pending = [o for o in st.orders.values() if o.status == PENDING and o.window_end > now]
@@ -336,12 +337,12 @@ class Assignment:
             before = {vid: [tuple(s) for s in v.route]}
             st.reopt_seen[vid] = ([tuple(s) for s in seq], req.conds)
             st.count("reoptimized_routes")
-            self.governance.decide(out, "reroute", now, [oid for oid, k in seq if k == DELIVERY][:20],
-                                   {vid: seq}, triggers, Explanation(
-                                       f"Periodic re-optimization of {vid}: cost "
-                                       f"{r.cost_before:.2f} -> {r.cost_after:.2f}",
-                                       reasons=[{"rule": "periodic_reoptimization",
-                                                 "interval_min": cfg.reopt_interval_s / 60,
-                                                 "min_gain": cfg.reopt_min_gain}],
-                                       expected_effect=self.governance.effect(before, {vid: seq}, now, []),
-                                       strategy=req.strategy.name))
+            oids = [oid for oid, k in seq if k == DELIVERY][:20]
+            self.governance.decide(out, "reroute", now, oids, {vid: seq}, triggers, Explanation(
+                f"Periodic re-optimization of {vid}: cost "
+                f"{r.cost_before:.2f} -> {r.cost_after:.2f}",
+                reasons=[{"rule": "periodic_reoptimization",
+                          "interval_min": cfg.reopt_interval_s / 60,
+                          "min_gain": cfg.reopt_min_gain}],
+                expected_effect=self.governance.effect(before, {vid: seq}, now, []),
+                strategy=req.strategy.name))

@@ -73,7 +73,9 @@ class ZoneEngine:
                  seats: ModelSeats | None = None, state: ZoneState | None = None):
         self.settings = settings or EngineSettings()
         self.provider = provider or HaversineProvider()
-        self._strategy = strategy if strategy is not None else ORToolsStrategy(routing_config(self.settings))
+        if strategy is None:
+            strategy = ORToolsStrategy(routing_config(self.settings))
+        self._strategy = strategy
         self._seats = seats or ModelSeats()
         self._observer: Observer | None = None   # evaluation hook
         self.state = state if state is not None else ZoneState(zone)

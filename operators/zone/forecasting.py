@@ -160,7 +160,8 @@ class Forecasting:
         if o.pub_eta is not None:
             if now - o.pub_ts < s.eta_publish_min_period_s:
                 return
-            if abs(eta - o.pub_eta) < s.eta_publish_delta_s and abs(eta + iv[1] - o.pub_hi) < s.eta_publish_delta_s:
+            if (abs(eta - o.pub_eta) < s.eta_publish_delta_s
+                    and abs(eta + iv[1] - o.pub_hi) < s.eta_publish_delta_s):
                 return
         o.pub_ts, o.pub_eta, o.pub_hi = now, eta, eta + iv[1]
         self.emit.eta(out, now, v, o, eta, iv, ahead, p_late, triggers)
@@ -228,6 +229,7 @@ class Forecasting:
                 continue
             for d in poll():
                 self.emit.alert(out, now, "drift", "warning",
-                                f"Model drift in zone {self.state.zone}: {d['seat']} {d['metric']} "
-                                f"{d['before']:.3g} -> {d['after']:.3g} over the last {d['window']} labels",
+                                f"Model drift in zone {self.state.zone}: {d['seat']} "
+                                f"{d['metric']} {d['before']:.3g} -> {d['after']:.3g} "
+                                f"over the last {d['window']} labels",
                                 None, [], d, triggers)

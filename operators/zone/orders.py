@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetstream.operators.state import DELIVERED, DELIVERY, DONE, FAILED, ONBOARD, PICKUP, CANCELLED, Order
+from fleetstream.operators.state import (CANCELLED, DELIVERED, DELIVERY, DONE, FAILED, ONBOARD, PICKUP,
+                                         Order)
 from fleetstream.operators.zone.forecasting import Forecasting, Observer
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
@@ -122,7 +123,8 @@ class OrderLifecycle:
         v = st.vehicles.get(ev.vehicle_id)
         failed = status == FAILED
         c = st.customers.setdefault(o.customer_id, {"language": "en"})
-        c["deliveries" if not failed else "failures"] = c.get("deliveries" if not failed else "failures", 0) + 1
+        tally = "failures" if failed else "deliveries"
+        c[tally] = c.get(tally, 0) + 1
         if failed:
             key = f"{ev.reason}_failures" if ev.reason in ("access", "not_home") else "other_failures"
             c[key] = c.get(key, 0) + 1

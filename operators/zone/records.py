@@ -18,8 +18,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
-from fleetstream.contract.outputs import (OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA,
-                                          TOPIC_NOTIFICATIONS, TOPIC_OUTCOMES)
+from fleetstream.contract.outputs import (OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DECISIONS,
+                                          TOPIC_ETA, TOPIC_NOTIFICATIONS, TOPIC_OUTCOMES)
 from fleetstream.operators import notify
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.state import DELIVERY, Order, Vehicle

@@ -43,7 +43,8 @@ class ZoneState:
     proposals: dict[str, dict] = field(default_factory=dict)
     stats: dict[str, float] = field(default_factory=dict)
     last_shift_start_ts: float = -1e18
-    hist: dict[int, list[float]] = field(default_factory=dict)  # hour -> [sum of true/provider ratios, n]
+    # hour -> [sum of true/provider travel-time ratios, n]
+    hist: dict[int, list[float]] = field(default_factory=dict)
     plan_wave_ts: float = -1e18          # event time of the last zone plan
     next_reopt_ts: float | None = None   # (name kept for the snapshot) last sweep index re-optimized
     # vid -> (route judged by the last periodic re-optimization, active conditions then)

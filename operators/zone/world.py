@@ -94,7 +94,8 @@ class World:
     def travel(self) -> TravelModel:
         """The travel model under the zone's current conditions."""
         conds = self.state.conditions
-        if self._travel is None or self._travel_of is not conds or len(self._travel.conditions) != len(conds):
+        tm = self._travel
+        if tm is None or self._travel_of is not conds or len(tm.conditions) != len(conds):
             self._travel = TravelModel(self.provider, self.settings.plan_time_factor, tuple(conds))
             self._travel_of = conds
         return self._travel
