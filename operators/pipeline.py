@@ -16,6 +16,7 @@ tie-breaker that makes processing order deterministic.
 from __future__ import annotations
 
 import base64
+import math
 import traceback
 from typing import Any
 
@@ -26,7 +27,7 @@ from fleetstream.contract.message import InMsg
 from fleetstream.contract.outputs import KEYS, OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DLQ
 from fleetstream.contract.settings import LimitsSettings
 from fleetstream.operators.tracker import DROP, REJECT, PartitionTracker
-from fleetstream.operators.zone_engine import ZoneEngine
+from fleetstream.operators.zone.engine import ZoneEngine
 
 DEFAULT_LIMITS = LimitsSettings()
 _CUT = 256  # characters of a bad topic or key kept in a dead letter
@@ -154,7 +155,8 @@ def track(tracker: PartitionTracker, msg: InMsg, ev: Event) -> tuple[str, Any]:
     """``('route', zone)``, ``('drop', reason)`` or ``('dlq', record)``."""
     verdict, what = tracker.process(ev)
     if verdict == REJECT:
-        return "dlq", dead_letter(msg, "track", what, ev.ts)
+        ts = ev.ts if isinstance(ev.ts, (int, float)) and math.isfinite(ev.ts) else None
+        return "dlq", dead_letter(msg, "track", what, ts)
     if verdict == DROP:
         return "drop", what
     return "route", what

@@ -163,6 +163,17 @@ def test_non_finite_or_out_of_range_times_are_rejected(bad):
     assert pt.clock == T
 
 
+def test_a_non_finite_time_gives_a_dead_letter_without_a_non_finite_ts():
+    from fleetstream.contract.message import InMsg
+    from fleetstream.operators.pipeline import track
+    pt = _started()
+    e = ping(ts=T + 20)
+    e.ts = math.nan
+    verdict, rec = track(pt, InMsg(9, "fs.telemetry", "v1", b"{}"), e)
+    assert verdict == "dlq" and "ts" not in rec and rec["reason"].startswith("ts: not a finite")
+    orjson.dumps(rec, option=orjson.OPT_STRICT_INTEGER)
+
+
 def test_the_range_is_a_setting():
     lim = LimitsSettings(min_event_ts=T - 10, max_event_ts=T + 3600)
     pt = PartitionTracker.from_limits(lim)
