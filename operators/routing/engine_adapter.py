@@ -79,43 +79,41 @@ class RoutingConfig:
         return b if b.guard_s == self.guard_s else replace(b, guard_s=self.guard_s)
 
 
-class LazyRow:
-    __slots__ = ("i", "m", "cache")
+class LazyRow(dict):
+    """Row ``i`` of a :class:`LazyMatrix`: a dict of the entries computed so far (a
+    hit is a plain dict lookup), computing a missing one on first access."""
+
+    __slots__ = ("i", "m")
 
     def __init__(self, i: int, m: "LazyMatrix"):
-        self.i, self.m, self.cache = i, m, {}
+        super().__init__()
+        self.i, self.m = i, m
+
+    def __missing__(self, j: int) -> float:
+        c = self[j] = self.m.compute(self.i, j)
+        return c
 
     def __len__(self) -> int:
         return len(self.m.points)
 
-    def __getitem__(self, j: int) -> float:
-        c = self.cache.get(j)
-        if c is None:
-            c = self.cache[j] = self.m.compute(self.i, j)
-        return c
+    def __iter__(self):
+        return (self[j] for j in range(len(self.m.points)))
 
 
-class LazyMatrix:
-    """n x n matrix computed on first access: ``m[i][j] = round(fn(points[i], points[j]))``."""
+class LazyMatrix(list):
+    """n x n matrix computed on first access: ``m[i][j] = round(fn(points[i], points[j]))``
+    (a list of :class:`LazyRow`: ``m[i]`` is a plain list index)."""
 
     def __init__(self, points: list[Point], fn: Callable[[Point, Point], float]):
+        super().__init__()
         self.points = points
         self.fn = fn
-        self.rows = [LazyRow(i, self) for i in range(len(points))]
+        self.extend(LazyRow(i, self) for i in range(len(points)))
 
     def compute(self, i: int, j: int) -> float:
         if i == j:
             return 0
         return int(round(self.fn(self.points[i], self.points[j])))
-
-    def __len__(self) -> int:
-        return len(self.points)
-
-    def __getitem__(self, i: int) -> LazyRow:
-        return self.rows[i]
-
-    def __iter__(self):
-        return iter(self.rows)
 
 
 @dataclass

@@ -27,9 +27,14 @@ HARD = 1e7  # penalty per time unit / load unit of hard violation
 
 
 class RouteEval:
-    """Precomputed per-stop data of one vehicle for fast repeated evaluation."""
+    """Precomputed per-stop data of one vehicle for fast repeated evaluation.
 
-    __slots__ = ("p", "v", "soft", "late_c", "km_c", "h_c", "stop_c", "cap", "dims", "T", "D")
+    Every figure is computed with the same floating-point operations in the same
+    order as the plain definition (the route walked stop by stop), so the fast paths
+    give bit-identical costs (``tests/routing/test_route_eval_identity.py``)."""
+
+    __slots__ = ("p", "v", "soft", "late_c", "km_c", "h_c", "stop_c", "cap", "dims", "T", "D",
+                 "capv", "max_late", "_sd")
 
     def __init__(self, p: Problem, vid: str):
         self.p = p
@@ -44,11 +49,34 @@ class RouteEval:
             self.km_c, self.h_c, self.stop_c = 1.0, 0.0, 0.0
         self.cap = self.v.capacity
         self.dims = [d for d in self.cap]
+        self.capv = tuple(self.cap[d] for d in self.dims)
         self.T, self.D = p.time, p.dist
+        self.max_late = p.max_lateness
+        self._sd: dict = {}
+
+    def stop(self, jid: str, kind: str) -> tuple:
+        """(node, window start, window end, service, has pickup, counts in the start
+        load, size per dimension, signed size per dimension) of a stop, cached."""
+        key = (jid, kind)
+        d = self._sd.get(key)
+        if d is None:
+            j = self.p._jobs[jid]
+            if kind == PICKUP:
+                node, (w0, w1), svc = j.pickup, j.pickup_window, j.pickup_service
+            else:
+                node, (w0, w1), svc = j.node, j.window, j.service
+            hp = j.has_pickup
+            q = tuple(1.0 if dim == "count" else j.size.get(dim, 0.0) for dim in self.dims)
+            sign = 1.0 if kind == PICKUP else -1.0
+            d = self._sd[key] = (node, w0, w1, svc, hp, kind != PICKUP and not hp, q,
+                                 tuple(sign * x for x in q))
+        return d
 
     def cost(self, stops: list[Stop]) -> float:
         """Route cost with hard violations penalised (lower is better)."""
-        p, v, T, D = self.p, self.v, self.T, self.D
+        v, T, D = self.v, self.T, self.D
+        sd, stop = self._sd, self.stop
+        data = [sd.get((jid, kind)) or stop(jid, kind) for jid, kind in stops]
         t = v.start_time
         node = v.start
         dist = 0.0
@@ -56,30 +84,27 @@ class RouteEval:
         hard = 0.0
         b = v.break_
         brk_done = b is None
+        soft, max_late = self.soft, self.max_late
         # Loads: delivery-only jobs start on board.
-        load = {d: 0.0 for d in self.dims}
+        capv = self.capv
+        nd = len(capv)
+        load = [0.0] * nd
+        if nd:
+            for x in data:
+                if x[5]:
+                    q = x[6]
+                    for di in range(nd):
+                        load[di] += q[di]
+            for di in range(nd):
+                if load[di] > capv[di]:
+                    hard += load[di] - capv[di]
         picked: set[str] = set()
-        jobs = p._jobs
-        if self.dims:
-            for jid, kind in stops:
-                j = jobs[jid]
-                if kind != PICKUP and not j.has_pickup:
-                    for d in self.dims:
-                        load[d] += 1.0 if d == "count" else j.size.get(d, 0.0)
-            for d in self.dims:
-                if load[d] > self.cap[d]:
-                    hard += load[d] - self.cap[d]
-        for jid, kind in stops:
-            j = jobs[jid]
+        for (jid, kind), (nxt, w0, w1, svc, hp, _pre, _q, sq) in zip(stops, data):
             if kind == PICKUP:
-                nxt, (w0, w1), svc = j.pickup, j.pickup_window, j.pickup_service
                 picked.add(jid)
-            else:
-                nxt, (w0, w1), svc = j.node, j.window, j.service
-                if j.has_pickup and jid not in picked:
-                    hard += 1000.0
-            tr = T[node][nxt]
-            a = t + tr
+            elif hp and jid not in picked:
+                hard += 1000.0
+            a = t + T[node][nxt]
             if not brk_done and a >= b.earliest:  # type: ignore[union-attr]
                 bs = t if t > b.earliest else b.earliest  # type: ignore[union-attr]
                 if bs > b.latest:  # type: ignore[union-attr]
@@ -89,18 +114,17 @@ class RouteEval:
             dist += D[node][nxt]
             s = a if a > w0 else w0
             if s > w1:
-                if self.soft and s - w1 <= p.max_lateness:
+                if soft and s - w1 <= max_late:
                     late += s - w1
                 else:
                     hard += s - w1
             t = s + svc
             node = nxt
-            if self.dims:
-                sign = 1.0 if kind == PICKUP else -1.0
-                for d in self.dims:
-                    load[d] += sign * (1.0 if d == "count" else j.size.get(d, 0.0))
-                    if load[d] > self.cap[d] + 1e-9:
-                        hard += load[d] - self.cap[d]
+            if nd:
+                for di in range(nd):
+                    load[di] += sq[di]
+                    if load[di] > capv[di] + 1e-9:
+                        hard += load[di] - capv[di]
         end = t + T[node][v.end]
         dist += D[node][v.end]
         if not brk_done and end > b.earliest:  # type: ignore[union-attr]
@@ -125,34 +149,38 @@ class RouteEval:
     def trace(self, stops: list[Stop]) -> tuple:
         """States before each position (time, previous node, monotone cost, loads) of a
         route, its end time and total cost, for :meth:`cost_move`."""
-        p, v = self.p, self.v
-        jobs = p._jobs
+        v = self.v
+        sd, stop = self._sd, self.stop
+        data = [sd.get((jid, kind)) or stop(jid, kind) for jid, kind in stops]
         # Without pickups the load only falls along the route: checking it at the start
         # is enough, and the moves need not track it.
-        dims = self.dims if any(k == PICKUP for _j, k in stops) else []
-        load = [0.0] * len(dims)
-        for jid, kind in stops:
-            j = jobs[jid]
-            if kind != PICKUP and not j.has_pickup:
-                for di, d in enumerate(dims):
-                    load[di] += 1.0 if d == "count" else j.size.get(d, 0.0)
-        if not dims:
-            start = [0.0] * len(self.dims)
-            for jid, _k in stops:
-                j = jobs[jid]
-                for di, d in enumerate(self.dims):
-                    start[di] += 1.0 if d == "count" else j.size.get(d, 0.0)
-            hard = sum(max(0.0, start[di] - self.cap[d]) for di, d in enumerate(self.dims))
+        track = any(k == PICKUP for _j, k in stops)
+        nd = len(self.dims)
+        capv = self.capv
+        load = [0.0] * (nd if track else 0)
+        start = [0.0] * nd
+        for x in data:
+            if x[5]:
+                q = x[6]
+                for di in range(len(load)):
+                    load[di] += q[di]
+        if not track:
+            for x in data:
+                q = x[6]
+                for di in range(nd):
+                    start[di] += q[di]
+            hard = sum(max(0.0, start[di] - capv[di]) for di in range(nd))
         else:
-            hard = sum(max(0.0, load[di] - self.cap[d]) for di, d in enumerate(dims))
+            hard = sum(max(0.0, load[di] - capv[di]) for di in range(nd))
         t, node, q = v.start_time, v.start, HARD * hard
         Ts, Ns, Qs, Ls = [], [], [], []
-        for jid, kind in stops:
+        step = self._step
+        for x in data:
             Ts.append(t)
             Ns.append(node)
             Qs.append(q)
             Ls.append(tuple(load))
-            t, node, q = self._step(jobs[jid], kind, t, node, q, load)
+            t, node, q = step(x, t, node, q, load)
         Ts.append(t)
         Ns.append(node)
         Qs.append(q)
@@ -160,25 +188,22 @@ class RouteEval:
         end, qf = self._finish(t, node, q)
         return Ts, Ns, Qs, Ls, end, qf, len(stops)
 
-    def _step(self, j, kind, t, node, q, load):
-        if kind == PICKUP:
-            nxt, (w0, w1), svc = j.pickup, j.pickup_window, j.pickup_service
-        else:
-            nxt, (w0, w1), svc = j.node, j.window, j.service
+    def _step(self, x: tuple, t: float, node: int, q: float, load: list) -> tuple:
+        nxt, w0, w1, svc, _hp, _pre, _q, sq = x
         a = t + self.T[node][nxt]
         q += self.D[node][nxt] * self.km_c
         s = a if a > w0 else w0
         if s > w1:
-            if self.soft and s - w1 <= self.p.max_lateness:
+            if self.soft and s - w1 <= self.max_late:
                 q += (s - w1) * self.late_c
             else:
                 q += (s - w1) * HARD
         if load:
-            sign = 1.0 if kind == PICKUP else -1.0
-            for di, d in enumerate(self.dims):
-                load[di] += sign * (1.0 if d == "count" else j.size.get(d, 0.0))
-                if load[di] > self.cap[d] + 1e-9:
-                    q += (load[di] - self.cap[d]) * HARD
+            capv = self.capv
+            for di in range(len(load)):
+                load[di] += sq[di]
+                if load[di] > capv[di] + 1e-9:
+                    q += (load[di] - capv[di]) * HARD
         return s + svc, nxt, q
 
     def _finish(self, t, node, q):
@@ -201,23 +226,40 @@ class RouteEval:
         at ``lo``, and once past the change, a candidate at the same place no earlier
         than the traced route cannot beat the traced suffix."""
         Ts, Ns, Qs, Ls, end0, qf0, n = tr
-        jobs = self.p._jobs
+        T, D, sd, stop = self.T, self.D, self._sd, self.stop
+        km_c, h_c, late_c, soft, max_late, capv = (self.km_c, self.h_c, self.late_c, self.soft,
+                                                   self.max_late, self.capv)
         t, node, q = Ts[lo], Ns[lo], Qs[lo]
         load = list(Ls[lo])
-        h0 = n * self.stop_c - self.v.start_time * self.h_c
+        nl = len(load)
+        h0 = n * self.stop_c - self.v.start_time * h_c
         for i in range(lo, n):
             if i > hi:
                 if node == Ns[i]:
                     if t == Ts[i]:
-                        return q + (qf0 - Qs[i]) + end0 * self.h_c + h0
-                    if t > Ts[i] and q + (qf0 - Qs[i]) + end0 * self.h_c + h0 >= bound:
+                        return q + (qf0 - Qs[i]) + end0 * h_c + h0
+                    if t > Ts[i] and q + (qf0 - Qs[i]) + end0 * h_c + h0 >= bound:
                         return float("inf")
             jid, kind = cand[i]
-            t, node, q = self._step(jobs[jid], kind, t, node, q, load)
-            if q + t * self.h_c + h0 >= bound:
+            nxt, w0, w1, svc, _hp, _pre, _q, sq = sd.get((jid, kind)) or stop(jid, kind)
+            a = t + T[node][nxt]
+            q += D[node][nxt] * km_c
+            s = a if a > w0 else w0
+            if s > w1:
+                if soft and s - w1 <= max_late:
+                    q += (s - w1) * late_c
+                else:
+                    q += (s - w1) * HARD
+            if nl:
+                for di in range(nl):
+                    load[di] += sq[di]
+                    if load[di] > capv[di] + 1e-9:
+                        q += (load[di] - capv[di]) * HARD
+            t, node = s + svc, nxt
+            if q + t * h_c + h0 >= bound:
                 return float("inf")
         end, q = self._finish(t, node, q)
-        return q + end * self.h_c + h0
+        return q + end * h_c + h0
 
     def lateness(self, stops: list[Stop]) -> float:
         """Total time past window ends along the route (time units)."""
@@ -273,6 +315,7 @@ def _search(p: Problem, cur: list[Stop], best: float, max_passes: int, window: i
     """First-improvement or-opt (then 2-opt) passes; ``price`` costs a candidate that
     differs from ``cur`` in positions [lo, hi), ``accept`` is told of each new ``cur``."""
     n = len(cur)
+    order = _Pairs(p, cur) if pairs else None
     for _ in range(max_passes):
         improved = False
         for seg in (1, 2, 3):
@@ -283,28 +326,88 @@ def _search(p: Problem, cur: list[Stop], best: float, max_passes: int, window: i
                 for k in range(max(0, i - window), min(len(rest), i + window) + 1):
                     if k == i:
                         continue
-                    cand = rest[:k] + block + rest[k:]
-                    if pairs and not _pairs_ok(cand, p):
+                    if order is not None and not order.relocate_ok(i, seg, k):
                         continue
+                    cand = rest[:k] + block + rest[k:]
                     c = price(cand, min(i, k), max(i, k) + seg, best - 1e-9)
                     if c < best - 1e-9:
                         cur, best, improved = cand, c, True
                         accept(cur)
+                        if order is not None:
+                            order.reset(cur)
                         break
                 i += 1
         if two_opt:
             for i in range(n - 1):
                 for k in range(i + 2, min(n, i + window) + 1):
-                    cand = cur[:i] + cur[i:k][::-1] + cur[k:]
-                    if pairs and not _pairs_ok(cand, p):
+                    if order is not None and not order.reverse_ok(i, k):
                         continue
+                    cand = cur[:i] + cur[i:k][::-1] + cur[k:]
                     c = price(cand, i, k, best - 1e-9)
                     if c < best - 1e-9:
                         cur, best, improved = cand, c, True
                         accept(cur)
+                        if order is not None:
+                            order.reset(cur)
         if not improved:
             break
     return cur, best
+
+
+class _Pairs:
+    """Pickup-before-delivery check of a move in O(moved span) instead of O(route):
+    when the current route keeps every pair in order, a move breaks a pair only
+    between the moved stops and the stops they jump over.  When it does not (a
+    delivery before its pickup), every candidate is checked in full, as before."""
+
+    __slots__ = ("p", "cur", "ok", "pos")
+
+    def __init__(self, p: Problem, cur: list[Stop]):
+        self.p = p
+        self.reset(cur)
+
+    def reset(self, cur: list[Stop]) -> None:
+        self.cur = cur
+        self.pos = {(s[0], s[1]): i for i, s in enumerate(cur)}
+        self.ok = len(self.pos) == len(cur) and _pairs_ok(cur, self.p)
+
+    def _paired(self, jid: str) -> bool:
+        return self.p._jobs[jid].has_pickup
+
+    def relocate_ok(self, i: int, seg: int, k: int) -> bool:
+        """Block cur[i:i+seg] moved to position k of the route without it."""
+        cur = self.cur
+        if not self.ok:
+            rest = cur[:i] + cur[i + seg:]
+            return _pairs_ok(rest[:k] + cur[i:i + seg] + rest[k:], self.p)
+        pos = self.pos
+        if k > i:  # jumps over cur[i+seg : k+seg]: a pickup must not pass its delivery
+            lo, hi = i + seg, k + seg
+            for jid, kind in cur[i:i + seg]:
+                if kind == PICKUP:
+                    d = pos.get((jid, "delivery"))
+                    if d is not None and lo <= d < hi and self._paired(jid):
+                        return False
+        else:  # jumps back over cur[k:i]: a delivery must not pass its pickup
+            for jid, kind in cur[i:i + seg]:
+                if kind != PICKUP:
+                    q = pos.get((jid, PICKUP))
+                    if q is not None and k <= q < i and self._paired(jid):
+                        return False
+        return True
+
+    def reverse_ok(self, i: int, k: int) -> bool:
+        """cur[i:k] reversed: no pair may lie wholly inside it."""
+        cur = self.cur
+        if not self.ok:
+            return _pairs_ok(cur[:i] + cur[i:k][::-1] + cur[k:], self.p)
+        pos = self.pos
+        for jid, kind in cur[i:k]:
+            if kind == PICKUP:
+                d = pos.get((jid, "delivery"))
+                if d is not None and d < k and self._paired(jid):
+                    return False
+        return True
 
 
 def _pairs_ok(stops: list[Stop], p: Problem) -> bool:
@@ -320,20 +423,29 @@ def _pairs_ok(stops: list[Stop], p: Problem) -> bool:
 def best_insertion(p: Problem, vid: str, stops: list[Stop], jid: str,
                    ev: RouteEval | None = None, pair_window: int = 8) -> tuple[list[Stop] | None, float]:
     """Cheapest route with job ``jid`` inserted into ``stops`` (pickup first), with its
-    cost; every position for the delivery, ``pair_window`` positions after the pickup."""
+    cost; every position for the delivery, ``pair_window`` positions after the pickup.
+    Candidates whose lower bound (:mod:`operators.routing.bounds`) cannot beat the
+    best so far are skipped; the others are costed in full, in the same order, so
+    the answer is the one the full enumeration gives."""
+    from fleetstream.operators.routing.bounds import InsertionBound, beaten
     ev = ev or RouteEval(p, vid)
     j = p._jobs[jid]
     best, best_c = None, float("inf")
     n = len(stops)
+    lb = InsertionBound(ev, stops)
     if j.has_pickup:
         for k in range(n + 1):
             for m in range(k, min(n, k + pair_window) + 1):
+                if best is not None and beaten(lb.pair(k, m, jid), best_c):
+                    continue
                 cand = stops[:k] + [(jid, PICKUP)] + stops[k:m] + [(jid, "delivery")] + stops[m:]
                 c = ev.cost(cand)
                 if c < best_c:
                     best, best_c = cand, c
     else:
         for k in range(n + 1):
+            if best is not None and beaten(lb.single(k, jid), best_c):
+                continue
             cand = stops[:k] + [(jid, "delivery")] + stops[k:]
             c = ev.cost(cand)
             if c < best_c:
