@@ -53,6 +53,10 @@ wall seconds the event path spent waiting for them."""
 
 _LOCK = threading.Lock()
 
+WALL: list[Callable[[], float] | None] = [None]
+"""The clock that measures waits for reports, set by the CLI (``WALL[0] = time.monotonic``);
+operators never read a clock themselves."""
+
 
 def _count(key: str, n: float = 1) -> None:
     with _LOCK:
@@ -131,11 +135,13 @@ class Job:
     request: Any
     due_ts: float
     submitted_ts: float
+    meta: Any = None
+    """What the zone needs to apply the result (for example the triggering event ids)."""
     future: Future | None = None
 
     def __getstate__(self) -> dict:  # futures do not pickle; restore resubmits
         return {k: getattr(self, k) for k in ("job_id", "kind", "fn", "request", "due_ts",
-                                             "submitted_ts")}
+                                             "submitted_ts", "meta")}
 
     def __setstate__(self, st: dict) -> None:
         self.__dict__.update(st)
@@ -151,7 +157,9 @@ class SolverJobs:
     def __init__(self, executor: Any = None, workers: int = 0,
                  wall: Callable[[], float] | None = None):
         self.workers = workers
-        self.wall = wall  # injected by the wiring to measure waits for the report
+        # A clock to measure waits for the report only: injected by the wiring (the CLI
+        # sets :data:`WALL`), never read by a decision.
+        self.wall = wall
         self._executor = executor
         self.pending: list[Job] = []
         self.n = 0
@@ -163,9 +171,9 @@ class SolverJobs:
         return self._executor
 
     def submit(self, kind: str, fn: Callable[[Any], Any], request: Any, due_ts: float,
-               now: float) -> str:
+               now: float, meta: Any = None) -> str:
         self.n += 1
-        job = Job(f"{kind}-{self.n}", kind, fn, request, float(due_ts), float(now))
+        job = Job(f"{kind}-{self.n}", kind, fn, request, float(due_ts), float(now), meta)
         job.future = self.executor.submit(fn, request)
         self.pending.append(job)
         self.pending.sort(key=lambda j: (j.due_ts, int(j.job_id.rsplit("-", 1)[1])))
@@ -194,9 +202,10 @@ class SolverJobs:
             _count("resubmitted")
         if not job.future.done():
             # Wall time is measured (by the injected clock) for the report only.
-            t0 = self.wall() if self.wall else 0.0
+            wall = self.wall or WALL[0]
+            t0 = wall() if wall else 0.0
             res = job.future.result()
-            waited = (self.wall() - t0) if self.wall else 0.0
+            waited = (wall() - t0) if wall else 0.0
             _count("waits")
             _count("wait_s", waited)
             with _LOCK:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import copy
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetstream.contract.settings import EngineSettings
@@ -90,7 +90,8 @@ class Assignment:
     """Sweeps' assignment of pending orders, the zone plan, periodic re-optimization."""
 
     def __init__(self, state: ZoneState, settings: EngineSettings, world: World,
-                 governance: Governance, emit: Emitter, strategy: Any):
+                 governance: Governance, emit: Emitter, strategy: Any, jobs: Any = None):
+        self.jobs = jobs  # SolverJobs: where plans are solved (None: inline)
         self.state = state
         self.settings = settings
         self.world = world
@@ -104,8 +105,9 @@ class Assignment:
         """Vehicles that pass the static constraints, nearest route first."""
         orders = self.state.orders
         scored = []
+        reserved = self.state.plan_vehicles
         for v in self.state.vehicles.values():
-            if static_reject(o, v) is not None:
+            if static_reject(o, v) is not None or (reserved and v.id in reserved):
                 continue
             best = fast_distance_m(v.pos if v.status == ACTIVE else v.start, o.location)
             route = v.route
@@ -129,6 +131,8 @@ class Assignment:
             return
         if now - st.last_shift_start_ts < s.plan_settle_s:
             pending = [o for o in pending if o.kind != "parcel"]
+        if st.plan_orders:  # reserved by the zone plan being solved
+            pending = [o for o in pending if o.id not in st.plan_orders]
         pending.sort(key=lambda o: (-o.priority, o.window_end, o.id))
         travel = self.world.travel
         originals: dict[str, list] = {}
@@ -204,8 +208,72 @@ class Assignment:
         """Plan the zone once per wave of shift starts, at the first sweep after the
         wave settled (``plan_settle_s`` without a new shift start)."""
         req = self.plan_request(now)
-        if req is not None:
+        if req is None:
+            return
+        allowance = self.settings.plan_solve_allowance_s
+        if allowance <= 0 or self.jobs is None:
             self.apply_plan(req, solve_plan(req), now, triggers, out)
+            return
+        # Off the event path: solved by a solver job, applied at now + allowance.
+        st = self.state
+        st.plan_orders = {o.id for o in req.orders}
+        st.plan_vehicles = {v.id for v in req.vehicles}
+        self.jobs.submit("plan", solve_plan, req, now + allowance, now, meta=list(triggers))
+        st.count("plan_jobs")
+
+    def apply_job(self, job: Any, res: Any, out: list[Out]) -> None:
+        """Apply a solver job's result at its due time (``ZoneEngine.apply_due_jobs``)."""
+        if job.kind == "plan":
+            self.apply_plan_job(job.request, res, job.due_ts, list(job.meta), out,
+                                {"id": job.job_id, "requested_ts": job.submitted_ts,
+                                 "applied_ts": job.due_ts})
+        else:
+            raise ValueError(f"unknown solver job kind {job.kind!r}")
+
+    def apply_plan_job(self, req: PlanRequest, res: PlanResult | None, now: float,
+                       triggers: list[str], out: list[Out], job_info: dict | None = None) -> None:
+        """Apply a zone plan solved off the event path, reconciled with what happened
+        since its request (the rule in docs/architecture.md, "Solver jobs"):
+
+        - a vehicle that left the depot, became unavailable or whose route changed
+          since the request keeps its route; the plan's orders for it stay pending
+          (the next sweep inserts them);
+        - an order cancelled, finished or assigned elsewhere meanwhile is left out of
+          the plan's routes (with both its stops);
+        - orders created meanwhile were never reserved: sweeps inserted them into
+          vehicles outside the plan, or they wait for the next sweep.
+        """
+        st = self.state
+        st.plan_orders, st.plan_vehicles = set(), set()
+        if res is None:
+            return
+        planned = {v.id for v in req.vehicles}
+        keep: dict[str, list] = {}
+        stale = 0
+        for v in req.vehicles:
+            cur = st.vehicles.get(v.id)
+            if (cur is None or cur.status != AT_DEPOT
+                    or [tuple(s) for s in cur.route] != req.current.get(v.id, [])):
+                stale += 1
+                continue
+            stops = []
+            for oid, k in res.routes.get(v.id, []):
+                o = st.orders.get(oid)
+                if o is None or not (o.status == PENDING or
+                                     (o.status == ASSIGNED and o.vehicle_id in planned)):
+                    continue
+                stops.append((oid, k))
+            keep[v.id] = stops
+        dropped = sum(len(r) for r in res.routes.values()) - sum(len(r) for r in keep.values())
+        if stale or dropped:
+            st.count("plan_reconciled_vehicles", stale)
+            st.count("plan_reconciled_stops", dropped)
+        res = replace(res, routes=keep,
+                      unassigned=[u for u in res.unassigned
+                                  if u.job_id in st.orders and st.orders[u.job_id].status == PENDING])
+        if job_info is not None:
+            job_info = {**job_info, "reconciled_vehicles": stale, "reconciled_stops": dropped}
+        self.apply_plan(req, res, now, triggers, out, only=keep, job_info=job_info)
 
     def plan_request(self, now: float) -> PlanRequest | None:
         """The zone plan's input when a plan is due (and the wave marked planned), else None."""
@@ -229,14 +297,16 @@ class Assignment:
         return PlanRequest(vehicles, orders, current, now, self.world.travel, self.strategy)
 
     def apply_plan(self, req: PlanRequest, res: PlanResult | None, now: float,
-                   triggers: list[str], out: list[Out]) -> None:
+                   triggers: list[str], out: list[Out], only: dict | None = None,
+                   job_info: dict | None = None) -> None:
         """One assign decision per depot vehicle whose route the plan changes; an
         alert per order the plan left out."""
         if res is None:
             return
         st = self.state
         st.count("plans")
-        st.count("plan_time_guard_hit", 1 if res.stats.get("time_guard_hit") else 0)
+        guard_hit = bool(res.stats.get("guard_hit") or res.stats.get("time_guard_hit"))
+        st.count("plan_time_guard_hit", 1 if guard_hit else 0)
         plan_summary = {"vehicles": len(req.vehicles), "orders": len(req.orders),
                         "vehicles_used": res.stats.get("vehicles_used"),
                         "distance_km": round(res.distance / 1000.0, 1), "cost": round(res.cost, 2),
@@ -244,7 +314,13 @@ class Assignment:
                         "hours_spread": round(res.hours_spread, 2),
                         "independent_check": "feasible" if res.feasible else "violations",
                         "status": res.status}
+        if guard_hit:  # the wall-clock guard cut the search: say so on every decision
+            plan_summary["guard_hit"] = True
+        if job_info is not None:  # solved off the event path (a solver job)
+            plan_summary["solver_job"] = job_info
         for vid in [v.id for v in req.vehicles]:
+            if only is not None and vid not in only:
+                continue
             v = st.vehicles[vid]
             new = as_stops(res.routes.get(vid, []))
             if new == [tuple(s) for s in v.route]:

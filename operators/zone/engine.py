@@ -35,6 +35,7 @@ from fleetstream.contract.events import (Approval, Condition, CustomerProfile, E
                                          ShiftEnd, ShiftStart, StopArrived, VehicleUnavailable)
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.estimators import ModelSeats
+from fleetstream.operators.jobs import SolverJobs
 from fleetstream.operators.routing.engine_adapter import RoutingConfig
 from fleetstream.operators.routing.solver import Budget
 from fleetstream.operators.routing.strategy import ORToolsStrategy
@@ -56,7 +57,8 @@ Handler = Callable[[Any, list[Out]], None]
 def routing_config(s: EngineSettings) -> RoutingConfig:
     """The routing seat's configuration from the engine settings (``routing_*``)."""
     return RoutingConfig(
-        plan_budget=Budget(time_limit_s=60.0, solution_limit=s.routing_plan_solutions),
+        plan_budget=Budget(solution_limit=s.routing_plan_solutions, guard_s=s.routing_guard_s),
+        guard_s=s.routing_guard_s,
         plan_enabled=s.routing_plan, reopt_interval_s=s.routing_reopt_interval_s,
         reopt_min_gain=s.routing_reopt_min_gain,
         redispatch_change_cost=s.routing_redispatch_change_cost,
@@ -79,6 +81,8 @@ class ZoneEngine:
         self._seats = seats or ModelSeats()
         self._observer: Observer | None = None   # evaluation hook
         self.state = state if state is not None else ZoneState(zone)
+        # Solver jobs (zone plans) run off the event path; pending ones are in the snapshot.
+        self.jobs = SolverJobs(workers=self.settings.solver_workers)
         self._wire()
 
     def _wire(self) -> None:
@@ -89,7 +93,8 @@ class ZoneEngine:
         self.world = World(st, s, self.provider)
         self.governance = Governance(st, s, seats, self.world, self.emit)
         self.forecasting = Forecasting(st, s, seats, self.world, self.emit, self._observer)
-        self.assignment = Assignment(st, s, self.world, self.governance, self.emit, self._strategy)
+        self.assignment = Assignment(st, s, self.world, self.governance, self.emit, self._strategy,
+                                     self.jobs)
         self.response = Response(st, s, self.world, self.governance, self.assignment, self.emit,
                                  self._strategy)
         self.fleet = Fleet(st, s, self.world, self.forecasting, self.response, self.emit)
@@ -117,6 +122,9 @@ class ZoneEngine:
         """Apply one event; returns output records.  Events must come in input order."""
         st, iv = self.state, self.settings.sweep_interval_s
         out: list[Out] = []
+        due = self.jobs.next_due_ts
+        if due is not None and ev.ts >= due:
+            self.apply_due_jobs(ev.ts, out)
         if ev.ts > st.clock:
             st.clock = ev.ts
         if st.next_sweep_ts is None:
@@ -126,6 +134,13 @@ class ZoneEngine:
             self.sweep(st.clock, [ev.event_id], out)
             st.next_sweep_ts = (math.floor(st.clock / iv) + 1) * iv
         return out
+
+    def apply_due_jobs(self, clock: float, out: list[Out]) -> None:
+        """Apply every solver job due at or before ``clock``, each at its own due time
+        (event time), in due order: before the event that reached it is handled."""
+        for job in self.jobs.due(clock):
+            res = self.jobs.result(job)  # waits if the solve is still running
+            self.assignment.apply_job(job, res, out)
 
     def _on_vehicle_unavailable(self, ev: Any, out: list[Out]) -> None:
         if ev.vehicle_id not in self.state.vehicles:
@@ -210,8 +225,8 @@ class ZoneEngine:
 
     def snapshot(self) -> bytes:
         """Plain, versioned state (pickled dicts and lists only)."""
-        return pickle.dumps({**self.state.dump(), "seats": self._seats.snapshot()},
-                            protocol=pickle.HIGHEST_PROTOCOL)
+        return pickle.dumps({**self.state.dump(), "seats": self._seats.snapshot(),
+                             "jobs": self.jobs.snapshot()}, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
     def restore(cls, blob: bytes, settings: EngineSettings | None = None,
@@ -219,5 +234,8 @@ class ZoneEngine:
         st = pickle.loads(blob)
         if st["state_version"] != STATE_VERSION:
             raise ValueError(f"zone state version {st['state_version']} is not {STATE_VERSION}")
-        return cls(st["zone"], settings, provider, strategy, ModelSeats.restore(st["seats"]),
-                   state=ZoneState.load(st))
+        eng = cls(st["zone"], settings, provider, strategy, ModelSeats.restore(st["seats"]),
+                  state=ZoneState.load(st))
+        eng.jobs.restore(st["jobs"])
+        eng.jobs.resubmit_all()  # solving again gives the same results
+        return eng

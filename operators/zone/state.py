@@ -14,7 +14,7 @@ from typing import Any
 
 from fleetstream.operators.state import Order, Vehicle
 
-STATE_VERSION = 2
+STATE_VERSION = 3
 """Version of the snapshot layout: a snapshot of another version does not load."""
 
 Condition = tuple[float, float, float, Any, str]
@@ -49,6 +49,11 @@ class ZoneState:
     next_reopt_ts: float | None = None   # (name kept for the snapshot) last sweep index re-optimized
     # vid -> (route judged by the last periodic re-optimization, active conditions then)
     reopt_seen: dict[str, tuple[list, tuple]] = field(default_factory=dict)
+    # While a zone plan is being solved (a solver job): the orders and vehicles it
+    # covers.  Sweeps neither insert these orders nor insert into these vehicles, so
+    # the plan's result can be applied as it is (docs/architecture.md, solver jobs).
+    plan_orders: set[str] = field(default_factory=set)
+    plan_vehicles: set[str] = field(default_factory=set)
 
     def count(self, key: str, n: float = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -72,7 +77,8 @@ class ZoneState:
             "customers": self.customers, "conditions": self.conditions,
             "proposals": self.proposals, "stats": self.stats,
             "plan_wave_ts": self.plan_wave_ts, "next_reopt_ts": self.next_reopt_ts,
-            "reopt_seen": self.reopt_seen,
+            "reopt_seen": self.reopt_seen, "plan_orders": sorted(self.plan_orders),
+            "plan_vehicles": sorted(self.plan_vehicles),
         }
 
     @classmethod
@@ -86,4 +92,5 @@ class ZoneState:
             customers=st["customers"], conditions=st["conditions"], proposals=st["proposals"],
             stats=st["stats"], last_shift_start_ts=st["last_shift_start_ts"], hist=st["hist"],
             plan_wave_ts=st["plan_wave_ts"], next_reopt_ts=st["next_reopt_ts"],
-            reopt_seen=st["reopt_seen"])
+            reopt_seen=st["reopt_seen"], plan_orders=set(st["plan_orders"]),
+            plan_vehicles=set(st["plan_vehicles"]))

@@ -35,7 +35,7 @@ def auto_run(monkeypatch_module):
         return res, p
 
     monkeypatch_module.setattr(strategy_mod.ORToolsStrategy, "plan", spy)
-    sim = run(EngineSettings())
+    sim = run(EngineSettings(solver_workers=0))  # solved in this process, where the spy is
     return sim, plans
 
 

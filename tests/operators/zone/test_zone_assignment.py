@@ -14,7 +14,8 @@ from fleetstream.operators.zone.assignment import solve_plan, solve_reopt
 from fleetstream.operators.zone.engine import ZoneEngine
 from zone_scene import T0, Feed, engine, order, pt, put_on, vehicle
 
-SETTINGS = EngineSettings(routing_plan_solutions=40)
+SETTINGS = EngineSettings(routing_plan_solutions=40, plan_solve_allowance_s=0)
+"""Plans applied inline (allowance 0); the solver-job path is tested in test_zone_jobs.py."""
 
 
 def _depot_zone() -> ZoneEngine:
