@@ -140,6 +140,8 @@ def _run_process(spec: dict, addresses: list[str], proc_id: int) -> None:
                      lanes=spec["lanes"], limits=spec["limits"])
     rc = RecoveryConfig(spec["recovery_dir"]) if spec["recovery_dir"] else None
     ei = timedelta(seconds=spec["epoch_interval_s"])
+    if addresses:
+        _wait_for_lower(addresses, proc_id)
     if spec["workers"] == 1 and not addresses:
         run_main(flow, epoch_interval=ei, recovery_config=rc)
     else:
@@ -191,6 +193,34 @@ def _run_cluster(spec: dict, processes: int) -> list[float]:
         for pid in running:  # only our own children, by pid
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+
+
+def _listening_ports() -> set[int] | None:
+    """Local TCP ports in LISTEN state (Linux /proc), or None where unknown."""
+    ports: set[int] = set()
+    try:
+        for name in ("/proc/net/tcp", "/proc/net/tcp6"):
+            if os.path.exists(name):
+                with open(name) as f:
+                    for line in f.readlines()[1:]:
+                        cols = line.split()
+                        if len(cols) > 3 and cols[3] == "0A":
+                            ports.add(int(cols[1].rsplit(":", 1)[1], 16))
+    except (OSError, ValueError):
+        return None
+    return ports
+
+
+def _wait_for_lower(addresses: list[str], proc_id: int, timeout_s: float = 60.0) -> None:
+    """Process i connects to processes 0..i-1: wait until they listen, so that Bytewax
+    does not start with a failed connection and a retry delay (start-up only)."""
+    want = {int(a.rsplit(":", 1)[1]) for a in addresses[:proc_id]}
+    deadline = time.monotonic() + timeout_s
+    while want and time.monotonic() < deadline:
+        ports = _listening_ports()
+        if ports is None or want <= ports:
+            return
+        time.sleep(0.02)
 
 
 def _proc_main() -> None:

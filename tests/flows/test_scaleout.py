@@ -85,13 +85,18 @@ def test_two_processes_write_the_same_bytes_as_one(four_zones, four_zones_one_la
     assert len(s.process_cpu_s) == 2 and all(c > 0 for c in s.process_cpu_s)
 
 
-def test_two_processes_on_the_small_replay(tmp_path):
-    """replay_data/small: ``-p 2`` (two lanes) and ``-w 2`` write the bytes of ``-p 1``."""
-    one, two, w2 = (str(tmp_path / n) for n in ("one", "two", "w2"))
-    run_replay(SMALL, one)
-    run_replay(SMALL, two, processes=2, lanes=2)
+def test_two_processes_on_the_small_replay(tmp_path, capsys):
+    """replay_data/small: ``fleetstream replay -p 2`` writes the bytes of ``-p 1``, and so
+    do ``-p 2 --lanes 2`` and ``-w 2``."""
+    from fleetstream.cli import main
+    one, two, two_lanes, w2 = (str(tmp_path / n) for n in ("one", "two", "two_lanes", "w2"))
+    assert main(["replay", SMALL, "--out", one, "-q"]) == 0
+    assert main(["replay", SMALL, "--out", two, "-q", "-p", "2"]) == 0
+    assert "2 processes x 1 worker, 1 lane" in capsys.readouterr().err
     assert _files(two) == _files(one)
-    run_replay(SMALL, w2, workers=2, lanes=2)
+    run_replay(SMALL, two_lanes, processes=2, lanes=2)
+    assert _files(two_lanes) == _files(one)
+    run_replay(SMALL, w2, workers=2)
     assert _files(w2) == _files(one)
 
 
