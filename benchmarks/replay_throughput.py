@@ -185,6 +185,7 @@ def main() -> None:
         child(a.child, a.replay, a.workers, a.batch_size, a.processes)
         return
     runs: dict[str, list[dict]] = {"bare": [], "full": []}
+    load0 = os.getloadavg()[0]
     t0 = time.perf_counter()
     for i in range(a.repeat):
         for kind in ("bare", "full"):
@@ -206,7 +207,8 @@ def main() -> None:
         return f"mean {statistics.mean(xs):>10,.0f}  sd {sd:>8,.0f}  best {max(xs):>10,.0f}"
 
     print(f"replay: {a.replay}  processes: {a.processes}  workers/process: {a.workers}  "
-          f"source batch: {a.batch_size}  events: {f['events']:,}  runs: {a.repeat}")
+          f"source batch: {a.batch_size}  events: {f['events']:,}  runs: {a.repeat}  "
+          f"load average (1 min) {load0:.1f} -> {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     print(f"bare bytewax pipeline : events/s {ms(b_eps)}  (peak RSS {b['max_rss_mb']:.0f} MB)")
     print(f"full fleetstream flow : events/s {ms(f_eps)}  (peak RSS {f['max_rss_mb']:.0f} MB, "
           f"{f['outputs']:,} outputs)")
