@@ -227,6 +227,8 @@ class Assignment:
             self.apply_plan_job(job.request, res, job.due_ts, list(job.meta), out,
                                 {"id": job.job_id, "requested_ts": job.submitted_ts,
                                  "applied_ts": job.due_ts})
+        elif job.kind == "reopt":
+            self.apply_reopt_job(job.request, res, job.due_ts, list(job.meta), out)
         else:
             raise ValueError(f"unknown solver job kind {job.kind!r}")
 
@@ -353,8 +355,46 @@ class Assignment:
         vehicle id), so the work comes a few routes per sweep rather than as one burst
         that would hold up the zone's events.  Off when re-routing is off."""
         req = self.reopt_request(now)
-        if req is not None:
+        if req is None:
+            return
+        if (self.jobs is None or self.settings.plan_solve_allowance_s <= 0
+                or all(j.skip for j in req.jobs)):
             self.apply_reopt(req, solve_reopt(req), now, triggers, out)
+            return
+        # Off the event path: solved by a solver job, applied at the next sweep.
+        self.jobs.submit("reopt", solve_reopt, req, now + self.settings.sweep_interval_s, now,
+                         meta=list(triggers))
+        self.state.count("reopt_jobs")
+
+    def apply_reopt_job(self, req: ReoptRequest, results: list[RerouteResult | None], now: float,
+                        triggers: list[str], out: list[Out]) -> None:
+        """Apply re-optimizations solved off the event path, one sweep after their
+        request, reconciled with what happened since (docs/architecture.md, "Solver
+        jobs"): a route is re-sequenced only if it is still the judged one less the
+        stops served since (any other change, or the vehicle leaving service or
+        entering a proposal, discards the result); the new sequence keeps the remaining
+        stops in the solved order, and a stop being served stays first."""
+        st = self.state
+        jobs: list[ReoptJob] = []
+        res: list[RerouteResult | None] = []
+        for job, r in zip(req.jobs, results):
+            if job.skip or r is None:
+                jobs.append(job)
+                res.append(r)
+                continue
+            v = st.vehicles.get(job.vehicle_id)
+            cur = [tuple(s) for s in v.route] if v is not None else []
+            if (v is None or v.status != ACTIVE or st.in_proposal(v.id) or len(cur) < 2
+                    or cur != job.route[len(job.route) - len(cur):]):
+                st.count("reopt_stale")
+                continue
+            left = set(cur)
+            keep_first = v.at_stop is not None or (job.keep_first and cur[0] == job.route[0])
+            seq = [s for s in as_stops(r.sequence) if s in left and not (keep_first and s == cur[0])]
+            new = ([cur[0]] if keep_first else []) + seq
+            jobs.append(replace(job, route=cur, keep_first=keep_first))
+            res.append(replace(r, sequence=seq, changed=new != cur))
+        self.apply_reopt(replace(req, jobs=jobs), res, now, triggers, out)
 
     def reopt_request(self, now: float) -> ReoptRequest | None:
         """The routes due for re-optimization at this sweep (copies), else None."""

@@ -125,3 +125,54 @@ def test_solver_pool_size_does_not_change_a_decision() -> None:
     _e0, out0 = _run(JOBS)
     _e2, out2 = _run(replace(JOBS, solver_workers=2))
     assert _plan_decisions(out0) and orjson.dumps(out0) == orjson.dumps(out2)
+
+
+def _reopt_zone(settings: EngineSettings) -> ZoneEngine:
+    """Three active vans with zig-zag routes worth re-sequencing, every bucket due."""
+    from zone_scene import engine, order, put_on, vehicle
+    f = Feed()
+    vs, os_ = [], []
+    for k, vid in enumerate(("v1", "v2", "v3")):
+        v = vehicle(f, vid, active=True, pos=pt(0.0, 0.01 * k))
+        mine = [order(f, f"{vid}o{i}", pt(d, 0.01 * k), T0, T0 + 5 * 3600)
+                for i, d in enumerate([0.03, 0.0, 0.025, 0.005, 0.02, 0.01])]
+        put_on(v, mine)
+        vs.append(v)
+        os_ += mine
+    eng = engine(vs, os_, settings)
+    eng.state.next_reopt_ts = int(T0 // settings.sweep_interval_s) - 100
+    return eng
+
+
+def test_a_reoptimization_job_applies_at_the_next_sweep_as_inline() -> None:
+    inline, job = _reopt_zone(replace(JOBS, plan_solve_allowance_s=0)), _reopt_zone(JOBS)
+    out_i: list = []
+    inline.assignment.maybe_reoptimize(T0 + 30, ["e"], out_i)
+    out_j: list = []
+    job.assignment.maybe_reoptimize(T0 + 30, ["e"], out_j)
+    assert out_j == [] and job.jobs.pending_count("reopt") == 1
+    job.apply_due_jobs(T0 + 30 + JOBS.sweep_interval_s, out_j)
+    assert [r["kind"] for _t, r in out_i] == ["reroute"] * 3
+    def seqs(out: list) -> list:  # stop order per decision (ETAs differ: later start)
+        return [{vid: [(s["order_id"], s["stop"]) for s in st] for vid, st in r["routes"].items()}
+                for _t, r in out]
+
+    assert seqs(out_j) == seqs(out_i)
+    assert [r["ts"] for _t, r in out_j] == [T0 + 90.0] * 3
+    assert {vid: v.route for vid, v in job.vehicles.items()} == \
+        {vid: v.route for vid, v in inline.vehicles.items()}
+
+
+def test_a_reoptimization_of_a_route_changed_meanwhile_is_discarded() -> None:
+    eng = _reopt_zone(JOBS)
+    eng.assignment.maybe_reoptimize(T0 + 30, ["e"], [])
+    v2 = eng.vehicles["v2"]
+    v2.route = list(reversed(v2.route))          # re-routed by another decision meanwhile
+    served = eng.vehicles["v3"].route.pop(0)      # v3 served its first stop meanwhile
+    out: list = []
+    eng.apply_due_jobs(T0 + 90, out)
+    assert sorted(next(iter(r["routes"])) for _t, r in out) == ["v1", "v3"]
+    assert eng.stats["reopt_stale"] == 1
+    assert served not in eng.vehicles["v3"].route
+    assert sorted(eng.vehicles["v3"].route) == sorted(
+        s for s in _reopt_zone(JOBS).vehicles["v3"].route if s != served)
