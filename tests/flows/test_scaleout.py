@@ -14,7 +14,7 @@ from fleetstream.connectors.files import SimulatedCrash, count_lines, read_repla
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.engine import LocalEngine
 from fleetstream.flows.lanes import LaneRouter, zone_lane
-from fleetstream.operators.pipeline import decode
+from fleetstream.flows.logic import TrackerLogic
 from fleetstream.replay import FILE_TOPICS, run_replay
 from fleetstream.sim.loop import Simulation
 from fleetstream.sim.world import Scenario
@@ -49,15 +49,20 @@ def four_zones_one_lane(four_zones, tmp_path_factory) -> str:
 
 
 def test_the_lanes_really_split_the_zones(four_zones):
-    """The router puts the four zones on more than one of three lanes, and each zone's
-    vehicles and orders on the lane of that zone (else the next tests prove nothing)."""
+    """The router puts the four zones on more than one of three lanes, and every event
+    a lane's tracker routes to a zone was on that zone's lane: each zone has a single
+    upstream (else the next tests prove nothing)."""
     router = LaneRouter(3)
+    trackers = [TrackerLogic(None) for _ in range(3)]
     lanes_of_zone: dict[str, set[int]] = {}
+    verdicts = set()
     for msg in read_replay(four_zones):
         lane = router.lane(msg)
-        ok, ev = decode(msg)
-        if ok and ev.TYPE in ("shift_start", "order_created"):
-            lanes_of_zone.setdefault(ev.zone, set()).add(lane)
+        [(verdict, what, _m, _ev)], _ = trackers[lane].on_batch([msg._replace(lane=lane)])
+        verdicts.add(verdict)
+        if verdict == "route":
+            lanes_of_zone.setdefault(what, set()).add(lane)
+    assert verdicts == {"route", "drop", "dlq"}
     assert len(lanes_of_zone) == 4
     assert all(lanes == {zone_lane(z, 3)} for z, lanes in lanes_of_zone.items())
     assert len({zone_lane(z, 3) for z in lanes_of_zone}) >= 2
