@@ -146,27 +146,33 @@ class RouteEval:
         """Incremental evaluation applies (no break: the break's placement is global)."""
         return self.v.break_ is None
 
-    def trace(self, stops: list[Stop]) -> tuple:
-        """States before each position (time, previous node, monotone cost, loads) of a
-        route, its end time and total cost, for :meth:`cost_move`."""
-        v = self.v
+    def rich(self, stops: list[Stop]) -> list[tuple]:
+        """``stops`` as the incremental evaluation's stops: (job id, kind, node, window
+        start, window end, service, has pickup, counts in the start load, sizes, signed
+        sizes, the original stop)."""
         sd, stop = self._sd, self.stop
-        data = [sd.get((jid, kind)) or stop(jid, kind) for jid, kind in stops]
+        return [(s[0], s[1]) + (sd.get((s[0], s[1])) or stop(s[0], s[1])) + (s,) for s in stops]
+
+    def trace(self, rich: list[tuple]) -> tuple:
+        """States before each position (time, previous node, monotone cost, loads) of a
+        route (:meth:`rich` stops), its end time and total cost, for :meth:`cost_move`."""
+        v = self.v
         # Without pickups the load only falls along the route: checking it at the start
         # is enough, and the moves need not track it.
-        track = any(k == PICKUP for _j, k in stops)
+        track = any(x[1] == PICKUP for x in rich)
         nd = len(self.dims)
         capv = self.capv
         load = [0.0] * (nd if track else 0)
+        nl = len(load)
         start = [0.0] * nd
-        for x in data:
-            if x[5]:
-                q = x[6]
-                for di in range(len(load)):
+        for x in rich:
+            if x[7]:
+                q = x[8]
+                for di in range(nl):
                     load[di] += q[di]
         if not track:
-            for x in data:
-                q = x[6]
+            for x in rich:
+                q = x[8]
                 for di in range(nd):
                     start[di] += q[di]
             hard = sum(max(0.0, start[di] - capv[di]) for di in range(nd))
@@ -174,37 +180,32 @@ class RouteEval:
             hard = sum(max(0.0, load[di] - capv[di]) for di in range(nd))
         t, node, q = v.start_time, v.start, HARD * hard
         Ts, Ns, Qs, Ls = [], [], [], []
-        step = self._step
-        for x in data:
+        T, D, km_c, late_c, soft, max_late = self.T, self.D, self.km_c, self.late_c, self.soft, self.max_late
+        for _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o in rich:
             Ts.append(t)
             Ns.append(node)
             Qs.append(q)
             Ls.append(tuple(load))
-            t, node, q = step(x, t, node, q, load)
+            a = t + T[node][nxt]
+            q += D[node][nxt] * km_c
+            s = a if a > w0 else w0
+            if s > w1:
+                if soft and s - w1 <= max_late:
+                    q += (s - w1) * late_c
+                else:
+                    q += (s - w1) * HARD
+            if nl:
+                for di in range(nl):
+                    load[di] += sq[di]
+                    if load[di] > capv[di] + 1e-9:
+                        q += (load[di] - capv[di]) * HARD
+            t, node = s + svc, nxt
         Ts.append(t)
         Ns.append(node)
         Qs.append(q)
         Ls.append(tuple(load))
         end, qf = self._finish(t, node, q)
-        return Ts, Ns, Qs, Ls, end, qf, len(stops)
-
-    def _step(self, x: tuple, t: float, node: int, q: float, load: list) -> tuple:
-        nxt, w0, w1, svc, _hp, _pre, _q, sq = x
-        a = t + self.T[node][nxt]
-        q += self.D[node][nxt] * self.km_c
-        s = a if a > w0 else w0
-        if s > w1:
-            if self.soft and s - w1 <= self.max_late:
-                q += (s - w1) * self.late_c
-            else:
-                q += (s - w1) * HARD
-        if load:
-            capv = self.capv
-            for di in range(len(load)):
-                load[di] += sq[di]
-                if load[di] > capv[di] + 1e-9:
-                    q += (load[di] - capv[di]) * HARD
-        return s + svc, nxt, q
+        return Ts, Ns, Qs, Ls, end, qf, len(rich)
 
     def _finish(self, t, node, q):
         v = self.v
@@ -220,13 +221,13 @@ class RouteEval:
     def total(self, end: float, q: float, n: int) -> float:
         return q + (end - self.v.start_time) * self.h_c + n * self.stop_c
 
-    def cost_move(self, cand: list[Stop], lo: int, hi: int, tr: tuple, bound: float) -> float:
-        """Cost of ``cand``, which equals the traced route outside positions [lo, hi),
+    def cost_move(self, cand: list[tuple], lo: int, hi: int, tr: tuple, bound: float) -> float:
+        """Cost of ``cand`` (:meth:`rich` stops), which equals the traced route outside positions [lo, hi),
         or inf as soon as it provably reaches ``bound``: it starts from the traced state
         at ``lo``, and once past the change, a candidate at the same place no earlier
         than the traced route cannot beat the traced suffix."""
         Ts, Ns, Qs, Ls, end0, qf0, n = tr
-        T, D, sd, stop = self.T, self.D, self._sd, self.stop
+        T, D = self.T, self.D
         km_c, h_c, late_c, soft, max_late, capv = (self.km_c, self.h_c, self.late_c, self.soft,
                                                    self.max_late, self.capv)
         t, node, q = Ts[lo], Ns[lo], Qs[lo]
@@ -240,8 +241,7 @@ class RouteEval:
                         return q + (qf0 - Qs[i]) + end0 * h_c + h0
                     if t > Ts[i] and q + (qf0 - Qs[i]) + end0 * h_c + h0 >= bound:
                         return float("inf")
-            jid, kind = cand[i]
-            nxt, w0, w1, svc, _hp, _pre, _q, sq = sd.get((jid, kind)) or stop(jid, kind)
+            _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = cand[i]
             a = t + T[node][nxt]
             q += D[node][nxt] * km_c
             s = a if a > w0 else w0
@@ -295,17 +295,19 @@ def improve_route(p: Problem, vid: str, stops: list[Stop], max_passes: int = 6,
         return _search(p, cur, ev.cost(cur), max_passes, window, True,
                        lambda cand, lo, hi, bound: ev.cost(cand), lambda cand: None,
                        two_opt=False)
-    trace = [ev.trace(cur)]
+    rich = ev.rich(cur)
+    trace = [ev.trace(rich)]
 
-    def price(cand: list[Stop], lo: int, hi: int, bound: float) -> float:
+    def price(cand: list[tuple], lo: int, hi: int, bound: float) -> float:
         return ev.cost_move(cand, lo, hi, trace[0], bound)
 
-    def accept(cand: list[Stop]) -> None:
+    def accept(cand: list[tuple]) -> None:
         trace[0] = ev.trace(cand)
 
     tr = trace[0]
-    cur, _best = _search(p, cur, ev.total(tr[4], tr[5], n), max_passes, window,
-                         any(k == PICKUP for _j, k in cur), price, accept, two_opt=True)
+    rich, _best = _search(p, rich, ev.total(tr[4], tr[5], n), max_passes, window,
+                          any(k == PICKUP for _j, k in cur), price, accept, two_opt=True)
+    cur = [x[-1] for x in rich]
     return cur, ev.cost(cur)
 
 
@@ -383,13 +385,15 @@ class _Pairs:
         pos = self.pos
         if k > i:  # jumps over cur[i+seg : k+seg]: a pickup must not pass its delivery
             lo, hi = i + seg, k + seg
-            for jid, kind in cur[i:i + seg]:
+            for x in cur[i:i + seg]:
+                jid, kind = x[0], x[1]
                 if kind == PICKUP:
                     d = pos.get((jid, "delivery"))
                     if d is not None and lo <= d < hi and self._paired(jid):
                         return False
         else:  # jumps back over cur[k:i]: a delivery must not pass its pickup
-            for jid, kind in cur[i:i + seg]:
+            for x in cur[i:i + seg]:
+                jid, kind = x[0], x[1]
                 if kind != PICKUP:
                     q = pos.get((jid, PICKUP))
                     if q is not None and k <= q < i and self._paired(jid):
@@ -402,7 +406,8 @@ class _Pairs:
         if not self.ok:
             return _pairs_ok(cur[:i] + cur[i:k][::-1] + cur[k:], self.p)
         pos = self.pos
-        for jid, kind in cur[i:k]:
+        for x in cur[i:k]:
+            jid, kind = x[0], x[1]
             if kind == PICKUP:
                 d = pos.get((jid, "delivery"))
                 if d is not None and d < k and self._paired(jid):
@@ -410,9 +415,10 @@ class _Pairs:
         return True
 
 
-def _pairs_ok(stops: list[Stop], p: Problem) -> bool:
+def _pairs_ok(stops: list, p: Problem) -> bool:
     seen: set[str] = set()
-    for jid, kind in stops:
+    for s in stops:
+        jid, kind = s[0], s[1]
         if kind == PICKUP:
             seen.add(jid)
         elif p._jobs[jid].has_pickup and jid not in seen:
