@@ -131,22 +131,31 @@ class InsertionBound:
     def pair(self, k: int, m: int, jid: str) -> float:
         """Lower bound with ``jid``'s pickup at position ``k`` and its delivery before
         original stop ``m`` (m >= k)."""
+        return self.pairs(k, m, m, jid)[0]
+
+    def pairs(self, k: int, m0: int, m1: int, jid: str) -> list[float]:
+        """:meth:`pair` for every m in [m0, m1] (the pickup part is shared)."""
         if not self.ok:
-            return float("-inf")
-        T, D = self.ev.T, self.ev.D
-        sp, sd = self.ev.stop(jid, PICKUP), self.ev.stop(jid, DELIVERY)
+            return [float("-inf")] * (m1 - m0 + 1)
+        ev = self.ev
+        T, D, C, R, svc, dtot = ev.T, ev.D, self.C, self.R, self.svc, self.dtot
+        sp, sd = ev.stop(jid, PICKUP), ev.stop(jid, DELIVERY)
         P, Q = sp[0], sd[0]
         a, b = self._node(k - 1), self._node(k)
-        t, pen_p = self._visit(self.dep[k] + T[a][P], sp)
-        if m == k:
-            t, pen_d = self._visit(t + T[P][Q], sd)
-            dist = self.dtot - D[a][b] + D[a][P] + D[P][Q] + D[Q][b]
-        else:
-            c, d = self._node(m - 1), self._node(m)
-            # P -> stop k ... stop m-1 (services and arcs, no waiting) -> Q
-            t_last = t + T[P][b] + (self.C[m - 1] - self.C[k])
-            t, pen_d = self._visit(t_last + self.svc[m - 1] + T[c][Q], sd)
-            dist = (self.dtot - D[a][b] - D[c][d] + D[a][P] + D[P][b] + D[c][Q] + D[Q][d])
-        b2 = self._node(m)
-        end = t + T[Q][b2] + self.R[m]
-        return self._total(self.pen[k] + pen_p + pen_d, dist, end, self.n + 2)
+        tp, pen_p = self._visit(self.dep[k] + T[a][P], sp)
+        pen0 = self.pen[k] + pen_p
+        d0 = dtot - D[a][b] + D[a][P]
+        out = []
+        for m in range(m0, m1 + 1):
+            if m == k:
+                t, pen_d = self._visit(tp + T[P][Q], sd)
+                dist = d0 + D[P][Q] + D[Q][b]
+            else:
+                c, d = self._node(m - 1), self._node(m)
+                # P -> stop k ... stop m-1 (services and arcs, no waiting) -> Q
+                t_last = tp + T[P][b] + (C[m - 1] - C[k]) + svc[m - 1]
+                t, pen_d = self._visit(t_last + T[c][Q], sd)
+                dist = d0 + D[P][b] - D[c][d] + D[c][Q] + D[Q][d]
+            end = t + T[Q][self._node(m)] + R[m]
+            out.append(self._total(pen0 + pen_d, dist, end, self.n + 2))
+        return out

@@ -441,8 +441,10 @@ def best_insertion(p: Problem, vid: str, stops: list[Stop], jid: str,
     lb = InsertionBound(ev, stops)
     if j.has_pickup:
         for k in range(n + 1):
-            for m in range(k, min(n, k + pair_window) + 1):
-                if best is not None and beaten(lb.pair(k, m, jid), best_c):
+            top = min(n, k + pair_window)
+            bounds = lb.pairs(k, k, top, jid)
+            for m in range(k, top + 1):
+                if best is not None and beaten(bounds[m - k], best_c):
                     continue
                 cand = stops[:k] + [(jid, PICKUP)] + stops[k:m] + [(jid, "delivery")] + stops[m:]
                 c = ev.cost(cand)
