@@ -100,6 +100,7 @@ class FuzzPipeline:
         self.engine_errors: list[str] = []
         self.nonfinite: list[str] = []
         self.crashes: list[tuple[InMsg, str]] = []
+        self.real_fates: list[str] = []              # fates of the unmutated messages
 
     def process(self, msg: InMsg) -> str:
         """The fate of one message: ``routed``, ``dead_letter``, ``dropped`` or ``crash``."""
@@ -380,7 +381,7 @@ def run(n: int, seed: int, replay: str, limits: LimitsSettings | None = None,
     t0 = time.perf_counter()
     next_report = t0 + 10
     for i, msg in enumerate(real):
-        pipe.process(msg._replace(seq=seq))
+        pipe.real_fates.append(pipe.process(msg._replace(seq=seq)))
         seq += 1
         k = (i + 1) * n // len(real) - i * n // len(real)  # n in all, spread evenly
         for _ in range(k):
@@ -394,6 +395,25 @@ def run(n: int, seed: int, replay: str, limits: LimitsSettings | None = None,
     return pipe, mut, time.perf_counter() - t0
 
 
+def zone_clocks(pipe: FuzzPipeline) -> dict[str, float]:
+    return {z: float(getattr(getattr(e, "state", None), "clock", float("nan")))
+            for z, e in sorted(pipe.zones.items())}
+
+
+def poison_report(pipe: FuzzPipeline, replay: str, limits: LimitsSettings) -> dict:
+    """What the mutants did to the real stream: its messages' fates and the zone
+    clocks, against a clean run of the same recording."""
+    clean, _m, _s = run(0, 0, replay, limits, progress=False)
+    changed = Counter(f"{a} -> {b}" for a, b in zip(clean.real_fates, pipe.real_fates) if a != b)
+    cz, fz = zone_clocks(clean), zone_clocks(pipe)
+    return {"real_fate_changes": dict(changed.most_common()),
+            "real_routed": pipe.real_fates.count("routed"),
+            "real_routed_clean": clean.real_fates.count("routed"),
+            "zone_clock_lead_s": {z: round(fz[z] - cz[z], 1) for z in cz if z in fz},
+            "zones_not_in_clean_run": len(set(fz) - set(cz)),
+            "outputs_clean": dict(clean.outputs)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("-n", type=int, default=1_000_000, help="mutated messages (default 10^6)")
@@ -401,8 +421,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--replay", default=os.path.join(ROOT, "replay_data", "small"))
     ap.add_argument("--json", help="also write the summary here")
     ap.add_argument("--show", type=int, default=5, help="crashes and errors to print")
+    ap.add_argument("--no-clean", action="store_true",
+                    help="skip the clean run that measures what the mutants did to real data")
     args = ap.parse_args(argv)
-    pipe, mut, secs = run(args.n, args.seed, args.replay)
+    limits = LimitsSettings()
+    pipe, mut, secs = run(args.n, args.seed, args.replay, limits)
     s = pipe.summary()
     s.update({"mutants": sum(mut.kinds.values()), "kinds": dict(sorted(mut.kinds.items())),
               "seconds": round(secs, 1), "seed": args.seed, "replay": args.replay})
@@ -417,6 +440,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"    {c:>9,}  {reason}")
     if len(pipe.dlq) > 40:
         print(f"    ... {len(pipe.dlq) - 40} more reasons")
+    if not args.no_clean:
+        s["poison"] = p = poison_report(pipe, args.replay, limits)
+        print(f"  real messages routed {p['real_routed']:,} (clean run "
+              f"{p['real_routed_clean']:,}); fate changes: {p['real_fate_changes'] or 'none'}")
+        print(f"  zone clock ahead of the clean run's at the end (s): {p['zone_clock_lead_s']}; "
+              f"zones the clean run does not have: {p['zones_not_in_clean_run']}")
+        print(f"  outputs {s['outputs']} (clean run {p['outputs_clean']})")
     for msg, tb in pipe.crashes[:args.show]:
         print(f"CRASH on {msg!r:.300}\n{tb}")
     for e in pipe.engine_errors[:args.show]:

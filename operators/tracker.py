@@ -39,6 +39,51 @@ WATERMARK_RANK, WATERMARK_WINDOW = 3, 64
 """The lane watermark is the 3rd largest of the last 64 accepted event times
 (docs/limits.md): one or two outliers cannot move it, and outliers age out."""
 
+
+class Watermark:
+    """The ``rank``-th largest of the last ``window`` observed times: a clock that a
+    few outliers (fewer than ``rank`` in any ``window`` consecutive times) cannot move.
+
+    >>> w = Watermark()
+    >>> for t in (100, 101, 102, 9_000_000, 103):
+    ...     w.observe(t)
+    >>> w.value
+    102
+    >>> w.observe(104); w.observe(105); w.value
+    104
+    """
+
+    __slots__ = ("times", "value", "rank")
+
+    def __init__(self, rank: int = WATERMARK_RANK, window: int = WATERMARK_WINDOW):
+        self.rank = rank
+        self.times: deque[float] = deque(maxlen=window)
+        self.value: float | None = None   # None until the first observation
+
+    def observe(self, ts: float) -> None:
+        times = self.times
+        full = len(times) == times.maxlen
+        times.append(ts)
+        if self.value is None or ts > self.value or full:
+            self.value = heapq.nlargest(self.rank, times)[-1]
+
+    def reset(self, ts: float) -> None:
+        """Jump to ``ts`` (as if ``rank`` times equal to it had just been observed)."""
+        self.times.clear()
+        self.times.extend([ts] * self.rank)
+        self.value = ts
+
+    def snapshot(self) -> list[float]:
+        return list(self.times)
+
+    @classmethod
+    def restore(cls, times: list[float], rank: int = WATERMARK_RANK,
+                window: int = WATERMARK_WINDOW) -> "Watermark":
+        w = cls(rank, window)
+        w.times.extend(times)
+        w.value = heapq.nlargest(rank, w.times)[-1] if w.times else None
+        return w
+
 ROUTE = "route"
 DROP = "drop"
 REJECT = "reject"
@@ -165,7 +210,7 @@ class PartitionTracker:
         self.retain_done_s = retain_done_s
         self.next_gc_ts = -1e18
         self.recent: dict[str, float] = {}    # event_id -> ts, insertion ordered
-        self.clock = -1e18                    # the lane watermark; -1e18: no event yet
+        self.clock = -1e18                    # largest accepted ts; -1e18: no event yet
         self.dedupe_window_s = dedupe_window_s
         self.dedupe_max = dedupe_max
         self.event_skew_s = event_skew_s
@@ -175,13 +220,12 @@ class PartitionTracker:
         self.ping_lead_s = ping_lead_s
         self.ahead: list[list] = []           # [entity key, ts] of consecutive rejects
         self.rebases = 0                      # times the watermark was rebased
-        self.times: deque[float] = deque(maxlen=WATERMARK_WINDOW)  # last accepted ts
-        self.wm: float | None = None          # watermark: see the class docstring
+        self.marks = Watermark()              # of accepted ts: see the class docstring
 
     @property
     def watermark(self) -> float | None:
         """The reference for the skew check (None before the lane's first event)."""
-        return self.wm
+        return self.marks.value
 
     @classmethod
     def from_limits(cls, limits: LimitsSettings, **kw: Any) -> "PartitionTracker":
@@ -207,9 +251,7 @@ class PartitionTracker:
         ahead = [a for a in self.ahead if a[0] != key and abs(a[1] - ts) <= self.event_skew_s]
         if need > 0 and len({a[0] for a in ahead}) + 1 >= need:
             self.rebases += 1
-            self.times.clear()
-            self.times.extend([ts] * WATERMARK_RANK)
-            self.wm = ts
+            self.marks.reset(ts)
             return None  # the stream has moved on: accepted, the watermark follows
         self.ahead = (ahead + [[key, ts]])[-max(need, 1):]
         n = len({a[0] for a in self.ahead})
@@ -228,7 +270,7 @@ class PartitionTracker:
             return (REJECT, why)
         ent = self.entities.get(key)
         if (isinstance(ev, Ping) and ent is not None and ent[1] is not None and ev.ts <= ent[1]
-                and ent[1] <= self.wm + self.ping_lead_s):
+                and ent[1] <= self.marks.value + self.ping_lead_s):
             # (a last ping further ahead of the watermark was a clock glitch: not counted)
             self._remember(eid, ev.ts)
             return (DROP, f"stale ping: {ev.ts:.1f} not after {ent[1]:.1f}")
@@ -262,9 +304,7 @@ class PartitionTracker:
         if ts > self.clock:
             self.clock = ts
         self.ahead = []
-        self.times.append(ts)
-        if self.wm is None or ts > self.wm or len(self.times) == WATERMARK_WINDOW:
-            self.wm = heapq.nlargest(WATERMARK_RANK, self.times)[-1]
+        self.marks.observe(ts)
 
     def _forget_finished(self) -> None:
         """Drop entities finished more than ``retain_done_s`` ago (hourly, event time)."""
@@ -278,7 +318,7 @@ class PartitionTracker:
         recent[eid] = ts
         if len(recent) > self.dedupe_max or (len(recent) > 1024 and len(recent) % 256 == 0):
             # the watermark, not the clock: one event ahead must not evict the window
-            horizon = self.wm - self.dedupe_window_s
+            horizon = self.marks.value - self.dedupe_window_s
             while recent and (len(recent) > self.dedupe_max or
                               next(iter(recent.values())) < horizon):
                 del recent[next(iter(recent))]
@@ -290,7 +330,7 @@ class PartitionTracker:
                 "skew": self.event_skew_s, "rebase": self.skew_rebase_events,
                 "ts_range": [self.min_event_ts, self.max_event_ts],
                 "ahead": [list(a) for a in self.ahead], "rebases": self.rebases,
-                "times": list(self.times), "wm": self.wm, "ping_lead": self.ping_lead_s,
+                "times": self.marks.snapshot(), "ping_lead": self.ping_lead_s,
                 "retain": self.retain_done_s, "next_gc_ts": self.next_gc_ts}
 
     @classmethod
@@ -305,7 +345,6 @@ class PartitionTracker:
         t.clock = snap["clock"]
         t.ahead = [list(a) for a in snap.get("ahead", ())]
         t.rebases = snap.get("rebases", 0)
-        t.times.extend(snap.get("times", [t.clock] if t.clock > -1e17 else []))
-        t.wm = snap.get("wm", t.clock if t.clock > -1e17 else None)
+        t.marks = Watermark.restore(snap.get("times", [t.clock] if t.clock > -1e17 else []))
         t.ping_lead_s = snap.get("ping_lead", _LIMITS.ping_lead_s)
         return t
