@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from fleetstream.contract.outputs import TOPIC_DLQ
-from fleetstream.contract.settings import EngineSettings
+from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.operators.pipeline import InMsg, decode, output_key, stage1_key, track, zone_step
 from fleetstream.operators.tracker import PartitionTracker
 from fleetstream.operators.zone.engine import ZoneEngine
@@ -32,21 +32,23 @@ def default_zone_factory(settings: EngineSettings) -> Callable[[str], ZoneEngine
 
 class LocalEngine:
     def __init__(self, settings: EngineSettings | None = None,
-                 zone_factory: Callable[[str], ZoneEngine] | None = None):
+                 zone_factory: Callable[[str], ZoneEngine] | None = None,
+                 limits: LimitsSettings | None = None):
         self.settings = settings or EngineSettings()
+        self.limits = limits or LimitsSettings()
         self.zone_factory = zone_factory or default_zone_factory(self.settings)
         self.trackers: dict[str, PartitionTracker] = {}
         self.zones: dict[str, ZoneEngine] = {}
         self.drops: dict[str, int] = {}
 
     def process(self, msg: InMsg) -> list[Output]:
-        ok, ev = decode(msg)
+        ok, ev = decode(msg, self.limits)
         if not ok:
             return [(TOPIC_DLQ, output_key(TOPIC_DLQ, ev), ev)]
         k = stage1_key(msg)
         tracker = self.trackers.get(k)
         if tracker is None:
-            tracker = self.trackers[k] = PartitionTracker()
+            tracker = self.trackers[k] = PartitionTracker.from_limits(self.limits)
         verdict, what = track(tracker, msg, ev)
         if verdict == "dlq":
             return [(TOPIC_DLQ, output_key(TOPIC_DLQ, what), what)]
