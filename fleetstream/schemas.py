@@ -337,7 +337,7 @@ _PARTITIONING = """\
 - Stage 1 (`operators/tracker.py`, `PartitionTracker`) is keyed by input
   partition index: it drops duplicate event ids and stale pings and learns the
   zone of every vehicle (from `shift_start`) and order (from `order_created`).
-  Stage 2 (`operators/zone_engine.py`) is keyed by `zone`; zones scale out
+  Stage 2 (`operators/zone/engine.py`) is keyed by `zone`; zones scale out
   across workers. A replay is one ordered partition. See
   [architecture.md](architecture.md) for why stage 1 is keyed by partition
   rather than by vehicle.

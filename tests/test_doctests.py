@@ -26,7 +26,7 @@ MODULES = _modules()
 
 
 def test_every_layer_is_found() -> None:
-    for m in ("fleetstream.operators.zone_engine", "fleetstream.models.eta",
+    for m in ("fleetstream.operators.zone.engine", "fleetstream.models.eta",
               "fleetstream.connectors.files", "fleetstream.flows.engine",
               "fleetstream.contract.events"):
         assert m in MODULES
