@@ -128,9 +128,15 @@ def full(replay: str, workers: int, batch_size: int, processes: int) -> dict:
     timer.install()
     with tempfile.TemporaryDirectory() as out:
         s = run_replay(replay, out, workers=workers, batch_size=batch_size, processes=processes)
-        return {"events": s.events_in, "seconds": s.seconds,
-                "outputs": sum(v for k, v in s.counts.items() if not k.startswith("_")),
-                "zone_step": timer.report(), "process_cpu_s": s.process_cpu_s}
+        r = {"events": s.events_in, "seconds": s.seconds,
+             "outputs": sum(v for k, v in s.counts.items() if not k.startswith("_")),
+             "zone_step": timer.report(), "process_cpu_s": s.process_cpu_s}
+    try:  # solver jobs (zone plans in a process pool): a zone step may wait for one
+        from fleetstream.operators.jobs import METRICS
+        r["solver_jobs"] = dict(METRICS)
+    except ImportError:
+        pass
+    return r
 
 
 def child(kind: str, replay: str, workers: int, batch_size: int, processes: int) -> None:
@@ -218,6 +224,11 @@ def main() -> None:
     print(f"ratio full/bare       : mean {statistics.mean(ratios):.4f}  sd {sd:.4f}   "
           f"(target >= 0.25, goal 0.5)")
     print_zone_step(f["zone_step"])
+    j = f.get("solver_jobs")
+    if j and j.get("submitted"):
+        print(f"  solver jobs: {j['submitted']:.0f} submitted, {j.get('waits', 0):.0f} waited for "
+              f"at their due event time ({j.get('wait_s', 0.0):.1f} s in all, longest "
+              f"{j.get('max_wait_s', 0.0):.1f} s): those waits are inside the zone steps above")
     if a.json:
         with open(a.json, "w") as fh:
             json.dump({"args": vars(a), "runs": runs}, fh, indent=1)

@@ -11,6 +11,9 @@ process.  ``cpu-bound speedup`` = CPU seconds of the 1-process run / CPU seconds
 of the busiest process of the N-process run: what the split of the work allows
 on idle cores, independent of what else runs on the machine (the wall-time
 speedup is not: on a loaded 2-core machine N processes share the same cores).
+It is meaningful with zone plans solved inline (``--set engine.solver_workers=0``):
+a solver pool's CPU is not in the 1-process figure.  ``total cpu s`` is the CPU of
+the whole process tree of a run (pools included): what scale-out costs in all.
 
     python benchmarks/scaleout.py [--replay DIR] [--runs 3] [--configs 1:1,2:1,2:2]
 """
@@ -21,6 +24,7 @@ import argparse
 import hashlib
 import json
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -32,23 +36,36 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 
-def child(replay: str, out: str, processes: int, lanes: int, workers: int) -> None:
+def child(replay: str, out: str, processes: int, lanes: int, workers: int,
+          overrides: list[str]) -> None:
+    from fleetstream.contract.settings import Settings
     from fleetstream.replay import FILE_TOPICS, run_replay
-    s = run_replay(replay, out, workers=workers, processes=processes, lanes=lanes)
+    st = Settings.load(None, overrides=dict(kv.split("=", 1) for kv in overrides))
+    s = run_replay(replay, out, st.engine, workers=workers, processes=processes, lanes=lanes,
+                   limits=st.limits)
     digest = hashlib.sha256()
     for t in FILE_TOPICS:
         with open(os.path.join(out, t + ".jsonl"), "rb") as f:
             digest.update(t.encode() + b"\0" + f.read() + b"\0")
+    try:  # reap this process's solver pool, if any, so that its CPU is counted below
+        from fleetstream.operators.jobs import shutdown_pool
+        shutdown_pool()
+    except ImportError:
+        pass
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    tree = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     print(json.dumps({"seconds": s.seconds, "events": s.events_in,
-                      "process_cpu_s": s.process_cpu_s, "sha256": digest.hexdigest(),
+                      "process_cpu_s": s.process_cpu_s, "tree_cpu_s": tree,
+                      "sha256": digest.hexdigest(),
                       "decisions": s.counts.get("fs.decisions", 0)}))
 
 
-def run_one(replay: str, tmp: str, processes: int, lanes: int, workers: int) -> dict:
+def run_one(replay: str, tmp: str, processes: int, lanes: int, workers: int,
+            overrides: list[str]) -> dict:
     out = os.path.join(tmp, f"out_p{processes}_l{lanes}")
     t0 = time.perf_counter()
     res = subprocess.run([sys.executable, __file__, "--child", replay, out, str(processes),
-                          str(lanes), str(workers)],
+                          str(lanes), str(workers)] + [f"--set={kv}" for kv in overrides],
                          capture_output=True, text=True, cwd=ROOT)
     if res.returncode != 0:
         sys.stderr.write(res.stderr)
@@ -93,12 +110,15 @@ def main() -> None:
                     help="comma-separated PROCESSES:LANES configurations; the first is the "
                     "reference for speedups and bytes (default 1:1,2:1,2:2)")
     ap.add_argument("--workers", type=int, default=1, help="Bytewax workers per process (default 1)")
+    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
+                    help="settings override for every run, as `fleetstream replay --set` "
+                    "(e.g. engine.solver_workers=0 solves zone plans inline)")
     ap.add_argument("--json", metavar="FILE", help="also write every run's figures to FILE")
     ap.add_argument("--child", nargs=5, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.child:
         replay, out, p, lanes, w = a.child
-        child(replay, out, int(p), int(lanes), int(w))
+        child(replay, out, int(p), int(lanes), int(w), a.set)
         return
     configs = [tuple(int(x) for x in c.split(":")) for c in a.configs.split(",")]
     tmp = tempfile.mkdtemp(prefix="fs_scaleout_")
@@ -110,7 +130,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for i in range(a.runs):
             for c in configs:
-                r = run_one(replay, tmp, c[0], c[1], a.workers)
+                r = run_one(replay, tmp, c[0], c[1], a.workers, a.set)
                 runs[c].append(r)
                 print(f"[{time.perf_counter() - t0:6.0f} s] run {i + 1}/{a.runs} "
                       f"p{c[0]} lanes {c[1]}: {r['seconds']:.1f} s, cpu "
@@ -125,10 +145,10 @@ def main() -> None:
     ref_cpu = [max(r["process_cpu_s"]) for r in ref]
     print(f"replay: {a.replay or a.scenario + ' (simulated)'}  zones: {zones}  "
           f"events: {ref[0]['events']:,}  decisions: {ref[0]['decisions']:,}  runs: {a.runs}  "
-          f"workers/process: {a.workers}  load average (1 min) {load0:.1f} -> {load1:.1f} on "
+          f"workers/process: {a.workers}  settings: {' '.join(a.set) or 'defaults'}  load average (1 min) {load0:.1f} -> {load1:.1f} on "
           f"{os.cpu_count()} CPUs")
     print(f"{'config':<14}{'wall s mean':>12}{'sd':>7}{'speedup':>9}{'sd':>7}"
-          f"{'busiest-process cpu s':>23}{'cpu-bound speedup':>19}  identical")
+          f"{'total cpu s':>15}{'busiest-process cpu s':>23}{'cpu-bound speedup':>19}  identical")
     for c in configs:
         rs = runs[c]
         wall = [r["seconds"] for r in rs]
@@ -140,7 +160,9 @@ def main() -> None:
         spm, spsd = _mean_sd(sp)
         bm, bsd = _mean_sd(busiest)
         cm, csd = _mean_sd(cpu_sp)
+        tm, tsd = _mean_sd([r["tree_cpu_s"] for r in rs])
         print(f"{f'p{c[0]} lanes {c[1]}':<14}{wm:>12.1f}{wsd:>7.1f}{spm:>9.2f}{spsd:>7.2f}"
+              f"{f'{tm:.1f} +- {tsd:.1f}':>15}"
               f"{f'{bm:.1f} +- {bsd:.1f}':>23}{f'{cm:.2f} +- {csd:.2f}':>19}  "
               f"{'yes' if same else 'NO'}")
     all_same = all(r["sha256"] == ref_sha for rs in runs.values() for r in rs)
