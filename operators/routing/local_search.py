@@ -178,28 +178,9 @@ class RouteEval:
             hard = sum(max(0.0, start[di] - capv[di]) for di in range(nd))
         else:
             hard = sum(max(0.0, load[di] - capv[di]) for di in range(nd))
-        t, node, q = v.start_time, v.start, HARD * hard
-        Ts, Ns, Qs, Ls = [], [], [], []
-        T, D, km_c, late_c, soft, max_late = self.T, self.D, self.km_c, self.late_c, self.soft, self.max_late
-        for _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o in rich:
-            Ts.append(t)
-            Ns.append(node)
-            Qs.append(q)
-            Ls.append(tuple(load))
-            a = t + T[node][nxt]
-            q += D[node][nxt] * km_c
-            s = a if a > w0 else w0
-            if s > w1:
-                if soft and s - w1 <= max_late:
-                    q += (s - w1) * late_c
-                else:
-                    q += (s - w1) * HARD
-            if nl:
-                for di in range(nl):
-                    load[di] += sq[di]
-                    if load[di] > capv[di] + 1e-9:
-                        q += (load[di] - capv[di]) * HARD
-            t, node = s + svc, nxt
+        rec: tuple[list, list, list, list] = ([], [], [], [])
+        t, node, q = self._walk(rich, 0, v.start_time, v.start, HARD * hard, load, float("inf"), rec=rec)
+        Ts, Ns, Qs, Ls = rec
         Ts.append(t)
         Ns.append(node)
         Qs.append(q)
@@ -226,22 +207,47 @@ class RouteEval:
         or inf as soon as it provably reaches ``bound``: it starts from the traced state
         at ``lo``, and once past the change, a candidate at the same place no earlier
         than the traced route cannot beat the traced suffix."""
-        Ts, Ns, Qs, Ls, end0, qf0, n = tr
+        Ts, Ns, Qs, Ls, _end0, _qf0, _n = tr
+        out = self._walk(cand, lo, Ts[lo], Ns[lo], Qs[lo], list(Ls[lo]), bound, tr=tr, hi=hi)
+        if len(out) == 1:
+            return out[0]
+        t, node, q = out
+        end, q = self._finish(t, node, q)
+        return q + end * self.h_c + self._h0(len(cand))
+
+    def _h0(self, n: int) -> float:
+        return n * self.stop_c - self.v.start_time * self.h_c
+
+    def _walk(self, stops: list[tuple], lo: int, t: float, node: int, q: float, load: list,
+              bound: float, tr: tuple | None = None, hi: int = 0,
+              rec: tuple | None = None) -> tuple:
+        """The inner loop of :meth:`trace` and :meth:`cost_move`: walk :meth:`rich`
+        ``stops`` from position ``lo`` in state (t, node, q, load).  ``rec`` records
+        the state before each stop; with ``tr``, past position ``hi`` the walk rejoins
+        the traced route where it can; it stops once the cost provably reaches
+        ``bound``.  Returns (t, node, q) at the last stop, or (cost,) when it ended
+        early (inf: cut off)."""
         T, D = self.T, self.D
         km_c, h_c, late_c, soft, max_late, capv = (self.km_c, self.h_c, self.late_c, self.soft,
                                                    self.max_late, self.capv)
-        t, node, q = Ts[lo], Ns[lo], Qs[lo]
-        load = list(Ls[lo])
         nl = len(load)
-        h0 = n * self.stop_c - self.v.start_time * h_c
+        n = len(stops)
+        h0 = self._h0(n)
+        if tr is not None:
+            Ts, Ns, Qs, _Ls, end0, qf0, _n = tr
         for i in range(lo, n):
-            if i > hi:
+            if tr is not None and i > hi:
                 if node == Ns[i]:
                     if t == Ts[i]:
-                        return q + (qf0 - Qs[i]) + end0 * h_c + h0
+                        return (q + (qf0 - Qs[i]) + end0 * h_c + h0,)
                     if t > Ts[i] and q + (qf0 - Qs[i]) + end0 * h_c + h0 >= bound:
-                        return float("inf")
-            _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = cand[i]
+                        return (float("inf"),)
+            if rec is not None:
+                rec[0].append(t)
+                rec[1].append(node)
+                rec[2].append(q)
+                rec[3].append(tuple(load))
+            _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = stops[i]
             a = t + T[node][nxt]
             q += D[node][nxt] * km_c
             s = a if a > w0 else w0
@@ -257,9 +263,8 @@ class RouteEval:
                         q += (load[di] - capv[di]) * HARD
             t, node = s + svc, nxt
             if q + t * h_c + h0 >= bound:
-                return float("inf")
-        end, q = self._finish(t, node, q)
-        return q + end * h_c + h0
+                return (float("inf"),)
+        return t, node, q
 
     def lateness(self, stops: list[Stop]) -> float:
         """Total time past window ends along the route (time units)."""
