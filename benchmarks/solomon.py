@@ -52,7 +52,8 @@ def run_one(args: tuple) -> dict:
                               scale=10.0, first_solution=STRATEGIES[r % len(STRATEGIES)],
                               gls_lambda=lam, solution_limit=solutions or None, lns_time_limit_s=lns)
         res = solve(p, params)
-        if res is None:
+        if res is None or not any(res.routes.values()):  # no solution in the budget
+            guard = guard or bool(solutions and res is not None and res.guard_hit)
             continue
         rep = check_plan(p, res.routes)
         key = (not rep.feasible, rep.distance)
@@ -62,7 +63,7 @@ def run_one(args: tuple) -> dict:
     secs = time.perf_counter() - t0
     if best is None:
         return {"instance": name, "feasible": False, "distance": None, "vehicles": None,
-                "seconds": round(secs, 2)}
+                "seconds": round(secs, 2), "guard_hit": guard}
     _k, res, rep, fs = best
     return {"instance": name, "feasible": rep.feasible, "distance": round(rep.distance, 1),
             "vehicles": rep.vehicles_used, "violations": len(rep.violations),
