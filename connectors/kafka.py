@@ -441,8 +441,9 @@ class _OutputPart(StatelessSinkPartition):
         self.counters.add(counts)
         if self.progress_s and time.monotonic() >= self.next_progress:
             self.next_progress = time.monotonic() + self.progress_s
-            log.info("outputs so far: %s", ", ".join(
-                f"{k} {v:,}" for k, v in sorted(self.counters.snapshot().items())))
+            log.info("outputs so far: %s%s", ", ".join(
+                f"{k} {v:,}" for k, v in sorted(self.counters.snapshot().items())),
+                f"; {jobs.summary()}" if jobs.METRICS["submitted"] else "")
 
     def close(self) -> None:
         self.producer.flush(self.flush_timeout_s)

@@ -34,6 +34,7 @@ from bytewax.testing import cluster_main, run_main
 
 from fleetstream.connectors.kafka import KafkaOutputSink, OrderedKafkaSource, redact
 from fleetstream.contract.settings import Settings
+from fleetstream.operators import jobs
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
 from fleetstream.flows.engine import DROPS, build_flow
 from fleetstream.operators.pipeline import output_key
@@ -154,6 +155,7 @@ class LiveFlow:
                                "outputs_skipped": self.kafka_sink.counters.skipped}
         if self.redis_sink is not None:
             out["redis"] = self.redis_sink.stats.metrics()
+        out["solver_jobs"] = dict(jobs.METRICS)
         return out
 
 
@@ -168,6 +170,7 @@ def run_live(settings: Settings, redis_url: str | None = None, workers: int = 1,
              progress_s: float = 10.0) -> dict[str, Any]:
     """Run the live flow until the input ends (``tail=False``) or forever.  Returns
     the output counts per topic (``_drops`` included) and the read-model metrics."""
+    jobs.LOG_WAITS[0] = True  # live: a late solver result holds events up; say so
     lf = LiveFlow(settings, redis_url, tail, models_dir, progress_s)
     rc = None
     if recovery_dir:

@@ -49,8 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     path = _resolve(a.instance)
     p = read_instance(path, a.convention)
     solomon = not path.endswith(".json")
+    # With --solution-limit the result is bounded by solutions (deterministic) and
+    # --time-limit is only the wall-clock guard, whose hit is reported.
     budget = Budget(time_limit_s=a.time_limit, solution_limit=a.solution_limit or 1,
-                    deterministic=bool(a.solution_limit), first_solution=a.first_solution)
+                    deterministic=bool(a.solution_limit), first_solution=a.first_solution,
+                    guard_s=a.time_limit)
     res = plan(p, budget, scale=10.0 if solomon and a.convention == "cvrplib" else
                (100.0 if solomon else 1.0))
     rep = check_plan(p, res.routes, [u.job_id for u in res.unassigned])

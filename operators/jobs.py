@@ -53,6 +53,10 @@ wall seconds the event path spent waiting for them."""
 
 _LOCK = threading.Lock()
 
+LOG_WAITS = [False]
+"""Live mode sets this: every wait for a late solver result is then logged as a warning
+(a replay waits routinely and only counts)."""
+
 WALL: list[Callable[[], float] | None] = [None]
 """The clock that measures waits for reports, set by the CLI (``WALL[0] = time.monotonic``);
 operators never read a clock themselves."""
@@ -210,7 +214,10 @@ class SolverJobs:
             _count("wait_s", waited)
             with _LOCK:
                 METRICS["max_wait_s"] = max(METRICS["max_wait_s"], waited)
-            log.debug("solver job %s waited %.3f s past its due event time", job.job_id, waited)
+            (log.warning if LOG_WAITS[0] else log.debug)(
+                "solver job %s (%s) was not ready at its due event time: the event path waited "
+                "%.3f s (raise engine.plan_solve_allowance_s or solver_workers if this repeats)",
+                job.job_id, job.kind, waited)
         else:
             res = job.future.result()
         _count("applied")

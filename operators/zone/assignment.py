@@ -443,6 +443,8 @@ class Assignment:
             if job.skip:
                 st.count("reoptimize_skipped_unchanged")
                 continue
+            if r is not None and r.guard_hit:
+                st.count("reroute_guard_hit")
             if r is None or not r.changed or r.cost_before - r.cost_after < cfg.reopt_min_gain:
                 st.reopt_seen[vid] = (job.route, req.conds)
                 continue
@@ -459,6 +461,7 @@ class Assignment:
                 f"{r.cost_before:.2f} -> {r.cost_after:.2f}",
                 reasons=[{"rule": "periodic_reoptimization",
                           "interval_min": cfg.reopt_interval_s / 60,
-                          "min_gain": cfg.reopt_min_gain}],
+                          "min_gain": cfg.reopt_min_gain,
+                          **({"guard_hit": True} if r.guard_hit else {})}],
                 expected_effect=self.governance.effect(before, {vid: seq}, now, []),
                 strategy=req.strategy.name))
