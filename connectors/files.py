@@ -96,7 +96,9 @@ def count_lines(replay: str) -> int:
 
 class _ReplayPartition(StatefulSourcePartition[InMsg, int]):
     def __init__(self, path: str, resume: int | None, batch: int, speed: float | None,
-                 total: int | None, progress: bool, crash_at: int | None = None):
+                 total: int | None, progress: bool, crash_at: int | None = None,
+                 chunked: bool = False):
+        self.chunked = chunked
         self.f = _open(path)
         self.crash_at = crash_at
         self.seq = 0
@@ -115,7 +117,7 @@ class _ReplayPartition(StatefulSourcePartition[InMsg, int]):
         self.wall0: datetime | None = None
         self.awake: datetime | None = None
 
-    def next_batch(self) -> list[InMsg]:
+    def next_batch(self) -> list:
         if self.crash_at is not None and self.seq >= self.crash_at:
             raise SimulatedCrash(f"simulated crash at line {self.seq}")
         out = []
@@ -133,6 +135,8 @@ class _ReplayPartition(StatefulSourcePartition[InMsg, int]):
             self._pace(out)
         if self.progress and time.perf_counter() >= self.next_report:
             self._report()
+        if self.chunked:
+            return [out] if out else []
         return out
 
     def _pace(self, batch: list[InMsg]) -> None:
@@ -176,10 +180,13 @@ class SimulatedCrash(RuntimeError):
 
 
 class ReplaySource(FixedPartitionedSource[InMsg, int]):
-    """One ordered partition over a replay file; resume state is the line number."""
+    """One ordered partition over a replay file; resume state is the line number.
+    ``chunked``: emit each batch as one item, the list of its messages."""
 
     def __init__(self, replay: str, batch_size: int = 2000, speed: float | None = None,
-                 progress: bool = False, total: int | None = None, crash_at: int | None = None):
+                 progress: bool = False, total: int | None = None, crash_at: int | None = None,
+                 chunked: bool = False):
+        self.chunked = chunked
         self.crash_at = crash_at
         self.path = events_path(replay)
         self.batch_size = batch_size
@@ -192,7 +199,7 @@ class ReplaySource(FixedPartitionedSource[InMsg, int]):
 
     def build_part(self, step_id: str, for_part: str, resume_state: int | None) -> _ReplayPartition:
         return _ReplayPartition(self.path, resume_state, self.batch_size, self.speed,
-                                self.total, self.progress, self.crash_at)
+                                self.total, self.progress, self.crash_at, self.chunked)
 
 
 # ------------------------------------------------------------------------ outputs
@@ -224,7 +231,8 @@ class _LinesPartition(StatefulSinkPartition[str, int]):
 
 
 class OutputFiles(FixedPartitionedSink[str, int]):
-    """One raw file per output topic in ``out/raw``; items are ``(topic, line)``.
+    """One raw file per output topic in ``out/raw``; items are ``(topic, text)``, the
+    text one line or several joined by newlines.
     The partition's resume state is the file length, so a resumed run truncates
     what was written after the last snapshot and nothing is duplicated."""
 

@@ -30,9 +30,12 @@ from fleetstream.flows.engine import DROPS, build_flow
 FILE_TOPICS = list(OUTPUT_TOPICS) + [DROPS]
 
 
-def _line(item: tuple) -> tuple[str, str]:
-    topic, prefix, rec = item
-    return (topic, prefix + "\t" + orjson.dumps(rec).decode("utf-8"))
+def _lines(chunk: list) -> list[tuple[str, str]]:
+    """A chunk of outputs -> one ``(topic, lines)`` per topic (the raw file format)."""
+    by_topic: dict[str, list[str]] = {}
+    for topic, prefix, rec in chunk:
+        by_topic.setdefault(topic, []).append(prefix + "\t" + orjson.dumps(rec).decode("utf-8"))
+    return [(t, "\n".join(lines)) for t, lines in by_topic.items()]
 
 
 @dataclass
@@ -72,15 +75,16 @@ def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float 
               models_dir: str | None = None, crash_at: int | None = None, lanes: int = 1,
               limits: LimitsSettings | None = None):
     source = ReplaySource(replay, batch_size=batch_size, speed=speed, progress=progress,
-                          total=total, crash_at=crash_at)
+                          total=total, crash_at=crash_at, chunked=True)
 
-    def attach(stream: Any) -> None:
-        op.output("files", op.map("to_lines", stream, _line), OutputFiles(out_dir, FILE_TOPICS))
+    def attach(chunks: Any) -> None:
+        op.output("files", op.flat_map("to_lines", chunks, _lines),
+                  OutputFiles(out_dir, FILE_TOPICS))
 
     return build_flow("fleetstream_replay", source, attach,
                       partial(build_zone_engine, settings=settings, models_dir=models_dir),
                       partial(restore_zone_engine, settings=settings), lanes=lanes,
-                      limits=limits)
+                      limits=limits, chunked_input=True, chunked_outputs=True)
 
 
 def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None,

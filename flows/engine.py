@@ -13,7 +13,8 @@ one lane per zone), which is what keeps each zone's events in input order on any
 number of workers and processes (docs/architecture.md, "Determinism").
 
 Every output is ``(topic, sort_prefix, record)``; ``attach_outputs`` decides where
-it goes (files for replays, Kafka live).
+it goes (files for replays, Kafka live).  Between steps, messages, events and
+outputs travel in chunks (lists), one Bytewax item per batch (flows/logic.py).
 """
 
 from __future__ import annotations
@@ -35,52 +36,69 @@ DROPS = "_drops"
 Output = tuple[str, str, dict]
 
 
-def _tracked_out(item: tuple) -> Output:
-    verdict, what, msg, ev = item
-    if verdict == "dlq":
-        return (TOPIC_DLQ, sort_prefix(0.0, "", msg.seq), what)
-    return (DROPS, sort_prefix(0.0, "", msg.seq),
-            {"seq": msg.seq, "event_id": ev.event_id, "reason": what})
+def _reject_outs(item: tuple) -> list[Output]:
+    out = []
+    for verdict, what, msg, ev in item[1]:
+        if verdict == "dlq":
+            out.append((TOPIC_DLQ, sort_prefix(0.0, "", msg.seq), what))
+        else:
+            out.append((DROPS, sort_prefix(0.0, "", msg.seq),
+                        {"seq": msg.seq, "event_id": ev.event_id, "reason": what}))
+    return out
 
 
-def _zone_out(zone: str, item: tuple) -> Output:
-    topic, rec, n = item
-    return (topic, sort_prefix(rec.get("ts", 0.0), zone, n), rec)
+def _zone_outs(zone: str, chunk: list) -> list[Output]:
+    return [(topic, sort_prefix(rec.get("ts", 0.0), zone, n), rec) for topic, rec, n in chunk]
+
+
+def _positions(item: tuple) -> list[tuple]:
+    zone = item[1]
+    return [(ev.vehicle_id, ev.lat, ev.lon, ev.ts, zone) for _m, ev in item[2]
+            if ev.TYPE == "ping"]
 
 
 def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
                zone_factory: Callable[[str], ZoneEngine],
                zone_restore: Callable[[bytes], ZoneEngine], ordered: bool = True,
                attach_positions: Callable[[Stream], None] | None = None,
-               lanes: int = 1, limits: LimitsSettings | None = None) -> Dataflow:
+               lanes: int = 1, limits: LimitsSettings | None = None,
+               chunked_input: bool = False, chunked_outputs: bool = False) -> Dataflow:
     """``ordered``: input ``seq`` orders the input (replay line, or Kafka timestamp);
     see flows/logic.py.  ``attach_positions`` receives every accepted ping as
     ``(vehicle_id, lat, lon, ts, zone)`` (the live Redis read model uses it).
     ``lanes`` > 1 spreads decoding and tracking over that many lanes, a lane per zone
     group (flows/lanes.py); it needs a source with one ordered partition.  ``limits``:
-    the input hygiene of decoding and tracking (the ``[limits]`` settings)."""
+    the input hygiene of decoding and tracking (the ``[limits]`` settings).
+    ``chunked_input``: the source emits lists of messages (one per batch) rather than
+    messages; ``chunked_outputs``: ``attach_outputs`` receives lists of outputs (one
+    per step call) rather than outputs.  Chunks cost Bytewax one item, not one per
+    message (flows/logic.py)."""
     flow = Dataflow(name)
     msgs = op.input("input", flow, source)
+    chunks = msgs if chunked_input else op.map("chunk", msgs, lambda m: [m])
     if lanes > 1:
-        one = op.key_on("key_router", msgs, lambda _m: "router")
-        routed_msgs = op.stateful_batch(
+        one = op.key_on("key_router", chunks, lambda _c: "router")
+        routed_chunks = op.stateful_batch(
             "route", one, lambda resume: RouterLogic(resume, lanes, ordered, limits))
-        msgs = op.key_rm("lanes", routed_msgs)
-    by_lane = op.key_on("key_partition", msgs, stage1_key)
+        chunks = op.key_rm("lanes", routed_chunks)
+    # Every message of a chunk is on the same lane (one source partition, or the router).
+    by_lane = op.key_on("key_partition", chunks, lambda c: stage1_key(c[0]))
     tracked = op.stateful_batch("track", by_lane,
                                 lambda resume: TrackerLogic(resume, ordered, limits))
     tracked = op.key_rm("tracked", tracked)
-    routed = op.branch("routed", tracked, lambda t: t[0] == "route")
-    rejects = op.map("track_rejects", routed.falses, _tracked_out)
+    routed = op.branch("routed", tracked, lambda t: t[0] == "zone")
+    rejects = op.map("track_rejects", routed.falses, _reject_outs)
 
     if attach_positions is not None:
-        pings = op.filter("pings", routed.trues, lambda t: t[3].TYPE == "ping")
-        attach_positions(op.map("positions", pings, lambda t: (t[3].vehicle_id, t[3].lat,
-                                                               t[3].lon, t[3].ts, t[1])))
-    zoned = op.map("to_zone", routed.trues, lambda t: (t[1], (t[1], t[2], t[3])))
+        attach_positions(op.flat_map("positions", routed.trues, _positions))
+    zoned = op.map("to_zone", routed.trues, lambda t: (t[1], t))
     decided = op.stateful_batch(
         "zone", zoned, lambda resume: ZoneLogic(resume, zone_factory, zone_restore, ordered))
-    outs = op.map("outputs", decided, lambda kv: _zone_out(kv[0], kv[1]))
+    outs = op.map("outputs", decided, lambda kv: _zone_outs(kv[0], kv[1]))
 
-    attach_outputs(op.merge("all_outputs", rejects, outs))
+    out_chunks = op.merge("all_outputs", rejects, outs)
+    if chunked_outputs:
+        attach_outputs(out_chunks)
+    else:
+        attach_outputs(op.flat_map("unchunk", out_chunks, lambda chunk: chunk))
     return flow

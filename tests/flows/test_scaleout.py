@@ -58,10 +58,12 @@ def test_the_lanes_really_split_the_zones(four_zones):
     verdicts = set()
     for msg in read_replay(four_zones):
         lane = router.lane(msg)
-        [(verdict, what, _m, _ev)], _ = trackers[lane].on_batch([msg._replace(lane=lane)])
-        verdicts.add(verdict)
-        if verdict == "route":
-            lanes_of_zone.setdefault(what, set()).add(lane)
+        [out], _ = trackers[lane].on_batch([[msg._replace(lane=lane)]])
+        if out[0] == "zone":
+            verdicts.add("route")
+            lanes_of_zone.setdefault(out[1], set()).add(lane)
+        else:
+            verdicts.add(out[1][0][0])
     assert verdicts == {"route", "drop", "dlq"}
     assert len(lanes_of_zone) == 4
     assert all(lanes == {zone_lane(z, 3)} for z, lanes in lanes_of_zone.items())
