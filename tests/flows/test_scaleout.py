@@ -129,3 +129,27 @@ def test_in_process_crash_still_surfaces_the_cause(four_zones, tmp_path):
     with pytest.raises(Exception) as err:
         run_replay(four_zones, str(tmp_path / "o"), crash_at=10, batch_size=5)
     assert isinstance(err.value.__cause__, SimulatedCrash)
+
+
+def test_the_unchunked_wiring_decides_like_the_chunked_replay(four_zones, four_zones_one_lane):
+    """The live wiring (one Bytewax item per message in, one per output out) writes the
+    same records in the same canonical order as the chunked replay flow."""
+    from functools import partial
+
+    import bytewax.operators as op
+    from bytewax.testing import TestingSink, TestingSource, run_main
+
+    from fleetstream.flows.engine import build_flow
+    from fleetstream.wiring import build_zone_engine, restore_zone_engine
+
+    got: list = []
+    settings = EngineSettings()
+    flow = build_flow("unchunked", TestingSource(list(read_replay(four_zones)), batch_size=50),
+                      lambda s: op.output("out", s, TestingSink(got)),
+                      partial(build_zone_engine, settings=settings),
+                      partial(restore_zone_engine, settings=settings))
+    run_main(flow)
+    assert got and all(isinstance(x[1], str) and isinstance(x[2], dict) for x in got)
+    for topic in FILE_TOPICS:
+        mine = sorted((p, orjson.dumps(r)) for t, p, r in got if t == topic)
+        assert b"".join(r + b"\n" for _p, r in mine) == _files(four_zones_one_lane)[topic], topic
