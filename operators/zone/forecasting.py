@@ -15,7 +15,7 @@ from typing import Any, Callable
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.state import DELIVERY, Order, Vehicle
-from fleetstream.operators.zone.records import Emitter, Out, r1
+from fleetstream.operators.zone.records import Emitter, Out
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import World
 
@@ -48,6 +48,9 @@ class Forecasting:
         self.world = world
         self.emit = emit
         self.observer = observer
+        # The seats' versions for the ETA records of the refresh running now (they
+        # change only when a seat learns, never during a refresh).
+        self._models: dict | None = None
 
     # ------------------------------------------------------------------ predictions
 
@@ -55,72 +58,101 @@ class Forecasting:
         """Predict arrival, interval and risk for every remaining stop of ``v``;
         publish ETAs and failure-risk alerts.  Returns the orders that newly crossed
         the late-risk threshold when the vehicle is out of its trigger cooldown (the
-        caller responds to them), else []."""
+        caller responds to them), else [].
+
+        Cheap per stop, same answers as evaluating everything everywhere: leg travel
+        times come from the zone's leg cache (``World.legs``), the hourly ratio and
+        the seats' versions are looked up once per refresh, and a stop outside the
+        risk range (``RISK_MAX_STOPS`` / ``RISK_HORIZON_S``) whose ETA cannot be
+        published now (``eta_publish_min_period_s``) gets its arrival only: nothing
+        else would read its interval."""
         s, st, seats, world = self.settings, self.state, self.seats, self.world
-        travel = world.travel
+        orders = st.orders
         v.eta_ts = now
         route = v.route
         if v.route_version != v.leg_ratio_rv or now - v.leg_ratio_ts >= LEG_RATIO_REFRESH_S:
             self.refresh_leg_ratios(v, now)
+        travel, leg_s = world.travel, world.legs.leg_s
+        ratios = v.leg_ratios
+        n_ratios = len(ratios)
+        hist = st.hist
+        hist_of: dict[int, float] = {}   # hour -> hist_ratio, for this refresh
+        min_period = s.eta_publish_min_period_s
         t, prev = now, v.pos
         tp = th = now   # the same route timed by the provider alone / by the hourly mean
         etas = []
         at_risk: list[str] = []
         hour = (now % 86400) / 3600.0
+        pace_var = abs(v.pace - 1.0)
+        zone = st.zone
+        self._models = None   # the seats' versions, looked up once per refresh
         for i, (oid, kind) in enumerate(route):
-            o = st.orders[oid]
-            p = o.stop_point(kind)
-            prov, f = travel.leg_s(prev, p, t)
-            if i == 0:
+            o = orders[oid]
+            if kind == DELIVERY:
+                p, w0, svc = o.location, o.window_start, o.service_s
+            else:
+                p, w0, svc = o.pickup, o.created_ts, o.pickup_service_s
+            if i == 0:   # from where the vehicle is now: a leg not worth caching
+                prov, f = travel.leg_s(prev, p, t)
                 ratio = seats.eta.predict_ratio(world.leg_x(v, prev, p, t, prov, f, 0))
             else:
-                ratio = v.leg_ratios[i - 1] if i - 1 < len(v.leg_ratios) else 1.0
+                prov = leg_s(prev, p, t)[0]
+                ratio = ratios[i - 1] if i - 1 < n_ratios else 1.0
             arrive = t + prov * ratio
             arrive_p = tp + prov
-            arrive_h = th + prov * self.hist_ratio(th)
-            w0, w1 = o.stop_window(kind)
-            svc = o.stop_service_s(kind)
+            hk = int(th // 3600) % 24
+            hr = hist_of.get(hk)
+            if hr is None:
+                h = hist.get(hk)
+                hr = hist_of[hk] = h[0] / h[1] if h and h[1] else 1.0
+            arrive_h = th + prov * hr
             start = arrive if arrive > w0 else w0
-            etas.append(r1(arrive))
+            etas.append(round(arrive, 1))
             t, prev = start + svc, p
             tp = (arrive_p if arrive_p > w0 else w0) + svc
             th = (arrive_h if arrive_h > w0 else w0) + svc
             if kind != DELIVERY:
                 continue
             horizon = arrive - now
-            xi = {"horizon_s": horizon, "stops_ahead": i, "zone": st.zone, "hour": hour,
-                  "pace_var": abs(v.pace - 1.0)}
+            if not (i < RISK_MAX_STOPS or horizon < RISK_HORIZON_S):
+                if o.pub_eta is not None and now - o.pub_ts < min_period:
+                    continue  # no risk to assess, no ETA to publish: the arrival is all
+                xi = {"horizon_s": horizon, "stops_ahead": i, "zone": zone, "hour": hour,
+                      "pace_var": pace_var}
+                self.maybe_publish_eta(v, o, now, arrive, seats.intervals.interval(xi), i,
+                                       None, out, triggers)
+                continue
+            xi = {"horizon_s": horizon, "stops_ahead": i, "zone": zone, "hour": hour,
+                  "pace_var": pace_var}
             lo80, hi80, lo95, hi95 = seats.intervals.interval(xi)
-            p_late = None
-            if i < RISK_MAX_STOPS or horizon < RISK_HORIZON_S:
-                xr = world.risk_x(v, o, arrive, hi80 - lo80, horizon, i, hour)
-                p_late = seats.late_risk.predict_proba(xr)
-                b = horizon_bucket(horizon)
-                if not o.snaps or o.snaps[-1]["b"] != b:
-                    o.snaps.append({"b": b, "ts": now, "eta": arrive, "xi": xi, "xr": xr,
-                                    "p_late": p_late, "lo80": lo80, "hi80": hi80,
-                                    "lo95": lo95, "hi95": hi95, "eta_p": arrive_p,
-                                    "eta_h": arrive_h})
-                if self.observer is not None:
-                    before_end = o.window_end - now
-                    for mark in (3600.0, 1800.0):
-                        if before_end <= mark and mark not in o.wsnaps and before_end > mark - 900:
-                            o.wsnaps[mark] = {"ts": now, "eta": arrive, "p_late": p_late,
-                                              "p_fail": seats.failure_risk.predict_proba(xr)}
-                if p_late >= s.late_risk_on and not o.late_flag:
-                    o.late_flag = True
-                    at_risk.append(oid)
-                elif p_late <= s.late_risk_off and o.late_flag:
-                    o.late_flag = False
-                if horizon < 3600 and not o.fail_alerted:
-                    p_fail = seats.failure_risk.predict_proba(xr)
-                    if p_fail >= s.failure_risk_on:
-                        o.fail_alerted = True
-                        self.emit.alert(out, now, "failure_risk", "warning",
-                                        f"Order {oid}: {p_fail:.0%} risk of a failed attempt "
-                                        f"(customer {o.customer_id})", v.id, [oid],
-                                        {"p_fail": round(p_fail, 3), **world.context_counts(o)},
-                                        triggers)
+            xr = world.risk_x(v, o, arrive, hi80 - lo80, horizon, i, hour)
+            p_late = seats.late_risk.predict_proba(xr)
+            b = horizon_bucket(horizon)
+            if not o.snaps or o.snaps[-1]["b"] != b:
+                o.snaps.append({"b": b, "ts": now, "eta": arrive, "xi": xi, "xr": xr,
+                                "p_late": p_late, "lo80": lo80, "hi80": hi80,
+                                "lo95": lo95, "hi95": hi95, "eta_p": arrive_p,
+                                "eta_h": arrive_h})
+            if self.observer is not None:
+                before_end = o.window_end - now
+                for mark in (3600.0, 1800.0):
+                    if before_end <= mark and mark not in o.wsnaps and before_end > mark - 900:
+                        o.wsnaps[mark] = {"ts": now, "eta": arrive, "p_late": p_late,
+                                          "p_fail": seats.failure_risk.predict_proba(xr)}
+            if p_late >= s.late_risk_on and not o.late_flag:
+                o.late_flag = True
+                at_risk.append(oid)
+            elif p_late <= s.late_risk_off and o.late_flag:
+                o.late_flag = False
+            if horizon < 3600 and not o.fail_alerted:
+                p_fail = seats.failure_risk.predict_proba(xr)
+                if p_fail >= s.failure_risk_on:
+                    o.fail_alerted = True
+                    self.emit.alert(out, now, "failure_risk", "warning",
+                                    f"Order {oid}: {p_fail:.0%} risk of a failed attempt "
+                                    f"(customer {o.customer_id})", v.id, [oid],
+                                    {"p_fail": round(p_fail, 3), **world.context_counts(o)},
+                                    triggers)
             self.maybe_publish_eta(v, o, now, arrive, (lo80, hi80, lo95, hi95), i,
                                    p_late, out, triggers)
         v.etas = etas
@@ -138,13 +170,13 @@ class Forecasting:
 
     def refresh_leg_ratios(self, v: Vehicle, now: float) -> None:
         """Cache the ETA seat's ratio for each leg after the first of ``v``'s route."""
-        orders, travel = self.state.orders, self.world.travel
+        orders, leg_s = self.state.orders, self.world.legs.leg_s
         ratios = []
         t = now
         for i in range(1, len(v.route)):
             a = orders[v.route[i - 1][0]].stop_point(v.route[i - 1][1])
             b = orders[v.route[i][0]].stop_point(v.route[i][1])
-            prov, f = travel.leg_s(a, b, t)
+            prov, f = leg_s(a, b, t)
             ratios.append(self.seats.eta.predict_ratio(self.world.leg_x(v, a, b, t, prov, f, i)))
             t += prov + 120.0
         v.leg_ratios = ratios
@@ -164,7 +196,9 @@ class Forecasting:
                     and abs(eta + iv[1] - o.pub_hi) < s.eta_publish_delta_s):
                 return
         o.pub_ts, o.pub_eta, o.pub_hi = now, eta, eta + iv[1]
-        self.emit.eta(out, now, v, o, eta, iv, ahead, p_late, triggers)
+        if self._models is None:
+            self._models = self.seats.versions()
+        self.emit.eta(out, now, v, o, eta, iv, ahead, p_late, triggers, self._models)
         if o.notified_eta is None:
             o.notified_eta = (eta, -1e18)
         elif (abs(eta - o.notified_eta[0]) >= s.notify_eta_shift_s

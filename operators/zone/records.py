@@ -167,10 +167,13 @@ class Emitter:
                                                    vehicle_id, outcome, reason, ev.event_id)))
 
     def eta(self, out: list[Out], now: float, v: Vehicle, o: Order, eta: float, iv: tuple,
-            ahead: int, p_late: float | None, triggers: list[str]) -> None:
+            ahead: int, p_late: float | None, triggers: list[str],
+            models: dict | None = None) -> None:
+        """``models``: the seats' versions when the caller has them (records may share
+        that dict: nothing mutates a record)."""
         st = self.state
         out.append((TOPIC_ETA, eta_record(st.next_id("E", now), now, st.zone, v, o, eta, iv, ahead,
-                                          p_late, self.seats.versions(), triggers)))
+                                          p_late, models or self.seats.versions(), triggers)))
         st.count("eta_published")
 
     def decision(self, out: list[Out], d: Decision) -> None:

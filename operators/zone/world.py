@@ -23,7 +23,8 @@ from typing import Any
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.state import AT_DEPOT, DELIVERY, Order, Vehicle
-from fleetstream.operators.traveltime import Point, TravelTimeProvider, fast_distance_m
+from fleetstream.operators.traveltime import (HaversineProvider, Point, TravelTimeProvider,
+                                              fast_distance_m)
 from fleetstream.operators.zone.records import Out, r1
 from fleetstream.operators.zone.state import ZoneState
 
@@ -64,6 +65,72 @@ class TravelModel:
         return self.provider.travel_s(a, b, ts, f), f
 
 
+def hourly(provider: TravelTimeProvider) -> bool:
+    """Does ``provider.travel_s`` depend on the departure time only through its UTC
+    hour (``int(ts // 3600)``)?  True of :class:`HaversineProvider` itself (not of
+    subclasses, which may override it): its legs can then be cached per hour."""
+    return type(provider) is HaversineProvider
+
+
+class LegTimes:
+    """``TravelModel.leg_s`` of one travel model, memoised per leg ``(a, b)``: the
+    same answers (same arithmetic, same order of the condition factors) with less
+    work.  The conditions whose area holds a leg are found once per leg, and with an
+    hourly provider the travel time is kept per (departure hour, condition factor).
+    A cache, not state: :attr:`World.legs` builds a new one when the conditions
+    change, and it is cleared when it holds ``MAX_LEGS`` legs.
+
+    >>> tm = TravelModel(HaversineProvider(), 1.1, ((0.0, 1e9, 2.0, None, "c1"),))
+    >>> a, b = (52.52, 13.40), (52.53, 13.42)
+    >>> legs = LegTimes(tm)
+    >>> legs.leg_s(a, b, 5e8) == tm.leg_s(a, b, 5e8) == legs.leg_s(a, b, 5e8 + 1)
+    True
+    >>> legs.leg_s(a, b, 2e9) == tm.leg_s(a, b, 2e9), legs.leg_s(a, b, 2e9)[1]
+    (True, 1.0)
+    """
+
+    MAX_LEGS = 50_000
+
+    __slots__ = ("travel", "hourly", "legs")
+
+    def __init__(self, travel: TravelModel):
+        self.travel = travel
+        self.hourly = hourly(travel.provider)
+        self.legs: dict[tuple[Point, Point], tuple[list, dict]] = {}
+
+    def _leg(self, a: Point, b: Point) -> tuple[list, dict]:
+        """(the (start, end, factor) of the conditions that apply to the leg when
+        active, in the travel model's order; the leg's memo)."""
+        hits = []
+        for start, end, fac, area, _eid in self.travel.conditions:
+            if area is None or (fast_distance_m(a, area[:2]) <= area[2] or
+                                fast_distance_m(b, area[:2]) <= area[2]):
+                hits.append((start, end, fac))
+        if len(self.legs) >= self.MAX_LEGS:
+            self.legs.clear()
+        leg = self.legs[(a, b)] = (hits, {})
+        return leg
+
+    def leg_s(self, a: Point, b: Point, ts: float) -> tuple[float, float]:
+        """``TravelModel.leg_s(a, b, ts)``: (provider travel time under the live
+        conditions, the condition factor)."""
+        leg = self.legs.get((a, b))
+        if leg is None:
+            leg = self._leg(a, b)
+        hits, memo = leg
+        f = 1.0
+        for start, end, fac in hits:
+            if start <= ts < end:
+                f *= fac
+        if not self.hourly:
+            return self.travel.provider.travel_s(a, b, ts, f), f
+        key = (int(ts // 3600), f)
+        prov = memo.get(key)
+        if prov is None:
+            prov = memo[key] = self.travel.provider.travel_s(a, b, ts, f)
+        return prov, f
+
+
 def start_of(v: Vehicle, now: float) -> tuple[Point, float]:
     """Where and when ``v``'s remaining route starts: the depot at shift start (or
     now) before departure, its last position now after."""
@@ -89,6 +156,7 @@ class World:
         self.provider = provider
         self._travel: TravelModel | None = None
         self._travel_of: list | None = None   # the conditions list _travel was built from
+        self._legs: LegTimes | None = None
 
     @property
     def travel(self) -> TravelModel:
@@ -99,6 +167,15 @@ class World:
             self._travel = TravelModel(self.provider, self.settings.plan_time_factor, tuple(conds))
             self._travel_of = conds
         return self._travel
+
+    @property
+    def legs(self) -> LegTimes:
+        """Leg travel times under the current conditions (a cache of ``travel.leg_s``)."""
+        tm = self.travel
+        legs = self._legs
+        if legs is None or legs.travel is not tm:
+            legs = self._legs = LegTimes(tm)
+        return legs
 
     # ------------------------------------------------------------------ events
 
