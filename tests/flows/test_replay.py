@@ -109,7 +109,8 @@ def test_duplicates_and_out_of_order_pings_are_dropped_not_errors(tiny, tmp_path
     pings = [m for m in msgs if m.topic == "fs.telemetry" and b'"type":"ping"' in m.value]
     later = pings[-1]
     earlier = pings[-40]
-    dup = [m for m in msgs if b'"order_delivered"' in m.value][-1]  # recent: in the window
+    # the latest fleet or order event: inside the dedupe window (event time) at the end
+    dup = [m for m in msgs if m.topic in ("fs.orders", "fs.fleet")][-1]
     extra = msgs + [InMsg(0, dup.topic, dup.key, dup.value), InMsg(0, later.topic, later.key, later.value)]
     # an out-of-order ping: a vehicle's older fix with a new id, after its newer ones
     old = orjson.loads(earlier.value)
