@@ -62,7 +62,8 @@ def bare(replay: str, workers: int, batch_size: int, processes: int) -> dict:
     flow = Dataflow("bare")
     s = op.input("in", flow, ReplaySource(replay, batch_size=batch_size))
     d = op.map("decode", s, decode)
-    k = op.key_on("key", d, lambda e: str(e.get("vehicle_id") or e.get("order_id") or e.get("zone") or ""))
+    k = op.key_on("key", d, lambda e: str(e.get("vehicle_id") or e.get("order_id")
+                                          or e.get("zone") or ""))
     p = op.stateful_batch("pass", k, lambda r: Pass(r))
     sink: list = []
     op.output("out", op.map("count", p, lambda kv: 1), TestingSink(sink))
@@ -173,10 +174,12 @@ def print_zone_step(z: dict) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("replay", nargs="?", default=os.path.join(ROOT, "replay_data", "metro"),
                     help="replay folder (default replay_data/metro)")
-    ap.add_argument("--workers", type=int, default=1, help="Bytewax workers per process (default 1)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="Bytewax workers per process (default 1)")
     ap.add_argument("--processes", type=int, default=1,
                     help="processes of the full flow (fleetstream replay -p; default 1); the "
                     "zone step is timed only with 1")

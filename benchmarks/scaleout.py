@@ -9,7 +9,7 @@ configuration: wall time of the flow (mean, sd; process start-up included),
 speedup over the first configuration, and the CPU seconds of the busiest
 process.  ``cpu-bound speedup`` = CPU seconds of the 1-process run / CPU seconds
 of the busiest process of the N-process run: what the split of the work allows
-on idle cores, independent of what else runs on the machine (the wall-time
+on idle cores, much less dependent on what else runs on the machine (the wall-time
 speedup is not: on a loaded 2-core machine N processes share the same cores).
 It is meaningful with zone plans solved inline (``--set engine.solver_workers=0``):
 a solver pool's CPU is not in the 1-process figure.  ``total cpu s`` is the CPU of
@@ -52,7 +52,8 @@ def child(replay: str, out: str, processes: int, lanes: int, workers: int,
         shutdown_pool()
     except ImportError:
         pass
-    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    kids = resource.getrusage(resource.RUSAGE_CHILDREN)
     tree = me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
     print(json.dumps({"seconds": s.seconds, "events": s.events_in,
                       "process_cpu_s": s.process_cpu_s, "tree_cpu_s": tree,
@@ -109,7 +110,8 @@ def main() -> None:
     ap.add_argument("--configs", default="1:1,2:1,2:2",
                     help="comma-separated PROCESSES:LANES configurations; the first is the "
                     "reference for speedups and bytes (default 1:1,2:1,2:2)")
-    ap.add_argument("--workers", type=int, default=1, help="Bytewax workers per process (default 1)")
+    ap.add_argument("--workers", type=int, default=1,
+                    help="Bytewax workers per process (default 1)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE",
                     help="settings override for every run, as `fleetstream replay --set` "
                     "(e.g. engine.solver_workers=0 solves zone plans inline)")
@@ -145,7 +147,8 @@ def main() -> None:
     ref_cpu = [max(r["process_cpu_s"]) for r in ref]
     print(f"replay: {a.replay or a.scenario + ' (simulated)'}  zones: {zones}  "
           f"events: {ref[0]['events']:,}  decisions: {ref[0]['decisions']:,}  runs: {a.runs}  "
-          f"workers/process: {a.workers}  settings: {' '.join(a.set) or 'defaults'}  load average (1 min) {load0:.1f} -> {load1:.1f} on "
+          f"workers/process: {a.workers}  settings: {' '.join(a.set) or 'defaults'}  "
+          f"load average (1 min) {load0:.1f} -> {load1:.1f} on "
           f"{os.cpu_count()} CPUs")
     print(f"{'config':<14}{'wall s mean':>12}{'sd':>7}{'speedup':>9}{'sd':>7}"
           f"{'total cpu s':>15}{'busiest-process cpu s':>23}{'cpu-bound speedup':>19}  identical")

@@ -121,7 +121,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("simulate", help="simulate a day in closed loop and record it",
                        description="Run the world simulator in closed loop with the engine; "
                        "write events.jsonl.gz, truth/*.jsonl.gz and manifest.json into --out.")
-    s.add_argument("--scenario", default="small", choices=["tiny", "small", "metro", "disrupted", "zones8"])
+    s.add_argument("--scenario", default="small",
+                   choices=["tiny", "small", "metro", "disrupted", "zones8"])
     s.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     s.add_argument("--out", required=True, help="replay folder to write")
     s.add_argument("-q", "--quiet", action="store_true")
