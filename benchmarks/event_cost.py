@@ -108,6 +108,14 @@ class Recorder:
         """Wrap the capability methods of one zone engine (instance attributes)."""
         self.wrap(z.forecasting, "refresh", "refresh")
         self.wrap(z.response, "handle_risk", "risk")
+        inner_risk = z.response.handle_risk
+        rec = self
+
+        def risk(v: Any, *a: Any, **k: Any) -> Any:   # note the route length
+            rec.cur["risk_stops"] = len(v.route)
+            return inner_risk(v, *a, **k)
+
+        z.response.handle_risk = risk
         self.wrap(z.response, "redispatch", "redispatch")
         self.wrap(z.assignment, "maybe_plan", "plan")
         self.wrap(z.assignment, "maybe_reoptimize", "reopt")
@@ -116,7 +124,7 @@ class Recorder:
         self.wrap(z, "apply_due_jobs", "apply")
         self.wrap(z.jobs, "result", "wait")
         inner = z.process
-        samples, rec = self.samples, self
+        samples = self.samples
         prof = self.prof if self.profile == "event" else None
 
         def process(ev: Any) -> Any:
@@ -208,6 +216,22 @@ def report(rec: Recorder, slow_ms: float, top: int) -> dict:
         if d:
             res["by_class"][c] = quantiles(d)
             print(line(c, res["by_class"][c]))
+    risky = [x for x in s if "risk_stops" in x[4]]
+    if risky:
+        print("\nrisk responses by the vehicle's route length (stops): response = re-route + "
+              "redispatch + alert")
+        res["risk_by_stops"] = {}
+        for lo, hi in ((0, 8), (9, 16), (17, 32), (33, 64), (65, 10**9)):
+            grp = [x for x in risky if lo <= x[4]["risk_stops"] <= hi]
+            if not grp:
+                continue
+            name = f"{lo}-{hi}" if hi < 10**9 else f"{lo}+"
+            res["risk_by_stops"][name] = {
+                "response": quantiles([x[4]["risk"] for x in grp]),
+                "redispatch": quantiles([x[4].get("redispatch", 0) for x in grp]),
+                "reroute": quantiles([x[4]["risk"] - x[4].get("redispatch", 0) for x in grp])}
+            for k, q in res["risk_by_stops"][name].items():
+                print(line(f"{name:>7} stops {k}", q))
     slow = [x for x in s if x[0] - x[4].get("wait", 0) > slow_ms * 1e6]
     print(f"\nevents over {slow_ms:g} ms (minus solver waits): {len(slow):,}")
     by_dom: dict[str, list[int]] = defaultdict(list)
@@ -222,7 +246,8 @@ def report(rec: Recorder, slow_ms: float, top: int) -> dict:
     print(f"\n{top} slowest events (ms minus waits, event index, type, zone, dominant: parts ms):")
     res["slowest"] = []
     for x in sorted(s, key=lambda x: -(x[0] - x[4].get("wait", 0)))[:top]:
-        parts = {k: round(v / 1e6, 2) for k, v in x[4].items() if not k.endswith("#")}
+        parts = {k: round(v / 1e6, 2) if k != "risk_stops" else v
+                 for k, v in x[4].items() if not k.endswith("#")}
         res["slowest"].append({"ms": (x[0] - x[4].get("wait", 0)) / 1e6, "index": x[1],
                                "type": x[2], "zone": x[3], "parts": parts})
         print(f"  {(x[0] - x[4].get('wait', 0)) / 1e6:>9,.1f}  #{x[1]:>7}  {x[2]:<18} {x[3]:<4} "
