@@ -1,4 +1,4 @@
-"""Travel time between two points at a time of day (DESIGN.md, "Travel times").
+"""Travel time between two points at a time of day (docs/design.md, "Travel times").
 
 One small contract, :class:`TravelTimeProvider`; the default is haversine
 distance times a circuity factor over a speed profile by hour, times the live
