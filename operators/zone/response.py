@@ -8,16 +8,28 @@ message to each customer.  One decision per trigger.
 
 from __future__ import annotations
 
+import copy
+from dataclasses import dataclass
 from typing import Any
 
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.dispatch import Timing, inserted_route, route_timing
-from fleetstream.operators.state import AT_DEPOT, ASSIGNED, DELIVERY, Vehicle
+from fleetstream.operators.state import AT_DEPOT, ASSIGNED, DELIVERY, Order, Vehicle
 from fleetstream.operators.zone.assignment import Assignment, as_stops
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
 from fleetstream.operators.zone.state import ZoneState
-from fleetstream.operators.zone.world import World, pace_factor
+from fleetstream.operators.zone.world import TravelModel, World, pace_factor
+
+RISK_JOB_ALLOWANCE_S: float | None = None
+"""Risk responses as solver jobs: ``None`` (the default) decides inline, at the
+trigger, as always.  A number of seconds (the setting to add:
+``engine.risk_solve_allowance_s``) makes a trigger request a solver job due that
+much event time later: the re-route and redispatch searches (the event path's
+slowest work, 50-230 ms on metro) run in the solver pool and the decisions are
+taken at the due time, reconciled with what happened meanwhile (:meth:`Response.apply_job`).
+Needs the engine to hand ``risk`` jobs to :meth:`Response.apply_job`."""
+NO_CANDIDATE = "no candidate vehicle passes the static constraints"
 
 
 class Response:
@@ -35,69 +47,71 @@ class Response:
 
     def handle_risk(self, v: Vehicle, at_risk: list[str], now: float, triggers: list[str],
                     out: list[Out]) -> None:
-        """Re-route, else redispatch, else alert: one decision per trigger."""
+        """Re-route, else redispatch, else alert: one decision per trigger (solved off
+        the event path when ``RISK_JOB_ALLOWANCE_S`` is set, see :meth:`request`)."""
         st, strategy = self.state, self.strategy
-        tt = self.world.travel.tt
         st.count("risk_triggers")
+        if RISK_JOB_ALLOWANCE_S is not None and self.request(v, at_risk, now, triggers):
+            return
+        tt = self.world.travel.tt
         cur = [tuple(s) for s in v.route]
         before = route_timing(v, cur, st.orders, v.pos, now, tt)
-        seq = None
-        method = "edf"
-        r = strategy.reroute_result(v, st.orders, now, tt, self.world.travel.dist,
-                                    keep_first=v.at_stop is not None,
-                                    time_factor=pace_factor(v, strategy.config,
-                                                            self.settings.plan_time_factor))
-        if r is not None:
-            if r.changed:
-                seq = as_stops(r.sequence)
-                if v.at_stop is not None:
-                    seq = [cur[0]] + seq
-                method = r.method
-        else:
-            # No answer from the re-sequencing search: the strategy's own re-route
-            # rule (the baseline's earliest deadline first).
-            seq = strategy.reroute(v, st.orders, now, tt)
+        seq, method = reroute_sequence(v, st.orders, now, self.world.travel, strategy,
+                                       self.settings.plan_time_factor)
         if seq is not None:
             after = route_timing(v, seq, st.orders, v.pos, now, tt)
-            gain = before.lateness_s - after.lateness_s
-            if gain > 0:
-                self.governance.decide(out, "reroute", now, at_risk, {v.id: seq}, triggers, Explanation(
-                    f"Re-sequenced {v.id}'s {len(seq)} stops: predicted lateness "
-                    f"{before.lateness_s / 60:.0f} -> {after.lateness_s / 60:.0f} min",
-                    reasons=[{"rule": "late_risk", "orders": at_risk,
-                              "threshold": self.settings.late_risk_on}],
-                    alternatives=[{"option": "keep current sequence",
-                                   "lateness_min": round(before.lateness_s / 60, 1)},
-                                  {"option": "re-sequence",
-                                   "lateness_min": round(after.lateness_s / 60, 1)}],
-                    expected_gain_min=round(gain / 60, 1),
-                    expected_effect=self.governance.effect({v.id: cur}, {v.id: seq}, now, at_risk),
-                    method=method, strategy=strategy.name))
-                at_risk = [oid for oid in at_risk if still_late(seq, oid, after)]
+            if before.lateness_s - after.lateness_s > 0:
+                at_risk = self.decide_reroute(v, at_risk, cur, seq, before, after, method, now,
+                                              triggers, out)
                 if not at_risk:
                     return
         moved, note = self.redispatch(v, at_risk, now, triggers, out)
-        remaining = [oid for oid in at_risk if oid not in moved]
-        if remaining:
-            details = {"threshold": self.settings.late_risk_on,
-                       "etas": {oid: eta_of(v, oid) for oid in remaining}}
-            if note:
-                details["redispatch"] = note
-            self.emit.alert(out, now, "late_risk", "warning",
-                            f"{len(remaining)} stops of {v.id} at risk of missing their window",
-                            v.id, remaining, details, triggers)
-            for oid in remaining:
-                o = st.orders[oid]
-                eta = eta_of(v, oid) or now
-                self.emit.notify(out, now, o, "window_at_risk", eta, eta)
+        self.alert_remaining(v, [oid for oid in at_risk if oid not in moved], note, now,
+                             triggers, out)
+
+    def decide_reroute(self, v: Vehicle, at_risk: list[str], cur: list, seq: list,
+                       before: Timing, after: Timing, method: str, now: float,
+                       triggers: list[str], out: list[Out]) -> list[str]:
+        """Decide the re-sequencing ``cur`` -> ``seq`` of ``v``; returns the orders
+        still late after it."""
+        gain = before.lateness_s - after.lateness_s
+        self.governance.decide(out, "reroute", now, at_risk, {v.id: seq}, triggers, Explanation(
+            f"Re-sequenced {v.id}'s {len(seq)} stops: predicted lateness "
+            f"{before.lateness_s / 60:.0f} -> {after.lateness_s / 60:.0f} min",
+            reasons=[{"rule": "late_risk", "orders": at_risk,
+                      "threshold": self.settings.late_risk_on}],
+            alternatives=[{"option": "keep current sequence",
+                           "lateness_min": round(before.lateness_s / 60, 1)},
+                          {"option": "re-sequence",
+                           "lateness_min": round(after.lateness_s / 60, 1)}],
+            expected_gain_min=round(gain / 60, 1),
+            expected_effect=self.governance.effect({v.id: cur}, {v.id: seq}, now, at_risk),
+            method=method, strategy=self.strategy.name))
+        return [oid for oid in at_risk if still_late(seq, oid, after)]
+
+    def alert_remaining(self, v: Vehicle, remaining: list[str], note: str, now: float,
+                        triggers: list[str], out: list[Out]) -> None:
+        """What is still at risk: an ops alert and a message to each customer."""
+        if not remaining:
+            return
+        details = {"threshold": self.settings.late_risk_on,
+                   "etas": {oid: eta_of(v, oid) for oid in remaining}}
+        if note:
+            details["redispatch"] = note
+        self.emit.alert(out, now, "late_risk", "warning",
+                        f"{len(remaining)} stops of {v.id} at risk of missing their window",
+                        v.id, remaining, details, triggers)
+        for oid in remaining:
+            o = self.state.orders[oid]
+            eta = eta_of(v, oid) or now
+            self.emit.notify(out, now, o, "window_at_risk", eta, eta)
 
     def redispatch(self, v: Vehicle, at_risk: list[str], now: float, triggers: list[str],
                    out: list[Out]) -> tuple[list[str], str]:
         """Move at-risk orders that can still move (not on board) to other vehicles or
         fleet types when the gain beats the change cost; returns (moved, note)."""
         st, strategy = self.state, self.strategy
-        movable = [oid for oid in at_risk if st.orders[oid].status == ASSIGNED and (
-            st.orders[oid].kind == "on_demand" or v.status == AT_DEPOT)]
+        movable = movable_orders(v, at_risk, st.orders)
         if not movable:
             return [], ""
         cfg = strategy.config
@@ -105,17 +119,28 @@ class Response:
             return self.redispatch_insertion(v, movable, now, triggers, out), ""
         cands: dict[str, Vehicle] = {}
         for oid in movable:
-            for w in self.assignment.candidates(st.orders[oid], now)[: cfg.redispatch_candidates]:
-                if w.id != v.id and not st.in_proposal(w.id):
-                    cands[w.id] = w
+            for w in self.candidates_of(oid, v, now):
+                cands[w.id] = w
         if not cands:
             st.count("redispatch_no_candidate")
-            return [], "no candidate vehicle passes the static constraints"
+            return [], NO_CANDIDATE
         travel = self.world.travel
         res = strategy.redispatch(v, movable, [cands[k] for k in sorted(cands)], st.orders,
                                   now, travel.tt, travel.dist)
         if res is None:
             return self.redispatch_insertion(v, movable, now, triggers, out), ""
+        return self.decide_redispatch(v, res, now, triggers, out)
+
+    def candidates_of(self, oid: str, v: Vehicle, now: float) -> list[Vehicle]:
+        """The vehicles ``oid`` may be redispatched to from ``v``."""
+        cfg = self.strategy.config
+        return [w for w in self.assignment.candidates(self.state.orders[oid], now)
+                [: cfg.redispatch_candidates] if w.id != v.id and not self.state.in_proposal(w.id)]
+
+    def decide_redispatch(self, v: Vehicle, res: Any, now: float, triggers: list[str],
+                          out: list[Out]) -> tuple[list[str], str]:
+        """Decide the strategy's redispatch answer ``res``; returns (moved, note)."""
+        st = self.state
         if res.action != "move":
             st.count("redispatch_kept" if res.action == "kept" else "redispatch_none")
             return [], res.explanation
@@ -137,8 +162,116 @@ class Response:
                       "threshold": self.settings.late_risk_on}],
             alternatives=res.alternatives, gain=round(res.gain, 2), change_cost=res.threshold,
             expected_effect=self.governance.effect(before, routes, now, moved),
-            strategy=strategy.name))
+            strategy=self.strategy.name))
         return moved, res.explanation
+
+    # ------------------------------------------------------------------ as solver jobs
+
+    def request(self, v: Vehicle, at_risk: list[str], now: float, triggers: list[str]) -> bool:
+        """Submit the response to ``at_risk`` as a solver job (False: decide inline,
+        for strategies without a redispatch search or without a solver pool)."""
+        st, strategy, jobs = self.state, self.strategy, self.assignment.jobs
+        cfg = strategy.config
+        if cfg is None or jobs is None:
+            return False
+        movable = movable_orders(v, at_risk, st.orders)
+        cands_of = {oid: [w.id for w in self.candidates_of(oid, v, now)] for oid in movable}
+        cands = {vid: st.vehicles[vid] for ids in cands_of.values() for vid in ids}
+        ids = dict.fromkeys([oid for w in [v, *cands.values()] for oid, _k in w.route]
+                            + [oid for w in [v, *cands.values()] for oid in w.onboard])
+        req = RiskRequest(
+            now, plain_copy(v), [tuple(s) for s in v.route], list(at_risk),
+            {oid: plain_copy(st.orders[oid]) for oid in ids if oid in st.orders},
+            {vid: plain_copy(w) for vid, w in sorted(cands.items())}, cands_of,
+            self.world.travel, strategy, self.settings.autonomy("reroute") == "auto",
+            self.settings.plan_time_factor)
+        jobs.submit("risk", solve_risk, req, now + RISK_JOB_ALLOWANCE_S, now, meta=list(triggers))
+        st.count("risk_jobs")
+        return True
+
+    def apply_job(self, job: Any, res: "RiskResult", out: list[Out]) -> None:
+        """Apply a risk response solved off the event path, at its due time, reconciled
+        with what happened since the request:
+
+        - the vehicle must still be in service, outside any proposal, and its route
+          the requested one less the stops served since; else nothing is decided and
+          its orders still at risk get the alert (``risk_jobs_stale``);
+        - the re-sequencing keeps the remaining stops in the solved order (a stop
+          being served stays first) and is decided if it still lowers the predicted
+          lateness now;
+        - a redispatch is decided only if the re-route it assumed was decided, the
+          moved orders are still assigned to the vehicle and every other vehicle
+          involved is unchanged the same way (else ``risk_redispatch_stale``)."""
+        st, req, now, triggers = self.state, job.request, job.due_ts, list(job.meta)
+        v = st.vehicles.get(req.vehicle.id)
+        if v is None:
+            return
+        cur = [tuple(s) for s in v.route]
+        on_route = {oid for oid, _k in cur}
+        at_risk = [oid for oid in req.at_risk if oid in on_route]
+        if not (v.available and not st.in_proposal(v.id) and unchanged(cur, req.route)):
+            st.count("risk_jobs_stale")
+            self.alert_remaining(v, at_risk, "", now, triggers, out)
+            return
+        tt = self.world.travel.tt
+        rerouted = False
+        if res.seq is not None:
+            seq = kept_order(res.seq, cur, v.at_stop is not None)
+            before = route_timing(v, cur, st.orders, v.pos, now, tt)
+            after = route_timing(v, seq, st.orders, v.pos, now, tt)
+            if seq != cur and before.lateness_s - after.lateness_s > 0:
+                rerouted = True
+                at_risk = self.decide_reroute(v, at_risk, cur, seq, before, after, res.method,
+                                              now, triggers, out)
+                if not at_risk:
+                    return
+        moved, note = [], res.note
+        r = res.redispatch
+        if r is not None and r.action == "move":
+            if self.redispatch_fresh(v, req, res, rerouted):
+                moved, note = self.decide_redispatch(v, self.served_removed(r), now, triggers,
+                                                     out)
+            else:
+                st.count("risk_redispatch_stale")
+                note = "the routes changed while the redispatch was solved"
+        elif r is not None:
+            moved, note = self.decide_redispatch(v, r, now, triggers, out)
+        elif note == NO_CANDIDATE:
+            st.count("redispatch_no_candidate")
+        self.alert_remaining(v, [oid for oid in at_risk if oid not in moved], note, now,
+                             triggers, out)
+
+    def served_removed(self, r: Any) -> Any:
+        """The redispatch answer ``r`` less the stops served since it was solved (the
+        moved orders' stops stay: they are still assigned, so not served)."""
+        st = self.state
+        moved = {m.job_id for m in r.moves}
+        routes = {}
+        for vid, stops in r.routes.items():
+            left = {tuple(s) for s in st.vehicles[vid].route}
+            routes[vid] = [s for s in stops if tuple(s) in left or s[0] in moved]
+        r = copy.copy(r)
+        r.routes = routes
+        return r
+
+    def redispatch_fresh(self, v: Vehicle, req: "RiskRequest", res: "RiskResult",
+                         rerouted: bool) -> bool:
+        """Does the redispatch ``res`` solved for ``req`` still apply as it is?"""
+        st = self.state
+        if res.assumed_reroute and not (rerouted and req.reroute_auto):
+            return False
+        for m in res.redispatch.moves:
+            o = st.orders.get(m.job_id)
+            if o is None or o.status != ASSIGNED or o.vehicle_id != v.id:
+                return False
+        for vid in res.redispatch.routes:
+            if vid == v.id:
+                continue
+            w, was = st.vehicles.get(vid), req.cands.get(vid)
+            if (w is None or was is None or not w.available or st.in_proposal(vid)
+                    or not unchanged([tuple(s) for s in w.route], [tuple(s) for s in was.route])):
+                return False
+        return True
 
     def redispatch_insertion(self, v: Vehicle, at_risk: list[str], now: float,
                              triggers: list[str], out: list[Out]) -> list[str]:
@@ -164,6 +297,106 @@ class Response:
                                                          strategy=self.strategy.name))
             moved.append(oid)
         return moved
+
+
+@dataclass
+class RiskRequest:
+    """A risk response to solve off the event path (copies: picklable, pure)."""
+
+    now: float
+    vehicle: Vehicle                  # copy of the vehicle at risk
+    route: list[tuple[str, str]]      # its route at the request
+    at_risk: list[str]
+    orders: dict[str, Order]          # copies of every order on the routes involved
+    cands: dict[str, Vehicle]         # copies of the redispatch candidates
+    cands_of: dict[str, list[str]]    # movable order -> its candidate vehicle ids
+    travel: TravelModel
+    strategy: Any
+    reroute_auto: bool                # a re-route applies at once (the redispatch sees it)
+    plan_time_factor: float
+
+
+@dataclass
+class RiskResult:
+    seq: list | None                  # the better sequence (the re-route), or None
+    method: str
+    redispatch: Any                   # the strategy's redispatch answer, or None
+    note: str                         # why nothing was redispatched, if so
+    assumed_reroute: bool             # the redispatch was solved on the re-routed route
+
+
+def solve_risk(req: RiskRequest) -> RiskResult:
+    """The inline response's searches on the request's copies (pure): the re-route,
+    then the redispatch of what the re-route leaves late."""
+    v, orders, travel, now = req.vehicle, req.orders, req.travel, req.now
+    tt = travel.tt
+    at_risk = list(req.at_risk)
+    seq, method = reroute_sequence(v, orders, now, travel, req.strategy, req.plan_time_factor)
+    better = None
+    if seq is not None:
+        before = route_timing(v, req.route, orders, v.pos, now, tt)
+        after = route_timing(v, seq, orders, v.pos, now, tt)
+        if before.lateness_s - after.lateness_s > 0:
+            better = seq
+            at_risk = [oid for oid in at_risk if still_late(seq, oid, after)]
+            if req.reroute_auto:
+                v = copy.copy(v)   # the request stays as it was (a job may be solved again)
+                v.route = list(seq)
+            if not at_risk:
+                return RiskResult(better, method, None, "", False)
+    movable = movable_orders(v, at_risk, orders)
+    cands = sorted({vid for oid in movable for vid in req.cands_of.get(oid, [])})
+    if not movable or not cands:
+        return RiskResult(better, method, None, NO_CANDIDATE if movable else "", False)
+    res = req.strategy.redispatch(v, movable, [req.cands[k] for k in cands], orders, now, tt,
+                                  travel.dist)
+    return RiskResult(better, method, res, "", better is not None and req.reroute_auto)
+
+
+def reroute_sequence(v: Vehicle, orders: dict[str, Order], now: float, travel: TravelModel,
+                     strategy: Any, plan_time_factor: float) -> tuple[list | None, str]:
+    """The strategy's new sequence of ``v``'s stops (None: none better) and its method."""
+    cur = [tuple(s) for s in v.route]
+    r = strategy.reroute_result(v, orders, now, travel.tt, travel.dist,
+                                keep_first=v.at_stop is not None,
+                                time_factor=pace_factor(v, strategy.config, plan_time_factor))
+    if r is not None:
+        if not r.changed:
+            return None, "edf"
+        seq = as_stops(r.sequence)
+        if v.at_stop is not None:
+            seq = [cur[0]] + seq
+        return seq, r.method
+    # No answer from the re-sequencing search: the strategy's own re-route rule (the
+    # baseline's earliest deadline first).
+    return strategy.reroute(v, orders, now, travel.tt), "edf"
+
+
+def movable_orders(v: Vehicle, at_risk: list[str], orders: dict[str, Order]) -> list[str]:
+    """The at-risk orders that can still move (not on board)."""
+    return [oid for oid in at_risk if orders[oid].status == ASSIGNED and (
+        orders[oid].kind == "on_demand" or v.status == AT_DEPOT)]
+
+
+def plain_copy(x: Any) -> Any:
+    """A deep copy of a vehicle or an order without its prediction snapshots (what a
+    routing search reads, nothing more)."""
+    d = x.dump()
+    if "snaps" in d:
+        d = {**d, "snaps": [], "wsnaps": {}}
+    return type(x).load(copy.deepcopy(d))
+
+
+def unchanged(cur: list, was: list) -> bool:
+    """Is ``cur`` the route ``was`` less the stops served since (a prefix)?"""
+    return cur == was[len(was) - len(cur):] if len(cur) <= len(was) else False
+
+
+def kept_order(solved: list, cur: list, keep_first: bool) -> list:
+    """The stops of ``cur`` in the ``solved`` order (the stop being served first)."""
+    left = set(cur)
+    seq = [s for s in solved if s in left and not (keep_first and s == cur[0])]
+    return ([cur[0]] if keep_first and cur else []) + seq
 
 
 def eta_of(v: Vehicle, oid: str) -> float | None:
