@@ -32,7 +32,7 @@ trigger, and the slowest events one by one.  ``--profile refresh`` (or
 class and prints the top functions.
 
     python benchmarks/event_cost.py [replay_data/metro] [--set engine.solver_workers=0]
-        [--profile refresh] [--limit N] [--json out.json]
+        [--profile refresh] [--clock cpu] [--risk-jobs 30] [--limit N] [--json out.json]
 """
 
 from __future__ import annotations
@@ -51,6 +51,7 @@ from typing import Any, Callable
 from fleetstream.connectors.files import count_lines, read_replay
 from fleetstream.contract.settings import Settings
 from fleetstream.engine import LocalEngine
+from fleetstream.operators.zone import response
 from fleetstream.wiring import build_zone_engine
 
 CLASSES = ("refresh", "risk", "redispatch", "sweep", "plan", "reopt", "insert", "apply", "wait",
@@ -143,6 +144,20 @@ class Recorder:
 
         z.process = process
         return z
+
+
+def risk_jobs(z: Any, allowance: float | None) -> Any:
+    """Hand due ``risk`` jobs to the risk response (the rest as the engine does)."""
+    if allowance is None or getattr(z.response, "apply_job", None) is None:
+        return z
+
+    def apply_due_jobs(clock: float, out: list) -> None:
+        for job in z.jobs.due(clock):
+            res = z.jobs.result(job)
+            (z.response if job.kind == "risk" else z.assignment).apply_job(job, res, out)
+
+    z.apply_due_jobs = apply_due_jobs
+    return z
 
 
 def dominant(parts: dict[str, int]) -> str:
@@ -268,6 +283,13 @@ def main() -> None:
                     help="time everything with perf_counter_ns (wall, the default) or with "
                          "the thread's CPU time (cpu: steadier on a busy machine; solver "
                          "waits then read about 0)")
+    ap.add_argument("--risk-jobs", type=float, metavar="SECONDS",
+                    help="risk responses as solver jobs due SECONDS of event time after the "
+                         "trigger (sets operators/zone/response.RISK_JOB_ALLOWANCE_S and, "
+                         "until the engine does it, hands 'risk' jobs to Response.apply_job)")
+    ap.add_argument("--gc-freeze", type=int, metavar="N",
+                    help="call gc.freeze() every N events (what the cyclic collector's full "
+                         "pauses cost, and what freezing the long-lived heap saves)")
     ap.add_argument("--limit", type=int, default=None, help="only the first N messages")
     ap.add_argument("--slow-ms", type=float, default=5.0, help="threshold of a slow event")
     ap.add_argument("--top", type=int, default=15, help="how many slowest events to list")
@@ -280,8 +302,10 @@ def main() -> None:
     settings = Settings.load(None, overrides=overrides)
     rec = Recorder(a.profile)
     rec.watch_gc()
-    eng = LocalEngine(settings.engine,
-                      lambda zone: rec.instrument(build_zone_engine(zone, settings.engine)))
+    if a.risk_jobs is not None:
+        response.RISK_JOB_ALLOWANCE_S = a.risk_jobs
+    eng = LocalEngine(settings.engine, lambda zone: rec.instrument(
+        risk_jobs(build_zone_engine(zone, settings.engine), a.risk_jobs)))
     total = a.limit or count_lines(a.replay)
     t0 = time.perf_counter()
     last = t0
@@ -291,6 +315,8 @@ def main() -> None:
             break
         eng.process(msg)
         n += 1
+        if a.gc_freeze and n % a.gc_freeze == 0:
+            gc.freeze()
         now = time.perf_counter()
         if now - last >= 2.0 or n == total:
             last = now
@@ -301,9 +327,18 @@ def main() -> None:
     print(file=sys.stderr)
     print(f"{a.replay}: {n:,} messages in {secs:.1f} s ({n / secs:,.0f} msg/s end to end, "
           f"in-process, one thread); clock: {a.clock}; settings overrides: "
-          f"{overrides or 'none'}")
+          f"{overrides or 'none'}; risk responses: "
+          f"{'inline' if a.risk_jobs is None else f'solver jobs due {a.risk_jobs:g} s later'}"
+          f"{f'; gc.freeze() every {a.gc_freeze:,} events' if a.gc_freeze else ''}")
     res = report(rec, a.slow_ms, a.top)
-    res.update({"replay": a.replay, "messages": n, "seconds": secs, "overrides": overrides})
+    stats = eng.stats()
+    keys = ("risk_triggers", "risk_jobs", "risk_jobs_stale", "risk_redispatch_stale",
+            "decisions_reroute_applied", "decisions_redispatch_applied", "alerts_late_risk",
+            "eta_published")
+    res["stats"] = {k: stats.get(k, 0) for k in keys}
+    print("\nzone counters: " + ", ".join(f"{k} {v:,.0f}" for k, v in res["stats"].items()))
+    res.update({"replay": a.replay, "messages": n, "seconds": secs, "overrides": overrides,
+                "risk_jobs": a.risk_jobs, "gc_freeze": a.gc_freeze})
     if rec.prof is not None:
         buf = io.StringIO()
         pstats.Stats(rec.prof, stream=buf).sort_stats("cumulative").print_stats(35)
