@@ -191,7 +191,8 @@ class Response:
 
     def apply_job(self, job: Any, res: "RiskResult", out: list[Out]) -> None:
         """Apply a risk response solved off the event path, at its due time, reconciled
-        with what happened since the request:
+        with what happened since the request (orders no longer on the route or no
+        longer flagged late-risky are left out; with none left, nothing is decided):
 
         - the vehicle must still be in service, outside any proposal, and its route
           the requested one less the stops served since; else nothing is decided and
@@ -208,7 +209,10 @@ class Response:
             return
         cur = [tuple(s) for s in v.route]
         on_route = {oid for oid, _k in cur}
-        at_risk = [oid for oid in req.at_risk if oid in on_route]
+        at_risk = [oid for oid in req.at_risk if oid in on_route and st.orders[oid].late_flag]
+        if not at_risk:
+            st.count("risk_jobs_resolved")   # nothing at risk any more: nothing to decide
+            return
         if not (v.available and not st.in_proposal(v.id) and unchanged(cur, req.route)):
             st.count("risk_jobs_stale")
             self.alert_remaining(v, at_risk, "", now, triggers, out)

@@ -48,6 +48,8 @@ def run(eng, vid: str, at_risk: list[str], jobs: bool, monkeypatch, between=None
     applied at its due time (``between`` runs in between)."""
     monkeypatch.setattr(response, "RISK_JOB_ALLOWANCE_S", 0.0 if jobs else None)
     out: list = []
+    for oid in at_risk:   # what the refresh that triggers the response does
+        eng.orders[oid].late_flag = True
     eng.response.handle_risk(eng.vehicles[vid], at_risk, T0, ["e1"], out)
     if jobs:
         assert out == [] and eng.jobs.pending_count("risk") == 1
@@ -101,6 +103,13 @@ def test_served_stops_are_reconciled_and_a_changed_route_discards_the_job(monkey
     assert [(t, r["kind"]) for t, r in out] == [("fs.alerts", "late_risk"),
                                                 ("fs.notifications", "window_at_risk")]
     assert eng.stats["risk_jobs_stale"] == 1
+
+    def no_longer_risky(eng) -> None:
+        eng.orders["o2"].late_flag = False
+
+    eng = reroute_scene()
+    out = run(eng, "v1", ["o2"], True, monkeypatch, between=no_longer_risky)
+    assert out == [] and eng.stats["risk_jobs_resolved"] == 1
 
 
 def test_a_redispatch_whose_target_changed_is_not_applied(monkeypatch) -> None:
