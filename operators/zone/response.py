@@ -9,6 +9,7 @@ message to each customer.  One decision per trigger.
 from __future__ import annotations
 
 import copy
+import pickle
 from dataclasses import dataclass
 from typing import Any
 
@@ -179,12 +180,16 @@ class Response:
         cands = {vid: st.vehicles[vid] for ids in cands_of.values() for vid in ids}
         ids = dict.fromkeys([oid for w in [v, *cands.values()] for oid, _k in w.route]
                             + [oid for w in [v, *cands.values()] for oid in w.onboard])
-        req = RiskRequest(
-            now, plain_copy(v), [tuple(s) for s in v.route], list(at_risk),
-            {oid: plain_copy(st.orders[oid]) for oid in ids if oid in st.orders},
-            {vid: plain_copy(w) for vid, w in sorted(cands.items())}, cands_of,
-            self.world.travel, strategy, self.settings.autonomy("reroute") == "auto",
-            self.settings.plan_time_factor)
+        # One pickle of plain data, taken now (faster than deep copies, and what a
+        # process pool would pickle anyway): the request is the state at the trigger.
+        blob = pickle.dumps((v.dump(), {oid: plain(st.orders[oid]) for oid in ids
+                                        if oid in st.orders},
+                             {vid: w.dump() for vid, w in sorted(cands.items())},
+                             self.world.travel, strategy), protocol=pickle.HIGHEST_PROTOCOL)
+        req = RiskRequest(now, v.id, [tuple(s) for s in v.route], list(at_risk),
+                          {vid: [tuple(s) for s in w.route] for vid, w in sorted(cands.items())},
+                          cands_of, self.settings.autonomy("reroute") == "auto",
+                          self.settings.plan_time_factor, blob)
         jobs.submit("risk", solve_risk, req, now + RISK_JOB_ALLOWANCE_S, now, meta=list(triggers))
         st.count("risk_jobs")
         return True
@@ -204,7 +209,7 @@ class Response:
           moved orders are still assigned to the vehicle and every other vehicle
           involved is unchanged the same way (else ``risk_redispatch_stale``)."""
         st, req, now, triggers = self.state, job.request, job.due_ts, list(job.meta)
-        v = st.vehicles.get(req.vehicle.id)
+        v = st.vehicles.get(req.vehicle_id)
         if v is None:
             return
         cur = [tuple(s) for s in v.route]
@@ -271,9 +276,9 @@ class Response:
         for vid in res.redispatch.routes:
             if vid == v.id:
                 continue
-            w, was = st.vehicles.get(vid), req.cands.get(vid)
+            w, was = st.vehicles.get(vid), req.cand_routes.get(vid)
             if (w is None or was is None or not w.available or st.in_proposal(vid)
-                    or not unchanged([tuple(s) for s in w.route], [tuple(s) for s in was.route])):
+                    or not unchanged([tuple(s) for s in w.route], was)):
                 return False
         return True
 
@@ -305,19 +310,17 @@ class Response:
 
 @dataclass
 class RiskRequest:
-    """A risk response to solve off the event path (copies: picklable, pure)."""
+    """A risk response to solve off the event path: plain data (picklable, pure)."""
 
     now: float
-    vehicle: Vehicle                  # copy of the vehicle at risk
-    route: list[tuple[str, str]]      # its route at the request
+    vehicle_id: str
+    route: list[tuple[str, str]]        # the vehicle's route at the request
     at_risk: list[str]
-    orders: dict[str, Order]          # copies of every order on the routes involved
-    cands: dict[str, Vehicle]         # copies of the redispatch candidates
-    cands_of: dict[str, list[str]]    # movable order -> its candidate vehicle ids
-    travel: TravelModel
-    strategy: Any
-    reroute_auto: bool                # a re-route applies at once (the redispatch sees it)
+    cand_routes: dict[str, list]        # the redispatch candidates' routes at the request
+    cands_of: dict[str, list[str]]      # movable order -> its candidate vehicle ids
+    reroute_auto: bool                  # a re-route applies at once (the redispatch sees it)
     plan_time_factor: float
+    blob: bytes                         # pickled (vehicle, orders, candidates, travel, strategy)
 
 
 @dataclass
@@ -332,10 +335,13 @@ class RiskResult:
 def solve_risk(req: RiskRequest) -> RiskResult:
     """The inline response's searches on the request's copies (pure): the re-route,
     then the redispatch of what the re-route leaves late."""
-    v, orders, travel, now = req.vehicle, req.orders, req.travel, req.now
+    vd, ods, cds, travel, strategy = pickle.loads(req.blob)
+    v, now = Vehicle.load(vd), req.now
+    orders = {oid: Order.load(d) for oid, d in ods.items()}
+    cands = {vid: Vehicle.load(d) for vid, d in cds.items()}
     tt = travel.tt
     at_risk = list(req.at_risk)
-    seq, method = reroute_sequence(v, orders, now, travel, req.strategy, req.plan_time_factor)
+    seq, method = reroute_sequence(v, orders, now, travel, strategy, req.plan_time_factor)
     better = None
     if seq is not None:
         before = route_timing(v, req.route, orders, v.pos, now, tt)
@@ -344,16 +350,15 @@ def solve_risk(req: RiskRequest) -> RiskResult:
             better = seq
             at_risk = [oid for oid in at_risk if still_late(seq, oid, after)]
             if req.reroute_auto:
-                v = copy.copy(v)   # the request stays as it was (a job may be solved again)
                 v.route = list(seq)
             if not at_risk:
                 return RiskResult(better, method, None, "", False)
     movable = movable_orders(v, at_risk, orders)
-    cands = sorted({vid for oid in movable for vid in req.cands_of.get(oid, [])})
-    if not movable or not cands:
+    cand_ids = sorted({vid for oid in movable for vid in req.cands_of.get(oid, [])})
+    if not movable or not cand_ids:
         return RiskResult(better, method, None, NO_CANDIDATE if movable else "", False)
-    res = req.strategy.redispatch(v, movable, [req.cands[k] for k in cands], orders, now, tt,
-                                  travel.dist)
+    res = strategy.redispatch(v, movable, [cands[k] for k in cand_ids], orders, now, tt,
+                              travel.dist)
     return RiskResult(better, method, res, "", better is not None and req.reroute_auto)
 
 
@@ -382,13 +387,10 @@ def movable_orders(v: Vehicle, at_risk: list[str], orders: dict[str, Order]) -> 
         orders[oid].kind == "on_demand" or v.status == AT_DEPOT)]
 
 
-def plain_copy(x: Any) -> Any:
-    """A deep copy of a vehicle or an order without its prediction snapshots (what a
-    routing search reads, nothing more)."""
-    d = x.dump()
-    if "snaps" in d:
-        d = {**d, "snaps": [], "wsnaps": {}}
-    return type(x).load(copy.deepcopy(d))
+def plain(o: Order) -> dict:
+    """An order's plain data without its prediction snapshots (what a routing search
+    reads, nothing more)."""
+    return {**o.dump(), "snaps": [], "wsnaps": {}}
 
 
 def unchanged(cur: list, was: list) -> bool:
