@@ -29,7 +29,10 @@ from fleetstream.operators.routing import local_search as ls
 from fleetstream.operators.routing.checker import check_plan, check_route
 from fleetstream.operators.routing.constraints import (C_CAPACITY, C_SHIFT, C_WINDOW, Reason, static_reasons)
 from fleetstream.operators.routing.model import INF, Problem, Routes, Stop
+from fleetstream.operators.routing.model import job_stops
 from fleetstream.operators.routing.ortools_backend import SolverParams, solve
+from fleetstream.operators.routing.pyvrp_backend import PyVRPParams, unsupported
+from fleetstream.operators.routing import pyvrp_backend
 
 DEFAULT_GUARD_S = 900.0
 """Default wall-clock guard (the engine's ``routing_guard_s`` default)."""
@@ -53,17 +56,28 @@ class Budget:
     guard_s: float = DEFAULT_GUARD_S
     """Wall-clock safety guard of a ``deterministic`` solve, seconds: it only stops a
     runaway search (the result is then flagged ``guard_hit``), never shapes one."""
+    iterations: int = 10_000
+    """PyVRP backend: iterations of its iterated local search (always counts)."""
+    no_improvement: int | None = None
+    """PyVRP backend: also stop after this many iterations without improvement."""
 
     def __post_init__(self) -> None:
         if self.time_limit_s <= 0 or self.solution_limit < 1 or self.local_passes < 0:
             raise ValueError("budget needs time_limit_s > 0, solution_limit >= 1, local_passes >= 0")
         if not self.guard_s > 0:
             raise ValueError("guard_s must be > 0")
+        if self.iterations < 1:
+            raise ValueError("iterations must be >= 1")
 
     @property
     def wall_limit_s(self) -> float:
         """The solver's wall-clock limit: the guard if deterministic, else the budget."""
         return self.guard_s if self.deterministic else self.time_limit_s
+
+    def pyvrp_params(self) -> PyVRPParams:
+        """PyVRP's budget: iterations and seed; the wall-clock limit is only its guard."""
+        return PyVRPParams(iterations=self.iterations, no_improvement=self.no_improvement,
+                           seed=self.seed, guard_s=self.wall_limit_s)
 
     def params(self, scale: float = 1.0) -> SolverParams:
         return SolverParams(time_limit_s=self.wall_limit_s,
@@ -147,32 +161,97 @@ def _with(p: Problem, **kw) -> Problem:
     return Problem(**d)
 
 
-def plan(p: Problem, budget: Budget = Budget(), initial: Routes | None = None,
-         scale: float = 1.0, hard_first: bool = False, span_cost: bool = True) -> PlanResult:
-    """Route the whole problem with OR-Tools; jobs left out come back explained.
+BACKENDS = ("ortools", "pyvrp", "auto")
+RELAXED_DROP_PENALTY = 1e6
+"""Drop penalty given to mandatory jobs when no plan serves them all (graceful degrade)."""
 
-    ``hard_first`` (for problems with soft windows): OR-Tools solves with hard windows
-    (much faster, and it plans on time whatever can be), then each job it left out is
-    inserted where it costs least with soft windows (late, but served); only jobs no
-    route can take at all stay unassigned.  ``initial`` warm-starts the search when it
-    routes at least half of the jobs."""
+
+def choose_backend(p: Problem, hard_first: bool = False) -> tuple[str, list[str]]:
+    """The documented rule (docs/routing.md, "Backends"): PyVRP when it expresses
+    ``p`` exactly, OR-Tools otherwise, with what PyVRP cannot express."""
+    why = unsupported(p, hard_first)
+    return ("ortools", why) if why else ("pyvrp", [])
+
+
+def unreachable(p: Problem) -> list[str]:
+    """Mandatory jobs that no vehicle can serve even on a route of their own (a
+    window that cannot be reached, a job over every capacity, no compatible vehicle):
+    they are left out of the solve and reported, so they cannot void the plan."""
+    out = []
+    seen: dict[tuple, list[str]] = {}
+    for v in p.vehicles:  # identical vehicles (but their ids) are tried once
+        key = (v.start, v.end, v.start_time, v.shift_end, v.max_duration, tuple(sorted(v.capacity.items())),
+               v.skills, v.fleet_type, v.vehicle_type, v.break_, v.onboard, v.at_depot)
+        seen.setdefault(key, []).append(v.id)
+    reps = [ids[0] for ids in seen.values()]
+    for j in p.jobs:
+        if j.drop_penalty is not None or j.onboard_vehicle is not None:
+            continue
+        if not any(check_route(p, vid, job_stops(j)).feasible for vid in reps):
+            out.append(j.id)
+    return out
+
+
+def _backend_solve(p: Problem, backend: str, budget: Budget, params: SolverParams,
+                   initial: Routes | None):
+    if backend == "pyvrp":
+        return pyvrp_backend.solve(p, budget.pyvrp_params())
+    return solve(p, params, initial)
+
+
+def _no_solution(res) -> bool:
+    return res is None or res.status == "no_solution" or (not any(res.routes.values()) and bool(res.dropped))
+
+
+def plan(p: Problem, budget: Budget = Budget(), initial: Routes | None = None,
+         scale: float = 1.0, hard_first: bool = False, span_cost: bool = True,
+         backend: str = "ortools") -> PlanResult:
+    """Route the whole problem; jobs left out come back explained.
+
+    ``backend``: ``ortools``, ``pyvrp`` (ValueError if PyVRP cannot express ``p``
+    exactly) or ``auto`` (:func:`choose_backend`).  ``hard_first`` (for problems with
+    soft windows): the backend solves with hard windows (much faster, and it plans on
+    time whatever can be), then each job it left out is inserted where it costs least
+    with soft windows (late, but served); only jobs no route can take at all stay
+    unassigned.  ``initial`` warm-starts OR-Tools when it routes at least half of the
+    jobs.  Plans degrade gracefully: a mandatory job no vehicle can reach even alone
+    is left out with its reason before the solve (:func:`unreachable`), and when no
+    plan serves every mandatory job they become optional at
+    ``RELAXED_DROP_PENALTY`` (``stats["relaxed"]``), so the rest is still planned."""
     t0 = time.perf_counter()
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be one of {BACKENDS}")
+    why: list[str] = []
+    if backend == "auto":
+        backend, why = choose_backend(p, hard_first)
+    elif backend == "pyvrp" and unsupported(p, hard_first):
+        raise ValueError(f"PyVRP cannot express this problem exactly: {', '.join(unsupported(p, hard_first))}")
     if initial and sum(len(s) for s in initial.values()) < len(p.jobs) // 2:
         initial = None
+    left_out = unreachable(p)
+    base = _with(p, jobs=[j for j in p.jobs if j.id not in set(left_out)]) if left_out else p
     soft = p.lateness_cost_per_unit > 0
-    sp = _with(p, lateness_cost_per_unit=0.0) if (hard_first and soft) else p
+    sp = _with(base, lateness_cost_per_unit=0.0) if (hard_first and soft) else base
     params = budget.params(scale)
     if not span_cost:
         from dataclasses import replace
         params = replace(params, span_cost=False)
-    res = solve(sp, params, initial)
-    guard_hit = bool(budget.deterministic and res is not None and res.guard_hit)
+    res = _backend_solve(sp, backend, budget, params, initial)
+    relaxed = False
+    if _no_solution(res) and any(j.drop_penalty is None and j.onboard_vehicle is None for j in sp.jobs):
+        from dataclasses import replace
+        relaxed = True
+        sp = _with(sp, jobs=[replace(j, drop_penalty=RELAXED_DROP_PENALTY)
+                             if j.drop_penalty is None and j.onboard_vehicle is None else j for j in sp.jobs])
+        res = _backend_solve(sp, backend, budget, params, None)
+    guard_hit = bool(budget.deterministic or backend == "pyvrp") and res is not None and res.guard_hit
     if res is None:
         routes: Routes = {v.id: [] for v in p.vehicles}
-        dropped = [j.id for j in p.jobs]
+        dropped = [j.id for j in sp.jobs]
         status = "no_solution"
     else:
-        routes, dropped, status = res.routes, res.dropped, res.status
+        routes, dropped, status = res.routes, list(res.dropped), res.status
+    dropped += left_out
     inserted = 0
     if hard_first and soft and dropped:
         evs = {v.id: ls.RouteEval(p, v.id) for v in p.vehicles}
@@ -206,7 +285,8 @@ def plan(p: Problem, budget: Budget = Budget(), initial: Routes | None = None,
                       {"seconds": round(secs, 3), "vehicles_used": rep.vehicles_used,
                        "inserted_late": inserted, "lateness": round(rep.lateness, 1),
                        "solutions": res.solutions if res is not None else 0,
-                       "guard_hit": guard_hit, "time_guard_hit": guard_hit})
+                       "guard_hit": guard_hit, "time_guard_hit": guard_hit, "backend": backend,
+                       "backend_reasons": why, "unreachable": left_out, "relaxed": relaxed})
 
 
 @dataclass
@@ -357,5 +437,5 @@ def _ranked(jid: str, per: dict[str, str]) -> Unassigned:
                             for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))], per)
 
 
-__all__ = ["Budget", "DEFAULT_GUARD_S", "plan", "reroute", "redispatch", "explain", "PlanResult", "RerouteResult",
+__all__ = ["Budget", "DEFAULT_GUARD_S", "plan", "choose_backend", "unreachable", "BACKENDS", "reroute", "redispatch", "explain", "PlanResult", "RerouteResult",
            "RedispatchResult", "Unassigned", "INF"]
