@@ -1,12 +1,27 @@
 """``fleetstream plan INSTANCE``: solve a routing instance and check it independently.
 
-INSTANCE is a Solomon VRPTW ``.txt`` file (for example
+INSTANCE is a Solomon or Gehring-Homberger VRPTW ``.txt`` file (for example
 ``../shared/data/solomon/instances/C101.txt``; a bare name such as ``C101`` is
 looked up there) or a fleetstream JSON instance (docs/routing.md).  Writes the
 routes, vehicles used, distance, cost and the verdict of the independent checker
 (``operators/routing/checker.py``) as JSON (``--out``) and a short text summary.
 
-    fleetstream plan C101 --time-limit 5
+The backend is chosen per instance by the documented rule (``--backend auto``):
+PyVRP when it expresses the instance exactly, OR-Tools otherwise (breaks, soft
+windows, fairness, cost per stop).  PyVRP is bounded by ``--iterations`` (with
+``--seed``): the same plan on any machine.  A customer no vehicle can reach is left
+out with its reason and the rest is planned.
+
+Exit codes:
+  0  every customer served, the independent check passes;
+  2  bad input: no such file, an empty or non-Solomon file, a malformed row (its
+     line number is printed), invalid JSON, a bad option;
+  3  infeasible: some mandatory customers are left out (each printed with its
+     reason) or the check finds a violation;
+  1  an unexpected error (a bug: please report the traceback).
+
+    fleetstream plan C101
+    fleetstream plan R205 --backend ortools --time-limit 5
     fleetstream plan instance.json --out plan.json
 """
 
@@ -19,26 +34,43 @@ import sys
 import orjson
 
 from fleetstream.operators.routing.checker import check_plan
-from fleetstream.operators.routing.io import SOLOMON_DIR, read_bks, read_instance
-from fleetstream.operators.routing.solver import Budget, plan
+from fleetstream.operators.routing.constraints import C_MISSING
+from fleetstream.operators.routing.io import SOLOMON_DIR, InstanceError, read_bks, read_instance
+from fleetstream.operators.routing.solver import BACKENDS, Budget, plan
+
+EXIT_OK, EXIT_BAD_INPUT, EXIT_INFEASIBLE = 0, 2, 3
 
 
 def _resolve(name: str) -> str:
     if os.path.exists(name):
+        if os.path.isdir(name):
+            raise InstanceError(f"{name}: is a directory, not an instance file")
         return name
     cand = os.path.join(SOLOMON_DIR, "instances", f"{name.upper()}.txt")
     if os.path.exists(cand):
         return cand
-    raise FileNotFoundError(f"no instance {name!r} (not a file, not in {SOLOMON_DIR}/instances)")
+    raise InstanceError(f"no instance {name!r} (not a file, not in {SOLOMON_DIR}/instances)")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # bad options are bad input: exit 2 (argparse's own code)
+        self.print_usage(sys.stderr)
+        self.exit(EXIT_BAD_INPUT, f"fleetstream plan: error: {message}\n")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="fleetstream plan", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("instance", help="Solomon .txt, fleetstream .json, or a Solomon name (C101)")
-    ap.add_argument("--time-limit", type=float, default=10.0, help="seconds (default 10)")
+    ap = _Parser(prog="fleetstream plan", description=__doc__,
+                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("instance", help="Solomon/Gehring-Homberger .txt, fleetstream .json, or a Solomon name (C101)")
+    ap.add_argument("--backend", default="auto", choices=BACKENDS,
+                    help="auto (default: PyVRP where it expresses the instance exactly), pyvrp, ortools")
+    ap.add_argument("--iterations", type=int, default=12_000, help="PyVRP iterations (default 12000)")
+    ap.add_argument("--seed", type=int, default=0, help="PyVRP seed (default 0)")
+    ap.add_argument("--guard", type=float, default=600.0,
+                    help="wall-clock guard of a PyVRP solve, seconds (reported when hit)")
+    ap.add_argument("--time-limit", type=float, default=10.0, help="OR-Tools seconds (default 10)")
     ap.add_argument("--solution-limit", type=int, default=0,
-                    help="stop after N solutions instead (deterministic; time limit still guards)")
+                    help="OR-Tools: stop after N solutions instead (deterministic; the time limit guards)")
     ap.add_argument("--first-solution", default="savings")
     ap.add_argument("--convention", default="cvrplib", choices=["cvrplib", "exact"],
                     help="Solomon distances: truncated to 0.1 (CVRPLIB) or exact doubles "
@@ -46,31 +78,45 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", help="write routes and the check as JSON here")
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
-    path = _resolve(a.instance)
-    p = read_instance(path, a.convention)
+    try:
+        path = _resolve(a.instance)
+        p = read_instance(path, a.convention)
+        budget = Budget(time_limit_s=a.time_limit, solution_limit=a.solution_limit or 1,
+                        deterministic=bool(a.solution_limit), first_solution=a.first_solution,
+                        guard_s=a.guard if a.backend != "ortools" and not a.solution_limit else a.time_limit,
+                        iterations=a.iterations, seed=a.seed)
+    except (InstanceError, OSError, UnicodeDecodeError) as e:
+        print(f"fleetstream plan: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as e:  # a budget or instance value out of range
+        print(f"fleetstream plan: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     solomon = not path.endswith(".json")
-    # With --solution-limit the result is bounded by solutions (deterministic) and
-    # --time-limit is only the wall-clock guard, whose hit is reported.
-    budget = Budget(time_limit_s=a.time_limit, solution_limit=a.solution_limit or 1,
-                    deterministic=bool(a.solution_limit), first_solution=a.first_solution,
-                    guard_s=a.time_limit)
-    res = plan(p, budget, scale=10.0 if solomon and a.convention == "cvrplib" else
-               (100.0 if solomon else 1.0))
+    try:
+        res = plan(p, budget, scale=10.0 if solomon and a.convention == "cvrplib" else
+                   (100.0 if solomon else 1.0), backend=a.backend)
+    except ValueError as e:  # --backend pyvrp on an instance it cannot express
+        print(f"fleetstream plan: error: {e}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     rep = check_plan(p, res.routes, [u.job_id for u in res.unassigned])
-    out = {"instance": os.path.basename(path), "status": res.status,
-           "vehicles_used": rep.vehicles_used, "distance": round(rep.distance, 3),
-           "cost": round(rep.cost, 2), "stops_spread": rep.stops_spread,
+    left_out = [v.job_id for v in rep.violations if v.constraint == C_MISSING]
+    route_bad = [v for v in rep.violations if v.constraint != C_MISSING]
+    code = EXIT_OK if rep.feasible else EXIT_INFEASIBLE
+    out = {"instance": os.path.basename(path), "status": res.status, "backend": res.stats.get("backend"),
+           "backend_reasons": res.stats.get("backend_reasons", []), "vehicles_used": rep.vehicles_used,
+           "distance": round(rep.distance, 3), "cost": round(rep.cost, 2), "stops_spread": rep.stops_spread,
            "hours_spread": round(rep.hours_spread, 2), "seconds": res.stats.get("seconds"),
+           "iterations_or_solutions": res.stats.get("solutions"), "guard_hit": res.stats.get("guard_hit"),
            "routes": {vid: [s[0] if solomon else list(s) for s in stops]
                       for vid, stops in res.routes.items() if stops},
            "unassigned": [u.as_dict() for u in res.unassigned],
-           "check": rep.summary()}
+           "left_out_mandatory": left_out, "check": rep.summary(), "exit_code": code}
     name = os.path.splitext(os.path.basename(path))[0].upper()
     if solomon:
         bks_file = os.path.join(SOLOMON_DIR, "bks_solomon_cvrplib.csv")
         if os.path.exists(bks_file) and a.convention == "cvrplib":
             b = read_bks(bks_file).get(name)
-            if b:
+            if b and not left_out:
                 out["bks"] = {"distance": b["distance"], "vehicles": b["vehicles"],
                               "gap_pct": round(100 * (rep.distance / b["distance"] - 1), 2)}
     if a.out:
@@ -80,18 +126,23 @@ def main(argv: list[str] | None = None) -> int:
         for vid, stops in out["routes"].items():
             print(f"{vid}: {' '.join(map(str, stops if solomon else [s[0] + (':pickup' if s[1] == 'pickup' else '') for s in stops]))}")
         cost = f"cost {rep.cost:.2f}, " if p.objective == "cost" else ""
-        line = (f"{out['instance']}: {rep.vehicles_used} vehicles, distance {rep.distance:.1f}, "
-                f"{cost}{len(res.unassigned)} unassigned, "
-                f"independent check: {'feasible' if rep.feasible else 'INFEASIBLE'}")
+        verdict = ("feasible" if rep.feasible else
+                   "routes feasible, " + f"{len(left_out)} mandatory customer(s) left out" if not route_bad
+                   else "INFEASIBLE")
+        line = (f"{out['instance']}: {out['backend']}, {rep.vehicles_used} vehicles, distance {rep.distance:.1f}, "
+                f"{cost}{len(res.unassigned)} unassigned, independent check: {verdict}")
         if "bks" in out:
             line += f", gap to best known {out['bks']['gap_pct']:+.2f} %"
+        if res.stats.get("guard_hit"):
+            line += " (wall-clock guard hit: the search was cut)"
         print(line)
-        for v in rep.violations[:10]:
+        for v in route_bad[:10]:
             print(f"  violation {v.constraint}: {v.text}")
         for u in res.unassigned[:10]:
-            print(f"  unassigned {u.job_id}: " + ", ".join(
-                f"{r['constraint']} ({r['vehicles']} vehicles)" for r in u.reasons))
-    return 0 if rep.feasible else 1
+            print(f"  unassigned {u.job_id}: " + "; ".join(
+                f"{r['constraint']} ({r['vehicles']} vehicles{': ' + r['text'] if r.get('text') else ''})"
+                for r in u.reasons))
+    return code
 
 
 if __name__ == "__main__":

@@ -38,27 +38,99 @@ def _euclid(a: tuple[float, float], b: tuple[float, float], convention: str) -> 
     return d
 
 
+class InstanceError(ValueError):
+    """A malformed instance file: the message names the file and, for a bad row, its
+    line number (``fleetstream plan`` prints it as one line and exits 2)."""
+
+
+SOLOMON_COLUMNS = "CUST NO. XCOORD. YCOORD. DEMAND READY TIME DUE DATE SERVICE TIME"
+
+
+def _num(tok: str, what: str, where: str) -> float:
+    try:
+        x = float(tok)
+    except ValueError:
+        raise InstanceError(f"{where}: {what} {tok!r} is not a number") from None
+    if not math.isfinite(x):
+        raise InstanceError(f"{where}: {what} {tok!r} is not a finite number")
+    return x
+
+
+def parse_solomon(path: str) -> tuple[str, int, float, list[tuple]]:
+    """(name, vehicles, capacity, rows) of a Solomon-format file; rows are (id, x, y,
+    demand, ready, due, service) with the depot first.  Every customer row must have
+    seven numbers and an integer id: anything else is an :class:`InstanceError` with
+    its line number (a row is never dropped)."""
+    with open(path, encoding="utf-8", errors="replace") as f:
+        lines = [(i + 1, ln.split()) for i, ln in enumerate(f)]
+    body = [(n, t) for n, t in lines if t]
+    if not body:
+        raise InstanceError(f"{path}: empty file")
+    name = body[0][1][0]
+    k = next((i for i, (_n, t) in enumerate(body) if t[0].upper() == "NUMBER"), None)
+    if k is None or k + 1 >= len(body):
+        raise InstanceError(f"{path}: not a Solomon instance (no 'NUMBER CAPACITY' vehicle section)")
+    n_line, t = body[k + 1]
+    where = f"{path}:{n_line}"
+    if len(t) != 2 or not t[0].isdigit():
+        raise InstanceError(f"{where}: expected the vehicle count and capacity, got {' '.join(t)!r}")
+    n_veh, cap = int(t[0]), _num(t[1], "capacity", where)
+    h = next((i for i, (_n, t) in enumerate(body) if i > k + 1 and t[0].upper().startswith("CUST")
+              and len(t) > 1), None)
+    if h is None:
+        raise InstanceError(f"{path}: not a Solomon instance (no customer table after the vehicles)")
+    rows: list[tuple] = []
+    seen: dict[int, int] = {}
+    for n_line, t in body[h + 1:]:
+        where = f"{path}:{n_line}"
+        if len(t) != 7:
+            raise InstanceError(f"{where}: malformed customer row {' '.join(t)!r}: expected 7 fields "
+                                f"({SOLOMON_COLUMNS}), got {len(t)}")
+        if not t[0].isdigit():
+            raise InstanceError(f"{where}: customer id {t[0]!r} is not a non-negative integer")
+        cid = int(t[0])
+        if cid in seen:
+            raise InstanceError(f"{where}: customer id {cid} repeats line {seen[cid]}")
+        seen[cid] = n_line
+        x, y, dem, ready, due, svc = (_num(v, c, where) for v, c in zip(
+            t[1:], ("x", "y", "demand", "ready time", "due date", "service time")))
+        if due < ready:
+            raise InstanceError(f"{where}: customer {cid}: due date {due:g} before ready time {ready:g}")
+        if dem < 0 or svc < 0:
+            raise InstanceError(f"{where}: customer {cid}: negative demand or service time")
+        rows.append((cid, x, y, dem, ready, due, svc))
+    if not rows:
+        raise InstanceError(f"{path}: no depot and customer rows")
+    if rows[0][0] != 0:
+        raise InstanceError(f"{path}: the first row must be the depot (id 0), got id {rows[0][0]}")
+    if len(rows) < 2:
+        raise InstanceError(f"{path}: no customers")
+    return name, n_veh, cap, rows
+
+
 def read_solomon(path: str, convention: str = "cvrplib", objective: str | None = None) -> Problem:
     """A Solomon VRPTW instance.  The demand uses the ``demand`` dimension (one capacity
-    per vehicle); every customer is mandatory."""
-    with open(path) as f:
-        lines = [ln.split() for ln in f if ln.strip()]
-    name = lines[0][0]
-    k = next(i for i, ln in enumerate(lines) if ln[:1] == ["NUMBER"])
-    n_veh, cap = int(lines[k + 1][0]), float(lines[k + 1][1])
-    rows = [ln for ln in lines[k + 2:] if ln and ln[0].isdigit() and len(ln) >= 7]
-    pts = [(float(r[1]), float(r[2])) for r in rows]
+    per vehicle); every customer is mandatory.  Malformed files raise
+    :class:`InstanceError` (with the line number of a bad row)."""
+    name, n_veh, cap, rows = parse_solomon(path)
+    pts = [(r[1], r[2]) for r in rows]
     n = len(pts)
     mat = [[_euclid(pts[i], pts[j], convention) for j in range(n)] for i in range(n)]
     depot = rows[0]
     horizon = float(depot[5])
-    jobs = [Job(f"{int(r[0])}", i, window=(float(r[4]), float(r[5])), service=float(r[6]),
-                size={"demand": float(r[3])}) for i, r in enumerate(rows) if i > 0]
+    jobs = [Job(f"{r[0]}", i, window=(r[4], r[5]), service=r[6], size={"demand": r[3]})
+            for i, r in enumerate(rows) if i > 0]
     vehicles = [VehicleSpec(f"{name}-v{i + 1}", 0, 0, start_time=float(depot[4]),
                             shift_end=horizon, capacity={"demand": cap}) for i in range(n_veh)]
     return Problem(time=mat, dist=mat, vehicles=vehicles, jobs=jobs, km_per_unit=1.0,
                    hours_per_unit=1.0, points=pts,
                    objective=objective or ("distance" if convention == "cvrplib" else "vehicles_distance"))
+
+
+def read_gehring_homberger(path: str, convention: str = "cvrplib", objective: str | None = None) -> Problem:
+    """A Gehring-Homberger VRPTW instance (200-1000 customers, e.g. ``C1_2_1``): the
+    Solomon format and conventions, so the same validating reader."""
+    return read_solomon(path, convention, objective)
 
 
 def solomon_scale(p: Problem) -> float:
@@ -91,14 +163,28 @@ def _haversine_m(a, b) -> float:
 
 
 def read_json(path: str) -> Problem:
+    """A fleetstream JSON instance; malformed content raises :class:`InstanceError`."""
     with open(path, "rb") as f:
-        return problem_from_dict(orjson.loads(f.read()))
+        raw = f.read()
+    try:
+        d = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise InstanceError(f"{path}: not valid JSON ({e})") from None
+    if not isinstance(d, dict):
+        raise InstanceError(f"{path}: a JSON instance must be an object")
+    try:
+        return problem_from_dict(d)
+    except InstanceError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError) as e:
+        what = f"missing field {e}" if isinstance(e, KeyError) else str(e)
+        raise InstanceError(f"{path}: {what}") from None
 
 
 def problem_from_dict(d: dict) -> Problem:
     """Build a :class:`Problem` from the JSON instance format (see docs/routing.md)."""
     if d.get("format") != "fleetstream-routing/1":
-        raise ValueError("not a fleetstream routing instance (format must be 'fleetstream-routing/1')")
+        raise InstanceError("not a fleetstream routing instance (format must be 'fleetstream-routing/1')")
     points: list = []
     index: dict[tuple, int] = {}
 
@@ -167,7 +253,9 @@ def problem_from_dict(d: dict) -> Problem:
 def read_instance(path: str, convention: str = "cvrplib") -> Problem:
     """Solomon ``.txt`` or fleetstream ``.json``, by content."""
     with open(path, "rb") as f:
-        head = f.read(64).lstrip()
+        head = f.read(4096).lstrip()
+    if not head:
+        raise InstanceError(f"{path}: empty file")
     if head.startswith(b"{"):
         return read_json(path)
     return read_solomon(path, convention)

@@ -75,9 +75,10 @@ class Budget:
         return self.guard_s if self.deterministic else self.time_limit_s
 
     def pyvrp_params(self) -> PyVRPParams:
-        """PyVRP's budget: iterations and seed; the wall-clock limit is only its guard."""
+        """PyVRP's budget: iterations and seed, always (``time_limit_s`` is never its
+        budget); ``guard_s`` is its wall-clock guard."""
         return PyVRPParams(iterations=self.iterations, no_improvement=self.no_improvement,
-                           seed=self.seed, guard_s=self.wall_limit_s)
+                           seed=self.seed, guard_s=self.guard_s)
 
     def params(self, scale: float = 1.0) -> SolverParams:
         return SolverParams(time_limit_s=self.wall_limit_s,

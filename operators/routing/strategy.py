@@ -99,6 +99,33 @@ class ORToolsStrategy:
                                  self.config.guarded(self.config.reroute_budget))
 
 
+@dataclass
+class PyVRPStrategy(ORToolsStrategy):
+    """The routing seat with zone plans by PyVRP where it expresses the zone's problem
+    exactly (:func:`operators.routing.solver.choose_backend`), OR-Tools otherwise;
+    every other verb as :class:`ORToolsStrategy`.  The plan is bounded by
+    ``config.plan_budget.iterations`` with ``config.plan_budget.seed`` (counts only:
+    byte-identical replays); the guard is ``config.guard_s``.
+
+    The engine's default configuration charges the fairness term
+    (``fairness_cost_per_stop``), which PyVRP cannot express: with it the rule picks
+    OR-Tools; ``RoutingConfig(fairness_cost_per_stop=0.0)`` lets PyVRP plan (zones
+    whose vehicles charge a cost per stop, gig couriers, stay with OR-Tools)."""
+
+    name: str = "pyvrp-routing-1"
+    backend: str = "auto"
+
+    def plan(self, vehicles: list, orders: list, current: dict[str, list], now: float,
+             tt: Callable, dist: Callable) -> tuple[solver.PlanResult, Any] | None:
+        if not vehicles:
+            return None
+        built = build_problem(vehicles, orders, current, now, tt, dist, self.config)
+        p = materialise(built.problem)
+        res = solver.plan(p, self.config.guarded(self.config.plan_budget), built.routes, hard_first=True,
+                          span_cost=False, backend=self.backend)
+        return res, p
+
+
 def _restart_at(p, vid, pt, t_rel, built, rest):
     """The problem with vehicle ``vid`` starting at point ``pt`` at ``t_rel``."""
     from dataclasses import replace

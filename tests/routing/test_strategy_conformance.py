@@ -15,13 +15,19 @@ from fleetstream.operators.dispatch import InsertionStrategy, RoutingStrategy, i
 from fleetstream.operators.routing.checker import check_plan, check_route
 from fleetstream.operators.routing.engine_adapter import RoutingConfig, build_problem
 from fleetstream.operators.routing.protocol import VERBS
-from fleetstream.operators.routing.strategy import ORToolsStrategy
+from fleetstream.operators.routing.solver import Budget
+from fleetstream.operators.routing.strategy import ORToolsStrategy, PyVRPStrategy
 from fleetstream.operators.state import ASSIGNED
 from engine_gen import T0, dist, make_late, scene, tt
 
 STRATEGIES = [InsertionStrategy(), ORToolsStrategy(),
               ORToolsStrategy(RoutingConfig(learned_pace=True, redispatch_change_cost=0.0),
-                              name="ortools-routing-1-eager")]
+                              name="ortools-routing-1-eager"),
+              PyVRPStrategy(),
+              # Without the fairness term PyVRP expresses the zone plan: the PyVRP path.
+              PyVRPStrategy(RoutingConfig(fairness_cost_per_stop=0.0,
+                                          plan_budget=Budget(solution_limit=300, iterations=500)),
+                            name="pyvrp-routing-1-nofair")]
 SEEDS = (0, 1, 2)
 
 
