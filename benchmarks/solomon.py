@@ -20,6 +20,7 @@ busy-looping processes meanwhile (determinism under CPU load).
     python benchmarks/solomon.py [--backends pyvrp,ortools] [--iterations 12000]
                                  [--solutions 600] [--instances C101,R205] [--limit N]
                                  [--workers 2] [--repeat] [--busy 1] [--out results.json]
+                                 [--lns-time-limit S]
 
 ``--gh DIR`` runs Gehring-Homberger instances (``*.txt`` in DIR, same format,
 200-1000 customers) instead; gaps need a best-known csv in the Solomon format
@@ -70,7 +71,8 @@ def run_one(args: tuple) -> dict:
     else:
         sol = a["solutions"] or None
         res = solve(p, SolverParams(time_limit_s=a["guard"] if sol else a["time_limit"], scale=10.0,
-                                    first_solution="savings", gls_lambda=0.3, solution_limit=sol))
+                                    first_solution="savings", gls_lambda=0.3, solution_limit=sol,
+                                    lns_time_limit_s=a["lns"]))
         budget = f"{sol} sol" if sol else f"{a['time_limit']} s"
     secs = time.perf_counter() - t0
     row = {"instance": name, "backend": backend, "budget": budget, "seconds": round(secs, 2)}
@@ -139,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--solutions", type=int, default=600,
                     help="OR-Tools solutions per instance (0: wall-clock --time-limit instead)")
     ap.add_argument("--time-limit", type=float, default=10.0, help="OR-Tools seconds with --solutions 0")
+    ap.add_argument("--lns-time-limit", type=float, default=None,
+                    help="override OR-Tools' lns_time_limit, seconds (default: never binds)")
     ap.add_argument("--guard", type=float, default=300.0, help="wall-clock guard per solve, seconds")
     ap.add_argument("--limit", type=int, default=0, help="only the first N instances")
     ap.add_argument("--instances", default="", help="comma list, e.g. C101,R205")
@@ -163,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.limit:
         names = names[: a.limit]
     opts = {"iterations": a.iterations, "seed": a.seed, "solutions": a.solutions,
-            "time_limit": a.time_limit, "guard": a.guard, "gh": bool(a.gh)}
+            "time_limit": a.time_limit, "guard": a.guard, "gh": bool(a.gh), "lns": a.lns_time_limit}
     busy = [mp.Process(target=_busy, daemon=True) for _ in range(a.busy)]
     for b in busy:
         b.start()
