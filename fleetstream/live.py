@@ -148,7 +148,7 @@ class LiveFlow:
                                partial(build_zone_engine, settings=settings.engine,
                                        models_dir=models_dir),
                                partial(restore_zone_engine, settings=settings.engine),
-                               ordered=True, attach_positions=positions)
+                               ordered=True, attach_positions=positions, limits=settings.limits)
 
     def stats(self) -> dict[str, Any]:
         out: dict[str, Any] = {"outputs": self.kafka_sink.counters.snapshot(),

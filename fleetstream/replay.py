@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import resource
@@ -24,6 +25,7 @@ from bytewax.testing import cluster_main, run_main
 from fleetstream.connectors.files import OutputFiles, ReplaySource, count_lines, finalize
 from fleetstream.contract.outputs import OUTPUT_TOPICS
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
+from fleetstream.operators import jobs
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
 from fleetstream.flows.engine import DROPS, build_flow
 
@@ -48,6 +50,9 @@ class ReplaySummary:
     drops: dict[str, int] = field(default_factory=dict)
     process_cpu_s: list[float] = field(default_factory=list)
     """CPU seconds (user + system) of each Bytewax process of the run."""
+    solver_jobs: dict[str, float] = field(default_factory=dict)
+    """Solver-job counters of the run (one process): submitted, applied, waits (results
+    not ready at their due event time) and wait_s (wall seconds the event path waited)."""
 
     @property
     def events_per_s(self) -> float:
@@ -67,6 +72,11 @@ class ReplaySummary:
         if self.drops:
             lines.append("dropped (not errors): " + ", ".join(
                 f"{k} {v:,}" for k, v in sorted(self.drops.items())))
+        if self.solver_jobs.get("submitted"):
+            j = self.solver_jobs
+            lines.append(f"solver jobs: {int(j['submitted']):,} solved off the event path, "
+                         f"{int(j['waits']):,} waited for at their due event time "
+                         f"({j['wait_s']:.1f} s of waiting)")
         return "\n".join(lines)
 
 
@@ -107,6 +117,10 @@ def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None
     settings = settings or EngineSettings()
     if processes < 1 or workers < 1 or lanes < 1:
         raise ValueError("processes, workers and lanes must be >= 1")
+    if processes > 1 and settings.solver_workers == -1:
+        # Every process has its own solver pool: share the cores among them.
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+        settings = dataclasses.replace(settings, solver_workers=max(1, cores // processes))
     if fresh and os.path.isdir(out_dir):
         shutil.rmtree(out_dir)
     os.makedirs(out_dir, exist_ok=True)
@@ -122,6 +136,7 @@ def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None
                 crash_at=crash_at, lanes=lanes, workers=workers, recovery_dir=recovery_dir,
                 epoch_interval_s=epoch_interval_s, limits=limits)
     t0 = time.perf_counter()
+    jobs0 = dict(jobs.METRICS)
     if processes == 1:
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
         _run_process(spec, [], 0)
@@ -133,6 +148,8 @@ def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None
     counts = finalize(out_dir, FILE_TOPICS)
     summary = summarize(replay, out_dir, counts, secs, total)
     summary.process_cpu_s = cpu
+    if processes == 1:
+        summary.solver_jobs = {k: jobs.METRICS[k] - jobs0.get(k, 0) for k in jobs.METRICS}
     return summary
 
 
