@@ -20,8 +20,9 @@ searches faster.  Every job stop has its own PyVRP location.
 
 What it cannot express (:func:`unsupported` names it; :func:`operators.routing.solver.plan`
 then uses OR-Tools): driver breaks, soft windows outside the hard-first plan, the
-fairness term, a cost per stop, and more than ``MAX_PROFILES`` distinct
-compatibility groups or costs per km (a distance matrix per cost per km).
+fairness term, a cost per stop, more than ``MAX_GROUPS`` distinct compatibility
+groups (an extra load dimension each) or ``MAX_PROFILES`` costs per km (a distance
+matrix each).
 
 Integer data (PyVRP is integer-only): times and distances are multiplied by a
 **scale** (``scales``: the smallest of 1, 10, 100, 1000 that makes every value an
@@ -57,6 +58,9 @@ COST_SCALE = 10_000
 VEHICLE_COST_HIERARCHICAL = 10**9
 """Fixed cost per vehicle (scaled units) in ``vehicles_distance`` mode."""
 MAX_PROFILES = 8
+"""Most distinct costs per km (one distance matrix each)."""
+MAX_GROUPS = 16
+"""Most distinct compatibility groups of vehicles (one extra load dimension each)."""
 SCALES = (1, 10, 100, 1000)
 BIG_CAP = 2**40
 
@@ -93,7 +97,7 @@ def unsupported(p: Problem, hard_first: bool = False) -> list[str]:
         out.append("cost_per_stop")
     sigs = {tuple(compatible(j, v, p.high_value, p.gig_forbidden_age_check) for j in p.jobs)
             for v in p.vehicles}
-    if len(sigs) > MAX_PROFILES or len({v.cost_per_km for v in p.vehicles}) > MAX_PROFILES:
+    if len(sigs) > MAX_GROUPS or len({v.cost_per_km for v in p.vehicles}) > MAX_PROFILES:
         out.append("profiles")
     return out
 
