@@ -126,10 +126,10 @@ def outcome_record(outcome_id: str, ts: float, zone: str, o: Order, vehicle_id: 
 def eta_record(eta_id: str, now: float, zone: str, v: Vehicle, o: Order, eta: float, iv: tuple,
                ahead: int, p_late: float | None, models: dict, triggers: list[str]) -> dict:
     """``iv``: (lo80, hi80, lo95, hi95) offsets from ``eta`` in seconds."""
-    return {"eta_id": eta_id, "ts": r1(now), "v": OUTPUT_SCHEMA_VERSION,
+    return {"eta_id": eta_id, "ts": round(now, 1), "v": OUTPUT_SCHEMA_VERSION,   # r1, inlined
             "zone": zone, "order_id": o.id, "vehicle_id": v.id, "stop": DELIVERY,
-            "eta": r1(eta), "lo80": r1(eta + iv[0]), "hi80": r1(eta + iv[1]),
-            "lo95": r1(eta + iv[2]), "hi95": r1(eta + iv[3]),
+            "eta": round(eta, 1), "lo80": round(eta + iv[0], 1), "hi80": round(eta + iv[1], 1),
+            "lo95": round(eta + iv[2], 1), "hi95": round(eta + iv[3], 1),
             "window_start": o.window_start, "window_end": o.window_end,
             "stops_ahead": ahead, "p_late": round(p_late, 4) if p_late is not None else 0.0,
             "models": models, "trigger_event_ids": list(triggers)}
