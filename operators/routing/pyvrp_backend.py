@@ -123,10 +123,16 @@ def _down(x: float, s: int, cap: int = BIG_CAP) -> int:
     return int(math.floor(x * s + 1e-6))
 
 
-def scales(p: Problem) -> tuple[int, int, bool]:
+def _matrices(p: Problem) -> tuple[np.ndarray, np.ndarray]:
+    n = p.n_nodes
+    return (np.asarray([[p.time[i][k] for k in range(n)] for i in range(n)], dtype=float),
+            np.asarray([[p.dist[i][k] for k in range(n)] for i in range(n)], dtype=float))
+
+
+def scales(p: Problem, T: np.ndarray | None = None, D: np.ndarray | None = None) -> tuple[int, int, bool]:
     """(time scale, distance scale, exact) for ``p``."""
-    T = np.asarray([[p.time[i][j] for j in range(p.n_nodes)] for i in range(p.n_nodes)], dtype=float)
-    D = np.asarray([[p.dist[i][j] for j in range(p.n_nodes)] for i in range(p.n_nodes)], dtype=float)
+    if T is None or D is None:
+        T, D = _matrices(p)
     tv = [*T.ravel().tolist()]
     for j in p.jobs:
         tv += [j.window[0], j.window[1], j.service, j.pickup_window[0], j.pickup_window[1], j.pickup_service]
@@ -167,7 +173,8 @@ def build(p: Problem):
     """PyVRP ``ProblemData`` for ``p`` and the maps back: (data, stops of clients,
     stops of shipments, vehicle ids per vehicle type, excluded job ids, scales)."""
     from pyvrp import Client, Depot, Location, ProblemData, Shipment, VehicleType
-    ts, ds, exact = scales(p)
+    T, D = _matrices(p)
+    ts, ds, exact = scales(p, T, D)
     dims = _dims(p)
     loads = [j.size.get(d, 0.0) for j in p.jobs for d in dims if d != "count"]
     loads += [v.capacity[d] for v in p.vehicles for d in dims if d != "count"]
@@ -246,9 +253,6 @@ def build(p: Problem):
                                   tw_early=w0, tw_late=w1, prize=prize(j), required=req, name=j.id))
             client_job.append(j.id)
     idx = np.asarray(loc_node, dtype=np.int64)
-    n = p.n_nodes
-    T = np.asarray([[p.time[i][k] for k in range(n)] for i in range(n)], dtype=float)
-    D = np.asarray([[p.dist[i][k] for k in range(n)] for i in range(n)], dtype=float)
     dur = np.ceil(T[np.ix_(idx, idx)] * ts - 1e-6).astype(np.int64)
     dist = np.round(D[np.ix_(idx, idx)] * ds).astype(np.int64)
     np.fill_diagonal(dur, 0)
