@@ -226,8 +226,12 @@ local function finish(zone, ts)
   local old = redis.call('ZRANGEBYSCORE', z .. ':alerts', '-inf', '(' .. (c - OPEN_S))
   for _, id in ipairs(old) do close_alert(zone, id) end
   local trim = tonumber(redis.call('HGET', z, 'trim_ts') or '-1e18')
-  if c - trim >= 60 then   -- retention of the zone indexes, once per event-time minute
-    redis.call('HSET', z, 'trim_ts', cs)
+  local minute = math.floor(c / 60) * 60
+  -- Retention of the zone indexes, once per event-time minute.  The marker is the
+  -- minute, not the batch's time, so the read model is the same however the
+  -- records were batched (a backlog flush after an outage, or live batches).
+  if minute > trim then
+    redis.call('HSET', z, 'trim_ts', string.format('%d', minute))
     for _, st in ipairs(ORDER_ST) do
       local key = z .. ':orders:' .. st
       redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. (c - TTL))
