@@ -105,6 +105,11 @@ class EngineSettings:
     when the zone's event clock reaches request time + this allowance, on any machine
     and worker count.  A replay waits for a result that is not ready by then; live mode
     waits too and reports the wait."""
+    risk_solve_allowance_s: float = 0.0
+    """Event time between a late-risk trigger and its re-route / redispatch decision when
+    the search runs as a solver job off the event path (0: decided inline, at the
+    trigger).  The decision is taken at trigger + allowance on the state then, for the
+    orders still on the route and still at risk (docs/architecture.md, solver jobs)."""
     solver_workers: int = -1
     """Processes that solve solver jobs (zone plans) off the event path: -1 = one per
     CPU core, 0 = solve inline in the zone (same decisions, no parallelism)."""

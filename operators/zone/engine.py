@@ -140,7 +140,7 @@ class ZoneEngine:
         (event time), in due order: before the event that reached it is handled."""
         for job in self.jobs.due(clock):
             res = self.jobs.result(job)  # waits if the solve is still running
-            self.assignment.apply_job(job, res, out)
+            (self.response if job.kind == "risk" else self.assignment).apply_job(job, res, out)
 
     def _on_vehicle_unavailable(self, ev: Any, out: list[Out]) -> None:
         if ev.vehicle_id not in self.state.vehicles:

@@ -23,10 +23,10 @@ from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import TravelModel, World, pace_factor
 
 RISK_JOB_ALLOWANCE_S: float | None = None
-"""Risk responses as solver jobs: ``None`` (the default) decides inline, at the
-trigger, as always.  A number of seconds (the setting to add:
-``engine.risk_solve_allowance_s``) makes a trigger request a solver job due that
-much event time later: the re-route and redispatch searches (the event path's
+"""Override of the setting ``engine.risk_solve_allowance_s`` (tests and benchmarks):
+``None`` uses the setting.  Risk responses as solver jobs: an allowance of 0 (the
+setting's default) decides inline, at the trigger.  A number of seconds makes a
+trigger request a solver job due that much event time later: the re-route and redispatch searches (the event path's
 slowest work, 50-230 ms on metro) run in the solver pool and the decisions are
 taken at the due time, reconciled with what happened meanwhile (:meth:`Response.apply_job`).
 Needs the engine to hand ``risk`` jobs to :meth:`Response.apply_job`."""
@@ -46,13 +46,21 @@ class Response:
         self.emit = emit
         self.strategy = strategy
 
+    def allowance(self) -> float | None:
+        """Event time between a risk trigger and its decision when solved as a solver
+        job; None: decide inline."""
+        if RISK_JOB_ALLOWANCE_S is not None:
+            return RISK_JOB_ALLOWANCE_S
+        a = self.settings.risk_solve_allowance_s
+        return a if a > 0 else None
+
     def handle_risk(self, v: Vehicle, at_risk: list[str], now: float, triggers: list[str],
                     out: list[Out]) -> None:
         """Re-route, else redispatch, else alert: one decision per trigger (solved off
         the event path when ``RISK_JOB_ALLOWANCE_S`` is set, see :meth:`request`)."""
         st, strategy = self.state, self.strategy
         st.count("risk_triggers")
-        if RISK_JOB_ALLOWANCE_S is not None and self.request(v, at_risk, now, triggers):
+        if self.allowance() is not None and self.request(v, at_risk, now, triggers):
             return
         tt = self.world.travel.tt
         cur = [tuple(s) for s in v.route]
@@ -190,7 +198,8 @@ class Response:
                           {vid: [tuple(s) for s in w.route] for vid, w in sorted(cands.items())},
                           cands_of, self.settings.autonomy("reroute") == "auto",
                           self.settings.plan_time_factor, blob)
-        jobs.submit("risk", solve_risk, req, now + RISK_JOB_ALLOWANCE_S, now, meta=list(triggers))
+        jobs.submit("risk", solve_risk, req, now + (self.allowance() or 0.0), now,
+                    meta=list(triggers))
         st.count("risk_jobs")
         return True
 

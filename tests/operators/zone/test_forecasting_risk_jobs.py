@@ -127,3 +127,28 @@ def test_a_redispatch_whose_target_changed_is_not_applied(monkeypatch) -> None:
     assert eng.stats["risk_redispatch_stale"] == 1
     assert routes(eng)["v1"] == before["v1"]
     assert out[0][1]["details"]["redispatch"].startswith("the routes changed")
+
+
+def test_the_setting_routes_risk_jobs_through_the_engine(monkeypatch) -> None:
+    """``engine.risk_solve_allowance_s`` (not the module override) makes a trigger a job
+    that the engine applies at trigger + allowance, deciding as inline would."""
+    from dataclasses import replace
+    monkeypatch.setattr(response, "RISK_JOB_ALLOWANCE_S", None)
+    inline, job = reroute_scene(), reroute_scene()
+    job.settings = replace(job.settings, risk_solve_allowance_s=30.0)
+    job._wire()
+    outs = {}
+    for name, eng in (("inline", inline), ("job", job)):
+        eng.orders["o2"].late_flag = True
+        out: list = []
+        eng.response.handle_risk(eng.vehicles["v1"], ["o2"], T0, ["e1"], out)
+        outs[name] = out
+    assert [r["kind"] for t, r in outs["inline"] if t == "fs.decisions"] == ["reroute"]
+    assert outs["job"] == [] and job.jobs.next_due_ts == T0 + 30.0
+    out: list = []
+    job.apply_due_jobs(T0 + 29.0, out)
+    assert out == [] and job.jobs.pending_count("risk") == 1
+    job.apply_due_jobs(T0 + 30.0, out)
+    dec = [r for t, r in out if t == "fs.decisions"]
+    assert [r["kind"] for r in dec] == ["reroute"] and dec[0]["ts"] == T0 + 30.0
+    assert routes(job) == routes(inline)
