@@ -124,7 +124,8 @@ def main(argv: list[str] | None = None) -> int:
             f.write(orjson.dumps(out, option=orjson.OPT_INDENT_2))
     if not a.quiet:
         for vid, stops in out["routes"].items():
-            print(f"{vid}: {' '.join(map(str, stops if solomon else [s[0] + (':pickup' if s[1] == 'pickup' else '') for s in stops]))}")
+            names = stops if solomon else [s[0] + (":pickup" if s[1] == "pickup" else "") for s in stops]
+            print(f"{vid}: {' '.join(map(str, names))}")
         cost = f"cost {rep.cost:.2f}, " if p.objective == "cost" else ""
         verdict = ("feasible" if rep.feasible else
                    "routes feasible, " + f"{len(left_out)} mandatory customer(s) left out" if not route_bad

@@ -438,5 +438,6 @@ def _ranked(jid: str, per: dict[str, str]) -> Unassigned:
                             for c, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))], per)
 
 
-__all__ = ["Budget", "DEFAULT_GUARD_S", "plan", "choose_backend", "unreachable", "BACKENDS", "reroute", "redispatch", "explain", "PlanResult", "RerouteResult",
-           "RedispatchResult", "Unassigned", "INF"]
+__all__ = ["Budget", "DEFAULT_GUARD_S", "plan", "choose_backend", "unreachable", "BACKENDS",
+           "reroute", "redispatch", "explain", "PlanResult", "RerouteResult", "RedispatchResult",
+           "Unassigned", "INF"]
