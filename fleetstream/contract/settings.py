@@ -94,6 +94,12 @@ class EngineSettings:
     """Soft cost of a minute past a window end when re-routing (currency units)."""
     routing_learned_pace: bool = False
     """Re-route with the driver's learned pace scaling the planning travel times."""
+    routing_plan_backend: str = "ortools"
+    """Zone plans by ``ortools`` (default) or ``pyvrp`` (PyVRP where it expresses the
+    zone's problem exactly, without the fairness term; OR-Tools otherwise; bounded by
+    ``routing_plan_iterations``).  See docs/routing.md, "Backends"."""
+    routing_plan_iterations: int = 3000
+    """PyVRP zone plans: iterations of its search (a count, never seconds)."""
     routing_guard_s: float = 900.0
     """Wall-clock safety guard of one solve (seconds).  It only stops a runaway search:
     results are bounded by solution and iteration counts, never by time.  A solve that
@@ -143,6 +149,10 @@ class EngineSettings:
                 raise ValueError(f"{name} must be >= 1")
         if self.routing_reopt_interval_s <= 0:
             raise ValueError("routing_reopt_interval_s must be > 0")
+        if self.routing_plan_backend not in ("ortools", "pyvrp"):
+            raise ValueError("routing_plan_backend must be 'ortools' or 'pyvrp'")
+        if self.routing_plan_iterations < 1:
+            raise ValueError("routing_plan_iterations must be >= 1")
         if not self.routing_guard_s > 0:
             raise ValueError("routing_guard_s must be > 0")
         if self.solver_workers < -1:

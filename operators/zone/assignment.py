@@ -320,6 +320,10 @@ class Assignment:
             plan_summary["guard_hit"] = True
         if job_info is not None:  # solved off the event path (a solver job)
             plan_summary["solver_job"] = job_info
+        backend = res.stats.get("backend") or "ortools"
+        pb = req.strategy.config.plan_budget
+        budget = ({"iterations": pb.iterations, "seed": pb.seed} if backend == "pyvrp"
+                  else {"solution_limit": pb.solution_limit})
         for vid in [v.id for v in req.vehicles]:
             if only is not None and vid not in only:
                 continue
@@ -331,8 +335,7 @@ class Assignment:
             oids = [oid for oid, k in new if k == DELIVERY]
             self.governance.decide(out, "assign", now, oids, {vid: new}, triggers, Explanation(
                 f"Zone plan: {len(oids)} orders for {vid} ({v.fleet_type} {v.vehicle_type})",
-                reasons=[{"rule": "shift_start_plan", "solver": "ortools",
-                          "solution_limit": req.strategy.config.plan_budget.solution_limit}],
+                reasons=[{"rule": "shift_start_plan", "solver": backend, **budget}],
                 expected_effect=self.governance.effect(before, {vid: new}, now, oids),
                 plan=plan_summary, strategy=req.strategy.name))
         for u in res.unassigned:

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import math
 import pickle
+from dataclasses import replace
 from typing import Any, Callable
 
 from fleetstream.contract.events import (Approval, Condition, CustomerProfile, Event, OrderCancelled,
@@ -38,7 +39,7 @@ from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.jobs import SolverJobs
 from fleetstream.operators.routing.engine_adapter import RoutingConfig
 from fleetstream.operators.routing.solver import Budget
-from fleetstream.operators.routing.strategy import ORToolsStrategy
+from fleetstream.operators.routing.strategy import ORToolsStrategy, PyVRPStrategy
 from fleetstream.operators.state import Order, Vehicle
 from fleetstream.operators.traveltime import HaversineProvider, Point, TravelTimeProvider
 from fleetstream.operators.zone.assignment import Assignment
@@ -67,6 +68,17 @@ def routing_config(s: EngineSettings) -> RoutingConfig:
         learned_pace=s.routing_learned_pace)
 
 
+def default_strategy(s: EngineSettings) -> Any:
+    """The routing strategy the settings ask for (``routing_plan_backend``)."""
+    if s.routing_plan_backend == "pyvrp":
+        cfg = replace(routing_config(s), fairness_cost_per_stop=0.0,
+                      plan_budget=Budget(solution_limit=s.routing_plan_solutions,
+                                         iterations=s.routing_plan_iterations,
+                                         guard_s=s.routing_guard_s))
+        return PyVRPStrategy(cfg)
+    return ORToolsStrategy(routing_config(s))
+
+
 class ZoneEngine:
     """Vehicles, routes, orders, models and governance of one zone."""
 
@@ -76,7 +88,7 @@ class ZoneEngine:
         self.settings = settings or EngineSettings()
         self.provider = provider or HaversineProvider()
         if strategy is None:
-            strategy = ORToolsStrategy(routing_config(self.settings))
+            strategy = default_strategy(self.settings)
         self._strategy = strategy
         self._seats = seats or ModelSeats()
         self._observer: Observer | None = None   # evaluation hook

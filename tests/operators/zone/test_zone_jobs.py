@@ -176,3 +176,16 @@ def test_a_reoptimization_of_a_route_changed_meanwhile_is_discarded() -> None:
     assert served not in eng.vehicles["v3"].route
     assert sorted(eng.vehicles["v3"].route) == sorted(
         s for s in _reopt_zone(JOBS).vehicles["v3"].route if s != served)
+
+
+def test_the_settings_choose_the_plan_backend() -> None:
+    from fleetstream.operators.routing.strategy import ORToolsStrategy, PyVRPStrategy
+    from fleetstream.operators.zone.engine import default_strategy
+    assert type(default_strategy(EngineSettings())) is ORToolsStrategy
+    s = default_strategy(EngineSettings(routing_plan_backend="pyvrp", routing_plan_iterations=50))
+    assert isinstance(s, PyVRPStrategy) and s.config.fairness_cost_per_stop == 0.0
+    assert s.config.plan_budget.iterations == 50
+    eng, out = _run(replace(JOBS, routing_plan_backend="pyvrp", routing_plan_iterations=200))
+    plans = _plan_decisions(out)
+    assert plans and {r["explanation"]["reasons"][0]["solver"] for r in plans} == {"pyvrp"}
+    assert sorted(o.status for o in eng.orders.values()) == [ASSIGNED] * 7
