@@ -117,11 +117,16 @@ def test_a_failing_process_stops_the_cluster_and_recovery_resumes_it(four_zones,
     n = count_lines(four_zones)
     kw = dict(processes=2, lanes=2, recovery_dir=db, epoch_interval_s=0.05, batch_size=200)
     with pytest.raises(RuntimeError, match="exited with code"):
-        run_replay(four_zones, out, crash_at=n // 2, **kw)
+        run_replay(four_zones, out, crash_at=(3 * n) // 4, **kw)
+    # Usually epochs closed (and outputs were written) before the crash, so the resume
+    # continues a partial run.  Under heavy CI load the crash can come before the first
+    # epoch closes (seen once: the other process then panics on its closed channel);
+    # the resume must then rebuild everything from the start, which is checked as well.
     raw = os.path.join(out, "raw")
-    assert sum(os.path.getsize(os.path.join(raw, f)) for f in os.listdir(raw)) > 0
+    partial_run = os.path.isdir(raw) and sum(
+        os.path.getsize(os.path.join(raw, f)) for f in os.listdir(raw)) > 0
     run_replay(four_zones, out, fresh=False, **kw)
-    assert _files(out) == _files(four_zones_one_lane)
+    assert _files(out) == _files(four_zones_one_lane), f"partial run before: {partial_run}"
 
 
 def test_in_process_crash_still_surfaces_the_cause(four_zones, tmp_path):
