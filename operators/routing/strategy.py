@@ -31,6 +31,8 @@ class ORToolsStrategy:
     config: RoutingConfig = field(default_factory=RoutingConfig)
     name: str = "ortools-routing-1"
     _insertion: InsertionStrategy = field(default_factory=InsertionStrategy)
+    backend: str = "ortools"
+    """Zone-plan backend (``solver.plan``): ``ortools``; :class:`PyVRPStrategy` uses ``auto``."""
 
     def insert(self, o: Any, candidates: list, orders: dict, now: float, tt: Callable,
                dist: Callable, timings: dict[str, Timing] | None = None,
@@ -43,7 +45,8 @@ class ORToolsStrategy:
             return None
         built = build_problem(vehicles, orders, current, now, tt, dist, self.config)
         p = materialise(built.problem)
-        res = solver.plan(p, self.config.guarded(self.config.plan_budget), built.routes, hard_first=True, span_cost=False)
+        res = solver.plan(p, self.config.guarded(self.config.plan_budget), built.routes,
+                          hard_first=True, span_cost=False, backend=self.backend)
         return res, p
 
     def reroute_result(self, v: Any, orders: dict, now: float, tt: Callable, dist: Callable,
@@ -114,16 +117,6 @@ class PyVRPStrategy(ORToolsStrategy):
 
     name: str = "pyvrp-routing-1"
     backend: str = "auto"
-
-    def plan(self, vehicles: list, orders: list, current: dict[str, list], now: float,
-             tt: Callable, dist: Callable) -> tuple[solver.PlanResult, Any] | None:
-        if not vehicles:
-            return None
-        built = build_problem(vehicles, orders, current, now, tt, dist, self.config)
-        p = materialise(built.problem)
-        res = solver.plan(p, self.config.guarded(self.config.plan_budget), built.routes, hard_first=True,
-                          span_cost=False, backend=self.backend)
-        return res, p
 
 
 def _restart_at(p, vid, pt, t_rel, built, rest):
