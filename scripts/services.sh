@@ -279,6 +279,27 @@ sys.exit(0 if delivered and ok else 1)
 EOF
 }
 
+# ---------------------------------------------------------------- test tools
+
+# Debian tools the integration and browser tests use: kcat (an independent Kafka
+# producer, so live tests do not only publish with our own client) and headless
+# Chromium with its WebDriver (reports and the console are checked in a real browser).
+debian_tools() {
+  local missing=()
+  command -v kcat >/dev/null 2>&1 || missing+=(kcat)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v chromedriver >/dev/null 2>&1 || missing+=(chromium-driver)
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    say "WARNING: ${missing[*]} missing (sudo apt-get install -y ${missing[*]}); the tests that need them will fail"
+    return 0
+  fi
+  say "installing ${missing[*]} (Debian packages)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get install -y -q "${missing[@]}" >/dev/null 2>&1 || { apt-get update -q >/dev/null 2>&1; apt-get install -y -q "${missing[@]}" >/dev/null; } \
+    || die "apt-get install ${missing[*]} failed"
+}
+
 # ---------------------------------------------------------------- Redis
 
 redis_bin() {
@@ -376,6 +397,7 @@ cmd_status() {
 case "${1:-}" in
   start)
     mkdir -p "$STATE"
+    debian_tools
     start_redis
     start_kafka
     say "ready: eval \"\$(scripts/services.sh env)\""
