@@ -51,6 +51,8 @@ def cmd_replay(args: argparse.Namespace) -> int:
     print(f"fleetstream replay {args.replay} -> {args.out}  ({procs} process"
           f"{'es' if procs > 1 else ''} x {workers} worker{'s' if workers > 1 else ''}, "
           f"{lanes} lane{'s' if lanes > 1 else ''})", file=sys.stderr)
+    from fleetstream.observe import runtime as observe  # metrics, health, logs
+    observe.start(args, "replay", s)
     summary = run_replay(args.replay, args.out, s.engine, workers=workers,
                          recovery_dir=args.recovery, speed=args.speed,
                          progress=not args.quiet, fresh=not args.resume,
@@ -61,6 +63,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
         from fleetstream.connectors.console import print_alerts
         print_alerts(os.path.join(args.out, "fs.alerts.jsonl"), limit=args.alerts)
     print(f"outputs in {args.out}/ (one JSON Lines file per topic)")
+    observe.stop(args)  # not ready any more; --metrics-linger; close
     return 0
 
 
@@ -116,6 +119,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="print the first N alerts in a readable form")
     r.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
     _common(r)
+    from fleetstream.observe.runtime import add_arguments as observe_flags
+    observe_flags(r)
     r.set_defaults(fn=cmd_replay)
 
     s = sub.add_parser("simulate", help="simulate a day in closed loop and record it",

@@ -27,11 +27,13 @@ from bytewax.dataflow import Dataflow, Stream
 from fleetstream.connectors.files import sort_prefix
 from fleetstream.contract.outputs import TOPIC_DLQ
 from fleetstream.contract.settings import LimitsSettings
+from fleetstream.flows import tap
 from fleetstream.flows.logic import RouterLogic, TrackerLogic, ZoneLogic
+from fleetstream.flows.tap import DROPS
 from fleetstream.operators.pipeline import stage1_key
 from fleetstream.operators.zone.engine import ZoneEngine
 
-DROPS = "_drops"
+__all__ = ["DROPS", "build_flow"]
 
 Output = tuple[str, str, dict]
 
@@ -72,10 +74,16 @@ def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
     ``chunked_input``: the source emits lists of messages (one per batch) rather than
     messages; ``chunked_outputs``: ``attach_outputs`` receives lists of outputs (one
     per step call) rather than outputs.  Chunks cost Bytewax one item, not one per
-    message (flows/logic.py)."""
+    message (flows/logic.py).
+
+    With an observer installed (``flows.tap.install``, the metrics endpoint), the
+    flow also counts its inputs and outputs without changing them (flows/tap.py)."""
+    observer = tap.current()
     flow = Dataflow(name)
-    msgs = op.input("input", flow, source)
+    msgs = op.input("input", flow, tap.tap_source(source, observer))
     chunks = msgs if chunked_input else op.map("chunk", msgs, lambda m: [m])
+    if observer is not None:
+        chunks = op.inspect("tap_inputs", chunks, tap.inputs_inspector(observer))
     if lanes > 1:
         one = op.key_on("key_router", chunks, lambda _c: "router")
         routed_chunks = op.stateful_batch(
@@ -93,10 +101,13 @@ def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
         attach_positions(op.flat_map("positions", routed.trues, _positions))
     zoned = op.map("to_zone", routed.trues, lambda t: (t[1], t))
     decided = op.stateful_batch(
-        "zone", zoned, lambda resume: ZoneLogic(resume, zone_factory, zone_restore, ordered))
+        "zone", zoned,
+        lambda resume: ZoneLogic(resume, zone_factory, zone_restore, ordered, observer))
     outs = op.map("outputs", decided, lambda kv: _zone_outs(kv[0], kv[1]))
 
     out_chunks = op.merge("all_outputs", rejects, outs)
+    if observer is not None:
+        out_chunks = op.inspect("tap_outputs", out_chunks, tap.outputs_inspector(observer))
     if chunked_outputs:
         attach_outputs(out_chunks)
     else:

@@ -130,11 +130,15 @@ class ZoneLogic(StatefulBatchLogic):
     the canonical order of the output files."""
 
     def __init__(self, resume: Any, factory: Callable[[str], ZoneEngine],
-                 restore: Callable[[bytes], ZoneEngine], ordered: bool = True):
+                 restore: Callable[[bytes], ZoneEngine], ordered: bool = True,
+                 observer: Any = None):
         self.ordered = ordered
         self.engine: ZoneEngine | None = None
         self.n = 0
         self.factory = factory
+        self.observer = observer  # flows/tap.py: metrics only, never a decision input
+        self._resumed = resume is not None
+        self._observed = False
         if resume is not None:
             blob, self.n = resume
             self.engine = restore(blob)
@@ -144,6 +148,9 @@ class ZoneLogic(StatefulBatchLogic):
             self.engine = self.factory(values[0][1])
         out = []
         eng = self.engine
+        if self.observer is not None and not self._observed:
+            self._observed = True  # before the batch: the baseline of the counters
+            self.observer.on_zone(eng.zone, eng, self._resumed)
         k = 0
         for msg, ev in _flatten([v[2] for v in values], self.ordered, _item_seq):
             k += 1
@@ -151,6 +158,8 @@ class ZoneLogic(StatefulBatchLogic):
                 self.n += 1
                 out.append((topic, rec, self.n))
         _maybe_freeze(k)
+        if self.observer is not None:
+            self.observer.on_zone_stats(eng.zone, eng.stats)
         return ([out] if out else []), False
 
     def snapshot(self) -> Any:

@@ -1,0 +1,138 @@
+"""Wiring of metrics, health and logs into a command (``replay``, ``run``).
+
+A command adds the flags (:func:`add_arguments`), calls :func:`start` once its
+settings are loaded and before it builds its flow, and :func:`stop` at the end:
+
+    observe.add_arguments(parser)
+    ...
+    observe.start(args, "replay", settings)   # logs always; metrics when --metrics-port
+    run_the_flow()
+    observe.stop(args)                          # not ready any more; linger; close
+
+With ``--metrics-port 0`` (the default) no server starts and no observer is
+installed: the flow is built exactly as without this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import time
+import uuid
+from typing import Any
+from urllib.parse import urlsplit
+
+from fleetstream.flows import tap
+from fleetstream.observe.logs import (FORMATS, LEVELS, default_level, register_secret,
+                                      register_secrets_of, setup_logging)
+
+log = logging.getLogger("fleetstream.observe")
+
+_ACTIVE: dict[str, Any] = {}
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    """The observability flags of a command (docs/observability.md)."""
+    g = p.add_argument_group("observability (docs/observability.md)")
+    g.add_argument("--metrics-port", type=int, default=int(os.environ.get(
+        "FLEETSTREAM_METRICS_PORT", "0") or 0), metavar="N",
+        help="serve Prometheus /metrics, /healthz and /readyz on port N "
+        "(default $FLEETSTREAM_METRICS_PORT, else 0: off)")
+    g.add_argument("--metrics-host", default=os.environ.get("FLEETSTREAM_METRICS_HOST", "0.0.0.0"),
+                   metavar="ADDR", help="address the metrics endpoint listens on "
+                   "(default $FLEETSTREAM_METRICS_HOST, else 0.0.0.0: every interface)")
+    g.add_argument("--metrics-linger", type=float, default=0.0, metavar="S",
+                   help="keep serving the endpoint S seconds after the run ends, with the "
+                   "final values and /readyz not ready (default 0)")
+    g.add_argument("--log-level", choices=LEVELS, default=None,
+                   help="log level (default $FLEETSTREAM_LOG_LEVEL, else info for run and "
+                   "warning for replay or with -q)")
+    g.add_argument("--log-format", choices=FORMATS, default=os.environ.get(
+        "FLEETSTREAM_LOG_FORMAT", "auto"),
+        help="json: one JSON object per line; text: for people; auto: text on a "
+        "terminal, json otherwise (default $FLEETSTREAM_LOG_FORMAT, else auto)")
+    g.add_argument("--run-id", default=os.environ.get("FLEETSTREAM_RUN_ID") or None,
+                   help="run id on every log line and on fleetstream_build_info "
+                   "(default $FLEETSTREAM_RUN_ID, else a random one)")
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("fleetstream")
+    except Exception:  # noqa: BLE001
+        return "unknown"
+
+
+def _register_secrets(settings: Any) -> None:
+    if settings is None:
+        return
+    kafka = getattr(settings, "kafka", None)
+    register_secrets_of(getattr(kafka, "config", None))
+    url = getattr(getattr(settings, "redis", None), "url", "") or ""
+    for u in (url, os.environ.get("FLEETSTREAM_REDIS_URL", "")):
+        try:
+            register_secret(urlsplit(u).password)
+        except ValueError:
+            pass
+
+
+def start(args: argparse.Namespace, mode: str, settings: Any = None,
+          quiet: bool | None = None) -> Any:
+    """Configure logs; with ``--metrics-port`` > 0 also create the metrics, install them
+    as the flow's observer and start the endpoint.  Returns the ``EngineMetrics`` or None.
+    Raises ValueError (one clear line) when the port cannot be used."""
+    quiet = bool(getattr(args, "quiet", False)) if quiet is None else quiet
+    run_id = getattr(args, "run_id", None) or uuid.uuid4().hex[:12]
+    args.run_id = run_id
+    level = getattr(args, "log_level", None) or (
+        default_level(quiet) if mode != "replay" else
+        os.environ.get("FLEETSTREAM_LOG_LEVEL", "warning").lower())
+    _register_secrets(settings)
+    setup_logging(level, getattr(args, "log_format", "auto"), run_id)
+    port = int(getattr(args, "metrics_port", 0) or 0)
+    if port <= 0:
+        return None
+    if int(getattr(args, "processes", 1) or 1) > 1:
+        raise ValueError("--metrics-port needs -p 1 (one process; use -w N for more "
+                         "workers): the endpoint serves the metrics of its own process")
+    from fleetstream.observe.metrics import EngineMetrics
+    from fleetstream.observe.server import MetricsServer
+    stop(None)  # a previous run in this process (tests)
+    metrics = EngineMetrics(run_id=run_id, mode=mode, version=_version())
+    host = getattr(args, "metrics_host", "0.0.0.0")
+    server = MetricsServer(metrics.registry, metrics.readiness, host, port,
+                           info=lambda: {"run_id": run_id, "mode": mode})
+    tap.install(metrics)
+    _ACTIVE.update(metrics=metrics, server=server)
+    log.info("metrics on http://%s:%d/metrics (health /healthz, readiness /readyz)",
+             host, server.port, extra={"run_id": run_id})
+    return metrics
+
+
+def active() -> Any:
+    """The ``EngineMetrics`` of this process, or None when metrics are off."""
+    return _ACTIVE.get("metrics")
+
+
+def watch_live(live_flow: Any) -> None:
+    """Let the metrics read the live connectors' counters (no-op when metrics are off)."""
+    m = active()
+    if m is not None:
+        m.live.live = live_flow
+
+
+def stop(args: argparse.Namespace | None) -> None:
+    """The run ended: not ready any more; serve ``--metrics-linger`` seconds; close."""
+    m, server = _ACTIVE.pop("metrics", None), _ACTIVE.pop("server", None)
+    tap.install(None)
+    if m is None:
+        return
+    m.readiness.finish()
+    linger = float(getattr(args, "metrics_linger", 0.0) or 0.0) if args is not None else 0.0
+    if linger > 0:
+        log.info("run finished; serving the final metrics for %.0f s", linger)
+        time.sleep(linger)
+    if server is not None:
+        server.close()
