@@ -172,6 +172,8 @@ def run_live(settings: Settings, redis_url: str | None = None, workers: int = 1,
     the output counts per topic (``_drops`` included) and the read-model metrics."""
     jobs.LOG_WAITS[0] = True  # live: a late solver result holds events up; say so
     lf = LiveFlow(settings, redis_url, tail, models_dir, progress_s)
+    from fleetstream.observe import runtime as observe  # metrics read the connectors' counters
+    observe.watch_live(lf)
     rc = None
     if recovery_dir:
         if not os.path.isdir(recovery_dir) or not os.listdir(recovery_dir):
@@ -206,6 +208,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--config", help="TOML settings file (docs/configuration.md)")
     ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
+    from fleetstream.observe import runtime as observe  # metrics, health, logs
+    observe.add_arguments(ap)
     a = ap.parse_args(argv)
     overrides: dict[str, Any] = dict(kv.split("=", 1) for kv in a.set)
     bootstrap = a.bootstrap or os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP")
@@ -214,6 +218,7 @@ def main(argv: list[str] | None = None) -> int:
     s = Settings.load(a.config, overrides=overrides)
     redis_url = a.redis if a.redis is not None else (
         s.redis.url or os.environ.get("FLEETSTREAM_REDIS_URL", ""))
+    observe.start(a, "live", s)  # logs (then basicConfig below is a no-op), metrics endpoint
     logging.basicConfig(level=logging.WARNING if a.quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
     workers = a.workers or s.workers
@@ -226,6 +231,7 @@ def main(argv: list[str] | None = None) -> int:
                      models_dir=a.models, epoch_interval_s=a.epoch_interval,
                      progress_s=0 if a.quiet else 10.0)
     log.info("stopped after %.1f s: %s", time.monotonic() - t0, stats)
+    observe.stop(a)
     return 0
 
 
