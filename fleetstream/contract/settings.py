@@ -191,6 +191,37 @@ class LimitsSettings:
     """Earliest accepted event time ``ts`` (epoch seconds UTC)."""
     max_event_ts: float = 4_102_444_800.0
     """Event times at or after this (default 2100-01-01T00:00:00Z) are rejected."""
+    zones: Any = ""
+    """Allow-list of zone ids (a list, or one string of comma-separated ids).  Set: only
+    these zones exist; an event naming another zone is dead-lettered.  Empty (default):
+    a zone exists once a ``shift_start`` names it (fleet configuration); before that, at
+    most ``max_unconfirmed_zones`` zones named only by other events are admitted."""
+    max_zones: int = 256
+    """Most zones one input lane creates (a zone engine each); an event naming a further
+    zone is dead-lettered."""
+    max_unconfirmed_zones: int = 16
+    """With no ``zones`` allow-list: most zones admitted before any ``shift_start`` names
+    them (orders and customer profiles usually arrive before the first shift).  A zone
+    name seen only in such events keeps its place until a ``shift_start`` confirms it."""
+    condition_factor_min: float = 0.2
+    """Smallest travel-time factor of one condition and of several combined; smaller ones
+    are clamped up to it (the clamp is counted and alerted)."""
+    condition_factor_max: float = 10.0
+    """Largest travel-time factor of one condition and of several overlapping conditions
+    combined (their product); larger ones are clamped down to it."""
+    max_conditions: int = 512
+    """Most live condition reports a zone keeps; past it the report ending first is
+    dropped (counted)."""
+    order_grace_s: float = 21_600.0
+    """An order with no delivered/failed/cancelled event expires this long (event time)
+    after its window end: an ``fs.outcomes`` record says so and it leaves the state."""
+    retention_s: float = 172_800.0
+    """Vehicles whose shift ended (or that were unavailable) and customers with no open
+    order are forgotten this long (event time) after they were last seen, with the
+    vehicle's learned residual in the ETA model."""
+    clock_stall_events: int = 5_000
+    """A zone whose clock has not advanced over this many consecutive events raises a
+    ``clock stalled`` alert (once per stall).  0: never."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -207,6 +238,25 @@ class LimitsSettings:
             raise ValueError("limits.skew_rebase_events must be >= 0 (0: never)")
         if not 0 <= self.min_event_ts < self.max_event_ts:
             raise ValueError("limits: need 0 <= min_event_ts < max_event_ts")
+        zones = self.zones
+        if isinstance(zones, str):
+            zones = [z.strip() for z in zones.split(",") if z.strip()]
+        if not isinstance(zones, (list, tuple)) or not all(isinstance(z, str) and z
+                                                           for z in zones):
+            raise ValueError("limits.zones must be a list of zone ids (or one "
+                             "comma-separated string)")
+        self.zones = tuple(zones)
+        for name in ("max_zones", "max_conditions"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"limits.{name} must be >= 1")
+        if self.max_unconfirmed_zones < 0 or self.clock_stall_events < 0:
+            raise ValueError("limits.max_unconfirmed_zones and limits.clock_stall_events "
+                             "must be >= 0")
+        if not 0 < self.condition_factor_min <= 1 <= self.condition_factor_max:
+            raise ValueError("limits: need 0 < condition_factor_min <= 1 <= "
+                             "condition_factor_max")
+        if not self.order_grace_s >= 0 or not self.retention_s > 0:
+            raise ValueError("limits: need order_grace_s >= 0 and retention_s > 0")
 
 
 @dataclass
@@ -219,26 +269,46 @@ class KafkaSettings:
     output_prefix: str = ""
     """Extra prefix for output topics only (e.g. ``shadow.``)."""
     partitions: int = 4
+    """Partitions of each topic ``fleetstream topics`` creates (>= 1)."""
     replication: int = 1
+    """Replication factor of each created topic (>= 1)."""
     config: dict = field(default_factory=dict)
-    """librdkafka properties passed through; secrets are never logged."""
+    """librdkafka properties passed through (string, number or boolean values); secrets
+    are never logged, and an error about this setting never shows its value."""
 
     def __post_init__(self) -> None:
         if self.partitions < 1 or self.replication < 1:
             raise ValueError("kafka.partitions and kafka.replication must be >= 1")
+        for k, v in self.config.items():
+            if not isinstance(k, str) or not isinstance(v, (str, int, float, bool)):
+                raise ValueError("kafka.config: every librdkafka property must be a string, "
+                                 "number or boolean (values are not shown: they may be "
+                                 "secrets)")
 
 
 @dataclass
 class RedisSettings:
+    """The Redis read model (docs/redis.md)."""
+
     url: str = ""
-    """Empty: no Redis read model (embedded default)."""
+    """``redis://``, ``rediss://`` or ``unix://`` URL; empty: no Redis read model
+    (embedded default).  May hold a password: never shown in errors or logs."""
     key_prefix: str = "fs:"
+    """Prepended to every key the engine writes."""
     ttl_s: int = 86400
+    """Expiry of the per-entity keys, seconds (>= 1)."""
     stream_maxlen: int = 100000
+    """Approximate length cap of each Redis stream (>= 1)."""
 
     def __post_init__(self) -> None:
         if self.ttl_s < 1 or self.stream_maxlen < 1:
             raise ValueError("redis.ttl_s and redis.stream_maxlen must be >= 1")
+        if self.url and not self.url.startswith(REDIS_SCHEMES):
+            raise ValueError("redis.url must be empty or a " + ", ".join(REDIS_SCHEMES)
+                             + " URL (the value is not shown: it may hold a password)")
+
+
+REDIS_SCHEMES = ("redis://", "rediss://", "unix://")
 
 
 @dataclass
@@ -256,6 +326,8 @@ class Settings:
         (``{"engine.sweep_interval_s": 30}``)."""
         data: dict[str, Any] = {}
         if path:
+            if os.path.isdir(path):
+                raise ValueError(f"{path}: is a directory, not a settings file")
             with open(path, "rb") as f:
                 raw = f.read()
             is_json = path.endswith(".json")
@@ -289,14 +361,35 @@ class Settings:
         workers = _coerce("workers", "int", data.get("workers", 1))
         if workers < 1:
             raise ValueError("workers must be >= 1")
-        return cls(**{s: _build(c, data.get(s, {})) for s, c in _SECTIONS.items()},
+        return cls(**{s: _build(s, c, data.get(s, {})) for s, c in _SECTIONS.items()},
                    workers=workers)
 
 
 _TOP_LEVEL = {"workers"}
 
 
+SECRET_SECTIONS = ("kafka", "redis")
+"""Sections whose values may hold credentials: errors name the setting, never the value."""
+
+
 def _coerce(qual: str, t: str, v: Any) -> Any:
+    """``v`` as type ``t`` for setting ``qual`` (``section.key``).  Errors about settings
+    of :data:`SECRET_SECTIONS` never show the value (it may be a password)."""
+    if qual.split(".")[0] not in SECRET_SECTIONS:
+        return _coerce_value(qual, t, v)
+    try:
+        return _coerce_value(qual, t, v)
+    except ValueError as e:
+        msg = str(e).split(", got ")[0]
+    # raised outside the handler: no __context__ holding the value either
+    raise ValueError(msg + " (the value is not shown: it may hold secrets)")
+
+
+def _coerce_value(qual: str, t: str, v: Any) -> Any:
+    if t == "str":
+        if not isinstance(v, str):
+            raise ValueError(f"{qual}: expected a string, got {type(v).__name__}")
+        return v
     if t == "bool":
         if isinstance(v, bool):
             return v
@@ -320,7 +413,7 @@ def _coerce(qual: str, t: str, v: Any) -> Any:
         try:
             v = orjson.loads(v)
         except orjson.JSONDecodeError:
-            raise ValueError(f"{qual}: expected a JSON object, got {v[:40]!r}") from None
+            raise ValueError(f"{qual}: expected a JSON object (not valid JSON)") from None
     if t == "dict" and not isinstance(v, dict):
         raise ValueError(f"{qual}: expected an object, got {type(v).__name__}")
     return v
@@ -330,11 +423,15 @@ _SECTIONS = {"engine": EngineSettings, "kafka": KafkaSettings, "redis": RedisSet
              "limits": LimitsSettings}
 
 
-def _build(cls: type, values: Mapping[str, Any]) -> Any:
+def _build(section: str, cls: type, values: Any) -> Any:
+    if not isinstance(values, Mapping):
+        raise ValueError(f"[{section}] must be a table of settings, not a "
+                         f"{type(values).__name__}")
     known = {f.name: f for f in dataclasses.fields(cls)}
     kwargs = {}
     for k, v in values.items():
         if k not in known:
-            raise ValueError(f"unknown setting {cls.__name__}.{k}")
-        kwargs[k] = _coerce(f"{cls.__name__}.{k}", known[k].type, v)
+            raise ValueError(f"unknown setting {section}.{k} (known: "
+                             f"{', '.join(sorted(known))})")
+        kwargs[k] = _coerce(f"{section}.{k}", known[k].type, v)
     return cls(**kwargs)

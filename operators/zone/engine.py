@@ -34,7 +34,7 @@ from typing import Any, Callable
 from fleetstream.contract.events import (Approval, Condition, CustomerProfile, Event, OrderCancelled,
                                          OrderCreated, OrderDelivered, OrderFailed, OrderPickedUp, Ping,
                                          ShiftEnd, ShiftStart, StopArrived, VehicleUnavailable)
-from fleetstream.contract.settings import EngineSettings
+from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.jobs import SolverJobs
 from fleetstream.operators.routing.engine_adapter import RoutingConfig
@@ -84,8 +84,10 @@ class ZoneEngine:
 
     def __init__(self, zone: str, settings: EngineSettings | None = None,
                  provider: TravelTimeProvider | None = None, strategy: Any = None,
-                 seats: ModelSeats | None = None, state: ZoneState | None = None):
+                 seats: ModelSeats | None = None, state: ZoneState | None = None,
+                 limits: LimitsSettings | None = None):
         self.settings = settings or EngineSettings()
+        self.limits = limits or LimitsSettings()  # condition clamps, expiry, retention
         self.provider = provider or HaversineProvider()
         if strategy is None:
             strategy = default_strategy(self.settings)
@@ -102,7 +104,7 @@ class ZoneEngine:
         (again whenever the strategy, the seats or the observer change)."""
         st, s, seats = self.state, self.settings, self._seats
         self.emit = Emitter(st, seats)
-        self.world = World(st, s, self.provider)
+        self.world = World(st, s, self.provider, self.limits, self.emit)
         self.governance = Governance(st, s, seats, self.world, self.emit)
         self.forecasting = Forecasting(st, s, seats, self.world, self.emit, self._observer)
         self.assignment = Assignment(st, s, self.world, self.governance, self.emit, self._strategy,
@@ -242,12 +244,13 @@ class ZoneEngine:
 
     @classmethod
     def restore(cls, blob: bytes, settings: EngineSettings | None = None,
-                provider: TravelTimeProvider | None = None, strategy: Any = None) -> "ZoneEngine":
+                provider: TravelTimeProvider | None = None, strategy: Any = None,
+                limits: LimitsSettings | None = None) -> "ZoneEngine":
         st = pickle.loads(blob)
-        if st["state_version"] != STATE_VERSION:
+        if st["state_version"] not in (3, STATE_VERSION):
             raise ValueError(f"zone state version {st['state_version']} is not {STATE_VERSION}")
         eng = cls(st["zone"], settings, provider, strategy, ModelSeats.restore(st["seats"]),
-                  state=ZoneState.load(st))
+                  state=ZoneState.load(st), limits=limits)
         eng.jobs.restore(st["jobs"])
         eng.jobs.resubmit_all()  # solving again gives the same results
         return eng

@@ -14,11 +14,13 @@ from typing import Any
 
 from fleetstream.operators.state import Order, Vehicle
 
-STATE_VERSION = 3
-"""Version of the snapshot layout: a snapshot of another version does not load."""
+STATE_VERSION = 4
+"""Version of the snapshot layout: a snapshot of another version does not load (version 3
+loads: its conditions gain an unknown kind and their start as report time)."""
 
-Condition = tuple[float, float, float, Any, str]
-"""A live condition: (start_ts, end_ts, factor, area (lat, lon, radius_m) or None, event_id)."""
+Condition = tuple[float, float, float, Any, str, Any, float]
+"""A live condition: (start_ts, end_ts, factor (clamped), area (lat, lon, radius_m) or None,
+event_id, kind, report ts)."""
 
 
 @dataclass
@@ -83,6 +85,9 @@ class ZoneState:
 
     @classmethod
     def load(cls, st: dict[str, Any]) -> "ZoneState":
+        if st["state_version"] == 3:
+            st = {**st, "state_version": STATE_VERSION,
+                  "conditions": [tuple(c) + (None, c[0]) for c in st["conditions"]]}
         if st["state_version"] != STATE_VERSION:
             raise ValueError(f"zone state version {st['state_version']} is not {STATE_VERSION}")
         return cls(

@@ -16,7 +16,7 @@ from zone_scene import DEPOT, T0, Feed, pt
 def _old_factor(conditions, a, b, ts):
     """``ZoneEngine.factor`` before the split (the reference)."""
     f = 1.0
-    for start, end, fac, area, _eid in conditions:
+    for start, end, fac, area, _eid, *_kind_ts in conditions:
         if start <= ts < end:
             if area is None or (fast_distance_m(a, area[:2]) <= area[2] or
                                 fast_distance_m(b, area[:2]) <= area[2]):
