@@ -72,10 +72,16 @@ class EngineSettings:
     max_insert_candidates: int = 12
     """Vehicles considered per order insertion (nearest first)."""
     autonomy_assign: str = "auto"
+    """Order assignment: ``auto`` applies, ``propose`` waits for an approval on
+    ``fs.approvals``, ``off`` only alerts."""
     autonomy_reroute: str = "auto"
+    """Re-sequencing a route (late-risk response and periodic re-optimization); same levels."""
     autonomy_redispatch: str = "auto"
+    """Moving orders to another vehicle (late risk, breakdowns); same levels."""
     interval_z80: float = 1.2816
+    """z-score of the 80 % ETA interval of the baseline (unlearned) seat (> 0)."""
     interval_z95: float = 1.96
+    """z-score of the 95 % interval; must be above ``interval_z80``."""
     routing_plan: bool = True
     """Plan each zone with OR-Tools at the first sweep after the shift starts settle
     (false: parcels are inserted one by one)."""
@@ -128,42 +134,53 @@ class EngineSettings:
         for name in ("autonomy_assign", "autonomy_reroute", "autonomy_redispatch"):
             if getattr(self, name) not in AUTONOMY_LEVELS:
                 raise ValueError(f"{name} must be one of {AUTONOMY_LEVELS}")
-        if not 0 < self.late_risk_on <= 1:
-            raise ValueError("late_risk_on must be in (0, 1]")
+        if self.routing_plan_backend not in ("ortools", "pyvrp"):
+            raise ValueError("routing_plan_backend must be 'ortools' or 'pyvrp'")
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if f.type in ("float", "int") and not _in_range(v, ENGINE_RANGES[f.name]):
+                raise ValueError(f"{f.name} must be {ENGINE_RANGES[f.name]}, got {v!r}")
         if not self.late_risk_off < self.late_risk_on:
             raise ValueError(f"late_risk_off ({self.late_risk_off}) must be below "
                              f"late_risk_on ({self.late_risk_on}) for hysteresis")
-        for name in ("sweep_interval_s", "eta_refresh_s", "stale_vehicle_s"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0")
-        for f in dataclasses.fields(self):
-            if f.name.endswith("_s") and getattr(self, f.name) < 0:
-                raise ValueError(f"{f.name} must be >= 0")
-        for name in ("proposal_ttl_s", "plan_time_factor", "interval_z80"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"{name} must be > 0")
-        if self.max_insert_candidates < 1:
-            raise ValueError("max_insert_candidates must be >= 1")
-        for name in ("routing_plan_solutions", "routing_redispatch_candidates"):
-            if getattr(self, name) < 1:
-                raise ValueError(f"{name} must be >= 1")
-        if self.routing_reopt_interval_s <= 0:
-            raise ValueError("routing_reopt_interval_s must be > 0")
-        if self.routing_plan_backend not in ("ortools", "pyvrp"):
-            raise ValueError("routing_plan_backend must be 'ortools' or 'pyvrp'")
-        if self.routing_plan_iterations < 1:
-            raise ValueError("routing_plan_iterations must be >= 1")
-        if not self.routing_guard_s > 0:
-            raise ValueError("routing_guard_s must be > 0")
-        if self.solver_workers < -1:
-            raise ValueError("solver_workers must be -1 (one per core), 0 (inline) or more")
-        for name in ("routing_reopt_min_gain", "routing_redispatch_change_cost",
-                     "routing_lateness_cost_per_min"):
-            if getattr(self, name) < 0:
-                raise ValueError(f"{name} must be >= 0")
+        if not self.interval_z95 > self.interval_z80:
+            raise ValueError(f"interval_z95 ({self.interval_z95}) must be above "
+                             f"interval_z80 ({self.interval_z80}): the 95 % interval "
+                             "contains the 80 % one")
 
     def autonomy(self, kind: str) -> str:
         return getattr(self, f"autonomy_{kind}", "auto")
+
+
+ENGINE_RANGES: dict[str, str] = {
+    # The valid range of every numeric [engine] setting (docs/configuration.md shows the
+    # same).  Floats must also be finite.  "(0, 1]" is a probability threshold.
+    "sweep_interval_s": "> 0", "eta_refresh_s": "> 0", "eta_publish_delta_s": ">= 0",
+    "eta_publish_min_period_s": ">= 0", "notify_eta_shift_s": ">= 0",
+    "notify_min_period_s": ">= 0", "late_risk_on": "in (0, 1]", "late_risk_off": "in [0, 1)",
+    "failure_risk_on": "in (0, 1]", "trigger_cooldown_s": ">= 0", "stale_vehicle_s": "> 0",
+    "proposal_ttl_s": "> 0", "redispatch_min_gain_s": ">= 0", "plan_settle_s": ">= 0",
+    "plan_time_factor": "> 0", "balance_cost_per_stop": ">= 0", "unassigned_retry_s": ">= 0",
+    "max_insert_candidates": ">= 1", "interval_z80": "> 0", "interval_z95": "> 0",
+    "routing_plan_solutions": ">= 1", "routing_reopt_interval_s": "> 0",
+    "routing_reopt_min_gain": ">= 0", "routing_redispatch_change_cost": ">= 0",
+    "routing_redispatch_candidates": ">= 1", "routing_lateness_cost_per_min": ">= 0",
+    "routing_plan_iterations": ">= 1", "routing_guard_s": "> 0",
+    "plan_solve_allowance_s": ">= 0", "risk_solve_allowance_s": ">= 0",
+    "solver_workers": ">= -1",
+}
+
+
+def _in_range(v: Any, rng: str) -> bool:
+    """``v`` (a number) within ``rng`` ("> 0", ">= 1", "in (0, 1]", ...); NaN never is."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+        return False
+    if rng.startswith("in "):
+        lo_b, lo, hi, hi_b = rng[3], float(rng[4:].split(",")[0]), \
+            float(rng.split(",")[1].strip()[:-1]), rng[-1]
+        return (v >= lo if lo_b == "[" else v > lo) and (v <= hi if hi_b == "]" else v < hi)
+    op, bound = rng.split()
+    return v > float(bound) if op == ">" else v >= float(bound)
 
 
 @dataclass

@@ -104,7 +104,7 @@ def test_bad_values_are_rejected_naming_the_setting(env, needle):
 def test_unknown_key_in_file_is_rejected(tmp_path):
     p = tmp_path / "bad.toml"
     p.write_text("[engine]\nsweep_intervall_s = 30\n")
-    with pytest.raises(ValueError, match="unknown setting EngineSettings.sweep_intervall_s"):
+    with pytest.raises(ValueError, match="unknown setting engine.sweep_intervall_s"):
         Settings.load(str(p), env={})
 
 
@@ -206,3 +206,86 @@ def test_bad_limits_are_rejected_naming_the_setting(env, needle):
     with pytest.raises(ValueError) as err:
         Settings.load(None, env=env)
     assert needle in str(err.value)
+
+
+# ------------------------------------------------- ranges and secrets (issue #11, item 5/6)
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"FLEETSTREAM_ENGINE__INTERVAL_Z95": "-3"}, "interval_z95"),
+    ({"FLEETSTREAM_ENGINE__INTERVAL_Z95": "1.0"}, "interval_z95"),   # below z80 (1.2816)
+    ({"FLEETSTREAM_ENGINE__INTERVAL_Z95": "1.2816"}, "interval_z95"),  # equal to z80
+    ({"FLEETSTREAM_ENGINE__INTERVAL_Z80": "-1"}, "interval_z80"),
+    ({"FLEETSTREAM_ENGINE__FAILURE_RISK_ON": "1.5"}, "failure_risk_on"),
+    ({"FLEETSTREAM_ENGINE__FAILURE_RISK_ON": "-0.1"}, "failure_risk_on"),
+    ({"FLEETSTREAM_ENGINE__LATE_RISK_OFF": "-0.2"}, "late_risk_off"),
+    ({"FLEETSTREAM_ENGINE__BALANCE_COST_PER_STOP": "-1"}, "balance_cost_per_stop"),
+    ({"FLEETSTREAM_ENGINE__SOLVER_WORKERS": "-2"}, "solver_workers"),
+    ({"FLEETSTREAM_ENGINE__PLAN_TIME_FACTOR": "nan"}, "plan_time_factor"),
+    ({"FLEETSTREAM_ENGINE__ROUTING_PLAN_BACKEND": "gurobi"}, "routing_plan_backend"),
+    ({"FLEETSTREAM_REDIS__STREAM_MAXLEN": "0"}, "stream_maxlen"),
+], ids=lambda v: v if isinstance(v, str) else next(iter(v.values())))
+def test_every_numeric_setting_has_a_checked_range(env, needle):
+    """interval_z95 must be a positive z-score above interval_z80 (issue #11: -3 was
+    accepted); probabilities lie in [0, 1]; counts and costs have a minimum."""
+    with pytest.raises(ValueError) as err:
+        Settings.load(None, env=env)
+    assert needle in str(err.value)
+
+
+def test_every_engine_setting_has_a_documented_range():
+    """Each [engine] key appears in docs/configuration.md with its valid range."""
+    import dataclasses
+    import os
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "..", "docs",
+                            "configuration.md"), encoding="utf-8").read()
+    rows = {line.split("|")[1].strip(): line for line in doc.splitlines()
+            if line.startswith("| `")}
+    missing = []
+    for f in dataclasses.fields(EngineSettings):
+        row = next((r for k, r in rows.items() if f"`{f.name}`" in k), None)
+        if row is None or len(row.split("|")) < 6:  # key | default | range | meaning
+            missing.append(f.name)
+    assert not missing, f"no documented range for: {missing}"
+
+
+SECRET = "hunter2-S3cr3t!"
+
+
+@pytest.mark.parametrize("env", [
+    {"FLEETSTREAM_KAFKA__CONFIG": '{"sasl.password": "' + SECRET + '"'},   # truncated JSON
+    {"FLEETSTREAM_KAFKA__CONFIG": SECRET},                                  # not JSON
+    {"FLEETSTREAM_KAFKA__CONFIG": '["' + SECRET + '"]'},                    # not an object
+    {"FLEETSTREAM_KAFKA__CONFIG": '{"sasl.password": ["' + SECRET + '"]}'},  # not a string value
+    {"FLEETSTREAM_REDIS__URL": "{" + SECRET},
+    {"FLEETSTREAM_REDIS__TTL_S": SECRET},
+    {"FLEETSTREAM_KAFKA__PARTITIONS": SECRET},
+], ids=["truncated", "not-json", "list", "nested", "redis-url", "redis-ttl", "partitions"])
+def test_a_malformed_secret_bearing_setting_never_echoes_its_value(env):
+    """Issue #11: a malformed FLEETSTREAM_KAFKA__CONFIG echoed its content, password
+    included.  Errors about kafka/redis settings name the setting, never the value."""
+    try:
+        Settings.load(None, env=env)
+    except ValueError as e:
+        msg = str(e) + repr(e.__cause__) + repr(e.__context__)
+        assert SECRET not in msg and "hunter2" not in msg, msg
+        assert next(iter(env)).split("__")[1].lower() in str(e), str(e)
+        return
+    if "REDIS__URL" in next(iter(env)):
+        pytest.fail("a redis url that is not a redis:// URL was accepted")
+    pytest.fail("malformed value accepted")
+
+
+def test_a_kafka_config_from_a_toml_file_with_a_bad_type_names_the_key_only(tmp_path):
+    p = tmp_path / "k.toml"
+    p.write_text(f'[kafka]\nconfig = "{SECRET}"\nbootstrap = ["{SECRET}"]\n')
+    with pytest.raises(ValueError) as err:
+        Settings.load(str(p), env={})
+    assert SECRET not in str(err.value) and "kafka." in str(err.value)
+
+
+def test_unknown_key_error_uses_the_section_name_the_user_wrote(tmp_path):
+    p = tmp_path / "bad.toml"
+    p.write_text("[engine]\nsweep_intervall_s = 30\n")
+    with pytest.raises(ValueError, match=r"engine\.sweep_intervall_s"):
+        Settings.load(str(p), env={})
