@@ -20,12 +20,9 @@ differ, and so what the world does next.
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import replace
-
-import orjson
 
 from fleetstream.engine import LocalEngine
 from fleetstream.contract.settings import EngineSettings, Settings
@@ -84,56 +81,20 @@ def run_policy(scenario: str, policy: str, settings: Settings, seed: int | None 
     return k
 
 
-def table(results: dict[str, dict]) -> str:
-    head = "| policy | " + " | ".join(KPI_COLUMNS) + " |"
-    sep = "|---" * (len(KPI_COLUMNS) + 1) + "|"
-    rows = [f"| {p} | " + " | ".join(str(r[c]) for c in KPI_COLUMNS) + " |" for p, r in results.items()]
-    return "\n".join([head, sep, *rows])
+def compare_seeds(scenario: str, policies: list[str], seeds: list[int], settings: Settings | None = None,
+                  progress: bool = True) -> dict[int, dict[str, dict]]:
+    """The closed loop of every policy on every seed: ``{seed: {policy: kpis}}``.
 
-
-def compare(scenario: str, policies: list[str], out: str, settings: Settings | None = None,
-            seed: int | None = None, progress: bool = True) -> int:
+    Each seed is a different world (orders, customers, incidents, breakdowns,
+    driver pace); within a seed every policy faces the same world.  Aggregation
+    over seeds (mean, sd, per seed, differences) and the report are in
+    ``fleetstream.report`` (``fleetstream evaluate --policies ... --seeds ...``)."""
     settings = settings or Settings()
-    if os.path.isdir(scenario):  # a replay folder: use the scenario it was recorded from
-        with open(os.path.join(scenario, "manifest.json"), "rb") as f:
-            m = orjson.loads(f.read())
-        scenario, seed = m["name"], m["seed"] if seed is None else seed
-    results = {p: run_policy(scenario, p, settings, seed, progress) for p in policies}
-    md = table(results)
-    print(md)
-    if "static" in results and "predictive" in results:
-        s, p = results["static"], results["predictive"]
-        print(f"predictive vs static: on-time {100 * (p['on_time_rate'] - s['on_time_rate']):+.1f} points, "
-              f"km {100 * (p['km'] / s['km'] - 1):+.1f} %")
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "policies.json"), "wb") as f:
-        f.write(orjson.dumps({"scenario": scenario, "seed": seed, "results": results},
-                             option=orjson.OPT_INDENT_2) + b"\n")
-    with open(os.path.join(out, "policies.md"), "w") as f:
-        f.write(f"# Policy comparison on `{scenario}`\n\n{md}\n")
-    return 0
-
-
-def compare_seeds(scenario: str, policies: list[str], seeds: list[int], out: str,
-                  settings: Settings | None = None) -> dict:
-    """The comparison over several seeds (different worlds, same disruptions per seed):
-    one row per policy and seed, and the mean per policy."""
-    settings = settings or Settings()
-    rows = {(p, sd): run_policy(scenario, p, settings, sd) for sd in seeds for p in policies}
-    mean = {p: {c: round(sum(rows[(p, sd)][c] for sd in seeds) / len(seeds), 4) for c in KPI_COLUMNS}
-            for p in policies}
-    lines = [f"| policy | seed | {' | '.join(KPI_COLUMNS)} |", "|---" * (len(KPI_COLUMNS) + 2) + "|"]
-    for (p, sd), r in rows.items():
-        lines.append(f"| {p} | {sd} | " + " | ".join(str(r[c]) for c in KPI_COLUMNS) + " |")
-    for p, r in mean.items():
-        lines.append(f"| {p} | mean | " + " | ".join(str(r[c]) for c in KPI_COLUMNS) + " |")
-    md = "\n".join(lines)
-    print(md)
-    os.makedirs(out, exist_ok=True)
-    with open(os.path.join(out, "policies_seeds.json"), "wb") as f:
-        f.write(orjson.dumps({"scenario": scenario, "seeds": seeds, "mean": mean,
-                              "rows": [{"policy": p, "seed": sd, **r} for (p, sd), r in rows.items()]},
-                             option=orjson.OPT_INDENT_2) + b"\n")
-    with open(os.path.join(out, "policies_seeds.md"), "w") as f:
-        f.write(f"# Policy comparison on `{scenario}`, seeds {seeds}\n\n{md}\n")
-    return mean
+    for p in policies:
+        policy_settings(p, settings.engine)  # unknown policy: ValueError before any run
+    out: dict[int, dict[str, dict]] = {}
+    for i, sd in enumerate(seeds):
+        if progress:
+            print(f"  seed {sd} ({i + 1}/{len(seeds)})", file=sys.stderr, flush=True)
+        out[sd] = {p: run_policy(scenario, p, settings, sd, progress) for p in policies}
+    return out
