@@ -41,7 +41,8 @@ FORMATS = ("auto", "json", "text")
 _SECRET_KEY = r"[\w.\-]*(?:password|passwd|secret|token|api[_.\-]?key|sasl\.[\w.]+|ssl\.key[\w.]*|credentials?)"
 _PATTERNS = [
     # URL user-info: scheme://user:password@host
-    (re.compile(r"(?P<pre>[a-zA-Z][\w+.\-]*://)[^@/\s'\"]*@"), r"\g<pre>***@"),
+    # (to the last "@" of the word: a password may hold "@", "/" or ":")
+    (re.compile(r"(?P<pre>[a-zA-Z][\w+.\-]*://)[^\s'\"]*@"), r"\g<pre>***@"),
     # 'key': 'value' / "key": "value" (reprs of dicts, JSON)
     (re.compile(r"(?P<pre>(['\"])" + _SECRET_KEY + r"\2\s*:\s*)(['\"])(?:(?!\3).)*\3", re.I),
      r"\g<pre>\3***\3"),
@@ -65,9 +66,13 @@ def register_secret(value: Any) -> None:
 def register_secrets_of(config: dict | None) -> None:
     """Register the values of the secret-looking keys of a client config
     (librdkafka properties such as ``sasl.password``, ``ssl.key.password``)."""
-    key = re.compile(_SECRET_KEY + "$", re.I)
+    try:  # the Kafka connector's own list of secret-bearing options
+        from fleetstream.connectors.kafka import is_secret_option
+    except ImportError:  # pragma: no cover
+        key = re.compile(_SECRET_KEY + "$", re.I)
+        is_secret_option = lambda k: bool(key.match(str(k)))  # noqa: E731
     for k, v in (config or {}).items():
-        if key.match(str(k)):
+        if is_secret_option(k):
             register_secret(str(v))
 
 
@@ -106,7 +111,7 @@ class RedactingFilter(logging.Filter):
 
 def _redact_obj(v: Any) -> Any:
     try:
-        return json.loads(redact(json.dumps(v, default=str)))
+        return json.loads(redact(json.dumps(v, default=str, ensure_ascii=False)))
     except ValueError:
         return redact(str(v))
 

@@ -1,0 +1,84 @@
+"""/healthz, /readyz and /metrics of the endpoint, driven through the flow observer."""
+
+from __future__ import annotations
+
+import json
+
+from fleetstream.observe.metrics import EngineMetrics
+from fleetstream.observe.server import MetricsServer
+from tests.observe.scrape import get, scrape, total
+
+
+def test_readiness_follows_the_source_partitions_and_the_end_of_the_run() -> None:
+    m = EngineMetrics(run_id="h1", mode="live")
+    srv = MetricsServer(m.registry, m.readiness, "127.0.0.1", 0, info=lambda: {"run_id": "h1"})
+    base = f"http://127.0.0.1:{srv.port}"
+    try:
+        code, body = get(base + "/healthz")
+        assert code == 200 and json.loads(body)["status"] == "ok"
+        code, body = get(base + "/readyz")
+        rep = json.loads(body)
+        assert code == 503 and rep["ready"] is False and rep["run_id"] == "h1"
+        assert rep["conditions"]["sources_assigned"] is False
+        assert total(scrape(srv.port), "fleetstream_ready") == 0
+
+        m.on_source_listed(["p0", "p1"])
+        m.on_source_built("p0", resumed=True, partition=object())
+        assert get(base + "/readyz")[0] == 503  # one of two partitions: not yet
+        m.on_source_built("p1", resumed=True, partition=object())
+        code, body = get(base + "/readyz")
+        rep = json.loads(body)
+        assert code == 200 and rep["ready"] and rep["resumed_from_recovery"] is True
+        assert total(scrape(srv.port), "fleetstream_ready") == 1
+
+        m.readiness.finish()
+        code, body = get(base + "/readyz")
+        assert code == 503 and json.loads(body)["conditions"]["running"] is False
+        assert get(base + "/healthz")[0] == 200  # finished is not dead
+
+        code, body = get(base + "/metrics")
+        assert code == 200 and b"# TYPE fleetstream_events_in_total counter" in body
+        assert get(base + "/nope")[0] == 404
+    finally:
+        srv.close()
+
+
+def test_zone_counters_count_this_process_only() -> None:
+    """A zone restored from recovery brings its lifetime counters: the metrics count
+    from there (a restart is a counter reset, not a jump), the ratios use the lifetime."""
+    class Eng:
+        zone = "Z9"
+        stats = {"eta_scored": 100, "eta_abs_err_s": 30000.0, "cov80": 80, "cov95": 95,
+                 "plan_time_guard_hit": 2}
+
+    m = EngineMetrics()
+    eng = Eng()
+    m.on_zone("Z9", eng, resumed=True)
+    m.on_zone_stats("Z9", eng.stats)
+    fams = {k: v for k, v in _families(m).items()}
+    assert _v(fams, "fleetstream_eta_scored_total", zone="Z9") == 0
+    eng.stats = {**eng.stats, "eta_scored": 110, "eta_abs_err_s": 31000.0, "cov80": 88,
+                 "cov95": 105, "plan_time_guard_hit": 3}
+    m.on_zone_stats("Z9", eng.stats)
+    fams = _families(m)
+    assert _v(fams, "fleetstream_eta_scored_total", zone="Z9") == 10
+    assert _v(fams, "fleetstream_eta_abs_error_seconds_total", zone="Z9") == 1000
+    assert _v(fams, "fleetstream_eta_interval_hits_total", zone="Z9", level="80") == 8
+    assert _v(fams, "fleetstream_solver_guard_hits_total", kind="plan") == 1
+    assert abs(_v(fams, "fleetstream_eta_mae_seconds", zone="Z9") - 31000 / 110) < 1e-9
+    assert abs(_v(fams, "fleetstream_eta_interval_coverage_ratio", zone="Z9", level="95")
+               - 105 / 110) < 1e-9
+
+
+def _families(m: EngineMetrics) -> dict:
+    from prometheus_client import generate_latest
+    from prometheus_client.parser import text_string_to_metric_families
+    out = {}
+    for f in text_string_to_metric_families(generate_latest(m.registry).decode()):
+        for s in f.samples:
+            out[(s.name, tuple(sorted(s.labels.items())))] = s.value
+    return out
+
+
+def _v(fams: dict, name: str, **labels: str) -> float:
+    return fams.get((name, tuple(sorted(labels.items()))), 0.0)

@@ -1,0 +1,149 @@
+"""``fleetstream replay --metrics-port``: scrape /metrics, /healthz and /readyz of a
+real replay (a subprocess, paced with --speed so it lives long enough to be scraped
+mid-run), then the final values during --metrics-linger, checked against the files."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+
+import orjson
+import pytest
+
+from tests.observe.scrape import FAMILIES, get, readyz, scrape, status, total, wait_for
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SMALL = os.path.join(ROOT, "replay_data", "small")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def lines(path: str) -> list[dict]:
+    if not os.path.exists(path):
+        return []
+    with open(path, "rb") as f:
+        return [orjson.loads(x) for x in f if x.strip()]
+
+
+@pytest.mark.slow
+def test_replay_serves_every_metric_family_during_and_after_the_run(tmp_path) -> None:
+    port = free_port()
+    out = str(tmp_path / "out")
+    log = open(tmp_path / "stderr.log", "wb")
+    # small spans ~8 h of event time: at 4000x the run lasts ~7 s plus start-up.
+    cmd = [sys.executable, "-m", "fleetstream.cli", "replay", SMALL, "--out", out, "-q",
+           "--speed", "4000", "--metrics-port", str(port), "--metrics-host", "127.0.0.1",
+           "--metrics-linger", "60", "--log-format", "json", "--run-id", "it-observe"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        wait_for(lambda: status(f"http://127.0.0.1:{port}/healthz") == 200, 60, "/healthz")
+        code, body = get(f"http://127.0.0.1:{port}/healthz")
+        assert code == 200 and orjson.loads(body)["status"] == "ok"
+        wait_for(lambda: readyz(port)[0] == 200, 60, "/readyz ready")
+        rep = readyz(port)[1]
+        assert rep["conditions"] == {"sources_assigned": True, "state_restored": True,
+                                     "running": True}
+        assert rep["run_id"] == "it-observe"
+
+        # Mid-run: inputs are counting and the run is not over.
+        wait_for(lambda: total(scrape(port), "fleetstream_events_in") > 0, 60, "events counted")
+        mid = scrape(port)
+        mid_in = total(mid, "fleetstream_events_in")
+        assert 0 < mid_in < 14_644, "the scrape should land while the replay runs"
+        assert readyz(port)[0] == 200
+
+        # The end: not ready any more (the flow finished), the endpoint still serves.
+        wait_for(lambda: readyz(port)[0] == 503, 120, "/readyz not ready after the end",
+                 every_s=0.3)
+        assert readyz(port)[1]["conditions"]["running"] is False
+        assert status(f"http://127.0.0.1:{port}/healthz") == 200
+        fams = scrape(port)
+    finally:
+        proc.kill()  # our own subprocess, by its handle
+        proc.wait(30)
+        log.close()
+
+    missing = [f for f in FAMILIES if f not in fams]
+    assert not missing, f"families missing from /metrics: {missing}"
+
+    # Values match the output files of the same run.
+    assert total(fams, "fleetstream_events_in") == 14_644
+    assert total(fams, "fleetstream_events_in", topic="fs.telemetry") > 10_000
+    decisions = lines(os.path.join(out, "fs.decisions.jsonl"))
+    assert decisions and total(fams, "fleetstream_decisions") == len(decisions)
+    for d in decisions[:5]:
+        assert total(fams, "fleetstream_decisions", kind=d["kind"], status=d["status"]) >= 1
+    alerts = lines(os.path.join(out, "fs.alerts.jsonl"))
+    assert total(fams, "fleetstream_alerts") == len(alerts)
+    dlq = lines(os.path.join(out, "fs.dlq.jsonl"))
+    assert dlq and total(fams, "fleetstream_dead_letters") == len(dlq)
+    assert total(fams, "fleetstream_dead_letters", stage="decode", reason="malformed_json") >= 1
+    assert total(fams, "fleetstream_outputs", topic="fs.eta") == len(
+        lines(os.path.join(out, "fs.eta.jsonl")))
+    assert total(fams, "fleetstream_drops") == len(lines(os.path.join(out, "_drops.jsonl")))
+
+    # ETA error and coverage as learned: scored predictions, a mean error in a
+    # plausible range (seconds) and coverages between 0 and 1, 95 % >= 80 %.
+    scored = total(fams, "fleetstream_eta_scored", zone="Z1")
+    assert scored > 100
+    mae = total(fams, "fleetstream_eta_mae_seconds", zone="Z1")
+    assert 1 < mae < 3600
+    assert total(fams, "fleetstream_eta_abs_error_seconds") == pytest.approx(mae * scored,
+                                                                            rel=1e-6)
+    c80 = total(fams, "fleetstream_eta_interval_coverage_ratio", zone="Z1", level="80")
+    c95 = total(fams, "fleetstream_eta_interval_coverage_ratio", zone="Z1", level="95")
+    assert 0.3 < c80 <= c95 <= 1.0
+
+    # Lag: event time of the latest output vs the wall clock (recorded data: days old).
+    ev_ts = total(fams, "fleetstream_zone_event_time_seconds", zone="Z1")
+    assert ev_ts == max(r["ts"] for r in decisions + alerts + lines(
+        os.path.join(out, "fs.eta.jsonl")) + lines(os.path.join(out, "fs.outcomes.jsonl"))
+        + lines(os.path.join(out, "fs.notifications.jsonl")) if r.get("zone") == "Z1")
+    assert total(fams, "fleetstream_zone_lag_seconds", zone="Z1") > 3600
+
+    # Solver jobs: every submitted job applied, one duration observation each.
+    sub = total(fams, "fleetstream_solver_jobs_submitted")
+    assert sub > 0 and total(fams, "fleetstream_solver_jobs_applied") == sub
+    assert total(fams, "fleetstream_solver_job_duration_seconds",
+                 "fleetstream_solver_job_duration_seconds_count") == sub
+    assert total(fams, "fleetstream_solver_jobs_pending") == 0
+    assert total(fams, "fleetstream_solver_jobs_running") == 0
+    assert total(fams, "fleetstream_solver_guard_hits", kind="plan") == 0
+
+    assert total(fams, "process_resident_memory_bytes") > 50e6
+    assert total(fams, "fleetstream_build_info", run_id="it-observe", mode="replay") == 1
+    assert total(fams, "fleetstream_ready") == 0
+    # Live-only connector families are declared but carry no sample in a replay.
+    assert fams["fleetstream_redis_up"]["samples"] == {}
+
+    # The logs are JSON lines with the run id.
+    with open(tmp_path / "stderr.log", "rb") as f:
+        logged = [orjson.loads(x) for x in f if x.startswith(b"{")]
+    assert logged and all(r["run_id"] == "it-observe" for r in logged)
+    assert any(r["msg"].startswith("dead letter") for r in logged)
+
+
+def test_metrics_port_in_use_is_one_clear_line(tmp_path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen(1)
+        port = s.getsockname()[1]
+        r = subprocess.run([sys.executable, "-m", "fleetstream.cli", "replay", SMALL, "--out",
+                            str(tmp_path / "o"), "-q", "--metrics-port", str(port),
+                            "--metrics-host", "127.0.0.1"],
+                           cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "address already in use" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_metrics_with_several_processes_is_refused(tmp_path) -> None:
+    r = subprocess.run([sys.executable, "-m", "fleetstream.cli", "replay", SMALL, "--out",
+                        str(tmp_path / "o"), "-q", "-p", "2", "--metrics-port", "1"],
+                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2 and "--metrics-port needs -p 1" in r.stderr
