@@ -43,32 +43,35 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError,
                              Producer, TopicPartition)
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from fleetstream.connectors.redaction import redact, redact_url, scrub  # noqa: F401
 from fleetstream.contract.events import INPUT_TOPICS, TOPIC_CUSTOMERS
+from fleetstream.contract.message import kafka_order
 from fleetstream.contract.outputs import OUTPUT_TOPICS
+from fleetstream.operators import jobs
 from fleetstream.operators.pipeline import InMsg
 
 log = logging.getLogger("fleetstream.kafka")
-SECRET_WORDS = ("password", "secret", "key", "token", "jaas", "credential",
-                "sasl.oauthbearer.config", "sasl.username")
+class KafkaClientError(RuntimeError):
+    """A Kafka client could not be created (bad option name or value).  Its message
+    never holds an option's value."""
 
 
-def redact(config: dict) -> dict:
-    """Config safe to log: values of secret-looking keys replaced (SASL passwords,
-    OAuth secrets and config strings, SSL key material and key passwords, tokens).
-
-    >>> redact({"sasl.password": "hunter2", "bootstrap.servers": "b:9092"})
-    {'sasl.password': '***', 'bootstrap.servers': 'b:9092'}
-    >>> redact({"ssl.key.pem": "-----BEGIN", "sasl.oauthbearer.config": "secret=x"})
-    {'ssl.key.pem': '***', 'sasl.oauthbearer.config': '***'}
-    """
-    return {k: ("***" if any(w in str(k).lower() for w in SECRET_WORDS) else v)
-            for k, v in config.items()}
+def _client(kind: Any, config: dict) -> Any:
+    try:
+        return kind(config)
+    except (KafkaException, ValueError, TypeError) as e:
+        raise KafkaClientError(f"kafka client configuration rejected: "
+                               f"{scrub(str(e), config)}") from None
 
 
 def client_config(bootstrap: str, extra: dict | None = None) -> dict:
     cfg = {"bootstrap.servers": bootstrap}
     cfg.update(extra or {})
     return cfg
+
+
+# Every producer fleetstream creates: no duplicates and no reordering from retries.
+IDEMPOTENT = {"enable.idempotence": True, "acks": "all"}
 
 
 # ---------------------------------------------------------------- admin
@@ -80,7 +83,7 @@ def ensure_topics(bootstrap: str, prefix: str = "", output_prefix: str = "", par
     """Create the input and output topics (idempotent).  Input topics share one
     partition count so a key lands on the same partition index in each;
     ``fs.customers`` is compacted.  Returns topic -> 'created' | 'exists'."""
-    admin = AdminClient(client_config(bootstrap, extra))
+    admin = _client(AdminClient, client_config(bootstrap, extra))
     existing = set(admin.list_topics(timeout=timeout_s).topics)
     wanted = ([prefix + t for t in INPUT_TOPICS]
               + [prefix + output_prefix + t for t in OUTPUT_TOPICS])
@@ -118,47 +121,52 @@ def _skey(st: Stream) -> str:
 
 
 class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
-    """Several (topic, partition) streams merged by message timestamp (ties: the
-    order of ``streams``).  Resume state: ``{"topic#partition": next offset}``."""
+    """Several (topic, partition) streams merged in the total order of
+    ``kafka_order`` (timestamp, topic rank, partition, offset); ``streams`` is
+    given in (topic rank, partition) order.  Resume state:
+    ``{"topic#partition": next offset, "#seq": next seq}``."""
 
     def __init__(self, cfg: dict, streams: list[Stream], resume: dict | None,
                  tail: bool, batch_size: int, max_wait_s: float, prefix: str,
-                 lag_wait_s: float = 10.0, poll_timeout_s: float = 0.005, lane: int = 0):
+                 lag_wait_s: float = 10.0, poll_timeout_s: float = 0.005, lane: int = 0,
+                 seq_stride: int = 1, hold_poll_s: float = 0.02, commit: bool = True):
         self.lane = lane  # stage-1 key of everything this partition reads
         c = dict(cfg)
-        c.setdefault("group.id", "fleetstream-engine")  # required by librdkafka; never committed
+        c.setdefault("group.id", "fleetstream-engine")  # lag visibility only (docs/live.md)
         c["enable.auto.commit"] = False
         c["enable.auto.offset.store"] = False
         c["enable.partition.eof"] = True
         c.setdefault("auto.offset.reset", "earliest")
-        self.consumer = Consumer(c)
+        self.consumer = _client(Consumer, c)
         # Watermark queries go through a client of their own: on the consumer's
         # connection they would queue behind its long-poll fetch (up to
         # fetch.wait.max.ms).
-        self.meta = Consumer({**c, "enable.partition.eof": False})
-        self.topics = streams  # merge order of ties
+        self.meta = _client(Consumer, {**c, "enable.partition.eof": False})
+        self.topics = streams  # (topic rank, partition) order: the tie-break after ts
         self.order = {st: i for i, st in enumerate(streams)}
         self.prefix = prefix
         by_key = {_skey(st): st for st in streams}
-        self.next: dict[Stream, int] = {by_key[k]: int(o) for k, o in (resume or {}).items()
+        resume = resume or {}
+        self.next: dict[Stream, int] = {by_key[k]: int(o) for k, o in resume.items()
                                         if k in by_key}
+        # seq = position in the merged sequence (x seq_stride + lane when several
+        # parts share the flow): a counter, resumed with the offsets.
+        self.count = int(resume.get(SEQ_KEY, 0))
+        self.seq_stride = max(1, seq_stride)
         self.consumer.assign([TopicPartition(st[0], st[1], self.next.get(st, OFFSET_BEGINNING))
                               for st in streams])
-        # Where each topic starts and ends now: a topic known to have unread
+        self.query_timeout_s = 5.0
+        self.reachable = True       # the broker answered our last request
+        self.retry_at = 0.0         # no watermark query before this (after a failure)
+        # Where each stream starts and ends now: a stream known to have unread
         # messages holds the merge until they arrive (exact order on a backlog).
-        self.hwm: dict[str, int] = {}
+        self.hwm: dict[Stream, int] = {}
         for t in streams:
-            try:
-                lo, hi = self.meta.get_watermark_offsets(TopicPartition(*t), timeout=10)
-            except KafkaException as e:
-                log.warning("kafka: no watermarks for %s[%d] yet: %s", t[0], t[1], e)
-                continue
-            self.next.setdefault(t, lo)
-            self.hwm[t] = hi
-        # Per topic: (timestamp ms, message, error) in offset order.
+            self._watermarks(t, init=True)
+        # Per stream: (timestamp ms, message, error) in offset order.
         self.buf: dict[Stream, deque] = {t: deque() for t in streams}
         self.eof: dict[Stream, bool] = {t: False for t in streams}
-        # End offset of the last partition-EOF per topic: with nothing buffered, all
+        # End offset of the last partition-EOF per stream: with nothing buffered, all
         # before it was read (it can lie past the last message: transaction markers).
         self.end_seen: dict[Stream, int] = {}
         self.tail = tail
@@ -166,12 +174,40 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         self.max_wait_s = max_wait_s
         self.lag_wait_s = lag_wait_s
         self.poll_timeout_s = poll_timeout_s
-        self.blocked_since: float | None = None
+        self.hold_poll_s = hold_poll_s
+        # The merge's waiting (see next_batch): per stream, seconds this source has
+        # spent inside its own polls, broker reachable, while that stream held the
+        # merge with no progress.  Never the wall time between polls.
+        self.waited: dict[Stream, float] = {}
+        self.holding: list[Stream] = []
+        self.gave_up = 0            # holds that expired (the order may then differ)
         self.last_arrival = -1.0  # monotonic time of the latest fetch that brought messages
         self.verified: dict[Stream, float] = {}  # stream -> when its watermark was last asked
-        self.query_timeout_s = 5.0
         self.errors = 0
         self._next_error_log = 0.0
+        # Consumer-group offsets for lag visibility (never read back: docs/live.md).
+        self.commit = commit and c.get("group.id") not in (None, "")
+        self.to_commit: dict | None = None
+        self.committed = 0
+
+    def _watermarks(self, t: Stream, init: bool = False) -> bool:
+        """Ask the broker for ``t``'s watermarks; False when it did not answer (then
+        no query for a second: a down broker must not cost a timeout per stream)."""
+        if time.monotonic() < self.retry_at:
+            return False
+        try:
+            lo, hi = self.meta.get_watermark_offsets(TopicPartition(*t),
+                                                     timeout=10 if init else self.query_timeout_s)
+        except KafkaException as e:
+            self.reachable = False
+            self.retry_at = time.monotonic() + 1.0
+            (log.warning if init else log.debug)("kafka: no watermarks for %s[%d]: %s",
+                                                 t[0], t[1], e)
+            return False
+        self.reachable = True
+        self.next.setdefault(t, lo)
+        self.hwm[t] = max(hi, self.hwm.get(t, 0))
+        return True
 
     def _poll(self, timeout: float) -> None:
         for m in self.consumer.consume(self.batch_size, timeout):
@@ -181,6 +217,7 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
                 if err.code() == _EOF:
                     if t in self.eof:
                         self.eof[t] = True
+                        self.waited.pop(t, None)
                         off = m.offset()
                         if off is not None and off >= 0:
                             self.end_seen[t] = max(off, self.end_seen.get(t, 0))
@@ -190,7 +227,9 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
             if t not in self.buf:
                 continue
             self.last_arrival = time.monotonic()
+            self.reachable = True
             self.eof[t] = False
+            self.waited.pop(t, None)  # progress on this stream: its wait starts over
             self.buf[t].append((m.timestamp()[1], m, None))
 
     def _consumer_error(self, m: Any, err: Any) -> None:
@@ -201,6 +240,8 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         if t in self.buf and off is not None and off >= 0:
             self.buf[t].append((m.timestamp()[1], m, str(err)))
             return
+        if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
+            self.reachable = False
         self.errors += 1
         now = time.monotonic()
         if now >= self._next_error_log:
@@ -208,16 +249,18 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
             log.warning("kafka consumer: %s (%d consumer errors so far)", err, self.errors)
 
     def _lagging(self, t: Stream) -> bool | None:
-        """Whether topic ``t`` (nothing buffered) may still have messages older than
+        """Whether stream ``t`` (nothing buffered) may still have messages older than
         what is buffered elsewhere: True when it has unread messages (our position
-        is below its high watermark), False when it is caught up, None when
-        unknown.  "Caught up" must be checked after the latest fetch brought
-        something: the client's cached watermark can trail the data it already
-        delivered for other topics, so then the broker is asked (one round trip
-        per quiet topic and new arrival)."""
+        is below its high watermark) or the broker cannot tell us now, False when
+        it is caught up, None when unknown.  "Caught up" must be checked after the
+        latest fetch brought something: the client's cached watermark can trail the
+        data it already delivered for other streams, so then the broker is asked
+        (one round trip per quiet stream and new arrival)."""
         pos = self.next.get(t)
         if pos is None:
-            return None
+            if not self._watermarks(t):
+                return None if self.reachable else True
+            pos = self.next[t]
         pos = max(pos, self.end_seen.get(t, -1))
         tp = TopicPartition(*t)
         try:
@@ -229,25 +272,38 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         if self.hwm.get(t, -1) > pos:
             return True
         if self.verified.get(t, -1.0) < self.last_arrival:
+            if not self._watermarks(t):
+                return True  # the broker is away: it may hold older messages for t
             self.verified[t] = time.monotonic()
-            try:
-                _lo, hi = self.meta.get_watermark_offsets(tp, timeout=self.query_timeout_s)
-            except KafkaException as e:
-                log.debug("kafka: watermark query for %s failed: %s", t, e)
-                return None
-            self.hwm[t] = max(hi, self.hwm.get(t, 0))
         return self.hwm.get(t, -1) > pos if t in self.hwm else None
 
     def next_batch(self) -> list[InMsg]:
+        """The next messages in merge order.  A stream with nothing buffered holds
+        the merge while it may still have an older message (``_lagging``): True ->
+        up to ``lag_wait_s``, None -> up to ``max_wait_s``.  That waiting is
+        measured in this source's own polls: the time spent inside the consumer's
+        poll while that stream held the merge, the broker reachable, and the
+        stream made no progress (a message or its end arriving starts it over).
+        The engine being busy between two polls (minutes of planning) therefore
+        never counts, and a broker restart never counts: waiting then costs
+        nothing, since nothing can arrive."""
         buffered = any(self.buf.values())
-        self._poll(0 if buffered else self.poll_timeout_s)
+        holding = self.holding
+        timeout = self.hold_poll_s if holding else (0 if buffered else self.poll_timeout_s)
+        t0 = time.monotonic()
+        self._poll(timeout)
+        spent = time.monotonic() - t0
+        if holding and self.reachable:
+            for t in holding:
+                if not self.buf[t]:
+                    self.waited[t] = self.waited.get(t, 0.0) + spent
+        self.holding = []
         out: list[InMsg] = []
         bufs, topics, order = self.buf, self.topics, self.order
-        now = time.monotonic()
         lag: dict[Stream, bool | None] = {}  # per empty stream, for this call
         while len(out) < self.batch_size:
             best = None
-            hold = None
+            hold: list[Stream] = []
             for t in topics:
                 b = bufs[t]
                 if b:
@@ -258,53 +314,90 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
                     continue
                 if t not in lag:
                     lag[t] = self._lagging(t)
+                    if lag[t] is False:
+                        self.waited.pop(t, None)
                 if lag[t] is not False:
-                    h = self.lag_wait_s if lag[t] else self.max_wait_s
-                    hold = h if hold is None else max(hold, h)
+                    limit = self.lag_wait_s if lag[t] else self.max_wait_s
+                    w = self.waited.get(t, 0.0)
+                    if w < limit:
+                        hold.append(t)
+                    elif w != float("inf"):
+                        self._give_up(t, w)
             if best is None:
                 break
-            if hold is not None:
-                # Something older may still come on a topic with nothing buffered.
-                if self.blocked_since is None:
-                    self.blocked_since = now
-                if now - self.blocked_since < hold:
-                    break
-            else:
-                self.blocked_since = None
+            if hold:
+                # Something older may still come on a stream with nothing buffered.
+                self.holding = hold
+                break
             t = best[1]
             _ts, m, err = bufs[t].popleft()
             self.next[t] = m.offset() + 1
-            out.append(to_inmsg(m, self.prefix, err, self.lane))
+            out.append(to_inmsg(m, self.prefix, err, self.lane,
+                                self.count * self.seq_stride + self.lane))
+            self.count += 1
             if not bufs[t]:
                 lag[t] = self._lagging(t)
+        if self.to_commit is not None:
+            self._commit()
         if (not self.tail and not out and all(self.eof.values())
                 and not any(self.buf.values())):
             raise StopIteration()
         return out
 
+    def _give_up(self, t: Stream, waited: float) -> None:
+        self.waited[t] = float("inf")  # once per hold: progress on t resets it
+        self.gave_up += 1
+        log.warning("kafka merge: %s[%d] (position %s, high watermark %s) brought nothing in "
+                    "%.1f s of polling; merging without it (messages it still has may come "
+                    "after newer ones: %d such waits so far)", t[0], t[1], self.next.get(t),
+                    self.hwm.get(t), waited, self.gave_up)
+
+    def _commit(self) -> None:
+        """Commit the offsets of the last snapshot to the consumer group, for lag
+        monitoring only.  Called at the first poll after a snapshot: Bytewax polls
+        a source in a new epoch only when every output of the earlier epochs is
+        written (its backpressure probe), so everything before these offsets has
+        been decided and its outputs delivered."""
+        offsets, self.to_commit = self.to_commit, None
+        if not offsets:
+            return
+        try:
+            self.consumer.commit(offsets=[TopicPartition(t[0], t[1], off)
+                                          for t, off in offsets.items()], asynchronous=True)
+            self.committed += 1
+        except KafkaException as e:  # lag visibility only: never stop the engine for it
+            log.debug("kafka: offset commit failed: %s", e)
+
     def next_awake(self) -> datetime | None:
         return None
 
     def snapshot(self) -> dict:
-        return {_skey(st): off for st, off in self.next.items()}
+        snap: dict = {_skey(st): off for st, off in self.next.items()}
+        if self.commit:
+            self.to_commit = dict(self.next)
+        snap[SEQ_KEY] = self.count
+        return snap
 
     def close(self) -> None:
         self.consumer.close()
         self.meta.close()
 
 
-def to_inmsg(m: Any, prefix: str, err: str | None = None, lane: int = 0) -> InMsg:
-    """A consumed message -> ``InMsg``.  ``seq`` = timestamp (ms) x 1000 + offset mod
-    1000: the merge order, used to order a batch inside the stateful steps."""
+SEQ_KEY = "#seq"
+
+
+def to_inmsg(m: Any, prefix: str, err: str | None = None, lane: int = 0,
+             seq: int | None = None) -> InMsg:
+    """A consumed message -> ``InMsg`` with ``seq`` (its position in the merge;
+    default: the offset)."""
     topic = m.topic()
     if prefix and topic.startswith(prefix):
         topic = topic[len(prefix):]
     key = m.key()
-    ts = m.timestamp()[1]
     value = m.value() or b""
     if err is not None:
         topic = "?kafka-error:" + err[:200]
-    return InMsg(ts * 1000 + (m.offset() % 1000), topic,
+    return InMsg(m.offset() if seq is None else seq, topic,
                  key.decode("utf-8", "replace") if key is not None else None,
                  value, m.partition(), m.offset(), lane)
 
@@ -317,11 +410,17 @@ class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
     ``merge="index"``: one Bytewax partition per partition index, for inputs
     too large for one reader (order across indexes then follows arrival).
     ``tail=False`` stops when every partition is read to its end.  ``extra``:
-    librdkafka consumer properties (SASL/SSL...), passed through."""
+    librdkafka consumer properties (SASL/SSL...), passed through.
+    ``lag_wait_s`` / ``max_wait_s``: how long a stream may hold the merge, counted
+    in the source's own polling (``_MergedPartition.next_batch``).
+    ``commit_offsets``: commit processed offsets to the consumer group
+    (``group.id``, default ``fleetstream-engine``) for lag monitoring; they are
+    never read back (the recovery store decides where a run starts)."""
 
     def __init__(self, bootstrap: str, prefix: str = "", partitions: int | None = None,
                  extra: dict | None = None, tail: bool = True, batch_size: int = 1000,
-                 max_wait_s: float = 0.2, lag_wait_s: float = 10.0, merge: str = "global"):
+                 max_wait_s: float = 0.2, lag_wait_s: float = 10.0, merge: str = "global",
+                 commit_offsets: bool = True):
         if merge not in ("global", "index"):
             raise ValueError("merge must be 'global' or 'index'")
         self.cfg = client_config(bootstrap, extra)
@@ -333,10 +432,11 @@ class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
         self.max_wait_s = max_wait_s
         self.lag_wait_s = lag_wait_s
         self.merge = merge
+        self.commit_offsets = commit_offsets
 
     def _count(self) -> int:
         if self.partitions is None:
-            admin = AdminClient(self.cfg)
+            admin = _client(AdminClient, self.cfg)
             md = admin.list_topics(timeout=30).topics
             missing = [t for t in self.topics if t not in md]
             if missing:
@@ -361,7 +461,9 @@ class OrderedKafkaSource(FixedPartitionedSource[InMsg, dict]):
         streams = [(t, i) for t in self.topics for i in idx]
         return _MergedPartition(self.cfg, streams, resume_state, self.tail, self.batch_size,
                                 self.max_wait_s, self.prefix, self.lag_wait_s,
-                                lane=0 if for_part == "all" else int(for_part[1:]))
+                                lane=0 if for_part == "all" else int(for_part[1:]),
+                                seq_stride=1 if for_part == "all" else n,
+                                commit=self.commit_offsets)
 
 
 # ---------------------------------------------------------------- output
@@ -388,7 +490,7 @@ class OutputCounters:
 class _OutputPart(StatelessSinkPartition):
     def __init__(self, cfg: dict, prefix: str, skip: frozenset, counters: OutputCounters,
                  flush_timeout_s: float, progress_s: float):
-        self.producer = Producer(cfg)
+        self.producer = _client(Producer, cfg)
         self.prefix = prefix
         self.skip = skip
         self.counters = counters
@@ -458,9 +560,9 @@ class KafkaOutputSink(DynamicSink):
     def __init__(self, bootstrap: str, output_prefix: str = "", extra: dict | None = None,
                  skip: Iterable[str] = (), flush_timeout_s: float = 120.0,
                  progress_s: float = 10.0):
-        cfg = {"linger.ms": 2, "enable.idempotence": True, "compression.type": "lz4",
-               "queue.buffering.max.messages": 500000}
+        cfg = {"linger.ms": 2, "compression.type": "lz4", "queue.buffering.max.messages": 500000}
         cfg.update(client_config(bootstrap, extra))
+        cfg.update(IDEMPOTENT)
         self.cfg = cfg
         self.prefix = output_prefix
         self.skip = frozenset(skip)
@@ -478,12 +580,18 @@ class KafkaOutputSink(DynamicSink):
 
 def publish(bootstrap: str, msgs: Iterable[InMsg], prefix: str = "", extra: dict | None = None,
             speed: float | None = None, progress: Any = None) -> int:
-    """Produce messages to their topics in order, with increasing timestamps.
+    """Produce messages to their topics in order, with strictly increasing
+    timestamps (so the merge restores exactly this order).
 
+    The producer is idempotent (``enable.idempotence=true``, ``acks=all``): a batch
+    retried after "Not leader for partition" (right after topic creation, a broker
+    restart) can neither be duplicated nor land after a later batch of its
+    partition.  These two cannot be overridden by ``extra``.
     With ``speed`` the event-time gaps are replayed ``speed`` times faster."""
     cfg = client_config(bootstrap, {"linger.ms": 5, "batch.num.messages": 10000,
-                                    "queue.buffering.max.messages": 1000000, **(extra or {})})
-    p = Producer(cfg)
+                                    "queue.buffering.max.messages": 1000000, **(extra or {}),
+                                    **IDEMPOTENT})
+    p = _client(Producer, cfg)
     errors: list[str] = []
 
     def on_delivery(err: Any, _msg: Any) -> None:
@@ -527,11 +635,12 @@ def publish(bootstrap: str, msgs: Iterable[InMsg], prefix: str = "", extra: dict
 def record(bootstrap: str, prefix: str = "", extra: dict | None = None, idle_s: float = 5.0,
            from_beginning: bool = True, max_messages: int | None = None) -> Iterator[InMsg]:
     """Consume the input topics until they are idle for ``idle_s``; yields messages
-    in timestamp order (the order the engine's source merges them in)."""
+    in the total order of ``kafka_order`` (timestamp, topic rank, partition,
+    offset): the order the engine's source merges them in."""
     cfg = client_config(bootstrap, extra)
-    admin = AdminClient(cfg)
+    admin = _client(AdminClient, cfg)
     md = admin.list_topics(timeout=30).topics
-    c = Consumer({**cfg, "group.id": "fleetstream-record", "enable.auto.commit": False})
+    c = _client(Consumer, {**cfg, "group.id": "fleetstream-record", "enable.auto.commit": False})
     tps = [TopicPartition(prefix + t, p, OFFSET_BEGINNING if from_beginning else OFFSET_END)
            for t in INPUT_TOPICS if prefix + t in md for p in md[prefix + t].partitions]
     c.assign(tps)
@@ -543,8 +652,8 @@ def record(bootstrap: str, prefix: str = "", extra: dict | None = None, idle_s: 
             msgs = c.consume(10000, 0.2)
             for m in msgs:
                 if m.error() is None:
-                    got.append(((m.timestamp()[1], order[m.topic()], m.partition(), m.offset()),
-                                to_inmsg(m, prefix)))
+                    got.append((kafka_order(m.timestamp()[1], order[m.topic()],
+                                            m.partition(), m.offset()), to_inmsg(m, prefix)))
                     last = time.monotonic()
             if max_messages and len(got) >= max_messages:
                 break

@@ -42,7 +42,6 @@ import argparse
 import hashlib
 import logging
 import math
-import re
 import sys
 import time
 from collections import OrderedDict, deque
@@ -50,6 +49,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 import orjson
 
+from fleetstream.connectors.redaction import redact_url
 from fleetstream.contract.events import (FAIL_REASONS, MAX_ID_LEN, MAX_TEXT_LEN, TOPIC_CUSTOMERS,
                                 ValidationError, decode_event)
 from fleetstream.contract.outputs import (TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_ETA, TOPIC_NOTIFICATIONS,
@@ -559,8 +559,7 @@ def _op(topic: str, rec: dict) -> dict | None:
     return op
 
 
-def _redact(url: str) -> str:
-    return re.sub(r"//[^@/]*@", "//***@", url)
+_redact = redact_url  # user-info redacted whatever the password holds (connectors/redaction.py)
 
 
 def _client(url: str, connect_timeout_s: float, socket_timeout_s: float) -> Any:

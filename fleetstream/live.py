@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -32,7 +31,8 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import cluster_main, run_main
 
-from fleetstream.connectors.kafka import KafkaOutputSink, OrderedKafkaSource, redact
+from fleetstream.connectors.kafka import KafkaOutputSink, OrderedKafkaSource
+from fleetstream.connectors.redaction import redact, redact_url  # noqa: F401 (re-exported)
 from fleetstream.contract.settings import Settings
 from fleetstream.operators import jobs
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
@@ -40,15 +40,6 @@ from fleetstream.flows.engine import DROPS, build_flow
 from fleetstream.operators.pipeline import output_key
 
 log = logging.getLogger("fleetstream.live")
-
-
-def redact_url(url: str) -> str:
-    """A URL safe to log: the user-info part (``user:password@``) replaced.
-
-    >>> redact_url("redis://:s3cret@cache:6379/0")
-    'redis://***@cache:6379/0'
-    """
-    return re.sub(r"//[^@/]*@", "//***@", url or "")
 
 
 class RedisStats:
