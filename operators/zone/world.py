@@ -20,42 +20,33 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleetstream.contract.settings import EngineSettings, LimitsSettings
+from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.state import AT_DEPOT, DELIVERY, Order, Vehicle
 from fleetstream.operators.traveltime import (HaversineProvider, Point, TravelTimeProvider,
                                               fast_distance_m)
-from fleetstream.operators.zone.health import CONDITION_CLAMPED
 from fleetstream.operators.zone.records import Out, r1
 from fleetstream.operators.zone.state import ZoneState
 
 
 @dataclass(frozen=True)
 class TravelModel:
-    """Planning travel times: provider x live conditions x planning buffer.
-
-    ``conditions``: ``(start_ts, end_ts, factor, area or None, event_id[, kind,
-    report_ts])`` tuples (``ZoneState.conditions``).  The combined factor of the
-    conditions active on a leg is clamped to ``[factor_min, factor_max]``
-    (``limits.condition_factor_min``/``_max``, docs/limits.md)."""
+    """Planning travel times: provider x live conditions x planning buffer."""
 
     provider: TravelTimeProvider
     plan_time_factor: float
-    conditions: tuple = ()
-    factor_min: float = 0.2
-    factor_max: float = 10.0
+    conditions: tuple = ()   # ((start_ts, end_ts, factor, area or None, event_id), ...)
 
     def factor(self, a: Point, b: Point, ts: float) -> float:
         """Product of the factors of the conditions active at ``ts`` whose area holds
-        ``a`` or ``b`` (or that cover the whole zone), clamped to the factor range."""
+        ``a`` or ``b`` (or that cover the whole zone)."""
         f = 1.0
-        for c in self.conditions:
-            if c[0] <= ts < c[1]:
-                area = c[3]
+        for start, end, fac, area, _eid in self.conditions:
+            if start <= ts < end:
                 if area is None or (fast_distance_m(a, area[:2]) <= area[2] or
                                     fast_distance_m(b, area[:2]) <= area[2]):
-                    f *= c[2]
-        return clamp_factor(f, self.factor_min, self.factor_max)
+                    f *= fac
+        return f
 
     def tt(self, a: Point, b: Point, ts: float) -> float:
         """Planning travel time in seconds leaving ``a`` at ``ts``."""
@@ -72,14 +63,6 @@ class TravelModel:
         condition factor) for the leg ``a`` -> ``b`` leaving at ``ts``."""
         f = self.factor(a, b, ts) if self.conditions else 1.0
         return self.provider.travel_s(a, b, ts, f), f
-
-
-def clamp_factor(f: float, lo: float, hi: float) -> float:
-    """``f`` within ``[lo, hi]``; a NaN (impossible from positive factors, but cheap to
-    rule out) becomes ``hi``."""
-    if lo <= f <= hi:
-        return f
-    return lo if f < lo else hi
 
 
 def hourly(provider: TravelTimeProvider) -> bool:
@@ -119,11 +102,10 @@ class LegTimes:
         """(the (start, end, factor) of the conditions that apply to the leg when
         active, in the travel model's order; the leg's memo)."""
         hits = []
-        for c in self.travel.conditions:
-            area = c[3]
+        for start, end, fac, area, _eid in self.travel.conditions:
             if area is None or (fast_distance_m(a, area[:2]) <= area[2] or
                                 fast_distance_m(b, area[:2]) <= area[2]):
-                hits.append((c[0], c[1], c[2]))
+                hits.append((start, end, fac))
         if len(self.legs) >= self.MAX_LEGS:
             self.legs.clear()
         leg = self.legs[(a, b)] = (hits, {})
@@ -140,9 +122,6 @@ class LegTimes:
         for start, end, fac in hits:
             if start <= ts < end:
                 f *= fac
-        travel = self.travel
-        if not travel.factor_min <= f <= travel.factor_max:
-            f = clamp_factor(f, travel.factor_min, travel.factor_max)
         if not self.hourly:
             return self.travel.provider.travel_s(a, b, ts, f), f
         key = (int(ts // 3600), f)
@@ -150,28 +129,6 @@ class LegTimes:
         if prov is None:
             prov = memo[key] = self.travel.provider.travel_s(a, b, ts, f)
         return prov, f
-
-
-def _kind(c: tuple) -> str | None:
-    return c[5] if len(c) > 5 else None
-
-
-def _report_ts(c: tuple) -> float:
-    return c[6] if len(c) > 6 else c[0]
-
-
-def _area_key(area: Any) -> tuple | None:
-    """Two reports are about the same area when centre and radius agree to ~0.1 m."""
-    if area is None:
-        return None
-    return (round(area[0], 6), round(area[1], 6), round(area[2], 1))
-
-
-def _areas_meet(a: Any, b: Any) -> bool:
-    """Do two condition areas (None: the whole zone) overlap?"""
-    if a is None or b is None:
-        return True
-    return fast_distance_m(a[:2], b[:2]) <= a[2] + b[2]
 
 
 def start_of(v: Vehicle, now: float) -> tuple[Point, float]:
@@ -193,10 +150,7 @@ def pace_factor(v: Vehicle, cfg: Any, plan_time_factor: float) -> float:
 class World:
     """Travel times, legs, routes as the customer sees them, and customer context."""
 
-    def __init__(self, state: ZoneState, settings: EngineSettings, provider: TravelTimeProvider,
-                 limits: LimitsSettings | None = None, emit: Any = None):
-        self.limits = limits or LimitsSettings()
-        self.emit = emit   # the zone's Emitter (alerts on clamped conditions); None: silent
+    def __init__(self, state: ZoneState, settings: EngineSettings, provider: TravelTimeProvider):
         self.state = state
         self.settings = settings
         self.provider = provider
@@ -210,9 +164,7 @@ class World:
         conds = self.state.conditions
         tm = self._travel
         if tm is None or self._travel_of is not conds or len(tm.conditions) != len(conds):
-            lim = self.limits
-            self._travel = TravelModel(self.provider, self.settings.plan_time_factor, tuple(conds),
-                                       lim.condition_factor_min, lim.condition_factor_max)
+            self._travel = TravelModel(self.provider, self.settings.plan_time_factor, tuple(conds))
             self._travel_of = conds
         return self._travel
 
@@ -228,70 +180,11 @@ class World:
     # ------------------------------------------------------------------ events
 
     def on_condition(self, ev: Any, out: list[Out]) -> None:
-        """A condition report (docs/limits.md, "Condition reports"): it replaces the
-        zone's earlier reports of the same ``kind`` and ``area`` whose time range
-        overlaps its own (a re-sent or updated report never compounds); an older report
-        arriving after a newer one of that key is ignored.  Its factor is clamped to
-        ``[limits.condition_factor_min, limits.condition_factor_max]``, and an alert
-        says so when it, or the product of the conditions overlapping it, was clamped."""
-        st, lim = self.state, self.limits
-        lo, hi = lim.condition_factor_min, lim.condition_factor_max
-        key = _area_key(ev.area)
-        kept, replaced = [], 0
-        for c in st.conditions:
-            if c[1] <= ev.ts:
-                continue                      # over: leaves the state
-            if (_kind(c) == ev.kind and _area_key(c[3]) == key
-                    and c[0] < ev.end_ts and ev.start_ts < c[1]):
-                if _report_ts(c) > ev.ts:     # a newer report of this key is in force
-                    st.count("conditions_stale_ignored")
-                    st.conditions = [c for c in st.conditions if c[1] > ev.ts]
-                    return
-                replaced += 1
-                continue
-            kept.append(c)
-        fac = clamp_factor(ev.factor, lo, hi)
-        kept.append((ev.start_ts, ev.end_ts, fac, ev.area, ev.event_id, ev.kind, ev.ts))
-        if replaced:
-            st.count("conditions_replaced", replaced)
-        if len(kept) > lim.max_conditions:
-            # the reports ending first leave first (deterministic: end, start, event id)
-            drop = sorted(kept, key=lambda c: (c[1], c[0], c[4]))[:len(kept) - lim.max_conditions]
-            gone = {c[4] for c in drop}
-            kept = [c for c in kept if c[4] not in gone]
-            st.count("conditions_evicted", len(drop))
-        st.conditions = kept
+        st = self.state
+        st.conditions = [c for c in st.conditions if c[1] > ev.ts]
+        st.conditions.append((ev.start_ts, ev.end_ts, ev.factor, ev.area, ev.event_id))
         for v in st.vehicles.values():
             v.eta_ts = -1e18  # conditions change every ETA: refresh at the next ping
-        if fac != ev.factor:
-            st.count("conditions_clamped")
-            self._clamp_alert(out, ev, f"Condition {ev.event_id} ({ev.kind}): factor "
-                              f"{ev.factor:g} clamped to {fac:g} (limits.condition_factor_"
-                              f"{'max' if fac == hi else 'min'})",
-                              {"factor": ev.factor, "clamped_to": fac, "conditions": 1})
-            return
-        up, down, n = 1.0, 1.0, 0
-        for c in kept:
-            if c[0] < ev.end_ts and ev.start_ts < c[1] and _areas_meet(c[3], ev.area):
-                n += 1
-                if c[2] > 1.0:
-                    up *= c[2]
-                elif c[2] < 1.0:
-                    down *= c[2]
-        worst = up if up > hi else down if down < lo else None
-        if worst is not None:
-            st.count("conditions_clamped")
-            to = hi if worst > hi else lo
-            self._clamp_alert(out, ev, f"{n} overlapping conditions combine to a travel-time "
-                              f"factor up to {worst:.3g}, clamped to {to:g} (limits.condition_"
-                              f"factor_{'max' if to == hi else 'min'})",
-                              {"combined_factor": round(worst, 4), "clamped_to": to,
-                               "conditions": n})
-
-    def _clamp_alert(self, out: list[Out], ev: Any, message: str, details: dict) -> None:
-        if self.emit is not None:
-            self.emit.alert(out, ev.ts, CONDITION_CLAMPED, "warning", message, None, [],
-                            details, [ev.event_id])
 
     def on_customer_profile(self, ev: Any, out: list[Out]) -> None:
         c = self.state.customers.setdefault(ev.customer_id, {})
@@ -344,8 +237,9 @@ class World:
         rendered = []
         for i, (oid, kind) in enumerate(stops):
             o = self.state.orders[oid]
+            pt = o.stop_point(kind)
             st = {"order_id": oid, "stop": kind, "eta": r1(timing.arrive[i]),
-                  "window_end": o.window_end}
+                  "window_end": o.window_end, "location": {"lat": pt[0], "lon": pt[1]}}
             if kind == DELIVERY:
                 ctx = self.context(o)
                 if ctx:
