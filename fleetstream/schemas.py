@@ -6,11 +6,14 @@ by hand:
 - input topics from the event dataclasses in :mod:`fleetstream.contract.events` (each
   field's ``schema``, ``doc`` and ``optional`` metadata, its default, the
   event's ``TOPIC`` and ``KEY``);
-- output topics from :data:`fleetstream.contract.outputs.FIELDS` via
+- output topics from :data:`fleetstream.contract.outputs.FIELDS` and the typed
+  classes of :mod:`fleetstream.contract.details` via
   :func:`fleetstream.contract.outputs.output_schema` and :data:`fleetstream.contract.outputs.KEYS`.
 
 ``fleetstream schemas`` writes ``docs/schemas/<topic>.json`` (one file per
-topic, sorted keys, 2-space indent, trailing newline) and ``docs/topics.md``;
+topic, sorted keys, 2-space indent, trailing newline), ``docs/topics.md``
+(:mod:`fleetstream.topics_doc`), ``docs/asyncapi.yaml`` (:mod:`fleetstream.asyncapi`)
+and ``docs/examples/<topic>.json`` (:mod:`fleetstream.examples`);
 ``fleetstream schemas --check`` writes nothing and exits 1, listing every
 difference, when the committed files are not what the code generates.
 
@@ -216,9 +219,11 @@ def input_schema(topic: str) -> dict:
     keys = sorted({c.KEY for c in classes})
     return {
         "$schema": DRAFT,
+        "$id": out.schema_id(topic),
         "title": topic,
         "description": (f"Input topic {topic} (message key: {', '.join(keys)}). "
-                        f"Schema version {ev.SCHEMA_VERSION}; fields not listed are ignored."),
+                        f"Schema version {ev.SCHEMA_VERSION} (contract {out.CONTRACT_VERSION}); "
+                        "fields not listed are ignored."),
         "type": "object",
         "required": ["type"],
         "properties": {"type": {"enum": [c.TYPE for c in classes]}},
@@ -228,20 +233,30 @@ def input_schema(topic: str) -> dict:
     }
 
 
-def output_topic_schema(topic: str) -> dict:
-    """fleetstream.contract.outputs.output_schema plus the topic's key in the description."""
-    s = out.output_schema(topic)
+def output_topic_schema(topic: str, strict: bool = False) -> dict:
+    """fleetstream.contract.outputs.output_schema plus the topic's key in the description.
+    ``strict``: the producer-side variant (closed enums, no undeclared key)."""
+    s = out.output_schema(topic, strict=strict)
     s["description"] = (f"Output topic {topic} (message key: {out.KEYS[topic]}). "
-                        f"Schema version {out.OUTPUT_SCHEMA_VERSION}; consumers must "
-                        "ignore fields they do not know.")
+                        f"Schema version {out.OUTPUT_SCHEMA_VERSION} (contract "
+                        f"{out.CONTRACT_VERSION}); consumers must ignore fields they do not "
+                        "know and tolerate enum values they do not know (x-extensible-enum).")
+    if strict:
+        s["description"] = (f"STRICT variant of {topic} for producer tests: what the engine "
+                            "emits today, nothing more.")
     return s
 
 
 def all_schemas() -> dict[str, dict]:
-    """Topic name -> JSON Schema, for every input and output topic."""
+    """Topic name -> published JSON Schema, for every input and output topic."""
     s = {t: input_schema(t) for t in ev.INPUT_TOPICS}
     s.update({t: output_topic_schema(t) for t in out.OUTPUT_TOPICS})
     return s
+
+
+def strict_schemas() -> dict[str, dict]:
+    """Output topic -> strict schema (what the engine must emit; tests hold it to that)."""
+    return {t: output_topic_schema(t, strict=True) for t in out.OUTPUT_TOPICS}
 
 
 def render(schema: dict) -> bytes:
@@ -250,234 +265,46 @@ def render(schema: dict) -> bytes:
 
 
 # --------------------------------------------------------------------------
-# docs/topics.md
-
-
-def type_label(frag: dict) -> str:
-    """A short human-readable type, with bounds.
-
-    >>> type_label({"type": "number", "minimum": 0, "maximum": 250})
-    'number, 0 to 250'
-    >>> type_label({"type": "string", "enum": ["a", "b"]})
-    'one of `a`, `b`'
-    """
-    if _is_ts(frag):
-        return "timestamp: number or RFC 3339 string with offset"
-    if _is_area(frag):
-        return "object {lat, lon, radius_m > 0}"
-    if _is_point(frag):
-        return "object {lat, lon}"
-    if _is_dims(frag):
-        keys = [k + ("" if k in frag["required"] else "?") for k in frag["properties"]]
-        return "object {" + ", ".join(keys) + "}, each >= 0"
-    t = frag.get("type")
-    if "enum" in frag:
-        return "one of " + ", ".join(f"`{x}`" for x in frag["enum"])
-    if t == "array":
-        items = frag.get("items", {})
-        inner = ("`" + "`, `".join(items["enum"]) + "`") if "enum" in items else items.get(
-            "type", "any")
-        cap = f", at most {frag['maxItems']}" if "maxItems" in frag else ""
-        return f"list of {inner}{cap}"
-    if t in ("number", "integer"):
-        lo = frag.get("minimum", frag.get("exclusiveMinimum"))
-        hi = frag.get("maximum")
-        if lo is not None and hi is not None:
-            if lo == hi:
-                return f"{t}, = {lo:g}"
-            return f"{t}, {lo:g} to {hi:g}"
-        if lo is not None:
-            return f"{t}, {'>' if 'exclusiveMinimum' in frag else '>='} {lo:g}"
-        return t
-    if t == "string" and "maxLength" in frag:
-        return f"string, {frag.get('minLength', 0)} to {frag['maxLength']} chars"
-    return str(t)
-
-
-def _cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|")
-
-
-def _kafka_name(topic: str, output: bool) -> str:
-    return ("{topic_prefix}{output_prefix}" if output else "{topic_prefix}") + topic
-
-
-_INTRO = """\
-# Topics
-
-<!-- Generated by `fleetstream schemas` from fleetstream/events.py,
-fleetstream/outputs.py and fleetstream/schemas.py. Do not edit by hand:
-change the code and run `fleetstream schemas`; `fleetstream schemas --check`
-(and tests/contract) fail when this file is stale. -->
-
-Every message is one JSON object (UTF-8, orjson). The JSON Schemas
-(draft 2020-12) are in [schemas/](schemas/), one file per topic. Units: times
-are event time in epoch seconds UTC unless a field says otherwise, durations
-in seconds, distances in km or metres as named, positions WGS84 degrees.
-
-## Topic names, keys and partitioning
-
-Live, the Kafka topic name is the name below with `kafka.topic_prefix` in
-front; output topics also get `kafka.output_prefix` (shadow mode publishes
-under e.g. `shadow.`), see [configuration.md](configuration.md). With
-`topic_prefix = "acme."` and `output_prefix = "shadow."` the telemetry topic is
-`acme.fs.telemetry` and decisions go to `acme.shadow.fs.decisions`. In a
-replay folder the same messages are lines of `events.jsonl.gz`
-(`{"topic", "key", "value"}`, or `value_b64` for bytes that are not UTF-8),
-and a replay writes one `<out>/<topic>.jsonl` per output topic.
-"""
-
-_PARTITIONING = """\
-
-- `fleetstream topics create` creates every input topic with the same
-  partition count (`kafka.partitions`, default 4), so Kafka's default
-  partitioner (murmur2 of the key) puts a vehicle's `fs.telemetry` and
-  `fs.fleet` messages on the same partition index. `fs.customers` is
-  compacted (last profile per customer wins).
-- Stage 1 (`operators/tracker.py`, `PartitionTracker`) is keyed by input
-  partition index: it drops duplicate event ids and stale pings and learns the
-  zone of every vehicle (from `shift_start`) and order (from `order_created`).
-  Stage 2 (`operators/zone/engine.py`) is keyed by `zone`; zones scale out
-  across workers. A replay is one ordered partition. See
-  [architecture.md](architecture.md) for why stage 1 is keyed by partition
-  rather than by vehicle.
-- Events for a vehicle or order whose zone is not known yet go to `fs.dlq`
-  (stage `track`); duplicates and stale pings are counted and dropped.
-- Output keys are the field named in the table, so a consumer reading one
-  zone's decisions, or one order's ETAs, reads one partition in order.
-"""
-
-_COMMON = """\
-## Input events: common fields
-
-Every input event carries these; the type's own fields follow in its table.
-`required` means the field must be present and not `null`; an optional field
-may be absent or `null` (its default then applies).
-"""
-
-_CONTRACT = f"""\
-## Contract and versioning
-
-- **Version.** Input events carry `v` = {ev.SCHEMA_VERSION}
-  (`fleetstream.contract.events.SCHEMA_VERSION`); outputs carry `v` =
-  {out.OUTPUT_SCHEMA_VERSION} (`fleetstream.contract.outputs.OUTPUT_SCHEMA_VERSION`). The
-  validator rejects an input with any other `v`.
-- **Unknown fields are ignored**, on input (the validator drops them) and by
-  output consumers (they must). The schemas therefore allow additional
-  properties, except inside dimension objects (`capacity`, `size`), where an
-  unknown dimension is an error because it would be silently unconstrained.
-- **Timestamps**: canonical form is epoch seconds UTC as a number; an RFC 3339
-  string with an explicit offset is accepted on input. Naive times are
-  rejected. Outputs always use epoch seconds.
-- **Integers** (`v`, `priority`) must be written without a fraction part
-  (`1`, not `1.0`).
-- **Evolving the contract** (additive changes keep `v`):
-  1. add an *optional* field (with a default) to the event dataclass in
-     `fleetstream/events.py`, or an entry with `required = False` in
-     `fleetstream/outputs.py`; old producers and consumers keep working;
-  2. run `fleetstream schemas` and commit `docs/schemas/*.json` and this file;
-  3. anything else (a new required field, a removed or renamed field, a
-     changed type, unit or meaning, a narrower range) is a breaking change:
-     bump the version, accept both versions on input for a migration period,
-     and publish the new version's outputs beside the old ones (for example
-     under a new `kafka.output_prefix`) until consumers have moved.
-- Rules between fields that a JSON Schema cannot express are listed in each
-  event's schema (`$comment`) and below its table; the validator
-  (`fleetstream.contract.events.validate`) enforces them and names the field in its
-  error.
-- `fleetstream schemas --check` and `tests/contract/` fail when the committed
-  schemas or this file differ from the code.
-"""
-
-
-def topics_markdown() -> str:
-    """The full text of docs/topics.md."""
-    lines = [_INTRO]
-    lines.append("| topic | direction | Kafka name | key | carries |")
-    lines.append("|---|---|---|---|---|")
-    for t in ev.INPUT_TOPICS:
-        classes = event_types_on(t)
-        keys = ", ".join(sorted({f"`{c.KEY}`" for c in classes}))
-        lines.append(f"| `{t}` | input | `{_kafka_name(t, False)}` | {keys} | "
-                     + ", ".join(f"`{c.TYPE}`" for c in classes) + " |")
-    for t in out.OUTPUT_TOPICS:
-        lines.append(f"| `{t}` | output | `{_kafka_name(t, True)}` | `{out.KEYS[t]}` | "
-                     f"see [{t}](#{t.replace('.', '')}) |")
-    lines.append(_PARTITIONING)
-    lines.append(_COMMON)
-    common = {f.name for f in dataclasses.fields(ev.Event)}
-    lines += _field_table([{"name": "type", "type": "string", "unit": "-", "req": True,
-                            "doc": "Event type; fixes the topic it may arrive on."}]
-                          + [_row(r) for r in event_fields(ev.Event)])
-    lines.append("")
-    lines.append("## Input topics\n")
-    for t in ev.INPUT_TOPICS:
-        lines.append(f"### {t}\n")
-        classes = event_types_on(t)
-        keys = sorted({c.KEY for c in classes})
-        lines.append(f"Key: `{', '.join(keys)}`. Schema: [schemas/{t}.json](schemas/{t}.json).\n")
-        for c in classes:
-            lines.append(f"#### `{c.TYPE}`\n")
-            doc = event_schema(c).get("description")
-            if doc:
-                lines.append(_cell(doc) + "\n")
-            rows = [_row(r) for r in event_fields(c) if r["name"] not in common]
-            lines += _field_table(rows)
-            cross = CROSS_FIELD_RULES.get(c.TYPE)
-            if cross:
-                lines.append("")
-                lines.append("Cross-field rules: " + "; ".join(cross["rules"]) + ".")
-            lines.append("")
-    lines.append("## Output topics\n")
-    lines.append("Every output record has `ts` (event time of the decision, never wall "
-                 "clock) and `v`. Ids are deterministic: a replay or a restart emits the "
-                 "same ids, so consumers can dedupe.\n")
-    for t in out.OUTPUT_TOPICS:
-        lines.append(f"### {t}\n")
-        lines.append(f"Key: `{out.KEYS[t]}`. Schema: [schemas/{t}.json](schemas/{t}.json).\n")
-        rows = []
-        for name, typ, req, doc in out.FIELDS[t]:
-            frag = {"type": typ} if isinstance(typ, str) else typ
-            rows.append({"name": name, "type": type_label(frag),  # type: ignore[arg-type]
-                         "unit": field_unit(name, frag), "req": req,  # type: ignore[arg-type]
-                         "doc": doc})
-        lines += _field_table(rows)
-        lines.append("")
-    lines.append(_CONTRACT)
-    return "\n".join(lines)
-
-
-def _row(r: dict) -> dict:
-    doc = r["doc"]
-    if r["optional"] and r["default"] not in (None, [], {}):
-        doc += f" Default `{orjson.dumps(r['default']).decode()}`."
-    return {"name": r["name"], "type": type_label(r["schema"]), "unit": r["unit"],
-            "req": not r["optional"], "doc": doc}
-
-
-def _field_table(rows: list[dict]) -> list[str]:
-    out_ = ["| field | type | unit | required | meaning |", "|---|---|---|---|---|"]
-    for r in rows:
-        out_.append(f"| `{r['name']}` | {_cell(r['type'])} | {_cell(r['unit'])} | "
-                    f"{'required' if r['req'] else 'optional'} | {_cell(r['doc'])} |")
-    return out_
-
-
-# --------------------------------------------------------------------------
 # Files and command.
 
 
-def generate(schema_dir: str, docs_path: str | None) -> dict[str, bytes]:
-    """Path -> bytes of every generated file."""
+def generate(schema_dir: str, docs_path: str | None, asyncapi_path: str | None = None,
+             examples_dir: str | None = None,
+             examples: dict[str, list[dict]] | None = None,
+             source: str = "replay_data/small") -> dict[str, bytes]:
+    """Path -> bytes of every generated file.  ``examples`` (topic -> messages, from
+    :func:`fleetstream.examples.replay_examples`) are written to ``examples_dir``;
+    without them the AsyncAPI document embeds the committed examples."""
+    from fleetstream.asyncapi import render_asyncapi
+    from fleetstream.examples import read_examples, render_examples
+    from fleetstream.topics_doc import topics_markdown
     files = {os.path.join(schema_dir, f"{t}.json"): render(s) for t, s in all_schemas().items()}
     if docs_path:
         files[docs_path] = topics_markdown().encode("utf-8")
+    if examples_dir and examples is not None:
+        for t, msgs in examples.items():
+            files[os.path.join(examples_dir, f"{t}.json")] = render_examples(t, msgs, source)
+    if asyncapi_path:
+        # the examples as committed (sorted keys), whether fresh or read back
+        ex = ({t: orjson.loads(render_examples(t, m, source))["messages"]
+               for t, m in examples.items()} if examples is not None
+              else read_examples(examples_dir) if examples_dir else {})
+        files[asyncapi_path] = render_asyncapi(ex)
     return files
 
 
-def differences(schema_dir: str, docs_path: str | None, context: int = 20) -> list[str]:
+def _stale(folder: str | None, want: dict[str, bytes]) -> list[str]:
+    if not folder or not os.path.isdir(folder):
+        return []
+    return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
+            if n.endswith(".json") and os.path.join(folder, n) not in want]
+
+
+def differences(schema_dir: str, docs_path: str | None, context: int = 20,
+                asyncapi_path: str | None = None, examples_dir: str | None = None,
+                examples: dict[str, list[dict]] | None = None) -> list[str]:
     """What differs between the files on disk and the generated ones (empty: none)."""
-    want = generate(schema_dir, docs_path)
+    want = generate(schema_dir, docs_path, asyncapi_path, examples_dir, examples)
     diffs = []
     for path, data in sorted(want.items()):
         try:
@@ -493,19 +320,22 @@ def differences(schema_dir: str, docs_path: str | None, context: int = 20) -> li
                                           lineterm="", n=1))
             more = f"\n  ... {len(d) - context} more diff lines" if len(d) > context else ""
             diffs.append(f"differs: {path}\n  " + "\n  ".join(d[:context]) + more)
-    if os.path.isdir(schema_dir):
-        for name in sorted(os.listdir(schema_dir)):
-            p = os.path.join(schema_dir, name)
-            if name.endswith(".json") and p not in want:
-                diffs.append(f"stale (no such topic): {p}")
+    for p in _stale(schema_dir, want):
+        diffs.append(f"stale (no such topic): {p}")
+    if examples is not None:
+        for p in _stale(examples_dir, want):
+            diffs.append(f"stale (no such topic): {p}")
     return diffs
 
 
-def write(schema_dir: str, docs_path: str | None) -> list[str]:
-    """Write every generated file; remove stale schema files.  Returns paths changed."""
+def write(schema_dir: str, docs_path: str | None, asyncapi_path: str | None = None,
+          examples_dir: str | None = None,
+          examples: dict[str, list[dict]] | None = None) -> list[str]:
+    """Write every generated file; remove stale schema (and example) files.  Returns
+    paths changed."""
     os.makedirs(schema_dir, exist_ok=True)
     changed = []
-    want = generate(schema_dir, docs_path)
+    want = generate(schema_dir, docs_path, asyncapi_path, examples_dir, examples)
     for path, data in sorted(want.items()):
         try:
             with open(path, "rb") as f:
@@ -519,36 +349,71 @@ def write(schema_dir: str, docs_path: str | None) -> list[str]:
         with open(path, "wb") as f:
             f.write(data)
         changed.append(path)
-    for name in sorted(os.listdir(schema_dir)):
-        p = os.path.join(schema_dir, name)
-        if name.endswith(".json") and p not in want:
-            os.remove(p)
-            changed.append(p)
+    stale = _stale(schema_dir, want) + (_stale(examples_dir, want) if examples is not None
+                                        else [])
+    for p in stale:
+        os.remove(p)
+        changed.append(p)
     return changed
 
 
+_HELP = """\
+Write (default, or --write) or check (--check) every generated contract file:
+the JSON Schemas (docs/schemas/<topic>.json), the topic reference
+(docs/topics.md), the AsyncAPI 3.0 document (docs/asyncapi.yaml) and the example
+messages (docs/examples/<topic>.json, taken from a replay of --replay).  All are
+generated from fleetstream/contract/ (events.py, outputs.py, details.py,
+headers.py); never edit them by hand.  --check writes nothing and exits 1 listing
+every difference (it replays --replay, a few seconds, unless --no-replay).
+"""
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="fleetstream schemas", description=__doc__,
+    ap = argparse.ArgumentParser(prog="fleetstream schemas", description=_HELP,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", default="docs/schemas", help="schema folder (default docs/schemas)")
     ap.add_argument("--docs", default="docs/topics.md",
                     help="topic reference to write or check (default docs/topics.md; "
                     "'' to skip)")
-    ap.add_argument("--check", action="store_true",
-                    help="write nothing; exit 1 listing differences if files are stale")
+    ap.add_argument("--asyncapi", default="docs/asyncapi.yaml",
+                    help="AsyncAPI document to write or check (default docs/asyncapi.yaml; "
+                    "'' to skip)")
+    ap.add_argument("--examples", default="docs/examples",
+                    help="example message folder (default docs/examples; '' to skip)")
+    ap.add_argument("--replay", default="replay_data/small",
+                    help="replay folder the examples are taken from (default "
+                    "replay_data/small)")
+    ap.add_argument("--no-replay", action="store_true",
+                    help="do not replay: keep (write) or do not compare (check) the examples; "
+                    "the AsyncAPI document embeds the committed ones")
+    mode = ap.add_mutually_exclusive_group()
+    mode.add_argument("--write", action="store_true",
+                      help="write the generated files (the default action)")
+    mode.add_argument("--check", action="store_true",
+                      help="write nothing; exit 1 listing differences if files are stale")
     a = ap.parse_args(argv)
-    docs = a.docs or None
+    docs, asyncapi, exdir = a.docs or None, a.asyncapi or None, a.examples or None
+    examples = None
+    if exdir and not a.no_replay:
+        if not os.path.isfile(os.path.join(a.replay, "events.jsonl.gz")):
+            print(f"fleetstream schemas: no replay at {a.replay!r} (events.jsonl.gz missing); "
+                  "pass --replay DIR or --no-replay", file=sys.stderr)
+            return 2
+        from fleetstream.examples import replay_examples
+        examples = replay_examples(a.replay)
     if a.check:
-        diffs = differences(a.out, docs)
+        diffs = differences(a.out, docs, asyncapi_path=asyncapi, examples_dir=exdir,
+                            examples=examples)
         for d in diffs:
             print(d, file=sys.stderr)
         if diffs:
-            print(f"{len(diffs)} file(s) out of date: run `fleetstream schemas --out {a.out}"
-                  + (f" --docs {docs}`" if docs else " --docs ''`"), file=sys.stderr)
+            print(f"{len(diffs)} file(s) out of date: run `fleetstream schemas --write` "
+                  "(with the same --out/--docs/--asyncapi/--examples)", file=sys.stderr)
             return 1
-        print(f"schemas in {a.out}" + (f" and {docs}" if docs else "") + " are up to date")
+        print("contract files are up to date: " + ", ".join(
+            x for x in (a.out, docs, asyncapi, exdir if examples is not None else None) if x))
         return 0
-    changed = write(a.out, docs)
+    changed = write(a.out, docs, asyncapi, exdir, examples)
     print(f"{len(changed)} file(s) written" + "".join(f"\n  {p}" for p in changed))
     return 0
 

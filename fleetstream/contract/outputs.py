@@ -2,14 +2,45 @@
 
 Every output record is a JSON object with ``ts`` (event time of the decision,
 epoch seconds UTC, never wall-clock) and ``v`` (schema version).  Records are
-built as plain dicts by the operators; this module declares their fields (name,
-JSON type, unit, meaning) once, for the JSON Schemas in ``docs/schemas/`` and the
-tables in ``docs/topics.md``.
+built by the operators; this module declares their fields (name, JSON type, unit,
+meaning) once, and the nested objects (explanations per decision kind, alert
+details per alert kind, route stops, model versions) as the typed classes of
+:mod:`fleetstream.contract.details`, for the JSON Schemas in ``docs/schemas/``, the
+AsyncAPI document ``docs/asyncapi.yaml`` and the tables in ``docs/topics.md``.
+
+Two renderings of each output schema:
+
+- *published* (``strict=False``): what consumers validate with.  Objects allow
+  fields they do not know and enums are open (``x-extensible-enum``): a minor
+  contract version may add both (docs/versioning.md);
+- *strict* (``strict=True``): what the engine must emit today.  Closed enums, no
+  undeclared key anywhere; the contract tests hold every record to it.
+
+>>> s = output_schema("fs.decisions")
+>>> s["$id"], s["properties"]["kind"]["x-extensible-enum"][:2]
+('urn:fleetstream:schema:v1:fs.decisions', ['assign', 'reroute'])
+>>> output_schema("fs.decisions", strict=True)["properties"]["kind"]["enum"][:2]
+['assign', 'reroute']
 """
 
 from __future__ import annotations
 
+import dataclasses
+from typing import Any
+
+from fleetstream.contract import details as dt
+
 OUTPUT_SCHEMA_VERSION = 1
+# Semantic version of the whole contract (inputs and outputs), see docs/versioning.md
+# and docs/CHANGELOG.md.  Its major part is the ``v`` every message carries.
+CONTRACT_VERSION = "1.1.0"
+SCHEMA_ID_PREFIX = "urn:fleetstream:schema:v"
+
+
+def schema_id(topic: str) -> str:
+    """The ``$id`` of a topic's schema: one per topic and major version."""
+    return f"{SCHEMA_ID_PREFIX}{CONTRACT_VERSION.split('.')[0]}:{topic}"
+
 
 TOPIC_DECISIONS = "fs.decisions"
 TOPIC_ETA = "fs.eta"
@@ -20,26 +51,16 @@ TOPIC_DLQ = "fs.dlq"
 OUTPUT_TOPICS = (TOPIC_DECISIONS, TOPIC_ETA, TOPIC_ALERTS, TOPIC_NOTIFICATIONS, TOPIC_OUTCOMES,
                  TOPIC_DLQ)
 
-DECISION_KINDS = ("assign", "reroute", "redispatch", "hold", "unassign")
+DECISION_KINDS = tuple(dt.DECISION_EXPLANATIONS)
 DECISION_STATUSES = ("applied", "proposed", "rejected", "expired", "alert_only")
-ALERT_KINDS = ("late_risk", "failure_risk", "unassigned", "stale_vehicle", "drift",
-               "vehicle_unavailable", "stranded_orders", "engine_error", "late_risk_cleared")
+ALERT_KINDS = tuple(dt.ALERT_DETAILS)
 SEVERITIES = ("info", "warning", "critical")
 
-# (name, JSON type, required, doc)
-_STOP = {
-    "type": "object",
-    "required": ["order_id", "stop", "eta"],
-    "properties": {
-        "order_id": {"type": "string"},
-        "stop": {"type": "string", "enum": ["pickup", "delivery"]},
-        "eta": {"type": "number", "description": "Planned arrival, epoch seconds UTC."},
-        "window_end": {"type": "number", "description": "Window end, epoch seconds UTC."},
-        "customer": {"type": "object", "description": "Customer context: language, "
-                     "preferred_drop, access_instructions, notes, past_failures."},
-    },
-}
+E = dt.ext_enum
+_STOPS = {"type": "object", "additionalProperties": dt.list_of(dt.RouteStop),
+          "$keys": "vehicle id"}
 
+# (name, JSON type or schema fragment, required, doc)
 FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
     TOPIC_DECISIONS: [
         ("decision_id", "string", True, "Deterministic id: zone, event time and a per-zone "
@@ -47,23 +68,24 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("ts", "number", True, "Event time the decision was taken at, epoch seconds UTC."),
         ("v", "integer", True, "Schema version."),
         ("zone", "string", True, "Zone."),
-        ("kind", {"type": "string", "enum": list(DECISION_KINDS)}, True,
+        ("kind", E(DECISION_KINDS), True,
          "assign (new orders onto a route), reroute (re-sequence one vehicle), redispatch "
          "(move orders between vehicles), hold (keep orders unassigned), unassign."),
-        ("status", {"type": "string", "enum": list(DECISION_STATUSES)}, True,
+        ("status", E(DECISION_STATUSES), True,
          "applied (autonomy auto, or an approved proposal), proposed (waits for fs.approvals), "
          "rejected/expired (a proposal that was not applied), alert_only (autonomy off)."),
-        ("autonomy", {"type": "string", "enum": ["auto", "propose", "off"]}, True,
+        ("autonomy", E(("auto", "propose", "off")), True,
          "Autonomy level in force for this decision kind."),
         ("order_ids", {"type": "array", "items": {"type": "string"}}, True,
          "Orders the decision is about."),
-        ("routes", {"type": "object", "additionalProperties": {"type": "array", "items": _STOP}},
-         True, "For each affected vehicle, its whole remaining route after the decision."),
+        ("routes", _STOPS, True, "For each affected vehicle, its whole remaining route after the "
+         "decision (empty for rejected and expired proposals)."),
         ("trigger_event_ids", {"type": "array", "items": {"type": "string"}}, True,
          "Input events that caused the decision."),
-        ("models", "object", True, "Model name -> version and samples learned."),
-        ("explanation", "object", True, "Why: summary sentence, reasons with numbers, "
-         "alternatives costed, expected effect (minutes, km, cost)."),
+        ("models", dt.MODELS, True, "Model seat -> version and labels learned."),
+        ("explanation", dt.ref(dt.Explanation), True, "Why: summary sentence, reasons with "
+         "numbers, alternatives costed, expected effect (minutes, km, cost); typed per `kind` "
+         "(Explanation_<kind>)."),
         ("refers_to", "string", False, "For an applied/rejected proposal: the proposal's id."),
     ],
     TOPIC_ETA: [
@@ -73,7 +95,7 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("zone", "string", True, "Zone."),
         ("order_id", "string", True, "Order."),
         ("vehicle_id", "string", True, "Vehicle serving the order."),
-        ("stop", {"type": "string", "enum": ["pickup", "delivery"]}, True, "Which stop."),
+        ("stop", E(dt.STOP_KINDS), True, "Which stop."),
         ("eta", "number", True, "Predicted arrival, epoch seconds UTC."),
         ("lo80", "number", True, "80 % interval lower bound, epoch seconds UTC."),
         ("hi80", "number", True, "80 % interval upper bound, epoch seconds UTC."),
@@ -83,7 +105,7 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("window_end", "number", True, "Delivery window end, epoch seconds UTC."),
         ("stops_ahead", "integer", True, "Stops the vehicle makes before this one."),
         ("p_late", "number", True, "Probability of arriving after window_end."),
-        ("models", "object", True, "Model name -> version and samples learned."),
+        ("models", dt.MODELS, True, "Model seat -> version and labels learned."),
         ("trigger_event_ids", {"type": "array", "items": {"type": "string"}}, True,
          "The input event (usually a ping) that caused this update."),
     ],
@@ -92,12 +114,13 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("ts", "number", True, "Event time, epoch seconds UTC."),
         ("v", "integer", True, "Schema version."),
         ("zone", "string", True, "Zone."),
-        ("kind", {"type": "string", "enum": list(ALERT_KINDS)}, True, "What happened."),
-        ("severity", {"type": "string", "enum": list(SEVERITIES)}, True, "How urgent."),
+        ("kind", E(ALERT_KINDS), True, "What happened."),
+        ("severity", E(SEVERITIES), True, "How urgent."),
         ("message", "string", True, "One line for a person."),
         ("vehicle_id", "string", False, "Vehicle concerned."),
         ("order_ids", {"type": "array", "items": {"type": "string"}}, False, "Orders concerned."),
-        ("details", "object", False, "Numbers behind the message."),
+        ("details", {"type": "object"}, False, "Numbers behind the message; typed per `kind` "
+         "(Details_<kind>)."),
         ("trigger_event_ids", {"type": "array", "items": {"type": "string"}}, False,
          "Input events that caused the alert."),
     ],
@@ -109,7 +132,7 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("customer_id", "string", True, "Recipient."),
         ("order_id", "string", True, "Order."),
         ("language", "string", True, "Language of the message (from the customer profile)."),
-        ("kind", {"type": "string", "enum": ["eta_changed", "window_at_risk"]}, True,
+        ("kind", E(("eta_changed", "window_at_risk")), True,
          "Why the customer is told."),
         ("message", "string", True, "Text in the customer's language."),
         ("eta", "number", True, "New predicted arrival, epoch seconds UTC."),
@@ -124,7 +147,7 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("order_id", "string", True, "Order."),
         ("vehicle_id", "string", False, "Vehicle that served (or was to serve) the order."),
         ("customer_id", "string", True, "Customer of the order."),
-        ("outcome", {"type": "string", "enum": ["delivered", "failed", "cancelled"]}, True,
+        ("outcome", E(("delivered", "failed", "cancelled")), True,
          "How the order ended, as the engine learned it from order_delivered, order_failed or "
          "order_cancelled."),
         ("reason", "string", False, "For failed: the driver's reason (not_home, access, ...); "
@@ -141,7 +164,7 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("partition", "integer", False, "Kafka partition (live only)."),
         ("offset", "integer", False, "Kafka offset (live only)."),
         ("key", "string", False, "Message key, if any."),
-        ("stage", {"type": "string", "enum": ["decode", "track", "engine"]}, True,
+        ("stage", E(("decode", "track", "engine")), True,
          "Where it was rejected."),
         ("reason", "string", True, "Why: the field and what is wrong with it."),
         ("raw", "string", True, "The original message bytes, as UTF-8 text when they are "
@@ -160,13 +183,156 @@ KEYS = {
 }
 
 
-def output_schema(topic: str) -> dict:
+
+# --------------------------------------------------------------------------
+# Schema generation from FIELDS and the typed classes of fleetstream.contract.details.
+
+DRAFT = "https://json-schema.org/draft/2020-12/schema"
+
+
+class _Ctx:
+    def __init__(self, strict: bool):
+        self.strict = strict
+        self.defs: dict[str, Any] = {}
+
+
+def _ref(cls: type, ctx: _Ctx, name: str | None = None) -> dict:
+    name = name or cls.__name__
+    if name not in ctx.defs:
+        ctx.defs[name] = {}  # placeholder against recursion
+        ctx.defs[name] = object_schema(cls, ctx)
+    return {"$ref": f"#/$defs/{name}"}
+
+
+def _resolve(frag: Any, ctx: _Ctx) -> Any:
+    """A declared schema fragment as JSON Schema: typed classes become ``$defs``
+    references, unions conditional sub-schemas, open enums ``x-extensible-enum``."""
+    if not isinstance(frag, dict):
+        return frag
+    if "$class" in frag:
+        return _ref(frag["$class"], ctx)
+    if "$union" in frag:
+        u = frag["$union"]
+        tag, variants = u["tag"], u["variants"]
+        if not variants:  # nothing of the kind is emitted (yet)
+            return False if ctx.strict else {"type": "object", "required": [tag]}
+        if ctx.strict:
+            return {"type": "object", "required": [tag],
+                    "oneOf": [_ref(c, ctx) for c in variants.values()]}
+        return {"type": "object", "required": [tag],
+                "properties": {tag: {"type": "string", "x-extensible-enum": list(variants),
+                                     "description": f"Picks the type; unknown: {u['unknown']}."}},
+                "allOf": [{"if": {"properties": {tag: {"const": k}}, "required": [tag]},
+                           "then": _ref(c, ctx)} for k, c in variants.items()]}
+    out: dict[str, Any] = {}
+    for k, x in frag.items():
+        if k == "$enum":
+            out["enum" if ctx.strict else "x-extensible-enum"] = list(x)
+        elif k == "$keys":
+            out["propertyNames"] = {"description": f"Keys: {x}."}
+        elif k in ("items", "additionalProperties"):
+            out[k] = _resolve(x, ctx)
+        elif k == "properties":
+            out[k] = {n: _resolve(v, ctx) for n, v in x.items()}
+        elif k in ("anyOf", "oneOf", "allOf"):
+            out[k] = [_resolve(v, ctx) for v in x]
+        else:
+            out[k] = x
+    if ctx.strict and "properties" in out and "additionalProperties" in out:
+        # an open map with known keys (models): strict means exactly the known keys
+        out["additionalProperties"] = False
+        out["required"] = list(out["properties"])
+    return out
+
+
+def describe(doc: str, unit: str) -> str:
+    doc = doc if doc.endswith(".") else doc + "."
+    return doc + (f" Unit: {unit}." if unit not in ("-", "") else "")
+
+
+def object_schema(cls: type, ctx: _Ctx, only: tuple[str, ...] | None = None,
+                  overrides: dict[str, Any] | None = None) -> dict:
+    """The JSON Schema of a typed class of :mod:`fleetstream.contract.details`."""
+    props, required = {}, []
+    tag = getattr(cls, "TAG", None)
+    for f in dataclasses.fields(cls):
+        if only is not None and f.name not in only:
+            continue
+        m = f.metadata
+        frag = (overrides or {}).get(f.name, m["schema"])
+        s = _resolve(frag, ctx)
+        if f.name == "rule" and tag is not None:
+            s = {"const": tag}
+        props[f.name] = {**s, "description": describe(m["doc"], m["unit"])}
+        if not m["optional"]:
+            required.append(f.name)
+    out: dict[str, Any] = {"type": "object", "title": cls.__name__, "properties": props}
+    if required:
+        out["required"] = required
+    doc = (cls.__doc__ or "").strip()
+    if doc and not doc.startswith(cls.__name__ + "("):
+        out["description"] = " ".join(doc.split("\n\n")[0].split())
+    if ctx.strict:
+        out["additionalProperties"] = False
+    return out
+
+
+def _field_schema(typ: Any, doc: str, ctx: _Ctx) -> dict:
+    frag = {"type": typ} if isinstance(typ, str) else typ
+    s = _resolve(frag, ctx)
+    return {**s, "description": doc}
+
+
+def _decision_kinds(ctx: _Ctx) -> list[dict]:
+    """explanation typed per decision kind: Explanation_<kind>."""
+    conds = []
+    for kind, spec in dt.DECISION_EXPLANATIONS.items():
+        over: dict[str, Any] = {"reasons": dt.list_of(dt.union(
+            "rule", {c.TAG: c for c in spec.reasons}, "a rule this consumer does not know"))}
+        if spec.alternatives is not None:
+            over["alternatives"] = dt.list_of(spec.alternatives)
+        name = f"Explanation_{kind}"
+        s = object_schema(dt.Explanation, ctx, only=spec.fields, overrides=over)
+        s["title"] = name
+        s["description"] = f"Explanation of a `{kind}` decision: {spec.doc}"
+        ctx.defs[name] = s
+        conds.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                      "then": {"properties": {"explanation": {"$ref": f"#/$defs/{name}"}}}})
+    return conds
+
+
+def _alert_kinds(ctx: _Ctx) -> list[dict]:
+    """details typed per alert kind: Details_<kind>."""
+    conds = []
+    for kind, cls in dt.ALERT_DETAILS.items():
+        name = f"Details_{kind}"
+        s = object_schema(cls, ctx)
+        s["title"] = name
+        s["description"] = (" ".join((cls.__doc__ or "").split()) + " " if cls.__doc__ and
+                            not cls.__doc__.startswith(cls.__name__ + "(") else "") + \
+            f"Details of a `{kind}` alert."
+        ctx.defs[name] = s
+        conds.append({"if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                      "then": {"properties": {"details": {"$ref": f"#/$defs/{name}"}}}})
+    return conds
+
+
+def output_schema(topic: str, strict: bool = False) -> dict:
+    """The JSON Schema of an output topic (published, or ``strict``: see the module doc)."""
+    ctx = _Ctx(strict)
     props, required = {}, []
     for name, typ, req, doc in FIELDS[topic]:
-        s = {"type": typ} if isinstance(typ, str) else dict(typ)  # type: ignore[arg-type]
-        s["description"] = doc
-        props[name] = s
+        props[name] = _field_schema(typ, doc, ctx)
         if req:
             required.append(name)
-    return {"$schema": "https://json-schema.org/draft/2020-12/schema",
-            "title": topic, "type": "object", "required": required, "properties": props}
+    s: dict[str, Any] = {"$schema": DRAFT, "$id": schema_id(topic), "title": topic,
+                         "type": "object", "required": required, "properties": props}
+    conds = (_decision_kinds(ctx) if topic == TOPIC_DECISIONS
+             else _alert_kinds(ctx) if topic == TOPIC_ALERTS else [])
+    if conds:
+        s["allOf"] = conds
+    if strict:
+        s["additionalProperties"] = False
+    if ctx.defs:
+        s["$defs"] = ctx.defs
+    return s

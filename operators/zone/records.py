@@ -1,6 +1,11 @@
 """The zone engine's output records: typed decisions and explanations, and the
 builders of alerts, customer notifications, outcomes and ETA records.
 
+``Explanation`` is declared in the contract (:mod:`fleetstream.contract.details`,
+with the typed reasons, alternatives, effects and plan summaries it holds per
+decision kind), so the published JSON Schema is generated from the class the
+engine builds decisions with.
+
 Every record carries the output schema version ``v``, the zone, an id
 ``<prefix>-<zone>-<int ts>-<n>`` numbered by the zone (``ZoneState.next_id``) and
 the ids of the input events that triggered it.
@@ -15,9 +20,10 @@ the ids of the input events that triggered it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from typing import Any
 
+from fleetstream.contract.details import Explanation
 from fleetstream.contract.outputs import (OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DECISIONS,
                                           TOPIC_ETA, TOPIC_NOTIFICATIONS, TOPIC_OUTCOMES)
 from fleetstream.operators import notify
@@ -34,36 +40,6 @@ def r1(x: float) -> float:
 
 
 @dataclass
-class Explanation:
-    """Why a decision was taken.  ``to_record`` keeps the fields that are set, in
-    this order (the order of the published ``explanation`` object)."""
-
-    summary: str
-    reasons: list[dict] | None = None
-    alternatives: list | None = None
-    expected_gain_min: float | None = None
-    gain: float | None = None
-    change_cost: float | None = None
-    expected_effect: dict | None = None
-    method: str | None = None
-    plan: dict | None = None
-    strategy: str | None = None
-    approved_by: str | None = None
-
-    def to_record(self) -> dict[str, Any]:
-        rec = {}
-        for f in fields(self):
-            x = getattr(self, f.name)
-            if x is not None:
-                rec[f.name] = x
-        return rec
-
-    @classmethod
-    def from_record(cls, rec: dict[str, Any]) -> "Explanation":
-        return cls(**rec)
-
-
-@dataclass
 class Decision:
     """One routing decision (fs.decisions): applied, proposed, alert_only, or the
     answer to a proposal (rejected, expired, applied with ``refers_to``)."""
@@ -71,13 +47,13 @@ class Decision:
     decision_id: str
     ts: float
     zone: str
-    kind: str                   # assign | reroute | redispatch | unassign
+    kind: str                   # details.DECISION_EXPLANATIONS: assign | reroute | ...
     status: str                 # applied | proposed | alert_only | rejected | expired
     autonomy: str               # auto | propose | alert_only | off
     order_ids: list[str]
     routes: dict[str, list[dict]]   # rendered stops per vehicle
     trigger_event_ids: list[str]
-    models: dict[str, str]
+    models: dict[str, dict]         # seat -> {version, n} (details.MODELS)
     explanation: Explanation
     refers_to: str | None = None
 

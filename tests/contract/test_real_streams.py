@@ -17,7 +17,7 @@ from fleetstream.contract import events as ev
 from fleetstream.engine import LocalEngine
 from fleetstream.contract.outputs import FIELDS, OUTPUT_TOPICS
 from fleetstream.replay import run_replay
-from fleetstream.schemas import all_schemas
+from fleetstream.schemas import all_schemas, strict_schemas
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.pipeline import InMsg
 
@@ -25,6 +25,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SCHEMAS = all_schemas()
 VALIDATORS = {t: jsonschema.Draft202012Validator(s, format_checker=rfc3339_checker())
               for t, s in SCHEMAS.items()}
+# What the engine emits today (closed enums, every nested key declared in
+# fleetstream/contract/details.py): held to it, records also meet the published schemas.
+STRICT = {t: jsonschema.Draft202012Validator(s) for t, s in strict_schemas().items()}
 CROSS_REASONS = ("must be after", "required for on_demand")
 
 
@@ -73,6 +76,8 @@ def _check_outputs(records: list[tuple[str, dict]]) -> dict[str, int]:
         errors = [f"{list(x.absolute_path)}: {x.message}"
                   for x in VALIDATORS[topic].iter_errors(rec)]
         assert not errors, (topic, rec, errors)
+        errors = [f"{list(x.absolute_path)}: {x.message}" for x in STRICT[topic].iter_errors(rec)]
+        assert not errors, ("strict", topic, rec, errors)
         undeclared = set(rec) - declared[topic]
         assert not undeclared, f"{topic} record has fields not in outputs.FIELDS: {undeclared}"
         n[topic] = n.get(topic, 0) + 1

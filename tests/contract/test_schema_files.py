@@ -39,6 +39,7 @@ def test_committed_schema_is_valid_2020_12_and_stable_bytes(topic):
     jsonschema.Draft202012Validator.check_schema(schema)
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
     assert schema["title"] == topic
+    assert schema["$id"] == out.schema_id(topic) and schema["$id"].endswith(":" + topic)
     # sorted keys, 2-space indent, one trailing newline
     assert data == orjson.dumps(schema, option=orjson.OPT_INDENT_2 | orjson.OPT_SORT_KEYS) + b"\n"
     assert data.endswith(b"}\n") and not data.endswith(b"\n\n")
@@ -66,7 +67,11 @@ def test_output_schema_is_the_declared_fields():
 
 
 def test_check_command_passes_on_the_committed_files(capsys):
-    rc = cli_main(["schemas", "--check", "--out", SCHEMA_DIR, "--docs", TOPICS_MD])
+    """Schemas, topics.md and asyncapi.yaml (the examples against a replay are
+    checked in test_asyncapi.py, which shares one replay)."""
+    rc = cli_main(["schemas", "--check", "--no-replay", "--out", SCHEMA_DIR, "--docs", TOPICS_MD,
+                   "--asyncapi", os.path.join(ROOT, "docs", "asyncapi.yaml"),
+                   "--examples", os.path.join(ROOT, "docs", "examples")])
     assert rc == 0, capsys.readouterr().err
 
 
@@ -81,7 +86,8 @@ def test_check_command_lists_every_difference_and_write_repairs(tmp_path, capsys
     (sdir / "fs.old_topic.json").write_bytes(b"{}\n")
     docs.write_text(docs.read_text().replace("`speed_kmh`", "`speed`"))
 
-    rc = cli_main(["schemas", "--check", "--out", str(sdir), "--docs", str(docs)])
+    only = ["--asyncapi", "", "--examples", ""]
+    rc = cli_main(["schemas", "--check", "--out", str(sdir), "--docs", str(docs)] + only)
     err = capsys.readouterr().err
     assert rc == 1
     assert f"differs: {sdir / 'fs.eta.json'}" in err
@@ -90,12 +96,12 @@ def test_check_command_lists_every_difference_and_write_repairs(tmp_path, capsys
     assert f"differs: {docs}" in err and "speed_kmh" in err
     assert "fs.telemetry.json" not in err  # untouched files are not listed
 
-    assert cli_main(["schemas", "--out", str(sdir), "--docs", str(docs)]) == 0
+    assert cli_main(["schemas", "--out", str(sdir), "--docs", str(docs)] + only) == 0
     written = capsys.readouterr().out
     assert "fs.eta.json" in written and "fs.fleet.json" in written
     assert "fs.telemetry.json" not in written
     assert not (sdir / "fs.old_topic.json").exists()
-    assert cli_main(["schemas", "--check", "--out", str(sdir), "--docs", str(docs)]) == 0
+    assert cli_main(["schemas", "--check", "--out", str(sdir), "--docs", str(docs)] + only) == 0
     for t in ALL_TOPICS:
         assert (sdir / f"{t}.json").read_bytes() == open(
             os.path.join(SCHEMA_DIR, f"{t}.json"), "rb").read()
@@ -113,15 +119,22 @@ def test_generation_is_deterministic():
 def _sections(md: str) -> dict[tuple[str, str], dict[str, list[str]]]:
     """(topic, event type or '') -> field -> table cells, parsed from the markdown."""
     out_: dict[tuple[str, str], dict[str, list[str]]] = {}
-    topic, etype = "", ""
+    topic, etype, table = "", "", ""
     for line in md.splitlines():
+        if line.startswith("| ") and not line.startswith("| `"):
+            table = line.split("|")[1].strip()  # the header of the table that follows
         if m := re.match(r"^### (fs\.\w+)\s*$", line):
             topic, etype = m.group(1), ""
+        elif line.startswith("### "):
+            topic, etype = "", ""
         elif m := re.match(r"^#### `(\w+)`\s*$", line):
             etype = m.group(1)
+        elif m := re.match(r"^#### (\w+)\s*$", line):  # a nested object: class name
+            topic, etype = "nested", m.group(1)
         elif line.startswith("## "):
             topic, etype = ("", "common") if "common fields" in line else ("", "")
-        elif (m := re.match(r"^\| `(\w+)` \|(.*)\|\s*$", line)) and (topic or etype):
+        elif ((m := re.match(r"^\| `(\w+)` \|(.*)\|\s*$", line)) and (topic or etype)
+              and table == "field"):
             cells = [c.strip() for c in re.split(r"(?<!\\)\|", m.group(2))]
             out_.setdefault((topic, etype), {})[m.group(1)] = cells
     return out_
@@ -195,3 +208,30 @@ def test_every_numeric_field_has_a_unit():
             kind = row["schema"].get("type")
             if kind in ("number", "integer") or "oneOf" in row["schema"]:
                 assert row["unit"] != "-" or row["name"] == "v", (cls.TYPE, row["name"])
+
+
+def test_topics_md_documents_every_nested_field(topics_md):
+    """Every typed object of the outputs (explanations, reasons, alternatives, alert
+    details, route stops, models) has a table with every field and its meaning."""
+    from fleetstream.contract import details as dt
+    from fleetstream.topics_doc import _classes_in
+    seen: list[type] = []
+    for topic in out.OUTPUT_TOPICS:
+        for _n, typ, _r, _d in out.FIELDS[topic]:
+            _classes_in(typ, seen)
+    for spec in dt.DECISION_EXPLANATIONS.values():
+        for c in spec.reasons + ((spec.alternatives,) if spec.alternatives else ()):
+            _classes_in({"$class": c}, seen)
+    for c in dt.ALERT_DETAILS.values():
+        _classes_in({"$class": c}, seen)
+    assert dt.Explanation in seen and dt.RouteStop in seen and dt.DetailsDrift in seen
+    for cls in seen:
+        fields = dataclasses.fields(cls)
+        if not fields:
+            continue
+        rows = topics_md.get(("nested", cls.__name__))
+        assert rows is not None, f"no table for {cls.__name__}"
+        assert set(rows) == {f.name for f in fields}, cls.__name__
+        for f in fields:
+            assert f.metadata["doc"].strip(), (cls.__name__, f.name)
+            _check_row(rows[f.name], not f.metadata["optional"], f.metadata["doc"], False)
