@@ -106,6 +106,10 @@ class RiverEta(LearnedSeat):
             r[0] = r[0] * VRES_DECAY + (y - yhat)
             r[1] = r[1] * VRES_DECAY + 1.0
 
+    def forget_vehicle(self, vehicle_id: str) -> None:
+        """Drop the vehicle's residual (the zone forgets the vehicle: retention)."""
+        self.vres.pop(vehicle_id, None)
+
     def metrics(self) -> dict:
         return {"legs": self.n_learned, "mae_log_ratio": float(self.mae_log.get()),
                 "mae_log_ratio_provider": float(self.mae_log_provider.get())}

@@ -162,20 +162,81 @@ def track(tracker: PartitionTracker, msg: InMsg, ev: Event) -> tuple[str, Any]:
     return "route", what
 
 
+def nonfinite_path(x: Any, path: str = "") -> str | None:
+    """Where ``x`` (a record) holds a NaN or an infinity, as ``.field[i].sub``; None if
+    nowhere.  (orjson would write them as ``null``, against every output schema.)
+
+    >>> nonfinite_path({"routes": {"v1": [{"eta": float("nan")}]}})
+    '.routes.v1[0].eta'
+    """
+    if type(x) is float:
+        return None if x - x == 0.0 else (path or ".")
+    if isinstance(x, dict):
+        for k, v in x.items():
+            if type(v) is float:
+                if v - v != 0.0:
+                    return f"{path}.{k}"
+            elif isinstance(v, (dict, list, tuple)):
+                p = nonfinite_path(v, f"{path}.{k}")
+                if p:
+                    return p
+    elif isinstance(x, (list, tuple)):
+        for i, v in enumerate(x):
+            if type(v) is float:
+                if v - v != 0.0:
+                    return f"{path}[{i}]"
+            elif isinstance(v, (dict, list, tuple)):
+                p = nonfinite_path(v, f"{path}[{i}]")
+                if p:
+                    return p
+    return None
+
+
+def _engine_error(engine: ZoneEngine, msg: InMsg, ev: Event, reason: str,
+                  details: dict | None = None) -> dict:
+    engine.n_out += 1
+    return {"alert_id": f"A-{engine.zone}-{int(ev.ts)}-{engine.n_out}", "ts": ev.ts,
+            "v": OUTPUT_SCHEMA_VERSION, "zone": engine.zone, "kind": "engine_error",
+            "severity": "critical", "message": f"Event {ev.event_id} could not be "
+            f"processed: {reason}", "order_ids": [], "details": {"seq": msg.seq, **(details or {})},
+            "trigger_event_ids": [ev.event_id]}
+
+
 def zone_step(engine: ZoneEngine, msg: InMsg, ev: Event) -> list[tuple[str, dict]]:
-    """Run the zone engine on one event; an exception becomes a dead letter + alert."""
+    """Run the zone engine on one event; an exception becomes a dead letter + alert.
+
+    Every output of every zone engine leaves through here, so this is where a record
+    holding a non-finite number (NaN, infinity: an arithmetic bug) is stopped: it is
+    never emitted; an ``engine_error`` alert names it and the field, and the zone
+    counts it (``stats["nonfinite_outputs"]``)."""
     try:
-        return engine.process(ev)
+        out = engine.process(ev)
     except Exception as e:  # noqa: BLE001
         tb = traceback.extract_tb(e.__traceback__)[-1]
         reason = f"engine error {type(e).__name__}: {e} (at {tb.name}:{tb.lineno})"
-        engine.n_out += 1
-        alert = {"alert_id": f"A-{engine.zone}-{int(ev.ts)}-{engine.n_out}", "ts": ev.ts,
-                 "v": OUTPUT_SCHEMA_VERSION, "zone": engine.zone, "kind": "engine_error",
-                 "severity": "critical", "message": f"Event {ev.event_id} could not be "
-                 f"processed: {reason}", "order_ids": [], "details": {"seq": msg.seq},
-                 "trigger_event_ids": [ev.event_id]}
-        return [(TOPIC_DLQ, dead_letter(msg, "engine", reason, ev.ts)), (TOPIC_ALERTS, alert)]
+        return [(TOPIC_DLQ, dead_letter(msg, "engine", reason, ev.ts)),
+                (TOPIC_ALERTS, _engine_error(engine, msg, ev, reason))]
+    for i, (topic, rec) in enumerate(out):
+        where = nonfinite_path(rec)
+        if where is not None:
+            return _drop_nonfinite(engine, msg, ev, out, i)
+    return out
+
+
+def _drop_nonfinite(engine: ZoneEngine, msg: InMsg, ev: Event, out: list, first: int) -> list:
+    kept: list[tuple[str, dict]] = list(out[:first])
+    for topic, rec in out[first:]:
+        where = nonfinite_path(rec)
+        if where is None:
+            kept.append((topic, rec))
+            continue
+        rid = next((str(v) for k, v in rec.items() if k.endswith("_id")), "?")
+        engine.stats["nonfinite_outputs"] = engine.stats.get("nonfinite_outputs", 0) + 1
+        reason = (f"{topic} record {rid} not emitted: non-finite number at {where} "
+                  f"(an arithmetic bug)")
+        kept.append((TOPIC_ALERTS, _engine_error(engine, msg, ev, reason,
+                                                 {"topic": topic, "field": where})))
+    return kept
 
 
 def stage1_key(msg: InMsg) -> str:

@@ -49,6 +49,7 @@ from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.orders import OrderLifecycle
 from fleetstream.operators.zone.records import Emitter, Out
 from fleetstream.operators.zone.response import Response
+from fleetstream.operators.zone.retention import Retention
 from fleetstream.operators.zone.state import STATE_VERSION, ZoneState
 from fleetstream.operators.zone.world import World
 
@@ -114,6 +115,7 @@ class ZoneEngine:
         self.fleet = Fleet(st, s, self.world, self.forecasting, self.response, self.emit)
         self.lifecycle = OrderLifecycle(st, self.world, self.forecasting, self.governance, self.emit,
                                         self._observer)
+        self.retention = Retention(st, self.limits, seats, self.lifecycle, self.emit)
         self.handlers: dict[str, Handler] = {
             ShiftStart.TYPE: self.fleet.on_shift_start,
             ShiftEnd.TYPE: self.fleet.on_shift_end,
@@ -171,6 +173,7 @@ class ZoneEngine:
         self.assignment.maybe_plan(now, triggers, out)
         self.assignment.maybe_reoptimize(now, triggers, out)
         self.assignment.assign_pending(now, triggers, out, kind)
+        self.retention.maybe_run(now, triggers, out)
 
     # ------------------------------------------------------------------ seats
 

@@ -13,7 +13,7 @@ from fleetstream.operators.state import (CANCELLED, DELIVERED, DELIVERY, DONE, F
 from fleetstream.operators.zone.forecasting import Forecasting, Observer
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
-from fleetstream.operators.zone.state import ZoneState
+from fleetstream.operators.zone.state import ZoneState, seen_customer
 from fleetstream.operators.zone.world import World
 
 
@@ -36,6 +36,7 @@ class OrderLifecycle:
             return
         st.orders[ev.order_id] = Order.from_event(ev)
         st.customers.setdefault(ev.customer_id, {"language": "en"})
+        seen_customer(st, ev.customer_id, ev.ts)
 
     def on_order_cancelled(self, ev: Any, out: list[Out]) -> None:
         st = self.state
@@ -123,6 +124,7 @@ class OrderLifecycle:
         v = st.vehicles.get(ev.vehicle_id)
         failed = status == FAILED
         c = st.customers.setdefault(o.customer_id, {"language": "en"})
+        seen_customer(st, o.customer_id, ev.ts)
         tally = "failures" if failed else "deliveries"
         c[tally] = c.get(tally, 0) + 1
         if failed:

@@ -56,6 +56,13 @@ class ZoneState:
     # the plan's result can be applied as it is (docs/architecture.md, solver jobs).
     plan_orders: set[str] = field(default_factory=set)
     plan_vehicles: set[str] = field(default_factory=set)
+    # Retention (operators/zone/retention.py): when each customer was last seen, and
+    # the event time of the next housekeeping pass.
+    customer_seen: dict[str, float] = field(default_factory=dict)
+    next_housekeeping_ts: float = -1e18
+    # Stalled clock (docs/limits.md): consecutive events that did not advance the clock.
+    still_events: int = 0
+    stall_alerted: bool = False
 
     def count(self, key: str, n: float = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -81,6 +88,9 @@ class ZoneState:
             "plan_wave_ts": self.plan_wave_ts, "next_reopt_ts": self.next_reopt_ts,
             "reopt_seen": self.reopt_seen, "plan_orders": sorted(self.plan_orders),
             "plan_vehicles": sorted(self.plan_vehicles),
+            "customer_seen": self.customer_seen,
+            "next_housekeeping_ts": self.next_housekeeping_ts,
+            "still_events": self.still_events, "stall_alerted": self.stall_alerted,
         }
 
     @classmethod
@@ -98,4 +108,14 @@ class ZoneState:
             stats=st["stats"], last_shift_start_ts=st["last_shift_start_ts"], hist=st["hist"],
             plan_wave_ts=st["plan_wave_ts"], next_reopt_ts=st["next_reopt_ts"],
             reopt_seen=st["reopt_seen"], plan_orders=set(st["plan_orders"]),
-            plan_vehicles=set(st["plan_vehicles"]))
+            plan_vehicles=set(st["plan_vehicles"]),
+            customer_seen=st.get("customer_seen", {}),
+            next_housekeeping_ts=st.get("next_housekeeping_ts", -1e18),
+            still_events=st.get("still_events", 0), stall_alerted=st.get("stall_alerted", False))
+
+
+def seen_customer(state: ZoneState, customer_id: str, ts: float) -> None:
+    """Note that ``customer_id`` was seen at event time ``ts`` (retention)."""
+    seen = state.customer_seen
+    if ts > seen.get(customer_id, -1e18):
+        seen[customer_id] = ts

@@ -20,33 +20,42 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fleetstream.contract.settings import EngineSettings
+from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.state import AT_DEPOT, DELIVERY, Order, Vehicle
 from fleetstream.operators.traveltime import (HaversineProvider, Point, TravelTimeProvider,
                                               fast_distance_m)
+from fleetstream.operators.zone.health import CONDITION_CLAMPED
 from fleetstream.operators.zone.records import Out, r1
-from fleetstream.operators.zone.state import ZoneState
+from fleetstream.operators.zone.state import ZoneState, seen_customer
 
 
 @dataclass(frozen=True)
 class TravelModel:
-    """Planning travel times: provider x live conditions x planning buffer."""
+    """Planning travel times: provider x live conditions x planning buffer.
+
+    ``conditions``: ``(start_ts, end_ts, factor, area or None, event_id[, kind,
+    report_ts])`` tuples (``ZoneState.conditions``).  The combined factor of the
+    conditions active on a leg is clamped to ``[factor_min, factor_max]``
+    (``limits.condition_factor_min``/``_max``, docs/limits.md)."""
 
     provider: TravelTimeProvider
     plan_time_factor: float
-    conditions: tuple = ()   # ((start_ts, end_ts, factor, area or None, event_id), ...)
+    conditions: tuple = ()
+    factor_min: float = 0.2
+    factor_max: float = 10.0
 
     def factor(self, a: Point, b: Point, ts: float) -> float:
         """Product of the factors of the conditions active at ``ts`` whose area holds
-        ``a`` or ``b`` (or that cover the whole zone)."""
+        ``a`` or ``b`` (or that cover the whole zone), clamped to the factor range."""
         f = 1.0
-        for start, end, fac, area, _eid in self.conditions:
-            if start <= ts < end:
+        for c in self.conditions:
+            if c[0] <= ts < c[1]:
+                area = c[3]
                 if area is None or (fast_distance_m(a, area[:2]) <= area[2] or
                                     fast_distance_m(b, area[:2]) <= area[2]):
-                    f *= fac
-        return f
+                    f *= c[2]
+        return clamp_factor(f, self.factor_min, self.factor_max)
 
     def tt(self, a: Point, b: Point, ts: float) -> float:
         """Planning travel time in seconds leaving ``a`` at ``ts``."""
@@ -180,14 +189,74 @@ class World:
     # ------------------------------------------------------------------ events
 
     def on_condition(self, ev: Any, out: list[Out]) -> None:
-        st = self.state
-        st.conditions = [c for c in st.conditions if c[1] > ev.ts]
-        st.conditions.append((ev.start_ts, ev.end_ts, ev.factor, ev.area, ev.event_id))
+        """A condition report (docs/limits.md, "Condition reports"): it replaces the
+        zone's earlier reports of the same ``kind`` and ``area`` whose time range
+        overlaps its own (a re-sent or updated report never compounds); an older report
+        arriving after a newer one of that key is ignored.  Its factor is clamped to
+        ``[limits.condition_factor_min, limits.condition_factor_max]``, and an alert
+        says so when it, or the product of the conditions overlapping it, was clamped."""
+        st, lim = self.state, self.limits
+        lo, hi = lim.condition_factor_min, lim.condition_factor_max
+        key = _area_key(ev.area)
+        kept, replaced = [], 0
+        for c in st.conditions:
+            if c[1] <= ev.ts:
+                continue                      # over: leaves the state
+            if (_kind(c) == ev.kind and _area_key(c[3]) == key
+                    and c[0] < ev.end_ts and ev.start_ts < c[1]):
+                if _report_ts(c) > ev.ts:     # a newer report of this key is in force
+                    st.count("conditions_stale_ignored")
+                    st.conditions = [c for c in st.conditions if c[1] > ev.ts]
+                    return
+                replaced += 1
+                continue
+            kept.append(c)
+        fac = clamp_factor(ev.factor, lo, hi)
+        kept.append((ev.start_ts, ev.end_ts, fac, ev.area, ev.event_id, ev.kind, ev.ts))
+        if replaced:
+            st.count("conditions_replaced", replaced)
+        if len(kept) > lim.max_conditions:
+            # the reports ending first leave first (deterministic: end, start, event id)
+            drop = sorted(kept, key=lambda c: (c[1], c[0], c[4]))[:len(kept) - lim.max_conditions]
+            gone = {c[4] for c in drop}
+            kept = [c for c in kept if c[4] not in gone]
+            st.count("conditions_evicted", len(drop))
+        st.conditions = kept
         for v in st.vehicles.values():
             v.eta_ts = -1e18  # conditions change every ETA: refresh at the next ping
+        if fac != ev.factor:
+            st.count("conditions_clamped")
+            self._clamp_alert(out, ev, f"Condition {ev.event_id} ({ev.kind}): factor "
+                              f"{ev.factor:g} clamped to {fac:g} (limits.condition_factor_"
+                              f"{'max' if fac == hi else 'min'})",
+                              {"factor": ev.factor, "clamped_to": fac, "conditions": 1})
+            return
+        up, down, n = 1.0, 1.0, 0
+        for c in kept:
+            if c[0] < ev.end_ts and ev.start_ts < c[1] and _areas_meet(c[3], ev.area):
+                n += 1
+                if c[2] > 1.0:
+                    up *= c[2]
+                elif c[2] < 1.0:
+                    down *= c[2]
+        worst = up if up > hi else down if down < lo else None
+        if worst is not None:
+            st.count("conditions_clamped")
+            to = hi if worst > hi else lo
+            self._clamp_alert(out, ev, f"{n} overlapping conditions combine to a travel-time "
+                              f"factor up to {worst:.3g}, clamped to {to:g} (limits.condition_"
+                              f"factor_{'max' if to == hi else 'min'})",
+                              {"combined_factor": round(worst, 4), "clamped_to": to,
+                               "conditions": n})
+
+    def _clamp_alert(self, out: list[Out], ev: Any, message: str, details: dict) -> None:
+        if self.emit is not None:
+            self.emit.alert(out, ev.ts, CONDITION_CLAMPED, "warning", message, None, [],
+                            details, [ev.event_id])
 
     def on_customer_profile(self, ev: Any, out: list[Out]) -> None:
         c = self.state.customers.setdefault(ev.customer_id, {})
+        seen_customer(self.state, ev.customer_id, ev.ts)
         c.update({"language": ev.language, "preferred_drop": ev.preferred_drop,
                   "access_instructions": ev.access_instructions, "notes": ev.notes,
                   "service_requirements": list(ev.service_requirements)})
