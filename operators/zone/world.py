@@ -74,6 +74,14 @@ class TravelModel:
         return self.provider.travel_s(a, b, ts, f), f
 
 
+def clamp_factor(f: float, lo: float, hi: float) -> float:
+    """``f`` within ``[lo, hi]``; a NaN (impossible from positive factors, but cheap to
+    rule out) becomes ``hi``."""
+    if lo <= f <= hi:
+        return f
+    return lo if f < lo else hi
+
+
 def hourly(provider: TravelTimeProvider) -> bool:
     """Does ``provider.travel_s`` depend on the departure time only through its UTC
     hour (``int(ts // 3600)``)?  True of :class:`HaversineProvider` itself (not of
@@ -111,10 +119,11 @@ class LegTimes:
         """(the (start, end, factor) of the conditions that apply to the leg when
         active, in the travel model's order; the leg's memo)."""
         hits = []
-        for start, end, fac, area, _eid in self.travel.conditions:
+        for c in self.travel.conditions:
+            area = c[3]
             if area is None or (fast_distance_m(a, area[:2]) <= area[2] or
                                 fast_distance_m(b, area[:2]) <= area[2]):
-                hits.append((start, end, fac))
+                hits.append((c[0], c[1], c[2]))
         if len(self.legs) >= self.MAX_LEGS:
             self.legs.clear()
         leg = self.legs[(a, b)] = (hits, {})
@@ -131,6 +140,9 @@ class LegTimes:
         for start, end, fac in hits:
             if start <= ts < end:
                 f *= fac
+        travel = self.travel
+        if not travel.factor_min <= f <= travel.factor_max:
+            f = clamp_factor(f, travel.factor_min, travel.factor_max)
         if not self.hourly:
             return self.travel.provider.travel_s(a, b, ts, f), f
         key = (int(ts // 3600), f)
@@ -138,6 +150,28 @@ class LegTimes:
         if prov is None:
             prov = memo[key] = self.travel.provider.travel_s(a, b, ts, f)
         return prov, f
+
+
+def _kind(c: tuple) -> str | None:
+    return c[5] if len(c) > 5 else None
+
+
+def _report_ts(c: tuple) -> float:
+    return c[6] if len(c) > 6 else c[0]
+
+
+def _area_key(area: Any) -> tuple | None:
+    """Two reports are about the same area when centre and radius agree to ~0.1 m."""
+    if area is None:
+        return None
+    return (round(area[0], 6), round(area[1], 6), round(area[2], 1))
+
+
+def _areas_meet(a: Any, b: Any) -> bool:
+    """Do two condition areas (None: the whole zone) overlap?"""
+    if a is None or b is None:
+        return True
+    return fast_distance_m(a[:2], b[:2]) <= a[2] + b[2]
 
 
 def start_of(v: Vehicle, now: float) -> tuple[Point, float]:
@@ -159,7 +193,10 @@ def pace_factor(v: Vehicle, cfg: Any, plan_time_factor: float) -> float:
 class World:
     """Travel times, legs, routes as the customer sees them, and customer context."""
 
-    def __init__(self, state: ZoneState, settings: EngineSettings, provider: TravelTimeProvider):
+    def __init__(self, state: ZoneState, settings: EngineSettings, provider: TravelTimeProvider,
+                 limits: LimitsSettings | None = None, emit: Any = None):
+        self.limits = limits or LimitsSettings()
+        self.emit = emit   # the zone's Emitter (alerts on clamped conditions); None: silent
         self.state = state
         self.settings = settings
         self.provider = provider
@@ -173,7 +210,9 @@ class World:
         conds = self.state.conditions
         tm = self._travel
         if tm is None or self._travel_of is not conds or len(tm.conditions) != len(conds):
-            self._travel = TravelModel(self.provider, self.settings.plan_time_factor, tuple(conds))
+            lim = self.limits
+            self._travel = TravelModel(self.provider, self.settings.plan_time_factor, tuple(conds),
+                                       lim.condition_factor_min, lim.condition_factor_max)
             self._travel_of = conds
         return self._travel
 
