@@ -42,7 +42,9 @@ import argparse
 import hashlib
 import logging
 import math
+import re
 import sys
+import threading
 import time
 from collections import OrderedDict, deque
 from typing import Any, Callable, Iterable, Iterator
@@ -89,7 +91,12 @@ local FROM_LIVE = {[''] = true, pending = true, unassigned = true, proposed = tr
 local touched = {}   -- index key -> {zone, summary field}
 local TS
 
-local function zk(zone) return P .. 'z:' .. zone end
+-- ids become key parts escaped (KEY_ESCAPES, docs/redis.md): '%', ':', '{', '}'
+-- as %XX, so an id can never name another entity's key ("Z1:orders:pending").
+local function esc(s)
+  return (string.gsub(s, '[%%:{}]', function(c) return string.format('%%%02X', string.byte(c)) end))
+end
+local function zk(zone) return P .. 'z:' .. esc(zone) end
 local function ex(k) redis.call('EXPIRE', k, TTL) end
 local function seq_of(id) return tonumber(string.match(id, '-(%d+)$') or '0') or 0 end
 
@@ -139,7 +146,7 @@ local function close_subject(zone, subj, ts)
 end
 
 local function order_status(zone, oid, st, ts, seq, by, from, vid, extra)
-  local k = P .. 'o:' .. oid
+  local k = P .. 'o:' .. esc(oid)
   local cur = redis.call('HMGET', k, 'status', 'status_ts', 'status_seq')
   local cs = cur[1]
   if older(ts, seq, cur[2], cur[3]) then return false end
@@ -159,7 +166,7 @@ local function order_status(zone, oid, st, ts, seq, by, from, vid, extra)
 end
 
 local function vehicle_refresh(zone, vid, ts)
-  local k = P .. 'v:' .. vid
+  local k = P .. 'v:' .. esc(vid)
   local h = redis.call('HMGET', k, 'unavailable', 'stale', 'stops', 'status', 'zone', 'seen_ts')
   zone = zone or h[5]
   if not zone then return end
@@ -181,7 +188,7 @@ local function vehicle_refresh(zone, vid, ts)
 end
 
 local function set_route(zone, vid, route, n, ts, seq, by)
-  local k = P .. 'v:' .. vid
+  local k = P .. 'v:' .. esc(vid)
   local cur = redis.call('HMGET', k, 'route_ts', 'route_seq')
   if older(ts, seq, cur[1], cur[2]) then return end
   redis.call('HSET', k, 'route', route, 'stops', n, 'route_ts', TS, 'route_seq', seq,
@@ -191,7 +198,7 @@ end
 
 -- drop the stops of some orders from a vehicle's route (one stop per line)
 local function route_remove(zone, vid, oids, ts, seq, by)
-  local k = P .. 'v:' .. vid
+  local k = P .. 'v:' .. esc(vid)
   local cur = redis.call('HMGET', k, 'route_ts', 'route_seq', 'route')
   if not cur[3] or older(ts, seq, cur[1], cur[2]) then return end
   local drop = {}
@@ -262,7 +269,7 @@ local seq = op.seq or 0
 local zone = op.zone
 
 if t == 'P' then   -- a GPS fix
-  local k = P .. 'v:' .. op.vid
+  local k = P .. 'v:' .. esc(op.vid)
   local cur = redis.call('HMGET', k, 'pos_ts', 'zone', 'stale', 'stale_ts')
   if cur[1] and ts < tonumber(cur[1]) then return 'old' end
   redis.call('HSET', k, 'vehicle_id', op.vid, 'lat', op.lat, 'lon', op.lon, 'pos_ts', TS)
@@ -292,7 +299,7 @@ if t == 'D' then   -- fs.decisions
     for _, r in ipairs(op.routes) do
       local vid = r[1]
       if op.kind == 'assign' then
-        local vk = P .. 'v:' .. vid
+        local vk = P .. 'v:' .. esc(vid)
         local u = redis.call('HMGET', vk, 'unavailable', 'unavailable_ts')
         if u[1] == '1' and ts > tonumber(u[2]) then
           redis.call('HSET', vk, 'unavailable', '0', 'available_ts', TS)
@@ -331,7 +338,7 @@ if t == 'D' then   -- fs.decisions
   redis.call('HSET', z, 'proposals_open', redis.call('HLEN', z .. ':proposals'))
 
 elseif t == 'E' then   -- fs.eta
-  local k = P .. 'o:' .. op.oid
+  local k = P .. 'o:' .. esc(op.oid)
   local cur = redis.call('HMGET', k, 'eta_ts', 'eta_seq', 'status', 'status_ts', 'status_seq')
   if older(ts, seq, cur[1], cur[2]) then return 'old' end
   redis.call('HSET', k, 'order_id', op.oid, 'zone', zone, 'eta_ts', TS, 'eta_seq', seq,
@@ -346,7 +353,7 @@ elseif t == 'E' then   -- fs.eta
   end
 
 elseif t == 'N' then   -- fs.notifications
-  local k = P .. 'o:' .. op.oid
+  local k = P .. 'o:' .. esc(op.oid)
   local cur = redis.call('HMGET', k, 'notified_ts', 'notified_seq')
   if older(ts, seq, cur[1], cur[2]) then return 'old' end
   redis.call('HSET', k, 'order_id', op.oid, 'zone', zone, 'customer_id', op.cid,
@@ -365,7 +372,7 @@ elseif t == 'O' then   -- fs.outcomes
   order_status(zone, op.oid, op.outcome, ts, seq, op.id, nil, op.vid, extra)
   if op.vid then route_remove(zone, op.vid, {op.oid}, ts, seq, op.id) end
   if op.cid and op.outcome ~= 'cancelled' then
-    local ck = P .. 'c:' .. op.cid
+    local ck = P .. 'c:' .. esc(op.cid)
     if op.outcome == 'delivered' then
       redis.call('HINCRBY', ck, 'deliveries', 1)
     else
@@ -381,14 +388,14 @@ elseif t == 'A' then   -- fs.alerts
   local kind = op.kind
   -- effects on vehicles and orders
   if kind == 'stale_vehicle' and op.vid then
-    local k = P .. 'v:' .. op.vid
+    local k = P .. 'v:' .. esc(op.vid)
     local cur = redis.call('HMGET', k, 'pos_ts', 'stale_ts')
     if not (cur[1] and tonumber(cur[1]) > ts) and not older(ts, seq, cur[2], '0') then
       redis.call('HSET', k, 'stale', '1', 'stale_ts', TS)
       vehicle_refresh(zone, op.vid, ts)
     end
   elseif kind == 'vehicle_unavailable' and op.vid then
-    local k = P .. 'v:' .. op.vid
+    local k = P .. 'v:' .. esc(op.vid)
     local cur = redis.call('HMGET', k, 'available_ts', 'unavailable_ts')
     if not older(ts, seq, cur[1], '0') and not older(ts, seq, cur[2], '0') then
       redis.call('HSET', k, 'unavailable', '1', 'unavailable_ts', TS)
@@ -416,10 +423,10 @@ elseif t == 'A' then   -- fs.alerts
   -- open alerts: one per subject; a newer alert on the same subject replaces it
   local closed = false
   if kind == 'stale_vehicle' and op.vid then
-    local p = redis.call('HGET', P .. 'v:' .. op.vid, 'pos_ts')
+    local p = redis.call('HGET', P .. 'v:' .. esc(op.vid), 'pos_ts')
     closed = p and tonumber(p) > ts
   elseif op.oid then
-    local s = redis.call('HMGET', P .. 'o:' .. op.oid, 'status', 'status_ts', 'status_seq')
+    local s = redis.call('HMGET', P .. 'o:' .. esc(op.oid), 'status', 'status_ts', 'status_seq')
     if s[1] and s[2] and (tonumber(s[2]) > ts or (tonumber(s[2]) == ts and
                                                   tonumber(s[3]) > seq)) then
       closed = TERMINAL[s[1]] or (kind == 'unassigned' and
@@ -450,6 +457,19 @@ return result
 
 # --------------------------------------------------------------------------
 # Records -> script operations.
+
+
+_KEY_ESC = re.compile(r"[%:{}]")
+
+
+def key_part(s: str) -> str:
+    """An id as a key part: ``%``, ``:``, ``{``, ``}`` written ``%XX`` (hex), the same
+    escaping as the read-model script's ``esc``; other ids are unchanged.
+
+    >>> key_part("Z1:orders:pending"), key_part("V1")
+    ('Z1%3Aorders%3Apending', 'V1')
+    """
+    return _KEY_ESC.sub(lambda m: "%%%02X" % ord(m.group()), s)
 
 
 class InvalidRecord(ValueError):
@@ -596,6 +616,10 @@ class RedisReadModel:
     ``dedupe_window_s``: how long (event time) decision and outcome ids are remembered
     (default ``ttl_s``).  ``backlog_max``: writes kept while Redis is down.
     ``chunk``: records per pipeline (one round trip each).
+    ``flush_every_s``: after an outage, a background thread retries the backlog at
+    least this often (on the retry back-off), so held-back writes reach Redis when
+    it returns even if no later write arrives (0: only on writes and ``flush``).
+    ``close_timeout_s``: how long :meth:`close` keeps trying to write the backlog.
     """
 
     def __init__(self, url: str, key_prefix: str = "fs:", ttl_s: int = 86400,
@@ -603,7 +627,8 @@ class RedisReadModel:
                  dedupe_window_s: float | None = None, backlog_max: int = 100000,
                  chunk: int = 500, retry_base_s: float = 0.5, retry_max_s: float = 30.0,
                  connect_timeout_s: float = 1.0, socket_timeout_s: float = 2.0,
-                 client: Any = None, monotonic: Callable[[], float] = time.monotonic):
+                 client: Any = None, monotonic: Callable[[], float] = time.monotonic,
+                 flush_every_s: float = 1.0, close_timeout_s: float = 10.0):
         self.url = url
         self.prefix = key_prefix
         self.ttl_s = int(ttl_s)
@@ -629,6 +654,13 @@ class RedisReadModel:
                        "duplicates": 0, "stale": 0, "coalesced": 0, "invalid": 0,
                        "rejected": 0}
         self._warned: set[str] = set()
+        # One lock for the backlog and the client: the engine's writes and the
+        # catch-up thread never interleave.
+        self.lock = threading.RLock()
+        self.flush_every_s = flush_every_s
+        self.close_timeout_s = close_timeout_s
+        self._timer: threading.Thread | None = None
+        self._closing = threading.Event()
 
     # ---------------------------------------------------------------- API
 
@@ -646,6 +678,11 @@ class RedisReadModel:
         """Apply output records and positions ``(vehicle_id, lat, lon, ts[, zone])``
         in one pipeline.  Never raises: Redis trouble goes to the backlog and the
         counters in :meth:`metrics`."""
+        with self.lock:
+            self._write(records, positions)
+
+    def _write(self, records: Iterable[tuple[str, dict]],
+               positions: Iterable[tuple]) -> None:
         try:
             latest: dict[str, dict] = {}  # only the latest fix of each vehicle matters
             for pos in positions:
@@ -683,12 +720,13 @@ class RedisReadModel:
     def flush(self, force: bool = True) -> bool:
         """Write the backlog now (``force``: even before the next retry is due).
         True when the backlog is empty afterwards."""
-        try:
-            self._drain(force=force)
-        except Exception as e:  # noqa: BLE001
-            self._warn_once("unexpected", "redis read model: unexpected error %s: %s",
-                            type(e).__name__, e)
-        return not self.backlog
+        with self.lock:
+            try:
+                self._drain(force=force)
+            except Exception as e:  # noqa: BLE001
+                self._warn_once("unexpected", "redis read model: unexpected error %s: %s",
+                                type(e).__name__, e)
+            return not self.backlog
 
     def metrics(self) -> dict[str, Any]:
         """written: records applied; failed_batches: pipelines that hit an outage;
@@ -701,11 +739,48 @@ class RedisReadModel:
         return {**self.counts, "backlog": len(self.backlog), "connected": self.connected}
 
     def close(self) -> None:
-        self.flush(force=True)
+        """Stop the catch-up thread and write the backlog, retrying for up to
+        ``close_timeout_s`` while Redis is away; what still cannot be written is
+        logged (count) before the client closes."""
+        self._closing.set()
+        deadline = time.monotonic() + self.close_timeout_s
+        while not self.flush(force=True) and time.monotonic() < deadline:
+            time.sleep(min(0.5, self.close_timeout_s))
+        t = self._timer
+        if t is not None and t is not threading.current_thread():
+            t.join(timeout=5)
+        if self.backlog:
+            log.error("redis read model: %d records not written: Redis at %s still "
+                      "unavailable after %.0f s at shutdown", len(self.backlog),
+                      _redact(self.url), self.close_timeout_s)
         try:
             self.r.close()
         except Exception:  # noqa: BLE001
             pass
+
+    def _start_timer(self) -> None:
+        """The catch-up thread (see ``flush_every_s``), started at an outage; it ends
+        when the backlog is written."""
+        if self.flush_every_s <= 0 or self._closing.is_set():
+            return
+        if self._timer is not None and self._timer.is_alive():
+            return
+        self._timer = threading.Thread(target=self._catch_up, name="redis-catch-up",
+                                       daemon=True)
+        self._timer.start()
+
+    def _catch_up(self) -> None:
+        while not self._closing.is_set():
+            with self.lock:
+                wait = max(0.0, self.next_try - self.monotonic()) if not self.connected else 0.0
+            if self._closing.wait(min(self.flush_every_s, wait) if wait else self.flush_every_s):
+                return
+            with self.lock:
+                if self.backlog and (self.connected or self.monotonic() >= self.next_try):
+                    self.flush(force=False)
+                if not self.backlog and self.connected:
+                    self._timer = None
+                    return
 
     # ---------------------------------------------------------------- internals
 
@@ -794,6 +869,7 @@ class RedisReadModel:
         delay = min(self.retry_max_s, self.retry_base_s * (2 ** min(self.failures_in_row, 16)))
         self.failures_in_row += 1
         self.next_try = now + delay
+        self._start_timer()
 
 
 # --------------------------------------------------------------------------
@@ -961,7 +1037,7 @@ class CustomerContextStore:
         self._down = False
 
     def key(self, customer_id: str) -> str:
-        return f"{self.prefix}c:{customer_id}"
+        return f"{self.prefix}c:{key_part(customer_id)}"
 
     def _put(self, pipe: Any, profile: dict) -> str:
         cid, put, drop = _check_profile(profile)
@@ -1025,7 +1101,7 @@ class CustomerContextStore:
         ``access`` increments ``access_failures``).  With ``outcome_id``, a repeat of
         the same id is ignored (remembered ``dedupe_ttl_s``).  True when counted."""
         fields = _outcome_fields(outcome, reason)
-        keys = [self.key(customer_id), f"{self.prefix}seen:outcome:{outcome_id or ''}"]
+        keys = [self.key(customer_id), f"{self.prefix}seen:outcome:{key_part(outcome_id or '')}"]
         done = self._outcome(keys=keys, args=[outcome_id or "", self.dedupe_ttl_s, customer_id,
                                               outcome, _num(ts if ts is not None else 0.0),
                                               *fields])

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections import Counter
 
@@ -16,7 +17,7 @@ import orjson
 import pytest
 
 from fleetstream.connectors.files import read_replay
-from fleetstream.connectors.redis_store import (TOPIC_OUTCOMES, CustomerContextStore,
+from fleetstream.connectors.redis_store import (TOPIC_OUTCOMES, CustomerContextStore, key_part,
                                     InProcessContextStore, RedisReadModel,
                                     load_customers_from_replay, profiles_from_replay)
 from fleetstream.engine import LocalEngine
@@ -508,7 +509,7 @@ def test_retries_back_off_on_the_monotonic_clock(own_redis):
     back off exponentially; the first successful retry flushes everything."""
     now = [0.0]
     m = RedisReadModel(own_redis.url, retry_base_s=1.0, retry_max_s=8.0,
-                       monotonic=lambda: now[0])
+                       monotonic=lambda: now[0], flush_every_s=0)
     own_redis.kill()
     m.vehicle_position("V1", 52.5, 13.4, 1.0, "Z1")
     assert m.metrics()["failed_batches"] == 1
@@ -541,6 +542,54 @@ def test_backlog_is_bounded(own_redis):
     r = own_redis.client()
     assert not r.exists("fs:v:V149") and r.exists("fs:v:V150") and r.exists("fs:v:V199")
     assert h(r, "fs:z:Z1")["vehicles_idle"] == "50"
+
+
+def test_backlog_reaches_redis_without_a_later_write(own_redis):
+    """After an outage the held-back writes are sent when Redis returns even if
+    nothing else is written (before: only a later write sent them; after a 60 s
+    outage Redis had 0 keys 37 s after it came back)."""
+    m = RedisReadModel(own_redis.url, retry_base_s=0.05, retry_max_s=0.2, flush_every_s=0.1)
+    own_redis.kill()
+    m.write([], [(f"V{i}", 52.5, 13.4, float(i), "Z1") for i in range(20)])
+    assert m.metrics()["backlog"] == 20 and not m.metrics()["connected"]
+    own_redis.start()
+    deadline = time.monotonic() + 10
+    while m.metrics()["backlog"] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert m.metrics()["backlog"] == 0 and m.metrics()["connected"]
+    assert own_redis.client().exists("fs:v:V19")
+    m.close()
+
+
+def test_close_keeps_trying_until_redis_is_back(own_redis):
+    """Shutdown with a backlog and Redis away: close() retries for up to
+    close_timeout_s, so a Redis back within that time gets every write."""
+    m = RedisReadModel(own_redis.url, retry_base_s=1000.0, flush_every_s=0,
+                       close_timeout_s=20)
+    own_redis.kill()
+    m.write([], [("V7", 52.5, 13.4, 7.0, "Z1")])
+    assert m.metrics()["backlog"] == 1
+    threading.Timer(1.0, own_redis.start).start()
+    m.close()
+    assert m.metrics()["backlog"] == 0
+    assert own_redis.client().exists("fs:v:V7")
+
+
+def test_an_id_cannot_name_another_entitys_key(redis_server, prefix):
+    """Ids are escaped in key parts: a zone named ``Z1:vehicles:idle`` gets its own
+    summary key and leaves zone Z1's index of idle vehicles alone (before: both
+    were the key ``{prefix}z:Z1:vehicles:idle`` and the writes were refused)."""
+    m = RedisReadModel(redis_server.url, key_prefix=prefix)
+    m.write([], [("V1", 52.5, 13.4, 1.0, "Z1")])
+    m.write([], [("V2", 52.5, 13.4, 2.0, "Z1:vehicles:idle"), ("a:b%c", 52.5, 13.4, 2.0, "Z1")])
+    met = m.metrics()
+    assert met["rejected"] == 0 and met["written"] == 3, met
+    r = redis_server.client()
+    assert r.type(f"{prefix}z:Z1:vehicles:idle") == b"zset"
+    assert sorted(r.zrange(f"{prefix}z:Z1:vehicles:idle", 0, -1)) == [b"V1", b"a:b%c"]
+    assert h(r, f"{prefix}z:Z1%3Avehicles%3Aidle")["zone"] == "Z1:vehicles:idle"
+    assert h(r, f"{prefix}v:a%3Ab%25c")["vehicle_id"] == "a:b%c"
+    assert key_part("Z1:orders:pending") == "Z1%3Aorders%3Apending"
 
 
 # ---------------------------------------------------------------- customer context
