@@ -37,7 +37,7 @@ class MapNetwork:
     """
 
     def __init__(self, name: str = "andorra", junction_s: float = 0.0, speed_factor: float = 1.0,
-                 cache_rows: int = 512, cache_points: int = 50_000):
+                 cache_rows: int = 256, cache_points: int = 50_000):
         if junction_s < 0 or not speed_factor > 0:
             raise ValueError("junction_s must be >= 0 and speed_factor > 0")
         self.name, self.junction_s, self.speed_factor = name, float(junction_s), float(speed_factor)

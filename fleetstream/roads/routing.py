@@ -4,7 +4,8 @@ A :class:`Router` answers "how long from any node to node ``t``" with one
 Dijkstra search on the reversed graph (``scipy.sparse.csgraph.dijkstra`` with a
 limited set of sources), and keeps the answer as a *row*: the cost from every
 node to ``t``, the road length along the chosen path and the next node on it.
-Rows are cached (LRU, ``cache_rows``), so a plan's matrix over N stops costs N
+Rows are cached (LRU, ``cache_rows``; 12 bytes per node each, about 190 kB
+on the Andorra graph), so a plan's matrix over N stops costs N
 searches once, and a vehicle anywhere on the map reaches a cached stop for free.
 
 Deterministic: the path tree is canonical, whatever order the search settled
@@ -19,8 +20,8 @@ node index.
 >>> p = r.path(int(a), int(b))
 >>> bool(p[0] == a and p[-1] == b)
 True
->>> round(r.cost(int(a), int(b)) - float(sum(r.weight[r.graph.edge_ids(p)])), 6)
-0.0
+>>> abs(r.cost(int(a), int(b)) / float(sum(r.weight[r.graph.edge_ids(p)])) - 1) < 1e-6
+True
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class Row:
 class Router:
     """Shortest paths by ``weight`` (seconds per edge; default: free flow)."""
 
-    def __init__(self, graph: RoadGraph, weight: np.ndarray | None = None, cache_rows: int = 512):
+    def __init__(self, graph: RoadGraph, weight: np.ndarray | None = None, cache_rows: int = 256):
         from scipy.sparse import csr_matrix
         self.graph = g = graph
         w = freeflow_weights(graph) if weight is None else np.asarray(weight, dtype=np.float64)
@@ -123,7 +124,8 @@ class Router:
                 break
             acc = acc + np.where(done, 0.0, acc[p])
             p = np.where(done, p, p[p])
-        return Row(t, dist, acc, nxt.astype(np.int32))
+        # Kept compact (12 bytes a node): float32 answers, computed from the exact search.
+        return Row(t, dist.astype(np.float32), acc.astype(np.float32), nxt.astype(np.int32))
 
     # ------------------------------------------------------------------ queries
 

@@ -73,6 +73,12 @@ class Simulation:
         self.decisions_seen = 0
         self.late_ping_count = 0
         self.dup_count = 0
+        # On a road map: the world's true speed model and the map provider's view
+        # (recorded beside each leg for scoring; the engine runs its own provider).
+        self.roads = None
+        if scenario.road_map:
+            from fleetstream.sim.roadmotion import RoadMotion
+            self.roads = RoadMotion(self)
 
     # ------------------------------------------------------------------ scheduling
 
@@ -261,6 +267,9 @@ class Simulation:
         return prov * f * math.exp(self.rng.gauss(0, 0.12))
 
     def _drive(self, v: SimVehicle, target: tuple, to: tuple) -> None:
+        if self.roads is not None:
+            self.roads.drive(v, target, to)
+            return
         v.token += 1
         true_s = max(20.0, self._true_leg_s(v, v.pos, to, self.now))
         v.leg = (v.pos, to, self.now, self.now + true_s, target, v.token, true_s,
@@ -271,6 +280,8 @@ class Simulation:
     def _pos_at(self, v: SimVehicle, t: float) -> tuple:
         if v.state != "driving" or v.leg is None:
             return v.pos
+        if self.roads is not None:
+            return self.roads.pos_at(v, t)
         a, b, t0, t1 = v.leg[:4]
         f = 0.0 if t1 <= t0 else min(1.0, max(0.0, (t - t0) / (t1 - t0)))
         return (a[0] + (b[0] - a[0]) * f, a[1] + (b[1] - a[1]) * f)
@@ -278,8 +289,12 @@ class Simulation:
     def _arrive(self, v: SimVehicle, token: int) -> None:
         if token != v.token or v.state != "driving":
             return
-        a, b, t0, t1, target, _, true_s, prov = v.leg  # type: ignore[misc]
-        v.km += haversine_m(a, b) * self.provider.circuity / 1000.0
+        a, b, t0, t1, target, _, true_s, prov = v.leg[:8]  # type: ignore[misc]
+        road = v.leg[8] if len(v.leg) > 8 else None
+        if road is None:
+            v.km += haversine_m(a, b) * self.provider.circuity / 1000.0
+        else:
+            v.km += road.road_m / 1000.0
         v.pos = b
         v.leg = None
         oid, stop = target
@@ -287,10 +302,13 @@ class Simulation:
             self._finish_shift(v)
             return
         o = self.orders[oid]
-        self.truth_legs.append({"vehicle_id": v.id, "order_id": oid, "stop": stop,
-                                "depart_ts": round(t0, 3), "arrive_ts": round(self.now, 3),
-                                "true_s": round(true_s, 2), "provider_s": round(prov, 2),
-                                "zone": v.zone, "vehicle_type": v.vehicle_type})
+        leg = {"vehicle_id": v.id, "order_id": oid, "stop": stop,
+               "depart_ts": round(t0, 3), "arrive_ts": round(self.now, 3),
+               "true_s": round(true_s, 2), "provider_s": round(prov, 2),
+               "zone": v.zone, "vehicle_type": v.vehicle_type}
+        if road is not None:
+            leg.update(self.roads.truth_fields(v, road, a, b, t0))
+        self.truth_legs.append(leg)
         v.state = "serving"
         self.emit(TOPIC_ORDERS, oid, {"type": "stop_arrived", "event_id": self._new_id("sa"),
                                       "ts": round(self.now, 3), "order_id": oid,
@@ -307,6 +325,8 @@ class Simulation:
             ok = home and access
             reason = None if ok else ("access" if not access else "not_home")
             svc = o.service_s * self.rng.uniform(0.7, 1.5) if ok else self.rng.uniform(60, 180)
+            if self.roads is not None:
+                svc += self.roads.walk_s(c)
             self.truth_attempts.append({"order_id": oid, "customer_id": c.id, "ts": round(start, 3),
                                         "home": home, "access_ok": access,
                                         "window_end": o.window[1], "arrived_ts": round(self.now, 3),
@@ -361,7 +381,10 @@ class Simulation:
         lon = pos[1] + self.rng.gauss(0, 0.0001)
         speed = 0.0
         heading = 0.0
-        if moving and v.leg is not None:
+        if moving and v.leg is not None and self.roads is not None:
+            kmh, heading = self.roads.motion_at(v, self.now)
+            speed = min(249.0, kmh * self.rng.uniform(0.85, 1.15))
+        elif moving and v.leg is not None:
             a, b, t0, t1 = v.leg[:4]
             d = haversine_m(a, b) * self.provider.circuity
             speed = min(249.0, max(0.0, d / max(1.0, t1 - t0) * 3.6 * self.rng.uniform(0.8, 1.2)))
@@ -397,13 +420,19 @@ class Simulation:
             elif v.state == "driving" and v.leg is not None:
                 target = v.leg[4]
                 if target[0] != "__depot__" and (not v.plan or v.plan[0] != tuple(target)):
-                    v.pos = self._pos_at(v, self.now)
-                    v.state = "idle"
-                    self._next_stop(v)
+                    self._turn_round(v)
                 elif target[0] == "__depot__" and v.plan:
-                    v.pos = self._pos_at(v, self.now)
-                    v.state = "idle"
-                    self._next_stop(v)
+                    self._turn_round(v)
+
+    def _turn_round(self, v: SimVehicle) -> None:
+        """Stop the current leg where the vehicle is (on a road map: at the next node,
+        where it can turn) and go on with the new plan."""
+        if self.roads is not None:
+            self.roads.stop_leg(v)
+        else:
+            v.pos = self._pos_at(v, self.now)
+        v.state = "idle"
+        self._next_stop(v)
 
     def _answer(self, d: dict, approved: bool) -> None:
         self.emit(TOPIC_APPROVALS, d["decision_id"], {
@@ -418,7 +447,9 @@ class Simulation:
         for i in range(sc.incidents):
             zone = self.world.zones[i % len(self.world.zones)]
             start = t_first + rng.uniform(1.0, sc.shift_h - 3) * 3600
-            inc = Incident(zone.id, zone.stores[i % len(zone.stores)], rng.uniform(1200, 2000),
+            # On a road map the towns are small: the area is a neighbourhood (0.4x).
+            radius = rng.uniform(1200, 2000) * (0.4 if self.roads is not None else 1.0)
+            inc = Incident(zone.id, zone.stores[i % len(zone.stores)], radius,
                            start, start + rng.uniform(3600, 5400), rng.uniform(2.0, 3.0))
             self.incidents.append(inc)
             self.at(start + 300, self._report_incident, inc)
@@ -517,8 +548,11 @@ class Simulation:
 
     def truth_customers(self) -> Iterable[dict]:
         for c in self.world.customers:
-            yield {"customer_id": c.id, "zone": c.zone, "archetype": c.archetype,
+            out = {"customer_id": c.id, "zone": c.zone, "archetype": c.archetype,
                    "access_difficulty": round(c.access_difficulty, 3)}
+            if c.site is not None:
+                out.update(self.roads.site_fields(c.site))
+            yield out
 
     def kpis(self) -> dict:
         orders = list(self.truth_orders())
@@ -569,7 +603,7 @@ class Simulation:
         sc = self.sc
         ts = [v.shift_start for v in self.world.vehicles]
         return {
-            "name": sc.name, "seed": sc.seed, "scenario": sc.__dict__,
+            "name": sc.name, "seed": sc.seed, "scenario": sc.fields(),
             "format": "events.jsonl.gz: one JSON envelope per line {topic, key, value} in "
                       "arrival order; value is the message text (value_b64 when not UTF-8)",
             "sizes": {"zones": sc.zones, "vehicles": len(self.world.vehicles),

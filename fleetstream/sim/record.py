@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from typing import Any
 
 import orjson
 
@@ -26,6 +27,10 @@ WHAT_TO_SEE = {
                  "comparing dispatch policies.",
     "zones8": "Eight small zones, one shift each: the scale-out scenario (zones spread "
               "over Bytewax workers and processes; benchmarks/scaleout.py).",
+    "andorra": "Two zones on the real roads of Andorra (OpenStreetMap, docs/roads.md): "
+               "vehicles drive shortest paths with pings on the roads, true speeds from the "
+               "world's own model (road class, local hour, bends, junctions, parking and "
+               "walking at each door), incidents, weather and a breakdown.",
 }
 
 
@@ -36,12 +41,39 @@ def simulate_to(scenario: str, out: str, seed: int | None = None,
     return record(scenario, out, seed, settings, progress, engine)[1]
 
 
+SIM_KIND = "fleetstream simulate"
+
+
+def check_sim_out(out: str, force: bool = False) -> Any:
+    """Check ``simulate --out`` before the simulation starts (docs/operations.md): a
+    missing or empty folder is used; an earlier simulation's folder (our marker, or a
+    simulator manifest) is overwritten only with ``force``; anything else is refused."""
+    from fleetstream.run_dirs import MARKER, OperatorError, OutFolder, check_out, read_marker
+    try:
+        return check_out(out, SIM_KIND, [], force=force)
+    except OperatorError:
+        if read_marker(out) is not None or not os.path.isdir(out):
+            raise
+        m = read_marker(out, "manifest.json")  # a folder written before the marker existed
+        if m is None or "closed_loop_kpis" not in m:
+            raise
+        if not force:
+            raise OperatorError(f"--out {out}: holds an earlier simulation (no {MARKER}); "
+                                "add --force to overwrite it, or choose a new or empty "
+                                "folder") from None
+        return OutFolder(out, SIM_KIND, "replace", [])
+
+
 def record(scenario: str, out: str, seed: int | None = None,
            settings: EngineSettings | None = None, progress: bool = True,
            engine: object | None = None) -> tuple[Simulation, dict]:
+    """Simulate and write.  The engine decides with ``settings`` as given, every
+    autonomy level included (the simulated dispatcher answers proposals); a scenario's
+    ``redispatch_autonomy`` applies only where the settings keep the default."""
     sc = Scenario.preset(scenario, seed)
     settings = settings or EngineSettings()
-    if sc.redispatch_autonomy != settings.autonomy_redispatch:
+    if (sc.redispatch_autonomy != settings.autonomy_redispatch
+            and settings.autonomy_redispatch == EngineSettings.autonomy_redispatch):
         settings = EngineSettings(**{**settings.__dict__,
                                      "autonomy_redispatch": sc.redispatch_autonomy})
     eng = engine if engine is not None else LocalEngine(settings)

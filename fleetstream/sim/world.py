@@ -59,6 +59,17 @@ class Scenario:
     malformed: int = 12
     redispatch_autonomy: str = "auto"
     approve_prob: float = 0.85
+    # A shipped road graph (fleetstream/roads/data/NAME.npz): the day happens on its
+    # roads (fleetstream/sim/roadworld.py, roadtruth.py).  None: the plain plane world.
+    road_map: str | None = None
+
+    def fields(self) -> dict:
+        """The scenario's parameters for the manifest (``road_map`` only when set, so the
+        plane scenarios' manifests are unchanged)."""
+        d = dict(self.__dict__)
+        if d.get("road_map") is None:
+            d.pop("road_map", None)
+        return d
 
     @classmethod
     def preset(cls, name: str, seed: int | None = None) -> "Scenario":
@@ -77,7 +88,14 @@ class Scenario:
             "zones8": cls(name="zones8", seed=17, zones=8, vehicles_per_zone=10,
                           parcels_per_zone=180, on_demand_per_zone=40, shift_h=8.0,
                           incidents=3, breakdowns=2, weather=True, malformed=24),
+            # Two zones on the real roads of Andorra (OpenStreetMap): docs/roads.md.
+            "andorra": cls(name="andorra", seed=5, zones=2, vehicles_per_zone=12,
+                           parcels_per_zone=200, on_demand_per_zone=50, shift_h=9.0,
+                           incidents=2, breakdowns=1, weather=True, malformed=12,
+                           road_map="andorra"),
         }
+        if name not in presets:
+            raise ValueError(f"unknown scenario {name!r} (one of {', '.join(SCENARIOS)})")
         sc = presets[name]
         if seed is not None:
             sc = Scenario(**{**sc.__dict__, "seed": seed})
@@ -96,6 +114,7 @@ class Customer:
     access_instructions: str | None
     notes: str | None
     service_requirements: list
+    site: object = None         # truth on a road map: roadworld.Site (building, parking, walk)
 
     def p_home(self, hour: float) -> float:
         if self.archetype == "home":
@@ -163,6 +182,9 @@ class SimOrder:
     status: str = "open"
 
 
+SCENARIOS = ("tiny", "small", "metro", "disrupted", "zones8", "andorra")
+
+
 def _offset(center: tuple, rng: random.Random, radius_km: float) -> tuple:
     r = radius_km * math.sqrt(rng.random())
     a = rng.random() * 2 * math.pi
@@ -186,7 +208,10 @@ class World:
         rng = self.rng = random.Random(sc.seed)
         self.day0 = DAY0
         self.zones: list[Zone] = []
-        for z in range(sc.zones):
+        self.placement = None
+        if sc.road_map:
+            self._place_on_map()
+        for z in range(0 if sc.road_map else sc.zones):
             ang = 2 * math.pi * z / max(1, sc.zones)
             dist = 0.0 if sc.zones == 1 else 0.09
             center = (CITY[0] + dist * math.cos(ang), CITY[1] + dist * 1.6 * math.sin(ang))
@@ -203,15 +228,41 @@ class World:
             self._make_orders(zone)
 
     # ------------------------------------------------------------------
+    def _place_on_map(self) -> None:
+        """Zones, depots and stores on the road map's towns (roadworld.py)."""
+        from fleetstream.sim.roadworld import RoadPlacement
+        sc, rng = self.sc, self.rng
+        p = self.placement = RoadPlacement(sc.road_map)
+        self.zone_nodes = p.zone_nodes(sc.zones)
+        for z, nodes in enumerate(self.zone_nodes):
+            center = p.centre(sc.zones, z)
+            depot = self._node_point(p.depot(rng, nodes, center))
+            stores = [self._node_point(p.store(rng, nodes)) for _ in range(6)]
+            self.zones.append(Zone(f"Z{z + 1}", center, depot, stores,
+                                   density=[1.1, 0.95, 1.0, 1.05, 0.9][z % 5]))
+
+    def _node_point(self, node: int) -> tuple:
+        g = self.placement.graph
+        return (round(float(g.lat[node]), 6), round(float(g.lon[node]), 6))
+
+    def _site(self, zone: Zone) -> tuple:
+        """(location, road-map site or None) of a new customer."""
+        if self.placement is None:
+            return _offset(zone.center, self.rng, self.sc.zone_radius_km), None
+        nodes = self.zone_nodes[int(zone.id[1:]) - 1]
+        site = self.placement.customer_site(self.rng, nodes)
+        return self._node_point(site.node), site
+
     def _make_customers(self, zone: Zone) -> None:
         sc, rng = self.sc, self.rng
         n = int((sc.parcels_per_zone + sc.on_demand_per_zone) * 0.85)
         for i in range(n):
             arche = _pick(rng, [("commuter", 0.4), ("home", 0.3), ("mixed", 0.3)])
             hard = rng.random() < 0.15
+            location, site = self._site(zone)
             self.customers.append(Customer(
                 id=f"C{zone.id}-{i:05d}", zone=zone.id,
-                location=_offset(zone.center, rng, sc.zone_radius_km),
+                location=location,
                 language=_pick(rng, LANGUAGES), archetype=arche,
                 access_difficulty=rng.uniform(0.08, 0.25) if hard else rng.uniform(0.0, 0.02),
                 preferred_drop=rng.choice([None, None, "front door", "reception",
@@ -221,6 +272,7 @@ class World:
                                      if hard else None),
                 notes=rng.choice([None, None, None, "dog in garden", "call on arrival"]),
                 service_requirements=["call_ahead"] if rng.random() < 0.05 else [],
+                site=site,
             ))
 
     def _make_fleet(self, zone: Zone) -> None:
