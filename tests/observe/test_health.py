@@ -6,7 +6,7 @@ import json
 
 from fleetstream.observe.metrics import EngineMetrics
 from fleetstream.observe.server import MetricsServer
-from tests.observe.scrape import get, scrape, total
+from .scrape import get, scrape, total
 
 
 def test_readiness_follows_the_source_partitions_and_the_end_of_the_run() -> None:

@@ -12,7 +12,7 @@ import sys
 import orjson
 import pytest
 
-from tests.observe.scrape import FAMILIES, get, readyz, scrape, status, total, wait_for
+from .scrape import FAMILIES, get, readyz, scrape, status, total, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = os.path.join(ROOT, "replay_data", "small")
