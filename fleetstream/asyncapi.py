@@ -89,7 +89,8 @@ def asyncapi_document(examples: dict[str, list[dict]]) -> dict:
             "payload": {"schemaFormat": SCHEMA_FORMAT,
                         "schema": {"$ref": f"./schemas/{topic}.json"}},
             "bindings": {"kafka": {"key": {"type": "string",
-                                           "description": f"Message key: {key_doc}"},
+                                           "description": f"Message key: {key_doc}",
+                                           "x-payload-field": key_field},
                                    "bindingVersion": KAFKA_BINDING}},
         }
         if is_out:

@@ -147,13 +147,22 @@ def proposal_examples(replay: str) -> tuple[list[dict], list[dict]]:
 
 def replay_examples(replay: str = DEFAULT_REPLAY) -> dict[str, list[dict]]:
     """Replay ``replay`` (in a temporary folder) and take examples of every topic."""
-    from fleetstream.connectors.files import read_replay
     from fleetstream.replay import run_replay
-    res = input_examples(read_replay(replay))
     with tempfile.TemporaryDirectory(prefix="fs-examples-") as tmp:
         run_replay(replay, tmp, workers=1)
-        res.update(output_examples(tmp))
-    approvals, decisions = proposal_examples(replay)
+        return examples_of(replay, tmp)
+
+
+def examples_of(replay: str, out_dir: str) -> dict[str, list[dict]]:
+    """Every topic's examples, from ``replay`` and ``out_dir`` (a replay of it)."""
+    from fleetstream.connectors.files import read_replay
+    from fleetstream.operators.jobs import shutdown_pool
+    res = input_examples(read_replay(replay))
+    res.update(output_examples(out_dir))
+    try:
+        approvals, decisions = proposal_examples(replay)
+    finally:
+        shutdown_pool()  # the engine's solver pool: no leaked worker processes
     res[ev.TOPIC_APPROVALS] = res[ev.TOPIC_APPROVALS] + approvals
     res[out.TOPIC_DECISIONS] = res[out.TOPIC_DECISIONS] + decisions
     return res
