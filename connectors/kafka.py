@@ -257,9 +257,9 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         data it already delivered for other streams, so then the broker is asked
         (one round trip per quiet stream and new arrival)."""
         pos = self.next.get(t)
-        if pos is None:
+        if pos is None:  # its watermarks never came (e.g. "not leader" just after creation)
             if not self._watermarks(t):
-                return None if self.reachable else True
+                return True  # unknown: it may hold older messages; wait, asking again
             pos = self.next[t]
         pos = max(pos, self.end_seen.get(t, -1))
         tp = TopicPartition(*t)

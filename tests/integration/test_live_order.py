@@ -27,6 +27,7 @@ def drain(src: OrderedKafkaSource, stall_s: float = 0.0, stalls: int = 0,
     (the merge is waiting for a stream), sleep that long before the next poll:
     the engine busy elsewhere."""
     part = src.build_part("inp", src.list_parts()[0], None)
+    src.last_part = part  # type: ignore[attr-defined]
     out = []
     end = time.monotonic() + limit_s
     try:
@@ -63,6 +64,7 @@ def test_a_stalled_consumer_still_merges_in_timestamp_order(kafka_bootstrap, pre
                              batch_size=500)
     got = drain(src, stall_s=1.5, stalls=4)
     assert len(got) == len(msgs)
+    assert src.last_part.gave_up == 0
     assert out_of_order(got, msgs) == 0
     assert [m.seq for m in got] == list(range(len(msgs))), "seq is the merge position"
 
