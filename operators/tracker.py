@@ -202,8 +202,14 @@ class PartitionTracker:
                  skew_rebase_events: int = _LIMITS.skew_rebase_events,
                  min_event_ts: float = _LIMITS.min_event_ts,
                  max_event_ts: float = _LIMITS.max_event_ts,
-                 ping_lead_s: float = _LIMITS.ping_lead_s):
-        self.entities: dict[str, list] = {}   # key -> [zone, last_ping_ts, done_ts]
+                 ping_lead_s: float = _LIMITS.ping_lead_s,
+                 zones: tuple = _LIMITS.zones, max_zones: int = _LIMITS.max_zones,
+                 max_unconfirmed_zones: int = _LIMITS.max_unconfirmed_zones,
+                 retention_s: float = _LIMITS.retention_s,
+                 order_grace_s: float = _LIMITS.order_grace_s):
+        # key -> [zone, last_ping_ts, done_ts, keep_until]: an entity not heard of by
+        # keep_until (event time: see _keep) is forgotten, finished or not.
+        self.entities: dict[str, list] = {}
         # A finished order (delivered, failed, cancelled) or a vehicle whose shift ended
         # is forgotten this long (event time) after it finished, so a long live run
         # does not grow without bound; a late event for it is then an unknown entity.
@@ -221,6 +227,15 @@ class PartitionTracker:
         self.ahead: list[list] = []           # [entity key, ts] of consecutive rejects
         self.rebases = 0                      # times the watermark was rebased
         self.marks = Watermark()              # of accepted ts: see the class docstring
+        # Zones (docs/limits.md, "Zones"): the allow-list, or the zones a shift_start
+        # named (known) and those named only by other events so far (unconfirmed).
+        self.allow = frozenset(zones)
+        self.max_zones = max_zones
+        self.max_unconfirmed_zones = max_unconfirmed_zones
+        self.zones_known: set[str] = set()
+        self.zones_unconfirmed: set[str] = set()
+        self.retention_s = retention_s
+        self.order_grace_s = order_grace_s
 
     @property
     def watermark(self) -> float | None:
@@ -233,7 +248,10 @@ class PartitionTracker:
         return cls(event_skew_s=limits.event_skew_s,
                    skew_rebase_events=limits.skew_rebase_events,
                    min_event_ts=limits.min_event_ts, max_event_ts=limits.max_event_ts,
-                   ping_lead_s=limits.ping_lead_s, **kw)
+                   ping_lead_s=limits.ping_lead_s, zones=limits.zones,
+                   max_zones=limits.max_zones,
+                   max_unconfirmed_zones=limits.max_unconfirmed_zones,
+                   retention_s=limits.retention_s, order_grace_s=limits.order_grace_s, **kw)
 
     def _time_check(self, ev: Event, key: str) -> str | None:
         """Why ``ev.ts`` is not acceptable on this lane, or None (may rebase)."""
@@ -275,6 +293,10 @@ class PartitionTracker:
             self._remember(eid, ev.ts)
             return (DROP, f"stale ping: {ev.ts:.1f} not after {ent[1]:.1f}")
         zone = getattr(ev, "zone", None)
+        if zone is not None:
+            why = self._admit(zone, ev.TYPE == "shift_start")
+            if why is not None:
+                return (REJECT, why)
         if ev.TYPE in SELF_ZONED:
             # These carry their zone: nothing to remember but the event id.
             self._advance(ev.ts)
@@ -282,9 +304,10 @@ class PartitionTracker:
             return (ROUTE, zone)  # type: ignore[return-value]
         if ev.TYPE in ("shift_start", "order_created"):
             if ent is None:
-                ent = self.entities[key] = [zone, None, None]
+                ent = self.entities[key] = [zone, None, None, None]
             ent[0] = zone
             ent[2] = None
+            ent[3] = self._keep(ev, None)
         elif ent is None:
             what = "vehicle" if ev.KEY == "vehicle_id" else "order"
             first = "shift_start" if what == "vehicle" else "order_created"
@@ -295,9 +318,55 @@ class PartitionTracker:
             ent[1] = ev.ts
         elif ev.TYPE in FINISHING:
             ent[2] = ev.ts
+        keep = ev.ts + self.retention_s
+        if ent[3] is not None and keep > ent[3]:
+            ent[3] = keep
         if self.clock >= self.next_gc_ts:
             self._forget_finished()
         return (ROUTE, ent[0])
+
+    def _keep(self, ev: Event, keep: float | None) -> float:
+        """Until when an entity is remembered without news (docs/limits.md,
+        "Retention"): ``retention_s`` after its last event, and at least until an
+        order's window end plus ``order_grace_s`` (when the zone expires it) or a
+        vehicle's planned shift end plus ``retention_s``."""
+        t = ev.ts + self.retention_s
+        if ev.TYPE == "order_created":
+            t = max(t, ev.window_end + self.order_grace_s)  # type: ignore[attr-defined]
+        elif ev.TYPE == "shift_start":
+            t = max(t, ev.shift_end_ts + self.retention_s)  # type: ignore[attr-defined]
+        return t if keep is None else max(t, keep)
+
+    def _admit(self, zone: str, confirming: bool) -> str | None:
+        """Why an event naming ``zone`` may not create or reach it, or None (docs/limits.md,
+        "Zones").  ``confirming``: the event is fleet configuration (a shift_start)."""
+        if self.allow:
+            if zone in self.allow:
+                return None
+            return (f"zone {zone!r} is not in limits.zones ({len(self.allow)} zones "
+                    f"allowed)")
+        known = self.zones_known
+        if zone in known:
+            return None
+        pending = self.zones_unconfirmed
+        if zone in pending:
+            if confirming:
+                pending.discard(zone)
+                known.add(zone)
+            return None
+        if len(known) + len(pending) >= self.max_zones:
+            return (f"zone {zone!r} unknown and limits.max_zones ({self.max_zones}) zones "
+                    f"already exist on this lane")
+        if confirming:
+            known.add(zone)
+            return None
+        if len(pending) >= self.max_unconfirmed_zones:
+            return (f"zone {zone!r} unknown: no shift_start has named it, and "
+                    f"limits.max_unconfirmed_zones ({self.max_unconfirmed_zones}) zones "
+                    f"named only by orders, profiles, conditions or approvals are waiting "
+                    f"for one (set limits.zones to list your zones)")
+        pending.add(zone)
+        return None
 
     def _advance(self, ts: float) -> None:
         """An event was accepted: the watermark follows it, the run of rejects ends."""
@@ -307,9 +376,13 @@ class PartitionTracker:
         self.marks.observe(ts)
 
     def _forget_finished(self) -> None:
-        """Drop entities finished more than ``retain_done_s`` ago (hourly, event time)."""
+        """Drop entities finished more than ``retain_done_s`` ago, and those not heard of
+        by their ``keep_until`` (hourly, event time; measured against the watermark)."""
         horizon = self.clock - self.retain_done_s
-        for k in [k for k, e in self.entities.items() if e[2] is not None and e[2] < horizon]:
+        now = self.marks.value if self.marks.value is not None else self.clock
+        for k in [k for k, e in self.entities.items()
+                  if (e[2] is not None and e[2] < horizon)
+                  or (e[3] is not None and e[3] < now)]:
             del self.entities[k]
         self.next_gc_ts = self.clock + 3600.0
 
@@ -331,7 +404,12 @@ class PartitionTracker:
                 "ts_range": [self.min_event_ts, self.max_event_ts],
                 "ahead": [list(a) for a in self.ahead], "rebases": self.rebases,
                 "times": self.marks.snapshot(), "ping_lead": self.ping_lead_s,
-                "retain": self.retain_done_s, "next_gc_ts": self.next_gc_ts}
+                "retain": self.retain_done_s, "next_gc_ts": self.next_gc_ts,
+                "zones": {"allow": sorted(self.allow), "max": self.max_zones,
+                          "max_unconfirmed": self.max_unconfirmed_zones,
+                          "known": sorted(self.zones_known),
+                          "unconfirmed": sorted(self.zones_unconfirmed)},
+                "retention": [self.retention_s, self.order_grace_s]}
 
     @classmethod
     def restore(cls, snap: dict[str, Any]) -> "PartitionTracker":
@@ -339,7 +417,15 @@ class PartitionTracker:
         t = cls(snap["window"], snap["max"], snap.get("skew", _LIMITS.event_skew_s),
                 snap.get("retain", 86_400.0), snap.get("rebase", _LIMITS.skew_rebase_events),
                 lo, hi)
-        t.entities = {k: (list(v) + [None])[:3] for k, v in snap["entities"].items()}
+        t.entities = {k: (list(v) + [None, None])[:4] for k, v in snap["entities"].items()}
+        z = snap.get("zones")
+        if z is not None:
+            t.allow = frozenset(z["allow"])
+            t.max_zones, t.max_unconfirmed_zones = z["max"], z["max_unconfirmed"]
+            t.zones_known, t.zones_unconfirmed = set(z["known"]), set(z["unconfirmed"])
+        else:  # a snapshot from before zone admission: its zones are known
+            t.zones_known = {e[0] for e in t.entities.values() if e[0] is not None}
+        t.retention_s, t.order_grace_s = snap.get("retention", (t.retention_s, t.order_grace_s))
         t.next_gc_ts = snap.get("next_gc_ts", -1e18)
         t.recent = dict(snap["recent"])
         t.clock = snap["clock"]
