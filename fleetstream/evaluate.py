@@ -91,7 +91,7 @@ def evaluate_models(replays: list[str], out: str, settings: Settings, models_dir
     _write_json(os.path.join(out, "scorecard.json"),
                 cards[0] if len(cards) == 1 else {"per_seed": dict(zip(seeds, cards))})
     _write_json(os.path.join(out, "summary.json"), {**summ, "run": meta})
-    return {"cards": cards, "summary": summ}
+    return {"cards": cards, "raws": raws, "seeds": seeds, "meta": meta, "summary": summ}
 
 
 def evaluate(replay: str, out: str, settings: Settings | None = None, models_dir: str | None = None,

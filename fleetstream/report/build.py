@@ -24,7 +24,8 @@ def _seed_note(seeds: list[str]) -> str:
 def _plain_verdicts(vs: list[dict], signed: bool = False) -> list[dict]:
     return [{"kpi": v["kpi"], "target": v["target"].text,
              "threshold": threshold(v["target"].op, v["target"].threshold, v["unit"]),
-             "status": v["status"], "note": v["note"], "mean": v["agg"]["mean"], "sd": v["agg"]["sd"],
+             "status": v["status"], "ok": v["ok"] if v["ok"] is not None else "n/a (not judged)",
+             "note": v["note"], "mean": v["agg"]["mean"], "sd": v["agg"]["sd"],
              "per_seed": v["agg"]["per_seed"], "shown": fmt(v["agg"]["mean"], v["unit"], signed)} for v in vs]
 
 
@@ -106,7 +107,8 @@ def summary_text(summ: dict, limit: int = 40) -> str:
     """The verdict as terminal lines."""
     lines = [f"verdict ({len(summ['seeds'])} seed{'s' if len(summ['seeds']) != 1 else ''}): {summ['verdict']}"]
     for t in summ["targets"][:limit]:
-        lines.append(f"  [{t['status']:>10}] {t['target']}: {t['shown']} ({t['threshold']}); {t['note']}")
+        st = f"indicative: {'met' if t['ok'] is True else 'missed'}" if t["status"] == "indicative" else t["status"]
+        lines.append(f"  [{st:>18}] {t['target']}: {t['shown']} ({t['threshold']}); {t['note']}")
     return "\n".join(lines)
 
 

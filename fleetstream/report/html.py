@@ -22,6 +22,7 @@ h1{margin-bottom:2px} h2{margin-top:34px;border-bottom:1px solid #ddd;padding-bo
 .sub{color:#555;margin-top:0}
 table{border-collapse:collapse;font-size:12.5px;margin:8px 0}
 td,th{border:1px solid #d4d4d4;padding:3px 7px;text-align:right;vertical-align:top}
+td{white-space:nowrap} td.l{white-space:normal}
 th{background:#f4f4f4} td.l,th.l{text-align:left}
 .badge{display:inline-block;padding:1px 8px;border-radius:9px;font-weight:600;font-size:12px;color:#fff}
 .met{background:#2e7d32} .missed{background:#c62828} .indicative{background:#b26a00} .na{background:#757575}
@@ -53,9 +54,10 @@ def section(title: str, how: str, *body: str) -> str:
         + "</section>"
 
 
-def badge(status: str) -> str:
+def badge(status: str, ok: bool | None = None) -> str:
     cls = {"met": "met", "missed": "missed", "indicative": "indicative"}.get(status, "na")
-    return f"<span class='badge {cls}'>{e(status)}</span>"
+    word = f"{status}: {'met' if ok else 'missed'}" if status == "indicative" and ok is not None else status
+    return f"<span class='badge {cls}'>{e(word)}</span>"
 
 
 def mean_sd(a: dict, signed: bool = False) -> str:
@@ -77,7 +79,7 @@ def verdict_table(vs: list[dict], signed: bool = False) -> str:
         t = v["target"]
         rows.append(f"<tr><td class='l'>{e(t.text)}</td><td>{e(threshold(t.op, t.threshold, v['unit']))}</td>"
                     f"<td>{e(mean_sd(v['agg'], signed))}</td><td class='l'>{per_seed(v['agg'], signed)}</td>"
-                    f"<td class='l'>{badge(v['status'])}</td><td class='l'>{e(v['note'])}</td></tr>")
+                    f"<td class='l'>{badge(v['status'], v['ok'])}</td><td class='l'>{e(v['note'])}</td></tr>")
     return ("<table><tr><th class='l'>target</th><th>threshold</th><th>measured: mean ± sd</th>"
             "<th class='l'>per seed</th><th class='l'>verdict</th><th class='l'>note</th></tr>"
             + "".join(rows) + "</table>")
