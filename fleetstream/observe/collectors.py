@@ -185,6 +185,26 @@ class LiveCollector(Collector):
             g.add_metric([], float(redis.get("backlog", 0)))
         yield g
         kafka = lf is not None
+        reach = [getattr(p, "reachable", None) for p in self.partitions]
+        reach = [r for r in reach if isinstance(r, bool)]
+        g = GaugeMetricFamily("fleetstream_kafka_up", "1 when the broker answered the input "
+                              "source's last request, 0 during an outage.")
+        if kafka and reach:
+            g.add_metric([], 1.0 if all(reach) else 0.0)
+        yield g
+        for name, attr, doc in (
+                ("fleetstream_kafka_offset_commits", "committed",
+                 "Consumer-group offset commits (for lag tools; recovery stays the source "
+                 "of truth)."),
+                ("fleetstream_kafka_merge_holds_expired", "gave_up",
+                 "Times the timestamp merge stopped waiting for a lagging input partition "
+                 "(the order may then differ from a replay).")):
+            c = CounterMetricFamily(name, doc)
+            vals = [getattr(p, attr, None) for p in self.partitions]
+            vals = [v for v in vals if isinstance(v, (int, float))]
+            if kafka and vals:
+                c.add_metric([], float(sum(vals)))
+            yield c
         c = CounterMetricFamily("fleetstream_kafka_consumer_errors",
                                 "Kafka client-level consumer errors (broker down, "
                                 "connection refused...; librdkafka reconnects by itself).")

@@ -124,6 +124,7 @@ def test_live_engine_serves_every_metric_family(tiny, tmp_path) -> None:
         assert total(fams, "fleetstream_redis_up") == 1
         assert total(fams, "fleetstream_redis_outages") == 0
         assert total(fams, "fleetstream_kafka_consumer_errors") == 0
+        assert total(fams, "fleetstream_kafka_up") == 1
         assert ("fleetstream_kafka_consumer_errors_total", ()) in \
             fams["fleetstream_kafka_consumer_errors"]["samples"]  # a sample, not only a name
         assert total(fams, "fleetstream_kafka_seconds_since_last_fetch") >= 0
