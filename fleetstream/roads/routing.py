@@ -116,14 +116,13 @@ class Router:
         if len(missing) != 1:   # float ties that were not exact: should never happen
             raise RuntimeError(f"no tight edge from {len(missing) - 1} nodes towards {t}")
         # Road length along the tree by pointer jumping (log2(depth) vector steps).
-        acc = np.where(via >= 0, g.length_m[np.maximum(via, 0)], 0.0)
-        p = nxt.copy()
-        while True:
-            done = p == t
-            if done.all():
-                break
-            acc = acc + np.where(done, 0.0, acc[p])
-            p = np.where(done, p, p[p])
+        # The target points to itself with 0 m, so finished nodes add nothing.
+        acc = g.length_m[np.maximum(via, 0)]
+        acc[t] = 0.0
+        p = nxt
+        while (p != t).any():
+            acc = acc + acc[p]
+            p = p[p]
         # Kept compact (12 bytes a node): float32 answers, computed from the exact search.
         return Row(t, dist.astype(np.float32), acc.astype(np.float32), nxt.astype(np.int32))
 
