@@ -82,3 +82,46 @@ def _families(m: EngineMetrics) -> dict:
 
 def _v(fams: dict, name: str, **labels: str) -> float:
     return fams.get((name, tuple(sorted(labels.items()))), 0.0)
+
+
+def test_connector_health_is_read_from_the_live_flow_and_the_source_partitions() -> None:
+    """The counters the Kafka source partitions and the sinks keep reach /metrics."""
+    class Part:
+        reachable, errors, committed, gave_up, last_arrival = False, 3, 7, 1, -1.0
+
+    class Counters:
+        skipped = 2
+
+        def snapshot(self) -> dict:
+            return {"fs.decisions": 5}
+
+    class Sink:
+        counters = Counters()
+
+    class Stats:
+        def metrics(self) -> dict:
+            return {"connected": False, "outages": 2, "backlog": 40, "dropped": 0,
+                    "written": 9, "failed_batches": 3, "sink_errors": 0}
+
+    class RedisSink:
+        stats = Stats()
+
+    class Live:
+        kafka_sink, redis_sink = Sink(), RedisSink()
+
+    m = EngineMetrics(mode="live")
+    fams = _families(m)
+    assert ("fleetstream_kafka_up", ()) not in fams  # no live flow: declared, no sample
+    m.live.live = Live()
+    m.on_source_built("all", resumed=False, partition=Part())
+    fams = _families(m)
+    assert _v(fams, "fleetstream_kafka_up") == 0
+    assert _v(fams, "fleetstream_kafka_consumer_errors_total") == 3
+    assert _v(fams, "fleetstream_kafka_offset_commits_total") == 7
+    assert _v(fams, "fleetstream_kafka_produced_records_total", topic="fs.decisions") == 5
+    assert _v(fams, "fleetstream_kafka_output_skipped_total") == 2
+    assert _v(fams, "fleetstream_redis_up") == 0
+    assert _v(fams, "fleetstream_redis_outages_total") == 2
+    assert _v(fams, "fleetstream_redis_backlog_records") == 40
+    Part.reachable = True
+    assert _v(_families(m), "fleetstream_kafka_up") == 1
