@@ -369,6 +369,8 @@ class ConstraintCount:
 
 @dataclass
 class DetailsLateRisk:
+    """Stops of one vehicle predicted to miss their window, after the engine's response."""
+
     TAG: ClassVar[str] = "late_risk"
     threshold: float = ofield("number", "Late-risk probability that triggers.",
                               unit="probability (0-1)")
@@ -380,6 +382,8 @@ class DetailsLateRisk:
 
 @dataclass
 class DetailsFailureRisk:
+    """An order likely to fail at the door (customer history)."""
+
     TAG: ClassVar[str] = "failure_risk"
     p_fail: float = ofield("number", "Probability of a failed attempt.",
                            unit="probability (0-1)")
@@ -391,6 +395,8 @@ class DetailsFailureRisk:
 
 @dataclass
 class DetailsUnassigned:
+    """An order with no feasible vehicle (yet), or parcels left at the depot."""
+
     TAG: ClassVar[str] = "unassigned"
     reasons: list = ofield(list_of(ConstraintCount), "Why, most frequent first (absent when a "
                            "vehicle left the depot without planned parcels).", True)
@@ -398,12 +404,16 @@ class DetailsUnassigned:
 
 @dataclass
 class DetailsStaleVehicle:
+    """An active vehicle without a position for too long."""
+
     TAG: ClassVar[str] = "stale_vehicle"
     last_ping_ts: float = ofield("number", "Event time of the last position.", unit=EPOCH)
 
 
 @dataclass
 class DetailsDrift:
+    """A learned model's error rose (ADWIN on its progressive error)."""
+
     TAG: ClassVar[str] = "drift"
     seat: str = ofield(ext_enum(MODEL_SEATS), "Model seat that drifted.")
     metric: str = ofield("string", "Progressive error metric (e.g. log_loss, abs_err_s).")
@@ -416,18 +426,24 @@ class DetailsDrift:
 
 @dataclass
 class DetailsVehicleUnavailable:
+    """A vehicle dropped out (breakdown, accident)."""
+
     TAG: ClassVar[str] = "vehicle_unavailable"
     reason: str = ofield("string", "Reason from the vehicle_unavailable event.")
 
 
 @dataclass
 class DetailsStrandedOrders:
+    """Orders on board a vehicle that dropped out: recover them."""
+
     TAG: ClassVar[str] = "stranded_orders"
     on_board: int = ofield("integer", "Orders physically on the vehicle.", unit="orders")
 
 
 @dataclass
 class DetailsEngineError:
+    """An input event the engine could not process (also in fs.dlq)."""
+
     TAG: ClassVar[str] = "engine_error"
     seq: int = ofield("integer", "Position of the input message (see fs.dlq).",
                       unit="position")
