@@ -41,7 +41,9 @@ class UsageError(ValueError):
 
 def _write_json(path: str, obj: Any) -> None:
     with open(path, "wb") as f:
-        f.write(orjson.dumps(clean(obj), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n")
+        f.write(
+            orjson.dumps(clean(obj), option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS) + b"\n"
+        )
 
 
 def _write_html(out: str, html: str) -> str:
@@ -51,15 +53,24 @@ def _write_html(out: str, html: str) -> str:
     return path
 
 
-def score_replay(replay: str, settings: Settings, models_dir: str | None = None, progress: bool = True,
-                 seats: str = "learned") -> tuple[dict, dict]:
+def score_replay(
+    replay: str,
+    settings: Settings,
+    models_dir: str | None = None,
+    progress: bool = True,
+    seats: str = "learned",
+) -> tuple[dict, dict]:
     """(card, chart data) of one replay folder with ``truth/``."""
     check_replay(replay)
     col, engine, outputs, secs, work, n = run_engine(replay, settings, models_dir, progress, seats)
-    card, raw = scorecard(replay, col, outputs, {z: e.seats for z, e in engine.zones.items()}, work.rows())
+    card, raw = scorecard(
+        replay, col, outputs, {z: e.seats for z, e in engine.zones.items()}, work.rows()
+    )
     card["seats"] = seats + (f" (warm start {models_dir})" if models_dir else "")
-    card["engine"] = {"events_per_s": round(n / secs) if secs > 0 else 0,
-                      "models": next(iter(engine.zones.values())).seats.versions() if engine.zones else {}}
+    card["engine"] = {
+        "events_per_s": round(n / secs) if secs > 0 else 0,
+        "models": next(iter(engine.zones.values())).seats.versions() if engine.zones else {},
+    }
     return card, raw
 
 
@@ -70,9 +81,16 @@ def _seed_labels(replays: list[str], manifests: list[dict]) -> list[str]:
     return [os.path.basename(os.path.normpath(r)) or r for r in replays]
 
 
-def evaluate_models(replays: list[str], out: str, settings: Settings, models_dir: str | None = None,
-                    progress: bool = True, seats: str = "learned", labels: list[str] | None = None,
-                    shown: list[str] | None = None) -> dict:
+def evaluate_models(
+    replays: list[str],
+    out: str,
+    settings: Settings,
+    models_dir: str | None = None,
+    progress: bool = True,
+    seats: str = "learned",
+    labels: list[str] | None = None,
+    shown: list[str] | None = None,
+) -> dict:
     """Score each replay (one seed each), write report.html, scorecard.json, summary.json."""
     cards, raws, manifests = [], [], []
     for i, r in enumerate(replays):
@@ -83,29 +101,51 @@ def evaluate_models(replays: list[str], out: str, settings: Settings, models_dir
         raws.append(raw)
         manifests.append(manifest(r))
     seeds = labels or _seed_labels(replays, manifests)
-    meta = run_meta(settings, shown if shown is not None else replays, manifests, seeds, f"models ({seats} seats)",
-                    {"models_warm_start": models_dir or "none (cold start)"})
+    meta = run_meta(
+        settings,
+        shown if shown is not None else replays,
+        manifests,
+        seeds,
+        f"models ({seats} seats)",
+        {"models_warm_start": models_dir or "none (cold start)"},
+    )
     html, summ = model_report(cards, raws, seeds, meta)
     os.makedirs(out, exist_ok=True)
     _write_html(out, html)
-    _write_json(os.path.join(out, "scorecard.json"),
-                cards[0] if len(cards) == 1 else {"per_seed": dict(zip(seeds, cards))})
+    _write_json(
+        os.path.join(out, "scorecard.json"),
+        cards[0] if len(cards) == 1 else {"per_seed": dict(zip(seeds, cards))},
+    )
     _write_json(os.path.join(out, "summary.json"), {**summ, "run": meta})
     return {"cards": cards, "raws": raws, "seeds": seeds, "meta": meta, "summary": summ}
 
 
-def evaluate(replay: str, out: str, settings: Settings | None = None, models_dir: str | None = None,
-             progress: bool = True, seats: str = "learned") -> dict:
+def evaluate(
+    replay: str,
+    out: str,
+    settings: Settings | None = None,
+    models_dir: str | None = None,
+    progress: bool = True,
+    seats: str = "learned",
+) -> dict:
     """Score one replay folder and write the report; returns its scorecard."""
     res = evaluate_models([replay], out, settings or Settings(), models_dir, progress, seats)
     return res["cards"][0]
 
 
-def evaluate_scenario(scenario: str, seeds: list[int], out: str, settings: Settings,
-                      models_dir: str | None = None, progress: bool = True, seats: str = "learned") -> dict:
+def evaluate_scenario(
+    scenario: str,
+    seeds: list[int],
+    out: str,
+    settings: Settings,
+    models_dir: str | None = None,
+    progress: bool = True,
+    seats: str = "learned",
+) -> dict:
     """Simulate ``scenario`` once per seed (closed loop, in temporary folders this
     function creates and removes), then score every day."""
     from fleetstream.sim.record import record
+
     tmp = tempfile.mkdtemp(prefix="fleetstream-evaluate-")
     try:
         days = []
@@ -115,19 +155,40 @@ def evaluate_scenario(scenario: str, seeds: list[int], out: str, settings: Setti
                 print(f"  simulating {scenario} seed {sd}", file=sys.stderr, flush=True)
             record(scenario, d, sd, settings.engine, progress=False)
             days.append(d)
-        return evaluate_models(days, out, settings, models_dir, progress, seats, [str(s) for s in seeds],
-                               [f"{scenario} seed {s} (simulated)" for s in seeds])
+        return evaluate_models(
+            days,
+            out,
+            settings,
+            models_dir,
+            progress,
+            seats,
+            [str(s) for s in seeds],
+            [f"{scenario} seed {s} (simulated)" for s in seeds],
+        )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def compare_policies(scenario: str, policies: list[str], seeds: list[int], out: str, settings: Settings,
-                     progress: bool = True) -> dict:
+def compare_policies(
+    scenario: str,
+    policies: list[str],
+    seeds: list[int],
+    out: str,
+    settings: Settings,
+    progress: bool = True,
+) -> dict:
     from fleetstream.policies import compare_seeds
+
     results = compare_seeds(scenario, policies, seeds, settings, progress)
     labels = [str(s) for s in seeds]
-    meta = run_meta(settings, [], [{"name": scenario}], labels, "closed-loop policy comparison",
-                    {"policies": policies})
+    meta = run_meta(
+        settings,
+        [],
+        [{"name": scenario}],
+        labels,
+        "closed-loop policy comparison",
+        {"policies": policies},
+    )
     html, summ = policy_report({str(s): results[s] for s in seeds}, policies, labels, meta)
     os.makedirs(out, exist_ok=True)
     _write_html(out, html)
@@ -137,6 +198,7 @@ def compare_policies(scenario: str, policies: list[str], seeds: list[int], out: 
 
 def _scenarios() -> set[str]:
     from fleetstream.sim.world import Scenario
+
     known = set()
     for name in ("tiny", "small", "metro", "disrupted", "zones8"):
         try:
@@ -167,27 +229,56 @@ class _Parser(argparse.ArgumentParser):
 
 
 def parser() -> argparse.ArgumentParser:
-    ap = _Parser(prog="fleetstream evaluate", description=__doc__,
-                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("targets", nargs="+", metavar="REPLAY_OR_SCENARIO",
-                    help="replay folder(s) with truth/ (one seed each), or one scenario name "
-                    "(tiny, small, metro, disrupted, zones8) to simulate per --seeds")
-    ap.add_argument("--out", default="out/evaluate",
-                    help="folder for report.html and the JSON files; created if needed, files in it "
-                    "are overwritten, nothing else is removed (default: %(default)s)")
-    ap.add_argument("--seeds", metavar="N,N,...",
-                    help="seeds to simulate for a scenario name (default: the scenario's own seed, "
-                    "or a replay folder's recorded seed with --policies)")
-    ap.add_argument("--policies", metavar="P,P,...",
-                    help="closed-loop comparison of these policies (static, reactive, predictive) "
-                    "instead of scoring models (default: score models)")
-    ap.add_argument("--models", metavar="DIR", help="warm-start the models from a snapshot folder "
-                    "(default: cold start)")
-    ap.add_argument("--seats", default="learned", choices=["learned", "baseline"],
-                    help="which model seats to score (default: %(default)s)")
-    ap.add_argument("--config", metavar="FILE", help="settings file (TOML or JSON; default: built-in "
-                    "settings and FLEETSTREAM_* environment)")
-    ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr (default: progress)")
+    ap = _Parser(
+        prog="fleetstream evaluate",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    ap.add_argument(
+        "targets",
+        nargs="+",
+        metavar="REPLAY_OR_SCENARIO",
+        help="replay folder(s) with truth/ (one seed each), or one scenario name "
+        "(tiny, small, metro, disrupted, zones8) to simulate per --seeds",
+    )
+    ap.add_argument(
+        "--out",
+        default="out/evaluate",
+        help="folder for report.html and the JSON files; created if needed, files in it "
+        "are overwritten, nothing else is removed (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--seeds",
+        metavar="N,N,...",
+        help="seeds to simulate for a scenario name (default: the scenario's own seed, "
+        "or a replay folder's recorded seed with --policies)",
+    )
+    ap.add_argument(
+        "--policies",
+        metavar="P,P,...",
+        help="closed-loop comparison of these policies (static, reactive, predictive) "
+        "instead of scoring models (default: score models)",
+    )
+    ap.add_argument(
+        "--models",
+        metavar="DIR",
+        help="warm-start the models from a snapshot folder (default: cold start)",
+    )
+    ap.add_argument(
+        "--seats",
+        default="learned",
+        choices=["learned", "baseline"],
+        help="which model seats to score (default: %(default)s)",
+    )
+    ap.add_argument(
+        "--config",
+        metavar="FILE",
+        help="settings file (TOML or JSON; default: built-in "
+        "settings and FLEETSTREAM_* environment)",
+    )
+    ap.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress on stderr (default: progress)"
+    )
     return ap
 
 
@@ -202,14 +293,18 @@ def _run(a: argparse.Namespace) -> int:
     try:
         settings = Settings.load(a.config)
     except (ValueError, TypeError, OSError) as e:
-        raise UsageError(f"settings: {str(e).splitlines()[0] if str(e) else type(e).__name__}") from None
+        raise UsageError(
+            f"settings: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
+        ) from None
     progress = not a.quiet
     folders = [t for t in a.targets if os.path.isdir(t)]
     if a.policies:
         pols = [p.strip() for p in a.policies.split(",") if p.strip()]
         bad = [p for p in pols if p not in POLICY_NAMES]
         if bad or not pols:
-            raise UsageError(f"unknown policy {bad[0] if bad else '(none)'!r} (known: {', '.join(POLICY_NAMES)})")
+            raise UsageError(
+                f"unknown policy {bad[0] if bad else '(none)'!r} (known: {', '.join(POLICY_NAMES)})"
+            )
         if len(a.targets) != 1:
             raise UsageError("--policies takes one scenario name or replay folder")
         target = a.targets[0]
@@ -224,6 +319,7 @@ def _run(a: argparse.Namespace) -> int:
                 raise UsageError(f"no replay folder or scenario named {scenario!r}")
         if seeds is None:
             from fleetstream.sim.world import Scenario
+
             seeds = [Scenario.preset(scenario).seed]
         summ = compare_policies(scenario, pols, seeds, a.out, settings, progress)
     elif folders:
@@ -231,7 +327,9 @@ def _run(a: argparse.Namespace) -> int:
         if missing:
             raise UsageError(f"replay folder {missing[0]!r} does not exist")
         if seeds is not None:
-            raise UsageError("--seeds applies to a scenario name; give several replay folders instead")
+            raise UsageError(
+                "--seeds applies to a scenario name; give several replay folders instead"
+            )
         for f in folders:
             check_replay(f)  # refuse before any work
         summ = evaluate_models(folders, a.out, settings, a.models, progress, a.seats)["summary"]
@@ -240,8 +338,11 @@ def _run(a: argparse.Namespace) -> int:
             raise UsageError(f"no replay folder or scenario named {a.targets[0]!r}")
         if seeds is None:
             from fleetstream.sim.world import Scenario
+
             seeds = [Scenario.preset(a.targets[0]).seed]
-        summ = evaluate_scenario(a.targets[0], seeds, a.out, settings, a.models, progress, a.seats)["summary"]
+        summ = evaluate_scenario(a.targets[0], seeds, a.out, settings, a.models, progress, a.seats)[
+            "summary"
+        ]
     print(summary_text(summ))
     print(f"written: {os.path.join(a.out, 'report.html')}")
     return 0

@@ -24,18 +24,27 @@ import sys
 import time
 from dataclasses import replace
 
-from fleetstream.engine import LocalEngine
 from fleetstream.contract.settings import EngineSettings, Settings
+from fleetstream.engine import LocalEngine
+from fleetstream.operators.routing.engine_adapter import RoutingConfig
+from fleetstream.operators.routing.strategy import ORToolsStrategy
+from fleetstream.operators.zone.engine import routing_config
 from fleetstream.sim.loop import Simulation
 from fleetstream.sim.world import Scenario
 from fleetstream.wiring import build_zone_engine
-from fleetstream.operators.routing.engine_adapter import RoutingConfig
-from fleetstream.operators.zone.engine import routing_config
-from fleetstream.operators.routing.strategy import ORToolsStrategy
 
 POLICIES = ("static", "reactive", "predictive")
-KPI_COLUMNS = ("on_time_rate", "failed_attempts", "not_served", "stranded", "km", "cost",
-               "overtime_h", "decisions", "stops_per_driver_spread")
+KPI_COLUMNS = (
+    "on_time_rate",
+    "failed_attempts",
+    "not_served",
+    "stranded",
+    "km",
+    "cost",
+    "overtime_h",
+    "decisions",
+    "stops_per_driver_spread",
+)
 
 
 def policy_settings(policy: str, base: EngineSettings) -> EngineSettings:
@@ -57,8 +66,9 @@ def policy_routing(policy: str, es: EngineSettings | None = None) -> RoutingConf
     return base
 
 
-def run_policy(scenario: str, policy: str, settings: Settings, seed: int | None = None,
-               progress: bool = False) -> dict:
+def run_policy(
+    scenario: str, policy: str, settings: Settings, seed: int | None = None, progress: bool = False
+) -> dict:
     es = policy_settings(policy, settings.engine)
     models = "baseline" if policy in ("static", "reactive") else "learned"
 
@@ -76,13 +86,22 @@ def run_policy(scenario: str, policy: str, settings: Settings, seed: int | None 
     k = sim.kpis()
     k["seconds"] = round(time.perf_counter() - t0, 1)
     if progress:
-        print(f"  {policy:<11} on-time {100 * k['on_time_rate']:.1f} %  km {k['km']:,.0f}  "
-              f"({k['seconds']} s)", file=sys.stderr, flush=True)
+        print(
+            f"  {policy:<11} on-time {100 * k['on_time_rate']:.1f} %  km {k['km']:,.0f}  "
+            f"({k['seconds']} s)",
+            file=sys.stderr,
+            flush=True,
+        )
     return k
 
 
-def compare_seeds(scenario: str, policies: list[str], seeds: list[int], settings: Settings | None = None,
-                  progress: bool = True) -> dict[int, dict[str, dict]]:
+def compare_seeds(
+    scenario: str,
+    policies: list[str],
+    seeds: list[int],
+    settings: Settings | None = None,
+    progress: bool = True,
+) -> dict[int, dict[str, dict]]:
     """The closed loop of every policy on every seed: ``{seed: {policy: kpis}}``.
 
     Each seed is a different world (orders, customers, incidents, breakdowns,

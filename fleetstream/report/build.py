@@ -8,8 +8,17 @@ from typing import Any
 
 from fleetstream.report import charts
 from fleetstream.report.fmt import fmt, threshold
-from fleetstream.report.html import (block_table, e, kpi_table, meta_list, page, policy_table, section,
-                                     verdict_table, workload_table)
+from fleetstream.report.html import (
+    block_table,
+    e,
+    kpi_table,
+    meta_list,
+    page,
+    policy_table,
+    section,
+    verdict_table,
+    workload_table,
+)
 from fleetstream.report.kpis import MODEL_KPIS, POLICY_DIFFS, POLICY_KPIS, aggregate
 from fleetstream.report.scoring import _workload_summary, pool, pooled_blocks
 from fleetstream.report.targets import MODEL_TARGETS, POLICY_TARGETS, summary, verdicts
@@ -22,94 +31,160 @@ def _seed_note(seeds: list[str]) -> str:
 
 
 def _plain_verdicts(vs: list[dict], signed: bool = False) -> list[dict]:
-    return [{"kpi": v["kpi"], "target": v["target"].text,
-             "threshold": threshold(v["target"].op, v["target"].threshold, v["unit"]),
-             "status": v["status"], "ok": v["ok"] if v["ok"] is not None else "n/a (not judged)",
-             "note": v["note"], "mean": v["agg"]["mean"], "sd": v["agg"]["sd"],
-             "per_seed": v["agg"]["per_seed"], "shown": fmt(v["agg"]["mean"], v["unit"], signed)} for v in vs]
+    return [
+        {
+            "kpi": v["kpi"],
+            "target": v["target"].text,
+            "threshold": threshold(v["target"].op, v["target"].threshold, v["unit"]),
+            "status": v["status"],
+            "ok": v["ok"] if v["ok"] is not None else "n/a (not judged)",
+            "note": v["note"],
+            "mean": v["agg"]["mean"],
+            "sd": v["agg"]["sd"],
+            "per_seed": v["agg"]["per_seed"],
+            "shown": fmt(v["agg"]["mean"], v["unit"], signed),
+        }
+        for v in vs
+    ]
 
 
-def model_report(cards: list[dict], raws: list[dict], seeds: list[str], meta: dict) -> tuple[str, dict]:
+def model_report(
+    cards: list[dict], raws: list[dict], seeds: list[str], meta: dict
+) -> tuple[str, dict]:
     agg = aggregate(cards, seeds, MODEL_KPIS)
     vs = verdicts(MODEL_TARGETS, agg)
     raw = pool(raws)
     pooled = "pooled over seeds" if len(seeds) > 1 else "one seed"
     sections = [
-        section("Verdict against the targets",
-                "Each target is judged on the mean over seeds; it is claimed (met or missed) only with "
-                "enough seeds, otherwise it is indicative. Targets: issue #9, docs/evaluate.md.",
-                f"<div class='box'><p class='summary'>{e(summary(vs))}</p>{verdict_table(vs)}</div>"),
+        section(
+            "Verdict against the targets",
+            "Each target is judged on the mean over seeds; it is claimed (met or missed) only with "
+            "enough seeds, otherwise it is indicative. Targets: issue #9, docs/evaluate.md.",
+            f"<div class='box'><p class='summary'>{e(summary(vs))}</p>{verdict_table(vs)}</div>",
+        ),
         section("KPIs", f"{_seed_note(seeds)}. Times in minutes.", kpi_table(agg, seeds)),
         section("Run", "", meta_list(meta)),
-        section("Risk models: reliability",
-                f"Predicted probability against the observed frequency per 0.1 bin ({pooled}); bars: "
-                "predictions per bin (numbers on the bars); error bars: 95 % Wilson intervals. "
-                "Points on the diagonal are calibrated.", charts.reliability_chart(raw)),
-        section("Risk models: ROC and precision-recall",
-                "Late risk 30 min before the window end against the plain ETA-slack ranking (ETA minus "
-                "window end), and failure risk; AUC, average precision and counts in the legends.",
-                charts.roc_pr_chart(raw)),
-        section("Intervals by horizon",
-                "Share of arrivals inside the 80 % and 95 % intervals, and interval widths (median, "
-                "inter-quartile range), by how far ahead the prediction was; n under each bucket.",
-                charts.coverage_chart(raw, "horizon")),
-        section("Intervals by hour of the day",
-                "The same by hour of the prediction (UTC); n under each hour.", charts.coverage_chart(raw, "hour")),
-        section("ETA error by leg length",
-                "Travel-time error of each driven leg (seconds, shown in minutes) by decile of its length: "
-                "the learned correction against the travel-time provider alone.", charts.leg_error_chart(raw)),
-        section("Alert lead time",
-                "How long before the window end each late-risk alert on an order that was then late "
-                "came; false alerts are counted in the title.", charts.lead_chart(raw)),
-        section("Per-driver workload",
-                "Stops reached and shift length per driver in the recording, by fleet type "
-                f"({pooled}).", charts.workload_chart(raw["workload"]),
-                workload_table(_workload_summary(raw["workload"]))),
-        section("Tables", f"Arrival predictions {pooled}: error, coverage and median width.",
-                block_table("By zone", "zone", pooled_blocks(raw, "zone")),
-                block_table("By hour of prediction (UTC)", "hour", pooled_blocks(raw, "hour")),
-                block_table("By horizon", "horizon", pooled_blocks(raw, "horizon"))),
+        section(
+            "Risk models: reliability",
+            f"Predicted probability against the observed frequency per 0.1 bin ({pooled}); bars: "
+            "predictions per bin (numbers on the bars); error bars: 95 % Wilson intervals. "
+            "Points on the diagonal are calibrated.",
+            charts.reliability_chart(raw),
+        ),
+        section(
+            "Risk models: ROC and precision-recall",
+            "Late risk 30 min before the window end against the plain ETA-slack ranking (ETA minus "
+            "window end), and failure risk; AUC, average precision and counts in the legends.",
+            charts.roc_pr_chart(raw),
+        ),
+        section(
+            "Intervals by horizon",
+            "Share of arrivals inside the 80 % and 95 % intervals, and interval widths (median, "
+            "inter-quartile range), by how far ahead the prediction was; n under each bucket.",
+            charts.coverage_chart(raw, "horizon"),
+        ),
+        section(
+            "Intervals by hour of the day",
+            "The same by hour of the prediction (UTC); n under each hour.",
+            charts.coverage_chart(raw, "hour"),
+        ),
+        section(
+            "ETA error by leg length",
+            "Travel-time error of each driven leg (seconds, shown in minutes) by decile of its length: "
+            "the learned correction against the travel-time provider alone.",
+            charts.leg_error_chart(raw),
+        ),
+        section(
+            "Alert lead time",
+            "How long before the window end each late-risk alert on an order that was then late "
+            "came; false alerts are counted in the title.",
+            charts.lead_chart(raw),
+        ),
+        section(
+            "Per-driver workload",
+            "Stops reached and shift length per driver in the recording, by fleet type "
+            f"({pooled}).",
+            charts.workload_chart(raw["workload"]),
+            workload_table(_workload_summary(raw["workload"])),
+        ),
+        section(
+            "Tables",
+            f"Arrival predictions ({pooled}): error, coverage and median width.",
+            block_table("By zone", "zone", pooled_blocks(raw, "zone")),
+            block_table("By hour of prediction (UTC)", "hour", pooled_blocks(raw, "hour")),
+            block_table("By horizon", "horizon", pooled_blocks(raw, "horizon")),
+        ),
     ]
     scen = ", ".join(str(x) for x in meta.get("scenarios", []))
     html = page("fleetstream evaluation: models", f"{scen} · {_seed_note(seeds)}", sections)
-    return html, {"mode": "models", "seeds": seeds, "verdict": summary(vs), "targets": _plain_verdicts(vs),
-                  "kpis": agg}
+    return html, {
+        "mode": "models",
+        "seeds": seeds,
+        "verdict": summary(vs),
+        "targets": _plain_verdicts(vs),
+        "kpis": agg,
+    }
 
 
-def policy_report(results: dict[str, dict[str, dict]], policies: list[str], seeds: list[str],
-                  meta: dict) -> tuple[str, dict]:
+def policy_report(
+    results: dict[str, dict[str, dict]], policies: list[str], seeds: list[str], meta: dict
+) -> tuple[str, dict]:
     """``results``: seed -> policy -> closed-loop KPIs."""
     agg = {p: aggregate([results[s][p] for s in seeds], seeds, POLICY_KPIS) for p in policies}
     diffs = aggregate([results[s] for s in seeds], seeds, POLICY_DIFFS)
     diffs = {k: a for k, a in diffs.items() if a["n_seeds"]}
     vs = verdicts(POLICY_TARGETS, diffs)
     sections = [
-        section("Verdict against the closed-loop targets",
-                "Differences between policies on the same seeds (same world, only decisions differ), "
-                "judged on the mean over seeds; claimed only with 10 or more seeds.",
-                f"<div class='box'><p class='summary'>{e(summary(vs))}</p>"
-                f"{verdict_table(vs, signed=True) if vs else '<p class=na>n/a (run static, reactive and predictive)</p>'}"
-                "</div>"),
-        section("Policies", f"{_seed_note(seeds)}.", charts.policy_chart(agg, diffs, policies, seeds),
-                policy_table(agg, policies)),
-        section("Differences between policies", "Per seed, then mean and sd over seeds.",
-                kpi_table(diffs, seeds, signed=True) if diffs else "<p class='na'>n/a (one policy)</p>"),
+        section(
+            "Verdict against the closed-loop targets",
+            "Differences between policies on the same seeds (same world, only decisions differ), "
+            "judged on the mean over seeds; claimed only with 10 or more seeds.",
+            f"<div class='box'><p class='summary'>{e(summary(vs))}</p>"
+            f"{verdict_table(vs, signed=True) if vs else '<p class=na>n/a (run static, reactive and predictive)</p>'}"
+            "</div>",
+        ),
+        section(
+            "Policies",
+            f"{_seed_note(seeds)}.",
+            charts.policy_chart(agg, diffs, policies, seeds),
+            policy_table(agg, policies),
+        ),
+        section(
+            "Differences between policies",
+            "Per seed, then mean and sd over seeds.",
+            kpi_table(diffs, seeds, signed=True) if diffs else "<p class='na'>n/a (one policy)</p>",
+        ),
         section("Run", "", meta_list(meta)),
     ]
     scen = ", ".join(str(x) for x in meta.get("scenarios", []))
-    html = page("fleetstream evaluation: policy comparison", f"{scen} · {_seed_note(seeds)}", sections)
-    return html, {"mode": "policies", "seeds": seeds, "policies": policies, "verdict": summary(vs),
-                  "targets": _plain_verdicts(vs, signed=True), "kpis": agg, "differences": diffs,
-                  "per_seed": results}
+    html = page(
+        "fleetstream evaluation: policy comparison", f"{scen} · {_seed_note(seeds)}", sections
+    )
+    return html, {
+        "mode": "policies",
+        "seeds": seeds,
+        "policies": policies,
+        "verdict": summary(vs),
+        "targets": _plain_verdicts(vs, signed=True),
+        "kpis": agg,
+        "differences": diffs,
+        "per_seed": results,
+    }
 
 
 def summary_text(summ: dict, limit: int = 40) -> str:
     """The verdict as terminal lines."""
-    lines = [f"verdict ({len(summ['seeds'])} seed{'s' if len(summ['seeds']) != 1 else ''}): {summ['verdict']}"]
+    lines = [
+        f"verdict ({len(summ['seeds'])} seed{'s' if len(summ['seeds']) != 1 else ''}): {summ['verdict']}"
+    ]
     for t in summ["targets"][:limit]:
-        st = f"indicative: {'met' if t['ok'] is True else 'missed'}" if t["status"] == "indicative" else t["status"]
+        st = (
+            f"indicative: {'met' if t['ok'] is True else 'missed'}"
+            if t["status"] == "indicative"
+            else t["status"]
+        )
         lines.append(f"  [{st:>18}] {t['target']}: {t['shown']} ({t['threshold']}); {t['note']}")
     return "\n".join(lines)
 
 
-__all__ = ["model_report", "policy_report", "summary_text", "Any"]
+__all__ = ["Any", "model_report", "policy_report", "summary_text"]

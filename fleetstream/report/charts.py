@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import io
 import re
+from collections.abc import Callable
 from html import escape
-from typing import Callable
 
 import matplotlib
 from matplotlib.figure import Figure
@@ -21,13 +21,31 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from fleetstream.report.fmt import hmm
 from fleetstream.report.metrics import pr_curve, quantile, reliability, roc_auc, roc_curve, wilson
 from fleetstream.report.scoring import HORIZONS, length_deciles
+from fleetstream.report.targets import MODEL_TARGETS, POLICY_TARGETS
 
-C = {"model": "#1f77b4", "provider": "#d62728", "slack": "#7f7f7f", "fail": "#2ca02c",
-     "80": "#1f77b4", "95": "#ff7f0e", "static": "#8c564b", "reactive": "#9467bd", "predictive": "#2ca02c"}
-RC = {"svg.fonttype": "none", "text.parse_math": False, "font.size": 9, "axes.grid": True,
-      "grid.alpha": 0.3, "axes.spines.top": False, "axes.spines.right": False,
-      "legend.fontsize": 8, "legend.framealpha": 0.9}
-_HEAD = re.compile(r"^.*?(?=<svg)", re.S)
+C = {
+    "model": "#1f77b4",
+    "provider": "#d62728",
+    "slack": "#7f7f7f",
+    "fail": "#2ca02c",
+    "80": "#1f77b4",
+    "95": "#ff7f0e",
+    "static": "#8c564b",
+    "reactive": "#9467bd",
+    "predictive": "#2ca02c",
+}
+RC = {
+    "svg.fonttype": "none",
+    "text.parse_math": False,
+    "font.size": 9,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "legend.fontsize": 8,
+    "legend.framealpha": 0.9,
+}
+_HEAD = re.compile(r"^.*?(?=<svg)", re.DOTALL)
 
 
 def to_svg(fig: Figure, name: str) -> str:
@@ -49,14 +67,27 @@ def _fig(w: float, h: float) -> Figure:
 
 def _label_bars(ax, bars, labels: list[str]) -> None:
     for b, t in zip(bars, labels):
-        ax.annotate(t, (b.get_x() + b.get_width() / 2, b.get_height()), xytext=(0, 2),
-                    textcoords="offset points", ha="center", va="bottom", fontsize=7)
+        ax.annotate(
+            t,
+            (b.get_x() + b.get_width() / 2, b.get_height()),
+            xytext=(0, 2),
+            textcoords="offset points",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
 
 
 def reliability_chart(raw: dict) -> str:
     """Reliability diagrams of the late and failure risks, with counts per bin."""
-    panels = [("Late risk", raw["late"], (("30", "30 min before window end"), ("60", "60 min before"))),
-              ("Failure risk", raw["fail"], (("30", "30 min before window end"), ("60", "60 min before")))]
+    panels = [
+        ("Late risk", raw["late"], (("30", "30 min before window end"), ("60", "60 min before"))),
+        (
+            "Failure risk",
+            raw["fail"],
+            (("30", "30 min before window end"), ("60", "60 min before")),
+        ),
+    ]
     if not any(d[m]["p"] for _t, d, ms in panels for m, _ in ms):
         return none("Reliability diagrams", "no risk prediction scored")
     with matplotlib.rc_context(RC):
@@ -71,17 +102,36 @@ def reliability_chart(raw: dict) -> str:
                     continue
                 xs = [r["mean_p"] for r in rel]
                 ys = [r["observed"] for r in rel]
-                err = [[max(0.0, y - r["ci"][0]) for y, r in zip(ys, rel)],
-                       [max(0.0, r["ci"][1] - y) for y, r in zip(ys, rel)]]
-                ax.errorbar(xs, ys, yerr=err, marker="o", ms=4, capsize=2, lw=1.4,
-                            label=f"{lab} (n={len(data[m]['p']):,})")
+                err = [
+                    [max(0.0, y - r["ci"][0]) for y, r in zip(ys, rel)],
+                    [max(0.0, r["ci"][1] - y) for y, r in zip(ys, rel)],
+                ]
+                ax.errorbar(
+                    xs,
+                    ys,
+                    yerr=err,
+                    marker="o",
+                    ms=4,
+                    capsize=2,
+                    lw=1.4,
+                    label=f"{lab} (n={len(data[m]['p']):,})",
+                )
                 off = (i - 0.5) * 0.04
-                bars = axn.bar([(r["lo"] + r["hi"]) / 2 + off for r in rel], [r["n"] for r in rel],
-                               width=0.04, label=lab)
+                bars = axn.bar(
+                    [(r["lo"] + r["hi"]) / 2 + off for r in rel],
+                    [r["n"] for r in rel],
+                    width=0.04,
+                    label=lab,
+                )
                 _label_bars(axn, bars, [str(r["n"]) for r in rel])
-            ax.set(xlim=(0, 1), ylim=(0, 1.02), title=f"{title}: reliability (95 % intervals)",
-                   ylabel="observed frequency")
-            ax.legend(loc="upper left")
+            ax.set(
+                xlim=(0, 1),
+                ylim=(0, 1.32),
+                title=f"{title}: reliability (95 % intervals)",
+                ylabel="observed frequency",
+                yticks=[0, 0.2, 0.4, 0.6, 0.8, 1.0],
+            )
+            ax.legend(loc="upper left", ncol=2, fontsize=7)
             axn.set(xlim=(0, 1), xlabel="predicted probability", ylabel="predictions per bin")
             axn.margins(y=0.35)
             axn.yaxis.set_major_locator(MaxNLocator(nbins=3, integer=True))
@@ -91,26 +141,47 @@ def reliability_chart(raw: dict) -> str:
 def roc_pr_chart(raw: dict) -> str:
     """ROC and precision-recall curves: late risk vs the ETA-slack ranking, failure risk."""
     lt, ft = raw["late"]["30"], raw["fail"]["30"]
-    curves = [("late risk", lt["p"], lt["y"], C["model"]), ("ETA-slack ranking", lt["slack"], lt["y"], C["slack"]),
-              ("failure risk", ft["p"], ft["y"], C["fail"])]
+    curves = [
+        ("late risk", lt["p"], lt["y"], C["model"]),
+        ("ETA-slack ranking", lt["slack"], lt["y"], C["slack"]),
+        ("failure risk", ft["p"], ft["y"], C["fail"]),
+    ]
     curves = [c for c in curves if c[1] and 0 < sum(c[2]) < len(c[2])]
     if not curves:
-        return none("ROC and PR curves", "no positive and negative outcomes 30 min before window end")
+        return none(
+            "ROC and PR curves", "no positive and negative outcomes 30 min before window end"
+        )
     with matplotlib.rc_context(RC):
         fig = _fig(9.5, 4.0)
         ax, ax2 = fig.subplots(1, 2)
         ax.plot([0, 1], [0, 1], ls="--", c="#999", lw=1, label="chance")
         for name, s, y, c in curves:
             fpr, tpr = roc_curve(s, y)
-            ax.plot(fpr, tpr, c=c, lw=1.6, label=f"{name}: AUC {roc_auc(s, y):.3f} (n={len(s):,}, {sum(y):,} pos.)")
+            ax.plot(
+                fpr,
+                tpr,
+                c=c,
+                lw=1.6,
+                label=f"{name}: AUC {roc_auc(s, y):.3f} (n={len(s):,}, {sum(y):,} pos.)",
+            )
             rec, prec, ap = pr_curve(s, y)
             ax2.plot(rec, prec, c=c, lw=1.6, drawstyle="steps-post", label=f"{name}: AP {ap:.3f}")
             ax2.axhline(sum(y) / len(y), c=c, ls=":", lw=1)
-        ax.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="false positive rate", ylabel="true positive rate",
-               title="ROC, 30 min before window end")
+        ax.set(
+            xlim=(0, 1),
+            ylim=(0, 1.02),
+            xlabel="false positive rate",
+            ylabel="true positive rate",
+            title="ROC, 30 min before window end",
+        )
         ax.legend(loc="lower right")
-        ax2.set(xlim=(0, 1), ylim=(0, 1.02), xlabel="recall", ylabel="precision",
-                title="Precision-recall (dotted: base rates)")
+        ax2.set(
+            xlim=(0, 1),
+            ylim=(0, 1.02),
+            xlabel="recall",
+            ylabel="precision",
+            title="Precision-recall (dotted: base rates)",
+        )
         ax2.legend(loc="upper right")
     return to_svg(fig, "roc-pr")
 
@@ -119,7 +190,11 @@ def coverage_chart(raw: dict, by: str) -> str:
     """Coverage at 80/95 % (bars, nominal lines, +-2 points band) and median widths
     (IQR error bars) by horizon or by hour, predictions per bucket shown."""
     p = raw["pred"]
-    keys = [k for k in HORIZONS if k in set(p["horizon"])] if by == "horizon" else sorted(set(p["hour"]))
+    keys = (
+        [k for k in HORIZONS if k in set(p["horizon"])]
+        if by == "horizon"
+        else sorted(set(p["hour"]))
+    )
     if not keys:
         return none(f"Coverage and width by {by}", "no prediction scored")
     idx = {k: [i for i, v in enumerate(p[by]) if v == k] for k in keys}
@@ -132,47 +207,96 @@ def coverage_chart(raw: dict, by: str) -> str:
             cov = [100 * sum(p[f"c{lvl}"][i] for i in idx[k]) / len(idx[k]) for k in keys]
             ax.axhspan(int(lvl) - 2, int(lvl) + 2, color=C[lvl], alpha=0.12, lw=0)
             ax.axhline(int(lvl), color=C[lvl], ls="--", lw=1)
-            ax.bar([v + (j - 0.5) * 0.4 for v in x], cov, width=0.4, color=C[lvl], label=f"{lvl} % interval")
+            ax.bar(
+                [v + (j - 0.5) * 0.4 for v in x],
+                cov,
+                width=0.4,
+                color=C[lvl],
+                label=f"{lvl} % interval",
+            )
             med = [quantile([p[f"w{lvl}"][i] / 60 for i in idx[k]], 0.5) for k in keys]
-            lo = [m - quantile([p[f"w{lvl}"][i] / 60 for i in idx[k]], 0.25) for m, k in zip(med, keys)]
-            hi = [quantile([p[f"w{lvl}"][i] / 60 for i in idx[k]], 0.75) - m for m, k in zip(med, keys)]
-            ax2.errorbar([v + (j - 0.5) * 0.2 for v in x], med, yerr=[lo, hi], fmt="o", capsize=3,
-                         color=C[lvl], label=f"{lvl} %: median, IQR")
+            lo = [
+                m - quantile([p[f"w{lvl}"][i] / 60 for i in idx[k]], 0.25)
+                for m, k in zip(med, keys)
+            ]
+            hi = [
+                quantile([p[f"w{lvl}"][i] / 60 for i in idx[k]], 0.75) - m
+                for m, k in zip(med, keys)
+            ]
+            ax2.errorbar(
+                [v + (j - 0.5) * 0.2 for v in x],
+                med,
+                yerr=[lo, hi],
+                fmt="o",
+                capsize=3,
+                color=C[lvl],
+                label=f"{lvl} %: median, IQR",
+            )
         if by == "horizon":
-            tgt = {"<10min": 15, "10-30min": 15, "30-60min": 30}
+            wt = {t.kpi: t.threshold / 60 for t in MODEL_TARGETS}
+            tgt = {
+                "<10min": wt.get("w95_lt30"),
+                "10-30min": wt.get("w95_lt30"),
+                "30-60min": wt.get("w95_30_60"),
+            }
+            tgt = {k: v for k, v in tgt.items() if v is not None}
             tx = [v for v, k in zip(x, keys) if k in tgt]
-            ax2.scatter(tx, [tgt[keys[v]] for v in tx], marker="_", s=400, c="k", zorder=3,
-                        label="target: 95 % median width")
+            ax2.scatter(
+                tx,
+                [tgt[keys[v]] for v in tx],
+                marker="_",
+                s=400,
+                c="k",
+                zorder=3,
+                label="target: 95 % median width",
+            )
         for a in (ax, ax2):
             a.set_xticks(x, labels, fontsize=8 if len(keys) <= 8 else 6.5)
         where = "arrival horizon" if by == "horizon" else "hour of prediction (UTC)"
-        ax.set(ylim=(0, 105), ylabel="coverage (%)", xlabel=where,
-               title=f"Coverage by {by} (dashed: nominal, band: ±2 points)")
-        ax.legend(loc="lower left")
+        ax.set(
+            ylim=(0, 118),
+            ylabel="coverage (%)",
+            xlabel=where,
+            yticks=[0, 20, 40, 60, 80, 100],
+            title=f"Coverage by {by} (dashed: nominal, band: ±2 points)",
+        )
+        ax.legend(loc="upper center", ncol=2)
         ax2.set(ylabel="interval width (min)", xlabel=where, title=f"Width by {by}")
-        ax2.set_ylim(bottom=0)
-        ax2.legend(loc="upper left")
+        ax2.set_ylim(0, ax2.get_ylim()[1] * 1.3)
+        ax2.legend(loc="upper left", ncol=2 if by == "hour" else 1)
     return to_svg(fig, f"coverage-{by}")
 
 
 def leg_error_chart(raw: dict) -> str:
     """Leg travel-time MAE of the model and the provider by decile of leg length."""
     lg = raw["legs"]
-    dec = [d for d in length_deciles(lg["dist_km"], lg["err_model_s"], lg["err_provider_s"]) if d["n"]]
+    dec = [
+        d for d in length_deciles(lg["dist_km"], lg["err_model_s"], lg["err_provider_s"]) if d["n"]
+    ]
     if not dec:
         return none("Error by leg length", "no driven leg scored")
     with matplotlib.rc_context(RC):
         fig = _fig(9.5, 3.4)
         ax = fig.subplots()
         x = list(range(len(dec)))
-        for j, (name, key) in enumerate((("ETA model", "model_mae_s"), ("provider alone", "provider_mae_s"))):
-            bars = ax.bar([v + (j - 0.5) * 0.4 for v in x], [d[key] / 60 for d in dec], width=0.4,
-                          color=C["model" if j == 0 else "provider"], label=name)
+        for j, (name, key) in enumerate(
+            (("ETA model", "model_mae_s"), ("provider alone", "provider_mae_s"))
+        ):
+            bars = ax.bar(
+                [v + (j - 0.5) * 0.4 for v in x],
+                [d[key] / 60 for d in dec],
+                width=0.4,
+                color=C["model" if j == 0 else "provider"],
+                label=name,
+            )
             if j == 0:
                 _label_bars(ax, bars, [f"n={d['n']:,}" for d in dec])
         ax.set_xticks(x, [f"{d['lo_km']:.2f}-{d['hi_km']:.2f}" for d in dec], rotation=30)
-        ax.set(xlabel="leg length decile (km)", ylabel="travel-time MAE (min)",
-               title="Leg travel-time error by leg length (pooled over seeds)")
+        ax.set(
+            xlabel="leg length decile (km)",
+            ylabel="travel-time MAE (min)",
+            title="Leg travel-time error by leg length (pooled over seeds)",
+        )
         ax.margins(y=0.15)
         ax.legend(loc="upper left")
     return to_svg(fig, "leg-error")
@@ -191,11 +315,17 @@ def lead_chart(raw: dict) -> str:
         bins = [min(0.0, min(leads) // step * step) + i * step for i in range(int(top // step) + 3)]
         n, edges, bars = ax.hist(leads, bins=bins, color=C["model"], edgecolor="white")
         _label_bars(ax, bars, [str(int(v)) if v else "" for v in n])
-        ax.axvline(30, c="k", ls="--", lw=1, label="target: median lead 30 min")
+        lead_t = next((t.threshold for t in MODEL_TARGETS if t.kpi == "alert_lead"), None)
+        if lead_t is not None:
+            ax.axvline(lead_t, c="k", ls="--", lw=1, label=f"target: median lead {lead_t:.0f} min")
         med = quantile(leads, 0.5)
         ax.axvline(med, c=C["provider"], lw=1.4, label=f"median {med:.1f} min")
-        ax.set(xlabel="alert lead before window end (min)", ylabel="true alerts",
-               title=f"Late-risk alert lead time ({len(leads):,} true alerts, {raw['false_alerts']:,} false)")
+        ax.set(
+            xlabel="alert lead before window end (min)",
+            ylabel="true alerts",
+            title=f"Late-risk alert lead time ({len(leads):,} true alert{'s' if len(leads) != 1 else ''}, "
+            f"{raw['false_alerts']:,} false)",
+        )
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.margins(y=0.15)
         ax.legend(loc="upper right")
@@ -231,17 +361,23 @@ def workload_chart(rows: list[dict]) -> str:
     return to_svg(fig, "workload")
 
 
-def policy_chart(agg: dict[str, dict[str, dict]], diffs: dict[str, dict], policies: list[str],
-                 seeds: list[str]) -> str:
+def policy_chart(
+    agg: dict[str, dict[str, dict]], diffs: dict[str, dict], policies: list[str], seeds: list[str]
+) -> str:
     """Per policy mean ± sd over seeds (error bars) with each seed's value, and the
     differences between policies per seed."""
     if not agg:
         return none("Policy comparison", "no policy run")
     panels: list[tuple[str, str, Callable[[float], float]]] = [
-        ("on_time_rate", "on time (%)", lambda v: 100 * v), ("failed_attempts", "failed attempts", float),
-        ("km", "km driven", float)]
-    dkeys = [k for k in ("on_time_pred_minus_reactive", "on_time_pred_minus_static") if k in diffs
-             and diffs[k]["n_seeds"]]
+        ("on_time_rate", "on time (%)", lambda v: 100 * v),
+        ("failed_attempts", "failed attempts", float),
+        ("km", "km driven", float),
+    ]
+    dkeys = [
+        k
+        for k in ("on_time_pred_minus_reactive", "on_time_pred_minus_static")
+        if k in diffs and diffs[k]["n_seeds"]
+    ]
     with matplotlib.rc_context(RC):
         fig = _fig(11, 3.4)
         axes = fig.subplots(1, len(panels) + (1 if dkeys else 0))
@@ -254,13 +390,25 @@ def policy_chart(agg: dict[str, dict[str, dict]], diffs: dict[str, dict], polici
                 m = sum(vals) / len(vals)
                 sd = f(a["sd"]) - f(0) if isinstance(a["sd"], float) else 0.0
                 ax.bar(i, m, color=C.get(p, "#777"), alpha=0.75, yerr=sd, capsize=4)
-                ax.scatter([i + ((k * 0.618) % 1 - 0.5) * 0.3 for k in range(len(vals))], vals, s=12,
-                           c="k", zorder=3)
+                ax.scatter(
+                    [i + ((k * 0.618) % 1 - 0.5) * 0.3 for k in range(len(vals))],
+                    vals,
+                    s=12,
+                    c="k",
+                    zorder=3,
+                )
             ax.set_xticks(list(range(len(policies))), policies)
             ax.set(ylabel=ylabel, title=ylabel)
             if key == "on_time_rate":
-                lo = min([f(v) for p in policies for v in agg[p][key]["per_seed"].values()
-                          if isinstance(v, (int, float))] or [0.0])
+                lo = min(
+                    [
+                        f(v)
+                        for p in policies
+                        for v in agg[p][key]["per_seed"].values()
+                        if isinstance(v, (int, float))
+                    ]
+                    or [0.0]
+                )
                 ax.set_ylim(max(0.0, lo - 10), 100)
         if dkeys:
             ax = axes[-1]
@@ -269,18 +417,38 @@ def policy_chart(agg: dict[str, dict[str, dict]], diffs: dict[str, dict], polici
                 m = sum(vals) / len(vals)
                 sd = diffs[k]["sd"] if isinstance(diffs[k]["sd"], float) else 0.0
                 ax.errorbar([i], [m], yerr=[sd], fmt="s", c="k", capsize=5, ms=6)
-                ax.scatter([i + ((j * 0.618) % 1 - 0.5) * 0.3 for j in range(len(vals))], vals, s=12,
-                           c=C["predictive"], zorder=3)
+                ax.scatter(
+                    [i + ((j * 0.618) % 1 - 0.5) * 0.3 for j in range(len(vals))],
+                    vals,
+                    s=12,
+                    c=C["predictive"],
+                    zorder=3,
+                )
             ax.axhline(0, c="#999", lw=1)
-            for i, (k, t) in enumerate(zip(dkeys, (3.0, 10.0))):
-                ax.hlines(t if "reactive" in k else 10.0, i - 0.35, i + 0.35, colors="r", linestyles="--", lw=1)
-            ax.set_xticks(list(range(len(dkeys))), ["pred. - reactive" if "reactive" in k else "pred. - static"
-                                                    for k in dkeys])
+            thr = {t.kpi: t.threshold for t in POLICY_TARGETS}
+            for i, k in enumerate(dkeys):
+                if k in thr:
+                    ax.hlines(thr[k], i - 0.35, i + 0.35, colors="r", linestyles="--", lw=1)
+            ax.set_xticks(
+                list(range(len(dkeys))),
+                ["pred. - reactive" if "reactive" in k else "pred. - static" for k in dkeys],
+            )
             ax.set(ylabel="on-time points", title="Differences (red: target)")
-        fig.suptitle(f"Closed loop over {len(seeds)} seed{'s' if len(seeds) != 1 else ''} "
-                     f"({', '.join(seeds)}): mean ± sd, dots = seeds", fontsize=10)
+        fig.suptitle(
+            f"Closed loop over {len(seeds)} seed{'s' if len(seeds) != 1 else ''} "
+            f"({', '.join(seeds)}): mean ± sd, dots = seeds",
+            fontsize=10,
+        )
     return to_svg(fig, "policies")
 
 
-__all__ = ["reliability_chart", "roc_pr_chart", "coverage_chart", "leg_error_chart", "lead_chart",
-           "workload_chart", "policy_chart", "wilson"]
+__all__ = [
+    "coverage_chart",
+    "lead_chart",
+    "leg_error_chart",
+    "policy_chart",
+    "reliability_chart",
+    "roc_pr_chart",
+    "wilson",
+    "workload_chart",
+]

@@ -41,22 +41,33 @@ def e(x: Any) -> str:
 
 
 def page(title: str, subtitle: str, sections: list[str]) -> str:
-    return ("<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
-            "<meta name='viewport' content='width=device-width, initial-scale=1'>"
-            "<link rel='icon' href='data:,'>"
-            f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
-            f"<h1>{e(title)}</h1><p class='sub'>{e(subtitle)}</p>\n" + "\n".join(sections)
-            + "\n</body></html>\n")
+    return (
+        "<!doctype html>\n<html lang='en'><head><meta charset='utf-8'>"
+        "<meta name='viewport' content='width=device-width, initial-scale=1'>"
+        "<link rel='icon' href='data:,'>"
+        f"<title>{e(title)}</title><style>{CSS}</style></head><body>\n"
+        f"<h1>{e(title)}</h1><p class='sub'>{e(subtitle)}</p>\n"
+        + "\n".join(sections)
+        + "\n</body></html>\n"
+    )
 
 
 def section(title: str, how: str, *body: str) -> str:
-    return f"<section><h2>{e(title)}</h2>" + (f"<p class='how'>{e(how)}</p>" if how else "") + "".join(body) \
+    return (
+        f"<section><h2>{e(title)}</h2>"
+        + (f"<p class='how'>{e(how)}</p>" if how else "")
+        + "".join(body)
         + "</section>"
+    )
 
 
 def badge(status: str, ok: bool | None = None) -> str:
     cls = {"met": "met", "missed": "missed", "indicative": "indicative"}.get(status, "na")
-    word = f"{status}: {'met' if ok else 'missed'}" if status == "indicative" and ok is not None else status
+    word = (
+        f"{status}: {'met' if ok else 'missed'}"
+        if status == "indicative" and ok is not None
+        else status
+    )
     return f"<span class='badge {cls}'>{e(word)}</span>"
 
 
@@ -77,12 +88,17 @@ def verdict_table(vs: list[dict], signed: bool = False) -> str:
     rows = []
     for v in vs:
         t = v["target"]
-        rows.append(f"<tr><td class='l'>{e(t.text)}</td><td>{e(threshold(t.op, t.threshold, v['unit']))}</td>"
-                    f"<td>{e(mean_sd(v['agg'], signed))}</td><td class='l'>{per_seed(v['agg'], signed)}</td>"
-                    f"<td class='l'>{badge(v['status'], v['ok'])}</td><td class='l'>{e(v['note'])}</td></tr>")
-    return ("<table><tr><th class='l'>target</th><th>threshold</th><th>measured: mean ± sd</th>"
-            "<th class='l'>per seed</th><th class='l'>verdict</th><th class='l'>note</th></tr>"
-            + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr><td class='l'>{e(t.text)}</td><td>{e(threshold(t.op, t.threshold, v['unit']))}</td>"
+            f"<td>{e(mean_sd(v['agg'], signed))}</td><td class='l'>{per_seed(v['agg'], signed)}</td>"
+            f"<td class='l'>{badge(v['status'], v['ok'])}</td><td class='l'>{e(v['note'])}</td></tr>"
+        )
+    return (
+        "<table><tr><th class='l'>target</th><th>threshold</th><th>measured: mean ± sd</th>"
+        "<th class='l'>per seed</th><th class='l'>verdict</th><th class='l'>note</th></tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def kpi_table(agg: dict[str, dict], seeds: list[str], signed: bool = False) -> str:
@@ -90,11 +106,16 @@ def kpi_table(agg: dict[str, dict], seeds: list[str], signed: bool = False) -> s
     rows = []
     for key, a in agg.items():
         cells = "".join(f"<td>{e(fmt(a['per_seed'][s], a['unit'], signed))}</td>" for s in seeds)
-        rows.append(f"<tr><th class='l' title='{e(key)}'>{e(a['label'])}</th>"
-                    f"<td>{e(fmt(a['mean'], a['unit'], signed))}</td><td>{e(fmt_sd(a['sd'], a['unit']))}</td>"
-                    f"{cells}</tr>")
-    return (f"<table><tr><th class='l'>KPI</th><th>mean</th><th>sd</th>{head}</tr>"
-            + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr><th class='l' title='{e(key)}'>{e(a['label'])}</th>"
+            f"<td>{e(fmt(a['mean'], a['unit'], signed))}</td><td>{e(fmt_sd(a['sd'], a['unit']))}</td>"
+            f"{cells}</tr>"
+        )
+    return (
+        f"<table><tr><th class='l'>KPI</th><th>mean</th><th>sd</th>{head}</tr>"
+        + "".join(rows)
+        + "</table>"
+    )
 
 
 def meta_list(meta: dict) -> str:
@@ -105,28 +126,42 @@ def meta_list(meta: dict) -> str:
     return "<dl class='meta'>" + "".join(rows) + "</dl>"
 
 
-BLOCK_COLS = [("n", "n", "count"), ("model MAE", "eta_mae_s", "s"), ("provider MAE", "provider_mae_s", "s"),
-              ("p90 |error|", "eta_p90_abs_s", "s"), ("coverage 80", "coverage80", "share"),
-              ("coverage 95", "coverage95", "share"), ("median width 80", "median_width80_s", "s"),
-              ("median width 95", "median_width95_s", "s")]
+BLOCK_COLS = [
+    ("n", "n", "count"),
+    ("model MAE", "eta_mae_s", "s"),
+    ("provider MAE", "provider_mae_s", "s"),
+    ("p90 |error|", "eta_p90_abs_s", "s"),
+    ("coverage 80", "coverage80", "share"),
+    ("coverage 95", "coverage95", "share"),
+    ("median width 80", "median_width80_s", "s"),
+    ("median width 95", "median_width95_s", "s"),
+]
 
 
 def block_table(title: str, first: str, blocks: dict[str, dict]) -> str:
     head = "".join(f"<th>{e(c[0])}</th>" for c in BLOCK_COLS)
-    body = "".join(f"<tr><th class='l'>{e(k)}</th>" + "".join(f"<td>{e(fmt(g.get(c[1], 'n/a (missing)'), c[2]))}</td>"
-                                                             for c in BLOCK_COLS) + "</tr>"
-                   for k, g in blocks.items())
+    body = "".join(
+        f"<tr><th class='l'>{e(k)}</th>"
+        + "".join(f"<td>{e(fmt(g.get(c[1], 'n/a (missing)'), c[2]))}</td>" for c in BLOCK_COLS)
+        + "</tr>"
+        for k, g in blocks.items()
+    )
     return f"<h3>{e(title)}</h3><table><tr><th class='l'>{e(first)}</th>{head}</tr>{body}</table>"
 
 
 def workload_table(summary: dict[str, dict]) -> str:
     if not summary:
         return "<p class='na'>n/a (no shift in the recording)</p>"
-    rows = "".join(f"<tr><th class='l'>{e(ft)}</th><td>{w['drivers']}</td><td>{e(fmt(w['stops_mean'], 'count'))}</td>"
-                   f"<td>{w['stops_min']} - {w['stops_max']}</td><td>{e(fmt(w['hours_mean'], 'h'))}</td>"
-                   f"<td>{e(fmt(w['hours_max'], 'h'))}</td></tr>" for ft, w in summary.items())
-    return ("<table><tr><th class='l'>fleet type</th><th>drivers</th><th>stops, mean</th><th>stops, range</th>"
-            "<th>hours, mean (h:mm)</th><th>hours, max</th></tr>" + rows + "</table>")
+    rows = "".join(
+        f"<tr><th class='l'>{e(ft)}</th><td>{w['drivers']}</td><td>{e(fmt(w['stops_mean'], 'count'))}</td>"
+        f"<td>{w['stops_min']} - {w['stops_max']}</td><td>{e(fmt(w['hours_mean'], 'h'))}</td>"
+        f"<td>{e(fmt(w['hours_max'], 'h'))}</td></tr>"
+        for ft, w in summary.items()
+    )
+    return (
+        "<table><tr><th class='l'>fleet type</th><th>drivers</th><th>stops, mean</th><th>stops, range</th>"
+        "<th>hours, mean (h:mm)</th><th>hours, max</th></tr>" + rows + "</table>"
+    )
 
 
 def policy_table(agg: dict[str, dict[str, dict]], policies: list[str]) -> str:
@@ -135,7 +170,13 @@ def policy_table(agg: dict[str, dict[str, dict]], policies: list[str]) -> str:
     rows = []
     for k in keys:
         a0 = agg[policies[0]][k]
-        cells = "".join(f"<td>{e(mean_sd(agg[p][k]))}<br><small>{per_seed(agg[p][k])}</small></td>" for p in policies)
+        cells = "".join(
+            f"<td>{e(mean_sd(agg[p][k]))}<br><small>{per_seed(agg[p][k])}</small></td>"
+            for p in policies
+        )
         rows.append(f"<tr><th class='l'>{e(a0['label'])}</th>{cells}</tr>")
-    return (f"<table><tr><th class='l'>KPI: mean ± sd (per seed below)</th>{head}</tr>" + "".join(rows)
-            + "</table>")
+    return (
+        f"<table><tr><th class='l'>KPI: mean ± sd (per seed below)</th>{head}</tr>"
+        + "".join(rows)
+        + "</table>"
+    )

@@ -39,11 +39,19 @@ def engine_commit() -> str:
     """The git commit of the engine's source tree (``+dirty`` with local changes)."""
     here = os.path.dirname(os.path.abspath(__file__))
     try:
-        out = subprocess.run(["git", "-C", here, "describe", "--always", "--dirty", "--abbrev=12"],
-                             capture_output=True, text=True, timeout=10)
+        out = subprocess.run(
+            ["git", "-C", here, "describe", "--always", "--dirty", "--abbrev=12"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+        )
     except (OSError, subprocess.SubprocessError):
         return na("git not available")
-    return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else na("not a git checkout")
+    return (
+        out.stdout.strip()
+        if out.returncode == 0 and out.stdout.strip()
+        else na("not a git checkout")
+    )
 
 
 def version() -> str:
@@ -67,15 +75,28 @@ def recorded_day(m: dict) -> str:
     day0 = (m.get("time_span") or {}).get("day0")
     if not is_num(day0):
         return na("no time_span.day0 in the manifest")
-    return dt.datetime.fromtimestamp(day0, dt.timezone.utc).strftime("%Y-%m-%d")
+    return dt.datetime.fromtimestamp(day0, dt.UTC).strftime("%Y-%m-%d")
 
 
-def run_meta(settings: Any, replays: list[str], manifests: list[dict], seeds: list[str],
-             mode: str, extra: dict | None = None) -> dict:
+def run_meta(
+    settings: Any,
+    replays: list[str],
+    manifests: list[dict],
+    seeds: list[str],
+    mode: str,
+    extra: dict | None = None,
+) -> dict:
     """Everything a reader needs to reproduce the report."""
     days = sorted({recorded_day(m) for m in manifests}) if manifests else []
     names = sorted({str(m.get("name")) for m in manifests if m.get("name")})
-    return {"mode": mode, "engine_commit": engine_commit(), "fleetstream_version": version(),
-            "replays": replays or [na("simulated in memory")], "scenarios": names or [na("no manifest")],
-            "seeds": seeds, "recorded_days_utc": days or [na("no manifest")],
-            "settings_hash": settings_hash(getattr(settings, "engine", settings)), **(extra or {})}
+    return {
+        "mode": mode,
+        "engine_commit": engine_commit(),
+        "fleetstream_version": version(),
+        "replays": replays or [na("simulated in memory")],
+        "scenarios": names or [na("no manifest")],
+        "seeds": seeds,
+        "recorded_days_utc": days or [na("no manifest")],
+        "settings_hash": settings_hash(getattr(settings, "engine", settings)),
+        **(extra or {}),
+    }

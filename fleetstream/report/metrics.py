@@ -21,7 +21,8 @@ prints as such in text and HTML.
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Sequence
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,7 +30,7 @@ import numpy as np
 class NA(str):
     """A missing metric: ``n/a (reason)``."""
 
-    def __new__(cls, reason: str) -> "NA":
+    def __new__(cls, reason: str) -> NA:
         return super().__new__(cls, f"n/a ({reason})")
 
 
@@ -39,8 +40,7 @@ def na(reason: str) -> NA:
 
 def is_num(x: Any) -> bool:
     """A usable number (not NA, None, nan or inf; bools are not numbers here)."""
-    return (isinstance(x, (int, float)) and not isinstance(x, bool)
-            and math.isfinite(float(x)))
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and math.isfinite(float(x))
 
 
 def rnd(x: Any, n: int = 3) -> Any:
@@ -96,7 +96,7 @@ def roc_auc(scores: Sequence[float], labels: Sequence[bool]) -> float | NA:
         j = i
         while j + 1 < len(s) and sorted_s[j + 1] == sorted_s[i]:
             j += 1
-        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        ranks[order[i : j + 1]] = (i + j) / 2 + 1
         i = j + 1
     y = np.asarray(labels, dtype=bool)
     return float((ranks[y].sum() - pos * (pos + 1) / 2) / (pos * neg))
@@ -117,7 +117,9 @@ def roc_curve(scores: Sequence[float], labels: Sequence[bool]) -> tuple[list[flo
     return [0.0, *(fp / neg).tolist()], [0.0, *(tp / pos).tolist()]
 
 
-def pr_curve(scores: Sequence[float], labels: Sequence[bool]) -> tuple[list[float], list[float], float | NA]:
+def pr_curve(
+    scores: Sequence[float], labels: Sequence[bool]
+) -> tuple[list[float], list[float], float | NA]:
     """(recalls, precisions, average precision)."""
     y = np.asarray(labels, dtype=bool)
     pos = int(y.sum())
@@ -164,8 +166,16 @@ def reliability(ps: Sequence[float], labels: Sequence[bool], bins: int = 10) -> 
         idx = [i for i, p in enumerate(ps) if lo <= p < hi or (b == bins - 1 and p >= 1.0)]
         if idx:
             k = sum(1 for i in idx if labels[i])
-            out.append({"lo": lo, "hi": hi, "mean_p": sum(ps[i] for i in idx) / len(idx),
-                        "observed": k / len(idx), "ci": wilson(k, len(idx)), "n": len(idx)})
+            out.append(
+                {
+                    "lo": lo,
+                    "hi": hi,
+                    "mean_p": sum(ps[i] for i in idx) / len(idx),
+                    "observed": k / len(idx),
+                    "ci": wilson(k, len(idx)),
+                    "n": len(idx),
+                }
+            )
     return out
 
 

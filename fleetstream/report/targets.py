@@ -30,21 +30,37 @@ MIN_BUCKET_N = 100
 
 @dataclass(frozen=True)
 class Target:
-    kpi: str            # key of a KPI in kpis.MODEL_KPIS / POLICY_DIFFS
-    op: str             # >=, <=, >, <
-    threshold: float    # in the KPI's own unit (shares 0-1, seconds, points, minutes)
-    min_seeds: int      # seeds needed before the target is claimed
-    text: str           # the target in words
+    kpi: str  # key of a KPI in kpis.MODEL_KPIS / POLICY_DIFFS
+    op: str  # >=, <=, >, <
+    threshold: float  # in the KPI's own unit (shares 0-1, seconds, points, minutes)
+    min_seeds: int  # seeds needed before the target is claimed
+    text: str  # the target in words
     per_seed_share: float | None = None  # also needs the KPI > 0 on this share of seeds
 
 
 MODEL_TARGETS: list[Target] = [
     Target("leg_mae_reduction", ">=", 0.35, 5, "ETA leg MAE at least 35 % below the provider"),
-    Target("leg_worse_deciles", "<=", 0, 5, "ETA never worse than the provider in a decile of leg length"),
-    Target("cov80_worst_gap", "<=", 2.0, 5,
-           f"80 % coverage within 2 points in every zone, horizon and hour ({MIN_BUCKET_N}+ predictions)"),
-    Target("cov95_worst_gap", "<=", 2.0, 5,
-           f"95 % coverage within 2 points in every zone, horizon and hour ({MIN_BUCKET_N}+ predictions)"),
+    Target(
+        "leg_worse_deciles",
+        "<=",
+        0,
+        5,
+        "ETA never worse than the provider in a decile of leg length",
+    ),
+    Target(
+        "cov80_worst_gap",
+        "<=",
+        2.0,
+        5,
+        f"80 % coverage within 2 points in every zone, horizon and hour ({MIN_BUCKET_N}+ predictions)",
+    ),
+    Target(
+        "cov95_worst_gap",
+        "<=",
+        2.0,
+        5,
+        f"95 % coverage within 2 points in every zone, horizon and hour ({MIN_BUCKET_N}+ predictions)",
+    ),
     Target("w95_lt30", "<=", 15 * 60, 5, "median 95 % width at most 15 min under 30 min ahead"),
     Target("w95_30_60", "<=", 30 * 60, 5, "median 95 % width at most 30 min 30-60 min ahead"),
     Target("late_auc_30", ">=", 0.90, 5, "late-risk AUC at 30 min at least 0.90"),
@@ -56,11 +72,28 @@ MODEL_TARGETS: list[Target] = [
 ]
 
 POLICY_TARGETS: list[Target] = [
-    Target("on_time_pred_minus_reactive", ">=", 3.0, 10,
-           "predictive minus reactive at least +3 points on time, positive on 8 of 10 seeds",
-           per_seed_share=0.8),
-    Target("on_time_pred_minus_static", ">=", 10.0, 10, "predictive minus static at least +10 points on time"),
-    Target("failed_pred_vs_reactive", "<=", -0.25, 10, "failed attempts at least 25 % fewer than reactive"),
+    Target(
+        "on_time_pred_minus_reactive",
+        ">=",
+        3.0,
+        10,
+        "predictive minus reactive at least +3 points on time, positive on 8 of 10 seeds",
+        per_seed_share=0.8,
+    ),
+    Target(
+        "on_time_pred_minus_static",
+        ">=",
+        10.0,
+        10,
+        "predictive minus static at least +10 points on time",
+    ),
+    Target(
+        "failed_pred_vs_reactive",
+        "<=",
+        -0.25,
+        10,
+        "failed attempts at least 25 % fewer than reactive",
+    ),
     Target("km_pred_vs_static", "<=", 0.05, 10, "distance at most +5 % (predictive vs static)"),
 ]
 
@@ -73,7 +106,9 @@ def verdict(t: Target, agg: dict[str, Any]) -> dict[str, Any]:
     if not is_num(m):
         return {"status": "n/a", "ok": None, "note": str(m)}
     ok = OPS[t.op](m, t.threshold)
-    seeds_ok = sum(1 for v in agg.get("per_seed", {}).values() if is_num(v) and OPS[t.op](v, t.threshold))
+    seeds_ok = sum(
+        1 for v in agg.get("per_seed", {}).values() if is_num(v) and OPS[t.op](v, t.threshold)
+    )
     note = f"{seeds_ok} of {n} seeds meet it"
     if t.per_seed_share is not None:
         pos = sum(1 for v in agg.get("per_seed", {}).values() if is_num(v) and v > 0)
@@ -82,8 +117,11 @@ def verdict(t: Target, agg: dict[str, Any]) -> dict[str, Any]:
         note += f"; positive on {pos} of {n}"
     if n < t.min_seeds:
         word = "one seed" if n == 1 else f"{n} seeds"
-        return {"status": "indicative", "ok": ok,
-                "note": f"{word} only: not a claim (target needs {t.min_seeds}+); {note}"}
+        return {
+            "status": "indicative",
+            "ok": ok,
+            "note": f"{word} only: not a claim (target needs {t.min_seeds}+); {note}",
+        }
     return {"status": "met" if ok else "missed", "ok": ok, "note": note}
 
 
@@ -93,13 +131,23 @@ def verdicts(targets: list[Target], agg: dict[str, dict]) -> list[dict]:
         a = agg.get(t.kpi)
         if a is None:
             continue
-        out.append({"target": t, "kpi": t.kpi, "label": a["label"], "unit": a["unit"], "agg": a,
-                    **verdict(t, a)})
+        out.append(
+            {
+                "target": t,
+                "kpi": t.kpi,
+                "label": a["label"],
+                "unit": a["unit"],
+                "agg": a,
+                **verdict(t, a),
+            }
+        )
     return out
 
 
 def summary(vs: list[dict]) -> str:
     """One line: how many targets met, missed, indicative, not available."""
     c = {k: sum(1 for v in vs if v["status"] == k) for k in ("met", "missed", "indicative", "n/a")}
-    return (f"{c['met']} met, {c['missed']} missed, {c['indicative']} indicative "
-            f"(too few seeds to claim), {c['n/a']} not available, of {len(vs)} targets")
+    return (
+        f"{c['met']} met, {c['missed']} missed, {c['indicative']} indicative "
+        f"(too few seeds to claim), {c['n/a']} not available, of {len(vs)} targets"
+    )

@@ -26,8 +26,11 @@ def small_eval(tmp_path_factory) -> dict:
     ``evaluate_models`` plus the output folder."""
     from fleetstream.contract.settings import Settings
     from fleetstream.evaluate import evaluate_models
+
     out = str(tmp_path_factory.mktemp("small-eval"))
-    res = evaluate_models([os.path.join(ROOT, "replay_data", "small")], out, Settings(), progress=False)
+    res = evaluate_models(
+        [os.path.join(ROOT, "replay_data", "small")], out, Settings(), progress=False
+    )
     res["out"] = out
     return res
 
@@ -38,14 +41,23 @@ class Browser:
     def __init__(self) -> None:
         from selenium import webdriver
         from selenium.webdriver.chrome.service import Service
+
         for exe in (CHROMIUM, CHROMEDRIVER):
             if not shutil.which(exe):
-                raise RuntimeError(f"{exe} is missing: install the Debian packages chromium and "
-                                   "chromium-driver (scripts/services.sh start does)")
+                raise RuntimeError(
+                    f"{exe} is missing: install the Debian packages chromium and "
+                    "chromium-driver (scripts/services.sh start does)"
+                )
         opts = webdriver.ChromeOptions()
         opts.binary_location = CHROMIUM
-        for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                  "--hide-scrollbars", "--window-size=1280,900"):
+        for a in (
+            "--headless=new",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--hide-scrollbars",
+            "--window-size=1280,900",
+        ):
             opts.add_argument(a)
         opts.set_capability("goog:loggingPrefs", {"browser": "ALL"})
         self.driver = webdriver.Chrome(options=opts, service=Service(CHROMEDRIVER))

@@ -45,24 +45,31 @@ def test_replay_without_truth_is_refused(no_truth, tmp_path, capsys):
 
 def test_refusal_through_the_cli(no_truth, tmp_path):
     exe = os.path.join(os.path.dirname(sys.executable), "fleetstream")
-    r = subprocess.run([exe, "evaluate", no_truth, "--out", str(tmp_path / "o")], capture_output=True,
-                       text=True, timeout=120)
+    r = subprocess.run(
+        [exe, "evaluate", no_truth, "--out", str(tmp_path / "o")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 2, r
     assert "no ground truth" in _one_line(r.stderr)
     assert "nan" not in r.stdout and "None" not in r.stdout
 
 
-@pytest.mark.parametrize("argv, words", [
-    (["/nonexistent/replay"], "no replay folder or scenario named"),
-    ([SMALL, "/nonexistent/replay"], "does not exist"),
-    (["tiny", "--seeds", "1,x"], "--seeds must be comma-separated integers"),
-    (["tiny", "--seeds", "3,3"], "repeats a seed"),
-    ([SMALL, "--seeds", "1,2"], "--seeds applies to a scenario name"),
-    (["tiny", "--policies", "static,clairvoyant"], "unknown policy 'clairvoyant'"),
-    (["tiny", "--models", "/nonexistent/models"], "is not a folder"),
-    (["tiny", "--seats", "oracle"], "invalid choice"),
-    ([], "required"),
-])
+@pytest.mark.parametrize(
+    "argv, words",
+    [
+        (["/nonexistent/replay"], "no replay folder or scenario named"),
+        ([SMALL, "/nonexistent/replay"], "does not exist"),
+        (["tiny", "--seeds", "1,x"], "--seeds must be comma-separated integers"),
+        (["tiny", "--seeds", "3,3"], "repeats a seed"),
+        ([SMALL, "--seeds", "1,2"], "--seeds applies to a scenario name"),
+        (["tiny", "--policies", "static,clairvoyant"], "unknown policy 'clairvoyant'"),
+        (["tiny", "--models", "/nonexistent/models"], "is not a folder"),
+        (["tiny", "--seats", "oracle"], "invalid choice"),
+        ([], "required"),
+    ],
+)
 def test_mistakes_give_one_line_and_exit_2(argv, words, capsys, tmp_path):
     try:
         rc = main([*argv, "--out", str(tmp_path / "o"), "-q"])

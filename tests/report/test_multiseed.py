@@ -25,7 +25,9 @@ def _check_agg(a: dict) -> None:
     if len(vals) == 2:
         m = sum(vals) / 2
         assert math.isclose(a["mean"], m, rel_tol=1e-9, abs_tol=1e-12)
-        assert math.isclose(a["sd"], abs(vals[0] - vals[1]) / math.sqrt(2), rel_tol=1e-9, abs_tol=1e-12)
+        assert math.isclose(
+            a["sd"], abs(vals[0] - vals[1]) / math.sqrt(2), rel_tol=1e-9, abs_tol=1e-12
+        )
 
 
 @pytest.mark.slow
@@ -40,20 +42,23 @@ def test_models_over_two_simulated_days(tmp_path):
         assert set(a["per_seed"]) == {"31", "32"}
         _check_agg(a)
     assert summ["kpis"]["predictions"]["n_seeds"] == 2
-    for t in summ["targets"]:   # 2 seeds < the 5 every model target needs
+    for t in summ["targets"]:  # 2 seeds < the 5 every model target needs
         assert t["status"] in ("indicative", "n/a")
     with open(os.path.join(out, "scorecard.json"), "rb") as f:
         assert set(orjson.loads(f.read())["per_seed"]) == {"31", "32"}
     html = open(os.path.join(out, "report.html"), encoding="utf-8").read()
     assert "2 seeds: figures are mean ± sd over seeds" in html and "seed 32" in html
-    assert not [d for d in made if d.startswith("fleetstream-evaluate-")], "simulated days left behind"
+    assert not [d for d in made if d.startswith("fleetstream-evaluate-")], (
+        "simulated days left behind"
+    )
 
 
 @pytest.mark.slow
 def test_policies_over_two_seeds_with_differences(tmp_path):
     out = str(tmp_path / "p")
-    summ = compare_policies("tiny", ["static", "reactive", "predictive"], SEEDS, out, Settings(),
-                            progress=False)
+    summ = compare_policies(
+        "tiny", ["static", "reactive", "predictive"], SEEDS, out, Settings(), progress=False
+    )
     per = summ["per_seed"]
     assert set(per) == {"31", "32"}
     for p in ("static", "reactive", "predictive"):
@@ -64,7 +69,10 @@ def test_policies_over_two_seeds_with_differences(tmp_path):
         want = 100 * (per[s]["predictive"]["on_time_rate"] - per[s]["reactive"]["on_time_rate"])
         assert math.isclose(d["per_seed"][s], want, abs_tol=1e-9)
     _check_agg(d)
-    assert {t["kpi"] for t in summ["targets"]} >= {"on_time_pred_minus_reactive", "on_time_pred_minus_static"}
+    assert {t["kpi"] for t in summ["targets"]} >= {
+        "on_time_pred_minus_reactive",
+        "on_time_pred_minus_static",
+    }
     for t in summ["targets"]:
         assert t["status"] == "indicative" and "2 seeds only: not a claim" in t["note"]
     html = open(os.path.join(out, "report.html"), encoding="utf-8").read()

@@ -9,10 +9,21 @@ import re
 
 import orjson
 
-SECTIONS = ("Verdict against the targets", "KPIs", "Run", "Risk models: reliability",
-            "Risk models: ROC and precision-recall", "Intervals by horizon", "Intervals by hour of the day",
-            "ETA error by leg length", "Alert lead time", "Per-driver workload", "By zone",
-            "By hour of prediction (UTC)", "By horizon")
+SECTIONS = (
+    "Verdict against the targets",
+    "KPIs",
+    "Run",
+    "Risk models: reliability",
+    "Risk models: ROC and precision-recall",
+    "Intervals by horizon",
+    "Intervals by hour of the day",
+    "ETA error by leg length",
+    "Alert lead time",
+    "Per-driver workload",
+    "By zone",
+    "By hour of prediction (UTC)",
+    "By horizon",
+)
 NOT_A_NUMBER = re.compile(r"\b(nan|NaN|None|null|inf)\b")
 
 
@@ -27,8 +38,10 @@ def test_small_report_renders_in_chromium_without_console_errors(small_eval, bro
     assert "single seed" in text and "engine commit" in text and "settings hash" in text
     assert d.execute_script("return document.scripts.length") == 0
     # every chart is an inline SVG that lays out at a readable size
-    widths = d.execute_script("return Array.from(document.querySelectorAll('figure.chart svg'))"
-                              ".map(s => s.getBoundingClientRect().width)")
+    widths = d.execute_script(
+        "return Array.from(document.querySelectorAll('figure.chart svg'))"
+        ".map(s => s.getBoundingClientRect().width)"
+    )
     assert len(widths) >= 6 and min(widths) > 300, widths
     # no external resource: every URL is a data: URL or an in-page reference
     html = open(path, encoding="utf-8").read()
@@ -47,7 +60,8 @@ def test_no_nan_none_or_null_in_any_output(small_eval, browser):
     browser.load(os.path.join(out, "report.html"))
     text = browser.driver.execute_script("return document.body.innerText")
     svg_text = browser.driver.execute_script(
-        "return Array.from(document.querySelectorAll('svg text')).map(t => t.textContent).join(' ')")
+        "return Array.from(document.querySelectorAll('svg text')).map(t => t.textContent).join(' ')"
+    )
     assert not NOT_A_NUMBER.search(text), NOT_A_NUMBER.search(text)
     assert not NOT_A_NUMBER.search(svg_text), NOT_A_NUMBER.search(svg_text)
     # hours are h:mm or minutes, never decimal hours like "8.88 h"

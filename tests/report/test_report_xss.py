@@ -42,6 +42,7 @@ def test_data_text_is_escaped_in_the_html(evil_html):
 
 def test_evil_names_render_as_text_in_chromium(evil_html, browser, tmp_path, artifacts):
     from selenium.common.exceptions import NoAlertPresentException
+
     path = str(tmp_path / "report.html")
     with open(path, "w", encoding="utf-8") as f:
         f.write(evil_html)
@@ -59,7 +60,9 @@ def test_evil_names_render_as_text_in_chromium(evil_html, browser, tmp_path, art
 
 def test_same_data_same_report_bytes(small_eval):
     """Charts carry no date and a fixed hash salt: the page is a function of its data."""
-    a, _ = model_report(small_eval["cards"], small_eval["raws"], small_eval["seeds"], small_eval["meta"])
+    a, _ = model_report(
+        small_eval["cards"], small_eval["raws"], small_eval["seeds"], small_eval["meta"]
+    )
     assert open(os.path.join(small_eval["out"], "report.html"), encoding="utf-8").read() == a
 
 
@@ -75,7 +78,10 @@ def test_missing_metrics_say_why(small_eval):
         c["late_risk"]["30min_before_window_end"]["roc_auc"] = NA("no predictions")
         c["alerts"]["median_lead_before_window_end_min"] = NA("no true alert")
     html, summ = model_report(cards, raws, small_eval["seeds"], small_eval["meta"])
-    assert "n/a (no predictions)" in html and "n/a (no late-risk alert on an order that was late)" in html
+    assert (
+        "n/a (no predictions)" in html
+        and "n/a (no late-risk alert on an order that was late)" in html
+    )
     late = next(t for t in summ["targets"] if t["kpi"] == "late_auc_30")
     assert late["status"] == "n/a" and late["shown"].startswith("n/a (")
     for bad in (">nan<", ">None<", " nan ", " None "):
