@@ -65,9 +65,11 @@ def _key_doc(topic: str) -> tuple[str, str]:
 
 
 def _headers_schema() -> dict:
-    return {"type": "object", "required": list(HEADER_NAMES),
-            "properties": {h: {"type": "string", "description": HEADER_DOCS[h]}
-                           for h in HEADER_NAMES}}
+    props = {h: {"type": "string", "description": HEADER_DOCS[h]} for h in HEADER_NAMES}
+    props["content-type"]["const"] = CONTENT_TYPE
+    props["schema_version"]["pattern"] = r"^[0-9]+\.[0-9]+\.[0-9]+$"
+    props["producer"]["pattern"] = r"^fleetstream/"
+    return {"type": "object", "required": list(HEADER_NAMES), "properties": props}
 
 
 def asyncapi_document(examples: dict[str, list[dict]]) -> dict:
@@ -95,6 +97,9 @@ def asyncapi_document(examples: dict[str, list[dict]]) -> dict:
         }
         if is_out:
             msg["headers"] = _headers_schema()
+            msg["correlationId"] = {"description": "What caused the record: an input event "
+                                    "id or the proposal a decision answers.",
+                                    "location": "$message.header#/trace_id"}
         else:
             msg["description"] = ("Carries " + ", ".join(
                 f"`{c.TYPE}`" for c in ev.EVENT_TYPES.values() if c.TOPIC == topic)
