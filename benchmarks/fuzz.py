@@ -101,9 +101,12 @@ class FuzzPipeline:
         self.nonfinite: list[str] = []
         self.crashes: list[tuple[InMsg, str]] = []
         self.real_fates: list[str] = []              # fates of the unmutated messages
+        self.last: list[tuple[str, dict]] = []       # records of the last message processed
 
     def process(self, msg: InMsg) -> str:
-        """The fate of one message: ``routed``, ``dead_letter``, ``dropped`` or ``crash``."""
+        """The fate of one message: ``routed``, ``dead_letter``, ``dropped`` or ``crash``.
+        Its records (dead letter or zone outputs) are in ``last`` until the next call."""
+        self.last = []
         try:
             fate = self._process(msg)
         except Exception:  # noqa: BLE001 - this is what the fuzzer looks for
@@ -128,6 +131,7 @@ class FuzzPipeline:
         if zone is None:
             zone = self.zones[what] = self.zone_factory(what)
         for topic, rec in zone_step(zone, msg, ev):
+            self.last.append((topic, rec))
             self.outputs[topic] += 1
             orjson.dumps(rec)  # must be plain JSON
             where = nonfinite_path(rec)
@@ -140,6 +144,7 @@ class FuzzPipeline:
         return "routed"
 
     def _dead(self, rec: dict) -> None:
+        self.last.append((TOPIC_DLQ, rec))
         orjson.dumps(rec)
         self.dlq[reason_bucket(rec)] += 1
 
