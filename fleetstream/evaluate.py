@@ -30,7 +30,8 @@ from fleetstream.contract.settings import Settings
 from fleetstream.report.build import model_report, policy_report, summary_text
 from fleetstream.report.meta import manifest, run_meta
 from fleetstream.report.metrics import clean
-from fleetstream.report.scoring import MissingTruth, check_replay, run_engine, scorecard
+from fleetstream.report.scorecard import scorecard
+from fleetstream.report.scoring import MissingTruth, check_replay, run_engine
 
 POLICY_NAMES = ("static", "reactive", "predictive")
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetstream.report import charts
+from fleetstream.report import charts, charts_ops
 from fleetstream.report.fmt import fmt, threshold
 from fleetstream.report.html import (
     block_table,
@@ -20,7 +20,8 @@ from fleetstream.report.html import (
     workload_table,
 )
 from fleetstream.report.kpis import MODEL_KPIS, POLICY_DIFFS, POLICY_KPIS, aggregate
-from fleetstream.report.scoring import _workload_summary, pool, pooled_blocks
+from fleetstream.report.pooled import pool, pooled_blocks
+from fleetstream.report.scorecard import _workload_summary
 from fleetstream.report.targets import MODEL_TARGETS, POLICY_TARGETS, summary, verdicts
 
 
@@ -98,13 +99,13 @@ def model_report(
             "Alert lead time",
             "How long before the window end each late-risk alert on an order that was then late "
             "came; false alerts are counted in the title.",
-            charts.lead_chart(raw),
+            charts_ops.lead_chart(raw),
         ),
         section(
             "Per-driver workload",
             "Stops reached and shift length per driver in the recording, by fleet type "
             f"({pooled}).",
-            charts.workload_chart(raw["workload"]),
+            charts_ops.workload_chart(raw["workload"]),
             workload_table(_workload_summary(raw["workload"])),
         ),
         section(
@@ -146,7 +147,7 @@ def policy_report(
         section(
             "Policies",
             f"{_seed_note(seeds)}.",
-            charts.policy_chart(agg, diffs, policies, seeds),
+            charts_ops.policy_chart(agg, diffs, policies, seeds),
             policy_table(agg, policies),
         ),
         section(
