@@ -42,10 +42,13 @@ def test_replay_serves_every_metric_family_during_and_after_the_run(tmp_path) ->
            "--metrics-linger", "60", "--log-format", "json", "--run-id", "it-observe"]
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
     try:
-        wait_for(lambda: status(f"http://127.0.0.1:{port}/healthz") == 200, 60, "/healthz")
+        def up() -> bool:
+            assert proc.poll() is None, (tmp_path / "stderr.log").read_text()[-3000:]
+            return status(f"http://127.0.0.1:{port}/healthz") == 200
+        wait_for(up, 120, "/healthz")
         code, body = get(f"http://127.0.0.1:{port}/healthz")
         assert code == 200 and orjson.loads(body)["status"] == "ok"
-        wait_for(lambda: readyz(port)[0] == 200, 60, "/readyz ready")
+        wait_for(lambda: readyz(port)[0] == 200, 120, "/readyz ready")
         rep = readyz(port)[1]
         assert rep["conditions"] == {"sources_assigned": True, "state_restored": True,
                                      "running": True}
@@ -59,7 +62,7 @@ def test_replay_serves_every_metric_family_during_and_after_the_run(tmp_path) ->
         assert readyz(port)[0] == 200
 
         # The end: not ready any more (the flow finished), the endpoint still serves.
-        wait_for(lambda: readyz(port)[0] == 503, 120, "/readyz not ready after the end",
+        wait_for(lambda: readyz(port)[0] == 503, 240, "/readyz not ready after the end",
                  every_s=0.3)
         assert readyz(port)[1]["conditions"]["running"] is False
         assert status(f"http://127.0.0.1:{port}/healthz") == 200
