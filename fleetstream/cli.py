@@ -29,11 +29,10 @@ from fleetstream.contract.settings import Settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
-    overrides = {}
-    for kv in getattr(args, "set", None) or []:
-        k, _, v = kv.partition("=")
-        overrides[k] = v
-    return Settings.load(getattr(args, "config", None), overrides=overrides)
+    """``--config``, the environment and ``--set``, checked (one line naming the
+    source at fault on an error)."""
+    from fleetstream.preflight import load_settings
+    return load_settings(getattr(args, "config", None), getattr(args, "set", None))
 
 
 def _common(p: argparse.ArgumentParser) -> None:
@@ -43,35 +42,55 @@ def _common(p: argparse.ArgumentParser) -> None:
 
 
 def cmd_replay(args: argparse.Namespace) -> int:
-    from fleetstream.replay import run_replay
+    from fleetstream.interrupt import EXIT_INTERRUPTED, CtrlC
+    from fleetstream.preflight import check_number
+    from fleetstream.replay import prepare_replay, run_replay
+    # Everything is checked before anything starts (docs/operations.md).
+    check_number("--workers", args.workers, minimum=1)
+    check_number("--processes", args.processes, minimum=1)
+    check_number("--lanes", args.lanes, minimum=1)
+    check_number("--speed", args.speed, positive=True)
+    check_number("--alerts", args.alerts, minimum=0)
     s = _settings(args)
-    workers = args.workers or s.workers
+    workers = args.workers if args.workers is not None else s.workers
     procs = args.processes
     lanes = args.lanes
-    print(f"fleetstream replay {args.replay} -> {args.out}  ({procs} process"
-          f"{'es' if procs > 1 else ''} x {workers} worker{'s' if workers > 1 else ''}, "
-          f"{lanes} lane{'s' if lanes > 1 else ''})", file=sys.stderr)
-    from fleetstream.observe import runtime as observe  # metrics, health, logs
-    observe.start(args, "replay", s)
-    summary = run_replay(args.replay, args.out, s.engine, workers=workers,
-                         recovery_dir=args.recovery, speed=args.speed,
-                         progress=not args.quiet, fresh=not args.resume,
-                         models_dir=args.models, processes=procs, lanes=lanes,
-                         limits=s.limits)
-    print(summary.render())
-    if args.alerts:
-        from fleetstream.connectors.console import print_alerts
-        print_alerts(os.path.join(args.out, "fs.alerts.jsonl"), limit=args.alerts)
-    print(f"outputs in {args.out}/ (one JSON Lines file per topic)")
-    observe.stop(args)  # not ready any more; --metrics-linger; close
-    return 0
+    with CtrlC("fleetstream replay") as ctrl_c:
+        prepared = prepare_replay(args.replay, args.out, args.recovery, fresh=not args.resume,
+                                  force=args.force, models_dir=args.models, lanes=lanes)
+        if ctrl_c.stop.is_set():
+            return EXIT_INTERRUPTED
+        print(f"fleetstream replay {args.replay} -> {args.out}  ({procs} process"
+              f"{'es' if procs > 1 else ''} x {workers} worker{'s' if workers > 1 else ''}, "
+              f"{lanes} lane{'s' if lanes > 1 else ''})", file=sys.stderr)
+        from fleetstream.observe import runtime as observe  # metrics, health, logs
+        observe.start(args, "replay", s)
+        summary = run_replay(args.replay, args.out, s.engine, workers=workers,
+                             recovery_dir=args.recovery, speed=args.speed,
+                             progress=not args.quiet, fresh=not args.resume,
+                             models_dir=args.models, processes=procs, lanes=lanes,
+                             limits=s.limits, prepared=prepared, stop=ctrl_c.stop)
+        print(summary.render())
+        if args.alerts:
+            from fleetstream.connectors.console import print_alerts
+            print_alerts(os.path.join(args.out, "fs.alerts.jsonl"), limit=args.alerts)
+        print(f"outputs in {args.out}/ (one JSON Lines file per topic)")
+        observe.stop(args)  # not ready any more; --metrics-linger; close
+        sys.stdout.flush()
+        if summary.read_error:
+            print(f"fleetstream replay: {summary.read_error}", file=sys.stderr)
+            return 2
+        return EXIT_INTERRUPTED if ctrl_c.count else 0
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from fleetstream.sim.record import simulate_to
+    from fleetstream.sim.record import check_sim_out, simulate_to
     s = _settings(args)
+    out = check_sim_out(args.out, force=args.force)  # before the simulation starts
+    out.apply()
     manifest = simulate_to(args.scenario, args.out, seed=args.seed, settings=s.engine,
                            progress=not args.quiet)
+    out.mark("complete", scenario=manifest["name"], seed=manifest["seed"])
     print(orjson.dumps({k: manifest[k] for k in ("name", "seed", "sizes", "closed_loop_kpis")},
                        option=orjson.OPT_INDENT_2).decode())
     return 0
@@ -94,9 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
                        "and write fs.decisions.jsonl, fs.eta.jsonl, fs.alerts.jsonl, "
                        "fs.notifications.jsonl and fs.dlq.jsonl into --out.")
     r.add_argument("replay", help="replay folder (with events.jsonl.gz) or events file")
-    r.add_argument("--out", default="out", help="output directory (default: out)")
-    r.add_argument("-w", "--workers", type=int, default=0,
-                   help="Bytewax workers per process (default 1, or `workers` in --config)")
+    r.add_argument("--out", default="out",
+                   help="output folder (default: out): created if missing; an existing "
+                   "one must be empty or, with --force, an earlier replay's output")
+    r.add_argument("-w", "--workers", type=int, default=None,
+                   help="Bytewax workers per process, >= 1 (default 1, or `workers` in "
+                   "--config)")
     r.add_argument("-p", "--processes", type=int, default=1, metavar="N",
                    help="run the flow as a Bytewax cluster of N processes on this host "
                    "(started by this command on free 127.0.0.1 ports); zones are spread "
@@ -110,10 +132,16 @@ def build_parser() -> argparse.ArgumentParser:
                    "lane matters (flows/lanes.py). --resume needs the N of the run it "
                    "resumes (default 1)")
     r.add_argument("--speed", type=float, default=None,
-                   help="pace the replay at N x event time (default: as fast as possible)")
+                   help="pace the replay at N x event time, N > 0 (default: as fast as "
+                   "possible)")
     r.add_argument("--recovery", metavar="DIR", help="enable Bytewax recovery in DIR")
     r.add_argument("--resume", action="store_true",
-                   help="resume from --recovery instead of starting fresh")
+                   help="resume from --recovery instead of starting fresh (the --out and "
+                   "--recovery of the interrupted run; docs/operations.md)")
+    r.add_argument("--force", action="store_true",
+                   help="replace the outputs of an earlier replay in --out (only the files "
+                   "a replay writes; a folder with other content is always refused) and "
+                   "clear the recovery files in --recovery")
     r.add_argument("--models", metavar="DIR", help="warm-start the models from a snapshot dir")
     r.add_argument("--alerts", type=int, default=0, metavar="N",
                    help="print the first N alerts in a readable form")
@@ -129,7 +157,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--scenario", default="small",
                    choices=["tiny", "small", "metro", "disrupted", "zones8"])
     s.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
-    s.add_argument("--out", required=True, help="replay folder to write")
+    s.add_argument("--out", required=True,
+                   help="replay folder to write: missing or empty, or with --force an "
+                   "earlier simulation's folder")
+    s.add_argument("--force", action="store_true",
+                   help="overwrite the files of an earlier simulation in --out")
     s.add_argument("-q", "--quiet", action="store_true")
     _common(s)
     s.set_defaults(fn=cmd_simulate)
@@ -155,6 +187,11 @@ DELEGATED = (
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand.  Exit codes (docs/operations.md): 0 ok, 1 internal error,
+    2 bad usage or input, 3 infeasible plan (``plan``), 130 interrupted (Ctrl-C).
+
+    The last-resort net: an operator mistake is one line and 2; any other exception is
+    one line naming it and 1 (``FLEETSTREAM_DEBUG=1`` shows the traceback instead)."""
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in {d[0] for d in DELEGATED}:
         # Delegated subcommands parse their own arguments (and --help).
@@ -162,16 +199,43 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if getattr(args, "rest", None) and args.rest[:1] == ["--"]:
         args.rest = args.rest[1:]
+    debug = os.environ.get("FLEETSTREAM_DEBUG", "") not in ("", "0")
     try:
         return args.fn(args)
     except ModuleNotFoundError as e:
         if e.name and e.name.startswith("fleetstream."):
             print(f"fleetstream {args.cmd}: not available in this build ({e.name})", file=sys.stderr)
             return 2
-        raise
-    except (FileNotFoundError, ValueError) as e:
-        print(f"fleetstream {args.cmd}: {e}", file=sys.stderr)
+        if debug:
+            raise
+        return _internal_error(args.cmd, e)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+            ValueError) as e:
+        if debug:
+            raise
+        print(f"fleetstream {args.cmd}: {_one_line(e)}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"fleetstream {args.cmd}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # `fleetstream ... | head`: the reader went away
+        return 1
+    except Exception as e:  # noqa: BLE001 - the last-resort net
+        if debug:
+            raise
+        return _internal_error(args.cmd, e)
+
+
+def _one_line(e: BaseException) -> str:
+    return " ".join(str(e).split()) or type(e).__name__
+
+
+def _internal_error(cmd: str, e: BaseException) -> int:
+    print(f"fleetstream {cmd}: internal error: {type(e).__name__}: {_one_line(e)} "
+          "(set FLEETSTREAM_DEBUG=1 for the traceback)", file=sys.stderr)
+    return 1
 
 
 if __name__ == "__main__":

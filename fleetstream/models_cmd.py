@@ -51,6 +51,9 @@ def info(models_dir: str) -> dict:
     m = read_manifest(models_dir)
     out = {"manifest": m}
     try:
+        if not isinstance(m, dict) or not isinstance(m.get("zones"), dict):
+            raise ValueError(f"{models_dir}: manifest.json is not a models manifest "
+                             "(no zones table)")
         check_manifest(m, models_dir)
     except ValueError as e:
         out["loadable"] = False
@@ -78,8 +81,15 @@ def main(argv: list[str] | None = None) -> int:
     n = sub.add_parser("info", help="show a models dir's manifest, sizes and metrics")
     n.add_argument("dir")
     a = ap.parse_args(argv)
+    from fleetstream.preflight import check_models_dir, events_file, load_settings
+    from fleetstream.run_dirs import _usable_folder
     if a.action == "export":
-        m = export_from_replay(a.replay, a.out, Settings.load(a.config), a.models, a.kind,
+        # everything checked before the (long) learning run starts
+        settings = load_settings(a.config, None)
+        events_file(a.replay)
+        check_models_dir(a.models)
+        _usable_folder("--out", a.out)
+        m = export_from_replay(a.replay, a.out, settings, a.models, a.kind,
                                progress=not a.quiet)
         for z, zi in m["zones"].items():
             print(f"{z}: {zi['bytes']:,} bytes  " + ", ".join(
@@ -89,11 +99,15 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if a.action == "import":
         from fleetstream.models.store import import_dir
+        check_models_dir(a.src, flag="SRC")
+        _usable_folder("--out", a.out)
         m = import_dir(a.src, a.out)
         print(f"imported {len(m['zones'])} zones from {a.src} into {a.out}")
         return 0
     res = info(a.dir)
     sys.stdout.write(orjson.dumps(res, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
+    if not res["loadable"]:
+        print(f"fleetstream models: refused: {res['refused']}", file=sys.stderr)
     return 0 if res["loadable"] else 2
 
 

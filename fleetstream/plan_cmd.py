@@ -18,7 +18,8 @@ Exit codes:
      line number is printed), invalid JSON, a bad option;
   3  infeasible: some mandatory customers are left out (each printed with its
      reason) or the check finds a violation;
-  1  an unexpected error (a bug: please report the traceback).
+  1  an unexpected error (a bug: rerun with FLEETSTREAM_DEBUG=1 and report the
+     traceback).
 
     fleetstream plan C101
     fleetstream plan R205 --backend ortools --time-limit 5
@@ -58,6 +59,23 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_BAD_INPUT, f"fleetstream plan: error: {message}\n")
 
 
+def _check_options(a: argparse.Namespace) -> None:
+    """Bad options, before any solving: one line naming the flag (exit 2)."""
+    from fleetstream.preflight import check_number
+    from fleetstream.run_dirs import OperatorError
+    check_number("--iterations", a.iterations, minimum=1)
+    check_number("--guard", a.guard, positive=True)
+    check_number("--time-limit", a.time_limit, positive=True)
+    check_number("--solution-limit", a.solution_limit, minimum=0)
+    if a.out:
+        parent = os.path.dirname(os.path.abspath(a.out))
+        if os.path.isdir(a.out):
+            raise OperatorError(f"--out {a.out}: is a folder, not a file name")
+        if not os.path.isdir(parent) or not os.access(parent, os.W_OK):
+            raise OperatorError(f"--out {a.out}: cannot write there ({parent} is not a "
+                                "writable folder)")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = _Parser(prog="fleetstream plan", description=__doc__,
                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -79,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-q", "--quiet", action="store_true")
     a = ap.parse_args(argv)
     try:
+        _check_options(a)
         path = _resolve(a.instance)
         p = read_instance(path, a.convention)
         budget = Budget(time_limit_s=a.time_limit, solution_limit=a.solution_limit or 1,

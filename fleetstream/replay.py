@@ -1,4 +1,11 @@
-"""Run the dataflow over a replay folder and write one JSON Lines file per topic."""
+"""Run the dataflow over a replay folder and write one JSON Lines file per topic.
+
+Operator safety (docs/operations.md): every path and the input file are checked
+before anything starts (:func:`prepare_replay`); ``--out`` is created or, with
+``force``, only the files a replay writes are replaced (``fleetstream.run_dirs``);
+a stop request (the first Ctrl-C, ``fleetstream.interrupt``) ends the input early
+and the run still writes consistent outputs and its summary, marked as interrupted.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,8 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
+import threading
 import time
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -19,17 +28,31 @@ from typing import Any
 
 import orjson
 import bytewax.operators as op
-from bytewax.recovery import RecoveryConfig, init_db_dir
+from bytewax.inputs import StatefulSourcePartition
+from bytewax.recovery import RecoveryConfig
 from bytewax.testing import cluster_main, run_main
 
-from fleetstream.connectors.files import OutputFiles, ReplaySource, count_lines, finalize
+from fleetstream import interrupt
+from fleetstream.connectors.files import (RAW_DIR, OutputFiles, ReplaySource, count_lines,
+                                         finalize)
 from fleetstream.contract.outputs import OUTPUT_TOPICS
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.operators import jobs
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
 from fleetstream.flows.engine import DROPS, build_flow
+from fleetstream.preflight import (READ_ERRORS, check_events_file, check_models_dir,
+                                   events_file, read_error_text)
+from fleetstream.run_dirs import (OperatorError, OutFolder, RecoveryFolder, check_out,
+                                  check_recovery)
 
 FILE_TOPICS = list(OUTPUT_TOPICS) + [DROPS]
+REPLAY_KIND = "fleetstream replay"
+
+
+def replay_files() -> tuple[list[str], list[str]]:
+    """The files and folders a replay writes in ``--out`` (all it may ever replace)."""
+    files = [t + ".jsonl" for t in FILE_TOPICS]
+    return files + [os.path.join(RAW_DIR, f) for f in files], [RAW_DIR]
 
 
 def _lines(chunk: list) -> list[tuple[str, str]]:
@@ -53,6 +76,13 @@ class ReplaySummary:
     solver_jobs: dict[str, float] = field(default_factory=dict)
     """Solver-job counters of the run (one process): submitted, applied, waits (results
     not ready at their due event time) and wait_s (wall seconds the event path waited)."""
+    interrupted: bool = False
+    """The input was stopped early (Ctrl-C): the outputs cover the first ``events_in``
+    lines of the ``events_total``."""
+    events_total: int | None = None
+    read_error: str | None = None
+    """The input could not be read past line ``events_in`` (the outputs cover the
+    events before it)."""
 
     @property
     def events_per_s(self) -> float:
@@ -61,6 +91,13 @@ class ReplaySummary:
     def render(self) -> str:
         lines = [f"events in      {self.events_in:>10,}   ({self.events_per_s:,.0f} events/s, "
                  f"{self.seconds:.1f} s)"]
+        of = f" of {self.events_total:,}" if self.events_total is not None else ""
+        if self.interrupted:
+            lines.insert(0, f"INTERRUPTED (Ctrl-C) after {self.events_in:,}{of} events: the "
+                         "outputs cover the events read so far")
+        if self.read_error:
+            lines.insert(0, f"STOPPED by an input error after {self.events_in:,}{of} events: "
+                         "the outputs cover the events read so far")
         for t in OUTPUT_TOPICS:
             lines.append(f"{t:<15}{self.counts.get(t, 0):>10,}")
         if self.decisions:
@@ -80,12 +117,71 @@ class ReplaySummary:
         return "\n".join(lines)
 
 
+class _InputReport:
+    """What the replay source saw: where it stopped and why (one per process)."""
+
+    def __init__(self) -> None:
+        self.stopped_at: int | None = None
+        self.read_error: str | None = None
+        self.read: int | None = None
+
+    def as_dict(self) -> dict:
+        return {"stopped_at": self.stopped_at, "read_error": self.read_error,
+                "read": self.read}
+
+
+_STOP = threading.Event()
+"""Set by the first Ctrl-C (``fleetstream.interrupt.CtrlC``): the source stops reading."""
+_REPORT = _InputReport()
+
+
+class _StoppablePartition(StatefulSourcePartition):
+    """The replay file's partition, stopping early on a stop request (the flow then
+    ends as at the end of the file) or on a read error (the same, with the error
+    kept for the summary: no traceback, the events before it are all decided)."""
+
+    def __init__(self, inner: Any, path: str, stop: threading.Event, report: _InputReport):
+        self.inner, self.path, self.stop, self.report = inner, path, stop, report
+
+    def next_batch(self) -> list:
+        if self.stop.is_set():
+            self.report.stopped_at = self.inner.seq
+            raise StopIteration()
+        try:
+            return self.inner.next_batch()
+        except StopIteration:
+            self.report.read = self.inner.seq
+            raise
+        except READ_ERRORS as e:
+            self.report.stopped_at = self.inner.seq
+            self.report.read_error = read_error_text(self.path, e, self.inner.seq)
+            raise StopIteration() from None
+
+    def next_awake(self) -> Any:
+        return None if self.stop.is_set() else self.inner.next_awake()
+
+    def snapshot(self) -> Any:
+        return self.inner.snapshot()
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class _StoppableSource(ReplaySource):
+    def build_part(self, step_id: str, for_part: str, resume_state: Any) -> _StoppablePartition:
+        try:
+            inner = super().build_part(step_id, for_part, resume_state)
+        except READ_ERRORS as e:
+            raise OperatorError(read_error_text(self.path, e)) from None
+        return _StoppablePartition(inner, self.path, _STOP, _REPORT)
+
+
 def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float | None = None,
               progress: bool = False, total: int | None = None, batch_size: int = 2000,
               models_dir: str | None = None, crash_at: int | None = None, lanes: int = 1,
               limits: LimitsSettings | None = None):
-    source = ReplaySource(replay, batch_size=batch_size, speed=speed, progress=progress,
-                          total=total, crash_at=crash_at, chunked=True)
+    source = _StoppableSource(replay, batch_size=batch_size, speed=speed, progress=progress,
+                              total=total, crash_at=crash_at, chunked=True)
 
     def attach(chunks: Any) -> None:
         op.output("files", op.flat_map("to_lines", chunks, _lines),
@@ -97,12 +193,50 @@ def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float 
                       limits=limits, chunked_input=True, chunked_outputs=True)
 
 
+@dataclass
+class PreparedReplay:
+    """A replay whose paths and input were checked (:func:`prepare_replay`); nothing
+    has been created or removed yet."""
+
+    replay: str
+    events: str
+    total: int | None
+    out: OutFolder
+    recovery: RecoveryFolder | None
+    models_dir: str | None
+
+
+def prepare_replay(replay: str, out_dir: str, recovery_dir: str | None = None,
+                   fresh: bool = True, force: bool = False, models_dir: str | None = None,
+                   lanes: int = 1, check_input: bool = True) -> PreparedReplay:
+    """Check everything a replay needs before it starts; :class:`OperatorError` (one
+    line) on the first problem, with nothing changed on disk."""
+    if not fresh and not recovery_dir:
+        raise OperatorError("--resume needs --recovery DIR (the recovery folder of the "
+                            "run to resume)")
+    if not fresh and force:
+        raise OperatorError("--resume continues a run and --force replaces its outputs: "
+                            "give one of them")
+    path = events_file(replay)
+    check_models_dir(models_dir)
+    files, dirs = replay_files()
+    rec = check_recovery(recovery_dir, resume=not fresh, force=force, lanes=lanes) \
+        if recovery_dir else None
+    out = check_out(out_dir, REPLAY_KIND, files, dirs, force=force, resume=not fresh)
+    if recovery_dir and os.path.abspath(recovery_dir) == os.path.abspath(out_dir):
+        raise OperatorError(f"--recovery {recovery_dir}: must not be the --out folder")
+    total = check_events_file(path) if check_input else None
+    return PreparedReplay(replay, path, total, out, rec, models_dir)
+
+
 def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None,
                workers: int = 1, recovery_dir: str | None = None, speed: float | None = None,
                progress: bool = False, fresh: bool = True,
                epoch_interval_s: float = 5.0, models_dir: str | None = None,
                batch_size: int = 2000, crash_at: int | None = None, processes: int = 1,
-               lanes: int = 1, limits: LimitsSettings | None = None) -> ReplaySummary:
+               lanes: int = 1, limits: LimitsSettings | None = None, force: bool = False,
+               prepared: PreparedReplay | None = None,
+               stop: threading.Event | None = None) -> ReplaySummary:
     """Replay ``replay`` through the flow into ``out_dir``.
 
     With ``recovery_dir`` the run snapshots its state there; calling again with
@@ -113,25 +247,32 @@ def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None
     and tracking over lanes, a lane per zone group (flows/lanes.py): the same bytes
     for any workers and processes at that lane count, and the bytes of one lane
     unless the input needs the one-lane watermark or dedupe across zone groups.
+
+    ``out_dir`` must be missing, empty, or (with ``force``) the output of an earlier
+    replay, of which only the replay's own files are replaced (docs/operations.md);
+    ``prepared`` is the result of :func:`prepare_replay` when the caller checked
+    first.  ``stop`` (set by the first Ctrl-C) ends the input early: the outputs of the
+    events read so far are written and the summary says ``interrupted``.
     """
     settings = settings or EngineSettings()
     if processes < 1 or workers < 1 or lanes < 1:
-        raise ValueError("processes, workers and lanes must be >= 1")
+        raise OperatorError("processes, workers and lanes must be >= 1")
+    if speed is not None and not (speed > 0 and speed != float("inf")):
+        raise OperatorError(f"speed must be a finite number > 0, got {speed}")
     if processes > 1 and settings.solver_workers == -1:
         # Every process has its own solver pool: share the cores among them.
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
         settings = dataclasses.replace(settings, solver_workers=max(1, cores // processes))
-    if fresh and os.path.isdir(out_dir):
-        shutil.rmtree(out_dir)
-    os.makedirs(out_dir, exist_ok=True)
-    total = count_lines(replay) if progress else None
-    if recovery_dir:
-        if fresh and os.path.isdir(recovery_dir):
-            shutil.rmtree(recovery_dir)
-        if not os.path.isdir(recovery_dir):
-            os.makedirs(recovery_dir)
-            init_db_dir(recovery_dir, processes * workers)
-    spec = dict(replay=replay, out_dir=out_dir, settings=settings, speed=speed,
+    prep = prepared or prepare_replay(replay, out_dir, recovery_dir, fresh, force, models_dir,
+                                      lanes)
+    prep.out.apply(replay=os.path.abspath(prep.events), lanes=lanes, events_total=prep.total)
+    if prep.recovery is not None:
+        prep.recovery.apply(processes * workers, lanes)
+    total = prep.total
+    global _STOP, _REPORT
+    _STOP = stop if stop is not None else threading.Event()
+    _REPORT = _InputReport()
+    spec = dict(replay=prep.events, out_dir=out_dir, settings=settings, speed=speed,
                 progress=progress, total=total, batch_size=batch_size, models_dir=models_dir,
                 crash_at=crash_at, lanes=lanes, workers=workers, recovery_dir=recovery_dir,
                 epoch_interval_s=epoch_interval_s, limits=limits)
@@ -139,18 +280,65 @@ def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None
     jobs0 = dict(jobs.METRICS)
     if processes == 1:
         ru0 = resource.getrusage(resource.RUSAGE_SELF)
-        _run_process(spec, [], 0)
+        try:
+            _run_process(spec, [], 0)
+        except Exception as e:
+            _raise_operator_error(e)
+            raise
         ru1 = resource.getrusage(resource.RUSAGE_SELF)
         cpu = [ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime]
+        report = _REPORT.as_dict()
     else:
-        cpu = _run_cluster(spec, processes)
+        cpu, report = _run_cluster(spec, processes)
     secs = time.perf_counter() - t0
-    counts = finalize(out_dir, FILE_TOPICS)
-    summary = summarize(replay, out_dir, counts, secs, total)
+    counts = _finalize(out_dir)
+    stopped = report.get("stopped_at")
+    summary = summarize(replay, out_dir, counts, secs,
+                        stopped if stopped is not None else (report.get("read") or total))
     summary.process_cpu_s = cpu
+    summary.events_total = total
+    summary.interrupted = stopped is not None and not report.get("read_error")
+    summary.read_error = report.get("read_error")
+    status = "interrupted" if summary.interrupted else (
+        "stopped by an input error" if summary.read_error else "complete")
+    prep.out.mark(status, events_read=summary.events_in)
     if processes == 1:
         summary.solver_jobs = {k: jobs.METRICS[k] - jobs0.get(k, 0) for k in jobs.METRICS}
     return summary
+
+
+def _raise_operator_error(e: BaseException) -> None:
+    """A Bytewax error caused by an :class:`OperatorError` -> that error, alone."""
+    seen = set()
+    cur: BaseException | None = e
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        if isinstance(cur, OperatorError):
+            raise OperatorError(str(cur)) from None
+        cur = cur.__cause__ or cur.__context__
+
+
+def _finalize(out_dir: str) -> dict[str, int]:
+    """Write the final files one topic at a time; should a second Ctrl-C stop the
+    process meanwhile, the file being written is removed (never left half-written)."""
+    counts: dict[str, int] = {}
+    current: list[str] = []
+
+    def remove_partial() -> None:
+        for t in current:
+            try:
+                os.remove(os.path.join(out_dir, t + ".jsonl"))
+            except OSError:
+                pass
+    unregister = interrupt.on_hard_stop(remove_partial)
+    try:
+        for t in FILE_TOPICS:
+            current[:] = [t]
+            counts.update(finalize(out_dir, [t]))
+        current.clear()
+    finally:
+        unregister()
+    return counts
 
 
 def _run_process(spec: dict, addresses: list[str], proc_id: int) -> None:
@@ -163,11 +351,15 @@ def _run_process(spec: dict, addresses: list[str], proc_id: int) -> None:
     ei = timedelta(seconds=spec["epoch_interval_s"])
     if addresses:
         _wait_for_lower(addresses, proc_id)
-    if spec["workers"] == 1 and not addresses:
-        run_main(flow, epoch_interval=ei, recovery_config=rc)
-    else:
-        cluster_main(flow, addresses, proc_id, epoch_interval=ei, recovery_config=rc,
-                     worker_count_per_proc=spec["workers"])
+    unregister = interrupt.on_hard_stop(interrupt.kill_solver_pool)
+    try:
+        if spec["workers"] == 1 and not addresses:
+            run_main(flow, epoch_interval=ei, recovery_config=rc)
+        else:
+            cluster_main(flow, addresses, proc_id, epoch_interval=ei, recovery_config=rc,
+                         worker_count_per_proc=spec["workers"])
+    finally:
+        unregister()
 
 
 def _free_ports(n: int) -> list[int]:
@@ -183,21 +375,55 @@ def _free_ports(n: int) -> list[int]:
             s.close()
 
 
-def _run_cluster(spec: dict, processes: int) -> list[float]:
+def _run_cluster(spec: dict, processes: int) -> tuple[list[float], dict]:
     """Start ``processes`` Bytewax processes (this interpreter, ``--proc``) and wait
-    for all; if one fails, stop the others and raise.  Returns each one's CPU seconds."""
+    for all; if one fails, stop the others and raise.  Returns each one's CPU seconds
+    and what the replay source reported (where it stopped, a read error).
+
+    The processes run in their own process group, so a Ctrl-C at the terminal reaches
+    this process only; it forwards each one to them by pid (the first: they stop
+    reading and finish; the second: they stop at once)."""
     addresses = [f"127.0.0.1:{p}" for p in _free_ports(processes)]
     running: dict[int, int] = {}  # pid -> process index
     cpu = [0.0] * processes
+    status_dir = tempfile.mkdtemp(prefix="fleetstream-replay-")
+    spec = {**spec, "status_dir": status_dir}
+
+    def forward_and_reap() -> None:  # second Ctrl-C: children stop at once, by pid
+        for pid in list(running):
+            try:
+                os.kill(pid, signal.SIGINT)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 2.0
+        while running and time.monotonic() < deadline:
+            for pid in list(running):
+                try:
+                    if os.waitpid(pid, os.WNOHANG)[0]:
+                        running.pop(pid, None)
+                except ChildProcessError:
+                    running.pop(pid, None)
+            time.sleep(0.02)
+        for pid in list(running):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except OSError:
+                pass
+    unregister = interrupt.on_hard_stop(forward_and_reap)
+    forwarded = False
     try:
         for i in range(processes):
             p = subprocess.Popen([sys.executable, "-m", "fleetstream.replay", "--proc"],
-                                 stdin=subprocess.PIPE)
+                                 stdin=subprocess.PIPE, process_group=0)
             assert p.stdin is not None
             p.stdin.write(pickle.dumps((spec, addresses, i)))
             p.stdin.close()
             running[p.pid] = i
         while running:
+            if _STOP.is_set() and not forwarded:
+                forwarded = True
+                for pid in list(running):
+                    os.kill(pid, signal.SIGINT)
             for pid, i in list(running.items()):
                 done, status, ru = os.wait4(pid, os.WNOHANG)
                 if done == 0:
@@ -205,15 +431,28 @@ def _run_cluster(spec: dict, processes: int) -> list[float]:
                 del running[pid]
                 cpu[i] = ru.ru_utime + ru.ru_stime
                 code = os.waitstatus_to_exitcode(status)
+                if code == 2 and os.path.exists(os.path.join(status_dir, f"error-{i}.txt")):
+                    with open(os.path.join(status_dir, f"error-{i}.txt")) as f:
+                        raise OperatorError(f.read().strip())
                 if code != 0:
                     raise RuntimeError(f"replay process {i} of {processes} exited with "
                                        f"code {code}")
             time.sleep(0.05)
-        return cpu
+        report: dict = {}
+        for i in range(processes):
+            p = os.path.join(status_dir, f"input-{i}.json")
+            if os.path.exists(p):
+                with open(p, "rb") as f:
+                    got = orjson.loads(f.read())
+                if any(v is not None for v in got.values()):
+                    report = got
+        return cpu, report
     finally:
+        unregister()
         for pid in running:  # only our own children, by pid
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+        shutil.rmtree(status_dir, ignore_errors=True)  # our own temporary folder
 
 
 def _listening_ports() -> set[int] | None:
@@ -245,8 +484,26 @@ def _wait_for_lower(addresses: list[str], proc_id: int, timeout_s: float = 60.0)
 
 
 def _proc_main() -> None:
+    """One process of a cluster: its first SIGINT (forwarded by the parent) stops the
+    input if this process reads it, the second stops it at once; what the input saw
+    goes to the parent in ``status_dir``."""
+    global _STOP
     spec, addresses, proc_id = pickle.loads(sys.stdin.buffer.read())
-    _run_process(spec, addresses, proc_id)
+    status = spec["status_dir"]
+    with interrupt.CtrlC("fleetstream replay", quiet=True) as ctrl_c:
+        _STOP = ctrl_c.stop
+        try:
+            _run_process(spec, addresses, proc_id)
+        except Exception as e:  # noqa: BLE001 - an operator error is one line, exit 2
+            try:
+                _raise_operator_error(e)
+            except OperatorError as oe:
+                with open(os.path.join(status, f"error-{proc_id}.txt"), "w") as f:
+                    f.write(str(oe))
+                sys.exit(2)
+            raise
+    with open(os.path.join(status, f"input-{proc_id}.json"), "wb") as f:
+        f.write(orjson.dumps(_REPORT.as_dict()))
 
 
 def summarize(replay: str, out_dir: str, counts: dict[str, int], secs: float,

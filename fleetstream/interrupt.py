@@ -1,0 +1,137 @@
+"""Ctrl-C for long commands: the first asks for a clean stop, the second stops at once.
+
+:class:`CtrlC` (a context manager, main thread only) blocks SIGINT in the threads
+started inside it (the Bytewax workers inherit the mask, and so do processes such as
+the solver pool's forkserver) and waits for it in a small watcher thread with
+``sigtimedwait``: the signal is taken whatever the main thread is doing (a Bytewax
+run in Rust code, a lock, a sleep).  A Python-level handler does the same for a
+SIGINT delivered to a thread started before (a metrics server, for example).
+
+- first SIGINT: ``stop`` is set (the replay source stops reading; the flow finishes
+  what it has; outputs and summary are written, marked as interrupted), with one
+  line on stderr;
+- second SIGINT: the registered hard-stop hooks run (stop child processes by pid,
+  remove a half-written output file), one line, and the process exits with 130.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import threading
+from typing import Callable
+
+EXIT_INTERRUPTED = 130
+
+_HOOKS: list[Callable[[], None]] = []
+_HOOKS_LOCK = threading.Lock()
+
+
+def on_hard_stop(fn: Callable[[], None]) -> Callable[[], None]:
+    """Run ``fn`` if the process is stopped at once (second Ctrl-C); returns a function
+    that unregisters it."""
+    with _HOOKS_LOCK:
+        _HOOKS.append(fn)
+
+    def remove() -> None:
+        with _HOOKS_LOCK:
+            if fn in _HOOKS:
+                _HOOKS.remove(fn)
+    return remove
+
+
+class CtrlC:
+    """``with CtrlC("fleetstream replay") as c: ...``; ``c.stop`` is a
+    :class:`threading.Event` set by the first Ctrl-C; ``c.count`` counts them."""
+
+    def __init__(self, label: str, first: str | None = None, second: str | None = None,
+                 quiet: bool = False):
+        self.label = label
+        self.first = first or ("interrupted: stopping cleanly after the events read so "
+                               "far (Ctrl-C again to stop at once)")
+        self.second = second or "stopped at once: the outputs are incomplete"
+        self.quiet = quiet
+        self.stop = threading.Event()
+        self.count = 0
+        self._lock = threading.Lock()
+        self._active = False
+        self._closing = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def __enter__(self) -> "CtrlC":
+        if threading.current_thread() is not threading.main_thread():
+            return self  # signals can only be handled in the main thread: inactive
+        self._old_handler = signal.signal(signal.SIGINT, self._handler)
+        self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+        self._watcher = threading.Thread(target=self._watch, name="fleetstream-ctrl-c",
+                                         daemon=True)
+        self._watcher.start()
+        self._active = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if not self._active:
+            return
+        self._closing.set()
+        if self._watcher is not None:
+            self._watcher.join(2.0)
+        # unblock first: a SIGINT that came meanwhile reaches our handler, not Python's
+        signal.pthread_sigmask(signal.SIG_SETMASK, self._old_mask)
+        signal.signal(signal.SIGINT, self._old_handler)
+        self._active = False
+
+    def _watch(self) -> None:
+        while not self._closing.is_set():
+            try:
+                got = signal.sigtimedwait({signal.SIGINT}, 0.2)
+            except InterruptedError:  # pragma: no cover - retried by Python itself
+                continue
+            if got is not None:
+                self.interrupt()
+
+    def _handler(self, signum: int, frame: object) -> None:
+        self.interrupt()
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            try:
+                print(f"{self.label}: {text}", file=sys.stderr, flush=True)
+            except (OSError, ValueError):
+                pass
+
+    def interrupt(self) -> None:
+        """What a SIGINT does (callable directly, e.g. by tests)."""
+        with self._lock:
+            self.count += 1
+            n = self.count
+        if n == 1:
+            self.say(self.first)
+            self.stop.set()
+        else:
+            self.hard_stop()
+
+    def hard_stop(self) -> None:
+        with _HOOKS_LOCK:
+            hooks = list(_HOOKS)
+        for fn in hooks:
+            try:
+                fn()
+            except Exception:  # noqa: BLE001 - stopping at once regardless
+                pass
+        self.say(self.second)
+        try:
+            sys.stdout.flush()
+        except (OSError, ValueError):
+            pass
+        os._exit(EXIT_INTERRUPTED)
+
+
+def kill_solver_pool() -> None:
+    """SIGKILL this process's multiprocessing children (the solver pool), by pid."""
+    import multiprocessing
+    for p in multiprocessing.active_children():
+        try:
+            p.kill()
+        except (OSError, ValueError):
+            pass
