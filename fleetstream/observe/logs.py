@@ -38,7 +38,8 @@ from typing import Any
 LEVELS = ("debug", "info", "warning", "error", "critical")
 FORMATS = ("auto", "json", "text")
 
-_SECRET_KEY = r"[\w.\-]*(?:password|passwd|secret|token|api[_.\-]?key|sasl\.[\w.]+|ssl\.key[\w.]*|credentials?)"
+_SECRET_KEY = (r"[\w.\-]*(?:password|passwd|secret|token|api[_.\-]?key|sasl\.[\w.]+"
+               r"|ssl\.key[\w.]*|credentials?)")
 _PATTERNS = [
     # URL user-info: scheme://user:password@host
     # (to the last "@" of the word: a password may hold "@", "/" or ":")
