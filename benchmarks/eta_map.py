@@ -1,9 +1,9 @@
 """The engine's ETA with the haversine provider versus the map provider, on
 simulated Andorra days (the road world, docs/roads.md).
 
-For each seed: simulate the ``andorra`` scenario in closed loop (today's engine,
-its default haversine provider), then replay the recording through the engine
-twice and score it against the world's truth (``fleetstream.evaluate``'s
+For each seed and each provider, simulate the ``andorra`` scenario in closed
+loop with the engine using that provider, then replay the recording through the
+same engine and score it against the world's truth (``fleetstream.evaluate``'s
 scorecard):
 
 * ``haversine`` -- the engine as configured today;
@@ -12,12 +12,15 @@ scorecard):
   ``fleetstream.operators.zone.engine`` inside this script (the product has no
   setting for it yet).
 
-The replays are counterfactual for the second run (the world does not react to
-different decisions), which is what an ETA comparison needs: same legs, same
-truth.  Reported per seed, then mean and sd: the raw providers' leg error
-(truth/legs: ``provider_s`` is haversine, ``map_s`` the map provider), and for
-each engine run the scorecard's leg MAE (model, provider), arrival ETA MAE
-(model, provider) and the 80/95 % interval coverage.
+Each provider is scored on its own closed-loop day: replaying one provider's
+recording through an engine with the other provider would score ETAs of routes
+the world never drove.  The two days share the seed (same customers, orders,
+fleet, incidents), not the decisions.  Reported per seed, then mean and sd: the
+raw providers' leg error on the day's legs (truth/legs: ``provider_s`` is
+haversine, ``map_s`` the map provider), and for each engine the scorecard's
+leg MAE (model, provider), arrival ETA MAE (model, provider, and on the
+predictions whose plan held), the 80/95 % interval coverage and the day's
+on-time rate.
 
 Usage::
 
@@ -54,16 +57,24 @@ def _raw_leg_errors(replay: str) -> dict:
             "map_mae_s": sum(abs(x["true_s"] - x["map_s"]) for x in legs) / n}
 
 
-def _score(replay: str, provider: str) -> dict:
+def _day(path: str, seed: int, provider: str) -> dict:
+    """Simulate (unless ``path`` holds the day already) and score, with ``provider``."""
     original = zone_engine.HaversineProvider
     if provider == "map":
         network = MapNetwork("andorra")
         zone_engine.HaversineProvider = lambda: MapProvider(network)  # type: ignore[assignment]
     try:
-        card, _ = score_replay(replay, Settings(), progress=False)
+        if not os.path.isfile(os.path.join(path, "manifest.json")):
+            record("andorra", path, seed=seed, progress=False)
+        card, _ = score_replay(path, Settings(), progress=False)
     finally:
         zone_engine.HaversineProvider = original  # type: ignore[assignment]
-    return {"leg_model_mae_s": card["legs"]["model_mae_s"],
+    with open(os.path.join(path, "manifest.json"), "rb") as f:
+        kpis = orjson.loads(f.read())["closed_loop_kpis"]
+    held = card["eta"].get("plan_held", {})
+    return {"raw": _raw_leg_errors(path), "on_time": kpis["on_time_rate"],
+            "eta_held_model_mae_s": held.get("model", {}).get("mae_s", float("nan")),
+            "eta_held_provider_mae_s": held.get("provider", {}).get("mae_s", float("nan")),"leg_model_mae_s": card["legs"]["model_mae_s"],
             "leg_provider_mae_s": card["legs"]["provider_mae_s"],
             "eta_model_mae_s": card["eta"]["model"]["mae_s"],
             "eta_provider_mae_s": card["eta"]["provider"]["mae_s"],
@@ -95,32 +106,32 @@ def main(argv: list[str] | None = None) -> int:
     base = args.keep or tempfile.mkdtemp(prefix="eta-map-")
     rows = []
     for seed in seeds:
-        path = os.path.join(base, f"andorra-{seed}")
         t = time.perf_counter()
-        if not os.path.isfile(os.path.join(path, "manifest.json")):
-            record("andorra", path, seed=seed, progress=False)
-        raw = _raw_leg_errors(path)
-        hav = _score(path, "haversine")
-        mp = _score(path, "map")
-        rows.append((seed, raw, hav, mp))
-        print(f"seed {seed}: legs {raw['legs']}  raw MAE haversine {raw['haversine_mae_s']:.1f} s, "
-              f"map {raw['map_mae_s']:.1f} s | engine+haversine: leg model {hav['leg_model_mae_s']} "
-              f"provider {hav['leg_provider_mae_s']}, ETA model {hav['eta_model_mae_s']} provider "
-              f"{hav['eta_provider_mae_s']}, cov80 {hav['coverage80']} cov95 {hav['coverage95']} | "
-              f"engine+map: leg model {mp['leg_model_mae_s']} provider {mp['leg_provider_mae_s']}, "
-              f"ETA model {mp['eta_model_mae_s']} provider {mp['eta_provider_mae_s']}, cov80 "
-              f"{mp['coverage80']} cov95 {mp['coverage95']}  ({time.perf_counter() - t:.0f} s)",
-              flush=True)
+        row = {p: _day(os.path.join(base, f"andorra-{seed}-{p}"), seed, p)
+               for p in ("haversine", "map")}
+        rows.append(row)
+        print(f"seed {seed} ({time.perf_counter() - t:.0f} s)", flush=True)
+        for p, r in row.items():
+            print(f"  engine+{p:<9} legs {r['raw']['legs']} raw leg MAE haversine "
+                  f"{r['raw']['haversine_mae_s']:.1f} map {r['raw']['map_mae_s']:.1f} | leg MAE model "
+                  f"{r['leg_model_mae_s']} provider {r['leg_provider_mae_s']} | ETA MAE model "
+                  f"{r['eta_model_mae_s']} provider {r['eta_provider_mae_s']} (plan held: "
+                  f"{r['eta_held_model_mae_s']} / {r['eta_held_provider_mae_s']}) | cov80 "
+                  f"{r['coverage80']} cov95 {r['coverage95']} | on-time {r['on_time']}", flush=True)
     print(f"\n{len(seeds)} seeds ({', '.join(map(str, seeds))}), recordings in {base}")
-    print("raw leg MAE, haversine provider (s)   " + _stats([r[1]["haversine_mae_s"] for r in rows]))
-    print("raw leg MAE, map provider (s)         " + _stats([r[1]["map_mae_s"] for r in rows]))
-    for label, k in (("haversine", 2), ("map", 3)):
+    for p in ("haversine", "map"):
+        print(f"raw leg MAE on the engine+{p} days: haversine "
+              + _stats([r[p]["raw"]["haversine_mae_s"] for r in rows]))
+        print(f"raw leg MAE on the engine+{p} days: map       "
+              + _stats([r[p]["raw"]["map_mae_s"] for r in rows]))
+    for p in ("haversine", "map"):
         for key in ("leg_model_mae_s", "leg_provider_mae_s", "eta_model_mae_s", "eta_provider_mae_s",
-                    "coverage80", "coverage95"):
-            xs = [float(r[k][key]) for r in rows]
-            if key.startswith("coverage"):
+                    "eta_held_model_mae_s", "eta_held_provider_mae_s", "coverage80", "coverage95",
+                    "on_time"):
+            xs = [float(r[p][key]) for r in rows]
+            if key.startswith("coverage") or key == "on_time":
                 xs = [x * 100 for x in xs]
-            print(f"engine+{label:<9} {key:<20} " + _stats(xs))
+            print(f"engine+{p:<9} {key:<24} " + _stats(xs))
     return 0
 
 

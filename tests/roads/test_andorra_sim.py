@@ -11,6 +11,7 @@ import numpy as np
 import orjson
 import pytest
 
+from fleetstream.connectors.files import read_replay
 from fleetstream.engine import LocalEngine
 from fleetstream.operators.traveltime_map import MapProvider
 from fleetstream.roads.network import MapNetwork
@@ -23,7 +24,7 @@ MINI = Scenario(name="andorra-mini", seed=5, zones=1, vehicles_per_zone=4, parce
                 malformed=6, road_map="andorra")
 
 
-def _run(out: str) -> tuple[Simulation, dict[str, bytes]]:
+def _run(out: str) -> tuple[Simulation, dict[str, bytes], str]:
     sim = Simulation(MINI, LocalEngine())
     sim.run()
     sim.write(out)
@@ -32,7 +33,7 @@ def _run(out: str) -> tuple[Simulation, dict[str, bytes]]:
         for f in fs:
             p = os.path.join(root, f)
             files[os.path.relpath(p, out)] = open(p, "rb").read()
-    return sim, files
+    return sim, files, out
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +43,19 @@ def mini(tmp_path_factory):
 
 @pytest.mark.slow
 def test_same_seed_same_bytes(mini, tmp_path):
-    _, again = _run(str(tmp_path / "b"))
+    _, again, _ = _run(str(tmp_path / "b"))
     assert mini[1] == again
     assert set(again) >= {"events.jsonl.gz", "truth/legs.jsonl.gz", "truth/customers.jsonl.gz"}
 
 
+def test_replaying_the_recording_gives_the_closed_loop_decisions(mini):
+    sim, _, path = mini
+    eng = LocalEngine()
+    assert [o for m in read_replay(path) for o in eng.process(m)] == sim.outputs
+
+
 def test_the_day_happens_on_the_map(mini):
-    sim, files = mini
+    sim, files, _ = mini
     g = road_truth("andorra").graph
     kpis = sim.kpis()
     assert kpis["delivered"] > 0.5 * kpis["orders"] and kpis["km"] > 10
@@ -66,7 +73,7 @@ def test_pings_are_on_the_roads(mini):
     """Every ping of a driving vehicle lies within GPS noise of an edge (the jitter has
     a standard deviation of about 8 m a coordinate), and the noiseless positions
     along the legs lie on the edges."""
-    sim, files = mini
+    sim, files, _ = mini
     g = road_truth("andorra").graph
     pings = []
     for line in gzip.decompress(files["events.jsonl.gz"]).splitlines():
