@@ -54,12 +54,21 @@ def test_replay_serves_every_metric_family_during_and_after_the_run(tmp_path) ->
                                      "running": True}
         assert rep["run_id"] == "it-observe"
 
-        # Mid-run: inputs are counting and the run is not over.
-        wait_for(lambda: total(scrape(port), "fleetstream_events_in") > 0, 60, "events counted")
+        # Mid-run: decisions made and ETAs scored while the flow still runs.
+        def busy() -> bool:
+            f = scrape(port)
+            return all(total(f, n) > 0 for n in ("fleetstream_decisions", "fleetstream_eta_scored",
+                                                 "fleetstream_solver_jobs_submitted"))
+        wait_for(busy, 120, "decisions and scored ETAs", every_s=0.2)
         mid = scrape(port)
-        mid_in = total(mid, "fleetstream_events_in")
-        assert 0 < mid_in < 14_644, "the scrape should land while the replay runs"
-        assert readyz(port)[0] == 200
+        assert readyz(port)[0] == 200, "the mid-run scrape should land while the replay runs"
+        missing = [f for f in FAMILIES if f not in mid]
+        assert not missing, f"families missing from /metrics during the run: {missing}"
+        assert 0 < total(mid, "fleetstream_events_in") <= 14_644
+        assert total(mid, "fleetstream_zone_lag_seconds", zone="Z1") > 0
+        assert 0 < total(mid, "fleetstream_eta_interval_coverage_ratio", level="80") <= 1
+        assert total(mid, "process_resident_memory_bytes") > 50e6
+        assert total(mid, "fleetstream_ready") == 1
 
         # The end: not ready any more (the flow finished), the endpoint still serves.
         wait_for(lambda: readyz(port)[0] == 503, 240, "/readyz not ready after the end",
