@@ -400,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
                   "pass --replay DIR or --no-replay", file=sys.stderr)
             return 2
         from fleetstream.examples import replay_examples
+        print(f"replaying {a.replay} for the example messages (a few seconds; --no-replay "
+              "skips)...", file=sys.stderr, flush=True)
         examples = replay_examples(a.replay)
     if a.check:
         diffs = differences(a.out, docs, asyncapi_path=asyncapi, examples_dir=exdir,
