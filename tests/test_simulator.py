@@ -70,3 +70,43 @@ def test_replaying_the_recording_gives_the_closed_loop_decisions(tiny):
     eng = LocalEngine()
     outs = [o for m in read_replay(tiny.path) for o in eng.process(m)]
     assert outs == tiny.sim.outputs
+
+
+def _world_digest() -> str:
+    import hashlib
+
+    from fleetstream.sim.world import Scenario, World
+    h = hashlib.sha256()
+    for name in ("tiny", "small", "metro"):
+        w = World(Scenario.preset(name))
+        for z in w.zones:
+            h.update(repr((z.id, z.center, z.depot, z.stores, z.density)).encode())
+        for c in w.customers:
+            h.update(repr((c.id, c.location, c.language, c.archetype, round(c.access_difficulty, 12),
+                           c.preferred_drop, c.access_instructions, c.notes,
+                           c.service_requirements)).encode())
+        for v in w.vehicles:
+            h.update(repr((v.id, v.vehicle_type, v.skills, round(v.shift_start, 6),
+                           round(v.pace, 12))).encode())
+        for o in w.orders:
+            h.update(repr((o.id, o.customer.id, o.kind, o.pickup, o.created_ts, o.window, o.size,
+                           o.service_s, o.skills, o.vehicle_types, o.priority, o.value,
+                           o.cancel_ts)).encode())
+    return h.hexdigest()
+
+
+def test_plane_worlds_are_what_they_were():
+    """The plane scenarios draw the same zones, customers, fleet and orders as before
+    the road world existed (recordings stay comparable across versions)."""
+    assert _world_digest() == "2fbc237434c43ff5796beb73080f9bf8e061b7b9fc9add6c343ac94426264eb4"
+
+
+def test_scenario_names_and_manifest_fields():
+    from fleetstream.sim.world import SCENARIOS, Scenario
+    for name in SCENARIOS:
+        assert Scenario.preset(name).name == name
+    assert "road_map" not in Scenario.preset("small").fields()
+    assert Scenario.preset("andorra").fields()["road_map"] == "andorra"
+    import pytest
+    with pytest.raises(ValueError, match="unknown scenario 'atlantis'"):
+        Scenario.preset("atlantis")
