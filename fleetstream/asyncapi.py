@@ -198,7 +198,7 @@ def _emit(x: Any, indent: int, lines: list[str]) -> None:
         for k, v in x.items():
             if isinstance(v, (dict, list)) and v:
                 lines.append(f"{pad}{_key(k)}:")
-                _emit(v, indent + (1 if isinstance(v, dict) else 1), lines)
+                _emit(v, indent + 1, lines)
             else:
                 lines.append(f"{pad}{_key(k)}: {_inline(v)}")
     elif isinstance(x, list):

@@ -5,7 +5,8 @@ valid message with the most fields: the first one on a tie); outputs from the
 files a replay of it writes (for each variant, e.g. a decision kind and its
 first reason rule or an alert kind, the record with the most keys, then the
 shortest).  Approvals, and proposed, approved and rejected decisions, come from
-the same replay run with autonomy ``propose`` (:func:`proposal_examples`).  Everything is deterministic: the same replay gives the same bytes.
+the same replay run with autonomy ``propose`` (:func:`proposal_examples`).
+Everything is deterministic: the same replay gives the same bytes.
 ``fleetstream schemas`` writes them; ``fleetstream schemas --check`` replays and
 fails when they are stale.
 """
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import os
 import tempfile
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 import orjson
 
@@ -55,7 +57,7 @@ def input_examples(msgs: Iterable[Any]) -> dict[str, list[dict]]:
         if t not in best or score > best[t][:2]:
             best[t] = (score[0], score[1], {"key": m.key, "payload": obj, "topic": m.topic})
     res: dict[str, list[dict]] = {t: [] for t in ev.INPUT_TOPICS}
-    for t, cls in ev.EVENT_TYPES.items():
+    for t in ev.EVENT_TYPES:
         if t in best:
             e = best[t][2]
             res[e["topic"]].append({"name": t, "summary": f"A `{t}` event.",
