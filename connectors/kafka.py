@@ -29,6 +29,7 @@ are produced again, so delivery is at least once, and ``decision_id`` /
 from __future__ import annotations
 
 import base64
+import heapq
 import logging
 import threading
 import time
@@ -635,8 +636,10 @@ def publish(bootstrap: str, msgs: Iterable[InMsg], prefix: str = "", extra: dict
 def record(bootstrap: str, prefix: str = "", extra: dict | None = None, idle_s: float = 5.0,
            from_beginning: bool = True, max_messages: int | None = None) -> Iterator[InMsg]:
     """Consume the input topics until they are idle for ``idle_s``; yields messages
-    in the total order of ``kafka_order`` (timestamp, topic rank, partition,
-    offset): the order the engine's source merges them in."""
+    in the order the engine's source merges them in: each partition in offset
+    order, merged by ``kafka_order`` (timestamp, topic rank, partition, offset) of
+    the partitions' next messages.  When every partition's timestamps increase
+    (any idempotent producer) that is plain sorting by ``kafka_order``."""
     cfg = client_config(bootstrap, extra)
     admin = _client(AdminClient, cfg)
     md = admin.list_topics(timeout=30).topics
@@ -644,7 +647,8 @@ def record(bootstrap: str, prefix: str = "", extra: dict | None = None, idle_s: 
     tps = [TopicPartition(prefix + t, p, OFFSET_BEGINNING if from_beginning else OFFSET_END)
            for t in INPUT_TOPICS if prefix + t in md for p in md[prefix + t].partitions]
     c.assign(tps)
-    got = []
+    streams: dict[tuple, list] = {}
+    n = 0
     last = time.monotonic()
     order = {prefix + t: i for i, t in enumerate(INPUT_TOPICS)}
     try:
@@ -652,15 +656,18 @@ def record(bootstrap: str, prefix: str = "", extra: dict | None = None, idle_s: 
             msgs = c.consume(10000, 0.2)
             for m in msgs:
                 if m.error() is None:
-                    got.append((kafka_order(m.timestamp()[1], order[m.topic()],
-                                            m.partition(), m.offset()), to_inmsg(m, prefix)))
+                    streams.setdefault((m.topic(), m.partition()), []).append(
+                        (kafka_order(m.timestamp()[1], order[m.topic()], m.partition(),
+                                     m.offset()), to_inmsg(m, prefix)))
+                    n += 1
                     last = time.monotonic()
-            if max_messages and len(got) >= max_messages:
+            if max_messages and n >= max_messages:
                 break
     finally:
         c.close()
-    got.sort(key=lambda x: x[0])
-    for i, (_k, m) in enumerate(got):
+    merged = heapq.merge(*(sorted(v, key=lambda x: x[0][3]) for _k, v in sorted(streams.items())),
+                         key=lambda x: x[0])
+    for i, (_k, m) in enumerate(merged):
         yield InMsg(i, m.topic, m.key, m.value)
 
 

@@ -9,9 +9,18 @@
 #   scripts/services.sh env      the export lines: eval "$(scripts/services.sh env)"
 #   scripts/services.sh logs     the last lines of both logs
 #   scripts/services.sh clean    stop, then delete the state dir (Kafka data, logs)
+#   scripts/services.sh start-extra | stop-extra | kill-extra | status-extra
+#                                a second, private broker for tests that kill it (see below)
 #
 # Idempotent: `start` on running services only checks them; `stop` on stopped
 # ones does nothing.  Details, ports and caches: docs/services.md.
+#
+# Extra broker (tests and benchmarks/live_parity.py that kill and restart a broker
+# without disturbing the shared one): FLEETSTREAM_SERVICES_DIR must name a state dir
+# of its own and FLEETSTREAM_KAFKA_PORT / FLEETSTREAM_KAFKA_CONTROLLER_PORT free
+# ports; FLEETSTREAM_KAFKA_BOOTSTRAP / FLEETSTREAM_REDIS_URL are ignored.  The same
+# jars, config and checks as `start`; heap 384m unless FLEETSTREAM_KAFKA_HEAP.
+# `kill-extra` is SIGKILL (a crash); `start-extra` again restarts it on its data.
 #
 # Environment (all optional):
 #   FLEETSTREAM_KAFKA_BOOTSTRAP  an existing broker: nothing is started for Kafka
@@ -33,6 +42,15 @@ SLF4J_VERSION=2.0.17
 KAFKA_PORT=${FLEETSTREAM_KAFKA_PORT:-19092}
 CONTROLLER_PORT=${FLEETSTREAM_KAFKA_CONTROLLER_PORT:-19093}
 REDIS_PORT=${FLEETSTREAM_REDIS_PORT:-16379}
+case "${1:-}" in
+  *-extra)
+    [ -n "${FLEETSTREAM_SERVICES_DIR:-}" ] || { echo "services: ERROR: $1 needs FLEETSTREAM_SERVICES_DIR (a state dir of its own)" >&2; exit 2; }
+    [ "$FLEETSTREAM_SERVICES_DIR" != "/tmp/fleetstream-services-$(id -u)" ] || { echo "services: ERROR: $1 must not use the shared state dir" >&2; exit 2; }
+    [ -n "${FLEETSTREAM_KAFKA_PORT:-}" ] && [ -n "${FLEETSTREAM_KAFKA_CONTROLLER_PORT:-}" ] || { echo "services: ERROR: $1 needs FLEETSTREAM_KAFKA_PORT and FLEETSTREAM_KAFKA_CONTROLLER_PORT" >&2; exit 2; }
+    unset FLEETSTREAM_KAFKA_BOOTSTRAP FLEETSTREAM_REDIS_URL
+    FLEETSTREAM_KAFKA_HEAP=${FLEETSTREAM_KAFKA_HEAP:-384m}
+    ;;
+esac
 HEAP=${FLEETSTREAM_KAFKA_HEAP:-1g}
 TIMEOUT=${FLEETSTREAM_SERVICES_TIMEOUT:-90}
 STATE=${FLEETSTREAM_SERVICES_DIR:-/tmp/fleetstream-services-$(id -u)}
@@ -415,13 +433,30 @@ case "${1:-}" in
     echo "--- $KDIR/kafka.log"; tail -n "${2:-40}" "$KDIR/kafka.log" 2>/dev/null || true
     echo "--- $RDIR/redis.log"; tail -n "${2:-40}" "$RDIR/redis.log" 2>/dev/null || true
     ;;
+  start-extra)
+    mkdir -p "$STATE"
+    start_kafka
+    echo "$OUR_BOOTSTRAP"
+    ;;
+  stop-extra) stop_one kafka kafka_pid "$KDIR/kafka.pid" ;;
+  kill-extra)
+    if pid=$(kafka_pid); then
+      say "SIGKILL kafka (pid $pid)"
+      kill -KILL "$pid" 2>/dev/null || true
+      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.25; done
+    fi
+    rm -f "$KDIR/kafka.pid"
+    ;;
+  status-extra)
+    if pid=$(kafka_pid); then echo "kafka  pid $pid $OUR_BOOTSTRAP"; else echo "kafka  stopped $OUR_BOOTSTRAP"; exit 1; fi
+    ;;
   clean)
     "$0" stop
     say "removing $STATE"
     rm -rf "$STATE"
     ;;
   *)
-    sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'
     [ "${1:-}" = "-h" ] || [ "${1:-}" = "--help" ] || exit 2
     ;;
 esac

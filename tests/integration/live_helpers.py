@@ -111,6 +111,7 @@ class ThrowawayRedis:
     def __init__(self, workdir: str, password: str | None = None, port: int | None = None):
         exe = shutil.which("redis-server")
         assert exe, "redis-server is not installed: run scripts/services.sh start"
+        self.workdir = workdir
         self.port = port or free_port()
         self.password = password
         args = [exe, "--bind", "127.0.0.1", "--port", str(self.port), "--save", "",
@@ -137,6 +138,10 @@ class ThrowawayRedis:
 
     stop = kill
 
+    def restart(self) -> None:
+        """A new server on the same port (persistence off: it starts empty)."""
+        self.__init__(self.workdir, self.password, self.port)  # type: ignore[misc]
+
 
 def caused_by(records: list[dict], msgs: list) -> set[str]:
     """Ids of the reference records whose triggering events are all in ``msgs`` (a
@@ -158,3 +163,221 @@ def caused_by(records: list[dict], msgs: list) -> set[str]:
 
 def ids_on(bootstrap: str, topic: str, field: str) -> set[str]:
     return {r[field] for r in consume_all(bootstrap, topic)}
+
+
+# ---------------------------------------------------------------- faults and parity
+
+SERVICES = os.path.join(ROOT, "scripts", "services.sh")
+
+
+class ExtraBroker:
+    """A Kafka broker of our own (``scripts/services.sh start-extra``: same jars and
+    config as the shared one, its own state dir and ports), for tests that kill
+    and restart a broker without disturbing anyone else's."""
+
+    def __init__(self, workdir: str, start: bool = True):
+        self.dir = workdir
+        self.port, self.cport = free_port(), free_port()
+        self.env = {k: v for k, v in os.environ.items()
+                    if k not in ("FLEETSTREAM_KAFKA_BOOTSTRAP", "FLEETSTREAM_REDIS_URL")}
+        self.env.update(FLEETSTREAM_SERVICES_DIR=workdir, FLEETSTREAM_KAFKA_PORT=str(self.port),
+                        FLEETSTREAM_KAFKA_CONTROLLER_PORT=str(self.cport))
+        self.bootstrap = f"127.0.0.1:{self.port}"
+        if start:
+            self.start()
+
+    def _run(self, mode: str, timeout_s: float = 240) -> None:
+        r = subprocess.run([SERVICES, mode], env=self.env, capture_output=True, text=True,
+                           timeout=timeout_s)
+        if r.returncode != 0:
+            raise RuntimeError(f"services.sh {mode} failed: {r.stderr[-2000:]}")
+
+    def start(self) -> None:
+        self._run("start-extra")
+
+    def kill(self) -> None:
+        """SIGKILL: a broker crash (its data stays for the restart)."""
+        self._run("kill-extra")
+
+    def stop(self) -> None:
+        self._run("stop-extra")
+
+
+def kcat_publish(bootstrap: str, msgs: list, prefix: str, chunk: int = 300,
+                 pause_s: float = 0.002) -> int:
+    """Publish ``msgs`` with kcat, an independent client (librdkafka's CLI, not our
+    code): one ``kcat -P`` per topic, fed the messages in recorded order, chunk by
+    chunk, so its millisecond create-time stamps follow the recording roughly and
+    many messages share a millisecond.  Returns the number of messages sent."""
+    exe = shutil.which("kcat")
+    assert exe, "kcat is not installed: run scripts/services.sh start (Debian package kcat)"
+    procs: dict[str, subprocess.Popen] = {}
+    n = 0
+    try:
+        for i, m in enumerate(msgs):
+            p = procs.get(m.topic)
+            if p is None:
+                p = procs[m.topic] = subprocess.Popen(
+                    [exe, "-P", "-b", bootstrap, "-t", prefix + m.topic, "-K", "\t",
+                     "-X", "enable.idempotence=true", "-X", "linger.ms=1"],
+                    stdin=subprocess.PIPE, stderr=subprocess.PIPE)
+            key = (m.key or "").encode()
+            assert b"\t" not in key and b"\n" not in m.value, "kcat lines: key<TAB>value"
+            p.stdin.write(key + b"\t" + m.value + b"\n")
+            n += 1
+            if (i + 1) % chunk == 0:
+                for q in procs.values():
+                    q.stdin.flush()
+                time.sleep(pause_s)
+    finally:
+        errs = []
+        for t, p in procs.items():
+            p.stdin.close()
+            if p.wait(120) != 0:
+                errs.append(f"{t}: {p.stderr.read()[-500:]!r}")
+        assert not errs, f"kcat failed: {errs}"
+    return n
+
+
+def canon(rec: dict) -> bytes:
+    """A record without transport detail: an engine_error alert names the input
+    position ``seq`` of its event; everything else must be byte-identical."""
+    if rec.get("kind") == "engine_error" and isinstance(rec.get("details"), dict):
+        rec = {**rec, "details": {k: v for k, v in rec["details"].items() if k != "seq"}}
+    return orjson.dumps(rec, option=orjson.OPT_SORT_KEYS)
+
+
+def dedupe(records: list[dict], id_field: str) -> list[dict]:
+    """At-least-once output: keep the first copy of each id."""
+    seen, out = set(), []
+    for r in records:
+        if r.get(id_field) not in seen:
+            seen.add(r.get(id_field))
+            out.append(r)
+    return out
+
+
+def compare(live: list[dict], want: list[dict], id_field: str) -> tuple[bool, str]:
+    """Live output (deduped on ``id_field``) against the file replay's: equal as
+    multisets of canonical records.  Returns (same, a one-line summary)."""
+    a = sorted(canon(r) for r in dedupe(live, id_field))
+    b = sorted(canon(r) for r in want)
+    if a == b:
+        return True, f"{len(b)} identical"
+    sa, sb = set(a), set(b)
+    return False, (f"live {len(a)} vs replay {len(b)}: {len(sa - sb)} only live, "
+                   f"{len(sb - sa)} only in the replay")
+
+
+def committed_offsets(bootstrap: str, group: str, tps: list) -> dict:
+    """The consumer group's committed offset per (topic, partition) (-1001: none)."""
+    from confluent_kafka import ConsumerGroupTopicPartitions
+    from confluent_kafka.admin import AdminClient
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)])
+    res = fut[group].result(timeout=10)
+    return {(tp.topic, tp.partition): tp.offset for tp in res.topic_partitions}
+
+
+def end_offsets(bootstrap: str, tps: list) -> dict:
+    c = Consumer({"bootstrap.servers": bootstrap, "group.id": "it-wm"})
+    try:
+        return {(tp.topic, tp.partition): c.get_watermark_offsets(tp, timeout=10)[1]
+                for tp in tps}
+    finally:
+        c.close()
+
+
+OUTPUTS = (("fs.decisions", "decision_id"), ("fs.alerts", "alert_id"), ("fs.eta", "eta_id"))
+
+
+def parity_run(bootstrap: str, prefix: str, msgs: list, workdir: str, partitions: int = 4,
+               stall_s: float = 0.0, broker: "ExtraBroker | None" = None,
+               broker_down_s: float = 2.0, redis: "ThrowawayRedis | None" = None,
+               redis_down_s: float = 0.0, timeout_s: float = 1200.0,
+               say: Callable[[str], None] = lambda s: None) -> dict:
+    """One live run against the file replay of the same topics:
+
+    1. ``msgs`` published by kcat (independent producer) into ``partitions``-partition
+       topics under ``prefix``; the topics recorded back (``fleetstream record``
+       order) and replayed from the file: the reference;
+    2. ``fleetstream run --stop-at-end`` as a subprocess; once it has committed
+       offsets (it is consuming), the faults in turn: SIGSTOP for ``stall_s``
+       (longer than the merge's 10 s wait), ``broker`` SIGKILLed and restarted after
+       ``broker_down_s``, ``redis`` killed for ``redis_down_s`` and restarted;
+    3. decisions, alerts and ETAs on the output topics (deduped by id) compared with
+       the replay's.  Returns the verdicts and what happened."""
+    from confluent_kafka import TopicPartition
+
+    from fleetstream.connectors.files import write_replay
+    from fleetstream.connectors.kafka import ensure_topics, record
+    from fleetstream.contract.events import INPUT_TOPICS
+    from fleetstream.replay import run_replay
+
+    os.makedirs(workdir, exist_ok=True)
+    t0 = time.monotonic()
+    ensure_topics(bootstrap, prefix, partitions=partitions)
+    kcat_publish(bootstrap, msgs, prefix)
+    rec = list(record(bootstrap, prefix, idle_s=2.0))
+    assert len(rec) == len(msgs), f"recorded {len(rec)} of {len(msgs)} messages"
+    rec_dir = os.path.join(workdir, "recorded")
+    os.makedirs(rec_dir, exist_ok=True)
+    write_replay(os.path.join(rec_dir, "events.jsonl.gz"), rec)
+    ref = os.path.join(workdir, "replay")
+    say(f"published {len(msgs):,} with kcat and recorded them ({time.monotonic() - t0:.0f} s); "
+        "file replay ...")
+    run_replay(rec_dir, ref, progress=False)
+    tps = [TopicPartition(prefix + t, p) for t in INPUT_TOPICS for p in range(partitions)]
+    ends = end_offsets(bootstrap, tps)
+    group = "fs-parity-" + prefix.strip(".")
+    args = ["--stop-at-end", "--epoch-interval", "0.5", "-q"]
+    eng = Engine(bootstrap, prefix, os.path.join(workdir, "engine.log"), *args,
+                 redis=redis.url if redis else "",
+                 env={"FLEETSTREAM_KAFKA__CONFIG": orjson.dumps({"group.id": group}).decode()})
+    happened: dict = {}
+
+    def progress() -> float:
+        got = committed_offsets(bootstrap, group, tps)
+        return sum(max(0, got.get(k, 0)) for k in ends) / max(1, sum(ends.values()))
+
+    try:
+        wait_until(lambda: progress() > 0 or not eng.alive(), 600, "the engine to commit offsets")
+        if stall_s and eng.alive():
+            happened["stall_at"] = round(progress(), 3)
+            eng.pause()
+            time.sleep(stall_s)
+            eng.resume()
+            say(f"stalled the engine {stall_s:.0f} s at {happened['stall_at']:.0%} of the input")
+        if broker is not None and eng.alive():
+            time.sleep(1.0)
+            happened["broker_kill_at"] = round(progress(), 3)
+            broker.kill()
+            time.sleep(broker_down_s)
+            broker.start()
+            say(f"broker killed at {happened['broker_kill_at']:.0%} of the input and restarted")
+        if redis is not None and redis_down_s and eng.alive():
+            time.sleep(1.0)
+            happened["redis_kill_at"] = round(progress(), 3)
+            redis.kill()
+            time.sleep(redis_down_s)
+            redis.restart()
+            say(f"redis killed at {happened['redis_kill_at']:.0%} of the input, back after "
+                f"{redis_down_s:.0f} s")
+        rc = eng.wait(timeout_s)
+    finally:
+        if eng.alive():
+            eng.kill()
+    happened["rc"] = rc
+    happened["seconds"] = round(time.monotonic() - t0, 1)
+    result: dict = {"happened": happened, "same": rc == 0}
+    for topic, id_field in OUTPUTS:
+        want = read_jsonl(os.path.join(ref, topic + ".jsonl"))
+        live = consume_all(bootstrap, prefix + topic, timeout_s=30)
+        same, summary = compare(live, want, id_field)
+        result[topic] = summary
+        result["same"] = result["same"] and same
+    if redis is not None:
+        result["redis_decisions"] = redis.client.xlen("fs:decisions")
+    if rc != 0:
+        result["engine_log"] = eng.output()[-3000:]
+    return result
