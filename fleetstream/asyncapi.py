@@ -10,12 +10,13 @@ the examples come from ``docs/examples/`` (real messages of a replay).
 >>> doc = asyncapi_document({})
 >>> doc["asyncapi"], sorted(doc["channels"])[:2]
 ('3.0.0', ['fs.alerts', 'fs.approvals'])
->>> print(to_yaml({"a": [1, {"b": "x y", "c": True}], "d": {}}), end="")
+>>> print(to_yaml({"a": [1, {"b": "x y", "c": True}], "d": {}, "n": 1e-17}), end="")
 a:
   - 1
   - b: "x y"
     c: true
 d: {}
+"n": 1.0e-17
 """
 
 from __future__ import annotations
@@ -184,7 +185,10 @@ def _scalar(x: Any) -> str:
     if isinstance(x, bool):
         return "true" if x else "false"
     if isinstance(x, (int, float)):
-        return orjson.dumps(x).decode()
+        t = orjson.dumps(x).decode()
+        if "e" in t and "." not in t:  # 1e-05: YAML 1.1 readers need the dot
+            t = t.replace("e", ".0e", 1)
+        return t
     return orjson.dumps(str(x)).decode()
 
 
