@@ -1,6 +1,6 @@
-"""``fleetstream evaluate``: score the engine's models against ground truth, or
+"""fleetstream evaluate: score the engine's models against ground truth, or
 compare dispatch policies in closed loop, over one or more seeds; write a
-self-contained HTML report (``report.html``) with a verdict against the targets.
+self-contained HTML report (report.html) with a verdict against the targets.
 
   fleetstream evaluate replay_data/metro                      # one recorded day (truth/ needed)
   fleetstream evaluate day1/ day2/ day3/                      # several recorded days
@@ -9,10 +9,11 @@ self-contained HTML report (``report.html``) with a verdict against the targets.
 
 Models: the replay runs through the engine in process with an observer that
 captures each prediction when its label arrives (progressive validation), joined
-with the simulator's ground truth in ``truth/``.  Policies: each seed's world is
+with the simulator's ground truth in truth/.  Policies: each seed's world is
 simulated once per policy (same world, only the decisions differ).  A figure from
 one seed is labelled as such and never claimed; see docs/evaluate.md for every KPI
-and target.  Exit codes: 0 done, 2 bad arguments or input (one line on stderr).
+and target.  Exit codes: 0 done, 2 bad arguments or input (one line on stderr),
+130 interrupted.
 """
 
 from __future__ import annotations

@@ -63,7 +63,12 @@ def model_report(
             "enough seeds, otherwise it is indicative. Targets: issue #9, docs/evaluate.md.",
             f"<div class='box'><p class='summary'>{e(summary(vs))}</p>{verdict_table(vs)}</div>",
         ),
-        section("KPIs", f"{_seed_note(seeds)}. Times in minutes.", kpi_table(agg, seeds)),
+        section(
+            "KPIs",
+            f"{_seed_note(seeds)}. Times in minutes.",
+            kpi_table(agg, seeds),
+            charts_ops.seeds_chart(vs, seeds) if len(seeds) > 1 else "",
+        ),
         section("Run", "", meta_list(meta)),
         section(
             "Risk models: reliability",

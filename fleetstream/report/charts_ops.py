@@ -3,6 +3,7 @@ comparison over seeds (mean ± sd error bars, a dot per seed)."""
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 import matplotlib
@@ -154,4 +155,56 @@ def policy_chart(
     return to_svg(fig, "policies")
 
 
-__all__ = ["Callable", "lead_chart", "policy_chart", "workload_chart"]
+_SCALE = {
+    "share": (100.0, "%"),
+    "s": (1 / 60, "min"),
+    "min": (1.0, "min"),
+    "points": (1.0, "points"),
+    "auc": (1.0, "AUC"),
+    "count": (1.0, "count"),
+}
+
+
+def seeds_chart(verdicts: list[dict], seeds: list[str]) -> str:
+    """Each target's KPI per seed (dots), mean ± sd (error bar) and threshold (red)."""
+    vs = [v for v in verdicts if v["agg"]["n_seeds"] >= 2]
+    if len(seeds) < 2 or not vs:
+        return none("Targets per seed", "needs two or more seeds with a value")
+    cols = 4
+    rows = (len(vs) + cols - 1) // cols
+    with matplotlib.rc_context(RC):
+        fig = _fig(11, 2.3 * rows)
+        axes = fig.subplots(rows, cols, squeeze=False).ravel()
+        for ax, v in zip(axes, vs):
+            k, unit = _SCALE.get(v["unit"], (1.0, v["unit"]))
+            vals = [k * x for x in v["agg"]["per_seed"].values() if isinstance(x, (int, float))]
+            m = sum(vals) / len(vals)
+            sd = k * v["agg"]["sd"] if isinstance(v["agg"]["sd"], float) else 0.0
+            ax.errorbar([0], [m], yerr=[sd], fmt="s", c="k", capsize=5, ms=5)
+            ax.scatter(
+                [((j * 0.618) % 1 - 0.5) * 0.4 for j in range(len(vals))],
+                vals,
+                s=12,
+                c=C["model"],
+                zorder=3,
+            )
+            thr = k * v["target"].threshold
+            ax.axhline(thr, c="r", ls="--", lw=1)
+            lo, hi = min([*vals, m - sd, thr]), max([*vals, m + sd, thr])
+            pad = 0.1 * (hi - lo) or 1.0
+            ax.set_ylim(lo - pad, hi + pad)
+            ax.set_xlim(-0.6, 0.6)
+            ax.set_xticks([])
+            ax.set_ylabel(unit)
+            ax.set_title("\n".join(textwrap.wrap(v["label"], 34)), fontsize=7.5)
+        for ax in axes[len(vs) :]:
+            ax.set_visible(False)
+        fig.suptitle(
+            f"Targets over {len(seeds)} seeds: mean ± sd (black), seeds (dots), "
+            "threshold (red dashes)",
+            fontsize=10,
+        )
+    return to_svg(fig, "seeds")
+
+
+__all__ = ["Callable", "lead_chart", "policy_chart", "seeds_chart", "workload_chart"]

@@ -24,7 +24,7 @@ table{border-collapse:collapse;font-size:12.5px;margin:8px 0}
 td,th{border:1px solid #d4d4d4;padding:3px 7px;text-align:right;vertical-align:top}
 td{white-space:nowrap} td.l{white-space:normal}
 th{background:#f4f4f4} td.l,th.l{text-align:left}
-.badge{display:inline-block;padding:1px 8px;border-radius:9px;font-weight:600;font-size:12px;color:#fff}
+.badge{display:inline-block;white-space:nowrap;padding:1px 8px;border-radius:9px;font-weight:600;font-size:12px;color:#fff}
 .met{background:#2e7d32} .missed{background:#c62828} .indicative{background:#b26a00} .na{background:#757575}
 p.na{color:#555;font-style:italic;background:none}
 .box{border:1px solid #ccc;border-radius:6px;padding:10px 14px;background:#fafafa}
