@@ -75,7 +75,7 @@ def cmd_replay(args: argparse.Namespace) -> int:
             from fleetstream.connectors.console import print_alerts
             print_alerts(os.path.join(args.out, "fs.alerts.jsonl"), limit=args.alerts)
         print(f"outputs in {args.out}/ (one JSON Lines file per topic)")
-        observe.stop(args)  # not ready any more; --metrics-linger; close
+        observe.stop(args, ctrl_c.stop)  # not ready; --metrics-linger (Ctrl-C ends it)
         sys.stdout.flush()
         if summary.read_error:
             print(f"fleetstream replay: {summary.read_error}", file=sys.stderr)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import threading
 import time
 import uuid
 from typing import Any
@@ -123,8 +124,9 @@ def watch_live(live_flow: Any) -> None:
         m.live.live = live_flow
 
 
-def stop(args: argparse.Namespace | None) -> None:
-    """The run ended: not ready any more; serve ``--metrics-linger`` seconds; close."""
+def stop(args: argparse.Namespace | None, interrupted: threading.Event | None = None) -> None:
+    """The run ended: not ready any more; serve ``--metrics-linger`` seconds (less if
+    ``interrupted`` is set meanwhile: Ctrl-C); close."""
     m, server = _ACTIVE.pop("metrics", None), _ACTIVE.pop("server", None)
     tap.install(None)
     if m is None:
@@ -133,6 +135,11 @@ def stop(args: argparse.Namespace | None) -> None:
     linger = float(getattr(args, "metrics_linger", 0.0) or 0.0) if args is not None else 0.0
     if linger > 0:
         log.info("run finished; serving the final metrics for %.0f s", linger)
-        time.sleep(linger)
+        # Short waits: the main thread wakes to run a pending SIGINT handler (a Ctrl-C
+        # delivered to another thread sets ``interrupted`` only from there).
+        interrupted = interrupted or threading.Event()
+        end = time.monotonic() + linger
+        while not interrupted.is_set() and time.monotonic() < end:
+            interrupted.wait(min(0.25, max(0.0, end - time.monotonic())))
     if server is not None:
         server.close()

@@ -5,9 +5,11 @@ mid-run), then the final values during --metrics-linger, checked against the fil
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 
 import orjson
 import pytest
@@ -76,6 +78,12 @@ def test_replay_serves_every_metric_family_during_and_after_the_run(tmp_path) ->
         assert readyz(port)[1]["conditions"]["running"] is False
         assert status(f"http://127.0.0.1:{port}/healthz") == 200
         fams = scrape(port)
+        # Ctrl-C ends the linger at once (not after its 60 s).
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        proc.wait(30)
+        assert time.monotonic() - t0 < 15
+        assert status(f"http://127.0.0.1:{port}/healthz") is None  # the endpoint is closed
     finally:
         proc.kill()  # our own subprocess, by its handle
         proc.wait(30)
