@@ -6,6 +6,9 @@ the solver pool's forkserver) and waits for it in a small watcher thread with
 ``sigtimedwait``: the signal is taken whatever the main thread is doing (a Bytewax
 run in Rust code, a lock, a sleep).  A Python-level handler does the same for a
 SIGINT delivered to a thread started before (a metrics server, for example).
+The multiprocessing resource tracker is started first: started later, it unblocks
+SIGINT in the thread that starts it (the standard library does so), and the solver
+pool would then take a terminal Ctrl-C itself and break.
 
 - first SIGINT: ``stop`` is set (the replay source stops reading; the flow finishes
   what it has; outputs and summary are written, marked as interrupted), with one
@@ -62,6 +65,11 @@ class CtrlC:
     def __enter__(self) -> "CtrlC":
         if threading.current_thread() is not threading.main_thread():
             return self  # signals can only be handled in the main thread: inactive
+        try:  # started later, it would unblock SIGINT in the thread that starts it
+            from multiprocessing import resource_tracker
+            resource_tracker.ensure_running()
+        except Exception:  # noqa: BLE001 - only a precaution
+            pass
         self._old_handler = signal.signal(signal.SIGINT, self._handler)
         self._old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
         self._watcher = threading.Thread(target=self._watch, name="fleetstream-ctrl-c",
