@@ -219,6 +219,14 @@ class LiveCollector(Collector):
         if kafka and arrivals:
             g.add_metric([], time.monotonic() - max(arrivals))
         yield g
+        g = GaugeMetricFamily("fleetstream_kafka_consumer_lag_messages",
+                              "Input messages on the broker not yet read by the engine, by "
+                              "topic (the client's cached high watermark minus the next "
+                              "offset to read).", labels=["topic"])
+        if kafka:
+            for topic, lag in sorted(_consumer_lag(self.partitions).items()):
+                g.add_metric([topic], float(lag))
+        yield g
         c = CounterMetricFamily("fleetstream_kafka_produced_records",
                                 "Records acknowledged by Kafka, by output topic.",
                                 labels=["topic"])
@@ -232,3 +240,27 @@ class LiveCollector(Collector):
         if sink is not None:
             c.add_metric([], float(sink.counters.skipped))
         yield c
+
+
+def _consumer_lag(partitions: list[Any]) -> dict[str, int]:
+    """Per input topic: cached high watermark minus the next offset to read, summed
+    over its partitions.  Reads the client's cache only (no broker round trip)."""
+    out: dict[str, int] = {}
+    for p in partitions:
+        consumer, nxt = getattr(p, "consumer", None), getattr(p, "next", None)
+        streams = getattr(p, "topics", None)
+        if consumer is None or not isinstance(nxt, dict) or not streams:
+            continue
+        try:
+            from confluent_kafka import TopicPartition
+            pos = dict(nxt)
+            for topic, part in list(streams):
+                lo, hi = consumer.get_watermark_offsets(TopicPartition(topic, part),
+                                                        cached=True)
+                if hi is None or hi < 0:
+                    continue
+                start = pos.get((topic, part), lo if lo is not None and lo >= 0 else 0)
+                out[topic] = out.get(topic, 0) + max(0, hi - start)
+        except Exception:  # noqa: BLE001 - a scrape never fails on a connector
+            continue
+    return out

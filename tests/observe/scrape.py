@@ -26,7 +26,7 @@ FAMILIES = (
     "fleetstream_solver_wait_seconds", "fleetstream_solver_pool_resident_memory_bytes",
     "fleetstream_redis_up", "fleetstream_redis_outages", "fleetstream_redis_backlog_records",
     "fleetstream_kafka_consumer_errors", "fleetstream_kafka_produced_records",
-    "fleetstream_kafka_up",
+    "fleetstream_kafka_up", "fleetstream_kafka_consumer_lag_messages",
     "process_resident_memory_bytes",
 )
 

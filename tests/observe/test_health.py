@@ -86,8 +86,16 @@ def _v(fams: dict, name: str, **labels: str) -> float:
 
 def test_connector_health_is_read_from_the_live_flow_and_the_source_partitions() -> None:
     """The counters the Kafka source partitions and the sinks keep reach /metrics."""
+    class Consumer:
+        def get_watermark_offsets(self, tp, cached=False):
+            assert cached  # the scrape never asks the broker
+            return (0, 100) if tp.partition == 0 else (0, -1001)  # -1001: not known yet
+
     class Part:
         reachable, errors, committed, gave_up, last_arrival = False, 3, 7, 1, -1.0
+        consumer = Consumer()
+        topics = [("fs.telemetry", 0), ("fs.telemetry", 1)]
+        next = {("fs.telemetry", 0): 60}
 
     class Counters:
         skipped = 2
@@ -118,6 +126,7 @@ def test_connector_health_is_read_from_the_live_flow_and_the_source_partitions()
     assert _v(fams, "fleetstream_kafka_up") == 0
     assert _v(fams, "fleetstream_kafka_consumer_errors_total") == 3
     assert _v(fams, "fleetstream_kafka_offset_commits_total") == 7
+    assert _v(fams, "fleetstream_kafka_consumer_lag_messages", topic="fs.telemetry") == 40
     assert _v(fams, "fleetstream_kafka_produced_records_total", topic="fs.decisions") == 5
     assert _v(fams, "fleetstream_kafka_output_skipped_total") == 2
     assert _v(fams, "fleetstream_redis_up") == 0

@@ -116,6 +116,10 @@ def test_live_engine_serves_every_metric_family(tiny, tmp_path) -> None:
              "the first half counted")
         wait(lambda: total(scrape(port), "fleetstream_redis_written_records") > 0, 60,
              "read-model writes")
+        topic = prefix + "fs.telemetry"
+        wait(lambda: (topic, 0.0) in [(dict(k[1]).get("topic"), v) for k, v in scrape(port)[
+            "fleetstream_kafka_consumer_lag_messages"]["samples"].items()], 60,
+             "consumer lag 0 once caught up")
         fams = scrape(port)
         missing = [f for f in FAMILIES if f not in fams]
         assert not missing, f"families missing from a live /metrics: {missing}"
