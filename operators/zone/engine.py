@@ -46,6 +46,7 @@ from fleetstream.operators.zone.assignment import Assignment
 from fleetstream.operators.zone.fleet import Fleet
 from fleetstream.operators.zone.forecasting import Forecasting, Observer
 from fleetstream.operators.zone.governance import Governance
+from fleetstream.operators.zone.health import CLOCK_STALLED
 from fleetstream.operators.zone.orders import OrderLifecycle
 from fleetstream.operators.zone.records import Emitter, Out
 from fleetstream.operators.zone.response import Response
@@ -143,6 +144,12 @@ class ZoneEngine:
             self.apply_due_jobs(ev.ts, out)
         if ev.ts > st.clock:
             st.clock = ev.ts
+            st.still_events = 0
+            st.stall_alerted = False
+        else:
+            st.still_events += 1
+            if st.still_events == self.limits.clock_stall_events and not st.stall_alerted:
+                self._stall_alert(ev, out)
         if st.next_sweep_ts is None:
             st.next_sweep_ts = (math.floor(ev.ts / iv) + 1) * iv
         self.handlers[ev.TYPE](ev, out)
@@ -150,6 +157,20 @@ class ZoneEngine:
             self.sweep(st.clock, [ev.event_id], out)
             st.next_sweep_ts = (math.floor(st.clock / iv) + 1) * iv
         return out
+
+    def _stall_alert(self, ev: Event, out: list[Out]) -> None:
+        """The zone clock has not advanced over ``limits.clock_stall_events`` events
+        (docs/limits.md, "Stalled clock"): most likely one event dated ahead moved it."""
+        st = self.state
+        st.stall_alerted = True
+        st.count("clock_stalls")
+        behind = st.clock - ev.ts
+        self.emit.alert(out, ev.ts, CLOCK_STALLED, "warning",
+                        f"Zone {st.zone} clock stalled: {st.still_events} consecutive events did "
+                        f"not advance it (limits.clock_stall_events); the latest is "
+                        f"{behind:.0f} s behind it, so an event dated ahead may have moved it",
+                        None, [], {"events": st.still_events, "clock": st.clock,
+                                   "behind_s": round(behind, 1)}, [ev.event_id])
 
     def apply_due_jobs(self, clock: float, out: list[Out]) -> None:
         """Apply every solver job due at or before ``clock``, each at its own due time

@@ -96,3 +96,46 @@ class Retention:
         if stale:
             st.count("customers_pruned", len(stale))
 
+
+
+def deep_size(obj: object) -> int:
+    """Bytes of ``obj`` and everything it references (``sys.getsizeof`` over the object
+    graph, each object once): what keeping it costs in memory."""
+    import sys
+    seen: set[int] = set()
+    stack, total = [obj], 0
+    while stack:
+        o = stack.pop()
+        if id(o) in seen:
+            continue
+        seen.add(id(o))
+        total += sys.getsizeof(o)
+        if isinstance(o, dict):
+            stack.extend(o.keys())
+            stack.extend(o.values())
+        elif isinstance(o, (list, tuple, set, frozenset)):
+            stack.extend(o)
+        elif hasattr(o, "__slots__"):
+            stack.extend(getattr(o, k) for k in o.__slots__ if hasattr(o, k))
+        elif hasattr(o, "__dict__"):
+            stack.append(o.__dict__)
+    return total
+
+
+def state_sizes(state: ZoneState) -> dict[str, float]:
+    """Mean bytes per vehicle, per open order and per customer of a zone's state (deep
+    size in memory, and pickled as in the snapshot): docs/limits.md, "Retention"."""
+    import pickle
+    nv, no, nc = len(state.vehicles), len(state.orders), len(state.customers)
+    vs, os_ = list(state.vehicles.values()), list(state.orders.values())
+    return {
+        "vehicles": nv, "orders": no, "customers": nc,
+        "vehicle_bytes": deep_size(vs) / max(nv, 1),
+        "vehicle_pickled": len(pickle.dumps([v.dump() for v in vs], 5)) / max(nv, 1),
+        "order_bytes": deep_size(os_) / max(no, 1),
+        "order_pickled": len(pickle.dumps([o.dump() for o in os_], 5)) / max(no, 1),
+        "customer_bytes": (deep_size(state.customers) + deep_size(state.customer_seen))
+        / max(nc, 1),
+        "customer_pickled": len(pickle.dumps((state.customers, state.customer_seen), 5))
+        / max(nc, 1),
+    }
