@@ -252,6 +252,10 @@ class ChaosResult:
                  "  #  target  at    resumed_from  alive_s  raw_bytes    events  torn  "
                  "new_recs  seen_bf  lost changed extra"]
         for p in self.points:
+            if p.index == 0:
+                lines.append(f"final resume: lost {p.lost}, changed {p.changed}, extra "
+                             f"{p.extra} (attributed to the run to the end)")
+                continue
             if not p.killed:
                 lines.append(f"{p.index:>3}  {p.target:6.1%}  run ended before this point")
                 continue
@@ -270,6 +274,21 @@ class ChaosResult:
             if p["lost"] or p["changed"] or p["extra"]:
                 lines.append(f"  {t}: {p}")
         return "\n".join(lines)
+
+
+WORK_MARKER = ".fleetstream-chaos"
+
+
+def claim_work(work: str) -> None:
+    """Use ``work`` only if it is missing, empty or an earlier chaos run's folder (its
+    marker file): the folders this script replaces in it are then its own."""
+    if os.path.isdir(work) and os.listdir(work) and not os.path.exists(
+            os.path.join(work, WORK_MARKER)):
+        raise SystemExit(f"chaos: --work {work} is not empty and not a chaos work folder; "
+                         "choose a new or empty folder")
+    os.makedirs(work, exist_ok=True)
+    with open(os.path.join(work, WORK_MARKER), "w") as f:
+        f.write("benchmarks/chaos.py work folder: ref/, out/, db/ and logs are replaced\n")
 
 
 def resolve_scenario(s: str) -> str:
@@ -300,7 +319,7 @@ def run_chaos(scenario: str = "metro", k: int = 20, seed: int = 1, by: str = "ou
               knobs: dict | None = None) -> ChaosResult:
     replay = resolve_scenario(scenario)
     work = work or os.path.join("/tmp", f"fleetstream-chaos-{os.path.basename(replay)}-{seed}")
-    os.makedirs(work, exist_ok=True)
+    claim_work(work)
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if progress else (lambda m: None)
     res = ChaosResult(scenario=scenario, seed=seed, by=by)
 
@@ -475,7 +494,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="place the kill points by output bytes written (polled every "
                     "--poll s) or by events read (progress lines, every 2 s) (default output)")
     ap.add_argument("--poll", type=float, default=0.02, help="poll period, s (default 0.02)")
-    ap.add_argument("--work", help="work folder, reused and overwritten "
+    ap.add_argument("--work", help="work folder: new, empty or an earlier chaos run's "
+                    "(its ref/, out/, db/ are replaced) "
                     "(default /tmp/fleetstream-chaos-<scenario>-<seed>)")
     ap.add_argument("--reference", help="an existing uninterrupted replay output folder of "
                     "the same scenario (default: run one in the work folder)")
