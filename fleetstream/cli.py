@@ -201,6 +201,8 @@ def main(argv: list[str] | None = None) -> int:
         args.rest = args.rest[1:]
     debug = os.environ.get("FLEETSTREAM_DEBUG", "") not in ("", "0")
     try:
+        if args.cmd in CTRL_C_GUARDED:
+            return _guarded(args)
         return args.fn(args)
     except ModuleNotFoundError as e:
         if e.name and e.name.startswith("fleetstream."):
@@ -226,6 +228,22 @@ def main(argv: list[str] | None = None) -> int:
         if debug:
             raise
         return _internal_error(args.cmd, e)
+
+
+CTRL_C_GUARDED = {"simulate", "plan", "models"}
+"""Commands whose first Ctrl-C stops them with one line (exit 130) while their solver
+pool is spared the terminal's SIGINT (no traceback from its processes); ``replay``
+has its own clean stop (fleetstream/interrupt.py)."""
+
+
+def _guarded(args: argparse.Namespace) -> int:
+    from fleetstream.interrupt import CtrlC, kill_solver_pool
+    with CtrlC(f"fleetstream {args.cmd}", first_raises=True):
+        try:
+            return args.fn(args)
+        except KeyboardInterrupt:
+            kill_solver_pool()  # by pid: nothing left for the exit to wait for
+            raise
 
 
 def _one_line(e: BaseException) -> str:

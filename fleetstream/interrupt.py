@@ -19,6 +19,7 @@ pool would then take a terminal Ctrl-C itself and break.
 
 from __future__ import annotations
 
+import _thread
 import os
 import signal
 import sys
@@ -49,12 +50,16 @@ class CtrlC:
     :class:`threading.Event` set by the first Ctrl-C; ``c.count`` counts them."""
 
     def __init__(self, label: str, first: str | None = None, second: str | None = None,
-                 quiet: bool = False):
+                 quiet: bool = False, first_raises: bool = False):
         self.label = label
         self.first = first or ("interrupted: stopping cleanly after the events read so "
                                "far (Ctrl-C again to stop at once)")
         self.second = second or "stopped at once: the outputs are incomplete"
         self.quiet = quiet
+        self.first_raises = first_raises
+        """The first Ctrl-C raises KeyboardInterrupt in the main thread (for commands
+        without a clean-stop point); the solver pool is still spared."""
+        self._raise_pending = False
         self.stop = threading.Event()
         self.count = 0
         self._lock = threading.Lock()
@@ -99,6 +104,9 @@ class CtrlC:
                 self.interrupt()
 
     def _handler(self, signum: int, frame: object) -> None:
+        if self._raise_pending:  # our own interrupt_main(): the first Ctrl-C, raised here
+            self._raise_pending = False
+            raise KeyboardInterrupt
         self.interrupt()
 
     def say(self, text: str) -> None:
@@ -114,8 +122,12 @@ class CtrlC:
             self.count += 1
             n = self.count
         if n == 1:
-            self.say(self.first)
             self.stop.set()
+            if self.first_raises:
+                self._raise_pending = True
+                _thread.interrupt_main()
+            else:
+                self.say(self.first)
         else:
             self.hard_stop()
 

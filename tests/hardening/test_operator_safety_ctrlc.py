@@ -8,6 +8,7 @@ is paced (``--speed``) so that it is still reading when the signal comes."""
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -120,3 +121,26 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path):
     assert "stopped at once" in err
     assert wait_gone(p.pid) == [], "child processes left running"
     assert_valid_outputs(out)
+
+
+def test_ctrl_c_during_simulate_is_one_line_and_130(tmp_path):
+    """Other long commands stop at the first Ctrl-C with one line; the terminal's
+    SIGINT does not reach their solver pool (whose processes printed tracebacks)."""
+    err_path = str(tmp_path / "stderr.txt")
+    with open(err_path, "wb") as err:
+        p = subprocess.Popen([sys.executable, "-m", "fleetstream.cli", "simulate", "--scenario",
+                              "small", "--out", str(tmp_path / "sim")],
+                             stdout=subprocess.PIPE, stderr=err, start_new_session=True,
+                             cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and not re.search(r"decisions=[1-9]",
+                                                        open(err_path).read()):
+        assert p.poll() is None, open(err_path).read()
+        time.sleep(0.1)
+    ctrl_c(p)
+    rc, _ = finish(p, 60)
+    err = open(err_path).read()
+    assert rc == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    assert err.strip().splitlines()[-1] == "fleetstream simulate: interrupted"
+    assert wait_gone(p.pid) == [], "child processes left running"
