@@ -196,7 +196,10 @@ def coverage_chart(raw: dict, by: str) -> str:
     if not keys:
         return none(f"Coverage and width by {by}", "no prediction scored")
     idx = {k: [i for i, v in enumerate(p[by]) if v == k] for k in keys}
-    labels = [f"{k if by == 'horizon' else k + ':00'}\nn={len(idx[k]):,}" for k in keys]
+    if by == "horizon":
+        labels = [f"{k}\nn={len(idx[k]):,}" for k in keys]
+    else:  # hours: "07h" over the count, small enough for 24 hours side by side
+        labels = [f"{k}h\n{len(idx[k]):,}" for k in keys]
     with matplotlib.rc_context(RC):
         fig = _fig(9.5, 3.8)
         ax, ax2 = fig.subplots(1, 2)
@@ -249,8 +252,10 @@ def coverage_chart(raw: dict, by: str) -> str:
                 label="target: 95 % median width",
             )
         for a in (ax, ax2):
-            a.set_xticks(x, labels, fontsize=8 if len(keys) <= 8 else 6.5)
-        where = "arrival horizon" if by == "horizon" else "hour of prediction (UTC)"
+            a.set_xticks(x, labels, fontsize=8 if len(keys) <= 8 else 6 if len(keys) <= 14 else 5)
+        where = (
+            "arrival horizon" if by == "horizon" else "hour of prediction (UTC), predictions below"
+        )
         ax.set(
             ylim=(0, 118),
             ylabel="coverage (%)",
