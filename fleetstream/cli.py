@@ -13,6 +13,7 @@ Subcommands (``fleetstream <cmd> --help`` for each):
   publish    produce a replay folder into the Kafka input topics
   record     capture the Kafka input topics into a replay folder
   customers  load a replay folder's customer profiles into the Redis context store
+  console    the operations console in a browser: map, alerts, approvals (replay or live)
 """
 
 from __future__ import annotations
@@ -183,6 +184,8 @@ DELEGATED = (
         ("publish", "fleetstream.publish_cmd", "produce a replay folder into Kafka"),
         ("record", "fleetstream.record_cmd", "capture Kafka input topics to a replay folder"),
         ("customers", "fleetstream.customers_cmd", "load customer profiles into Redis"),
+        # console: helper I (docs/console.md)
+        ("console", "fleetstream.console.cmd", "operations console in a browser"),
 )
 
 
