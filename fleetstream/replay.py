@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -33,8 +33,7 @@ from bytewax.recovery import RecoveryConfig
 from bytewax.testing import cluster_main, run_main
 
 from fleetstream import interrupt
-from fleetstream.connectors.files import (RAW_DIR, OutputFiles, ReplaySource, count_lines,
-                                         finalize)
+from fleetstream.connectors.files import RAW_DIR, OutputFiles, ReplaySource, finalize
 from fleetstream.contract.outputs import OUTPUT_TOPICS
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.operators import jobs
@@ -42,6 +41,7 @@ from fleetstream.wiring import build_zone_engine, restore_zone_engine
 from fleetstream.flows.engine import DROPS, build_flow
 from fleetstream.preflight import (READ_ERRORS, check_events_file, check_models_dir,
                                    events_file, read_error_text)
+from fleetstream.replay_summary import ReplaySummary, summarize
 from fleetstream.run_dirs import (OperatorError, OutFolder, RecoveryFolder, check_out,
                                   check_recovery)
 
@@ -61,60 +61,6 @@ def _lines(chunk: list) -> list[tuple[str, str]]:
     for topic, prefix, rec in chunk:
         by_topic.setdefault(topic, []).append(prefix + "\t" + orjson.dumps(rec).decode("utf-8"))
     return [(t, "\n".join(lines)) for t, lines in by_topic.items()]
-
-
-@dataclass
-class ReplaySummary:
-    events_in: int
-    seconds: float
-    counts: dict[str, int]
-    decisions: dict[str, int] = field(default_factory=dict)
-    alerts: dict[str, int] = field(default_factory=dict)
-    drops: dict[str, int] = field(default_factory=dict)
-    process_cpu_s: list[float] = field(default_factory=list)
-    """CPU seconds (user + system) of each Bytewax process of the run."""
-    solver_jobs: dict[str, float] = field(default_factory=dict)
-    """Solver-job counters of the run (one process): submitted, applied, waits (results
-    not ready at their due event time) and wait_s (wall seconds the event path waited)."""
-    interrupted: bool = False
-    """The input was stopped early (Ctrl-C): the outputs cover the first ``events_in``
-    lines of the ``events_total``."""
-    events_total: int | None = None
-    read_error: str | None = None
-    """The input could not be read past line ``events_in`` (the outputs cover the
-    events before it)."""
-
-    @property
-    def events_per_s(self) -> float:
-        return self.events_in / self.seconds if self.seconds > 0 else 0.0
-
-    def render(self) -> str:
-        lines = [f"events in      {self.events_in:>10,}   ({self.events_per_s:,.0f} events/s, "
-                 f"{self.seconds:.1f} s)"]
-        of = f" of {self.events_total:,}" if self.events_total is not None else ""
-        if self.interrupted:
-            lines.insert(0, f"INTERRUPTED (Ctrl-C) after {self.events_in:,}{of} events: the "
-                         "outputs cover the events read so far")
-        if self.read_error:
-            lines.insert(0, f"STOPPED by an input error after {self.events_in:,}{of} events: "
-                         "the outputs cover the events read so far")
-        for t in OUTPUT_TOPICS:
-            lines.append(f"{t:<15}{self.counts.get(t, 0):>10,}")
-        if self.decisions:
-            lines.append("decisions by kind/status: " + ", ".join(
-                f"{k} {v:,}" for k, v in sorted(self.decisions.items())))
-        if self.alerts:
-            lines.append("alerts by kind: " + ", ".join(
-                f"{k} {v:,}" for k, v in sorted(self.alerts.items())))
-        if self.drops:
-            lines.append("dropped (not errors): " + ", ".join(
-                f"{k} {v:,}" for k, v in sorted(self.drops.items())))
-        if self.solver_jobs.get("submitted"):
-            j = self.solver_jobs
-            lines.append(f"solver jobs: {int(j['submitted']):,} solved off the event path, "
-                         f"{int(j['waits']):,} waited for at their due event time "
-                         f"({j['wait_s']:.1f} s of waiting)")
-        return "\n".join(lines)
 
 
 class _InputReport:
@@ -504,27 +450,6 @@ def _proc_main() -> None:
             raise
     with open(os.path.join(status, f"input-{proc_id}.json"), "wb") as f:
         f.write(orjson.dumps(_REPORT.as_dict()))
-
-
-def summarize(replay: str, out_dir: str, counts: dict[str, int], secs: float,
-              total: int | None = None) -> ReplaySummary:
-    s = ReplaySummary(total if total is not None else count_lines(replay), secs, counts)
-    for topic, target, field_ in (("fs.decisions", s.decisions, None), ("fs.alerts", s.alerts, None),
-                                  (DROPS, s.drops, None)):
-        path = os.path.join(out_dir, topic + ".jsonl")
-        if not os.path.exists(path):
-            continue
-        with open(path, "rb") as f:
-            for line in f:
-                rec = orjson.loads(line)
-                if topic == "fs.decisions":
-                    k = f"{rec['kind']}/{rec['status']}"
-                elif topic == "fs.alerts":
-                    k = rec["kind"]
-                else:
-                    k = rec["reason"].split(":")[0].split(" event_id")[0]
-                target[k] = target.get(k, 0) + 1
-    return s
 
 
 if __name__ == "__main__":  # pragma: no cover
