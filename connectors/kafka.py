@@ -65,6 +65,36 @@ def _client(kind: Any, config: dict) -> Any:
                                f"{scrub(str(e), config)}") from None
 
 
+class KafkaUnavailable(RuntimeError):
+    """The broker did not answer (commands print this as one line, exit 1)."""
+
+
+def check_broker(bootstrap: str, extra: dict | None = None, timeout_s: float = 10.0,
+                 need_topics: Iterable[str] = ()) -> set[str]:
+    """Fail fast with one clear line instead of librdkafka retrying for minutes:
+    raises :class:`KafkaUnavailable` when no broker answers within ``timeout_s``,
+    ``ValueError`` when a topic of ``need_topics`` does not exist.  Returns the
+    broker's topic names."""
+    cfg = {**client_config(bootstrap, extra), "log_level": 0,
+           "socket.connection.setup.timeout.ms": int(timeout_s * 1000)}
+    admin = _client(AdminClient, cfg)
+    try:
+        md = admin.list_topics(timeout=timeout_s)
+    except KafkaException as e:
+        err = e.args[0] if e.args else e
+        reason = err.str() if hasattr(err, "str") else str(err)
+        raise KafkaUnavailable(f"cannot reach the Kafka broker at {redact_url(bootstrap)} "
+                               f"within {timeout_s:.0f} s ({scrub(reason, extra)})") from None
+    if not md.brokers:
+        raise KafkaUnavailable(f"no Kafka broker answers at {redact_url(bootstrap)}")
+    names = set(md.topics)
+    missing = [t for t in need_topics if t not in names]
+    if missing:
+        raise ValueError(f"topics missing on the broker ({', '.join(missing)}): run "
+                         "`fleetstream topics create` (with the same topic prefix)")
+    return names
+
+
 def client_config(bootstrap: str, extra: dict | None = None) -> dict:
     cfg = {"bootstrap.servers": bootstrap}
     cfg.update(extra or {})

@@ -1142,19 +1142,35 @@ def load_customers_from_replay(replay_dir: str, store: ContextStore) -> dict[str
     return {"loaded": n, "invalid": stats["invalid"]}
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m connectors.redis_store load-customers DIR [--redis URL]``."""
+def main(argv: list[str] | None = None, prog: str = "fleetstream customers") -> int:
+    """``fleetstream customers load REPLAY [--redis URL] [--prefix fs:]`` (also
+    ``python -m fleetstream.connectors.redis_store load-customers ...``).  Mistakes
+    and an unreachable Redis are one line and a non-zero exit."""
     import os
-    ap = argparse.ArgumentParser(prog="python -m connectors.redis_store")
+    ap = argparse.ArgumentParser(prog=prog)
     sub = ap.add_subparsers(dest="cmd", required=True)
     lc = sub.add_parser("load-customers", help="load a replay folder's customer profiles")
-    lc.add_argument("replay")
-    lc.add_argument("--redis", default=os.environ.get("FLEETSTREAM_REDIS_URL", ""))
-    lc.add_argument("--prefix", default="fs:")
+    lc.add_argument("replay", help="replay folder (or events file)")
+    lc.add_argument("--redis", default=os.environ.get("FLEETSTREAM_REDIS_URL", ""),
+                    help="Redis URL (default $FLEETSTREAM_REDIS_URL)")
+    lc.add_argument("--prefix", default="fs:", help="key prefix (default fs:)")
     a = ap.parse_args(argv)
     if not a.redis:
-        ap.error("--redis URL or FLEETSTREAM_REDIS_URL is required")
-    stats = load_customers_from_replay(a.replay, CustomerContextStore(a.redis, a.prefix))
+        print(f"{prog}: --redis URL or FLEETSTREAM_REDIS_URL is required", file=sys.stderr)
+        return 2
+    if not os.path.exists(a.replay):
+        print(f"{prog}: no replay folder or file {a.replay}", file=sys.stderr)
+        return 2
+    try:
+        store = CustomerContextStore(a.redis, a.prefix)
+        stats = load_customers_from_replay(a.replay, store)
+    except (FileNotFoundError, NotADirectoryError, PermissionError, ValueError, EOFError) as e:
+        print(f"{prog}: {redact_url(' '.join(str(e).split()))}", file=sys.stderr)
+        return 2
+    except Exception as e:  # noqa: BLE001 - Redis unreachable, refused, bad URL...
+        print(f"{prog}: Redis at {_redact(a.redis)}: {type(e).__name__}: "
+              f"{redact_url(' '.join(str(e).split()))}", file=sys.stderr)
+        return 1
     print(f"loaded {stats['loaded']} profiles into {_redact(a.redis)} "
           f"({stats['invalid']} invalid skipped)")
     return 0

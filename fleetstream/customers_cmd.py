@@ -17,4 +17,4 @@ def main(argv: list[str] | None = None) -> int:
         print("usage: fleetstream customers load REPLAY [--redis URL] [--prefix fs:]",
               file=sys.stderr)
         return 2
-    return store_main(argv)
+    return store_main(argv, prog="fleetstream customers")

@@ -18,7 +18,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import math
 import os
+import signal
 import sys
 import threading
 import time
@@ -31,7 +33,9 @@ from bytewax.outputs import DynamicSink, StatelessSinkPartition
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import cluster_main, run_main
 
-from fleetstream.connectors.kafka import KafkaOutputSink, OrderedKafkaSource
+from fleetstream.connectors.kafka import (KafkaClientError, KafkaOutputSink, KafkaUnavailable,
+                                          OrderedKafkaSource, check_broker, scrub)
+from fleetstream.contract.events import INPUT_TOPICS
 from fleetstream.connectors.redaction import redact, redact_url  # noqa: F401 (re-exported)
 from fleetstream.contract.settings import Settings
 from fleetstream.operators import jobs
@@ -180,6 +184,32 @@ def run_live(settings: Settings, redis_url: str | None = None, workers: int = 1,
     return lf.stats()
 
 
+def _sigterm(_signum: int, _frame: Any) -> None:
+    raise KeyboardInterrupt("SIGTERM")
+
+
+def _check_args(a: argparse.Namespace) -> str | None:
+    """The first mistake in the flags, as one line (None: fine)."""
+    if a.workers < 0:
+        return f"-w/--workers must be >= 1 (0: the workers setting), got {a.workers}"
+    if not (math.isfinite(a.epoch_interval) and a.epoch_interval > 0):
+        return f"--epoch-interval must be a number of seconds > 0, got {a.epoch_interval}"
+    bad = [kv for kv in a.set if "=" not in kv or "." not in kv.split("=", 1)[0]]
+    if bad:
+        return f"--set takes SECTION.KEY=VALUE, got {bad[0]!r}"
+    if a.models and not os.path.isdir(a.models):
+        return f"--models {a.models}: not a directory"
+    if a.config and not os.path.isfile(a.config):
+        return f"--config {a.config}: not a file"
+    if a.recovery:
+        if os.path.exists(a.recovery) and not os.path.isdir(a.recovery):
+            return f"--recovery {a.recovery}: exists and is not a directory"
+        parent = os.path.dirname(os.path.abspath(a.recovery))
+        if not os.path.exists(a.recovery) and not os.access(parent, os.W_OK):
+            return f"--recovery {a.recovery}: cannot be created ({parent} is not writable)"
+    return None
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="fleetstream run", description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -202,13 +232,30 @@ def main(argv: list[str] | None = None) -> int:
     from fleetstream.observe import runtime as observe  # metrics, health, logs
     observe.add_arguments(ap)
     a = ap.parse_args(argv)
+    problem = _check_args(a)
+    if problem:
+        print(f"fleetstream run: {problem}", file=sys.stderr)
+        return 2
     overrides: dict[str, Any] = dict(kv.split("=", 1) for kv in a.set)
     bootstrap = a.bootstrap or os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP")
     if bootstrap and "kafka.bootstrap" not in overrides:
         overrides["kafka.bootstrap"] = bootstrap
-    s = Settings.load(a.config, overrides=overrides)
+    try:
+        s = Settings.load(a.config, overrides=overrides)
+        check_broker(s.kafka.bootstrap, s.kafka.config,
+                     need_topics=[s.kafka.topic_prefix + t for t in INPUT_TOPICS])
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+            ValueError) as e:
+        print(f"fleetstream run: {scrub(' '.join(str(e).split()))}", file=sys.stderr)
+        return 2
+    except (KafkaUnavailable, KafkaClientError) as e:
+        print(f"fleetstream run: {e}", file=sys.stderr)
+        return 1
     redis_url = a.redis if a.redis is not None else (
         s.redis.url or os.environ.get("FLEETSTREAM_REDIS_URL", ""))
+    # SIGTERM stops like Ctrl-C: Bytewax aborts, the sinks close (the Redis read
+    # model writes its backlog, outputs are flushed) instead of the process dying.
+    signal.signal(signal.SIGTERM, _sigterm)
     observe.start(a, "live", s)  # logs (then basicConfig below is a no-op), metrics endpoint
     logging.basicConfig(level=logging.WARNING if a.quiet else logging.INFO,
                         format="%(asctime)s %(name)s %(message)s", stream=sys.stderr)
@@ -218,9 +265,15 @@ def main(argv: list[str] | None = None) -> int:
              s.kafka.output_prefix, redact(s.kafka.config),
              redact_url(redis_url) if redis_url else "off", workers, a.recovery or "off")
     t0 = time.monotonic()
-    stats = run_live(s, redis_url or None, workers, a.recovery, tail=not a.stop_at_end,
-                     models_dir=a.models, epoch_interval_s=a.epoch_interval,
-                     progress_s=0 if a.quiet else 10.0)
+    try:
+        stats = run_live(s, redis_url or None, workers, a.recovery, tail=not a.stop_at_end,
+                         models_dir=a.models, epoch_interval_s=a.epoch_interval,
+                         progress_s=0 if a.quiet else 10.0)
+    except KeyboardInterrupt:
+        log.warning("stopped by a signal after %.1f s (restart with the same --recovery "
+                    "to resume)", time.monotonic() - t0)
+        observe.stop(a)
+        return 130
     log.info("stopped after %.1f s: %s", time.monotonic() - t0, stats)
     observe.stop(a)
     return 0

@@ -1,33 +1,76 @@
 """``fleetstream record --out DIR``: capture the input topics into a replay folder
-(``events.jsonl.gz`` in the same format as replay_data), until they are idle."""
+(``events.jsonl.gz`` in the same format as replay_data), until they are idle.
+
+Messages are written in the order the live engine merges them (docs/live.md,
+"the total order"), so ``fleetstream replay DIR`` decides exactly as the live
+engine did on the same messages."""
 
 from __future__ import annotations
 
 import argparse
+import math
 import os
+import sys
 
 import orjson
 
 from fleetstream.connectors.files import EVENTS_FILE, write_replay
-from fleetstream.connectors.kafka import record
+from fleetstream.connectors.kafka import (KafkaClientError, KafkaUnavailable, check_broker,
+                                          record)
 from fleetstream.contract.settings import Settings
+
+PROG = "fleetstream record"
+
+
+def _writable_out(out: str) -> None:
+    """Refuse an --out that cannot be written, or that already holds a recording,
+    before anything is consumed."""
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise ValueError(f"--out {out} exists and is not a directory")
+    if os.path.exists(os.path.join(out, EVENTS_FILE)):
+        raise ValueError(f"--out {out} already holds {EVENTS_FILE}: choose a new folder "
+                         "(nothing is overwritten)")
+    os.makedirs(out, exist_ok=True)
+    if not os.access(out, os.W_OK):
+        raise PermissionError(f"--out {out} is not writable")
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="fleetstream record", description=__doc__)
-    ap.add_argument("--out", required=True, help="replay folder to write")
-    ap.add_argument("--bootstrap", default=os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP"))
-    ap.add_argument("--idle", type=float, default=5.0, help="stop after this many idle seconds")
+    ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--out", required=True, help="replay folder to write (new or empty)")
+    ap.add_argument("--bootstrap", default=os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP"),
+                    help="Kafka bootstrap servers (default $FLEETSTREAM_KAFKA_BOOTSTRAP, "
+                    "else kafka.bootstrap)")
+    ap.add_argument("--idle", type=float, default=5.0,
+                    help="stop after this many seconds without a new message (> 0, default 5)")
     ap.add_argument("--from-now", action="store_true", help="only new messages, not the backlog")
-    ap.add_argument("--config")
+    ap.add_argument("--config", help="TOML settings file (docs/configuration.md)")
     a = ap.parse_args(argv)
-    k = Settings.load(a.config).kafka
-    msgs = list(record(a.bootstrap or k.bootstrap, k.topic_prefix, k.config, a.idle,
-                       from_beginning=not a.from_now))
-    os.makedirs(a.out, exist_ok=True)
-    write_replay(os.path.join(a.out, EVENTS_FILE), msgs)
-    with open(os.path.join(a.out, "manifest.json"), "wb") as f:
-        f.write(orjson.dumps({"name": os.path.basename(os.path.abspath(a.out)), "source": "kafka record",
-                              "sizes": {"events": len(msgs)}}, option=orjson.OPT_INDENT_2) + b"\n")
+    if not (math.isfinite(a.idle) and a.idle > 0):
+        print(f"{PROG}: --idle must be a number of seconds > 0, got {a.idle}", file=sys.stderr)
+        return 2
+    try:
+        k = Settings.load(a.config).kafka
+        bootstrap = a.bootstrap or k.bootstrap
+        check_broker(bootstrap, k.config)
+        _writable_out(a.out)
+        msgs = list(record(bootstrap, k.topic_prefix, k.config, a.idle,
+                           from_beginning=not a.from_now))
+        write_replay(os.path.join(a.out, EVENTS_FILE), msgs)
+        with open(os.path.join(a.out, "manifest.json"), "wb") as f:
+            f.write(orjson.dumps({"name": os.path.basename(os.path.abspath(a.out)),
+                                  "source": "kafka record", "sizes": {"events": len(msgs)}},
+                                 option=orjson.OPT_INDENT_2) + b"\n")
+    except (FileNotFoundError, NotADirectoryError, PermissionError, ValueError) as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 2
+    except (KafkaUnavailable, KafkaClientError, OSError) as e:
+        print(f"{PROG}: {e}", file=sys.stderr)
+        return 1
     print(f"recorded {len(msgs):,} messages into {a.out}/{EVENTS_FILE}")
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
