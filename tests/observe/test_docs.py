@@ -45,3 +45,18 @@ def test_dashboard_uses_only_exported_metrics() -> None:
                  "fleetstream_redis_up", "fleetstream_kafka_consumer_errors_total",
                  "process_resident_memory_bytes"):
         assert name in used, name
+
+
+def test_example_alert_rules_parse_and_use_exported_metrics() -> None:
+    import yaml
+    with open(os.path.join(ROOT, "docs", "observability.md")) as f:
+        doc = f.read()
+    block = doc.split("## Example alert rules", 1)[1].split("```yaml", 1)[1].split("```", 1)[0]
+    rules = yaml.safe_load(block)["groups"][0]["rules"]
+    assert len(rules) >= 10
+    exported = _exported()
+    for r in rules:
+        assert r["alert"].startswith("Fleetstream") and r["expr"].strip()
+        used = {re.sub(r"_(bucket|count|sum)$", "", m)
+                for m in re.findall(r"\b((?:fleetstream|process)_\w+)", r["expr"])}
+        assert used and used <= exported, (r["alert"], used - exported)
