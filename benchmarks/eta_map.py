@@ -57,11 +57,12 @@ def _raw_leg_errors(replay: str) -> dict:
             "map_mae_s": sum(abs(x["true_s"] - x["map_s"]) for x in legs) / n}
 
 
-def _day(path: str, seed: int, provider: str) -> dict:
+def _day(path: str, seed: int, provider: str, speed_factor: float = 1.0,
+         junction_s: float = 0.0) -> dict:
     """Simulate (unless ``path`` holds the day already) and score, with ``provider``."""
     original = zone_engine.HaversineProvider
     if provider == "map":
-        network = MapNetwork("andorra")
+        network = MapNetwork("andorra", junction_s=junction_s, speed_factor=speed_factor)
         zone_engine.HaversineProvider = lambda: MapProvider(network)  # type: ignore[assignment]
     try:
         if not os.path.isfile(os.path.join(path, "manifest.json")):
@@ -91,6 +92,12 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Engine ETA with the haversine provider vs the map "
                                              "provider on simulated Andorra days (mean, sd, per seed).")
     ap.add_argument("--seeds", default="5,6,7", help="comma-separated seeds (default: %(default)s)")
+    ap.add_argument("--providers", default="haversine,map",
+                    help="comma-separated providers to run: haversine, map (default: %(default)s)")
+    ap.add_argument("--map-speed-factor", type=float, default=1.0,
+                    help="MapNetwork speed_factor of the map provider (default: %(default)s)")
+    ap.add_argument("--map-junction-s", type=float, default=0.0,
+                    help="MapNetwork junction_s of the map provider (default: %(default)s)")
     ap.add_argument("--keep", default=None,
                     help="directory to keep the recordings in (andorra-SEED); an existing "
                          "recording there is reused (default: a temporary directory)")
@@ -103,12 +110,23 @@ def main(argv: list[str] | None = None) -> int:
     if not seeds:
         print("eta_map.py: no seeds", file=sys.stderr)
         return 2
+    providers = [p.strip() for p in args.providers.split(",") if p.strip()]
+    if not providers or set(providers) - {"haversine", "map"}:
+        print(f"eta_map.py: --providers takes haversine and/or map, got {args.providers!r}",
+              file=sys.stderr)
+        return 2
+    if not args.map_speed_factor > 0 or args.map_junction_s < 0:
+        print("eta_map.py: --map-speed-factor must be > 0 and --map-junction-s >= 0", file=sys.stderr)
+        return 2
+    tag = "" if (args.map_speed_factor, args.map_junction_s) == (1.0, 0.0) else \
+        f"-f{args.map_speed_factor:g}-j{args.map_junction_s:g}"
     base = args.keep or tempfile.mkdtemp(prefix="eta-map-")
     rows = []
     for seed in seeds:
         t = time.perf_counter()
-        row = {p: _day(os.path.join(base, f"andorra-{seed}-{p}"), seed, p)
-               for p in ("haversine", "map")}
+        row = {p: _day(os.path.join(base, f"andorra-{seed}-{p}{tag if p == 'map' else ''}"), seed, p,
+                       args.map_speed_factor, args.map_junction_s)
+               for p in providers}
         rows.append(row)
         print(f"seed {seed} ({time.perf_counter() - t:.0f} s)", flush=True)
         for p, r in row.items():
@@ -119,12 +137,12 @@ def main(argv: list[str] | None = None) -> int:
                   f"{r['eta_held_model_mae_s']} / {r['eta_held_provider_mae_s']}) | cov80 "
                   f"{r['coverage80']} cov95 {r['coverage95']} | on-time {r['on_time']}", flush=True)
     print(f"\n{len(seeds)} seeds ({', '.join(map(str, seeds))}), recordings in {base}")
-    for p in ("haversine", "map"):
+    for p in providers:
         print(f"raw leg MAE on the engine+{p} days: haversine "
               + _stats([r[p]["raw"]["haversine_mae_s"] for r in rows]))
         print(f"raw leg MAE on the engine+{p} days: map       "
               + _stats([r[p]["raw"]["map_mae_s"] for r in rows]))
-    for p in ("haversine", "map"):
+    for p in providers:
         for key in ("leg_model_mae_s", "leg_provider_mae_s", "eta_model_mae_s", "eta_provider_mae_s",
                     "eta_held_model_mae_s", "eta_held_provider_mae_s", "coverage80", "coverage95",
                     "on_time"):

@@ -180,7 +180,7 @@ class RoadTruth:
         g = self.graph
         straight = (g.road_class[cur] == g.road_class[nxt]) & self.main[cur]
         urb = self.urban[cur]
-        out[at] = np.where(straight, 0.2 + 1.0 * urb, 1.5 + 6.0 * urb)
+        out[at] = np.where(straight, 0.1 + 0.8 * urb, 1.5 + 6.0 * urb)
         return out
 
     def local_hour(self, ts: float) -> int:
@@ -201,7 +201,7 @@ class RoadTruth:
             kmh = np.minimum(kmh, BIKE_KMH[vehicle_type])
         else:
             prof = np.where(self.main[edges], MAIN_PROFILE[h], LOCAL_PROFILE[h])
-            kmh = kmh * (1.0 - (1.0 - prof) * (0.3 + 0.7 * self.urban[edges]))
+            kmh = kmh * (1.0 - (1.0 - prof) * (0.1 + 0.9 * self.urban[edges]))
             kmh = kmh * VEHICLE_SPEED.get(vehicle_type, 1.0)
             if vehicle_type == "truck":
                 kmh = np.where(self.curvy[edges], kmh * 0.85, kmh)
