@@ -1,0 +1,367 @@
+// fleetstream console: plain JS, no build step, nothing loaded from elsewhere.
+// Every text from the data goes into the page through textContent or
+// createTextNode, never through innerHTML: names and messages may hold markup.
+"use strict";
+(function () {
+  const meta = (n) => document.querySelector(`meta[name="${n}"]`).getAttribute("content");
+  const TOKEN = meta("console-token");
+  const MODE = meta("console-mode");
+  const SVGNS = "http://www.w3.org/2000/svg";
+  const $ = (id) => document.getElementById(id);
+  const S = { state: null, t: null, follow: true, zone: "", selVehicle: null, selDecision: null,
+              checked: new Set(), busy: false, again: false, renders: [], playing: null };
+  window.__console = S;
+
+  function el(tag, attrs, ...kids) {
+    const e = document.createElement(tag);
+    for (const [k, v] of Object.entries(attrs || {})) {
+      if (k === "class") e.className = v;
+      else if (k.startsWith("on")) e.addEventListener(k.slice(2), v);
+      else if (k === "dataset") Object.assign(e.dataset, v);
+      else if (v !== null && v !== undefined && v !== false) e.setAttribute(k, v === true ? "" : v);
+    }
+    for (const c of kids) if (c !== null && c !== undefined) e.append(c instanceof Node ? c : document.createTextNode(String(c)));
+    return e;
+  }
+  function svg(tag, attrs) {
+    const e = document.createElementNS(SVGNS, tag);
+    for (const [k, v] of Object.entries(attrs || {})) if (v !== null && v !== undefined) e.setAttribute(k, v);
+    return e;
+  }
+  const pad = (n) => String(n).padStart(2, "0");
+  function hms(ts) {
+    if (ts === null || ts === undefined) return "-";
+    const d = new Date(ts * 1000);
+    return `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}:${pad(d.getUTCSeconds())}`;
+  }
+  function stamp(ts) {
+    const d = new Date(ts * 1000);
+    return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${hms(ts)} UTC`;
+  }
+  const pct = (x) => (x === null || x === undefined ? "-" : `${(100 * x).toFixed(1)} %`);
+  function status(msg, bad) { const c = $("conn"); c.textContent = msg; c.classList.toggle("down", !!bad); }
+
+  // ------------------------------------------------------------------ data
+
+  async function refresh() {
+    if (S.busy) { S.again = true; return; }
+    S.busy = true;
+    try {
+      do {
+        S.again = false;
+        const q = new URLSearchParams();
+        q.set("t", S.follow || S.t === null ? "latest" : String(S.t));
+        if (S.zone) q.set("zone", S.zone);
+        const r = await fetch(`/api/state?${q}`, { cache: "no-store" });
+        if (!r.ok) throw new Error(`state: HTTP ${r.status}`);
+        S.state = await r.json();
+        render();
+      } while (S.again);
+    } catch (e) {
+      status(String(e.message || e), true);
+    } finally {
+      S.busy = false;
+    }
+  }
+
+  async function post(path, body) {
+    const r = await fetch(path, { method: "POST", body: JSON.stringify(body),
+      headers: { "Content-Type": "application/json", "X-Console-Token": TOKEN } });
+    const doc = await r.json().catch(() => ({}));
+    if (!r.ok) throw new Error(doc.error || Object.values(doc.failed || {})[0] || `HTTP ${r.status}`);
+    return doc;
+  }
+  const user = () => $("user").value.trim() || meta("console-user");
+
+  // ------------------------------------------------------------------ render
+
+  function render() {
+    const st = S.state;
+    if (S.follow || S.t === null) S.t = st.t;
+    $("clock").textContent = st.t ? stamp(st.t) : "no data yet";
+    zones(st);
+    kpi(st.kpi);
+    map(st);
+    alerts(st.alerts);
+    approvals(st.proposals);
+    decisions(st.decisions);
+    scrubber(st);
+    status(`v${st.version}`, false);
+    S.renders.push({ version: st.version, at: Date.now() });
+    if (S.renders.length > 50) S.renders.shift();
+    if (!document.body.dataset.painted) {
+      document.body.dataset.painted = "1";
+      performance.mark("console-painted");
+    }
+    document.body.dataset.version = st.version;
+  }
+
+  function zones(st) {
+    const sel = $("zone");
+    const have = new Set([...sel.options].map((o) => o.value));
+    for (const z of st.zones) if (!have.has(z.zone)) sel.append(el("option", { value: z.zone }, z.zone));
+  }
+
+  function kpiCard(title, k, cls) {
+    return el("div", { class: `kpi ${cls || ""}` },
+      el("small", {}, title),
+      el("b", {}, pct(k.on_time_rate)),
+      el("small", {}, `on time (${k.on_time}/${k.delivered}) · risk ${k.at_risk} · failed ${k.failed} · unassigned ${k.unassigned}`));
+  }
+  function kpi(k) {
+    const box = $("kpi");
+    box.replaceChildren();
+    const a = k.all;
+    const nums = [["on time so far", pct(a.on_time_rate), `${a.on_time} of ${a.delivered} delivered`, "on_time"],
+                  ["at risk", a.at_risk, "open orders with p_late ≥ 0.5", "at_risk"],
+                  ["failed", a.failed, "failed attempts (final)", "failed"],
+                  ["unassigned", a.unassigned, "open orders on no route", "unassigned"],
+                  ["open", a.open, "orders not finished", "open"]];
+    for (const [t, v, sub, key] of nums)
+      box.append(el("div", { class: "kpi", dataset: { kpi: key } }, el("small", {}, t), el("b", {}, v), el("small", {}, sub)));
+    for (const [ft, fk] of Object.entries(k.by_fleet).sort()) box.append(kpiCard(`fleet ${ft}`, fk, "fleet"));
+  }
+
+  // ------------------------------------------------------------------ map
+
+  const FLEET_COLOUR = { captive: "#3b6ea5", "3pl": "#7b4fa8", gig: "#16877d" };
+  function riskClass(s) {
+    const p = s.p_late;
+    if (p === null || p === undefined) return s.eta > s.window_end ? "late" : "ok";
+    return p >= 0.5 ? "late" : p >= 0.2 ? "warn" : "ok";
+  }
+
+  function map(st) {
+    const m = $("map");
+    const pts = [];
+    for (const z of st.zones) for (const d of z.depots) pts.push(d);
+    for (const v of st.vehicles) { pts.push(v); for (const s of v.route) if (s.lat !== null) pts.push(s); }
+    m.replaceChildren();
+    if (!pts.length) return;
+    let lat0 = 0; for (const p of pts) lat0 += p.lat; lat0 /= pts.length;
+    const kx = Math.cos(lat0 * Math.PI / 180) * 1000, ky = 1000;
+    const X = (p) => p.lon * kx, Y = (p) => -p.lat * ky;
+    let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
+    for (const p of pts) { const x = X(p), y = Y(p); x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
+    const span = Math.max(x1 - x0, y1 - y0, 1e-3), padd = span * 0.04;
+    m.setAttribute("viewBox", `${x0 - padd} ${y0 - padd} ${x1 - x0 + 2 * padd} ${y1 - y0 + 2 * padd}`);
+    const u = span / 180; // one map unit for markers
+    const gRoutes = svg("g", { id: "routes" }), gStops = svg("g", { id: "stops" });
+    const gDepots = svg("g", { id: "depots" }), gVeh = svg("g", { id: "vehicles" });
+    for (const z of st.zones) {
+      z.depots.forEach((d, i) => {
+        gDepots.append(svg("rect", { class: "depot", x: X(d) - 1.6 * u, y: Y(d) - 1.6 * u, width: 3.2 * u, height: 3.2 * u }));
+        if (i === 0) {
+          const t = svg("text", { class: "zlabel", x: X(d) + 2.5 * u, y: Y(d) - 2 * u, "font-size": 5 * u,
+                                   "stroke-width": 0.8 * u });
+          t.textContent = z.zone;
+          gDepots.append(t);
+        }
+      });
+    }
+    for (const v of st.vehicles) {
+      const colour = FLEET_COLOUR[v.fleet_type] || "#555";
+      const sel = S.selVehicle === v.id;
+      if (v.route.length) {
+        const line = [[X(v), Y(v)]].concat(v.route.filter((s) => s.lat !== null).map((s) => [X(s), Y(s)]));
+        gRoutes.append(svg("polyline", { class: "route", stroke: colour, "data-vehicle": v.id,
+          points: line.map((p) => p.join(",")).join(" "), "stroke-opacity": sel ? 1 : null, "stroke-width": sel ? 3 : null }));
+        for (const s of v.route) {
+          if (s.lat === null) continue;
+          const c = svg("circle", { class: `stop ${riskClass(s)} ${s.stop}`, cx: X(s), cy: Y(s), r: (sel ? 1.3 : 0.9) * u,
+                                    "data-order": s.order_id });
+          c.addEventListener("mousemove", (e) => hover(e, stopText(v, s)));
+          c.addEventListener("mouseleave", unhover);
+          gStops.append(c);
+        }
+      }
+      const g = svg("g", { class: `vehicle ${v.status}${sel ? " sel" : ""}`, "data-id": v.id,
+                           transform: `translate(${X(v)},${Y(v)}) rotate(${v.heading || 0}) scale(${u})` });
+      g.append(svg("path", { d: v.heading === null ? "M0,-2.6 L2.2,1.8 L-2.2,1.8 Z" : "M0,-3.4 L2.2,2.4 L0,1.2 L-2.2,2.4 Z", fill: colour }));
+      g.addEventListener("mousemove", (e) => hover(e, vehicleText(v)));
+      g.addEventListener("mouseleave", unhover);
+      g.addEventListener("click", () => { S.selVehicle = sel ? null : v.id; map(S.state); });
+      gVeh.append(g);
+    }
+    m.append(gRoutes, gStops, gDepots, gVeh);
+  }
+
+  function stopText(v, s) {
+    const lines = [`${s.order_id} (${s.stop}) on ${v.id}`, `ETA ${hms(s.eta)} UTC`];
+    if (s.lo80 !== null && s.lo80 !== undefined) lines.push(`80 % interval ${hms(s.lo80)} – ${hms(s.hi80)}`);
+    lines.push(`window ends ${hms(s.window_end)}`);
+    if (s.p_late !== null && s.p_late !== undefined) lines.push(`p_late ${s.p_late.toFixed(3)}`);
+    return lines.join("\n");
+  }
+  function vehicleText(v) {
+    return [`${v.id} (${v.fleet_type || "?"} ${v.vehicle_type || ""}) · ${v.zone}`, `status ${v.status}`,
+            `last fix ${hms(v.pos_ts)} UTC (${Math.round(v.stale_s)} s ago)`,
+            `heading ${v.heading === null ? "?" : Math.round(v.heading) + "°"}`, `${v.route.length} stops ahead`].join("\n");
+  }
+  function hover(e, text) {
+    const h = $("hover"), box = $("mapbox").getBoundingClientRect();
+    h.textContent = text;
+    h.hidden = false;
+    h.style.left = `${e.clientX - box.left + 12}px`;
+    h.style.top = `${e.clientY - box.top + 12}px`;
+  }
+  function unhover() { $("hover").hidden = true; }
+
+  // ------------------------------------------------------------------ feeds
+
+  function alerts(list) {
+    $("alerts-n").textContent = `(${list.length})`;
+    $("alerts").replaceChildren(...list.map((a) => el("li", { class: a.ack ? "acked" : "", dataset: { id: a.alert_id, severity: a.severity } },
+      el("span", { class: `sev ${a.severity}` }, a.severity), el("span", { class: "t" }, hms(a.ts)),
+      el("span", { class: "msg" }, a.message), " ",
+      el("span", { class: "muted" }, `[${a.kind} · ${a.zone}]`), " ",
+      a.ack ? el("span", { class: "muted" }, `acknowledged by ${a.ack.by}`)
+            : el("button", { type: "button", class: "ack", onclick: () => ack(a.alert_id) }, "ack"))));
+  }
+  async function ack(id) {
+    try { await post("/api/ack", { alert_id: id, by: user() }); refresh(); } catch (e) { status(`ack: ${e.message}`, true); }
+  }
+
+  function approvals(list) {
+    $("approvals-n").textContent = `(${list.filter((p) => !p.answer).length} open)`;
+    const live = new Set(list.map((p) => p.decision_id));
+    for (const id of [...S.checked]) if (!live.has(id)) S.checked.delete(id);
+    $("approvals").replaceChildren(...list.map((p) => {
+      const eff = p.effect ? ` · effect ${p.effect.lateness_min} min, ${p.effect.km} km` : "";
+      const li = el("li", { dataset: { id: p.decision_id }, class: S.selDecision === p.decision_id ? "sel" : "" },
+        p.answer ? null : el("input", { type: "checkbox", class: "pick", checked: S.checked.has(p.decision_id),
+          onchange: (e) => { e.target.checked ? S.checked.add(p.decision_id) : S.checked.delete(p.decision_id); } }),
+        el("span", { class: "t" }, hms(p.ts)), el("b", {}, `${p.kind}`), " ",
+        el("a", { href: "#", onclick: (e) => { e.preventDefault(); inspect(p.decision_id); } }, p.decision_id),
+        el("div", { class: "muted" }, `${p.summary}${eff} · vehicles ${p.vehicles.join(", ")}`));
+      if (p.answer) li.append(el("div", { class: "answered" },
+        `${p.answer.approved ? "approved" : "rejected"} by ${p.answer.by}${p.answer.reason ? ": " + p.answer.reason : ""} (published, waiting for the engine)`));
+      else li.append(el("div", {},
+        el("button", { type: "button", class: "approve", onclick: () => answer([p.decision_id], true) }, "approve"), " ",
+        el("button", { type: "button", class: "reject", onclick: () => reject(p.decision_id) }, "reject…")));
+      return li;
+    }));
+  }
+  async function answer(ids, approved, reason) {
+    try {
+      const doc = await post("/api/answer", { decision_ids: ids, approved, reason, by: user(), t: S.t });
+      ids.forEach((i) => S.checked.delete(i));
+      const bad = Object.keys(doc.failed || {}).length;
+      status(`${doc.published.length} answer(s) published${bad ? `, ${bad} failed` : ""}`, bad > 0);
+      refresh();
+    } catch (e) { status(`answer: ${e.message}`, true); }
+  }
+  function reject(id) {
+    const d = $("reject-dialog");
+    $("reject-id").textContent = id;
+    $("reject-reason").value = "";
+    d.dataset.id = id;
+    d.showModal();
+  }
+
+  function decisions(list) {
+    $("decisions").replaceChildren(...list.map((d) => el("li", { dataset: { id: d.decision_id }, class: S.selDecision === d.decision_id ? "sel" : "" },
+      el("span", { class: "t" }, hms(d.ts)), el("b", {}, `${d.kind} ${d.status}`), " ",
+      el("a", { href: "#", onclick: (e) => { e.preventDefault(); inspect(d.decision_id); } }, d.decision_id),
+      el("div", { class: "muted" }, d.summary))));
+  }
+
+  async function inspect(id) {
+    S.selDecision = id;
+    const box = $("inspector");
+    try {
+      const r = await fetch(`/api/decision/${encodeURIComponent(id)}`);
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      const doc = await r.json();
+      const d = doc.record, x = d.explanation || {};
+      const rows = (obj) => el("table", {}, ...Object.entries(obj || {}).map(([k, v]) =>
+        el("tr", {}, el("th", {}, k), el("td", {}, typeof v === "object" ? JSON.stringify(v) : String(v)))));
+      box.replaceChildren(
+        el("p", {}, el("b", {}, d.decision_id), ` · ${d.kind} · ${d.status} · autonomy ${d.autonomy} · ${stamp(d.ts)}`),
+        el("p", {}, x.summary || ""),
+        d.refers_to ? el("p", { class: "muted" }, `refers to ${d.refers_to}`) : null,
+        x.approved_by ? el("p", { class: "answered" }, `approved by ${x.approved_by}`) : null,
+        el("h4", {}, "Reasons"), el("pre", {}, JSON.stringify(x.reasons || [], null, 1)),
+        el("h4", {}, "Alternatives"), el("pre", { class: "alternatives" }, JSON.stringify(x.alternatives || [], null, 1)),
+        el("h4", {}, "Expected effect"), rows(x.expected_effect),
+        el("h4", {}, "Orders and routes"), el("p", {}, `${d.order_ids.length} orders; vehicles ${Object.keys(d.routes || {}).join(", ") || "-"}`),
+        el("h4", {}, "Trigger events"), el("pre", { class: "triggers" }, doc.triggers.map((t) => JSON.stringify(t)).join("\n")),
+        el("h4", {}, "Model versions"),
+        rows(Object.fromEntries(Object.entries(d.models || {}).map(([k, v]) => [k, `${v.version} (n=${v.n})`]))),
+        doc.answers.length ? el("h4", {}, "Answers") : null,
+        ...doc.answers.map((a) => el("p", {}, `${a.decision_id}: ${a.status} at ${hms(a.ts)} · ${(a.explanation || {}).summary || ""}`)));
+      box.dataset.id = id;
+    } catch (e) {
+      box.replaceChildren(el("p", { class: "muted" }, `could not load ${id}: ${e.message}`));
+    }
+    if (S.state) { approvals(S.state.proposals); decisions(S.state.decisions); }
+  }
+
+  // ------------------------------------------------------------------ time
+
+  function scrubber(st) {
+    if (MODE !== "replay") return;
+    $("scrubber").hidden = false;
+    const r = $("time");
+    r.min = Math.floor(st.t_min);
+    r.max = Math.ceil(st.t_max);
+    if (S.follow) r.value = r.max; else r.value = S.t;
+    $("tlabel").textContent = `${stamp(S.t)}  (${hms(st.t_min)} – ${hms(st.t_max)})`;
+  }
+  let scrubTimer = null;
+  function onScrub() {
+    S.follow = false;
+    $("follow").checked = false;
+    S.t = Number($("time").value);
+    $("tlabel").textContent = stamp(S.t);
+    clearTimeout(scrubTimer);
+    scrubTimer = setTimeout(refresh, 60);
+  }
+  function play() {
+    if (S.playing) { clearInterval(S.playing); S.playing = null; $("play").textContent = "▶"; return; }
+    S.follow = false; $("follow").checked = false;
+    $("play").textContent = "❚❚";
+    S.playing = setInterval(() => {
+      const st = S.state;
+      if (!st) return;
+      S.t = Math.min(st.t_max, (S.t || st.t_min) + 300);
+      if (S.t >= st.t_max) play();
+      refresh();
+    }, 500);
+  }
+
+  // ------------------------------------------------------------------ wiring
+
+  function connect() {
+    const es = new EventSource("/api/events");
+    es.addEventListener("update", (e) => {
+      const doc = JSON.parse(e.data);
+      if (MODE !== "replay" || S.follow || !S.state) refresh();
+      else if (S.state) { S.state.t_max = doc.t_max; scrubber(S.state); }
+    });
+    es.onerror = () => status("disconnected: retrying", true);
+  }
+
+  const start = new URLSearchParams(location.search).get("t");
+  if (start !== null && isFinite(Number(start))) { S.follow = false; S.t = Number(start); $("follow").checked = false; }
+  $("mode").textContent = MODE;
+  $("user").value = meta("console-user");
+  $("zone").addEventListener("change", (e) => { S.zone = e.target.value; refresh(); });
+  $("time").addEventListener("input", onScrub);
+  $("follow").addEventListener("change", (e) => { S.follow = e.target.checked; refresh(); });
+  $("play").addEventListener("click", play);
+  $("approve-batch").addEventListener("click", () => { if (S.checked.size) answer([...S.checked], true); });
+  $("select-all").addEventListener("change", (e) => {
+    if (!S.state) return;
+    for (const p of S.state.proposals) if (!p.answer) e.target.checked ? S.checked.add(p.decision_id) : S.checked.delete(p.decision_id);
+    approvals(S.state.proposals);
+  });
+  $("reject-cancel").addEventListener("click", () => $("reject-dialog").close());
+  $("reject-form").addEventListener("submit", (e) => {
+    const reason = $("reject-reason").value.trim();
+    if (!reason) { e.preventDefault(); return; }
+    answer([$("reject-dialog").dataset.id], false, reason);
+  });
+  refresh();
+  connect();
+})();
