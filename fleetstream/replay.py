@@ -88,20 +88,25 @@ class _StoppablePartition(StatefulSourcePartition):
 
     def __init__(self, inner: Any, path: str, stop: threading.Event, report: _InputReport):
         self.inner, self.path, self.stop, self.report = inner, path, stop, report
+        self.handed = inner.seq
+        """Lines handed to the flow so far."""
 
     def next_batch(self) -> list:
         if self.stop.is_set():
             self.report.stopped_at = self.inner.seq
             raise StopIteration()
         try:
-            return self.inner.next_batch()
+            batch = self.inner.next_batch()
         except StopIteration:
             self.report.read = self.inner.seq
             raise
         except READ_ERRORS as e:
-            self.report.stopped_at = self.inner.seq
+            # the lines of the failed batch never reach the flow: count what did
+            self.report.stopped_at = self.handed
             self.report.read_error = read_error_text(self.path, e, self.inner.seq)
             raise StopIteration() from None
+        self.handed = self.inner.seq
+        return batch
 
     def next_awake(self) -> Any:
         return None if self.stop.is_set() else self.inner.next_awake()
