@@ -625,7 +625,7 @@ class RedisReadModel:
     def __init__(self, url: str, key_prefix: str = "fs:", ttl_s: int = 86400,
                  stream_maxlen: int = 100000, *, alert_open_s: float = 7200.0,
                  dedupe_window_s: float | None = None, backlog_max: int = 100000,
-                 chunk: int = 500, retry_base_s: float = 0.5, retry_max_s: float = 30.0,
+                 chunk: int = 500, retry_base_s: float = 0.5, retry_max_s: float = 5.0,
                  connect_timeout_s: float = 1.0, socket_timeout_s: float = 2.0,
                  client: Any = None, monotonic: Callable[[], float] = time.monotonic,
                  flush_every_s: float = 1.0, close_timeout_s: float = 10.0):

@@ -59,3 +59,42 @@ def test_redis_outage_mid_stream_decides_like_the_replay(tiny, kafka_bootstrap, 
     _check(res)
     assert res["happened"]["redis_kill_at"] < 1.0, "the outage must come mid-stream"
     assert res["redis_decisions"] > 0
+
+
+def test_sigterm_writes_the_redis_backlog(tiny, kafka_bootstrap, prefix, tmp_path):
+    """Redis down during the whole run, back just before SIGTERM: the engine stops
+    cleanly (no traceback) and its held-back read-model writes reach Redis at
+    shutdown (before: SIGTERM killed the process and the backlog was lost)."""
+    from live_helpers import Engine, committed_offsets, consume_all, end_offsets, wait_until
+    from confluent_kafka import TopicPartition
+
+    from fleetstream.connectors.kafka import ensure_topics, publish
+    from fleetstream.contract.events import INPUT_TOPICS
+
+    ensure_topics(kafka_bootstrap, prefix, partitions=1)
+    publish(kafka_bootstrap, read_replay(tiny.path), prefix)
+    os.makedirs(tmp_path / "redis")
+    redis = ThrowawayRedis(str(tmp_path / "redis"))
+    redis.kill()
+    tps = [TopicPartition(prefix + t, 0) for t in INPUT_TOPICS]
+    ends = end_offsets(kafka_bootstrap, tps)
+    group = "fs-it-" + prefix.strip(".")
+    eng = Engine(kafka_bootstrap, prefix, str(tmp_path / "engine.log"), "--epoch-interval", "0.5",
+                 redis=redis.url, env={"FLEETSTREAM_KAFKA__CONFIG": f'{{"group.id": "{group}"}}'})
+    try:
+        wait_until(lambda: committed_offsets(kafka_bootstrap, group, tps) == ends, 180,
+                   "the engine to process every input")
+        redis.restart()
+        eng.proc.terminate()
+        rc = eng.wait(60)
+        out = eng.output()
+        assert "Traceback" not in out, out[-3000:]
+        assert rc in (0, 130), out[-3000:]
+        decisions = {d["decision_id"] for d in consume_all(kafka_bootstrap,
+                                                           prefix + "fs.decisions")}
+        assert decisions
+        assert redis.client.xlen("fs:decisions") == len(decisions), out[-3000:]
+    finally:
+        if eng.alive():
+            eng.kill()
+        redis.kill()
