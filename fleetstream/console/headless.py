@@ -50,7 +50,7 @@ class ConsoleProcess:
                  timeout_s: float = 60.0):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
-        self.log = open(log_path, "ab") if log_path else subprocess.DEVNULL
+        self.log = open(log_path, "ab") if log_path else subprocess.DEVNULL  # noqa: SIM115 - closed in stop()
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "fleetstream.console.cmd", "--port", str(self.port), *args],
             stdout=self.log, stderr=subprocess.STDOUT, env={**os.environ, **(env or {})})

@@ -20,17 +20,34 @@ from typing import Any
 import orjson
 
 from fleetstream.connectors.files import events_path, read_replay
-from fleetstream.console.model import (FINAL, STALE_S, alert_order, answer_record,
-                                       approval_event, decision_row, envelope, kpis,
-                                       proposal_row)
+from fleetstream.console.model import (
+    STALE_S,
+    alert_order,
+    answer_record,
+    approval_event,
+    decision_row,
+    envelope,
+    kpis,
+    proposal_row,
+)
 
 OUTPUT_FILES = ("fs.decisions", "fs.alerts", "fs.eta", "fs.outcomes")
 ALERT_OPEN_S = 7200.0  # like the read model's alert_open_s: older alerts leave the feed
 
 
 class _Vehicle:
-    __slots__ = ("id", "zone", "info", "start_ts", "ping_ts", "ping", "route_ts", "route_ids",
-                 "unavail_ts", "end_ts")
+    __slots__ = (
+        "end_ts",
+        "id",
+        "info",
+        "ping",
+        "ping_ts",
+        "route_ids",
+        "route_ts",
+        "start_ts",
+        "unavail_ts",
+        "zone",
+    )
 
     def __init__(self, vid: str):
         self.id = vid
@@ -46,7 +63,7 @@ class _Vehicle:
 
 
 class _Order:
-    __slots__ = ("id", "zone", "created_ts", "info", "eta_ts", "eta", "outcome", "picked_ts")
+    __slots__ = ("created_ts", "eta", "eta_ts", "id", "info", "outcome", "picked_ts", "zone")
 
     def __init__(self, oid: str):
         self.id = oid
@@ -118,7 +135,7 @@ class ReplaySource:
             try:
                 ev = orjson.loads(m.value)
                 typ, ts = ev["type"], float(ev["ts"])
-            except Exception:  # noqa: BLE001 - malformed input: the engine dead-lettered it
+            except Exception:  # noqa: BLE001, S112 - malformed: dead-lettered by the engine
                 continue
             eid = ev.get("event_id")
             if typ == "ping":
