@@ -178,8 +178,9 @@ def run_with_knobs(argv: list[str]) -> int:
         k, _, v = argv.pop(0).lstrip("-").partition("=")
         knobs[k] = int(v) if k == "batch_size" else float(v)
     import functools
-    import fleetstream.cli as cli
+
     import fleetstream.replay as replay_mod
+    from fleetstream import cli
     wrapped = functools.partial(replay_mod.run_replay, **knobs)
     replay_mod.run_replay = wrapped
     if hasattr(cli, "run_replay"):

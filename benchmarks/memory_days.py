@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import gc
-import gzip
 import hashlib
 import os
 import pickle
@@ -41,11 +40,12 @@ import sys
 import time
 import tracemalloc
 from collections import Counter
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import orjson
-
 from fleetstream.connectors.files import read_replay, write_replay
+
 from fleetstream.contract.message import InMsg
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
 

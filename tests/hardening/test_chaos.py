@@ -19,7 +19,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-import chaos  # noqa: E402
+import chaos
 
 SMALL = os.path.join(ROOT, "replay_data", "small")
 KNOBS = {"epoch_interval_s": 0.5, "batch_size": 200}

@@ -13,7 +13,7 @@ timestamps from year 1970 to 2100+ and odd RFC 3339 strings).  Properties:
   output holds a non-finite number or is an engine error;
 - no zone freezes: after the fuzzed messages, a valid order later in time than
   anything seen is still decided by its zone (a decision or an ``unassigned`` alert
-  naming it, within 15 minutes of event time).
+  naming it, within 15 minutes of event time; the probe starts a new vehicle first).
 
 Bounded and deterministic: ``derandomize=True``, no example database, a fixed
 ``max_examples``; the whole file runs in well under a minute.
@@ -34,15 +34,14 @@ from hypothesis import strategies as st
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
-from fuzz import NASTY_NUM, NASTY_STR, FuzzPipeline, nonfinite_path  # noqa: E402
+from fleetstream.connectors.files import read_replay
+from fleetstream.operators.pipeline import decode
+from fuzz import NASTY_NUM, NASTY_STR, FuzzPipeline, nonfinite_path, zone_decides
 
-from fleetstream.connectors.files import read_replay  # noqa: E402
-from fleetstream.contract.events import INPUT_TOPICS  # noqa: E402
-from fleetstream.contract.message import InMsg  # noqa: E402
-from fleetstream.contract.outputs import (TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_DLQ,  # noqa: E402
-                                          output_schema)
-from fleetstream.contract.settings import LimitsSettings  # noqa: E402
-from fleetstream.operators.pipeline import decode  # noqa: E402
+from fleetstream.contract.events import INPUT_TOPICS
+from fleetstream.contract.message import InMsg
+from fleetstream.contract.outputs import TOPIC_DLQ, output_schema
+from fleetstream.contract.settings import LimitsSettings
 
 WARM = 700           # tiny messages processed first: the zone has vehicles and orders
 LIMITS = LimitsSettings()
@@ -240,28 +239,13 @@ def run_checked(pipe: FuzzPipeline, msg: InMsg) -> str:
 
 
 def probe_zone_still_decides(w: Warm, pipe: FuzzPipeline, seq: int) -> None:
-    """A valid order later than any clock, then valid pings a minute apart: within 15
-    minutes of event time the zone decides about it (a decision naming it, or an
-    ``unassigned`` alert when no vehicle can take it yet, e.g. not loaded at the depot)."""
-    zone = pipe.zones[w.zone].state
-    t = max(zone.clock, getattr(pipe.tracker, "clock", zone.clock), w.clock)
-    topic, tmpl = w.templates["order_created"]
-    oid = f"PROBE-{seq}"
-    order = dict(tmpl, event_id=f"probe-{seq}", order_id=oid, zone=w.zone, ts=t + 1,
-                 window_start=t + 1800, window_end=t + 9000)
-    decided = False
-    assert run_checked(pipe, InMsg(seq, topic, oid, orjson.dumps(order))) == "routed"
-    ptopic, ping = w.templates["ping"]
-    vehicles = w.ids["vehicle_id"]
-    for i in range(1, 16):
-        vid = vehicles[i % len(vehicles)]
-        p = dict(ping, event_id=f"probe-{seq}-{i}", vehicle_id=vid, ts=t + 1 + 60 * i)
-        run_checked(pipe, InMsg(seq + i, ptopic, vid, orjson.dumps(p)))
-        decided = decided or any(t_ in (TOPIC_DECISIONS, TOPIC_ALERTS)
-                                 and oid in (r.get("order_ids") or []) for t_, r in pipe.last)
-        if decided:
-            break
-    assert decided, f"zone {w.zone} did not decide order {oid} (clock {zone.clock}, probe {t})"
+    """Valid events later than every clock (a new vehicle's shift, an order, its pings a
+    minute apart, ``fuzz.zone_decides``), each checked: within 15 minutes of event time
+    the zone decides about the order (a decision naming it, or an ``unassigned``
+    alert)."""
+    ok = zone_decides(pipe, w.zone, w.templates, seq, process=lambda m: run_checked(pipe, m))
+    assert ok, f"zone {w.zone} did not decide order PROBE-{seq} (clock " \
+               f"{pipe.zones[w.zone].state.clock})"
 
 
 # ---------------------------------------------------------------- tests
@@ -302,8 +286,8 @@ def test_the_checks_catch_a_lost_dead_letter_byte_and_a_frozen_zone(warm, monkey
     """Deliberately broken engines make the checks fail: a dead letter that drops the
     last byte of its message, an exception escaping the decoder, an engine error, a
     non-finite output, and a zone that no longer decides."""
-    import fuzz
     import fleetstream.operators.pipeline as pl
+    import fuzz
     from fleetstream.operators.zone.engine import ZoneEngine
 
     ping = next(m for m in warm.msgs[WARM:] if b'"ping"' in m.value)
