@@ -131,7 +131,9 @@ class SolverCollector(Collector):
         g.add_metric([], queued)
         yield g
         g = GaugeMetricFamily("fleetstream_solver_jobs_running",
-                              "Solver jobs being solved now.")
+                              "Solver jobs handed to a solver process (the process pool "
+                              "counts a job running once it enters its call queue: at most "
+                              "one more than the processes).")
         g.add_metric([], running)
         yield g
         pool = solver_jobs._POOL  # read only: the process pool of this process, if any
@@ -224,7 +226,7 @@ class LiveCollector(Collector):
                               "topic (the client's cached high watermark minus the next "
                               "offset to read).", labels=["topic"])
         if kafka:
-            for topic, lag in sorted(_consumer_lag(self.partitions).items()):
+            for topic, lag in sorted(consumer_lag(self.partitions).items()):
                 g.add_metric([topic], float(lag))
         yield g
         c = CounterMetricFamily("fleetstream_kafka_produced_records",
@@ -242,7 +244,7 @@ class LiveCollector(Collector):
         yield c
 
 
-def _consumer_lag(partitions: list[Any]) -> dict[str, int]:
+def consumer_lag(partitions: list[Any]) -> dict[str, int]:
     """Per input topic: cached high watermark minus the next offset to read, summed
     over its partitions.  Reads the client's cache only (no broker round trip)."""
     out: dict[str, int] = {}

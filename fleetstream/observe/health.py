@@ -1,8 +1,11 @@
 """Liveness and readiness of one engine process.
 
-*Live* (``/healthz``): the process answers; it also reports how long ago the flow
-last handed anything to the tap (``last_activity_s``), for people, not as a
-failure condition (a quiet input is not an illness).
+*Live* (``/healthz``): the process answers, and the flow is not *stalled*.  Stalled
+(only with a stall limit, ``--health-stall-s``; off by default): input is waiting on
+the broker (consumer lag > 0) and the flow has handed nothing to the tap for longer
+than the limit, so a wedged engine gets restarted by its supervisor.  A quiet input
+is never a stall.  ``last_activity_s`` says how long ago the flow last handed
+anything to the tap.
 
 *Ready* (``/readyz``): the engine can take traffic.  Conditions, all required:
 
@@ -30,7 +33,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any
+from typing import Any, Callable
 
 
 class Readiness:
@@ -43,6 +46,10 @@ class Readiness:
         self.running = True
         self.started = time.time()
         self.last_activity = 0.0
+        self.stall_s = 0.0
+        """Liveness limit (seconds without flow activity while input waits); 0: off."""
+        self.backlog: Callable[[], int | None] = lambda: None
+        """Input messages waiting on the broker (None: unknown, e.g. a replay)."""
 
     def sources_listed(self, parts: list[str]) -> None:
         with self._lock:
@@ -73,6 +80,21 @@ class Readiness:
 
     def why_not(self) -> list[str]:
         return [k for k, v in self.conditions.items() if not v]
+
+    def liveness(self) -> dict[str, Any]:
+        """``{"status": "ok" | "stalled", ...}`` for /healthz."""
+        now = time.time()
+        idle = now - max(self.last_activity, self.started)
+        out: dict[str, Any] = {"status": "ok"}
+        if self.stall_s > 0 and self.running and idle > self.stall_s:
+            try:
+                waiting = self.backlog()
+            except Exception:  # noqa: BLE001 - a probe never fails on a connector
+                waiting = None
+            if waiting:
+                out = {"status": "stalled", "input_waiting": waiting,
+                       "idle_s": round(idle, 3), "stall_limit_s": self.stall_s}
+        return out
 
     def report(self) -> dict[str, Any]:
         now = time.time()

@@ -27,7 +27,7 @@ from prometheus_client import disable_created_metrics
 
 from fleetstream.flows.tap import OutputAggregate
 from fleetstream.observe.collectors import (DURATION_BUCKETS, InFlight, LiveCollector,
-                                            SolverCollector, time_solver_jobs)
+                                            SolverCollector, consumer_lag, time_solver_jobs)
 from fleetstream.observe.health import Readiness
 
 log = logging.getLogger("fleetstream.observe")
@@ -142,6 +142,14 @@ class EngineMetrics:
         r.register(SolverCollector(self.inflight, lambda: list(self.engines.values())))
         self.live = LiveCollector()
         r.register(self.live)
+        self.readiness.backlog = self._backlog
+
+    def _backlog(self) -> int | None:
+        """Input messages waiting on the broker (live), None when unknown (a replay)."""
+        if self.live.live is None:
+            return None
+        lag = consumer_lag(self.live.partitions)
+        return sum(lag.values()) if lag else None
 
     # ------------------------------------------------------------ FlowObserver
 

@@ -46,6 +46,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--metrics-linger", type=float, default=0.0, metavar="S",
                    help="keep serving the endpoint S seconds after the run ends, with the "
                    "final values and /readyz not ready (default 0)")
+    g.add_argument("--health-stall-s", type=float, default=float(os.environ.get(
+        "FLEETSTREAM_HEALTH_STALL_S", "0") or 0), metavar="S",
+        help="/healthz answers 503 when input waits on the broker and the flow has "
+        "taken nothing for S seconds (a wedged engine; default "
+        "$FLEETSTREAM_HEALTH_STALL_S, else 0: off)")
     g.add_argument("--log-level", choices=LEVELS, default=None,
                    help="log level (default $FLEETSTREAM_LOG_LEVEL, else info for run and "
                    "warning for replay or with -q)")
@@ -102,6 +107,7 @@ def start(args: argparse.Namespace, mode: str, settings: Any = None,
     from fleetstream.observe.server import MetricsServer
     stop(None)  # a previous run in this process (tests)
     metrics = EngineMetrics(run_id=run_id, mode=mode, version=_version())
+    metrics.readiness.stall_s = max(0.0, float(getattr(args, "health_stall_s", 0.0) or 0.0))
     host = getattr(args, "metrics_host", "0.0.0.0")
     server = MetricsServer(metrics.registry, metrics.readiness, host, port,
                            info=lambda: {"run_id": run_id, "mode": mode})

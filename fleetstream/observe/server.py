@@ -1,7 +1,8 @@
 """A small HTTP server for ``/metrics``, ``/healthz`` and ``/readyz`` (one daemon thread).
 
 - ``GET /metrics``: the Prometheus text exposition format of the process registry.
-- ``GET /healthz``: 200 and a JSON body while the process runs (liveness).
+- ``GET /healthz``: 200 and a JSON body while the process runs and its flow is not
+  stalled (liveness), 503 when stalled (fleetstream/observe/health.py).
 - ``GET /readyz``: 200 when ready, 503 otherwise; the JSON body lists each
   condition (fleetstream/observe/health.py).
 - anything else: 404.
@@ -37,9 +38,10 @@ class MetricsServer:
                 if path == "/metrics":
                     self._send(200, generate_latest(server.registry), CONTENT_TYPE_LATEST)
                 elif path == "/healthz":
-                    body = {"status": "ok", **server.info(), **_pick(server.readiness.report(),
-                                                                   ("uptime_s", "last_activity_s"))}
-                    self._json(200, body)
+                    live = server.readiness.liveness()
+                    body = {**live, **server.info(), **_pick(server.readiness.report(),
+                                                             ("uptime_s", "last_activity_s"))}
+                    self._json(200 if live["status"] == "ok" else 503, body)
                 elif path == "/readyz":
                     rep = {**server.info(), **server.readiness.report()}
                     self._json(200 if rep["ready"] else 503, rep)

@@ -134,3 +134,28 @@ def test_connector_health_is_read_from_the_live_flow_and_the_source_partitions()
     assert _v(fams, "fleetstream_redis_backlog_records") == 40
     Part.reachable = True
     assert _v(_families(m), "fleetstream_kafka_up") == 1
+
+
+def test_healthz_reports_a_stalled_flow_only_when_input_waits() -> None:
+    import time as _time
+    m = EngineMetrics(mode="live")
+    srv = MetricsServer(m.registry, m.readiness, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{srv.port}/healthz"
+    waiting = [0]
+    m.readiness.backlog = lambda: waiting[0]
+    try:
+        m.readiness.stall_s = 0.2
+        m.readiness.activity()
+        _time.sleep(0.4)
+        assert get(url)[0] == 200  # idle, but nothing waits: a quiet input
+        waiting[0] = 12
+        code, body = get(url)
+        rep = json.loads(body)
+        assert code == 503 and rep["status"] == "stalled" and rep["input_waiting"] == 12
+        m.on_inputs({"fs.telemetry": 1})  # the flow takes input again
+        assert get(url)[0] == 200
+        m.readiness.stall_s = 0.0  # off (the default)
+        _time.sleep(0.4)
+        assert get(url)[0] == 200
+    finally:
+        srv.close()
