@@ -7,6 +7,7 @@ import gzip
 import os
 
 import orjson
+import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -45,6 +46,7 @@ def _files(d: str) -> dict[str, bytes]:
     return out
 
 
+@pytest.mark.slow
 def test_outputs_are_the_same_bytes_with_the_tap_and_counts_match(tiny, tmp_path) -> None:
     replay = str(tmp_path / "replay")
     n_in = _with_bad_lines(tiny.path, replay)
@@ -134,6 +136,7 @@ def test_data_derived_labels_are_bounded() -> None:
     assert reason_label("Ünïcode: ?") == "n_code"
 
 
+@pytest.mark.slow
 def test_a_resumed_replay_with_metrics_reports_recovery_and_counts_only_its_work(
         tiny, tmp_path) -> None:
     """Crash a replay with recovery, resume it with the metrics on: the outputs are those
