@@ -338,7 +338,7 @@ def _run_cluster(spec: dict, processes: int) -> tuple[list[float], dict]:
     running: dict[int, int] = {}  # pid -> process index
     cpu = [0.0] * processes
     status_dir = tempfile.mkdtemp(prefix="fleetstream-replay-")
-    spec = {**spec, "status_dir": status_dir}
+    spec = {**spec, "status_dir": status_dir, "parent_pid": os.getpid()}
 
     def forward_and_reap() -> None:  # second Ctrl-C: children stop at once, by pid
         for pid in list(running):
@@ -434,12 +434,26 @@ def _wait_for_lower(addresses: list[str], proc_id: int, timeout_s: float = 60.0)
         time.sleep(0.02)
 
 
+def _die_with_parent(parent_pid: int) -> None:
+    """This process runs in its own process group (a terminal's Ctrl-C reaches only the
+    parent): have the kernel stop it when the parent dies, as a kill of the parent's
+    group did (Linux ``PR_SET_PDEATHSIG``; elsewhere a no-op)."""
+    try:
+        import ctypes
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        return
+    if os.getppid() != parent_pid:  # the parent died before the call
+        os._exit(1)
+
+
 def _proc_main() -> None:
     """One process of a cluster: its first SIGINT (forwarded by the parent) stops the
     input if this process reads it, the second stops it at once; what the input saw
     goes to the parent in ``status_dir``."""
     global _STOP
     spec, addresses, proc_id = pickle.loads(sys.stdin.buffer.read())
+    _die_with_parent(spec["parent_pid"])
     status = spec["status_dir"]
     with interrupt.CtrlC("fleetstream replay", quiet=True) as ctrl_c:
         _STOP = ctrl_c.stop
