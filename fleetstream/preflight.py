@@ -132,11 +132,12 @@ def load_settings(config: str | None, sets: list[str] | None,
             msg = str(e)
             raise OperatorError(msg if msg.startswith(config) else
                                 f"--config {config}: {msg}") from None
+    from fleetstream.contract.settings import SECRET_SECTIONS
     try:
         return Settings.load(config, env=env, overrides=overrides)
     except ValueError as e:
-        bad = [f"{k}={v}" for k, v in overrides.items() if k in str(e) or
-               k.split(".")[0] in str(e)]
+        bad = [f"{k}={'...' if k.split('.')[0] in SECRET_SECTIONS else v}"
+               for k, v in overrides.items() if k.split(".")[-1] in str(e)]
         raise OperatorError(f"--set {bad[0] if bad else ''}: {e}".replace("--set : ", "--set: ")
                             ) from None
 
