@@ -15,11 +15,13 @@ from __future__ import annotations
 import bisect
 import os
 import threading
+from dataclasses import fields
 from typing import Any
 
 import orjson
 
 from fleetstream.connectors.files import events_path, read_replay
+from fleetstream.contract.events import ValidationError, decode_event
 from fleetstream.console.model import (
     STALE_S,
     alert_order,
@@ -132,22 +134,16 @@ class ReplaySource:
     def _load_input(self, path: str) -> None:
         events_path(path)  # a clear FileNotFoundError if it is not a replay
         for m in read_replay(path):
-            try:
-                ev = orjson.loads(m.value)
-                typ, ts = ev["type"], float(ev["ts"])
-            except Exception:  # noqa: BLE001, S112 - malformed: dead-lettered by the engine
-                continue
-            eid = ev.get("event_id")
+            ev = self._decode(m)
+            if ev is None:
+                continue  # malformed: the engine dead-lettered it
+            typ, ts, eid = ev["type"], ev["ts"], ev.get("event_id")
             if typ == "ping":
                 v = self.vehicles.get(ev.get("vehicle_id"))
                 if v is None or (v.ping_ts and ts <= v.ping_ts[-1]):
                     continue
-                try:
-                    p = (float(ev["lat"]), float(ev["lon"]), float(ev.get("heading") or 0.0), eid)
-                except (TypeError, ValueError, KeyError):
-                    continue
                 v.ping_ts.append(ts)
-                v.ping.append(p)
+                v.ping.append((ev["lat"], ev["lon"], ev.get("heading"), eid))
                 if eid:
                     self.events[eid] = (v.id, len(v.ping) - 1)
                 continue
@@ -173,6 +169,32 @@ class ReplaySource:
                                                   "window_start", "window_end", "priority")}
             elif typ == "order_picked_up" and ev.get("order_id") in self.orders:
                 self.orders[ev["order_id"]].picked_ts = ts
+
+    @staticmethod
+    def _decode(m: Any) -> dict | None:
+        """An input event as a dict with a float ``ts``: pings with numbers take a
+        fast path; everything else (and odd pings) goes through the engine's own
+        decoder (RFC 3339 times, validation); invalid events are skipped."""
+        try:
+            ev = orjson.loads(m.value)
+            if (ev.get("type") == "ping" and type(ev.get("ts")) in (int, float)
+                    and type(ev.get("lat")) in (int, float)
+                    and type(ev.get("lon")) in (int, float)
+                    and type(ev.get("heading")) in (int, float)):
+                ev["ts"] = float(ev["ts"])
+                return ev
+        except (ValueError, AttributeError):
+            return None
+        try:
+            typed = decode_event(m.value, m.topic)
+        except ValidationError:
+            return None
+        out = {f.name: getattr(typed, f.name) for f in fields(typed)}
+        out["type"] = typed.TYPE
+        for k in ("start", "end", "location", "pickup"):
+            if isinstance(out.get(k), (tuple, list)) and len(out[k]) == 2:
+                out[k] = {"lat": out[k][0], "lon": out[k][1]}
+        return out
 
     def poll(self) -> bool:
         """Load what was appended to the output files since the last call; True

@@ -56,6 +56,7 @@
         if (!r.ok) throw new Error(`state: HTTP ${r.status}`);
         S.state = await r.json();
         render();
+        if ((S.seen || 0) > S.state.version && (MODE !== "replay" || S.follow)) S.again = true;
       } while (S.again);
     } catch (e) {
       status(String(e.message || e), true);
@@ -336,8 +337,10 @@
     const es = new EventSource("/api/events");
     es.addEventListener("update", (e) => {
       const doc = JSON.parse(e.data);
-      if (MODE !== "replay" || S.follow || !S.state) refresh();
-      else if (S.state) { S.state.t_max = doc.t_max; scrubber(S.state); }
+      S.seen = Math.max(S.seen || 0, doc.version);
+      if (!S.state || doc.version === S.state.version) return; // the first load brings it
+      if (MODE !== "replay" || S.follow) refresh();
+      else { S.state.t_max = doc.t_max; scrubber(S.state); }
     });
     es.onerror = () => status("disconnected: retrying", true);
   }
