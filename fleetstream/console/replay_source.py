@@ -21,7 +21,6 @@ from typing import Any
 import orjson
 
 from fleetstream.connectors.files import events_path, read_replay
-from fleetstream.contract.events import ValidationError, decode_event
 from fleetstream.console.model import (
     STALE_S,
     alert_order,
@@ -32,6 +31,7 @@ from fleetstream.console.model import (
     kpis,
     proposal_row,
 )
+from fleetstream.contract.events import ValidationError, decode_event
 
 OUTPUT_FILES = ("fs.decisions", "fs.alerts", "fs.eta", "fs.outcomes")
 ALERT_OPEN_S = 7200.0  # like the read model's alert_open_s: older alerts leave the feed

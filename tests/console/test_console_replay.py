@@ -14,10 +14,10 @@ import urllib.request
 import orjson
 import pytest
 from conftest import SMALL, shot
+from fleetstream.connectors.files import parse_envelope, read_replay
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
-from fleetstream.connectors.files import parse_envelope, read_replay
 from fleetstream.contract.events import Approval, ValidationError, decode_event
 
 pytestmark = pytest.mark.slow
