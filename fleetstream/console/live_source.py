@@ -91,6 +91,7 @@ class LiveSource:
         self.snapshot: dict = {}
         self.digest = b""
         self.zones: list[str] = []
+        self.vkeys: list[str] = []
         self.zones_at = 0.0
         self.refreshed_at = 0.0
         self.fleet: dict[str, dict] = {}
@@ -103,7 +104,7 @@ class LiveSource:
         self._producer = None
         self.stop = threading.Event()
         tail = self.r.xrevrange(self.stream, count=200)
-        for sid, fields in reversed(tail):
+        for _sid, fields in reversed(tail):
             self._remember(fields)
         if tail:
             self.last_id = _s(tail[0][0])
@@ -148,8 +149,12 @@ class LiveSource:
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
-        if force or not self.zones or now - self.zones_at > 10.0:
+        if force or not self.zones or now - self.zones_at > 3.0:
+            # vehicles by key: a vehicle whose fixes came before any decision about it
+            # has no zone yet in the read model, so it is in no zone index
             self.zones, self.zones_at = self._scan_zones(), now
+            self.vkeys = sorted(_s(k) for k in self.r.scan_iter(match=self.P + "v:*",
+                                                                count=1000))
         P = self.P
         pipe = self.r.pipeline(transaction=False)
         for z in self.zones:
@@ -167,31 +172,32 @@ class LiveSource:
         acks = {_s(k): orjson.loads(v) for k, v in res[-2].items()}
         answers = {_s(k): orjson.loads(v) for k, v in res[-1].items()}
         per = 2 + len(VEHICLE_STATUSES) + len(ORDER_STATUSES) + 1
-        zones_out, vids, oids, alerts, props = [], [], [], [], []
+        zones_out, oids, alerts, props = [], [], [], []
         clocks = {}
         for i, z in enumerate(self.zones):
             chunk = res[i * per:(i + 1) * per]
             summary = {_s(k): _s(v) for k, v in chunk[0].items()}
             zname = summary.get("zone") or z
             clocks[zname] = _f(summary.get("ts"))
-            for ids in chunk[1:1 + len(VEHICLE_STATUSES)]:
-                vids += [_s(x) for x in ids]
             for ids in chunk[1 + len(VEHICLE_STATUSES):-2]:
                 oids += [(_s(x), zname) for x in ids]
             alerts += [orjson.loads(v) for v in chunk[-2].values()]
             props += [orjson.loads(v) for v in chunk[-1].values()]
             zones_out.append(zname)
         pipe = self.r.pipeline(transaction=False)
-        for vid in vids:
-            pipe.hgetall(P + "v:" + key_part(vid))
+        for k in self.vkeys:
+            pipe.hgetall(k)
         for oid, _z in oids:
             pipe.hmget(P + "o:" + key_part(oid), *ORDER_FIELDS)
         res = pipe.execute()
-        vh = res[:len(vids)]
+        vh = res[:len(self.vkeys)]
         orders = {oid: dict(zip(ORDER_FIELDS, map(_s, vals)), zone=z)
-                  for (oid, z), vals in zip(oids, res[len(vids):])}
-        vehicles = [self._vehicle(vid, {_s(k): _s(v) for k, v in h.items()}, orders, clocks)
-                    for vid, h in zip(vids, vh) if h]
+                  for (oid, z), vals in zip(oids, res[len(self.vkeys):])}
+        vehicles = []
+        for h in vh:
+            h = {_s(k): _s(v) for k, v in h.items()}
+            if h.get("vehicle_id"):
+                vehicles.append(self._vehicle(h["vehicle_id"], h, orders, clocks))
         rows = []
         for o in orders.values():
             st = o["status"] or "pending"
@@ -247,9 +253,9 @@ class LiveSource:
                           "hi80": _f(o.get("hi80")) if mine else None,
                           "window_end": s.get("window_end"),
                           "p_late": _f(o.get("p_late")) if mine else None})
-        zone = h.get("zone")
-        clock = clocks.get(zone)
         info = self.fleet.get(vid, {})
+        zone = h.get("zone") or info.get("zone")
+        clock = clocks.get(zone) or max((c for c in clocks.values() if c), default=None)
         return {"id": vid, "zone": zone, "lat": lat, "lon": lon, "heading": heading,
                 "pos_ts": pos_ts, "stale_s": round(clock - pos_ts, 1) if clock and pos_ts else 0.0,
                 "status": h.get("status") or "idle", "fleet_type": info.get("fleet_type"),

@@ -71,3 +71,20 @@ def shot(driver, name: str) -> str:
     path = os.path.join(artifacts_dir(), name)
     driver.save_screenshot(path)
     return path
+
+
+def _need(var: str) -> str:
+    """Like tests/integration: skipped on a developer machine without the services,
+    a failure in CI (CI=true)."""
+    v = os.environ.get(var)
+    if not v:
+        msg = f"{var} is not set: start the services with scripts/services.sh start"
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
+    return v
+
+
+@pytest.fixture
+def services():
+    return _need("FLEETSTREAM_KAFKA_BOOTSTRAP"), _need("FLEETSTREAM_REDIS_URL")
