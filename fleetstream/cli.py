@@ -233,7 +233,7 @@ def main(argv: list[str] | None = None) -> int:
         return _internal_error(args.cmd, e)
 
 
-CTRL_C_GUARDED = {"simulate", "plan", "models"}
+CTRL_C_GUARDED = {"simulate", "plan", "models", "evaluate"}
 """Commands whose first Ctrl-C stops them with one line (exit 130) while their solver
 pool is spared the terminal's SIGINT (no traceback from its processes); ``replay``
 has its own clean stop (fleetstream/interrupt.py)."""
