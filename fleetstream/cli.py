@@ -135,7 +135,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--speed", type=float, default=None,
                    help="pace the replay at N x event time, N > 0 (default: as fast as "
                    "possible)")
-    r.add_argument("--recovery", metavar="DIR", help="enable Bytewax recovery in DIR")
+    r.add_argument("--recovery", metavar="DIR",
+                   help="enable Bytewax recovery in DIR (missing or empty; one holding "
+                   "data needs --resume, or --force to clear its recovery files)")
     r.add_argument("--resume", action="store_true",
                    help="resume from --recovery instead of starting fresh (the --out and "
                    "--recovery of the interrupted run; docs/operations.md)")
