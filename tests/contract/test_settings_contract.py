@@ -289,3 +289,20 @@ def test_unknown_key_error_uses_the_section_name_the_user_wrote(tmp_path):
     p.write_text("[engine]\nsweep_intervall_s = 30\n")
     with pytest.raises(ValueError, match=r"engine\.sweep_intervall_s"):
         Settings.load(str(p), env={})
+
+
+def test_the_toml_examples_in_the_docs_load(tmp_path):
+    """Every ```toml block of docs/configuration.md and docs/operations.md is a valid
+    settings file (issue #11: a documented example was rejected by --config)."""
+    import os
+    import re
+    docs = os.path.join(os.path.dirname(__file__), "..", "..", "docs")
+    n = 0
+    for name in ("configuration.md", "operations.md"):
+        text = open(os.path.join(docs, name), encoding="utf-8").read()
+        for i, block in enumerate(re.findall(r"```toml\n(.*?)```", text, re.S)):
+            p = tmp_path / f"{name}-{i}.toml"
+            p.write_text(block)
+            Settings.load(str(p), env={})
+            n += 1
+    assert n >= 1
