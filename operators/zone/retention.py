@@ -27,7 +27,7 @@ from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.state import DONE
 from fleetstream.operators.zone.health import EXPIRED
 from fleetstream.operators.zone.orders import OrderLifecycle
-from fleetstream.operators.zone.records import Emitter, Out
+from fleetstream.operators.zone.records import Emitter, Explanation, Out
 from fleetstream.operators.zone.state import ZoneState
 
 HOUSEKEEPING_S = 600.0
@@ -65,6 +65,15 @@ class Retention:
                       f"plus limits.order_grace_s ({grace:.0f} s); last status {o.status}")
             self.emit.outcome(out, trigger, o, o.vehicle_id, EXPIRED, reason)
             st.count("orders_expired")
+            v = st.vehicles.get(o.vehicle_id) if o.vehicle_id else None
+            if v is not None and any(s[0] == o.id for s in v.route):
+                # the driver's route loses the stop: say so, as for a cancellation
+                new = [s for s in v.route if s[0] != o.id]
+                self.lifecycle.governance.decide(
+                    out, "unassign", now, [o.id], {v.id: new}, triggers,
+                    Explanation(f"Order {o.id} expired: removed from {v.id}'s route",
+                                reasons=[{"rule": "order_expired", "reason": reason}]),
+                    force_auto=True)
             self.lifecycle.forget(o)
 
     def prune(self, now: float) -> None:

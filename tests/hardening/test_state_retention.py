@@ -57,9 +57,14 @@ def test_an_expired_order_leaves_its_vehicle_route():
     for k in range(1, 6):
         eng.process(feed.ping("v1", T0 + 60 * k, pt(0, 0)))
     assert eng.orders["o1"].vehicle_id == "v1"
-    _tick(eng, feed, T0 + 3600 + LIM.order_grace_s + 700)
+    assert any(s[0] == "o1" for s in eng.vehicles["v1"].route)
+    out = _tick(eng, feed, T0 + 3600 + LIM.order_grace_s + 700)
     assert "o1" not in eng.orders
     assert all(s[0] != "o1" for s in eng.vehicles["v1"].route)
+    (d,) = [r for t, r in out if t == "fs.decisions"]
+    assert (d["kind"], d["status"], d["order_ids"]) == ("unassign", "applied", ["o1"])
+    assert d["explanation"]["reasons"][0]["rule"] == "order_expired"
+    assert [r["outcome"] for t, r in out if t == TOPIC_OUTCOMES] == ["expired"]
 
 
 def test_vehicles_and_their_residuals_are_pruned_after_retention():
