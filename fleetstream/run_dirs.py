@@ -135,6 +135,11 @@ def check_out(path: str, kind: str, owned_files: list[str], owned_dirs: list[str
     if not entries:
         return OutFolder(path, kind, "create", owned, list(owned_dirs))
     m = read_marker(path)
+    if m is None and owned_files and _only_owned(path, owned, list(owned_dirs)):
+        raise OperatorError(
+            f"{flag} {path}: looks like the output of an older {kind} (no {MARKER}), "
+            f"which --force does not replace; remove it yourself or choose a new or empty "
+            f"folder (nothing was changed)")
     if m is None or m.get("kind") != kind:
         raise OperatorError(
             f"{flag} {path}: is not empty and was not written by {kind} (no {MARKER}); "
@@ -144,6 +149,18 @@ def check_out(path: str, kind: str, owned_files: list[str], owned_dirs: list[str
             f"{flag} {path}: holds the outputs of an earlier {kind} run; add --force to "
             f"replace them (only the files {kind} writes), or choose a new or empty folder")
     return OutFolder(path, kind, "replace", owned, list(owned_dirs))
+
+
+def _only_owned(path: str, owned_files: list[str], owned_dirs: list[str]) -> bool:
+    """``path`` holds nothing but files named like the command's own outputs."""
+    for root, dirs, files in os.walk(path):
+        rel = os.path.relpath(root, path)
+        if rel != "." and rel not in owned_dirs:
+            return False
+        for f in files:
+            if os.path.normpath(os.path.join(rel, f)) not in owned_files:
+                return False
+    return True
 
 
 @dataclass
