@@ -229,20 +229,27 @@ def run_replay(replay: str, out_dir: str, settings: EngineSettings | None = None
                 epoch_interval_s=epoch_interval_s, limits=limits)
     t0 = time.perf_counter()
     jobs0 = dict(jobs.METRICS)
-    if processes == 1:
-        ru0 = resource.getrusage(resource.RUSAGE_SELF)
-        try:
-            _run_process(spec, [], 0)
-        except Exception as e:
-            _raise_operator_error(e)
-            raise
-        ru1 = resource.getrusage(resource.RUSAGE_SELF)
-        cpu = [ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime]
-        report = _REPORT.as_dict()
-    else:
-        cpu, report = _run_cluster(spec, processes)
-    secs = time.perf_counter() - t0
-    counts = _finalize(out_dir)
+    unregister = interrupt.on_hard_stop(lambda: prep.out.mark("stopped at once"))
+    try:
+        if processes == 1:
+            ru0 = resource.getrusage(resource.RUSAGE_SELF)
+            try:
+                _run_process(spec, [], 0)
+            except Exception as e:
+                _raise_operator_error(e)
+                raise
+            ru1 = resource.getrusage(resource.RUSAGE_SELF)
+            cpu = [ru1.ru_utime + ru1.ru_stime - ru0.ru_utime - ru0.ru_stime]
+            report = _REPORT.as_dict()
+        else:
+            cpu, report = _run_cluster(spec, processes)
+        secs = time.perf_counter() - t0
+        counts = _finalize(out_dir)
+    except BaseException:
+        prep.out.mark("failed")  # the marker never says "running" for a dead run
+        raise
+    finally:
+        unregister()
     stopped = report.get("stopped_at")
     summary = summarize(replay, out_dir, counts, secs,
                         stopped if stopped is not None else (report.get("read") or total))

@@ -121,6 +121,8 @@ def test_a_second_ctrl_c_stops_at_once(tmp_path):
     assert "stopped at once" in err
     assert wait_gone(p.pid) == [], "child processes left running"
     assert_valid_outputs(out)
+    marker = orjson.loads(open(os.path.join(out, ".fleetstream-run.json"), "rb").read())
+    assert marker["status"] == "stopped at once"
 
 
 def test_ctrl_c_during_simulate_is_one_line_and_130(tmp_path):
