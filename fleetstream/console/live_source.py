@@ -33,6 +33,7 @@ from fleetstream.console.model import (
     STALE_S,
     alert_order,
     answer_record,
+    answer_ts,
     approval_event,
     decision_row,
     kpis,
@@ -326,10 +327,10 @@ class LiveSource:
     def answer(self, decision_id: str, approved: bool, by: str, reason: str | None,
                t: float | None) -> dict:
         """Publish an approval event for an open proposal to ``fs.approvals``, at
-        the zone's event-time clock (never before the proposal)."""
+        the zone's event-time clock (at least ANSWER_AFTER_S after the proposal)."""
         d = self._proposal(decision_id)
-        clock = _f(self.r.hget(self.P + "z:" + key_part(d["zone"]), "ts")) or float(d["ts"])
-        ev = approval_event(decision_id, d["zone"], approved, by, max(float(d["ts"]), clock),
+        clock = _f(self.r.hget(self.P + "z:" + key_part(d["zone"]), "ts"))
+        ev = approval_event(decision_id, d["zone"], approved, by, answer_ts(d["ts"], clock),
                             reason)
         errors: list[str] = []
         p = self.producer()

@@ -38,6 +38,15 @@ AT_RISK_P = 0.5
 STALE_S = 300.0
 """A vehicle is drawn stale when its last fix is older than this (event time)."""
 FINAL = ("delivered", "failed", "cancelled")
+ANSWER_AFTER_S = 1.0
+"""An answer is dated at least this long after its proposal: a decision's ``ts`` is
+rounded to 0.1 s, and a plan applied at its due time exists in the engine only
+for events at or after that (unrounded) time."""
+
+
+def answer_ts(proposal_ts: float, now: float | None) -> float:
+    """Event time of an answer given at ``now`` (the scrubber, the zone clock)."""
+    return max(float(proposal_ts) + ANSWER_AFTER_S, float(now) if now is not None else 0.0)
 
 
 def alert_order(alerts: Iterable[dict]) -> list[dict]:

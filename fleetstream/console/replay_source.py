@@ -25,6 +25,7 @@ from fleetstream.console.model import (
     STALE_S,
     alert_order,
     answer_record,
+    answer_ts,
     approval_event,
     decision_row,
     envelope,
@@ -407,12 +408,12 @@ class ReplaySource:
     def answer(self, decision_id: str, approved: bool, by: str, reason: str | None,
                t: float | None) -> dict:
         """Write an approval event for a proposal into ``approvals.jsonl``, at the
-        scrubber's event time (never before the proposal)."""
+        scrubber's event time (at least ANSWER_AFTER_S after the proposal)."""
         with self.lock:
             d = self.dec_by_id.get(decision_id)
             if d is None or d["status"] != "proposed":
                 raise KeyError(decision_id)
-            ts = max(float(d["ts"]), self.clamp(t))
+            ts = answer_ts(d["ts"], self.clamp(t))
             ev = approval_event(decision_id, d["zone"], approved, by, ts, reason)
             with open(os.path.join(self.out_dir, "approvals.jsonl"), "ab") as f:
                 f.write(envelope(ev))
