@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"decisions {res.get('fs.decisions', '-')}; alerts {res.get('fs.alerts', '-')}; "
                   f"eta {res.get('fs.eta', '-')}; faults at "
                   f"stall {h.get('stall_at', '-')}, broker {h.get('broker_kill_at', '-')}, "
-                  f"redis {h.get('redis_kill_at', '-')}; {h.get('seconds', '-')} s"
+                  f"redis {h.get('redis_kill_at', '-')} (keys after: {res.get('redis_keys', '-')}); {h.get('seconds', '-')} s"
                   + (f"; error {res['error']}" if "error" in res else ""), flush=True)
     finally:
         broker.stop()

@@ -30,6 +30,7 @@ from typing import Any
 
 import bytewax.operators as op
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
+from bytewax.errors import BytewaxRuntimeError
 from bytewax.recovery import RecoveryConfig, init_db_dir
 from bytewax.testing import cluster_main, run_main
 
@@ -269,7 +270,11 @@ def main(argv: list[str] | None = None) -> int:
         stats = run_live(s, redis_url or None, workers, a.recovery, tail=not a.stop_at_end,
                          models_dir=a.models, epoch_interval_s=a.epoch_interval,
                          progress_s=0 if a.quiet else 10.0)
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BytewaxRuntimeError) as e:
+        # Bytewax wraps the KeyboardInterrupt of Ctrl-C / SIGTERM ("signal received").
+        if not isinstance(e, KeyboardInterrupt) and not isinstance(e.__cause__,
+                                                                   KeyboardInterrupt):
+            raise
         log.warning("stopped by a signal after %.1f s (restart with the same --recovery "
                     "to resume)", time.monotonic() - t0)
         observe.stop(a)
