@@ -52,6 +52,8 @@ from fleetstream.operators import jobs
 from fleetstream.operators.pipeline import InMsg
 
 log = logging.getLogger("fleetstream.kafka")
+
+
 class KafkaClientError(RuntimeError):
     """A Kafka client could not be created (bad option name or value).  Its message
     never holds an option's value."""
@@ -103,6 +105,13 @@ def client_config(bootstrap: str, extra: dict | None = None) -> dict:
 
 # Every producer fleetstream creates: no duplicates and no reordering from retries.
 IDEMPOTENT = {"enable.idempotence": True, "acks": "all"}
+CONSUMER_ONLY = ("group.id", "auto.offset.reset", "enable.auto.commit", "isolation.level")
+
+
+def producer_config(cfg: dict) -> dict:
+    """``cfg`` for a producer: consumer-only options dropped (librdkafka warns about
+    each), then ``IDEMPOTENT``."""
+    return {**{k: v for k, v in cfg.items() if k not in CONSUMER_ONLY}, **IDEMPOTENT}
 
 
 # ---------------------------------------------------------------- admin
@@ -593,7 +602,7 @@ class KafkaOutputSink(DynamicSink):
                  progress_s: float = 10.0):
         cfg = {"linger.ms": 2, "compression.type": "lz4", "queue.buffering.max.messages": 500000}
         cfg.update(client_config(bootstrap, extra))
-        cfg.update(IDEMPOTENT)
+        cfg = producer_config(cfg)
         self.cfg = cfg
         self.prefix = output_prefix
         self.skip = frozenset(skip)
@@ -620,8 +629,8 @@ def publish(bootstrap: str, msgs: Iterable[InMsg], prefix: str = "", extra: dict
     partition.  These two cannot be overridden by ``extra``.
     With ``speed`` the event-time gaps are replayed ``speed`` times faster."""
     cfg = client_config(bootstrap, {"linger.ms": 5, "batch.num.messages": 10000,
-                                    "queue.buffering.max.messages": 1000000, **(extra or {}),
-                                    **IDEMPOTENT})
+                                    "queue.buffering.max.messages": 1000000, **(extra or {})})
+    cfg = producer_config(cfg)
     p = _client(Producer, cfg)
     errors: list[str] = []
 
