@@ -236,7 +236,7 @@
         el("a", { href: "#", onclick: (e) => { e.preventDefault(); inspect(p.decision_id); } }, p.decision_id),
         el("div", { class: "muted" }, `${p.summary}${eff} · vehicles ${p.vehicles.join(", ")}`));
       if (p.answer) li.append(el("div", { class: "answered" },
-        `${p.answer.approved ? "approved" : "rejected"} by ${p.answer.by}${p.answer.reason ? ": " + p.answer.reason : ""} (published, waiting for the engine)`));
+        `${p.answer.approved ? "approved" : "rejected"} by ${p.answer.by}${p.answer.reason ? ": " + p.answer.reason : ""} (${MODE === "replay" ? "written to approvals.jsonl" : "published, waiting for the engine"})`));
       else li.append(el("div", {},
         el("button", { type: "button", class: "approve", onclick: () => answer([p.decision_id], true) }, "approve"), " ",
         el("button", { type: "button", class: "reject", onclick: () => reject(p.decision_id) }, "reject…")));
