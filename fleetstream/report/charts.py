@@ -298,7 +298,7 @@ def leg_error_chart(raw: dict) -> str:
         ax.set(
             xlabel="leg length decile (km)",
             ylabel="travel-time MAE (min)",
-            title="Leg travel-time error by leg length (pooled over seeds)",
+            title="Leg travel-time error by leg length",
         )
         ax.margins(y=0.15)
         ax.legend(loc="upper left")
