@@ -169,6 +169,11 @@ def state_size(engine: Any) -> dict[str, int]:
         s["proposals"] += len(st.proposals)
         s["reopt_seen"] += len(st.reopt_seen)
         s["snapshot_bytes"] += len(z.snapshot())
+        # orders held although their window ended more than the expiry grace (plus an
+        # hour of slack) ago: the expiry rule (limits.order_grace_s) says they are gone
+        grace = getattr(getattr(z, "limits", None), "order_grace_s", 21_600.0) + 3600.0
+        s["overdue_orders"] += sum(1 for o in st.orders.values()
+                                   if o.window_end is not None and o.window_end + grace < st.clock)
         s["vehicle_residuals"] += _vehicle_residuals(z)
     s["stage1_trackers"] = len(engine.trackers)
     s["stage1_bytes"] = sum(len(pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL))
@@ -197,8 +202,21 @@ def run(replay: str, days: int, trace: bool = True, shifter: DayShifter | None =
         progress: bool = True) -> list[dict]:
     """Run the engine over the multi-day stream; one row of figures per day."""
     from fleetstream.engine import LocalEngine
+    from fleetstream.operators.zone.engine import ZoneEngine
+    from fleetstream.wiring import build_seats
 
-    engine = LocalEngine(settings or EngineSettings(solver_workers=0), limits=limits)
+    settings = settings or EngineSettings(solver_workers=0)
+    limits = limits or LimitsSettings()
+
+    def zone_factory(zone: str) -> ZoneEngine:
+        # the zone engines get the same [limits] as decoding and tracking (retention,
+        # expiry); fleetstream.wiring.build_zone_engine does not pass them on
+        try:
+            return ZoneEngine(zone, settings, seats=build_seats(zone, settings), limits=limits)
+        except TypeError:  # an engine from before [limits] reached the zone (a baseline)
+            return ZoneEngine(zone, settings, seats=build_seats(zone, settings))
+
+    engine = LocalEngine(settings, zone_factory=zone_factory, limits=limits)
     rows: list[dict] = []
     outputs: Counter[str] = Counter()
     if trace:
@@ -239,7 +257,7 @@ def _fmt(r: dict) -> str:
     traced = (f"traced {r['traced_mb']:.1f} MB (peak {r['traced_peak_mb']:.1f}), "
               if "traced_mb" in r else "")
     return (f"{traced}rss {r['rss_mb']:.0f} MB, state {r['snapshot_bytes'] / 1024:.0f} kB "
-            f"(orders {r['orders']}, vehicles {r['vehicles']}, customers {r['customers']}, "
+            f"(orders {r['orders']} ({r['overdue_orders']} overdue), vehicles {r['vehicles']}, customers {r['customers']}, "
             f"residuals {r['vehicle_residuals']}), stage 1 {r['stage1_bytes'] / 1024:.0f} kB, "
             f"dlq {r['outputs'].get('fs.dlq', 0)}, {r['seconds']:.0f} s")
 
@@ -298,12 +316,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"memory over {args.days} days of {replay} (churn: vehicles {args.churn_vehicles}, "
           f"customers {args.churn_customers}; orders never ending {args.drop_terminal}; "
           f"seed {args.seed}; limits {args.limit or 'default'})")
-    print("day  traced_MB  peak_MB  rss_MB  state_kB  orders  vehicles  customers  "
+    print("day  traced_MB  peak_MB  rss_MB  state_kB  orders  overdue  vehicles  customers  "
           "residuals  stage1_kB  dlq")
     for r in rows:
         print(f"{r['day']:>3} {r.get('traced_mb', float('nan')):>10.2f} "
               f"{r.get('traced_peak_mb', float('nan')):>8.2f} {r['rss_mb']:>7.0f} "
-              f"{r['snapshot_bytes'] / 1024:>9.0f} {r['orders']:>7} {r['vehicles']:>9} "
+              f"{r['snapshot_bytes'] / 1024:>9.0f} {r['orders']:>7} {r['overdue_orders']:>8} "
+              f"{r['vehicles']:>9} "
               f"{r['customers']:>10} {r['vehicle_residuals']:>10} "
               f"{r['stage1_bytes'] / 1024:>10.0f} {r['outputs'].get('fs.dlq', 0):>4}")
     keys = ["snapshot_bytes", "stage1_bytes", "rss_mb"]
