@@ -318,7 +318,11 @@ def parity_run(bootstrap: str, prefix: str, msgs: list, workdir: str, partitions
     t0 = time.monotonic()
     ensure_topics(bootstrap, prefix, partitions=partitions)
     kcat_publish(bootstrap, msgs, prefix)
-    rec = list(record(bootstrap, prefix, idle_s=2.0))
+    rec: list = []
+    for idle in (3.0, 10.0):  # a broker just (re)started can be slow to serve a partition
+        rec = list(record(bootstrap, prefix, idle_s=idle))
+        if len(rec) == len(msgs):
+            break
     assert len(rec) == len(msgs), f"recorded {len(rec)} of {len(msgs)} messages"
     rec_dir = os.path.join(workdir, "recorded")
     os.makedirs(rec_dir, exist_ok=True)
