@@ -161,12 +161,12 @@ def build_app(source: Any, poll_s: float = 0.1, user: str = "dispatcher") -> Sta
                 done.append(await asyncio.to_thread(source.answer, str(did), approved, by,
                                                     reason, t))
             except KeyError:
-                failed[str(did)] = "not an open proposal"
+                failed[str(did)] = "not an open proposal (or answered already)"
             except ValidationError as e:
                 failed[str(did)] = f"invalid approval event: {e}"
             except Exception as e:  # noqa: BLE001 - broker down: say so, keep going
                 failed[str(did)] = f"{type(e).__name__}: {e}"
-        status = 200 if done else (404 if all(v == "not an open proposal" for v in
+        status = 200 if done else (404 if all(v.startswith("not an open") for v in
                                               failed.values()) else 502)
         return ORJSONResponse({"ok": bool(done), "published": done, "failed": failed},
                               status_code=status)

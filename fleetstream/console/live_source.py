@@ -329,6 +329,8 @@ class LiveSource:
         """Publish an approval event for an open proposal to ``fs.approvals``, at
         the zone's event-time clock (at least ANSWER_AFTER_S after the proposal)."""
         d = self._proposal(decision_id)
+        if self.r.hexists(self.C + "answers", decision_id):
+            raise KeyError(decision_id)  # answered already (by this or another console)
         clock = _f(self.r.hget(self.P + "z:" + key_part(d["zone"]), "ts"))
         ev = approval_event(decision_id, d["zone"], approved, by, answer_ts(d["ts"], clock),
                             reason)

@@ -411,8 +411,8 @@ class ReplaySource:
         scrubber's event time (at least ANSWER_AFTER_S after the proposal)."""
         with self.lock:
             d = self.dec_by_id.get(decision_id)
-            if d is None or d["status"] != "proposed":
-                raise KeyError(decision_id)
+            if d is None or d["status"] != "proposed" or decision_id in self.answers:
+                raise KeyError(decision_id)  # not an open proposal, or answered already
             ts = answer_ts(d["ts"], self.clamp(t))
             ev = approval_event(decision_id, d["zone"], approved, by, ts, reason)
             with open(os.path.join(self.out_dir, "approvals.jsonl"), "ab") as f:

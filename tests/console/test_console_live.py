@@ -15,11 +15,18 @@ import orjson
 import pytest
 from conftest import ROOT, SMALL, shot
 from fleetstream.connectors.files import read_replay
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from fleetstream.console.headless import ConsoleProcess
 from fleetstream.contract.events import ValidationError, decode_event
+
+
+def _wait(d, timeout_s: float) -> WebDriverWait:
+    """A wait that retries when the page re-rendered under an element it held."""
+    return WebDriverWait(d, timeout_s, ignored_exceptions=(StaleElementReferenceException,))
+
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 
@@ -92,12 +99,12 @@ def test_approval_in_the_browser_round_trips_into_the_engine(services, driver, t
                                  log_path=str(tmp_path / "console.log"))
         page = driver
         page.get(console.url)
-        WebDriverWait(page, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#approvals li"))
+        _wait(page, 20).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#approvals li"))
         pid = page.execute_script("return document.querySelector('#approvals li').dataset.id")
         assert r.hexists(zone_props, pid)
         # every vehicle with a position in the read model is drawn
         with_pos = {k for k in r.scan_iter(match=kp + "v:*") if r.hget(k, "lat") is not None}
-        WebDriverWait(page, 10).until(lambda d: d.execute_script(
+        _wait(page, 10).until(lambda d: d.execute_script(
             "return document.querySelectorAll('#vehicles g.vehicle').length") == len(with_pos))
         assert len(with_pos) >= 10
         page.execute_script("document.querySelector(`#approvals li[data-id='${arguments[0]}'] "
@@ -114,7 +121,7 @@ def test_approval_in_the_browser_round_trips_into_the_engine(services, driver, t
         assert rec["explanation"].get("approved_by") == "tester"
         assert rec["routes"], rec
         # the page learns it by itself (SSE): the applied decision is listed
-        WebDriverWait(page, 15).until(lambda d: d.find_elements(
+        _wait(page, 15).until(lambda d: d.find_elements(
             By.CSS_SELECTOR, f'#decisions li[data-id="{rec["decision_id"]}"]'))
         answer = orjson.loads(r.hget(kp + "console:answers", pid))
         assert answer["approved"] is True and answer["by"] == "tester"

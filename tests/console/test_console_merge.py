@@ -11,9 +11,9 @@ import sys
 import orjson
 import pytest
 from conftest import ROOT
+from fleetstream.connectors.files import read_replay, write_replay
 from test_console_live import _first_plan_prefix
 
-from fleetstream.connectors.files import read_replay, write_replay
 from fleetstream.console.replay_source import ReplaySource
 
 pytestmark = pytest.mark.slow

@@ -15,10 +15,17 @@ import orjson
 import pytest
 from conftest import SMALL, shot
 from fleetstream.connectors.files import parse_envelope, read_replay
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
 
 from fleetstream.contract.events import Approval, ValidationError, decode_event
+
+
+def _wait(d, timeout_s: float) -> WebDriverWait:
+    """A wait that retries when the page re-rendered under an element it held."""
+    return WebDriverWait(d, timeout_s, ignored_exceptions=(StaleElementReferenceException,))
+
 
 pytestmark = pytest.mark.slow
 
@@ -52,7 +59,7 @@ def _open_proposals(out_dir: str, t: float) -> list[dict]:
 
 def _load(d, url: str) -> None:
     d.get(url)
-    WebDriverWait(d, 20).until(lambda d: d.find_element(By.TAG_NAME, "body")
+    _wait(d, 20).until(lambda d: d.find_element(By.TAG_NAME, "body")
                                .get_attribute("data-painted") == "1")
 
 
@@ -60,6 +67,17 @@ def _click(d, css: str) -> None:
     """Click in one script (the page may re-render between a find and a click)."""
     assert d.execute_script("const e = document.querySelector(arguments[0]); "
                             "if (!e) return false; e.click(); return true;", css), css
+
+
+def _attrs(d, css: str, key: str) -> list:
+    """``data-KEY`` of every element matching ``css``, read in one script."""
+    return d.execute_script("return [...document.querySelectorAll(arguments[0])]"
+                            ".map(e => e.dataset[arguments[1]])", css, key)
+
+
+def _text(d, css: str) -> str:
+    return d.execute_script("const e = document.querySelector(arguments[0]);"
+                            "return e ? e.innerText : null;", css)
 
 
 def _busy_time(out_dir: str) -> float:
@@ -91,16 +109,14 @@ def test_alert_feed_orders_and_acknowledges(page, console, console_dir):
     alerts = _records(console_dir, "fs.alerts")
     a = alerts[0]
     _load(page, f"{console.url}?t={alerts[-1]['ts'] + 1}")
-    items = page.find_elements(By.CSS_SELECTOR, "#alerts li")
-    ids = [li.get_attribute("data-id") for li in items]
+    ids = _attrs(page, "#alerts li", "id")
     assert a["alert_id"] in ids, ids
-    sev = [li.get_attribute("data-severity") for li in items]
+    sev = _attrs(page, "#alerts li", "severity")
     rank = {"critical": 0, "warning": 1, "info": 2}
     assert sev == sorted(sev, key=lambda s: rank.get(s, 3)), sev
-    li = page.find_element(By.CSS_SELECTOR, f'#alerts li[data-id="{a["alert_id"]}"]')
-    assert a["message"] in li.text
+    assert a["message"] in _text(page, f'#alerts li[data-id="{a["alert_id"]}"]')
     _click(page, f'#alerts li[data-id="{a["alert_id"]}"] button.ack')
-    WebDriverWait(page, 10).until(lambda d: "acked" in d.find_element(
+    _wait(page, 10).until(lambda d: "acked" in d.find_element(
         By.CSS_SELECTOR, f'#alerts li[data-id="{a["alert_id"]}"]').get_attribute("class"))
     with urllib.request.urlopen(console.url + f"api/state?t={alerts[-1]['ts'] + 1}") as r:
         st = json.loads(r.read())
@@ -122,8 +138,8 @@ def test_scrubber_moves_the_state(page, console, console_dir):
     page.execute_script("""const r = document.getElementById('time');
         r.value = String(Number(r.value) + 3 * 3600);
         r.dispatchEvent(new Event('input'));""")
-    WebDriverWait(page, 10).until(lambda d: snapshot()["clock"] != before["clock"])
-    WebDriverWait(page, 10).until(lambda d: snapshot()["pos"] != before["pos"])
+    _wait(page, 10).until(lambda d: snapshot()["clock"] != before["clock"])
+    _wait(page, 10).until(lambda d: snapshot()["pos"] != before["pos"])
     after = snapshot()
     assert after["delivered"] > before["delivered"], (before["delivered"], after["delivered"])
 
@@ -133,7 +149,7 @@ def test_approvals_write_valid_events(page, console, console_dir):
     open_ = _open_proposals(console_dir, t)
     assert len(open_) >= 3
     _load(page, f"{console.url}?t={t}")
-    shown = [li.get_attribute("data-id") for li in page.find_elements(By.CSS_SELECTOR, "#approvals li")]
+    shown = _attrs(page, "#approvals li", "id")
     assert shown == [d["decision_id"] for d in open_]
     path = os.path.join(console_dir, "approvals.jsonl")
 
@@ -146,18 +162,18 @@ def test_approvals_write_valid_events(page, console, console_dir):
     # approve one
     first = open_[0]["decision_id"]
     _click(page, f'#approvals li[data-id="{first}"] button.approve')
-    WebDriverWait(page, 10).until(lambda d: len(lines()) == 1)
+    _wait(page, 10).until(lambda d: len(lines()) == 1)
     # reject one with a reason (the dialog)
     second = open_[1]["decision_id"]
     _click(page, f'#approvals li[data-id="{second}"] button.reject')
     page.find_element(By.ID, "reject-reason").send_keys("driver on break")
     page.find_element(By.ID, "reject-ok").click()
-    WebDriverWait(page, 10).until(lambda d: len(lines()) == 2)
+    _wait(page, 10).until(lambda d: len(lines()) == 2)
     # approve the rest as a batch
-    WebDriverWait(page, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, "#approvals li input.pick"))
+    _wait(page, 10).until(lambda d: len(_attrs(d, "#approvals li .answered", "x")) == 2)
     _click(page, "#select-all")
     _click(page, "#approve-batch")
-    WebDriverWait(page, 10).until(lambda d: len(lines()) == len(open_))
+    _wait(page, 10).until(lambda d: len(lines()) == len(open_))
     evs = lines()
     assert all(isinstance(e, Approval) for e in evs)
     by_id = {e.decision_id: e for e in evs}
@@ -165,19 +181,29 @@ def test_approvals_write_valid_events(page, console, console_dir):
     assert by_id[first].approved and not by_id[second].approved
     assert all(e.by == "tester" and e.zone == "Z1" for e in evs)
     for d in open_:
-        assert by_id[d["decision_id"]].ts >= d["ts"]
-    WebDriverWait(page, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#approvals .answered")) == len(open_))
-    assert "driver on break" in page.find_element(By.CSS_SELECTOR, f'#approvals li[data-id="{second}"]').text
+        assert by_id[d["decision_id"]].ts >= d["ts"] + 1.0
+    # an answered proposal cannot be answered again
+    assert _post_answer(console, first) == 404
+    assert len(lines()) == len(open_)
+    _wait(page, 10).until(lambda d: len(d.find_elements(By.CSS_SELECTOR, "#approvals .answered")) == len(open_))
+    assert "driver on break" in _text(page, f'#approvals li[data-id="{second}"]')
     shot(page, "console-approvals.png")
+
+
+def _post_answer(console, did: str) -> int:
+    with urllib.request.urlopen(console.url) as r:
+        token = r.read().decode().split('name="console-token" content="')[1].split('"')[0]
+    return _post(console.url + "api/answer", {"decision_ids": [did], "approved": False,
+                                              "reason": "again"}, {"X-Console-Token": token})
 
 
 def test_inspector_shows_explanation_triggers_and_models(page, console, console_dir):
     d = next(x for x in _records(console_dir, "fs.decisions") if x["kind"] == "reroute")
     _load(page, f"{console.url}?t={d['ts']}")
     _click(page, f'#decisions li[data-id="{d["decision_id"]}"] a')
-    WebDriverWait(page, 10).until(lambda p: p.find_element(By.ID, "inspector")
+    _wait(page, 10).until(lambda p: p.find_element(By.ID, "inspector")
                                   .get_attribute("data-id") == d["decision_id"])
-    text = page.find_element(By.ID, "inspector").text
+    text = _text(page, "#inspector")
     assert d["explanation"]["summary"] in text
     for tid in d["trigger_event_ids"]:
         assert tid in text
@@ -196,14 +222,14 @@ def test_markup_in_data_stays_text_and_appends_show_live(page, console, console_
     with open(os.path.join(console_dir, "fs.alerts.jsonl"), "ab") as f:
         f.write(orjson.dumps(rec) + b"\n")
     t0 = time.monotonic()
-    WebDriverWait(page, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, '#alerts li[data-id="A-X-1-1"]'))
+    _wait(page, 10).until(lambda d: d.find_elements(By.CSS_SELECTOR, '#alerts li[data-id="A-X-1-1"]'))
     assert time.monotonic() - t0 < 5
-    li = page.find_element(By.CSS_SELECTOR, '#alerts li[data-id="A-X-1-1"]')
-    assert bad in li.text and '<i class="boom">Zx</i>' in li.text
+    text = _text(page, '#alerts li[data-id="A-X-1-1"]')
+    assert bad in text and '<i class="boom">Zx</i>' in text
     assert page.execute_script("return document.querySelectorAll('.boom, #alerts img').length") == 0
     assert page.execute_script("return window.__pwned === undefined")
     # critical first
-    assert page.find_elements(By.CSS_SELECTOR, "#alerts li")[0].get_attribute("data-id") == "A-X-1-1"
+    assert _attrs(page, "#alerts li", "id")[0] == "A-X-1-1"
 
 
 def _post(url: str, body: dict, headers: dict) -> int:
