@@ -7,6 +7,8 @@ Routes:
   ``GET /static/...``: its script and style sheet (no CDN, nothing external);
 - ``GET /api/state?t=&zone=``: the state document (fleetstream.console.model);
 - ``GET /api/decision/{id}``: a decision with its trigger events and answers;
+- ``GET /api/roads?bbox=lat0,lon0,lat1,lon1``: road segments for the background
+  (fleetstream.console.roads);
 - ``POST /api/ack``: ``{"alert_id", "by"}``; ``POST /api/answer``:
   ``{"decision_ids": [...], "approved", "by", "reason", "t"}`` (approve, reject,
   approve a batch);
@@ -118,6 +120,17 @@ def build_app(source: Any, poll_s: float = 0.1, user: str = "dispatcher") -> Sta
         doc = await asyncio.to_thread(source.state, t, q.get("zone") or None)
         return ORJSONResponse(doc, headers={"Cache-Control": "no-store"})
 
+    async def roads(request: Request) -> Response:
+        from fleetstream.console.roads import road_segments
+        try:
+            lat0, lon0, lat1, lon1 = (float(x) for x in request.query_params["bbox"].split(","))
+        except (KeyError, ValueError):
+            return _err(400, "bbox: lat0,lon0,lat1,lon1")
+        if not (-90 <= lat0 <= lat1 <= 90 and -180 <= lon0 <= lon1 <= 180):
+            return _err(400, "bbox: lat0 <= lat1, lon0 <= lon1, in degrees")
+        doc = await asyncio.to_thread(road_segments, lat0, lon0, lat1, lon1)
+        return ORJSONResponse(doc, headers={"Cache-Control": "max-age=3600"})
+
     async def decision(request: Request) -> Response:
         d = await asyncio.to_thread(source.decision, request.path_params["decision_id"])
         return ORJSONResponse(d) if d is not None else _err(404, "no such decision")
@@ -203,7 +216,7 @@ def build_app(source: Any, poll_s: float = 0.1, user: str = "dispatcher") -> Sta
             source.close()
 
     routes = [Route("/", index), Route("/api/state", state),
-              Route("/api/decision/{decision_id:path}", decision),
+              Route("/api/decision/{decision_id:path}", decision), Route("/api/roads", roads),
               Route("/api/ack", ack, methods=["POST"]),
               Route("/api/answer", answer, methods=["POST"]),
               Route("/api/events", events),

@@ -139,8 +139,11 @@
     for (const v of st.vehicles) { pts.push(v); for (const s of v.route) if (s.lat !== null) pts.push(s); }
     m.replaceChildren();
     if (!pts.length) return;
-    let lat0 = 0; for (const p of pts) lat0 += p.lat; lat0 /= pts.length;
-    const kx = Math.cos(lat0 * Math.PI / 180) * 1000, ky = 1000;
+    if (!S.proj || S.proj.zone !== S.zone) {  // fixed per zone: the roads are drawn once
+      let lat0 = 0; for (const p of pts) lat0 += p.lat; lat0 /= pts.length;
+      S.proj = { zone: S.zone, kx: Math.cos(lat0 * Math.PI / 180) * 1000 };
+    }
+    const kx = S.proj.kx, ky = 1000;
     const X = (p) => p.lon * kx, Y = (p) => -p.lat * ky;
     let x0 = Infinity, x1 = -Infinity, y0 = Infinity, y1 = -Infinity;
     for (const p of pts) { const x = X(p), y = Y(p); x0 = Math.min(x0, x); x1 = Math.max(x1, x); y0 = Math.min(y0, y); y1 = Math.max(y1, y); }
@@ -184,7 +187,38 @@
       g.addEventListener("click", () => { S.selVehicle = sel ? null : v.id; map(S.state); });
       gVeh.append(g);
     }
-    m.append(gRoutes, gStops, gDepots, gVeh);
+    m.append(roads(x0, x1, y0, y1, kx, ky, u), gRoutes, gStops, gDepots, gVeh);
+  }
+
+  // Road background (fleetstream.roads graphs covering the area), fetched once per
+  // area: one path for minor and one for major roads.
+  function roads(x0, x1, y0, y1, kx, ky, u) {
+    const g = svg("g", { id: "roads" });
+    const pad = 0.15 * Math.max(x1 - x0, y1 - y0);
+    const box = [-(y1 + pad) / ky, (x0 - pad) / kx, -(y0 - pad) / ky, (x1 + pad) / kx].map((v) => v.toFixed(3)).join(",");
+    if (!S.roads || (S.roads.box !== box && !S.roads.covers(x0, x1, y0, y1))) {
+      const cover = [x0 - pad, x1 + pad, y0 - pad, y1 + pad];
+      S.roads = { box, segs: null, d: null, covers: (a, b, c, d) => a >= cover[0] && b <= cover[1] && c >= cover[2] && d <= cover[3] };
+      const mine = S.roads;
+      fetch(`/api/roads?bbox=${box}`).then((r) => r.ok ? r.json() : null).then((doc) => {
+        if (S.roads !== mine || !doc) return;
+        mine.segs = doc.segments;
+        mine.attribution = doc.attribution;
+        if (doc.segments.length && S.state) map(S.state);
+      }).catch(() => {});
+    }
+    const R = S.roads;
+    if (!R.segs || !R.segs.length) return g;
+    if (!R.d || R.kx !== kx) {
+      const parts = [[], []];
+      for (const s of R.segs) parts[s[4]].push(`M${(s[1] * kx).toFixed(2)} ${(-s[0] * ky).toFixed(2)}L${(s[3] * kx).toFixed(2)} ${(-s[2] * ky).toFixed(2)}`);
+      R.d = parts.map((p) => p.join("")); R.kx = kx;
+    }
+    g.append(svg("path", { class: "road minor", d: R.d[0] }), svg("path", { class: "road major", d: R.d[1] }));
+    const t = svg("text", { class: "attribution", x: x1, y: y1, "font-size": 3 * u, "text-anchor": "end" });
+    t.textContent = R.attribution || "";
+    g.append(t);
+    return g;
   }
 
   function stopText(v, s) {
