@@ -2,7 +2,9 @@
 ``autonomy_assign=propose`` proposes the first plan; a dispatcher approves a
 proposal in the browser; the console publishes the approval event to
 fs.approvals, the engine applies the proposal (an ``applied`` decision that
-refers to it, approved by the dispatcher), and the page shows it, pushed by SSE."""
+refers to it, approved by the dispatcher), and the page shows it, pushed by SSE.
+An alert written to the read model appears; its acknowledgement is stored under
+the console's own key prefix."""
 
 from __future__ import annotations
 
@@ -125,6 +127,28 @@ def test_approval_in_the_browser_round_trips_into_the_engine(services, driver, t
             By.CSS_SELECTOR, f'#decisions li[data-id="{rec["decision_id"]}"]'))
         answer = orjson.loads(r.hget(kp + "console:answers", pid))
         assert answer["approved"] is True and answer["by"] == "tester"
+        # an alert in the read model reaches the page; its ack goes to the console's keys
+        from fleetstream.connectors.redis_store import RedisReadModel
+        clock = float(r.hget(f"{kp}z:Z1", "ts"))
+        aid = f"A-Z1-{int(clock)}-99999"
+        rm = RedisReadModel(url, kp, ttl_s=600)
+        rm.write([("fs.alerts", {"alert_id": aid, "ts": clock, "v": 1, "zone": "Z1",
+                                 "kind": "stale_vehicle", "severity": "critical",
+                                 "message": "<b>VZ1-000</b> silent", "order_ids": [],
+                                 "vehicle_id": "VZ1-000"})])
+        assert rm.flush()
+        rm.close()
+        _wait(page, 10).until(lambda d: d.execute_script(
+            "return document.querySelector(`#alerts li[data-id='${arguments[0]}'] button.ack`)"
+            " !== null", aid))
+        assert page.execute_script("return document.querySelectorAll('#alerts b').length") == 0
+        page.execute_script("document.querySelector(`#alerts li[data-id='${arguments[0]}'] "
+                            "button.ack`).click()", aid)
+        _until(lambda: r.hget(kp + "console:acks", aid), 10, "the ack in Redis")
+        assert orjson.loads(r.hget(kp + "console:acks", aid))["by"] == "tester"
+        _wait(page, 10).until(lambda d: d.execute_script(
+            "return document.querySelector(`#alerts li[data-id='${arguments[0]}']`)"
+            ".classList.contains('acked')", aid))
         shot(page, "console-live.png")
         errors = [e["message"] for e in page.get_log("browser") if e.get("level") == "SEVERE"]
         assert not errors, errors
