@@ -45,7 +45,6 @@ def _common(p: argparse.ArgumentParser) -> None:
 def cmd_replay(args: argparse.Namespace) -> int:
     from fleetstream.interrupt import EXIT_INTERRUPTED, CtrlC
     from fleetstream.preflight import check_number
-    from fleetstream.replay import prepare_replay, run_replay
     # Everything is checked before anything starts (docs/operations.md).
     check_number("--workers", args.workers, minimum=1)
     check_number("--processes", args.processes, minimum=1)
@@ -56,7 +55,10 @@ def cmd_replay(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else s.workers
     procs = args.processes
     lanes = args.lanes
-    with CtrlC("fleetstream replay") as ctrl_c:
+    with CtrlC("fleetstream replay", keep_until_exit=_OWNS_PROCESS[0]) as ctrl_c:
+        # imported under the Ctrl-C guard: threads started by imports (numpy's BLAS
+        # pool...) then inherit the blocked SIGINT and cannot take a Ctrl-C themselves
+        from fleetstream.replay import prepare_replay, run_replay
         prepared = prepare_replay(args.replay, args.out, args.recovery, fresh=not args.resume,
                                   force=args.force, models_dir=args.models, lanes=lanes)
         if ctrl_c.stop.is_set():
@@ -197,6 +199,7 @@ def main(argv: list[str] | None = None) -> int:
 
     The last-resort net: an operator mistake is one line and 2; any other exception is
     one line naming it and 1 (``FLEETSTREAM_DEBUG=1`` shows the traceback instead)."""
+    _OWNS_PROCESS[0] = argv is None  # the console command, not a call from Python
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] in {d[0] for d in DELEGATED}:
         # Delegated subcommands parse their own arguments (and --help).
@@ -235,6 +238,10 @@ def main(argv: list[str] | None = None) -> int:
         return _internal_error(args.cmd, e)
 
 
+_OWNS_PROCESS = [False]
+"""``main`` runs as the ``fleetstream`` command (its own process): Ctrl-C handling then
+lasts until the process exits (fleetstream/interrupt.py, ``keep_until_exit``)."""
+
 CTRL_C_GUARDED = {"simulate", "plan", "models", "evaluate"}
 """Commands whose first Ctrl-C stops them with one line (exit 130) while their solver
 pool is spared the terminal's SIGINT (no traceback from its processes); ``replay``
@@ -243,7 +250,7 @@ has its own clean stop (fleetstream/interrupt.py)."""
 
 def _guarded(args: argparse.Namespace) -> int:
     from fleetstream.interrupt import CtrlC, kill_solver_pool
-    with CtrlC(f"fleetstream {args.cmd}", first_raises=True):
+    with CtrlC(f"fleetstream {args.cmd}", first_raises=True, keep_until_exit=_OWNS_PROCESS[0]):
         try:
             return args.fn(args)
         except KeyboardInterrupt:

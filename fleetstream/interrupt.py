@@ -50,7 +50,8 @@ class CtrlC:
     :class:`threading.Event` set by the first Ctrl-C; ``c.count`` counts them."""
 
     def __init__(self, label: str, first: str | None = None, second: str | None = None,
-                 quiet: bool = False, first_raises: bool = False):
+                 quiet: bool = False, first_raises: bool = False,
+                 keep_until_exit: bool = False):
         self.label = label
         self.first = first or ("interrupted: stopping cleanly after the events read so "
                                "far (Ctrl-C again to stop at once)")
@@ -60,6 +61,12 @@ class CtrlC:
         """The first Ctrl-C raises KeyboardInterrupt in the main thread (for commands
         without a clean-stop point); the solver pool is still spared."""
         self._raise_pending = False
+        self.keep_until_exit = keep_until_exit
+        """The command owns the process: after the ``with`` block the handling stays
+        until the process exits (its interpreter shutdown, the solver pool's included),
+        and any Ctrl-C then ends the process at once, quietly (exit 130): a Ctrl-C in
+        that window would otherwise print a KeyboardInterrupt traceback."""
+        self._done = False
         self.stop = threading.Event()
         self.count = 0
         self._lock = threading.Lock()
@@ -86,6 +93,9 @@ class CtrlC:
     def __exit__(self, *exc: object) -> None:
         if not self._active:
             return
+        if self.keep_until_exit:
+            self._done = True  # the watcher and the handler stay until the exit
+            return
         self._closing.set()
         if self._watcher is not None:
             self._watcher.join(2.0)
@@ -104,6 +114,8 @@ class CtrlC:
                 self.interrupt()
 
     def _handler(self, signum: int, frame: object) -> None:
+        if self._done:
+            self.hard_stop(quiet=True)
         if self._raise_pending:  # our own interrupt_main(): the first Ctrl-C, raised here
             self._raise_pending = False
             raise KeyboardInterrupt
@@ -121,6 +133,8 @@ class CtrlC:
         with self._lock:
             self.count += 1
             n = self.count
+        if self._done:  # the command is over, only the exit is left: no need to wait
+            self.hard_stop(quiet=True)
         if n == 1:
             self.stop.set()
             if self.first_raises:
@@ -131,20 +145,31 @@ class CtrlC:
         else:
             self.hard_stop()
 
-    def hard_stop(self) -> None:
+    def hard_stop(self, quiet: bool = False) -> None:
         with _HOOKS_LOCK:
             hooks = list(_HOOKS)
-        for fn in hooks:
+        for fn in [*hooks, kill_solver_pool, _release_semaphores]:
             try:
                 fn()
             except Exception:  # noqa: BLE001 - stopping at once regardless
                 pass
-        self.say(self.second)
+        if not quiet:
+            self.say(self.second)
         try:
             sys.stdout.flush()
         except (OSError, ValueError):
             pass
         os._exit(EXIT_INTERRUPTED)
+
+
+def _release_semaphores() -> None:
+    """Unlink this process's multiprocessing semaphores (the solver pool's queues), as
+    a normal exit does: otherwise the resource tracker warns about them after us.  In a
+    thread, bounded: stopping at once must not wait."""
+    from multiprocessing import util
+    t = threading.Thread(target=util._run_finalizers, args=(0,), daemon=True)
+    t.start()
+    t.join(0.5)
 
 
 def kill_solver_pool() -> None:

@@ -3,7 +3,8 @@ and no final files"; docs/operations.md).
 
 The command runs in a subprocess in its own session; SIGINT goes to the whole
 process group, as a terminal's Ctrl-C does (the solver pool included).  The replay
-is paced (``--speed``) so that it is still reading when the signal comes."""
+is paced (``--speed``) so that it is still reading when the signal comes; a paced
+replay notices a stop request when its next batch is due (pacing sleeps in Bytewax)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,12 @@ TOTAL = 14_644
 pytestmark = pytest.mark.slow
 
 
-def start(tmp_path, *extra: str) -> tuple[subprocess.Popen, str, str]:
+def start(tmp_path, *extra: str, speed: str = "1000") -> tuple[subprocess.Popen, str, str]:
     out = str(tmp_path / "out")
     err_path = str(tmp_path / "stderr.txt")
     with open(err_path, "wb") as err:
         p = subprocess.Popen([sys.executable, "-m", "fleetstream.cli", "replay", SMALL,
-                              "--out", out, "--speed", "1000", *extra],
+                              "--out", out, "--speed", speed, *extra],
                              stdout=subprocess.PIPE, stderr=err, start_new_session=True,
                              cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     deadline = time.monotonic() + 90
@@ -110,9 +111,11 @@ def test_one_ctrl_c_stops_cleanly_with_consistent_outputs(tmp_path, procs):
 
 
 def test_a_second_ctrl_c_stops_at_once(tmp_path):
-    p, out, err_path = start(tmp_path)
+    """Paced slowly (100 x event time: the next batch is due tens of seconds later), the
+    clean stop of the first Ctrl-C is still pending when the second comes."""
+    p, out, err_path = start(tmp_path, speed="100")
     ctrl_c(p)
-    time.sleep(0.3)
+    time.sleep(0.5)
     ctrl_c(p)
     rc, _ = finish(p, 15)
     err = open(err_path).read()
