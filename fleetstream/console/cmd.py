@@ -85,6 +85,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.stale_s <= 0 or a.poll_s <= 0:
         raise ValueError("--stale-s and --poll-s must be > 0")
     user = a.user or _login()
+    sock = listen(a.host, a.port)  # before loading: a busy port fails at once
     if a.replay:
         from fleetstream.console.replay_source import ReplaySource
         source = ReplaySource(a.replay, a.input, stale_s=a.stale_s)
@@ -104,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                             stale_s=a.stale_s, poll_s=a.poll_s)
         from fleetstream.connectors.redaction import redact_url
         what = f"live {redact_url(url)}, approvals to {bootstrap}"
-    serve(source, a.host, a.port, user, a.poll_s, what, access_log=a.access_log)
+    serve(source, sock, a.host, user, a.poll_s, what, access_log=a.access_log)
     return 0
 
 
@@ -115,27 +116,39 @@ def _login() -> str:
         return "dispatcher"
 
 
-def serve(source, host: str, port: int, user: str, poll_s: float, what: str,
-          access_log: bool = False) -> None:
+def listen(host: str, port: int):
     import socket
-
-    import uvicorn
-
-    from fleetstream.console.app import build_app
-    app = build_app(source, poll_s=poll_s, user=user)
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         sock.bind((host, port))
     except OSError as e:
+        sock.close()
         raise ValueError(f"cannot listen on {host}:{port}: {e.strerror}") from None
+    return sock
+
+
+def serve(source, sock, host: str, user: str, poll_s: float, what: str,
+          access_log: bool = False) -> None:
+    import threading
+
+    import uvicorn
+
+    from fleetstream.console.app import build_app
+    closing = threading.Event()
+
+    class Server(uvicorn.Server):
+        def handle_exit(self, sig, frame) -> None:  # Ctrl-C, SIGTERM: end the streams
+            closing.set()
+            super().handle_exit(sig, frame)
+    app = build_app(source, poll_s=poll_s, user=user, closing=closing)
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     print(f"fleetstream console ({what}): http://{shown}:{port}/  (Ctrl-C stops)", flush=True)
     cfg = uvicorn.Config(app, log_level="info" if access_log else "warning",
                          access_log=access_log,
                          timeout_graceful_shutdown=1)
-    uvicorn.Server(cfg).run(sockets=[sock])
+    Server(cfg).run(sockets=[sock])
 
 
 if __name__ == "__main__":
