@@ -105,7 +105,11 @@ def main(argv: list[str] | None = None) -> int:
                             stale_s=a.stale_s, poll_s=a.poll_s)
         from fleetstream.connectors.redaction import redact_url
         what = f"live {redact_url(url)}, approvals to {bootstrap}"
-    serve(source, sock, a.host, user, a.poll_s, what, access_log=a.access_log)
+    try:
+        serve(source, sock, a.host, user, a.poll_s, what, access_log=a.access_log)
+    except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled
+        print("fleetstream console: stopped (Ctrl-C)", file=sys.stderr)
+        return 130
     return 0
 
 
