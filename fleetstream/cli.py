@@ -27,6 +27,7 @@ from typing import Callable
 import orjson
 
 from fleetstream.contract.settings import Settings
+from fleetstream.sim.world import SCENARIOS
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -160,7 +161,7 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Run the world simulator in closed loop with the engine; "
                        "write events.jsonl.gz, truth/*.jsonl.gz and manifest.json into --out.")
     s.add_argument("--scenario", default="small",
-                   choices=["tiny", "small", "metro", "disrupted", "zones8"])
+                   choices=list(SCENARIOS))
     s.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
     s.add_argument("--out", required=True,
                    help="replay folder to write: missing or empty, or with --force an "

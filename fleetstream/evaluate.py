@@ -199,10 +199,10 @@ def compare_policies(
 
 
 def _scenarios() -> set[str]:
-    from fleetstream.sim.world import Scenario
+    from fleetstream.sim.world import SCENARIOS, Scenario
 
     known = set()
-    for name in ("tiny", "small", "metro", "disrupted", "zones8"):
+    for name in SCENARIOS:
         try:
             Scenario.preset(name)
             known.add(name)
