@@ -1,6 +1,8 @@
 """Fixtures of the console's browser tests: a replay of replay_data/small with
 re-routes proposed (so the approvals queue has work), the console on a copy of
-its outputs in a subprocess, and a headless Chromium (selenium)."""
+its outputs in a subprocess, and a headless Chromium (selenium).  Without
+chromium and chromium-driver the browser tests are skipped on a developer
+machine and fail in CI (CI=true)."""
 
 from __future__ import annotations
 
@@ -11,7 +13,7 @@ import sys
 
 import pytest
 
-from fleetstream.console.headless import ConsoleProcess, browser, severe
+from fleetstream.console.headless import CHROMEDRIVER, CHROMIUM, ConsoleProcess, browser, severe
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = os.path.join(ROOT, "replay_data", "small")
@@ -53,6 +55,12 @@ def console(console_dir, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def driver():
+    if not (shutil.which(CHROMIUM) and shutil.which(CHROMEDRIVER)):
+        msg = (f"{CHROMIUM} or {CHROMEDRIVER} missing: scripts/services.sh start installs "
+               "chromium and chromium-driver")
+        if os.environ.get("CI") == "true":
+            pytest.fail(msg)
+        pytest.skip(msg)
     d = browser()
     yield d
     d.quit()
