@@ -204,8 +204,18 @@ class ReasonOrderCancelled:
     reason: str = ofield("string", "The cancellation reason ('' when none was given).")
 
 
+@dataclass
+class ReasonOrderExpired:
+    """The order got no delivered, failed or cancelled event by its window end plus
+    ``limits.order_grace_s`` (docs/limits.md, retention); its outcome is ``expired``."""
+
+    TAG: ClassVar[str] = "order_expired"
+    rule: str = ofield("string", "`order_expired`.")
+    reason: str = ofield("string", "Why, with the grace period and the last status.")
+
+
 REASON_TYPES = (ReasonShiftStartPlan, ReasonCheapestInsertion, ReasonPeriodicReoptimization,
-                ReasonLateRisk, ReasonOrderCancelled)
+                ReasonLateRisk, ReasonOrderCancelled, ReasonOrderExpired)
 REASONS = {c.TAG: c for c in REASON_TYPES}
 
 
