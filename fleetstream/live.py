@@ -142,8 +142,9 @@ class LiveFlow:
 
         self.flow = build_flow("fleetstream_live", source, attach,
                                partial(build_zone_engine, settings=settings.engine,
-                                       models_dir=models_dir),
-                               partial(restore_zone_engine, settings=settings.engine),
+                                       models_dir=models_dir, limits=settings.limits),
+                               partial(restore_zone_engine, settings=settings.engine,
+                                       limits=settings.limits),
                                ordered=True, attach_positions=positions, limits=settings.limits)
 
     def stats(self) -> dict[str, Any]:

@@ -139,8 +139,9 @@ def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float 
                   OutputFiles(out_dir, FILE_TOPICS))
 
     return build_flow("fleetstream_replay", source, attach,
-                      partial(build_zone_engine, settings=settings, models_dir=models_dir),
-                      partial(restore_zone_engine, settings=settings), lanes=lanes,
+                      partial(build_zone_engine, settings=settings, models_dir=models_dir,
+                              limits=limits),
+                      partial(restore_zone_engine, settings=settings, limits=limits), lanes=lanes,
                       limits=limits, chunked_input=True, chunked_outputs=True)
 
 

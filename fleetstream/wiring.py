@@ -6,9 +6,10 @@ simulator and the evaluation all build the same engine.
 
 from __future__ import annotations
 
+import functools
 import time
 
-from fleetstream.contract.settings import EngineSettings
+from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.operators import jobs
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.zone.engine import ZoneEngine
@@ -42,10 +43,40 @@ def build_seats(zone: str, settings: EngineSettings | None = None, models_dir: s
     return learned_seats(zone)
 
 
+@functools.lru_cache(maxsize=8)
+def _map_provider(name: str, junction_s: float, speed_factor: float):
+    """One map provider (and road network) per process and parameters, shared by all
+    zones: the network's caches are answers of the map only, so sharing them changes
+    no result (docs/roads.md, "Deterministic paths")."""
+    from fleetstream.operators.traveltime_map import MapProvider
+    from fleetstream.roads import available_graphs
+    from fleetstream.roads.network import MapNetwork
+    if name not in available_graphs():
+        raise ValueError(f"engine.travel_map: no shipped road graph {name!r} "
+                         f"(shipped: {', '.join(available_graphs()) or 'none'})")
+    return MapProvider(MapNetwork(name, junction_s=junction_s, speed_factor=speed_factor))
+
+
+def build_provider(settings: EngineSettings):
+    """The engine's travel-time provider chosen by ``settings.travel_provider``
+    (``None``: the zone engine's default, haversine)."""
+    if getattr(settings, "travel_provider", "haversine") != "map":
+        return None
+    return _map_provider(settings.travel_map, settings.travel_map_junction_s,
+                         settings.travel_map_speed_factor)
+
+
 def build_zone_engine(zone: str, settings: EngineSettings, models_dir: str | None = None,
-                      kind: str = "learned") -> ZoneEngine:
-    return ZoneEngine(zone, settings, seats=build_seats(zone, settings, models_dir, kind))
+                      kind: str = "learned", limits: LimitsSettings | None = None) -> ZoneEngine:
+    """``limits``: the run's ``[limits]`` (condition clamps, expiry, retention, stalled
+    clock); None = their defaults."""
+    return ZoneEngine(zone, settings, provider=build_provider(settings),
+                      seats=build_seats(zone, settings, models_dir, kind), limits=limits)
 
 
-def restore_zone_engine(blob: bytes, settings: EngineSettings) -> ZoneEngine:
-    return ZoneEngine.restore(blob, settings)
+def restore_zone_engine(blob: bytes, settings: EngineSettings,
+                        limits: LimitsSettings | None = None) -> ZoneEngine:
+    """The provider is not in the snapshot: the restored engine gets the one its
+    settings name, as the engine that wrote the snapshot did."""
+    return ZoneEngine.restore(blob, settings, provider=build_provider(settings),
+                              limits=limits)

@@ -1,0 +1,31 @@
+"""The run's ``[limits]`` reach the zone engines, fresh and restored (not only stage 1)."""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+from fleetstream.contract.settings import EngineSettings, LimitsSettings
+from fleetstream.wiring import build_zone_engine, restore_zone_engine
+
+
+def test_build_and_restore_pass_the_limits():
+    lim = LimitsSettings(order_grace_s=60.0, clock_stall_events=7)
+    eng = build_zone_engine("Z1", EngineSettings(), limits=lim)
+    assert eng.limits.order_grace_s == 60.0 and eng.limits.clock_stall_events == 7
+    back = restore_zone_engine(eng.snapshot(), EngineSettings(), limits=lim)
+    assert back.limits.clock_stall_events == 7
+    assert build_zone_engine("Z1", EngineSettings()).limits == LimitsSettings()
+
+
+@pytest.mark.slow
+def test_replay_set_limits_changes_expiry(tmp_path):
+    from fleetstream.cli import main
+    out = tmp_path / "o"
+    rc = main(["replay", "replay_data/small", "--out", str(out), "-q",
+               "--set", "limits.order_grace_s=0"])
+    assert rc == 0
+    outcomes = [orjson.loads(x) for x in (out / "fs.outcomes.jsonl").read_bytes().splitlines()]
+    # small has no expired order with the default grace (6 h); with none, orders still
+    # open at their window end expire.
+    assert any(o.get("outcome") == "expired" or o.get("status") == "expired" for o in outcomes)
