@@ -125,6 +125,18 @@ class EngineSettings:
     solver_workers: int = -1
     """Processes that solve solver jobs (zone plans) off the event path: -1 = one per
     CPU core, 0 = solve inline in the zone (same decisions, no parallelism)."""
+    travel_provider: str = "haversine"
+    """Travel times of the engine (ETAs, insertion, plans): ``haversine`` (straight
+    distance x circuity over an hourly speed profile; works anywhere) or ``map``
+    (shortest paths on the shipped road graph ``travel_map``, free-flow speeds;
+    haversine for points off the map).  See docs/roads.md."""
+    travel_map: str = "andorra"
+    """The shipped road graph of the ``map`` provider (``fleetstream/roads/data/NAME.npz``)."""
+    travel_map_speed_factor: float = 1.0
+    """The ``map`` provider's speeds are the map's free-flow speeds times this factor
+    (below 1: slower than posted, a planning buffer for towns and parking)."""
+    travel_map_junction_s: float = 0.0
+    """The ``map`` provider adds this many seconds on entering a road junction."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -134,6 +146,11 @@ class EngineSettings:
         for name in ("autonomy_assign", "autonomy_reroute", "autonomy_redispatch"):
             if getattr(self, name) not in AUTONOMY_LEVELS:
                 raise ValueError(f"{name} must be one of {AUTONOMY_LEVELS}")
+        if self.travel_provider not in TRAVEL_PROVIDERS:
+            raise ValueError(f"travel_provider must be one of {TRAVEL_PROVIDERS}, "
+                             f"got {self.travel_provider!r}")
+        if not isinstance(self.travel_map, str) or not self.travel_map.strip():
+            raise ValueError("travel_map must name a shipped road graph (e.g. 'andorra')")
         if self.routing_plan_backend not in ("ortools", "pyvrp"):
             raise ValueError("routing_plan_backend must be 'ortools' or 'pyvrp'")
         for f in dataclasses.fields(self):
@@ -152,6 +169,8 @@ class EngineSettings:
         return getattr(self, f"autonomy_{kind}", "auto")
 
 
+TRAVEL_PROVIDERS = ("haversine", "map")
+
 ENGINE_RANGES: dict[str, str] = {
     # The valid range of every numeric [engine] setting (docs/configuration.md shows the
     # same).  Floats must also be finite.  "(0, 1]" is a probability threshold.
@@ -168,6 +187,7 @@ ENGINE_RANGES: dict[str, str] = {
     "routing_plan_iterations": ">= 1", "routing_guard_s": "> 0",
     "plan_solve_allowance_s": ">= 0", "risk_solve_allowance_s": ">= 0",
     "solver_workers": ">= -1",
+    "travel_map_speed_factor": "> 0", "travel_map_junction_s": ">= 0",
 }
 
 
