@@ -551,6 +551,8 @@ class Approval(Event):
     zone: str = f_id("Zone of the decision.")
     approved: bool = f_bool("True to apply the proposal, false to reject it.")
     by: str = f_id("Who answered.")
+    reason: str | None = f_str("Why (a rejection's reason is remembered with it; "
+                               "docs/governance.md).", optional=True, multiline=True)
 
 
 # ---- fs.customers

@@ -71,6 +71,30 @@ class EngineSettings:
     sweep after that), not at every sweep."""
     max_insert_candidates: int = 12
     """Vehicles considered per order insertion (nearest first)."""
+    proposal_fallback: str = "apply"
+    """What happens to a proposal nobody answered within ``proposal_ttl_s`` (an alert is
+    raised either way): ``apply`` applies it if the parts of the routes it touched are
+    unchanged (else it expires and the orders are planned again), ``keep`` keeps it open
+    for an answer (docs/governance.md)."""
+    rejection_hold_s: float = 1800.0
+    """A rejected proposal (or an ``off`` decision) is not decided again for the same
+    orders until this long has passed, unless the situation changed materially
+    (docs/governance.md, "Material change")."""
+    timezone: str = "UTC"
+    """IANA time zone of the zone's customers (e.g. Europe/Berlin): customer messages
+    show local clock times."""
+    notify_quiet_hours: str = ""
+    """Local hours without customer updates, ``HH:MM-HH:MM`` (e.g. 21:00-08:00; empty:
+    none).  An update due in them is sent when they end if still true."""
+    notify_customer_max_per_day: int = 3
+    """Updates per customer per local day at most (a final message that an order will
+    not be served is always sent)."""
+    notify_customer_interval_s: float = 3600.0
+    """At most one update per customer in this period, unless the promised time moved
+    by more than ``notify_window_change_s``."""
+    notify_window_change_s: float = 1800.0
+    """A change of the promised arrival this large is told even within
+    ``notify_customer_interval_s``."""
     autonomy_assign: str = "auto"
     """Order assignment: ``auto`` applies, ``propose`` waits for an approval on
     ``fs.approvals``, ``off`` only alerts."""
@@ -151,6 +175,10 @@ class EngineSettings:
                              f"got {self.travel_provider!r}")
         if not isinstance(self.travel_map, str) or not self.travel_map.strip():
             raise ValueError("travel_map must name a shipped road graph (e.g. 'andorra')")
+        if self.proposal_fallback not in ("apply", "keep"):
+            raise ValueError("proposal_fallback must be 'apply' or 'keep'")
+        _check_timezone(self.timezone)
+        _check_quiet_hours(self.notify_quiet_hours)
         if self.routing_plan_backend not in ("ortools", "pyvrp"):
             raise ValueError("routing_plan_backend must be 'ortools' or 'pyvrp'")
         for f in dataclasses.fields(self):
@@ -178,7 +206,8 @@ ENGINE_RANGES: dict[str, str] = {
     "eta_publish_min_period_s": ">= 0", "notify_eta_shift_s": ">= 0",
     "notify_min_period_s": ">= 0", "late_risk_on": "in (0, 1]", "late_risk_off": "in [0, 1)",
     "failure_risk_on": "in (0, 1]", "trigger_cooldown_s": ">= 0", "stale_vehicle_s": "> 0",
-    "proposal_ttl_s": "> 0", "redispatch_min_gain_s": ">= 0", "plan_settle_s": ">= 0",
+    "proposal_ttl_s": "> 0", "rejection_hold_s": ">= 0", "notify_customer_max_per_day": ">= 1",
+    "notify_customer_interval_s": ">= 0", "notify_window_change_s": ">= 0", "redispatch_min_gain_s": ">= 0", "plan_settle_s": ">= 0",
     "plan_time_factor": "> 0", "balance_cost_per_stop": ">= 0", "unassigned_retry_s": ">= 0",
     "max_insert_candidates": ">= 1", "interval_z80": "> 0", "interval_z95": "> 0",
     "routing_plan_solutions": ">= 1", "routing_reopt_interval_s": "> 0",
@@ -189,6 +218,31 @@ ENGINE_RANGES: dict[str, str] = {
     "solver_workers": ">= -1",
     "travel_map_speed_factor": "> 0", "travel_map_junction_s": ">= 0",
 }
+
+
+def _check_timezone(name: str) -> None:
+    """``name`` is an IANA time zone this machine knows (zoneinfo)."""
+    import zoneinfo
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
+        raise ValueError(f"timezone must be an IANA time zone name such as Europe/Berlin, "
+                         f"got {name!r}") from None
+
+
+def _check_quiet_hours(spec: str) -> None:
+    """``spec`` is empty or ``HH:MM-HH:MM`` (docs/notifications.md)."""
+    if spec == "":
+        return
+    parts = spec.split("-")
+    ok = len(parts) == 2
+    for p in parts if ok else ():
+        hm = p.strip().split(":")
+        ok = ok and len(hm) == 2 and all(x.isdigit() for x in hm) \
+            and int(hm[0]) < 24 and int(hm[1]) < 60
+    if not ok:
+        raise ValueError(f"notify_quiet_hours must be empty or HH:MM-HH:MM (e.g. 21:00-08:00), "
+                         f"got {spec!r}")
 
 
 def _in_range(v: Any, rng: str) -> bool:

@@ -5,19 +5,41 @@ Each decision kind has an autonomy level (``EngineSettings.autonomy(kind)``):
 operator approves or rejects (fs.approvals) and that expires after
 ``proposal_ttl_s``, ``alert_only`` publishes the decision without acting.  Every
 decision carries its expected effect (lateness, km, cost, on-time probability).
+
+The rules (docs/governance.md):
+
+* A rejected proposal, and an ``off`` (alert-only) decision, is remembered per order
+  with its reason: the same orders are not decided again at that autonomy until the
+  situation changes materially (:meth:`Governance.material_change`).
+* An approval is applied when the parts of the routes the proposal touched are
+  unchanged: stops served or cancelled since do not count as changes.
+* A proposal nobody answered within ``proposal_ttl_s`` raises a
+  ``proposal_unanswered`` alert, then ``proposal_fallback`` applies it (``apply``,
+  the default: customers are served even when nobody watches) or keeps it open
+  (``keep``).
+* ``propose`` and ``off`` never silence a late risk: the stops a late-risk decision
+  would have helped get their alert and customer message while it is not applied.
 """
 
 from __future__ import annotations
 
+import zlib
 from typing import Any
 
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.estimators import ModelSeats
-from fleetstream.operators.state import ACTIVE, ASSIGNED, DELIVERY, DONE, ONBOARD, PENDING, PROPOSED
+from fleetstream.operators.state import (ACTIVE, ASSIGNED, DELIVERY, DONE, ONBOARD, PENDING, PICKUP,
+                                         PROPOSED)
 from fleetstream.operators.zone.records import Decision, Emitter, Explanation, Out
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import World, start_of
+
+MEMORY = "~governance"
+"""Key of the governance memory in ``ZoneState.proposals`` (so it is in every snapshot):
+``{"routes": {}, "held": {order id: hold}, "risk": {order id: ts}}``.  Its empty
+``routes`` keep it out of every vehicle's ``in_proposal``."""
+PROPOSAL_UNANSWERED = "proposal_unanswered"
 
 
 class Governance:
@@ -37,8 +59,24 @@ class Governance:
                routes: dict[str, list], triggers: list[str], explanation: Explanation,
                force_auto: bool = False) -> None:
         """Apply ``routes`` (auto), propose them, or only publish them, as the
-        autonomy of ``kind`` says (``force_auto``: reality already decided)."""
+        autonomy of ``kind`` says (``force_auto``: reality already decided).
+
+        Orders held by an earlier rejection or ``off`` decision (no material change
+        since) are left out: an assignment drops their stops, another kind is not
+        decided again when every order it concerns is held."""
         autonomy = "auto" if force_auto else self.settings.autonomy(kind)
+        if autonomy != "auto":
+            held = [oid for oid in order_ids if self.is_held(oid, now)]
+            if held:
+                if kind == "assign":
+                    drop = set(held)
+                    order_ids = [oid for oid in order_ids if oid not in drop]
+                    routes = {vid: [s for s in r if s[0] not in drop] for vid, r in routes.items()}
+                elif len(held) == len(order_ids):
+                    order_ids = []
+                if not order_ids:
+                    self.state.count("decisions_held")
+                    return
         if autonomy == "auto":
             self.apply_routes(routes, now)
             self.emit_decision(out, kind, now, "applied", autonomy, order_ids, routes, triggers,
@@ -49,15 +87,22 @@ class Governance:
             self.state.proposals[did] = {
                 "ts": now, "kind": kind, "autonomy": autonomy, "order_ids": list(order_ids),
                 "routes": {vid: [list(s) for s in r] for vid, r in routes.items()},
+                "before": {vid: [list(s) for s in self.state.vehicles[vid].route]
+                           for vid in routes},
                 "versions": {vid: self.state.vehicles[vid].route_version for vid in routes},
                 "triggers": list(triggers), "explanation": explanation.to_record()}
             for oid in order_ids:
                 o = self.state.orders.get(oid)
                 if o is not None and o.status == PENDING:
                     o.status = PROPOSED
+            self.risk_not_handled(out, kind, now, order_ids, triggers, explanation, did,
+                                  "proposed")
         else:
-            self.emit_decision(out, kind, now, "alert_only", autonomy, order_ids, routes,
-                               triggers, explanation)
+            did = self.emit_decision(out, kind, now, "alert_only", autonomy, order_ids, routes,
+                                     triggers, explanation)
+            self.hold(order_ids, now, kind, "alert_only", "autonomy off", "")
+            self.risk_not_handled(out, kind, now, order_ids, triggers, explanation, did,
+                                  "alert_only")
 
     def emit_decision(self, out: list[Out], kind: str, now: float, status: str, autonomy: str,
                       order_ids: list[str], routes: dict[str, list], triggers: list[str],
@@ -98,32 +143,123 @@ class Governance:
             elif o.status != ONBOARD:
                 o.status, o.vehicle_id = PENDING, None
 
+    # ------------------------------------------------------------------ memory
+
+    def memory(self) -> dict:
+        """The governance memory (held orders, at-risk alerts), in the snapshot."""
+        mem = self.state.proposals.get(MEMORY)
+        if mem is None:
+            mem = self.state.proposals[MEMORY] = {"routes": {}, "held": {}, "risk": {}}
+        return mem
+
+    def fleet_signature(self) -> int:
+        """A fingerprint of which vehicles can take work (shift start or end, breakdown)."""
+        ids = ",".join(sorted(vid for vid, v in self.state.vehicles.items() if v.available))
+        return zlib.crc32(ids.encode())
+
+    def hold(self, order_ids: list[str], now: float, kind: str, why: str, by: str,
+             reason: str) -> None:
+        """Remember that ``order_ids`` were rejected (or only alerted): not decided again
+        at this autonomy until :meth:`material_change`."""
+        held, fleet = self.memory()["held"], self.fleet_signature()
+        for oid in order_ids:
+            o = self.state.orders.get(oid)
+            if o is None:
+                continue
+            held[oid] = {"ts": now, "kind": kind, "why": why, "by": by, "reason": reason,
+                         "fleet": fleet, "slack": o.window_end - now}
+
+    def is_held(self, oid: str, now: float) -> bool:
+        mem = self.state.proposals.get(MEMORY)
+        h = mem["held"].get(oid) if mem else None
+        if h is None:
+            return False
+        change = self.material_change(oid, h, now)
+        if change:
+            del mem["held"][oid]
+            self.state.count(f"holds_released_{change}")
+            return False
+        return True
+
+    def material_change(self, oid: str, h: dict, now: float) -> str:
+        """Why the situation of held order ``oid`` changed materially since ``h`` ('' if
+        it did not): ``time_out`` (a rejection only: ``rejection_hold_s`` passed), ``urgency`` (the time
+        left to the window end halved: its late risk rose), ``fleet`` (a vehicle started,
+        ended or dropped out), ``gone`` (the order is no longer open)."""
+        o = self.state.orders.get(oid)
+        if o is None or o.status in DONE:
+            return "gone"
+        if h["why"] == "rejected" and now - h["ts"] >= self.settings.rejection_hold_s:
+            return "time_out"
+        if o.window_end - now <= h["slack"] / 2.0:
+            return "urgency"
+        if self.fleet_signature() != h["fleet"]:
+            return "fleet"
+        return ""
+
+    def risk_not_handled(self, out: list[Out], kind: str, now: float, order_ids: list[str],
+                         triggers: list[str], explanation: Explanation, did: str,
+                         status: str) -> None:
+        """A late-risk decision that is not applied (proposed or off) leaves its stops at
+        risk: alert and tell the customers, once per order per cooldown."""
+        rules = [r for r in (explanation.reasons or []) if r.get("rule") == "late_risk"]
+        if kind not in ("reroute", "redispatch") or not rules:
+            return
+        risk, cool = self.memory()["risk"], self.settings.trigger_cooldown_s
+        fresh = [oid for oid in order_ids if oid in self.state.orders
+                 and now - risk.get(oid, -1e18) >= cool]
+        if not fresh:
+            return
+        etas: dict[str, float | None] = {}
+        for oid in fresh:
+            risk[oid] = now
+            o = self.state.orders[oid]
+            v = self.state.vehicles.get(o.vehicle_id) if o.vehicle_id else None
+            etas[oid] = eta_on(v, oid) if v is not None else None
+        vid = self.state.orders[fresh[0]].vehicle_id
+        self.emit.alert(out, now, "late_risk", "warning",
+                        f"{len(fresh)} stop{'s' if len(fresh) > 1 else ''} at risk of missing "
+                        f"the window ({', '.join(fresh)}): the {kind} {did} that would help is "
+                        f"{status.replace('_', '-')}, not applied",
+                        vid, fresh, {"threshold": self.settings.late_risk_on, "etas": etas,
+                                     "redispatch": f"{kind} {did} {status}"}, triggers)
+        for oid in fresh:
+            eta = etas[oid]
+            if eta is not None:
+                o = self.state.orders[oid]
+                self.emit.notify(out, now, o, "window_at_risk", eta, eta)
+
     # ------------------------------------------------------------------ proposals
+
+    def open_proposals(self) -> list[str]:
+        return [did for did in self.state.proposals if did != MEMORY]
 
     def on_approval(self, ev: Any, out: list[Out]) -> None:
         st = self.state
-        prop = st.proposals.pop(ev.decision_id, None)
+        prop = st.proposals.pop(ev.decision_id, None) if ev.decision_id != MEMORY else None
         if prop is None:
             st.count("approvals_unknown")
             return
+        reason = getattr(ev, "reason", None) or ""
         if not ev.approved:
             self.revert_proposal(prop)
+            self.hold(prop["order_ids"], ev.ts, prop["kind"], "rejected", ev.by, reason)
             self.emit_decision(out, prop["kind"], ev.ts, "rejected", prop["autonomy"],
                                prop["order_ids"], {}, [ev.event_id],
-                               Explanation(f"Proposal rejected by {ev.by}"), ev.decision_id)
+                               Explanation(f"Proposal rejected by {ev.by}"
+                                           + (f": {reason}" if reason else "")),
+                               ev.decision_id)
             return
-        stale = [vid for vid, ver in prop["versions"].items()
-                 if st.vehicles.get(vid) is None or st.vehicles[vid].route_version != ver
-                 or not st.vehicles[vid].available]
+        routes, stale = self.still_valid(prop)
         if stale:
             self.revert_proposal(prop)
             self.emit_decision(out, prop["kind"], ev.ts, "expired", prop["autonomy"],
                                prop["order_ids"], {}, [ev.event_id],
-                               Explanation(f"Approved by {ev.by} but vehicles "
-                                           f"{', '.join(stale)} changed since: not applied"),
+                               Explanation(f"Approved by {ev.by} but the routes of "
+                                           f"{', '.join(stale)} changed since (beyond stops "
+                                           "served): not applied"),
                                ev.decision_id)
             return
-        routes = {vid: [tuple(s) for s in r] for vid, r in prop["routes"].items()}
         self.apply_routes(routes, ev.ts)
         expl = Explanation.from_record(prop["explanation"])
         expl.approved_by = ev.by
@@ -131,18 +267,101 @@ class Governance:
                            prop["order_ids"], routes, [ev.event_id] + prop["triggers"],
                            expl, ev.decision_id)
 
+    def still_valid(self, prop: dict) -> tuple[dict[str, list], list[str]]:
+        """(routes to apply, vehicles whose route changed).  A vehicle's route still
+        counts as the one proposed on when it differs only by stops served or cancelled
+        since; those stops leave the proposed route too."""
+        st = self.state
+        routes: dict[str, list] = {}
+        stale: list[str] = []
+        before = prop.get("before")
+        for vid, new in prop["routes"].items():
+            v = st.vehicles.get(vid)
+            if v is None or not v.available:
+                stale.append(vid)
+                continue
+            if before is None:   # a proposal from a snapshot of an earlier version
+                if v.route_version != prop["versions"][vid]:
+                    stale.append(vid)
+                    continue
+                routes[vid] = [tuple(s) for s in new]
+                continue
+            was = [tuple(s) for s in before[vid] if self.open_stop(s)]
+            if [tuple(s) for s in v.route if self.open_stop(s)] != was:
+                stale.append(vid)
+                continue
+            routes[vid] = [tuple(s) for s in new if self.open_stop(s)]
+        return routes, stale
+
+    def open_stop(self, stop: Any) -> bool:
+        """Is the stop (order id, kind) still to be done?"""
+        o = self.state.orders.get(stop[0])
+        if o is None or o.status in DONE:
+            return False
+        return not (stop[1] == PICKUP and o.status == ONBOARD)
+
     def expire_proposals(self, now: float, triggers: list[str], out: list[Out]) -> None:
-        """Proposals without an answer within ``proposal_ttl_s`` expire."""
+        """Proposals without an answer within ``proposal_ttl_s``: a
+        ``proposal_unanswered`` alert, then ``proposal_fallback`` (apply if still
+        valid, or keep open).  A kept proposal whose routes changed expires."""
         s, st = self.settings, self.state
-        for did in list(st.proposals):
+        self.forget(now)
+        for did in self.open_proposals():
             prop = st.proposals[did]
-            if now - prop["ts"] >= s.proposal_ttl_s:
-                del st.proposals[did]
+            waited = now - prop["ts"]
+            if prop.get("escalated"):
+                routes, stale = self.still_valid(prop)
+                if stale:
+                    del st.proposals[did]
+                    self.revert_proposal(prop)
+                    self.emit_decision(out, prop["kind"], now, "expired", prop["autonomy"],
+                                       prop["order_ids"], {}, triggers, Explanation(
+                                           f"Unanswered for {waited / 60:.0f} min and the "
+                                           f"routes of {', '.join(stale)} changed since: "
+                                           "withdrawn"), did)
+                continue
+            if waited < s.proposal_ttl_s:
+                continue
+            fallback = s.proposal_fallback
+            self.emit.alert(out, now, PROPOSAL_UNANSWERED, "warning",
+                            f"Proposal {did} ({prop['kind']} of "
+                            f"{', '.join(prop['order_ids'])}) unanswered for "
+                            f"{waited / 60:.0f} min: "
+                            + ("applying it (engine.proposal_fallback=apply)" if fallback == "apply"
+                               else "kept open for an answer (engine.proposal_fallback=keep)"),
+                            None, list(prop["order_ids"]),
+                            {"decision_id": did, "decision_kind": prop["kind"],
+                             "waited_s": round(waited, 1), "fallback": fallback}, triggers)
+            if fallback == "keep":
+                prop["escalated"] = True
+                continue
+            del st.proposals[did]
+            routes, stale = self.still_valid(prop)
+            if stale:
                 self.revert_proposal(prop)
                 self.emit_decision(out, prop["kind"], now, "expired", prop["autonomy"],
                                    prop["order_ids"], {}, triggers,
-                                   Explanation(f"No answer within {s.proposal_ttl_s / 60:.0f} min"),
-                                   did)
+                                   Explanation(f"No answer within {s.proposal_ttl_s / 60:.0f} min "
+                                               f"and the routes of {', '.join(stale)} changed "
+                                               "since: not applied, planned again"), did)
+                continue
+            self.apply_routes(routes, now)
+            expl = Explanation.from_record(prop["explanation"])
+            expl.approved_by = "engine (proposal_fallback=apply)"
+            self.emit_decision(out, prop["kind"], now, "applied", prop["autonomy"],
+                               prop["order_ids"], routes, list(triggers) + prop["triggers"],
+                               expl, did)
+
+    def forget(self, now: float) -> None:
+        """Drop memory of orders no longer open and at-risk marks past their cooldown."""
+        mem = self.state.proposals.get(MEMORY)
+        if mem is None:
+            return
+        orders, cool = self.state.orders, self.settings.trigger_cooldown_s
+        for oid in [k for k in mem["held"] if k not in orders or orders[k].status in DONE]:
+            del mem["held"][oid]
+        for oid in [k for k, ts in mem["risk"].items() if now - ts >= cool]:
+            del mem["risk"][oid]
 
     def revert_proposal(self, prop: dict) -> None:
         for oid in prop["order_ids"]:
@@ -195,3 +414,11 @@ class Governance:
             if p_b:
                 eff["p_on_time_before"] = round(sum(p_b) / len(p_b), 3)
         return eff
+
+
+def eta_on(v: Any, oid: str) -> float | None:
+    """The last predicted arrival at ``oid``'s delivery on ``v``'s route."""
+    for i, (sid, kind) in enumerate(v.route):
+        if sid == oid and kind == DELIVERY and i < len(v.etas):
+            return v.etas[i]
+    return None

@@ -48,7 +48,7 @@ def test_approval_applies_the_proposal() -> None:
     assert d["explanation"]["approved_by"] == "ops1"
     assert eng.vehicles["v1"].route == ROUTE
     assert (eng.orders["o1"].status, eng.orders["o1"].vehicle_id) == (ASSIGNED, "v1")
-    assert eng.state.proposals == {}
+    assert eng.governance.open_proposals() == []
 
 
 def test_rejection_puts_the_order_back_in_the_pool() -> None:
@@ -58,19 +58,22 @@ def test_rejection_puts_the_order_back_in_the_pool() -> None:
     assert (d["status"], d["refers_to"], d["routes"]) == ("rejected", did, {})
     assert d["explanation"] == {"summary": "Proposal rejected by ops1"}
     assert eng.orders["o1"].status == PENDING and eng.vehicles["v1"].route == []
-    assert eng.state.proposals == {}
+    assert eng.governance.open_proposals() == []
 
 
-def test_a_proposal_without_answer_expires() -> None:
+def test_a_proposal_without_answer_escalates_then_falls_back() -> None:
+    """(docs/governance.md) At proposal_ttl_s: an alert, then the default fallback
+    (apply) applies the still-valid proposal."""
     f, eng, did, _ = _proposed()
     out: list = []
     eng.governance.expire_proposals(T0 + 599, ["e-sweep"], out)
     assert out == [] and did in eng.state.proposals
     eng.governance.expire_proposals(T0 + 600, ["e-sweep"], out)
-    d = out[0][1]
-    assert (d["status"], d["refers_to"], d["trigger_event_ids"]) == ("expired", did, ["e-sweep"])
-    assert eng.orders["o1"].status == PENDING and eng.state.proposals == {}
-    # An answer after expiry is unknown.
+    (ta, a), (td, d) = out
+    assert (ta, a["kind"], a["details"]["decision_id"]) == ("fs.alerts", "proposal_unanswered", did)
+    assert (d["status"], d["refers_to"], d["trigger_event_ids"]) == ("applied", did, ["e-sweep", "e-trigger"])
+    assert eng.orders["o1"].status == ASSIGNED and eng.governance.open_proposals() == []
+    # An answer after that is unknown.
     late = eng.process(_approval(f, did, True, T0 + 700))
     assert not [r for t, r in late if r.get("refers_to") == did]
     assert eng.stats["approvals_unknown"] == 1
@@ -78,11 +81,14 @@ def test_a_proposal_without_answer_expires() -> None:
 
 def test_approval_of_a_proposal_whose_vehicle_changed_expires_it() -> None:
     f, eng, did, _ = _proposed()
+    o2 = order(f, "o2", pt(0.02, 0.0), T0, T0 + 7200)
+    eng.state.orders["o2"] = o2
+    eng.vehicles["v1"].route = [("o2", "delivery")]   # another decision changed the route
     eng.vehicles["v1"].route_version += 1
     out = eng.process(_approval(f, did, True))
     d = [r for t, r in out if t == "fs.decisions"][0]
     assert d["status"] == "expired" and "v1 changed since" in d["explanation"]["summary"]
-    assert eng.vehicles["v1"].route == [] and eng.orders["o1"].status == PENDING
+    assert eng.vehicles["v1"].route == [("o2", "delivery")] and eng.orders["o1"].status == PENDING
 
 
 def test_expected_effect_of_a_route_change() -> None:
