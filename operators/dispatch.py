@@ -3,15 +3,17 @@
 The zone engine talks to routing through :class:`RoutingStrategy`
 (``operators/routing/protocol.py``: ``insert``, ``plan``, ``reroute_result``,
 ``redispatch``, ``reroute``); :class:`InsertionStrategy` here and the OR-Tools
-strategy in ``operators/routing/`` implement every verb.  Hard constraints checked here
-(each with a name, so an unassigned order says why):
+strategy in ``operators/routing/`` implement every verb.  Hard constraints (each with a
+name, so an unassigned order says why):
 
-- ``capacity``: every dimension of the vehicle's capacity (weight_kg, volume_l,
-  count of orders) holds over the whole route;
+- static ones (``vehicle_unavailable``, ``loaded_at_depot``, ``skills``,
+  ``vehicle_type``, ``access``, ``fleet_type``, ``fleet_rule``, ``capacity_<dim>``
+  of the order alone) come from the shared implementation,
+  :mod:`operators.routing.constraints` (the plans use the same functions);
+- ``capacity_<dim>`` / ``capacity_count``: every dimension of the vehicle's capacity
+  holds over the whole route;
 - ``time_window``: service at every stop starts before its window end;
-- ``shift_end``: the vehicle reaches its end point before its shift ends;
-- ``skills``, ``vehicle_type``, ``fleet_type``: the order's requirements;
-- ``loaded_at_depot``: a parcel goes only on a vehicle still at the depot.
+- ``shift_end``: the vehicle reaches its end point before its shift ends.
 
 Times are epoch seconds; travel comes from the zone's travel-time function
 ``tt(a, b, depart_ts) -> seconds``.
@@ -22,6 +24,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from fleetstream.operators.routing import constraints as RC
 from fleetstream.operators.routing.protocol import RoutingStrategy  # noqa: F401 (re-export)
 from fleetstream.operators.state import AT_DEPOT, DELIVERY, PICKUP, Order, Vehicle
 
@@ -31,36 +34,27 @@ DistFn = Callable[[Point, Point], float]
 INF = float("inf")
 HIGH_VALUE = 500.0  # declared value above which gig couriers are not used
 
-C_CAPACITY = "capacity"
-C_WINDOW = "time_window"
-C_SHIFT = "shift_end"
-C_SKILLS = "skills"
-C_VTYPE = "vehicle_type"
-C_FLEET = "fleet_type"
-C_DEPOT = "loaded_at_depot"
-C_STATUS = "vehicle_unavailable"
+# Constraint names: one implementation, operators/routing/constraints.py.
+C_CAPACITY = RC.C_CAPACITY
+C_COUNT = RC.C_COUNT
+C_WINDOW = RC.C_WINDOW
+C_SHIFT = RC.C_SHIFT
+C_BREAK = RC.C_BREAK
+C_DRIVE = RC.C_DRIVE
+C_SKILLS = RC.C_SKILLS
+C_VTYPE = RC.C_VTYPE
+C_ACCESS = RC.C_ACCESS
+C_FLEET = RC.C_FLEET
+C_FLEET_RULE = RC.C_FLEET_RULE
+C_DEPOT = RC.C_DEPOT
+C_STATUS = RC.C_UNAVAILABLE
 
 
-def static_reject(o: Order, v: Vehicle) -> str | None:
+def static_reject(o: Order, v: Vehicle, req: RC.CustomerRequirements | None = None) -> str | None:
     """The first constraint that rules vehicle ``v`` out for order ``o`` whatever the
-    route, or None."""
-    if not v.available:
-        return C_STATUS
-    for s in o.skills:
-        if s not in v.skills:
-            return C_SKILLS
-    if o.vehicle_types and v.vehicle_type not in o.vehicle_types:
-        return C_VTYPE
-    if o.fleet_types and v.fleet_type not in o.fleet_types:
-        return C_FLEET
-    if v.fleet_type == "gig" and (o.value >= HIGH_VALUE or "age_check" in o.skills):
-        return C_FLEET
-    if o.kind == "parcel" and v.status != AT_DEPOT:
-        return C_DEPOT
-    for dim, q in o.size.items():
-        if q > v.capacity.get(dim, INF):
-            return C_CAPACITY
-    return None
+    route, or None: :func:`operators.routing.constraints.first_reason` on the engine
+    objects (``req``: the customer's requirements, if any)."""
+    return RC.first_reason(RC.EngineJob(o, req), RC.EngineVehicle(v), HIGH_VALUE)
 
 
 def route_load(v: Vehicle, orders: dict[str, Order]) -> dict[str, float]:
@@ -75,12 +69,18 @@ def route_load(v: Vehicle, orders: dict[str, Order]) -> dict[str, float]:
     return load
 
 
-def fits(load: dict[str, float], o: Order, v: Vehicle) -> bool:
+def capacity_reject(load: dict[str, float], o: Order, v: Vehicle) -> str | None:
+    """``capacity_<dim>`` (``capacity_count``) when ``o`` on top of ``load`` exceeds a
+    dimension of ``v``'s capacity, else None."""
     for dim, cap in v.capacity.items():
         extra = 1.0 if dim == "count" else o.size.get(dim, 0.0)
         if load.get(dim, 0.0) + extra > cap + 1e-9:
-            return False
-    return True
+            return C_COUNT if dim == "count" else f"{C_CAPACITY}_{dim}"
+    return None
+
+
+def fits(load: dict[str, float], o: Order, v: Vehicle) -> bool:
+    return capacity_reject(load, o, v) is None
 
 
 @dataclass
@@ -176,8 +176,9 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
     why = static_reject(o, v)
     if why:
         return None, why
-    if not fits(route_load(v, orders), o, v):
-        return None, C_CAPACITY
+    why = capacity_reject(route_load(v, orders), o, v)
+    if why:
+        return None, why
     from_pos, from_ts = _start_of(v, now)
     stops = v.route
     if timing is None:

@@ -1,5 +1,14 @@
 """Named constraints, one function each, every rejection a :class:`Reason`.
 
+This module is the one implementation of "can this vehicle serve this order, and if
+not why": the zone engine's insertion (``operators/dispatch.py``), the plan and
+re-route construction (``solver``, ``local_search``, the OR-Tools and PyVRP
+backends through :func:`compatible`) all ask it.  The engine's own objects
+(``operators.state.Order`` / ``Vehicle``) are seen through :class:`EngineJob` and
+:class:`EngineVehicle`, which present them under the routing model's names.  The
+independent checker (``checker.py``) recomputes the route-level constraints with its
+own code; ``tests/routing/test_constraints_shared.py`` asserts both agree.
+
 Two kinds:
 
 - *static* constraints decide whether a vehicle can ever serve a job, whatever the
@@ -42,9 +51,12 @@ C_PAIRING = "pickup_delivery"
 C_MISSING = "missing"
 C_DUPLICATE = "duplicate"
 C_UNKNOWN = "unknown_job"
+C_UNAVAILABLE = "vehicle_unavailable"
+C_DRIVE = "max_drive"
 
-ALL_CONSTRAINTS = (C_CAPACITY, C_COUNT, C_WINDOW, C_SHIFT, C_DURATION, C_BREAK, C_SKILLS,
-                   C_VTYPE, C_ACCESS, C_FLEET, C_FLEET_RULE, C_ONBOARD, C_DEPOT, C_PAIRING)
+ALL_CONSTRAINTS = (C_CAPACITY, C_COUNT, C_WINDOW, C_SHIFT, C_DURATION, C_BREAK, C_DRIVE, C_SKILLS,
+                   C_VTYPE, C_ACCESS, C_FLEET, C_FLEET_RULE, C_ONBOARD, C_DEPOT, C_PAIRING,
+                   C_UNAVAILABLE)
 
 
 @dataclass(frozen=True)
@@ -86,6 +98,16 @@ def access(j: Job, v: VehicleSpec) -> Reason | None:
     if j.max_vehicle_size and SIZE_CLASS.get(v.vehicle_type, 0) > SIZE_CLASS.get(j.max_vehicle_size, 99):
         return Reason(C_ACCESS, f"a {v.vehicle_type} cannot access the customer "
                       f"(largest allowed: {j.max_vehicle_size})", v.id, j.id)
+    missing = [c for c in getattr(j, "access_codes", ()) if f"access:{c}" not in v.skills]
+    if missing:
+        return Reason(C_ACCESS, f"driver of {v.id} has no access credential for "
+                      f"{', '.join(missing)}", v.id, j.id)
+    return None
+
+
+def available(j: Job, v: VehicleSpec) -> Reason | None:
+    if not getattr(v, "available", True):
+        return Reason(C_UNAVAILABLE, f"{v.id} is out of service", v.id, j.id)
     return None
 
 
@@ -130,11 +152,16 @@ def loaded_at_depot(j: Job, v: VehicleSpec) -> Reason | None:
     return None
 
 
+CHECKS = (available, onboard, loaded_at_depot, skills, vehicle_type, access, fleet_type)
+"""The static checks without parameters, in the order :func:`static_reasons` reports
+them (then the fleet rule, then the single-job capacity)."""
+
+
 def static_reasons(j: Job, v: VehicleSpec, high_value: float = 500.0,
                    gig_no_age_check: bool = True) -> list[Reason]:
     """Every static constraint that rules ``v`` out for ``j`` (empty: compatible)."""
     out = []
-    for check in (onboard, loaded_at_depot, skills, vehicle_type, access, fleet_type):
+    for check in CHECKS:
         r = check(j, v)
         if r:
             out.append(r)
@@ -150,3 +177,109 @@ def static_reasons(j: Job, v: VehicleSpec, high_value: float = 500.0,
 def compatible(j: Job, v: VehicleSpec, high_value: float = 500.0,
                gig_no_age_check: bool = True) -> bool:
     return not static_reasons(j, v, high_value, gig_no_age_check)
+
+
+def first_reason(j: Job, v: VehicleSpec, high_value: float = 500.0,
+                 gig_no_age_check: bool = True) -> str | None:
+    """The name of the first static constraint that rules ``v`` out for ``j`` (the
+    first of :func:`static_reasons`), or None: the insertion's fast question."""
+    for check in CHECKS:
+        r = check(j, v)
+        if r:
+            return r.constraint
+    r = fleet_rule(j, v, high_value, gig_no_age_check) or single_capacity(j, v)
+    return r.constraint if r else None
+
+
+# ---------------------------------------------------------------- engine objects
+
+
+class EngineJob:
+    """An engine ``Order`` under the routing model's :class:`Job` names (read-only,
+    computed once), with the customer's requirements (:class:`CustomerRequirements`)
+    merged in when given."""
+
+    __slots__ = ("id", "skills", "vehicle_types", "fleet_types", "max_vehicle_size",
+                 "access_codes", "value", "age_check", "size", "depot_loaded",
+                 "onboard_vehicle")
+
+    def __init__(self, o, req: "CustomerRequirements | None" = None):
+        onboard = o.status == "onboard"
+        self.id = o.id
+        sk = tuple(o.skills)
+        if req is not None and req.skills:
+            sk = sk + tuple(s for s in req.skills if s not in sk)
+        self.skills = sk
+        self.vehicle_types = tuple(o.vehicle_types)
+        self.fleet_types = tuple(o.fleet_types)
+        self.max_vehicle_size = req.max_vehicle_size if req is not None else None
+        self.access_codes = tuple(req.access_codes) if req is not None else ()
+        self.value = o.value
+        self.age_check = "age_check" in sk
+        self.size = o.size
+        self.depot_loaded = o.kind == "parcel" and not onboard
+        self.onboard_vehicle = o.vehicle_id if onboard else None
+
+
+class EngineVehicle:
+    """An engine ``Vehicle`` under the routing model's :class:`VehicleSpec` names."""
+
+    __slots__ = ("id", "skills", "vehicle_type", "fleet_type", "capacity", "at_depot",
+                 "available")
+
+    def __init__(self, v):
+        self.id = v.id
+        self.skills = v.skills
+        self.vehicle_type = v.vehicle_type
+        self.fleet_type = v.fleet_type
+        self.capacity = v.capacity
+        self.at_depot = v.status == "at_depot"
+        self.available = v.available
+
+
+@dataclass(frozen=True)
+class CustomerRequirements:
+    """What a customer's profile requires of every order to that customer
+    (``customer_profile`` event): driver skills (e.g. ``age_check``), the largest
+    vehicle type that can reach the address, access credentials the driver needs
+    (driver skill ``access:<code>``), and daily access hours (seconds of the UTC day,
+    ``[(start, end), ...]``; service must start inside one of them)."""
+
+    skills: tuple[str, ...] = ()
+    max_vehicle_size: str | None = None
+    access_codes: tuple[str, ...] = ()
+    access_hours: tuple[tuple[float, float], ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.skills or self.max_vehicle_size or self.access_codes or self.access_hours)
+
+
+def access_window(window: tuple[float, float], hours: tuple[tuple[float, float], ...],
+                  day_s: float = 86400.0) -> tuple[float, float] | None:
+    """The order window narrowed to the customer's daily access hours: the earliest
+    non-empty intersection of ``window`` (epoch seconds) with a daily interval of
+    ``hours`` (seconds of the day; an interval with end < start runs past midnight),
+    or None when none is open inside the window (constraint ``access``).  Without
+    hours the window is unchanged.
+
+    >>> access_window((86400 + 3600, 86400 + 7 * 3600), ((4 * 3600, 5 * 3600),))
+    (100800.0, 104400.0)
+    >>> access_window((3600, 7200), ((4 * 3600, 5 * 3600),)) is None
+    True
+    """
+    if not hours:
+        return window
+    w0, w1 = window
+    best = None
+    d0 = int(w0 // day_s) - 1
+    d1 = int(w1 // day_s) + 1
+    for d in range(d0, d1 + 1):
+        base = d * day_s
+        for h0, h1 in hours:
+            a = base + h0
+            b = base + (h1 if h1 >= h0 else h1 + day_s)
+            lo, hi = max(w0, a), min(w1, b)
+            if lo <= hi and (best is None or lo < best[0]):
+                best = (float(lo), float(hi))
+    return best
