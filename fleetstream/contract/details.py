@@ -457,6 +457,35 @@ class DetailsEngineError:
     TAG: ClassVar[str] = "engine_error"
     seq: int = ofield("integer", "Position of the input message (see fs.dlq).",
                       unit="position")
+    topic: str = ofield("string", "When an output record was withheld for a non-finite "
+                        "number: its topic (docs/limits.md).", True)
+    field: str = ofield("string", "... and the path of the non-finite number in it.", True)
+
+
+@dataclass
+class DetailsConditionClamped:
+    """A condition's travel-time factor, or the product of the conditions overlapping it,
+    was clamped to ``limits.condition_factor_min/max`` (docs/limits.md)."""
+
+    TAG: ClassVar[str] = "condition_clamped"
+    clamped_to: float = ofield("number", "The factor used instead.")
+    conditions: int = ofield("integer", "Conditions concerned.", unit="conditions")
+    factor: float = ofield("number", "The reported factor (a single condition).", True)
+    combined_factor: float = ofield("number", "The product of the overlapping conditions.",
+                                    True)
+
+
+@dataclass
+class DetailsClockStalled:
+    """The zone clock did not advance over ``limits.clock_stall_events`` consecutive
+    events: most likely one event dated ahead moved it (docs/limits.md)."""
+
+    TAG: ClassVar[str] = "clock_stalled"
+    events: int = ofield("integer", "Consecutive events that did not advance the clock.",
+                         unit="events")
+    clock: float = ofield("number", "The zone clock.", unit=EPOCH)
+    behind_s: float = ofield("number", "How far the latest event is behind the clock.",
+                             unit="s")
 
 
 @dataclass
@@ -466,7 +495,21 @@ class DetailsLateRiskCleared:
     TAG: ClassVar[str] = "late_risk_cleared"
 
 
+@dataclass
+class DetailsProposalUnanswered:
+    """A proposal nobody answered within ``engine.proposal_ttl_s`` (docs/governance.md)."""
+
+    TAG: ClassVar[str] = "proposal_unanswered"
+    decision_id: str = ofield("string", "The proposal (status proposed).")
+    decision_kind: str = ofield("string", "Its decision kind (assign, reroute, redispatch).")
+    waited_s: float = ofield("number", "Event time since it was proposed.", unit="s")
+    fallback: str = ofield(ext_enum(("apply", "keep")), "What the engine does now "
+                           "(``engine.proposal_fallback``): apply it if still valid, or keep "
+                           "it open.")
+
+
 ALERT_DETAIL_TYPES = (DetailsLateRisk, DetailsFailureRisk, DetailsUnassigned, DetailsStaleVehicle,
                       DetailsDrift, DetailsVehicleUnavailable, DetailsStrandedOrders,
-                      DetailsEngineError, DetailsLateRiskCleared)
+                      DetailsEngineError, DetailsLateRiskCleared, DetailsProposalUnanswered,
+                      DetailsConditionClamped, DetailsClockStalled)
 ALERT_DETAILS = {c.TAG: c for c in ALERT_DETAIL_TYPES}

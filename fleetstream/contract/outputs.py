@@ -33,7 +33,7 @@ from fleetstream.contract import details as dt
 OUTPUT_SCHEMA_VERSION = 1
 # Semantic version of the whole contract (inputs and outputs), see docs/versioning.md
 # and docs/CHANGELOG.md.  Its major part is the ``v`` every message carries.
-CONTRACT_VERSION = "1.1.0"
+CONTRACT_VERSION = "1.2.0"
 SCHEMA_ID_PREFIX = "urn:fleetstream:schema:v"
 
 
@@ -132,11 +132,13 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("customer_id", "string", True, "Recipient."),
         ("order_id", "string", True, "Order."),
         ("language", "string", True, "Language of the message (from the customer profile)."),
-        ("kind", E(("eta_changed", "window_at_risk")), True,
-         "Why the customer is told."),
+        ("kind", E(("eta_changed", "window_at_risk", "order_not_served")), True,
+         "Why the customer is told (order_not_served: the order will not be delivered, "
+         "the message says why; docs/notifications.md)."),
         ("message", "string", True, "Text in the customer's language."),
-        ("eta", "number", True, "New predicted arrival, epoch seconds UTC."),
-        ("hi80", "number", True, "80 % interval upper bound, epoch seconds UTC."),
+        ("eta", "number", True, "New predicted arrival, epoch seconds UTC (order_not_served: "
+         "the time of the message)."),
+        ("hi80", "number", True, "80 % interval upper bound, epoch seconds UTC (at least eta)."),
     ],
     TOPIC_OUTCOMES: [
         ("outcome_id", "string", True, "Deterministic id (same per-zone sequence as the other "
@@ -147,9 +149,10 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("order_id", "string", True, "Order."),
         ("vehicle_id", "string", False, "Vehicle that served (or was to serve) the order."),
         ("customer_id", "string", True, "Customer of the order."),
-        ("outcome", E(("delivered", "failed", "cancelled")), True,
+        ("outcome", E(("delivered", "failed", "cancelled", "expired")), True,
          "How the order ended, as the engine learned it from order_delivered, order_failed or "
-         "order_cancelled."),
+         "order_cancelled; expired: none of them came by the window end plus "
+         "limits.order_grace_s (the reason says so)."),
         ("reason", "string", False, "For failed: the driver's reason (not_home, access, ...); "
          "for cancelled: the cancellation reason, if given."),
         ("trigger_event_ids", {"type": "array", "items": {"type": "string"}}, True,
