@@ -37,6 +37,7 @@ from fleetstream.contract.events import (Approval, Condition, CustomerProfile, E
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.jobs import SolverJobs
+from fleetstream.operators.notify import CustomerMessages
 from fleetstream.operators.routing.engine_adapter import RoutingConfig
 from fleetstream.operators.routing.solver import Budget
 from fleetstream.operators.routing.strategy import ORToolsStrategy, PyVRPStrategy
@@ -105,7 +106,7 @@ class ZoneEngine:
         """Build the capability objects over the state and the event -> handler table
         (again whenever the strategy, the seats or the observer change)."""
         st, s, seats = self.state, self.settings, self._seats
-        self.emit = Emitter(st, seats)
+        self.emit = Emitter(st, seats, CustomerMessages(s))
         self.world = World(st, s, self.provider, self.limits, self.emit)
         self.governance = Governance(st, s, seats, self.world, self.emit)
         self.forecasting = Forecasting(st, s, seats, self.world, self.emit, self._observer)

@@ -306,6 +306,8 @@ class Governance:
         valid, or keep open).  A kept proposal whose routes changed expires."""
         s, st = self.settings, self.state
         self.forget(now)
+        for o, kind, eta, hi80, reason in self.emit.messages.due(st, now):
+            self.emit.notify(out, now, o, kind, eta, hi80, reason)   # held in quiet hours
         for did in self.open_proposals():
             prop = st.proposals[did]
             waited = now - prop["ts"]

@@ -117,6 +117,8 @@ class Emitter:
 
     state: ZoneState
     seats: ModelSeats = field(default_factory=ModelSeats)
+    messages: notify.CustomerMessages = field(default_factory=notify.CustomerMessages)
+    """The customer message policy (docs/notifications.md)."""
 
     def alert(self, out: list[Out], now: float, kind: str, severity: str, message: str,
               vehicle_id: str | None, order_ids: list[str], details: dict,
@@ -127,10 +129,13 @@ class Emitter:
         st.count(f"alerts_{kind}")
 
     def notify(self, out: list[Out], now: float, o: Order, kind: str, eta: float,
-               hi80: float) -> None:
+               hi80: float, reason: str = "") -> None:
+        """A customer message, if the policy lets it go now (``self.messages``)."""
         st = self.state
-        lang = (st.customers.get(o.customer_id) or {}).get("language", "en")
-        lang, text = notify.render(kind, lang, o.id, eta, o.window_end)
+        msg = self.messages.compose(st, now, o, kind, eta, hi80, reason)
+        if msg is None:
+            return
+        lang, text, eta, hi80 = msg
         out.append((TOPIC_NOTIFICATIONS, notification_record(
             st.next_id("N", now), now, st.zone, o, lang, kind, text, eta, hi80)))
         st.count(f"notifications_{kind}")

@@ -64,6 +64,8 @@ class Retention:
             reason = (f"expired: no delivered, failed or cancelled event by the window end "
                       f"plus limits.order_grace_s ({grace:.0f} s); last status {o.status}")
             self.emit.outcome(out, trigger, o, o.vehicle_id, EXPIRED, reason)
+            self.emit.notify(out, now, o, "order_not_served", now, now,   # docs/notifications.md
+                             "no_vehicle" if o.vehicle_id is None else "not_delivered")
             st.count("orders_expired")
             v = st.vehicles.get(o.vehicle_id) if o.vehicle_id else None
             if v is not None and any(s[0] == o.id for s in v.route):
