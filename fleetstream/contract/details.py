@@ -293,6 +293,22 @@ class PlanSummary:
     solver_job: SolverJob = ofield(ref(SolverJob), "When solved as a solver job.", True)
 
 
+ROOT_CAUSE_TYPES = ("order_created", "vehicle_unavailable", "condition")
+
+
+@dataclass
+class RootCause:
+    """An input event that caused the situation a decision answers (since contract
+    1.2.0): the new order, the vehicle that dropped out, the incident or weather on the
+    route, besides the event that made the engine look (``trigger_event_ids``, often
+    a ping).  docs/governance.md, "Root cause"."""
+
+    type: str = ofield(ext_enum(ROOT_CAUSE_TYPES), "What kind of event.")
+    event_id: str = ofield("string", "The input event.")
+    order_id: str = ofield("string", "order_created: the order.", True)
+    kind: str = ofield("string", "condition: its kind (incident, weather, ...).", True)
+
+
 @dataclass
 class Explanation:
     """Why a decision was taken.  ``to_record`` keeps the fields that are set, in
@@ -318,6 +334,8 @@ class Explanation:
     strategy: str | None = ofield("string", "Routing strategy and version.", True)
     approved_by: str | None = ofield("string", "Who approved the proposal (status applied "
                                      "with refers_to).", True)
+    root_causes: list | None = ofield(list_of(RootCause), "Input events that caused the "
+                                      "situation (at most 10), besides the trigger.", True)
 
     def to_record(self) -> dict[str, Any]:
         rec = {}
@@ -342,7 +360,7 @@ class KindSpec:
     fields: tuple[str, ...]
 
 
-_ALWAYS = ("summary", "reasons", "strategy", "approved_by")
+_ALWAYS = ("summary", "reasons", "strategy", "approved_by", "root_causes")
 DECISION_EXPLANATIONS: dict[str, KindSpec] = {
     "assign": KindSpec("New orders onto a route: by insertion, or a zone plan.",
                        (ReasonShiftStartPlan, ReasonCheapestInsertion), None,

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
+from fleetstream.sim.dispatcher import SimDispatcher
 from fleetstream.contract.events import (TOPIC_APPROVALS, TOPIC_CONDITIONS, TOPIC_CUSTOMERS, TOPIC_FLEET,
                                 TOPIC_ORDERS, TOPIC_TELEMETRY)
 from fleetstream.contract.outputs import TOPIC_DECISIONS
@@ -56,6 +57,7 @@ class Simulation:
         self.world = World(scenario)
         self.engine = engine
         self.rng = random.Random(scenario.seed * 1_000_003 + 17)
+        self.dispatcher = SimDispatcher(scenario.seed, scenario.approve_prob)  # fleetstream/sim/dispatcher.py
         self.provider = HaversineProvider()
         self.progress = progress
         self.heap: list = []
@@ -404,9 +406,9 @@ class Simulation:
     def _on_decision(self, d: dict) -> None:
         self.decisions_seen += 1
         if d["status"] == "proposed":
-            delay = self.rng.uniform(60, 300)
-            approved = self.rng.random() < self.sc.approve_prob
-            self.at(self.now + delay, self._answer, d, approved)
+            ans = self.dispatcher.answer(d)
+            if ans is not None:
+                self.at(self.now + ans.delay_s, self._answer, d, ans.approved, ans.reason)
             return
         if d["status"] != "applied":
             return
@@ -434,11 +436,13 @@ class Simulation:
         v.state = "idle"
         self._next_stop(v)
 
-    def _answer(self, d: dict, approved: bool) -> None:
-        self.emit(TOPIC_APPROVALS, d["decision_id"], {
-            "type": "approval", "event_id": self._new_id("ap"), "ts": round(self.now, 3),
-            "decision_id": d["decision_id"], "zone": d["zone"], "approved": approved,
-            "by": "dispatcher-sim"})
+    def _answer(self, d: dict, approved: bool, reason: str | None = None) -> None:
+        ev = {"type": "approval", "event_id": self._new_id("ap"), "ts": round(self.now, 3),
+              "decision_id": d["decision_id"], "zone": d["zone"], "approved": approved,
+              "by": "dispatcher-sim"}
+        if reason:
+            ev["reason"] = reason
+        self.emit(TOPIC_APPROVALS, d["decision_id"], ev)
 
     # ------------------------------------------------------------------ disruptions
 

@@ -29,6 +29,7 @@ from typing import Any
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.estimators import ModelSeats
+from fleetstream.operators.traveltime import fast_distance_m
 from fleetstream.operators.state import (ACTIVE, ASSIGNED, DELIVERY, DONE, ONBOARD, PENDING, PICKUP,
                                          PROPOSED)
 from fleetstream.operators.zone.records import Decision, Emitter, Explanation, Out
@@ -40,6 +41,7 @@ MEMORY = "~governance"
 ``{"routes": {}, "held": {order id: hold}, "risk": {order id: ts}}``.  Its empty
 ``routes`` keep it out of every vehicle's ``in_proposal``."""
 PROPOSAL_UNANSWERED = "proposal_unanswered"
+MAX_ROOT_CAUSES = 10
 
 
 class Governance:
@@ -65,6 +67,9 @@ class Governance:
         since) are left out: an assignment drops their stops, another kind is not
         decided again when every order it concerns is held."""
         autonomy = "auto" if force_auto else self.settings.autonomy(kind)
+        if explanation.root_causes is None and not force_auto:
+            explanation.root_causes = self.root_causes(kind, order_ids, routes, triggers,
+                                                       explanation, now) or None
         if autonomy != "auto":
             held = [oid for oid in order_ids if self.is_held(oid, now)]
             if held:
@@ -142,6 +147,42 @@ class Governance:
                     o.status = ASSIGNED
             elif o.status != ONBOARD:
                 o.status, o.vehicle_id = PENDING, None
+
+    # ------------------------------------------------------------------ root cause
+
+    def root_causes(self, kind: str, order_ids: list[str], routes: dict[str, list],
+                    triggers: list[str], explanation: Explanation, now: float) -> list[dict]:
+        """The input events behind the situation (docs/governance.md, "Root cause"):
+        a vehicle that dropped out (a redispatch by insertion is the engine's answer to
+        ``vehicle_unavailable``, its trigger), the conditions active on the routes of a
+        late-risk decision, and the new orders of an assignment; at most
+        ``MAX_ROOT_CAUSES``."""
+        st = self.state
+        rules = {r.get("rule") for r in (explanation.reasons or [])}
+        causes: list[dict] = []
+        if kind == "redispatch" and "cheapest_feasible_insertion" in rules and triggers:
+            causes.append({"type": "vehicle_unavailable", "event_id": triggers[0]})
+        if "late_risk" in rules:
+            pts = [st.vehicles[vid].pos for vid in routes if vid in st.vehicles]
+            pts += [st.orders[s[0]].stop_point(s[1]) for r in routes.values() for s in r
+                    if s[0] in st.orders]
+            for c in st.conditions:
+                start, end, factor, area, eid, ckind = c[0], c[1], c[2], c[3], c[4], c[5]
+                if not start <= now < end or factor <= 1.0:
+                    continue
+                if area is None or any(fast_distance_m(p, (area[0], area[1])) <= area[2]
+                                       for p in pts):
+                    rec = {"type": "condition", "event_id": eid}
+                    if ckind:
+                        rec["kind"] = str(ckind)
+                    causes.append(rec)
+        if kind == "assign":
+            for oid in order_ids:
+                o = st.orders.get(oid)
+                if o is not None and o.event_id:
+                    causes.append({"type": "order_created", "event_id": o.event_id,
+                                   "order_id": oid})
+        return causes[:MAX_ROOT_CAUSES]
 
     # ------------------------------------------------------------------ memory
 

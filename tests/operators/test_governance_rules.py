@@ -177,3 +177,29 @@ def test_the_memory_is_in_the_snapshot() -> None:
     _reject(f, eng, did, T0 + 90)
     eng2 = ZoneEngine.restore(eng.snapshot(), eng.settings)
     assert _decisions(_sweep(eng2, T0 + 180)) == []
+
+
+def test_every_decision_names_its_root_cause_besides_the_trigger() -> None:
+    f, eng = _zone()
+    (d,) = _decisions(_sweep(eng, T0 + 60), "applied")
+    o1 = eng.orders["o1"]
+    assert d["trigger_event_ids"] == ["e-sweep-60"]
+    assert d["explanation"]["root_causes"] == [
+        {"type": "order_created", "event_id": o1.event_id, "order_id": "o1"}]
+    # A late risk on a route crossing an incident names the incident.
+    f, eng = _zone(autonomy_reroute="propose")
+    c = f.ev("condition", T0, zone="Z", kind="incident", factor=2.0,
+             start_ts=T0, end_ts=T0 + 7200,
+             area={"lat": pt(0.01, 0.0)[0], "lon": pt(0.01, 0.0)[1], "radius_m": 500.0})
+    eng.process(c)
+    out = _late_risk_decision(eng, "propose")
+    (d,) = _decisions(out, "proposed")
+    assert d["explanation"]["root_causes"] == [
+        {"type": "condition", "event_id": c.event_id, "kind": "incident"}]
+    # A redispatch by insertion after a breakdown names the vehicle_unavailable event.
+    out = []
+    eng.governance.decide(out, "redispatch", T0 + 90, ["o1"], {"v1": [("o1", "delivery")]},
+                          ["e-broke"], Explanation("o1 re-homed", reasons=[
+                              {"rule": "cheapest_feasible_insertion"}]))
+    assert out[0][1]["explanation"]["root_causes"][0] == {"type": "vehicle_unavailable",
+                                                          "event_id": "e-broke"}

@@ -44,7 +44,8 @@ def test_approval_applies_the_proposal() -> None:
     d = decisions[0]
     assert (d["status"], d["refers_to"]) == ("applied", did)
     assert d["trigger_event_ids"] == [f"e{f.n}", "e-trigger"]
-    assert list(d["explanation"]) == ["summary", "reasons", "strategy", "approved_by"]
+    assert list(d["explanation"]) == ["summary", "reasons", "strategy", "approved_by",
+                                      "root_causes"]
     assert d["explanation"]["approved_by"] == "ops1"
     assert eng.vehicles["v1"].route == ROUTE
     assert (eng.orders["o1"].status, eng.orders["o1"].vehicle_id) == (ASSIGNED, "v1")
