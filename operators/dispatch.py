@@ -96,7 +96,12 @@ class Timing:
     window_start: list[float]
     service: list[float]
     end_ts: float            # arrival at the vehicle's end point
-    lateness_s: float        # total lateness beyond window ends
+    lateness_s: float        # total lateness beyond window ends (and the break's latest start)
+    # Set by route_timing after construction (plain attributes, not fields: the
+    # bit-identity golden of route evaluations hashes the fields):
+    drive_s = 0.0            # driving time of the route (no service, no waiting)
+    break_after = None       # the break is taken after this stop (-1: before the first)
+    break_late_s = 0.0       # how far past its latest start the break begins
 
     @property
     def feasible(self) -> bool:
@@ -105,15 +110,31 @@ class Timing:
 
 def route_timing(v: Vehicle, stops: list[tuple[str, str]], orders: dict[str, Order],
                  from_pos: Point, from_ts: float, tt: TravelFn) -> Timing:
+    """Earliest schedule of ``stops`` from ``from_pos`` at ``from_ts``.  A driver break
+    (:func:`operators.routing.constraints.engine_break`) is taken on the first leg that
+    would arrive at or after its earliest start, starting when that leg starts (or at
+    the earliest start), as the routing model's local search does."""
+    brk = RC.engine_break(v, from_ts)
     pts, arr, st, dep, we, ws, svc = [], [], [], [], [], [], []
     t, prev = from_ts, from_pos
     late = 0.0
-    for oid, kind in stops:
+    drive = 0.0
+    brk_after = None
+    brk_late = 0.0
+    for i, (oid, kind) in enumerate(stops):
         o = orders[oid]
         p = o.stop_point(kind)
         w0, w1 = o.stop_window(kind)
         s = o.stop_service_s(kind)
-        a = t + tt(prev, p, t)
+        leg = tt(prev, p, t)
+        drive += leg
+        a = t + leg
+        if brk is not None and brk_after is None and a >= brk.earliest:
+            bs = t if t > brk.earliest else brk.earliest
+            if bs > brk.latest:
+                brk_late = bs - brk.latest
+            a = (a if a > brk.earliest else brk.earliest) + brk.duration
+            brk_after = i - 1
         b = a if a > w0 else w0
         if b > w1:
             late += b - w1
@@ -125,16 +146,27 @@ def route_timing(v: Vehicle, stops: list[tuple[str, str]], orders: dict[str, Ord
         ws.append(w0)
         svc.append(s)
         t, prev = b + s, p
-    end_ts = t + tt(prev, v.end, t)
+    leg = tt(prev, v.end, t)
+    drive += leg
+    end_ts = t + leg
+    if brk is not None and brk_after is None and end_ts > brk.earliest:
+        bs = t if t > brk.earliest else brk.earliest
+        if bs > brk.latest:
+            brk_late = bs - brk.latest
+        end_ts = (end_ts if end_ts > brk.earliest else brk.earliest) + brk.duration
+        brk_after = len(stops) - 1
     if end_ts > v.shift_end_ts:
         late += end_ts - v.shift_end_ts
+    late += brk_late
     latest = [0.0] * len(stops)
     nxt_latest, nxt_pt = v.shift_end_ts, v.end
     for i in range(len(stops) - 1, -1, -1):
         lim = nxt_latest - tt(pts[i], nxt_pt, dep[i]) - svc[i]
         latest[i] = we[i] if we[i] < lim else lim
         nxt_latest, nxt_pt = latest[i], pts[i]
-    return Timing(pts, arr, st, dep, latest, we, ws, svc, end_ts, late)
+    out = Timing(pts, arr, st, dep, latest, we, ws, svc, end_ts, late)
+    out.drive_s, out.break_after, out.break_late_s = drive, brk_after, brk_late
+    return out
 
 
 @dataclass
@@ -181,8 +213,12 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
         return None, why
     from_pos, from_ts = _start_of(v, now)
     stops = v.route
+    if RC.engine_break(v, from_ts) is not None:
+        return _insert_retimed(o, v, orders, from_pos, from_ts, tt, dist, pair_window,
+                               balance_cost)
     if timing is None:
         timing = route_timing(v, stops, orders, from_pos, from_ts, tt)
+    drive_left = RC.engine_drive_left(v)
     n = len(stops)
     pts = timing.points
     dep = timing.depart
@@ -219,6 +255,10 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                 blocked = C_SHIFT if k == n else C_WINDOW
                 continue
             nxt = pts[k] if k < n else v.end
+            if drive_left is not None and timing.drive_s + (
+                    a - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)) > drive_left:
+                blocked = C_DRIVE
+                continue
             added_m = dist(prev_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
             added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
             cost = added_m * km_cost + added_s * s_cost + stop_cost
@@ -240,8 +280,11 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
             if a_d <= d_w1:
                 b = a_d if a_d > d_w0 else d_w0
                 d = b + d_svc
-                if tail_ok(j, d_pt, d):
-                    nxt = pts[j] if j < n else v.end
+                nxt = pts[j] if j < n else v.end
+                if drive_left is not None and _pair_drive(
+                        timing, from_pos, from_ts, k, j, p_pt, d_pt, nxt, pts, dep, t, a_d, tt) > drive_left:
+                    blocked = C_DRIVE
+                elif tail_ok(j, d_pt, d):
                     # distance: prev_pt->P ... ->D->nxt replacing prev_pt->pts[k] and prev->nxt
                     if j == k:
                         added_m = added_m_p + dist(p_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)  # type: ignore[arg-type]
@@ -261,6 +304,99 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                 break
             t, prev = b_j + timing.service[j], pts[j]
     return (best, "") if best else (None, blocked)
+
+
+def _pair_drive(timing: Timing, from_pos: Point, from_ts: float, k: int, j: int, p_pt: Point,
+                d_pt: Point, nxt: Point, pts: list, dep: list, t_p: float, a_d: float,
+                tt: TravelFn) -> float:
+    """The route's driving time with a pickup before stop ``k`` and its delivery before
+    stop ``j`` (approximate legs: each at the original departure times)."""
+    prev_pt, prev_t = (from_pos, from_ts) if k == 0 else (pts[k - 1], dep[k - 1])
+    n = len(pts)
+    first = pts[k] if k < n else nxt
+    drive = timing.drive_s + tt(prev_pt, p_pt, prev_t) - tt(prev_pt, first, prev_t)
+    if j == k:
+        drive += tt(p_pt, d_pt, t_p) + tt(d_pt, nxt, a_d)
+    else:
+        drive += tt(p_pt, first, t_p)
+        before = pts[j - 1]
+        drive += tt(before, d_pt, dep[j - 1]) + tt(d_pt, nxt, a_d) - tt(before, nxt, dep[j - 1])
+    return drive
+
+
+def _insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Point,
+                    from_ts: float, tt: TravelFn, dist: DistFn, pair_window: int,
+                    balance_cost: float) -> tuple[Insertion | None, str]:
+    """Insertion for a vehicle whose driver still has a break to take: every candidate
+    route is re-timed in full (:func:`route_timing`; the break moves with the stops).
+    A candidate is feasible when the new stops and every stop after them are on time,
+    the vehicle is back by its shift end, the break starts by its latest start and the
+    driving time stays within the driver's limit."""
+    stops = list(v.route)
+    n = len(stops)
+    cur = route_timing(v, stops, orders, from_pos, from_ts, tt)
+    drive_left = RC.engine_drive_left(v)
+    km_cost = v.cost_per_km / 1000.0
+    s_cost = v.cost_per_hour / 3600.0
+    stop_cost = v.cost_per_stop + balance_cost * (n + len(v.onboard))
+    pts = [from_pos] + cur.points + [v.end]
+    cur_m = sum(dist(pts[i], pts[i + 1]) for i in range(len(pts) - 1))
+    best: Insertion | None = None
+    blocked = C_WINDOW
+    pair = not (o.kind != "on_demand" or o.status == "onboard")
+    cands: list[tuple[int, ...]] = []
+    for k in range(n + 1):
+        if pair:
+            cands.extend((k, j) for j in range(k, min(n, k + pair_window) + 1))
+        else:
+            cands.append((k,))
+    for pos in cands:
+        ins = Insertion(v.id, pos, 0.0, 0.0, 0.0, o.id)
+        route = inserted_route(stops, ins)
+        t = route_timing(v, route, orders, from_pos, from_ts, tt)
+        first = pos[0]
+        bad = any(t.start[i] > t.window_end[i] for i in range(first, len(route)))
+        bad = bad or t.end_ts > v.shift_end_ts
+        if bad:
+            continue
+        if t.break_late_s > 0:
+            blocked = C_BREAK
+            continue
+        if drive_left is not None and t.drive_s > drive_left:
+            blocked = C_DRIVE
+            continue
+        rp = [from_pos] + t.points + [v.end]
+        added_m = sum(dist(rp[i], rp[i + 1]) for i in range(len(rp) - 1)) - cur_m
+        added_s = t.end_ts - cur.end_ts
+        cost = added_m * km_cost + max(0.0, added_s) * s_cost + len(pos) * stop_cost
+        if best is None or cost < best.cost:
+            best = Insertion(v.id, pos, cost, added_m / 1000.0, added_s, o.id)
+    if best is None and blocked == C_WINDOW:
+        # Would it fit without the break?  Then the break is what blocks it.
+        for pos in cands:
+            route = inserted_route(stops, Insertion(v.id, pos, 0.0, 0.0, 0.0, o.id))
+            t = _timing_without_break(v, route, orders, from_pos, from_ts, tt)
+            if (all(t.start[i] <= t.window_end[i] for i in range(pos[0], len(route)))
+                    and t.end_ts <= v.shift_end_ts):
+                blocked = C_BREAK
+                break
+    return (best, "") if best else (None, blocked)
+
+
+class _NoBreak:
+    """``v`` as seen without its break (to name the break as the blocking constraint)."""
+
+    def __init__(self, v: Vehicle):
+        self._v = v
+
+    def __getattr__(self, k: str):
+        if k in ("break_earliest_ts", "break_latest_ts", "break_s"):
+            return None
+        return getattr(self._v, k)
+
+
+def _timing_without_break(v, route, orders, from_pos, from_ts, tt) -> Timing:
+    return route_timing(_NoBreak(v), route, orders, from_pos, from_ts, tt)  # type: ignore[arg-type]
 
 
 def inserted_route(route: list, ins: Insertion) -> list[tuple[str, str]]:

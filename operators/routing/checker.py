@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from fleetstream.operators.routing.constraints import (C_BREAK, C_CAPACITY, C_COUNT, C_DUPLICATE,
+from fleetstream.operators.routing.constraints import (C_BREAK, C_CAPACITY, C_COUNT, C_DRIVE, C_DUPLICATE,
                                            C_DURATION, C_MISSING, C_ONBOARD, C_PAIRING, C_SHIFT,
                                            C_UNKNOWN, C_WINDOW, Reason, static_reasons)
 from fleetstream.operators.routing.model import PICKUP, Problem, Routes, Stop
@@ -42,6 +42,8 @@ class RouteReport:
     """Index of the stop after which the break is taken (-1: before the first; None:
     no break needed)."""
     peak_load: dict[str, float] = field(default_factory=dict)
+    drive: float = 0.0
+    """Driving time (travel between stops and to the end, no service, no waiting)."""
     stops: int = 0
     jobs: int = 0
     cost: float = 0.0
@@ -215,13 +217,20 @@ def check_route(p: Problem, vid: str, stops: list[Stop]) -> RouteReport:
                                      f"{v.max_duration:g}", vid, None, rep.duration - v.max_duration))
     node = v.start
     dist = 0.0
+    drive = 0.0
     for jid, kind in stops:
         j = p.job(jid)
         nxt = j.pickup if kind == PICKUP else j.node
         dist += p.dist[node][nxt]
+        drive += p.time[node][nxt]
         node = nxt
     dist += p.dist[node][v.end]
+    drive += p.time[node][v.end]
     rep.distance = dist
+    rep.drive = drive
+    if v.max_drive is not None and drive > v.max_drive + EPS:
+        rep.violations.append(Reason(C_DRIVE, f"{vid}: drives {drive:g}, at most {v.max_drive:g}",
+                                     vid, None, drive - v.max_drive))
     rep.cost = (v.fixed_cost + dist * p.km_per_unit * v.cost_per_km
                 + rep.duration * p.hours_per_unit * v.cost_per_hour
                 + rep.jobs * v.cost_per_stop + late * p.lateness_cost_per_unit)

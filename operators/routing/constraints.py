@@ -33,6 +33,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fleetstream.operators.routing.model import SIZE_CLASS, Job, VehicleSpec
+from fleetstream.operators.state import AT_DEPOT, ONBOARD
 
 C_CAPACITY = "capacity"            # suffixed with the dimension: capacity_weight_kg ...
 C_COUNT = "capacity_count"
@@ -204,7 +205,7 @@ class EngineJob:
                  "onboard_vehicle")
 
     def __init__(self, o, req: "CustomerRequirements | None" = None):
-        onboard = o.status == "onboard"
+        onboard = o.status == ONBOARD
         self.id = o.id
         sk = tuple(o.skills)
         if req is not None and req.skills:
@@ -233,7 +234,7 @@ class EngineVehicle:
         self.vehicle_type = v.vehicle_type
         self.fleet_type = v.fleet_type
         self.capacity = v.capacity
-        self.at_depot = v.status == "at_depot"
+        self.at_depot = v.status == AT_DEPOT
         self.available = v.available
 
 
@@ -283,3 +284,30 @@ def access_window(window: tuple[float, float], hours: tuple[tuple[float, float],
             if lo <= hi and (best is None or lo < best[0]):
                 best = (float(lo), float(hi))
     return best
+
+
+# ---------------------------------------------------------------- hours of service
+
+
+def engine_break(v, now: float):
+    """The break an engine vehicle's driver still has to take, in epoch seconds (a
+    :class:`~operators.routing.model.Break`), or None: no break on the shift
+    (``shift_start`` without break fields), or its latest start already passed
+    (taken, or missed: nothing left to plan)."""
+    from fleetstream.operators.routing.model import Break
+    e = getattr(v, "break_earliest_ts", None)
+    if e is None:
+        return None
+    latest = v.break_latest_ts
+    if now > latest:
+        return None
+    return Break(float(e), float(latest), float(v.break_s or 0.0))
+
+
+def engine_drive_left(v) -> float | None:
+    """Driving time an engine vehicle's driver may still do this shift (seconds), or
+    None without a limit (``shift_start.max_drive_s``)."""
+    m = getattr(v, "max_drive_s", None)
+    if m is None:
+        return None
+    return m - (getattr(v, "driven_s", None) or 0.0)

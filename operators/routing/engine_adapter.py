@@ -10,6 +10,8 @@ epoch seconds and (lat, lon); the routing model wants node indices and matrices.
 - a vehicle at the depot starts there at max(now, shift start); an active one at
   its last position now; its shift end gets ``RoutingConfig.overtime_allowance_s``
   of room (overtime is charged by the hourly cost, not forbidden);
+- the driver's break still to take (``shift_start`` break fields) and the driving
+  time left (``max_drive_s``) become the vehicle's ``break_`` and ``max_drive``;
 - a parcel not yet loaded needs a vehicle at the depot; an order on board stays
   on its vehicle (mandatory there); an on-demand order not yet picked up has its
   pickup first;
@@ -25,7 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
-from fleetstream.operators.routing.model import Job, Problem, VehicleSpec
+from fleetstream.operators.routing.constraints import engine_break, engine_drive_left
+from fleetstream.operators.routing.model import Break, Job, Problem, VehicleSpec
 from fleetstream.operators.routing.solver import DEFAULT_GUARD_S, Budget
 from fleetstream.operators.state import AT_DEPOT, ONBOARD, PICKUP
 
@@ -146,13 +149,18 @@ def build_problem(vehicles: list[Any], orders: list[Any], current: dict[str, lis
         at_depot = v.status == AT_DEPOT
         start_pt = v.start if at_depot else v.pos
         start_t = max(now, v.shift_start_ts) if at_depot else now
+        b = engine_break(v, start_t)
+        if b is not None:
+            b = Break(max(0.0, b.earliest - origin), max(0.0, b.latest - origin), b.duration)
+        drive_left = engine_drive_left(v)
         vs.append(VehicleSpec(
             v.id, node(start_pt), node(v.end), start_time=max(0.0, start_t - origin),
             shift_end=max(v.shift_end_ts + cfg.overtime_allowance_s, start_t + 60.0) - origin,
             max_duration=v.max_route_s, capacity=dict(v.capacity), skills=tuple(v.skills),
             fleet_type=v.fleet_type, vehicle_type=v.vehicle_type, cost_per_km=v.cost_per_km,
             cost_per_hour=v.cost_per_hour, cost_per_stop=v.cost_per_stop, fixed_cost=0.0,
-            onboard=tuple(o for o in v.onboard), at_depot=at_depot))
+            onboard=tuple(o for o in v.onboard), at_depot=at_depot, break_=b,
+            max_drive=None if drive_left is None else max(0.0, drive_left)))
     js = []
     for o in orders:
         onboard = o.status == ONBOARD

@@ -137,14 +137,24 @@ class RouteEval:
         dur = end - v.start_time
         if v.max_duration is not None and dur > v.max_duration:
             hard += dur - v.max_duration
+        if v.max_drive is not None:
+            drive = 0.0
+            node = v.start
+            for x in data:
+                drive += T[node][x[0]]
+                node = x[0]
+            drive += T[node][v.end]
+            if drive > v.max_drive:
+                hard += drive - v.max_drive
         return (HARD * hard + dist * self.km_c + dur * self.h_c + len(stops) * self.stop_c
                 + late * self.late_c)
 
     # -------------------------------------------------------------- incremental
 
     def fast_ok(self, stops: list[Stop]) -> bool:
-        """Incremental evaluation applies (no break: the break's placement is global)."""
-        return self.v.break_ is None
+        """Incremental evaluation applies (no break: the break's placement is global;
+        no driving-time limit: it sums over the whole route)."""
+        return self.v.break_ is None and self.v.max_drive is None
 
     def rich(self, stops: list[Stop]) -> list[tuple]:
         """``stops`` as the incremental evaluation's stops: (job id, kind, node, window
@@ -296,7 +306,7 @@ def improve_route(p: Problem, vid: str, stops: list[Stop], max_passes: int = 6,
     if n < 2:
         return cur, ev.cost(cur)
     if not ev.fast_ok(cur):
-        # Routes with a break: every move re-evaluated in full, no 2-opt.
+        # Routes with a break or a driving limit: every move re-evaluated in full, no 2-opt.
         return _search(p, cur, ev.cost(cur), max_passes, window, True,
                        lambda cand, lo, hi, bound: ev.cost(cand), lambda cand: None,
                        two_opt=False)

@@ -8,7 +8,8 @@ independent checker agree on.  It is deliberately plain data:
   indices, in the problem's units (the engine uses integer seconds and metres;
   Solomon instances use their own abstract units, with time = distance);
 - :class:`VehicleSpec`: one vehicle or driver (start/end node, start time, shift
-  end, capacity per dimension, skills, fleet and vehicle type, costs, break);
+  end, capacity per dimension, skills, fleet and vehicle type, costs, break, maximum
+  driving time);
 - :class:`Job`: one order (a delivery node, optionally a pickup node first),
   with its window, service time, size, requirements and drop penalty.
 
@@ -64,6 +65,9 @@ class VehicleSpec:
     start_time: float = 0.0
     shift_end: float = INF
     max_duration: float | None = None
+    max_drive: float | None = None
+    """Hours of service: the most driving time (travel between stops, without service
+    and waiting) the route may take; None: no limit."""
     capacity: dict[str, float] = field(default_factory=dict)
     skills: tuple[str, ...] = ()
     fleet_type: str = "captive"
@@ -102,6 +106,8 @@ class Job:
     fleet_types: tuple[str, ...] = ()
     max_vehicle_size: str | None = None
     """Access restriction: the largest vehicle type that can reach the customer."""
+    access_codes: tuple[str, ...] = ()
+    """Access restriction: credentials the driver needs (driver skill ``access:<code>``)."""
     value: float = 0.0
     age_check: bool = False
     priority: int = 0
@@ -119,6 +125,7 @@ class Job:
         self.skills = tuple(self.skills)
         self.vehicle_types = tuple(self.vehicle_types)
         self.fleet_types = tuple(self.fleet_types)
+        self.access_codes = tuple(self.access_codes)
         if self.window[1] < self.window[0]:
             raise ValueError(f"job {self.id}: window end before start")
 

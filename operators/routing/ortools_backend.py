@@ -11,7 +11,8 @@ Everything OR-Tools specific lives here (``pywrapcp.RoutingModel``):
   for the hourly cost; the break via ``SetBreakIntervalsOfVehicle``), one per capacity
   dimension (load starts at what is on board or loaded at the depot, each delivery
   lowers it, a pickup raises it, the end load is zero), and ``jobs`` (+1 per delivery,
-  with a soft upper bound at the fair share: the fairness term);
+  with a soft upper bound at the fair share: the fairness term), and ``drive``
+  (travel time only, capped at the vehicle's ``max_drive``: hours of service);
 - static compatibility as allowed vehicles per node; pickup-and-delivery pairs
   (same vehicle, pickup first); drop penalties as disjunctions; fixed costs.
 
@@ -283,6 +284,14 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
             solver.Add(iv.PerformedExpr() >= (end_v > _iv(b.earliest, sc, horizon_i)))
             solver.Add(iv.SafeEndExpr(0) <= end_v)
             td.SetBreakIntervalsOfVehicle([iv], vi, visit_transit)
+    # Hours of service: pure driving time (no service, no waiting) as its own dimension,
+    # capped per vehicle (rounded down: never more than the limit).
+    if any(v.max_drive is not None for v in p.vehicles):
+        drive_cb = node_matrix_to_index([[int(round(T[loc[a]][loc[b]] * sc)) for b in range(n)]
+                                         for a in range(n)])
+        caps = [int(math.floor(v.max_drive * sc + 1e-6)) if v.max_drive is not None else horizon_i * 4
+                for v in p.vehicles]
+        model.AddDimensionWithVehicleCapacity(drive_cb, 0, caps, True, "drive")
     # Capacities: the load at the start is what the route will deliver from the vehicle.
     dims = sorted({d for v in p.vehicles for d in v.capacity})
     pickups = any(kind == PICKUP for _j, kind, _l in visits)

@@ -89,6 +89,8 @@ def unsupported(p: Problem, hard_first: bool = False) -> list[str]:
     out = []
     if any(v.break_ is not None for v in p.vehicles):
         out.append("break")
+    if any(v.max_drive is not None for v in p.vehicles):
+        out.append("max_drive")
     if p.lateness_cost_per_unit > 0 and not hard_first:
         out.append("soft_time_windows")
     if p.fairness_cost_per_stop > 0:

@@ -26,7 +26,7 @@ from fleetstream.operators import dispatch  # noqa: E402
 from fleetstream.operators.routing import constraints as RC  # noqa: E402
 from fleetstream.operators.routing.checker import check_route  # noqa: E402
 from fleetstream.operators.routing.engine_adapter import RoutingConfig, build_problem  # noqa: E402
-from fleetstream.operators.state import PENDING  # noqa: E402
+from fleetstream.operators.state import ACTIVE, AT_DEPOT, ONBOARD, PENDING  # noqa: E402
 from engine_gen import dist, scene, tt  # noqa: E402
 from routing_gen import random_problem  # noqa: E402
 
@@ -70,6 +70,8 @@ def _verify(o, v, orders, now, travel, distance, ins, why) -> list[str]:
 def test_insertion_agrees_with_checker_on_engine_scenes(seed):
     sc = scene(seed, n_vehicles=4, stops=6, n_pending=4)
     rng = random.Random(seed)
+    # Parcels too (only a vehicle still at the depot can take one).
+    sc.pending += sc.depot_orders[:4]
     now = min(o.created_ts for o in sc.orders.values())
     # Requirements the scenes rarely have: skills, types, fleets, values.
     for o in sc.pending:
@@ -96,15 +98,21 @@ def test_static_reasons_agree_on_generated_problems(seed):
     p = random_problem(seed, n_jobs=30, n_vehicles=6)
     from types import SimpleNamespace
     n = 0
+    rng = random.Random(seed)
     for j in p.jobs:
+        status = rng.choice([PENDING, PENDING, ONBOARD])
         o = SimpleNamespace(id=j.id, skills=list(j.skills), vehicle_types=list(j.vehicle_types),
                             fleet_types=list(j.fleet_types), value=j.value, size=j.size,
-                            kind="parcel", status=PENDING, vehicle_id=None)
+                            kind="parcel", status=status,
+                            vehicle_id=rng.choice(p.vehicles).id if status == ONBOARD else None)
+        j.depot_loaded = status != ONBOARD
+        j.onboard_vehicle = o.vehicle_id
         req = RC.CustomerRequirements(max_vehicle_size=j.max_vehicle_size)
         for s in p.vehicles:
+            s.at_depot = rng.random() < 0.7
             v = SimpleNamespace(id=s.id, skills=list(s.skills), vehicle_type=s.vehicle_type,
-                                fleet_type=s.fleet_type, capacity=s.capacity, status="at_depot",
-                                available=True)
+                                fleet_type=s.fleet_type, capacity=s.capacity,
+                                status=AT_DEPOT if s.at_depot else ACTIVE, available=True)
             got = dispatch.static_reject(o, v, req)
             want = RC.static_reasons(j, s, p.high_value, p.gig_forbidden_age_check)
             assert got == (want[0].constraint if want else None), (j, s)
