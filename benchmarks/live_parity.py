@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -89,6 +90,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"live_parity: {exe} is not installed (scripts/services.sh start installs "
                   "kcat and redis-server; the broker needs Java 17+)", file=sys.stderr)
             return 2
+    # SIGTERM cleans up like Ctrl-C: our broker and redis-server are stopped.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     msgs = list(read_replay(scen))
     work = a.workdir or tempfile.mkdtemp(prefix="live_parity.")
     os.makedirs(work, exist_ok=True)

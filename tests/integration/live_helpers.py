@@ -375,6 +375,9 @@ def parity_run(bootstrap: str, prefix: str, msgs: list, workdir: str, partitions
     for topic, id_field in OUTPUTS:
         want = read_jsonl(os.path.join(ref, topic + ".jsonl"))
         live = consume_all(bootstrap, prefix + topic, timeout_s=30)
+        os.makedirs(os.path.join(workdir, "live"), exist_ok=True)
+        with open(os.path.join(workdir, "live", topic + ".jsonl"), "wb") as f:
+            f.writelines(orjson.dumps(r) + b"\n" for r in live)  # for a post-mortem
         same, summary = compare(live, want, id_field)
         result[topic] = summary
         result["same"] = result["same"] and same
