@@ -151,6 +151,11 @@ def ensure_topics(bootstrap: str, prefix: str = "", output_prefix: str = "", par
 # ---------------------------------------------------------------- input
 
 _EOF = KafkaError._PARTITION_EOF
+# Errors about one record (it becomes a dead letter); any other consumer error is
+# about the client or a partition and is only logged and counted.
+MESSAGE_ERRORS = frozenset(c for c in (getattr(KafkaError, n, None) for n in (
+    "_BAD_MSG", "_KEY_DESERIALIZATION", "_VALUE_DESERIALIZATION", "INVALID_RECORD",
+    "CORRUPT_MESSAGE", "INVALID_MSG")) if c is not None)
 
 
 Stream = tuple  # (topic, partition)
@@ -277,9 +282,11 @@ class _MergedPartition(StatefulSourcePartition[InMsg, dict]):
         letter; client-level trouble (broker down, rebalance...) is logged and
         counted: librdkafka reconnects by itself."""
         t, off = (m.topic(), m.partition()), m.offset()
-        if t in self.buf and off is not None and off >= 0:
+        if (err.code() in MESSAGE_ERRORS and t in self.buf and off is not None and off >= 0):
             self.buf[t].append((m.timestamp()[1], m, str(err)))
             return
+        # A partition-level error (not leader, offset out of range, a broker going
+        # away...) is transient: librdkafka refetches; it never moves our position.
         if err.code() in (KafkaError._ALL_BROKERS_DOWN, KafkaError._TRANSPORT):
             self.reachable = False
         self.errors += 1
