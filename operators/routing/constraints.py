@@ -53,6 +53,8 @@ C_MISSING = "missing"
 C_DUPLICATE = "duplicate"
 C_UNKNOWN = "unknown_job"
 C_UNAVAILABLE = "vehicle_unavailable"
+SIZE_LIMIT = "size_limit"   # marks an order's vehicle_types narrowed by a customer's size limit
+ACCESS_PREFIX = "access:"   # a driver skill naming an access credential: access:<code>
 C_DRIVE = "max_drive"
 
 ALL_CONSTRAINTS = (C_CAPACITY, C_COUNT, C_WINDOW, C_SHIFT, C_DURATION, C_BREAK, C_DRIVE, C_SKILLS,
@@ -84,12 +86,19 @@ class Reason:
 def skills(j: Job, v: VehicleSpec) -> Reason | None:
     missing = [s for s in j.skills if s not in v.skills]
     if missing:
+        if all(s.startswith(ACCESS_PREFIX) for s in missing):
+            return Reason(C_ACCESS, f"driver of {v.id} has no access credential for "
+                          f"{', '.join(s[len(ACCESS_PREFIX):] for s in missing)}", v.id, j.id)
         return Reason(C_SKILLS, f"driver of {v.id} lacks skill(s) {', '.join(missing)}", v.id, j.id)
     return None
 
 
 def vehicle_type(j: Job, v: VehicleSpec) -> Reason | None:
     if j.vehicle_types and v.vehicle_type not in j.vehicle_types:
+        if SIZE_LIMIT in j.vehicle_types:
+            return Reason(C_ACCESS, f"a {v.vehicle_type} cannot access the customer "
+                          f"(vehicle size limit: {'/'.join(t for t in j.vehicle_types if t != SIZE_LIMIT)})",
+                          v.id, j.id)
         return Reason(C_VTYPE, f"{v.id} is a {v.vehicle_type}; the order needs "
                       f"{'/'.join(j.vehicle_types)}", v.id, j.id)
     return None
@@ -99,7 +108,7 @@ def access(j: Job, v: VehicleSpec) -> Reason | None:
     if j.max_vehicle_size and SIZE_CLASS.get(v.vehicle_type, 0) > SIZE_CLASS.get(j.max_vehicle_size, 99):
         return Reason(C_ACCESS, f"a {v.vehicle_type} cannot access the customer "
                       f"(largest allowed: {j.max_vehicle_size})", v.id, j.id)
-    missing = [c for c in getattr(j, "access_codes", ()) if f"access:{c}" not in v.skills]
+    missing = [c for c in getattr(j, "access_codes", ()) if ACCESS_PREFIX + c not in v.skills]
     if missing:
         return Reason(C_ACCESS, f"driver of {v.id} has no access credential for "
                       f"{', '.join(missing)}", v.id, j.id)
@@ -311,3 +320,60 @@ def engine_drive_left(v) -> float | None:
     if m is None:
         return None
     return m - (getattr(v, "driven_s", None) or 0.0)
+
+
+# ---------------------------------------------------------------- customer requirements
+
+SKILL_REQUIREMENTS = ("age_check", "id_check", "hazmat", "heavy_lift", "two_person")
+"""``customer_profile.service_requirements`` that are driver skills (the others, such
+as ``call_ahead``, are instructions for the driver, not constraints)."""
+
+
+def requirements_from_profile(c: dict | None) -> CustomerRequirements | None:
+    """A customer's constraints from its stored profile (the ``customer_profile``
+    fields ``service_requirements``, ``max_vehicle_type``, ``access_codes`` and
+    ``access_hours``), or None when the profile asks nothing."""
+    if not c:
+        return None
+    hours = []
+    for h in c.get("access_hours") or ():
+        a, b = h.split("-")
+        hours.append((_hm(a), _hm(b)))
+    req = CustomerRequirements(
+        skills=tuple(r for r in (c.get("service_requirements") or ()) if r in SKILL_REQUIREMENTS),
+        max_vehicle_size=c.get("max_vehicle_type"),
+        access_codes=tuple(c.get("access_codes") or ()),
+        access_hours=tuple(hours))
+    return None if req.empty else req
+
+
+def _hm(x: str) -> float:
+    h, m = x.split(":")
+    return int(h) * 3600.0 + int(m) * 60.0
+
+
+def apply_requirements(o, req: CustomerRequirements | None) -> str | None:
+    """Fold a customer's requirements into an engine order (once, when it is created):
+    required skills and access credentials (skill ``access:<code>``) join its skills, a
+    vehicle-size limit narrows its vehicle types (marked ``size_limit``, so a
+    rejection is named ``access``), access hours narrow its delivery window.  Returns
+    ``access`` when no access hour is open inside the order's window (the window is
+    then left as it was and the order cannot be served: the caller reports it)."""
+    if req is None:
+        return None
+    sk = list(o.skills)
+    for s in req.skills + tuple(ACCESS_PREFIX + c for c in req.access_codes):
+        if s not in sk:
+            sk.append(s)
+    o.skills = sk
+    if req.max_vehicle_size:
+        cap = SIZE_CLASS.get(req.max_vehicle_size, 99)
+        fits = [t for t, k in sorted(SIZE_CLASS.items(), key=lambda kv: kv[1]) if k <= cap]
+        allowed = [t for t in (o.vehicle_types or fits) if t in fits]
+        o.vehicle_types = allowed + [SIZE_LIMIT]
+    if req.access_hours:
+        w = access_window((o.window_start, o.window_end), req.access_hours)
+        if w is None:
+            return C_ACCESS
+        o.window_start, o.window_end = w
+    return None
