@@ -6,8 +6,10 @@ policy that decides whether a message goes out (:class:`CustomerMessages`):
 
 * an update (``eta_changed``, ``window_at_risk``) goes out at most once per
   ``notify_customer_interval_s`` per customer, unless the promised time moved more
-  than ``notify_window_change_s``; at most ``notify_customer_max_per_day`` updates
-  per customer per local day; none in the quiet hours (``notify_quiet_hours``: the
+  than ``notify_window_change_s``; at most ``notify_customer_max_per_day`` messages
+  per customer per local day (the last one is kept for a possible
+  ``order_not_served`` while the customer has another order on no route); none in
+  the quiet hours (``notify_quiet_hours``: the
   latest one is held and sent when they end, if the order is still open);
 * a message whose time differs from the last one told for the same order says so,
   and why ("later than the 10:05 in our last message, because ...");
@@ -187,14 +189,20 @@ class CustomerMessages:
                 return None
             day = local(now, s.timezone).date().isoformat()
             n_today = told.get("n", 0) if told.get("day") == day else 0
-            if n_today >= s.notify_customer_max_per_day:
-                state.count("notifications_capped")
-                return None
             if (now - told.get("ts", -1e18) < s.notify_customer_interval_s
                     and (last is None or abs(eta - last) <= s.notify_window_change_s)):
                 state.count("notifications_coalesced")
                 return None
+            if n_today >= s.notify_customer_max_per_day or (
+                    n_today == s.notify_customer_max_per_day - 1
+                    and self.may_not_be_served(state, o)):
+                state.count("notifications_capped")
+                return None
             told["day"], told["n"] = day, n_today + 1
+        else:   # a final message always goes, and counts
+            day = local(now, s.timezone).date().isoformat()
+            told["n"] = (told.get("n", 0) if told.get("day") == day else 0) + 1
+            told["day"] = day
         told.pop("pending", None)
         lang = (state.customers.get(o.customer_id) or {}).get("language", "en")
         orders = told.setdefault("orders", {})
@@ -209,6 +217,13 @@ class CustomerMessages:
         else:
             orders.pop(o.id, None)
         return lang, text, eta, hi80
+
+    @staticmethod
+    def may_not_be_served(state: Any, o: Any) -> bool:
+        """Does the customer of ``o`` have another open order on no route (it may get an
+        ``order_not_served`` message: the last update of the day is kept for it)?"""
+        return any(x.customer_id == o.customer_id and x.id != o.id
+                   and x.status in ("pending", "proposed") for x in state.orders.values())
 
     def due(self, state: Any, now: float) -> list[tuple[Any, str, float, float, str]]:
         """Messages held in the quiet hours that may go now: (order-like, kind, eta,

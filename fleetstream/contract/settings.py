@@ -87,8 +87,8 @@ class EngineSettings:
     """Local hours without customer updates, ``HH:MM-HH:MM`` (e.g. 21:00-08:00; empty:
     none).  An update due in them is sent when they end if still true."""
     notify_customer_max_per_day: int = 3
-    """Updates per customer per local day at most (a final message that an order will
-    not be served is always sent)."""
+    """Messages per customer per local day at most; the last one is kept for a possible
+    'will not be served' message, which is always sent (docs/notifications.md)."""
     notify_customer_interval_s: float = 3600.0
     """At most one update per customer in this period, unless the promised time moved
     by more than ``notify_window_change_s``."""
