@@ -29,9 +29,9 @@ from typing import Any
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.estimators import ModelSeats
-from fleetstream.operators.traveltime import fast_distance_m
 from fleetstream.operators.state import (ACTIVE, ASSIGNED, DELIVERY, DONE, ONBOARD, PENDING, PICKUP,
                                          PROPOSED)
+from fleetstream.operators.traveltime import fast_distance_m
 from fleetstream.operators.zone.records import Decision, Emitter, Explanation, Out
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import World, start_of

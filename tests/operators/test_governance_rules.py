@@ -10,10 +10,11 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "zone"))
 
-from fleetstream.contract.settings import EngineSettings  # noqa: E402
-from fleetstream.operators.state import ASSIGNED, DELIVERED, PENDING, PROPOSED  # noqa: E402
-from fleetstream.operators.zone.records import Explanation  # noqa: E402
-from zone_scene import T0, Feed, engine, order, pt, put_on, vehicle  # noqa: E402
+from fleetstream.operators.state import ASSIGNED, DELIVERED, PENDING, PROPOSED
+from fleetstream.operators.zone.records import Explanation
+from zone_scene import T0, Feed, engine, order, pt, put_on, vehicle
+
+from fleetstream.contract.settings import EngineSettings
 
 SETTINGS = dict(routing_plan=False, proposal_ttl_s=600.0, plan_settle_s=0.0,
                 solver_workers=0)

@@ -10,8 +10,9 @@ import sys
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "zone"))
 
-from fleetstream.contract.settings import EngineSettings  # noqa: E402
-from zone_scene import T0, Feed, engine, order, pt, vehicle  # noqa: E402
+from zone_scene import T0, Feed, engine, order, pt, vehicle
+
+from fleetstream.contract.settings import EngineSettings
 
 # T0 = 2026-03-02 08:00 UTC = 09:00 CET in Berlin.
 
