@@ -75,7 +75,7 @@ UNITS: dict[str, str] = {
     "v": "-", "lat": "deg (WGS84)", "lon": "deg (WGS84)", "speed_kmh": "km/h",
     "heading": "deg from north", "odometer_km": "km", "battery_pct": "%",
     "cost_per_km": "currency/km", "cost_per_hour": "currency/h",
-    "cost_per_stop": "currency/stop", "fixed_cost": "currency", "max_route_s": "s",
+    "cost_per_stop": "currency/stop", "fixed_cost": "currency", "max_route_s": "s", "break_s": "s", "max_drive_s": "s",
     "service_s": "s", "pickup_service_s": "s", "priority": "tier", "value": "currency",
     "factor": "multiplier",
     # outputs

@@ -63,12 +63,13 @@ SOLVERS = ("ortools", "pyvrp")
 REROUTE_METHODS = ("local", "ortools", "edf")
 PLAN_STATUSES = ("not_solved", "success", "partial_success", "fail", "fail_timeout", "invalid",
                  "infeasible", "optimal")
-# Why an order cannot go on a vehicle (operators/routing/constraints.py and
-# operators/dispatch.py use the same names).
+# Why an order cannot go on a vehicle (operators/routing/constraints.py: the one
+# implementation, which operators/dispatch.py uses).
 CONSTRAINTS = ("capacity_weight_kg", "capacity_volume_l", "capacity_count", "capacity",
                "time_window", "shift_end", "max_duration", "break", "skills", "vehicle_type",
                "access", "fleet_type", "fleet_rule", "onboard", "loaded_at_depot",
-               "pickup_delivery", "vehicle_unavailable", "window_closed", "cost", "no_vehicle")
+               "pickup_delivery", "vehicle_unavailable", "window_closed", "cost", "no_vehicle",
+               "max_drive")
 
 
 # --------------------------------------------------------------------------

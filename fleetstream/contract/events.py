@@ -264,6 +264,27 @@ def parse_ts(v: Any) -> float:
     return f
 
 
+HOURS_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
+_HOURS = re.compile(HOURS_PATTERN[:-1] + r"\Z")
+
+
+def f_hours(doc: str, max_items: int = 8) -> Any:
+    """Daily time intervals ``["HH:MM-HH:MM", ...]`` (optional, default empty)."""
+    def check(v: Any) -> list[str]:
+        if not isinstance(v, list):
+            raise ValueError(f"expected a list of strings, got {type(v).__name__}")
+        if len(v) > max_items:
+            raise ValueError(f"at most {max_items} items")
+        for x in v:
+            if not isinstance(x, str) or not _HOURS.match(x):
+                raise ValueError(f"every item must be 'HH:MM-HH:MM' (00:00-23:59), got {str(x)[:40]!r}")
+            if x[:5] == x[6:]:
+                raise ValueError(f"an interval must not be empty, got {x!r}")
+        return v
+    return _fld(check, {"type": "array", "items": {"type": "string", "pattern": HOURS_PATTERN},
+                        "maxItems": max_items}, doc, True, [])
+
+
 def f_ts(doc: str, optional: bool = False) -> Any:
     schema = {"oneOf": [{"type": "number", "minimum": 0, "exclusiveMaximum": MAX_EPOCH_S},
                         {"type": "string", "format": "date-time"}]}
@@ -413,6 +434,20 @@ class ShiftStart(Event):
                               optional=True, default=0.0)
     max_route_s: float | None = f_num("Maximum route duration, seconds.", 0, optional=True,
                                       lo_open=True)
+    break_earliest_ts: float | None = f_ts(
+        "Earliest start of the driver's break (absent: the shift start; used with break_s)",
+        optional=True)
+    break_latest_ts: float | None = f_ts(
+        "Latest start of the driver's break (absent: the shift end; a latest before the "
+        "earliest means the earliest)", optional=True)
+    break_s: float | None = f_num(
+        "Duration of the driver's break, seconds; the shift has a break only with it. The "
+        "break is taken between stops; a route ending before its earliest start needs none.",
+        0, 86400, optional=True, lo_open=True)
+    max_drive_s: float | None = f_num(
+        "Hours of service: the most driving time (travel between stops, without service "
+        "and waiting) the driver may do this shift, seconds; absent: no limit.", 0,
+        optional=True, lo_open=True)
 
 
 @dataclass(slots=True)
@@ -573,7 +608,20 @@ class CustomerProfile(Event):
                                             optional=True, multiline=True)
     notes: str | None = f_str("Free-text notes for the driver.", optional=True,
                               multiline=True)
-    service_requirements: list = f_str_list("Requirements such as age_check, call_ahead.")
+    service_requirements: list = f_str_list(
+        "Requirements such as age_check, call_ahead. Those that are driver skills (age_check, "
+        "id_check, hazmat, heavy_lift, two_person) become constraints on the customer's orders.")
+    max_vehicle_type: str | None = f_enum(
+        "Vehicle-size limit: the largest vehicle type that can reach the address; larger "
+        "vehicles are not used for the customer's orders (constraint access).", VEHICLE_TYPES,
+        optional=True)
+    access_codes: list = f_str_list(
+        "Access credentials a driver needs at the address (gate, building badge); a driver "
+        "holds one as the skill access:<code> (constraint access).")
+    access_hours: list = f_hours(
+        "Daily hours the address can be accessed, UTC, 'HH:MM-HH:MM' (an end before the "
+        "start runs past midnight); the order's window is narrowed to the first open "
+        "interval inside it (constraint access).")
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

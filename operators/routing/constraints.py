@@ -302,15 +302,20 @@ def engine_break(v, now: float):
     """The break an engine vehicle's driver still has to take, in epoch seconds (a
     :class:`~operators.routing.model.Break`), or None: no break on the shift
     (``shift_start`` without break fields), or its latest start already passed
-    (taken, or missed: nothing left to plan)."""
+    (taken, or missed: nothing left to plan).  The fields are those of
+    ``shift_start``: ``break_s`` (a break only with it), ``break_earliest_ts``
+    (default: the shift start), ``break_latest_ts`` (default: the shift end; never
+    before the earliest)."""
     from fleetstream.operators.routing.model import Break
-    e = getattr(v, "break_earliest_ts", None)
-    if e is None:
+    d = getattr(v, "break_s", None)
+    if d is None:
         return None
-    latest = v.break_latest_ts
+    e = v.break_earliest_ts if v.break_earliest_ts is not None else v.shift_start_ts
+    latest = v.break_latest_ts if v.break_latest_ts is not None else v.shift_end_ts
+    latest = max(latest, e)
     if now > latest:
         return None
-    return Break(float(e), float(latest), float(v.break_s or 0.0))
+    return Break(float(e), float(latest), float(d))
 
 
 def engine_drive_left(v) -> float | None:

@@ -70,6 +70,8 @@ def generic_value(frag: dict) -> Any:
         return frag["enum"][0]
     if k == "array":
         items = frag["items"]
+        if items.get("pattern") == ev.HOURS_PATTERN:
+            return ["09:00-17:00"]
         return [items["enum"][0]] if "enum" in items else ["x1"]
     if frag.get("pattern") == ev.LANG_PATTERN:
         return "en"
@@ -153,7 +155,8 @@ def good_values(name: str, frag: dict, optional: bool, base: Any) -> list[tuple[
         out += [(f"value-{v}", v, v) for v in frag["enum"]]
     elif k == "array":
         items = frag["items"]
-        vals = items.get("enum", ["hazmat", "age_check"])
+        vals = items.get("enum", ["09:00-17:00", "22:00-02:00"] if items.get("pattern") == ev.HOURS_PATTERN
+                         else ["hazmat", "age_check"])
         out += [("empty", [], []), ("all", list(vals), list(vals)),
                 ("max-items", [vals[0]] * frag["maxItems"], [vals[0]] * frag["maxItems"])]
     elif k == "point":

@@ -47,7 +47,10 @@ def van(brk=None, max_drive=None, driven=0.0) -> HVehicle:
                          end=DEPOT, ts=T0, shift_end_ts=T0 + 8 * 3600, cost_per_km=0.35,
                          cost_per_hour=28.0, cost_per_stop=0.0, fixed_cost=0.0, max_route_s=None)
     v = HVehicle.from_event(ev)
-    v.break_earliest_ts, v.break_latest_ts, v.break_s = brk if brk else (None, None, None)
+    if brk and brk[0] == "defaults":
+        v.break_earliest_ts, v.break_latest_ts, v.break_s = None, None, brk[1]
+    else:
+        v.break_earliest_ts, v.break_latest_ts, v.break_s = brk if brk else (None, None, None)
     v.max_drive_s, v.driven_s = max_drive, driven
     return v
 
@@ -162,3 +165,11 @@ def test_zone_plan_gets_the_break_and_the_driving_time_left():
                          RoutingConfig()).problem.vehicle("v1").break_ is None
     assert build_problem([van()], [a], {}, T0, tt, dist,
                          RoutingConfig()).problem.vehicle("v1").break_ is None
+
+
+def test_break_window_defaults_to_the_shift():
+    v = van(("defaults", 600.0))
+    assert RC.engine_break(v, T0) == Break(T0, T0 + 8 * 3600, 600.0)
+    v.break_earliest_ts, v.break_latest_ts = T0 + 7200, T0 + 3600   # latest before earliest
+    assert RC.engine_break(v, T0) == Break(T0 + 7200, T0 + 7200, 600.0)
+    assert RC.engine_break(van(), T0) is None
