@@ -29,8 +29,8 @@ from typing import Any
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.estimators import ModelSeats
-from fleetstream.operators.state import (ACTIVE, ASSIGNED, DELIVERY, DONE, ONBOARD, PENDING, PICKUP,
-                                         PROPOSED)
+from fleetstream.operators.state import (ACTIVE, ASSIGNED, AT_DEPOT, DELIVERY, DONE, ONBOARD, PENDING,
+                                         PICKUP, PROPOSED)
 from fleetstream.operators.traveltime import fast_distance_m
 from fleetstream.operators.zone.records import Decision, Emitter, Explanation, Out
 from fleetstream.operators.zone.state import ZoneState
@@ -198,17 +198,23 @@ class Governance:
         ids = ",".join(sorted(vid for vid, v in self.state.vehicles.items() if v.available))
         return zlib.crc32(ids.encode())
 
+    def depot_signature(self) -> int:
+        """A fingerprint of which vehicles are still at the depot (can load parcels)."""
+        ids = ",".join(sorted(vid for vid, v in self.state.vehicles.items()
+                              if v.status == AT_DEPOT))
+        return zlib.crc32(ids.encode())
+
     def hold(self, order_ids: list[str], now: float, kind: str, why: str, by: str,
              reason: str) -> None:
         """Remember that ``order_ids`` were rejected (or only alerted): not decided again
         at this autonomy until :meth:`material_change`."""
-        held, fleet = self.memory()["held"], self.fleet_signature()
+        held, fleet, depot = self.memory()["held"], self.fleet_signature(), self.depot_signature()
         for oid in order_ids:
             o = self.state.orders.get(oid)
             if o is None:
                 continue
             held[oid] = {"ts": now, "kind": kind, "why": why, "by": by, "reason": reason,
-                         "fleet": fleet, "slack": o.window_end - now}
+                         "fleet": fleet, "depot": depot, "slack": o.window_end - now}
 
     def is_held(self, oid: str, now: float) -> bool:
         mem = self.state.proposals.get(MEMORY)
@@ -226,7 +232,8 @@ class Governance:
         """Why the situation of held order ``oid`` changed materially since ``h`` ('' if
         it did not): ``time_out`` (a rejection only: ``rejection_hold_s`` passed), ``urgency`` (the time
         left to the window end halved: its late risk rose), ``fleet`` (a vehicle started,
-        ended or dropped out), ``gone`` (the order is no longer open)."""
+        ended or dropped out), ``departure`` (a parcel not loaded yet: a vehicle left the
+        depot, so fewer can still load it), ``gone`` (the order is no longer open)."""
         o = self.state.orders.get(oid)
         if o is None or o.status in DONE:
             return "gone"
@@ -236,6 +243,9 @@ class Governance:
             return "urgency"
         if self.fleet_signature() != h["fleet"]:
             return "fleet"
+        if (o.kind == "parcel" and o.status != ONBOARD and "depot" in h
+                and self.depot_signature() != h["depot"]):
+            return "departure"
         return ""
 
     def risk_not_handled(self, out: list[Out], kind: str, now: float, order_ids: list[str],

@@ -204,3 +204,16 @@ def test_every_decision_names_its_root_cause_besides_the_trigger() -> None:
                               {"rule": "cheapest_feasible_insertion"}]))
     assert out[0][1]["explanation"]["root_causes"][0] == {"type": "vehicle_unavailable",
                                                           "event_id": "e-broke"}
+
+
+def test_a_held_parcel_comes_back_when_a_vehicle_leaves_the_depot() -> None:
+    f = Feed()
+    v1, v2 = vehicle(f, "v1"), vehicle(f, "v2")            # both at the depot
+    o1 = order(f, "o1", pt(0.01, 0.0), T0, T0 + 8 * 3600)   # a parcel, loaded at the depot
+    eng = engine([v1, v2], [o1], EngineSettings(**SETTINGS, autonomy_assign="propose"))
+    did = _decisions(_sweep(eng, T0 + 60), "proposed")[0]["decision_id"]
+    _reject(f, eng, did, T0 + 90)
+    assert _decisions(_sweep(eng, T0 + 180)) == []
+    v2.status = "active"                                     # v2 departs: fewer can load it
+    assert _decisions(_sweep(eng, T0 + 240), "proposed")
+    assert eng.stats["holds_released_departure"] == 1
