@@ -79,6 +79,8 @@ class Governance:
                     routes = {vid: [s for s in r if s[0] not in drop] for vid, r in routes.items()}
                 elif len(held) == len(order_ids):
                     order_ids = []
+                else:   # decided for the other orders (new at risk); counted
+                    self.state.count("decisions_with_held_orders", len(held))
                 if not order_ids:
                     self.state.count("decisions_held")
                     return
