@@ -15,6 +15,23 @@ Two families, chosen by measurement (``benchmarks/models.py`` prints both):
 - ``hat``: ``tree.HoeffdingAdaptiveTreeRegressor`` (seeded).
 
 Before it has learned anything the model predicts ratio 1: the provider.
+
+Robustness off the simulator (real trips do not follow the engine's formulas):
+
+- the leg length enters as bins and a log slope (``models/features.py``): the
+  true / provider ratio falls steeply with the leg length;
+- a **guard** per leg-length bin (``DIST_EDGES_KM``) keeps the recent absolute
+  error in seconds of the model and of the provider alone (exponentially
+  weighted, ``GUARD_DECAY``; progressive: each leg is scored before it is
+  learned); where the model has been worse than the provider on recent legs,
+  the seat answers the provider (ratio 1) until it is better again;
+- a leg with non-finite inputs is answered by the provider and not learned;
+- a zero-length leg (the next stop at the same door: the provider says 0 s)
+  takes ``zero_leg_s()``, the recent mean of such legs' true durations
+  (``ZERO_LEG_PRIOR_S`` before any), not 0;
+- a stop takes longer than its nominal service (parking, the walk to the door):
+  ``dwell_extra_s()`` is the recent mean excess (arrival to the next departure,
+  minus the nominal service), added after every stop of an arrival forecast.
 """
 
 from __future__ import annotations
@@ -24,13 +41,30 @@ import math
 from river import forest, linear_model, metrics, optim, tree
 
 from fleetstream.models.base import LearnedSeat
-from fleetstream.models.features import eta_linear_features, eta_tree_features
+from fleetstream.models.features import DIST_EDGES_KM, dist_bin, eta_linear_features, eta_tree_features
 from fleetstream.models.monitor import DriftWatch
 
 VRES_DECAY = 0.9      # per leg: the vehicle's residual memory is ~10 legs
 VRES_PRIOR_N = 3.0    # shrink a vehicle's mean residual towards 0 until it has a few legs
 LOG_MIN, LOG_MAX = math.log(0.25), math.log(4.0)
 ETA_KINDS = ("linear", "arf", "hat")
+GUARD_DECAY = 0.97      # per leg of the bin: the guard's memory is ~30 legs
+GUARD_MIN_N = 10.0      # legs of a bin (decayed count) before the guard may act
+GUARD_MARGIN = 1.0      # the model must not be worse than the provider x this
+ZERO_LEG_PRIOR_S = 30.0
+ZERO_LEG_DECAY = 0.95
+ZERO_LEG_MAX_S = 900.0
+DWELL_DECAY = 0.98            # per stop: the dwell correction's memory is ~50 stops
+DWELL_MIN_S, DWELL_MAX_S = -300.0, 900.0
+
+
+def _finite(*vs) -> bool:
+    for v in vs:
+        if v is None:
+            continue
+        if isinstance(v, (int, float)) and (v != v or math.isinf(v)):
+            return False
+    return True
 
 
 def make_eta_regressor(kind: str, seed: int = 7):
@@ -56,12 +90,31 @@ class RiverEta(LearnedSeat):
         self.kind = kind
         self.seed = seed
         self.model = make_eta_regressor(kind, seed)
-        self.version = f"eta-{kind}-1"
+        self.version = f"eta-{kind}-2"
         self.n_learned = 0
         self.mae_log = metrics.MAE()           # model, |log ratio error|, progressive
         self.mae_log_provider = metrics.MAE()  # provider alone (ratio 1)
         self.watch = DriftWatch("eta", "abs_log_ratio_error")
         self.vres: dict[str, list[float]] = {}  # vehicle -> [decayed residual sum, decayed count]
+        # guard: per leg-length bin [model abs err s, provider abs err s, count], decayed
+        self.guard = [[0.0, 0.0, 0.0] for _ in range(len(DIST_EDGES_KM) + 1)]
+        self.n_guarded = 0
+        self.zero_leg = [ZERO_LEG_PRIOR_S, 1.0]   # decayed sum of seconds, decayed count
+        # dwell: true time at a stop (arrival to departure) minus its nominal service
+        self.dwell = [0.0, 0.0]                   # decayed sum of seconds, decayed count
+        self.last_stop: dict[str, tuple[float, float]] = {}   # vehicle -> (arrival, nominal s)
+
+    @classmethod
+    def restore(cls, snap: bytes):
+        obj = super().restore(snap)
+        if not hasattr(obj, "guard"):   # a snapshot of eta-*-1: same model, no guard yet
+            obj.guard = [[0.0, 0.0, 0.0] for _ in range(len(DIST_EDGES_KM) + 1)]
+            obj.n_guarded = 0
+            obj.zero_leg = [ZERO_LEG_PRIOR_S, 1.0]
+        if not hasattr(obj, "dwell"):
+            obj.dwell, obj.last_stop = [0.0, 0.0], {}
+            obj.version = f"eta-{obj.kind}-2"
+        return obj
 
     def _vres(self, x: dict) -> float | None:
         vid = x.get("vehicle_id")
@@ -85,16 +138,72 @@ class RiverEta(LearnedSeat):
             return 0.0
         return LOG_MIN if y < LOG_MIN else LOG_MAX if y > LOG_MAX else y
 
+    def _guarded(self, x: dict) -> bool:
+        """True when the model was worse than the provider on the recent legs of
+        ``x``'s length bin."""
+        g = self.guard[dist_bin(float(x.get("dist_km") or 0.0))]
+        return g[2] >= GUARD_MIN_N and g[0] > g[1] * GUARD_MARGIN
+
     def predict_ratio(self, x: dict) -> float:
+        if not _finite(x.get("dist_km"), x.get("provider_s"), x.get("hour"),
+                       x.get("condition_factor"), x.get("driver_pace")):
+            return 1.0
+        if self._guarded(x):
+            return 1.0
         return math.exp(self._predict_log(self._features(x)))
+
+    def zero_leg_s(self) -> float:
+        """Expected seconds of a zero-length leg (the next stop at the same door)."""
+        z = getattr(self, "zero_leg", None)
+        return z[0] / z[1] if z and z[1] > 0 else ZERO_LEG_PRIOR_S
+
+    def learn_zero_leg(self, actual_s: float) -> None:
+        if not _finite(actual_s) or actual_s < 0:
+            return
+        z = self.zero_leg
+        z[0] = z[0] * ZERO_LEG_DECAY + min(actual_s, ZERO_LEG_MAX_S)
+        z[1] = z[1] * ZERO_LEG_DECAY + 1.0
+
+    def dwell_extra_s(self) -> float:
+        """Recent mean of (true time at a stop - its nominal service time), seconds:
+        parking, walking to the door, waiting; 0 before any stop was seen."""
+        d = getattr(self, "dwell", None)
+        return d[0] / (d[1] + 1.0) if d else 0.0
+
+    def observe_stop(self, vehicle_id: str, arrived_ts: float, nominal_s: float,
+                     departed_prev_ts: float | None) -> None:
+        """``vehicle_id`` reached a stop at ``arrived_ts`` (nominal service ``nominal_s``)
+        after leaving its previous one at ``departed_prev_ts`` (None: unknown): learn
+        how long the previous stop really took beyond its nominal service."""
+        if not _finite(arrived_ts, nominal_s, departed_prev_ts):
+            return
+        prev = self.last_stop.get(vehicle_id)
+        if prev is not None and departed_prev_ts is not None and departed_prev_ts >= prev[0]:
+            extra = departed_prev_ts - prev[0] - prev[1]
+            extra = DWELL_MIN_S if extra < DWELL_MIN_S else DWELL_MAX_S if extra > DWELL_MAX_S else extra
+            d = self.dwell
+            d[0] = d[0] * DWELL_DECAY + extra
+            d[1] = d[1] * DWELL_DECAY + 1.0
+        self.last_stop[vehicle_id] = (arrived_ts, nominal_s)
 
     def learn(self, x: dict, actual_ratio: float) -> None:
         if not actual_ratio > 0 or math.isinf(actual_ratio):
+            return
+        if not _finite(x.get("dist_km"), x.get("provider_s"), x.get("hour"),
+                       x.get("condition_factor"), x.get("driver_pace")):
             return
         y = math.log(actual_ratio)
         y = LOG_MIN if y < LOG_MIN else LOG_MAX if y > LOG_MAX else y
         f = self._features(x)
         yhat = self._predict_log(f)
+        # the guard scores the model and the provider in seconds, before learning
+        prov = float(x.get("provider_s") or 0.0)
+        g = self.guard[dist_bin(float(x.get("dist_km") or 0.0))]
+        if self._guarded(x):
+            self.n_guarded += 1
+        g[0] = g[0] * GUARD_DECAY + abs(actual_ratio - math.exp(yhat)) * prov
+        g[1] = g[1] * GUARD_DECAY + abs(actual_ratio - 1.0) * prov
+        g[2] = g[2] * GUARD_DECAY + 1.0
         self.mae_log.update(y, yhat)
         self.mae_log_provider.update(y, 0.0)
         self.watch.update(abs(y - yhat), {"zone": x.get("zone")})
@@ -109,7 +218,10 @@ class RiverEta(LearnedSeat):
     def forget_vehicle(self, vehicle_id: str) -> None:
         """Drop the vehicle's residual (the zone forgets the vehicle: retention)."""
         self.vres.pop(vehicle_id, None)
+        getattr(self, "last_stop", {}).pop(vehicle_id, None)
 
     def metrics(self) -> dict:
         return {"legs": self.n_learned, "mae_log_ratio": float(self.mae_log.get()),
-                "mae_log_ratio_provider": float(self.mae_log_provider.get())}
+                "mae_log_ratio_provider": float(self.mae_log_provider.get()),
+                "guarded_legs": self.n_guarded, "zero_leg_s": round(self.zero_leg_s(), 1),
+                "dwell_extra_s": round(self.dwell_extra_s(), 1)}

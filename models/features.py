@@ -30,6 +30,23 @@ def provider_speed_kmh(x: dict) -> float:
     return (x.get("dist_km") or 0.0) * 3600.0 / max(1.0, prov / cond)
 
 
+# Leg length bins (km): the true / provider ratio falls steeply with the leg length
+# (pulling out, parking and town junctions weigh most on short legs), and not
+# linearly, so the linear model gets one weight per bin plus a log-length slope.
+DIST_EDGES_KM = (0.3, 0.6, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
+
+
+def dist_bin(dist_km: float) -> int:
+    """
+    >>> dist_bin(0.1), dist_bin(1.2), dist_bin(50.0)
+    (0, 3, 9)
+    """
+    for i, e in enumerate(DIST_EDGES_KM):
+        if dist_km < e:
+            return i
+    return len(DIST_EDGES_KM)
+
+
 def eta_linear_features(x: dict, vres: float | None = None) -> dict:
     """Leg features for the linear log-ratio model.
 
@@ -51,6 +68,9 @@ def eta_linear_features(x: dict, vres: float | None = None) -> dict:
         f"ft_{ft}": 1.0,
         f"h{hi}": 1.0,
     }
+    d = float(x.get("dist_km") or 0.0)
+    f[f"db{dist_bin(d)}"] = 1.0
+    f["log_dist"] = _log(d, 0.05) * 0.5
     if vres is not None:
         f["vres"] = vres
     return f

@@ -1,23 +1,36 @@
-"""Calibrated 80 % and 95 % arrival intervals: online, normalized, adaptive conformal.
+"""Calibrated 80 % and 95 % arrival intervals: online, normalized, adaptive conformal,
+conditional on the horizon and on the number of stops ahead.
 
 For each prediction the engine captured ``xi`` (horizon, stops ahead, hour ...)
 and, when the stop is reached, hands back the residual ``actual - predicted``
 arrival in seconds.  The residual is divided by a scale that grows with the
-horizon, ``scale = base_s + rel x horizon_s``, giving a *score*.  Scores are
-kept per horizon bucket in a sliding window of the most recent ``window``; an
-interval is the empirical lower and upper tail quantiles of the bucket's scores
-times the scale.  Both tails are calibrated separately (arrivals are skewed
-late), each with adaptive conformal inference (Gibbs & Candes 2021): every
-label nudges the tail level by ``gamma x (target - missed)``, so if recent
+horizon, ``scale = base_s + rel x horizon_s``, giving a *score*.
+
+Scores are kept in sliding windows per **cell**: a fine horizon bucket
+(``CELL_EDGES``: 5, 10, 20, 30, 45, 60, 90, 120 min) crossed with the stops
+ahead (0, 1, 2-3, 4+).  The next stop's error is one leg's; the fifth stop's
+adds four legs, four services and any re-planning, so pooling them gives the
+near stops intervals several times too wide and the far ones too narrow.  A
+cell answers once it holds ``min_cell`` scores; until then its coarse horizon
+bucket (``HORIZON_EDGES``, ``min_n`` scores) answers, and before that the
+conservative ``PRIOR``.  An interval is the empirical lower and upper tail
+quantiles of the answering window's scores times the scale.  Both tails are
+calibrated separately (arrivals are skewed late), each with adaptive conformal
+inference (Gibbs & Candes 2021): every label nudges the tail level of its cell
+(and of its coarse bucket) by ``gamma x (target - missed)``, so if recent
 intervals missed more often than promised they widen, and vice versa.  That is
-what makes coverage hold over time (by hour), not just on average.
+what makes coverage hold over time (by hour), not just on average.  Everything
+is learned in event order from labels only: no clock, no randomness.
+
+The lower bound is never before the moment of prediction (an arrival cannot
+precede ``now``): ``lo >= -horizon``.
 
 One instance serves one zone (the engine builds seats per zone), so coverage is
 calibrated per zone by construction.
 
 Promise: of the deliveries predicted with this model, about 80 % (95 %) arrive
-inside the 80 % (95 %) interval, in every zone and every hour, as long as
-tomorrow resembles the last few hundred stops.
+inside the 80 % (95 %) interval, in every zone, horizon bucket and hour, as long
+as tomorrow resembles the last few hundred stops.
 """
 
 from __future__ import annotations
@@ -47,8 +60,18 @@ PRIOR = (
 )
 
 
+CELL_EDGES = (300.0, 600.0, 1200.0, 1800.0, 2700.0, 3600.0, 5400.0, 7200.0)
+AHEAD_EDGES = (1, 2, 4)   # stops ahead: 0 | 1 | 2-3 | 4+
+N_AHEAD = len(AHEAD_EDGES) + 1
+
+
 def horizon_bucket(h: float) -> int:
     return bisect.bisect_right(HORIZON_EDGES, h)
+
+
+def cell_of(h: float, ahead: int) -> int:
+    """The fine cell (horizon x stops ahead) of a prediction."""
+    return bisect.bisect_right(CELL_EDGES, h) * N_AHEAD + bisect.bisect_right(AHEAD_EDGES, ahead)
 
 
 def _quantile(sorted_xs: list, q: float) -> float:
@@ -70,56 +93,90 @@ def _quantile(sorted_xs: list, q: float) -> float:
     return sorted_xs[i] * (1 - fr) + sorted_xs[i + 1] * fr
 
 
+class _Window:
+    """Scores of one bucket or cell, with its four adaptive tail levels."""
+
+    __slots__ = ("scores", "levels", "cache")
+
+    def __init__(self, window: int):
+        self.scores: deque = deque(maxlen=window)
+        self.levels = list(TAILS)
+        self.cache = None
+
+    def thresholds(self) -> tuple:
+        if self.cache is None:
+            srt = sorted(self.scores)
+            lv = self.levels
+            self.cache = (_quantile(srt, lv[0]), _quantile(srt, 1 - lv[1]),
+                          _quantile(srt, lv[2]), _quantile(srt, 1 - lv[3]))
+        return self.cache
+
+    def learn(self, score: float, gamma: float) -> None:
+        """Adaptive conformal step on the thresholds in force, then remember ``score``."""
+        if self.scores:
+            q = self.thresholds()
+            misses = (score < q[0], score > q[1], score < q[2], score > q[3])
+            lv = self.levels
+            for i in range(4):
+                v = lv[i] + gamma * (TAILS[i] - (1.0 if misses[i] else 0.0))
+                lv[i] = LEVEL_MIN if v < LEVEL_MIN else 0.45 if v > 0.45 else v
+        self.scores.append(score)
+        self.cache = None
+
+
 class ConformalIntervals(LearnedSeat):
-    def __init__(self, window: int = 400, min_n: int = 200, gamma: float = 0.015,
-                 base_s: float = 240.0, rel: float = 0.15):
-        self.version = "interval-aci-1"
+    def __init__(self, window: int = 400, min_n: int = 40, gamma: float = 0.015,
+                 base_s: float = 240.0, rel: float = 0.15, cell_window: int = 250,
+                 min_cell: int = 40):
+        self.version = "interval-aci-2"
         self.n_learned = 0
         self.window, self.min_n, self.gamma = window, min_n, gamma
+        self.cell_window, self.min_cell = cell_window, min_cell
         self.base_s, self.rel = base_s, rel
-        nb = len(HORIZON_EDGES) + 1
-        self.scores: list[deque] = [deque(maxlen=window) for _ in range(nb)]
-        self.levels: list[list[float]] = [list(TAILS) for _ in range(nb)]
-        self._cache: list = [None] * nb
+        self.buckets = [_Window(window) for _ in range(len(HORIZON_EDGES) + 1)]
+        self.cells = [_Window(cell_window) for _ in range((len(CELL_EDGES) + 1) * N_AHEAD)]
         # progressive validation (the interval in force just before learning the label)
         self.mae = metrics.MAE()
         self.n_cov = [0, 0]
         self.width_sum = [0.0, 0.0]
         self.watch = DriftWatch("intervals", "abs_arrival_error_score")
 
+    @classmethod
+    def restore(cls, snap: bytes):
+        obj = super().restore(snap)
+        if getattr(obj, "version", None) != "interval-aci-2":
+            return cls()   # an older layout: start cold (its windows are not comparable)
+        return obj
+
     def scale(self, horizon_s: float) -> float:
         return self.base_s + self.rel * (horizon_s if horizon_s > 0 else 0.0)
 
-    def _thresholds(self, b: int) -> tuple:
-        q = self._cache[b]
-        if q is not None:
-            return q
-        data = self.scores[b]
-        if len(data) < self.min_n:
-            q = PRIOR[b]
+    def _thresholds(self, h: float, ahead: int) -> tuple:
+        c = self.cells[cell_of(h, ahead)]
+        if len(c.scores) >= self.min_cell:
+            q = c.thresholds()
         else:
-            srt = sorted(data)
-            lv = self.levels[b]
-            q = (_quantile(srt, lv[0]), _quantile(srt, 1 - lv[1]),
-                 _quantile(srt, lv[2]), _quantile(srt, 1 - lv[3]))
+            b = horizon_bucket(h)
+            w = self.buckets[b]
+            q = w.thresholds() if len(w.scores) >= self.min_n else PRIOR[b]
         # the interval holds the point ETA, and the 95 % interval holds the 80 % one
         lo, hi = min(q[0], 0.0), max(q[1], 0.0)
-        q = (lo, hi, min(q[2], lo), max(q[3], hi))
-        self._cache[b] = q
-        return q
+        return (lo, hi, min(q[2], lo), max(q[3], hi))
 
     def interval(self, x: dict) -> tuple[float, float, float, float]:
         h = x["horizon_s"]
-        q = self._thresholds(horizon_bucket(h))
+        q = self._thresholds(h, int(x.get("stops_ahead") or 0))
         s = self.scale(h)
-        return (q[0] * s, q[1] * s, q[2] * s, q[3] * s)
+        floor = -h if h > 0 else 0.0   # never an arrival before now
+        lo80, lo95 = q[0] * s, q[2] * s
+        return (lo80 if lo80 > floor else floor, q[1] * s,
+                lo95 if lo95 > floor else floor, q[3] * s)
 
     def update(self, x: dict, residual_s: float) -> None:
         r = residual_s
-        if r != r or math.isinf(r):
+        h = x.get("horizon_s")
+        if r != r or math.isinf(r) or h is None or h != h or math.isinf(h):
             return
-        h = x["horizon_s"]
-        b = horizon_bucket(h)
         lo80, hi80, lo95, hi95 = self.interval(x)
         # progressive metrics and drift, on the interval in force before this label
         self.mae.update(r, 0.0)
@@ -127,18 +184,10 @@ class ConformalIntervals(LearnedSeat):
         self.n_cov[1] += 1 if lo95 <= r <= hi95 else 0
         self.width_sum[0] += hi80 - lo80
         self.width_sum[1] += hi95 - lo95
-        s = self.scale(h)
-        score = r / s
+        score = r / self.scale(h)
         self.watch.update(abs(score), {"zone": x.get("zone")})
-        # adaptive conformal: every label moves each tail's level by
-        # gamma x (target - missed), so the running miss rate tracks the target
-        lv = self.levels[b]
-        misses = (r < lo80, r > hi80, r < lo95, r > hi95)
-        for i in range(4):
-            v = lv[i] + self.gamma * (TAILS[i] - (1.0 if misses[i] else 0.0))
-            lv[i] = LEVEL_MIN if v < LEVEL_MIN else 0.45 if v > 0.45 else v
-        self.scores[b].append(score)
-        self._cache[b] = None
+        self.buckets[horizon_bucket(h)].learn(score, self.gamma)
+        self.cells[cell_of(h, int(x.get("stops_ahead") or 0))].learn(score, self.gamma)
         self.n_learned += 1
 
     def metrics(self) -> dict:

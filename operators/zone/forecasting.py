@@ -86,6 +86,10 @@ class Forecasting:
         pace_var = abs(v.pace - 1.0)
         zone = st.zone
         self._models = None   # the seats' versions, looked up once per refresh
+        zl = getattr(seats.eta, "zero_leg_s", None)
+        zero_s = zl() if zl is not None else 0.0   # a stop-to-stop leg at the same door
+        dx = getattr(seats.eta, "dwell_extra_s", None)
+        dwell = dx() if dx is not None else 0.0    # true time at a stop beyond its service
         for i, (oid, kind) in enumerate(route):
             o = orders[oid]
             if kind == DELIVERY:
@@ -98,7 +102,7 @@ class Forecasting:
             else:
                 prov = leg_s(prev, p, t)[0]
                 ratio = ratios[i - 1] if i - 1 < n_ratios else 1.0
-            arrive = t + prov * ratio
+            arrive = t + (prov * ratio if prov > 0.0 or i == 0 else zero_s)
             arrive_p = tp + prov
             hk = int(th // 3600) % 24
             hr = hist_of.get(hk)
@@ -108,7 +112,7 @@ class Forecasting:
             arrive_h = th + prov * hr
             start = arrive if arrive > w0 else w0
             etas.append(round(arrive, 1))
-            t, prev = start + svc, p
+            t, prev = start + svc + dwell, p
             tp = (arrive_p if arrive_p > w0 else w0) + svc
             th = (arrive_h if arrive_h > w0 else w0) + svc
             if kind != DELIVERY:
@@ -213,12 +217,21 @@ class Forecasting:
         leg it drove, if that leg was the one predicted."""
         leg = v.leg
         v.leg = None
+        obs = getattr(self.seats.eta, "observe_stop", None)
+        if obs is not None:
+            obs(v.id, now, o.service_s if kind == DELIVERY else o.pickup_service_s,
+                None if leg is None else leg["ts"])
         if leg is None:
             return
         if leg["to"] != [o.id, kind]:
             return  # the driver went elsewhere: the prediction was for another leg
         actual = now - leg["ts"]
         prov = leg["provider_s"]
+        if prov <= 0.0 and actual >= 0:   # a zero-length leg: learn its true duration
+            zl = getattr(self.seats.eta, "learn_zero_leg", None)
+            if zl is not None:
+                zl(actual)
+            return
         if prov < 30 or actual <= 0:
             return
         ratio = actual / prov

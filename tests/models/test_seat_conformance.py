@@ -163,6 +163,7 @@ def test_a_cold_conformal_interval_is_its_documented_prior() -> None:
     for h in (0.0, 300.0, 1500.0, 4000.0, 9000.0):
         q = PRIOR[horizon_bucket(h)]
         lo, hi = min(q[0], 0.0), max(q[1], 0.0)
-        want = (lo * s.scale(h), hi * s.scale(h), min(q[2], lo) * s.scale(h),
-                max(q[3], hi) * s.scale(h))
+        floor = -h   # never an arrival before now
+        want = (max(floor, lo * s.scale(h)), hi * s.scale(h),
+                max(floor, min(q[2], lo) * s.scale(h)), max(q[3], hi) * s.scale(h))
         assert s.interval({"horizon_s": h}) == pytest.approx(want)

@@ -277,7 +277,9 @@ def test_seats_raise_drift_events_when_travel_times_jump():
     rng = random.Random(8)
     for i in range(3000):
         x = leg_x(rng, i)
-        s.eta.learn(x, true_ratio(x, rng) * (1.0 if i < 1500 else 2.5))
+        # half the legs become 2.5 times slower (incidents on some roads): a uniform
+        # jump is absorbed by the leg-length weights within a few legs, this is not
+        s.eta.learn(x, true_ratio(x, rng) * (1.0 if i < 1500 else rng.choice((1.0, 2.5))))
     evs = drift_events(s)
     assert any(e["seat"] == "eta" and e["after"] > e["before"] for e in evs)
     assert drift_events(s) == []

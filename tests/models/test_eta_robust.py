@@ -1,0 +1,138 @@
+"""The ETA seat off the simulator: leg length, the guard, bad inputs, zero legs;
+intervals conditional on the stops ahead and never before now."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from fleetstream.models.eta import RiverEta
+from fleetstream.models.intervals import ConformalIntervals
+
+
+def _leg(rng: random.Random, dist_km: float, hour: float = 10.0) -> dict:
+    prov = max(30.0, dist_km * 3600.0 / 40.0)
+    return {"dist_km": dist_km, "provider_s": prov, "hour": hour, "dow": 2, "zone": "Z",
+            "vehicle_type": "van", "fleet_type": "captive", "driver_pace": 1.0,
+            "condition_factor": 1.0, "stops_ahead": 0, "speed_kmh": 30.0}
+
+
+def _true_ratio(rng: random.Random, d: float) -> float:
+    # real trips: short legs far slower than free flow, long ones close to it
+    return (3.2 if d < 0.5 else 2.4 if d < 1.5 else 1.8 if d < 4 else 1.2) * math.exp(rng.gauss(0, 0.1))
+
+
+def test_the_correction_follows_the_leg_length_in_every_decile():
+    rng = random.Random(4)
+    m = RiverEta()
+    for _ in range(3000):
+        d = math.exp(rng.uniform(math.log(0.1), math.log(20)))
+        m.learn(_leg(rng, d), _true_ratio(rng, d))
+    errs = []
+    for _ in range(2000):
+        d = math.exp(rng.uniform(math.log(0.1), math.log(20)))
+        x, r = _leg(rng, d), _true_ratio(rng, d)
+        errs.append((d, abs(r - m.predict_ratio(x)) * x["provider_s"], abs(r - 1) * x["provider_s"]))
+    errs.sort()
+    for k in range(10):
+        dec = errs[k * 200:(k + 1) * 200]
+        model, prov = sum(e[1] for e in dec), sum(e[2] for e in dec)
+        assert model < 0.75 * prov, (k, model, prov)
+
+
+def test_the_guard_falls_back_to_the_provider_where_the_model_got_worse():
+    rng = random.Random(5)
+    m = RiverEta("hat")   # a tree's leaves average their whole history: it lags a change
+    for _ in range(1500):
+        d = rng.choice((0.2, 12.0))
+        m.learn(_leg(rng, d), 2.0)
+    assert m.predict_ratio(_leg(rng, 12.0)) > 1.7
+    for _ in range(60):   # long legs now run at the provider's time: the model lags
+        m.learn(_leg(rng, 12.0), 1.0)
+        m.learn(_leg(rng, 0.2), 2.0)
+    assert m.predict_ratio(_leg(rng, 12.0)) == 1.0        # guarded: the provider
+    assert m.predict_ratio(_leg(rng, 0.2)) > 1.7          # other lengths keep the model
+    assert m.metrics()["guarded_legs"] > 0
+    again = RiverEta.restore(m.snapshot())
+    assert again.predict_ratio(_leg(rng, 12.0)) == 1.0
+
+
+def test_non_finite_inputs_are_answered_by_the_provider_and_not_learned():
+    rng = random.Random(6)
+    m = RiverEta()
+    for _ in range(300):
+        m.learn(_leg(rng, 1.0), 2.0)
+    n = m.n_learned
+    for bad in ({"dist_km": float("nan")}, {"provider_s": float("inf")}, {"hour": float("nan")}):
+        x = {**_leg(rng, 1.0), **bad}
+        assert m.predict_ratio(x) == 1.0
+        m.learn(x, 2.0)
+    assert m.n_learned == n
+    assert math.isfinite(m.predict_ratio(_leg(rng, 1.0)))
+
+
+def test_zero_length_legs_take_a_learned_time_not_zero():
+    m = RiverEta()
+    assert m.zero_leg_s() == 30.0
+    for _ in range(200):
+        m.learn_zero_leg(75.0)
+    assert abs(m.zero_leg_s() - 75.0) < 1.0
+    m.learn_zero_leg(float("nan"))
+    m.learn_zero_leg(-5.0)
+    assert abs(m.zero_leg_s() - 75.0) < 1.0
+
+
+def test_an_interval_never_starts_before_now():
+    iv = ConformalIntervals()
+    lo80, _, lo95, _ = iv.interval({"horizon_s": 60.0})
+    assert lo80 >= -60.0 and lo95 >= -60.0
+    rng = random.Random(7)
+    for _ in range(3000):
+        h = rng.uniform(0, 4000)
+        iv.update({"horizon_s": h, "stops_ahead": rng.randrange(6)}, rng.gauss(0, 300 + 0.2 * h))
+    for h in (0.0, 30.0, 120.0, 900.0):
+        for a in range(6):
+            lo80, hi80, lo95, hi95 = iv.interval({"horizon_s": h, "stops_ahead": a})
+            assert lo95 >= -h and lo80 >= -h and lo95 <= lo80 <= 0 <= hi80 <= hi95
+
+
+def test_intervals_are_conditional_on_the_stops_ahead():
+    # the next stop's error is small, the fifth stop's large: one pooled window would
+    # make the first too wide and the second too narrow
+    rng = random.Random(8)
+    iv = ConformalIntervals()
+    hits: dict[int, list] = {0: [], 5: []}
+    widths: dict[int, list] = {0: [], 5: []}
+    for i in range(12000):
+        a = rng.choice((0, 5))
+        h = rng.uniform(300, 1700)
+        x = {"horizon_s": h, "stops_ahead": a}
+        lo80, hi80, lo95, hi95 = iv.interval(x)
+        r = max(-h, rng.gauss(30, 60) if a == 0 else rng.gauss(120, 600))  # not before now
+        if i > 2000:
+            hits[a].append((lo80 <= r <= hi80, lo95 <= r <= hi95))
+            widths[a].append(hi95 - lo95)
+        iv.update(x, r)
+    for a in (0, 5):
+        c80 = sum(h[0] for h in hits[a]) / len(hits[a])
+        c95 = sum(h[1] for h in hits[a]) / len(hits[a])
+        assert abs(c80 - 0.80) < 0.03 and abs(c95 - 0.95) < 0.02, (a, c80, c95)
+    w0 = sorted(widths[0])[len(widths[0]) // 2]
+    assert w0 < 300.0, w0      # about 2 x 1.96 x 60 s, not the pooled width
+
+
+def test_the_time_at_a_stop_beyond_its_service_is_learned():
+    m = RiverEta()
+    assert m.dwell_extra_s() == 0.0
+    t = 0.0
+    m.observe_stop("V1", t, 120.0, None)
+    for _ in range(200):   # each stop really takes 120 + 90 s, then a 300 s leg
+        depart = t + 210.0
+        t = depart + 300.0
+        m.observe_stop("V1", t, 120.0, depart)
+    assert abs(m.dwell_extra_s() - 90.0) < 5.0
+    m.observe_stop("V1", t + 10, 120.0, t - 50)     # a departure before the arrival: ignored
+    m.observe_stop("V1", float("nan"), 120.0, t)    # non-finite: ignored
+    assert abs(m.dwell_extra_s() - 90.0) < 5.0
+    m.forget_vehicle("V1")
+    assert "V1" not in m.last_stop
