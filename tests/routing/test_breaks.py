@@ -173,3 +173,27 @@ def test_break_window_defaults_to_the_shift():
     v.break_earliest_ts, v.break_latest_ts = T0 + 7200, T0 + 3600   # latest before earliest
     assert RC.engine_break(v, T0) == Break(T0 + 7200, T0 + 7200, 600.0)
     assert RC.engine_break(van(), T0) is None
+
+
+def test_reroute_respects_the_break_and_the_driving_limit():
+    """ORToolsStrategy.reroute_result (the engine's re-route: local search on the
+    adapted problem) returns a sequence the checker passes with the driver's break
+    and driving limit; a zig-zag route over the limit is repaired."""
+    from fleetstream.operators.routing.strategy import ORToolsStrategy
+    from fleetstream.operators.state import ACTIVE
+    orders = {f"s{m}": order(f"s{m}", north(m), T0, T0 + 8 * 3600) for m in (10, 40, 20, 30)}
+    v = van((T0 + 1800, T0 + 3 * 3600, 1800.0), max_drive=85 * 60.0)
+    v.status, v.pos = ACTIVE, DEPOT
+    v.route = [(oid, "delivery") for oid in orders]        # 10, 40, 20, 30: 100 min of driving
+    v.onboard = list(orders)
+    for o in orders.values():
+        o.status, o.vehicle_id = "onboard", "v1"
+    strat = ORToolsStrategy()
+    res = strat.reroute_result(v, orders, T0, tt, dist)
+    assert res is not None and res.changed
+    b = build_problem([v], list(orders.values()), {"v1": res.sequence}, T0, tt, dist, strat.config)
+    spec = b.problem.vehicle("v1")
+    assert spec.break_ is not None and spec.max_drive == 85 * 60.0
+    rep = check_route(b.problem, "v1", res.sequence)
+    assert rep.feasible, [r.as_dict() for r in rep.violations]
+    assert rep.drive <= 85 * 60.0 and rep.break_after is not None
