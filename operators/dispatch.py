@@ -327,60 +327,138 @@ def _pair_drive(timing: Timing, from_pos: Point, from_ts: float, k: int, j: int,
 def _insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Point,
                     from_ts: float, tt: TravelFn, dist: DistFn, pair_window: int,
                     balance_cost: float) -> tuple[Insertion | None, str]:
-    """Insertion for a vehicle whose driver still has a break to take: every candidate
-    route is re-timed in full (:func:`route_timing`; the break moves with the stops).
-    A candidate is feasible when the new stops and every stop after them are on time,
-    the vehicle is back by its shift end, the break starts by its latest start and the
-    driving time stays within the driver's limit."""
-    stops = list(v.route)
+    """Insertion for a vehicle whose driver still has a break to take: each candidate
+    is re-timed from its insertion point (the prefix keeps the current schedule) with
+    the break placed as :func:`route_timing` places it, until the break is behind and
+    an original stop is reached in time for the rest of the route (its no-break
+    ``latest`` start: past the break nothing else moves it).  A candidate is feasible
+    when the new stops and every stop after them are on time, the vehicle is back by
+    its shift end, the break starts by its latest start and the driving time stays
+    within the driver's limit.  Costs as in the no-break path."""
+    brk = RC.engine_break(v, from_ts)
+    stops = v.route
     n = len(stops)
     cur = route_timing(v, stops, orders, from_pos, from_ts, tt)
+    pts, dep, ws, we, svc, latest = (cur.points, cur.depart, cur.window_start, cur.window_end,
+                                     cur.service, cur.latest)
+    b_after = cur.break_after
     drive_left = RC.engine_drive_left(v)
     km_cost = v.cost_per_km / 1000.0
     s_cost = v.cost_per_hour / 3600.0
     stop_cost = v.cost_per_stop + balance_cost * (n + len(v.onboard))
-    pts = [from_pos] + cur.points + [v.end]
-    cur_m = sum(dist(pts[i], pts[i + 1]) for i in range(len(pts) - 1))
     best: Insertion | None = None
-    blocked = C_WINDOW
-    pair = not (o.kind != "on_demand" or o.status == "onboard")
-    cands: list[tuple[int, ...]] = []
-    for k in range(n + 1):
-        if pair:
-            cands.extend((k, j) for j in range(k, min(n, k + pair_window) + 1))
-        else:
-            cands.append((k,))
-    for pos in cands:
-        ins = Insertion(v.id, pos, 0.0, 0.0, 0.0, o.id)
-        route = inserted_route(stops, ins)
-        t = route_timing(v, route, orders, from_pos, from_ts, tt)
-        first = pos[0]
-        bad = any(t.start[i] > t.window_end[i] for i in range(first, len(route)))
-        bad = bad or t.end_ts > v.shift_end_ts
-        if bad:
-            continue
-        if t.break_late_s > 0:
-            blocked = C_BREAK
-            continue
-        if drive_left is not None and t.drive_s > drive_left:
-            blocked = C_DRIVE
-            continue
-        rp = [from_pos] + t.points + [v.end]
-        added_m = sum(dist(rp[i], rp[i + 1]) for i in range(len(rp) - 1)) - cur_m
-        added_s = t.end_ts - cur.end_ts
-        cost = added_m * km_cost + max(0.0, added_s) * s_cost + len(pos) * stop_cost
-        if best is None or cost < best.cost:
-            best = Insertion(v.id, pos, cost, added_m / 1000.0, added_s, o.id)
-    if best is None and blocked == C_WINDOW:
-        # Would it fit without the break?  Then the break is what blocks it.
-        for pos in cands:
-            route = inserted_route(stops, Insertion(v.id, pos, 0.0, 0.0, 0.0, o.id))
-            t = _timing_without_break(v, route, orders, from_pos, from_ts, tt)
-            if (all(t.start[i] <= t.window_end[i] for i in range(pos[0], len(route)))
-                    and t.end_ts <= v.shift_end_ts):
-                blocked = C_BREAK
+    blocked = [C_WINDOW]
+    b0, b1, bd = brk.earliest, brk.latest, brk.duration
+
+    def walk(k: int, new: list, j: int) -> tuple[bool, float]:
+        """Re-time from original position ``k``: ``new`` stops [(point, w0, w1, svc)]
+        go in before original stop ``k`` (the first) and before stop ``j`` (the last).
+        Returns (feasible, departure from the last new stop)."""
+        t, pos = (from_ts, from_pos) if k == 0 else (dep[k - 1], pts[k - 1])
+        taken = b_after is not None and b_after <= k - 2
+        items = [(-1, x) for x in new[:1]] + [(i, None) for i in range(k, j)] + \
+            [(-1, x) for x in new[1:]] + [(i, None) for i in range(j, n)]
+        placed = 0
+        d_last = t
+        for i, x in items:
+            p_ = x[0] if i < 0 else pts[i]
+            a = t + tt(pos, p_, t)
+            if not taken and a >= b0:
+                bs = t if t > b0 else b0
+                if bs > b1:
+                    blocked.append(C_BREAK)
+                    return False, 0.0
+                a = (a if a > b0 else b0) + bd
+                taken = True
+            w0, w1, sv = (x[1], x[2], x[3]) if i < 0 else (ws[i], we[i], svc[i])
+            st = a if a > w0 else w0
+            if i < 0:
+                if st > w1:
+                    return False, 0.0
+                placed += 1
+                t, pos = st + sv, p_
+                d_last = t
+                continue
+            if placed == len(new) and taken:
+                return st <= latest[i], d_last
+            if st > w1:
+                return False, 0.0
+            t, pos = st + sv, p_
+        end = t + tt(pos, v.end, t)
+        if not taken and end > b0:
+            bs = t if t > b0 else b0
+            if bs > b1:
+                blocked.append(C_BREAK)
+                return False, 0.0
+            end = (end if end > b0 else b0) + bd
+        if end > v.shift_end_ts:
+            blocked.append(C_SHIFT)
+            return False, 0.0
+        return True, d_last
+
+    def after(i: int) -> tuple[Point, float]:
+        return (from_pos, from_ts) if i == 0 else (pts[i - 1], dep[i - 1])
+
+    d_pt, (d_w0, d_w1), d_svc = o.location, o.stop_window(DELIVERY), o.service_s
+    d_new = (d_pt, d_w0, d_w1, d_svc)
+    if o.kind != "on_demand" or o.status == "onboard":
+        for k in range(n + 1):
+            prev_pt, prev_t = after(k)
+            if prev_t + tt(prev_pt, d_pt, prev_t) > d_w1:
                 break
-    return (best, "") if best else (None, blocked)
+            nxt = pts[k] if k < n else v.end
+            if drive_left is not None and cur.drive_s + (
+                    tt(prev_pt, d_pt, prev_t) + tt(d_pt, nxt, prev_t) - tt(prev_pt, nxt, prev_t)) > drive_left:
+                blocked.append(C_DRIVE)
+                continue
+            ok, d = walk(k, [d_new], k)
+            if not ok:
+                continue
+            added_m = dist(prev_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
+            added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
+            cost = added_m * km_cost + max(0.0, added_s) * s_cost + stop_cost
+            if best is None or cost < best.cost:
+                best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s, o.id)
+    else:
+        p_pt, (p_w0, p_w1), p_svc = o.pickup, o.stop_window(PICKUP), o.pickup_service_s
+        p_new = (p_pt, p_w0, p_w1, p_svc)
+        for k in range(n + 1):
+            prev_pt, prev_t = after(k)
+            if prev_t + tt(prev_pt, p_pt, prev_t) > p_w1:  # type: ignore[arg-type]
+                break
+            for j in range(k, min(n, k + pair_window) + 1):
+                nxt = pts[j] if j < n else v.end
+                first = pts[k] if k < n else v.end
+                bj = pts[j - 1] if j > k else p_pt
+                tj = dep[j - 1] if j > k else prev_t
+                if j == k:
+                    dd = (tt(prev_pt, p_pt, prev_t) + tt(p_pt, d_pt, prev_t) + tt(d_pt, nxt, prev_t)
+                          - tt(prev_pt, nxt, prev_t))
+                    added_m = dist(prev_pt, p_pt) + dist(p_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
+                else:
+                    dd = (tt(prev_pt, p_pt, prev_t) + tt(p_pt, first, prev_t) - tt(prev_pt, first, prev_t)
+                          + tt(bj, d_pt, tj) + tt(d_pt, nxt, tj) - tt(bj, nxt, tj))
+                    added_m = (dist(prev_pt, p_pt) + dist(p_pt, first) - dist(prev_pt, first)
+                               + dist(bj, d_pt) + dist(d_pt, nxt) - dist(bj, nxt))
+                if drive_left is not None and cur.drive_s + dd > drive_left:
+                    blocked.append(C_DRIVE)
+                    continue
+                ok, d = walk(k, [p_new, d_new], j)
+                if not ok:
+                    continue
+                added_s = (d + tt(d_pt, nxt, d)) - (dep[j - 1] if j > 0 else from_ts) - (
+                    tt(pts[j - 1] if j > 0 else from_pos, nxt, dep[j - 1] if j > 0 else from_ts))
+                cost = added_m * km_cost + max(0.0, added_s) * s_cost + 2 * stop_cost
+                if best is None or cost < best.cost:
+                    best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s, o.id)
+    if best is not None:
+        return best, ""
+    if C_BREAK in blocked or C_DRIVE in blocked:
+        return None, C_BREAK if C_BREAK in blocked else C_DRIVE
+    # Would it fit without the break?  Then the break is what blocks it.
+    ins, why = best_insertion(o, _NoBreak(v), orders, from_ts, tt, dist,  # type: ignore[arg-type]
+                              pair_window=pair_window, balance_cost=balance_cost)
+    return None, C_BREAK if ins is not None else (why or C_WINDOW)
 
 
 class _NoBreak:
