@@ -8,7 +8,7 @@ policy that decides whether a message goes out (:class:`CustomerMessages`):
   ``notify_customer_interval_s`` per customer, unless the promised time moved more
   than ``notify_window_change_s``; at most ``notify_customer_max_per_day`` messages
   per customer per local day (the last one is kept for a possible
-  ``order_not_served`` while the customer has another order on no route); none in
+  ``order_not_served`` while the customer has another open order); none in
   the quiet hours (``notify_quiet_hours``: the
   latest one is held and sent when they end, if the order is still open);
 * a message whose time differs from the last one told for the same order says so,
@@ -220,10 +220,11 @@ class CustomerMessages:
 
     @staticmethod
     def may_not_be_served(state: Any, o: Any) -> bool:
-        """Does the customer of ``o`` have another open order on no route (it may get an
-        ``order_not_served`` message: the last update of the day is kept for it)?"""
+        """Does the customer of ``o`` have another open order (it may still get an
+        ``order_not_served`` message: the last message of the day is kept for it)?"""
         return any(x.customer_id == o.customer_id and x.id != o.id
-                   and x.status in ("pending", "proposed") for x in state.orders.values())
+                   and x.status not in ("delivered", "failed", "cancelled")
+                   for x in state.orders.values())
 
     def due(self, state: Any, now: float) -> list[tuple[Any, str, float, float, str]]:
         """Messages held in the quiet hours that may go now: (order-like, kind, eta,
