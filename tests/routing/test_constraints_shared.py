@@ -8,7 +8,8 @@ and the independent checker agrees with every insertion the engine makes.
   windows, no overtime; same travel times rounded to the second: a tolerance of 1 s
   per leg); a stop already late before it stays no later;
 - the same on the first 400 insertions the engine evaluates in a replay of
-  replay_data/small (each asked again with the travel time frozen at its ``now``).
+  replay_data/small (each asked again with the travel time frozen at its ``now``),
+  and every zone plan of that replay carries the checker's verdict "feasible".
 """
 
 from __future__ import annotations
@@ -150,3 +151,12 @@ def test_checker_agrees_on_every_insertion_of_a_replay(tmp_path, monkeypatch):
         bad += _verify(o, v, orders, now, tt_, dist_, ins, why)
     assert not bad, bad[:5]
     assert any(s[4] is not None for s in seen)
+    # Every zone plan the replay emitted was passed by the checker.
+    import orjson
+    checks = []
+    with open(tmp_path / "out" / "fs.decisions.jsonl", "rb") as fh:
+        for line in fh:
+            plan = orjson.loads(line).get("explanation", {}).get("plan")
+            if plan:
+                checks.append(plan.get("independent_check"))
+    assert checks and set(checks) == {"feasible"}, checks
