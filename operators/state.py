@@ -37,11 +37,14 @@ class _Plain:
     def dump(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
 
+    OPTIONAL: dict[str, Any] = {}
+    """Slots added after a snapshot layout: their value when a snapshot lacks them."""
+
     @classmethod
     def load(cls, d: dict[str, Any]) -> Any:
         obj = cls.__new__(cls)
         for k in cls.__slots__:
-            setattr(obj, k, d[k])
+            setattr(obj, k, d[k] if k in d or k not in cls.OPTIONAL else cls.OPTIONAL[k])
         return obj
 
 
@@ -49,10 +52,14 @@ class Vehicle(_Plain):
     __slots__ = (
         "id", "driver_id", "fleet_type", "vehicle_type", "capacity", "skills", "start", "end",
         "shift_start_ts", "shift_end_ts", "cost_per_km", "cost_per_hour", "cost_per_stop",
-        "fixed_cost", "max_route_s", "status", "pos", "pos_ts", "speed_kmh", "route",
+        "fixed_cost", "max_route_s", "break_earliest_ts", "break_latest_ts", "break_s",
+        "max_drive_s", "driven_s", "status", "pos", "pos_ts", "speed_kmh", "route",
         "onboard", "at_stop", "leg", "pace", "route_version", "last_trigger_ts",
         "stale_alerted", "eta_ts", "etas", "depart_ts", "leg_ratios", "leg_ratio_ts", "leg_ratio_rv",
     )
+
+    OPTIONAL = {"break_earliest_ts": None, "break_latest_ts": None, "break_s": None,
+                "max_drive_s": None, "driven_s": 0.0}
 
     @classmethod
     def from_event(cls, ev: ShiftStart) -> "Vehicle":
@@ -65,6 +72,9 @@ class Vehicle(_Plain):
         v.cost_per_km, v.cost_per_hour = ev.cost_per_km, ev.cost_per_hour
         v.cost_per_stop, v.fixed_cost = ev.cost_per_stop, ev.fixed_cost
         v.max_route_s = ev.max_route_s
+        for name, default in cls.OPTIONAL.items():  # optional shift_start fields
+            setattr(v, name, getattr(ev, name, default))
+        v.driven_s = 0.0
         v.status = AT_DEPOT
         v.pos, v.pos_ts, v.speed_kmh = ev.start, ev.ts, 0.0
         v.route = []            # [(order_id, PICKUP|DELIVERY)], remaining stops in order

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleetstream.operators.routing.constraints import apply_requirements, requirements_from_profile
 from fleetstream.operators.state import (CANCELLED, DELIVERED, DELIVERY, DONE, FAILED, ONBOARD, PICKUP,
                                          Order)
 from fleetstream.operators.zone.forecasting import Forecasting, Observer
@@ -34,7 +35,15 @@ class OrderLifecycle:
         if ev.order_id in st.orders:
             st.count("orders_recreated_ignored")
             return
-        st.orders[ev.order_id] = Order.from_event(ev)
+        o = st.orders[ev.order_id] = Order.from_event(ev)
+        # The customer's requirements (customer_profile) become the order's constraints.
+        why = apply_requirements(o, requirements_from_profile(st.customers.get(ev.customer_id)))
+        if why:
+            o.unassigned_alerted = True
+            self.emit.alert(out, ev.ts, "unassigned", "warning",
+                            f"Order {o.id}: the customer's access hours leave no time in its "
+                            "window", None, [o.id], {"reasons": [{"constraint": why}]},
+                            [ev.event_id])
         st.customers.setdefault(ev.customer_id, {"language": "en"})
         seen_customer(st, ev.customer_id, ev.ts)
 
@@ -64,6 +73,8 @@ class OrderLifecycle:
         kind = ev.stop_kind
         v.at_stop = (o.id, kind)
         v.pos = o.stop_point(kind)
+        if v.leg is not None:  # hours of service: the leg just driven
+            v.driven_s = (v.driven_s or 0.0) + max(0.0, ev.ts - v.leg["ts"])
         self.forecasting.learn_leg(v, o, kind, ev.ts)
         # Reality wins: the stop the driver reached is now the head of the route.
         if (o.id, kind) in v.route and v.route[0] != (o.id, kind):

@@ -298,7 +298,9 @@ class World:
         seen_customer(self.state, ev.customer_id, ev.ts)
         c.update({"language": ev.language, "preferred_drop": ev.preferred_drop,
                   "access_instructions": ev.access_instructions, "notes": ev.notes,
-                  "service_requirements": list(ev.service_requirements)})
+                  "service_requirements": list(ev.service_requirements),
+                  "max_vehicle_type": ev.max_vehicle_type, "access_codes": list(ev.access_codes),
+                  "access_hours": list(ev.access_hours)})
 
     # ------------------------------------------------------------------ legs
 
