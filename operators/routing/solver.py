@@ -181,8 +181,9 @@ def unreachable(p: Problem) -> list[str]:
     out = []
     seen: dict[tuple, list[str]] = {}
     for v in p.vehicles:  # identical vehicles (but their ids) are tried once
-        key = (v.start, v.end, v.start_time, v.shift_end, v.max_duration, tuple(sorted(v.capacity.items())),
-               v.skills, v.fleet_type, v.vehicle_type, v.break_, v.onboard, v.at_depot)
+        key = (v.start, v.end, v.start_time, v.shift_end, v.max_duration,
+               tuple(sorted(v.capacity.items())),
+               v.skills, v.fleet_type, v.vehicle_type, v.break_, v.max_drive, v.onboard, v.at_depot)
         seen.setdefault(key, []).append(v.id)
     reps = [ids[0] for ids in seen.values()]
     for j in p.jobs:
