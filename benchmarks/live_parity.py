@@ -120,7 +120,10 @@ def main(argv: list[str] | None = None) -> int:
                 _delete_topics(broker.bootstrap, prefix)
             results.append(res)
             h = res.get("happened", {})
-            print(f"run {i + 1:>2}/{a.runs}: {'IDENTICAL' if res['same'] else 'DIFFERENT'}  "
+            verdict = "IDENTICAL" if res["same"] else "DIFFERENT"
+            if h.get("code_changed"):  # not a verdict on live vs replay: rerun it
+                verdict += " (INVALID: engine code changed during the run)"
+            print(f"run {i + 1:>2}/{a.runs}: {verdict}  "
                   f"decisions {res.get('fs.decisions', '-')}; alerts {res.get('fs.alerts', '-')}; "
                   f"eta {res.get('fs.eta', '-')}; faults at "
                   f"stall {h.get('stall_at', '-')}, broker {h.get('broker_kill_at', '-')}, "
@@ -132,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
         if not a.workdir:
             shutil.rmtree(work, ignore_errors=True)
     same = sum(1 for r in results if r["same"])
-    print(f"total: {same}/{len(results)} runs identical to the file replay "
+    invalid = sum(1 for r in results if r.get("happened", {}).get("code_changed"))
+    print(f"total: {same}/{len(results)} runs identical to the file replay"
+          + (f", {invalid} invalid (code changed mid-run)" if invalid else "") + " "
           f"({time.monotonic() - t_all:.0f} s)", flush=True)
     if a.json:
         with open(a.json, "wb") as f:

@@ -288,6 +288,24 @@ def end_offsets(bootstrap: str, tps: list) -> dict:
         c.close()
 
 
+CODE_DIRS = ("fleetstream", "operators", "models", "connectors", "flows")
+
+
+def code_fingerprint() -> str:
+    """Path, size and mtime of every Python file of the engine: the reference replay
+    and the live engine must run the same code (in a shared working tree another
+    edit between the two would make them differ for reasons of its own)."""
+    import hashlib
+    h = hashlib.sha1()
+    for d in CODE_DIRS:
+        for root, _dirs, files in sorted(os.walk(os.path.join(ROOT, d))):
+            for f in sorted(files):
+                if f.endswith(".py"):
+                    st = os.stat(os.path.join(root, f))
+                    h.update(f"{root}/{f}:{st.st_size}:{st.st_mtime_ns}".encode())
+    return h.hexdigest()
+
+
 OUTPUTS = (("fs.decisions", "decision_id"), ("fs.alerts", "alert_id"), ("fs.eta", "eta_id"))
 
 
@@ -316,6 +334,7 @@ def parity_run(bootstrap: str, prefix: str, msgs: list, workdir: str, partitions
 
     os.makedirs(workdir, exist_ok=True)
     t0 = time.monotonic()
+    code0 = code_fingerprint()
     ensure_topics(bootstrap, prefix, partitions=partitions)
     kcat_publish(bootstrap, msgs, prefix)
     rec: list = []
@@ -371,6 +390,7 @@ def parity_run(bootstrap: str, prefix: str, msgs: list, workdir: str, partitions
             eng.kill()
     happened["rc"] = rc
     happened["seconds"] = round(time.monotonic() - t0, 1)
+    happened["code_changed"] = code_fingerprint() != code0
     result: dict = {"happened": happened, "same": rc == 0}
     for topic, id_field in OUTPUTS:
         want = read_jsonl(os.path.join(ref, topic + ".jsonl"))
