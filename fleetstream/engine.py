@@ -23,11 +23,13 @@ from fleetstream.operators.zone.engine import ZoneEngine
 Output = tuple[str, str, dict]  # (topic, key, record)
 
 
-def default_zone_factory(settings: EngineSettings) -> Callable[[str], ZoneEngine]:
+def default_zone_factory(settings: EngineSettings, limits: LimitsSettings | None = None
+                         ) -> Callable[[str], ZoneEngine]:
     """The zone engine fleetstream runs by default: the best models and routing
-    strategy installed (River models and OR-Tools when available)."""
+    strategy installed (River models and OR-Tools when available), with the run's
+    ``[limits]`` (None: their defaults)."""
     from fleetstream.wiring import build_zone_engine
-    return lambda zone: build_zone_engine(zone, settings)
+    return lambda zone: build_zone_engine(zone, settings, limits=limits)
 
 
 class LocalEngine:
@@ -36,7 +38,7 @@ class LocalEngine:
                  limits: LimitsSettings | None = None):
         self.settings = settings or EngineSettings()
         self.limits = limits or LimitsSettings()
-        self.zone_factory = zone_factory or default_zone_factory(self.settings)
+        self.zone_factory = zone_factory or default_zone_factory(self.settings, self.limits)
         self.trackers: dict[str, PartitionTracker] = {}
         self.zones: dict[str, ZoneEngine] = {}
         self.drops: dict[str, int] = {}

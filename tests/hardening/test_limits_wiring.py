@@ -29,3 +29,9 @@ def test_replay_set_limits_changes_expiry(tmp_path):
     # small has no expired order with the default grace (6 h); with none, orders still
     # open at their window end expire.
     assert any(o.get("outcome") == "expired" or o.get("status") == "expired" for o in outcomes)
+
+
+def test_local_engine_zones_get_the_limits():
+    from fleetstream.engine import LocalEngine
+    eng = LocalEngine(limits=LimitsSettings(retention_s=100.0))
+    assert eng.zone_factory("Z1").limits.retention_s == 100.0
