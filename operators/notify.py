@@ -7,9 +7,8 @@ policy that decides whether a message goes out (:class:`CustomerMessages`):
 * an update (``eta_changed``, ``window_at_risk``) goes out at most once per
   ``notify_customer_interval_s`` per customer, unless the promised time moved more
   than ``notify_window_change_s``; at most ``notify_customer_max_per_day`` messages
-  per customer per local day (the last one is kept for a possible
-  ``order_not_served`` while the customer has another open order); none in
-  the quiet hours (``notify_quiet_hours``: the
+  per customer per local day, the last of them kept for a possible
+  ``order_not_served`` (so updates take at most max - 1); none in the quiet hours (``notify_quiet_hours``: the
   latest one is held and sent when they end, if the order is still open);
 * a message whose time differs from the last one told for the same order says so,
   and why ("later than the 10:05 in our last message, because ...");
@@ -193,9 +192,7 @@ class CustomerMessages:
                     and (last is None or abs(eta - last) <= s.notify_window_change_s)):
                 state.count("notifications_coalesced")
                 return None
-            if n_today >= s.notify_customer_max_per_day or (
-                    n_today == s.notify_customer_max_per_day - 1
-                    and self.may_not_be_served(state, o)):
+            if n_today >= max(1, s.notify_customer_max_per_day - 1):
                 state.count("notifications_capped")
                 return None
             told["day"], told["n"] = day, n_today + 1
@@ -217,14 +214,6 @@ class CustomerMessages:
         else:
             orders.pop(o.id, None)
         return lang, text, eta, hi80
-
-    @staticmethod
-    def may_not_be_served(state: Any, o: Any) -> bool:
-        """Does the customer of ``o`` have another open order (it may still get an
-        ``order_not_served`` message: the last message of the day is kept for it)?"""
-        return any(x.customer_id == o.customer_id and x.id != o.id
-                   and x.status not in ("delivered", "failed", "cancelled")
-                   for x in state.orders.values())
 
     def due(self, state: Any, now: float) -> list[tuple[Any, str, float, float, str]]:
         """Messages held in the quiet hours that may go now: (order-like, kind, eta,
