@@ -57,6 +57,7 @@ def ofield(schema: dict | str, doc: str, optional: bool = False, unit: str = "-"
 
 
 EPOCH = "epoch s (UTC)"
+TT_FACTOR = "travel-time factor (x free flow)"
 STOP_KINDS = ("pickup", "delivery")
 MODEL_SEATS = ("eta", "intervals", "late_risk", "failure_risk")
 SOLVERS = ("ortools", "pyvrp")
@@ -487,11 +488,12 @@ class DetailsConditionClamped:
     was clamped to ``limits.condition_factor_min/max`` (docs/limits.md)."""
 
     TAG: ClassVar[str] = "condition_clamped"
-    clamped_to: float = ofield("number", "The factor used instead.")
+    clamped_to: float = ofield("number", "The factor used instead.", unit=TT_FACTOR)
     conditions: int = ofield("integer", "Conditions concerned.", unit="conditions")
-    factor: float = ofield("number", "The reported factor (a single condition).", True)
+    factor: float = ofield("number", "The reported factor (a single condition).", True,
+                           TT_FACTOR)
     combined_factor: float = ofield("number", "The product of the overlapping conditions.",
-                                    True)
+                                    True, TT_FACTOR)
 
 
 @dataclass

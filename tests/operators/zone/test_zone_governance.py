@@ -89,6 +89,10 @@ def test_approval_of_a_proposal_whose_vehicle_changed_expires_it() -> None:
     out = eng.process(_approval(f, did, True))
     d = [r for t, r in out if t == "fs.decisions"][0]
     assert d["status"] == "expired" and "v1 changed since" in d["explanation"]["summary"]
+    # the expired decision meets the producer (strict) schema of fs.decisions
+    import jsonschema
+    from fleetstream.schemas import strict_schemas
+    jsonschema.validate(d, strict_schemas()["fs.decisions"])
     assert eng.vehicles["v1"].route == [("o2", "delivery")] and eng.orders["o1"].status == PENDING
 
 
