@@ -108,7 +108,9 @@ def test_map_draws_every_vehicle_with_routes(page, console, console_dir):
 def test_alert_feed_orders_and_acknowledges(page, console, console_dir):
     alerts = _records(console_dir, "fs.alerts")
     a = alerts[0]
-    _load(page, f"{console.url}?t={alerts[-1]['ts'] + 1}")
+    # the feed shows the alerts of the last ALERT_OPEN_S (2 h) before the scrubber time
+    t_feed = max(x["ts"] for x in alerts if x["ts"] <= a["ts"] + 3600) + 1
+    _load(page, f"{console.url}?t={t_feed}")
     ids = _attrs(page, "#alerts li", "id")
     assert a["alert_id"] in ids, ids
     sev = _attrs(page, "#alerts li", "severity")
@@ -118,7 +120,7 @@ def test_alert_feed_orders_and_acknowledges(page, console, console_dir):
     _click(page, f'#alerts li[data-id="{a["alert_id"]}"] button.ack')
     _wait(page, 10).until(lambda d: "acked" in d.find_element(
         By.CSS_SELECTOR, f'#alerts li[data-id="{a["alert_id"]}"]').get_attribute("class"))
-    with urllib.request.urlopen(console.url + f"api/state?t={alerts[-1]['ts'] + 1}") as r:
+    with urllib.request.urlopen(console.url + f"api/state?t={t_feed}") as r:
         st = json.loads(r.read())
     acked = {x["alert_id"]: x["ack"] for x in st["alerts"]}
     assert acked[a["alert_id"]]["by"] == "tester"
