@@ -172,7 +172,8 @@ class RiverEta(LearnedSeat):
 
     def observe_stop(self, vehicle_id: str, arrived_ts: float, nominal_s: float,
                      departed_prev_ts: float | None) -> None:
-        """``vehicle_id`` reached a stop at ``arrived_ts`` (nominal service ``nominal_s``)
+        """``vehicle_id`` reached a stop whose service can start at ``arrived_ts`` (the
+        arrival, or the window start when it came early; nominal service ``nominal_s``)
         after leaving its previous one at ``departed_prev_ts`` (None: unknown): learn
         how long the previous stop really took beyond its nominal service."""
         if not _finite(arrived_ts, nominal_s, departed_prev_ts):

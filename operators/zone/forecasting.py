@@ -218,8 +218,9 @@ class Forecasting:
         leg = v.leg
         v.leg = None
         obs = getattr(self.seats.eta, "observe_stop", None)
-        if obs is not None:
-            obs(v.id, now, o.service_s if kind == DELIVERY else o.pickup_service_s,
+        if obs is not None:   # the service starts at the window start if the stop is early
+            obs(v.id, max(now, o.window_start) if kind == DELIVERY else now,
+                o.service_s if kind == DELIVERY else o.pickup_service_s,
                 None if leg is None else leg["ts"])
         if leg is None:
             return
