@@ -7,10 +7,8 @@ same engine and score it against the world's truth (``fleetstream.evaluate``'s
 scorecard):
 
 * ``haversine`` -- the engine as configured today;
-* ``map``       -- the same engine whose zone engines get
-  ``MapProvider(MapNetwork("andorra"))``, by replacing the default provider in
-  ``fleetstream.operators.zone.engine`` inside this script (the product has no
-  setting for it yet).
+* ``map``       -- the same engine with ``engine.travel_provider = "map"``
+  (``MapProvider(MapNetwork("andorra"))``, see fleetstream/wiring.py).
 
 Each provider is scored on its own closed-loop day: replaying one provider's
 recording through an engine with the other provider would score ETAs of routes
@@ -40,11 +38,8 @@ import time
 
 import orjson
 
-from fleetstream.contract.settings import Settings
+from fleetstream.contract.settings import EngineSettings, Settings
 from fleetstream.evaluate import score_replay
-from fleetstream.operators.traveltime_map import MapProvider
-from fleetstream.operators.zone import engine as zone_engine
-from fleetstream.roads.network import MapNetwork
 from fleetstream.sim.record import record
 
 
@@ -59,17 +54,13 @@ def _raw_leg_errors(replay: str) -> dict:
 
 def _day(path: str, seed: int, provider: str, speed_factor: float = 1.0,
          junction_s: float = 0.0) -> dict:
-    """Simulate (unless ``path`` holds the day already) and score, with ``provider``."""
-    original = zone_engine.HaversineProvider
-    if provider == "map":
-        network = MapNetwork("andorra", junction_s=junction_s, speed_factor=speed_factor)
-        zone_engine.HaversineProvider = lambda: MapProvider(network)  # type: ignore[assignment]
-    try:
-        if not os.path.isfile(os.path.join(path, "manifest.json")):
-            record("andorra", path, seed=seed, progress=False)
-        card, _ = score_replay(path, Settings(), progress=False)
-    finally:
-        zone_engine.HaversineProvider = original  # type: ignore[assignment]
+    """Simulate (unless ``path`` holds the day already) and score, with ``provider``
+    chosen by the engine setting ``travel_provider`` (docs/configuration.md)."""
+    es = EngineSettings(travel_provider=provider, travel_map="andorra",
+                        travel_map_speed_factor=speed_factor, travel_map_junction_s=junction_s)
+    if not os.path.isfile(os.path.join(path, "manifest.json")):
+        record("andorra", path, seed=seed, settings=es, progress=False)
+    card, _ = score_replay(path, Settings(engine=es), progress=False)
     with open(os.path.join(path, "manifest.json"), "rb") as f:
         kpis = orjson.loads(f.read())["closed_loop_kpis"]
     held = card["eta"].get("plan_held", {})
