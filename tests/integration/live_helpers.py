@@ -330,7 +330,6 @@ def parity_run(bootstrap: str, prefix: str, msgs: list, workdir: str, partitions
     from fleetstream.connectors.files import write_replay
     from fleetstream.connectors.kafka import ensure_topics, record
     from fleetstream.contract.events import INPUT_TOPICS
-    from fleetstream.replay import run_replay
 
     os.makedirs(workdir, exist_ok=True)
     t0 = time.monotonic()
@@ -349,7 +348,11 @@ def parity_run(bootstrap: str, prefix: str, msgs: list, workdir: str, partitions
     ref = os.path.join(workdir, "replay")
     say(f"published {len(msgs):,} with kcat and recorded them ({time.monotonic() - t0:.0f} s); "
         "file replay ...")
-    run_replay(rec_dir, ref, progress=False)
+    # A subprocess, like the engine: both import the working tree as it is now (an
+    # in-process replay would keep the code imported when this process started).
+    r = subprocess.run([sys.executable, "-m", "fleetstream.cli", "replay", rec_dir, "--out", ref,
+                        "-q"], cwd=ROOT, capture_output=True, text=True, timeout=timeout_s)
+    assert r.returncode == 0, f"file replay failed: {r.stderr[-2000:]}"
     tps = [TopicPartition(prefix + t, p) for t in INPUT_TOPICS for p in range(partitions)]
     ends = end_offsets(bootstrap, tps)
     group = "fs-parity-" + prefix.strip(".")
