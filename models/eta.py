@@ -111,6 +111,8 @@ class RiverEta(LearnedSeat):
             obj.guard = [[0.0, 0.0, 0.0] for _ in range(len(DIST_EDGES_KM) + 1)]
             obj.n_guarded = 0
             obj.zero_leg = [ZERO_LEG_PRIOR_S, 1.0]
+        if len(obj.guard) != len(DIST_EDGES_KM) + 1:   # the bins changed: guard afresh
+            obj.guard = [[0.0, 0.0, 0.0] for _ in range(len(DIST_EDGES_KM) + 1)]
         if not hasattr(obj, "dwell"):
             obj.dwell, obj.last_stop = [0.0, 0.0], {}
             obj.version = f"eta-{obj.kind}-2"

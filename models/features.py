@@ -33,13 +33,14 @@ def provider_speed_kmh(x: dict) -> float:
 # Leg length bins (km): the true / provider ratio falls steeply with the leg length
 # (pulling out, parking and town junctions weigh most on short legs), and not
 # linearly, so the linear model gets one weight per bin plus a log-length slope.
-DIST_EDGES_KM = (0.3, 0.6, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
+# Legs under 50 m (across the street, the next door) have their own bin.
+DIST_EDGES_KM = (0.05, 0.3, 0.6, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 10.0)
 
 
 def dist_bin(dist_km: float) -> int:
     """
-    >>> dist_bin(0.1), dist_bin(1.2), dist_bin(50.0)
-    (0, 3, 9)
+    >>> dist_bin(0.01), dist_bin(0.1), dist_bin(1.2), dist_bin(50.0)
+    (0, 1, 4, 10)
     """
     for i, e in enumerate(DIST_EDGES_KM):
         if dist_km < e:
