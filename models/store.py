@@ -110,8 +110,23 @@ def load_all(models_dir: str) -> dict[str, ModelSeats]:
     return {zone: _load(models_dir, zone, info) for zone, info in m["zones"].items()}
 
 
+def _confined(models_dir: str, name: object) -> str:
+    """The path of a manifest's ``file`` entry, refused unless it is a plain file name
+    inside ``models_dir`` (a manifest may not point elsewhere: ``../x``, ``/etc/x``)."""
+    if not isinstance(name, str) or not name or os.path.basename(name) != name \
+            or name in (".", ".."):
+        raise SnapshotVersionError(f"{models_dir}: manifest file entry {name!r} is not a plain "
+                                   "file name inside the snapshot folder")
+    base = os.path.realpath(models_dir)
+    path = os.path.realpath(os.path.join(base, name))
+    if os.path.dirname(path) != base:
+        raise SnapshotVersionError(f"{models_dir}: manifest file entry {name!r} leads outside "
+                                   "the snapshot folder")
+    return path
+
+
 def _load(models_dir: str, zone: str, info: dict) -> ModelSeats:
-    path = os.path.join(models_dir, info["file"])
+    path = _confined(models_dir, info.get("file"))
     with open(path, "rb") as f:
         blob = f.read()
     if _sha(blob) != info["sha256"]:
