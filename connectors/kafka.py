@@ -45,6 +45,7 @@ from confluent_kafka import (OFFSET_BEGINNING, OFFSET_END, Consumer, KafkaError,
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from fleetstream.connectors.redaction import redact, redact_url, scrub  # noqa: F401
+from fleetstream.contract.headers import output_headers
 from fleetstream.contract.events import INPUT_TOPICS, TOPIC_CUSTOMERS
 from fleetstream.contract.message import kafka_order
 from fleetstream.contract.outputs import OUTPUT_TOPICS
@@ -550,10 +551,12 @@ class _OutputPart(StatelessSinkPartition):
         if err is not None:
             self.failed.append(f"{msg.topic()}: {err}")
 
-    def _produce(self, topic: str, key: bytes, value: bytes) -> None:
+    def _produce(self, topic: str, key: bytes, value: bytes,
+                 headers: list | None = None) -> None:
         while True:
             try:
-                self.producer.produce(topic, value, key, on_delivery=self._delivered)
+                self.producer.produce(topic, value, key, on_delivery=self._delivered,
+                                      headers=headers)
                 return
             except BufferError:  # local queue full: let it drain
                 self.producer.poll(0.05)
@@ -578,7 +581,9 @@ class _OutputPart(StatelessSinkPartition):
             counts[topic] = counts.get(topic, 0) + 1
             if topic in self.skip:
                 continue
-            self._produce(prefix + topic, key.encode("utf-8"), dumps(rec))
+            # the contract's headers (docs/topics.md): schema version, trace id...
+            self._produce(prefix + topic, key.encode("utf-8"), dumps(rec),
+                          output_headers(topic, rec))
             self.producer.poll(0)
         remaining = self.producer.flush(self.flush_timeout_s)
         if self.failed or remaining:
