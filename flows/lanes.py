@@ -44,6 +44,7 @@ True
 
 from __future__ import annotations
 
+import math
 import zlib
 from typing import Any
 
@@ -53,9 +54,12 @@ from fleetstream.contract.events import EVENT_TYPES
 from fleetstream.contract.message import InMsg
 from fleetstream.contract.settings import LimitsSettings
 from fleetstream.operators.pipeline import decode
+from fleetstream.operators.tracker import Watermark
 
 CREATING = ("shift_start", "order_created")
 SELF_ZONED = ("condition", "approval", "customer_profile")
+# the field naming the stage-1 entity of a self-zoned event (the rebase counts entities)
+SELF_KEYS = {"approval": ("d:", "decision_id"), "customer_profile": ("c:", "customer_id")}
 
 
 def zone_lane(zone: str, lanes: int) -> int:
@@ -65,13 +69,72 @@ def zone_lane(zone: str, lanes: int) -> int:
 
 class LaneRouter:
     """Picks the lane of each message, in input order.  State: the zone of every
-    vehicle and order seen created (plain dict, snapshotted by the flow)."""
+    vehicle and order seen created, each with the event time until which it is kept
+    (plain dicts, snapshotted by the flow).
+
+    Retention (docs/limits.md, "Retention"): the router forgets an entity on the
+    horizon the stage-1 tracker uses for it (``PartitionTracker._keep``):
+    ``retention_s`` after its last event, and not before an order's window end +
+    ``order_grace_s`` or a vehicle's shift end + ``retention_s``; plus a margin of
+    ``event_skew_s``, so the router never forgets before the lane's tracker does.  Its
+    clock is a ``Watermark`` of the event times it sees, fed with the tracker's rule:
+    only times in ``[min_event_ts, max_event_ts)`` and at most ``event_skew_s`` ahead of
+    it, with the same rebase after ``skew_rebase_events`` too-far-ahead events from as
+    many distinct entities.  So one far-future event cannot make it forget anything.
+    A message with a time that is not a number extends nothing and moves nothing."""
+
+    GC_EVERY_S = 3600.0  # event time between two sweeps of the maps
 
     def __init__(self, lanes: int, zones: dict[str, str] | None = None,
                  limits: LimitsSettings | None = None):
         self.lanes = lanes
         self.zones: dict[str, str] = dict(zones or {})  # "v:<id>" / "o:<id>" -> zone
-        self.limits = limits or LimitsSettings()  # the tracker's decoding limits
+        self.limits = limits = limits or LimitsSettings()  # the tracker's limits
+        # key -> event time after which the entry is forgotten; None: not known yet
+        # (entries restored from a v1 snapshot get one at the next sweep).
+        self.keep: dict[str, float | None] = {k: None for k in self.zones}
+        self.marks = Watermark()
+        self.ahead: list[list] = []   # [entity key, ts] of consecutive too-far-ahead times
+        self.next_gc_ts = -1e18
+        self.forgotten = 0
+
+    # -- event-time clock (the tracker's rule: operators/tracker.py) ---------------
+    def _clock(self, key: str, ts: Any) -> float | None:
+        """``ts`` if the tracker's time check would let it move the lane clock (and
+        observe it), else None."""
+        lim = self.limits
+        if (type(ts) not in (int, float) or not math.isfinite(ts)
+                or not lim.min_event_ts <= ts < lim.max_event_ts):
+            return None
+        wm = self.marks.value
+        if wm is None or ts <= wm + lim.event_skew_s:
+            self.ahead = []
+            self.marks.observe(ts)
+            return ts
+        need = lim.skew_rebase_events
+        ahead = [a for a in self.ahead if a[0] != key and abs(a[1] - ts) <= lim.event_skew_s]
+        if need > 0 and len({a[0] for a in ahead}) + 1 >= need:
+            self.ahead = []
+            self.marks.reset(ts)
+            return ts
+        self.ahead = (ahead + [[key, ts]])[-max(need, 1):]
+        return None
+
+    def _sweep(self) -> None:
+        now = self.marks.value
+        if now is None or now < self.next_gc_ts:
+            return
+        lim = self.limits
+        cut = now - lim.event_skew_s
+        keep, zones = self.keep, self.zones
+        for k in [k for k, t in keep.items() if t is not None and t < cut]:
+            del keep[k]
+            del zones[k]
+            self.forgotten += 1
+        for k, t in keep.items():
+            if t is None:  # from a v1 snapshot: kept a full retention from now
+                keep[k] = now + lim.retention_s
+        self.next_gc_ts = now + self.GC_EVERY_S
 
     def lane(self, msg: InMsg) -> int:
         fallback = msg.seq % self.lanes
@@ -88,6 +151,10 @@ class LaneRouter:
             return fallback
         if t in SELF_ZONED:
             zone = obj.get("zone")
+            pre, field = SELF_KEYS.get(t, ("z:", "zone"))  # as operators/tracker.entity_key
+            ek = obj.get(field)
+            self._clock(pre + (ek if isinstance(ek, str) else "?"), obj.get("ts"))
+            self._sweep()
             return zone_lane(zone, self.lanes) if isinstance(zone, str) else fallback
         prefix = "o:" if cls.KEY == "order_id" else "v:"
         if t in CREATING:
@@ -95,15 +162,43 @@ class LaneRouter:
             if not ok:
                 return fallback
             zone = ev.zone  # type: ignore[attr-defined]
-            self.zones[prefix + getattr(ev, cls.KEY)] = zone
+            key = prefix + getattr(ev, cls.KEY)
+            self.zones[key] = zone
+            r = self.limits.retention_s
+            if self._clock(key, ev.ts) is None:
+                # the tracker refuses it too: the entry is kept on the router's clock only
+                wm = self.marks.value
+                until = (ev.ts if wm is None else wm) + r
+            else:
+                until = max(ev.ts + r, ev.window_end + self.limits.order_grace_s  # type: ignore[attr-defined]
+                            if t == "order_created" else ev.shift_end_ts + r)  # type: ignore[attr-defined]
+            self.keep[key] = max(until, self.keep.get(key) or -1e18)
+            self._sweep()
             return zone_lane(zone, self.lanes)
         ent = obj.get(cls.KEY)
-        zone = self.zones.get(prefix + ent) if isinstance(ent, str) else None
+        key = prefix + ent if isinstance(ent, str) else None
+        ts = self._clock(key or "?", obj.get("ts"))
+        zone = self.zones.get(key) if key is not None else None
+        if zone is not None and ts is not None:
+            k = self.keep.get(key)
+            if k is not None and ts + self.limits.retention_s > k:
+                self.keep[key] = ts + self.limits.retention_s
+        self._sweep()
         return zone_lane(zone, self.lanes) if zone is not None else fallback
 
     def snapshot(self) -> dict[str, Any]:
-        return {"v": 1, "lanes": self.lanes, "zones": dict(self.zones)}
+        return {"v": 2, "lanes": self.lanes, "zones": dict(self.zones),
+                "keep": dict(self.keep), "times": self.marks.snapshot(),
+                "ahead": [list(a) for a in self.ahead], "next_gc_ts": self.next_gc_ts,
+                "forgotten": self.forgotten}
 
     @classmethod
     def restore(cls, snap: dict[str, Any], limits: LimitsSettings | None = None) -> "LaneRouter":
-        return cls(snap["lanes"], snap["zones"], limits)
+        r = cls(snap["lanes"], snap["zones"], limits)
+        if snap.get("v", 1) >= 2:
+            r.keep = dict(snap["keep"])
+            r.marks = Watermark.restore(snap["times"])
+            r.ahead = [list(a) for a in snap["ahead"]]
+            r.next_gc_ts = snap["next_gc_ts"]
+            r.forgotten = snap.get("forgotten", 0)
+        return r
