@@ -170,7 +170,10 @@ def changes(old: dict[str, dict], new: dict[str, dict]) -> list[tuple[str, str]]
             res.append(("breaking", f"{path}: removed"))
         elif a is None:
             parent_new = any(p in new and p not in old for p in _parents(path))
-            breaking = b["required"] and b["dir"] == "input" and not parent_new
+            # A new conditional branch of an input (``<type=order_pin>``: a new event type
+            # the engine accepts) is additive: every old producer is still accepted.
+            branch = path.endswith(">")
+            breaking = b["required"] and b["dir"] == "input" and not parent_new and not branch
             res.append(("breaking" if breaking else "minor", f"{path}: added"))
         else:
             res += _entry_changes(path, a, b)

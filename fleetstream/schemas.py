@@ -64,6 +64,11 @@ CROSS_FIELD_RULES: dict[str, dict[str, Any]] = {
     },
     "condition": {"rules": ["end_ts must be after start_ts"]},
     "shift_start": {"rules": ["shift_end_ts must be after ts"]},
+    "order_update": {
+        "rules": ["at least one of window_start, window_end, location",
+                  "window_end must be after window_start when both are given"],
+        "if_then": [],
+    },
 }
 
 EPOCH = "epoch s (UTC)"

@@ -31,7 +31,7 @@ import math
 from collections import deque
 from typing import Any
 
-from fleetstream.contract.events import Event, Ping
+from fleetstream.contract.events import OVERRIDE_TYPES, Event, Ping
 from fleetstream.contract.settings import LimitsSettings
 
 _LIMITS = LimitsSettings()  # defaults
@@ -89,7 +89,7 @@ DROP = "drop"
 REJECT = "reject"
 
 
-SELF_ZONED = ("condition", "approval", "customer_profile")
+SELF_ZONED = ("condition", "approval", "customer_profile", *OVERRIDE_TYPES)
 FINISHING = ("order_delivered", "order_failed", "order_cancelled", "shift_end")
 
 
@@ -101,6 +101,8 @@ def entity_key(ev: Event) -> str:
         return "z:" + ev.zone  # type: ignore[attr-defined]
     if ev.TYPE == "customer_profile":
         return "c:" + ev.customer_id  # type: ignore[attr-defined]
+    if ev.KEY == "zone":  # dispatcher overrides (order_pin, route_lock, ...)
+        return "z:" + ev.zone  # type: ignore[attr-defined]
     if ev.KEY == "order_id":
         return "o:" + ev.order_id  # type: ignore[attr-defined]
     return "v:" + ev.vehicle_id  # type: ignore[attr-defined]
@@ -129,8 +131,7 @@ class EntityTracker:
                 self._remember(eid)
                 return (DROP, f"stale ping: {ev.ts:.1f} not after {self.last_ping_ts:.1f}")
         zone = getattr(ev, "zone", None)
-        if ev.TYPE in ("shift_start", "order_created", "condition", "approval",
-                       "customer_profile"):
+        if ev.TYPE in ("shift_start", "order_created") or ev.TYPE in SELF_ZONED:
             self.zone = zone
         elif self.zone is None:
             what = "vehicle" if ev.KEY == "vehicle_id" else "order"
@@ -206,7 +207,8 @@ class PartitionTracker:
                  zones: tuple = _LIMITS.zones, max_zones: int = _LIMITS.max_zones,
                  max_unconfirmed_zones: int = _LIMITS.max_unconfirmed_zones,
                  retention_s: float = _LIMITS.retention_s,
-                 order_grace_s: float = _LIMITS.order_grace_s):
+                 order_grace_s: float = _LIMITS.order_grace_s,
+                 clock_stall_events: int = _LIMITS.clock_stall_events):
         # key -> [zone, last_ping_ts, done_ts, keep_until]: an entity not heard of by
         # keep_until (event time: see _keep) is forgotten, finished or not.
         self.entities: dict[str, list] = {}
@@ -236,6 +238,13 @@ class PartitionTracker:
         self.zones_unconfirmed: set[str] = set()
         self.retention_s = retention_s
         self.order_grace_s = order_grace_s
+        # Stalled lane clock (docs/limits.md, "Stalled clock"): accepted events in a row
+        # that did not advance the watermark; one notice per stall.
+        self.clock_stall_events = clock_stall_events
+        self.still_events = 0
+        self.stall_alerted = False
+        self.stalls = 0
+        self.stall: dict | None = None   # the notice of the event just accepted, if any
 
     @property
     def watermark(self) -> float | None:
@@ -251,7 +260,8 @@ class PartitionTracker:
                    ping_lead_s=limits.ping_lead_s, zones=limits.zones,
                    max_zones=limits.max_zones,
                    max_unconfirmed_zones=limits.max_unconfirmed_zones,
-                   retention_s=limits.retention_s, order_grace_s=limits.order_grace_s, **kw)
+                   retention_s=limits.retention_s, order_grace_s=limits.order_grace_s,
+                   clock_stall_events=limits.clock_stall_events, **kw)
 
     def _time_check(self, ev: Event, key: str) -> str | None:
         """Why ``ev.ts`` is not acceptable on this lane, or None (may rebase)."""
@@ -279,6 +289,7 @@ class PartitionTracker:
                 f"(limits.event_skew_s {self.event_skew_s:.0f}){tail}")
 
     def process(self, ev: Event) -> tuple[str, str]:
+        self.stall = None
         eid = ev.event_id
         if eid in self.recent:
             return (DROP, f"duplicate event_id {eid}")
@@ -373,7 +384,19 @@ class PartitionTracker:
         if ts > self.clock:
             self.clock = ts
         self.ahead = []
+        before = self.marks.value
         self.marks.observe(ts)
+        if before is None or ts >= before or self.marks.value > before:
+            # (an event at the watermark is on time: bursts share their timestamps)
+            self.still_events = 0
+            self.stall_alerted = False
+            return
+        self.still_events += 1
+        if self.still_events == self.clock_stall_events and not self.stall_alerted:
+            self.stall_alerted = True
+            self.stalls += 1
+            self.stall = {"events": self.still_events, "clock": float(self.marks.value),
+                          "behind_s": float(self.marks.value - ts)}
 
     def _forget_finished(self) -> None:
         """Drop entities finished more than ``retain_done_s`` ago, and those not heard of
@@ -409,7 +432,9 @@ class PartitionTracker:
                           "max_unconfirmed": self.max_unconfirmed_zones,
                           "known": sorted(self.zones_known),
                           "unconfirmed": sorted(self.zones_unconfirmed)},
-                "retention": [self.retention_s, self.order_grace_s]}
+                "retention": [self.retention_s, self.order_grace_s],
+                "stall": [self.clock_stall_events, self.still_events, self.stall_alerted,
+                          self.stalls]}
 
     @classmethod
     def restore(cls, snap: dict[str, Any]) -> "PartitionTracker":
@@ -433,4 +458,6 @@ class PartitionTracker:
         t.rebases = snap.get("rebases", 0)
         t.marks = Watermark.restore(snap.get("times", [t.clock] if t.clock > -1e17 else []))
         t.ping_lead_s = snap.get("ping_lead", _LIMITS.ping_lead_s)
+        (t.clock_stall_events, t.still_events, t.stall_alerted,
+         t.stalls) = snap.get("stall", (_LIMITS.clock_stall_events, 0, False, 0))
         return t

@@ -216,8 +216,25 @@ class ReasonOrderExpired:
     reason: str = ofield("string", "Why, with the grace period and the last status.")
 
 
+@dataclass
+class ReasonManualOverride:
+    """A dispatcher's override on fs.approvals (since contract 1.2.0; docs/governance.md,
+    "Manual overrides")."""
+
+    TAG: ClassVar[str] = "manual_override"
+    rule: str = ofield("string", "`manual_override`.")
+    action: str = ofield(ext_enum(("order_pin", "order_unpin", "route_lock", "route_unlock",
+                                   "order_update")), "The override event's type.")
+    by: str = ofield("string", "Dispatcher who decided.")
+    reason: str = ofield("string", "The dispatcher's reason.", True)
+    order_id: str = ofield("string", "The order concerned (pin, unpin, update).", True)
+    vehicle_id: str = ofield("string", "The vehicle concerned (pin, lock, unlock).", True)
+    changes: dict = ofield("object", "order_update: the new values (window_start, "
+                           "window_end, location).", True)
+
+
 REASON_TYPES = (ReasonShiftStartPlan, ReasonCheapestInsertion, ReasonPeriodicReoptimization,
-                ReasonLateRisk, ReasonOrderCancelled, ReasonOrderExpired)
+                ReasonLateRisk, ReasonOrderCancelled, ReasonOrderExpired, ReasonManualOverride)
 REASONS = {c.TAG: c for c in REASON_TYPES}
 
 
@@ -380,6 +397,10 @@ DECISION_EXPLANATIONS: dict[str, KindSpec] = {
                      None, _ALWAYS),
     "unassign": KindSpec("An order taken off a route (cancelled).", (ReasonOrderCancelled,),
                          None, _ALWAYS),
+    "override": KindSpec("A dispatcher's override applied (order pinned or unpinned, route "
+                         "locked or unlocked, window or address changed); status applied, "
+                         "autonomy manual, ``approved_by`` the dispatcher.",
+                         (ReasonManualOverride,), None, _ALWAYS),
 }
 
 
@@ -529,8 +550,23 @@ class DetailsProposalUnanswered:
                            "it open.")
 
 
+@dataclass
+class DetailsOverrideConflict:
+    """A dispatcher's override could not be applied (``applied`` false: nothing changed),
+    or was applied but leaves its order infeasible (``applied`` true: an order_update
+    whose new window or address its vehicle cannot meet).  docs/governance.md."""
+
+    TAG: ClassVar[str] = "override_conflict"
+    action: str = ofield("string", "The override event's type (order_pin, order_update, ...).")
+    constraint: str = ofield("string", "What stands in the way (a constraint name such as "
+                             "time_window or capacity, or unknown_order, unknown_vehicle, "
+                             "order_closed, on_board, in_proposal, vehicle_unavailable).")
+    applied: bool = ofield("boolean", "Was the override applied anyway.")
+    by: str = ofield("string", "Dispatcher who asked.")
+
+
 ALERT_DETAIL_TYPES = (DetailsLateRisk, DetailsFailureRisk, DetailsUnassigned, DetailsStaleVehicle,
                       DetailsDrift, DetailsVehicleUnavailable, DetailsStrandedOrders,
                       DetailsEngineError, DetailsLateRiskCleared, DetailsProposalUnanswered,
-                      DetailsConditionClamped, DetailsClockStalled)
+                      DetailsConditionClamped, DetailsClockStalled, DetailsOverrideConflict)
 ALERT_DETAILS = {c.TAG: c for c in ALERT_DETAIL_TYPES}

@@ -590,6 +590,83 @@ class Approval(Event):
                                "docs/governance.md).", optional=True, multiline=True)
 
 
+@dataclass(slots=True)
+class OrderPin(Event):
+    """A dispatcher's override (since contract 1.2.0): serve the order with this vehicle.
+    The engine inserts it there now (cheapest feasible position; if that is infeasible
+    it raises an ``override_rejected`` alert and changes nothing) and no later
+    re-optimization, re-route or redispatch moves it to another vehicle
+    (docs/governance.md, "Manual overrides")."""
+
+    TYPE = "order_pin"
+    TOPIC = TOPIC_APPROVALS
+    KEY = "zone"
+    zone: str = f_id("Zone of the order.")
+    order_id: str = f_id("Order to pin.")
+    vehicle_id: str = f_id("Vehicle that must serve it.")
+    by: str = f_id("Dispatcher who decided.")
+    reason: str | None = f_str("Why.", optional=True, multiline=True)
+
+
+@dataclass(slots=True)
+class OrderUnpin(Event):
+    """Release a pinned order: the engine may move it again (since contract 1.2.0)."""
+
+    TYPE = "order_unpin"
+    TOPIC = TOPIC_APPROVALS
+    KEY = "zone"
+    zone: str = f_id("Zone of the order.")
+    order_id: str = f_id("Order to release.")
+    by: str = f_id("Dispatcher who decided.")
+    reason: str | None = f_str("Why.", optional=True, multiline=True)
+
+
+@dataclass(slots=True)
+class RouteLock(Event):
+    """Lock a vehicle's route (since contract 1.2.0): its sequence is not changed by
+    re-optimization, re-route or redispatch and no new order is inserted into it; stops
+    leave it only by delivery, failure, cancellation or expiry."""
+
+    TYPE = "route_lock"
+    TOPIC = TOPIC_APPROVALS
+    KEY = "zone"
+    zone: str = f_id("Zone of the vehicle.")
+    vehicle_id: str = f_id("Vehicle whose route is locked.")
+    by: str = f_id("Dispatcher who decided.")
+    reason: str | None = f_str("Why.", optional=True, multiline=True)
+
+
+@dataclass(slots=True)
+class RouteUnlock(Event):
+    """Unlock a vehicle's route: the engine may change it again (since contract 1.2.0)."""
+
+    TYPE = "route_unlock"
+    TOPIC = TOPIC_APPROVALS
+    KEY = "zone"
+    zone: str = f_id("Zone of the vehicle.")
+    vehicle_id: str = f_id("Vehicle whose route is unlocked.")
+    by: str = f_id("Dispatcher who decided.")
+    reason: str | None = f_str("Why.", optional=True, multiline=True)
+
+
+@dataclass(slots=True)
+class OrderUpdate(Event):
+    """Change an order's delivery window and/or address (since contract 1.2.0); the
+    route it is on is re-timed, and an ``override_rejected`` alert says when the new
+    window cannot be met on its vehicle.  At least one change must be given."""
+
+    TYPE = "order_update"
+    TOPIC = TOPIC_APPROVALS
+    KEY = "zone"
+    zone: str = f_id("Zone of the order.")
+    order_id: str = f_id("Order to change.")
+    by: str = f_id("Dispatcher who decided.")
+    window_start: float | None = f_ts("New delivery window opens", optional=True)
+    window_end: float | None = f_ts("New delivery window closes", optional=True)
+    location: tuple | None = f_point("New delivery location.", optional=True)
+    reason: str | None = f_str("Why.", optional=True, multiline=True)
+
+
 # ---- fs.customers
 
 
@@ -627,8 +704,12 @@ class CustomerProfile(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     c.TYPE: c for c in (Ping, ShiftStart, ShiftEnd, VehicleUnavailable, OrderCreated,
                         OrderCancelled, StopArrived, OrderPickedUp, OrderDelivered, OrderFailed,
-                        Condition, Approval, CustomerProfile)
+                        Condition, Approval, OrderPin, OrderUnpin, RouteLock, RouteUnlock,
+                        OrderUpdate, CustomerProfile)
 }
+
+OVERRIDE_TYPES = (OrderPin.TYPE, OrderUnpin.TYPE, RouteLock.TYPE, RouteUnlock.TYPE, OrderUpdate.TYPE)
+"""Dispatcher overrides on fs.approvals: keyed by (and routed on) their ``zone``."""
 
 # Per type: [(name, check, optional)] in declaration order, precomputed once.
 _CHECKS: dict[str, list[tuple[str, Callable[[Any], Any], bool]]] = {
@@ -657,6 +738,16 @@ def _check_order(ev: OrderCreated) -> None:
 def _check_condition(ev: Condition) -> None:
     if ev.end_ts <= ev.start_ts:
         raise ValidationError("end_ts", "must be after start_ts")
+
+
+@_cross("order_update")
+def _check_order_update(ev: OrderUpdate) -> None:
+    if ev.window_start is None and ev.window_end is None and ev.location is None:
+        raise ValidationError("", "order_update changes nothing: give window_start, "
+                              "window_end or location")
+    if (ev.window_start is not None and ev.window_end is not None
+            and ev.window_end <= ev.window_start):
+        raise ValidationError("window_end", "must be after window_start")
 
 
 @_cross("shift_start")

@@ -74,8 +74,9 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("status", E(DECISION_STATUSES), True,
          "applied (autonomy auto, or an approved proposal), proposed (waits for fs.approvals), "
          "rejected/expired (a proposal that was not applied), alert_only (autonomy off)."),
-        ("autonomy", E(("auto", "propose", "off")), True,
-         "Autonomy level in force for this decision kind."),
+        ("autonomy", E(("auto", "propose", "off", "manual")), True,
+         "Autonomy level in force for this decision kind (manual: a dispatcher's override, "
+         "kind override; autonomy levels do not apply to it)."),
         ("order_ids", {"type": "array", "items": {"type": "string"}}, True,
          "Orders the decision is about."),
         ("routes", _STOPS, True, "For each affected vehicle, its whole remaining route after the "

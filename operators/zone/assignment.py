@@ -112,8 +112,10 @@ class Assignment:
         orders = self.state.orders
         scored = []
         reserved = self.state.plan_vehicles
+        locked = self.state.locked  # a dispatcher's locked route takes no new order
         for v in self.state.vehicles.values():
-            if static_reject(o, v) is not None or (reserved and v.id in reserved):
+            if (static_reject(o, v) is not None or (reserved and v.id in reserved)
+                    or (locked and v.id in locked)):
                 continue
             best = fast_distance_m(v.pos if v.status == ACTIVE else v.start, o.location)
             route = v.route
@@ -292,7 +294,9 @@ class Assignment:
         if (st.plan_wave_ts >= st.last_shift_start_ts
                 or now - st.last_shift_start_ts < self.settings.plan_settle_s):
             return None
-        depot = sorted((v for v in st.vehicles.values() if v.status == AT_DEPOT), key=lambda v: v.id)
+        pinned_on = set(st.pinned.values())  # overrides: locked routes, pinned orders stay
+        depot = sorted((v for v in st.vehicles.values() if v.status == AT_DEPOT
+                        and v.id not in st.locked and v.id not in pinned_on), key=lambda v: v.id)
         pending = [o for o in st.orders.values() if o.status == PENDING and o.window_end > now]
         if not depot or sum(1 for o in pending if o.kind == "parcel") < cfg.plan_min_orders:
             return None
@@ -331,7 +335,7 @@ class Assignment:
         budget = ({"iterations": pb.iterations, "seed": pb.seed} if backend == "pyvrp"
                   else {"solution_limit": pb.solution_limit})
         for vid in [v.id for v in req.vehicles]:
-            if only is not None and vid not in only:
+            if (only is not None and vid not in only) or vid in st.locked:
                 continue
             v = st.vehicles[vid]
             new = as_stops(res.routes.get(vid, []))
@@ -393,7 +397,7 @@ class Assignment:
                 continue
             v = st.vehicles.get(job.vehicle_id)
             cur = [tuple(s) for s in v.route] if v is not None else []
-            if (v is None or v.status != ACTIVE or st.in_proposal(v.id) or len(cur) < 2
+            if (v is None or v.status != ACTIVE or st.untouchable(v.id) or len(cur) < 2
                     or cur != job.route[len(job.route) - len(cur):]):
                 st.count("reopt_stale")
                 continue
@@ -427,7 +431,7 @@ class Assignment:
         for vid in sorted(st.vehicles):
             v = st.vehicles[vid]
             if (v.status != ACTIVE or len(v.route) < 3 or
-                    zlib.crc32(vid.encode()) % nb not in buckets or st.in_proposal(vid)):
+                    zlib.crc32(vid.encode()) % nb not in buckets or st.untouchable(vid)):
                 continue
             route = [tuple(s) for s in v.route]
             seen = st.reopt_seen.get(vid)

@@ -18,6 +18,7 @@ a method of one capability object over the shared :class:`ZoneState`:
 ``response``              re-route / redispatch / alert on risk (``response.py``)
 ``assignment``            insertion, zone plan, re-optimization (``assignment.py``)
 ``governance``            autonomy, proposals, approvals, effect (``governance.py``)
+``overrides``             dispatcher's pins, locks, order changes (``overrides.py``)
 ``fleet``                 shifts, unavailability, pings (``fleet.py``)
 ``lifecycle``             order events (``orders.py``)
 ``emit``                  output records (``records.py``)
@@ -32,8 +33,10 @@ from dataclasses import replace
 from typing import Any, Callable
 
 from fleetstream.contract.events import (Approval, Condition, CustomerProfile, Event, OrderCancelled,
-                                         OrderCreated, OrderDelivered, OrderFailed, OrderPickedUp, Ping,
-                                         ShiftEnd, ShiftStart, StopArrived, VehicleUnavailable)
+                                         OrderCreated, OrderDelivered, OrderFailed, OrderPickedUp,
+                                         OrderPin, OrderUnpin, OrderUpdate, Ping, RouteLock,
+                                         RouteUnlock, ShiftEnd, ShiftStart, StopArrived,
+                                         VehicleUnavailable)
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.jobs import SolverJobs
@@ -49,6 +52,7 @@ from fleetstream.operators.zone.forecasting import Forecasting, Observer
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.health import CLOCK_STALLED
 from fleetstream.operators.zone.orders import OrderLifecycle
+from fleetstream.operators.zone.overrides import Overrides
 from fleetstream.operators.zone.records import Emitter, Out
 from fleetstream.operators.zone.response import Response
 from fleetstream.operators.zone.retention import Retention
@@ -117,6 +121,7 @@ class ZoneEngine:
         self.fleet = Fleet(st, s, self.world, self.forecasting, self.response, self.emit)
         self.lifecycle = OrderLifecycle(st, self.world, self.forecasting, self.governance, self.emit,
                                         self._observer)
+        self.overrides = Overrides(st, s, self.world, self.governance, self.emit, self._strategy)
         self.retention = Retention(st, self.limits, seats, self.lifecycle, self.emit)
         self.handlers: dict[str, Handler] = {
             ShiftStart.TYPE: self.fleet.on_shift_start,
@@ -132,6 +137,11 @@ class ZoneEngine:
             Condition.TYPE: self.world.on_condition,
             CustomerProfile.TYPE: self.world.on_customer_profile,
             Approval.TYPE: self.governance.on_approval,
+            OrderPin.TYPE: self.overrides.on_pin,
+            OrderUnpin.TYPE: self.overrides.on_unpin,
+            RouteLock.TYPE: self.overrides.on_lock,
+            RouteUnlock.TYPE: self.overrides.on_unlock,
+            OrderUpdate.TYPE: self.overrides.on_update,
         }
 
     # ------------------------------------------------------------------ entry

@@ -31,6 +31,7 @@ slowest work, 50-230 ms on metro) run in the solver pool and the decisions are
 taken at the due time, reconciled with what happened meanwhile (:meth:`Response.apply_job`).
 Needs the engine to hand ``risk`` jobs to :meth:`Response.apply_job`."""
 NO_CANDIDATE = "no candidate vehicle passes the static constraints"
+LOCKED = "the route is locked by a dispatcher"
 
 
 class Response:
@@ -60,6 +61,10 @@ class Response:
         the event path when ``RISK_JOB_ALLOWANCE_S`` is set, see :meth:`request`)."""
         st, strategy = self.state, self.strategy
         st.count("risk_triggers")
+        if v.id in st.locked:  # a dispatcher locked the route: only tell
+            st.count("risk_route_locked")
+            self.alert_remaining(v, at_risk, LOCKED, now, triggers, out)
+            return
         if self.allowance() is not None and self.request(v, at_risk, now, triggers):
             return
         tt = self.world.travel.tt
@@ -120,7 +125,7 @@ class Response:
         """Move at-risk orders that can still move (not on board) to other vehicles or
         fleet types when the gain beats the change cost; returns (moved, note)."""
         st, strategy = self.state, self.strategy
-        movable = movable_orders(v, at_risk, st.orders)
+        movable = [oid for oid in movable_orders(v, at_risk, st.orders) if oid not in st.pinned]
         if not movable:
             return [], ""
         cfg = strategy.config
@@ -144,7 +149,7 @@ class Response:
         """The vehicles ``oid`` may be redispatched to from ``v``."""
         cfg = self.strategy.config
         return [w for w in self.assignment.candidates(self.state.orders[oid], now)
-                [: cfg.redispatch_candidates] if w.id != v.id and not self.state.in_proposal(w.id)]
+                [: cfg.redispatch_candidates] if w.id != v.id and not self.state.untouchable(w.id)]
 
     def decide_redispatch(self, v: Vehicle, res: Any, now: float, triggers: list[str],
                           out: list[Out]) -> tuple[list[str], str]:
@@ -183,7 +188,7 @@ class Response:
         cfg = strategy.config
         if cfg is None or jobs is None:
             return False
-        movable = movable_orders(v, at_risk, st.orders)
+        movable = [oid for oid in movable_orders(v, at_risk, st.orders) if oid not in st.pinned]
         cands_of = {oid: [w.id for w in self.candidates_of(oid, v, now)] for oid in movable}
         cands = {vid: st.vehicles[vid] for ids in cands_of.values() for vid in ids}
         ids = dict.fromkeys([oid for w in [v, *cands.values()] for oid, _k in w.route]
@@ -227,7 +232,7 @@ class Response:
         if not at_risk:
             st.count("risk_jobs_resolved")   # nothing at risk any more: nothing to decide
             return
-        if not (v.available and not st.in_proposal(v.id) and unchanged(cur, req.route)):
+        if not (v.available and not st.untouchable(v.id) and unchanged(cur, req.route)):
             st.count("risk_jobs_stale")
             self.alert_remaining(v, at_risk, "", now, triggers, out)
             return
@@ -280,13 +285,13 @@ class Response:
             return False
         for m in res.redispatch.moves:
             o = st.orders.get(m.job_id)
-            if o is None or o.status != ASSIGNED or o.vehicle_id != v.id:
+            if o is None or o.status != ASSIGNED or o.vehicle_id != v.id or m.job_id in st.pinned:
                 return False
         for vid in res.redispatch.routes:
             if vid == v.id:
                 continue
             w, was = st.vehicles.get(vid), req.cand_routes.get(vid)
-            if (w is None or was is None or not w.available or st.in_proposal(vid)
+            if (w is None or was is None or not w.available or st.untouchable(vid)
                     or not unchanged([tuple(s) for s in w.route], was)):
                 return False
         return True

@@ -63,6 +63,11 @@ class ZoneState:
     # Stalled clock (docs/limits.md): consecutive events that did not advance the clock.
     still_events: int = 0
     stall_alerted: bool = False
+    # Dispatcher overrides (operators/zone/overrides.py): pinned order -> its vehicle, and
+    # the vehicles whose route is locked.  Nothing moves a pinned order to another vehicle
+    # and nothing re-sequences or inserts into a locked route.
+    pinned: dict[str, str] = field(default_factory=dict)
+    locked: set[str] = field(default_factory=set)
 
     def count(self, key: str, n: float = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -75,8 +80,22 @@ class ZoneState:
         """Is vehicle ``vid`` part of a proposal waiting for an answer?"""
         return any(vid in prop["routes"] for prop in self.proposals.values())
 
+    def untouchable(self, vid: str) -> bool:
+        """May the engine not change vehicle ``vid``'s route by itself (in a proposal,
+        or locked by a dispatcher)?"""
+        return vid in self.locked or self.in_proposal(vid)
+
     def dump(self) -> dict[str, Any]:
-        """Plain dicts and lists (the snapshot layout of ``STATE_VERSION``)."""
+        """Plain dicts and lists (the snapshot layout of ``STATE_VERSION``; the override
+        keys only when there are overrides, so snapshots without any stay as they were)."""
+        d = self._dump()
+        if self.pinned:
+            d["pinned"] = dict(self.pinned)
+        if self.locked:
+            d["locked"] = sorted(self.locked)
+        return d
+
+    def _dump(self) -> dict[str, Any]:
         return {
             "state_version": STATE_VERSION, "zone": self.zone, "clock": self.clock,
             "n_out": self.n_out, "next_sweep_ts": self.next_sweep_ts,
@@ -111,7 +130,8 @@ class ZoneState:
             plan_vehicles=set(st["plan_vehicles"]),
             customer_seen=st.get("customer_seen", {}),
             next_housekeeping_ts=st.get("next_housekeeping_ts", -1e18),
-            still_events=st.get("still_events", 0), stall_alerted=st.get("stall_alerted", False))
+            still_events=st.get("still_events", 0), stall_alerted=st.get("stall_alerted", False),
+            pinned=dict(st.get("pinned", {})), locked=set(st.get("locked", ())))
 
 
 def seen_customer(state: ZoneState, customer_id: str, ts: float) -> None:
