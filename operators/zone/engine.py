@@ -137,11 +137,11 @@ class ZoneEngine:
             Condition.TYPE: self.world.on_condition,
             CustomerProfile.TYPE: self.world.on_customer_profile,
             Approval.TYPE: self.governance.on_approval,
-            OrderPin.TYPE: self.overrides.on_pin,
-            OrderUnpin.TYPE: self.overrides.on_unpin,
-            RouteLock.TYPE: self.overrides.on_lock,
-            RouteUnlock.TYPE: self.overrides.on_unlock,
-            OrderUpdate.TYPE: self.overrides.on_update,
+            OrderPin.TYPE: self.overrides.on_order_pin,
+            OrderUnpin.TYPE: self.overrides.on_order_unpin,
+            RouteLock.TYPE: self.overrides.on_route_lock,
+            RouteUnlock.TYPE: self.overrides.on_route_unlock,
+            OrderUpdate.TYPE: self.overrides.on_order_update,
         }
 
     # ------------------------------------------------------------------ entry

@@ -66,7 +66,7 @@ class Overrides:
 
     # ------------------------------------------------------------------ pin
 
-    def on_pin(self, ev: Any, out: list[Out]) -> None:
+    def on_order_pin(self, ev: Any, out: list[Out]) -> None:
         """Put the order on the vehicle now (cheapest feasible position) and keep it there."""
         st, oid, vid = self.state, ev.order_id, ev.vehicle_id
         o, v = st.orders.get(oid), st.vehicles.get(vid)
@@ -113,7 +113,7 @@ class Overrides:
         self._record(ev, out, f"{oid} pinned to {vid} by {ev.by}", [oid],
                      routes or {vid: [tuple(s) for s in v.route]}, order_id=oid, vehicle_id=vid)
 
-    def on_unpin(self, ev: Any, out: list[Out]) -> None:
+    def on_order_unpin(self, ev: Any, out: list[Out]) -> None:
         st, oid = self.state, ev.order_id
         was = st.pinned.pop(oid, None)
         if was is None:
@@ -125,7 +125,7 @@ class Overrides:
 
     # ------------------------------------------------------------------ lock
 
-    def on_lock(self, ev: Any, out: list[Out]) -> None:
+    def on_route_lock(self, ev: Any, out: list[Out]) -> None:
         st, vid = self.state, ev.vehicle_id
         v = st.vehicles.get(vid)
         if v is None:
@@ -137,7 +137,7 @@ class Overrides:
         self._record(ev, out, f"Route of {vid} locked by {ev.by} ({len(route)} stops)",
                      sorted({oid for oid, _k in route}), {vid: route}, vehicle_id=vid)
 
-    def on_unlock(self, ev: Any, out: list[Out]) -> None:
+    def on_route_unlock(self, ev: Any, out: list[Out]) -> None:
         st, vid = self.state, ev.vehicle_id
         if vid not in st.locked:
             self._conflict(ev, out, "not_locked", f"The route of {vid} is not locked; nothing "
@@ -148,7 +148,7 @@ class Overrides:
 
     # ------------------------------------------------------------------ update
 
-    def on_update(self, ev: Any, out: list[Out]) -> None:
+    def on_order_update(self, ev: Any, out: list[Out]) -> None:
         """New window and/or address; the order's route is re-timed and an alert says
         when its vehicle cannot meet the new window."""
         st, oid = self.state, ev.order_id
