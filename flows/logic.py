@@ -32,7 +32,7 @@ from bytewax.operators import StatefulBatchLogic
 from fleetstream.contract.outputs import TOPIC_DLQ
 from fleetstream.contract.settings import LimitsSettings
 from fleetstream.flows.lanes import LaneRouter
-from fleetstream.operators.pipeline import InMsg, decode, track, zone_step
+from fleetstream.operators.pipeline import InMsg, decode, lane_stall, track, zone_step
 from fleetstream.operators.tracker import PartitionTracker
 from fleetstream.operators.zone.engine import ZoneEngine
 
@@ -96,7 +96,10 @@ class TrackerLogic(StatefulBatchLogic):
                 continue
             verdict, what = track(tracker, msg, ev)
             if verdict == "route":
-                zones.setdefault(what, []).append((msg, ev))
+                evs = zones.setdefault(what, [])
+                evs.append((msg, ev))
+                if tracker.stall is not None:  # a stalled lane clock: alert in this zone
+                    evs.append((msg, lane_stall(tracker, msg, ev)))
             else:
                 rejects.append((verdict, what, msg, ev))
         out: list = [("zone", z, evs) for z, evs in zones.items()]

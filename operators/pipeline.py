@@ -28,6 +28,7 @@ from fleetstream.contract.outputs import KEYS, OUTPUT_SCHEMA_VERSION, TOPIC_ALER
 from fleetstream.contract.settings import LimitsSettings
 from fleetstream.operators.tracker import DROP, REJECT, PartitionTracker
 from fleetstream.operators.zone.engine import ZoneEngine
+from fleetstream.operators.zone.health import CLOCK_STALLED
 
 DEFAULT_LIMITS = LimitsSettings()
 _CUT = 256  # characters of a bad topic or key kept in a dead letter
@@ -162,6 +163,45 @@ def track(tracker: PartitionTracker, msg: InMsg, ev: Event) -> tuple[str, Any]:
     return "route", what
 
 
+class LaneStall:
+    """Stage 1's notice that its input lane's watermark stalled (docs/limits.md,
+    "Stalled clock"): ``PartitionTracker.stall`` set by the event ``event_id`` just
+    accepted.  The Bytewax flow hands it to that event's zone right after the event
+    (flows/logic.py, ``TrackerLogic``), where ``zone_step`` turns it into one
+    ``clock_stalled`` alert: stage 1 has no output of its own but dead letters."""
+
+    TYPE = "lane_clock_stalled"
+    __slots__ = ("lane", "event_id", "ts", "events", "clock", "behind_s")
+
+    def __init__(self, lane: int, event_id: str, ts: float, stall: dict):
+        self.lane, self.event_id, self.ts = lane, event_id, ts
+        self.events, self.clock, self.behind_s = stall["events"], stall["clock"], stall["behind_s"]
+
+    def __reduce__(self):  # picklable between Bytewax processes
+        return (LaneStall, (self.lane, self.event_id, self.ts,
+                            {"events": self.events, "clock": self.clock,
+                             "behind_s": self.behind_s}))
+
+
+def lane_stall(tracker: PartitionTracker, msg: InMsg, ev: Event) -> "LaneStall | None":
+    """The stall notice of the event ``tracker`` just routed, or None."""
+    st = tracker.stall
+    return None if st is None else LaneStall(msg.lane, ev.event_id, ev.ts, st)
+
+
+def _lane_stall_alert(engine: ZoneEngine, n: LaneStall) -> list[tuple[str, dict]]:
+    out: list = []
+    engine.state.count("lane_clock_stalls")
+    engine.emit.alert(out, n.ts, CLOCK_STALLED, "warning",
+                      f"Input lane p{n.lane} clock stalled: {n.events} consecutive accepted "
+                      f"events did not advance its watermark (limits.clock_stall_events); "
+                      f"the latest is {n.behind_s:.0f} s behind it, so the lane may be "
+                      f"replaying old data or a flood of events dated ahead moved it",
+                      None, [], {"events": n.events, "clock": n.clock,
+                                 "behind_s": round(n.behind_s, 1)}, [n.event_id])
+    return out
+
+
 def nonfinite_path(x: Any, path: str = "") -> str | None:
     """Where ``x`` (a record) holds a NaN or an infinity, as ``.field[i].sub``; None if
     nowhere.  (orjson would write them as ``null``, against every output schema.)
@@ -209,6 +249,8 @@ def zone_step(engine: ZoneEngine, msg: InMsg, ev: Event) -> list[tuple[str, dict
     holding a non-finite number (NaN, infinity: an arithmetic bug) is stopped: it is
     never emitted; an ``engine_error`` alert names it and the field, and the zone
     counts it (``stats["nonfinite_outputs"]``)."""
+    if type(ev) is LaneStall:
+        return _lane_stall_alert(engine, ev)
     try:
         out = engine.process(ev)
     except Exception as e:  # noqa: BLE001

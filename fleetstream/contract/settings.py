@@ -313,7 +313,9 @@ class LimitsSettings:
     vehicle's learned residual in the ETA model."""
     clock_stall_events: int = 5_000
     """A zone whose clock has not advanced over this many consecutive events raises a
-    ``clock stalled`` alert (once per stall).  0: never."""
+    ``clock stalled`` alert (once per stall).  An input lane whose watermark has not
+    advanced over this many consecutive accepted events dated behind it does too (in the
+    zone of the event that completes the count).  0: never."""
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
