@@ -153,6 +153,11 @@ def serve(source, sock, host: str, user: str, poll_s: float, what: str,
                          access_log=access_log,
                          timeout_graceful_shutdown=1)
     Server(cfg).run(sockets=[sock])
+    if closing.is_set():
+        # uvicorn re-raises the signal it handled once its handlers are restored, but
+        # whether that reaches us as KeyboardInterrupt depends on the handler it
+        # restores: a stop by signal is exit 130 either way.
+        raise KeyboardInterrupt
 
 
 if __name__ == "__main__":
