@@ -193,8 +193,9 @@ def _lane_stall_alert(engine: ZoneEngine, n: LaneStall) -> list[tuple[str, dict]
     out: list = []
     engine.state.count("lane_clock_stalls")
     engine.emit.alert(out, n.ts, CLOCK_STALLED, "warning",
-                      f"Input lane p{n.lane} clock stalled: {n.events} consecutive accepted "
-                      f"events did not advance its watermark (limits.clock_stall_events); "
+                      f"Input lane clock stalled (the lane of zone {engine.zone}): {n.events} "
+                      f"consecutive accepted events did not advance its watermark "
+                      f"(limits.clock_stall_events); "
                       f"the latest is {n.behind_s:.0f} s behind it, so the lane may be "
                       f"replaying old data or a flood of events dated ahead moved it",
                       None, [], {"events": n.events, "clock": n.clock,

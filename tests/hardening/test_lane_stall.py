@@ -7,6 +7,7 @@ from __future__ import annotations
 import pickle
 
 import orjson
+import pytest
 
 from fleetstream.contract.message import InMsg
 from fleetstream.contract.outputs import TOPIC_ALERTS
@@ -84,3 +85,22 @@ def test_an_advancing_lane_never_stalls():
                             "v": 1, "customer_id": f"C{i}", "zone": "Z1", "language": "en"}))
         assert t.stall is None
     assert t.stalls == 0
+
+
+@pytest.mark.slow
+def test_the_bytewax_flow_emits_it_on_any_lanes_and_workers(tmp_path):
+    """End to end on ``small`` (whose longest run behind the lane watermark is 2 events):
+    at ``clock_stall_events=2`` the replay flow writes the lane alert, the same bytes on
+    one lane and worker as on two of each."""
+    import os
+
+    from fleetstream.replay import run_replay
+    small = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(
+        os.path.abspath(__file__)))), "replay_data", "small")
+    limits = LimitsSettings(clock_stall_events=2)
+    one, two = str(tmp_path / "one"), str(tmp_path / "two")
+    run_replay(small, one, limits=limits)
+    run_replay(small, two, limits=limits, lanes=2, workers=2)
+    alerts = open(os.path.join(one, "fs.alerts.jsonl"), "rb").read()
+    assert alerts.count(b"Input lane clock stalled") == 1
+    assert alerts == open(os.path.join(two, "fs.alerts.jsonl"), "rb").read()
