@@ -188,6 +188,36 @@ def build_app(source: Any, poll_s: float = 0.1, user: str = "dispatcher",
         return ORJSONResponse({"ok": bool(done), "published": done, "failed": failed},
                               status_code=status)
 
+    async def override(request: Request) -> Response:
+        """A dispatcher override (docs/console.md, "Overrides"): ``{"action": order_pin |
+        order_unpin | route_lock | route_unlock | order_update, "order_id", "vehicle_id",
+        "window_start", "window_end", "location": {lat, lon}, "reason", "zone", "by",
+        "t"}``, published like an approval (replay: approvals.jsonl, live: fs.approvals)."""
+        if (why := allowed(request)):
+            return _err(403, why)
+        try:
+            doc = await body(request)
+            action = str(doc.get("action") or "")
+            reason = str(doc.get("reason") or "").strip() or None
+            if reason and len(reason) > 200:
+                raise ValueError("reason: at most 200 characters")
+            by = who(doc)
+            t = doc.get("t")
+            t = float(t) if isinstance(t, (int, float)) else None
+            keep = ("order_id", "vehicle_id", "window_start", "window_end", "location", "zone")
+            fields_ = {k: doc[k] for k in keep if doc.get(k) not in (None, "")}
+            fields_["reason"] = reason
+            res = await asyncio.to_thread(source.override, action, by, fields_, t)
+        except KeyError as e:
+            return _err(404, f"unknown vehicle, order or zone: {e}")
+        except ValidationError as e:
+            return _err(400, f"invalid {doc.get('action')} event: {e}")
+        except ValueError as e:
+            return _err(400, str(e))
+        except Exception as e:  # noqa: BLE001 - broker down: say so
+            return _err(502, f"{type(e).__name__}: {e}")
+        return ORJSONResponse({"ok": True, "published": [res["event"]]})
+
     async def events(request: Request) -> Response:
         async def stream():
             seen = -1
@@ -223,6 +253,7 @@ def build_app(source: Any, poll_s: float = 0.1, user: str = "dispatcher",
               Route("/api/decision/{decision_id:path}", decision), Route("/api/roads", roads),
               Route("/api/ack", ack, methods=["POST"]),
               Route("/api/answer", answer, methods=["POST"]),
+              Route("/api/override", override, methods=["POST"]),
               Route("/api/events", events),
               Mount("/static", StaticFiles(directory=STATIC), name="static")]
     return Starlette(routes=routes, lifespan=lifespan)

@@ -37,6 +37,7 @@ from fleetstream.console.model import (
     approval_event,
     decision_row,
     kpis,
+    override_event,
     proposal_row,
 )
 from fleetstream.contract.events import TOPIC_APPROVALS, TOPIC_FLEET
@@ -346,6 +347,27 @@ class LiveSource:
         self.r.hset(self.C + "answers", decision_id, orjson.dumps(rec))
         self.refresh(force=True)
         return {"event": ev, "answer": rec}
+
+    def override(self, action: str, by: str, fields_: dict, t: float | None) -> dict:
+        """Publish a dispatcher override (order_pin, route_lock, ...) to ``fs.approvals``,
+        keyed by its zone (given by the page: the vehicle's or the order's), at the
+        zone's event-time clock."""
+        zone = str(fields_.get("zone") or "")
+        if not zone:
+            raise KeyError(fields_.get("vehicle_id") or fields_.get("order_id"))
+        clock = _f(self.r.hget(self.P + "z:" + key_part(zone), "ts"))
+        if clock is None:
+            raise KeyError(zone)
+        ev = override_event(action, zone, by, clock, fields_)
+        errors: list[str] = []
+        p = self.producer()
+        p.produce(self.topic_prefix + TOPIC_APPROVALS, key=zone.encode(), value=orjson.dumps(ev),
+                  on_delivery=lambda err, _m: errors.append(str(err)) if err else None)
+        left = p.flush(15)
+        if left or errors:
+            raise RuntimeError(f"override not delivered to Kafka: {errors[:1] or 'timeout'}")
+        self.refresh(force=True)
+        return {"event": ev}
 
     def _read_fleet(self) -> None:
         """Depots and fleet types from the shift_start events of fs.fleet."""

@@ -30,7 +30,8 @@ from typing import Any
 
 import orjson
 
-from fleetstream.contract.events import TOPIC_APPROVALS, Approval, decode_event
+from fleetstream.contract.events import (TOPIC_APPROVALS, Approval, OrderPin, OrderUnpin, OrderUpdate,
+                                         RouteLock, RouteUnlock, ValidationError, decode_event)
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 AT_RISK_P = 0.5
@@ -131,6 +132,32 @@ def approval_event(decision_id: str, zone: str, approved: bool, by: str, ts: flo
 def envelope(ev: dict) -> bytes:
     """One line of the replay input format (``{topic, key, value}``)."""
     return orjson.dumps({"topic": TOPIC_APPROVALS, "key": ev["decision_id"],
+                         "value": orjson.dumps(ev).decode()}) + b"\n"
+
+
+# ---------------------------------------------------------------- overrides
+
+OVERRIDE_ACTIONS = {c.TYPE: c for c in (OrderPin, OrderUnpin, RouteLock, RouteUnlock, OrderUpdate)}
+"""Dispatcher overrides the console publishes (docs/console.md, "Overrides")."""
+
+
+def override_event(action: str, zone: str, by: str, ts: float, fields_: dict) -> dict:
+    """An override input event (``order_pin``, ``route_lock``, ... on fs.approvals),
+    checked by the engine's own decoder (ValidationError names the bad field)."""
+    cls = OVERRIDE_ACTIONS.get(action)
+    if cls is None:
+        raise ValidationError("action", f"one of {', '.join(sorted(OVERRIDE_ACTIONS))}")
+    names = {f.name for f in fields(cls)} - {"event_id", "ts", "v", "zone", "by"}
+    ev: dict[str, Any] = {"type": action, "event_id": f"console-{uuid.uuid4().hex}",
+                          "ts": round(float(ts), 3), "v": 1, "zone": zone, "by": by}
+    ev.update({k: v for k, v in fields_.items() if k in names and v not in (None, "")})
+    decode_event(orjson.dumps(ev), TOPIC_APPROVALS)  # raises ValidationError if not valid
+    return ev
+
+
+def override_envelope(ev: dict) -> bytes:
+    """One line of the replay input format, keyed by zone like the topic."""
+    return orjson.dumps({"topic": TOPIC_APPROVALS, "key": ev["zone"],
                          "value": orjson.dumps(ev).decode()}) + b"\n"
 
 

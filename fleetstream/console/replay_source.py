@@ -30,6 +30,8 @@ from fleetstream.console.model import (
     decision_row,
     envelope,
     kpis,
+    override_envelope,
+    override_event,
     proposal_row,
 )
 from fleetstream.contract.events import ValidationError, decode_event
@@ -100,6 +102,7 @@ class ReplaySource:
         self.stale_s = stale_s
         self.input_path = input_path or self._input_from_marker(out_dir)
         self.lock = threading.RLock()
+        self.overrides: list[dict] = []  # overrides written by this console
         self.version = 0
         self.vehicles: dict[str, _Vehicle] = {}
         self.orders: dict[str, _Order] = {}
@@ -421,6 +424,22 @@ class ReplaySource:
             self.answers[decision_id] = rec
             self.version += 1
             return {"event": ev, "answer": rec}
+
+    def override(self, action: str, by: str, fields_: dict, t: float | None) -> dict:
+        """Write a dispatcher override (order_pin, route_lock, ...) into
+        ``approvals.jsonl`` at the scrubber's event time; its zone is the vehicle's
+        or the order's."""
+        with self.lock:
+            ent = (self.vehicles.get(str(fields_.get("vehicle_id") or ""))
+                   or self.orders.get(str(fields_.get("order_id") or "")))
+            if ent is None or not ent.zone:
+                raise KeyError(fields_.get("vehicle_id") or fields_.get("order_id"))
+            ev = override_event(action, ent.zone, by, self.clamp(t), fields_)
+            with open(os.path.join(self.out_dir, "approvals.jsonl"), "ab") as f:
+                f.write(override_envelope(ev))
+            self.overrides.append(ev)
+            self.version += 1
+            return {"event": ev}
 
     def close(self) -> None:
         pass

@@ -1,0 +1,129 @@
+"""Dispatcher overrides from the console (replay mode): the /api/override endpoint writes
+valid override events to approvals.jsonl (with the approvals' token and origin checks),
+and a replay merged with them (``fleetstream console merge``) obeys them: override
+decisions recorded, the pinned order on the chosen vehicle, the locked route left alone."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import urllib.request
+
+import orjson
+import pytest
+from conftest import ROOT
+from fleetstream.connectors.files import write_replay
+from test_console_live import _first_plan_prefix
+from test_console_replay import _post
+
+from fleetstream.console.headless import ConsoleProcess
+from fleetstream.contract.events import TOPIC_APPROVALS, decode_event
+
+pytestmark = pytest.mark.slow
+
+
+def _replay(src: str, out: str) -> list[dict]:
+    r = subprocess.run([sys.executable, "-m", "fleetstream.cli", "replay", src, "--out", out, "-q"],
+                       check=False, capture_output=True, text=True, timeout=300, cwd=ROOT)
+    assert r.returncode == 0, r.stderr[-2000:]
+    with open(os.path.join(out, "fs.decisions.jsonl"), "rb") as f:
+        return [orjson.loads(x) for x in f if x.strip()]
+
+
+def _stops_at(decisions: list[dict], t: float) -> dict[str, list[tuple[str, str]]]:
+    """Each vehicle's route (order id, stop kind) after the applied decisions up to ``t``."""
+    routes: dict[str, list[tuple[str, str]]] = {}
+    for d in decisions:
+        if d["ts"] <= t and d["status"] == "applied":
+            for vid, stops in d["routes"].items():
+                routes[vid] = [(s["order_id"], s["stop"]) for s in stops]
+    return routes
+
+
+def _routes_at(decisions: list[dict], t: float) -> dict[str, list[str]]:
+    """Each vehicle's route (order ids) after the applied decisions up to ``t``."""
+    routes: dict[str, list[str]] = {}
+    for d in decisions:
+        if d["ts"] <= t and d["status"] == "applied":
+            for vid, stops in d["routes"].items():
+                routes[vid] = [s["order_id"] for s in stops]
+    return routes
+
+
+def test_overrides_from_the_console_are_written_and_obeyed(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    write_replay(str(src / "events.jsonl.gz"), _first_plan_prefix(minutes_after=120))
+    out1 = str(tmp_path / "out1")
+    first = _replay(str(src), out1)
+    assign = [d for d in first if d["kind"] == "assign" and d["status"] == "applied"]
+    # pin right after the first plan (the vans are still at the depot: parcels can move),
+    # lock later the route the engine changes most afterwards (without the lock)
+    t_pin = assign[0]["ts"] + 1
+    routes = {vid: r for vid, r in _routes_at(first, t_pin).items() if r}
+    vids = sorted(routes, key=lambda v: (-len(routes[v]), v))
+    source, target = vids[0], vids[-1]
+    pinned = routes[source][-1]
+    t = t_pin + 1800
+    touched: dict[str, int] = {}
+    for d in first:
+        if d["ts"] > t:
+            for vid in d["routes"]:
+                touched[vid] = touched.get(vid, 0) + 1
+    assert touched
+    locked = max(sorted(touched), key=lambda v: touched[v])
+    console = ConsoleProcess("--replay", out1, "--user", "tester",
+                             log_path=str(tmp_path / "console.log"))
+    try:
+        with urllib.request.urlopen(console.url) as r:
+            token = r.read().decode().split('name="console-token" content="')[1].split('"')[0]
+        url, h = console.url + "api/override", {"X-Console-Token": token}
+        # the approvals' checks: token and origin
+        assert _post(url, {"action": "route_lock", "vehicle_id": locked}, {}) == 403
+        assert _post(url, {"action": "route_lock", "vehicle_id": locked},
+                     {**h, "Origin": "http://evil.test"}) == 403
+        assert _post(url, {"action": "route_lock", "vehicle_id": "nope", "t": t}, h) == 404
+        assert _post(url, {"action": "order_update", "order_id": pinned, "t": t}, h) == 400
+        assert _post(url, {"action": "route_lock", "vehicle_id": locked, "t": t,
+                           "reason": "driver's choice"}, h) == 200
+        assert _post(url, {"action": "order_pin", "order_id": pinned, "vehicle_id": target,
+                           "t": t_pin}, h) == 200
+    finally:
+        console.stop()
+    with open(os.path.join(out1, "approvals.jsonl"), "rb") as f:
+        lines = [orjson.loads(x) for x in f if x.strip()]
+    evs = [decode_event(x["value"], x["topic"]) for x in lines]
+    assert [x["topic"] for x in lines] == [TOPIC_APPROVALS] * 2
+    assert [e.TYPE for e in evs] == ["route_lock", "order_pin"]
+    assert (evs[0].vehicle_id, evs[0].by, evs[0].reason) == (locked, "tester", "driver's choice")
+    assert (evs[1].order_id, evs[1].vehicle_id) == (pinned, target)
+    assert evs[1].ts < evs[0].ts
+    assert lines[0]["key"] == evs[0].zone
+
+    merged = tmp_path / "merged"
+    r = subprocess.run([sys.executable, "-m", "fleetstream.cli", "console", "merge", str(src),
+                        os.path.join(out1, "approvals.jsonl"), "--out", str(merged)],
+                       check=False, capture_output=True, text=True, timeout=120, cwd=ROOT)
+    assert r.returncode == 0, r.stderr
+    second = _replay(str(merged), str(tmp_path / "out2"))
+    ov = [d for d in second if d["kind"] == "override"]
+    assert [(d["status"], d["autonomy"], d["explanation"]["approved_by"]) for d in ov] == \
+        [("applied", "manual", "tester")] * 2
+    assert [d["trigger_event_ids"] for d in ov] == [[evs[1].event_id], [evs[0].event_id]]
+    t_lock = ov[1]["ts"]
+    # before the overrides: the same decisions
+    t0 = ov[0]["ts"]
+    assert [d for d in first if d["ts"] < t0] == [d for d in second if d["ts"] < t0]
+    # the pinned order is on its vehicle to the end, the locked route only loses served stops
+    pin = ov[0]["routes"]
+    assert pinned in [x["order_id"] for x in pin[target]]
+    assert pinned not in [x["order_id"] for x in pin.get(source, [])]
+    for d in second:
+        if d["ts"] >= t0:   # nothing puts it on another vehicle afterwards
+            assert all(vid == target for vid, r in d["routes"].items()
+                       if pinned in [x["order_id"] for x in r]), d["decision_id"]
+    later = [d for d in second if d["ts"] >= t_lock and d["kind"] != "override"]
+    assert not [d for d in later if locked in d["routes"] and d["kind"] != "unassign"]
+    assert not [d for d in later if pinned in d["order_ids"] and d["kind"] == "redispatch"]
+    assert later  # the engine kept deciding for the other routes meanwhile
