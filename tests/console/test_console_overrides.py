@@ -14,8 +14,9 @@ import orjson
 import pytest
 from conftest import ROOT
 from fleetstream.connectors.files import write_replay
+from selenium.webdriver.common.by import By
 from test_console_live import _first_plan_prefix
-from test_console_replay import _post
+from test_console_replay import _click, _load, _post, _records, _text, _wait
 
 from fleetstream.console.headless import ConsoleProcess
 from fleetstream.contract.events import TOPIC_APPROVALS, decode_event
@@ -127,3 +128,36 @@ def test_overrides_from_the_console_are_written_and_obeyed(tmp_path):
     assert not [d for d in later if locked in d["routes"] and d["kind"] != "unassign"]
     assert not [d for d in later if pinned in d["order_ids"] and d["kind"] == "redispatch"]
     assert later  # the engine kept deciding for the other routes meanwhile
+
+
+def test_inspector_locks_a_route_and_pins_an_order(page, console, console_dir):
+    """In the browser (replay mode): the inspector's override buttons write valid
+    route_lock and order_pin events to approvals.jsonl."""
+    d = next(x for x in _records(console_dir, "fs.decisions")
+             if x["kind"] == "reroute" and x["status"] == "applied" and x["order_ids"])
+    vid = next(iter(d["routes"]))
+    other = next(x for x in _records(console_dir, "fs.decisions")
+                 for v in x["routes"] if v != vid)
+    target = next(v for v in other["routes"] if v != vid)
+    _load(page, f"{console.url}?t={d['ts']}")
+    _click(page, f'#decisions li[data-id="{d["decision_id"]}"] a')
+    _wait(page, 10).until(lambda p: p.find_element(By.ID, "inspector")
+                          .get_attribute("data-id") == d["decision_id"])
+    assert "Overrides" in _text(page, "#inspector")
+    _click(page, f'#overrides div[data-vehicle="{vid}"] .ov-lock')
+    page.execute_script("document.querySelector('#overrides .ov-vehicle').value = arguments[0];",
+                        target)
+    _click(page, "#overrides .ov-pin")
+    path = os.path.join(console_dir, "approvals.jsonl")
+
+    def written() -> list:
+        if not os.path.exists(path):
+            return []
+        with open(path, "rb") as f:
+            return [orjson.loads(x) for x in f if x.strip()]
+    _wait(page, 10).until(lambda _p: len(written()) >= 2)
+    evs = [decode_event(x["value"], x["topic"]) for x in written()]
+    assert [e.TYPE for e in evs] == ["route_lock", "order_pin"]
+    assert (evs[0].vehicle_id, evs[0].zone, evs[0].by) == (vid, d["zone"], "tester")
+    assert (evs[1].order_id, evs[1].vehicle_id) == (d["order_ids"][0], target)
+    assert all(e.ts >= d["ts"] - 1 for e in evs)

@@ -324,12 +324,47 @@
         el("h4", {}, "Model versions"),
         rows(Object.fromEntries(Object.entries(d.models || {}).map(([k, v]) => [k, `${v.version} (n=${v.n})`]))),
         doc.answers.length ? el("h4", {}, "Answers") : null,
-        ...doc.answers.map((a) => el("p", {}, `${a.decision_id}: ${a.status} at ${hms(a.ts)} · ${(a.explanation || {}).summary || ""}`)));
+        ...doc.answers.map((a) => el("p", {}, `${a.decision_id}: ${a.status} at ${hms(a.ts)} · ${(a.explanation || {}).summary || ""}`)),
+        overrides(d));
       box.dataset.id = id;
     } catch (e) {
       box.replaceChildren(el("p", { class: "muted" }, `could not load ${id}: ${e.message}`));
     }
     if (S.state) { approvals(S.state.proposals); decisions(S.state.decisions); }
+  }
+
+  // ------------------------------------------------------------------ overrides
+
+  // Dispatcher overrides (docs/console.md, "Overrides"): lock or unlock a route of the
+  // inspected decision, pin one of its orders to a vehicle, change an order's window.
+  function overrides(d) {
+    const vids = Object.keys(d.routes || {});
+    const oids = d.order_ids || [];
+    if (!vids.length && !oids.length) return null;
+    const day = Math.floor(d.ts / 86400) * 86400;
+    const at = (hhmm) => { const m = /^(\d{1,2}):(\d{2})$/.exec(hhmm.trim()); return m ? day + 3600 * +m[1] + 60 * +m[2] : null; };
+    const orderSel = () => el("select", { class: "ov-order" }, ...oids.map((o) => el("option", { value: o }, o)));
+    const pinOrder = orderSel(), winOrder = orderSel();
+    const pinVeh = el("input", { class: "ov-vehicle", size: 10, placeholder: "vehicle id", value: vids[0] || "" });
+    const ws = el("input", { class: "ov-ws", size: 5, placeholder: "HH:MM" });
+    const we = el("input", { class: "ov-we", size: 5, placeholder: "HH:MM" });
+    return el("div", { id: "overrides" }, el("h4", {}, "Overrides"),
+      ...vids.map((v) => el("div", { dataset: { vehicle: v } }, `${v}: `,
+        el("button", { type: "button", class: "ov-lock", onclick: () => override({ action: "route_lock", vehicle_id: v, zone: d.zone }) }, "lock route"), " ",
+        el("button", { type: "button", class: "ov-unlock", onclick: () => override({ action: "route_unlock", vehicle_id: v, zone: d.zone }) }, "unlock route"))),
+      oids.length ? el("div", {}, pinOrder, " ", pinVeh, " ",
+        el("button", { type: "button", class: "ov-pin", onclick: () => override({ action: "order_pin", order_id: pinOrder.value, vehicle_id: pinVeh.value.trim(), zone: d.zone }) }, "pin to vehicle…"), " ",
+        el("button", { type: "button", class: "ov-unpin", onclick: () => override({ action: "order_unpin", order_id: pinOrder.value, zone: d.zone }) }, "unpin")) : null,
+      oids.length ? el("div", {}, winOrder, " window (UTC) ", ws, "–", we, " ",
+        el("button", { type: "button", class: "ov-window", onclick: () => override({ action: "order_update", order_id: winOrder.value, window_start: at(ws.value), window_end: at(we.value), zone: d.zone }) }, "change window…")) : null);
+  }
+  async function override(body) {
+    try {
+      const doc = await post("/api/override", { ...body, by: user(), t: S.t });
+      const ev = doc.published[0];
+      status(`${ev.type} ${ev.order_id || ev.vehicle_id} ${MODE === "replay" ? "written to approvals.jsonl" : "published"}`);
+      refresh();
+    } catch (e) { status(`override: ${e.message}`, true); }
   }
 
   // ------------------------------------------------------------------ time
