@@ -58,8 +58,6 @@ from fleetstream.operators.tracker import Watermark
 
 CREATING = ("shift_start", "order_created")
 SELF_ZONED = ("condition", "approval", "customer_profile")
-# the field naming the stage-1 entity of a self-zoned event (the rebase counts entities)
-SELF_KEYS = {"approval": ("d:", "decision_id"), "customer_profile": ("c:", "customer_id")}
 
 
 def zone_lane(zone: str, lanes: int) -> int:
@@ -77,11 +75,14 @@ class LaneRouter:
     ``retention_s`` after its last event, and not before an order's window end +
     ``order_grace_s`` or a vehicle's shift end + ``retention_s``; plus a margin of
     ``event_skew_s``, so the router never forgets before the lane's tracker does.  Its
-    clock is a ``Watermark`` of the event times it sees, fed with the tracker's rule:
-    only times in ``[min_event_ts, max_event_ts)`` and at most ``event_skew_s`` ahead of
-    it, with the same rebase after ``skew_rebase_events`` too-far-ahead events from as
-    many distinct entities.  So one far-future event cannot make it forget anything.
-    A message with a time that is not a number extends nothing and moves nothing."""
+    clock is a ``Watermark`` of the times of the ``shift_start`` / ``order_created``
+    events it decodes (with the tracker's decoding, so malformed messages move nothing),
+    fed with the tracker's rule: only times in ``[min_event_ts, max_event_ts)`` and at
+    most ``event_skew_s`` ahead of it, with the same rebase after ``skew_rebase_events``
+    too-far-ahead events from as many distinct entities.  So one far-future event cannot
+    make it forget anything, and it can only lag the lanes' clocks (forgetting later).
+    Other events of a known entity extend its entry (``ts + retention_s``) when their
+    time is within the skew of the clock; they do not move it."""
 
     GC_EVERY_S = 3600.0  # event time between two sweeps of the maps
 
@@ -99,14 +100,17 @@ class LaneRouter:
         self.forgotten = 0
 
     # -- event-time clock (the tracker's rule: operators/tracker.py) ---------------
-    def _clock(self, key: str, ts: Any) -> float | None:
-        """``ts`` if the tracker's time check would let it move the lane clock (and
-        observe it), else None."""
+    def _clock(self, key: str, ts: Any, observe: bool = True) -> float | None:
+        """``ts`` if the tracker's time check would accept it, else None.  ``observe``
+        (only for events the router decoded as the tracker does): it moves the clock
+        (or counts towards a rebase); otherwise it is only checked against the clock."""
         lim = self.limits
         if (type(ts) not in (int, float) or not math.isfinite(ts)
                 or not lim.min_event_ts <= ts < lim.max_event_ts):
             return None
         wm = self.marks.value
+        if not observe:
+            return ts if wm is not None and ts <= wm + lim.event_skew_s else None
         if wm is None or ts <= wm + lim.event_skew_s:
             self.ahead = []
             self.marks.observe(ts)
@@ -151,10 +155,6 @@ class LaneRouter:
             return fallback
         if t in SELF_ZONED:
             zone = obj.get("zone")
-            pre, field = SELF_KEYS.get(t, ("z:", "zone"))  # as operators/tracker.entity_key
-            ek = obj.get(field)
-            self._clock(pre + (ek if isinstance(ek, str) else "?"), obj.get("ts"))
-            self._sweep()
             return zone_lane(zone, self.lanes) if isinstance(zone, str) else fallback
         prefix = "o:" if cls.KEY == "order_id" else "v:"
         if t in CREATING:
@@ -177,7 +177,7 @@ class LaneRouter:
             return zone_lane(zone, self.lanes)
         ent = obj.get(cls.KEY)
         key = prefix + ent if isinstance(ent, str) else None
-        ts = self._clock(key or "?", obj.get("ts"))
+        ts = self._clock(key or "?", obj.get("ts"), observe=False)
         zone = self.zones.get(key) if key is not None else None
         if zone is not None and ts is not None:
             k = self.keep.get(key)

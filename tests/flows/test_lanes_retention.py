@@ -69,32 +69,43 @@ def test_a_far_future_event_forgets_nothing():
 
 
 def test_an_entity_heard_of_is_kept():
+    """The clock moves with decoded creation events (new shifts every hour); a vehicle
+    that keeps pinging is kept, one never heard of again is forgotten."""
     r = LaneRouter(2)
     r.lane(_shift(0, "OLD", T0))
-    seq = 1
-    for d in range(10):  # OLD pings every day; the stream goes on for 10 days
-        for h in range(24):
-            r.lane(_ping(seq, "OLD", T0 + d * DAY + h * 3600 + 1))
-            seq += 1
-    assert "v:OLD" in r.zones
-    r2 = LaneRouter(2)
-    r2.lane(_shift(0, "GONE", T0))
-    r2.lane(_shift(1, "OTHER", T0))
+    r.lane(_shift(1, "GONE", T0))
+    seq = 2
     for d in range(10):
         for h in range(24):
-            r2.lane(_ping(seq, "OTHER", T0 + d * DAY + h * 3600 + 1))
-            seq += 1
-    assert "v:GONE" not in r2.zones and "v:OTHER" in r2.zones
+            ts = T0 + d * DAY + h * 3600 + 1
+            r.lane(_shift(seq, f"N{d}-{h}", ts))
+            r.lane(_ping(seq + 1, "OLD", ts + 1))
+            seq += 2
+    assert "v:OLD" in r.zones and "v:GONE" not in r.zones
+    assert r.lane(_ping(seq, "OLD", T0 + 10 * DAY)) == zone_lane("Z1", 2)
+
+
+def test_malformed_or_non_creating_events_do_not_move_the_clock():
+    r = LaneRouter(2)
+    r.lane(_shift(0, "A", T0))
+    for i in range(200):  # a flood of pings dated ahead (within the skew) moves nothing
+        r.lane(_ping(1 + i, "A", T0 + 3 * 3600 + i))
+        bad = InMsg(1000 + i, "fs.fleet", "x", orjson.dumps(
+            {"type": "shift_start", "event_id": f"b{i}", "ts": T0 + 5 * 3600 + i}))
+        r.lane(bad)  # not a valid shift_start: the tracker dead-letters it
+    assert r.marks.value == T0
 
 
 def test_quiet_periods_rebase_like_the_tracker():
     r = LaneRouter(2, limits=LimitsSettings(skew_rebase_events=2))
     r.lane(_shift(0, "A", T0))
     r.lane(_shift(1, "B", T0))
-    r.lane(_ping(2, "A", T0 + 5 * DAY))   # one ahead: not enough
+    r.lane(_shift(2, "A", T0 + 5 * DAY))   # next shift, one ahead: not enough
     assert r.marks.value < T0 + DAY
-    r.lane(_ping(3, "B", T0 + 5 * DAY + 1))  # a second entity: the stream moved on
-    assert r.marks.value == T0 + 5 * DAY + 1
+    r.lane(_ping(3, "B", T0 + 5 * DAY + 1))  # pings do not count
+    assert r.marks.value < T0 + DAY
+    r.lane(_shift(4, "B", T0 + 5 * DAY + 2))  # a second entity: the stream moved on
+    assert r.marks.value == T0 + 5 * DAY + 2
 
 
 def test_snapshot_round_trip_and_v1_restores():
