@@ -188,3 +188,34 @@ def test_update_location_moves_the_stop() -> None:
     d = _decisions(out)[0]
     near = d["routes"]["v1"][0]
     assert near["eta"] < far and not _alerts(out)
+
+
+def test_a_pinned_order_is_not_redispatched() -> None:
+    f = Feed()
+    v1 = vehicle(f, "v1")                       # at the depot: its parcels can still move
+    v2 = vehicle(f, "v2")
+    first = order(f, "o1", pt(0.15, 0.15), T0, T0 + 6 * 3600)
+    risky = order(f, "o2", pt(-0.01, 0.0), T0, T0 + 3 * 3600)
+    put_on(v1, [first, risky])
+    eng = engine([v1, v2], [first, risky], EngineSettings(redispatch_min_gain_s=60.0),
+                 strategy=InsertionStrategy())
+    out = _run(eng, f, "order_pin", order_id="o2", vehicle_id="v1")   # already there
+    assert _decisions(out)[0]["routes"] == {"v1": eng.world.render_route("v1", v1.route, T0 + 10)}
+    moved, _note = eng.response.redispatch(v1, ["o2"], T0 + 20, ["e9"], [])
+    assert moved == []                          # unpinned, it moves to v2 (test_zone_response)
+    assert v1.route == [("o1", DELIVERY), ("o2", DELIVERY)] and risky.vehicle_id == "v1"
+    _run(eng, f, "order_unpin", ts=T0 + 30, order_id="o2")
+    moved, _note = eng.response.redispatch(v1, ["o2"], T0 + 40, ["e9"], [])
+    assert moved == ["o2"]
+
+
+def test_overrides_survive_a_snapshot_and_old_snapshots_load() -> None:
+    import pickle
+    f, eng = _zigzag()
+    assert "locked" not in pickle.loads(eng.snapshot())      # no overrides: layout unchanged
+    old = eng.snapshot()
+    _run(eng, f, "route_lock", vehicle_id="v1")
+    _run(eng, f, "order_pin", ts=T0 + 20, order_id="v2o1", vehicle_id="v2")
+    back = ZoneEngine.restore(eng.snapshot(), SETTINGS)
+    assert back.state.locked == {"v1"} and back.state.pinned == {"v2o1": "v2"}
+    assert ZoneEngine.restore(old, SETTINGS).state.locked == set()
