@@ -30,8 +30,9 @@ from typing import Any
 
 import orjson
 
-from fleetstream.contract.events import (TOPIC_APPROVALS, Approval, OrderPin, OrderUnpin, OrderUpdate,
-                                         RouteLock, RouteUnlock, ValidationError, decode_event)
+from fleetstream.contract.events import (TOPIC_APPROVALS, Approval, OrderPin, OrderUnpin,
+                                         OrderUpdate, RouteLock, RouteUnlock, ValidationError,
+                                         decode_event)
 
 SEVERITY_RANK = {"critical": 0, "warning": 1, "info": 2}
 AT_RISK_P = 0.5
