@@ -16,7 +16,8 @@ from typing import Any, Callable
 
 from fleetstream.contract.outputs import TOPIC_DLQ
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
-from fleetstream.operators.pipeline import InMsg, decode, output_key, stage1_key, track, zone_step
+from fleetstream.operators.pipeline import (InMsg, decode, lane_stall, output_key, stage1_key, track,
+                                          zone_step)
 from fleetstream.operators.tracker import PartitionTracker
 from fleetstream.operators.zone.engine import ZoneEngine
 
@@ -61,7 +62,11 @@ class LocalEngine:
         zone = self.zones.get(what)
         if zone is None:
             zone = self.zones[what] = self.zone_factory(what)
-        return [(t, output_key(t, r), r) for t, r in zone_step(zone, msg, ev)]
+        out = zone_step(zone, msg, ev)
+        stall = lane_stall(tracker, msg, ev)  # the lane's clock stalled: the flow's rule
+        if stall is not None:
+            out = out + zone_step(zone, msg, stall)
+        return [(t, output_key(t, r), r) for t, r in out]
 
     def stats(self) -> dict[str, Any]:
         agg: dict[str, float] = {}
