@@ -219,3 +219,18 @@ def test_overrides_survive_a_snapshot_and_old_snapshots_load() -> None:
     back = ZoneEngine.restore(eng.snapshot(), SETTINGS)
     assert back.state.locked == {"v1"} and back.state.pinned == {"v2o1": "v2"}
     assert ZoneEngine.restore(old, SETTINGS).state.locked == set()
+
+
+def test_the_trackers_route_overrides_by_their_zone() -> None:
+    """Stage 1 places an override by its zone (an order_unpin has no vehicle, a
+    route_lock no order): routed, deduplicated by event id like any event."""
+    from fleetstream.operators.tracker import EntityTracker, PartitionTracker, entity_key
+    f = Feed()
+    pt_ = PartitionTracker()
+    for t, kw in (("order_unpin", {"order_id": "o1"}), ("route_lock", {"vehicle_id": "v1"}),
+                  ("order_update", {"order_id": "o1", "window_end": T0 + 60})):
+        ev = f.ev(t, T0, zone="Z", by="ann", **kw)
+        assert entity_key(ev) == "z:Z"
+        assert pt_.process(ev) == ("route", "Z")
+        assert pt_.process(ev)[0] == "drop"            # the same event id again
+        assert EntityTracker().process(ev) == ("route", "Z")
