@@ -50,14 +50,14 @@ from typing import Any
 
 import orjson
 
-from fleetstream.contract.events import EVENT_TYPES
+from fleetstream.contract.events import EVENT_TYPES, OVERRIDE_TYPES
 from fleetstream.contract.message import InMsg
 from fleetstream.contract.settings import LimitsSettings
 from fleetstream.operators.pipeline import decode
 from fleetstream.operators.tracker import Watermark
 
 CREATING = ("shift_start", "order_created")
-SELF_ZONED = ("condition", "approval", "customer_profile")
+SELF_ZONED = ("condition", "approval", "customer_profile", *OVERRIDE_TYPES)
 
 
 def zone_lane(zone: str, lanes: int) -> int:

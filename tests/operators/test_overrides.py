@@ -234,3 +234,16 @@ def test_the_trackers_route_overrides_by_their_zone() -> None:
         assert pt_.process(ev) == ("route", "Z")
         assert pt_.process(ev)[0] == "drop"            # the same event id again
         assert EntityTracker().process(ev) == ("route", "Z")
+
+
+def test_the_lane_router_places_overrides_on_their_zones_lane() -> None:
+    import orjson
+
+    from fleetstream.contract.message import InMsg
+    from fleetstream.flows.lanes import LaneRouter, zone_lane
+    router = LaneRouter(7)
+    for seq, zone in enumerate(("Z1", "Z2", "Z3", "north", "south")):
+        ev = {"type": "order_unpin", "event_id": f"x{seq}", "ts": T0, "v": 1, "zone": zone,
+              "order_id": "o1", "by": "ann"}
+        assert router.lane(InMsg(seq, "fs.approvals", zone, orjson.dumps(ev))) == \
+            zone_lane(zone, 7)
