@@ -68,6 +68,11 @@ def any_event(etype: str, ts: float, eid: str) -> ev.Event:
                           end_ts=ts + 3600),
         "approval": dict(decision_id="D1", zone="Z1", approved=True, by="u1"),
         "customer_profile": dict(customer_id="c1", zone="Z1", language="en"),
+        "order_pin": dict(zone="Z1", order_id="o1", vehicle_id="v1", by="u1"),
+        "order_unpin": dict(zone="Z1", order_id="o1", by="u1"),
+        "route_lock": dict(zone="Z1", vehicle_id="v1", by="u1"),
+        "route_unlock": dict(zone="Z1", vehicle_id="v1", by="u1"),
+        "order_update": dict(zone="Z1", order_id="o1", by="u1", window_end=ts + 3600),
     }
     if etype == "shift_start":
         return shift(ts=ts, eid=eid)
