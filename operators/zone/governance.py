@@ -330,7 +330,7 @@ class Governance:
         before = prop.get("before")
         for vid, new in prop["routes"].items():
             v = st.vehicles.get(vid)
-            if v is None or not v.available:
+            if v is None or not v.available or vid in st.locked:  # locked since: a dispatcher's
                 stale.append(vid)
                 continue
             if before is None:   # a proposal from a snapshot of an earlier version

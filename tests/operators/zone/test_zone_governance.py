@@ -96,6 +96,18 @@ def test_approval_of_a_proposal_whose_vehicle_changed_expires_it() -> None:
     assert eng.vehicles["v1"].route == [("o2", "delivery")] and eng.orders["o1"].status == PENDING
 
 
+def test_approval_onto_a_route_locked_since_expires_it() -> None:
+    """A dispatcher locked the vehicle's route after the proposal: approving it later
+    must not change the locked route (docs/governance.md, manual overrides)."""
+    f, eng, did, _ = _proposed()
+    route = list(eng.vehicles["v1"].route)
+    eng.state.locked.add("v1")
+    out = eng.process(_approval(f, did, True))
+    d = [r for t, r in out if t == "fs.decisions"][0]
+    assert d["status"] == "expired" and "v1" in d["explanation"]["summary"]
+    assert eng.vehicles["v1"].route == route and eng.orders["o1"].status == PENDING
+
+
 def test_expected_effect_of_a_route_change() -> None:
     f = Feed()
     v = vehicle(f, "v1")
