@@ -62,7 +62,7 @@ log = logging.getLogger("fleetstream.redis")
 
 
 ORDER_STATUSES = ("pending", "unassigned", "proposed", "assigned", "stranded", "delivered",
-                  "failed", "cancelled")
+                  "failed", "cancelled", "expired")
 VEHICLE_STATUSES = ("idle", "en_route", "stale", "unavailable")
 OUTCOME_FIELDS = ("deliveries", "failures") + tuple(f"{r}_failures" for r in FAIL_REASONS)
 PROFILE_TEXT = ("zone", "language", "preferred_drop", "access_instructions", "notes")
@@ -175,8 +175,8 @@ def _op(topic: str, rec: dict) -> dict | None:
     elif topic == TOPIC_OUTCOMES:
         did = _str(rec, "outcome_id")
         outcome = _str(rec, "outcome")
-        if outcome not in ("delivered", "failed", "cancelled"):
-            raise InvalidRecord(f"outcome: must be delivered, failed or cancelled, "
+        if outcome not in ("delivered", "failed", "cancelled", "expired"):
+            raise InvalidRecord(f"outcome: must be delivered, failed, cancelled or expired, "
                                 f"got {outcome!r}")
         op = {"t": "O", "id": did, "oid": _str(rec, "order_id"), "outcome": outcome}
         for k, name in (("vid", "vehicle_id"), ("cid", "customer_id")):

@@ -685,3 +685,17 @@ def test_in_process_store_matches_redis(redis_server, prefix, tiny):
     for cid in ids + ["new1", "new2", "nobody"]:
         assert red.get(cid) == mem.get(cid), cid
     assert red.get(ids[0])["language"]
+
+
+def test_an_expired_outcome_finishes_the_order_without_counting_for_the_customer(
+        redis_server, prefix):
+    """fs.outcomes `expired` (limits.order_grace_s, docs/limits.md) is a final order
+    status in the read model, never an invalid record, and not the customer's failure."""
+    r = redis_server.client()
+    m = RedisReadModel(redis_server.url, key_prefix=prefix)
+    rec = {"outcome_id": "O-Z1-1772400000-5", "ts": 1772400000.0, "v": 1, "zone": "Z1",
+           "order_id": "o-exp", "customer_id": "c-exp", "outcome": "expired",
+           "reason": "expired: no delivered, failed or cancelled event", "trigger_event_ids": []}
+    m.write([(TOPIC_OUTCOMES, rec)])
+    assert h(r, f"{prefix}o:o-exp")["status"] == "expired"
+    assert "failures" not in h(r, f"{prefix}c:c-exp")
