@@ -334,13 +334,23 @@ def parity_run(bootstrap: str, prefix: str, msgs: list, workdir: str, partitions
     os.makedirs(workdir, exist_ok=True)
     t0 = time.monotonic()
     code0 = code_fingerprint()
-    ensure_topics(bootstrap, prefix, partitions=partitions)
-    kcat_publish(bootstrap, msgs, prefix)
     rec: list = []
-    for idle in (3.0, 10.0):  # a broker just (re)started can be slow to serve a partition
-        rec = list(record(bootstrap, prefix, idle_s=idle))
+    base = prefix
+    for attempt in range(3):
+        # kcat on a freshly started broker has lost a few messages now and then (3-6 of
+        # 14,644, not our code): the run is about the engine, so such a publication is
+        # redone into fresh topics, and said.
+        prefix = base if attempt == 0 else f"{base.rstrip('.')}-r{attempt}."
+        ensure_topics(bootstrap, prefix, partitions=partitions)
+        kcat_publish(bootstrap, msgs, prefix)
+        for idle in (3.0, 10.0):  # a broker just (re)started can be slow to serve a partition
+            rec = list(record(bootstrap, prefix, idle_s=idle))
+            if len(rec) == len(msgs):
+                break
         if len(rec) == len(msgs):
             break
+        say(f"kcat: recorded {len(rec)} of {len(msgs)} messages; publishing again into "
+            "fresh topics")
     assert len(rec) == len(msgs), f"recorded {len(rec)} of {len(msgs)} messages"
     rec_dir = os.path.join(workdir, "recorded")
     os.makedirs(rec_dir, exist_ok=True)
