@@ -594,7 +594,7 @@ class Approval(Event):
 class OrderPin(Event):
     """A dispatcher's override (since contract 1.2.0): serve the order with this vehicle.
     The engine inserts it there now (cheapest feasible position; if that is infeasible
-    it raises an ``override_rejected`` alert and changes nothing) and no later
+    it raises an ``override_conflict`` alert and changes nothing) and no later
     re-optimization, re-route or redispatch moves it to another vehicle
     (docs/governance.md, "Manual overrides")."""
 
@@ -652,7 +652,7 @@ class RouteUnlock(Event):
 @dataclass(slots=True)
 class OrderUpdate(Event):
     """Change an order's delivery window and/or address (since contract 1.2.0); the
-    route it is on is re-timed, and an ``override_rejected`` alert says when the new
+    route it is on is re-timed, and an ``override_conflict`` alert says when the new
     window cannot be met on its vehicle.  At least one change must be given."""
 
     TYPE = "order_update"
