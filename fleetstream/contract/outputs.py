@@ -150,10 +150,14 @@ FIELDS: dict[str, list[tuple[str, object, bool, str]]] = {
         ("order_id", "string", True, "Order."),
         ("vehicle_id", "string", False, "Vehicle that served (or was to serve) the order."),
         ("customer_id", "string", True, "Customer of the order."),
-        ("outcome", E(("delivered", "failed", "cancelled", "expired")), True,
+        # -- helper R (recovery of work): not_served, since contract 1.2.0
+        ("outcome", E(("delivered", "failed", "cancelled", "expired", "not_served")), True,
          "How the order ended, as the engine learned it from order_delivered, order_failed or "
          "order_cancelled; expired: none of them came by the window end plus "
-         "limits.order_grace_s (the reason says so)."),
+         "limits.order_grace_s (the reason says so); not_served: no vehicle had it when its "
+         "window closed (never assigned, or stranded on a vehicle that dropped out and not "
+         "collected; the reason says which; docs/routing.md, \"Recovery of work\")."),
+        # -- end helper R
         ("reason", "string", False, "For failed: the driver's reason (not_home, access, ...); "
          "for cancelled: the cancellation reason, if given."),
         ("trigger_event_ids", {"type": "array", "items": {"type": "string"}}, True,
