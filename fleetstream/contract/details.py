@@ -312,7 +312,10 @@ class PlanSummary:
     solver_job: SolverJob = ofield(ref(SolverJob), "When solved as a solver job.", True)
 
 
-ROOT_CAUSE_TYPES = ("order_created", "vehicle_unavailable", "condition")
+# -- helper R (recovery of work): order_failed, shift_end
+ROOT_CAUSE_TYPES = ("order_created", "vehicle_unavailable", "condition", "order_failed",
+                    "shift_end")
+# -- end helper R
 
 
 @dataclass
@@ -324,7 +327,7 @@ class RootCause:
 
     type: str = ofield(ext_enum(ROOT_CAUSE_TYPES), "What kind of event.")
     event_id: str = ofield("string", "The input event.")
-    order_id: str = ofield("string", "order_created: the order.", True)
+    order_id: str = ofield("string", "order_created, order_failed: the order.", True)
     kind: str = ofield("string", "condition: its kind (incident, weather, ...).", True)
 
 
