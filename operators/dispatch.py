@@ -181,18 +181,51 @@ class Insertion:
 
 @dataclass
 class Rejection:
-    """Why an order found no place: per constraint, the vehicles it blocked."""
+    """Why an order found no place: per constraint, the vehicles it blocked.  Also what
+    the insertion costed, for the decision's ``alternatives`` (:func:`costed_alternatives`):
+    ``costed``, every feasible insertion, and ``rejected``, ``(vehicle_id, constraint)``
+    of every candidate ruled out, both in candidate order."""
 
     counts: dict[str, int] = field(default_factory=dict)
     examples: dict[str, str] = field(default_factory=dict)
+    costed: list["Insertion"] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, constraint: str, vehicle_id: str) -> None:
         self.counts[constraint] = self.counts.get(constraint, 0) + 1
         self.examples.setdefault(constraint, vehicle_id)
+        self.rejected.append((vehicle_id, constraint))
 
     def ranked(self) -> list[dict]:
         return [{"constraint": c, "vehicles": n, "example_vehicle": self.examples[c]}
                 for c, n in sorted(self.counts.items(), key=lambda kv: (-kv[1], kv[0]))]
+
+
+ALTERNATIVES_MAX = 3  # other vehicles listed per order of an assign decision
+
+
+def costed_alternatives(chosen: Insertion, rej: Rejection,
+                        limit: int = ALTERNATIVES_MAX) -> dict[str, Any]:
+    """What an insertion weighed against its choice, for an assign decision's
+    ``explanation.alternatives`` (``AssignAlternative``, docs/governance.md, "Costed
+    alternatives"): at most ``limit`` other vehicles, the cheapest feasible ones first
+    (added cost, then vehicle id) with their cost and the difference to the chosen
+    insertion, then candidates a constraint ruled out (nearest first) with the
+    constraint; ``leave_unassigned`` ends the list when no other vehicle was feasible.
+    Costs are currency units rounded to 0.01; the chosen insertion is the cheapest, so
+    every ``cost_delta`` is >= 0."""
+    others = sorted((i for i in rej.costed if i.vehicle_id != chosen.vehicle_id),
+                    key=lambda i: (i.cost, i.vehicle_id))
+    options: list[dict[str, Any]] = [
+        {"option": "vehicle", "vehicle": i.vehicle_id, "cost": round(i.cost, 2),
+         "cost_delta": round(i.cost - chosen.cost, 2)} for i in others[:limit]]
+    for vid, why in rej.rejected[:max(0, limit - len(options))]:
+        options.append({"option": "vehicle", "vehicle": vid, "constraint": why})
+    if not others:
+        options.append({"option": "leave_unassigned"})
+    return {"order_id": chosen.order_id, "vehicle": chosen.vehicle_id,
+            "cost": round(chosen.cost, 2), "feasible": 1 + len(others),
+            "ruled_out": len(rej.rejected), "options": options}
 
 
 def _start_of(v: Vehicle, now: float) -> tuple[Point, float]:
@@ -370,7 +403,9 @@ class InsertionStrategy:
                                       balance_cost=balance_cost)
             if ins is None:
                 rej.add(why, v.id)
-            elif best is None or ins.cost < best.cost:
+                continue
+            rej.costed.append(ins)
+            if best is None or ins.cost < best.cost:
                 best = ins
         return best, rej
 

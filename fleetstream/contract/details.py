@@ -265,6 +265,43 @@ class RedispatchAlternative:
 
 
 @dataclass
+class AssignOption:
+    """Another option an insertion costed for one order (since contract 1.2.0)."""
+
+    option: str = ofield(ext_enum(("vehicle", "leave_unassigned")),
+                         "`vehicle`: another vehicle; `leave_unassigned`: keep the order "
+                         "pending until a later sweep (listed when no other vehicle was "
+                         "feasible).")
+    vehicle: str = ofield("string", "option vehicle: the vehicle.", True)
+    cost: float = ofield("number", "Feasible vehicle: added cost of the order's cheapest "
+                         "position on it.", True, "currency")
+    cost_delta: float = ofield("number", "Feasible vehicle: its cost minus the chosen one's "
+                               "(>= 0: the chosen insertion is the cheapest).", True,
+                               "currency")
+    constraint: str = ofield(ext_enum(CONSTRAINTS), "Vehicle ruled out: the constraint "
+                             "that left it no feasible position.", True)
+
+
+@dataclass
+class AssignAlternative:
+    """What the insertion of one order of an assign decision costed (since contract
+    1.2.0; docs/governance.md, "Costed alternatives"): the chosen vehicle and at most 3
+    other options, the cheapest feasible vehicles first, then vehicles a constraint
+    ruled out (nearest first), then ``leave_unassigned`` when no other vehicle was
+    feasible."""
+
+    order_id: str = ofield("string", "Order.")
+    vehicle: str = ofield("string", "The vehicle chosen.")
+    cost: float = ofield("number", "Added cost of the chosen position.", unit="currency")
+    feasible: int = ofield({"type": "integer", "minimum": 1}, "Candidate vehicles with a "
+                           "feasible position (the chosen one included).", unit="vehicles")
+    ruled_out: int = ofield({"type": "integer", "minimum": 0}, "Candidate vehicles a "
+                            "constraint ruled out.", unit="vehicles")
+    options: list = ofield(list_of(AssignOption), "Other options, best first (at most 3 "
+                           "vehicles, then possibly leave_unassigned).")
+
+
+@dataclass
 class ExpectedEffect:
     """Expected effect of the decision on the affected routes (after minus before)."""
 
@@ -341,9 +378,11 @@ class Explanation:
                                                 "not know: read the summary")),
                                   "Rules that fired, with their numbers (typed by `rule`).", True)
     alternatives: list | None = ofield(list_of({"anyOf": [ref(RerouteAlternative),
-                                                          ref(RedispatchAlternative)]}),
+                                                          ref(RedispatchAlternative),
+                                                          ref(AssignAlternative)]}),
                                        "Options costed (reroute: RerouteAlternative, "
-                                       "redispatch: RedispatchAlternative).", True)
+                                       "redispatch: RedispatchAlternative, assign by "
+                                       "insertion: AssignAlternative, one per order).", True)
     expected_gain_min: float | None = ofield("number", "Predicted lateness saved.", True,
                                              "min")
     gain: float | None = ofield("number", "Cost saved by the moves (change cost not "
@@ -384,9 +423,10 @@ class KindSpec:
 
 _ALWAYS = ("summary", "reasons", "strategy", "approved_by", "root_causes")
 DECISION_EXPLANATIONS: dict[str, KindSpec] = {
-    "assign": KindSpec("New orders onto a route: by insertion, or a zone plan.",
-                       (ReasonShiftStartPlan, ReasonCheapestInsertion), None,
-                       _ALWAYS + ("expected_effect", "plan")),
+    "assign": KindSpec("New orders onto a route: by insertion (with the options each "
+                       "insertion costed), or a zone plan.",
+                       (ReasonShiftStartPlan, ReasonCheapestInsertion), AssignAlternative,
+                       _ALWAYS + ("alternatives", "expected_effect", "plan")),
     "reroute": KindSpec("One vehicle's stops re-sequenced: late risk or periodic "
                         "re-optimisation.", (ReasonLateRisk, ReasonPeriodicReoptimization),
                         RerouteAlternative,

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetstream.contract.settings import EngineSettings
-from fleetstream.operators.dispatch import Rejection, Timing, inserted_route, route_timing, static_reject
+from fleetstream.operators.dispatch import (Rejection, Timing, costed_alternatives, inserted_route,
+                                             route_timing, static_reject)
 from fleetstream.operators.routing.solver import PlanResult, RerouteResult
 from fleetstream.operators.state import (ACTIVE, ASSIGNED, AT_DEPOT, DELIVERY, PENDING, PICKUP, Order,
                                          Vehicle)
@@ -145,6 +146,7 @@ class Assignment:
         travel = self.world.travel
         originals: dict[str, list] = {}
         assigned: dict[str, list[str]] = {}
+        alternatives: dict[str, dict] = {}  # order id -> what its insertion costed
         timings: dict[str, Timing] = {}
         for o in pending:
             if o.window_end <= now:
@@ -178,6 +180,8 @@ class Assignment:
             o.status = ASSIGNED
             timings.pop(v.id, None)
             assigned.setdefault(v.id, []).append(o.id)
+            if kind != "redispatch":  # redispatch alternatives have their own type
+                alternatives[o.id] = costed_alternatives(ins, rej)
         for vid, oids in assigned.items():
             v = st.vehicles[vid]
             new_route = list(v.route)
@@ -192,6 +196,8 @@ class Assignment:
                                        "feasible insertion",
                                        reasons=[{"rule": "cheapest_feasible_insertion",
                                                  "candidates_per_order": s.max_insert_candidates}],
+                                       alternatives=[alternatives[oid] for oid in oids
+                                                     if oid in alternatives] or None,
                                        strategy=self.strategy.name))
 
     def unassigned_alert(self, o: Order, rej: Rejection, now: float, triggers: list[str],
