@@ -1,259 +1,308 @@
-"""The ``fleetstream`` command.
+"""The ``fleetstream`` command, on click (docs/cli.md, generated from this tree).
 
-Subcommands (``fleetstream <cmd> --help`` for each):
-
-  replay     run the engine over a recorded replay folder, write one file per topic
-  simulate   run a simulated day in closed loop with the engine and record it
-  evaluate   score the engine's models against a replay's ground truth
-  plan       solve a routing instance (Solomon or fleetstream JSON) and check it
-  schemas    write or check docs/schemas/*.json and docs/topics.md
-  models     export or inspect model snapshots
-  run        live: consume Kafka, publish decisions, keep the Redis read model
-  topics     create the Kafka topics
-  publish    produce a replay folder into the Kafka input topics
-  record     capture the Kafka input topics into a replay folder
-  customers  load a replay folder's customer profiles into the Redis context store
-  console    the operations console in a browser: map, alerts, approvals (replay or live)
+Every subcommand lives in its own module and is loaded only when it runs (or when
+its help is shown): ``fleetstream --help`` imports no engine code.  Exit codes
+(docs/operations.md): 0 ok, 1 internal error, 2 bad usage or input, 3 infeasible
+plan (``plan``), 130 interrupted (Ctrl-C).  Every mistake is one line on stderr,
+never a traceback (``FLEETSTREAM_DEBUG=1`` shows the traceback of an internal
+error instead).
 """
 
 from __future__ import annotations
 
-import argparse
 import importlib
 import os
 import sys
-from typing import Callable
+from typing import Any, Callable, Sequence
 
-import orjson
+import click
 
-from fleetstream.contract.settings import Settings
-from fleetstream.sim.world import SCENARIOS
+EXIT_OK, EXIT_INTERNAL, EXIT_USAGE, EXIT_INFEASIBLE, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 
+CONTEXT = {"help_option_names": ["-h", "--help"], "show_default": True,
+           "max_content_width": 100}
+"""Every command: ``-h``/``--help`` and the default of every option shown."""
 
-def _settings(args: argparse.Namespace) -> Settings:
-    """``--config``, the environment and ``--set``, checked (one line naming the
-    source at fault on an error)."""
-    from fleetstream.preflight import load_settings
-    return load_settings(getattr(args, "config", None), getattr(args, "set", None))
-
-
-def _common(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--config", help="TOML settings file (see docs/configuration.md)")
-    p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
-                   help="override one setting, e.g. --set engine.autonomy_reroute=propose")
-
-
-def cmd_replay(args: argparse.Namespace) -> int:
-    from fleetstream.interrupt import EXIT_INTERRUPTED, CtrlC
-    from fleetstream.preflight import check_number
-    # Everything is checked before anything starts (docs/operations.md).
-    check_number("--workers", args.workers, minimum=1)
-    check_number("--processes", args.processes, minimum=1)
-    check_number("--lanes", args.lanes, minimum=1)
-    check_number("--speed", args.speed, positive=True)
-    check_number("--alerts", args.alerts, minimum=0)
-    s = _settings(args)
-    workers = args.workers if args.workers is not None else s.workers
-    procs = args.processes
-    lanes = args.lanes
-    with CtrlC("fleetstream replay", keep_until_exit=_OWNS_PROCESS[0]) as ctrl_c:
-        # imported under the Ctrl-C guard: threads started by imports (numpy's BLAS
-        # pool...) then inherit the blocked SIGINT and cannot take a Ctrl-C themselves
-        from fleetstream.replay import prepare_replay, run_replay
-        prepared = prepare_replay(args.replay, args.out, args.recovery, fresh=not args.resume,
-                                  force=args.force, models_dir=args.models, lanes=lanes)
-        if ctrl_c.stop.is_set():
-            return EXIT_INTERRUPTED
-        print(f"fleetstream replay {args.replay} -> {args.out}  ({procs} process"
-              f"{'es' if procs > 1 else ''} x {workers} worker{'s' if workers > 1 else ''}, "
-              f"{lanes} lane{'s' if lanes > 1 else ''})", file=sys.stderr)
-        from fleetstream.observe import runtime as observe  # metrics, health, logs
-        observe.start(args, "replay", s)
-        summary = run_replay(args.replay, args.out, s.engine, workers=workers,
-                             recovery_dir=args.recovery, speed=args.speed,
-                             progress=not args.quiet, fresh=not args.resume,
-                             models_dir=args.models, processes=procs, lanes=lanes,
-                             limits=s.limits, prepared=prepared, stop=ctrl_c.stop)
-        print(summary.render())
-        if args.alerts:
-            from fleetstream.connectors.console import print_alerts
-            print_alerts(os.path.join(args.out, "fs.alerts.jsonl"), limit=args.alerts)
-        print(f"outputs in {args.out}/ (one JSON Lines file per topic)")
-        observe.stop(args, ctrl_c.stop)  # not ready; --metrics-linger (Ctrl-C ends it)
-        sys.stdout.flush()
-        if summary.read_error:
-            print(f"fleetstream replay: {summary.read_error}", file=sys.stderr)
-            return 2
-        return EXIT_INTERRUPTED if ctrl_c.count else 0
-
-
-def cmd_simulate(args: argparse.Namespace) -> int:
-    from fleetstream.sim.record import check_sim_out, simulate_to
-    s = _settings(args)
-    out = check_sim_out(args.out, force=args.force)  # before the simulation starts
-    out.apply()
-    manifest = simulate_to(args.scenario, args.out, seed=args.seed, settings=s.engine,
-                           progress=not args.quiet)
-    out.mark("complete", scenario=manifest["name"], seed=manifest["seed"])
-    print(orjson.dumps({k: manifest[k] for k in ("name", "seed", "sizes", "closed_loop_kpis")},
-                       option=orjson.OPT_INDENT_2).decode())
-    return 0
-
-
-def _delegate(module: str) -> Callable[[argparse.Namespace], int]:
-    def run(args: argparse.Namespace) -> int:
-        mod = importlib.import_module(module)
-        return int(mod.main(args.rest) or 0)
-    return run
-
-
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fleetstream", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = p.add_subparsers(dest="cmd", required=True)
-
-    r = sub.add_parser("replay", help="run the engine over a replay folder",
-                       description="Replay recorded input events through the Bytewax flow "
-                       "and write fs.decisions.jsonl, fs.eta.jsonl, fs.alerts.jsonl, "
-                       "fs.notifications.jsonl and fs.dlq.jsonl into --out.")
-    r.add_argument("replay", help="replay folder (with events.jsonl.gz) or events file")
-    r.add_argument("--out", default="out",
-                   help="output folder (default: out): created if missing; an existing "
-                   "one must be empty or, with --force, an earlier replay's output")
-    r.add_argument("-w", "--workers", type=int, default=None,
-                   help="Bytewax workers per process, >= 1 (default 1, or `workers` in "
-                   "--config)")
-    r.add_argument("-p", "--processes", type=int, default=1, metavar="N",
-                   help="run the flow as a Bytewax cluster of N processes on this host "
-                   "(started by this command on free 127.0.0.1 ports); zones are spread "
-                   "over all workers; the output files are the same bytes as with 1 "
-                   "(default 1)")
-    r.add_argument("--lanes", type=int, default=1, metavar="N",
-                   help="spread decoding and tracking (stage 1) over N lanes, a lane per "
-                   "zone group, each in input order. Outputs are the same bytes for any "
-                   "-p/-w at a given N, and those of 1 lane on recorded data; they can "
-                   "differ from 1 lane where the event-time watermark or the dedupe of a "
-                   "lane matters (flows/lanes.py). --resume needs the N of the run it "
-                   "resumes (default 1)")
-    r.add_argument("--speed", type=float, default=None,
-                   help="pace the replay at N x event time, N > 0 (default: as fast as "
-                   "possible)")
-    r.add_argument("--recovery", metavar="DIR",
-                   help="enable Bytewax recovery in DIR (missing or empty; one holding "
-                   "data needs --resume, or --force to clear its recovery files)")
-    r.add_argument("--resume", action="store_true",
-                   help="resume from --recovery instead of starting fresh (the --out and "
-                   "--recovery of the interrupted run; docs/operations.md)")
-    r.add_argument("--force", action="store_true",
-                   help="replace the outputs of an earlier replay in --out (only the files "
-                   "a replay writes; a folder with other content is always refused) and "
-                   "clear the recovery files in --recovery")
-    r.add_argument("--models", metavar="DIR", help="warm-start the models from a snapshot dir")
-    r.add_argument("--alerts", type=int, default=0, metavar="N",
-                   help="print the first N alerts in a readable form")
-    r.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    _common(r)
-    from fleetstream.observe.runtime import add_arguments as observe_flags
-    observe_flags(r)
-    r.set_defaults(fn=cmd_replay)
-
-    s = sub.add_parser("simulate", help="simulate a day in closed loop and record it",
-                       description="Run the world simulator in closed loop with the engine; "
-                       "write events.jsonl.gz, truth/*.jsonl.gz and manifest.json into --out.")
-    s.add_argument("--scenario", default="small",
-                   choices=list(SCENARIOS))
-    s.add_argument("--seed", type=int, default=None, help="override the scenario's seed")
-    s.add_argument("--out", required=True,
-                   help="replay folder to write: missing or empty, or with --force an "
-                   "earlier simulation's folder")
-    s.add_argument("--force", action="store_true",
-                   help="overwrite the files of an earlier simulation in --out")
-    s.add_argument("-q", "--quiet", action="store_true")
-    _common(s)
-    s.set_defaults(fn=cmd_simulate)
-
-    for name, module, help_ in DELEGATED:
-        d = sub.add_parser(name, help=help_, add_help=False)
-        d.add_argument("rest", nargs=argparse.REMAINDER)
-        d.set_defaults(fn=_delegate(module))
-    return p
-
-
-DELEGATED = (
-        ("evaluate", "fleetstream.evaluate", "score models / compare policies on a replay"),
-        ("plan", "fleetstream.plan_cmd", "solve and check a routing instance"),
-        ("schemas", "fleetstream.schemas", "write or check the JSON Schemas and topic docs"),
-        ("models", "fleetstream.models_cmd", "export or inspect model snapshots"),
-        ("run", "fleetstream.live", "live engine on Kafka (+ Redis read model)"),
-        ("topics", "fleetstream.topics_cmd", "create the Kafka topics"),
-        ("publish", "fleetstream.publish_cmd", "produce a replay folder into Kafka"),
-        ("record", "fleetstream.record_cmd", "capture Kafka input topics to a replay folder"),
-        ("customers", "fleetstream.customers_cmd", "load customer profiles into Redis"),
-        # console: helper I (docs/console.md)
-        ("console", "fleetstream.console.cmd", "operations console in a browser"),
-)
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run one subcommand.  Exit codes (docs/operations.md): 0 ok, 1 internal error,
-    2 bad usage or input, 3 infeasible plan (``plan``), 130 interrupted (Ctrl-C).
-
-    The last-resort net: an operator mistake is one line and 2; any other exception is
-    one line naming it and 1 (``FLEETSTREAM_DEBUG=1`` shows the traceback instead)."""
-    _OWNS_PROCESS[0] = argv is None  # the console command, not a call from Python
-    argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in {d[0] for d in DELEGATED}:
-        # Delegated subcommands parse their own arguments (and --help).
-        argv = [argv[0], "--", *argv[1:]]
-    args = build_parser().parse_args(argv)
-    if getattr(args, "rest", None) and args.rest[:1] == ["--"]:
-        args.rest = args.rest[1:]
-    debug = os.environ.get("FLEETSTREAM_DEBUG", "") not in ("", "0")
-    try:
-        if args.cmd in CTRL_C_GUARDED:
-            return _guarded(args)
-        return args.fn(args)
-    except ModuleNotFoundError as e:
-        if e.name and e.name.startswith("fleetstream."):
-            print(f"fleetstream {args.cmd}: not available in this build ({e.name})", file=sys.stderr)
-            return 2
-        if debug:
-            raise
-        return _internal_error(args.cmd, e)
-    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
-            ValueError) as e:
-        if debug:
-            raise
-        print(f"fleetstream {args.cmd}: {_one_line(e)}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        if debug:
-            raise
-        print(f"fleetstream {args.cmd}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # `fleetstream ... | head`: the reader went away
-        return 1
-    except Exception as e:  # noqa: BLE001 - the last-resort net
-        if debug:
-            raise
-        return _internal_error(args.cmd, e)
-
-
-_OWNS_PROCESS = [False]
-"""``main`` runs as the ``fleetstream`` command (its own process): Ctrl-C handling then
-lasts until the process exits (fleetstream/interrupt.py, ``keep_until_exit``)."""
+COMMANDS: dict[str, tuple[str, str]] = {
+    "replay": ("fleetstream.replay_cmd:command",
+               "run the engine over a recorded replay folder, one file per topic"),
+    "simulate": ("fleetstream.simulate_cmd:command",
+                 "simulate a day in closed loop with the engine and record it"),
+    "evaluate": ("fleetstream.external_cmd:evaluate",
+                 "score models / compare policies on replays; HTML report"),
+    "plan": ("fleetstream.plan_cmd:command",
+             "solve a routing instance (Solomon or fleetstream JSON) and check it"),
+    "schemas": ("fleetstream.external_cmd:schemas",
+                "write or check the JSON Schemas, topic docs, AsyncAPI and examples"),
+    "models": ("fleetstream.models_cmd:command", "export, import or inspect model snapshots"),
+    "run": ("fleetstream.live:command",
+            "live: consume Kafka, publish decisions, keep the Redis read model"),
+    "topics": ("fleetstream.topics_cmd:command", "create the Kafka topics"),
+    "publish": ("fleetstream.publish_cmd:command",
+                "produce a replay folder into the Kafka input topics"),
+    "record": ("fleetstream.record_cmd:command",
+               "capture the Kafka input topics into a replay folder"),
+    "customers": ("fleetstream.customers_cmd:command",
+                  "load a replay folder's customer profiles into Redis"),
+    "console": ("fleetstream.external_cmd:console",
+                "the operations console in a browser: map, alerts, approvals"),
+    "cli-docs": ("fleetstream.clidocs_cmd:command",
+                 "write or check docs/cli.md (generated from this command tree)"),
+}
+"""name -> (``module:attribute`` of its click command, one-line summary)."""
 
 CTRL_C_GUARDED = {"simulate", "plan", "models", "evaluate"}
 """Commands whose first Ctrl-C stops them with one line (exit 130) while their solver
 pool is spared the terminal's SIGINT (no traceback from its processes); ``replay``
 has its own clean stop (fleetstream/interrupt.py)."""
 
+_OWNS_PROCESS = [False]
+"""``main`` runs as the ``fleetstream`` command (its own process): Ctrl-C handling then
+lasts until the process exits (fleetstream/interrupt.py, ``keep_until_exit``)."""
 
-def _guarded(args: argparse.Namespace) -> int:
+
+# ------------------------------------------------------------------ building blocks
+
+
+Arg = click.Argument
+"""Positional arguments carry a help text (click >= 8.5: shown under "Positional
+arguments" in ``--help`` and in docs/cli.md)."""
+
+
+class _Passthrough(Exception):
+    """Carries a KeyboardInterrupt or EOFError raised by a command past click (which
+    would turn it into ``Abort`` after a blank line): :func:`run` handles the original."""
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(repr(original))
+        self.original = original
+
+
+def _invoke(super_invoke: Callable[[click.Context], Any], ctx: click.Context) -> Any:
+    try:
+        return super_invoke(ctx)
+    except (KeyboardInterrupt, EOFError) as e:
+        raise _Passthrough(e) from None
+
+
+class Command(click.Command):
+    """Keeps the raw arguments (for the commands that hand them on to a module's own
+    parser, fleetstream/external_cmd.py); lets a Ctrl-C reach :func:`run` as itself."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _invoke(super().invoke, ctx)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["fleetstream.raw_args"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+class Group(click.Group):
+    command_class = Command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        return _invoke(super().invoke, ctx)
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        ctx.meta["fleetstream.raw_args"] = list(args)
+        return super().parse_args(ctx, args)
+
+
+Group.group_class = Group
+
+
+def help_text(doc: str | None) -> str:
+    """A module docstring as click help: indented blocks (usage lines, tables) kept as
+    written (click's ``\\b``), prose paragraphs rewrapped; doctests dropped."""
+    if not doc:
+        return ""
+    paras, cur = [], []
+    for line in doc.strip("\n").splitlines():
+        if line.strip():
+            cur.append(line.rstrip())
+        elif cur:
+            paras.append(cur)
+            cur = []
+    if cur:
+        paras.append(cur)
+    out = []
+    for p in paras:
+        if p[0].lstrip().startswith(">>>"):
+            continue
+        p = [ln.replace("``", "`") for ln in p]
+        if any(ln[:1] == " " for ln in p):
+            out.append("\b\n" + "\n".join(p))
+        else:
+            out.append("\n".join(p))
+    return "\n\n".join(out)
+
+
+def config_options(f: Callable) -> Callable:
+    """``--config`` and ``--set`` (docs/configuration.md)."""
+    f = click.option("--set", "sets", multiple=True, metavar="SECTION.KEY=VALUE",
+                     help="override one setting, e.g. --set engine.autonomy_reroute=propose "
+                     "(repeatable; beats the environment and --config)")(f)
+    return click.option("--config", metavar="FILE", default=None,
+                        help="TOML (or .json) settings file (docs/configuration.md; "
+                        "default: built-in settings and the FLEETSTREAM_* environment)")(f)
+
+
+def load_settings(config: str | None, sets: Sequence[str] | None) -> Any:
+    """``--config``, the environment and ``--set``, checked (one line naming the
+    source at fault on an error)."""
+    from fleetstream.preflight import load_settings as load
+    return load(config, list(sets) if sets else None)
+
+
+def version_line() -> str:
+    """``fleetstream 0.1.0 (contract 1.2.0, schema v1, python 3.11.9)``."""
+    try:
+        from importlib.metadata import version
+        v = version("fleetstream")
+    except Exception:  # noqa: BLE001 - running from a source tree without metadata
+        v = "unknown"
+    from fleetstream.contract.events import SCHEMA_VERSION
+    from fleetstream.contract.outputs import CONTRACT_VERSION
+    py = ".".join(map(str, sys.version_info[:3]))
+    return f"fleetstream {v} (contract {CONTRACT_VERSION}, schema v{SCHEMA_VERSION}, python {py})"
+
+
+def _show_version(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value and not ctx.resilient_parsing:
+        click.echo(version_line())
+        ctx.exit(0)
+
+
+# ------------------------------------------------------------------ the tree
+
+
+class LazyGroup(Group):
+    """Subcommands imported on first use; the listing comes from :data:`COMMANDS`."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        mod, _, attr = COMMANDS[name][0].partition(":")
+        cmd = getattr(importlib.import_module(mod), attr)
+        cmd.name = name
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        with formatter.section("Commands"):
+            formatter.write_dl([(n, h) for n, (_, h) in COMMANDS.items()])
+
+
+GROUP_HELP = """\
+fleetstream: the real-time streaming decision engine for last-mile delivery
+(routing, ETA, risk and dispatch on Bytewax).  `fleetstream COMMAND --help` for
+each command; every command and flag: docs/cli.md.
+
+Settings: --config FILE, then FLEETSTREAM_<SECTION>__<KEY> environment variables,
+then --set SECTION.KEY=VALUE (docs/configuration.md).  Exit codes: 0 ok, 1
+internal error (FLEETSTREAM_DEBUG=1 shows the traceback), 2 bad usage or input
+(one line on stderr), 3 infeasible plan (plan), 130 interrupted (Ctrl-C).
+"""
+
+
+@click.group("fleetstream", cls=LazyGroup, context_settings=CONTEXT, help=GROUP_HELP)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_show_version,
+              help="print the version (package, contract, schema, python) and exit")
+def cli() -> None:
+    """The ``fleetstream`` command group."""
+
+
+# ------------------------------------------------------------------ running
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one subcommand; the exit code (docs/operations.md)."""
+    _OWNS_PROCESS[0] = argv is None  # the console command, not a call from Python
+    argv = sys.argv[1:] if argv is None else list(argv)
+    name = argv[0] if argv and not argv[0].startswith("-") else None
+    if name == "--":
+        name = None
+    return run(cli, argv, "fleetstream", name=name,
+               guarded=name in CTRL_C_GUARDED)
+
+
+def run(command: click.Command, argv: list[str] | None, prog: str, name: str | None = None,
+        guarded: bool = False, usage_exits: bool = False) -> int:
+    """Run ``command`` (the group, or one command as its module's ``main``) with the
+    last-resort net: an operator mistake is one line and 2; any other exception is one
+    line naming it and 1 (``FLEETSTREAM_DEBUG=1`` raises it instead).
+
+    ``usage_exits``: usage errors and ``--help`` raise ``SystemExit`` (as argparse did
+    for the modules' own ``main``)."""
+    argv = sys.argv[1:] if argv is None else list(argv)
+    label = prog if name is None else f"{prog} {name}"
+    debug = os.environ.get("FLEETSTREAM_DEBUG", "") not in ("", "0")
+    try:
+        def call() -> Any:
+            try:
+                return command.main(args=argv, prog_name=prog, standalone_mode=False)
+            except _Passthrough as p:
+                raise p.original from None
+        rc = _guarded(label, call) if guarded else call()
+        if usage_exits and any(a in ("-h", "--help") for a in argv):
+            raise SystemExit(int(rc or 0))
+        return int(rc or 0)
+    except click.exceptions.NoArgsIsHelpError as e:
+        click.echo(e.ctx.get_help() if e.ctx else "", err=True)
+        if usage_exits:
+            raise SystemExit(EXIT_USAGE) from None
+        return EXIT_USAGE
+    except click.UsageError as e:
+        where = e.ctx.command_path if e.ctx is not None else label
+        print(f"{where}: {' '.join(e.format_message().split())} (see {where} --help)",
+              file=sys.stderr)
+        if usage_exits:
+            raise SystemExit(EXIT_USAGE) from None
+        return EXIT_USAGE
+    except click.exceptions.Abort:  # click's own form of a Ctrl-C (while parsing)
+        if debug:
+            raise
+        print(f"{label}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except click.ClickException as e:
+        print(f"{label}: {' '.join(e.format_message().split())}", file=sys.stderr)
+        return e.exit_code
+    except ModuleNotFoundError as e:
+        if e.name and e.name.startswith("fleetstream."):
+            print(f"{label}: not available in this build ({e.name})", file=sys.stderr)
+            return EXIT_USAGE
+        if debug:
+            raise
+        return _internal_error(label, e)
+    except (FileNotFoundError, NotADirectoryError, IsADirectoryError, PermissionError,
+            ValueError) as e:
+        if debug:
+            raise
+        print(f"{label}: {_one_line(e)}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        print(f"{label}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `fleetstream ... | head`: the reader went away
+        return EXIT_INTERNAL
+    except SystemExit:
+        raise
+    except Exception as e:  # noqa: BLE001 - the last-resort net
+        if debug:
+            raise
+        return _internal_error(label, e)
+
+
+def _guarded(label: str, fn: Callable[[], Any]) -> Any:
     from fleetstream.interrupt import CtrlC, kill_solver_pool
-    with CtrlC(f"fleetstream {args.cmd}", first_raises=True, keep_until_exit=_OWNS_PROCESS[0]):
+    with CtrlC(label, first_raises=True, keep_until_exit=_OWNS_PROCESS[0]):
         try:
-            return args.fn(args)
+            return fn()
         except KeyboardInterrupt:
             kill_solver_pool()  # by pid: nothing left for the exit to wait for
             raise
@@ -263,11 +312,14 @@ def _one_line(e: BaseException) -> str:
     return " ".join(str(e).split()) or type(e).__name__
 
 
-def _internal_error(cmd: str, e: BaseException) -> int:
-    print(f"fleetstream {cmd}: internal error: {type(e).__name__}: {_one_line(e)} "
+def _internal_error(label: str, e: BaseException) -> int:
+    print(f"{label}: internal error: {type(e).__name__}: {_one_line(e)} "
           "(set FLEETSTREAM_DEBUG=1 for the traceback)", file=sys.stderr)
-    return 1
+    return EXIT_INTERNAL
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # ``python -m fleetstream.cli``: run the imported module, not this ``__main__`` copy
+    # (the commands import ``fleetstream.cli``: one set of classes and process state)
+    from fleetstream.cli import main as _main
+    sys.exit(_main())

@@ -16,7 +16,6 @@ Details: docs/live.md.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import math
 import os
@@ -26,7 +25,10 @@ import threading
 import time
 from datetime import timedelta
 from functools import partial
+from types import SimpleNamespace
 from typing import Any
+
+import click
 
 import bytewax.operators as op
 from bytewax.outputs import DynamicSink, StatelessSinkPartition
@@ -36,12 +38,14 @@ from bytewax.testing import cluster_main, run_main
 
 from fleetstream.connectors.kafka import (KafkaClientError, KafkaOutputSink, KafkaUnavailable,
                                           OrderedKafkaSource, check_broker, scrub)
+from fleetstream import cli
 from fleetstream.contract.events import INPUT_TOPICS
 from fleetstream.connectors.redaction import redact, redact_url  # noqa: F401 (re-exported)
 from fleetstream.contract.settings import Settings
 from fleetstream.operators import jobs
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
 from fleetstream.flows.engine import DROPS, build_flow
+from fleetstream.observe import runtime as observe  # metrics, health, logs
 from fleetstream.operators.pipeline import output_key
 
 log = logging.getLogger("fleetstream.live")
@@ -190,7 +194,7 @@ def _sigterm(_signum: int, _frame: Any) -> None:
     raise KeyboardInterrupt("SIGTERM")
 
 
-def _check_args(a: argparse.Namespace) -> str | None:
+def _check_args(a: Any) -> str | None:
     """The first mistake in the flags, as one line (None: fine)."""
     if a.workers < 0:
         return f"-w/--workers must be >= 1 (0: the workers setting), got {a.workers}"
@@ -212,36 +216,50 @@ def _check_args(a: argparse.Namespace) -> str | None:
     return None
 
 
+@click.command("run", cls=cli.Command, help=cli.help_text(__doc__), context_settings=cli.CONTEXT)
+@click.option("--bootstrap", metavar="HOST:PORT", default=None,
+              show_default="kafka.bootstrap: $FLEETSTREAM_KAFKA__BOOTSTRAP, else --config, "
+              "else 127.0.0.1:19092",
+              help="Kafka bootstrap servers")
+@click.option("--redis", metavar="URL", default=None,
+              show_default="redis.url: $FLEETSTREAM_REDIS__URL, else --config, else none",
+              help="Redis URL for the read model (an empty string: no read model)")
+@click.option("-w", "--workers", type=int, default=0, metavar="N",
+              show_default="0: the workers setting", help="worker threads")
+@click.option("--recovery", metavar="DIR", default=None, show_default="off",
+              help="Bytewax recovery folder: state and input offsets are snapshotted there; "
+              "a restart with the same DIR resumes")
+@click.option("--epoch-interval", type=float, default=2.0, metavar="S",
+              help="seconds between snapshots with --recovery")
+@click.option("--stop-at-end", is_flag=True,
+              help="stop when every input partition is consumed (tests, backfills)")
+@click.option("--models", metavar="DIR", default=None, show_default="cold start",
+              help="warm-start models from a snapshot folder")
+@click.option("--config", metavar="FILE", default=None,
+              show_default="built-in settings and the FLEETSTREAM_* environment",
+              help="TOML settings file (docs/configuration.md)")
+@click.option("--set", "set_", multiple=True, metavar="SECTION.KEY=VALUE",
+              help="override one setting, e.g. --set kafka.topic_prefix=test. (repeatable; "
+              "beats the environment and --config)")
+@click.option("-q", "--quiet", is_flag=True, help="no progress lines")
+@observe.options
+def command(**kw: Any) -> int:
+    kw["set"] = list(kw.pop("set_"))
+    return _run(SimpleNamespace(**kw))
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="fleetstream run", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--bootstrap", help="Kafka bootstrap servers (default: "
-                    "$FLEETSTREAM_KAFKA_BOOTSTRAP, else kafka.bootstrap)")
-    ap.add_argument("--redis", help="Redis URL for the read model (default: redis.url, else "
-                    "$FLEETSTREAM_REDIS_URL; an empty string: no read model)")
-    ap.add_argument("-w", "--workers", type=int, default=0,
-                    help="worker threads (default: the workers setting)")
-    ap.add_argument("--recovery", metavar="DIR", help="Bytewax recovery dir: state and input "
-                    "offsets are snapshotted there; a restart with the same DIR resumes")
-    ap.add_argument("--epoch-interval", type=float, default=2.0, metavar="S",
-                    help="seconds between snapshots with --recovery (default 2)")
-    ap.add_argument("--stop-at-end", action="store_true",
-                    help="stop when every input partition is consumed (tests, backfills)")
-    ap.add_argument("--models", metavar="DIR", help="warm-start models from a snapshot dir")
-    ap.add_argument("--config", help="TOML settings file (docs/configuration.md)")
-    ap.add_argument("--set", action="append", default=[], metavar="SECTION.KEY=VALUE")
-    ap.add_argument("-q", "--quiet", action="store_true", help="no progress lines")
-    from fleetstream.observe import runtime as observe  # metrics, health, logs
-    observe.add_arguments(ap)
-    a = ap.parse_args(argv)
+    return cli.run(command, argv, "fleetstream run", usage_exits=True)
+
+
+def _run(a: SimpleNamespace) -> int:
     problem = _check_args(a)
     if problem:
         print(f"fleetstream run: {problem}", file=sys.stderr)
         return 2
     overrides: dict[str, Any] = dict(kv.split("=", 1) for kv in a.set)
-    bootstrap = a.bootstrap or os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP")
-    if bootstrap and "kafka.bootstrap" not in overrides:
-        overrides["kafka.bootstrap"] = bootstrap
+    if a.bootstrap and "kafka.bootstrap" not in overrides:
+        overrides["kafka.bootstrap"] = a.bootstrap
     try:
         s = Settings.load(a.config, overrides=overrides)
         check_broker(s.kafka.bootstrap, s.kafka.config,
@@ -253,8 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     except (KafkaUnavailable, KafkaClientError) as e:
         print(f"fleetstream run: {e}", file=sys.stderr)
         return 1
-    redis_url = a.redis if a.redis is not None else (
-        s.redis.url or os.environ.get("FLEETSTREAM_REDIS_URL", ""))
+    redis_url = a.redis if a.redis is not None else s.redis.url
     # SIGTERM stops like Ctrl-C: Bytewax aborts, the sinks close (the Redis read
     # model writes its backlog, outputs are flushed) instead of the process dying.
     signal.signal(signal.SIGTERM, _sigterm)

@@ -16,11 +16,13 @@ A warm start is ``--models DIR`` on ``replay``, ``evaluate`` and ``run``.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
 
+import click
 import orjson
+
+from fleetstream import cli
 
 from fleetstream.connectors.files import read_replay
 from fleetstream.engine import LocalEngine
@@ -64,51 +66,73 @@ def info(models_dir: str) -> dict:
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="fleetstream models", description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = ap.add_subparsers(dest="action", required=True)
-    e = sub.add_parser("export", help="learn over a replay and export the zones' models")
-    e.add_argument("replay")
-    e.add_argument("--out", required=True)
-    e.add_argument("--models", metavar="DIR", help="warm-start from this models dir first")
-    e.add_argument("--kind", default="learned", choices=["learned", "baseline"])
-    e.add_argument("--config")
-    e.add_argument("-q", "--quiet", action="store_true")
-    i = sub.add_parser("import", help="validate a models dir and copy it")
-    i.add_argument("src")
-    i.add_argument("--out", required=True)
-    n = sub.add_parser("info", help="show a models dir's manifest, sizes and metrics")
-    n.add_argument("dir")
-    a = ap.parse_args(argv)
+@click.group("models", cls=cli.Group, help=cli.help_text(__doc__), context_settings=cli.CONTEXT)
+def command() -> None:
+    """``fleetstream models``."""
+
+
+@command.command("export", short_help="learn over a replay and export the zones' models", help="Run the engine over a replay folder (learning from every "
+                 "outcome, as in a replay) and write each zone's learned seats to --out "
+                 "(manifest.json with the schema, river and python versions; one "
+                 "seats-<zone>.pkl per zone).")
+@click.argument("replay", help="replay folder (with events.jsonl.gz) or events file")
+@click.option("--out", required=True, metavar="DIR", help="snapshot folder to write")
+@click.option("--models", metavar="DIR", default=None, show_default="cold start",
+              help="warm-start from this models folder first")
+@click.option("--kind", type=click.Choice(["learned", "baseline"]), default="learned",
+              help="which model seats to export")
+@click.option("--config", metavar="FILE", default=None,
+              show_default="built-in settings and the FLEETSTREAM_* environment",
+              help="TOML settings file (docs/configuration.md)")
+@click.option("-q", "--quiet", is_flag=True, help="no progress lines")
+def export_cmd(replay: str, out: str, models: str | None, kind: str, config: str | None,
+               quiet: bool) -> int:
     from fleetstream.preflight import check_models_dir, events_file, load_settings
     from fleetstream.run_dirs import _usable_folder
-    if a.action == "export":
-        # everything checked before the (long) learning run starts
-        settings = load_settings(a.config, None)
-        events_file(a.replay)
-        check_models_dir(a.models)
-        _usable_folder("--out", a.out)
-        m = export_from_replay(a.replay, a.out, settings, a.models, a.kind,
-                               progress=not a.quiet)
-        for z, zi in m["zones"].items():
-            print(f"{z}: {zi['bytes']:,} bytes  " + ", ".join(
-                f"{k} {v['version']} n={v['n']}" for k, v in zi["seats"].items()))
-        print(f"written: {a.out}/manifest.json (schema {m['schema_version']}, river {m['river']}, "
-              f"python {m['python']})")
-        return 0
-    if a.action == "import":
-        from fleetstream.models.store import import_dir
-        check_models_dir(a.src, flag="SRC")
-        _usable_folder("--out", a.out)
-        m = import_dir(a.src, a.out)
-        print(f"imported {len(m['zones'])} zones from {a.src} into {a.out}")
-        return 0
-    res = info(a.dir)
+    # everything checked before the (long) learning run starts
+    settings = load_settings(config, None)
+    events_file(replay)
+    check_models_dir(models)
+    _usable_folder("--out", out)
+    m = export_from_replay(replay, out, settings, models, kind, progress=not quiet)
+    for z, zi in m["zones"].items():
+        print(f"{z}: {zi['bytes']:,} bytes  " + ", ".join(
+            f"{k} {v['version']} n={v['n']}" for k, v in zi["seats"].items()))
+    print(f"written: {out}/manifest.json (schema {m['schema_version']}, river {m['river']}, "
+          f"python {m['python']})")
+    return 0
+
+
+@command.command("import", short_help="validate a models folder and copy it", help="Check a models folder (schema, river and python versions, "
+                 "checksums, that it loads) and copy it to --out; an incompatible folder is "
+                 "refused with a clear error.  Snapshots are pickles: never import one from "
+                 "an untrusted source.")
+@click.argument("src", help="the models folder to check and copy")
+@click.option("--out", required=True, metavar="DIR", help="folder to copy it to (missing or empty)")
+def import_cmd(src: str, out: str) -> int:
+    from fleetstream.models.store import import_dir
+    from fleetstream.preflight import check_models_dir
+    from fleetstream.run_dirs import _usable_folder
+    check_models_dir(src, flag="SRC")
+    _usable_folder("--out", out)
+    m = import_dir(src, out)
+    print(f"imported {len(m['zones'])} zones from {src} into {out}")
+    return 0
+
+
+@command.command("info", short_help="show a models folder's manifest, sizes and metrics", help="Print a models folder's manifest, the snapshot sizes and each "
+                 "zone's progressive metrics as JSON; exit 2 if it would be refused.")
+@click.argument("dir", help="the models folder")
+def info_cmd(dir: str) -> int:  # noqa: A002 - the argument's name in --help
+    res = info(dir)
     sys.stdout.write(orjson.dumps(res, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS).decode() + "\n")
     if not res["loadable"]:
         print(f"fleetstream models: refused: {res['refused']}", file=sys.stderr)
     return 0 if res["loadable"] else 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.run(command, argv, "fleetstream models", guarded=True, usage_exits=True)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -32,7 +32,10 @@ import argparse
 import os
 import sys
 
+import click
 import orjson
+
+from fleetstream import cli
 
 from fleetstream.operators.routing.checker import check_plan
 from fleetstream.operators.routing.constraints import C_MISSING
@@ -53,12 +56,6 @@ def _resolve(name: str) -> str:
     raise InstanceError(f"no instance {name!r} (not a file, not in {SOLOMON_DIR}/instances)")
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # bad options are bad input: exit 2 (argparse's own code)
-        self.print_usage(sys.stderr)
-        self.exit(EXIT_BAD_INPUT, f"fleetstream plan: error: {message}\n")
-
-
 def _check_options(a: argparse.Namespace) -> None:
     """Bad options, before any solving: one line naming the flag (exit 2)."""
     from fleetstream.preflight import check_number
@@ -76,26 +73,37 @@ def _check_options(a: argparse.Namespace) -> None:
                                 "writable folder)")
 
 
+@click.command("plan", cls=cli.Command, help=cli.help_text(__doc__), context_settings=cli.CONTEXT)
+@click.argument("instance", cls=cli.Arg,
+                help="Solomon/Gehring-Homberger .txt, fleetstream .json, or a Solomon name (C101)")
+@click.option("--backend", type=click.Choice(BACKENDS), default="auto",
+              help="auto: PyVRP where it expresses the instance exactly, else OR-Tools; "
+              "pyvrp; ortools")
+@click.option("--iterations", type=int, default=12_000, metavar="N", help="PyVRP iterations")
+@click.option("--seed", type=int, default=0, metavar="N", help="PyVRP seed")
+@click.option("--guard", type=float, default=600.0, metavar="S",
+              help="wall-clock guard of a PyVRP solve, seconds (reported when hit)")
+@click.option("--time-limit", type=float, default=10.0, metavar="S", help="OR-Tools seconds")
+@click.option("--solution-limit", type=int, default=0, metavar="N",
+              help="OR-Tools: stop after N solutions instead (deterministic; the time limit "
+              "guards); 0: off")
+@click.option("--first-solution", default="savings", metavar="NAME",
+              help="OR-Tools first-solution strategy (savings, path_cheapest_arc, ...)")
+@click.option("--convention", type=click.Choice(["cvrplib", "exact"]), default="cvrplib",
+              help="Solomon distances: truncated to 0.1 (CVRPLIB) or exact doubles (then "
+              "vehicles first, then distance)")
+@click.option("--out", metavar="FILE", default=None, show_default="not written",
+              help="write routes and the check as JSON here")
+@click.option("-q", "--quiet", is_flag=True, help="no routes and summary on stdout")
+def command(**kw) -> int:
+    return _plan(argparse.Namespace(**kw))
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = _Parser(prog="fleetstream plan", description=__doc__,
-                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("instance", help="Solomon/Gehring-Homberger .txt, fleetstream .json, or a Solomon name (C101)")
-    ap.add_argument("--backend", default="auto", choices=BACKENDS,
-                    help="auto (default: PyVRP where it expresses the instance exactly), pyvrp, ortools")
-    ap.add_argument("--iterations", type=int, default=12_000, help="PyVRP iterations (default 12000)")
-    ap.add_argument("--seed", type=int, default=0, help="PyVRP seed (default 0)")
-    ap.add_argument("--guard", type=float, default=600.0,
-                    help="wall-clock guard of a PyVRP solve, seconds (reported when hit)")
-    ap.add_argument("--time-limit", type=float, default=10.0, help="OR-Tools seconds (default 10)")
-    ap.add_argument("--solution-limit", type=int, default=0,
-                    help="OR-Tools: stop after N solutions instead (deterministic; the time limit guards)")
-    ap.add_argument("--first-solution", default="savings")
-    ap.add_argument("--convention", default="cvrplib", choices=["cvrplib", "exact"],
-                    help="Solomon distances: truncated to 0.1 (CVRPLIB) or exact doubles "
-                    "(then vehicles first, then distance)")
-    ap.add_argument("--out", help="write routes and the check as JSON here")
-    ap.add_argument("-q", "--quiet", action="store_true")
-    a = ap.parse_args(argv)
+    return cli.run(command, argv, "fleetstream plan", guarded=True, usage_exits=True)
+
+
+def _plan(a: argparse.Namespace) -> int:
     try:
         _check_options(a)
         path = _resolve(a.instance)

@@ -7,10 +7,12 @@ recorded order (docs/live.md)."""
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
+from types import SimpleNamespace
+
+import click
 import time
 
 from fleetstream.connectors.files import events_path, read_replay
@@ -18,21 +20,32 @@ from fleetstream.connectors.kafka import (KafkaClientError, KafkaUnavailable, ch
                                           publish)
 from fleetstream.contract.events import INPUT_TOPICS
 from fleetstream.contract.settings import Settings
+from fleetstream import cli
 
 PROG = "fleetstream publish"
 
 
+@click.command("publish", cls=cli.Command, help=cli.help_text(__doc__),
+               context_settings=cli.CONTEXT)
+@click.argument("replay", help="replay folder (with events.jsonl.gz) or events file")
+@click.option("--bootstrap", metavar="HOST:PORT", default=None,
+              show_default="kafka.bootstrap: $FLEETSTREAM_KAFKA__BOOTSTRAP, else --config, "
+              "else 127.0.0.1:19092",
+              help="Kafka bootstrap servers")
+@click.option("--speed", type=float, default=None, metavar="N",
+              show_default="as fast as possible", help="pace at N x event time, N > 0")
+@click.option("--config", metavar="FILE", default=None,
+              show_default="built-in settings and the FLEETSTREAM_* environment",
+              help="TOML settings file (docs/configuration.md)")
+def command(**kw) -> int:
+    return _main(SimpleNamespace(**kw))
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("replay", help="replay folder or events file")
-    ap.add_argument("--bootstrap", default=os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP"),
-                    help="Kafka bootstrap servers (default $FLEETSTREAM_KAFKA_BOOTSTRAP, "
-                    "else kafka.bootstrap)")
-    ap.add_argument("--speed", type=float,
-                    help="pace at N x event time, N > 0 (default: as fast as possible)")
-    ap.add_argument("--config", help="TOML settings file (docs/configuration.md)")
-    a = ap.parse_args(argv)
+    return cli.run(command, argv, PROG, usage_exits=True)
+
+
+def _main(a: SimpleNamespace) -> int:
     if a.speed is not None and not (math.isfinite(a.speed) and a.speed > 0):
         print(f"{PROG}: --speed must be a number > 0, got {a.speed}", file=sys.stderr)
         return 2

@@ -7,10 +7,12 @@ engine did on the same messages."""
 
 from __future__ import annotations
 
-import argparse
 import math
 import os
 import sys
+from types import SimpleNamespace
+
+import click
 
 import orjson
 
@@ -18,6 +20,7 @@ from fleetstream.connectors.files import EVENTS_FILE, write_replay
 from fleetstream.connectors.kafka import (KafkaClientError, KafkaUnavailable, check_broker,
                                           record)
 from fleetstream.contract.settings import Settings
+from fleetstream import cli
 
 PROG = "fleetstream record"
 
@@ -35,18 +38,28 @@ def _writable_out(out: str) -> None:
         raise PermissionError(f"--out {out} is not writable")
 
 
+@click.command("record", cls=cli.Command, help=cli.help_text(__doc__),
+               context_settings=cli.CONTEXT)
+@click.option("--out", required=True, metavar="DIR", help="replay folder to write (new or empty)")
+@click.option("--bootstrap", metavar="HOST:PORT", default=None,
+              show_default="kafka.bootstrap: $FLEETSTREAM_KAFKA__BOOTSTRAP, else --config, "
+              "else 127.0.0.1:19092",
+              help="Kafka bootstrap servers")
+@click.option("--idle", type=float, default=5.0, metavar="S",
+              help="stop after this many seconds without a new message (> 0)")
+@click.option("--from-now", is_flag=True, help="only new messages, not the backlog")
+@click.option("--config", metavar="FILE", default=None,
+              show_default="built-in settings and the FLEETSTREAM_* environment",
+              help="TOML settings file (docs/configuration.md)")
+def command(**kw) -> int:
+    return _main(SimpleNamespace(**kw))
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=PROG, description=__doc__,
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--out", required=True, help="replay folder to write (new or empty)")
-    ap.add_argument("--bootstrap", default=os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP"),
-                    help="Kafka bootstrap servers (default $FLEETSTREAM_KAFKA_BOOTSTRAP, "
-                    "else kafka.bootstrap)")
-    ap.add_argument("--idle", type=float, default=5.0,
-                    help="stop after this many seconds without a new message (> 0, default 5)")
-    ap.add_argument("--from-now", action="store_true", help="only new messages, not the backlog")
-    ap.add_argument("--config", help="TOML settings file (docs/configuration.md)")
-    a = ap.parse_args(argv)
+    return cli.run(command, argv, PROG, usage_exits=True)
+
+
+def _main(a: SimpleNamespace) -> int:
     if not (math.isfinite(a.idle) and a.idle > 0):
         print(f"{PROG}: --idle must be a number of seconds > 0, got {a.idle}", file=sys.stderr)
         return 2

@@ -2,27 +2,43 @@
 
 from __future__ import annotations
 
-import argparse
-import os
 import sys
+from types import SimpleNamespace
+
+import click
 
 from fleetstream.connectors.kafka import (KafkaClientError, KafkaUnavailable, check_broker,
                                           ensure_topics)
 from fleetstream.contract.settings import Settings
+from fleetstream import cli
 
 PROG = "fleetstream topics"
 
 
+@click.command("topics", cls=cli.Command, help=cli.help_text(__doc__) + "\n\nThe topics "
+               "are the input topics and the output topics (docs/topics.md), each under "
+               "kafka.topic_prefix (outputs also under kafka.output_prefix), with "
+               "--partitions partitions and kafka.replication replicas; existing topics are "
+               "left as they are.", context_settings=cli.CONTEXT)
+@click.argument("action", type=click.Choice(["create"]), help="create: the input and output topics")
+@click.option("--bootstrap", metavar="HOST:PORT", default=None,
+              show_default="kafka.bootstrap: $FLEETSTREAM_KAFKA__BOOTSTRAP, else --config, "
+              "else 127.0.0.1:19092",
+              help="Kafka bootstrap servers")
+@click.option("--partitions", type=int, default=None, metavar="N",
+              show_default="kafka.partitions (4)", help="partitions per topic, >= 1")
+@click.option("--config", metavar="FILE", default=None,
+              show_default="built-in settings and the FLEETSTREAM_* environment",
+              help="TOML settings file (docs/configuration.md)")
+def command(**kw) -> int:
+    return _main(SimpleNamespace(**kw))
+
+
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=PROG, description=__doc__)
-    ap.add_argument("action", choices=["create"], help="create: the input and output topics")
-    ap.add_argument("--bootstrap", default=os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP"),
-                    help="Kafka bootstrap servers (default $FLEETSTREAM_KAFKA_BOOTSTRAP, "
-                    "else kafka.bootstrap)")
-    ap.add_argument("--partitions", type=int,
-                    help="partitions per topic, >= 1 (default kafka.partitions)")
-    ap.add_argument("--config", help="TOML settings file (docs/configuration.md)")
-    a = ap.parse_args(argv)
+    return cli.run(command, argv, PROG, usage_exits=True)
+
+
+def _main(a: SimpleNamespace) -> int:
     if a.partitions is not None and a.partitions < 1:
         print(f"{PROG}: --partitions must be >= 1, got {a.partitions}", file=sys.stderr)
         return 2

@@ -33,34 +33,74 @@ log = logging.getLogger("fleetstream.observe")
 _ACTIVE: dict[str, Any] = {}
 
 
+def _env_int(name: str) -> int:
+    return int(os.environ.get(name, "0") or 0)
+
+
+def _env_float(name: str) -> float:
+    return float(os.environ.get(name, "0") or 0)
+
+
+OPTIONS: list[dict[str, Any]] = [
+    dict(flag="--metrics-port", type=int, default=lambda: _env_int("FLEETSTREAM_METRICS_PORT"),
+         metavar="N", shown="$FLEETSTREAM_METRICS_PORT, else 0: off",
+         help="serve Prometheus /metrics, /healthz and /readyz on port N"),
+    dict(flag="--metrics-host", type=str,
+         default=lambda: os.environ.get("FLEETSTREAM_METRICS_HOST", "0.0.0.0"), metavar="ADDR",
+         shown="$FLEETSTREAM_METRICS_HOST, else 0.0.0.0: every interface",
+         help="address the metrics endpoint listens on"),
+    dict(flag="--metrics-linger", type=float, default=0.0, metavar="S", shown="0",
+         help="keep serving the endpoint S seconds after the run ends, with the final "
+         "values and /readyz not ready"),
+    dict(flag="--health-stall-s", type=float,
+         default=lambda: _env_float("FLEETSTREAM_HEALTH_STALL_S"), metavar="S",
+         shown="$FLEETSTREAM_HEALTH_STALL_S, else 0: off",
+         help="/healthz answers 503 when input waits on the broker and the flow has taken "
+         "nothing for S seconds (a wedged engine)"),
+    dict(flag="--log-level", type=str, choices=LEVELS, default=None,
+         shown="$FLEETSTREAM_LOG_LEVEL, else info for run and warning for replay or with -q",
+         help="log level"),
+    dict(flag="--log-format", type=str, choices=FORMATS,
+         default=lambda: os.environ.get("FLEETSTREAM_LOG_FORMAT", "auto"),
+         shown="$FLEETSTREAM_LOG_FORMAT, else auto",
+         help="json: one JSON object per line; text: for people; auto: text on a terminal, "
+         "json otherwise"),
+    dict(flag="--run-id", type=str, default=lambda: os.environ.get("FLEETSTREAM_RUN_ID") or None,
+         metavar="ID", shown="$FLEETSTREAM_RUN_ID, else a random one",
+         help="run id on every log line and on fleetstream_build_info"),
+]
+"""The observability flags of ``replay`` and ``run`` (docs/observability.md): one
+declaration for the click options and the argparse form."""
+
+
+def _default(o: dict[str, Any]) -> Any:
+    d = o["default"]
+    return d() if callable(d) else d
+
+
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    """The observability flags of a command (docs/observability.md)."""
+    """The observability flags on an argparse parser (same declaration as :func:`options`)."""
     g = p.add_argument_group("observability (docs/observability.md)")
-    g.add_argument("--metrics-port", type=int, default=int(os.environ.get(
-        "FLEETSTREAM_METRICS_PORT", "0") or 0), metavar="N",
-        help="serve Prometheus /metrics, /healthz and /readyz on port N "
-        "(default $FLEETSTREAM_METRICS_PORT, else 0: off)")
-    g.add_argument("--metrics-host", default=os.environ.get("FLEETSTREAM_METRICS_HOST", "0.0.0.0"),
-                   metavar="ADDR", help="address the metrics endpoint listens on "
-                   "(default $FLEETSTREAM_METRICS_HOST, else 0.0.0.0: every interface)")
-    g.add_argument("--metrics-linger", type=float, default=0.0, metavar="S",
-                   help="keep serving the endpoint S seconds after the run ends, with the "
-                   "final values and /readyz not ready (default 0)")
-    g.add_argument("--health-stall-s", type=float, default=float(os.environ.get(
-        "FLEETSTREAM_HEALTH_STALL_S", "0") or 0), metavar="S",
-        help="/healthz answers 503 when input waits on the broker and the flow has "
-        "taken nothing for S seconds (a wedged engine; default "
-        "$FLEETSTREAM_HEALTH_STALL_S, else 0: off)")
-    g.add_argument("--log-level", choices=LEVELS, default=None,
-                   help="log level (default $FLEETSTREAM_LOG_LEVEL, else info for run and "
-                   "warning for replay or with -q)")
-    g.add_argument("--log-format", choices=FORMATS, default=os.environ.get(
-        "FLEETSTREAM_LOG_FORMAT", "auto"),
-        help="json: one JSON object per line; text: for people; auto: text on a "
-        "terminal, json otherwise (default $FLEETSTREAM_LOG_FORMAT, else auto)")
-    g.add_argument("--run-id", default=os.environ.get("FLEETSTREAM_RUN_ID") or None,
-                   help="run id on every log line and on fleetstream_build_info "
-                   "(default $FLEETSTREAM_RUN_ID, else a random one)")
+    for o in OPTIONS:
+        kw: dict[str, Any] = dict(type=o["type"], default=_default(o),
+                                  help=f"{o['help']} (default {o['shown']})")
+        if "choices" in o:
+            kw["choices"] = o["choices"]
+        else:
+            kw["metavar"] = o.get("metavar")
+        g.add_argument(o["flag"], **kw)
+
+
+def options(f: Any) -> Any:
+    """The observability flags as click options (``fleetstream replay``, ``run``)."""
+    import click
+    for o in reversed(OPTIONS):
+        t = click.Choice(o["choices"]) if "choices" in o else {
+            int: click.INT, float: click.FLOAT, str: click.STRING}[o["type"]]
+        f = click.option(o["flag"], type=t, default=o["default"], show_default=o["shown"],
+                         metavar=None if "choices" in o else o.get("metavar"),
+                         help=o["help"])(f)
+    return f
 
 
 def _version() -> str:

@@ -13,7 +13,7 @@ import shutil
 import orjson
 import pytest
 
-from fleetstream import cli
+from fleetstream import replay_cmd
 from fleetstream.cli import main
 from fleetstream.replay import FILE_TOPICS
 
@@ -313,7 +313,7 @@ def test_a_read_error_met_mid_run_ends_with_one_line(tiny, tmp_path, capsys, mon
 def test_an_unexpected_error_is_one_line_and_exit_1(monkeypatch, tiny, tmp_path, capsys):
     def boom(args):
         raise KeyError("the bug")
-    monkeypatch.setattr(cli, "cmd_replay", boom)
+    monkeypatch.setattr(replay_cmd, "cmd_replay", boom)
     monkeypatch.delenv("FLEETSTREAM_DEBUG", raising=False)
     rc, _, err = run(capsys, "replay", tiny.path, "--out", str(tmp_path / "o"))
     assert rc == 1
