@@ -48,13 +48,17 @@ def walk(cmd: click.Command, ctx: click.Context) -> Iterator[tuple[click.Command
             sub = cmd.get_command(ctx, name)
             if sub is None or sub.hidden:
                 continue
-            yield from walk(sub, click.Context(sub, info_name=name, parent=ctx,
-                                               terminal_width=WIDTH, max_content_width=WIDTH))
+            yield from walk(sub, context(sub, name, ctx))
+
+
+def context(cmd: click.Command, name: str, parent: click.Context | None = None) -> click.Context:
+    """The context ``cmd`` gets when it runs (its context settings), at :data:`WIDTH`."""
+    return click.Context(cmd, info_name=name, parent=parent, **{
+        **cmd.context_settings, "terminal_width": WIDTH, "max_content_width": WIDTH})
 
 
 def root_context() -> click.Context:
-    return click.Context(cli.cli, info_name="fleetstream", terminal_width=WIDTH,
-                         max_content_width=WIDTH)
+    return context(cli.cli, "fleetstream")
 
 
 def render() -> str:
