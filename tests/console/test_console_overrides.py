@@ -6,13 +6,15 @@ decisions recorded, the pinned order on the chosen vehicle, the locked route lef
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import time
 import urllib.request
 
 import orjson
 import pytest
-from conftest import ROOT
+from conftest import ROOT, SMALL, shot
 from fleetstream.connectors.files import write_replay
 from selenium.webdriver.common.by import By
 from test_console_live import _first_plan_prefix
@@ -161,3 +163,103 @@ def test_inspector_locks_a_route_and_pins_an_order(page, console, console_dir):
     assert (evs[0].vehicle_id, evs[0].zone, evs[0].by) == (vid, d["zone"], "tester")
     assert (evs[1].order_id, evs[1].vehicle_id) == (d["order_ids"][0], target)
     assert all(e.ts >= d["ts"] - 1 for e in evs)
+
+
+def _hhmm(ts: float) -> str:
+    return time.strftime("%H:%M", time.gmtime(ts))
+
+
+def test_inspector_changes_a_window_and_an_address_and_the_engine_records_them(
+        page, small_out, tmp_path):
+    """In the browser (replay mode): the inspector's **change window…** and **change
+    address…** forms write valid order_update events; the replay merged with them
+    records both as override decisions, and the order's stop moves to the new address
+    in the engine's later routes."""
+    from fleetstream.console.merge import merge_approvals
+    from fleetstream.contract.settings import EngineSettings
+    from fleetstream.replay import run_replay
+
+    out = str(tmp_path / "out")
+    shutil.copytree(small_out, out)
+    decs = _records(out, "fs.decisions")
+    done = {o["order_id"]: o["ts"] for o in _records(out, "fs.outcomes")}
+    # an order assigned by insertion that is delivered more than an hour later
+    d, oid = next((d, oid) for d in decs if d["kind"] == "assign" and d["status"] == "applied"
+                  and d["explanation"]["reasons"][0]["rule"] == "cheapest_feasible_insertion"
+                  for oid in d["order_ids"] if done.get(oid, 0) > d["ts"] + 3600)
+    stop = next(s for r in d["routes"].values() for s in r
+                if s["order_id"] == oid and s["stop"] == "delivery")
+    new_loc = {"lat": round(stop["location"]["lat"] + 0.002, 6), "lon": stop["location"]["lon"]}
+    ws = (int(d["ts"]) // 3600) * 3600
+    we = min(ws + 8 * 3600, (int(d["ts"]) // 86400) * 86400 + 86340)
+    t = d["ts"] + 2
+    console = ConsoleProcess("--replay", out, "--user", "tester",
+                             log_path=str(tmp_path / "console.log"))
+    try:
+        _load(page, f"{console.url}?t={t}")
+        _click(page, f'#decisions li[data-id="{d["decision_id"]}"] a')
+        _wait(page, 10).until(lambda p: p.find_element(By.ID, "inspector")
+                              .get_attribute("data-id") == d["decision_id"])
+        assert "null" not in _text(page, "#inspector").split("\n")  # no stray parts
+        # the address field starts from the order's current delivery location
+        page.execute_script("const s = document.querySelectorAll('#overrides .ov-order');"
+                            "for (const x of s) { x.value = arguments[0]; "
+                            "x.dispatchEvent(new Event('change')); }", oid)
+        assert page.execute_script("return document.querySelector('#overrides "
+                                   ".ov-address-input').value") == \
+            f"{stop['location']['lat']}, {stop['location']['lon']}"
+        page.execute_script("document.querySelector('#overrides .ov-ws').value = arguments[0];"
+                            "document.querySelector('#overrides .ov-we').value = arguments[1];",
+                            _hhmm(ws), _hhmm(we))
+        _click(page, "#overrides .ov-window")
+        path = os.path.join(out, "approvals.jsonl")
+
+        def written() -> list:
+            if not os.path.exists(path):
+                return []
+            with open(path, "rb") as f:
+                return [orjson.loads(x) for x in f if x.strip()]
+        _wait(page, 10).until(lambda _p: len(written()) >= 1)
+        # a malformed address is refused in the page: nothing written
+        page.execute_script("document.querySelector('#overrides .ov-address-input').value = "
+                            "'somewhere';")
+        said = page.execute_script("document.querySelector('#overrides .ov-address').click();"
+                                   "return document.getElementById('conn').textContent;")
+        assert "lat, lon" in said
+        page.execute_script("document.querySelector('#overrides .ov-address-input').value = "
+                            "arguments[0];", f"{new_loc['lat']}, {new_loc['lon']}")
+        _click(page, "#overrides .ov-address")
+        _wait(page, 10).until(lambda _p: len(written()) >= 2)
+        page.execute_script("document.getElementById('overrides').scrollIntoView();")
+        shot(page, "console-overrides.png")
+    finally:
+        page.get("about:blank")  # no event stream left retrying a stopped server
+        console.stop()
+    lines = written()
+    evs = [decode_event(x["value"], x["topic"]) for x in lines]
+    assert [(e.TYPE, e.order_id, e.by) for e in evs] == [("order_update", oid, "tester")] * 2
+    assert (evs[0].window_start, evs[0].window_end, evs[0].location) == (ws, we, None)
+    assert (evs[1].window_start, evs[1].window_end) == (None, None)
+    assert evs[1].location == (new_loc["lat"], new_loc["lon"])
+    assert all(e.ts == pytest.approx(t, abs=0.01) for e in evs)
+
+    merged = str(tmp_path / "merged")
+    merge_approvals(SMALL, path, merged)
+    out2 = tmp_path / "out2"
+    run_replay(merged, str(out2), EngineSettings(autonomy_reroute="propose"))
+    second = _records(str(out2), "fs.decisions")
+    ov = [x for x in second if x["kind"] == "override"]
+    assert [(x["status"], x["autonomy"], x["explanation"]["approved_by"], x["order_ids"])
+            for x in ov] == [("applied", "manual", "tester", [oid])] * 2
+    assert [x["trigger_event_ids"] for x in ov] == [[evs[0].event_id], [evs[1].event_id]]
+    changes = [x["explanation"]["reasons"][0]["changes"] for x in ov]
+    assert changes == [{"window_start": ws, "window_end": we}, {"location": new_loc}]
+    # the order's stop is at its new address on every later route that has it
+    after = second[second.index(ov[1]):]
+    later = [s for x in after if x["status"] == "applied" for r in x["routes"].values() for s in r
+             if s["order_id"] == oid and s["stop"] == "delivery"]
+    assert later and all(s["location"] == new_loc for s in later)
+    assert all(s["window_end"] == we for s in later)
+    # before the overrides: the same decisions
+    assert [x for x in decs if x["ts"] < ov[0]["ts"]] == \
+        [x for x in second if x["ts"] < ov[0]["ts"]]

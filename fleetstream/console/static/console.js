@@ -312,7 +312,7 @@
       const d = doc.record, x = d.explanation || {};
       const rows = (obj) => el("table", {}, ...Object.entries(obj || {}).map(([k, v]) =>
         el("tr", {}, el("th", {}, k), el("td", {}, typeof v === "object" ? JSON.stringify(v) : String(v)))));
-      box.replaceChildren(
+      box.replaceChildren(...[  // without the parts that do not apply (null)
         el("p", {}, el("b", {}, d.decision_id), ` · ${d.kind} · ${d.status} · autonomy ${d.autonomy} · ${stamp(d.ts)}`),
         el("p", {}, x.summary || ""),
         d.refers_to ? el("p", { class: "muted" }, `refers to ${d.refers_to}`) : null,
@@ -326,7 +326,7 @@
         rows(Object.fromEntries(Object.entries(d.models || {}).map(([k, v]) => [k, `${v.version} (n=${v.n})`]))),
         doc.answers.length ? el("h4", {}, "Answers") : null,
         ...doc.answers.map((a) => el("p", {}, `${a.decision_id}: ${a.status} at ${hms(a.ts)} · ${(a.explanation || {}).summary || ""}`)),
-        overrides(d));
+        overrides(d)].filter((c) => c !== null && c !== undefined));
       box.dataset.id = id;
     } catch (e) {
       box.replaceChildren(el("p", { class: "muted" }, `could not load ${id}: ${e.message}`));
@@ -337,7 +337,14 @@
   // ------------------------------------------------------------------ overrides
 
   // Dispatcher overrides (docs/console.md, "Overrides"): lock or unlock a route of the
-  // inspected decision, pin one of its orders to a vehicle, change an order's window.
+  // inspected decision, pin one of its orders to a vehicle, change an order's window or
+  // its address (delivery location, "lat, lon" in degrees).
+  function latlon(text) {
+    const m = /^\s*(-?\d+(?:\.\d+)?)\s*[,; ]\s*(-?\d+(?:\.\d+)?)\s*$/.exec(text || "");
+    if (!m) return null;
+    const lat = +m[1], lon = +m[2];
+    return Math.abs(lat) <= 90 && Math.abs(lon) <= 180 ? { lat, lon } : null;
+  }
   function overrides(d) {
     const vids = Object.keys(d.routes || {});
     const oids = d.order_ids || [];
@@ -345,7 +352,19 @@
     const day = Math.floor(d.ts / 86400) * 86400;
     const at = (hhmm) => { const m = /^(\d{1,2}):(\d{2})$/.exec(hhmm.trim()); return m ? day + 3600 * +m[1] + 60 * +m[2] : null; };
     const orderSel = () => el("select", { class: "ov-order" }, ...oids.map((o) => el("option", { value: o }, o)));
-    const pinOrder = orderSel(), winOrder = orderSel();
+    const pinOrder = orderSel(), winOrder = orderSel(), addrOrder = orderSel();
+    // the delivery location of each order on the decision's routes: the address field
+    // starts from it
+    const where = {};
+    for (const stops of Object.values(d.routes || {}))
+      for (const s of stops) if (s.stop === "delivery" && s.location) where[s.order_id] = `${s.location.lat}, ${s.location.lon}`;
+    const addr = el("input", { class: "ov-address-input", size: 20, placeholder: "lat, lon", value: where[oids[0]] || "" });
+    addrOrder.onchange = () => { addr.value = where[addrOrder.value] || ""; };
+    const changeAddress = () => {
+      const p = latlon(addr.value);
+      if (!p) { status("change address: give the new location as lat, lon in degrees", true); return; }
+      override({ action: "order_update", order_id: addrOrder.value, location: p, zone: d.zone });
+    };
     const pinVeh = el("input", { class: "ov-vehicle", size: 10, placeholder: "vehicle id", value: vids[0] || "" });
     const ws = el("input", { class: "ov-ws", size: 5, placeholder: "HH:MM" });
     const we = el("input", { class: "ov-we", size: 5, placeholder: "HH:MM" });
@@ -357,7 +376,9 @@
         el("button", { type: "button", class: "ov-pin", onclick: () => override({ action: "order_pin", order_id: pinOrder.value, vehicle_id: pinVeh.value.trim(), zone: d.zone }) }, "pin to vehicle…"), " ",
         el("button", { type: "button", class: "ov-unpin", onclick: () => override({ action: "order_unpin", order_id: pinOrder.value, zone: d.zone }) }, "unpin")) : null,
       oids.length ? el("div", {}, winOrder, " window (UTC) ", ws, "–", we, " ",
-        el("button", { type: "button", class: "ov-window", onclick: () => override({ action: "order_update", order_id: winOrder.value, window_start: at(ws.value), window_end: at(we.value), zone: d.zone }) }, "change window…")) : null);
+        el("button", { type: "button", class: "ov-window", onclick: () => override({ action: "order_update", order_id: winOrder.value, window_start: at(ws.value), window_end: at(we.value), zone: d.zone }) }, "change window…")) : null,
+      oids.length ? el("div", {}, addrOrder, " address ", addr, " ",
+        el("button", { type: "button", class: "ov-address", onclick: changeAddress }, "change address…")) : null);
   }
   async function override(body) {
     try {
