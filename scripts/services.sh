@@ -426,8 +426,9 @@ case "${1:-}" in
     ;;
   status) cmd_status ;;
   env)
-    echo "export FLEETSTREAM_KAFKA_BOOTSTRAP=$(kafka_addr)"
-    echo "export FLEETSTREAM_REDIS_URL=$(redis_url)"
+    # the settings' one convention, FLEETSTREAM_<SECTION>__<KEY> (docs/configuration.md)
+    echo "export FLEETSTREAM_KAFKA__BOOTSTRAP=$(kafka_addr)"
+    echo "export FLEETSTREAM_REDIS__URL=$(redis_url)"
     ;;
   logs)
     echo "--- $KDIR/kafka.log"; tail -n "${2:-40}" "$KDIR/kafka.log" 2>/dev/null || true

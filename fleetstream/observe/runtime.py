@@ -117,7 +117,8 @@ def _register_secrets(settings: Any) -> None:
     kafka = getattr(settings, "kafka", None)
     register_secrets_of(getattr(kafka, "config", None))
     url = getattr(getattr(settings, "redis", None), "url", "") or ""
-    for u in (url, os.environ.get("FLEETSTREAM_REDIS_URL", "")):
+    for u in (url, os.environ.get("FLEETSTREAM_REDIS__URL", ""),
+              os.environ.get("FLEETSTREAM_REDIS_URL", "")):  # the deprecated spelling
         try:
             register_secret(urlsplit(u).password)
         except ValueError:

@@ -16,7 +16,8 @@ DEAD = "127.0.0.1:1"  # nothing listens there
 
 def fs(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("FLEETSTREAM_KAFKA_BOOTSTRAP", "FLEETSTREAM_REDIS_URL")}
+           if k not in ("FLEETSTREAM_KAFKA__BOOTSTRAP", "FLEETSTREAM_REDIS__URL",
+                        "FLEETSTREAM_KAFKA_BOOTSTRAP", "FLEETSTREAM_REDIS_URL")}
     return subprocess.run([sys.executable, "-m", "fleetstream.cli", *args], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=timeout)
 

@@ -61,7 +61,7 @@ def test_env_overrides_file_and_is_typed(toml_file):
            "FLEETSTREAM_KAFKA__BOOTSTRAP": "other:9093",
            "FLEETSTREAM_KAFKA__CONFIG": '{"sasl.mechanism": "PLAIN"}',
            "FLEETSTREAM_REDIS__TTL_S": "60",
-           "FLEETSTREAM_KAFKA_BOOTSTRAP": "ignored:1",   # no section separator: not a setting
+           "FLEETSTREAM_KAFKA_BOOTSTRAP": "old:1",   # deprecated spelling: the new one wins
            "OTHER__X": "1"}
     s = Settings.load(toml_file, env=env)
     assert s.engine.sweep_interval_s == 45.0 and type(s.engine.sweep_interval_s) is float
@@ -306,3 +306,93 @@ def test_the_toml_examples_in_the_docs_load(tmp_path):
             Settings.load(str(p), env={})
             n += 1
     assert n >= 1
+
+
+# ------------------------------------------------------- one environment convention
+
+
+def test_one_precedence_for_every_section_environment_over_file(toml_file):
+    """Kafka and Redis alike (they once had opposite precedence): file < environment
+    < overrides, in the new spelling and in the deprecated one."""
+    from fleetstream.contract.settings import read_environment
+    for env in ({"FLEETSTREAM_KAFKA__BOOTSTRAP": "env:1", "FLEETSTREAM_REDIS__URL": "redis://env/0"},
+                {"FLEETSTREAM_KAFKA_BOOTSTRAP": "env:1", "FLEETSTREAM_REDIS_URL": "redis://env/0"}):
+        s = Settings.load(toml_file, env=env)
+        assert s.kafka.bootstrap == "env:1" and s.redis.url == "redis://env/0", env
+        s = Settings.load(toml_file, env=env, overrides={"kafka.bootstrap": "flag:1",
+                                                         "redis.url": "redis://flag/0"})
+        assert s.kafka.bootstrap == "flag:1" and s.redis.url == "redis://flag/0"
+    both = {"FLEETSTREAM_REDIS_URL": "redis://old/0", "FLEETSTREAM_REDIS__URL": "redis://new/0"}
+    assert Settings.load(None, env=both).redis.url == "redis://new/0"
+    assert read_environment(both)[0] == {"redis.url": "redis://new/0"}
+
+
+def test_the_deprecated_spelling_warns_once_naming_the_new_one_never_the_value():
+    from fleetstream.contract.settings import read_environment
+    flat, notes = read_environment({"FLEETSTREAM_KAFKA_BOOTSTRAP": "secret-host:9",
+                                    "FLEETSTREAM_REDIS_URL": "redis://:pw-77@h/0"})
+    assert flat == {"kafka.bootstrap": "secret-host:9", "redis.url": "redis://:pw-77@h/0"}
+    assert len(notes) == 2 and all(len(n.splitlines()) == 1 for n in notes)
+    assert any("FLEETSTREAM_KAFKA_BOOTSTRAP is deprecated, use FLEETSTREAM_KAFKA__BOOTSTRAP"
+               in n for n in notes)
+    assert any("use FLEETSTREAM_REDIS__URL" in n for n in notes)
+    assert not any("secret-host" in n or "pw-77" in n for n in notes)
+
+
+@pytest.mark.parametrize("var,closest", [
+    ("FLEETSTREAM_ENGINE_SWEEP_INTERVAL_S", "FLEETSTREAM_ENGINE__SWEEP_INTERVAL_S"),
+    ("FLEETSTREAM_KAFKA_TOPIC_PREFIX", "FLEETSTREAM_KAFKA__TOPIC_PREFIX"),
+    ("FLEETSTREAM_DEBUGG", "FLEETSTREAM_DEBUG"),
+    ("FLEETSTREAM_LOGLEVEL", "FLEETSTREAM_LOG_LEVEL"),
+    ("FLEETSTREAM_WORKER", "FLEETSTREAM_WORKERS"),
+])
+def test_an_unknown_variable_is_reported_by_name_with_the_closest_known(var, closest):
+    from fleetstream.contract.settings import read_environment
+    flat, notes = read_environment({var: "hush-123"})
+    assert flat == {}
+    assert len(notes) == 1
+    assert var in notes[0] and f"did you mean {closest}?" in notes[0]
+    assert "hush-123" not in notes[0]
+
+
+def test_documented_process_variables_and_settings_are_known():
+    from fleetstream.contract.settings import PROCESS_ENV, read_environment
+    env = {k: "1" for k in PROCESS_ENV}
+    env.update(FLEETSTREAM_WORKERS="2", FLEETSTREAM_ENGINE__SWEEP_INTERVAL_S="30",
+               OTHER_VARIABLE="x")
+    flat, notes = read_environment(env)
+    assert notes == []
+    assert flat == {"workers": "2", "engine.sweep_interval_s": "30"}
+
+
+def test_every_process_variable_read_in_the_code_is_documented_as_known():
+    """A FLEETSTREAM_* name read anywhere in the code is a setting or a known process
+    variable (else the engine would warn about its own variables)."""
+    import os
+    import re
+    from fleetstream.contract.settings import DEPRECATED_ENV, PROCESS_ENV
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    names = set()
+    for top in ("fleetstream", "operators", "models", "connectors", "flows", "scripts"):
+        for d, _, files in os.walk(os.path.join(root, top)):
+            for f in files:
+                if f.endswith((".py", ".sh")):
+                    with open(os.path.join(d, f), encoding="utf-8") as fh:
+                        names |= set(re.findall(r"FLEETSTREAM_[A-Z0-9_]*[A-Z0-9]", fh.read()))
+    single = {n for n in names if "__" not in n and n != "FLEETSTREAM_WORKERS"}
+    assert single - set(PROCESS_ENV) - set(DEPRECATED_ENV) == set()
+
+
+def test_a_cli_run_warns_on_stderr_once_per_variable(tmp_path):
+    import subprocess
+    import sys
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("FLEETSTREAM_")}
+    env.update(FLEETSTREAM_ENGINE_SWEEP_INTERVAL_S="30", FLEETSTREAM_REDIS_URL="redis://:pw-9@h/0")
+    r = subprocess.run([sys.executable, "-m", "fleetstream.cli", "customers", "load",
+                        str(tmp_path / "none")], env=env, capture_output=True, text=True,
+                       timeout=120)
+    lines = [ln for ln in r.stderr.splitlines() if "warning" in ln]
+    assert len(lines) == 2, r.stderr
+    assert "FLEETSTREAM_ENGINE_SWEEP_INTERVAL_S" in r.stderr
+    assert "FLEETSTREAM_REDIS__URL" in r.stderr and "pw-9" not in r.stderr
+    assert r.returncode == 2  # the missing replay folder, after the warnings

@@ -1,6 +1,7 @@
 """Integration tests need the real broker and redis-server started by
 ``scripts/services.sh start`` (``scripts/test.sh`` does it).  Their addresses come
-from FLEETSTREAM_KAFKA_BOOTSTRAP and FLEETSTREAM_REDIS_URL.  Without them the
+from FLEETSTREAM_KAFKA__BOOTSTRAP and FLEETSTREAM_REDIS__URL (the settings'
+convention; the deprecated single-underscore spellings are still read).  Without them the
 tests are skipped on a developer machine and FAIL in CI (CI=true), so a CI run
 can never pass without having exercised the real services."""
 
@@ -13,7 +14,7 @@ import pytest
 
 
 def _need(var: str) -> str:
-    v = os.environ.get(var)
+    v = env_value(var)
     if not v:
         msg = f"{var} is not set: start the services with scripts/services.sh start"
         if os.environ.get("CI") == "true":
@@ -22,14 +23,20 @@ def _need(var: str) -> str:
     return v
 
 
+def env_value(var: str) -> str | None:
+    """``var`` (``FLEETSTREAM_<SECTION>__<KEY>``), else its deprecated single-underscore
+    spelling (docs/configuration.md)."""
+    return os.environ.get(var) or os.environ.get(var.replace("__", "_"))
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap() -> str:
-    return _need("FLEETSTREAM_KAFKA_BOOTSTRAP")
+    return _need("FLEETSTREAM_KAFKA__BOOTSTRAP")
 
 
 @pytest.fixture(scope="session")
 def redis_url() -> str:
-    return _need("FLEETSTREAM_REDIS_URL")
+    return _need("FLEETSTREAM_REDIS__URL")
 
 
 @pytest.fixture
@@ -38,7 +45,7 @@ def prefix():
     its topics are deleted afterwards (the broker keeps no test data around)."""
     p = f"t{uuid.uuid4().hex[:8]}."
     yield p
-    bootstrap = os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP")
+    bootstrap = env_value("FLEETSTREAM_KAFKA__BOOTSTRAP")
     if bootstrap:
         delete_topics(bootstrap, p)
 

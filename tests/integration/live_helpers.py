@@ -179,7 +179,8 @@ class ExtraBroker:
         self.dir = workdir
         self.port, self.cport = free_port(), free_port()
         self.env = {k: v for k, v in os.environ.items()
-                    if k not in ("FLEETSTREAM_KAFKA_BOOTSTRAP", "FLEETSTREAM_REDIS_URL")}
+                    if k not in ("FLEETSTREAM_KAFKA__BOOTSTRAP", "FLEETSTREAM_REDIS__URL",
+                                 "FLEETSTREAM_KAFKA_BOOTSTRAP", "FLEETSTREAM_REDIS_URL")}
         self.env.update(FLEETSTREAM_SERVICES_DIR=workdir, FLEETSTREAM_KAFKA_PORT=str(self.port),
                         FLEETSTREAM_KAFKA_CONTROLLER_PORT=str(self.cport))
         self.bootstrap = f"127.0.0.1:{self.port}"

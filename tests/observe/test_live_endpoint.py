@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def _need(var: str) -> str:
-    v = os.environ.get(var)
+    v = os.environ.get(var) or os.environ.get(var.replace("__", "_"))  # deprecated spelling
     if not v:
         msg = f"{var} is not set: start the services with scripts/services.sh start"
         if os.environ.get("CI") == "true":
@@ -81,7 +81,7 @@ def _delete_topics(bootstrap: str, prefix: str) -> None:
 
 
 def test_live_engine_serves_every_metric_family(tiny, tmp_path) -> None:
-    bootstrap = _need("FLEETSTREAM_KAFKA_BOOTSTRAP")
+    bootstrap = _need("FLEETSTREAM_KAFKA__BOOTSTRAP")
     prefix = f"obs{uuid.uuid4().hex[:8]}."
     msgs = list(read_replay(tiny.path))
     half = len(msgs) // 2
