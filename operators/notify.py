@@ -31,7 +31,7 @@ from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
 
-TEMPLATES = {
+TEMPLATES: dict[str, dict[str, str]] = {
     "en": {"window_at_risk": "Your delivery {order} is running late: new arrival between {eta} "
                              "and {hi} (window until {end}).",
            "eta_changed": "Update for delivery {order}: now expected around {eta}.",
@@ -99,9 +99,80 @@ TEMPLATES = {
            "not_delivered": "zaman aralığının sonuna kadar teslim edilmedi",
            "no_vehicle": "hiçbir araç zaman aralığında size ulaşamadı"},
 }
+# Recovery of work (operators/zone/recovery.py): reasons of order_not_served.
+RECOVERY_REASONS = {
+    "en": {
+        "attempt_not_home": ("nobody was home at our delivery attempt and there is no time left "
+                            "today for another one"),
+        "attempt_access": ("our driver could not get access to your address and there is no time "
+                          "left today for another attempt"),
+        "attempt_refused": 'the delivery was refused',
+        "attempt_damaged": 'the parcel was damaged and goes back to the depot',
+        "attempt_other": 'our delivery attempt failed',
+        "stranded": ("the vehicle carrying it went out of service and no other vehicle could bring"
+                    " it in time"),
+    },
+    "de": {
+        "attempt_not_home": ("bei unserem Zustellversuch war niemand zu Hause, und heute bleibt "
+                            "keine Zeit für einen weiteren"),
+        "attempt_access": ("unser Fahrer kam nicht an Ihre Adresse, und heute bleibt keine Zeit "
+                          "für einen weiteren Versuch"),
+        "attempt_refused": 'die Annahme wurde verweigert',
+        "attempt_damaged": 'die Sendung wurde beschädigt und geht zurück ins Depot',
+        "attempt_other": 'unser Zustellversuch ist fehlgeschlagen',
+        "stranded": ("das Fahrzeug mit Ihrer Sendung ist ausgefallen, und kein anderes konnte sie "
+                    "rechtzeitig bringen"),
+    },
+    "es": {
+        "attempt_not_home": ("no había nadie en casa en nuestro intento de entrega y hoy no queda "
+                            "tiempo para otro"),
+        "attempt_access": ("nuestro repartidor no pudo acceder a su dirección y hoy no queda "
+                          "tiempo para otro intento"),
+        "attempt_refused": 'la entrega fue rechazada',
+        "attempt_damaged": 'el paquete se dañó y vuelve al almacén',
+        "attempt_other": 'nuestro intento de entrega falló',
+        "stranded": ("el vehículo que la llevaba quedó fuera de servicio y ningún otro pudo "
+                    "llevarla a tiempo"),
+    },
+    "fr": {
+        "attempt_not_home": "personne n'était présent lors de notre passage et il ne reste pas de temps aujourd'hui pour une nouvelle tentative",
+        "attempt_access": "notre livreur n'a pas pu accéder à votre adresse et il ne reste pas de temps aujourd'hui pour une nouvelle tentative",
+        "attempt_refused": 'la livraison a été refusée',
+        "attempt_damaged": 'le colis a été endommagé et retourne au dépôt',
+        "attempt_other": 'notre tentative de livraison a échoué',
+        "stranded": "le véhicule qui la transportait est hors service et aucun autre n'a pu la livrer à temps",
+    },
+    "pl": {
+        "attempt_not_home": ("podczas próby doręczenia nikogo nie było w domu, a dziś nie ma już "
+                            "czasu na kolejną"),
+        "attempt_access": ("kierowca nie mógł dostać się pod Twój adres, a dziś nie ma już czasu "
+                          "na kolejną próbę"),
+        "attempt_refused": 'odmówiono przyjęcia przesyłki',
+        "attempt_damaged": 'przesyłka została uszkodzona i wraca do magazynu',
+        "attempt_other": 'próba doręczenia nie powiodła się',
+        "stranded": 'pojazd z przesyłką wypadł z trasy i żaden inny nie zdążył jej dowieźć',
+    },
+    "tr": {
+        "attempt_not_home": ("teslimat denememizde evde kimse yoktu ve bugün yeni bir deneme için "
+                            "zaman kalmadı"),
+        "attempt_access": ("sürücümüz adresinize erişemedi ve bugün yeni bir deneme için zaman "
+                          "kalmadı"),
+        "attempt_refused": 'teslimat reddedildi',
+        "attempt_damaged": 'paket hasar gördü ve depoya geri dönüyor',
+        "attempt_other": 'teslimat denememiz başarısız oldu',
+        "stranded": ("gönderinizi taşıyan araç hizmet dışı kaldı ve başka bir araç onu zamanında "
+                    "getiremedi"),
+    },
+}
+for _lang, _texts in RECOVERY_REASONS.items():
+    TEMPLATES[_lang].update(_texts)
 UPDATES = ("eta_changed", "window_at_risk")
 FINAL = "order_not_served"
-REASONS = ("not_delivered", "no_vehicle")
+REASONS = ("not_delivered", "no_vehicle", "attempt_not_home", "attempt_access", "attempt_refused",
+           "attempt_damaged", "attempt_other", "stranded")
+"""Reasons of an order_not_served message: expiry (not_delivered, no_vehicle) and
+recovery of work (operators/zone/recovery.py: a final failed attempt, an order stranded
+on a vehicle that left service and not collected)."""
 SAME_TIME_S = 300.0
 """Two times closer than this are the same promise (no new message, no 'why')."""
 

@@ -23,6 +23,7 @@ from typing import Any, Callable, Iterable
 
 import orjson
 
+from fleetstream.sim import handover
 from fleetstream.sim.dispatcher import SimDispatcher
 from fleetstream.contract.events import (TOPIC_APPROVALS, TOPIC_CONDITIONS, TOPIC_CUSTOMERS, TOPIC_FLEET,
                                 TOPIC_ORDERS, TOPIC_TELEMETRY)
@@ -218,6 +219,7 @@ class Simulation:
         for i, oid in enumerate(parcels):
             v.loaded.add(oid)
             self.orders[oid].status = "loaded"
+            self.orders[oid].holder = v.id
             self.emit(TOPIC_ORDERS, oid, {"type": "order_picked_up", "event_id": self._new_id("pu"),
                                           "ts": round(self.now + i * 0.5, 3), "order_id": oid,
                                           "vehicle_id": v.id})
@@ -235,6 +237,13 @@ class Simulation:
             if ok:
                 self._drive(v, v.plan[0], o.pickup if stop == "pickup" else o.location)
                 return
+            if stop == "pickup":
+                # A hand-over: the order is on a vehicle out of service; drive to where
+                # that vehicle really is (the world's own position, not the engine's).
+                holder = handover.holder_out_of_service(self, o, v)
+                if holder is not None:
+                    self._drive(v, v.plan[0], holder.pos)
+                    return
             v.plan.pop(0)  # cannot execute: not on board, cancelled, or done
         if self.now >= v.shift_end - 1800 or self._all_done(v):
             if haversine_m(v.pos, v.depot) > 50:
@@ -316,7 +325,10 @@ class Simulation:
                                       "ts": round(self.now, 3), "order_id": oid,
                                       "vehicle_id": v.id, "stop_kind": stop})
         if stop == "pickup":
-            done = self.now + 120 * self.rng.uniform(0.6, 1.8)
+            if handover.holder_out_of_service(self, o, v) is not None:
+                done = self.now + handover.transfer_s(self.rng)
+            else:
+                done = self.now + 120 * self.rng.uniform(0.6, 1.8)
             self.at(done, self._picked, v, o)
         else:
             start = max(self.now, o.window[0])
@@ -340,7 +352,12 @@ class Simulation:
             return
         if o.status == "open":
             o.status = "picked"
+            o.holder = v.id
             v.loaded.add(o.id)
+            self.emit(TOPIC_ORDERS, o.id, {"type": "order_picked_up", "event_id": self._new_id("pu"),
+                                           "ts": round(self.now, 3), "order_id": o.id,
+                                           "vehicle_id": v.id})
+        elif handover.take_over(self, o, v):
             self.emit(TOPIC_ORDERS, o.id, {"type": "order_picked_up", "event_id": self._new_id("pu"),
                                            "ts": round(self.now, 3), "order_id": o.id,
                                            "vehicle_id": v.id})
@@ -352,9 +369,14 @@ class Simulation:
         if v.state == "broken":
             return
         v.stops_done += 1
-        o.status = "delivered" if ok else "failed"
-        o.outcome, o.outcome_ts = o.status, self.now
-        v.loaded.discard(o.id)
+        o.attempts += 1
+        if ok:
+            o.status = "delivered"
+            v.loaded.discard(o.id)
+            o.holder = None
+        # A failed parcel stays on board (status unchanged): the engine may plan another
+        # attempt; if not, the driver takes it back.  Its outcome is failed until then.
+        o.outcome, o.outcome_ts = ("delivered" if ok else "failed"), self.now
         ev = {"type": "order_delivered" if ok else "order_failed",
               "event_id": self._new_id("od"), "ts": round(self.now, 3), "order_id": o.id,
               "vehicle_id": v.id}
@@ -579,6 +601,8 @@ class Simulation:
             "on_time_rate": round(sum(1 for o in orders if o["on_time"]) / n, 4),
             "delivered": sum(1 for o in orders if o["outcome"] == "delivered"),
             "failed_attempts": sum(1 for o in orders if o["outcome"] == "failed"),
+            "retried": sum(1 for o in self.world.orders if o.attempts > 1),
+            "handed_over": sum(1 for o in self.world.orders if o.handovers),
             "not_served": sum(1 for o in orders if o["outcome"] == "not_served"),
             "stranded": sum(1 for o in orders if o["outcome"] == "stranded"),
             "km": round(total_km, 1),

@@ -180,6 +180,9 @@ class SimOrder:
     outcome: str | None = None
     outcome_ts: float | None = None
     status: str = "open"
+    attempts: int = 0               # delivery attempts made (a failed one may be retried)
+    holder: str | None = None       # the vehicle it is physically on (loaded or picked up)
+    handovers: int = 0              # times it moved from a vehicle out of service to another
 
 
 SCENARIOS = ("tiny", "small", "metro", "disrupted", "zones8", "andorra")

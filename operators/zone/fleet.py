@@ -15,6 +15,7 @@ from fleetstream.operators.state import (ACTIVE, ASSIGNED, AT_DEPOT, ENDED, ONBO
 from fleetstream.operators.traveltime import haversine_m
 from fleetstream.operators.zone.forecasting import Forecasting
 from fleetstream.operators.zone.records import Emitter, Out
+from fleetstream.operators.zone.recovery import Recovery
 from fleetstream.operators.zone.response import Response
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import World
@@ -26,13 +27,17 @@ class Fleet:
     """Vehicle lifecycle and telemetry."""
 
     def __init__(self, state: ZoneState, settings: EngineSettings, world: World,
-                 forecasting: Forecasting, response: Response, emit: Emitter):
+                 forecasting: Forecasting, response: Response, emit: Emitter,
+                 recovery: Recovery | None = None):
         self.state = state
         self.settings = settings
         self.world = world
         self.forecasting = forecasting
         self.response = response
         self.emit = emit
+        # Recovery of work (operators/zone/recovery.py): orders on board a vehicle that
+        # leaves service are handed over.
+        self.recovery = recovery or Recovery(state, world, response.governance, emit)
 
     # ------------------------------------------------------------------ shifts
 
@@ -63,21 +68,31 @@ class Fleet:
 
     def release_vehicle(self, v: Vehicle, status: str, ev: Any, out: list[Out]) -> None:
         """``v`` leaves service: orders not on board go back to the pool; orders on
-        board stay on its route (and are reported stranded when it broke down)."""
+        board are handed over (docs/routing.md, "Recovery of work"): each becomes a
+        pickup at ``v``'s last position offered to the other vehicles
+        (:meth:`Recovery.hand_over`); a critical alert names those no vehicle can
+        collect now (they stay pending, and are reported not served if still pending
+        when their window closes)."""
         orders = self.state.orders
         v.status = status
-        stranded = [oid for oid in v.onboard if orders.get(oid) and orders[oid].status == ONBOARD]
         for oid, _kind in v.route:
             o = orders.get(oid)
             if o is not None and o.status in (ASSIGNED, PROPOSED):
                 o.status, o.vehicle_id = PENDING, None
-        v.route = [s for s in v.route if s[0] in stranded]
+        on_board = [oid for oid in v.onboard if orders.get(oid) and orders[oid].status == ONBOARD]
+        v.route = [s for s in v.route if s[0] in on_board]
         v.route_version += 1
-        if stranded and status == UNAVAILABLE:
+        if not on_board:
+            return
+        cause = "vehicle_unavailable" if status == UNAVAILABLE else "shift_end"
+        left = self.recovery.hand_over(v, ev, cause, out)
+        if left:
             self.emit.alert(out, ev.ts, "stranded_orders", "critical",
-                            f"{len(stranded)} orders on board {v.id} cannot be redispatched "
-                            "(physically on the vehicle): recover them", v.id, stranded,
-                            {"on_board": len(stranded)}, [ev.event_id])
+                            f"{len(left)} of {len(on_board)} orders on board {v.id} "
+                            f"({'unavailable' if status == UNAVAILABLE else 'shift ended'}) "
+                            "have no vehicle to collect them now: they are retried each sweep "
+                            "and reported not served if still pending when their window "
+                            "closes", v.id, left, {"on_board": len(on_board)}, [ev.event_id])
 
     # ------------------------------------------------------------------ telemetry
 

@@ -11,9 +11,11 @@ from typing import Any
 from fleetstream.operators.routing.constraints import apply_requirements, requirements_from_profile
 from fleetstream.operators.state import (CANCELLED, DELIVERED, DELIVERY, DONE, FAILED, ONBOARD, PICKUP,
                                          Order)
+from fleetstream.operators.zone import recovery
 from fleetstream.operators.zone.forecasting import Forecasting, Observer
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
+from fleetstream.operators.zone.recovery import Recovery
 from fleetstream.operators.zone.state import ZoneState, seen_customer
 from fleetstream.operators.zone.world import World
 
@@ -29,6 +31,7 @@ class OrderLifecycle:
         self.governance = governance
         self.emit = emit
         self.observer = observer
+        self.recovery = Recovery(state, world, governance, emit)   # docs/routing.md
 
     def on_order_created(self, ev: Any, out: list[Out]) -> None:
         st = self.state
@@ -127,7 +130,10 @@ class OrderLifecycle:
 
     def finish(self, ev: Any, status: str, out: list[Out]) -> None:
         """The order ended (delivered or failed): customer history, outcome record,
-        failure-risk labels, and the vehicle moves on to its next stop."""
+        failure-risk labels, and the vehicle moves on to its next stop.  A failed
+        attempt may instead go back on the route of the vehicle carrying the order
+        (:meth:`Recovery.retry`, docs/routing.md "Recovery of work"): then the order
+        stays open, with no outcome record yet."""
         st = self.state
         o = st.orders.get(ev.order_id)
         if o is None or o.status in DONE:
@@ -147,8 +153,25 @@ class OrderLifecycle:
         if self.observer is not None:
             self.observer("outcome", {"zone": st.zone, "order_id": o.id, "ts": ev.ts,
                                       "failed": failed, "snaps": o.snaps, "wsnaps": o.wsnaps})
+        why = None
+        if failed:
+            if v is not None:   # the vehicle moves on: the attempted stop leaves its route
+                if (o.id, DELIVERY) in v.route:
+                    v.route = [s for s in v.route if s != (o.id, DELIVERY)]
+                    v.route_version += 1
+                v.at_stop = None
+                v.eta_ts = -1e18
+            why = self.recovery.retry(ev, o, v, out)
+            if why is None:     # another attempt is planned: the order stays on board
+                st.count("failed_attempts_retried")
+                self.forecasting.learn_outcome(o, failed)
+                self.forecasting.drift_alerts(ev.ts, [ev.event_id], out)
+                self.world.start_leg(v, ev.ts)
+                return
         self.emit.outcome(out, ev, o, ev.vehicle_id, "failed" if failed else "delivered",
                           ev.reason if failed else None)
+        if failed:
+            self.recovery.final_failure(ev, o, why or "", out)
         self.forecasting.learn_outcome(o, failed)
         self.forecasting.drift_alerts(ev.ts, [ev.event_id], out)
         o.status = status
@@ -167,6 +190,7 @@ class OrderLifecycle:
         """Completed orders leave the state (keeps snapshots small), and every route."""
         st = self.state
         st.orders.pop(o.id, None)
+        recovery.forget(st, o)
         for v in st.vehicles.values():
             if any(s[0] == o.id for s in v.route):
                 v.route = [s for s in v.route if s[0] != o.id]

@@ -2,6 +2,9 @@
 expire, and vehicles, customers and per-vehicle model residuals are forgotten by age,
 all in event time.
 
+- An order that no vehicle has when its window closes (pending: never assigned, or
+  handed over from a vehicle that left service and not collected) ends with outcome
+  ``not_served`` (``Recovery.close_unserved``, docs/routing.md "Recovery of work").
 - An order with no delivered/failed/cancelled event by ``window_end +
   limits.order_grace_s`` expires: an ``fs.outcomes`` record with outcome ``expired``
   and a reason, and it leaves the state and every route (``OrderLifecycle.forget``).
@@ -50,6 +53,9 @@ class Retention:
         if now < st.next_housekeeping_ts:
             return
         st.next_housekeeping_ts = (math.floor(now / HOUSEKEEPING_S) + 1) * HOUSEKEEPING_S
+        # Orders no vehicle has when their window closed: not_served, told, alerted
+        # (operators/zone/recovery.py; docs/routing.md, "Recovery of work").
+        self.lifecycle.recovery.close_unserved(now, triggers, out, self.lifecycle.forget)
         self.expire_orders(now, triggers, out)
         self.prune(now)
 
