@@ -11,7 +11,9 @@ and by the measurement in docs/routing.md, "Recovery of work".
   customer got no ``order_not_served`` message;
 - ``retryable_failed``: orders with a failed attempt for a retryable reason (the world's
   truth: not home or no access), of which ``re_attempted`` got another attempt and
-  ``explained`` ended with an outcome and an order_not_served message.
+  ``explained`` ended with an outcome and an order_not_served message;
+- ``delivered_on_time``: orders delivered with their last arrival inside the window
+  (the world's truth).
 """
 
 from __future__ import annotations
@@ -56,5 +58,66 @@ def audit(sim: Any) -> dict:
         "explained": len(explained),
         "neither": len(retryable) - len(re_attempted) - len(explained),
         "handed_over": sum(1 for o in sim.world.orders if getattr(o, "handovers", 0)),
+        "delivered_on_time": sum(1 for t in sim.truth_orders()
+                                 if t["outcome"] == "delivered" and t["on_time"]),
         "examples": {"silent": silent[:5], "untold": untold[:5], "double": double[:5]},
     }
+
+
+def day(scenario: str, seed: int, breakdowns: int | None = None) -> dict:
+    """Simulate one closed-loop day and audit it: the world's KPIs and :func:`audit`."""
+    from fleetstream.engine import LocalEngine
+    from fleetstream.sim.loop import Simulation
+    from fleetstream.sim.world import Scenario
+    sc = Scenario.preset(scenario, seed)
+    if breakdowns is not None:
+        sc = Scenario(**{**sc.__dict__, "breakdowns": breakdowns})
+    sim = Simulation(sc, LocalEngine())
+    sim.run()
+    return {"scenario": scenario, "seed": seed, "breakdowns": sc.breakdowns,
+            "kpis": sim.kpis(), "audit": audit(sim)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m fleetstream.sim.audit SCENARIO --seeds 101,102,103 [--breakdowns N]``:
+    one JSON line per seed, then mean and standard deviation of the main figures."""
+    import argparse
+    import statistics
+
+    import orjson
+
+    p = argparse.ArgumentParser(prog="python -m fleetstream.sim.audit",
+                                description="Audit closed-loop days: terminal outcomes, "
+                                "customers told, failed attempts re-attempted or explained, "
+                                "hand-overs (docs/routing.md, 'Recovery of work').")
+    p.add_argument("scenario", help="scenario name (fleetstream simulate --scenario)")
+    p.add_argument("--seeds", default="101,102,103", help="comma-separated seeds")
+    p.add_argument("--breakdowns", type=int, default=None,
+                   help="override the scenario's number of breakdowns")
+    a = p.parse_args(argv)
+    rows = []
+    for s in (int(x) for x in a.seeds.split(",")):
+        r = day(a.scenario, s, a.breakdowns)
+        rows.append(r)
+        print(orjson.dumps(r).decode(), flush=True)
+    figs = {"on_time_rate": lambda r: r["kpis"]["on_time_rate"],
+            "delivered": lambda r: r["kpis"]["delivered"],
+            "delivered_on_time": lambda r: r["audit"]["delivered_on_time"],
+            "km": lambda r: r["kpis"]["km"], "silent": lambda r: r["audit"]["silent"],
+            "untold": lambda r: r["audit"]["untold"],
+            "retryable_failed": lambda r: r["audit"]["retryable_failed"],
+            "re_attempted": lambda r: r["audit"]["re_attempted"],
+            "explained": lambda r: r["audit"]["explained"],
+            "handed_over": lambda r: r["audit"]["handed_over"]}
+    summary = {}
+    for k, f in figs.items():
+        xs = [f(r) for r in rows]
+        summary[k] = {"mean": round(statistics.fmean(xs), 4),
+                      "sd": round(statistics.stdev(xs), 4) if len(xs) > 1 else 0.0,
+                      "per_seed": xs}
+    print(orjson.dumps({"summary": summary}).decode())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from fleetstream.operators.state import DELIVERY, ONBOARD, PICKUP
 from fleetstream.operators.zone.recovery import MAX_ATTEMPTS, RETRY_DELAY_S, TRANSFER_S
+
 from tests.operators.zone.zone_scene import T0, Feed, engine, order, pt, vehicle
 
 NEAR, FAR = pt(0.01, 0.01), pt(0.02, -0.01)
@@ -47,7 +48,7 @@ def test_a_retryable_failure_goes_back_on_the_route_of_the_vehicle_carrying_it()
     assert o.window_start == ts + RETRY_DELAY_S
     assert stops[0]["eta"] >= ts
     assert d["explanation"]["root_causes"] == [{"type": "order_failed",
-                                                "event_id": feed.n and "e%d" % feed.n,
+                                                "event_id": f"e{feed.n}",
                                                 "order_id": "o1"}]
     assert "not_home" in d["explanation"]["summary"]
     assert eng.state.orders["o1"].status == ONBOARD
@@ -93,7 +94,7 @@ def test_no_retry_without_time_left_in_the_window():
 
 def test_a_broken_down_vehicle_hands_over_its_load_as_pickups_at_its_position():
     feed = Feed()
-    eng, orders = _loaded(feed, n=2)
+    eng, _ = _loaded(feed, n=2)
     ev = feed.ev("vehicle_unavailable", T0 + 3600, vehicle_id="V1", reason="breakdown")
     outs = eng.process(ev)
     (d,) = [d for d in _by(outs, "fs.decisions") if d["kind"] == "redispatch"]
@@ -103,7 +104,7 @@ def test_a_broken_down_vehicle_hands_over_its_load_as_pickups_at_its_position():
                              ("o2", "delivery"), ("o2", "pickup")]
     for oid in ("o1", "o2"):
         assert stops.index((oid, "pickup")) < stops.index((oid, "delivery"))
-    pick = [s for s in d["routes"]["V2"] if s["stop"] == "pickup"][0]
+    pick = next(s for s in d["routes"]["V2"] if s["stop"] == "pickup")
     assert (pick["location"]["lat"], pick["location"]["lon"]) == NEAR
     assert d["explanation"]["root_causes"] == [{"type": "vehicle_unavailable",
                                                 "event_id": ev.event_id}]
@@ -170,3 +171,22 @@ def test_recovery_memory_survives_a_snapshot():
     eng2 = ZoneEngine.restore(eng.snapshot())
     outs = eng2.process(_failed(feed, "o1", T0 + 3600 + RETRY_DELAY_S + 600))
     assert _by(outs, "fs.outcomes")[0]["outcome"] == "failed", "attempt 2 of 2 is final"
+
+
+def test_the_retry_goes_where_the_van_arrives_after_the_delay_rather_than_waiting():
+    feed = Feed()
+    eng, (o1,) = _loaded(feed)
+    far = [order(feed, f"f{i}", pt(-0.06, 0.02 * i), T0, T0 + 8 * 3600) for i in (1, 2)]
+    v1 = eng.state.vehicles["V1"]
+    for o in far:
+        o.status, o.vehicle_id = "assigned", "V1"
+        eng.state.orders[o.id] = o
+        eng.state.customers[o.customer_id] = {"language": "en"}
+    v1.route = [("o1", DELIVERY), ("f1", DELIVERY), ("f2", DELIVERY)]
+    ts = T0 + 3600
+    outs = eng.process(_failed(feed, "o1", ts))
+    (d,) = [d for d in _by(outs, "fs.decisions") if d["kind"] == "assign"]
+    stops = d["routes"]["V1"]
+    assert [s["order_id"] for s in stops][0] == "f1", "not back to the same door at once"
+    (retry,) = [s for s in stops if s["order_id"] == "o1"]
+    assert retry["eta"] >= ts + RETRY_DELAY_S
