@@ -38,7 +38,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from fleetstream.operators.pipeline import decode, track, zone_step
+from fleetstream.operators.pipeline import decode, end_of_input, track, zone_step
 from fleetstream.operators.tracker import PartitionTracker
 
 from fleetstream.contract.events import INPUT_TOPICS
@@ -105,8 +105,10 @@ class FuzzPipeline:
         self.last: list[tuple[str, dict]] = []       # records of the last message processed
 
     def process(self, msg: InMsg) -> str:
-        """The fate of one message: ``routed``, ``dead_letter``, ``dropped`` or ``crash``.
-        Its records (dead letter or zone outputs) are in ``last`` until the next call."""
+        """The fate of one message: ``routed``, ``dead_letter``, ``dropped``, ``held``
+        (stage 1 holds it: too far ahead; its fate moves when it is released or
+        refuted) or ``crash``.  Its records (dead letter or zone outputs, and those of
+        held messages it released or refuted) are in ``last`` until the next call."""
         self.last = []
         try:
             fate = self._process(msg)
@@ -121,7 +123,24 @@ class FuzzPipeline:
         if not ok:
             self._dead(ev)
             return "dead_letter"
-        verdict, what = track(self.tracker, msg, ev)
+        mine = "held"  # too far ahead: held by stage 1 until the lane confirms or refutes it
+        for verdict, what, m, e, _stall in track(self.tracker, msg, ev, self.limits):
+            fate = self._one(verdict, what, m, e)
+            if m is msg:
+                mine = fate
+            else:  # a held message released or refuted: its fate is known now
+                self.fate["held"] -= 1
+                self.fate[fate] += 1
+        return mine
+
+    def finish(self) -> None:
+        """The input ended: held messages become dead letters (``end_of_input``)."""
+        self.last = []
+        for verdict, what, m, e, _stall in end_of_input(self.tracker):
+            self.fate["held"] -= 1
+            self.fate[self._one(verdict, what, m, e)] += 1
+
+    def _one(self, verdict: str, what: Any, msg: InMsg, ev: Any) -> str:
         if verdict == "dlq":
             self._dead(what)
             return "dead_letter"
@@ -398,6 +417,7 @@ def run(n: int, seed: int, replay: str, limits: LimitsSettings | None = None,
             next_report += 10
             print(f"  {done:,} / {n:,} mutants, {time.perf_counter() - t0:.0f} s",
                   file=sys.stderr)
+    pipe.finish()  # the end of the input: what stage 1 still holds is dead-lettered
     return pipe, mut, time.perf_counter() - t0
 
 

@@ -16,8 +16,8 @@ from typing import Any, Callable
 
 from fleetstream.contract.outputs import TOPIC_DLQ
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
-from fleetstream.operators.pipeline import (InMsg, decode, lane_stall, output_key, stage1_key, track,
-                                          zone_step)
+from fleetstream.operators.pipeline import (InMsg, decode, output_key, stage1_key, track,
+                                          zone_step, end_of_input)
 from fleetstream.operators.tracker import PartitionTracker
 from fleetstream.operators.zone.engine import ZoneEngine
 
@@ -52,21 +52,34 @@ class LocalEngine:
         tracker = self.trackers.get(k)
         if tracker is None:
             tracker = self.trackers[k] = PartitionTracker.from_limits(self.limits)
-        verdict, what = track(tracker, msg, ev)
-        if verdict == "dlq":
-            return [(TOPIC_DLQ, output_key(TOPIC_DLQ, what), what)]
-        if verdict == "drop":
-            reason = what.split(":")[0].split(" event_id")[0]
-            self.drops[reason] = self.drops.get(reason, 0) + 1
-            return []
-        zone = self.zones.get(what)
-        if zone is None:
-            zone = self.zones[what] = self.zone_factory(what)
-        out = zone_step(zone, msg, ev)
-        stall = lane_stall(tracker, msg, ev)  # the lane's clock stalled: the flow's rule
-        if stall is not None:
-            out = out + zone_step(zone, msg, stall)
-        return [(t, output_key(t, r), r) for t, r in out]
+        return self._outputs(track(tracker, msg, ev, self.limits))
+
+    def finish(self) -> list[Output]:
+        """The input ended: messages still held by a lane (too far ahead of its
+        watermark, never confirmed; docs/limits.md) become dead letters."""
+        out: list[Output] = []
+        for k in sorted(self.trackers):
+            out += self._outputs(end_of_input(self.trackers[k]))
+        return out
+
+    def _outputs(self, verdicts: list) -> list[Output]:
+        res: list[Output] = []
+        for verdict, what, m, e, stall in verdicts:
+            if verdict == "dlq":
+                res.append((TOPIC_DLQ, output_key(TOPIC_DLQ, what), what))
+                continue
+            if verdict == "drop":
+                reason = what.split(":")[0].split(" event_id")[0]
+                self.drops[reason] = self.drops.get(reason, 0) + 1
+                continue
+            zone = self.zones.get(what)
+            if zone is None:
+                zone = self.zones[what] = self.zone_factory(what)
+            out = zone_step(zone, m, e)
+            if stall is not None:  # the lane's clock stalled: the flow's rule
+                out = out + zone_step(zone, m, stall)
+            res += [(t, output_key(t, r), r) for t, r in out]
+        return res
 
     def stats(self) -> dict[str, Any]:
         agg: dict[str, float] = {}

@@ -142,7 +142,8 @@ def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float 
                       partial(build_zone_engine, settings=settings, models_dir=models_dir,
                               limits=limits),
                       partial(restore_zone_engine, settings=settings, limits=limits), lanes=lanes,
-                      limits=limits, chunked_input=True, chunked_outputs=True)
+                      limits=limits, chunked_input=True, chunked_outputs=True,
+                      interrupted=_STOP.is_set)
 
 
 @dataclass

@@ -64,7 +64,8 @@ def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
                zone_restore: Callable[[bytes], ZoneEngine], ordered: bool = True,
                attach_positions: Callable[[Stream], None] | None = None,
                lanes: int = 1, limits: LimitsSettings | None = None,
-               chunked_input: bool = False, chunked_outputs: bool = False) -> Dataflow:
+               chunked_input: bool = False, chunked_outputs: bool = False,
+               interrupted: Callable[[], bool] = lambda: False) -> Dataflow:
     """``ordered``: input ``seq`` orders the input (replay line, or Kafka timestamp);
     see flows/logic.py.  ``attach_positions`` receives every accepted ping as
     ``(vehicle_id, lat, lon, ts, zone)`` (the live Redis read model uses it).
@@ -74,7 +75,9 @@ def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
     ``chunked_input``: the source emits lists of messages (one per batch) rather than
     messages; ``chunked_outputs``: ``attach_outputs`` receives lists of outputs (one
     per step call) rather than outputs.  Chunks cost Bytewax one item, not one per
-    message (flows/logic.py).
+    message (flows/logic.py).  ``interrupted``: true when the input ended because
+    of a stop request, not at its end (messages held by stage 1 then stay held for
+    ``--resume`` instead of becoming dead letters).
 
     With an observer installed (``flows.tap.install``, the metrics endpoint), the
     flow also counts its inputs and outputs without changing them (flows/tap.py)."""
@@ -92,7 +95,7 @@ def build_flow(name: str, source: Any, attach_outputs: Callable[[Stream], None],
     # Every message of a chunk is on the same lane (one source partition, or the router).
     by_lane = op.key_on("key_partition", chunks, lambda c: stage1_key(c[0]))
     tracked = op.stateful_batch("track", by_lane,
-                                lambda resume: TrackerLogic(resume, ordered, limits))
+                                lambda resume: TrackerLogic(resume, ordered, limits, interrupted))
     tracked = op.key_rm("tracked", tracked)
     routed = op.branch("routed", tracked, lambda t: t[0] == "zone")
     rejects = op.map("track_rejects", routed.falses, _reject_outs)

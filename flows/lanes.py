@@ -54,7 +54,7 @@ from fleetstream.contract.events import EVENT_TYPES, OVERRIDE_TYPES
 from fleetstream.contract.message import InMsg
 from fleetstream.contract.settings import LimitsSettings
 from fleetstream.operators.pipeline import decode
-from fleetstream.operators.tracker import Watermark
+from fleetstream.operators.tracker import HOLD_MAX, Watermark
 
 CREATING = ("shift_start", "order_created")
 SELF_ZONED = ("condition", "approval", "customer_profile", *OVERRIDE_TYPES)
@@ -95,7 +95,7 @@ class LaneRouter:
         # (entries restored from a v1 snapshot get one at the next sweep).
         self.keep: dict[str, float | None] = {k: None for k in self.zones}
         self.marks = Watermark()
-        self.ahead: list[list] = []   # [entity key, ts] of consecutive too-far-ahead times
+        self.ahead: list[list] = []   # [entity key, ts] of the held run (the tracker's)
         self.next_gc_ts = -1e18
         self.forgotten = 0
 
@@ -116,12 +116,19 @@ class LaneRouter:
             self.marks.observe(ts)
             return ts
         need = lim.skew_rebase_events
-        ahead = [a for a in self.ahead if a[0] != key and abs(a[1] - ts) <= lim.event_skew_s]
-        if need > 0 and len({a[0] for a in ahead}) + 1 >= need:
+        if need <= 0:
+            return None
+        # the tracker's held run (operators/tracker.py, HOLD): consistent times, at most
+        # HOLD_MAX of them; enough distinct entities rebase it to its earliest time
+        ahead = [a for a in self.ahead if abs(a[1] - ts) <= lim.event_skew_s]
+        if len({a[0] for a in ahead} | {key}) >= need:
             self.ahead = []
-            self.marks.reset(ts)
+            self.marks.reset(min([a[1] for a in ahead] + [ts]))
+            for a in ahead:  # released in input order, as the tracker does
+                self.marks.observe(a[1])
+            self.marks.observe(ts)
             return ts
-        self.ahead = (ahead + [[key, ts]])[-max(need, 1):]
+        self.ahead = (ahead + [[key, ts]])[-HOLD_MAX:]
         return None
 
     def _sweep(self) -> None:

@@ -32,7 +32,7 @@ from bytewax.operators import StatefulBatchLogic
 from fleetstream.contract.outputs import TOPIC_DLQ
 from fleetstream.contract.settings import LimitsSettings
 from fleetstream.flows.lanes import LaneRouter
-from fleetstream.operators.pipeline import InMsg, decode, lane_stall, track, zone_step
+from fleetstream.operators.pipeline import InMsg, decode, end_of_input, track, zone_step
 from fleetstream.operators.tracker import PartitionTracker
 from fleetstream.operators.zone.engine import ZoneEngine
 
@@ -79,11 +79,13 @@ class TrackerLogic(StatefulBatchLogic):
     (``event`` None when decoding failed) and drops, each in input order."""
 
     def __init__(self, resume: dict | None, ordered: bool = True,
-                 limits: LimitsSettings | None = None):
+                 limits: LimitsSettings | None = None,
+                 interrupted: Callable[[], bool] = lambda: False):
         self.limits = limits = limits or LimitsSettings()
         self.tracker = (PartitionTracker.restore(resume) if resume
                         else PartitionTracker.from_limits(limits))
         self.ordered = ordered
+        self.interrupted = interrupted
 
     def on_batch(self, values: list) -> tuple[list, bool]:
         tracker, limits = self.tracker, self.limits
@@ -94,18 +96,27 @@ class TrackerLogic(StatefulBatchLogic):
             if not ok:
                 rejects.append(("dlq", ev, msg, None))
                 continue
-            verdict, what = track(tracker, msg, ev)
-            if verdict == "route":
-                evs = zones.setdefault(what, [])
-                evs.append((msg, ev))
-                if tracker.stall is not None:  # a stalled lane clock: alert in this zone
-                    evs.append((msg, lane_stall(tracker, msg, ev)))
-            else:
-                rejects.append((verdict, what, msg, ev))
+            for verdict, what, m, e, stall in track(tracker, msg, ev, limits):
+                if verdict == "route":
+                    evs = zones.setdefault(what, [])
+                    evs.append((m, e))
+                    if stall is not None:  # a stalled lane clock: alert in this zone
+                        evs.append((m, stall))
+                else:
+                    rejects.append((verdict, what, m, e))
         out: list = [("zone", z, evs) for z, evs in zones.items()]
         if rejects:
             out.append(("rejects", rejects))
         return out, False
+
+    def on_eof(self) -> tuple[list, bool]:
+        """The input ended: messages still held (too far ahead, never confirmed) become
+        dead letters, unless the run was interrupted (``--resume`` continues with
+        them held, as an uninterrupted run would)."""
+        if self.interrupted():
+            return [], False
+        rejects = [(v, what, m, e) for v, what, m, e, _s in end_of_input(self.tracker)]
+        return ([("rejects", rejects)] if rejects else []), False
 
     def snapshot(self) -> dict:
         return self.tracker.snapshot()

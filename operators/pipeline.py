@@ -26,7 +26,7 @@ from fleetstream.contract.events import INPUT_TOPICS, Event, ValidationError, de
 from fleetstream.contract.message import InMsg
 from fleetstream.contract.outputs import KEYS, OUTPUT_SCHEMA_VERSION, TOPIC_ALERTS, TOPIC_DLQ
 from fleetstream.contract.settings import LimitsSettings
-from fleetstream.operators.tracker import DROP, REJECT, PartitionTracker
+from fleetstream.operators.tracker import DROP, HOLD, REJECT, RELEASE, PartitionTracker
 from fleetstream.operators.zone.engine import ZoneEngine
 from fleetstream.operators.zone.health import CLOCK_STALLED
 
@@ -152,15 +152,42 @@ def decode(msg: InMsg, limits: LimitsSettings = DEFAULT_LIMITS) -> tuple[bool, A
         return False, dead_letter(msg, "decode", f"{type(e).__name__}: {e}")
 
 
-def track(tracker: PartitionTracker, msg: InMsg, ev: Event) -> tuple[str, Any]:
-    """``('route', zone)``, ``('drop', reason)`` or ``('dlq', record)``."""
-    verdict, what = tracker.process(ev)
-    if verdict == REJECT:
-        ts = ev.ts if isinstance(ev.ts, (int, float)) and math.isfinite(ev.ts) else None
-        return "dlq", dead_letter(msg, "track", what, ts)
-    if verdict == DROP:
-        return "drop", what
-    return "route", what
+def track(tracker: PartitionTracker, msg: InMsg, ev: Event,
+          limits: LimitsSettings = DEFAULT_LIMITS) -> list[tuple[str, Any, InMsg, Any, Any]]:
+    """Stage 1 for one decoded message: ``(verdict, what, msg, event, stall)`` for it
+    and for any held message it releases or refutes, in input order.  ``verdict`` is
+    ``'route'`` (``what`` the zone; ``stall`` a :class:`LaneStall` notice or None),
+    ``'drop'`` (``what`` the reason) or ``'dlq'`` (``what`` the dead letter; ``event``
+    None for a held message refuted).  A message held (too far ahead, waiting for the
+    lane to confirm it; docs/limits.md, "Quiet periods") gives nothing yet."""
+    out: list[tuple[str, Any, InMsg, Any, Any]] = []
+    todo = [(msg, ev)]
+    while todo:
+        m, e = todo.pop(0)
+        verdict, what = tracker.process(e, m)
+        for hm, why, hts in tracker.take_dropped():
+            out.append(("dlq", dead_letter(hm, "track", why, hts), hm, None, None))
+        if verdict == HOLD:
+            continue
+        if verdict == RELEASE:
+            # Held messages decoded once already: decoding again gives the same event.
+            again = [(hm, decode(hm, limits)[1]) for hm in tracker.take_released()]
+            todo[:0] = again + [(m, e)]
+            continue
+        if verdict == REJECT:
+            ts = e.ts if isinstance(e.ts, (int, float)) and math.isfinite(e.ts) else None
+            out.append(("dlq", dead_letter(m, "track", what, ts), m, e, None))
+        elif verdict == DROP:
+            out.append(("drop", what, m, e, None))
+        else:
+            out.append(("route", what, m, e, lane_stall(tracker, m, e)))
+    return out
+
+
+def end_of_input(tracker: PartitionTracker) -> list[tuple[str, Any, InMsg, Any, Any]]:
+    """The input ended (not interrupted): held messages become dead letters."""
+    return [("dlq", dead_letter(hm, "track", why, hts), hm, None, None)
+            for hm, why, hts in tracker.end_of_input()]
 
 
 class LaneStall:

@@ -26,18 +26,39 @@ close together in practice; the window size is a setting).
 
 from __future__ import annotations
 
+import base64
 import heapq
 import math
 from collections import deque
 from typing import Any
 
 from fleetstream.contract.events import OVERRIDE_TYPES, Event, Ping
+from fleetstream.contract.message import InMsg
 from fleetstream.contract.settings import LimitsSettings
 
 _LIMITS = LimitsSettings()  # defaults
+HOLD_MAX = 256
+"""At most this many too-far-ahead messages are held per lane while they wait for the
+stream to confirm them (docs/limits.md, "Quiet periods"); the oldest beyond it is
+dead-lettered."""
 WATERMARK_RANK, WATERMARK_WINDOW = 3, 64
 """The lane watermark is the 3rd largest of the last 64 accepted event times
 (docs/limits.md): one or two outliers cannot move it, and outliers age out."""
+
+
+def _msg_snapshot(m: Any) -> Any:
+    """A held message in a snapshot (JSON-safe: the value in base64)."""
+    if m is None:
+        return None
+    return [m.seq, m.topic, m.key, base64.b64encode(m.value).decode("ascii"), m.partition,
+            m.offset, m.lane]
+
+
+def _msg_restore(x: Any) -> Any:
+    if x is None:
+        return None
+    seq, topic, key, value, partition, offset, lane = x
+    return InMsg(seq, topic, key, base64.b64decode(value), partition, offset, lane)
 
 
 class Watermark:
@@ -87,6 +108,11 @@ class Watermark:
 ROUTE = "route"
 DROP = "drop"
 REJECT = "reject"
+HOLD = "hold"
+"""Too far ahead of the lane watermark: held until the stream confirms or refutes it."""
+RELEASE = "release"
+"""This event confirmed the held run (the lane moved on): process the released
+messages, then this event, again."""
 
 
 SELF_ZONED = ("condition", "approval", "customer_profile", *OVERRIDE_TYPES)
@@ -183,11 +209,15 @@ class PartitionTracker:
     a run of events each a little ahead cannot ratchet it forward.  An event of any type whose ``ts``
     is not finite, outside ``[min_event_ts, max_event_ts)`` or more than
     ``event_skew_s`` ahead of the watermark is rejected (a dead letter) and moves no
-    clock, so one wrong timestamp cannot poison a zone.  After a quiet period longer
-    than the skew, ``skew_rebase_events`` consecutive too-far-ahead events (no on-time
-    event in between, accepted or not) from as many distinct entities, within the skew
-    of each other, rebase the watermark (the last of them is accepted): the stream
-    itself has moved on.
+    clock, so one wrong timestamp cannot poison a zone.  A too-far-ahead event is held
+    (``HOLD``; at most ``HOLD_MAX`` per lane), not yet dead-lettered: after a quiet
+    period longer than the skew, ``skew_rebase_events`` consecutive too-far-ahead events
+    (no on-time event in between, accepted or not) from as many distinct entities,
+    within the skew of each other, show that the stream itself has moved on
+    (``RELEASE``): the watermark is rebased to the earliest of them and all of them are
+    accepted in input order, so a real gap loses nothing.  An on-time event next, an
+    inconsistent one, or the end of the input turns the held ones into dead letters
+    (``take_dropped``, ``end_of_input``).
 
     >>> from fleetstream.contract.events import validate
     >>> pt = PartitionTracker()
@@ -226,7 +256,10 @@ class PartitionTracker:
         self.min_event_ts = min_event_ts
         self.max_event_ts = max_event_ts
         self.ping_lead_s = ping_lead_s
-        self.ahead: list[list] = []           # [entity key, ts] of consecutive rejects
+        self.ahead: list[list] = []           # [entity key, ts, reason] of the held run
+        self.held: list[Any] = []             # its messages (parallel to ahead)
+        self.dropped: list[tuple] = []        # (message, reason, ts): see take_dropped
+        self.released: list[Any] = []         # see take_released
         self.rebases = 0                      # times the watermark was rebased
         self.marks = Watermark()              # of accepted ts: see the class docstring
         # Zones (docs/limits.md, "Zones"): the allow-list, or the zones a shift_start
@@ -263,40 +296,93 @@ class PartitionTracker:
                    retention_s=limits.retention_s, order_grace_s=limits.order_grace_s,
                    clock_stall_events=limits.clock_stall_events, **kw)
 
-    def _time_check(self, ev: Event, key: str) -> str | None:
-        """Why ``ev.ts`` is not acceptable on this lane, or None (may rebase)."""
+    def _time_check(self, ev: Event, key: str, msg: Any) -> tuple[str, str] | None:
+        """None if ``ev.ts`` is acceptable on this lane now, else ``(REJECT, why)``,
+        ``(HOLD, why)`` (too far ahead: held, see the class docstring) or
+        ``(RELEASE, why)`` (this event confirms the held run: the lane moved on)."""
         ts = ev.ts
         if not isinstance(ts, (int, float)) or not math.isfinite(ts):
-            return f"ts: not a finite number ({ts!r})"
+            return REJECT, f"ts: not a finite number ({ts!r})"
         if not self.min_event_ts <= ts < self.max_event_ts:
-            return (f"ts: {ts:.0f} outside the accepted range [limits.min_event_ts "
-                    f"{self.min_event_ts:.0f}, limits.max_event_ts {self.max_event_ts:.0f})")
+            return REJECT, (f"ts: {ts:.0f} outside the accepted range [limits.min_event_ts "
+                            f"{self.min_event_ts:.0f}, limits.max_event_ts "
+                            f"{self.max_event_ts:.0f})")
         wm = self.watermark
-        if wm is None or ts <= wm + self.event_skew_s:
-            self.ahead = []  # an on-time event (whatever becomes of it) ends the run
+        skew = self.event_skew_s
+        if wm is None or ts <= wm + skew:
+            if self.ahead:  # an on-time event (whatever becomes of it) ends the held run
+                self._drop_held("an on-time event came next: the lane had not moved on",
+                                keep=())
             return None
+        why = (f"ts {ts - wm:.0f} s ahead of the lane watermark {wm:.0f} "
+               f"(limits.event_skew_s {skew:.0f})")
         need = self.skew_rebase_events
-        ahead = [a for a in self.ahead if a[0] != key and abs(a[1] - ts) <= self.event_skew_s]
-        if need > 0 and len({a[0] for a in ahead}) + 1 >= need:
+        if need <= 0:
+            return REJECT, why
+        if any(abs(a[1] - ts) > skew for a in self.ahead):
+            self._drop_held(f"an event dated {ts:.0f} came next, more than the skew away",
+                            keep=[i for i, a in enumerate(self.ahead)
+                                  if abs(a[1] - ts) <= skew])
+        keys = {a[0] for a in self.ahead}
+        keys.add(key)
+        if len(keys) >= need:
+            # The stream has moved on: the held run and this event are accepted, in
+            # input order, from a watermark at the earliest of them.
             self.rebases += 1
-            self.marks.reset(ts)
-            return None  # the stream has moved on: accepted, the watermark follows
-        self.ahead = (ahead + [[key, ts]])[-max(need, 1):]
-        n = len({a[0] for a in self.ahead})
-        tail = (f"; {n} of {need} distinct entities needed to move it"
-                if need > 0 else "")
-        return (f"ts {ts - wm:.0f} s ahead of the lane watermark {wm:.0f} "
-                f"(limits.event_skew_s {self.event_skew_s:.0f}){tail}")
+            self.marks.reset(min([a[1] for a in self.ahead] + [ts]))
+            self.released, self.held, self.ahead = self.held, [], []
+            return RELEASE, why
+        why += f"; {len(keys)} of {need} distinct entities needed to move it"
+        self.ahead.append([key, ts, why])
+        self.held.append(msg)
+        if len(self.ahead) > HOLD_MAX:
+            self._drop_held(f"more than {HOLD_MAX} messages were held",
+                            keep=range(1, len(self.ahead)))
+        return HOLD, why
 
-    def process(self, ev: Event) -> tuple[str, str]:
+    def _drop_held(self, note: str, keep: Any) -> None:
+        """The held messages not in ``keep`` (indices) become dead letters."""
+        keep = set(keep)
+        ahead, held = [], []
+        for i, (a, m) in enumerate(zip(self.ahead, self.held)):
+            if i in keep:
+                ahead.append(a)
+                held.append(m)
+            else:
+                self.dropped.append((m, f"{a[2]}; held, then {note}", a[1]))
+        self.ahead, self.held = ahead, held
+
+    def take_dropped(self) -> list[tuple[Any, str, float]]:
+        """Held messages that turned out to be too far ahead after all, as
+        ``(message, reason, ts)``, in input order: the caller dead-letters them."""
+        out, self.dropped = self.dropped, []
+        return out
+
+    def take_released(self) -> list[Any]:
+        """After ``RELEASE``: the held messages, in input order, for the caller to
+        process again (before the event that released them)."""
+        out, self.released = self.released, []
+        return out
+
+    def end_of_input(self) -> list[tuple[Any, str, float]]:
+        """The input ended (not interrupted): every held message is a dead letter."""
+        self._drop_held("the input ended before the lane moved on", keep=())
+        return self.take_dropped()
+
+    def process(self, ev: Event, msg: Any = None) -> tuple[str, str]:
+        """The verdict on ``ev``: ``(ROUTE, zone)``, ``(DROP, reason)``, ``(REJECT,
+        reason)``, ``(HOLD, reason)`` (``msg`` is kept; see ``take_dropped``) or
+        ``(RELEASE, reason)`` (``take_released``, then process those and ``ev`` again).
+        Whatever the verdict, ``take_dropped`` may then hold dead letters that come
+        before ``ev`` in input order."""
         self.stall = None
         eid = ev.event_id
         if eid in self.recent:
             return (DROP, f"duplicate event_id {eid}")
         key = entity_key(ev)
-        why = self._time_check(ev, key)
-        if why is not None:
-            return (REJECT, why)
+        chk = self._time_check(ev, key, msg)
+        if chk is not None:
+            return chk
         ent = self.entities.get(key)
         if (isinstance(ev, Ping) and ent is not None and ent[1] is not None and ev.ts <= ent[1]
                 and ent[1] <= self.marks.value + self.ping_lead_s):
@@ -383,7 +469,6 @@ class PartitionTracker:
         """An event was accepted: the watermark follows it, the run of rejects ends."""
         if ts > self.clock:
             self.clock = ts
-        self.ahead = []
         before = self.marks.value
         self.marks.observe(ts)
         if before is None or ts >= before or self.marks.value > before:
@@ -420,12 +505,13 @@ class PartitionTracker:
                 del recent[next(iter(recent))]
 
     def snapshot(self) -> dict[str, Any]:
-        return {"v": 3, "entities": {k: list(v) for k, v in self.entities.items()},
+        return {"v": 4, "entities": {k: list(v) for k, v in self.entities.items()},
                 "recent": dict(self.recent), "clock": self.clock,
                 "window": self.dedupe_window_s, "max": self.dedupe_max,
                 "skew": self.event_skew_s, "rebase": self.skew_rebase_events,
                 "ts_range": [self.min_event_ts, self.max_event_ts],
                 "ahead": [list(a) for a in self.ahead], "rebases": self.rebases,
+                "held": [_msg_snapshot(m) for m in self.held],
                 "times": self.marks.snapshot(), "ping_lead": self.ping_lead_s,
                 "retain": self.retain_done_s, "next_gc_ts": self.next_gc_ts,
                 "zones": {"allow": sorted(self.allow), "max": self.max_zones,
@@ -454,7 +540,10 @@ class PartitionTracker:
         t.next_gc_ts = snap.get("next_gc_ts", -1e18)
         t.recent = dict(snap["recent"])
         t.clock = snap["clock"]
-        t.ahead = [list(a) for a in snap.get("ahead", ())]
+        if snap.get("v", 0) >= 4:
+            t.ahead = [list(a) for a in snap.get("ahead", ())]
+            t.held = [_msg_restore(m) for m in snap.get("held", ())]
+        # (before v4 too-far-ahead events were dead-lettered, not held: nothing to keep)
         t.rebases = snap.get("rebases", 0)
         t.marks = Watermark.restore(snap.get("times", [t.clock] if t.clock > -1e17 else []))
         t.ping_lead_s = snap.get("ping_lead", _LIMITS.ping_lead_s)

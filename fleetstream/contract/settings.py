@@ -274,11 +274,13 @@ class LimitsSettings:
     """An event whose ``ts`` is more than this ahead of its input lane's watermark (the
     largest event time accepted so far on the lane) is dead-lettered and moves no clock.
     The first event of a lane sets the watermark."""
-    skew_rebase_events: int = 2
-    """After a quiet period longer than ``event_skew_s`` the stream itself has moved on:
-    this many consecutive too-far-ahead events, from as many distinct entities and within
-    ``event_skew_s`` of each other, move the watermark (the last of them is accepted,
-    the earlier ones stay dead-lettered).  0: never (strict)."""
+    skew_rebase_events: int = 3
+    """A too-far-ahead event is held, not yet dead-lettered.  After a quiet period
+    longer than ``event_skew_s`` the stream itself has moved on: consecutive
+    too-far-ahead events from this many distinct entities, within ``event_skew_s`` of
+    each other, move the watermark, and all the held ones are accepted in input order
+    (nothing is lost).  An on-time event next, or the end of the input, makes the held
+    ones dead letters.  0: never hold, dead-letter at once (strict)."""
     ping_lead_s: float = 600.0
     """A vehicle's last ping more than this ahead of the lane watermark (but within the
     skew) is taken for a clock glitch: the vehicle's later pings are not dropped as

@@ -1,6 +1,7 @@
 """Event-time sanity in stage 1 (issue 11): an event more than ``limits.event_skew_s``
-ahead of its lane's watermark (the largest event time accepted on the lane) is
-dead-lettered and moves no clock; the rule is the same for every event type; the
+ahead of its lane's watermark is held, then dead-lettered unless the lane confirms it
+(a quiet period: ``skew_rebase_events`` distinct entities), and moves no clock
+until then; the rule is the same for every event type; the
 first event of a lane sets the watermark; non-finite or out-of-range times are
 rejected.
 
@@ -21,7 +22,8 @@ import pytest
 
 from fleetstream.contract import events as ev
 from fleetstream.contract.settings import LimitsSettings
-from fleetstream.operators.tracker import DROP, REJECT, ROUTE, PartitionTracker
+from fleetstream.operators.tracker import (DROP, HOLD, REJECT, RELEASE, ROUTE,
+                                            PartitionTracker)
 
 T = 1_795_507_200.0
 SKEW = LimitsSettings().event_skew_s
@@ -89,14 +91,19 @@ def _started() -> PartitionTracker:
 
 
 @pytest.mark.parametrize("etype", list(ev.EVENT_TYPES))
-def test_an_event_too_far_ahead_is_rejected_and_moves_no_clock(etype):
+def test_an_event_too_far_ahead_is_held_then_dead_lettered_and_moves_no_clock(etype):
     pt = _started()
-    verdict, reason = pt.process(any_event(etype, T + SKEW + 1, "future"))
-    assert verdict == REJECT, reason
+    verdict, reason = pt.process(any_event(etype, T + SKEW + 1, "future"), "msg")
+    assert verdict == HOLD, reason
     assert "ahead of the lane watermark" in reason and "event_skew_s" in reason
-    assert pt.clock == T
-    # the rest of the lane is processed as if it had never come
+    assert pt.clock == T and pt.take_dropped() == []
+    # the next on-time event refutes it: a dead letter, and the rest of the lane is
+    # processed as if it had never come
     assert pt.process(ping(ts=T + 30)) == (ROUTE, "Z1")
+    [(msg, why, ts)] = pt.take_dropped()
+    assert msg == "msg" and ts == T + SKEW + 1
+    assert why.startswith(reason) and "held, then an on-time event came next" in why
+    assert pt.clock == T + 30
 
 
 @pytest.mark.parametrize("etype", list(ev.EVENT_TYPES))
@@ -115,7 +122,7 @@ def test_the_first_event_of_a_lane_sets_the_watermark():
 def test_a_future_ping_does_not_make_later_pings_stale():
     pt = _started()
     assert pt.process(ping(ts=T + 10)) == (ROUTE, "Z1")
-    assert pt.process(ping(ts=T + 86400 * 30))[0] == REJECT  # a month ahead
+    assert pt.process(ping(ts=T + 86400 * 30))[0] == HOLD  # a month ahead
     for k in range(1, 20):
         assert pt.process(ping(ts=T + 10 + k)) == (ROUTE, "Z1")
 
@@ -137,12 +144,16 @@ def test_a_glitch_ping_within_the_skew_does_not_make_later_pings_stale():
 
 
 def test_a_run_of_events_a_little_ahead_cannot_ratchet_the_watermark():
-    """Two accepted events cannot move the reference, so a walk of +5 h steps stops."""
+    """Two accepted events cannot move the reference, so a walk of +5 h steps stops:
+    the step beyond the skew is held until enough distinct entities confirm it."""
     pt = _started()
     pt.process(shift("v2"))
+    pt.process(shift("v3"))
     assert pt.process(ping("v1", ts=T + 5 * 3600))[0] == ROUTE
-    assert pt.process(ping("v2", ts=T + 10 * 3600))[0] == REJECT
-    assert pt.process(ping("v1", ts=T + 10 * 3600 + 1))[0] == ROUTE  # rebase: 2 entities
+    assert pt.process(ping("v2", ts=T + 10 * 3600))[0] == HOLD
+    assert pt.process(ping("v1", ts=T + 10 * 3600 + 1))[0] == HOLD
+    assert pt.rebases == 0
+    assert pt.process(ping("v3", ts=T + 10 * 3600 + 2))[0] == RELEASE  # 3 entities
     assert pt.rebases == 1
 
 
@@ -174,7 +185,7 @@ def test_a_non_finite_time_gives_a_dead_letter_without_a_non_finite_ts():
     pt = _started()
     e = ping(ts=T + 20)
     e.ts = math.nan
-    verdict, rec = track(pt, InMsg(9, "fs.telemetry", "v1", b"{}"), e)
+    [(verdict, rec, _m, _e, _s)] = track(pt, InMsg(9, "fs.telemetry", "v1", b"{}"), e)
     assert verdict == "dlq" and "ts" not in rec and rec["reason"].startswith("ts: not a finite")
     orjson.dumps(rec, option=orjson.OPT_STRICT_INTEGER)
 
@@ -191,41 +202,75 @@ def test_the_range_is_a_setting():
 def test_the_skew_is_a_setting():
     pt = PartitionTracker.from_limits(LimitsSettings(event_skew_s=60))
     pt.process(shift())
-    assert pt.process(ping(ts=T + 61))[0] == REJECT
+    assert pt.process(ping(ts=T + 61))[0] == HOLD
     assert pt.process(ping(ts=T + 60))[0] == ROUTE
+    assert len(pt.take_dropped()) == 1
 
 
 # ------------------------------------------------------------ after a quiet period
 
 
+def _msg(e: ev.Event, seq: int):
+    from fleetstream.contract.message import InMsg
+    return InMsg(seq, e.TOPIC, None, ev.encode_event(e))
+
+
+def _stage1(pt: PartitionTracker, events: list) -> list[tuple[str, str]]:
+    """Stage 1 end to end (``pipeline.track``): ``(verdict, event_id)`` of every
+    verdict given while ``events`` are fed in order, released ones included."""
+    from fleetstream.operators.pipeline import track
+    out = []
+    for n, e in enumerate(events):
+        for verdict, what, m, _e, _s in track(pt, _msg(e, n), e):
+            eid = orjson.loads(m.value)["event_id"]
+            out.append((verdict, eid) if verdict != "route" else (f"route {what}", eid))
+    return out
+
+
 def test_after_a_long_quiet_period_distinct_entities_move_the_watermark():
-    """A genuine gap (overnight): the first event after it is dead-lettered, the second
-    one, from another entity and consistent with the first, rebases the lane."""
+    """A genuine gap (overnight): the first events after it are held; the third
+    entity, consistent with them, shows the lane moved on: all are accepted, in input
+    order, and nothing is lost (before: the first events after a gap were dead
+    letters)."""
     pt = _started()
     pt.process(shift("v2"))
+    pt.process(shift("v3"))
     day2 = T + 16 * 3600
-    verdict, reason = pt.process(ping("v1", ts=day2))
-    assert verdict == REJECT and "1 of 2" in reason
-    assert pt.process(ping("v2", ts=day2 + 5)) == (ROUTE, "Z1")
-    assert pt.clock == day2 + 5
-    assert pt.rebases == 1
-    assert pt.process(ping("v1", ts=day2 + 6)) == (ROUTE, "Z1")
+    got = _stage1(pt, [ping("v1", ts=day2, eid="a"), ping("v1", ts=day2 + 1, eid="b"),
+                       ping("v2", ts=day2 + 2, eid="c")])
+    assert got == [] and pt.clock == T and len(pt.held) == 3
+    got = _stage1(pt, [ping("v3", ts=day2 + 5, eid="d"), ping("v1", ts=day2 + 6, eid="e")])
+    assert got == [("route Z1", x) for x in "abcde"]
+    assert pt.clock == day2 + 6 and pt.rebases == 1 and pt.held == []
+
+
+def test_the_reason_counts_the_entities():
+    pt = _started()
+    verdict, reason = pt.process(ping("v1", ts=T + 16 * 3600))
+    assert verdict == HOLD and "1 of 3 distinct entities" in reason
 
 
 def test_one_entity_alone_cannot_move_the_watermark():
     pt = _started()
     for k in range(10):
-        assert pt.process(ping("v1", ts=T + 2 * SKEW + k))[0] == REJECT
+        assert pt.process(ping("v1", ts=T + 2 * SKEW + k))[0] == HOLD
     assert pt.clock == T and pt.rebases == 0
+    # and the end of the input turns what is held into dead letters, with the reason
+    dropped = pt.end_of_input()
+    assert len(dropped) == 10 and all("the input ended" in why for _m, why, _t in dropped)
 
 
 def test_an_accepted_event_in_between_resets_the_count():
     pt = _started()
     pt.process(shift("v2"))
+    pt.process(shift("v3"))
+    got = []
     for k in range(10):
-        assert pt.process(ping("v1", ts=T + 2 * SKEW + k))[0] == REJECT
-        assert pt.process(ping("v2", ts=T + 100 + k))[0] == ROUTE
-    assert pt.clock == T + 109
+        got += _stage1(pt, [ping(f"v{1 + k % 2}", ts=T + 2 * SKEW + k, eid=f"f{k}"),
+                            ping("v3", ts=T + 100 + k, eid=f"n{k}")])
+    assert pt.clock == T + 109 and pt.rebases == 0
+    # every future event is a dead letter, each just before the on-time event after it
+    assert got == [x for k in range(10) for x in (("dlq", f"f{k}"), ("route Z1", f"n{k}"))]
 
 
 def test_an_on_time_event_in_between_resets_the_count_even_when_not_accepted():
@@ -233,47 +278,67 @@ def test_an_on_time_event_in_between_resets_the_count_even_when_not_accepted():
     pt = _started()
     pt.process(shift("v2"))
     pt.process(ping("v2", ts=T + 100))
-    assert pt.process(ping("v1", ts=T + 2 * SKEW))[0] == REJECT
+    assert pt.process(ping("v1", ts=T + 2 * SKEW))[0] == HOLD
     assert pt.process(ping("v2", ts=T + 50))[0] == DROP             # stale, but on time
+    assert len(pt.take_dropped()) == 1
     assert pt.process(ping("v3", ts=T + 60))[0] == REJECT           # unknown, on time
-    assert pt.process(order("o9", ts=T + 2 * SKEW + 1))[0] == REJECT
+    assert pt.process(order("o9", ts=T + 2 * SKEW + 1))[0] == HOLD
+    assert pt.process(ping("v2", ts=T + 2 * SKEW + 2))[0] == HOLD
     assert pt.rebases == 0 and pt.watermark <= T + 100
 
 
 def test_inconsistent_future_events_do_not_move_the_watermark():
     pt = _started()
     pt.process(shift("v2"))
-    assert pt.process(ping("v1", ts=T + 2 * SKEW))[0] == REJECT
-    assert pt.process(ping("v2", ts=T + 5 * SKEW))[0] == REJECT  # 3 skews apart
-    assert pt.clock == T
+    pt.process(shift("v3"))
+    assert pt.process(ping("v1", ts=T + 2 * SKEW))[0] == HOLD
+    assert pt.process(ping("v2", ts=T + 5 * SKEW))[0] == HOLD  # 3 skews apart
+    [(_m, why, ts)] = pt.take_dropped()  # the first is refuted by the second
+    assert ts == T + 2 * SKEW and "more than the skew away" in why
+    assert pt.process(ping("v3", ts=T + 2 * SKEW + 1))[0] == HOLD
+    assert len(pt.take_dropped()) == 1 and pt.clock == T and pt.rebases == 0
+
+
+def test_the_hold_is_bounded():
+    from fleetstream.operators.tracker import HOLD_MAX
+    pt = _started()
+    for k in range(HOLD_MAX + 5):
+        assert pt.process(ping("v1", ts=T + 2 * SKEW + k), k)[0] == HOLD
+    dropped = pt.take_dropped()
+    assert [m for m, _w, _t in dropped] == list(range(5)) and len(pt.held) == HOLD_MAX
+    assert all(f"more than {HOLD_MAX} messages were held" in w for _m, w, _t in dropped)
 
 
 def test_strict_mode_never_rebases():
     pt = PartitionTracker.from_limits(LimitsSettings(skew_rebase_events=0))
-    pt.process(shift("v1"))
-    pt.process(shift("v2"))
-    for k in range(4):
-        assert pt.process(ping(f"v{1 + k % 2}", ts=T + 2 * SKEW + k))[0] == REJECT
+    for v in ("v1", "v2", "v3"):
+        pt.process(shift(v))
+    for k in range(6):
+        assert pt.process(ping(f"v{1 + k % 3}", ts=T + 2 * SKEW + k))[0] == REJECT
+    assert pt.held == []
 
 
-def test_watermark_and_pending_survive_snapshot_and_restore():
+def test_watermark_and_held_messages_survive_snapshot_and_restore():
     import pickle
     pt = _started()
     pt.process(shift("v2"))
-    pt.process(ping("v1", ts=T + 2 * SKEW))
+    pt.process(shift("v3"))
+    _stage1(pt, [ping("v1", ts=T + 2 * SKEW, eid="a"), ping("v2", ts=T + 2 * SKEW, eid="b")])
     snap = pickle.loads(pickle.dumps(pt.snapshot()))
     orjson.dumps(snap)
     back = PartitionTracker.restore(snap)
-    assert back.process(ping("v2", ts=T + 2 * SKEW + 1)) == (ROUTE, "Z1")
-    assert back.rebases == 1
+    got = _stage1(back, [ping("v3", ts=T + 2 * SKEW + 1, eid="c")])
+    assert got == [("route Z1", x) for x in "abc"] and back.rebases == 1
 
 
-def test_a_duplicate_of_a_rejected_future_event_is_rejected_again():
+def test_a_duplicate_of_a_held_future_event_is_dropped_once_released():
     pt = _started()
-    e = ping(ts=T + 3 * SKEW)
-    assert pt.process(e)[0] == REJECT
-    assert pt.process(e)[0] in (REJECT, DROP)
-    assert pt.clock == T
+    pt.process(shift("v2"))
+    pt.process(shift("v3"))
+    e = ping(ts=T + 3 * SKEW, eid="x")
+    got = _stage1(pt, [e, e, ping("v2", ts=T + 3 * SKEW, eid="y"),
+                       ping("v3", ts=T + 3 * SKEW, eid="z")])
+    assert got == [("route Z1", "x"), ("drop", "x"), ("route Z1", "y"), ("route Z1", "z")]
 
 
 # ------------------------------------------------------------ end to end

@@ -109,7 +109,10 @@ def _check(pipe: FuzzPipeline, msgs: list[InMsg]) -> None:
         ok, rec = decode(m)
         if not ok:
             DLQ.validate(rec)
-        assert pipe.process(m) in ("routed", "dead_letter", "dropped"), pipe.crashes[-1:]
+        assert pipe.process(m) in ("routed", "dead_letter", "dropped", "held"), \
+            pipe.crashes[-1:]
+    pipe.finish()  # the end of the input: what stage 1 still holds is dead-lettered
+    assert pipe.fate["held"] == 0
     assert pipe.total - before == len(msgs)  # every message accounted for, once
     assert not pipe.crashes, pipe.crashes[0][1]
     assert not pipe.engine_errors, pipe.engine_errors[:3]
