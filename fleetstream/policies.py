@@ -10,6 +10,14 @@
   each driver's travel times by the pace learned from its finished legs.  (Lower
   late-risk thresholds were tried and did worse on the disrupted day.)
 
+Autonomy: every policy decides with the autonomy levels of the settings
+(``engine.autonomy_assign``, ``_reroute``, ``_redispatch``; the simulated dispatcher
+answers proposals, docs/governance.md).  ``static`` turns re-route and redispatch
+``off`` only where the settings keep the default (``auto``): a level the settings chose
+(``propose``) is kept, and said on stderr (:func:`policy_notes`).  Each run's levels
+and its decisions per kind and status are in its KPIs (``autonomy``,
+``decision_statuses``: ``policies.json`` ``per_seed``).
+
 Orders stranded on a broken-down vehicle count as not on time in every policy: they
 bound the on-time rate from above (see ``stranded`` in the table).
 
@@ -24,6 +32,7 @@ import sys
 import time
 from dataclasses import replace
 
+from fleetstream.contract.outputs import TOPIC_DECISIONS
 from fleetstream.contract.settings import EngineSettings, Settings
 from fleetstream.engine import LocalEngine
 from fleetstream.operators.routing.engine_adapter import RoutingConfig
@@ -47,14 +56,49 @@ KPI_COLUMNS = (
 )
 
 
+# What each policy changes in the settings' autonomy levels where they keep the default.
+POLICY_AUTONOMY: dict[str, dict[str, str]] = {
+    "static": {"reroute": "off", "redispatch": "off"},
+    "reactive": {},
+    "predictive": {},
+}
+AUTONOMY_KINDS = ("assign", "reroute", "redispatch")
+
+
+def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], list[str]]:
+    """(settings the policy changes, notes on the levels the settings keep against it)."""
+    if policy not in POLICY_AUTONOMY:
+        raise ValueError(f"unknown policy {policy!r} (known: {', '.join(POLICIES)})")
+    default = EngineSettings()
+    changes: dict[str, str] = {}
+    notes: list[str] = []
+    for kind, level in POLICY_AUTONOMY[policy].items():
+        name = f"autonomy_{kind}"
+        mine = getattr(base, name)
+        if mine == getattr(default, name):
+            changes[name] = level
+        elif mine != level:
+            notes.append(f"policy {policy}: engine.{name}={mine} from the settings is kept "
+                         f"(the policy alone would use {level})")
+    return changes, notes
+
+
 def policy_settings(policy: str, base: EngineSettings) -> EngineSettings:
-    if policy == "static":
-        return replace(base, autonomy_reroute="off", autonomy_redispatch="off")
-    if policy == "reactive":
-        return replace(base, autonomy_reroute="auto", autonomy_redispatch="auto")
-    if policy == "predictive":
-        return replace(base, autonomy_reroute="auto", autonomy_redispatch="auto")
-    raise ValueError(f"unknown policy {policy!r} (known: {', '.join(POLICIES)})")
+    """The engine settings of ``policy``: ``base`` with the policy's autonomy levels
+    where ``base`` keeps the default; every other setting, and every autonomy level
+    ``base`` chose, as given."""
+    changes, _notes = _policy_changes(policy, base)
+    return replace(base, **changes) if changes else base
+
+
+def policy_notes(policy: str, base: EngineSettings) -> list[str]:
+    """One line per autonomy level of ``base`` that differs from what ``policy`` would
+    use on its own (kept: the settings win)."""
+    return _policy_changes(policy, base)[1]
+
+
+def autonomy_of(es: EngineSettings) -> dict[str, str]:
+    return {k: es.autonomy(k) for k in AUTONOMY_KINDS}
 
 
 def policy_routing(policy: str, es: EngineSettings | None = None) -> RoutingConfig:
@@ -85,6 +129,13 @@ def run_policy(
     sim.run()
     k = sim.kpis()
     k["seconds"] = round(time.perf_counter() - t0, 1)
+    k["autonomy"] = autonomy_of(es)
+    statuses: dict[str, int] = {}
+    for topic, _key, rec in sim.outputs:
+        if topic == TOPIC_DECISIONS:
+            ks = f"{rec['kind']}/{rec['status']}"
+            statuses[ks] = statuses.get(ks, 0) + 1
+    k["decision_statuses"] = dict(sorted(statuses.items()))
     if progress:
         print(
             f"  {policy:<11} on-time {100 * k['on_time_rate']:.1f} %  km {k['km']:,.0f}  "
@@ -110,7 +161,8 @@ def compare_seeds(
     ``fleetstream.report`` (``fleetstream evaluate --policies ... --seeds ...``)."""
     settings = settings or Settings()
     for p in policies:
-        policy_settings(p, settings.engine)  # unknown policy: ValueError before any run
+        for note in policy_notes(p, settings.engine):  # unknown policy: ValueError first
+            print(f"  {note}", file=sys.stderr, flush=True)
     out: dict[int, dict[str, dict]] = {}
     for i, sd in enumerate(seeds):
         if progress:
