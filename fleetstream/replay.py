@@ -347,7 +347,13 @@ def _run_cluster(spec: dict, processes: int) -> tuple[list[float], dict]:
     running: dict[int, int] = {}  # pid -> process index
     cpu = [0.0] * processes
     status_dir = tempfile.mkdtemp(prefix="fleetstream-replay-")
-    spec = {**spec, "status_dir": status_dir, "parent_pid": os.getpid()}
+    # --metrics-port: each process exports its metrics there, this one serves them all
+    from fleetstream.observe import runtime as observe
+    served = getattr(observe.active(), "collector", None)
+    if served is not None:
+        served.attach(status_dir)
+    spec = {**spec, "status_dir": status_dir, "parent_pid": os.getpid(),
+            "observe": {"log": dict(observe.LOG_CONFIG), "export": served is not None}}
 
     def forward_and_reap() -> None:  # second Ctrl-C: children stop at once, by pid
         for pid in list(running):
@@ -412,6 +418,8 @@ def _run_cluster(spec: dict, processes: int) -> tuple[list[float], dict]:
         for pid in running:  # only our own children, by pid
             os.kill(pid, signal.SIGKILL)
             os.waitpid(pid, 0)
+        if served is not None:
+            served.freeze()  # the endpoint keeps the final values (--metrics-linger)
         shutil.rmtree(status_dir, ignore_errors=True)  # our own temporary folder
 
 
@@ -464,6 +472,10 @@ def _proc_main() -> None:
     spec, addresses, proc_id = pickle.loads(sys.stdin.buffer.read())
     _die_with_parent(spec["parent_pid"])
     status = spec["status_dir"]
+    from fleetstream.observe import runtime as observe  # the command's logs; its metrics
+    obs = spec.get("observe") or {}
+    observe.LOG_CONFIG.update(obs.get("log") or {})
+    export = observe.start_cluster_process(status, proc_id, bool(obs.get("export")))
     with interrupt.CtrlC("fleetstream replay", quiet=True) as ctrl_c:
         _STOP = ctrl_c.stop
         try:
@@ -476,6 +488,12 @@ def _proc_main() -> None:
                     f.write(str(oe))
                 sys.exit(2)
             raise
+        finally:
+            if export is not None:
+                export.close()  # the final values, for the command's endpoint
+    # The flow is done: a Ctrl-C forwarded now has nothing left to stop (it must not
+    # kill the process before it reports what its input saw).
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     with open(os.path.join(status, f"input-{proc_id}.json"), "wb") as f:
         f.write(orjson.dumps(_REPORT.as_dict()))
 

@@ -137,26 +137,55 @@ def start(args: argparse.Namespace, mode: str, settings: Any = None,
         default_level(quiet) if mode != "replay" else
         os.environ.get("FLEETSTREAM_LOG_LEVEL", "warning").lower())
     _register_secrets(settings)
-    setup_logging(level, getattr(args, "log_format", "auto"), run_id)
+    fmt = getattr(args, "log_format", "auto")
+    setup_logging(level, fmt, run_id)
+    LOG_CONFIG.update(level=level, fmt=fmt, run_id=run_id)
     port = int(getattr(args, "metrics_port", 0) or 0)
     if port <= 0:
         return None
-    if int(getattr(args, "processes", 1) or 1) > 1:
-        raise ValueError("--metrics-port needs -p 1 (one process; use -w N for more "
-                         "workers): the endpoint serves the metrics of its own process")
-    from fleetstream.observe.metrics import EngineMetrics
     from fleetstream.observe.server import MetricsServer
     stop(None)  # a previous run in this process (tests)
-    metrics = EngineMetrics(run_id=run_id, mode=mode, version=_version())
-    metrics.readiness.stall_s = max(0.0, float(getattr(args, "health_stall_s", 0.0) or 0.0))
+    processes = int(getattr(args, "processes", 1) or 1)
+    metrics: Any
+    if processes > 1:
+        # replay -p N: the processes export their metrics, this one serves them all
+        from fleetstream.observe.cluster import ClusterMetrics
+        metrics = ClusterMetrics(processes, run_id=run_id, mode=mode)
+    else:
+        from fleetstream.observe.metrics import EngineMetrics
+        metrics = EngineMetrics(run_id=run_id, mode=mode, version=_version())
+        metrics.readiness.stall_s = max(0.0, float(getattr(args, "health_stall_s", 0.0) or 0.0))
     host = getattr(args, "metrics_host", "0.0.0.0")
     server = MetricsServer(metrics.registry, metrics.readiness, host, port,
                            info=lambda: {"run_id": run_id, "mode": mode})
-    tap.install(metrics)
+    if processes == 1:
+        tap.install(metrics)
     _ACTIVE.update(metrics=metrics, server=server)
-    log.info("metrics on http://%s:%d/metrics (health /healthz, readiness /readyz)",
-             host, server.port, extra={"run_id": run_id})
+    log.info("metrics on http://%s:%d/metrics (health /healthz, readiness /readyz)%s",
+             host, server.port, f", {processes} processes" if processes > 1 else "",
+             extra={"run_id": run_id})
     return metrics
+
+
+LOG_CONFIG: dict[str, Any] = {}
+"""The log setup of this process (level, fmt, run_id): the processes of a cluster
+(replay -p N) log the same way."""
+
+
+def start_cluster_process(status_dir: str, index: int, export: bool) -> Any:
+    """In a process of ``replay -p N``: the same logs as the command's process and, when
+    it serves metrics, this process's metrics exported to ``status_dir``
+    (fleetstream/observe/cluster.py).  Returns the exporter or None."""
+    if LOG_CONFIG:
+        setup_logging(LOG_CONFIG["level"], LOG_CONFIG["fmt"], LOG_CONFIG["run_id"])
+    if not export:
+        return None
+    from fleetstream.observe.cluster import ProcessExport
+    from fleetstream.observe.metrics import EngineMetrics
+    metrics = EngineMetrics(run_id=LOG_CONFIG.get("run_id", ""), mode="replay",
+                            version=_version())
+    tap.install(metrics)
+    return ProcessExport(metrics, status_dir, index)
 
 
 def active() -> Any:

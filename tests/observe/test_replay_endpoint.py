@@ -162,8 +162,57 @@ def test_metrics_port_in_use_is_one_clear_line(tmp_path) -> None:
     assert "address already in use" in r.stderr and "Traceback" not in r.stderr
 
 
-def test_metrics_with_several_processes_is_refused(tmp_path) -> None:
-    r = subprocess.run([sys.executable, "-m", "fleetstream.cli", "replay", SMALL, "--out",
-                        str(tmp_path / "o"), "-q", "-p", "2", "--metrics-port", "1"],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert r.returncode == 2 and "--metrics-port needs -p 1" in r.stderr
+@pytest.mark.slow
+def test_replay_with_several_processes_serves_all_their_metrics_on_one_port(tmp_path) -> None:
+    """replay -p 2 --metrics-port: one endpoint; every family, each sample labelled with
+    its process; the totals over processes equal the output files; the cluster's
+    readiness; the processes log JSON lines like the command."""
+    port = free_port()
+    out = str(tmp_path / "out")
+    log = open(tmp_path / "stderr.log", "wb")
+    cmd = [sys.executable, "-m", "fleetstream.cli", "replay", SMALL, "--out", out, "-q",
+           "-p", "2", "--speed", "4000", "--metrics-port", str(port), "--metrics-host",
+           "127.0.0.1", "--metrics-linger", "60", "--log-format", "json", "--run-id", "it-p2"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log)
+    try:
+        def up() -> bool:
+            assert proc.poll() is None, (tmp_path / "stderr.log").read_text()[-3000:]
+            return status(f"http://127.0.0.1:{port}/healthz") == 200
+        wait_for(up, 120, "/healthz")
+        wait_for(lambda: readyz(port)[0] == 200, 120, "/readyz ready (the whole cluster)")
+        rep = readyz(port)[1]
+        assert rep["processes_reporting"] == 2 and rep["partitions"]["built"]
+        wait_for(lambda: total(scrape(port), "fleetstream_decisions") > 0, 120,
+                 "decisions mid-run", every_s=0.2)
+        mid = scrape(port)
+        assert readyz(port)[0] == 200, "the mid-run scrape should land while the replay runs"
+        assert total(mid, "fleetstream_ready") == 1
+        wait_for(lambda: readyz(port)[0] == 503, 240, "/readyz not ready after the end",
+                 every_s=0.3)
+        fams = scrape(port)
+        proc.send_signal(signal.SIGINT)  # ends the linger
+        proc.wait(30)
+    finally:
+        proc.kill()  # our own subprocess, by its handle
+        proc.wait(30)
+        log.close()
+    missing = [f for f in FAMILIES if f not in fams]
+    assert not missing, f"families missing from /metrics: {missing}"
+    procs = {dict(lab).get("process") for f in fams.values() for (_, lab) in f["samples"]}
+    assert {"0", "1", "main"} <= procs
+    assert total(fams, "fleetstream_build_info", run_id="it-p2", process="1") == 1
+    assert total(fams, "fleetstream_events_in") == 14_644
+    decisions = lines(os.path.join(out, "fs.decisions.jsonl"))
+    assert decisions and total(fams, "fleetstream_decisions") == len(decisions)
+    assert total(fams, "fleetstream_alerts") == len(lines(os.path.join(out, "fs.alerts.jsonl")))
+    assert total(fams, "fleetstream_outputs", topic="fs.eta") == len(
+        lines(os.path.join(out, "fs.eta.jsonl")))
+    assert total(fams, "fleetstream_zones") == 1  # small has one zone, in one process
+    assert total(fams, "fleetstream_ready") == 0
+    with open(tmp_path / "stderr.log", "rb") as f:
+        text = [x for x in f.read().splitlines() if x.strip()]
+    other = [x for x in text if not x.startswith((b"{", b"fleetstream replay"))]  # + the banner
+    assert other == [], other[:5]
+    logged = [orjson.loads(x) for x in text if x.startswith(b"{")]
+    assert any(r["msg"].startswith("dead letter") for r in logged)
+    assert all(r["run_id"] == "it-p2" for r in logged)
