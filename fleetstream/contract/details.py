@@ -596,8 +596,10 @@ class DetailsProposalUnanswered:
 @dataclass
 class DetailsOverrideConflict:
     """A dispatcher's override could not be applied (``applied`` false: nothing changed),
-    or was applied but leaves its order infeasible (``applied`` true: an order_update
-    whose new window or address its vehicle cannot meet).  docs/governance.md."""
+    was applied but leaves its order infeasible (``applied`` true: an order_update whose
+    new window or address its vehicle cannot meet), or no longer holds (an order_pin
+    released because its vehicle dropped out or ended its shift: ``applied`` false,
+    ``by`` engine).  docs/governance.md."""
 
     TAG: ClassVar[str] = "override_conflict"
     action: str = ofield("string", "The override event's type (order_pin, order_update, ...).")
@@ -605,7 +607,8 @@ class DetailsOverrideConflict:
                              "time_window or capacity, or unknown_order, unknown_vehicle, "
                              "order_closed, on_board, in_proposal, vehicle_unavailable).")
     applied: bool = ofield("boolean", "Was the override applied anyway.")
-    by: str = ofield("string", "Dispatcher who asked.")
+    by: str = ofield("string", "Dispatcher who asked (`engine` for a pin the engine "
+                     "released).")
 
 
 ALERT_DETAIL_TYPES = (DetailsLateRisk, DetailsFailureRisk, DetailsUnassigned, DetailsStaleVehicle,

@@ -17,7 +17,8 @@ from typing import Any
 
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.dispatch import inserted_route, route_timing, static_reject
-from fleetstream.operators.state import ASSIGNED, DELIVERY, DONE, ONBOARD, PENDING, PROPOSED
+from fleetstream.operators.state import (ASSIGNED, DELIVERY, DONE, ENDED, ONBOARD, PENDING,
+                                         PROPOSED)
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
 from fleetstream.operators.zone.state import ZoneState
@@ -26,6 +27,40 @@ from fleetstream.operators.zone.world import World, start_of
 KIND = "override"
 AUTONOMY = "manual"
 CONFLICT = "override_conflict"
+
+
+def release_pins(state: ZoneState, emit: Emitter, now: float, triggers: list[str],
+                 out: list[Out]) -> None:
+    """A pinned order whose vehicle left service (dropped out, or its shift ended) is
+    released from the pin, with an ``override_conflict`` alert saying so and why
+    (``constraint`` ``vehicle_unavailable`` or ``shift_end``, ``applied`` false: the pin
+    no longer holds); the order then goes to the usual redispatch or, on board, to the
+    recovery of work.  Called at every sweep before the pending orders are assigned (so
+    right after a ``vehicle_unavailable``, whose event is then the trigger)."""
+    if not state.pinned:
+        return
+    for oid, vid in sorted(state.pinned.items()):
+        v = state.vehicles.get(vid)
+        if v is not None and v.available:
+            continue
+        del state.pinned[oid]
+        o = state.orders.get(oid)
+        if o is None or o.status in DONE:
+            continue  # nothing left to protect: released without a word
+        why, what = ((C_SHIFT_END, "ended its shift") if v is not None and v.status == ENDED
+                     else (C_UNAVAILABLE, "is no longer available" if v is None
+                           else "dropped out"))
+        then = ("it is on board: handed over as the recovery of work decides"
+                if o.status == ONBOARD else "the engine may move it as usual")
+        state.count("overrides_pin_released")
+        emit.alert(out, now, CONFLICT, "warning",
+                   f"Pin of {oid} to {vid} released: {vid} {what}; {then}", vid, [oid],
+                   {"action": "order_pin", "constraint": why, "applied": False,
+                    "by": "engine"}, triggers)
+
+
+C_SHIFT_END = "shift_end"
+C_UNAVAILABLE = "vehicle_unavailable"
 
 
 class Overrides:

@@ -247,3 +247,40 @@ def test_the_lane_router_places_overrides_on_their_zones_lane() -> None:
               "order_id": "o1", "by": "ann"}
         assert router.lane(InMsg(seq, "fs.approvals", zone, orjson.dumps(ev))) == \
             zone_lane(zone, 7)
+
+
+@pytest.mark.parametrize("event,constraint", [
+    ("vehicle_unavailable", "vehicle_unavailable"), ("shift_end", "shift_end")])
+def test_a_pin_on_a_vehicle_leaving_service_is_released_with_an_alert(event, constraint) -> None:
+    """The pinned order's vehicle breaks down or ends its shift: the pin is released
+    and an override_conflict alert says so and why; the order is then assigned to
+    another vehicle as usual (before: silently, and the stale pin kept the order from
+    ever being redispatched again)."""
+    f = Feed()
+    v1 = vehicle(f, "v1", active=True, pos=pt(0.01, 0.0))
+    v2 = vehicle(f, "v2", active=True, pos=pt(0.012, 0.0))
+    o = order(f, "o1", pt(0.02, 0.0), T0, T0 + 6 * 3600, kind="on_demand", pickup=pt(0.015, 0.0))
+    eng = engine([v1, v2], [o], SETTINGS, strategy=InsertionStrategy())
+    eng.state.last_shift_start_ts = T0 - 3600
+    _run(eng, f, "order_pin", order_id="o1", vehicle_id="v1")
+    assert eng.state.pinned == {"o1": "v1"} and o.vehicle_id == "v1"
+    kw = {"reason": "breakdown"} if event == "vehicle_unavailable" else {}
+    ev = f.ev(event, T0 + 60, vehicle_id="v1", **kw)
+    out = eng.process(ev)
+    out += eng.process(f.ev("ping", T0 + 200, vehicle_id="v2", lat=v2.pos[0], lon=v2.pos[1],
+                            speed_kmh=20.0, heading=0))
+    rel = [a for a in _alerts(out) if a["kind"] == "override_conflict"]
+    assert len(rel) == 1, _alerts(out)
+    a = rel[0]
+    assert (a["order_ids"], a["vehicle_id"]) == (["o1"], "v1")
+    assert a["details"] == {"action": "order_pin", "constraint": constraint, "applied": False,
+                            "by": "engine"}
+    assert a["message"].startswith("Pin of o1 to v1 released: v1 ")
+    if event == "vehicle_unavailable":
+        assert a["trigger_event_ids"] == [ev.event_id]
+    assert eng.state.pinned == {}
+    assert o.vehicle_id == "v2"  # redispatched as usual
+    # said once: later sweeps say nothing more
+    later = eng.process(f.ev("ping", T0 + 900, vehicle_id="v2", lat=v2.pos[0], lon=v2.pos[1],
+                             speed_kmh=20.0, heading=0))
+    assert not [x for x in _alerts(later) if x["kind"] == "override_conflict"]
