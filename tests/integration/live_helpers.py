@@ -270,13 +270,31 @@ def compare(live: list[dict], want: list[dict], id_field: str) -> tuple[bool, st
                    f"{len(sb - sa)} only in the replay")
 
 
+_ADMINS: dict = {}
+
+
 def committed_offsets(bootstrap: str, group: str, tps: list) -> dict:
-    """The consumer group's committed offset per (topic, partition) (-1001: none)."""
+    """The consumer group's committed offset per (topic, partition) (-1001: none).
+
+    One admin client per bootstrap for the whole process, and every request waited
+    for: an admin client made per call and dropped while its request was still
+    outstanding (the broker killed) crashed this process in librdkafka's main thread
+    (segfault at 0x58, seen twice in benchmarks/live_parity.py runs)."""
     from confluent_kafka import ConsumerGroupTopicPartitions
     from confluent_kafka.admin import AdminClient
-    admin = AdminClient({"bootstrap.servers": bootstrap})
-    fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)])
-    res = fut[group].result(timeout=10)
+    admin = _ADMINS.get(bootstrap)
+    if admin is None:
+        admin = _ADMINS[bootstrap] = AdminClient({"bootstrap.servers": bootstrap})
+    fut = admin.list_consumer_group_offsets([ConsumerGroupTopicPartitions(group, tps)],
+                                            request_timeout=10)[group]
+    try:
+        res = fut.result(timeout=15)
+    except Exception:  # noqa: BLE001 - the broker is away: nothing committed seen yet
+        try:
+            fut.result()  # the request ends (request_timeout) before the client can go
+        except Exception:  # noqa: BLE001
+            pass
+        return {}
     return {(tp.topic, tp.partition): tp.offset for tp in res.topic_partitions}
 
 
