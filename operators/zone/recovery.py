@@ -22,10 +22,13 @@ Three rules, all in event time:
    cheapest feasible insertion (a ``redispatch`` decision whose root cause is the
    ``vehicle_unavailable`` or ``shift_end`` event).  Orders not yet picked up go back
    to normal dispatch (as before).
-3. **No silent order**: an order that no vehicle has when its window closes (never
-   assigned, or stranded and not collected) ends at the next housekeeping pass with
-   outcome ``not_served`` and a reason, an ``order_not_served`` message with the
-   reason, and an ``unassigned`` alert (critical) for the dispatcher.
+3. **No silent order**: an order that no vehicle has when its window closes, and that
+   dispatch could not place (it raised an ``unassigned`` alert) or that was stranded
+   and not collected, ends at the next housekeeping pass with outcome ``not_served``
+   and a reason, an ``order_not_served`` message with the reason, and (stranded, when
+   not alerted yet) an ``unassigned`` alert (critical) for the dispatcher.  An order
+   dispatch never tried (no vehicle in service at all) is left to expiry
+   (``limits.order_grace_s``, operators/zone/retention.py).
 
 What recovery remembers per order (attempts, the vehicle it was stranded on) lives in
 the customer's record of the zone state (``customers[cid]["recovery"][order_id]``),
@@ -255,6 +258,8 @@ class Recovery:
         for o in sorted(due, key=lambda o: (o.window_end, o.id)):
             m = memo(st, o, create=False) or {}
             stranded = m.get("stranded_on")
+            if not (stranded or o.unassigned_alerted):
+                continue   # dispatch never tried (no vehicle in service): left to expiry
             if stranded:
                 reason = (f"not_served: on board {stranded}, which dropped out; no vehicle "
                           "could collect and deliver it before its window closed")
@@ -264,7 +269,7 @@ class Recovery:
                 msg = "no_vehicle"
             self.emit.outcome(out, trigger, o, None, NOT_SERVED, reason)
             self.emit.notify(out, now, o, "order_not_served", now, now, msg)
-            if not o.unassigned_alerted:   # (else the dispatcher was alerted already)
+            if stranded and not o.unassigned_alerted:   # (else the dispatcher knows)
                 self.emit.alert(out, now, "unassigned", "critical",
                                 f"Order {o.id} not served: {reason[len('not_served: '):]}; "
                                 "the customer was told", stranded, [o.id],

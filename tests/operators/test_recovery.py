@@ -150,17 +150,18 @@ def test_a_load_nobody_can_collect_is_alerted_then_not_served_with_a_message():
     assert "o1" not in eng.state.orders
 
 
-def test_an_order_never_assigned_ends_not_served_when_its_window_closes():
+def test_an_order_dispatch_could_not_place_ends_not_served_when_its_window_closes():
     feed = Feed()
     o = order(feed, "o9", FAR, T0, T0 + 1800)
-    eng = engine([], [o])
-    outs = [r for ts in (T0 + 600, T0 + 3000)
-            for r in eng.process(feed.ev("ping", ts, vehicle_id="nobody", lat=FAR[0],
-                                         lon=FAR[1], speed_kmh=0.0, heading=0))]
+    o.fleet_types = ["gig"]           # the only van is captive: no feasible vehicle
+    eng = engine([vehicle(feed, "V1", active=True, pos=NEAR)], [o])
+    outs = [r for ts in (T0 + 600, T0 + 1200, T0 + 3000)
+            for r in eng.process(feed.ping("V1", ts, NEAR))]
+    assert [a["severity"] for a in _by(outs, "fs.alerts") if a["kind"] == "unassigned"]
     (rec,) = _by(outs, "fs.outcomes")
     assert rec["outcome"] == "not_served" and "no vehicle" in rec["reason"]
     assert "no vehicle could reach you" in _by(outs, "fs.notifications")[0]["message"]
-    assert [a["severity"] for a in _by(outs, "fs.alerts") if a["kind"] == "unassigned"]
+    assert "o9" not in eng.state.orders
 
 
 def test_recovery_memory_survives_a_snapshot():
