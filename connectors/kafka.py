@@ -60,9 +60,16 @@ class KafkaClientError(RuntimeError):
     never holds an option's value."""
 
 
+LIBRDKAFKA_LOG = logging.getLogger("fleetstream.kafka.librdkafka")
+"""librdkafka's own log lines (connection failures, ``BGQUEUE``...) go through Python
+logging (confluent-kafka's ``logger`` option), so they take the process's structured
+format (``--log-format json``: JSON lines only), level and secret redaction instead of
+bypassing them as ``%3|...|rdkafka#producer-1|...`` lines on stderr."""
+
+
 def _client(kind: Any, config: dict) -> Any:
     try:
-        return kind(config)
+        return kind({"logger": LIBRDKAFKA_LOG, **config})
     except (KafkaException, ValueError, TypeError) as e:
         raise KafkaClientError(f"kafka client configuration rejected: "
                                f"{scrub(str(e), config)}") from None
