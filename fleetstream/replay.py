@@ -36,6 +36,7 @@ from fleetstream import interrupt
 from fleetstream.connectors.files import RAW_DIR, OutputFiles, ReplaySource, finalize
 from fleetstream.contract.outputs import OUTPUT_TOPICS
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
+from fleetstream.observe.progress import Heartbeat
 from fleetstream.operators import jobs
 from fleetstream.wiring import build_zone_engine, restore_zone_engine
 from fleetstream.flows.engine import DROPS, build_flow
@@ -90,6 +91,7 @@ class _StoppablePartition(StatefulSourcePartition):
         self.inner, self.path, self.stop, self.report = inner, path, stop, report
         self.handed = inner.seq
         """Lines handed to the flow so far."""
+        self.heartbeat: Heartbeat | None = None
 
     def next_batch(self) -> list:
         if self.stop.is_set():
@@ -99,6 +101,7 @@ class _StoppablePartition(StatefulSourcePartition):
             batch = self.inner.next_batch()
         except StopIteration:
             self.report.read = self.inner.seq
+            self.inner.ended = True  # the heartbeat says "finishing"
             raise
         except READ_ERRORS as e:
             # the lines of the failed batch never reach the flow: count what did
@@ -115,6 +118,8 @@ class _StoppablePartition(StatefulSourcePartition):
         return self.inner.snapshot()
 
     def close(self) -> None:
+        if self.heartbeat is not None:
+            self.heartbeat.close()
         self.inner.close()
 
 
@@ -124,7 +129,10 @@ class _StoppableSource(ReplaySource):
             inner = super().build_part(step_id, for_part, resume_state)
         except READ_ERRORS as e:
             raise OperatorError(read_error_text(self.path, e)) from None
-        return _StoppablePartition(inner, self.path, _STOP, _REPORT)
+        part = _StoppablePartition(inner, self.path, _STOP, _REPORT)
+        if getattr(inner, "progress", False):
+            part.heartbeat = Heartbeat(inner)
+        return part
 
 
 def make_flow(replay: str, out_dir: str, settings: EngineSettings, speed: float | None = None,
