@@ -41,9 +41,10 @@ def params_of(parser: argparse.ArgumentParser) -> list[click.Parameter]:
         text = _help(act, parser.prog)
         if not act.option_strings:
             many = act.nargs in ("+", "*", argparse.REMAINDER)
+            metavar = act.metavar or act.dest.upper()
             out.append(click.Argument([act.dest], nargs=-1 if many else 1,
                                       required=act.nargs not in ("*", "?"),
-                                      metavar=act.metavar, help=text))
+                                      metavar=metavar + ("..." if many else ""), help=text))
             continue
         kw: dict[str, Any] = {"help": text}
         if isinstance(act, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
@@ -55,8 +56,8 @@ def params_of(parser: argparse.ArgumentParser) -> list[click.Parameter]:
             kw["multiple"] = isinstance(act, argparse._AppendAction)
             kw["default"] = act.default if not kw["multiple"] else None
             kw["required"] = act.required
-            if act.metavar and not act.choices:
-                kw["metavar"] = act.metavar
+            if not act.choices:  # argparse's metavar: given, else the name in capitals
+                kw["metavar"] = act.metavar or act.dest.upper()
             # the help already says the default in words: show it once
             kw["show_default"] = False if "default" in text else (
                 True if act.default is not None else "none")
@@ -114,14 +115,14 @@ evaluate = _evaluate()
 # ------------------------------------------------------------------ schemas
 
 SCHEMAS_FLAGS: list[tuple[list[str], dict[str, Any]]] = [
-    (["--out"], dict(default="docs/schemas", help="schema folder")),
-    (["--docs"], dict(default="docs/topics.md",
+    (["--out"], dict(metavar="DIR", default="docs/schemas", help="schema folder")),
+    (["--docs"], dict(metavar="FILE", default="docs/topics.md",
                       help="topic reference to write or check ('' to skip)")),
-    (["--asyncapi"], dict(default="docs/asyncapi.yaml",
+    (["--asyncapi"], dict(metavar="FILE", default="docs/asyncapi.yaml",
                           help="AsyncAPI document to write or check ('' to skip)")),
-    (["--examples"], dict(default="docs/examples",
+    (["--examples"], dict(metavar="DIR", default="docs/examples",
                           help="example message folder ('' to skip)")),
-    (["--replay"], dict(default="replay_data/small",
+    (["--replay"], dict(metavar="DIR", default="replay_data/small",
                         help="replay folder the examples are taken from")),
     (["--no-replay"], dict(is_flag=True, help="do not replay: keep (write) or do not compare "
                            "(check) the examples; the AsyncAPI document embeds the committed "
