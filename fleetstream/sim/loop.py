@@ -510,9 +510,11 @@ class Simulation:
         v.pos = self._pos_at(v, self.now)
         v.state = "broken"
         v.token += 1
+        planned = {s[0] for s in v.plan}
         for oid in list(v.loaded):
             o = self.orders[oid]
-            o.outcome, o.outcome_ts = "stranded", self.now
+            if o.outcome is None or oid in planned:   # (not a failed parcel going back)
+                o.outcome, o.outcome_ts = "stranded", self.now
         self.emit(TOPIC_FLEET, v.id, {"type": "vehicle_unavailable", "event_id": self._new_id("vu"),
                                       "ts": round(self.now, 3), "vehicle_id": v.id,
                                       "reason": "breakdown"})
