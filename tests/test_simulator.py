@@ -110,3 +110,32 @@ def test_scenario_names_and_manifest_fields():
     import pytest
     with pytest.raises(ValueError, match="unknown scenario 'atlantis'"):
         Scenario.preset("atlantis")
+
+
+def test_a_hand_over_happens_where_the_broken_van_really_is():
+    """The world's side of recovery (fleetstream/sim/handover.py): a van sent to collect
+    a load drives to the broken van's true position (not the engine's pickup point), the
+    parcel changes vans, and a failed parcel stays on board for a re-attempt."""
+    from types import SimpleNamespace
+
+    from fleetstream.sim import handover
+    from fleetstream.sim.world import SimOrder, SimVehicle
+
+    def van(vid, state, pos):
+        return SimVehicle(vid, "d" + vid, "Z1", "captive", "van", {}, [], (0.0, 0.0), 0.0,
+                          9e9, 1.0, (0, 0, 0, 0), state=state, pos=pos)
+
+    broken, rescuer = van("V1", "broken", (42.5, 1.5)), van("V2", "driving", (42.6, 1.6))
+    o = SimOrder("o1", "Z1", None, "parcel", (42.55, 1.55), None, 0.0, (0.0, 9e9), {}, 60.0,
+                 [], [], [], 0, 10.0, status="loaded", holder="V1", outcome="stranded")
+    broken.loaded.add("o1")
+    sim = SimpleNamespace(vehicles={"V1": broken, "V2": rescuer})
+    assert handover.holder_out_of_service(sim, o, rescuer) is broken
+    assert handover.holder_out_of_service(sim, o, broken) is None
+    broken.state = "driving"   # a van in service keeps its load
+    assert handover.holder_out_of_service(sim, o, rescuer) is None
+    broken.state = "broken"
+    assert handover.take_over(sim, o, rescuer)
+    assert (o.holder, o.handovers, o.outcome) == ("V2", 1, None)
+    assert "o1" in rescuer.loaded and "o1" not in broken.loaded
+    assert not handover.take_over(sim, o, rescuer), "only once"
