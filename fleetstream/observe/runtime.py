@@ -34,11 +34,17 @@ _ACTIVE: dict[str, Any] = {}
 
 
 def _env_int(name: str) -> int:
-    return int(os.environ.get(name, "0") or 0)
+    try:
+        return int(os.environ.get(name, "0") or 0)
+    except ValueError:
+        raise ValueError(f"${name} must be an integer, got {os.environ[name]!r}") from None
 
 
 def _env_float(name: str) -> float:
-    return float(os.environ.get(name, "0") or 0)
+    try:
+        return float(os.environ.get(name, "0") or 0)
+    except ValueError:
+        raise ValueError(f"${name} must be a number, got {os.environ[name]!r}") from None
 
 
 OPTIONS: list[dict[str, Any]] = [

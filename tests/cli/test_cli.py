@@ -121,3 +121,16 @@ def test_wrapped_commands_hand_on_the_arguments_unchanged(monkeypatch):
     monkeypatch.setattr(ev, "main", lambda argv: seen.append(argv) or 0)
     assert main(["evaluate", "a", "b", "--seeds", "1,2", "-q"]) == 0
     assert seen == [["a", "b", "--seeds", "1,2", "-q"]]
+
+
+@pytest.mark.parametrize("var,value,needle", [
+    ("FLEETSTREAM_METRICS_PORT", "abc", "$FLEETSTREAM_METRICS_PORT must be an integer"),
+    ("FLEETSTREAM_HEALTH_STALL_S", "soon", "$FLEETSTREAM_HEALTH_STALL_S must be a number"),
+    ("FLEETSTREAM_LOG_FORMAT", "xml", "'xml' is not one of"),
+])
+def test_a_bad_flag_default_from_the_environment_is_one_line(var, value, needle, monkeypatch,
+                                                             capsys):
+    monkeypatch.setenv(var, value)
+    rc, _, err = run(capsys, "replay", "nowhere")
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert rc == 2 and len(lines) == 1 and needle in lines[0], err
