@@ -536,10 +536,16 @@ def read_environment(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]
         elif rest in _TOP_LEVEL:
             flat[rest] = v
         elif k in DEPRECATED_ENV:
+            new = env_name(DEPRECATED_ENV[k])
             old[DEPRECATED_ENV[k]] = v
-            notes.append(f"fleetstream: warning: {k} is deprecated, use "
-                         f"{env_name(DEPRECATED_ENV[k])} (the old spelling is read until the "
-                         "next release; docs/configuration.md)")
+            if new not in env:
+                notes.append(f"fleetstream: warning: {k} is deprecated, use {new} (the old "
+                             "spelling is read until the next release; docs/configuration.md)")
+            elif env[new] != v:  # both set, and they disagree: say which one counts
+                notes.append(f"fleetstream: warning: {k} is deprecated and ignored: {new} is "
+                             "set (docs/configuration.md)")
+            # both set to the same value (a shell that evaluated the old and the new
+            # `scripts/services.sh env`): nothing depends on the old one, nothing to say
         elif k not in PROCESS_ENV:
             import difflib
             known = [*setting_env_names(), *PROCESS_ENV]

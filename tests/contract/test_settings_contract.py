@@ -324,7 +324,13 @@ def test_one_precedence_for_every_section_environment_over_file(toml_file):
         assert s.kafka.bootstrap == "flag:1" and s.redis.url == "redis://flag/0"
     both = {"FLEETSTREAM_REDIS_URL": "redis://old/0", "FLEETSTREAM_REDIS__URL": "redis://new/0"}
     assert Settings.load(None, env=both).redis.url == "redis://new/0"
-    assert read_environment(both)[0] == {"redis.url": "redis://new/0"}
+    flat, notes = read_environment(both)
+    assert flat == {"redis.url": "redis://new/0"}
+    assert len(notes) == 1 and "FLEETSTREAM_REDIS_URL is deprecated and ignored" in notes[0]
+    assert "old/0" not in notes[0]
+    # the same value in both spellings: nothing depends on the old one, no warning
+    same = {"FLEETSTREAM_KAFKA_BOOTSTRAP": "h:1", "FLEETSTREAM_KAFKA__BOOTSTRAP": "h:1"}
+    assert read_environment(same) == ({"kafka.bootstrap": "h:1"}, [])
 
 
 def test_the_deprecated_spelling_warns_once_naming_the_new_one_never_the_value():
