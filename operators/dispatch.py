@@ -184,12 +184,15 @@ class Rejection:
     """Why an order found no place: per constraint, the vehicles it blocked.  Also what
     the insertion costed, for the decision's ``alternatives`` (:func:`costed_alternatives`):
     ``costed``, every feasible insertion, and ``rejected``, ``(vehicle_id, constraint)``
-    of every candidate ruled out, both in candidate order."""
+    of every candidate ruled out, both in candidate order (plain attributes, not fields:
+    the bit-identity golden of route evaluations hashes the fields)."""
 
     counts: dict[str, int] = field(default_factory=dict)
     examples: dict[str, str] = field(default_factory=dict)
-    costed: list["Insertion"] = field(default_factory=list)
-    rejected: list[tuple[str, str]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.costed: list[Insertion] = []
+        self.rejected: list[tuple[str, str]] = []
 
     def add(self, constraint: str, vehicle_id: str) -> None:
         self.counts[constraint] = self.counts.get(constraint, 0) + 1

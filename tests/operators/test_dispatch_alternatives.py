@@ -116,8 +116,11 @@ def test_every_insertion_on_small_lists_its_costed_alternatives(tmp_path) -> Non
     run_replay(str(ROOT / "replay_data" / "small"), str(tmp_path), EngineSettings())
     with open(tmp_path / "fs.decisions.jsonl", "rb") as fh:
         decs = [orjson.loads(x) for x in fh if x.strip()]
+    # the sweep's insertions (a re-attempt on the van carrying the parcel has one
+    # candidate, ``candidates_per_order`` 1: nothing else was costed)
     ins = [d for d in decs if d["kind"] == "assign" and d["explanation"]["reasons"][0]["rule"]
-           == "cheapest_feasible_insertion"]
+           == "cheapest_feasible_insertion"
+           and d["explanation"]["reasons"][0]["candidates_per_order"] > 1]
     assert len(ins) >= 20
     multi = 0
     for d in ins:
@@ -131,5 +134,6 @@ def test_every_insertion_on_small_lists_its_costed_alternatives(tmp_path) -> Non
                 multi += 1
                 assert any("cost" in x for x in a["options"]), d["decision_id"]
     assert multi >= 10
-    plans = [d for d in decs if d["kind"] == "assign" and d not in ins]
-    assert all("alternatives" not in d["explanation"] for d in plans)
+    plans = [d for d in decs if d["kind"] == "assign"
+             and d["explanation"]["reasons"][0]["rule"] == "shift_start_plan"]
+    assert plans and all("alternatives" not in d["explanation"] for d in plans)
