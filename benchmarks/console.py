@@ -19,7 +19,7 @@ after it is published.
   clock).  This covers the file tail (``--poll-s``, 0.1 s), the SSE push, the
   state request, the fold at the new time and the redraw.
 
-With ``--live`` (needs ``FLEETSTREAM_REDIS_URL``: ``scripts/services.sh start``),
+With ``--live`` (needs ``FLEETSTREAM_REDIS__URL``: ``scripts/services.sh start``),
 the same two figures in live mode: the day's records up to the busy time are
 written into a Redis read model of its own (``connectors.redis_store``, under a
 fresh key prefix, removed afterwards), with each vehicle's latest position; the
@@ -162,9 +162,9 @@ def live_bench(d: str, runs: int, t_busy: float, template: dict) -> dict:
     from fleetstream.connectors.redis_store import RedisReadModel
 
     from fleetstream.console.replay_source import ReplaySource
-    url = os.environ.get("FLEETSTREAM_REDIS_URL")
+    url = os.environ.get("FLEETSTREAM_REDIS__URL")
     if not url:
-        raise SystemExit("--live needs FLEETSTREAM_REDIS_URL (scripts/services.sh start; "
+        raise SystemExit("--live needs FLEETSTREAM_REDIS__URL (scripts/services.sh start; "
                          'eval "$(scripts/services.sh env)")')
     kp = f"bench{uuid.uuid4().hex[:8]}:"
     src = ReplaySource(d)
@@ -217,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("out", help="a `fleetstream replay replay_data/metro --out` folder")
     ap.add_argument("--runs", type=int, default=7, help="runs per figure (default 7)")
     ap.add_argument("--live", action="store_true",
-                    help="also measure live mode on a Redis read model ($FLEETSTREAM_REDIS_URL)")
+                    help="also measure live mode on a Redis read model ($FLEETSTREAM_REDIS__URL)")
     ap.add_argument("--json", help="also write the figures to this file")
     a = ap.parse_args(argv)
     d = workdir(a.out)

@@ -1,7 +1,7 @@
 """Events/s through a real Kafka broker and the engine in one process, and the
 latency from a ping produced to its ETA consumed.
 
-Needs the broker from ``scripts/services.sh start`` (FLEETSTREAM_KAFKA_BOOTSTRAP).
+Needs the broker from ``scripts/services.sh start`` (FLEETSTREAM_KAFKA__BOOTSTRAP).
 
 1. Throughput: publish a replay (default replay_data/metro) into fresh topics,
    then run the engine live (``run_live``, this process, 1 worker) until the end
@@ -283,9 +283,9 @@ def main() -> None:
     ap.add_argument("--skip-throughput", action="store_true",
                     help="latency only (needs --rate)")
     a = ap.parse_args()
-    bootstrap = os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP")
+    bootstrap = os.environ.get("FLEETSTREAM_KAFKA__BOOTSTRAP")
     if not bootstrap:
-        sys.exit("FLEETSTREAM_KAFKA_BOOTSTRAP is not set: run scripts/services.sh start, then "
+        sys.exit("FLEETSTREAM_KAFKA__BOOTSTRAP is not set: run scripts/services.sh start, then "
                  'eval "$(scripts/services.sh env)"')
     print(f"machine : {os.cpu_count()} cores, load average {load_avg()}", flush=True)
     try:

@@ -764,12 +764,13 @@ def main(argv: list[str] | None = None, prog: str = "fleetstream customers") -> 
     sub = ap.add_subparsers(dest="cmd", required=True)
     lc = sub.add_parser("load-customers", help="load a replay folder's customer profiles")
     lc.add_argument("replay", help="replay folder (or events file)")
-    lc.add_argument("--redis", default=os.environ.get("FLEETSTREAM_REDIS_URL", ""),
-                    help="Redis URL (default $FLEETSTREAM_REDIS_URL)")
+    lc.add_argument("--redis", default=(os.environ.get("FLEETSTREAM_REDIS__URL")
+                                         or os.environ.get("FLEETSTREAM_REDIS_URL", "")),
+                    help="Redis URL (default $FLEETSTREAM_REDIS__URL)")
     lc.add_argument("--prefix", default="fs:", help="key prefix (default fs:)")
     a = ap.parse_args(argv)
     if not a.redis:
-        print(f"{prog}: --redis URL or FLEETSTREAM_REDIS_URL is required", file=sys.stderr)
+        print(f"{prog}: --redis URL or FLEETSTREAM_REDIS__URL is required", file=sys.stderr)
         return 2
     if not os.path.exists(a.replay):
         print(f"{prog}: no replay folder or file {a.replay}", file=sys.stderr)

@@ -18,13 +18,16 @@
 # Extra broker (tests and benchmarks/live_parity.py that kill and restart a broker
 # without disturbing the shared one): FLEETSTREAM_SERVICES_DIR must name a state dir
 # of its own and FLEETSTREAM_KAFKA_PORT / FLEETSTREAM_KAFKA_CONTROLLER_PORT free
-# ports; FLEETSTREAM_KAFKA_BOOTSTRAP / FLEETSTREAM_REDIS_URL are ignored.  The same
+# ports; FLEETSTREAM_KAFKA__BOOTSTRAP / FLEETSTREAM_REDIS__URL are ignored.  The same
 # jars, config and checks as `start`; heap 384m unless FLEETSTREAM_KAFKA_HEAP.
 # `kill-extra` is SIGKILL (a crash); `start-extra` again restarts it on its data.
 #
 # Environment (all optional):
-#   FLEETSTREAM_KAFKA_BOOTSTRAP  an existing broker: nothing is started for Kafka
-#   FLEETSTREAM_REDIS_URL        an existing Redis: nothing is started for Redis
+#   FLEETSTREAM_KAFKA__BOOTSTRAP an existing broker: nothing is started for Kafka
+#   FLEETSTREAM_REDIS__URL       an existing Redis: nothing is started for Redis
+#                                (the engine's own settings variables, docs/configuration.md;
+#                                the old FLEETSTREAM_KAFKA_BOOTSTRAP / FLEETSTREAM_REDIS_URL
+#                                spellings are still read, for one release)
 #   KAFKA_HOME                   a Kafka 4.x distribution: its libs/ replace the Maven fetch
 #   FLEETSTREAM_KAFKA_VERSION    Kafka release fetched from Maven Central (default 4.1.1)
 #   FLEETSTREAM_KAFKA_PORT / FLEETSTREAM_KAFKA_CONTROLLER_PORT / FLEETSTREAM_REDIS_PORT
@@ -47,7 +50,7 @@ case "${1:-}" in
     [ -n "${FLEETSTREAM_SERVICES_DIR:-}" ] || { echo "services: ERROR: $1 needs FLEETSTREAM_SERVICES_DIR (a state dir of its own)" >&2; exit 2; }
     [ "$FLEETSTREAM_SERVICES_DIR" != "/tmp/fleetstream-services-$(id -u)" ] || { echo "services: ERROR: $1 must not use the shared state dir" >&2; exit 2; }
     [ -n "${FLEETSTREAM_KAFKA_PORT:-}" ] && [ -n "${FLEETSTREAM_KAFKA_CONTROLLER_PORT:-}" ] || { echo "services: ERROR: $1 needs FLEETSTREAM_KAFKA_PORT and FLEETSTREAM_KAFKA_CONTROLLER_PORT" >&2; exit 2; }
-    unset FLEETSTREAM_KAFKA_BOOTSTRAP FLEETSTREAM_REDIS_URL
+    unset FLEETSTREAM_KAFKA_BOOTSTRAP FLEETSTREAM_REDIS_URL FLEETSTREAM_KAFKA__BOOTSTRAP FLEETSTREAM_REDIS__URL
     FLEETSTREAM_KAFKA_HEAP=${FLEETSTREAM_KAFKA_HEAP:-384m}
     ;;
 esac
@@ -59,16 +62,18 @@ KDIR=$STATE/kafka
 RDIR=$STATE/redis
 OUR_BOOTSTRAP=127.0.0.1:$KAFKA_PORT
 OUR_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0
+EXT_BOOTSTRAP=${FLEETSTREAM_KAFKA__BOOTSTRAP:-${FLEETSTREAM_KAFKA_BOOTSTRAP:-}}
+EXT_REDIS_URL=${FLEETSTREAM_REDIS__URL:-${FLEETSTREAM_REDIS_URL:-}}
 
 say() { echo "services: $*" >&2; }
 die() { echo "services: ERROR: $*" >&2; exit 1; }
 
 # An address in the environment is "external" unless it is our own (a shell that
 # already ran `eval "$(services.sh env)"` must still start and stop our services).
-external_kafka() { [ -n "${FLEETSTREAM_KAFKA_BOOTSTRAP:-}" ] && [ "$FLEETSTREAM_KAFKA_BOOTSTRAP" != "$OUR_BOOTSTRAP" ]; }
-external_redis() { [ -n "${FLEETSTREAM_REDIS_URL:-}" ] && [ "$FLEETSTREAM_REDIS_URL" != "$OUR_REDIS_URL" ]; }
-kafka_addr() { if external_kafka; then echo "$FLEETSTREAM_KAFKA_BOOTSTRAP"; else echo "$OUR_BOOTSTRAP"; fi; }
-redis_url() { if external_redis; then echo "$FLEETSTREAM_REDIS_URL"; else echo "$OUR_REDIS_URL"; fi; }
+external_kafka() { [ -n "$EXT_BOOTSTRAP" ] && [ "$EXT_BOOTSTRAP" != "$OUR_BOOTSTRAP" ]; }
+external_redis() { [ -n "$EXT_REDIS_URL" ] && [ "$EXT_REDIS_URL" != "$OUR_REDIS_URL" ]; }
+kafka_addr() { if external_kafka; then echo "$EXT_BOOTSTRAP"; else echo "$OUR_BOOTSTRAP"; fi; }
+redis_url() { if external_redis; then echo "$EXT_REDIS_URL"; else echo "$OUR_REDIS_URL"; fi; }
 
 # pid from a pid file, only if that process is alive and is what we started.
 alive_pid() {  # file pattern
@@ -210,9 +215,9 @@ java_bin() {
 
 start_kafka() {
   if external_kafka; then
-    say "Kafka: using the existing broker at $FLEETSTREAM_KAFKA_BOOTSTRAP (FLEETSTREAM_KAFKA_BOOTSTRAP)"
-    wait_for kafka "$FLEETSTREAM_KAFKA_BOOTSTRAP" "" && return
-    die "Kafka at $FLEETSTREAM_KAFKA_BOOTSTRAP does not answer"
+    say "Kafka: using the existing broker at $EXT_BOOTSTRAP (FLEETSTREAM_KAFKA__BOOTSTRAP)"
+    wait_for kafka "$EXT_BOOTSTRAP" "" && return
+    die "Kafka at $EXT_BOOTSTRAP does not answer"
   fi
   if kafka_pid >/dev/null; then
     say "Kafka already running (pid $(kafka_pid)) on $OUR_BOOTSTRAP"
@@ -333,9 +338,9 @@ redis_bin() {
 
 start_redis() {
   if external_redis; then
-    say "Redis: using the existing server at $(redis_url) (FLEETSTREAM_REDIS_URL)"
-    wait_for redis "$FLEETSTREAM_REDIS_URL" "" && return
-    die "Redis at $FLEETSTREAM_REDIS_URL does not answer"
+    say "Redis: using the existing server at $(redis_url) (FLEETSTREAM_REDIS__URL)"
+    wait_for redis "$EXT_REDIS_URL" "" && return
+    die "Redis at $EXT_REDIS_URL does not answer"
   fi
   if redis_pid >/dev/null; then
     say "Redis already running (pid $(redis_pid)) on 127.0.0.1:$REDIS_PORT"
@@ -421,8 +426,8 @@ case "${1:-}" in
     say "ready: eval \"\$(scripts/services.sh env)\""
     ;;
   stop)
-    if external_kafka; then say "Kafka is external ($FLEETSTREAM_KAFKA_BOOTSTRAP): left alone"; else stop_one kafka kafka_pid "$KDIR/kafka.pid"; fi
-    if external_redis; then say "Redis is external ($FLEETSTREAM_REDIS_URL): left alone"; else stop_one redis redis_pid "$RDIR/redis.pid"; fi
+    if external_kafka; then say "Kafka is external ($EXT_BOOTSTRAP): left alone"; else stop_one kafka kafka_pid "$KDIR/kafka.pid"; fi
+    if external_redis; then say "Redis is external ($EXT_REDIS_URL): left alone"; else stop_one redis redis_pid "$RDIR/redis.pid"; fi
     ;;
   status) cmd_status ;;
   env)

@@ -95,4 +95,4 @@ def _need(var: str) -> str:
 
 @pytest.fixture
 def services():
-    return _need("FLEETSTREAM_KAFKA_BOOTSTRAP"), _need("FLEETSTREAM_REDIS_URL")
+    return _need("FLEETSTREAM_KAFKA__BOOTSTRAP"), _need("FLEETSTREAM_REDIS__URL")
