@@ -186,6 +186,7 @@ def test_inspector_changes_a_window_and_an_address_and_the_engine_records_them(
     # an order assigned by insertion that is delivered more than an hour later
     d, oid = next((d, oid) for d in decs if d["kind"] == "assign" and d["status"] == "applied"
                   and d["explanation"]["reasons"][0]["rule"] == "cheapest_feasible_insertion"
+                  and d["explanation"].get("alternatives")
                   for oid in d["order_ids"] if done.get(oid, 0) > d["ts"] + 3600)
     stop = next(s for r in d["routes"].values() for s in r
                 if s["order_id"] == oid and s["stop"] == "delivery")
@@ -201,6 +202,18 @@ def test_inspector_changes_a_window_and_an_address_and_the_engine_records_them(
         _wait(page, 10).until(lambda p: p.find_element(By.ID, "inspector")
                               .get_attribute("data-id") == d["decision_id"])
         assert "null" not in _text(page, "#inspector").split("\n")  # no stray parts
+        # the alternatives the insertion costed, as a table: one row per order
+        alts = d["explanation"]["alternatives"]
+        rows = page.execute_script(
+            "return [...document.querySelectorAll('#inspector table.alternatives tr[data-order]')]"
+            ".map(r => [r.dataset.order, r.querySelector('.options').textContent])")
+        assert [r[0] for r in rows] == [a["order_id"] for a in alts]
+        for (_oid, text), a in zip(rows, alts):
+            for o in a["options"]:
+                assert (o.get("vehicle") or "leave unassigned") in text
+        page.execute_script("document.querySelector('#inspector table.alternatives')"
+                            ".scrollIntoView({block: 'center'});")
+        shot(page, "console-alternatives.png")
         # the address field starts from the order's current delivery location
         page.execute_script("const s = document.querySelectorAll('#overrides .ov-order');"
                             "for (const x of s) { x.value = arguments[0]; "

@@ -302,6 +302,23 @@
       el("div", { class: "muted" }, d.summary))));
   }
 
+  // Costed alternatives: an assignment by insertion as a table (per order the vehicle
+  // chosen, its added cost, and the other options: cost difference or the constraint
+  // that ruled the vehicle out); other kinds as JSON.
+  function alternatives(list) {
+    const assign = list.length && list.every((a) => a && a.order_id !== undefined && Array.isArray(a.options));
+    if (!assign) return el("pre", { class: "alternatives" }, JSON.stringify(list, null, 1));
+    const money = (v) => (typeof v === "number" ? v.toFixed(2) : "?");
+    const opt = (o) => (o.option === "leave_unassigned" ? "leave unassigned"
+      : o.constraint !== undefined ? `${o.vehicle}: ${o.constraint}` : `${o.vehicle} +${money(o.cost_delta)}`);
+    return el("table", { class: "alternatives" },
+      el("tr", {}, el("th", {}, "order"), el("th", {}, "chosen (added cost)"), el("th", {}, "other options")),
+      ...list.map((a) => el("tr", { dataset: { order: a.order_id } },
+        el("td", {}, a.order_id),
+        el("td", {}, `${a.vehicle} ${money(a.cost)} · ${a.feasible} feasible, ${a.ruled_out} ruled out`),
+        el("td", { class: "options" }, a.options.map(opt).join(" · ") || "-"))));
+  }
+
   async function inspect(id) {
     S.selDecision = id;
     const box = $("inspector");
@@ -318,7 +335,7 @@
         d.refers_to ? el("p", { class: "muted" }, `refers to ${d.refers_to}`) : null,
         x.approved_by ? el("p", { class: "answered" }, `approved by ${x.approved_by}`) : null,
         el("h4", {}, "Reasons"), el("pre", {}, JSON.stringify(x.reasons || [], null, 1)),
-        el("h4", {}, "Alternatives"), el("pre", { class: "alternatives" }, JSON.stringify(x.alternatives || [], null, 1)),
+        el("h4", {}, "Alternatives"), alternatives(x.alternatives || []),
         el("h4", {}, "Expected effect"), rows(x.expected_effect),
         el("h4", {}, "Orders and routes"), el("p", {}, `${d.order_ids.length} orders; vehicles ${Object.keys(d.routes || {}).join(", ") || "-"}`),
         el("h4", {}, "Trigger events"), el("pre", { class: "triggers" }, doc.triggers.map((t) => JSON.stringify(t)).join("\n")),
