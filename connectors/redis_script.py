@@ -17,9 +17,10 @@ local DEDUPE_S = tonumber(cfg[5])
 local op = cjson.decode(ARGV[2])
 
 local ORDER_ST = {'pending', 'unassigned', 'proposed', 'assigned', 'stranded',
-                  'delivered', 'failed', 'cancelled', 'expired'}
+                  'delivered', 'failed', 'cancelled', 'expired', 'not_served'}
 local VEHICLE_ST = {'idle', 'en_route', 'stale', 'unavailable'}
-local TERMINAL = {delivered = true, failed = true, cancelled = true, expired = true}
+local TERMINAL = {delivered = true, failed = true, cancelled = true, expired = true,
+                  not_served = true}
 local FROM_OPEN = {[''] = true, pending = true, unassigned = true}
 local FROM_LIVE = {[''] = true, pending = true, unassigned = true, proposed = true,
                    assigned = true}
@@ -306,7 +307,8 @@ elseif t == 'O' then   -- fs.outcomes
   end
   order_status(zone, op.oid, op.outcome, ts, seq, op.id, nil, op.vid, extra)
   if op.vid then route_remove(zone, op.vid, {op.oid}, ts, seq, op.id) end
-  if op.cid and op.outcome ~= 'cancelled' and op.outcome ~= 'expired' then  -- not the customer's doing
+  if op.cid and op.outcome ~= 'cancelled' and op.outcome ~= 'expired'
+      and op.outcome ~= 'not_served' then  -- not the customer's doing
     local ck = P .. 'c:' .. esc(op.cid)
     if op.outcome == 'delivered' then
       redis.call('HINCRBY', ck, 'deliveries', 1)

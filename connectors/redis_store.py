@@ -62,7 +62,9 @@ log = logging.getLogger("fleetstream.redis")
 
 
 ORDER_STATUSES = ("pending", "unassigned", "proposed", "assigned", "stranded", "delivered",
-                  "failed", "cancelled", "expired")
+                  "failed", "cancelled", "expired", "not_served")
+OUTCOMES = ("delivered", "failed", "cancelled", "expired", "not_served")
+"""The final outcomes of fs.outcomes (contract/outputs.py): each is a final order status."""
 VEHICLE_STATUSES = ("idle", "en_route", "stale", "unavailable")
 OUTCOME_FIELDS = ("deliveries", "failures") + tuple(f"{r}_failures" for r in FAIL_REASONS)
 PROFILE_TEXT = ("zone", "language", "preferred_drop", "access_instructions", "notes")
@@ -175,16 +177,18 @@ def _op(topic: str, rec: dict) -> dict | None:
     elif topic == TOPIC_OUTCOMES:
         did = _str(rec, "outcome_id")
         outcome = _str(rec, "outcome")
-        if outcome not in ("delivered", "failed", "cancelled", "expired"):
-            raise InvalidRecord(f"outcome: must be delivered, failed, cancelled or expired, "
+        if outcome not in OUTCOMES:
+            raise InvalidRecord(f"outcome: must be one of {', '.join(OUTCOMES)}, "
                                 f"got {outcome!r}")
         op = {"t": "O", "id": did, "oid": _str(rec, "order_id"), "outcome": outcome}
         for k, name in (("vid", "vehicle_id"), ("cid", "customer_id")):
             if isinstance(rec.get(name), str) and rec[name]:
                 op[k] = rec[name]
+        r = rec.get("reason")
         if outcome == "failed":
-            r = rec.get("reason")
             op["reason"] = r if r in FAIL_REASONS else "other"
+        elif outcome in ("expired", "not_served") and isinstance(r, str) and r:
+            op["reason"] = r[:MAX_TEXT_LEN]  # why the order ends unserved, for the console
     else:
         return None  # fs.dlq and anything else: not part of the read model
     ts = _ts(rec)

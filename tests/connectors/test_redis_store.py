@@ -276,7 +276,7 @@ def test_outcomes_finish_orders_and_count_for_customers(redis_server, prefix, ru
 
     want: dict[str, Counter] = {}
     for o in outcomes:
-        if o["outcome"] == "cancelled":
+        if o["outcome"] in ("cancelled", "expired", "not_served"):  # not the customer's doing
             continue
         c = want.setdefault(o["customer_id"], Counter())
         if o["outcome"] == "delivered":
@@ -297,7 +297,8 @@ def test_outcomes_finish_orders_and_count_for_customers(redis_server, prefix, ru
 
     # the orders still open are exactly those without an outcome (never served)
     still_open = {k.decode()[len(prefix) + 2:] for k in r.scan_iter(match=f"{prefix}o:*")
-                  if h(r, k.decode())["status"] not in ("delivered", "failed", "cancelled")}
+                  if h(r, k.decode())["status"] not in ("delivered", "failed", "cancelled",
+                                                        "expired", "not_served")}
     all_orders = {k.decode()[len(prefix) + 2:] for k in r.scan_iter(match=f"{prefix}o:*")}
     assert still_open == all_orders - done
     assert sum(int(z.get(f"orders_{st}", 0)) for st in ("pending", "unassigned", "proposed",
@@ -687,15 +688,17 @@ def test_in_process_store_matches_redis(redis_server, prefix, tiny):
     assert red.get(ids[0])["language"]
 
 
-def test_an_expired_outcome_finishes_the_order_without_counting_for_the_customer(
-        redis_server, prefix):
-    """fs.outcomes `expired` (limits.order_grace_s, docs/limits.md) is a final order
-    status in the read model, never an invalid record, and not the customer's failure."""
+@pytest.mark.parametrize("outcome", ["expired", "not_served"])
+def test_an_expired_or_not_served_outcome_finishes_the_order_without_counting_for_the_customer(
+        redis_server, prefix, outcome):
+    """fs.outcomes `expired` (limits.order_grace_s, docs/limits.md) and `not_served`
+    (recovery of work, docs/routing.md) are final order statuses in the read model,
+    never invalid records, and not the customer's failure."""
     r = redis_server.client()
     m = RedisReadModel(redis_server.url, key_prefix=prefix)
     rec = {"outcome_id": "O-Z1-1772400000-5", "ts": 1772400000.0, "v": 1, "zone": "Z1",
-           "order_id": "o-exp", "customer_id": "c-exp", "outcome": "expired",
-           "reason": "expired: no delivered, failed or cancelled event", "trigger_event_ids": []}
+           "order_id": "o-exp", "customer_id": "c-exp", "outcome": outcome,
+           "reason": f"{outcome}: the engine's reason", "trigger_event_ids": []}
     m.write([(TOPIC_OUTCOMES, rec)])
-    assert h(r, f"{prefix}o:o-exp")["status"] == "expired"
+    assert h(r, f"{prefix}o:o-exp")["status"] == outcome
     assert "failures" not in h(r, f"{prefix}c:c-exp")
