@@ -13,14 +13,15 @@ adds four legs, four services and any re-planning, so pooling them gives the
 near stops intervals several times too wide and the far ones too narrow.  A
 cell answers once it holds ``min_cell`` scores; until then its coarse horizon
 bucket (``HORIZON_EDGES``, ``min_n`` scores) answers, and before that the
-conservative ``PRIOR``.  An interval is the empirical lower and upper tail
-quantiles of the answering window's scores times the scale.  Both tails are
-calibrated separately (arrivals are skewed late), each with adaptive conformal
-inference (Gibbs & Candes 2021): every label nudges the tail level of its cell
-(and of its coarse bucket) by ``gamma x (target - missed)``, so if recent
-intervals missed more often than promised they widen, and vice versa.  That is
-what makes coverage hold over time (by hour), not just on average.  Everything
-is learned in event order from labels only: no clock, no randomness.
+conservative ``PRIOR``.  An interval is the shortest interval holding the nominal share of the answering window's scores,
+times the scale (``_shortest``: arrival errors are skewed and heavy-tailed on the
+late side, so the miss budget is not split into fixed equal tails).  Each
+interval's miss level is adaptive conformal inference (Gibbs & Candes 2021):
+every label nudges the level of its cell (and of its coarse bucket) by ``gamma x
+(target - missed)``, so if recent intervals missed more often than promised they
+widen, and vice versa.  That is what makes coverage hold over time (by hour), not
+just on average.  Everything is learned in event order from labels only: no clock,
+no randomness.
 
 The lower bound is never before the moment of prediction (an arrival cannot
 precede ``now``): ``lo >= -horizon``.
@@ -44,13 +45,17 @@ from river import metrics
 from fleetstream.models.base import LearnedSeat
 from fleetstream.models.monitor import DriftWatch
 
+VERSION = "interval-aci-3"
+
 HORIZON_EDGES = (600.0, 1800.0, 3600.0, 7200.0)  # seconds: bucket upper edges
-# Tail miss targets: (below lo80, above hi80, below lo95, above hi95).
-TAILS = (0.10, 0.10, 0.025, 0.025)
-LEVEL_MIN = -0.5   # below 0: extrapolate past the window's extreme (see _quantile)
-# Cold-start score thresholds per horizon bucket (normalized units, see ``scale``):
-# conservative (wide) guesses of where the tails of arrival error lie when routes
-# keep changing; used until a bucket has ``min_n`` labels.
+# Miss budgets of the two intervals: 20 % outside the 80 % one, 5 % outside the 95 % one.
+# How a budget splits between the two tails is not fixed: each interval is the
+# *shortest* one holding its share of the recent scores (see ``_shortest``).
+MISS = (0.20, 0.05)
+ALPHA_MIN = -0.05  # below 1/(n+1): cover the whole window and more (see ``_shortest``)
+# Cold-start score thresholds (lo80, hi80, lo95, hi95) per horizon bucket (normalized
+# units, see ``scale``): conservative (wide) guesses of where the tails of arrival
+# error lie when routes keep changing; used until a bucket has ``min_n`` labels.
 PRIOR = (
     (-1.2, 1.2, -2.0, 3.0),
     (-1.5, 2.0, -2.5, 6.0),
@@ -76,8 +81,7 @@ def cell_of(h: float, ahead: int) -> int:
 
 def _quantile(sorted_xs: list, q: float) -> float:
     """Linear-interpolated quantile of a sorted list.  Beyond the sample (q < 0 or
-    q > 1, where adaptive conformal can push a level after many misses) the
-    quantile function is extended linearly with the slope of its outer 5 %."""
+    q > 1) the quantile function is extended linearly with the slope of its outer 5 %."""
     n = len(sorted_xs)
     if q < 0.0:
         q0, q5 = sorted_xs[0], _quantile(sorted_xs, 0.05)
@@ -93,33 +97,61 @@ def _quantile(sorted_xs: list, q: float) -> float:
     return sorted_xs[i] * (1 - fr) + sorted_xs[i + 1] * fr
 
 
-class _Window:
-    """Scores of one bucket or cell, with its four adaptive tail levels."""
+def _shortest(srt: list, alpha: float) -> tuple[float, float]:
+    """The shortest interval ``[srt[i], srt[i + m - 1]]`` holding ``m =
+    ceil((1 - alpha)(n + 1))`` of the ``n`` sorted scores (the split conformal rank:
+    a new exchangeable score falls inside with probability >= 1 - alpha).  Arrival
+    errors are a mixture: most predictions come true within minutes, a few (the
+    plan changed after them) are late by an hour; equal tails would spend half of
+    the miss budget on the early side, where nothing is far, and stretch the late
+    side into that hour.  The shortest interval spends the budget where it buys the
+    most width, so each interval keeps its coverage and is as sharp as the data
+    allow.  ``m > n`` (``alpha`` below ``1 / (n + 1)``, where adaptive conformal
+    pushes it after many misses): the whole window, extended linearly beyond both
+    extremes."""
+    n = len(srt)
+    m = math.ceil((1.0 - alpha) * (n + 1) - 1e-9)
+    if m >= n:
+        e = (m - n) / (n + 1.0)
+        return _quantile(srt, -e), _quantile(srt, 1.0 + e)
+    if m < 1:
+        m = 1
+    best, at = srt[m - 1] - srt[0], 0
+    for i in range(1, n - m + 1):
+        w = srt[i + m - 1] - srt[i]
+        if w < best:
+            best, at = w, i
+    return srt[at], srt[at + m - 1]
 
-    __slots__ = ("scores", "levels", "cache")
+
+class _Window:
+    """Scores of one bucket or cell, with the adaptive miss level of each interval."""
+
+    __slots__ = ("scores", "alpha", "cache")
 
     def __init__(self, window: int):
         self.scores: deque = deque(maxlen=window)
-        self.levels = list(TAILS)
+        self.alpha = list(MISS)
         self.cache = None
 
     def thresholds(self) -> tuple:
         if self.cache is None:
             srt = sorted(self.scores)
-            lv = self.levels
-            self.cache = (_quantile(srt, lv[0]), _quantile(srt, 1 - lv[1]),
-                          _quantile(srt, lv[2]), _quantile(srt, 1 - lv[3]))
+            lo80, hi80 = _shortest(srt, self.alpha[0])
+            lo95, hi95 = _shortest(srt, self.alpha[1])
+            self.cache = (lo80, hi80, lo95, hi95)
         return self.cache
 
     def learn(self, score: float, gamma: float) -> None:
-        """Adaptive conformal step on the thresholds in force, then remember ``score``."""
+        """Adaptive conformal step (Gibbs & Candes 2021) on the intervals in force,
+        then remember ``score``."""
         if self.scores:
             q = self.thresholds()
-            misses = (score < q[0], score > q[1], score < q[2], score > q[3])
-            lv = self.levels
-            for i in range(4):
-                v = lv[i] + gamma * (TAILS[i] - (1.0 if misses[i] else 0.0))
-                lv[i] = LEVEL_MIN if v < LEVEL_MIN else 0.45 if v > 0.45 else v
+            misses = (not q[0] <= score <= q[1], not q[2] <= score <= q[3])
+            a = self.alpha
+            for i in range(2):
+                v = a[i] + gamma * (MISS[i] - (1.0 if misses[i] else 0.0))
+                a[i] = ALPHA_MIN if v < ALPHA_MIN else 0.9 if v > 0.9 else v
         self.scores.append(score)
         self.cache = None
 
@@ -128,7 +160,7 @@ class ConformalIntervals(LearnedSeat):
     def __init__(self, window: int = 400, min_n: int = 40, gamma: float = 0.015,
                  base_s: float = 240.0, rel: float = 0.15, cell_window: int = 250,
                  min_cell: int = 40):
-        self.version = "interval-aci-2"
+        self.version = VERSION
         self.n_learned = 0
         self.window, self.min_n, self.gamma = window, min_n, gamma
         self.cell_window, self.min_cell = cell_window, min_cell
@@ -144,7 +176,7 @@ class ConformalIntervals(LearnedSeat):
     @classmethod
     def restore(cls, snap: bytes):
         obj = super().restore(snap)
-        if getattr(obj, "version", None) != "interval-aci-2":
+        if getattr(obj, "version", None) != VERSION:
             return cls()   # an older layout: start cold (its windows are not comparable)
         return obj
 

@@ -166,6 +166,14 @@ class EngineSettings:
     (below 1: slower than posted, a planning buffer for towns and parking)."""
     travel_map_junction_s: float = 0.0
     """The ``map`` provider adds this many seconds on entering a road junction."""
+    # -- plan stability (operators/zone/stability.py, docs/models.md) --
+    plan_frozen_s: float = 0.0
+    """Frozen horizon: the stops a vehicle is planned to reach within this many seconds
+    keep their order and vehicle when the engine re-sequences or redispatches (0: only
+    ``plan_frozen_stops`` and the stop being served)."""
+    plan_frozen_stops: int = 0
+    """... and at least this many first stops of every route are frozen."""
+    # -- end plan stability --
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
@@ -222,6 +230,7 @@ ENGINE_RANGES: dict[str, str] = {
     "plan_solve_allowance_s": ">= 0", "risk_solve_allowance_s": ">= 0",
     "solver_workers": ">= -1",
     "travel_map_speed_factor": "> 0", "travel_map_junction_s": ">= 0",
+    "plan_frozen_s": ">= 0", "plan_frozen_stops": ">= 0",   # plan stability
 }
 
 

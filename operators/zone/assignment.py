@@ -28,6 +28,7 @@ from fleetstream.operators.traveltime import fast_distance_m
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.overrides import release_pins
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
+from fleetstream.operators.zone.stability import frozen_count, frozen_settings, restart_after
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import TravelModel, World, pace_factor, start_of
 
@@ -76,6 +77,11 @@ class ReoptJob:
     orders: dict[str, Order] = field(default_factory=dict)  # copies of the route's orders
     keep_first: bool = False
     time_factor: float = 1.0
+    # -- plan stability (operators/zone/stability.py): the route's first ``frozen``
+    # stops stay as they are; ``vehicle`` then starts at the next one (kept first,
+    # ``keep_first``), whose planned service start is ``start_ts``.
+    frozen: int = 0
+    start_ts: float | None = None
 
 
 @dataclass
@@ -90,8 +96,8 @@ class ReoptRequest:
 def solve_reopt(req: ReoptRequest) -> list[RerouteResult | None]:
     """One re-route result (or None) per job of ``req`` (pure)."""
     return [None if j.skip else req.strategy.reroute_result(
-        j.vehicle, j.orders, req.now, req.travel.tt, req.travel.dist,
-        keep_first=j.keep_first, time_factor=j.time_factor) for j in req.jobs]
+        j.vehicle, j.orders, req.now if j.start_ts is None else j.start_ts, req.travel.tt,
+        req.travel.dist, keep_first=j.keep_first, time_factor=j.time_factor) for j in req.jobs]
 
 
 class Assignment:
@@ -410,10 +416,15 @@ class Assignment:
                 st.count("reopt_stale")
                 continue
             left = set(cur)
-            keep_first = v.at_stop is not None or (job.keep_first and cur[0] == job.route[0])
-            seq = [s for s in as_stops(r.sequence) if s in left and not (keep_first and s == cur[0])]
-            new = ([cur[0]] if keep_first else []) + seq
-            jobs.append(replace(job, route=cur, keep_first=keep_first))
+            # the head kept as it was solved (the frozen stops and the one kept first),
+            # less the stops served since; the stop being served stays first
+            fixed = job.frozen + (1 if job.keep_first else 0) - (len(job.route) - len(cur))
+            fixed = max(fixed, 1 if v.at_stop is not None else 0)
+            head = cur[:fixed]
+            seq = [s for s in as_stops(r.sequence) if s in left and s not in head]
+            new = head + seq
+            jobs.append(replace(job, route=cur, keep_first=bool(head),
+                                frozen=max(0, len(head) - 1)))
             res.append(replace(r, sequence=seq, changed=new != cur))
         self.apply_reopt(replace(req, jobs=jobs), res, now, triggers, out)
 
@@ -450,8 +461,16 @@ class Assignment:
                 continue
             ids = dict.fromkeys([oid for oid, _k in route] + list(v.onboard))
             vc, orders = _copies((v, {oid: st.orders[oid] for oid in ids if oid in st.orders}))
-            jobs.append(ReoptJob(vid, route, False, vc, orders, v.at_stop is not None,
-                                 pace_factor(v, cfg, self.settings.plan_time_factor)))
+            pf = pace_factor(v, cfg, self.settings.plan_time_factor)
+            k = frozen_count(vc, orders, now, self.world.travel.tt, *frozen_settings(self.settings))
+            if k >= len(route) - 1:   # frozen but for at most one stop: nothing to re-sequence
+                st.count("reopt_frozen")
+                continue
+            if k >= 1 and not (k == 1 and v.at_stop is not None):
+                vc, orders, t0 = restart_after(vc, orders, k, now, self.world.travel.tt)
+                jobs.append(ReoptJob(vid, route, False, vc, orders, True, pf, k - 1, t0))
+                continue
+            jobs.append(ReoptJob(vid, route, False, vc, orders, v.at_stop is not None, pf))
         return ReoptRequest(now, conds, jobs, self.world.travel, self.strategy)
 
     def apply_reopt(self, req: ReoptRequest, results: list[RerouteResult | None], now: float,
@@ -471,8 +490,8 @@ class Assignment:
                 continue
             v = st.vehicles[vid]
             seq = as_stops(r.sequence)
-            if job.keep_first:
-                seq = [job.route[0]] + seq
+            if job.keep_first:   # the frozen stops, then the one kept first
+                seq = list(job.route[:job.frozen + 1]) + seq
             before = {vid: [tuple(s) for s in v.route]}
             st.reopt_seen[vid] = ([tuple(s) for s in seq], req.conds)
             st.count("reoptimized_routes")

@@ -19,6 +19,8 @@ from fleetstream.operators.state import AT_DEPOT, ASSIGNED, DELIVERY, Order, Veh
 from fleetstream.operators.zone.assignment import Assignment, as_stops
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
+from fleetstream.operators.zone.stability import (frozen_count, frozen_settings, keep_head,
+                                                  restart_after)
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import TravelModel, World, pace_factor
 
@@ -71,7 +73,8 @@ class Response:
         cur = [tuple(s) for s in v.route]
         before = route_timing(v, cur, st.orders, v.pos, now, tt)
         seq, method = reroute_sequence(v, st.orders, now, self.world.travel, strategy,
-                                       self.settings.plan_time_factor)
+                                       self.settings.plan_time_factor,
+                                       frozen_settings(self.settings))
         if seq is not None:
             after = route_timing(v, seq, st.orders, v.pos, now, tt)
             if before.lateness_s - after.lateness_s > 0:
@@ -159,12 +162,23 @@ class Response:
             st.count("redispatch_kept" if res.action == "kept" else "redispatch_none")
             return [], res.explanation
         routes: dict[str, list] = {}
+        moving = {m.job_id for m in res.moves}
+        frozen = frozen_settings(self.settings)
         for vid, stops in res.routes.items():
             w = st.vehicles[vid]
             new = as_stops(stops)
             if w.at_stop is not None and w.route and (not new or new[0] != tuple(w.route[0])):
                 head = tuple(w.route[0])
                 new = [head] + [s for s in new if s != head]
+            if frozen != (0.0, 0) and w.route:
+                # the frozen head keeps its order (the moved orders leave it: the move
+                # is what the late-risk response is for); nothing is put before it
+                k = frozen_count(w, st.orders, now, self.world.travel.tt, *frozen)
+                head = [tuple(s) for s in w.route[:k] if s[0] not in moving or vid != v.id]
+                kept = keep_head(new, [s for s in head if s in set(new)])
+                if kept != new:
+                    st.count("redispatch_frozen_kept")
+                new = kept
             routes[vid] = new
         before = {vid: [tuple(s) for s in st.vehicles[vid].route] for vid in routes}
         moved = [m.job_id for m in res.moves]
@@ -202,7 +216,7 @@ class Response:
         req = RiskRequest(now, v.id, [tuple(s) for s in v.route], list(at_risk),
                           {vid: [tuple(s) for s in w.route] for vid, w in sorted(cands.items())},
                           cands_of, self.settings.autonomy("reroute") == "auto",
-                          self.settings.plan_time_factor, blob)
+                          self.settings.plan_time_factor, blob, frozen_settings(self.settings))
         jobs.submit("risk", solve_risk, req, now + (self.allowance() or 0.0), now,
                     meta=list(triggers))
         st.count("risk_jobs")
@@ -335,6 +349,7 @@ class RiskRequest:
     reroute_auto: bool                  # a re-route applies at once (the redispatch sees it)
     plan_time_factor: float
     blob: bytes                         # pickled (vehicle, orders, candidates, travel, strategy)
+    frozen: tuple = (0.0, 0)            # (plan_frozen_s, plan_frozen_stops): stability.py
 
 
 @dataclass
@@ -355,7 +370,8 @@ def solve_risk(req: RiskRequest) -> RiskResult:
     cands = {vid: Vehicle.load(d) for vid, d in cds.items()}
     tt = travel.tt
     at_risk = list(req.at_risk)
-    seq, method = reroute_sequence(v, orders, now, travel, strategy, req.plan_time_factor)
+    seq, method = reroute_sequence(v, orders, now, travel, strategy, req.plan_time_factor,
+                                   tuple(req.frozen))
     better = None
     if seq is not None:
         before = route_timing(v, req.route, orders, v.pos, now, tt)
@@ -377,9 +393,22 @@ def solve_risk(req: RiskRequest) -> RiskResult:
 
 
 def reroute_sequence(v: Vehicle, orders: dict[str, Order], now: float, travel: TravelModel,
-                     strategy: Any, plan_time_factor: float) -> tuple[list | None, str]:
-    """The strategy's new sequence of ``v``'s stops (None: none better) and its method."""
+                     strategy: Any, plan_time_factor: float,
+                     frozen: tuple[float, int] = (0.0, 0)) -> tuple[list | None, str]:
+    """The strategy's new sequence of ``v``'s stops (None: none better) and its method.
+    The frozen head of the route (``frozen`` = ``(plan_frozen_s, plan_frozen_stops)``,
+    operators/zone/stability.py) keeps its order: only the rest is re-sequenced."""
     cur = [tuple(s) for s in v.route]
+    k = frozen_count(v, orders, now, travel.tt, *frozen) if frozen != (0.0, 0) else 0
+    if k > 1 or (k == 1 and v.at_stop is None):
+        if k >= len(cur) - 1:
+            return None, "frozen"
+        vc, seen, t0 = restart_after(v, orders, k, now, travel.tt)
+        r = strategy.reroute_result(vc, seen, t0, travel.tt, travel.dist, keep_first=True,
+                                    time_factor=pace_factor(v, strategy.config, plan_time_factor))
+        if r is None or not r.changed:
+            return None, "frozen"
+        return cur[:k] + as_stops(r.sequence), r.method
     r = strategy.reroute_result(v, orders, now, travel.tt, travel.dist,
                                 keep_first=v.at_stop is not None,
                                 time_factor=pace_factor(v, strategy.config, plan_time_factor))

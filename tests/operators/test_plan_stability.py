@@ -1,0 +1,118 @@
+"""Plan stability (operators/zone/stability.py): the frozen head of a route keeps its
+order through periodic re-optimization (inline and as a solver job) and late-risk
+re-routes; the rest is still optimized; off by default."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import sys
+
+from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators.state import DELIVERY, PICKUP
+from fleetstream.operators.zone.assignment import solve_reopt
+from fleetstream.operators.zone.response import reroute_sequence
+from fleetstream.operators.zone.stability import frozen_count, keep_head, restart_after
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "zone"))
+from zone_scene import T0, Feed, engine, order, pt, put_on, vehicle  # noqa: E402
+
+ZIGZAG = [0.03, 0.0, 0.025, 0.005, 0.02, 0.01]   # back and forth along a line
+
+
+def _zone(**kw):
+    """One active van on a zig-zag route worth re-sequencing."""
+    s = EngineSettings(routing_plan_solutions=40, plan_solve_allowance_s=0, **kw)
+    f = Feed()
+    v = vehicle(f, "v1", active=True, pos=pt(0.0, 0.0))
+    mine = [order(f, f"o{i}", pt(d, 0.0), T0, T0 + 5 * 3600) for i, d in enumerate(ZIGZAG)]
+    put_on(v, mine)
+    eng = engine([v], mine, s)
+    eng.state.next_reopt_ts = int(T0 // s.sweep_interval_s) - 100   # every bucket is due
+    return eng, v
+
+
+def _reopt(eng) -> list:
+    out: list = []
+    eng.assignment.maybe_reoptimize(T0 + 30, ["e-sweep"], out)
+    return [r for _, r in out if r.get("kind") == "reroute"]
+
+
+def test_without_a_frozen_horizon_the_reoptimization_reorders_the_head() -> None:
+    # what the frozen horizon prevents (so the next test can fail)
+    eng, v = _zone()
+    head = [tuple(s) for s in v.route[:2]]
+    assert len(_reopt(eng)) == 1
+    assert [tuple(s) for s in v.route[:2]] != head
+
+
+def test_the_frozen_stops_keep_their_order_and_the_rest_is_optimized() -> None:
+    eng, v = _zone(plan_frozen_stops=2)
+    before = [tuple(s) for s in v.route]
+    assert len(_reopt(eng)) == 1
+    after = [tuple(s) for s in v.route]
+    assert after[:2] == before[:2] and sorted(after) == sorted(before) and after != before
+
+
+def test_a_horizon_in_seconds_freezes_the_stops_planned_within_it() -> None:
+    eng, v = _zone(plan_frozen_s=1.0)
+    tt = eng.world.travel.tt
+    assert frozen_count(v, eng.state.orders, T0, tt, 0.0, 0) == 0
+    assert frozen_count(v, eng.state.orders, T0, tt, 0.0, 2) == 2
+    assert frozen_count(v, eng.state.orders, T0, tt, 1e6, 0) == len(v.route)
+    k = frozen_count(v, eng.state.orders, T0, tt, 1800.0, 0)
+    assert 0 < k < len(v.route)
+    # a route frozen but for one stop is not re-sequenced at all
+    eng2, v2 = _zone(plan_frozen_s=1e6)
+    before = [tuple(s) for s in v2.route]
+    assert _reopt(eng2) == [] and [tuple(s) for s in v2.route] == before
+    assert eng2.state.stats["reopt_frozen"] == 1
+
+
+def test_the_solver_job_path_equals_the_inline_one_with_a_frozen_head() -> None:
+    a, va = _zone(plan_frozen_stops=3)
+    b, vb = _zone(plan_frozen_stops=3)
+    out_a = _reopt(a)
+    req = b.assignment.reopt_request(T0 + 30)
+    job = req.jobs[0]
+    assert job.frozen == 2 and job.keep_first and job.start_ts > T0 + 30
+    assert [tuple(s) for s in job.vehicle.route] == [tuple(s) for s in vb.route[2:]]
+    res = pickle.loads(pickle.dumps(solve_reopt(pickle.loads(pickle.dumps(req)))))
+    out_b: list = []
+    b.assignment.apply_reopt(req, res, T0 + 30, ["e-sweep"], out_b)
+    assert [r["routes"] for r in out_a] == [r["routes"] for _, r in out_b if r.get("kind") == "reroute"]
+    assert va.route == vb.route
+
+
+def test_a_late_risk_reroute_keeps_the_frozen_head() -> None:
+    eng, v = _zone()
+    before = [tuple(s) for s in v.route]
+    st, strat = eng.state, eng.response.strategy
+    free, _ = reroute_sequence(v, st.orders, T0, eng.world.travel, strat, 1.0)
+    assert free is not None and free[:2] != before[:2]
+    seq, _ = reroute_sequence(v, st.orders, T0, eng.world.travel, strat, 1.0, (0.0, 2))
+    assert seq is not None and seq[:2] == before[:2] and sorted(seq) == sorted(before)
+    nothing, how = reroute_sequence(v, st.orders, T0, eng.world.travel, strat, 1.0, (1e6, 0))
+    assert nothing is None and how == "frozen"
+
+
+def test_a_restart_after_the_head_sees_its_pickups_on_board() -> None:
+    f = Feed()
+    v = vehicle(f, "v1", active=True)
+    od = order(f, "d1", pt(0.01, 0.0), T0, T0 + 5 * 3600, kind="on_demand", pickup=pt(0.005, 0.0))
+    p2 = order(f, "o2", pt(0.02, 0.0), T0, T0 + 5 * 3600)
+    p3 = order(f, "o3", pt(0.03, 0.0), T0, T0 + 5 * 3600)
+    put_on(v, [od, p2, p3], [("d1", PICKUP), ("o2", DELIVERY), ("d1", DELIVERY), ("o3", DELIVERY)])
+    eng = engine([v], [od, p2, p3])
+    vc, seen, t0 = restart_after(v, eng.state.orders, 2, T0, eng.world.travel.tt)
+    assert vc.route == [("o2", DELIVERY), ("d1", DELIVERY), ("o3", DELIVERY)]
+    assert "d1" in vc.onboard and seen["d1"].status == "onboard"
+    assert eng.state.orders["d1"].status != "onboard" and v.route[0] == ("d1", PICKUP)   # copies
+    assert t0 > T0
+
+
+def test_keep_head() -> None:
+    a, b, c, d = ("a", DELIVERY), ("b", DELIVERY), ("c", DELIVERY), ("d", DELIVERY)
+    assert keep_head([c, a, b, d], [a, b]) == [a, b, c, d]
+    assert keep_head([a, b, d, c], [a, b]) == [a, b, d, c]
+    assert keep_head([c, d], []) == [c, d]
