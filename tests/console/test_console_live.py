@@ -3,8 +3,9 @@
 proposal in the browser; the console publishes the approval event to
 fs.approvals, the engine applies the proposal (an ``applied`` decision that
 refers to it, approved by the dispatcher), and the page shows it, pushed by SSE.
-An alert written to the read model appears; its acknowledgement is stored under
-the console's own key prefix."""
+An address changed in the inspector goes to fs.approvals as an order_update and
+comes back as the engine's override decision.  An alert written to the read model
+appears; its acknowledgement is stored under the console's own key prefix."""
 
 from __future__ import annotations
 
@@ -127,6 +128,35 @@ def test_approval_in_the_browser_round_trips_into_the_engine(services, driver, t
             By.CSS_SELECTOR, f'#decisions li[data-id="{rec["decision_id"]}"]'))
         answer = orjson.loads(r.hget(kp + "console:answers", pid))
         assert answer["approved"] is True and answer["by"] == "tester"
+        # an address change from the inspector reaches the engine, which records it
+        oid = rec["order_ids"][0]
+        stop = next(x for rt in rec["routes"].values() for x in rt
+                    if x["order_id"] == oid and x["stop"] == "delivery")
+        new_loc = {"lat": round(stop["location"]["lat"] + 0.002, 6),
+                   "lon": stop["location"]["lon"]}
+        page.execute_script("document.querySelector(`#decisions li[data-id='${arguments[0]}'] "
+                            "a`).click()", rec["decision_id"])
+        _wait(page, 10).until(lambda d: d.find_element(By.ID, "inspector")
+                              .get_attribute("data-id") == rec["decision_id"])
+        page.execute_script(
+            "const s = document.querySelectorAll('#overrides .ov-order');"
+            "for (const x of s) { x.value = arguments[0]; x.dispatchEvent(new Event('change')); }"
+            "document.querySelector('#overrides .ov-address-input').value = arguments[1];"
+            "document.querySelector('#overrides .ov-address').click();",
+            oid, f"{new_loc['lat']}, {new_loc['lon']}")
+
+        def overridden():
+            for _sid, f in r.xrange(kp + "decisions"):
+                x = orjson.loads(f[b"record"])
+                if x["kind"] == "override" and x["order_ids"] == [oid]:
+                    return x
+            return None
+        ov = _until(overridden, 60, f"the engine's override decision for {oid}")
+        assert (ov["status"], ov["autonomy"], ov["explanation"]["approved_by"]) == \
+            ("applied", "manual", "tester")
+        assert ov["explanation"]["reasons"][0]["changes"] == {"location": new_loc}
+        _wait(page, 15).until(lambda d: d.find_elements(
+            By.CSS_SELECTOR, f'#decisions li[data-id="{ov["decision_id"]}"]'))
         # an alert in the read model reaches the page; its ack goes to the console's keys
         from fleetstream.connectors.redis_store import RedisReadModel
         clock = float(r.hget(f"{kp}z:Z1", "ts"))
