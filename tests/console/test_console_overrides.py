@@ -243,6 +243,9 @@ def test_inspector_changes_a_window_and_an_address_and_the_engine_records_them(
                             "arguments[0];", f"{new_loc['lat']}, {new_loc['lon']}")
         _click(page, "#overrides .ov-address")
         _wait(page, 10).until(lambda _p: len(written()) >= 2)
+        # what the action did stays in the header (not wiped by the next refresh)
+        time.sleep(1.0)
+        assert "order_update" in _text(page, "#conn") and "approvals.jsonl" in _text(page, "#conn")
         page.execute_script("document.getElementById('overrides').scrollIntoView();")
         shot(page, "console-overrides.png")
     finally:

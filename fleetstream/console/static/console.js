@@ -39,7 +39,14 @@
     return `${d.getUTCFullYear()}-${pad(d.getUTCMonth() + 1)}-${pad(d.getUTCDate())} ${hms(ts)} UTC`;
   }
   const pct = (x) => (x === null || x === undefined ? "-" : `${(100 * x).toFixed(1)} %`);
-  function status(msg, bad) { const c = $("conn"); c.textContent = msg; c.classList.toggle("down", !!bad); }
+  // The header's status line: what an action did (or why it failed) stays 8 s, so a
+  // routine update (the data version, ``routine``) does not wipe it at once.
+  let statusHeld = 0;
+  function status(msg, bad, routine) {
+    if (routine && Date.now() < statusHeld) return;
+    if (!routine) statusHeld = Date.now() + 8000;
+    const c = $("conn"); c.textContent = msg; c.classList.toggle("down", !!bad);
+  }
 
   // ------------------------------------------------------------------ data
 
@@ -87,7 +94,7 @@
     approvals(st.proposals);
     decisions(st.decisions);
     scrubber(st);
-    status(`v${st.version}`, false);
+    status(`v${st.version}`, false, true);
     S.renders.push({ version: st.version, at: Date.now() });
     if (S.renders.length > 50) S.renders.shift();
     if (!document.body.dataset.painted) {
