@@ -35,18 +35,22 @@ def release_pins(state: ZoneState, emit: Emitter, now: float, triggers: list[str
     released from the pin, with an ``override_conflict`` alert saying so and why
     (``constraint`` ``vehicle_unavailable`` or ``shift_end``, ``applied`` false: the pin
     no longer holds); the order then goes to the usual redispatch or, on board, to the
-    recovery of work.  Called at every sweep before the pending orders are assigned (so
-    right after a ``vehicle_unavailable``, whose event is then the trigger)."""
+    recovery of work.  The pin of a finished order is dropped without a word.  Called at
+    every sweep before the pending orders are assigned (so right after a
+    ``vehicle_unavailable``, whose event is then the trigger)."""
     if not state.pinned:
         return
     for oid, vid in sorted(state.pinned.items()):
+        o = state.orders.get(oid)
+        if o is None or o.status in DONE:
+            # served, failed for good, cancelled or expired: nothing left to protect
+            # (the pin would keep its vehicle out of the next zone plan); no alert
+            del state.pinned[oid]
+            continue
         v = state.vehicles.get(vid)
         if v is not None and v.available:
             continue
         del state.pinned[oid]
-        o = state.orders.get(oid)
-        if o is None or o.status in DONE:
-            continue  # nothing left to protect: released without a word
         why, what = ((C_SHIFT_END, "ended its shift") if v is not None and v.status == ENDED
                      else (C_UNAVAILABLE, "is no longer available" if v is None
                            else "dropped out"))

@@ -284,3 +284,22 @@ def test_a_pin_on_a_vehicle_leaving_service_is_released_with_an_alert(event, con
     later = eng.process(f.ev("ping", T0 + 900, vehicle_id="v2", lat=v2.pos[0], lon=v2.pos[1],
                              speed_kmh=20.0, heading=0))
     assert not [x for x in _alerts(later) if x["kind"] == "override_conflict"]
+
+
+def test_the_pin_of_a_finished_order_is_dropped_without_an_alert() -> None:
+    """A pinned order delivered: its pin goes at the next sweep, silently (it kept its
+    vehicle out of every later zone plan)."""
+    f = Feed()
+    v1 = vehicle(f, "v1", active=True, pos=pt(0.01, 0.0))
+    o = order(f, "o1", pt(0.02, 0.0), T0, T0 + 6 * 3600, kind="on_demand", pickup=pt(0.015, 0.0))
+    eng = engine([v1], [o], SETTINGS, strategy=InsertionStrategy())
+    eng.state.last_shift_start_ts = T0 - 3600
+    _run(eng, f, "order_pin", order_id="o1", vehicle_id="v1")
+    assert eng.state.pinned == {"o1": "v1"}
+    out = eng.process(f.ev("order_picked_up", T0 + 60, order_id="o1", vehicle_id="v1"))
+    out += eng.process(f.ev("order_delivered", T0 + 120, order_id="o1", vehicle_id="v1"))
+    out += eng.process(f.ev("ping", T0 + 400, vehicle_id="v1", lat=v1.pos[0], lon=v1.pos[1],
+                            speed_kmh=20.0, heading=0))
+    assert o.status == "delivered"
+    assert eng.state.pinned == {}
+    assert not [a for a in _alerts(out) if a["kind"] == "override_conflict"]
