@@ -7,8 +7,9 @@ policy that decides whether a message goes out (:class:`CustomerMessages`):
 * an update (``eta_changed``, ``window_at_risk``) goes out at most once per
   ``notify_customer_interval_s`` per customer, unless the promised time moved more
   than ``notify_window_change_s``; at most ``notify_customer_max_per_day`` messages
-  per customer per local day, the last of them kept for a possible
-  ``order_not_served`` (so updates take at most max - 1); none in the quiet hours (``notify_quiet_hours``: the
+  per customer per local day, one of them kept for a possible ``order_not_served``
+  of each of the customer's open orders (so updates take at most max minus the open
+  orders, and at least one); none in the quiet hours (``notify_quiet_hours``: the
   latest one is held and sent when they end, if the order is still open);
 * a message whose time differs from the last one told for the same order says so,
   and why ("later than the 10:05 in our last message, because ...");
@@ -233,6 +234,15 @@ class CustomerMessages:
             settings = EngineSettings()
         self.s = settings
 
+    def update_limit(self, state: Any, customer_id: str) -> int:
+        """Updates a customer may get today: the daily cap minus one message kept for a
+        possible ``order_not_served`` of each of their open orders, at least one (a
+        customer with two orders on a metro day got 5 messages when two of them were
+        not served; with this rule: at most the cap unless more orders than the cap
+        are not served, since each of them must be told)."""
+        open_n = sum(1 for x in state.orders.values() if x.customer_id == customer_id)
+        return max(1, self.s.notify_customer_max_per_day - max(1, open_n))
+
     def told(self, state: Any, customer_id: str) -> dict:
         return state.customers.setdefault(customer_id, {}).setdefault("told", {})
 
@@ -263,7 +273,7 @@ class CustomerMessages:
                     and (last is None or abs(eta - last) <= s.notify_window_change_s)):
                 state.count("notifications_coalesced")
                 return None
-            if n_today >= max(1, s.notify_customer_max_per_day - 1):
+            if n_today >= self.update_limit(state, o.customer_id):
                 state.count("notifications_capped")
                 return None
             told["day"], told["n"] = day, n_today + 1

@@ -91,9 +91,10 @@ class EngineSettings:
     """Local hours without customer updates, ``HH:MM-HH:MM`` (e.g. 21:00-08:00; empty:
     none).  An update due in them is sent when they end if still true."""
     notify_customer_max_per_day: int = 3
-    """Messages per customer per local day at most; the last one is kept for a possible
-    'will not be served' message, which is always sent (updates take at most this
-    minus one, at least one; docs/notifications.md)."""
+    """Messages per customer per local day at most; one is kept for a possible
+    'will not be served' message of each of the customer's open orders, which is always
+    sent (updates take at most this minus the open orders, at least one;
+    docs/notifications.md)."""
     notify_customer_interval_s: float = 3600.0
     """At most one update per customer in this period, unless the promised time moved
     by more than ``notify_window_change_s``."""

@@ -55,7 +55,7 @@ def test_quiet_hours_hold_the_update_until_they_end() -> None:
 
 
 def test_one_update_per_customer_per_interval_unless_the_time_moves_a_lot() -> None:
-    eng = _zone()
+    eng = _zone(notify_customer_max_per_day=5)   # (the cap is not what this is about)
     sent = []
     for k in range(6):   # every 10 min, the ETA moves 5 min: coalesced into the first
         sent += _say(eng, T0 + 600 * k, eta=T0 + 3600 + 300 * k)
@@ -68,20 +68,33 @@ def test_one_update_per_customer_per_interval_unless_the_time_moves_a_lot() -> N
     assert "later than the 09:00 UTC in our last message" in n["message"]
 
 
-def test_at_most_the_daily_cap_of_messages_keeping_one_for_a_not_served_order() -> None:
+def test_at_most_the_daily_cap_of_messages_keeping_one_per_open_order_for_not_served() -> None:
+    """The customer has two open orders: of a cap of 3, one update goes out and two
+    slots are kept; when both orders are not served, the customer got 3 messages
+    (before: 2 updates + 2 finals = 4, up to 5 per customer on metro)."""
     eng = _zone(notify_customer_max_per_day=3)
     sent = []
-    for k in range(8):    # each a big move, hourly: two updates, the third slot is kept
+    for k in range(8):    # each a big move, hourly
         sent += _say(eng, T0 + 3600 * k, eta=T0 + 3600 * k + (3600 if k % 2 else 600))
-    assert len(sent) == 2 and eng.stats["notifications_capped"] == 6
+    assert len(sent) == 1 and eng.stats["notifications_capped"] == 7
     out: list = []
     eng.retention.expire_orders(T0 + 4 * 3600 + eng.limits.order_grace_s + 1, ["e-x"], out)
     finals = [r for t, r in out if t == "fs.notifications"]
     assert [r["kind"] for r in finals] == ["order_not_served"] * 2   # always sent
+    assert len(sent) + len(finals) == 3
+
+
+def test_a_customer_with_one_open_order_keeps_one_slot() -> None:
+    eng = _zone(notify_customer_max_per_day=3)
+    eng.orders.pop("o2")   # delivered: one open order left
+    sent = []
+    for k in range(8):
+        sent += _say(eng, T0 + 3600 * k, eta=T0 + 3600 * k + (3600 if k % 2 else 600))
+    assert len(sent) == 2
 
 
 def test_a_message_contradicting_the_last_says_why() -> None:
-    eng = _zone(notify_customer_interval_s=0.0)
+    eng = _zone(notify_customer_interval_s=0.0, notify_customer_max_per_day=5)
     (a,) = _say(eng, T0, kind="window_at_risk", eta=T0 + 4 * 3600 + 900, hi80=T0 + 5 * 3600)
     (b,) = _say(eng, T0 + 600, kind="eta_changed", eta=T0 + 3 * 3600)
     assert "earlier than the 12:15 UTC in our last message, because the route was re-planned" \
