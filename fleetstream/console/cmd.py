@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import getpass
-import os
 import sys
 
 DEFAULT_PORT = 8765
@@ -25,7 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
                      "appended to its files show up live)")
     src.add_argument("--redis", metavar="URL",
                      help="live mode: the Redis read model of `fleetstream run` (default: "
-                     "redis.url in --config, else $FLEETSTREAM_REDIS_URL)")
+                     "redis.url: $FLEETSTREAM_REDIS__URL, else --config)")
     p.add_argument("--input", metavar="REPLAY",
                    help="replay mode: the replay input folder (positions, depots, order "
                    "locations; default: the one named in OUT_DIR/.fleetstream-run.json)")
@@ -39,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default: the login name; the page lets each dispatcher change it)")
     p.add_argument("--bootstrap", metavar="HOST:PORT",
                    help="live mode: Kafka for publishing approvals and reading fs.fleet "
-                   "(default $FLEETSTREAM_KAFKA_BOOTSTRAP, else kafka.bootstrap)")
+                   "(default kafka.bootstrap: $FLEETSTREAM_KAFKA__BOOTSTRAP, else --config)")
     p.add_argument("--key-prefix", default=None,
                    help="live mode: the read model's key prefix (default redis.key_prefix, fs:)")
     p.add_argument("--console-prefix", default="fs-console:",
@@ -94,12 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         from fleetstream.console.live_source import LiveSource
         from fleetstream.preflight import load_settings
         s = load_settings(a.config, a.set)
-        url = a.redis or s.redis.url or os.environ.get("FLEETSTREAM_REDIS_URL", "")
+        url = a.redis or s.redis.url  # (the settings read FLEETSTREAM_REDIS__URL)
         if not url:
             raise ValueError("give --replay OUT_DIR, or --redis URL (or redis.url, "
-                             "$FLEETSTREAM_REDIS_URL) for live mode")
-        bootstrap = (a.bootstrap or os.environ.get("FLEETSTREAM_KAFKA_BOOTSTRAP")
-                     or s.kafka.bootstrap)
+                             "$FLEETSTREAM_REDIS__URL) for live mode")
+        bootstrap = a.bootstrap or s.kafka.bootstrap
         source = LiveSource(url, a.key_prefix or s.redis.key_prefix, a.console_prefix,
                             bootstrap, s.kafka.topic_prefix, dict(s.kafka.config),
                             stale_s=a.stale_s, poll_s=a.poll_s)

@@ -318,10 +318,10 @@ class LiveSource:
         if self._producer is None:
             from confluent_kafka import Producer
 
-            from fleetstream.connectors.kafka import IDEMPOTENT, client_config
+            from fleetstream.connectors.kafka import IDEMPOTENT, _client, client_config
             if not self.bootstrap:
                 raise RuntimeError("no Kafka bootstrap (--bootstrap) to publish approvals to")
-            self._producer = Producer(client_config(self.bootstrap, {
+            self._producer = _client(Producer, client_config(self.bootstrap, {
                 **self.kafka_extra, "linger.ms": 0, "message.timeout.ms": 10000, **IDEMPOTENT}))
         return self._producer
 
@@ -374,9 +374,9 @@ class LiveSource:
         try:
             from confluent_kafka import OFFSET_BEGINNING, Consumer, TopicPartition
 
-            from fleetstream.connectors.kafka import client_config
+            from fleetstream.connectors.kafka import _client, client_config
             topic = self.topic_prefix + TOPIC_FLEET
-            c = Consumer(client_config(self.bootstrap, {
+            c = _client(Consumer, client_config(self.bootstrap, {
                 **self.kafka_extra, "group.id": f"fleetstream-console-{uuid.uuid4().hex[:8]}",
                 "enable.auto.commit": False}))
             md = c.list_topics(topic, timeout=10)

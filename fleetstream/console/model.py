@@ -39,7 +39,7 @@ AT_RISK_P = 0.5
 """An open order is *at risk* when its latest ETA's ``p_late`` is at least this."""
 STALE_S = 300.0
 """A vehicle is drawn stale when its last fix is older than this (event time)."""
-FINAL = ("delivered", "failed", "cancelled", "expired")
+FINAL = ("delivered", "failed", "cancelled", "expired", "not_served")
 ANSWER_AFTER_S = 1.0
 """An answer is dated at least this long after its proposal: a decision's ``ts`` is
 rounded to 0.1 s, and a plan applied at its due time exists in the engine only
@@ -76,7 +76,7 @@ def proposal_row(d: dict, answer: dict | None) -> dict:
 
 def empty_kpi() -> dict:
     return {"delivered": 0, "on_time": 0, "on_time_rate": None, "at_risk": 0, "failed": 0,
-            "expired": 0, "unassigned": 0, "open": 0}
+            "expired": 0, "not_served": 0, "unassigned": 0, "open": 0}
 
 
 def kpis(orders: Iterable[dict]) -> dict:
@@ -99,6 +99,8 @@ def kpis(orders: Iterable[dict]) -> dict:
                 k["failed"] += 1
             elif st == "expired":  # no terminal event by window end + grace (docs/limits.md)
                 k["expired"] += 1
+            elif st == "not_served":  # given up by recovery of work (docs/routing.md)
+                k["not_served"] += 1
             elif st == "cancelled":
                 continue
             else:

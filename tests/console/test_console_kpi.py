@@ -44,6 +44,8 @@ def test_kpis_match_the_files(small_out):
         assert k["all"]["on_time"] == sum(1 for o in delivered if o["ts"] <= windows[o["order_id"]])
         assert k["all"]["failed"] == sum(1 for o in done.values() if o["outcome"] == "failed")
         assert k["all"]["expired"] == sum(1 for o in done.values() if o["outcome"] == "expired")
+        assert k["all"]["not_served"] == sum(1 for o in done.values()
+                                             if o["outcome"] == "not_served")
         latest = {}
         for e in etas:
             if e["ts"] <= t:

@@ -123,7 +123,8 @@
     const nums = [["on time so far", pct(a.on_time_rate), `${a.on_time} of ${a.delivered} delivered`, "on_time"],
                   ["at risk", a.at_risk, "open orders with p_late ≥ 0.5", "at_risk"],
                   ["failed", a.failed, "failed attempts (final)", "failed"],
-                  ["expired", a.expired, "not served: no outcome by window end + grace", "expired"],
+                  ["not served", a.not_served, "given up: no vehicle could serve or collect it", "not_served"],
+                  ["expired", a.expired, "no outcome by window end + grace", "expired"],
                   ["unassigned", a.unassigned, "open orders on no route", "unassigned"],
                   ["open", a.open, "orders not finished", "open"]];
     for (const [t, v, sub, key] of nums)
