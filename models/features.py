@@ -127,20 +127,41 @@ def late_features(x: dict) -> dict:
 
 
 def failure_features(x: dict) -> dict:
-    """Failure-risk features: customer history and known access difficulty, the
-    expected arrival hour (people are out at work by day), order context."""
+    """Failure-risk features (docs/models.md "Failure risk"): the customer's history
+    (failures, access failures, deliveries; not-home failures and deliveries near the
+    planned local hour, recency-weighted), known access difficulty, the building type
+    crossed with the local arrival hour band and the weekend, whether the arrival is
+    inside the hours the customer states (or the business opens) and how far outside,
+    order context.  Snapshots captured before these fields existed fall back to the
+    UTC arrival hour."""
     fails = x.get("cust_failures", 0)
     ok = x.get("cust_deliveries", 0)
     acc = x.get("cust_access_failures", 0)
-    arr_h = int((x.get("hour", 0.0) + max(0.0, x.get("horizon_s", 0.0)) / 3600.0)) % 24
-    return {
+    if "arr_hour" in x:
+        arr_h = int(x["arr_hour"]) % 24
+    else:
+        arr_h = int((x.get("hour", 0.0) + max(0.0, x.get("horizon_s", 0.0)) / 3600.0)) % 24
+    b = x.get("building", "?")
+    band = arr_h // 2
+    wk = "we" if x.get("dow", 0) >= 5 else "wd"
+    f = {
         "access_known": float(x.get("access_difficulty_known", 0)),
+        f"acc_{b}": float(x.get("access_difficulty_known", 0)),
         "fails": math.log1p(fails),
         "access_fails": math.log1p(acc),
         "deliveries": math.log1p(ok),
         "hist_rate": (1.0 + fails) / (10.0 + fails + ok) * 5.0,
-        "day": 1.0 if 8 <= arr_h < 17 else 0.0,
-        f"ah{arr_h}": 1.0,
+        f"b_{b}": 1.0,
+        f"bh_{b}_{wk}{band}": 1.0,
         f"kind_{x.get('kind', '?')}": 1.0,
         "prio": float(x.get("priority", 0)),
+        "nh_near": math.log1p(x.get("nh_near", 0.0)) * 2.0,
+        "ok_near": math.log1p(x.get("ok_near", 0.0)),
     }
+    if "stated_in" in x:
+        out_h = float(x.get("stated_out_h", 0.0))
+        f["stated_known"] = 1.0
+        f["stated_out"] = 0.0 if x["stated_in"] else 1.0
+        f["stated_out_h"] = min(3.0, out_h) / 3.0
+        f[f"so_{b}"] = f["stated_out"]
+    return f

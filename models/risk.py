@@ -29,11 +29,13 @@ P_MIN, P_MAX = 0.002, 0.998
 
 
 class RiverRisk(LearnedSeat):
+    trace: list | None = None      # set to a list to keep every progressive (p, y)
+
     def __init__(self, target: str = "late", lr: float = 0.03, l2: float = 1e-4):
         if target not in ("late", "failure"):
             raise ValueError(f"unknown risk target {target!r}")
         self.target = target
-        self.version = f"{target}-logreg-1"
+        self.version = f"{target}-logreg-{2 if target == 'failure' else 1}"
         self.n_learned = 0
         self.model = linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2,
                                                      intercept_lr=lr)
@@ -64,6 +66,8 @@ class RiverRisk(LearnedSeat):
         self.logloss.update(y, p)
         self.auc.update(y, p)
         self.watch.update(-math.log(p if y else 1 - p), {"zone": x.get("zone")})
+        if self.trace is not None:   # benchmarks/failure_risk.py: (p before learning, y)
+            self.trace.append((p, y))
         self.model.learn_one(f, y)
         self.n_learned += 1
         self.n_pos += y

@@ -36,12 +36,16 @@ def test_other_seed_other_day(tmp_path, tiny):
 def test_truth_is_kept_out_of_the_input(tiny):
     """Ground truth (availability, true leg times) is in truth/, never in the input stream."""
     raw = gzip.open(os.path.join(tiny.path, "events.jsonl.gz")).read()
-    for secret in (b"archetype", b"true_s", b"access_difficulty", b"pace"):
+    for secret in (b"archetype", b"true_s", b"access_difficulty", b"pace", b"household",
+                   b"absent_blocks", b"p_access_fail", b"p_fail"):
         assert secret not in raw
+    assert b"building_type" in raw and b"available_hours" in raw   # what a profile may say
     legs = [orjson.loads(x) for x in gzip.open(os.path.join(tiny.path, "truth", "legs.jsonl.gz"))]
     assert legs and all(leg["true_s"] > 0 and leg["provider_s"] >= 0 for leg in legs)
     attempts = [orjson.loads(x) for x in gzip.open(os.path.join(tiny.path, "truth", "attempts.jsonl.gz"))]
-    assert {"home", "access_ok"} <= set(attempts[0])
+    assert {"home", "access_ok", "p_fail"} <= set(attempts[0])
+    custs = [orjson.loads(x) for x in gzip.open(os.path.join(tiny.path, "truth", "customers.jsonl.gz"))]
+    assert {"building_type", "household", "absent_blocks", "p_access_fail"} <= set(custs[0])
 
 
 def test_recording_has_every_kind_of_input(tiny):

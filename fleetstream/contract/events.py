@@ -54,6 +54,7 @@ INPUT_TOPICS = (TOPIC_TELEMETRY, TOPIC_FLEET, TOPIC_ORDERS, TOPIC_CONDITIONS,
 
 FLEET_TYPES = ("captive", "3pl", "gig")
 VEHICLE_TYPES = ("bike", "cargo_bike", "car", "van", "truck")
+BUILDING_TYPES = ("house", "apartment", "office", "shop")
 ORDER_KINDS = ("parcel", "on_demand")
 FAIL_REASONS = ("not_home", "access", "refused", "damaged", "other")
 STOP_KINDS = ("pickup", "delivery")
@@ -699,6 +700,16 @@ class CustomerProfile(Event):
         "Daily hours the address can be accessed, UTC, 'HH:MM-HH:MM' (an end before the "
         "start runs past midnight); the order's window is narrowed to the first open "
         "interval inside it (constraint access).")
+    # -- failure-risk context (issue 9 item 5): informational, never a constraint
+    building_type: str | None = f_enum(
+        "Kind of building at the address (from address data): house, apartment, office or "
+        "shop. A feature of the failure-risk model (offices and shops keep opening hours, "
+        "homes are empty when people are out).", BUILDING_TYPES, optional=True)
+    available_hours: list = f_hours(
+        "Daily hours someone is usually there to receive, local time of the zone, "
+        "'HH:MM-HH:MM': a business's opening hours, or what the customer said. A "
+        "statement, not a constraint (unlike access_hours): a feature of the "
+        "failure-risk model.")
 
 
 EVENT_TYPES: dict[str, type[Event]] = {

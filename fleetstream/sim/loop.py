@@ -130,6 +130,7 @@ class Simulation:
             for k in ("preferred_drop", "access_instructions", "notes"):
                 if getattr(c, k):
                     ev[k] = getattr(c, k)
+            ev.update(c.avail.profile())   # building type, stated hours (sim/availability.py)
             self.emit(TOPIC_CUSTOMERS, c.id, ev)
         for o in w.orders:
             self.at(o.created_ts, self._create_order, o)
@@ -333,9 +334,9 @@ class Simulation:
         else:
             start = max(self.now, o.window[0])
             c = o.customer
-            hour = (start % 86400) / 3600
-            home = self.rng.random() < c.p_home(hour)
-            access = self.rng.random() >= c.access_difficulty
+            p_home, p_acc = c.p_home(start), c.p_access_fail()   # sim/availability.py
+            home = self.rng.random() < p_home
+            access = self.rng.random() >= p_acc
             ok = home and access
             reason = None if ok else ("access" if not access else "not_home")
             svc = o.service_s * self.rng.uniform(0.7, 1.5) if ok else self.rng.uniform(60, 180)
@@ -343,6 +344,7 @@ class Simulation:
                 svc += self.roads.walk_s(c)
             self.truth_attempts.append({"order_id": oid, "customer_id": c.id, "ts": round(start, 3),
                                         "home": home, "access_ok": access,
+                                        "p_fail": round(1.0 - p_home * (1.0 - p_acc), 4),
                                         "window_end": o.window[1], "arrived_ts": round(self.now, 3),
                                         "late": self.now > o.window[1]})
             self.at(start + svc, self._complete, v, o, ok, reason)
@@ -576,8 +578,7 @@ class Simulation:
 
     def truth_customers(self) -> Iterable[dict]:
         for c in self.world.customers:
-            out = {"customer_id": c.id, "zone": c.zone, "archetype": c.archetype,
-                   "access_difficulty": round(c.access_difficulty, 3)}
+            out = {"customer_id": c.id, "zone": c.zone, **c.avail.truth()}
             if c.site is not None:
                 out.update(self.roads.site_fields(c.site))
             yield out

@@ -12,6 +12,8 @@ import math
 import random
 from dataclasses import dataclass, field
 
+from fleetstream.sim import availability
+
 DAY0 = 1772409600.0  # 2026-03-02 00:00:00 UTC, a Monday
 LANGUAGES = (("en", 0.5), ("de", 0.25), ("es", 0.1), ("fr", 0.05), ("pl", 0.05), ("tr", 0.05))
 CITY = (52.52, 13.405)
@@ -62,13 +64,19 @@ class Scenario:
     # A shipped road graph (fleetstream/roads/data/NAME.npz): the day happens on its
     # roads (fleetstream/sim/roadworld.py, roadtruth.py).  None: the plain plane world.
     road_map: str | None = None
+    # Day index from DAY0 (a Monday): the same zones and customers (their schedules
+    # follow the day of the week), a new fleet and new orders drawn for the day.
+    # benchmarks/failure_risk.py runs consecutive days; 0 is the one-day world.
+    day: int = 0
 
     def fields(self) -> dict:
-        """The scenario's parameters for the manifest (``road_map`` only when set, so the
-        plane scenarios' manifests are unchanged)."""
+        """The scenario's parameters for the manifest (``road_map`` and ``day`` only when
+        set, so the plane scenarios' manifests are unchanged)."""
         d = dict(self.__dict__)
         if d.get("road_map") is None:
             d.pop("road_map", None)
+        if not d.get("day"):
+            d.pop("day", None)
         return d
 
     @classmethod
@@ -108,20 +116,22 @@ class Customer:
     zone: str
     location: tuple
     language: str
-    archetype: str              # commuter | home | mixed (truth: availability pattern)
-    access_difficulty: float    # truth: probability of an access problem
+    archetype: str              # commuter | home | mixed (legacy draw, kept for the stream)
+    access_difficulty: float    # legacy draw (kept for the stream); truth: avail.p_access_fail
     preferred_drop: str | None
     access_instructions: str | None
     notes: str | None
     service_requirements: list
     site: object = None         # truth on a road map: roadworld.Site (building, parking, walk)
+    avail: object = None        # truth: availability.Availability (weekly schedule, access)
 
-    def p_home(self, hour: float) -> float:
-        if self.archetype == "home":
-            return 0.97
-        if self.archetype == "commuter":
-            return 0.82 if 8 <= hour < 17 else 0.93
-        return 0.92
+    def p_home(self, ts: float) -> float:
+        """P(someone answers the door) at epoch ``ts`` (sim/availability.py)."""
+        return self.avail.p_home(ts)
+
+    def p_access_fail(self) -> float:
+        """P(an attempt fails for access: a code, a gate, a badge the driver lacks)."""
+        return self.avail.p_access_fail
 
 
 @dataclass
@@ -207,6 +217,9 @@ def _pick(rng: random.Random, weighted) -> str:
 
 class World:
     def __init__(self, sc: Scenario):
+        if sc.day:
+            self._next_day(sc)
+            return
         self.sc = sc
         rng = self.rng = random.Random(sc.seed)
         self.day0 = DAY0
@@ -227,6 +240,20 @@ class World:
         self.orders: list[SimOrder] = []
         for zone in self.zones:
             self._make_customers(zone)
+            self._make_fleet(zone)
+            self._make_orders(zone)
+
+    def _next_day(self, sc: Scenario) -> None:
+        """Day ``sc.day`` of the world of day 0: same zones and customers, a fleet and
+        orders of its own (drawn from a stream of the seed and the day)."""
+        base = World(Scenario(**{**sc.__dict__, "day": 0}))
+        self.sc = sc
+        self.rng = random.Random(sc.seed * 10_007 + sc.day)
+        self.day0 = DAY0 + 86400.0 * sc.day
+        self.zones, self.placement, self.customers = base.zones, base.placement, base.customers
+        self.zone_nodes = getattr(base, "zone_nodes", None)
+        self.vehicles, self.orders = [], []
+        for zone in self.zones:
             self._make_fleet(zone)
             self._make_orders(zone)
 
@@ -277,6 +304,9 @@ class World:
                 service_requirements=["call_ahead"] if rng.random() < 0.05 else [],
                 site=site,
             ))
+            c = self.customers[-1]   # its schedule comes from its own stream (availability.py)
+            c.avail = availability.draw(sc.seed, c.id, site.building if site is not None else None,
+                                        hard)
 
     def _make_fleet(self, zone: Zone) -> None:
         sc, rng = self.sc, self.rng

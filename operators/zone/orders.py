@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleetstream.models.availability import note_outcome
 from fleetstream.operators.routing.constraints import apply_requirements, requirements_from_profile
 from fleetstream.operators.state import (CANCELLED, DELIVERED, DELIVERY, DONE, FAILED, ONBOARD, PICKUP,
                                          Order)
@@ -144,6 +145,8 @@ class OrderLifecycle:
         seen_customer(st, o.customer_id, ev.ts)
         tally = "failures" if failed else "deliveries"
         c[tally] = c.get(tally, 0) + 1
+        note_outcome(c, ev.ts, self.world.settings.timezone, failed,
+                     getattr(ev, "reason", None))   # models/availability.py
         if failed:
             key = f"{ev.reason}_failures" if ev.reason in ("access", "not_home") else "other_failures"
             c[key] = c.get(key, 0) + 1

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
+from fleetstream.models.availability import risk_context
 from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.state import AT_DEPOT, DELIVERY, Order, Vehicle
 from fleetstream.operators.traveltime import (HaversineProvider, Point, TravelTimeProvider,
@@ -300,7 +301,10 @@ class World:
                   "access_instructions": ev.access_instructions, "notes": ev.notes,
                   "service_requirements": list(ev.service_requirements),
                   "max_vehicle_type": ev.max_vehicle_type, "access_codes": list(ev.access_codes),
-                  "access_hours": list(ev.access_hours)})
+                  "access_hours": list(ev.access_hours),
+                  # failure-risk context (models/availability.py, issue 9 item 5)
+                  "building_type": ev.building_type,
+                  "available_hours": list(ev.available_hours)})
 
     # ------------------------------------------------------------------ legs
 
@@ -385,4 +389,5 @@ class World:
                 "cust_failures": c.get("failures", 0), "cust_deliveries": c.get("deliveries", 0),
                 "cust_access_failures": c.get("access_failures", 0),
                 "access_difficulty_known": 1 if c.get("access_instructions") else 0,
-                "kind": o.kind}
+                "kind": o.kind,
+                **risk_context(c, arrive, self.settings.timezone)}   # models/availability.py

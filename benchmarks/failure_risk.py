@@ -1,0 +1,203 @@
+"""Failure risk over several simulated days: how predictable failed attempts are
+(the simulator's hidden truth) and how much of it the engine learns from events.
+
+For each seed, ``--days`` consecutive weekdays of one world (same customers, new
+fleet and orders each day; engine in process, closed loop).  The engine keeps its
+failure-risk seat and its customer records from one day to the next, as an engine
+that runs on would (everything else it has is the day's own):
+
+- **hidden-truth AUC**: ROC-AUC of the simulator's own probability of a failed
+  attempt (``truth/attempts`` ``p_fail``: availability schedule and access,
+  fleetstream/sim/availability.py) against what happened, over every delivery
+  attempt (mean of the days): the ceiling for any model;
+- **engine AUC**: ROC-AUC of the engine's failure-risk seat (models/risk.py) by
+  progressive validation, one score per attempt: the prediction of the order's
+  last snapshot before the outcome (what a contact-ahead alert would use), made by
+  the model as it is *before* it learns that outcome; pooled over days 1..N-1
+  (warm), and for the last day and day 0 (cold start) alone;
+- the failure rate (failed attempts / attempts, not home and access).
+
+Prints per seed and mean / sd; ``--json`` writes them.  Usage::
+
+    .venv/bin/python benchmarks/failure_risk.py --scenario small --seeds 1,2,3,4,5
+    .venv/bin/python benchmarks/failure_risk.py --scenario andorra --seeds 1,2,3 --days 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import statistics
+import sys
+import time
+
+import orjson
+
+
+def roc_auc(scores: list[float], labels: list[bool]) -> float:
+    """Exact ROC-AUC (ties count half), or nan without both classes.
+
+    >>> roc_auc([0.1, 0.4, 0.35, 0.8], [False, False, True, True])
+    0.75
+    """
+    pairs = sorted(zip(scores, labels))
+    n_pos = sum(1 for _, y in pairs if y)
+    n_neg = len(pairs) - n_pos
+    if not n_pos or not n_neg:
+        return float("nan")
+    rank_sum, i = 0.0, 0
+    while i < len(pairs):
+        j = i
+        while j < len(pairs) and pairs[j][0] == pairs[i][0]:
+            j += 1
+        avg_rank = (i + 1 + j) / 2.0
+        rank_sum += avg_rank * sum(1 for k in range(i, j) if pairs[k][1])
+        i = j
+    return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+
+
+def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
+            xs: list | None = None) -> dict:
+    """One closed-loop day: hidden-truth and engine failure-risk figures.
+
+    ``carry`` (zone -> what the engine kept of the previous day: its failure-risk
+    seat and its customer records) is read, and replaced by this day's, so that
+    consecutive days behave like an engine that runs on (models and customer history
+    persist; vehicles and orders are the day's own).  ``xs``: filled with the
+    (captured features, failed) of every attempt's last snapshot."""
+    from fleetstream.contract.settings import EngineSettings
+    from fleetstream.engine import LocalEngine
+    from fleetstream.models.risk import RiverRisk
+    from fleetstream.sim.loop import Simulation
+    from fleetstream.sim.world import Scenario
+    from fleetstream.wiring import build_zone_engine
+
+    settings = EngineSettings()
+    traces: dict[str, list] = {}
+    engines: dict = {}
+    last: dict[str, list] = {}
+
+    def factory(zone: str):
+        eng = build_zone_engine(zone, settings)
+        if carry and zone in carry:
+            snap, customers = carry[zone]
+            eng.seats.failure_risk = RiverRisk.restore(snap)
+            eng.state.customers.update(copy.deepcopy(customers))
+        engines[zone] = eng
+        seat = eng.seats.failure_risk
+        seat.trace = traces.setdefault(zone, [])
+        learn = eng.forecasting.learn_outcome
+
+        def learn_outcome(o, failed, _learn=learn, _seat=seat):
+            if o.snaps:   # the last snapshot's prediction, before anything is learnt
+                last.setdefault(zone, []).append((_seat.predict_proba(o.snaps[-1]["xr"]),
+                                                  bool(failed)))
+                if xs is not None:
+                    xs.append((o.snaps[-1]["xr"], bool(failed)))
+            _learn(o, failed)
+        eng.forecasting.learn_outcome = learn_outcome
+        return eng
+
+    sc = Scenario.preset(scenario, seed)
+    if day:
+        sc = Scenario(**{**sc.__dict__, "day": day})
+    sim = Simulation(sc, LocalEngine(settings, zone_factory=factory))
+    sim.run()
+    att = sim.truth_attempts
+    if carry is not None:
+        for z, eng in engines.items():
+            seat = eng.seats.failure_risk
+            seat.trace = None
+            carry[z] = (seat.snapshot(), copy.deepcopy(eng.state.customers))
+    y_true = [not (a["home"] and a["access_ok"]) for a in att]
+    all_pairs = [p for z in sorted(traces) for p in traces[z]]
+    last_pairs = [p for z in sorted(last) for p in last[z]]
+    return {
+        "seed": seed, "day": day, "attempts": len(att),
+        "failure_rate": round(sum(y_true) / max(1, len(att)), 4),
+        "not_home": sum(1 for a in att if not a["home"]),
+        "access": sum(1 for a in att if a["home"] and not a["access_ok"]),
+        "truth_auc": round(roc_auc([a["p_fail"] for a in att], y_true), 4),
+        "engine_auc": round(roc_auc([p for p, _ in last_pairs], [y for _, y in last_pairs]), 4),
+        "engine_n": len(last_pairs), "_pairs": last_pairs,
+        "seat_auc_snapshots": round(roc_auc([p for p, _ in all_pairs],
+                                            [y for _, y in all_pairs]), 4),
+    }
+
+
+def run_seed(scenario: str, seed: int, days: int, say=None) -> dict:
+    """``days`` consecutive weekdays of one world (day 0 cold); the figures of each
+    day and of the last day, which the engine meets with what it learnt before."""
+    carry: dict = {}
+    per_day = []
+    for d in range(days):
+        t0 = time.perf_counter()
+        r = run_day(scenario, seed, d, carry)
+        per_day.append(r)
+        if say:
+            say(f"  seed {seed} day {d}: attempts {r['attempts']}  failed "
+                f"{r['failure_rate']:.1%}  truth AUC {r['truth_auc']:.3f}  engine AUC "
+                f"{r['engine_auc']:.3f} (n {r['engine_n']})  [{time.perf_counter() - t0:.0f} s]")
+    warm = [p for r in per_day[1:] for p in r["_pairs"]] or per_day[0]["_pairs"]
+    for r in per_day:
+        del r["_pairs"]
+    return {"seed": seed, "days": per_day,
+            "failure_rate": round(statistics.fmean(r["failure_rate"] for r in per_day), 4),
+            "truth_auc": round(statistics.fmean(r["truth_auc"] for r in per_day), 4),
+            "engine_auc": round(roc_auc([p for p, _ in warm], [y for _, y in warm]), 4),
+            "engine_auc_last_day": per_day[-1]["engine_auc"],
+            "engine_auc_day0": per_day[0]["engine_auc"]}
+
+
+def summary(rows: list[dict], key: str) -> dict:
+    v = [r[key] for r in rows]
+    return {"mean": round(statistics.fmean(v), 4),
+            "sd": round(statistics.stdev(v), 4) if len(v) > 1 else 0.0,
+            "min": min(v), "max": max(v)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scenario", default="small",
+                    help="simulated scenario (tiny, small, metro, disrupted, zones8, andorra); "
+                         "default small")
+    ap.add_argument("--seeds", default="1,2,3,4,5",
+                    help="comma-separated seeds, one simulated day each (default 1,2,3,4,5)")
+    ap.add_argument("--days", type=int, default=5,
+                    help="consecutive weekdays per seed (default 5): the engine keeps its "
+                         "failure-risk model and customer history from day to day; figures "
+                         "are those of the last day (and of day 0, cold)")
+    ap.add_argument("-q", "--quiet", action="store_true", help="no per-day progress lines")
+    ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
+    a = ap.parse_args(argv)
+    try:
+        seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
+    except ValueError:
+        print(f"failure_risk: --seeds must be integers separated by commas, got {a.seeds!r}",
+              file=sys.stderr)
+        return 2
+    say = (lambda m: print(m, file=sys.stderr, flush=True)) if not a.quiet else None
+    rows = []
+    for seed in seeds:
+        r = run_seed(a.scenario, seed, a.days, say)
+        rows.append(r)
+        print(f"seed {seed:>4}: failed {r['failure_rate']:.1%}  truth AUC {r['truth_auc']:.3f}  "
+              f"engine AUC days 1-{a.days - 1} {r['engine_auc']:.3f}  last day "
+              f"{r['engine_auc_last_day']:.3f}  day 0 (cold) {r['engine_auc_day0']:.3f}",
+              flush=True)
+    keys = ("failure_rate", "truth_auc", "engine_auc", "engine_auc_last_day", "engine_auc_day0")
+    summ = {k: summary(rows, k) for k in keys}
+    for k in keys:
+        s = summ[k]
+        print(f"{k:>18}: mean {s['mean']:.3f}  sd {s['sd']:.3f}  range "
+              f"{s['min']:.3f}-{s['max']:.3f}")
+    if a.json:
+        with open(a.json, "wb") as f:
+            f.write(orjson.dumps({"scenario": a.scenario, "seeds": seeds, "per_seed": rows,
+                                  "summary": summ}, option=orjson.OPT_INDENT_2))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
