@@ -9,7 +9,7 @@ policy that decides whether a message goes out (:class:`CustomerMessages`):
   than ``notify_window_change_s``; at most ``notify_customer_max_per_day`` messages
   per customer per local day, one of them kept for a possible ``order_not_served``
   of each of the customer's open orders (so updates take at most max minus the open
-  orders, and at least one); none in the quiet hours (``notify_quiet_hours``: the
+  orders); none in the quiet hours (``notify_quiet_hours``: the
   latest one is held and sent when they end, if the order is still open);
 * a message whose time differs from the last one told for the same order says so,
   and why ("later than the 10:05 in our last message, because ...");
@@ -236,12 +236,13 @@ class CustomerMessages:
 
     def update_limit(self, state: Any, customer_id: str) -> int:
         """Updates a customer may get today: the daily cap minus one message kept for a
-        possible ``order_not_served`` of each of their open orders, at least one (a
-        customer with two orders on a metro day got 5 messages when two of them were
-        not served; with this rule: at most the cap unless more orders than the cap
-        are not served, since each of them must be told)."""
+        possible ``order_not_served`` of each of their open orders (a customer with
+        several orders on a metro day got 4-5 messages when they were not served; with
+        this rule the cap holds unless an order created later, or more orders than the
+        cap, are not served, since each of them must be told).  A customer with as many
+        open orders as the cap gets no updates, only what is final."""
         open_n = sum(1 for x in state.orders.values() if x.customer_id == customer_id)
-        return max(1, self.s.notify_customer_max_per_day - max(1, open_n))
+        return max(0, self.s.notify_customer_max_per_day - max(1, open_n))
 
     def told(self, state: Any, customer_id: str) -> dict:
         return state.customers.setdefault(customer_id, {}).setdefault("told", {})

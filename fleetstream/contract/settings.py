@@ -93,8 +93,7 @@ class EngineSettings:
     notify_customer_max_per_day: int = 3
     """Messages per customer per local day at most; one is kept for a possible
     'will not be served' message of each of the customer's open orders, which is always
-    sent (updates take at most this minus the open orders, at least one;
-    docs/notifications.md)."""
+    sent (updates take at most this minus the open orders; docs/notifications.md)."""
     notify_customer_interval_s: float = 3600.0
     """At most one update per customer in this period, unless the promised time moved
     by more than ``notify_window_change_s``."""

@@ -120,3 +120,11 @@ def test_every_customer_whose_order_will_not_be_served_is_told_why() -> None:
                    if t == "fs.notifications")
     assert [n[:2] for n in notes] == [("o1", "order_not_served"), ("o2", "order_not_served")]
     assert "no vehicle could reach you within the window" in notes[0][2]
+
+
+def test_as_many_open_orders_as_the_cap_get_only_final_messages() -> None:
+    eng = _zone(notify_customer_max_per_day=2)   # the customer has two open orders
+    assert _say(eng, T0) == [] and eng.stats["notifications_capped"] == 1
+    out: list = []
+    eng.retention.expire_orders(T0 + 4 * 3600 + eng.limits.order_grace_s + 1, ["e-x"], out)
+    assert [r["kind"] for t, r in out if t == "fs.notifications"] == ["order_not_served"] * 2
