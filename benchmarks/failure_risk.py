@@ -15,12 +15,22 @@ that runs on would (everything else it has is the day's own):
   last snapshot before the outcome (what a contact-ahead alert would use), made by
   the model as it is *before* it learns that outcome; pooled over days 1..N-1
   (warm), and for the last day and day 0 (cold start) alone;
-- the failure rate (failed attempts / attempts, not home and access).
+- the failure rate (failed attempts / attempts, not home and access);
+- the engine's ``failure_risk`` alerts on days 1..N-1: precision (alerted orders
+  whose attempt after the alert failed) and recall (failed attempts alerted
+  before), and precision / recall of flagging the last snapshot at p >= 0.2, 0.3,
+  0.5; ``--failure-risk-on`` sets the alert threshold;
+- with ``--contact-reply R``, each seed again with contact ahead (the simulated
+  customers answer an alert with probability R and arrange for the delivery,
+  fleetstream/sim/availability.py): failed attempts on days 1..N-1 without and
+  with it.
 
 Prints per seed and mean / sd; ``--json`` writes them.  Usage::
 
     .venv/bin/python benchmarks/failure_risk.py --scenario small --seeds 1,2,3,4,5
     .venv/bin/python benchmarks/failure_risk.py --scenario andorra --seeds 1,2,3 --days 3
+    .venv/bin/python benchmarks/failure_risk.py --seeds 1,2,3,4,5 --contact-reply 0.6 \
+        --failure-risk-on 0.3
 """
 
 from __future__ import annotations
@@ -57,7 +67,8 @@ def roc_auc(scores: list[float], labels: list[bool]) -> float:
 
 
 def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
-            xs: list | None = None) -> dict:
+            xs: list | None = None, contact_reply: float = 0.0,
+            failure_risk_on: float | None = None) -> dict:
     """One closed-loop day: hidden-truth and engine failure-risk figures.
 
     ``carry`` (zone -> what the engine kept of the previous day: its failure-risk
@@ -73,6 +84,8 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
     from fleetstream.wiring import build_zone_engine
 
     settings = EngineSettings()
+    if failure_risk_on is not None:
+        settings = EngineSettings(**{**settings.__dict__, "failure_risk_on": failure_risk_on})
     traces: dict[str, list] = {}
     engines: dict = {}
     last: dict[str, list] = {}
@@ -99,8 +112,8 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
         return eng
 
     sc = Scenario.preset(scenario, seed)
-    if day:
-        sc = Scenario(**{**sc.__dict__, "day": day})
+    if day or contact_reply:
+        sc = Scenario(**{**sc.__dict__, "day": day, "contact_reply": contact_reply})
     sim = Simulation(sc, LocalEngine(settings, zone_factory=factory))
     sim.run()
     att = sim.truth_attempts
@@ -110,6 +123,18 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
             seat.trace = None
             carry[z] = (seat.snapshot(), copy.deepcopy(eng.state.customers))
     y_true = [not (a["home"] and a["access_ok"]) for a in att]
+    alert_ts: dict[str, float] = {}
+    for topic, _key, rec in sim.outputs:
+        if topic == "fs.alerts" and rec.get("kind") == "failure_risk":
+            for oid in rec.get("order_ids", ()):
+                alert_ts.setdefault(oid, rec["ts"])
+    flagged_fail, leads, hit_orders = 0, [], set()
+    for a, y in zip(att, y_true):
+        t = alert_ts.get(a["order_id"])
+        if t is not None and t <= a["ts"]:
+            leads.append((a["ts"] - t) / 60.0)
+            flagged_fail += y
+            hit_orders.add(a["order_id"]) if y else None
     all_pairs = [p for z in sorted(traces) for p in traces[z]]
     last_pairs = [p for z in sorted(last) for p in last[z]]
     return {
@@ -120,33 +145,60 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
         "truth_auc": round(roc_auc([a["p_fail"] for a in att], y_true), 4),
         "engine_auc": round(roc_auc([p for p, _ in last_pairs], [y for _, y in last_pairs]), 4),
         "engine_n": len(last_pairs), "_pairs": last_pairs,
+        "failed": sum(y_true), "alerts": len(alert_ts),
+        "alerts_on_failed_orders": len(hit_orders), "alerted_failed_attempts": flagged_fail,
+        "alert_median_lead_min": round(statistics.median(leads), 1) if leads else None,
+        "contacted": len(sim.contacted), "arranged": len(sim.arranged),
         "seat_auc_snapshots": round(roc_auc([p for p, _ in all_pairs],
                                             [y for _, y in all_pairs]), 4),
     }
 
 
-def run_seed(scenario: str, seed: int, days: int, say=None) -> dict:
+def _pr_at(pairs: list, thr: float) -> tuple[float, float]:
+    """Precision and recall of flagging p >= thr (per attempt, last snapshot)."""
+    tp = sum(1 for p, y in pairs if p >= thr and y)
+    fl = sum(1 for p, _ in pairs if p >= thr)
+    pos = sum(1 for _, y in pairs if y)
+    return (round(tp / fl, 3) if fl else float("nan")), (round(tp / pos, 3) if pos else float("nan"))
+
+
+def run_seed(scenario: str, seed: int, days: int, say=None, contact_reply: float = 0.0,
+             failure_risk_on: float | None = None) -> dict:
     """``days`` consecutive weekdays of one world (day 0 cold); the figures of each
-    day and of the last day, which the engine meets with what it learnt before."""
+    day, of days 1..N-1 pooled (warm) and of the last day and day 0."""
     carry: dict = {}
     per_day = []
     for d in range(days):
         t0 = time.perf_counter()
-        r = run_day(scenario, seed, d, carry)
+        r = run_day(scenario, seed, d, carry, contact_reply=contact_reply,
+                    failure_risk_on=failure_risk_on)
         per_day.append(r)
         if say:
-            say(f"  seed {seed} day {d}: attempts {r['attempts']}  failed "
-                f"{r['failure_rate']:.1%}  truth AUC {r['truth_auc']:.3f}  engine AUC "
-                f"{r['engine_auc']:.3f} (n {r['engine_n']})  [{time.perf_counter() - t0:.0f} s]")
-    warm = [p for r in per_day[1:] for p in r["_pairs"]] or per_day[0]["_pairs"]
+            say(f"  seed {seed} day {d}{' contact' if contact_reply else ''}: attempts "
+                f"{r['attempts']}  failed {r['failure_rate']:.1%}  truth AUC "
+                f"{r['truth_auc']:.3f}  engine AUC {r['engine_auc']:.3f} (n {r['engine_n']})  "
+                f"alerts {r['alerts']}  [{time.perf_counter() - t0:.0f} s]")
+    wd = per_day[1:] or per_day
+    warm = [p for r in wd for p in r["_pairs"]]
     for r in per_day:
         del r["_pairs"]
-    return {"seed": seed, "days": per_day,
-            "failure_rate": round(statistics.fmean(r["failure_rate"] for r in per_day), 4),
-            "truth_auc": round(statistics.fmean(r["truth_auc"] for r in per_day), 4),
-            "engine_auc": round(roc_auc([p for p, _ in warm], [y for _, y in warm]), 4),
-            "engine_auc_last_day": per_day[-1]["engine_auc"],
-            "engine_auc_day0": per_day[0]["engine_auc"]}
+    alerts = sum(r["alerts"] for r in wd)
+    failed = sum(r["failed"] for r in wd)
+    out = {"seed": seed, "days": per_day,
+           "failure_rate": round(statistics.fmean(r["failure_rate"] for r in per_day), 4),
+           "truth_auc": round(statistics.fmean(r["truth_auc"] for r in per_day), 4),
+           "engine_auc": round(roc_auc([p for p, _ in warm], [y for _, y in warm]), 4),
+           "engine_auc_last_day": per_day[-1]["engine_auc"],
+           "engine_auc_day0": per_day[0]["engine_auc"],
+           "warm_attempts": sum(r["attempts"] for r in wd), "warm_failed": failed,
+           "alerts": alerts,
+           "alert_precision": round(sum(r["alerts_on_failed_orders"] for r in wd) / alerts, 3)
+           if alerts else float("nan"),
+           "alert_recall": round(sum(r["alerted_failed_attempts"] for r in wd) / failed, 3)
+           if failed else float("nan")}
+    for thr in (0.2, 0.3, 0.5):
+        out[f"precision_at_{thr}"], out[f"recall_at_{thr}"] = _pr_at(warm, thr)
+    return out
 
 
 def summary(rows: list[dict], key: str) -> dict:
@@ -163,11 +215,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="simulated scenario (tiny, small, metro, disrupted, zones8, andorra); "
                          "default small")
     ap.add_argument("--seeds", default="1,2,3,4,5",
-                    help="comma-separated seeds, one simulated day each (default 1,2,3,4,5)")
+                    help="comma-separated seeds, one world each (default 1,2,3,4,5)")
     ap.add_argument("--days", type=int, default=5,
                     help="consecutive weekdays per seed (default 5): the engine keeps its "
                          "failure-risk model and customer history from day to day; figures "
-                         "are those of the last day (and of day 0, cold)")
+                         "are those of days 1..N-1 pooled, the last day and day 0 (cold)")
+    ap.add_argument("--failure-risk-on", type=float, default=None,
+                    help="engine.failure_risk_on for the run (alert threshold; default: the "
+                         "setting's default)")
+    ap.add_argument("--contact-reply", type=float, default=0.0,
+                    help="also run every seed with contact ahead: the simulated customers "
+                         "answer a failure_risk alert with this probability and arrange for "
+                         "the delivery (sim/availability.py); prints failed attempts before "
+                         "and after")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-day progress lines")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = ap.parse_args(argv)
@@ -180,13 +240,29 @@ def main(argv: list[str] | None = None) -> int:
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not a.quiet else None
     rows = []
     for seed in seeds:
-        r = run_seed(a.scenario, seed, a.days, say)
+        r = run_seed(a.scenario, seed, a.days, say, failure_risk_on=a.failure_risk_on)
+        if a.contact_reply > 0:
+            c = run_seed(a.scenario, seed, a.days, say, a.contact_reply, a.failure_risk_on)
+            r["contact"] = {k: c[k] for k in ("warm_attempts", "warm_failed", "alerts",
+                                              "engine_auc")}
+            r["failed_reduction"] = round(1 - c["warm_failed"] / max(1, r["warm_failed"]), 4)
+            print(f"seed {seed:>4}: contact ahead (reply {a.contact_reply:g}): failed attempts "
+                  f"days 1-{a.days - 1} {r['warm_failed']} -> {c['warm_failed']} "
+                  f"({-r['failed_reduction']:+.1%})", flush=True)
         rows.append(r)
+        print(f"seed {seed:>4}: alerts {r['alerts']} precision {r['alert_precision']} recall "
+              f"{r['alert_recall']}; flag p>=0.2: P {r['precision_at_0.2']} R "
+              f"{r['recall_at_0.2']}, p>=0.3: P {r['precision_at_0.3']} R "
+              f"{r['recall_at_0.3']}, p>=0.5: P {r['precision_at_0.5']} R "
+              f"{r['recall_at_0.5']}", flush=True)
         print(f"seed {seed:>4}: failed {r['failure_rate']:.1%}  truth AUC {r['truth_auc']:.3f}  "
               f"engine AUC days 1-{a.days - 1} {r['engine_auc']:.3f}  last day "
               f"{r['engine_auc_last_day']:.3f}  day 0 (cold) {r['engine_auc_day0']:.3f}",
               flush=True)
-    keys = ("failure_rate", "truth_auc", "engine_auc", "engine_auc_last_day", "engine_auc_day0")
+    keys = ("failure_rate", "truth_auc", "engine_auc", "engine_auc_last_day", "engine_auc_day0",
+            "alert_precision", "alert_recall")
+    if a.contact_reply > 0:
+        keys += ("failed_reduction",)
     summ = {k: summary(rows, k) for k in keys}
     for k in keys:
         s = summ[k]

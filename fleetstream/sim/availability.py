@@ -170,3 +170,15 @@ def draw(seed: int, customer_id: str, building: str | None, hard_access: bool) -
         p_acc = rng.uniform(0.003, 0.01)
     return Availability(building, household, tuple(absent), tuple(weekend), p_abs, hard_access,
                         p_acc, tuple(stated), cs)
+
+
+# A customer contacted ahead of a risky delivery (the engine's failure_risk alert)
+# who replies arranges for it: stays in, names a neighbour or a safe place.  The
+# reply removes this share of the chance that nobody answers the door (never the
+# access problems).  An assumption of the simulated world, not a measurement.
+CONTACT_FIX = 0.75
+
+
+def after_contact(p_home: float) -> float:
+    """P(someone answers the door) for an attempt the customer has arranged for."""
+    return 1.0 - (1.0 - p_home) * (1.0 - CONTACT_FIX)

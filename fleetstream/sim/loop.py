@@ -27,7 +27,8 @@ from fleetstream.sim import handover
 from fleetstream.sim.dispatcher import SimDispatcher
 from fleetstream.contract.events import (TOPIC_APPROVALS, TOPIC_CONDITIONS, TOPIC_CUSTOMERS, TOPIC_FLEET,
                                 TOPIC_ORDERS, TOPIC_TELEMETRY)
-from fleetstream.contract.outputs import TOPIC_DECISIONS
+from fleetstream.contract.outputs import TOPIC_ALERTS, TOPIC_DECISIONS
+from fleetstream.sim import availability
 from fleetstream.sim.world import (TRUE_CONGESTION, VEHICLE_SPECS, Scenario, SimOrder, SimVehicle,
                                    World)
 from fleetstream.operators.pipeline import InMsg
@@ -76,6 +77,11 @@ class Simulation:
         self.decisions_seen = 0
         self.late_ping_count = 0
         self.dup_count = 0
+        # Contact ahead (Scenario.contact_reply): its own stream, so that a day without
+        # it draws exactly what it drew before.
+        self.contact_rng = random.Random(scenario.seed * 7_727 + 5)
+        self.contacted: set[str] = set()
+        self.arranged: set[str] = set()
         # On a road map: the world's true speed model and the map provider's view
         # (recorded beside each leg for scoring; the engine runs its own provider).
         self.roads = None
@@ -117,6 +123,8 @@ class Simulation:
             self.outputs.append(out)
             if out[0] == TOPIC_DECISIONS:
                 self._on_decision(out[2])
+            elif out[0] == TOPIC_ALERTS and self.sc.contact_reply > 0:
+                self._contact_ahead(out[2])
 
     # ------------------------------------------------------------------ run
 
@@ -335,6 +343,8 @@ class Simulation:
             start = max(self.now, o.window[0])
             c = o.customer
             p_home, p_acc = c.p_home(start), c.p_access_fail()   # sim/availability.py
+            if oid in self.arranged:     # contacted ahead, the customer arranged for it
+                p_home = availability.after_contact(p_home)
             home = self.rng.random() < p_home
             access = self.rng.random() >= p_acc
             ok = home and access
@@ -426,6 +436,18 @@ class Simulation:
         self.at(self.now + gap, self._ping, v, token)
 
     # ------------------------------------------------------------------ decisions
+
+    def _contact_ahead(self, a: dict) -> None:
+        """A failure_risk alert: the customer is contacted; with probability
+        ``contact_reply`` it replies and arranges for the delivery."""
+        if a.get("kind") != "failure_risk":
+            return
+        for oid in a.get("order_ids", ()):
+            if oid in self.contacted:
+                continue
+            self.contacted.add(oid)
+            if self.contact_rng.random() < self.sc.contact_reply:
+                self.arranged.add(oid)
 
     def _on_decision(self, d: dict) -> None:
         self.decisions_seen += 1

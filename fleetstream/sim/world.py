@@ -68,15 +68,21 @@ class Scenario:
     # follow the day of the week), a new fleet and new orders drawn for the day.
     # benchmarks/failure_risk.py runs consecutive days; 0 is the one-day world.
     day: int = 0
+    # Share of customers contacted ahead (the engine's failure_risk alerts) who reply
+    # and arrange for the delivery (sim/availability.py after_contact); 0: nobody is
+    # contacted (the recordings' default).  benchmarks/failure_risk.py --contact-reply.
+    contact_reply: float = 0.0
 
     def fields(self) -> dict:
-        """The scenario's parameters for the manifest (``road_map`` and ``day`` only when
-        set, so the plane scenarios' manifests are unchanged)."""
+        """The scenario's parameters for the manifest (``road_map``, ``day`` and
+        ``contact_reply`` only when set, so the plane scenarios' manifests are unchanged)."""
         d = dict(self.__dict__)
         if d.get("road_map") is None:
             d.pop("road_map", None)
         if not d.get("day"):
             d.pop("day", None)
+        if not d.get("contact_reply"):
+            d.pop("contact_reply", None)
         return d
 
     @classmethod

@@ -188,3 +188,21 @@ def test_a_later_day_has_the_same_customers_and_its_own_orders():
     sat = [c.avail.p_home(DAY0 + 5 * 86400 + 11 * 3600) for c in w0.customers
            if c.avail.building == "office"]
     assert sat and max(sat) < 0.5   # offices are closed on Saturday
+
+
+def test_contact_ahead_in_the_simulator():
+    """A failure_risk alert is a contact ahead: with contact_reply the simulated
+    customer may arrange for the delivery (fewer not-home failures for that order);
+    without it (the default) alerts change nothing and nothing is drawn."""
+    from fleetstream.sim.loop import Simulation
+    sc = Scenario.preset("tiny")
+    off = Simulation(sc, engine=None)
+    assert off.sc.contact_reply == 0.0
+    on = Simulation(Scenario(**{**sc.__dict__, "contact_reply": 1.0}), engine=None)
+    alert = {"kind": "failure_risk", "order_ids": ["OZ1-00001", "OZ1-00002"]}
+    on._contact_ahead(alert)
+    on._contact_ahead({"kind": "late_risk", "order_ids": ["OZ1-00003"]})
+    assert on.arranged == {"OZ1-00001", "OZ1-00002"} == on.contacted
+    assert availability.after_contact(0.3) == pytest.approx(0.825)
+    assert availability.after_contact(0.98) > 0.98
+    assert "contact_reply" not in sc.fields()
