@@ -155,7 +155,8 @@ def _captured(seed: int, days: int) -> list[tuple[dict, bool]]:
 def test_engine_model_learns_failure_risk_online():
     """The engine's failure-risk seat, scored before it learns each label
     (progressive validation) over three simulated days, ranks the third day's
-    attempts well above chance; the same stream gives the same probabilities."""
+    attempts well (above what customer history and the hour alone give); the same
+    stream gives the same probabilities."""
     rows = _captured(6, 3)
     split = len(rows) * 2 // 3
 
@@ -169,7 +170,7 @@ def test_engine_model_learns_failure_risk_online():
 
     ps = run()
     auc = roc_auc(ps[split:], [y for _, y in rows[split:]])
-    assert auc >= 0.7, auc
+    assert auc >= 0.77, auc   # 0.80; the history-and-hour features of before: 0.73
     assert ps == run()
     assert all(math.isfinite(p) and 0 < p < 1 for p in ps)
 
