@@ -239,8 +239,10 @@ def _start_of(v: Vehicle, now: float) -> tuple[Point, float]:
 
 def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                    tt: TravelFn, dist: DistFn, timing: Timing | None = None,
-                   pair_window: int = 6, balance_cost: float = 0.0) -> tuple[Insertion | None, str]:
-    """Cheapest feasible position(s) for ``o`` in ``v``'s route, or (None, constraint)."""
+                   pair_window: int = 6, balance: Any = None) -> tuple[Insertion | None, str]:
+    """Cheapest feasible position(s) for ``o`` in ``v``'s route, or (None, constraint).
+    ``balance``: an :class:`operators.balance.Balance` (the workload-balance term,
+    docs/routing.md "Workload balance"), or None for none."""
     why = static_reject(o, v)
     if why:
         return None, why
@@ -252,7 +254,7 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
     if RC.engine_break(v, from_ts) is not None:
         from fleetstream.operators.dispatch_breaks import insert_retimed
         return insert_retimed(o, v, orders, from_pos, from_ts, tt, dist, pair_window,
-                              balance_cost)
+                              balance)
     if timing is None:
         timing = route_timing(v, stops, orders, from_pos, from_ts, tt)
     drive_left = RC.engine_drive_left(v)
@@ -263,9 +265,11 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
     ws = timing.window_start
     km_cost = v.cost_per_km / 1000.0
     s_cost = v.cost_per_hour / 3600.0
-    # A vehicle on shift is paid for anyway: no fixed cost here.  The balance term
-    # spreads work across drivers (fairness).
-    stop_cost = v.cost_per_stop + balance_cost * (n + len(v.onboard))
+    # The fleet-type cost model (the vehicle's own per-km, per-hour, per-stop prices; no
+    # fixed cost: a vehicle on shift is paid for anyway) and the workload-balance term
+    # a + b * added_s + c * added_s^2 (operators/balance.py).
+    stop_cost = v.cost_per_stop
+    bal_a, bal_b, bal_c = balance_terms(v, balance)
     d_pt, (d_w0, d_w1), d_svc = o.location, o.stop_window(DELIVERY), o.service_s
     best: Insertion | None = None
     blocked = C_WINDOW
@@ -298,7 +302,9 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                 continue
             added_m = dist(prev_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
             added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
-            cost = added_m * km_cost + added_s * s_cost + stop_cost
+            dh = added_s if added_s > 0 else 0.0
+            cost = (added_m * km_cost + added_s * s_cost + stop_cost
+                    + bal_a + (bal_b + bal_c * dh) * dh)
             if best is None or cost < best.cost:
                 best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s, o.id)
         return (best, "") if best else (None, blocked)
@@ -330,7 +336,9 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                                    + dist(pts[j - 1], d_pt) + dist(d_pt, nxt) - dist(pts[j - 1], nxt))
                     added_s = (d + tt(d_pt, nxt, d)) - (dep[j - 1] if j > 0 else from_ts) - (
                         tt(pts[j - 1] if j > 0 else from_pos, nxt, dep[j - 1] if j > 0 else from_ts))
-                    cost = added_m * km_cost + max(0.0, added_s) * s_cost + 2 * stop_cost
+                    dh = max(0.0, added_s)
+                    cost = (added_m * km_cost + dh * s_cost + 2 * stop_cost
+                            + bal_a + (bal_b + bal_c * dh) * dh)
                     if best is None or cost < best.cost:
                         best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s, o.id)
             if j == n:
@@ -341,6 +349,15 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                 break
             t, prev = b_j + timing.service[j], pts[j]
     return (best, "") if best else (None, blocked)
+
+
+def balance_terms(v: Vehicle, balance: Any) -> tuple[float, float, float]:
+    """``(a, b, c)``: an insertion adding ``dh`` seconds to ``v`` costs
+    ``a + b * dh + c * dh ** 2`` more for workload balance (:mod:`operators.balance`;
+    zeros without a ``balance``)."""
+    if balance is None:
+        return 0.0, 0.0, 0.0
+    return balance.coefficients(v.id)
 
 
 def _pair_drive(timing: Timing, from_pos: Point, from_ts: float, k: int, j: int, p_pt: Point,
@@ -397,13 +414,15 @@ class InsertionStrategy:
     def insert(self, o: Order, candidates: list[Vehicle], orders: dict[str, Order],
                now: float, tt: TravelFn, dist: DistFn,
                timings: dict[str, Timing] | None = None,
-               balance_cost: float = 0.0) -> tuple[Insertion | None, Rejection]:
+               balance: Any = None) -> tuple[Insertion | None, Rejection]:
+        """Cheapest feasible insertion among ``candidates``; ``balance``: the zone's
+        :class:`operators.balance.Balance` for this sweep (None: detour cost only)."""
         rej = Rejection()
         best: Insertion | None = None
         for v in candidates:
             ins, why = best_insertion(o, v, orders, now, tt, dist,
                                       timings.get(v.id) if timings else None,
-                                      balance_cost=balance_cost)
+                                      balance=balance)
             if ins is None:
                 rej.add(why, v.id)
                 continue

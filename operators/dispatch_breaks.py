@@ -10,15 +10,18 @@ independent checker (which tries every gap) accepts too.
 
 from __future__ import annotations
 
+from typing import Any
+
 from fleetstream.operators.dispatch import (C_BREAK, C_DRIVE, C_SHIFT, C_WINDOW, DistFn, Insertion,
-                                            Point, TravelFn, best_insertion, route_timing)
+                                            Point, TravelFn, balance_terms, best_insertion,
+                                            route_timing)
 from fleetstream.operators.routing import constraints as RC
 from fleetstream.operators.state import DELIVERY, PICKUP, Order, Vehicle
 
 
 def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Point,
                     from_ts: float, tt: TravelFn, dist: DistFn, pair_window: int,
-                    balance_cost: float) -> tuple[Insertion | None, str]:
+                    balance: Any) -> tuple[Insertion | None, str]:
     """Insertion for a vehicle whose driver still has a break to take: each candidate
     is re-timed from its insertion point (the prefix keeps the current schedule) with
     the break placed as :func:`route_timing` places it, until the break is behind and
@@ -37,7 +40,8 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
     drive_left = RC.engine_drive_left(v)
     km_cost = v.cost_per_km / 1000.0
     s_cost = v.cost_per_hour / 3600.0
-    stop_cost = v.cost_per_stop + balance_cost * (n + len(v.onboard))
+    stop_cost = v.cost_per_stop
+    bal_a, bal_b, bal_c = balance_terms(v, balance)  # workload balance
     best: Insertion | None = None
     blocked = [C_WINDOW]
     b0, b1, bd = brk.earliest, brk.latest, brk.duration
@@ -108,7 +112,8 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
                 continue
             added_m = dist(prev_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
             added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
-            cost = added_m * km_cost + max(0.0, added_s) * s_cost + stop_cost
+            dh = max(0.0, added_s)
+            cost = added_m * km_cost + dh * s_cost + stop_cost + bal_a + (bal_b + bal_c * dh) * dh
             if best is None or cost < best.cost:
                 best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s, o.id)
     else:
@@ -140,7 +145,9 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
                     continue
                 added_s = (d + tt(d_pt, nxt, d)) - (dep[j - 1] if j > 0 else from_ts) - (
                     tt(pts[j - 1] if j > 0 else from_pos, nxt, dep[j - 1] if j > 0 else from_ts))
-                cost = added_m * km_cost + max(0.0, added_s) * s_cost + 2 * stop_cost
+                dh = max(0.0, added_s)
+                cost = (added_m * km_cost + dh * s_cost + 2 * stop_cost
+                        + bal_a + (bal_b + bal_c * dh) * dh)
                 if best is None or cost < best.cost:
                     best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s, o.id)
     if best is not None:
@@ -149,7 +156,7 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
         return None, C_BREAK if C_BREAK in blocked else C_DRIVE
     # Would it fit without the break?  Then the break is what blocks it.
     ins, why = best_insertion(o, NoBreak(v), orders, from_ts, tt, dist,  # type: ignore[arg-type]
-                              pair_window=pair_window, balance_cost=balance_cost)
+                              pair_window=pair_window, balance=balance)
     return None, C_BREAK if ins is not None else (why or C_WINDOW)
 
 

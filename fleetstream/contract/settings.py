@@ -68,8 +68,15 @@ class EngineSettings:
     """Planning inflates provider travel times by this factor (a buffer for congestion the
     provider does not know); ETAs use the learned model instead."""
     balance_cost_per_stop: float = 1.5
-    """Insertion cost added per stop already on a route, to spread work across drivers
-    (currency units)."""
+    """Deprecated, no longer read: replaced by ``balance_weight`` (kept so existing
+    configuration files still load)."""
+    # -- workload balance (docs/routing.md, "Workload balance") --
+    balance_weight: float = 60.0
+    """Weight of the workload-balance objective (operators/balance.py): the extra cost,
+    in currency units, of one more order for a driver whose load (orders and working
+    time) is twice the mean of its peers (same zone, fleet type and shift); a driver
+    below the mean gets a bonus.  0: plain cheapest insertion."""
+    # -- end workload balance --
     unassigned_retry_s: float = 300.0
     """An order that found no feasible vehicle is tried again after this long (the next
     sweep after that), not at every sweep."""
@@ -221,7 +228,7 @@ ENGINE_RANGES: dict[str, str] = {
     "failure_risk_on": "in (0, 1]", "trigger_cooldown_s": ">= 0", "stale_vehicle_s": "> 0",
     "proposal_ttl_s": "> 0", "rejection_hold_s": ">= 0", "notify_customer_max_per_day": ">= 1",
     "notify_customer_interval_s": ">= 0", "notify_window_change_s": ">= 0", "redispatch_min_gain_s": ">= 0", "plan_settle_s": ">= 0",
-    "plan_time_factor": "> 0", "balance_cost_per_stop": ">= 0", "unassigned_retry_s": ">= 0",
+    "plan_time_factor": "> 0", "balance_cost_per_stop": ">= 0", "balance_weight": ">= 0", "unassigned_retry_s": ">= 0",
     "max_insert_candidates": ">= 1", "interval_z80": "> 0", "interval_z95": "> 0",
     "routing_plan_solutions": ">= 1", "routing_reopt_interval_s": "> 0",
     "routing_reopt_min_gain": ">= 0", "routing_redispatch_change_cost": ">= 0",

@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Protocol, runtime_checkable
 
 if TYPE_CHECKING:  # pragma: no cover - types only (no import cycle with dispatch)
+    from fleetstream.operators.balance import Balance
     from fleetstream.operators.dispatch import Insertion, Rejection, Timing
     from fleetstream.operators.routing.engine_adapter import RoutingConfig
     from fleetstream.operators.routing.solver import PlanResult, RedispatchResult, RerouteResult
@@ -46,9 +47,11 @@ class RoutingStrategy(Protocol):
     def insert(self, o: "Order", candidates: "list[Vehicle]", orders: "dict[str, Order]",
                now: float, tt: TravelFn, dist: DistFn,
                timings: "dict[str, Timing] | None" = None,
-               balance_cost: float = 0.0) -> "tuple[Insertion | None, Rejection]":
+               balance: "Balance | None" = None) -> "tuple[Insertion | None, Rejection]":
         """Cheapest feasible insertion of ``o`` among ``candidates`` (None and the
-        per-constraint rejection counts when no vehicle can take it)."""
+        per-constraint rejection counts when no vehicle can take it).  ``balance``: the
+        zone's workload balance and fleet use costs for this sweep
+        (:class:`operators.balance.Balance`; docs/routing.md, "Workload balance")."""
         ...
 
     def plan(self, vehicles: "list[Vehicle]", orders: "list[Order]",

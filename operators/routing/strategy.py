@@ -36,8 +36,8 @@ class ORToolsStrategy:
 
     def insert(self, o: Any, candidates: list, orders: dict, now: float, tt: Callable,
                dist: Callable, timings: dict[str, Timing] | None = None,
-               balance_cost: float = 0.0) -> tuple[Insertion | None, Rejection]:
-        return self._insertion.insert(o, candidates, orders, now, tt, dist, timings, balance_cost)
+               balance: Any = None) -> tuple[Insertion | None, Rejection]:
+        return self._insertion.insert(o, candidates, orders, now, tt, dist, timings, balance)
 
     def plan(self, vehicles: list, orders: list, current: dict[str, list], now: float,
              tt: Callable, dist: Callable) -> tuple[solver.PlanResult, Any] | None:

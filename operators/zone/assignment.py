@@ -19,6 +19,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetstream.contract.settings import EngineSettings
+from fleetstream.operators.balance import Balance, zone_balance
 from fleetstream.operators.dispatch import (Rejection, Timing, costed_alternatives, inserted_route,
                                              route_timing, static_reject)
 from fleetstream.operators.routing.solver import PlanResult, RerouteResult
@@ -156,6 +157,7 @@ class Assignment:
         assigned: dict[str, list[str]] = {}
         alternatives: dict[str, dict] = {}  # order id -> what its insertion costed
         timings: dict[str, Timing] = {}
+        balance = self.balance(now, timings)  # workload balance (operators/balance.py)
         for o in pending:
             if o.window_end <= now:
                 if not o.unassigned_alerted:
@@ -173,7 +175,7 @@ class Assignment:
                     pos, ts = start_of(v, now)
                     timings[v.id] = route_timing(v, v.route, st.orders, pos, ts, travel.tt)
             ins, rej = self.strategy.insert(o, cands, st.orders, now, travel.tt, travel.dist,
-                                            timings, s.balance_cost_per_stop)
+                                            timings, balance)
             if ins is None:
                 o.retry_ts = now + s.unassigned_retry_s
                 if not o.unassigned_alerted:
@@ -187,6 +189,7 @@ class Assignment:
             o.vehicle_id = v.id
             o.status = ASSIGNED
             timings.pop(v.id, None)
+            balance.add(v.id, 1.0, ins.added_s)
             assigned.setdefault(v.id, []).append(o.id)
             if kind != "redispatch":  # redispatch alternatives have their own type
                 alternatives[o.id] = costed_alternatives(ins, rej)
@@ -207,6 +210,22 @@ class Assignment:
                                        alternatives=[alternatives[oid] for oid in oids
                                                      if oid in alternatives] or None,
                                        strategy=self.strategy.name))
+
+    def balance(self, now: float, timings: dict[str, Timing] | None = None) -> Balance:
+        """The zone's workload balance at ``now`` (``engine.balance_weight``; loads from
+        the vehicles' routes; ``timings``: route timings to reuse and fill)."""
+        st, tt = self.state, self.world.travel.tt
+        cache = timings if timings is not None else {}
+
+        def end_ts(v: Vehicle) -> float:
+            t = cache.get(v.id)
+            if t is None:
+                pos, ts = start_of(v, now)
+                t = cache[v.id] = route_timing(v, v.route, st.orders, pos, ts, tt)
+            return t.end_ts
+
+        return zone_balance(self.settings.balance_weight, st.vehicles.values(), st.orders, now,
+                            end_ts)
 
     def unassigned_alert(self, o: Order, rej: Rejection, now: float, triggers: list[str],
                          out: list[Out]) -> None:

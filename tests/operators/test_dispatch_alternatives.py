@@ -54,7 +54,7 @@ def test_an_insertion_decision_lists_what_it_costed() -> None:
     travel = eng.world.travel
     cands = eng.assignment.candidates(o, T0 + 60)
     ins, rej = InsertionStrategy().insert(o, cands, eng.state.orders, T0 + 60, travel.tt,
-                                          travel.dist, None, SETTINGS.balance_cost_per_stop)
+                                          travel.dist, None, eng.assignment.balance(T0 + 60))
     out: list = []
     eng.assignment.assign_pending(T0 + 60, ["e"], out)
     dec = [r for t, r in out if t == "fs.decisions"]

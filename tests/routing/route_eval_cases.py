@@ -16,6 +16,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
+from fleetstream.operators.balance import zone_balance  # noqa: E402
 from fleetstream.operators.dispatch import InsertionStrategy, best_insertion, route_timing  # noqa: E402
 from fleetstream.operators.routing import local_search as ls  # noqa: E402
 from fleetstream.operators.routing.strategy import ORToolsStrategy  # noqa: E402
@@ -96,9 +97,12 @@ def engine_cases() -> list:
             out.append(["edf", seed, v.id, h(base.reroute(v, sc.orders, T0, tt))])
             tm = route_timing(v, v.route, sc.orders, v.pos, T0, tt)
             out.append(["timing", seed, v.id, h(tm)])
+            # the workload balance (operators/balance.py) at weight 8, loads from the scene
+            bal = zone_balance(8.0, sc.vehicles, sc.orders, T0, lambda w: route_timing(
+                w, w.route, sc.orders, w.pos, T0, tt).end_ts)
             for o in sc.pending:
                 out.append(["best_insertion", seed, v.id, o.id,
-                            h(best_insertion(o, v, sc.orders, T0, tt, dist, balance_cost=1.5))])
+                            h(best_insertion(o, v, sc.orders, T0, tt, dist, balance=bal))])
         for o in sc.pending:
             out.append(["insert_engine", seed, o.id, h(base.insert(o, sc.vehicles, sc.orders, T0, tt, dist))])
         for src in sc.vehicles[:3]:
