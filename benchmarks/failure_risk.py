@@ -76,9 +76,10 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
     consecutive days behave like an engine that runs on (models and customer history
     persist; vehicles and orders are the day's own).  ``xs``: filled with the
     (captured features, failed) of every attempt's last snapshot."""
+    from fleetstream.models.risk import RiverRisk
+
     from fleetstream.contract.settings import EngineSettings
     from fleetstream.engine import LocalEngine
-    from fleetstream.models.risk import RiverRisk
     from fleetstream.sim.loop import Simulation
     from fleetstream.sim.world import Scenario
     from fleetstream.wiring import build_zone_engine

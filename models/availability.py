@@ -17,7 +17,6 @@ Plain functions of event data: no simulator import, no wall clock.
 
 from __future__ import annotations
 
-import math
 import zoneinfo
 from datetime import datetime
 from functools import lru_cache

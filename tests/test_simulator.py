@@ -44,7 +44,8 @@ def test_truth_is_kept_out_of_the_input(tiny):
     assert legs and all(leg["true_s"] > 0 and leg["provider_s"] >= 0 for leg in legs)
     attempts = [orjson.loads(x) for x in gzip.open(os.path.join(tiny.path, "truth", "attempts.jsonl.gz"))]
     assert {"home", "access_ok", "p_fail"} <= set(attempts[0])
-    custs = [orjson.loads(x) for x in gzip.open(os.path.join(tiny.path, "truth", "customers.jsonl.gz"))]
+    with gzip.open(os.path.join(tiny.path, "truth", "customers.jsonl.gz")) as f:
+        custs = [orjson.loads(x) for x in f]
     assert {"building_type", "household", "absent_blocks", "p_access_fail"} <= set(custs[0])
 
 

@@ -31,7 +31,6 @@ an hour).  The latent blocks, the household and the day noise are never publishe
 
 from __future__ import annotations
 
-import math
 import random
 from dataclasses import dataclass
 
@@ -52,8 +51,8 @@ def _pick(rng: random.Random, weighted) -> str:
 
 
 def _hhmm(h: float) -> str:
-    h = max(0.0, min(23.99, h))
-    return f"{int(h):02d}:{int(round((h - int(h)) * 60)) % 60:02d}"
+    m = min(23 * 60 + 59, max(0, round(h * 60)))
+    return f"{m // 60:02d}:{m % 60:02d}"
 
 
 @dataclass
