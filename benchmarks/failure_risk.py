@@ -229,6 +229,9 @@ def main(argv: list[str] | None = None) -> int:
                          "answer a failure_risk alert with this probability and arrange for "
                          "the delivery (sim/availability.py); prints failed attempts before "
                          "and after")
+    ap.add_argument("--no-priors", action="store_true",
+                    help="ablation: the failure-risk model starts without its stated priors "
+                         "(models/risk.py FAILURE_PRIORS), from the base rate only")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-day progress lines")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = ap.parse_args(argv)
@@ -238,6 +241,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"failure_risk: --seeds must be integers separated by commas, got {a.seeds!r}",
               file=sys.stderr)
         return 2
+    if a.no_priors:
+        from fleetstream.models import risk
+        risk.FAILURE_PRIORS = {}
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not a.quiet else None
     rows = []
     for seed in seeds:

@@ -26,6 +26,7 @@ from fleetstream.models.features import failure_features, late_features
 from fleetstream.models.monitor import DriftWatch
 
 P_MIN, P_MAX = 0.002, 0.998
+FAILURE_PRIORS = {"stated_out": 1.0, "stated_out_h": 0.5, "access_known": 1.0, "nh_near": 0.5}
 
 
 class RiverRisk(LearnedSeat):
@@ -42,8 +43,14 @@ class RiverRisk(LearnedSeat):
         if target == "late":
             self.model._weights["tail_logit"] = 4.0   # starts as the analytic normal tail
         else:
-            # starts near the Beta(1, 9) history prior: logit(0.1) ~ -2.2
+            # starts near the Beta(1, 9) history prior: logit(0.1) ~ -2.2, with the
+            # priors a dispatcher would state (the model revises them): an arrival
+            # outside the hours the customer says someone is in, an address with access
+            # instructions, an hour near one when the customer was out before, fail
+            # more often (docs/models.md "Failure risk")
             self.model.intercept = -2.2
+            for k, w in FAILURE_PRIORS.items():
+                self.model._weights[k] = w
         self.logloss = metrics.LogLoss()
         self.auc = metrics.ROCAUC(n_thresholds=50)
         self.n_pos = 0
