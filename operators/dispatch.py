@@ -265,11 +265,11 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
     ws = timing.window_start
     km_cost = v.cost_per_km / 1000.0
     s_cost = v.cost_per_hour / 3600.0
-    # The fleet-type cost model (the vehicle's own per-km, per-hour, per-stop prices; no
-    # fixed cost: a vehicle on shift is paid for anyway) and the workload-balance term
-    # a + b * added_s + c * added_s^2 (operators/balance.py).
+    # The fleet-type cost model: the vehicle's own per-km, per-hour, per-stop prices (no
+    # fixed cost: a vehicle on shift is paid for anyway).  The workload-balance term is
+    # added to the cheapest position's cost (with_balance): it chooses the driver, not
+    # the position.
     stop_cost = v.cost_per_stop
-    bal_a, bal_b, bal_c = balance_terms(v, balance)
     d_pt, (d_w0, d_w1), d_svc = o.location, o.stop_window(DELIVERY), o.service_s
     best: Insertion | None = None
     blocked = C_WINDOW
@@ -302,12 +302,10 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                 continue
             added_m = dist(prev_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
             added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
-            dh = added_s if added_s > 0 else 0.0
-            cost = (added_m * km_cost + added_s * s_cost + stop_cost
-                    + bal_a + (bal_b + bal_c * dh) * dh)
+            cost = added_m * km_cost + added_s * s_cost + stop_cost
             if best is None or cost < best.cost:
                 best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s, o.id)
-        return (best, "") if best else (None, blocked)
+        return (with_balance(best, v, balance), "") if best else (None, blocked)
 
     p_pt, (p_w0, p_w1), p_svc = o.pickup, o.stop_window(PICKUP), o.pickup_service_s
     for k in range(n + 1):
@@ -336,9 +334,7 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                                    + dist(pts[j - 1], d_pt) + dist(d_pt, nxt) - dist(pts[j - 1], nxt))
                     added_s = (d + tt(d_pt, nxt, d)) - (dep[j - 1] if j > 0 else from_ts) - (
                         tt(pts[j - 1] if j > 0 else from_pos, nxt, dep[j - 1] if j > 0 else from_ts))
-                    dh = max(0.0, added_s)
-                    cost = (added_m * km_cost + dh * s_cost + 2 * stop_cost
-                            + bal_a + (bal_b + bal_c * dh) * dh)
+                    cost = added_m * km_cost + max(0.0, added_s) * s_cost + 2 * stop_cost
                     if best is None or cost < best.cost:
                         best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s, o.id)
             if j == n:
@@ -348,16 +344,23 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
             if b_j > latest[j]:
                 break
             t, prev = b_j + timing.service[j], pts[j]
-    return (best, "") if best else (None, blocked)
+    return (with_balance(best, v, balance), "") if best else (None, blocked)
 
 
-def balance_terms(v: Vehicle, balance: Any) -> tuple[float, float, float]:
-    """``(a, b, c)``: an insertion adding ``dh`` seconds to ``v`` costs
-    ``a + b * dh + c * dh ** 2`` more for workload balance (:mod:`operators.balance`;
-    zeros without a ``balance``)."""
-    if balance is None:
-        return 0.0, 0.0, 0.0
-    return balance.coefficients(v.id)
+def with_balance(ins: Insertion | None, v: Vehicle, balance: Any) -> Insertion | None:
+    """``ins`` (the cheapest position in ``v``'s route) with the workload-balance term
+    of :mod:`operators.balance` added to its cost: ``a + b * dh + c * dh ** 2`` for its
+    added seconds ``dh``, with ``b`` floored at minus the vehicle's time price, so that
+    a light driver's time is at most free, never a reward for a longer detour."""
+    if ins is None or balance is None:
+        return ins
+    a, b, c = balance.coefficients(v.id)
+    if a == 0.0 and b == 0.0 and c == 0.0:
+        return ins
+    b = max(b, -v.cost_per_hour / 3600.0)
+    dh = ins.added_s if ins.added_s > 0 else 0.0
+    from dataclasses import replace
+    return replace(ins, cost=ins.cost + a + (b + c * dh) * dh)
 
 
 def _pair_drive(timing: Timing, from_pos: Point, from_ts: float, k: int, j: int, p_pt: Point,

@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from fleetstream.operators.dispatch import (C_BREAK, C_DRIVE, C_SHIFT, C_WINDOW, DistFn, Insertion,
-                                            Point, TravelFn, balance_terms, best_insertion,
-                                            route_timing)
+                                            Point, TravelFn, best_insertion,
+                                            route_timing, with_balance)
 from fleetstream.operators.routing import constraints as RC
 from fleetstream.operators.state import DELIVERY, PICKUP, Order, Vehicle
 
@@ -41,7 +41,6 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
     km_cost = v.cost_per_km / 1000.0
     s_cost = v.cost_per_hour / 3600.0
     stop_cost = v.cost_per_stop
-    bal_a, bal_b, bal_c = balance_terms(v, balance)  # workload balance
     best: Insertion | None = None
     blocked = [C_WINDOW]
     b0, b1, bd = brk.earliest, brk.latest, brk.duration
@@ -112,8 +111,7 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
                 continue
             added_m = dist(prev_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
             added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
-            dh = max(0.0, added_s)
-            cost = added_m * km_cost + dh * s_cost + stop_cost + bal_a + (bal_b + bal_c * dh) * dh
+            cost = added_m * km_cost + max(0.0, added_s) * s_cost + stop_cost
             if best is None or cost < best.cost:
                 best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s, o.id)
     else:
@@ -145,13 +143,11 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
                     continue
                 added_s = (d + tt(d_pt, nxt, d)) - (dep[j - 1] if j > 0 else from_ts) - (
                     tt(pts[j - 1] if j > 0 else from_pos, nxt, dep[j - 1] if j > 0 else from_ts))
-                dh = max(0.0, added_s)
-                cost = (added_m * km_cost + dh * s_cost + 2 * stop_cost
-                        + bal_a + (bal_b + bal_c * dh) * dh)
+                cost = added_m * km_cost + max(0.0, added_s) * s_cost + 2 * stop_cost
                 if best is None or cost < best.cost:
                     best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s, o.id)
     if best is not None:
-        return best, ""
+        return with_balance(best, v, balance), ""
     if C_BREAK in blocked or C_DRIVE in blocked:
         return None, C_BREAK if C_BREAK in blocked else C_DRIVE
     # Would it fit without the break?  Then the break is what blocks it.

@@ -34,6 +34,9 @@ from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import TravelModel, World, pace_factor, start_of
 
 C_WINDOW_CLOSED = "window_closed"
+IDLE_CANDIDATES = 3
+"""Idle vehicles (empty route, nothing on board) added to an order's nearest candidates,
+nearest first (docs/routing.md, "Workload balance")."""
 
 
 def _copies(x: Any) -> Any:
@@ -117,7 +120,8 @@ class Assignment:
     # ------------------------------------------------------------------ insertion
 
     def candidates(self, o: Order, now: float) -> list[Vehicle]:
-        """Vehicles that pass the static constraints, nearest route first."""
+        """Vehicles that pass the static constraints, nearest route first
+        (``max_insert_candidates``), then up to :data:`IDLE_CANDIDATES` idle ones."""
         orders = self.state.orders
         scored = []
         reserved = self.state.plan_vehicles
@@ -136,7 +140,13 @@ class Assignment:
                     best = d
             scored.append((best, v.id, v))
         scored.sort(key=lambda t: (t[0], t[1]))
-        return [t[2] for t in scored[: self.settings.max_insert_candidates]]
+        n = self.settings.max_insert_candidates
+        # An idle vehicle (nothing on its route or on board) is near nothing but its own
+        # position, often the depot: among the nearest it would never be offered the
+        # orders of a busy zone.  The nearest IDLE_CANDIDATES idle ones are always
+        # candidates too (the workload balance prefers them when the detour compares).
+        idle = [t for t in scored[n:] if not t[2].route and not t[2].onboard][:IDLE_CANDIDATES]
+        return [t[2] for t in scored[:n]] + [t[2] for t in idle]
 
     def assign_pending(self, now: float, triggers: list[str], out: list[Out],
                        kind: str = "assign") -> None:
