@@ -31,8 +31,9 @@ the only feasible vehicle (skills, value, fleet rules).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from fleetstream.operators.state import ACTIVE, ASSIGNED, AT_DEPOT, DELIVERED, FAILED, ONBOARD
 

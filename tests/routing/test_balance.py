@@ -7,12 +7,10 @@ from __future__ import annotations
 import random
 
 import pytest
-
+from engine_gen import CENTER, T0, dist, order, tt, vehicle
 from fleetstream.operators.balance import Balance, peer_key, penalty, zone_balance
 from fleetstream.operators.dispatch import InsertionStrategy, best_insertion, route_timing
 from fleetstream.operators.state import DELIVERED, DELIVERY, ONBOARD
-
-from engine_gen import CENTER, T0, dist, order, tt, vehicle
 
 
 def _east(km: float) -> tuple[float, float]:
@@ -83,7 +81,7 @@ def test_a_far_light_driver_does_not_win_at_any_detour() -> None:
 
 
 def test_peers_are_the_same_fleet_type_and_shift() -> None:
-    loaded, light, orders, new = _scene()
+    loaded, light, orders, _new = _scene()
     rng = random.Random(1)
     gig = vehicle("c_gig", rng, fleet="gig")
     b = _balance(10.0, [loaded, light, gig], orders)

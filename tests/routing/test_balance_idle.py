@@ -8,8 +8,9 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.zone.assignment import IDLE_CANDIDATES
+
+from fleetstream.contract.settings import EngineSettings
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "operators" / "zone"))
 from zone_scene import T0, Feed, engine, order, pt, put_on, vehicle  # noqa: E402
@@ -44,7 +45,7 @@ def test_the_idle_vehicle_is_always_a_candidate() -> None:
 def test_with_the_weight_the_idle_driver_takes_the_order() -> None:
     chosen = {}
     for w in (0.0, 60.0):
-        eng, new = _zone(w)
+        eng, _new = _zone(w)
         out: list = []
         eng.assignment.assign_pending(T0 + 60, ["e"], out)
         dec = [r for t, r in out if t == "fs.decisions" and "new" in r["order_ids"]]
