@@ -104,10 +104,14 @@ def test_redact_forms() -> None:
     assert redact("nothing to hide here") == "nothing to hide here"
 
 
-def test_configured_credentials_are_registered_and_never_logged(tmp_path, capture) -> None:
+def test_configured_credentials_are_registered_and_never_logged(tmp_path, capture,
+                                                              monkeypatch) -> None:
     """``observe.start`` registers the Kafka client secrets and the Redis password of the
     settings: a library message that echoes them is still redacted."""
     import argparse
+    import os
+    for k in [k for k in os.environ if k.startswith("FLEETSTREAM_")]:
+        monkeypatch.delenv(k)  # the environment beats the file (scripts/test.sh sets some)
 
     from fleetstream.contract.settings import Settings
     from fleetstream.observe import runtime
