@@ -132,8 +132,12 @@ def test_live_engine_serves_every_metric_family(tiny, tmp_path) -> None:
             fams["fleetstream_kafka_consumer_errors"]["samples"]  # a sample, not only a name
         assert total(fams, "fleetstream_kafka_seconds_since_last_fetch") >= 0
         assert total(fams, "fleetstream_decisions") > 0
-        assert total(fams, "fleetstream_kafka_produced_records", topic="fs.decisions") == \
-            total(fams, "fleetstream_decisions")
+        # produced counts delivery reports, which trail the decisions on a busy machine
+        # (seen: 8 produced of 11 decided in a loaded CI run): wait for them
+        wait(lambda: total(f := scrape(port), "fleetstream_kafka_produced_records",
+                           topic="fs.decisions") == total(f, "fleetstream_decisions"), 60,
+             "every decision delivered to fs.decisions")
+        fams = scrape(port)
         assert total(fams, "fleetstream_zone_lag_seconds") > 0
         assert total(fams, "process_resident_memory_bytes") > 50e6
 
