@@ -438,8 +438,8 @@ DECISION_EXPLANATIONS: dict[str, KindSpec] = {
                                       "expected_effect")),
     "hold": KindSpec("Orders kept unassigned (reserved: not emitted by this version).", (),
                      None, _ALWAYS),
-    "unassign": KindSpec("An order taken off a route (cancelled).", (ReasonOrderCancelled,),
-                         None, _ALWAYS),
+    "unassign": KindSpec("An order taken off a route (cancelled, or expired: docs/limits.md).",
+                         (ReasonOrderCancelled, ReasonOrderExpired), None, _ALWAYS),
     "override": KindSpec("A dispatcher's override applied (order pinned or unpinned, route "
                          "locked or unlocked, window or address changed); status applied, "
                          "autonomy manual, ``approved_by`` the dispatcher.",
