@@ -212,13 +212,7 @@ def _offset(center: tuple, rng: random.Random, radius_km: float) -> tuple:
     return (round(center[0] + dlat, 6), round(center[1] + dlon, 6))
 
 
-def _pick(rng: random.Random, weighted) -> str:
-    x = rng.random() * sum(w for _, w in weighted)
-    for v, w in weighted:
-        x -= w
-        if x <= 0:
-            return v
-    return weighted[-1][0]
+_pick = availability._pick  # a weighted choice (one implementation for the simulator)
 
 
 class World:
