@@ -110,13 +110,20 @@ class Balance:
 
 
 def zone_balance(weight: float, vehicles: Iterable[Any], orders: dict[str, Any], now: float,
-                 end_ts: Any) -> Balance:
+                 end_ts: Any, done: dict[str, list] | None = None) -> Balance:
     """The balance of a zone at ``now``: every available vehicle's load.  ``end_ts(v)``
     gives the planned end of ``v``'s route (event time); it is called only for vehicles
-    with a route (and only when ``weight`` > 0)."""
+    with a route (and only when ``weight`` > 0).  ``done``: orders each vehicle finished
+    in its shift (``ZoneState.done``, vid -> [shift_start_ts, count]; a count from
+    another shift is not read)."""
     b = Balance(weight)
     vs = [v for v in vehicles if v.status in (AT_DEPOT, ACTIVE)]
     n_orders = {v.id: 0.0 for v in vs}
+    if done:
+        for v in vs:
+            d = done.get(v.id)
+            if d is not None and d[0] == v.shift_start_ts:
+                n_orders[v.id] = float(d[1])
     for o in orders.values():
         if o.vehicle_id in n_orders and o.status in _LOADED:
             n_orders[o.vehicle_id] += 1.0

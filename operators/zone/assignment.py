@@ -235,7 +235,7 @@ class Assignment:
             return t.end_ts
 
         return zone_balance(self.settings.balance_weight, st.vehicles.values(), st.orders, now,
-                            end_ts)
+                            end_ts, st.done)
 
     def unassigned_alert(self, o: Order, rej: Rejection, now: float, triggers: list[str],
                          out: list[Out]) -> None:

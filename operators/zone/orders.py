@@ -187,6 +187,7 @@ class OrderLifecycle:
             v.at_stop = None
             v.eta_ts = -1e18
             self.world.start_leg(v, ev.ts)
+            count_done(st, v)
         self.forget(o)
 
     def forget(self, o: Order) -> None:
@@ -200,3 +201,17 @@ class OrderLifecycle:
                 v.route_version += 1
             if o.id in v.onboard:
                 v.onboard.remove(o.id)
+
+
+def count_done(st: ZoneState, v: Any) -> None:
+    """One more order finished by ``v`` in its current shift (``ZoneState.done``: the
+    workload balance counts it in the driver's load, docs/routing.md "Workload
+    balance").  A new shift starts the count again; vehicles the zone no longer knows
+    are dropped from it."""
+    d = st.done.get(v.id)
+    if d is None or d[0] != v.shift_start_ts:
+        d = st.done[v.id] = [v.shift_start_ts, 0]
+        if len(st.done) > len(st.vehicles):
+            for vid in [x for x in st.done if x not in st.vehicles]:
+                del st.done[vid]
+    d[1] += 1

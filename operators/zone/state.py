@@ -68,6 +68,10 @@ class ZoneState:
     # and nothing re-sequences or inserts into a locked route.
     pinned: dict[str, str] = field(default_factory=dict)
     locked: set[str] = field(default_factory=set)
+    # Workload balance (operators/balance.py): orders each vehicle finished (delivered or
+    # finally failed) in its current shift, vid -> [shift_start_ts, count]; finished
+    # orders leave ``orders``, so this is what keeps them in a driver's load.
+    done: dict[str, list[float]] = field(default_factory=dict)
 
     def count(self, key: str, n: float = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -87,12 +91,15 @@ class ZoneState:
 
     def dump(self) -> dict[str, Any]:
         """Plain dicts and lists (the snapshot layout of ``STATE_VERSION``; the override
-        keys only when there are overrides, so snapshots without any stay as they were)."""
+        keys only when there are overrides, and the done counts only when there are some, so
+        snapshots without any stay as they were)."""
         d = self._dump()
         if self.pinned:
             d["pinned"] = dict(self.pinned)
         if self.locked:
             d["locked"] = sorted(self.locked)
+        if self.done:
+            d["done"] = {vid: list(x) for vid, x in sorted(self.done.items())}
         return d
 
     def _dump(self) -> dict[str, Any]:
@@ -131,7 +138,8 @@ class ZoneState:
             customer_seen=st.get("customer_seen", {}),
             next_housekeeping_ts=st.get("next_housekeeping_ts", -1e18),
             still_events=st.get("still_events", 0), stall_alerted=st.get("stall_alerted", False),
-            pinned=dict(st.get("pinned", {})), locked=set(st.get("locked", ())))
+            pinned=dict(st.get("pinned", {})), locked=set(st.get("locked", ())),
+            done={vid: list(x) for vid, x in st.get("done", {}).items()})
 
 
 def seen_customer(state: ZoneState, customer_id: str, ts: float) -> None:
