@@ -5,7 +5,9 @@ The seats (``operators/estimators.py``, learned ones in ``models/``) answer the
 questions; this module asks them along a vehicle's route and learns from
 completed legs and stop arrivals (delayed labels, via per-order prediction
 snapshots).  The late-risk trigger has hysteresis (``late_risk_on`` /
-``late_risk_off``) and a per-vehicle cooldown (``trigger_cooldown_s``).
+``late_risk_off``) and a per-vehicle cooldown (``trigger_cooldown_s``); a stop
+flagged during the cooldown is queued and responded to at the first refresh after
+it, never dropped.
 """
 
 from __future__ import annotations
@@ -23,6 +25,9 @@ HORIZON_BUCKETS = (7200.0, 3600.0, 1800.0, 600.0, 0.0)  # snapshot a prediction 
 RISK_MAX_STOPS = 8
 RISK_HORIZON_S = 5400.0
 LEG_RATIO_REFRESH_S = 900.0
+QUEUED = 2
+"""``Order.late_flag`` of a stop flagged during its vehicle's trigger cooldown: truthy
+(flagged), waiting for the first refresh after the cooldown (:meth:`Forecasting.flag`)."""
 Observer = Callable[[str, dict], None]
 
 
@@ -57,8 +62,9 @@ class Forecasting:
     def refresh(self, v: Vehicle, now: float, triggers: list[str], out: list[Out]) -> list[str]:
         """Predict arrival, interval and risk for every remaining stop of ``v``;
         publish ETAs and failure-risk alerts.  Returns the orders that newly crossed
-        the late-risk threshold when the vehicle is out of its trigger cooldown (the
-        caller responds to them), else [].
+        the late-risk threshold, with those queued during a cooldown and still
+        flagged, when the vehicle is out of its trigger cooldown (the caller responds
+        to them), else [] (they are queued: :meth:`flag`, :meth:`release`).
 
         Cheap per stop, same answers as evaluating everything everywhere: leg travel
         times come from the zone's leg cache (``World.legs``), the hourly ratio and
@@ -142,12 +148,9 @@ class Forecasting:
                 for mark in (3600.0, 1800.0):
                     if before_end <= mark and mark not in o.wsnaps and before_end > mark - 900:
                         o.wsnaps[mark] = {"ts": now, "eta": arrive, "p_late": p_late,
-                                          "p_fail": seats.failure_risk.predict_proba(xr)}
-            if p_late >= s.late_risk_on and not o.late_flag:
-                o.late_flag = True
-                at_risk.append(oid)
-            elif p_late <= s.late_risk_off and o.late_flag:
-                o.late_flag = False
+                                          "p_fail": seats.failure_risk.predict_proba(xr),
+                                          "xr": xr}
+            self.flag(o, p_late, at_risk)
             if horizon < 3600 and not o.fail_alerted:
                 p_fail = seats.failure_risk.predict_proba(xr)
                 if p_fail >= s.failure_risk_on:
@@ -160,11 +163,45 @@ class Forecasting:
             self.maybe_publish_eta(v, o, now, arrive, (lo80, hi80, lo95, hi95), i,
                                    p_late, out, triggers)
         v.etas = etas
-        if at_risk:
-            if now - v.last_trigger_ts >= s.trigger_cooldown_s:
-                v.last_trigger_ts = now
-                return at_risk
+        return self.release(v, now, at_risk)
+
+    def flag(self, o: Order, p_late: float, at_risk: list[str]) -> None:
+        """The late-risk flag of ``o`` with hysteresis: set at ``late_risk_on``, cleared
+        at ``late_risk_off``.  ``o`` joins ``at_risk`` when it newly crosses, or when it
+        was flagged during a trigger cooldown (``QUEUED``) and is still flagged: a flag is
+        never dropped by a cooldown, it waits for the first refresh after it."""
+        s = self.settings
+        if p_late >= s.late_risk_on and not o.late_flag:
+            o.late_flag = True
+            at_risk.append(o.id)
+        elif p_late <= s.late_risk_off and o.late_flag:
+            if o.late_flag == QUEUED:
+                self.state.count("risk_flags_cleared_in_queue")
+            o.late_flag = False
+        elif o.late_flag == QUEUED:
+            at_risk.append(o.id)
+
+    def release(self, v: Vehicle, now: float, at_risk: list[str]) -> list[str]:
+        """The orders of ``at_risk`` to respond to now: all of them when ``v`` is out
+        of its trigger cooldown (its clock restarts), else none, and they wait
+        (``late_flag = QUEUED``) for the first refresh after the cooldown."""
+        if not at_risk:
+            return []
+        st, orders = self.state, self.state.orders
+        if now - v.last_trigger_ts >= self.settings.trigger_cooldown_s:
+            v.last_trigger_ts = now
+            queued = [oid for oid in at_risk if orders[oid].late_flag == QUEUED]
+            if queued:
+                st.count("risk_flags_released", len(queued))
+            for oid in queued:
+                orders[oid].late_flag = True
+            return at_risk
+        new = [oid for oid in at_risk if orders[oid].late_flag is True]
+        if new:
             st.count("risk_triggers_in_cooldown")
+            st.count("risk_flags_queued", len(new))
+        for oid in new:
+            orders[oid].late_flag = QUEUED
         return []
 
     def hist_ratio(self, ts: float) -> float:

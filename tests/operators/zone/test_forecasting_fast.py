@@ -78,11 +78,7 @@ def reference_refresh(fc: Forecasting, v: Vehicle, now: float, triggers: list[st
                                 "p_late": p_late, "lo80": lo80, "hi80": hi80,
                                 "lo95": lo95, "hi95": hi95, "eta_p": arrive_p,
                                 "eta_h": arrive_h})
-            if p_late >= s.late_risk_on and not o.late_flag:
-                o.late_flag = True
-                at_risk.append(oid)
-            elif p_late <= s.late_risk_off and o.late_flag:
-                o.late_flag = False
+            fc.flag(o, p_late, at_risk)   # the flag and its queue: shared, not cached
             if horizon < 3600 and not o.fail_alerted:
                 p_fail = seats.failure_risk.predict_proba(xr)
                 if p_fail >= s.failure_risk_on:
@@ -96,12 +92,7 @@ def reference_refresh(fc: Forecasting, v: Vehicle, now: float, triggers: list[st
         fc.maybe_publish_eta(v, o, now, arrive, (lo80, hi80, lo95, hi95), i, p_late, out,
                              triggers)
     v.etas = etas
-    if at_risk:
-        if now - v.last_trigger_ts >= s.trigger_cooldown_s:
-            v.last_trigger_ts = now
-            return at_risk
-        st.count("risk_triggers_in_cooldown")
-    return []
+    return fc.release(v, now, at_risk)
 
 
 def reference_leg_ratios(fc: Forecasting, v: Vehicle, now: float) -> None:

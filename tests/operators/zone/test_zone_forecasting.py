@@ -6,7 +6,7 @@ from __future__ import annotations
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.traveltime import HaversineProvider
-from fleetstream.operators.zone.forecasting import Forecasting
+from fleetstream.operators.zone.forecasting import QUEUED, Forecasting
 from fleetstream.operators.zone.records import Emitter
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import World
@@ -35,8 +35,8 @@ def test_late_risk_trigger_has_hysteresis_and_a_cooldown() -> None:
         (60, 0.9, [], True),         # still on: no new trigger
         (120, 0.45, [], True),       # between off and on: stays flagged (hysteresis)
         (180, 0.2, [], False),       # below off: cleared
-        (240, 0.7, [], True),        # on again, but 240 s after the last trigger: cooldown
-        (300, 0.1, [], False),
+        (240, 0.7, [], QUEUED),      # on again, 240 s after the last trigger: queued
+        (300, 0.1, [], False),       # below off while queued: cleared, nothing to answer
         (1000, 0.65, ["o1"], True),  # on again after the cooldown: trigger
     ]
     for dt, p, want, flag in steps:
