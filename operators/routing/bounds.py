@@ -159,3 +159,110 @@ class InsertionBound:
             end = t + T[Q][self._node(m)] + R[m]
             out.append(self._total(pen0 + pen_d, dist, end, self.n + 2))
         return out
+
+
+# ------------------------------------------------------------------ local search moves
+
+def relocation_bound(mv, cur: list, i: int, seg: int, k: int, bound: float) -> bool:
+    """True when moving ``cur[i:i+seg]`` to position ``k`` of the route without it
+    provably costs at least ``bound`` (the local search then skips the move without
+    walking it; ``mv`` is the search's ``local_search._Moves`` of route ``cur``).
+
+    The lower bound, O(seg): the moved stops walked as usual from a lower bound on
+    their start; the stops they jump over and the rest of the route from the current
+    route's recorded figures and how much earlier or later they are reached (start
+    times are non-decreasing and 1-Lipschitz in the arrival: reached d earlier, the
+    starts move at most d earlier and not at all from the first stop where the route
+    waits, so only the late stops before it can gain, at most d each; reached d later,
+    the stops before the first wait start d later and the departure is d less the
+    waiting later); the end time from the arrival (max(arrival + AR, AE), exact);
+    capacity excess after the start dropped (non-negative).  Exact in exact
+    arithmetic; ``mv.m0`` plus 1e-9 of the bound covers the rounding of both sides."""
+    ev = mv.ev
+    T, D = ev.T, ev.D
+    X, A, _TA, CD, PW, LX, LN, CW, NW, AR, AE = mv.arrays
+    Ts = mv.Ts
+    rate = mv.rate
+    n = mv.n
+    if k < i:  # the block, then cur[k:i] (reached later), then cur[i+seg:]
+        lo, e, s0 = k, i, i + seg
+        t, node = Ts[k], mv.Ns[k]
+        dist = pen = 0.0
+    else:      # cur[i+seg:k+seg] (reached earlier), then the block, then cur[k+seg:]
+        lo, p, e = i, i + seg, k + seg
+        s0 = e
+        node = mv.Ns[i]
+        y = X[p]
+        dist = D[node][y] + (CD[e - 1] - CD[p])
+        d = A[p] - (Ts[i] + T[node][y])
+        if d > 0:
+            f = NW[p]
+            if f >= e:
+                pen = rate * ((LX[e] - LX[p]) - d * (LN[e] - LN[p]))
+                t = Ts[e] - d
+            else:
+                pen = rate * ((LX[f] - LX[p]) - d * (LN[f] - LN[p]))
+                t = Ts[e]
+            if pen < 0:
+                pen = 0.0
+            if f < e:
+                pen += PW[e] - PW[f]
+        else:
+            f = NW[p]
+            pen = (PW[e] - PW[p]) - d * rate * (LN[f if f < e else e] - LN[p])
+            late = -d - (CW[e] - CW[p])
+            t = Ts[e] + late if late > 0 else Ts[e]
+        node = X[e - 1]
+    soft, max_late, late_c = ev.soft, ev.max_late, ev.late_c
+    for x in cur[i:i + seg]:
+        nxt, w0, w1 = x[2], x[3], x[4]
+        a = t + T[node][nxt]
+        dist += D[node][nxt]
+        s = a if a > w0 else w0
+        if s > w1:
+            pen += (s - w1) * (late_c if soft and s - w1 <= max_late else HARD)
+        t, node = s + x[5], nxt
+    if k < i:
+        y = X[k]
+        dist += D[node][y] + (CD[e - 1] - CD[k])
+        d = A[k] - (t + T[node][y])
+        f = NW[k]
+        if d > 0:
+            pp = rate * ((LX[f if f < e else e] - LX[k]) - d * (LN[f if f < e else e] - LN[k]))
+            pen += pp if pp > 0 else 0.0
+            if f < e:
+                pen += PW[e] - PW[f]
+                t = Ts[e]
+            else:
+                t = Ts[e] - d
+        else:
+            pen += (PW[e] - PW[k]) - d * rate * (LN[f if f < e else e] - LN[k])
+            late = -d - (CW[e] - CW[k])
+            t = Ts[e] + late if late > 0 else Ts[e]
+        node = X[e - 1]
+    v = ev.v
+    if s0 < n:
+        y = X[s0]
+        a = t + T[node][y]
+        dist += D[node][y] + (CD[n - 1] - CD[s0]) + mv.dend
+        d = A[s0] - a
+        f = NW[s0]
+        if d > 0:
+            pp = rate * ((LX[f] - LX[s0]) - d * (LN[f] - LN[s0]))
+            pen += (pp if pp > 0 else 0.0) + (PW[n] - PW[f])
+        else:
+            pen += (PW[n] - PW[s0]) - d * rate * (LN[f] - LN[s0])
+        end = a + AR[s0]
+        if AE[s0] > end:
+            end = AE[s0]
+    else:
+        end = t + T[node][v.end]
+        dist += D[node][v.end]
+    if end > v.shift_end:
+        pen += (end - v.shift_end) * HARD
+    if v.max_duration is not None:
+        dur = end - v.start_time
+        if dur > v.max_duration:
+            pen += (dur - v.max_duration) * HARD
+    lb = mv.Qs[lo] + dist * ev.km_c + pen + end * ev.h_c + mv.h0
+    return lb - (abs(lb) * 1e-9 + mv.m0) >= bound

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from fleetstream.operators.routing.model import PICKUP, Problem, Stop
+from fleetstream.operators.routing.model import INF, PICKUP, Problem, Stop
 
 HARD = 1e7  # penalty per time unit / load unit of hard violation
 
@@ -163,119 +163,6 @@ class RouteEval:
         sd, stop = self._sd, self.stop
         return [(s[0], s[1]) + (sd.get((s[0], s[1])) or stop(s[0], s[1])) + (s,) for s in stops]
 
-    def trace(self, rich: list[tuple]) -> tuple:
-        """States before each position (time, previous node, monotone cost, loads) of a
-        route (:meth:`rich` stops), its end time and total cost, for :meth:`cost_move`."""
-        v = self.v
-        # Without pickups the load only falls along the route: checking it at the start
-        # is enough, and the moves need not track it.
-        track = any(x[1] == PICKUP for x in rich)
-        nd = len(self.dims)
-        capv = self.capv
-        load = [0.0] * (nd if track else 0)
-        nl = len(load)
-        start = [0.0] * nd
-        for x in rich:
-            if x[7]:
-                q = x[8]
-                for di in range(nl):
-                    load[di] += q[di]
-        if not track:
-            for x in rich:
-                q = x[8]
-                for di in range(nd):
-                    start[di] += q[di]
-            hard = sum(max(0.0, start[di] - capv[di]) for di in range(nd))
-        else:
-            hard = sum(max(0.0, load[di] - capv[di]) for di in range(nd))
-        rec: tuple[list, list, list, list] = ([], [], [], [])
-        t, node, q = self._walk(rich, 0, v.start_time, v.start, HARD * hard, load, float("inf"), rec=rec)
-        Ts, Ns, Qs, Ls = rec
-        Ts.append(t)
-        Ns.append(node)
-        Qs.append(q)
-        Ls.append(tuple(load))
-        end, qf = self._finish(t, node, q)
-        return Ts, Ns, Qs, Ls, end, qf, len(rich)
-
-    def _finish(self, t, node, q):
-        v = self.v
-        end = t + self.T[node][v.end]
-        q += self.D[node][v.end] * self.km_c
-        if end > v.shift_end:
-            q += (end - v.shift_end) * HARD
-        dur = end - v.start_time
-        if v.max_duration is not None and dur > v.max_duration:
-            q += (dur - v.max_duration) * HARD
-        return end, q
-
-    def total(self, end: float, q: float, n: int) -> float:
-        return q + (end - self.v.start_time) * self.h_c + n * self.stop_c
-
-    def cost_move(self, cand: list[tuple], lo: int, hi: int, tr: tuple, bound: float) -> float:
-        """Cost of ``cand`` (:meth:`rich` stops), which equals the traced route outside positions [lo, hi),
-        or inf as soon as it provably reaches ``bound``: it starts from the traced state
-        at ``lo``, and once past the change, a candidate at the same place no earlier
-        than the traced route cannot beat the traced suffix."""
-        Ts, Ns, Qs, Ls, _end0, _qf0, _n = tr
-        out = self._walk(cand, lo, Ts[lo], Ns[lo], Qs[lo], list(Ls[lo]), bound, tr=tr, hi=hi)
-        if len(out) == 1:
-            return out[0]
-        t, node, q = out
-        end, q = self._finish(t, node, q)
-        return q + end * self.h_c + self._h0(len(cand))
-
-    def _h0(self, n: int) -> float:
-        return n * self.stop_c - self.v.start_time * self.h_c
-
-    def _walk(self, stops: list[tuple], lo: int, t: float, node: int, q: float, load: list,
-              bound: float, tr: tuple | None = None, hi: int = 0,
-              rec: tuple | None = None) -> tuple:
-        """The inner loop of :meth:`trace` and :meth:`cost_move`: walk :meth:`rich`
-        ``stops`` from position ``lo`` in state (t, node, q, load).  ``rec`` records
-        the state before each stop; with ``tr``, past position ``hi`` the walk rejoins
-        the traced route where it can; it stops once the cost provably reaches
-        ``bound``.  Returns (t, node, q) at the last stop, or (cost,) when it ended
-        early (inf: cut off)."""
-        T, D = self.T, self.D
-        km_c, h_c, late_c, soft, max_late, capv = (self.km_c, self.h_c, self.late_c, self.soft,
-                                                   self.max_late, self.capv)
-        nl = len(load)
-        n = len(stops)
-        h0 = self._h0(n)
-        if tr is not None:
-            Ts, Ns, Qs, _Ls, end0, qf0, _n = tr
-        for i in range(lo, n):
-            if tr is not None and i > hi:
-                if node == Ns[i]:
-                    if t == Ts[i]:
-                        return (q + (qf0 - Qs[i]) + end0 * h_c + h0,)
-                    if t > Ts[i] and q + (qf0 - Qs[i]) + end0 * h_c + h0 >= bound:
-                        return (float("inf"),)
-            if rec is not None:
-                rec[0].append(t)
-                rec[1].append(node)
-                rec[2].append(q)
-                rec[3].append(tuple(load))
-            _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = stops[i]
-            a = t + T[node][nxt]
-            q += D[node][nxt] * km_c
-            s = a if a > w0 else w0
-            if s > w1:
-                if soft and s - w1 <= max_late:
-                    q += (s - w1) * late_c
-                else:
-                    q += (s - w1) * HARD
-            if nl:
-                for di in range(nl):
-                    load[di] += sq[di]
-                    if load[di] > capv[di] + 1e-9:
-                        q += (load[di] - capv[di]) * HARD
-            t, node = s + svc, nxt
-            if q + t * h_c + h0 >= bound:
-                return (float("inf"),)
-        return t, node, q
-
     def lateness(self, stops: list[Stop]) -> float:
         """Total time past window ends along the route (time units)."""
         p, v, T = self.p, self.v, self.T
@@ -292,6 +179,234 @@ class RouteEval:
                 late += s - w1
             t, node = s + svc, nxt
         return late
+
+
+class _Moves:
+    """Incremental costing of the moves of one route (:meth:`RouteEval.rich` stops; no
+    break, no driving limit).  The states before each position of the current route
+    (time, previous node, monotone cost, loads) are kept; a move that changes
+    positions [lo, hi) is walked from the state at ``lo`` through its changed stops,
+    then along the current route until it rejoins it (same node, same time: the rest
+    of the cost is the current route's) or provably reaches the bound.  After an
+    accepted move the states are re-walked from ``lo`` only (the prefix is unchanged).
+
+    Every cost is the same floating-point expression, evaluated in the same order, as
+    the plain incremental walk kept in ``tests/routing/test_local_search_speed.py``, so
+    the search takes the same moves and returns the same routes.  The per-position
+    figures of :func:`operators.routing.bounds.relocation_bound` are kept here too."""
+
+    __slots__ = ("ev", "track", "n", "h0", "Ts", "Ns", "Qs", "Ls", "end", "qf", "arrays",
+                 "dend", "rate", "bounded", "m0", "safe_start")
+
+    def __init__(self, ev: RouteEval, items: list[tuple]):
+        self.ev = ev
+        # Without pickups the load only falls along the route: checking it at the start
+        # is enough, and the moves need not track it.
+        self.track = any(x[1] == PICKUP for x in items)
+        self.n = n = len(items)
+        self.h0 = n * ev.stop_c - ev.v.start_time * ev.h_c
+        self.Ts, self.Ns, self.Qs, self.Ls = [], [], [], []
+        # Per position of the current route, for the relocation bound: node, arrival,
+        # travel time of the arc in, cumulative arc distance; before each position the
+        # window penalties, lateness, late stops and waiting so far; the next position
+        # where the route waits; the end time from the arrival at a position is
+        # max(arrival + AR, AE) (AR without waiting, AE the waits the windows force).
+        self.arrays = ([], [], [], [], [0.0], [0.0], [0], [0.0], [], [], [])
+        self.rate = min(ev.late_c, HARD) if ev.soft else HARD
+        # The bound needs cost rates that reward nothing (non-negative).
+        self.bounded = ev.h_c >= 0 and ev.late_c >= 0
+        # Without pickups the start load is the sum of all sizes: when even its bound
+        # is within capacity the start penalty is 0 in any order.
+        tot = [sum(abs(x[8][di]) for x in items) for di in range(len(ev.dims))]
+        self.safe_start = not self.track and all(
+            tot[di] * (1 + 1e-9) < ev.capv[di] for di in range(len(tot)))
+        self.retrace(items, 0)
+
+    def _start(self, items: list[tuple]) -> tuple[float, tuple]:
+        """The cost (capacity excess at the start, penalised) and loads before the
+        first stop: sums in route order, as the plain walk does."""
+        if self.safe_start:
+            return 0.0, ()
+        nd, capv = len(self.ev.dims), self.ev.capv
+        load = [0.0] * nd
+        for x in items:
+            if x[7] or not self.track:
+                q = x[8]
+                for di in range(nd):
+                    load[di] += q[di]
+        hard = HARD * sum(max(0.0, load[di] - capv[di]) for di in range(nd))
+        return hard, (tuple(load) if self.track else ())
+
+    def retrace(self, items: list[tuple], lo: int) -> None:
+        """Record the states of route ``items``, which equals the recorded one before
+        position ``lo`` (from the start when its start state differs: the start load
+        is a sum in route order)."""
+        ev = self.ev
+        Ts, Ns, Qs, Ls = self.Ts, self.Ns, self.Qs, self.Ls
+        X, A, TA, CD, PW, LX, LN, CW, NW, AR, AE = self.arrays
+        q0, load0 = self._start(items)
+        if lo > 0 and Qs and Qs[0] == q0 and Ls[0] == load0:
+            t, node, q, load = Ts[lo], Ns[lo], Qs[lo], list(Ls[lo])
+            del Ts[lo:], Ns[lo:], Qs[lo:], Ls[lo:], X[lo:], A[lo:], TA[lo:], CD[lo:]
+            del PW[lo + 1:], LX[lo + 1:], LN[lo + 1:], CW[lo + 1:]
+        else:
+            lo = 0
+            for x in (Ts, Ns, Qs, Ls, X, A, TA, CD):
+                x.clear()
+            del PW[1:], LX[1:], LN[1:], CW[1:]
+            t, node, q, load = ev.v.start_time, ev.v.start, q0, list(load0)
+        T, D = ev.T, ev.D
+        km_c, late_c, soft, max_late, capv = ev.km_c, ev.late_c, ev.soft, ev.max_late, ev.capv
+        nl = len(load)
+        cd, pw, lx, ln, cw = (CD[-1] if CD else 0.0), PW[-1], LX[-1], LN[-1], CW[-1]
+        empty = ()
+        for i in range(lo, len(items)):
+            Ts.append(t)
+            Ns.append(node)
+            Qs.append(q)
+            Ls.append(tuple(load) if nl else empty)
+            _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = items[i]
+            tr, dd = T[node][nxt], D[node][nxt]
+            a = t + tr
+            q += dd * km_c
+            X.append(nxt)
+            A.append(a)
+            TA.append(tr)
+            cd += dd
+            CD.append(cd)
+            if a > w0:
+                s = a
+            else:
+                s = w0
+                cw += w0 - a
+            CW.append(cw)
+            if s > w1:
+                lx += s - w1
+                ln += 1
+                if soft and s - w1 <= max_late:
+                    q += (s - w1) * late_c
+                    pw += (s - w1) * late_c
+                else:
+                    q += (s - w1) * HARD
+                    pw += (s - w1) * HARD
+            PW.append(pw)
+            LX.append(lx)
+            LN.append(ln)
+            if nl:
+                for di in range(nl):
+                    load[di] += sq[di]
+                    if load[di] > capv[di] + 1e-9:
+                        q += (load[di] - capv[di]) * HARD
+            t, node = s + svc, nxt
+        Ts.append(t)
+        Ns.append(node)
+        Qs.append(q)
+        Ls.append(tuple(load) if nl else empty)
+        end, self.qf = self._finish(t, node, q)
+        self.end = end
+        # Backward: next wait, and the end time from the arrival at each position.
+        n, v = len(items), ev.v
+        AR[:] = [0.0] * n
+        AE[:] = [0.0] * n
+        NW[:] = [n] * (n + 1)
+        if n:
+            self.dend = D[X[-1]][v.end]
+            r, e, f = T[X[-1]][v.end], -INF, n
+            for j in range(n - 1, -1, -1):
+                x = items[j]
+                if A[j] <= x[3]:
+                    f = j
+                NW[j] = f
+                r += x[5]
+                w = x[3] + r
+                if w > e:
+                    e = w
+                AR[j], AE[j] = r, e
+                r += TA[j]
+        # Rounding allowance of the bound (see relocation_bound), less its |bound| part.
+        scale = (abs(self.qf) + abs(end * ev.h_c) + abs(self.h0) + abs(cd * km_c)
+                 + abs(Qs[0]) + 1.0)
+        tmax = abs(end) + abs(v.start_time) + 1.0
+        self.m0 = 1e-9 * scale + 1e-6 + HARD * 2.3e-16 * (4 * n + 16) * tmax
+
+    def _finish(self, t: float, node: int, q: float) -> tuple[float, float]:
+        ev = self.ev
+        v = ev.v
+        end = t + ev.T[node][v.end]
+        q += ev.D[node][v.end] * ev.km_c
+        if end > v.shift_end:
+            q += (end - v.shift_end) * HARD
+        dur = end - v.start_time
+        if v.max_duration is not None and dur > v.max_duration:
+            q += (dur - v.max_duration) * HARD
+        return end, q
+
+    def total(self) -> float:
+        """The current route's cost."""
+        ev = self.ev
+        return self.qf + (self.end - ev.v.start_time) * ev.h_c + self.n * ev.stop_c
+
+    def cost(self, mid: list[tuple], lo: int, hi: int, cur: list[tuple], bound: float) -> float:
+        """Cost of ``cur[:lo] + mid + cur[hi:]``, or inf as soon as it provably reaches
+        ``bound``: once past the change, a candidate at the same place no earlier than
+        the current route cannot beat the current suffix."""
+        ev = self.ev
+        T, D = ev.T, ev.D
+        km_c, h_c, late_c, soft, max_late, capv = (ev.km_c, ev.h_c, ev.late_c, ev.soft,
+                                                   ev.max_late, ev.capv)
+        Ts, Ns, Qs = self.Ts, self.Ns, self.Qs
+        h0 = self.h0
+        t, node, q = Ts[lo], Ns[lo], Qs[lo]
+        load = list(self.Ls[lo])
+        nl = len(load)
+        n = self.n
+        # The changed stops, then the current route's stop at hi (no rejoin before it).
+        for x in (mid + cur[hi:hi + 1]):
+            _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = x
+            a = t + T[node][nxt]
+            q += D[node][nxt] * km_c
+            s = a if a > w0 else w0
+            if s > w1:
+                if soft and s - w1 <= max_late:
+                    q += (s - w1) * late_c
+                else:
+                    q += (s - w1) * HARD
+            if nl:
+                for di in range(nl):
+                    load[di] += sq[di]
+                    if load[di] > capv[di] + 1e-9:
+                        q += (load[di] - capv[di]) * HARD
+            t, node = s + svc, nxt
+            if q + t * h_c + h0 >= bound:
+                return INF
+        if hi + 1 < n:
+            qf, end_h = self.qf, self.end * h_c
+            for i in range(hi + 1, n):
+                if node == Ns[i]:
+                    ti = Ts[i]
+                    if t == ti:
+                        return q + (qf - Qs[i]) + end_h + h0
+                    if t > ti and q + (qf - Qs[i]) + end_h + h0 >= bound:
+                        return INF
+                _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = cur[i]
+                a = t + T[node][nxt]
+                q += D[node][nxt] * km_c
+                s = a if a > w0 else w0
+                if s > w1:
+                    if soft and s - w1 <= max_late:
+                        q += (s - w1) * late_c
+                    else:
+                        q += (s - w1) * HARD
+                if nl:
+                    for di in range(nl):
+                        load[di] += sq[di]
+                        if load[di] > capv[di] + 1e-9:
+                            q += (load[di] - capv[di]) * HARD
+                t, node = s + svc, nxt
+                if q + t * h_c + h0 >= bound:
+                    return INF
+        end, q = self._finish(t, node, q)
+        return q + end * h_c + h0
 
 
 def improve_route(p: Problem, vid: str, stops: list[Stop], max_passes: int = 6,
@@ -311,19 +426,62 @@ def improve_route(p: Problem, vid: str, stops: list[Stop], max_passes: int = 6,
                        lambda cand, lo, hi, bound: ev.cost(cand), lambda cand: None,
                        two_opt=False)
     rich = ev.rich(cur)
-    trace = [ev.trace(rich)]
-
-    def price(cand: list[tuple], lo: int, hi: int, bound: float) -> float:
-        return ev.cost_move(cand, lo, hi, trace[0], bound)
-
-    def accept(cand: list[tuple]) -> None:
-        trace[0] = ev.trace(cand)
-
-    tr = trace[0]
-    rich, _best = _search(p, rich, ev.total(tr[4], tr[5], n), max_passes, window,
-                          any(k == PICKUP for _j, k in cur), price, accept, two_opt=True)
+    mv = _Moves(ev, rich)
+    rich = _search_moves(p, rich, mv.total(), max_passes, window,
+                         any(k == PICKUP for _j, k in cur), mv)
     cur = [x[-1] for x in rich]
     return cur, ev.cost(cur)
+
+
+def _search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, window: int,
+                  pairs: bool, mv: _Moves) -> list[tuple]:
+    """:func:`_search` (the same moves in the same order) with each candidate costed by
+    ``mv`` from its changed stops only: no candidate route is built unless it wins."""
+    from fleetstream.operators.routing.bounds import relocation_bound
+    n = len(cur)
+    order = _Pairs(p, cur) if pairs else None
+    cost, bounded = mv.cost, mv.bounded
+    for _ in range(max_passes):
+        improved = False
+        for seg in (1, 2, 3):
+            i = 0
+            while i + seg <= n:
+                block = cur[i:i + seg]
+                for k in range(max(0, i - window), min(n - seg, i + window) + 1):
+                    if k == i:
+                        continue
+                    if order is not None and not order.relocate_ok(i, seg, k):
+                        continue
+                    if bounded and relocation_bound(mv, cur, i, seg, k, best - 1e-9):
+                        continue
+                    if k < i:  # the route is cur[:k] + block + cur[k:i] + cur[i+seg:]
+                        lo, hi, mid = k, i + seg, block + cur[k:i]
+                    else:      # cur[:i] + cur[i+seg:k+seg] + block + cur[k+seg:]
+                        lo, hi, mid = i, k + seg, cur[i + seg:k + seg] + block
+                    c = cost(mid, lo, hi, cur, best - 1e-9)
+                    if c < best - 1e-9:
+                        cur = cur[:lo] + mid + cur[hi:]
+                        best, improved = c, True
+                        mv.retrace(cur, lo)
+                        if order is not None:
+                            order.reset(cur)
+                        break
+                i += 1
+        for i in range(n - 1):
+            for k in range(i + 2, min(n, i + window) + 1):
+                if order is not None and not order.reverse_ok(i, k):
+                    continue
+                mid = cur[i:k][::-1]
+                c = cost(mid, i, k, cur, best - 1e-9)
+                if c < best - 1e-9:
+                    cur = cur[:i] + mid + cur[k:]
+                    best, improved = c, True
+                    mv.retrace(cur, i)
+                    if order is not None:
+                        order.reset(cur)
+        if not improved:
+            break
+    return cur
 
 
 def _search(p: Problem, cur: list[Stop], best: float, max_passes: int, window: int,
