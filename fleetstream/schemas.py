@@ -69,6 +69,10 @@ CROSS_FIELD_RULES: dict[str, dict[str, Any]] = {
                   "window_end must be after window_start when both are given"],
         "if_then": [],
     },
+    "customer_reply": {
+        "rules": ["available_until must be after available_from when both are given"],
+        "if_then": [],
+    },
 }
 
 EPOCH = "epoch s (UTC)"

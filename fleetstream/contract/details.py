@@ -351,7 +351,7 @@ class PlanSummary:
 
 # -- helper R (recovery of work): order_failed, shift_end
 ROOT_CAUSE_TYPES = ("order_created", "vehicle_unavailable", "condition", "order_failed",
-                    "shift_end")
+                    "shift_end", "customer_reply")
 # -- end helper R
 
 
@@ -364,7 +364,8 @@ class RootCause:
 
     type: str = ofield(ext_enum(ROOT_CAUSE_TYPES), "What kind of event.")
     event_id: str = ofield("string", "The input event.")
-    order_id: str = ofield("string", "order_created, order_failed: the order.", True)
+    order_id: str = ofield("string", "order_created, order_failed, customer_reply: the "
+                           "order.", True)
     kind: str = ofield("string", "condition: its kind (incident, weather, ...).", True)
 
 

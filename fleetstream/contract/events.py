@@ -57,6 +57,7 @@ VEHICLE_TYPES = ("bike", "cargo_bike", "car", "van", "truck")
 BUILDING_TYPES = ("house", "apartment", "office", "shop")
 ORDER_KINDS = ("parcel", "on_demand")
 FAIL_REASONS = ("not_home", "access", "refused", "damaged", "other")
+REPLY_ANSWERS = ("confirmed", "unavailable")
 STOP_KINDS = ("pickup", "delivery")
 CONDITION_KINDS = ("traffic", "weather", "incident")
 
@@ -554,6 +555,27 @@ class OrderFailed(Event):
     reason: str = f_enum("Why the attempt failed.", FAIL_REASONS)
 
 
+@dataclass(slots=True)
+class CustomerReply(Event):
+    """The customer's answer when contacted ahead of a delivery (since contract 1.2.0;
+    docs/governance.md, "Contact ahead"): ``confirmed`` (someone will be there, or a
+    neighbour or a safe place is arranged) or ``unavailable``, either optionally with
+    the hours someone can receive today.  With ``available_from`` later than now the
+    engine moves the delivery to a place on its route not before that time (and before
+    ``available_until``) when one is feasible."""
+
+    TYPE = "customer_reply"
+    TOPIC = TOPIC_ORDERS
+    KEY = "order_id"
+    order_id: str = f_id("Order the reply is about.")
+    answer: str = f_enum("What the customer said.", REPLY_ANSWERS)
+    available_from: float | None = f_ts("Someone can receive from this time today",
+                                        optional=True)
+    available_until: float | None = f_ts("... until this time", optional=True)
+    channel: str | None = f_str("How the customer answered (sms, call, app).", optional=True,
+                                max_len=32)
+
+
 # ---- fs.conditions
 
 
@@ -715,8 +737,8 @@ class CustomerProfile(Event):
 EVENT_TYPES: dict[str, type[Event]] = {
     c.TYPE: c for c in (Ping, ShiftStart, ShiftEnd, VehicleUnavailable, OrderCreated,
                         OrderCancelled, StopArrived, OrderPickedUp, OrderDelivered, OrderFailed,
-                        Condition, Approval, OrderPin, OrderUnpin, RouteLock, RouteUnlock,
-                        OrderUpdate, CustomerProfile)
+                        CustomerReply, Condition, Approval, OrderPin, OrderUnpin, RouteLock,
+                        RouteUnlock, OrderUpdate, CustomerProfile)
 }
 
 OVERRIDE_TYPES = (OrderPin.TYPE, OrderUnpin.TYPE, RouteLock.TYPE, RouteUnlock.TYPE, OrderUpdate.TYPE)
@@ -759,6 +781,13 @@ def _check_order_update(ev: OrderUpdate) -> None:
     if (ev.window_start is not None and ev.window_end is not None
             and ev.window_end <= ev.window_start):
         raise ValidationError("window_end", "must be after window_start")
+
+
+@_cross("customer_reply")
+def _check_customer_reply(ev: CustomerReply) -> None:
+    if (ev.available_from is not None and ev.available_until is not None
+            and ev.available_until <= ev.available_from):
+        raise ValidationError("available_until", "must be after available_from")
 
 
 @_cross("shift_start")

@@ -181,3 +181,40 @@ CONTACT_FIX = 0.75
 def after_contact(p_home: float) -> float:
     """P(someone answers the door) for an attempt the customer has arranged for."""
     return 1.0 - (1.0 - p_home) * (1.0 - CONTACT_FIX)
+
+
+# What a contacted customer answers (the world's side of contact ahead; the engine
+# reads only the customer_reply event).  The customer knows their own day: someone
+# is in (P(answer) >= PRESENT_P) over the next REPLY_LOOK_S -> confirmed (and
+# arranges for it); otherwise they name the first time, on a 15-minute grid before
+# the window closes, from which someone is in for REPLY_STAY_S, and until when (the
+# delivery window becomes those hours: the driver does not ring before); with no
+# such time, NEIGHBOUR_P of them name a neighbour or a safe place (confirmed,
+# arranged), the others are simply unavailable.  Assumptions of the simulated
+# world, not measurements.
+NEIGHBOUR_P = 0.5
+PRESENT_P = 0.9
+REPLY_LOOK_S = 3600.0
+REPLY_STAY_S = 1800.0
+GRID_S = 900.0
+
+
+def reply(avail: Availability, now: float, window_end: float, u: float) -> tuple:
+    """(answer, available_from, available_until) of a customer contacted at ``now``
+    about a delivery whose window closes at ``window_end``; ``u`` a uniform draw (the
+    neighbour-or-safe-place choice)."""
+    def present(t0: float, span: float) -> bool:
+        return all(avail.p_home(t0 + k * GRID_S) >= PRESENT_P
+                   for k in range(int(span // GRID_S) + 1))
+
+    if present(now, REPLY_LOOK_S):
+        return ("confirmed", None, None)
+    t = (now // GRID_S + 1) * GRID_S
+    while t < window_end:
+        if present(t, REPLY_STAY_S):
+            end = t
+            while end < window_end and avail.p_home(end) >= PRESENT_P:
+                end += GRID_S
+            return ("unavailable", t, end if end < window_end else None)
+        t += GRID_S
+    return ("confirmed", None, None) if u < NEIGHBOUR_P else ("unavailable", None, None)

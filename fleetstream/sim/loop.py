@@ -81,7 +81,7 @@ class Simulation:
         # it draws exactly what it drew before.
         self.contact_rng = random.Random(scenario.seed * 7_727 + 5)
         self.contacted: set[str] = set()
-        self.arranged: set[str] = set()
+        self.arranged: dict[str, float] = {}    # order -> from when the customer arranged
         # On a road map: the world's true speed model and the map provider's view
         # (recorded beside each leg for scoring; the engine runs its own provider).
         self.roads = None
@@ -343,7 +343,7 @@ class Simulation:
             start = max(self.now, o.window[0])
             c = o.customer
             p_home, p_acc = c.p_home(start), c.p_access_fail()   # sim/availability.py
-            if oid in self.arranged:     # contacted ahead, the customer arranged for it
+            if start >= self.arranged.get(oid, math.inf):   # contacted ahead: arranged for it
                 p_home = availability.after_contact(p_home)
             home = self.rng.random() < p_home
             access = self.rng.random() >= p_acc
@@ -439,15 +439,38 @@ class Simulation:
 
     def _contact_ahead(self, a: dict) -> None:
         """A failure_risk alert: the customer is contacted; with probability
-        ``contact_reply`` it replies and arranges for the delivery."""
+        ``contact_reply`` it replies (a customer_reply event, a few minutes later: what
+        it says comes from its own schedule, sim/availability.py ``reply``) and arranges
+        for a delivery from the time it names."""
         if a.get("kind") != "failure_risk":
             return
         for oid in a.get("order_ids", ()):
-            if oid in self.contacted:
+            o = self.orders.get(oid)
+            if oid in self.contacted or o is None:
                 continue
             self.contacted.add(oid)
-            if self.contact_rng.random() < self.sc.contact_reply:
-                self.arranged.add(oid)
+            if self.contact_rng.random() >= self.sc.contact_reply:
+                continue
+            at = self.now + self.contact_rng.uniform(120.0, 900.0)
+            answer, t_from, t_until = availability.reply(o.customer.avail, at, o.window[1],
+                                                         self.contact_rng.random())
+            ev = {"type": "customer_reply", "event_id": self._new_id("cr"), "ts": round(at, 3),
+                  "order_id": oid, "answer": answer, "channel": "sms"}
+            if answer == "confirmed":
+                self.arranged[oid] = 0.0
+            elif t_from is not None:
+                self.arranged[oid] = t_from     # they arrange for it from then on
+                ev["available_from"] = round(t_from, 3)
+                if t_until is not None:
+                    ev["available_until"] = round(t_until, 3)
+                self.at(at, self._new_window, o, t_from, t_until)
+            self.emit(TOPIC_ORDERS, oid, ev)
+
+    def _new_window(self, o: SimOrder, t_from: float, t_until: float | None) -> None:
+        """The customer named their hours: the delivery window becomes them (the
+        driver waits for its start, as for any window)."""
+        end = o.window[1] if t_until is None else min(o.window[1], t_until)
+        o.window = (max(o.window[0], t_from), end)
 
     def _on_decision(self, d: dict) -> None:
         self.decisions_seen += 1

@@ -32,7 +32,8 @@ import pickle
 from dataclasses import replace
 from typing import Any, Callable
 
-from fleetstream.contract.events import (Approval, Condition, CustomerProfile, Event, OrderCancelled,
+from fleetstream.contract.events import (Approval, Condition, CustomerProfile, CustomerReply,
+                                         Event, OrderCancelled,
                                          OrderCreated, OrderDelivered, OrderFailed, OrderPickedUp,
                                          OrderPin, OrderUnpin, OrderUpdate, Ping, RouteLock,
                                          RouteUnlock, ShiftEnd, ShiftStart, StopArrived,
@@ -47,6 +48,7 @@ from fleetstream.operators.routing.strategy import ORToolsStrategy, PyVRPStrateg
 from fleetstream.operators.state import Order, Vehicle
 from fleetstream.operators.traveltime import HaversineProvider, Point, TravelTimeProvider
 from fleetstream.operators.zone.assignment import Assignment
+from fleetstream.operators.zone.contact import ContactAhead
 from fleetstream.operators.zone.fleet import Fleet
 from fleetstream.operators.zone.forecasting import Forecasting, Observer
 from fleetstream.operators.zone.governance import Governance
@@ -123,6 +125,7 @@ class ZoneEngine:
                                         self._observer)
         self.overrides = Overrides(st, s, self.world, self.governance, self.emit, self._strategy)
         self.retention = Retention(st, self.limits, seats, self.lifecycle, self.emit)
+        self.contact = ContactAhead(st, self.governance, self.lifecycle.recovery)
         self.handlers: dict[str, Handler] = {
             ShiftStart.TYPE: self.fleet.on_shift_start,
             ShiftEnd.TYPE: self.fleet.on_shift_end,
@@ -134,6 +137,7 @@ class ZoneEngine:
             OrderPickedUp.TYPE: self.lifecycle.on_order_picked_up,
             OrderDelivered.TYPE: self.lifecycle.on_order_delivered,
             OrderFailed.TYPE: self.lifecycle.on_order_failed,
+            CustomerReply.TYPE: self.contact.on_customer_reply,
             Condition.TYPE: self.world.on_condition,
             CustomerProfile.TYPE: self.world.on_customer_profile,
             Approval.TYPE: self.governance.on_approval,

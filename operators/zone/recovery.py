@@ -126,35 +126,38 @@ class Recovery:
             o.window_start = old_start
             return f"{ev.reason}: no feasible place on {v.id}'s route for another attempt ({why})"
         st.count("retries_planned")
-        hhmm = _hhmm(not_before)
+        at = hhmm(not_before)
         self.governance.decide(
             out, "assign", ev.ts, [o.id], {v.id: new_route}, [ev.event_id],
             Explanation(f"Order {o.id}: delivery failed ({ev.reason}), attempt "
                         f"{m['attempts'] + 1} of {MAX_ATTEMPTS} planned on {v.id} not before "
-                        f"{hhmm} UTC (the parcel is on board)",
+                        f"{at} UTC (the parcel is on board)",
                         reasons=[{"rule": "cheapest_feasible_insertion",
                                   "candidates_per_order": 1}],
                         root_causes=[{"type": "order_failed", "event_id": ev.event_id,
                                       "order_id": o.id}]))
         return None
 
-    def retry_route(self, o: Order, v: Vehicle, now: float,
-                    not_before: float) -> tuple[list | None, str]:
-        """``v``'s route with the delivery of ``o`` (on board) put back: the cheapest
-        feasible position (planned distance) where the van arrives not before
-        ``not_before``, else the cheapest feasible one (it waits at the door);
-        feasible as ``route_timing`` says (its own window; no lateness added at the other
-        stops, the shift end or the break) and within the driver's driving limit.  (None, constraint) when there is none."""
+    def retry_route(self, o: Order, v: Vehicle, now: float, not_before: float,
+                    base_route: list | None = None) -> tuple[list | None, str]:
+        """``v``'s route (or ``base_route``: its route without that delivery) with the
+        delivery of ``o`` (on board) put back: the cheapest feasible position (planned
+        distance) where the van arrives not before ``not_before``, else the feasible one
+        where it waits least at the door (then the cheapest); feasible as
+        ``route_timing`` says (its own window; no lateness added at the other stops, the
+        shift end or the break) and within the driver's driving limit.  (None,
+        constraint) when there is none."""
         st = self.state
         travel = self.world.travel
         pos, ts = start_of(v, now)
         drive_left = engine_drive_left(v)
-        base_m = self.world.route_km(pos, v.route, v.end)
-        base = route_timing(v, v.route, st.orders, pos, ts, travel.tt)
+        stops = v.route if base_route is None else base_route
+        base_m = self.world.route_km(pos, stops, v.end)
+        base = route_timing(v, stops, st.orders, pos, ts, travel.tt)
         best: tuple | None = None
         why = "time_window"
-        for k in range(len(v.route) + 1):
-            route = v.route[:k] + [(o.id, DELIVERY)] + v.route[k:]
+        for k in range(len(stops) + 1):
+            route = stops[:k] + [(o.id, DELIVERY)] + stops[k:]
             t = route_timing(v, route, st.orders, pos, ts, travel.tt)
             if t.start[k] > o.window_end:
                 continue
@@ -164,8 +167,8 @@ class Recovery:
             if drive_left is not None and t.drive_s > max(drive_left, base.drive_s):
                 why = "max_drive"
                 continue
-            key = (0 if t.arrive[k] >= not_before else 1,
-                   self.world.route_km(pos, route, v.end) - base_m, k)
+            wait = max(0.0, not_before - t.arrive[k])   # at the door, before not_before
+            key = (wait, self.world.route_km(pos, route, v.end) - base_m, k)
             if best is None or key < best[0]:
                 best = (key, route)
         return (best[1], "") if best else (None, why)
@@ -278,6 +281,7 @@ class Recovery:
             forget_order(o)
 
 
-def _hhmm(ts: float) -> str:
+def hhmm(ts: float) -> str:
+    """HH:MM (UTC) of epoch ``ts``."""
     s = int(ts) % 86400
     return f"{s // 3600:02d}:{s % 3600 // 60:02d}"

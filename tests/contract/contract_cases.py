@@ -23,6 +23,7 @@ OVERRIDES: dict[str, dict[str, Any]] = {
     "condition": {"start_ts": T0, "end_ts": T0 + 3600},
     "shift_start": {"shift_end_ts": T0 + 8 * 3600},
     "order_update": {"window_start": T0 + 3600, "window_end": T0 + 7200},
+    "customer_reply": {"available_from": T0 + 3600, "available_until": T0 + 7200},
 }
 
 # Known disagreements (bugs) between the validator and the schema it documents:

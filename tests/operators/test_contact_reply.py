@@ -1,0 +1,114 @@
+"""Contact ahead: the customer's reply (operators/zone/contact.py; docs/governance.md,
+"Contact ahead").  ``unavailable`` with hours moves the delivery on its vehicle's route
+to a place not before them, with the reply as the decision's root cause; everything
+else is remembered and moves nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleetstream.contract.events import ValidationError, validate
+from fleetstream.operators.state import DELIVERY, ONBOARD
+from fleetstream.operators.zone.recovery import memo
+
+from tests.operators.zone.zone_scene import T0, Feed, engine, order, pt, vehicle
+
+NEAR = pt(0.01, 0.01)
+
+
+def _loaded(feed: Feed, n: int = 3, window_end: float = T0 + 8 * 3600):
+    v1 = vehicle(feed, "V1", active=True, pos=NEAR)
+    orders = [order(feed, f"o{i}", pt(0.012 + 0.004 * i, 0.008), T0, window_end)
+              for i in range(1, n + 1)]
+    for o in orders:
+        o.status, o.vehicle_id = ONBOARD, "V1"
+    v1.onboard = [o.id for o in orders]
+    v1.route = [(o.id, DELIVERY) for o in orders]
+    return engine([v1], orders), orders
+
+
+def _reply(feed: Feed, ts: float, oid: str, answer: str, **kw):
+    return feed.ev("customer_reply", ts, order_id=oid, answer=answer, **kw)
+
+
+def _assigns(outs: list) -> list[dict]:
+    return [r for t, r in outs if t == "fs.decisions" and r["kind"] == "assign"]
+
+
+def test_unavailable_until_later_moves_the_delivery_to_after_that_time():
+    feed = Feed()
+    eng, orders = _loaded(feed)
+    ts, later = T0 + 1800, T0 + 3 * 3600
+    outs = eng.process(_reply(feed, ts, "o1", "unavailable", available_from=later))
+    (d,) = _assigns(outs)
+    assert d["status"] == "applied" and d["order_ids"] == ["o1"]
+    stops = [(s["order_id"], s["stop"]) for s in d["routes"]["V1"]]
+    # the van reaches every stop before `later`: o1 goes where it waits least (last)
+    assert stops[-1] == ("o1", "delivery"), "o1 moved behind the others"
+    assert d["explanation"]["root_causes"] == [{"type": "customer_reply",
+                                                "event_id": f"e{feed.n}", "order_id": "o1"}]
+    assert "contacted ahead" in d["explanation"]["summary"]
+    o = eng.state.orders["o1"]
+    assert o.window_start == later
+    assert memo(eng.state, o)["reply"] == "unavailable"
+    assert eng.state.vehicles["V1"].route[-1] == ("o1", DELIVERY)
+
+
+def test_available_until_narrows_the_window_end_too():
+    feed = Feed()
+    eng, _ = _loaded(feed)
+    a, b = T0 + 2 * 3600, T0 + 5 * 3600
+    eng.process(_reply(feed, T0 + 600, "o2", "unavailable", available_from=a,
+                       available_until=b))
+    o = eng.state.orders["o2"]
+    assert (o.window_start, o.window_end) == (a, b)
+
+
+def test_confirmed_and_unavailable_without_hours_move_nothing():
+    for answer in ("confirmed", "unavailable"):
+        feed = Feed()
+        eng, _ = _loaded(feed)
+        before = list(eng.state.vehicles["V1"].route)
+        outs = eng.process(_reply(feed, T0 + 600, "o1", answer))
+        assert not _assigns(outs)
+        assert eng.state.vehicles["V1"].route == before
+        assert memo(eng.state, eng.state.orders["o1"])["reply"] == answer
+        assert eng.state.stats[f"replies_{answer}"] == 1
+
+
+def test_hours_outside_the_window_change_nothing():
+    feed = Feed()
+    eng, _ = _loaded(feed, window_end=T0 + 2 * 3600)
+    outs = eng.process(_reply(feed, T0 + 600, "o1", "unavailable",
+                              available_from=T0 + 3 * 3600))
+    assert not _assigns(outs)
+    assert eng.state.orders["o1"].window_start == T0
+    assert eng.state.stats["replies_outside_window"] == 1
+
+
+def test_a_locked_route_is_not_changed_by_a_reply():
+    feed = Feed()
+    eng, _ = _loaded(feed)
+    eng.state.locked.add("V1")
+    outs = eng.process(_reply(feed, T0 + 600, "o1", "unavailable",
+                              available_from=T0 + 3 * 3600))
+    assert not _assigns(outs)
+    assert eng.state.orders["o1"].window_start == T0
+    assert eng.state.stats["replies_untouchable"] == 1
+
+
+def test_a_reply_for_an_unknown_order_is_counted_not_an_error():
+    feed = Feed()
+    eng, _ = _loaded(feed)
+    outs = eng.process(_reply(feed, T0 + 600, "nope", "confirmed"))
+    assert outs == [] or not _assigns(outs)
+    assert eng.state.stats["replies_ignored"] == 1
+
+
+def test_the_contract_rejects_an_empty_span_and_unknown_answers():
+    base = {"type": "customer_reply", "v": 1, "event_id": "r1", "ts": 100.0, "order_id": "o1"}
+    with pytest.raises(ValidationError, match="available_until"):
+        validate({**base, "answer": "unavailable", "available_from": 300.0,
+                  "available_until": 200.0})
+    with pytest.raises(ValidationError, match="answer"):
+        validate({**base, "answer": "maybe"})
