@@ -266,3 +266,119 @@ def relocation_bound(mv, cur: list, i: int, seg: int, k: int, bound: float) -> b
             pen += (dur - v.max_duration) * HARD
     lb = mv.Qs[lo] + dist * ev.km_c + pen + end * ev.h_c + mv.h0
     return lb - (abs(lb) * 1e-9 + mv.m0) >= bound
+
+
+def _shifted(mv, p: int, e: int, a: float) -> tuple[float, float]:
+    """Current positions [p, e) of ``mv``'s route entered with arrival ``a`` at ``p``:
+    lower bounds on their window penalties and on the departure from ``e - 1`` (see
+    :func:`relocation_bound`)."""
+    X, A, _TA, CD, PW, LX, LN, CW, NW, AR, AE = mv.arrays
+    d = A[p] - a
+    f = NW[p]
+    if f > e:
+        f = e
+    if d > 0:
+        pen = mv.rate * ((LX[f] - LX[p]) - d * (LN[f] - LN[p]))
+        if pen < 0:
+            pen = 0.0
+        if f < e:
+            return pen + (PW[e] - PW[f]), mv.Ts[e]
+        return pen, mv.Ts[e] - d
+    late = -d - (CW[e] - CW[p])
+    return ((PW[e] - PW[p]) - d * mv.rate * (LN[f] - LN[p]),
+            mv.Ts[e] + late if late > 0 else mv.Ts[e])
+
+
+def _visit(ev, t: float, node: int, sd: tuple) -> tuple[float, float, float]:
+    """(departure, penalty, distance) of stop data ``sd`` (``RouteEval.stop``) reached
+    from ``node`` leaving at ``t``."""
+    nxt, w0, w1 = sd[0], sd[1], sd[2]
+    a = t + ev.T[node][nxt]
+    s = a if a > w0 else w0
+    pen = 0.0
+    if s > w1:
+        pen = (s - w1) * (ev.late_c if ev.soft and s - w1 <= ev.max_late else HARD)
+    return s + sd[3], pen, ev.D[node][nxt]
+
+
+def _tail(mv, s0: int, t: float, node: int) -> tuple[float, float, float]:
+    """(penalty, distance, end) lower bounds of the current route from position ``s0``
+    on, left from ``node`` at ``t``."""
+    ev, n = mv.ev, mv.n
+    v = ev.v
+    X, _A, _TA, CD, _PW, _LX, _LN, _CW, _NW, AR, AE = mv.arrays
+    if s0 < n:
+        y = X[s0]
+        a = t + ev.T[node][y]
+        dist = ev.D[node][y] + (CD[n - 1] - CD[s0]) + mv.dend
+        pen, _dep = _shifted(mv, s0, n, a)
+        end = a + AR[s0]
+        if AE[s0] > end:
+            end = AE[s0]
+    else:
+        end = t + ev.T[node][v.end]
+        dist = ev.D[node][v.end]
+        pen = 0.0
+    if end > v.shift_end:
+        pen += (end - v.shift_end) * HARD
+    if v.max_duration is not None:
+        dur = end - v.start_time
+        if dur > v.max_duration:
+            pen += (dur - v.max_duration) * HARD
+    return pen, dist, end
+
+
+class RouteInsertionBound:
+    """Tighter lower bounds than :class:`InsertionBound` for routes the local search's
+    incremental evaluation covers (no break, no driving limit): waiting is kept, from
+    the recorded figures of the current route (``local_search._Moves``) shifted by how
+    much later the stops after the insertion are reached (see :func:`relocation_bound`).
+    The start capacity penalty is left out (it is not negative), so the bound holds
+    whatever the new job adds to the start load."""
+
+    __slots__ = ("mv", "base")
+
+    def __init__(self, mv):
+        self.mv = mv
+        ev = mv.ev
+        # the stops before position k cost Qs[k] - Qs[0]; two stops more at most
+        self.base = -mv.Qs[0] - ev.v.start_time * ev.h_c
+
+    def _lb(self, k: int, extra: int, pen: float, dist: float, end: float) -> float:
+        mv = self.mv
+        ev = mv.ev
+        return (mv.Qs[k] + self.base + dist * ev.km_c + pen + end * ev.h_c
+                + (mv.n + extra) * ev.stop_c)
+
+    def beaten(self, lb: float, best: float) -> bool:
+        return lb - (abs(lb) * 1e-9 + self.mv.m0) >= best
+
+    def single(self, k: int, sd: tuple) -> float:
+        """Lower bound with a stop of data ``sd`` at position ``k``."""
+        mv = self.mv
+        t, pen, dist = _visit(mv.ev, mv.Ts[k], mv.Ns[k], sd)
+        p2, d2, end = _tail(mv, k, t, sd[0])
+        return self._lb(k, 1, pen + p2, dist + d2, end)
+
+    def pairs(self, k: int, m0: int, m1: int, sp: tuple, sd: tuple) -> list[float]:
+        """Lower bounds with pickup ``sp`` at position ``k`` and delivery ``sd`` before
+        current stop m, for every m in [m0, m1] (m0 >= k)."""
+        mv = self.mv
+        ev = mv.ev
+        T, D, X, CD = ev.T, ev.D, mv.arrays[0], mv.arrays[3]
+        tp, pp, dp = _visit(ev, mv.Ts[k], mv.Ns[k], sp)
+        P = sp[0]
+        out = []
+        for m in range(m0, m1 + 1):
+            if m == k:
+                t, node, pen, dist = tp, P, pp, dp
+            else:
+                y = X[k]
+                dist = dp + D[P][y] + (CD[m - 1] - CD[k])
+                pen, t = _shifted(mv, k, m, tp + T[P][y])
+                pen += pp
+                node = X[m - 1]
+            t, pq, dq = _visit(ev, t, node, sd)
+            p2, d2, end = _tail(mv, m, t, sd[0])
+            out.append(self._lb(k, 2, pen + pq + p2, dist + dq + d2, end))
+        return out

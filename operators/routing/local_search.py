@@ -606,11 +606,36 @@ def best_insertion(p: Problem, vid: str, stops: list[Stop], jid: str,
     Candidates whose lower bound (:mod:`operators.routing.bounds`) cannot beat the
     best so far are skipped; the others are costed in full, in the same order, so
     the answer is the one the full enumeration gives."""
-    from fleetstream.operators.routing.bounds import InsertionBound, beaten
+    from fleetstream.operators.routing.bounds import InsertionBound, RouteInsertionBound, beaten
     ev = ev or RouteEval(p, vid)
     j = p._jobs[jid]
     best, best_c = None, float("inf")
     n = len(stops)
+    if ev.fast_ok(stops) and ev.h_c >= 0 and ev.late_c >= 0:
+        # waiting kept: from the route's recorded figures (bounds.RouteInsertionBound)
+        rb = RouteInsertionBound(_Moves(ev, ev.rich(stops)))
+        if j.has_pickup:
+            sp, sd = ev.stop(jid, PICKUP), ev.stop(jid, "delivery")
+            for k in range(n + 1):
+                top = min(n, k + pair_window)
+                bounds = rb.pairs(k, k, top, sp, sd)
+                for m in range(k, top + 1):
+                    if best is not None and rb.beaten(bounds[m - k], best_c):
+                        continue
+                    cand = stops[:k] + [(jid, PICKUP)] + stops[k:m] + [(jid, "delivery")] + stops[m:]
+                    c = ev.cost(cand)
+                    if c < best_c:
+                        best, best_c = cand, c
+        else:
+            sd = ev.stop(jid, "delivery")
+            for k in range(n + 1):
+                if best is not None and rb.beaten(rb.single(k, sd), best_c):
+                    continue
+                cand = stops[:k] + [(jid, "delivery")] + stops[k:]
+                c = ev.cost(cand)
+                if c < best_c:
+                    best, best_c = cand, c
+        return best, best_c
     lb = InsertionBound(ev, stops)
     if j.has_pickup:
         for k in range(n + 1):
