@@ -7,17 +7,29 @@ and ``dist``), random points in a 5 km disc around Berlin, 1-2 h windows spread 
 - ``reroute``: ``ORToolsStrategy.reroute_result`` of one active vehicle whose
   earliest-deadline sequence was perturbed (problem built from engine objects, lazy
   matrices, local search); for comparison the OR-Tools re-route of the same problem
-  (50 solutions) at the larger sizes;
+  (50 solutions) at the larger sizes (not with ``--quick``);
 - ``insert``: cheapest insertion of a new on-demand order (pickup and delivery)
   into 8 candidate vehicles with N stops each (``InsertionStrategy.insert``, the
   engine's verb for new orders);
 - ``redispatch``: ``ORToolsStrategy.redispatch`` of an at-risk on-demand order from
   a vehicle with N stops to its 8 nearest vehicles with N stops each (insertion into
-  each, local search of the source and the receiving route).
+  each, local search of the source and the receiving route);
+- ``zone``: the engine's whole redispatch response in a zone of ``--zone-vehicles``
+  active vehicles with N stops each (``Response.redispatch`` of a zone engine: the
+  candidate vehicles chosen among all of them by the static constraints and
+  distance, the redispatch search, the decision), inline (no solver pool).
 
-    python benchmarks/replan_latency.py [--repeat 30] [--seed 1] [--quick] [--out f.json]
+Each seed is a separate set of instances (``--repeat`` each); a row gives p50/p95
+per seed and their mean and sd over the seeds, wall clock (``perf_counter``) and,
+since this machine is shared, the process CPU time (``process_time``) beside it.
 
-Wall-clock figures on this machine; the engine itself never reads the clock.
+    python benchmarks/replan_latency.py [--repeat 30] [--seeds 1,2,3] [--quick]
+        [--ops reroute,insert,redispatch,zone] [--sizes 3,8,16,32,50,64,127]
+        [--zone-vehicles 200] [--zone-sizes 30,50] [--out f.json]
+
+Targets (issue #10): re-route of 50 stops p95 <= 50 ms; redispatch in a zone of 200
+vehicles p95 <= 50 ms.  Wall-clock figures on this machine; the engine itself never
+reads the clock.
 """
 
 from __future__ import annotations
@@ -26,6 +38,7 @@ import argparse
 import math
 import os
 import random
+import statistics
 import sys
 import time
 from types import SimpleNamespace
@@ -100,20 +113,28 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(round(q * (len(xs) - 1))))]
 
 
+CPU: list[float] = []
+"""Process CPU time (ms) of each :func:`timed` call, in call order."""
+
+
 def timed(fn, *args) -> tuple[float, object]:
+    c = time.process_time()
     t = time.perf_counter()
     r = fn(*args)
-    return (time.perf_counter() - t) * 1000, r
+    w = (time.perf_counter() - t) * 1000
+    CPU.append((time.process_time() - c) * 1000)
+    return w, r
 
 
-def summary(name: str, n: int, ms: list[float], **extra) -> dict:
+def summary(name: str, n: int, ms: list[float], cpu: list[float] | None = None, **extra) -> dict:
     return {"op": name, "stops": n, "p50_ms": round(pct(ms, 0.5), 2), "p95_ms": round(pct(ms, 0.95), 2),
+            **({"cpu_p50_ms": round(pct(cpu, 0.5), 2), "cpu_p95_ms": round(pct(cpu, 0.95), 2)} if cpu else {}),
             **extra}
 
 
 def bench_reroute(eng, n: int, repeat: int, seed: int, ortools: bool) -> list[dict]:
     strat = ORToolsStrategy()
-    local, ort = [], []
+    local, ort, c0 = [], [], len(CPU)
     for r in range(repeat):
         rng = random.Random(seed * 1000 + r)
         orders: dict = {}
@@ -130,7 +151,7 @@ def bench_reroute(eng, n: int, repeat: int, seed: int, ortools: bool) -> list[di
             p = materialise(built.problem)
             solver.reroute(p, v.id, built.routes[v.id], solver.Budget(solution_limit=50), method="ortools")
             ort.append((time.perf_counter() - t) * 1000)
-    out = [summary("reroute", n, local)]
+    out = [summary("reroute", n, local, CPU[c0:])]
     if ort:
         out.append(summary("reroute_ortools", n, ort))
     return out
@@ -142,7 +163,7 @@ def zone(rng: random.Random, n_vehicles: int, n: int) -> tuple[list, dict]:
 
 
 def bench_insert(eng, n: int, repeat: int, seed: int) -> dict:
-    strat, ms = InsertionStrategy(), []
+    strat, ms, c0 = InsertionStrategy(), [], len(CPU)
     for r in range(repeat):
         rng = random.Random(seed * 7919 + r)
         vs, orders = zone(rng, 8, n)
@@ -150,11 +171,32 @@ def bench_insert(eng, n: int, repeat: int, seed: int) -> dict:
         o.status = "pending"
         orders[o.id] = o
         ms.append(timed(strat.insert, o, vs, orders, T0, eng.tt, eng.dist)[0])
-    return summary("insert_8_vehicles", n, ms)
+    return summary("insert_8_vehicles", n, ms, CPU[c0:])
+
+
+def bench_zone(n: int, repeat: int, seed: int, n_vehicles: int) -> dict:
+    """The engine's redispatch response in a zone of ``n_vehicles`` active vehicles."""
+    from fleetstream.operators.zone.engine import ZoneEngine as Engine
+    ms, actions, c0 = [], {}, len(CPU)
+    for r in range(repeat):
+        rng = random.Random(seed * 15485863 + r)
+        eng = Engine("Z1", EngineSettings(solver_workers=0))
+        vs, orders = zone(rng, n_vehicles, n)
+        for v in vs:
+            eng.state.vehicles[v.id] = v
+        eng.state.orders.update(orders)
+        src = vs[0]
+        risky = next(oid for oid, k in src.route if k == PICKUP)
+        orders[risky].window_end = T0 + 1200  # at risk
+        t, (moved, _note) = timed(eng.response.redispatch, src, [risky], T0, [], [])
+        ms.append(t)
+        key = "move" if moved else "kept_or_none"
+        actions[key] = actions.get(key, 0) + 1
+    return summary(f"redispatch_zone_{n_vehicles}", n, ms, CPU[c0:], outcomes=actions)
 
 
 def bench_redispatch(eng, n: int, repeat: int, seed: int, n_vehicles: int = 9) -> dict:
-    strat, ms, actions = ORToolsStrategy(), [], {}
+    strat, ms, actions, c0 = ORToolsStrategy(), [], {}, len(CPU)
     for r in range(repeat):
         rng = random.Random(seed * 104729 + r)
         vs, orders = zone(rng, n_vehicles, n)
@@ -165,28 +207,95 @@ def bench_redispatch(eng, n: int, repeat: int, seed: int, n_vehicles: int = 9) -
         t, res = timed(strat.redispatch, src, [risky], cands, orders, T0, eng.tt, eng.dist)
         ms.append(t)
         actions[res.action] = actions.get(res.action, 0) + 1
-    return summary("redispatch_8_candidates", n, ms, outcomes=actions)
+    return summary("redispatch_8_candidates", n, ms, CPU[c0:], outcomes=actions)
+
+
+def combine(rows: list[dict]) -> dict:
+    """One row over seeds: p50/p95 per seed, their mean and sd."""
+    out = dict(rows[0])
+    for k in ("p50_ms", "p95_ms", "cpu_p50_ms", "cpu_p95_ms"):
+        xs = [r[k] for r in rows if k in r]
+        if xs:
+            out[k] = round(statistics.fmean(xs), 2)
+            out[k.replace("_ms", "_sd")] = round(statistics.stdev(xs), 2) if len(xs) > 1 else 0.0
+            out[k.replace("_ms", "_per_seed")] = xs
+    if "outcomes" in rows[0]:
+        tot: dict = {}
+        for r in rows:
+            for a, c in r["outcomes"].items():
+                tot[a] = tot.get(a, 0) + c
+        out["outcomes"] = tot
+    return out
+
+
+def show(r: dict) -> None:
+    seeds = r.get("p95_per_seed")
+    print(f"  {r['op']:<24} {r['stops']:>4} stops  p50 {r['p50_ms']:>8.2f} ms  p95 {r['p95_ms']:>8.2f} ms"
+          + (f" (sd {r['p95_sd']:.2f}; per seed {', '.join(f'{x:.1f}' for x in seeds)})"
+             if seeds and len(seeds) > 1 else "")
+          + (f"  cpu p50 {r['cpu_p50_ms']:.2f} p95 {r['cpu_p95_ms']:.2f}" if "cpu_p50_ms" in r else "")
+          + (f"  {r['outcomes']}" if "outcomes" in r else ""), flush=True)
+
+
+def ints(text: str) -> list[int]:
+    try:
+        xs = [int(x) for x in text.split(",") if x.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated integers, got {text!r}")
+    if not xs or min(xs) < 1:
+        raise argparse.ArgumentTypeError(f"expected integers >= 1, got {text!r}")
+    return xs
+
+
+OPS = ("reroute", "insert", "redispatch", "zone")
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repeat", type=int, default=30)
-    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--repeat", type=int, default=30, help="instances per seed and size (default 30)")
+    ap.add_argument("--seed", type=int, default=None, help="one seed (same as --seeds N)")
+    ap.add_argument("--seeds", type=ints, default=[1], help="comma-separated seeds (default 1)")
     ap.add_argument("--quick", action="store_true", help="fewer sizes, no OR-Tools comparison")
+    ap.add_argument("--ops", default=",".join(OPS),
+                    help=f"comma-separated operations to run, of {', '.join(OPS)} (default all)")
+    ap.add_argument("--sizes", type=ints, default=None,
+                    help="route lengths for reroute/insert/redispatch (default 3,8,16,32,50,64,127; "
+                         "--quick: 3,16,50)")
+    ap.add_argument("--zone-vehicles", type=int, default=200, help="vehicles in the zone of 'zone' (default 200)")
+    ap.add_argument("--zone-sizes", type=ints, default=[30, 50],
+                    help="stops per vehicle in the zone of 'zone' (default 30,50)")
     ap.add_argument("--out", default="", help="write the rows as JSON")
     a = ap.parse_args(argv)
+    ops = [o.strip() for o in a.ops.split(",") if o.strip()]
+    bad = [o for o in ops if o not in OPS]
+    if bad or a.repeat < 1 or a.zone_vehicles < 2:
+        ap.error(f"unknown --ops {bad}" if bad else "--repeat must be >= 1 and --zone-vehicles >= 2")
+    seeds = [a.seed] if a.seed is not None else a.seeds
     eng = ZoneEngine("Z1", EngineSettings())
+    sizes = a.sizes or ([3, 16, 50] if a.quick else [3, 8, 16, 32, 50, 64, 127])
     rows = []
-    sizes = (3, 16, 64) if a.quick else (3, 8, 16, 32, 64, 127)
-    for n in sizes:
-        rows += bench_reroute(eng, n, a.repeat, a.seed, ortools=not a.quick and n >= 16)
-    for n in sizes:
-        rows.append(bench_insert(eng, n, a.repeat, a.seed))
-    for n in sizes:
-        rows.append(bench_redispatch(eng, n, a.repeat, a.seed))
-    for r in rows:
-        print(f"  {r['op']:<24} {r['stops']:>4} stops  p50 {r['p50_ms']:>8.2f} ms  p95 {r['p95_ms']:>8.2f} ms"
-              + (f"  {r['outcomes']}" if "outcomes" in r else ""), flush=True)
+
+    def run(fn, *args, **kw) -> None:
+        per = []
+        for seed in seeds:
+            res = fn(*args, seed=seed, **kw)
+            per.append(res if isinstance(res, list) else [res])
+        for k in range(len(per[0])):
+            rows.append(combine([p[k] for p in per]))
+            show(rows[-1])
+
+    if "reroute" in ops:
+        for n in sizes:
+            run(lambda seed, n=n: bench_reroute(eng, n, a.repeat, seed, ortools=not a.quick and n >= 16))
+    if "insert" in ops:
+        for n in sizes:
+            run(lambda seed, n=n: bench_insert(eng, n, a.repeat, seed))
+    if "redispatch" in ops:
+        for n in sizes:
+            run(lambda seed, n=n: bench_redispatch(eng, n, a.repeat, seed))
+    if "zone" in ops:
+        for n in a.zone_sizes:
+            run(lambda seed, n=n: bench_zone(n, a.repeat, seed, a.zone_vehicles))
     if a.out:
         with open(a.out, "wb") as f:
             f.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2))
