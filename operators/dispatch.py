@@ -102,6 +102,8 @@ class Timing:
     drive_s = 0.0            # driving time of the route (no service, no waiting)
     break_after = None       # the break is taken after this stop (-1: before the first)
     break_late_s = 0.0       # how far past its latest start the break begins
+    min_pos = 0              # insertion: no new stop before this position (the frozen
+    #                          head, operators/zone/stability.py); set by the caller
 
     @property
     def feasible(self) -> bool:
@@ -284,8 +286,9 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
             return (a if a > ws[k] else ws[k]) <= latest[k]
         return t + tt(p, v.end, t) <= v.shift_end_ts
 
+    k0 = timing.min_pos if timing.min_pos < n else n
     if o.kind != "on_demand" or o.status == "onboard":
-        for k in range(n + 1):
+        for k in range(k0, n + 1):
             prev_pt, prev_t = after(k)
             a = prev_t + tt(prev_pt, d_pt, prev_t)
             if a > d_w1:
@@ -308,7 +311,7 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
         return (with_balance(best, v, balance), "") if best else (None, blocked)
 
     p_pt, (p_w0, p_w1), p_svc = o.pickup, o.stop_window(PICKUP), o.pickup_service_s
-    for k in range(n + 1):
+    for k in range(k0, n + 1):
         prev_pt, prev_t = after(k)
         a = prev_t + tt(prev_pt, p_pt, prev_t)  # type: ignore[arg-type]
         if a > p_w1:

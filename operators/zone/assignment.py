@@ -168,6 +168,7 @@ class Assignment:
         alternatives: dict[str, dict] = {}  # order id -> what its insertion costed
         timings: dict[str, Timing] = {}
         balance = self.balance(now, timings)  # workload balance (operators/balance.py)
+        frozen = frozen_settings(s)            # plan stability: no insertion in a frozen head
         for o in pending:
             if o.window_end <= now:
                 if not o.unassigned_alerted:
@@ -184,6 +185,8 @@ class Assignment:
                 if v.id not in timings:
                     pos, ts = start_of(v, now)
                     timings[v.id] = route_timing(v, v.route, st.orders, pos, ts, travel.tt)
+                if frozen != (0.0, 0):
+                    timings[v.id].min_pos = frozen_count(v, st.orders, now, travel.tt, *frozen)
             ins, rej = self.strategy.insert(o, cands, st.orders, now, travel.tt, travel.dist,
                                             timings, balance)
             if ins is None:

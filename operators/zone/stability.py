@@ -12,11 +12,12 @@ So the head of a route is a commitment (the practice of most dispatch
 operations): the stops planned to be reached within ``plan_frozen_s`` of now,
 and at least the first ``plan_frozen_stops``, keep their order and their vehicle
 when the engine re-sequences (periodic re-optimization, late-risk re-route) or
-redispatches.  What comes after the frozen head is optimized as before, starting
+redispatches, and no new order's stop is inserted in front of them (insertion
+starts after the head: ``Timing.min_pos``, set by the sweep's assignment).  What comes after the frozen head is optimized as before, starting
 from the last frozen stop at its planned service start.  The stop being served
 always stays first (it was so before).  Not frozen: what the world imposes
-(cancellations, failed or served stops, a broken-down vehicle, a dispatcher's
-manual change) and the late-risk order itself when a redispatch moves it to
+(cancellations, failed or served stops and their retries, a broken-down vehicle's
+hand-over, a customer's reply with new hours, a dispatcher's manual change) and the late-risk order itself when a redispatch moves it to
 another vehicle (the reason for the move).
 
 Times are the routing's planned ones (``route_timing`` with the engine's travel

@@ -116,3 +116,30 @@ def test_keep_head() -> None:
     assert keep_head([c, a, b, d], [a, b]) == [a, b, c, d]
     assert keep_head([a, b, d, c], [a, b]) == [a, b, d, c]
     assert keep_head([c, d], []) == [c, d]
+
+
+def _insert_near_start(**kw) -> list:
+    """A van on a straight route away from its position; a new on-demand order picked
+    up and delivered right next to it: cheapest insertion puts it first, unless the
+    head is frozen."""
+    s = EngineSettings(**kw)
+    f = Feed()
+    v = vehicle(f, "v1", active=True, pos=pt(0.0, 0.0))
+    mine = [order(f, f"o{i}", pt(0.01 * (i + 1), 0.0), T0, T0 + 5 * 3600) for i in range(4)]
+    put_on(v, mine)
+    new = order(f, "new", pt(0.001, 0.0), T0, T0 + 5 * 3600, kind="on_demand",
+                pickup=pt(0.0005, 0.0))
+    eng = engine([v], mine + [new], s)
+    out: list = []
+    eng.assignment.assign_pending(T0 + 30, ["e-sweep"], out)
+    return [tuple(x) for x in eng.state.vehicles["v1"].route]
+
+
+def test_without_a_frozen_head_a_new_order_goes_first() -> None:
+    assert _insert_near_start()[0] == ("new", PICKUP)
+
+
+def test_insertion_respects_the_frozen_head() -> None:
+    route = _insert_near_start(plan_frozen_stops=2)
+    assert route[:2] == [("o0", DELIVERY), ("o1", DELIVERY)], route
+    assert route.index(("new", PICKUP)) >= 2, route
