@@ -178,94 +178,103 @@ def relocation_bound(mv, cur: list, i: int, seg: int, k: int, bound: float) -> b
     waiting later); the end time from the arrival (max(arrival + AR, AE), exact);
     capacity excess after the start dropped (non-negative).  Exact in exact
     arithmetic; ``mv.m0`` plus 1e-9 of the bound covers the rounding of both sides."""
+    return relocation_skipper(mv)(cur, i, seg, k, bound)
+
+
+def relocation_skipper(mv):
+    """:func:`relocation_bound` for ``mv`` as a closure (the search calls it for
+    every relocation: its figures are bound once; ``mv`` updates them in place)."""
     ev = mv.ev
     T, D = ev.T, ev.D
     X, A, _TA, CD, PW, LX, LN, CW, NW, AR, AE = mv.arrays
-    Ts = mv.Ts
-    rate = mv.rate
-    n = mv.n
-    if k < i:  # the block, then cur[k:i] (reached later), then cur[i+seg:]
-        lo, e, s0 = k, i, i + seg
-        t, node = Ts[k], mv.Ns[k]
-        dist = pen = 0.0
-    else:      # cur[i+seg:k+seg] (reached earlier), then the block, then cur[k+seg:]
-        lo, p, e = i, i + seg, k + seg
-        s0 = e
-        node = mv.Ns[i]
-        y = X[p]
-        dist = D[node][y] + (CD[e - 1] - CD[p])
-        d = A[p] - (Ts[i] + T[node][y])
-        if d > 0:
-            f = NW[p]
-            if f >= e:
-                pen = rate * ((LX[e] - LX[p]) - d * (LN[e] - LN[p]))
-                t = Ts[e] - d
-            else:
-                pen = rate * ((LX[f] - LX[p]) - d * (LN[f] - LN[p]))
-                t = Ts[e]
-            if pen < 0:
-                pen = 0.0
-            if f < e:
-                pen += PW[e] - PW[f]
-        else:
-            f = NW[p]
-            pen = (PW[e] - PW[p]) - d * rate * (LN[f if f < e else e] - LN[p])
-            late = -d - (CW[e] - CW[p])
-            t = Ts[e] + late if late > 0 else Ts[e]
-        node = X[e - 1]
-    soft, max_late, late_c = ev.soft, ev.max_late, ev.late_c
-    for x in cur[i:i + seg]:
-        nxt, w0, w1 = x[2], x[3], x[4]
-        a = t + T[node][nxt]
-        dist += D[node][nxt]
-        s = a if a > w0 else w0
-        if s > w1:
-            pen += (s - w1) * (late_c if soft and s - w1 <= max_late else HARD)
-        t, node = s + x[5], nxt
-    if k < i:
-        y = X[k]
-        dist += D[node][y] + (CD[e - 1] - CD[k])
-        d = A[k] - (t + T[node][y])
-        f = NW[k]
-        if d > 0:
-            pp = rate * ((LX[f if f < e else e] - LX[k]) - d * (LN[f if f < e else e] - LN[k]))
-            pen += pp if pp > 0 else 0.0
-            if f < e:
-                pen += PW[e] - PW[f]
-                t = Ts[e]
-            else:
-                t = Ts[e] - d
-        else:
-            pen += (PW[e] - PW[k]) - d * rate * (LN[f if f < e else e] - LN[k])
-            late = -d - (CW[e] - CW[k])
-            t = Ts[e] + late if late > 0 else Ts[e]
-        node = X[e - 1]
+    Ts, Ns, Qs = mv.Ts, mv.Ns, mv.Qs
+    rate, n, h0 = mv.rate, mv.n, mv.h0
+    soft, max_late, late_c, km_c, h_c = ev.soft, ev.max_late, ev.late_c, ev.km_c, ev.h_c
     v = ev.v
-    if s0 < n:
-        y = X[s0]
-        a = t + T[node][y]
-        dist += D[node][y] + (CD[n - 1] - CD[s0]) + mv.dend
-        d = A[s0] - a
-        f = NW[s0]
-        if d > 0:
-            pp = rate * ((LX[f] - LX[s0]) - d * (LN[f] - LN[s0]))
-            pen += (pp if pp > 0 else 0.0) + (PW[n] - PW[f])
+    v_end, shift_end, start_time, max_dur = v.end, v.shift_end, v.start_time, v.max_duration
+
+    def skip(cur: list, i: int, seg: int, k: int, bound: float) -> bool:
+        if k < i:  # the block, then cur[k:i] (reached later), then cur[i+seg:]
+            lo, e, s0 = k, i, i + seg
+            t, node = Ts[k], Ns[k]
+            dist = pen = 0.0
+        else:      # cur[i+seg:k+seg] (reached earlier), then the block, then cur[k+seg:]
+            lo, p, e = i, i + seg, k + seg
+            s0 = e
+            node = Ns[i]
+            y = X[p]
+            dist = D[node][y] + (CD[e - 1] - CD[p])
+            d = A[p] - (Ts[i] + T[node][y])
+            f = NW[p]
+            if d > 0:
+                if f >= e:
+                    pen = rate * ((LX[e] - LX[p]) - d * (LN[e] - LN[p]))
+                    t = Ts[e] - d
+                else:
+                    pen = rate * ((LX[f] - LX[p]) - d * (LN[f] - LN[p]))
+                    t = Ts[e]
+                if pen < 0:
+                    pen = 0.0
+                if f < e:
+                    pen += PW[e] - PW[f]
+            else:
+                pen = (PW[e] - PW[p]) - d * rate * (LN[f if f < e else e] - LN[p])
+                late = -d - (CW[e] - CW[p])
+                t = Ts[e] + late if late > 0 else Ts[e]
+            node = X[e - 1]
+        for x in cur[i:i + seg]:
+            nxt, w0, w1 = x[2], x[3], x[4]
+            a = t + T[node][nxt]
+            dist += D[node][nxt]
+            s = a if a > w0 else w0
+            if s > w1:
+                pen += (s - w1) * (late_c if soft and s - w1 <= max_late else HARD)
+            t, node = s + x[5], nxt
+        if k < i:
+            y = X[k]
+            dist += D[node][y] + (CD[e - 1] - CD[k])
+            d = A[k] - (t + T[node][y])
+            f = NW[k]
+            if f > e:
+                f = e
+            if d > 0:
+                pp = rate * ((LX[f] - LX[k]) - d * (LN[f] - LN[k]))
+                pen += pp if pp > 0 else 0.0
+                if f < e:
+                    pen += PW[e] - PW[f]
+                    t = Ts[e]
+                else:
+                    t = Ts[e] - d
+            else:
+                pen += (PW[e] - PW[k]) - d * rate * (LN[f] - LN[k])
+                late = -d - (CW[e] - CW[k])
+                t = Ts[e] + late if late > 0 else Ts[e]
+            node = X[e - 1]
+        if s0 < n:
+            y = X[s0]
+            a = t + T[node][y]
+            dist += D[node][y] + (CD[n - 1] - CD[s0]) + mv.dend
+            d = A[s0] - a
+            f = NW[s0]
+            if d > 0:
+                pp = rate * ((LX[f] - LX[s0]) - d * (LN[f] - LN[s0]))
+                pen += (pp if pp > 0 else 0.0) + (PW[n] - PW[f])
+            else:
+                pen += (PW[n] - PW[s0]) - d * rate * (LN[f] - LN[s0])
+            end = a + AR[s0]
+            if AE[s0] > end:
+                end = AE[s0]
         else:
-            pen += (PW[n] - PW[s0]) - d * rate * (LN[f] - LN[s0])
-        end = a + AR[s0]
-        if AE[s0] > end:
-            end = AE[s0]
-    else:
-        end = t + T[node][v.end]
-        dist += D[node][v.end]
-    if end > v.shift_end:
-        pen += (end - v.shift_end) * HARD
-    if v.max_duration is not None:
-        dur = end - v.start_time
-        if dur > v.max_duration:
-            pen += (dur - v.max_duration) * HARD
-    lb = mv.Qs[lo] + dist * ev.km_c + pen + end * ev.h_c + mv.h0
-    return lb - (abs(lb) * 1e-9 + mv.m0) >= bound
+            end = t + T[node][v_end]
+            dist += D[node][v_end]
+        if end > shift_end:
+            pen += (end - shift_end) * HARD
+        if max_dur is not None and end - start_time > max_dur:
+            pen += (end - start_time - max_dur) * HARD
+        lb = Qs[lo] + dist * km_c + pen + end * h_c + h0
+        return lb - (abs(lb) * 1e-9 + mv.m0) >= bound
+
+    return skip
 
 
 def _shifted(mv, p: int, e: int, a: float) -> tuple[float, float]:

@@ -437,10 +437,11 @@ def _search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, wi
                   pairs: bool, mv: _Moves) -> list[tuple]:
     """:func:`_search` (the same moves in the same order) with each candidate costed by
     ``mv`` from its changed stops only: no candidate route is built unless it wins."""
-    from fleetstream.operators.routing.bounds import relocation_bound
+    from fleetstream.operators.routing.bounds import relocation_skipper
     n = len(cur)
     order = _Pairs(p, cur) if pairs else None
-    cost, bounded = mv.cost, mv.bounded
+    cost = mv.cost
+    skip = relocation_skipper(mv) if mv.bounded else None
     for _ in range(max_passes):
         improved = False
         for seg in (1, 2, 3):
@@ -452,7 +453,7 @@ def _search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, wi
                         continue
                     if order is not None and not order.relocate_ok(i, seg, k):
                         continue
-                    if bounded and relocation_bound(mv, cur, i, seg, k, best - 1e-9):
+                    if skip is not None and skip(cur, i, seg, k, best - 1e-9):
                         continue
                     if k < i:  # the route is cur[:k] + block + cur[k:i] + cur[i+seg:]
                         lo, hi, mid = k, i + seg, block + cur[k:i]
