@@ -66,6 +66,11 @@ def roc_auc(scores: list[float], labels: list[bool]) -> float:
     return (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
 
 
+ATTEMPT_COST = 0.0
+"""engine.failure_attempt_cost of the contact-ahead runs (--attempt-cost): the engine
+also moves risky deliveries to when the customer is more likely in."""
+
+
 def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
             xs: list | None = None, contact_reply: float = 0.0,
             failure_risk_on: float | None = None) -> dict:
@@ -87,6 +92,8 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
     settings = EngineSettings()
     if failure_risk_on is not None:
         settings = EngineSettings(**{**settings.__dict__, "failure_risk_on": failure_risk_on})
+    if ATTEMPT_COST and contact_reply:
+        settings = EngineSettings(**{**settings.__dict__, "failure_attempt_cost": ATTEMPT_COST})
     traces: dict[str, list] = {}
     engines: dict = {}
     last: dict[str, list] = {}
@@ -229,12 +236,18 @@ def main(argv: list[str] | None = None) -> int:
                          "answer a failure_risk alert with this probability and arrange for "
                          "the delivery (sim/availability.py); prints failed attempts before "
                          "and after")
+    ap.add_argument("--attempt-cost", type=float, default=0.0,
+                    help="engine.failure_attempt_cost in the --contact-reply runs: the engine "
+                         "also moves deliveries with a failure-risk alert to when the "
+                         "customer is more likely in (default 0: off)")
     ap.add_argument("--no-priors", action="store_true",
                     help="ablation: the failure-risk model starts without its stated priors "
                          "(models/risk.py FAILURE_PRIORS), from the base rate only")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-day progress lines")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = ap.parse_args(argv)
+    global ATTEMPT_COST
+    ATTEMPT_COST = a.attempt_cost
     try:
         seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     except ValueError:

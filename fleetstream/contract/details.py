@@ -233,8 +233,26 @@ class ReasonManualOverride:
                            "window_end, location).", True)
 
 
+@dataclass
+class ReasonFailureRisk:
+    """A delivery likely to fail at its planned time moved on its route to when the
+    customer is more likely in (since contract 1.2.0; ``engine.failure_attempt_cost``,
+    docs/governance.md "Contact ahead")."""
+
+    TAG: ClassVar[str] = "failure_risk"
+    rule: str = ofield("string", "`failure_risk`.")
+    order: str = ofield("string", "The order moved.")
+    p_fail_before: float = ofield("number", "Predicted failure risk at the planned time.",
+                                  unit="probability (0-1)")
+    p_fail_after: float = ofield("number", "Predicted failure risk at the new time.",
+                                 unit="probability (0-1)")
+    attempt_cost: float = ofield("number", "Cost of a failed attempt "
+                                 "(engine.failure_attempt_cost).", unit="currency")
+
+
 REASON_TYPES = (ReasonShiftStartPlan, ReasonCheapestInsertion, ReasonPeriodicReoptimization,
-                ReasonLateRisk, ReasonOrderCancelled, ReasonOrderExpired, ReasonManualOverride)
+                ReasonLateRisk, ReasonOrderCancelled, ReasonOrderExpired, ReasonManualOverride,
+                ReasonFailureRisk)
 REASONS = {c.TAG: c for c in REASON_TYPES}
 
 
@@ -428,8 +446,10 @@ DECISION_EXPLANATIONS: dict[str, KindSpec] = {
                        "insertion costed), or a zone plan.",
                        (ReasonShiftStartPlan, ReasonCheapestInsertion), AssignAlternative,
                        _ALWAYS + ("alternatives", "expected_effect", "plan")),
-    "reroute": KindSpec("One vehicle's stops re-sequenced: late risk or periodic "
-                        "re-optimisation.", (ReasonLateRisk, ReasonPeriodicReoptimization),
+    "reroute": KindSpec("One vehicle's stops re-sequenced: late risk, periodic "
+                        "re-optimisation, or a delivery moved to when it is less likely "
+                        "to fail.", (ReasonLateRisk, ReasonPeriodicReoptimization,
+                                     ReasonFailureRisk),
                         RerouteAlternative,
                         _ALWAYS + ("alternatives", "expected_gain_min", "expected_effect",
                                    "method")),

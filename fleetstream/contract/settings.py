@@ -53,6 +53,11 @@ class EngineSettings:
     """Probability below which a raised trigger clears (hysteresis)."""
     failure_risk_on: float = 0.5
     """Failure-risk probability that raises a failure-risk alert."""
+    failure_attempt_cost: float = 0.0
+    """Cost (currency) of a failed delivery attempt (a wasted stop and a redelivery).
+    Above 0, a delivery with a failure-risk alert is moved once, on its own route, to
+    the feasible place where its predicted failure risk times this cost plus the added
+    route cost is lowest (docs/governance.md, "Contact ahead"); 0: off."""
     trigger_cooldown_s: float = 900.0
     """At most one re-route/redispatch trigger per vehicle in this period."""
     stale_vehicle_s: float = 300.0
@@ -225,7 +230,7 @@ ENGINE_RANGES: dict[str, str] = {
     "sweep_interval_s": "> 0", "eta_refresh_s": "> 0", "eta_publish_delta_s": ">= 0",
     "eta_publish_min_period_s": ">= 0", "notify_eta_shift_s": ">= 0",
     "notify_min_period_s": ">= 0", "late_risk_on": "in (0, 1]", "late_risk_off": "in [0, 1)",
-    "failure_risk_on": "in (0, 1]", "trigger_cooldown_s": ">= 0", "stale_vehicle_s": "> 0",
+    "failure_risk_on": "in (0, 1]", "failure_attempt_cost": ">= 0", "trigger_cooldown_s": ">= 0", "stale_vehicle_s": "> 0",
     "proposal_ttl_s": "> 0", "rejection_hold_s": ">= 0", "notify_customer_max_per_day": ">= 1",
     "notify_customer_interval_s": ">= 0", "notify_window_change_s": ">= 0", "redispatch_min_gain_s": ">= 0", "plan_settle_s": ">= 0",
     "plan_time_factor": "> 0", "balance_cost_per_stop": ">= 0", "balance_weight": ">= 0", "unassigned_retry_s": ">= 0",

@@ -20,23 +20,40 @@ comes.  The answer comes back as a ``customer_reply`` event on fs.orders:
 
 Event time only; a reply for an unknown or finished order is counted and ignored
 (``replies_ignored``): a late answer is normal, not an error.
+
+**Moving a risky delivery** (``engine.failure_attempt_cost`` above 0; off by default):
+at each sweep, a delivery that raised a ``failure_risk`` alert, with no reply, still on
+a route the engine may change (not locked, not in a proposal, the order collected, the
+van not at the door) is considered once: for every feasible place on its route (the
+places of a retried attempt) the failure-risk seat predicts the risk at the planned
+arrival there (its features include the local hour, the day and the customer's
+history near that hour: models/availability.py), and the place with the least
+``p_fail * failure_attempt_cost + added distance and time cost`` wins; a ``reroute``
+decision (reason ``failure_risk`` with both probabilities) moves it when that place is
+not the current one.  Counted: ``risk_moves``, ``risk_kept``.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from fleetstream.operators.state import ASSIGNED, DELIVERY, DONE, ONBOARD, PENDING, PICKUP
+from fleetstream.operators.state import (ACTIVE, ASSIGNED, DELIVERY, DONE, ONBOARD, PENDING,
+                                        PICKUP, Order, Vehicle)
 from fleetstream.operators.zone.records import Explanation, Out
 from fleetstream.operators.zone.recovery import Recovery, hhmm, memo
 from fleetstream.operators.zone.state import ZoneState
 
 
 class ContactAhead:
-    """Applies customer replies to one zone's state (see the module doc)."""
+    """Applies customer replies to one zone's state, and moves risky deliveries to when
+    the customer is more likely in (see the module doc)."""
 
-    def __init__(self, state: ZoneState, governance: Any, recovery: Recovery):
+    def __init__(self, state: ZoneState, settings: Any, world: Any, seats: Any,
+                 governance: Any, recovery: Recovery):
         self.state = state
+        self.settings = settings
+        self.world = world
+        self.seats = seats
         self.governance = governance
         self.recovery = recovery
 
@@ -88,3 +105,61 @@ class ContactAhead:
                                   "candidates_per_order": 1}],
                         root_causes=[{"type": "customer_reply", "event_id": ev.event_id,
                                       "order_id": o.id}]))
+
+    # ------------------------------------------------------------------ risky deliveries
+
+    def move_risky(self, now: float, triggers: list[str], out: list[Out]) -> None:
+        """The sweep's pass over deliveries with a failure-risk alert (module doc)."""
+        cost = self.settings.failure_attempt_cost
+        if cost <= 0.0:
+            return
+        st = self.state
+        for vid in sorted(st.vehicles):
+            v = st.vehicles[vid]
+            if v.status != ACTIVE or not v.route or st.untouchable(vid):
+                continue
+            for oid, kind in list(v.route):
+                o = st.orders.get(oid)
+                if kind != DELIVERY or o is None or not o.fail_alerted:
+                    continue
+                m = memo(st, o)
+                if "risk_move" in m or "reply" in m:
+                    continue
+                m["risk_move"] = 0
+                if (oid, PICKUP) in v.route or (v.at_stop is not None and v.at_stop[0] == oid):
+                    continue
+                if self._move(o, v, now, cost, triggers, out):
+                    m["risk_move"] = 1
+                    break           # the route changed: its other stops wait for the next sweep
+
+    def _move(self, o: Order, v: Vehicle, now: float, cost: float, triggers: list[str],
+              out: list[Out]) -> bool:
+        st = self.state
+        base = [s for s in v.route if s != (o.id, DELIVERY)]
+        cur = v.route.index((o.id, DELIVERY))
+        places, _why = self.recovery.places(o, v, now, base)
+        if not places:
+            return False
+        seat, world = self.seats.failure_risk, self.world
+        hour = (now % 86400) / 3600.0
+        km, per_s = v.cost_per_km / 1000.0, v.cost_per_hour / 3600.0
+        scored = []
+        for k, route, t, added_m in places:
+            p = seat.predict_proba(world.risk_x(v, o, t.arrive[k], 0.0, t.arrive[k] - now, k,
+                                                hour))
+            scored.append((p * cost + added_m * km + (t.end_ts - now) * per_s, k, p, route))
+        here = [x for x in scored if x[1] == cur]
+        best = min(scored)
+        if not here or best[1] == cur or best[0] >= here[0][0]:
+            st.count("risk_kept")
+            return False
+        st.count("risk_moves")
+        p0, p1 = here[0][2], best[2]
+        self.governance.decide(
+            out, "reroute", now, [o.id], {v.id: best[3]}, triggers,
+            Explanation(f"Order {o.id}: failure risk {p0:.0%} at the planned time, "
+                        f"{p1:.0%} at stop {best[1] + 1} of {v.id}'s route: moved there",
+                        reasons=[{"rule": "failure_risk", "order": o.id,
+                                  "p_fail_before": round(p0, 3), "p_fail_after": round(p1, 3),
+                                  "attempt_cost": cost}]))
+        return True

@@ -125,7 +125,8 @@ class ZoneEngine:
                                         self._observer)
         self.overrides = Overrides(st, s, self.world, self.governance, self.emit, self._strategy)
         self.retention = Retention(st, self.limits, seats, self.lifecycle, self.emit)
-        self.contact = ContactAhead(st, self.governance, self.lifecycle.recovery)
+        self.contact = ContactAhead(st, s, self.world, seats, self.governance,
+                                    self.lifecycle.recovery)
         self.handlers: dict[str, Handler] = {
             ShiftStart.TYPE: self.fleet.on_shift_start,
             ShiftEnd.TYPE: self.fleet.on_shift_end,
@@ -209,6 +210,7 @@ class ZoneEngine:
         self.assignment.maybe_plan(now, triggers, out)
         self.assignment.maybe_reoptimize(now, triggers, out)
         self.assignment.assign_pending(now, triggers, out, kind)
+        self.contact.move_risky(now, triggers, out)
         self.retention.maybe_run(now, triggers, out)
 
     # ------------------------------------------------------------------ seats

@@ -144,9 +144,23 @@ class Recovery:
         delivery of ``o`` (on board) put back: the cheapest feasible position (planned
         distance) where the van arrives not before ``not_before``, else the feasible one
         where it waits least at the door (then the cheapest); feasible as
-        ``route_timing`` says (its own window; no lateness added at the other stops, the
-        shift end or the break) and within the driver's driving limit.  (None,
-        constraint) when there is none."""
+        :meth:`places` says.  (None, constraint) when there is none."""
+        places, why = self.places(o, v, now, base_route)
+        best: tuple | None = None
+        for k, route, t, km in places:
+            wait = max(0.0, not_before - t.arrive[k])   # at the door, before not_before
+            key = (wait, km, k)
+            if best is None or key < best[0]:
+                best = (key, route)
+        return (best[1], "") if best else (None, why)
+
+    def places(self, o: Order, v: Vehicle, now: float,
+               base_route: list | None = None) -> tuple[list[tuple], str]:
+        """Every feasible place for the delivery of ``o`` in ``v``'s route (or
+        ``base_route``): ``(k, route, timing, added_m)``, feasible as ``route_timing``
+        says (its own window; no lateness added at the other stops, the shift end or
+        the break) and within the driver's driving limit; and the constraint that ruled
+        out the last rejected place (``time_window`` when none was tried)."""
         st = self.state
         travel = self.world.travel
         pos, ts = start_of(v, now)
@@ -154,7 +168,7 @@ class Recovery:
         stops = v.route if base_route is None else base_route
         base_m = self.world.route_km(pos, stops, v.end)
         base = route_timing(v, stops, st.orders, pos, ts, travel.tt)
-        best: tuple | None = None
+        out: list[tuple] = []
         why = "time_window"
         for k in range(len(stops) + 1):
             route = stops[:k] + [(o.id, DELIVERY)] + stops[k:]
@@ -167,11 +181,8 @@ class Recovery:
             if drive_left is not None and t.drive_s > max(drive_left, base.drive_s):
                 why = "max_drive"
                 continue
-            wait = max(0.0, not_before - t.arrive[k])   # at the door, before not_before
-            key = (wait, self.world.route_km(pos, route, v.end) - base_m, k)
-            if best is None or key < best[0]:
-                best = (key, route)
-        return (best[1], "") if best else (None, why)
+            out.append((k, route, t, self.world.route_km(pos, route, v.end) - base_m))
+        return out, why
 
     def final_failure(self, ev: Any, o: Order, why: str, out: list[Out]) -> None:
         """Tell the customer that a failed order will not come today, and why."""

@@ -112,3 +112,52 @@ def test_the_contract_rejects_an_empty_span_and_unknown_answers():
                   "available_until": 200.0})
     with pytest.raises(ValidationError, match="answer"):
         validate({**base, "answer": "maybe"})
+
+
+# ---------------------------------------------------------------- risky deliveries
+
+def _risky(cost: float):
+    """V1 from 08:00 UTC with o1 first, o2..o4 after; o1's customer says someone is in
+    only from 10:00 (its failure risk is high at 08:xx): alerted."""
+    from fleetstream.contract.settings import EngineSettings
+    feed = Feed()
+    v1 = vehicle(feed, "V1", active=True, pos=NEAR)
+    orders = [order(feed, f"o{i}", pt(0.012 + 0.01 * i, 0.008), T0, T0 + 8 * 3600)
+              for i in range(1, 5)]
+    for o in orders:
+        o.status, o.vehicle_id = ONBOARD, "V1"
+    orders[3].service_s = 3 * 3600        # a long stop: after it, it is past 10:00
+    v1.onboard = [o.id for o in orders]
+    v1.route = [(o.id, DELIVERY) for o in orders]
+    from fleetstream.wiring import build_seats
+    eng = engine([v1], orders, EngineSettings(failure_attempt_cost=cost),
+                 seats=build_seats("Z"))          # the learned seats: stated hours count
+    eng.state.customers["co1"] = {"language": "en", "available_hours": ["10:00-18:00"]}
+    orders[0].fail_alerted = True
+    return eng
+
+
+def test_a_risky_delivery_moves_to_when_the_customer_is_in():
+    eng = _risky(60.0)
+    out: list = []
+    eng.contact.move_risky(T0 + 60, ["e-sweep"], out)
+    (d,) = [r for t, r in out if t == "fs.decisions"]
+    assert d["kind"] == "reroute" and d["order_ids"] == ["o1"]
+    (reason,) = d["explanation"]["reasons"]
+    assert reason["rule"] == "failure_risk" and reason["p_fail_after"] < reason["p_fail_before"]
+    route = eng.state.vehicles["V1"].route
+    assert route.index(("o1", DELIVERY)) == 3, route     # after the long stop
+    assert eng.state.stats["risk_moves"] == 1
+    out2: list = []
+    eng.contact.move_risky(T0 + 120, ["e-sweep"], out2)
+    assert not out2, "considered once"
+
+
+def test_moving_risky_deliveries_is_off_by_default_and_cheap_moves_only():
+    eng = _risky(0.0)
+    out: list = []
+    eng.contact.move_risky(T0 + 60, ["e-sweep"], out)
+    assert not out and eng.state.vehicles["V1"].route[0] == ("o1", DELIVERY)
+    eng = _risky(0.01)                      # a failure costs next to nothing: keep the plan
+    eng.contact.move_risky(T0 + 60, ["e-sweep"], out)
+    assert not out and eng.state.stats["risk_kept"] == 1
