@@ -177,7 +177,8 @@ def relocation_bound(mv, cur: list, i: int, seg: int, k: int, bound: float) -> b
     the stops before the first wait start d later and the departure is d less the
     waiting later); the end time from the arrival (max(arrival + AR, AE), exact);
     capacity excess after the start dropped (non-negative).  Exact in exact
-    arithmetic; ``mv.m0`` plus 1e-9 of the bound covers the rounding of both sides."""
+    arithmetic; the allowance of ``local_search._Moves`` (``mrel`` of the bound,
+    ``m0``, ``mt`` per time unit of its end) covers the rounding of both sides."""
     return relocation_skipper(mv)(cur, i, seg, k, bound)
 
 
@@ -188,7 +189,7 @@ def relocation_skipper(mv):
     T, D = ev.T, ev.D
     X, A, _TA, CD, PW, LX, LN, CW, NW, AR, AE = mv.arrays
     Ts, Ns, Qs = mv.Ts, mv.Ns, mv.Qs
-    rate, n, h0 = mv.rate, mv.n, mv.h0
+    rate, n, h0, mrel, mt = mv.rate, mv.n, mv.h0, mv.mrel, mv.mt
     soft, max_late, late_c, km_c, h_c = ev.soft, ev.max_late, ev.late_c, ev.km_c, ev.h_c
     v = ev.v
     v_end, shift_end, start_time, max_dur = v.end, v.shift_end, v.start_time, v.max_duration
@@ -272,7 +273,7 @@ def relocation_skipper(mv):
         if max_dur is not None and end - start_time > max_dur:
             pen += (end - start_time - max_dur) * HARD
         lb = Qs[lo] + dist * km_c + pen + end * h_c + h0
-        return lb - (abs(lb) * 1e-9 + mv.m0) >= bound
+        return lb - (abs(lb) * mrel + mv.m0 + mt * abs(end)) >= bound
 
     return skip
 
@@ -354,13 +355,16 @@ class RouteInsertionBound:
         self.base = -mv.Qs[0] - ev.v.start_time * ev.h_c
 
     def _lb(self, k: int, extra: int, pen: float, dist: float, end: float) -> float:
+        """The bound, less the rounding allowance (see ``local_search._Moves``)."""
         mv = self.mv
         ev = mv.ev
-        return (mv.Qs[k] + self.base + dist * ev.km_c + pen + end * ev.h_c
-                + (mv.n + extra) * ev.stop_c)
+        lb = (mv.Qs[k] + self.base + dist * ev.km_c + pen + end * ev.h_c
+              + (mv.n + extra) * ev.stop_c)
+        return lb - (abs(lb) * mv.mrel + mv.m0 + mv.mt * abs(end))
 
     def beaten(self, lb: float, best: float) -> bool:
-        return lb - (abs(lb) * 1e-9 + self.mv.m0) >= best
+        """``lb`` from :meth:`single` / :meth:`pairs` (allowance taken)."""
+        return lb >= best
 
     def single(self, k: int, sd: tuple) -> float:
         """Lower bound with a stop of data ``sd`` at position ``k``."""

@@ -196,7 +196,7 @@ class _Moves:
     figures of :func:`operators.routing.bounds.relocation_bound` are kept here too."""
 
     __slots__ = ("ev", "track", "n", "h0", "Ts", "Ns", "Qs", "Ls", "end", "qf", "arrays",
-                 "dend", "rate", "bounded", "m0", "safe_start")
+                 "dend", "rate", "bounded", "m0", "mrel", "mt", "safe_start")
 
     def __init__(self, ev: RouteEval, items: list[tuple]):
         self.ev = ev
@@ -213,8 +213,17 @@ class _Moves:
         # max(arrival + AR, AE) (AR without waiting, AE the waits the windows force).
         self.arrays = ([], [], [], [], [0.0], [0.0], [0], [0.0], [], [], [])
         self.rate = min(ev.late_c, HARD) if ev.soft else HARD
-        # The bound needs cost rates that reward nothing (non-negative).
-        self.bounded = ev.h_c >= 0 and ev.late_c >= 0
+        # Rounding allowance of the bounds (bounds.relocation_bound), with u the unit
+        # roundoff: sums of at most ~3 n terms on each side (relative ``mrel``), and
+        # time errors (a few ulps per step, growing along the route) at up to HARD per
+        # time unit on up to n stops (``mt`` per time unit of the route's span).  The
+        # bounds need non-negative cost rates, and a cost per hour above the time
+        # error growth (a candidate that ends much later then costs more than its
+        # error can hide).
+        u, k2 = 2.0 ** -53, (n + 6) ** 2
+        self.mrel = u * (16 * n + 96)
+        self.mt = 4 * HARD * u * k2
+        self.bounded = ev.late_c >= 0 and ev.h_c >= 2 * self.mt
         # Without pickups the start load is the sum of all sizes: when even its bound
         # is within capacity the start penalty is 0 in any order.
         tot = [sum(abs(x[8][di]) for x in items) for di in range(len(ev.dims))]
@@ -323,11 +332,11 @@ class _Moves:
                     e = w
                 AR[j], AE[j] = r, e
                 r += TA[j]
-        # Rounding allowance of the bound (see relocation_bound), less its |bound| part.
+        # Rounding allowance of the bounds less its parts in |bound| and the bound's end.
         scale = (abs(self.qf) + abs(end * ev.h_c) + abs(self.h0) + abs(cd * km_c)
-                 + abs(Qs[0]) + 1.0)
-        tmax = abs(end) + abs(v.start_time) + 1.0
-        self.m0 = 1e-9 * scale + 1e-6 + HARD * 2.3e-16 * (4 * n + 16) * tmax
+                 + abs(Qs[0]) + abs(PW[-1]) + 1.0)
+        self.m0 = (self.mrel * scale + self.mt * (abs(end) + abs(v.start_time) + 1.0)
+                   + 1e-9)
 
     def _finish(self, t: float, node: int, q: float) -> tuple[float, float]:
         ev = self.ev
@@ -612,9 +621,10 @@ def best_insertion(p: Problem, vid: str, stops: list[Stop], jid: str,
     j = p._jobs[jid]
     best, best_c = None, float("inf")
     n = len(stops)
-    if ev.fast_ok(stops) and ev.h_c >= 0 and ev.late_c >= 0:
+    mv = _Moves(ev, ev.rich(stops)) if ev.fast_ok(stops) else None
+    if mv is not None and mv.bounded:
         # waiting kept: from the route's recorded figures (bounds.RouteInsertionBound)
-        rb = RouteInsertionBound(_Moves(ev, ev.rich(stops)))
+        rb = RouteInsertionBound(mv)
         if j.has_pickup:
             sp, sd = ev.stop(jid, PICKUP), ev.stop(jid, "delivery")
             for k in range(n + 1):
