@@ -196,7 +196,7 @@ class _Moves:
     figures of :func:`operators.routing.bounds.relocation_bound` are kept here too."""
 
     __slots__ = ("ev", "track", "n", "h0", "Ts", "Ns", "Qs", "Ls", "end", "qf", "arrays",
-                 "dend", "rate", "bounded", "m0", "mrel", "mt", "safe_start")
+                 "dend", "rate", "bounded", "m0", "mrel", "mt", "safe_start", "exact_start")
 
     def __init__(self, ev: RouteEval, items: list[tuple]):
         self.ev = ev
@@ -229,6 +229,10 @@ class _Moves:
         tot = [sum(abs(x[8][di]) for x in items) for di in range(len(ev.dims))]
         self.safe_start = not self.track and all(
             tot[di] * (1 + 1e-9) < ev.capv[di] for di in range(len(tot)))
+        # Whole sizes summing below 2**53 add up exactly in any order: the start state
+        # is then the same for every order of the same stops.
+        self.exact_start = all(float(y).is_integer() for x in items for y in x[8]) and all(
+            t < 2.0 ** 52 for t in tot)
         self.retrace(items, 0)
 
     def _start(self, items: list[tuple]) -> tuple[float, tuple]:
@@ -246,20 +250,25 @@ class _Moves:
         hard = HARD * sum(max(0.0, load[di] - capv[di]) for di in range(nd))
         return hard, (tuple(load) if self.track else ())
 
-    def retrace(self, items: list[tuple], lo: int) -> None:
+    def retrace(self, items: list[tuple], lo: int, hi: int | None = None) -> None:
         """Record the states of route ``items``, which equals the recorded one before
         position ``lo`` (from the start when its start state differs: the start load
-        is a sum in route order)."""
+        is a sum in route order) and, when ``hi`` is given, from position ``hi`` on
+        (the end-time figures of those positions are kept)."""
         ev = self.ev
         Ts, Ns, Qs, Ls = self.Ts, self.Ns, self.Qs, self.Ls
         X, A, TA, CD, PW, LX, LN, CW, NW, AR, AE = self.arrays
-        q0, load0 = self._start(items)
+        n = len(items)
+        if lo > 0 and Qs and self.exact_start:
+            q0, load0 = Qs[0], Ls[0]
+        else:
+            q0, load0 = self._start(items)
         if lo > 0 and Qs and Qs[0] == q0 and Ls[0] == load0:
             t, node, q, load = Ts[lo], Ns[lo], Qs[lo], list(Ls[lo])
             del Ts[lo:], Ns[lo:], Qs[lo:], Ls[lo:], X[lo:], A[lo:], TA[lo:], CD[lo:]
             del PW[lo + 1:], LX[lo + 1:], LN[lo + 1:], CW[lo + 1:]
         else:
-            lo = 0
+            lo, hi = 0, None
             for x in (Ts, Ns, Qs, Ls, X, A, TA, CD):
                 x.clear()
             del PW[1:], LX[1:], LN[1:], CW[1:]
@@ -268,27 +277,30 @@ class _Moves:
         km_c, late_c, soft, max_late, capv = ev.km_c, ev.late_c, ev.soft, ev.max_late, ev.capv
         nl = len(load)
         cd, pw, lx, ln, cw = (CD[-1] if CD else 0.0), PW[-1], LX[-1], LN[-1], CW[-1]
+        ts_, ns_, qs_, ls_, x_, a_, ta_, cd_, pw_, lx_, ln_, cw_ = (
+            Ts.append, Ns.append, Qs.append, Ls.append, X.append, A.append, TA.append,
+            CD.append, PW.append, LX.append, LN.append, CW.append)
         empty = ()
-        for i in range(lo, len(items)):
-            Ts.append(t)
-            Ns.append(node)
-            Qs.append(q)
-            Ls.append(tuple(load) if nl else empty)
+        for i in range(lo, n):
+            ts_(t)
+            ns_(node)
+            qs_(q)
+            ls_(tuple(load) if nl else empty)
             _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = items[i]
             tr, dd = T[node][nxt], D[node][nxt]
             a = t + tr
             q += dd * km_c
-            X.append(nxt)
-            A.append(a)
-            TA.append(tr)
+            x_(nxt)
+            a_(a)
+            ta_(tr)
             cd += dd
-            CD.append(cd)
+            cd_(cd)
             if a > w0:
                 s = a
             else:
                 s = w0
                 cw += w0 - a
-            CW.append(cw)
+            cw_(cw)
             if s > w1:
                 lx += s - w1
                 ln += 1
@@ -298,34 +310,40 @@ class _Moves:
                 else:
                     q += (s - w1) * HARD
                     pw += (s - w1) * HARD
-            PW.append(pw)
-            LX.append(lx)
-            LN.append(ln)
+            pw_(pw)
+            lx_(lx)
+            ln_(ln)
             if nl:
                 for di in range(nl):
                     load[di] += sq[di]
                     if load[di] > capv[di] + 1e-9:
                         q += (load[di] - capv[di]) * HARD
             t, node = s + svc, nxt
-        Ts.append(t)
-        Ns.append(node)
-        Qs.append(q)
-        Ls.append(tuple(load) if nl else empty)
+        ts_(t)
+        ns_(node)
+        qs_(q)
+        ls_(tuple(load) if nl else empty)
         end, self.qf = self._finish(t, node, q)
         self.end = end
-        # Backward: next wait, and the end time from the arrival at each position.
-        n, v = len(items), ev.v
-        AR[:] = [0.0] * n
-        AE[:] = [0.0] * n
+        # Backward: next wait, and the end time from the arrival at each position (from
+        # hi on the stops and arcs are unchanged: so are AR and AE).
+        v = ev.v
         NW[:] = [n] * (n + 1)
         if n:
             self.dend = D[X[-1]][v.end]
-            r, e, f = T[X[-1]][v.end], -INF, n
+            f = n
             for j in range(n - 1, -1, -1):
-                x = items[j]
-                if A[j] <= x[3]:
+                if A[j] <= items[j][3]:
                     f = j
                 NW[j] = f
+            if hi is None or hi >= n or len(AR) != n:
+                AR[:] = [0.0] * n
+                AE[:] = [0.0] * n
+                top, r, e = n - 1, T[X[-1]][v.end], -INF
+            else:
+                top, r, e = hi - 1, AR[hi] + TA[hi], AE[hi]
+            for j in range(top, -1, -1):
+                x = items[j]
                 r += x[5]
                 w = x[3] + r
                 if w > e:
@@ -472,7 +490,7 @@ def _search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, wi
                     if c < best - 1e-9:
                         cur = cur[:lo] + mid + cur[hi:]
                         best, improved = c, True
-                        mv.retrace(cur, lo)
+                        mv.retrace(cur, lo, hi)
                         if order is not None:
                             order.reset(cur)
                         break
@@ -486,7 +504,7 @@ def _search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, wi
                 if c < best - 1e-9:
                     cur = cur[:i] + mid + cur[k:]
                     best, improved = c, True
-                    mv.retrace(cur, i)
+                    mv.retrace(cur, i, k)
                     if order is not None:
                         order.reset(cur)
         if not improved:
