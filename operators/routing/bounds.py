@@ -166,7 +166,7 @@ class InsertionBound:
 def relocation_bound(mv, cur: list, i: int, seg: int, k: int, bound: float) -> bool:
     """True when moving ``cur[i:i+seg]`` to position ``k`` of the route without it
     provably costs at least ``bound`` (the local search then skips the move without
-    walking it; ``mv`` is the search's ``local_search._Moves`` of route ``cur``).
+    walking it; ``mv`` is the search's ``moves.RouteMoves`` of route ``cur``).
 
     The lower bound, O(seg): the moved stops walked as usual from a lower bound on
     their start; the stops they jump over and the rest of the route from the current
@@ -177,7 +177,7 @@ def relocation_bound(mv, cur: list, i: int, seg: int, k: int, bound: float) -> b
     the stops before the first wait start d later and the departure is d less the
     waiting later); the end time from the arrival (max(arrival + AR, AE), exact);
     capacity excess after the start dropped (non-negative).  Exact in exact
-    arithmetic; the allowance of ``local_search._Moves`` (``mrel`` of the bound,
+    arithmetic; the allowance of ``moves.RouteMoves`` (``mrel`` of the bound,
     ``m0``, ``mt`` per time unit of its end) covers the rounding of both sides."""
     return relocation_skipper(mv)(cur, i, seg, k, bound)
 
@@ -282,7 +282,7 @@ def _shifted(mv, p: int, e: int, a: float) -> tuple[float, float]:
     """Current positions [p, e) of ``mv``'s route entered with arrival ``a`` at ``p``:
     lower bounds on their window penalties and on the departure from ``e - 1`` (see
     :func:`relocation_bound`)."""
-    X, A, _TA, CD, PW, LX, LN, CW, NW, AR, AE = mv.arrays
+    _X, A, _TA, _CD, PW, LX, LN, CW, NW, _AR, _AE = mv.arrays
     d = A[p] - a
     f = NW[p]
     if f > e:
@@ -341,7 +341,7 @@ def _tail(mv, s0: int, t: float, node: int) -> tuple[float, float, float]:
 class RouteInsertionBound:
     """Tighter lower bounds than :class:`InsertionBound` for routes the local search's
     incremental evaluation covers (no break, no driving limit): waiting is kept, from
-    the recorded figures of the current route (``local_search._Moves``) shifted by how
+    the recorded figures of the current route (``moves.RouteMoves``) shifted by how
     much later the stops after the insertion are reached (see :func:`relocation_bound`).
     The start capacity penalty is left out (it is not negative), so the bound holds
     whatever the new job adds to the start load."""
@@ -355,7 +355,7 @@ class RouteInsertionBound:
         self.base = -mv.Qs[0] - ev.v.start_time * ev.h_c
 
     def _lb(self, k: int, extra: int, pen: float, dist: float, end: float) -> float:
-        """The bound, less the rounding allowance (see ``local_search._Moves``)."""
+        """The bound, less the rounding allowance (see ``moves.RouteMoves``)."""
         mv = self.mv
         ev = mv.ev
         lb = (mv.Qs[k] + self.base + dist * ev.km_c + pen + end * ev.h_c

@@ -1,4 +1,4 @@
-"""The fast local search (``local_search._Moves`` and the relocation bound of
+"""The fast local search (``moves.RouteMoves`` and the relocation bound of
 ``bounds.relocation_bound``) returns exactly what the plain incremental walk it
 replaced returns: the same routes and bit-identical costs, on seeded random
 instances (time windows soft and hard, tight windows, pickups and deliveries,
@@ -13,10 +13,10 @@ from __future__ import annotations
 import random
 
 import pytest
-
 from fleetstream.operators.routing import bounds
 from fleetstream.operators.routing import local_search as ls
 from fleetstream.operators.routing.model import PICKUP, Job, Problem, VehicleSpec
+from fleetstream.operators.routing.moves import RouteMoves
 from routing_gen import random_problem
 
 HARD = ls.HARD
@@ -276,9 +276,9 @@ def test_engine_shaped_routes_equal_reference():
     import sys
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
     import replan_latency as rl
+    from engine_gen import dist, tt
     from fleetstream.operators.routing.engine_adapter import build_problem
     from fleetstream.operators.routing.strategy import ORToolsStrategy
-    from engine_gen import dist, tt
     cfg = ORToolsStrategy().config
     for r in range(6):
         rng = random.Random(77 + r)
@@ -318,7 +318,7 @@ def test_relocation_bound_is_below_the_walked_cost():
         if not ev.fast_ok(stops):
             continue
         cur = ev.rich(stops)
-        mv = ls._Moves(ev, cur)
+        mv = RouteMoves(ev, cur)
         if not mv.bounded:
             continue
         n = len(cur)
