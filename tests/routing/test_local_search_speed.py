@@ -385,7 +385,7 @@ def test_best_insertion_equals_full_enumeration():
         on = {s[0] for s in stops}
         rest = [j for j in p.jobs if j.id not in on][:3]
         seq, _c = ls.improve_route(p, vid, stops, 1, 6)   # routes as the engine has them
-        for r in (stops, seq):
+        for r in (stops, seq, [], stops[:1]):
             for j in rest:
                 got = ls.best_insertion(p, vid, r, j.id)
                 ref = ref_best_insertion(p, vid, r, j.id)
