@@ -179,12 +179,13 @@ def relocation_bound(mv, cur: list, i: int, seg: int, k: int, bound: float) -> b
     capacity excess after the start dropped (non-negative).  Exact in exact
     arithmetic; the allowance of ``moves.RouteMoves`` (``mrel`` of the bound,
     ``m0``, ``mt`` per time unit of its end) covers the rounding of both sides."""
-    return relocation_skipper(mv)(cur, i, seg, k, bound)
+    return relocation_skipper(mv)(cur[i:i + seg], i, seg, k, bound)
 
 
 def relocation_skipper(mv):
-    """:func:`relocation_bound` for ``mv`` as a closure (the search calls it for
-    every relocation: its figures are bound once; ``mv`` updates them in place)."""
+    """:func:`relocation_bound` for ``mv`` as a closure ``skip(block, i, seg, k,
+    bound)`` with ``block`` = ``cur[i:i+seg]`` (the search calls it for every
+    relocation: its figures are bound once; ``mv`` updates them in place)."""
     ev = mv.ev
     T, D = ev.T, ev.D
     X, A, _TA, CD, PW, LX, LN, CW, NW, AR, AE = mv.arrays
@@ -194,7 +195,7 @@ def relocation_skipper(mv):
     v = ev.v
     v_end, shift_end, start_time, max_dur = v.end, v.shift_end, v.start_time, v.max_duration
 
-    def skip(cur: list, i: int, seg: int, k: int, bound: float) -> bool:
+    def skip(block: list, i: int, seg: int, k: int, bound: float) -> bool:
         if k < i:  # the block, then cur[k:i] (reached later), then cur[i+seg:]
             lo, e, s0 = k, i, i + seg
             t, node = Ts[k], Ns[k]
@@ -223,7 +224,7 @@ def relocation_skipper(mv):
                 late = -d - (CW[e] - CW[p])
                 t = Ts[e] + late if late > 0 else Ts[e]
             node = X[e - 1]
-        for x in cur[i:i + seg]:
+        for x in block:
             nxt, w0, w1 = x[2], x[3], x[4]
             a = t + T[node][nxt]
             dist += D[node][nxt]

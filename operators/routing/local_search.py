@@ -268,6 +268,19 @@ class _Pairs:
         self.pos = {(s[0], s[1]): i for i, s in enumerate(cur)}
         self.ok = len(self.pos) == len(cur) and _pairs_ok(cur, self.p)
 
+    def moved(self, cur: list[Stop], lo: int, hi: int) -> None:
+        """:meth:`reset` after a move this check allowed that changed positions
+        [lo, hi): with every pair in order it kept them in order, and only those
+        positions moved."""
+        if not self.ok:
+            self.reset(cur)
+            return
+        self.cur = cur
+        pos = self.pos
+        for i in range(lo, hi):
+            s = cur[i]
+            pos[(s[0], s[1])] = i
+
     def _paired(self, jid: str) -> bool:
         return self.p._jobs[jid].has_pickup
 

@@ -296,7 +296,7 @@ def search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, win
                         continue
                     if order is not None and not order.relocate_ok(i, seg, k):
                         continue
-                    if skip is not None and skip(cur, i, seg, k, best - 1e-9):
+                    if skip is not None and skip(block, i, seg, k, best - 1e-9):
                         continue
                     if k < i:  # the route is cur[:k] + block + cur[k:i] + cur[i+seg:]
                         lo, hi, mid = k, i + seg, block + cur[k:i]
@@ -308,7 +308,7 @@ def search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, win
                         best, improved = c, True
                         mv.retrace(cur, lo, hi)
                         if order is not None:
-                            order.reset(cur)
+                            order.moved(cur, lo, hi)
                         break
                 i += 1
         for i in range(n - 1):
@@ -322,7 +322,7 @@ def search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, win
                     best, improved = c, True
                     mv.retrace(cur, i, k)
                     if order is not None:
-                        order.reset(cur)
+                        order.moved(cur, i, k)
         if not improved:
             break
     return cur
