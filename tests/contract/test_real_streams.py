@@ -69,6 +69,17 @@ def test_shipped_small_replay_inputs_match_the_input_schemas():
     assert sum(v for k, v in counts.items() if k != "_rejected") > 10_000
 
 
+def test_shipped_andorra_replay_is_on_the_road_map_and_matches_the_input_schemas():
+    folder = os.path.join(ROOT, "replay_data", "andorra")
+    with open(os.path.join(folder, "manifest.json"), "rb") as f:
+        manifest = orjson.loads(f.read())
+    assert manifest["scenario"]["road_map"] == "andorra"
+    msgs = list(read_replay(folder))
+    counts = _check_inputs(msgs[::3])          # every third message: a lean check
+    for t in ("ping", "shift_start", "order_created", "order_failed", "customer_profile"):
+        assert counts.get(t, 0) > 0, (t, counts)
+
+
 def _check_outputs(records: list[tuple[str, dict]]) -> dict[str, int]:
     n: dict[str, int] = {}
     declared = {t: {f[0] for f in FIELDS[t]} for t in OUTPUT_TOPICS}
