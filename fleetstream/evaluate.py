@@ -31,7 +31,7 @@ from fleetstream.contract.settings import Settings
 from fleetstream.report.build import model_report, policy_report, summary_text
 from fleetstream.report.meta import manifest, run_meta
 from fleetstream.report.metrics import clean
-from fleetstream.report.scorecard import scorecard
+from fleetstream.report.scorecard import scorecard, workload_text
 from fleetstream.report.scoring import MissingTruth, check_replay, run_engine
 
 POLICY_NAMES = ("static", "reactive", "predictive")
@@ -299,6 +299,7 @@ def _run(a: argparse.Namespace) -> int:
             f"settings: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
         ) from None
     progress = not a.quiet
+    res = None
     folders = [t for t in a.targets if os.path.isdir(t)]
     if a.policies:
         pols = [p.strip() for p in a.policies.split(",") if p.strip()]
@@ -334,7 +335,8 @@ def _run(a: argparse.Namespace) -> int:
             )
         for f in folders:
             check_replay(f)  # refuse before any work
-        summ = evaluate_models(folders, a.out, settings, a.models, progress, a.seats)["summary"]
+        res = evaluate_models(folders, a.out, settings, a.models, progress, a.seats)
+        summ = res["summary"]
     else:
         if len(a.targets) != 1 or a.targets[0] not in _scenarios():
             raise UsageError(f"no replay folder or scenario named {a.targets[0]!r}")
@@ -342,10 +344,15 @@ def _run(a: argparse.Namespace) -> int:
             from fleetstream.sim.world import Scenario
 
             seeds = [Scenario.preset(a.targets[0]).seed]
-        summ = evaluate_scenario(a.targets[0], seeds, a.out, settings, a.models, progress, a.seats)[
-            "summary"
-        ]
+        res = evaluate_scenario(a.targets[0], seeds, a.out, settings, a.models, progress, a.seats)
+        summ = res["summary"]
     print(summary_text(summ))
+    if res is not None:   # per-driver workload of each seed (scorecard "workload")
+        for seed, card in zip(res["seeds"], res["cards"]):
+            lines = workload_text(card.get("workload") or {})
+            if lines:
+                print(f"per-driver workload, seed {seed}:")
+                print("\n".join(lines))
     print(f"written: {os.path.join(a.out, 'report.html')}")
     return 0
 

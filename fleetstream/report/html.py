@@ -154,13 +154,17 @@ def workload_table(summary: dict[str, dict]) -> str:
         return "<p class='na'>n/a (no shift in the recording)</p>"
     rows = "".join(
         f"<tr><th class='l'>{e(ft)}</th><td>{w['drivers']}</td><td>{e(fmt(w['stops_mean'], 'count'))}</td>"
-        f"<td>{w['stops_min']} - {w['stops_max']}</td><td>{e(fmt(w['hours_mean'], 'h'))}</td>"
-        f"<td>{e(fmt(w['hours_max'], 'h'))}</td></tr>"
+        f"<td>{w['stops_min']} - {w['stops_max']}</td><td>{e(fmt(w.get('stops_cv', '-'), 'ratio'))}</td>"
+        f"<td>{e(fmt(w['hours_mean'], 'h'))}</td><td>{e(fmt(w['hours_max'], 'h'))}</td>"
+        f"<td>{e(fmt(w.get('work_h_mean', '-'), 'h'))}</td>"
+        f"<td>{e(fmt(w.get('work_h_cv', '-'), 'ratio'))}</td></tr>"
         for ft, w in summary.items()
     )
     return (
         "<table><tr><th class='l'>fleet type</th><th>drivers</th><th>stops, mean</th><th>stops, range</th>"
-        "<th>hours, mean (h:mm)</th><th>hours, max</th></tr>" + rows + "</table>"
+        "<th>stops sd/mean (drivers with stops)</th>"
+        "<th>shift h, mean (h:mm)</th><th>shift h, max</th><th>working h, mean</th>"
+        "<th>working h sd/mean</th></tr>" + rows + "</table>"
     )
 
 

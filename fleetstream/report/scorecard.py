@@ -326,6 +326,11 @@ def scorecard(
             "ratio_mae_hist": rnd(mae([lg["ratio"] - lg["hist"] for lg in col.legs])),
         },
         "workload": _workload_summary(workload or []),
+        "workload_drivers": [
+            {k: rnd(r[k], 2) if isinstance(r[k], float) else r[k]
+             for k in ("vehicle", "driver", "fleet_type", "stops", "hours", "work_h") if k in r}
+            for r in workload or []
+        ],
     }
     if seats:
         from fleetstream.models.seats import seat_metrics
@@ -379,16 +384,44 @@ def length_deciles(dist_km: list[float], err_m: list[float], err_p: list[float])
     ]
 
 
+def _cv(xs: list[float]) -> Any:
+    """Standard deviation / mean (population), or n/a."""
+    if len(xs) < 2 or sum(xs) <= 0:
+        return na("fewer than 2 drivers with work")
+    m = sum(xs) / len(xs)
+    return rnd((sum((x - m) ** 2 for x in xs) / len(xs)) ** 0.5 / m, 3)
+
+
 def _workload_summary(rows: list[dict]) -> dict:
+    """Per fleet type: drivers, stops and hours, and the spread of stops and working
+    hours over its *active* drivers (at least one stop): ``stops_cv``, ``work_h_cv``
+    (sd / mean; the workload-balance target is ``stops_cv`` <= 0.25 for captive
+    drivers, docs/routing.md "Workload balance")."""
     out: dict[str, dict] = {}
     for ft in sorted({r["fleet_type"] for r in rows}):
         rs = [r for r in rows if r["fleet_type"] == ft]
+        act = [r for r in rs if r["stops"] > 0]
+        work = [r.get("work_h", r["hours"]) for r in act]
         out[ft] = {
             "drivers": len(rs),
+            "active": len(act),
             "stops_mean": rnd(mean([r["stops"] for r in rs]), 1),
             "stops_min": min(r["stops"] for r in rs),
             "stops_max": max(r["stops"] for r in rs),
+            "stops_cv": _cv([float(r["stops"]) for r in act]),
             "hours_mean": rnd(mean([r["hours"] for r in rs]), 2),
             "hours_max": rnd(max(r["hours"] for r in rs), 2),
+            "work_h_mean": rnd(mean(work), 2) if work else na("no driver with work"),
+            "work_h_cv": _cv(work),
         }
+    return out
+
+
+def workload_text(summary: dict[str, dict]) -> list[str]:
+    """The per-fleet-type workload summary as terminal lines."""
+    out = []
+    for ft, w in summary.items():
+        out.append(f"  workload {ft}: {w['drivers']} drivers ({w['active']} with stops), stops "
+                   f"{w['stops_min']}-{w['stops_max']} mean {w['stops_mean']} cv {w['stops_cv']}, "
+                   f"working h mean {w['work_h_mean']} cv {w['work_h_cv']}")
     return out

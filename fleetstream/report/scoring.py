@@ -84,7 +84,10 @@ class Collector:
 
 
 class Workload:
-    """Per-driver workload seen in the recorded stream: shifts and stops reached."""
+    """Per-driver workload seen in the recorded stream: shifts and stops reached.  A
+    row per vehicle: ``stops`` (stops reached, pickups included), ``hours`` (shift
+    start to shift end, or to its last stop without a shift end) and ``work_h`` (shift
+    start to its last stop reached: its working time)."""
 
     def __init__(self) -> None:
         self.shifts: dict[str, dict] = {}
@@ -139,6 +142,7 @@ class Workload:
                     "fleet_type": s["fleet_type"],
                     "stops": s["stops"],
                     "hours": max(0.0, (end - s["start"]) / 3600),
+                    "work_h": max(0.0, (s["last"] - s["start"]) / 3600),
                 }
             )
         return out
