@@ -29,6 +29,7 @@ Usage::
     nice -n 10 .venv/bin/python benchmarks/late_risk.py --scenario andorra --seeds 4,5,6,7,8 \
         --json /tmp/late_risk.json
     nice -n 10 .venv/bin/python benchmarks/late_risk.py --seats baseline --seeds 1,2,3
+    nice -n 10 .venv/bin/python benchmarks/late_risk.py --late-model 1 --seeds 1,2,3
 
 CI variant: ``--scenario tiny --seeds 3`` (a few seconds).
 """
@@ -174,6 +175,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated seeds, one closed-loop day each (default 1,2,3)")
     ap.add_argument("--seats", choices=("learned", "baseline"), default="learned",
                     help="which model seats the engine uses (default learned)")
+    ap.add_argument("--late-model", type=int, choices=(1, 2), default=None,
+                    help="which learned late-risk model (models/risk.py LATE_MODEL): 2 "
+                         "(late-logreg-2, the default) or 1 (late-logreg-1, the previous "
+                         "one, for comparison)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     ap.add_argument("--json", default=None, help="also write every figure to this JSON file")
     a = ap.parse_args(argv)
@@ -190,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"late_risk: unknown scenario {bad[0]!r} (one of {', '.join(SCENARIOS)})"
               if bad else "late_risk: give at least one scenario and one seed", file=sys.stderr)
         return 2
+    if a.late_model is not None:
+        from fleetstream.models import risk
+        risk.LATE_MODEL = a.late_model
     out: dict[str, Any] = {"seats": a.seats, "rows": [], "summary": {}}
     for sc in scenarios:
         rows = []

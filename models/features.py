@@ -106,8 +106,23 @@ def _logit(p: float) -> float:
 
 
 def late_features(x: dict) -> dict:
-    """Late-risk features: slack against the (calibrated) interval width, the
-    analytic tail probability as a logit, horizon and context."""
+    """Late-risk features (``late-logreg-2``, docs/models.md "Late risk"): the ETA
+    slack in hours (window end minus ETA, clipped to +-3 h), the stops ahead and the
+    horizon (how much of the route can still go wrong before this stop) and the
+    order kind.  The slack carries the model's start (the slack-based normal tail,
+    ``models/risk.py``); the others start at 0 and only correct it."""
+    return {
+        "slack_h": max(-3.0, min(3.0, x["slack_s"] / 3600.0)),
+        "ahead": min(30, x.get("stops_ahead", 0)) / 10.0,
+        "horizon_h": min(6.0, max(0.0, x["horizon_s"]) / 3600.0),
+        f"kind_{x.get('kind', '?')}": 1.0,
+    }
+
+
+def late_features_v1(x: dict) -> dict:
+    """The features of ``late-logreg-1`` (until 2026-11-29), kept for comparison
+    (benchmarks/late_risk.py ``--late-model v1``): slack against the interval width,
+    the analytic tail as a logit, horizon and context."""
     slack = x["slack_s"]
     w = max(60.0, x["width80_s"])
     z = max(-6.0, min(6.0, slack / (w / 2.563)))

@@ -6,9 +6,13 @@ and the others at 0.  Logistic regression trained on log loss then learns the
 corrections; its probabilities are calibrated in the sense that log loss is
 what it minimises (reliability is measured by ``fleetstream evaluate``).
 
-- late risk (``target="late"``): P(arrival after the window end) from the ETA
-  slack against the calibrated interval width, the analytic normal tail, the
-  horizon, stops ahead, priority, order kind, fleet type, time of day;
+- late risk (``target="late"``, ``late-logreg-2``): P(arrival after the window
+  end).  It starts as the slack-based normal tail, P = Phi(-slack / 15 min) in its
+  logistic form (weight ``LATE_START_WEIGHT`` on the slack in hours, intercept 0),
+  so an untrained model ranks stops exactly as the ETA slack does, and learns slow
+  corrections (``LATE_LR``) from the stops ahead, the horizon and the order kind
+  (docs/models.md "Late risk").  A ``late-logreg-1`` snapshot (other features)
+  restores as a fresh ``late-logreg-2`` seat (``migrated_from`` says so);
 - failure risk (``target="failure"``): P(failed attempt) from the customer's
   history (failures, access failures, deliveries), whether access instructions
   are known (a proxy for a hard address), the expected arrival hour (people are
@@ -22,25 +26,44 @@ import math
 from river import linear_model, metrics, optim
 
 from fleetstream.models.base import LearnedSeat
-from fleetstream.models.features import failure_features, late_features
+from fleetstream.models.features import failure_features, late_features, late_features_v1
 from fleetstream.models.monitor import DriftWatch
 
 P_MIN, P_MAX = 0.002, 0.998
 FAILURE_PRIORS = {"stated_out": 1.0, "stated_out_h": 0.5, "access_known": 1.0, "nh_near": 0.5}
+LATE_SPREAD_S = 900.0
+"""The spread (sigma, s) of the late-risk start: P(late) = Phi(-slack / LATE_SPREAD_S)."""
+LATE_START_WEIGHT = -1.702 * 3600.0 / LATE_SPREAD_S
+"""Weight of ``slack_h`` at the start: Phi(u) ~ sigmoid(1.702 u), the slack in hours."""
+LATE_LR = 0.003
+"""SGD step of the late-risk seat (``late-logreg-2``): slow, so that a day's labels
+correct the start without shuffling its ranking (benchmarks/late_risk.py)."""
+LATE_MODEL = 2
+"""Which late-risk model a new seat is: 2 (``late-logreg-2``) or 1 (the previous one,
+``late-logreg-1``, kept for comparison: ``benchmarks/late_risk.py --late-model 1``)."""
 
 
 class RiverRisk(LearnedSeat):
     trace: list | None = None      # set to a list to keep every progressive (p, y)
 
-    def __init__(self, target: str = "late", lr: float = 0.03, l2: float = 1e-4):
+    def __init__(self, target: str = "late", lr: float | None = None, l2: float = 1e-4,
+                 late_model: int | None = None):
         if target not in ("late", "failure"):
             raise ValueError(f"unknown risk target {target!r}")
         self.target = target
-        self.version = f"{target}-logreg-{2 if target == 'failure' else 1}"
+        self.late_model = (late_model or LATE_MODEL) if target == "late" else 0
+        if self.late_model not in (0, 1, 2):
+            raise ValueError(f"unknown late-risk model {late_model!r} (1 or 2)")
+        if lr is None:
+            lr = LATE_LR if self.late_model == 2 else 0.03
+        self.version = (f"late-logreg-{self.late_model}" if target == "late"
+                        else "failure-logreg-2")
         self.n_learned = 0
         self.model = linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2,
                                                      intercept_lr=lr)
-        if target == "late":
+        if self.late_model == 2:
+            self.model._weights["slack_h"] = LATE_START_WEIGHT   # the slack-based tail
+        elif self.late_model == 1:
             self.model._weights["tail_logit"] = 4.0   # starts as the analytic normal tail
         else:
             # starts near the Beta(1, 9) history prior: logit(0.1) ~ -2.2, with the
@@ -56,8 +79,21 @@ class RiverRisk(LearnedSeat):
         self.n_pos = 0
         self.watch = DriftWatch(f"{target}_risk", "log_loss", min_n=500)
 
+    @classmethod
+    def restore(cls, snap: bytes):
+        obj = super().restore(snap)
+        if obj.target == "late" and getattr(obj, "late_model", 1) != LATE_MODEL:
+            # a late-logreg-1 seat: its weights belong to other features, so it
+            # cannot carry over; the seat starts afresh (as a cold start would)
+            fresh = cls("late")
+            fresh.migrated_from = obj.version
+            return fresh
+        return obj
+
     def _features(self, x: dict) -> dict:
-        return late_features(x) if self.target == "late" else failure_features(x)
+        if self.target == "failure":
+            return failure_features(x)
+        return late_features(x) if getattr(self, "late_model", 1) == 2 else late_features_v1(x)
 
     def _proba(self, f: dict) -> float:
         p = self.model.predict_proba_one(f)[True]
