@@ -37,6 +37,7 @@ so it is in every snapshot and goes when the order finishes.
 
 from __future__ import annotations
 
+import copy
 from types import SimpleNamespace
 from typing import Any
 
@@ -45,6 +46,7 @@ from fleetstream.operators.routing.constraints import engine_drive_left
 from fleetstream.operators.state import DELIVERY, ONBOARD, PENDING, Order, Vehicle
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
 from fleetstream.operators.zone.state import ZoneState
+from fleetstream.operators.zone.stability import frozen_count, frozen_settings
 from fleetstream.operators.zone.world import start_of
 
 RETRYABLE = ("not_home", "access")
@@ -170,7 +172,7 @@ class Recovery:
         base = route_timing(v, stops, st.orders, pos, ts, travel.tt)
         out: list[tuple] = []
         why = "time_window"
-        for k in range(len(stops) + 1):
+        for k in range(self.frozen_head(v, now, stops), len(stops) + 1):
             route = stops[:k] + [(o.id, DELIVERY)] + stops[k:]
             t = route_timing(v, route, st.orders, pos, ts, travel.tt)
             if t.start[k] > o.window_end:
@@ -183,6 +185,30 @@ class Recovery:
                 continue
             out.append((k, route, t, self.world.route_km(pos, route, v.end) - base_m))
         return out, why
+
+    def frozen_head(self, v: Vehicle, now: float, stops: list | None = None) -> int:
+        """How many leading stops of ``v``'s route (or ``stops``) no new stop may go in
+        front of: the frozen head of plan stability (``engine.plan_frozen_s`` /
+        ``_stops``, operators/zone/stability.py; 0 when off)."""
+        frozen = frozen_settings(self.world.settings)
+        if frozen == (0.0, 0):
+            return 0
+        if stops is None or stops is v.route:
+            return frozen_count(v, self.state.orders, now, self.world.travel.tt, *frozen)
+        w = copy.copy(v)
+        w.route = stops
+        return frozen_count(w, self.state.orders, now, self.world.travel.tt, *frozen)
+
+    def head_timing(self, v: Vehicle, now: float) -> Any:
+        """``v``'s route timing with the frozen head set as the first insertion
+        position (None when plan stability is off: insertion computes its own)."""
+        k = self.frozen_head(v, now)
+        if k == 0:
+            return None
+        pos, ts = start_of(v, now)
+        t = route_timing(v, v.route, self.state.orders, pos, ts, self.world.travel.tt)
+        t.min_pos = k
+        return t
 
     def final_failure(self, ev: Any, o: Order, why: str, out: list[Out]) -> None:
         """Tell the customer that a failed order will not come today, and why."""
@@ -234,7 +260,8 @@ class Recovery:
                     continue
                 if st.plan_vehicles and w.id in st.plan_vehicles:
                     continue
-                ins, _why = best_insertion(o, w, st.orders, ev.ts, travel.tt, travel.dist)
+                ins, _why = best_insertion(o, w, st.orders, ev.ts, travel.tt, travel.dist,
+                                           self.head_timing(w, ev.ts))
                 if ins is not None and (best is None or ins.cost < best.cost):
                     best = ins
             if best is None:

@@ -15,9 +15,10 @@ when the engine re-sequences (periodic re-optimization, late-risk re-route) or
 redispatches, and no new order's stop is inserted in front of them (insertion
 starts after the head: ``Timing.min_pos``, set by the sweep's assignment).  What comes after the frozen head is optimized as before, starting
 from the last frozen stop at its planned service start.  The stop being served
-always stays first (it was so before).  Not frozen: what the world imposes
-(cancellations, failed or served stops and their retries, a broken-down vehicle's
-hand-over, a customer's reply with new hours, a dispatcher's manual change) and the late-risk order itself when a redispatch moves it to
+always stays first (it was so before).  Retried attempts, customer replies, risky-delivery moves and the hand-over of a
+broken-down vehicle's load (operators/zone/recovery.py, contact.py) also place
+their stops after the head.  Not frozen: what the world imposes (cancellations,
+failed or served stops, a dispatcher's manual change) and the late-risk order itself when a redispatch moves it to
 another vehicle (the reason for the move).
 
 Times are the routing's planned ones (``route_timing`` with the engine's travel

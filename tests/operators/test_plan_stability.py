@@ -143,3 +143,17 @@ def test_insertion_respects_the_frozen_head() -> None:
     route = _insert_near_start(plan_frozen_stops=2)
     assert route[:2] == [("o0", DELIVERY), ("o1", DELIVERY)], route
     assert route.index(("new", PICKUP)) >= 2, route
+
+
+def test_retries_replies_and_hand_overs_respect_the_frozen_head() -> None:
+    """Recovery's places (retried attempts, customer replies, risky moves) and its
+    hand-over insertion start after the frozen head; without one they may go first."""
+    for frozen, first in ((0, 0), (2, 2)):
+        eng, v = _zone(plan_frozen_stops=frozen)
+        rec = eng.lifecycle.recovery
+        o = eng.state.orders["o0"]
+        base = [s for s in v.route if s[0] != "o0"]
+        places, _ = rec.places(o, v, T0 + 30, base)
+        assert places and min(k for k, *_ in places) == first, (frozen, places[0][0])
+        t = rec.head_timing(v, T0 + 30)
+        assert (t.min_pos if t is not None else 0) == frozen
