@@ -193,8 +193,9 @@ def test_a_later_day_has_the_same_customers_and_its_own_orders():
 
 def test_contact_ahead_in_the_simulator():
     """A failure_risk alert is a contact ahead: with contact_reply the simulated
-    customer may arrange for the delivery (fewer not-home failures for that order);
-    without it (the default) alerts change nothing and nothing is drawn."""
+    customer replies (a customer_reply input event, from its own day) and may arrange
+    for the delivery (fewer not-home failures for that order); without it (the
+    default) alerts change nothing and nothing is drawn."""
     from fleetstream.sim.loop import Simulation
     sc = Scenario.preset("tiny")
     off = Simulation(sc, engine=None)
@@ -203,7 +204,15 @@ def test_contact_ahead_in_the_simulator():
     alert = {"kind": "failure_risk", "order_ids": ["OZ1-00001", "OZ1-00002"]}
     on._contact_ahead(alert)
     on._contact_ahead({"kind": "late_risk", "order_ids": ["OZ1-00003"]})
-    assert on.arranged == {"OZ1-00001", "OZ1-00002"} == on.contacted
+    assert set(on.arranged) <= {"OZ1-00001", "OZ1-00002"} == on.contacted
+    replies = [orjson.loads(t[3][2]) for t in on.heap if t[2] == on._deliver
+               and b"customer_reply" in t[3][2]]
+    assert sorted(r["order_id"] for r in replies) == ["OZ1-00001", "OZ1-00002"]
+    for r in replies:
+        assert r["answer"] in ("confirmed", "unavailable") and r["ts"] > 0
+        # confirmed, or hours given: the customer arranged for it (from those hours)
+        assert (r["order_id"] in on.arranged) == (r["answer"] == "confirmed"
+                                                   or "available_from" in r)
     assert availability.after_contact(0.3) == pytest.approx(0.825)
     assert availability.after_contact(0.98) > 0.98
     assert "contact_reply" not in sc.fields()

@@ -19,7 +19,8 @@ from zone_scene import T0, Feed, ScriptedLateRisk, pt
 def test_the_router_table_has_one_handler_per_input_event_type() -> None:
     eng = ZoneEngine("Z")
     assert set(eng.handlers) == set(EVENT_TYPES)
-    capabilities = (eng.fleet, eng.lifecycle, eng.world, eng.governance, eng.overrides)
+    capabilities = (eng.fleet, eng.lifecycle, eng.world, eng.governance, eng.overrides,
+                    eng.contact)
     for t, h in eng.handlers.items():
         assert callable(h), t
         assert h.__self__ in capabilities + (eng,), f"{t} is not routed to a capability object"
