@@ -54,7 +54,8 @@ def test_plan_request_solve_apply_equals_the_inline_plan() -> None:
     res = pickle.loads(pickle.dumps(solve_plan(req2)))
     out_b: list = []
     b.assignment.apply_plan(req, res, now, ["e-sweep"], out_b)
-    assert [r["kind"] for _, r in out_a if "decision_id" in r] == ["assign", "assign"]
+    kinds = [r["kind"] for _, r in out_a if "decision_id" in r]
+    assert kinds and set(kinds) == {"assign"}       # one decision per vehicle given orders
     assert _bytes(out_a) == _bytes(out_b)
     assert pickle.loads(a.snapshot()) == pickle.loads(b.snapshot())
     assert sorted(o.status for o in b.orders.values()) == [ASSIGNED] * 7
