@@ -168,6 +168,11 @@ class OrderLifecycle:
             if why is None:     # another attempt is planned: the order stays on board
                 st.count("failed_attempts_retried")
                 self.forecasting.learn_outcome(o, failed)
+                # This attempt's predictions have both labels (arrival, outcome): the
+                # retry's predictions start afresh, or the retry's arrival would label
+                # them again, hours later (wide intervals, a late-risk and failure-risk
+                # label learned twice).
+                o.snaps = []
                 self.forecasting.drift_alerts(ev.ts, [ev.event_id], out)
                 self.world.start_leg(v, ev.ts)
                 return

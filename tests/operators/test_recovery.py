@@ -191,3 +191,27 @@ def test_the_retry_goes_where_the_van_arrives_after_the_delay_rather_than_waitin
     assert [s["order_id"] for s in stops][0] == "f1", "not back to the same door at once"
     (retry,) = [s for s in stops if s["order_id"] == "o1"]
     assert retry["eta"] >= ts + RETRY_DELAY_S
+
+
+def test_a_retry_does_not_label_the_first_attempts_predictions_again():
+    """The first attempt's ETA predictions are labelled by its own arrival; the
+    retry's arrival, hours later, labels only the retry's predictions (else the
+    intervals learn residuals of hours for predictions that were right)."""
+    feed = Feed()
+    eng, (o,) = _loaded(feed)
+    labelled: list = []
+    learn = eng.forecasting.learn_arrival
+
+    def spy(order, ts, late):
+        labelled.append((ts, [s["ts"] for s in order.snaps]))
+        learn(order, ts, late)
+    eng.forecasting.learn_arrival = spy
+    eng.lifecycle.forecasting = eng.forecasting
+    o.snaps.append({"b": 0, "ts": T0, "eta": T0 + 600, "xi": {"horizon_s": 600.0,
+                    "stops_ahead": 0, "zone": "Z", "hour": 8.0}, "xr": {}, "lo80": -60,
+                    "hi80": 60, "lo95": -120, "hi95": 120})
+    eng.process(feed.ev("stop_arrived", T0 + 700, order_id="o1", vehicle_id="V1"))
+    eng.process(_failed(feed, "o1", T0 + 800))
+    assert o.snaps == [], "the attempt's predictions are done with"
+    eng.process(feed.ev("stop_arrived", T0 + 3 * 3600, order_id="o1", vehicle_id="V1"))
+    assert labelled[0] == (T0 + 700, [T0]) and labelled[1] == (T0 + 3 * 3600, [])
