@@ -2,8 +2,8 @@
 
 **Balance objective.**  Drivers are compared with their *peers*: the available vehicles
 of the same zone, fleet type and shift (start and end rounded to 30 minutes).  A driver's
-load is ``S``, the orders it has today (on its route, on board, or finished by it in
-this shift: ``ZoneState.done``, since finished orders leave the zone state), and ``H``, its working time (from shift start to the
+load is ``S``, the orders it has today (on its route, on board, or done by it; the
+orders the zone still knows), and ``H``, its working time (from shift start to the
 planned end of its route; now for an active vehicle with an empty route; 0 at the depot
 with nothing to do).  With ``mS``, ``mH`` the peer means (at least 1 order and 600 s),
 the balance penalty of a driver is the convex

@@ -16,11 +16,7 @@ epoch seconds and (lat, lon); the routing model wants node indices and matrices.
   on its vehicle (mandatory there); an on-demand order not yet picked up has its
   pickup first;
 - windows are soft (``lateness_cost_per_min``); leaving an order out costs its
-  drop penalty (by priority), so an impossible order is reported, not fatal;
-- workload balance (``RoutingConfig.plan_share_slack``, docs/routing.md "Workload
-  balance"): in a problem of several vehicles, a vehicle at the depot takes at most
-  ``ceil(slack x jobs / peers)`` orders (its peers: the problem's vehicles of its fleet
-  type and shift, ``operators.balance.peer_key``), never fewer than its route has now.
+  drop penalty (by priority), so an impossible order is reported, not fatal.
 
 Matrices are lazy (:class:`LazyMatrix`): a local search touches only the pairs
 it needs; OR-Tools materialises them.
@@ -28,7 +24,6 @@ it needs; OR-Tools materialises them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -58,16 +53,6 @@ class RoutingConfig:
     drop_penalty_per_priority: float = 200.0
     overtime_allowance_s: float = 3600.0
     fairness_cost_per_stop: float = 10.0
-    """Cost per job above the fair share (jobs / vehicles) on a route: a soft bound
-    (OR-Tools only).  The engine sets it to 0 (``routing_config``): measured on metro
-    plans it added about 20 % km and hardly evened the stops (docs/routing.md,
-    "Workload balance"); the engine balances plans with ``plan_share_slack``."""
-    plan_share_slack: float = 0.0
-    """Workload balance of plans: a vehicle at the depot, in a problem of several
-    vehicles, is given at most ``ceil(slack x jobs / peers)`` orders (a cap on its
-    ``count`` capacity; peers: the problem's vehicles of the same fleet type and
-    shift); 0: no cap.  The engine derives it from ``engine.balance_weight``
-    (``operators/zone/engine.py``, ``routing_config``)."""
     plan_enabled: bool = True
     """Plan the zone with OR-Tools at the first sweep after the shift starts settle."""
     plan_min_orders: int = 5
@@ -159,7 +144,6 @@ def build_problem(vehicles: list[Any], orders: list[Any], current: dict[str, lis
             points.append(key)
         return i
 
-    caps = share_caps(vehicles, len(orders), current, cfg.plan_share_slack)
     vs = []
     for v in vehicles:
         at_depot = v.status == AT_DEPOT
@@ -172,9 +156,7 @@ def build_problem(vehicles: list[Any], orders: list[Any], current: dict[str, lis
         vs.append(VehicleSpec(
             v.id, node(start_pt), node(v.end), start_time=max(0.0, start_t - origin),
             shift_end=max(v.shift_end_ts + cfg.overtime_allowance_s, start_t + 60.0) - origin,
-            max_duration=v.max_route_s,
-            capacity=dict(v.capacity) if v.id not in caps else {**v.capacity, "count": caps[v.id]},
-            skills=tuple(v.skills),
+            max_duration=v.max_route_s, capacity=dict(v.capacity), skills=tuple(v.skills),
             fleet_type=v.fleet_type, vehicle_type=v.vehicle_type, cost_per_km=v.cost_per_km,
             cost_per_hour=v.cost_per_hour, cost_per_stop=v.cost_per_stop, fixed_cost=0.0,
             onboard=tuple(o for o in v.onboard), at_depot=at_depot, break_=b,
@@ -208,31 +190,6 @@ def build_problem(vehicles: list[Any], orders: list[Any], current: dict[str, lis
         routes[v.id] = [(oid, PICKUP if k == PICKUP else "delivery") for oid, k in current.get(v.id, [])
                         if p.has_job(oid)]
     return Built(p, origin, routes)
-
-
-def share_caps(vehicles: list[Any], n_jobs: int, current: dict[str, list],
-               slack: float) -> dict[str, float]:
-    """Vehicle id -> its ``count`` capacity under the plan's workload balance
-    (``RoutingConfig.plan_share_slack``): ``ceil(slack x n_jobs / peers)``, at most its
-    own count capacity and at least the orders on its current route; only vehicles at
-    the depot in a problem of several vehicles (empty when ``slack`` is 0)."""
-    if slack <= 0 or len(vehicles) < 2:
-        return {}
-    from fleetstream.operators.balance import peer_key
-    peers: dict[tuple, int] = {}
-    for v in vehicles:
-        k = peer_key(v)
-        peers[k] = peers.get(k, 0) + 1
-    out = {}
-    for v in vehicles:
-        if v.status != AT_DEPOT:
-            continue
-        cap = float(math.ceil(slack * n_jobs / peers[peer_key(v)] - 1e-9))
-        have = len({oid for oid, _k in current.get(v.id, [])} | set(v.onboard))
-        cap = max(cap, float(have))
-        own = v.capacity.get("count")
-        out[v.id] = cap if own is None else min(float(own), cap)
-    return out
 
 
 def materialise(p: Problem) -> Problem:

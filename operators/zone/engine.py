@@ -64,19 +64,9 @@ from fleetstream.operators.zone.world import World
 Handler = Callable[[Any, list[Out]], None]
 
 
-PLAN_SHARE_SLACK = 1.1
-"""With a balance weight, no vehicle is planned more than 10 % above its peers' fair
-share of the plan's orders (``RoutingConfig.plan_share_slack``; docs/routing.md,
-"Workload balance")."""
-
-
 def routing_config(s: EngineSettings) -> RoutingConfig:
-    """The routing seat's configuration from the engine settings (``routing_*``).  The
-    plan's workload balance follows ``balance_weight`` (0: none, as in insertion): a
-    cap at ``PLAN_SHARE_SLACK`` x the fair share, and no per-stop fairness cost."""
+    """The routing seat's configuration from the engine settings (``routing_*``)."""
     return RoutingConfig(
-        fairness_cost_per_stop=0.0,
-        plan_share_slack=PLAN_SHARE_SLACK if s.balance_weight > 0 else 0.0,
         plan_budget=Budget(solution_limit=s.routing_plan_solutions, guard_s=s.routing_guard_s),
         guard_s=s.routing_guard_s,
         plan_enabled=s.routing_plan, reopt_interval_s=s.routing_reopt_interval_s,
