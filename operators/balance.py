@@ -27,12 +27,25 @@ on shift is paid for anyway, and a per-use fixed cost on a vehicle's first order
 measured to hurt (docs/routing.md, "Workload balance").  Balance never compares fleet
 types with each other: which fleet serves an order is the price comparison above, or
 the only feasible vehicle (skills, value, fleet rules).
+
+**Plan balance** (:func:`balanced_plan`, the zone plan of the vehicles at the depot;
+docs/routing.md, "Workload balance").  The plan is solved as it always was (the
+*unbalanced plan*, whose fleet-type split is the price and feasibility decision); then,
+within each peer group, every vehicle is capped at ``ceil(PLAN_SLACK x N_g / n_g)``
+orders (``N_g`` the orders the unbalanced plan gave the ``n_g`` vehicles of the group)
+and the plan is solved again.  The balanced plan is kept only if, on the engine's own
+planning travel times, it has no more late stops and no more orders left out than the
+unbalanced one and at most ``PLAN_KM_TOLERANCE`` more distance; otherwise the
+unbalanced plan stands (``stats["plan_balance"]`` says which and why).  Counts only:
+both solves have the strategy's count budget, so the result is deterministic.
 """
 
 from __future__ import annotations
 
+import math
+
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fleetstream.operators.state import ACTIVE, ASSIGNED, AT_DEPOT, DELIVERED, FAILED, ONBOARD
@@ -41,6 +54,10 @@ MIN_MEAN_ORDERS = 1.0
 MIN_MEAN_WORK_S = 600.0
 SHIFT_ROUND_S = 1800.0
 _LOADED = (ASSIGNED, ONBOARD, DELIVERED, FAILED)
+PLAN_SLACK = 1.1
+"""A depot vehicle is planned at most 10 % above its peer group's mean share."""
+PLAN_KM_TOLERANCE = 0.03
+"""The balanced plan may drive at most 3 % more than the unbalanced one."""
 
 
 def peer_key(v: Any) -> tuple:
@@ -137,3 +154,103 @@ def zone_balance(weight: float, vehicles: Iterable[Any], orders: dict[str, Any],
         b.loads[v.id] = [n_orders[v.id], work]
         b.groups[v.id] = peer_key(v)
     return b
+
+
+# ---------------------------------------------------------------------- plan balance
+
+
+def split_caps(vehicles: Iterable[Any], routes: dict[str, list], current: dict[str, list],
+               slack: float = PLAN_SLACK) -> dict[str, float]:
+    """Vehicle id -> its ``count`` cap in the balanced plan: ``ceil(slack x N_g / n_g)``,
+    ``N_g`` the orders that ``routes`` (the unbalanced plan) gives the ``n_g`` depot
+    vehicles of the peer group ``g`` (:func:`peer_key`), never below the orders already
+    on the vehicle's route (``current``) or on board, never above its own ``count``
+    capacity.  Only groups of two or more depot vehicles are capped; ``slack`` <= 0:
+    no cap."""
+    if slack <= 0:
+        return {}
+    depot = [v for v in vehicles if v.status == AT_DEPOT]
+    members: dict[tuple, list] = {}
+    for v in depot:
+        members.setdefault(peer_key(v), []).append(v)
+    caps: dict[str, float] = {}
+    for vs in members.values():
+        if len(vs) < 2:
+            continue
+        n = sum(len({oid for oid, _k in routes.get(v.id, [])}) for v in vs)
+        share = float(math.ceil(slack * n / len(vs) - 1e-9))
+        for v in vs:
+            have = len({oid for oid, _k in current.get(v.id, [])} | set(v.onboard))
+            cap = max(share, float(have))
+            own = v.capacity.get("count")
+            caps[v.id] = cap if own is None else min(float(own), cap)
+    return caps
+
+
+def late_stops(p: Any, routes: dict[str, list]) -> int:
+    """Stops of ``routes`` whose service starts after their window end, on the
+    problem's own (planning) travel times."""
+    from fleetstream.operators.routing.checker import check_route
+    from fleetstream.operators.state import PICKUP
+    n = 0
+    for vid, stops in routes.items():
+        if not stops:
+            continue
+        rep = check_route(p, vid, list(stops))
+        for (jid, kind), start in zip(stops, rep.starts):
+            j = p.job(jid)
+            w1 = (j.pickup_window if kind == PICKUP else j.window)[1]
+            if start > w1 + 1e-6:
+                n += 1
+    return n
+
+
+def _loads(routes: dict[str, list]) -> dict[str, int]:
+    return {vid: len({oid for oid, _k in stops}) for vid, stops in routes.items()}
+
+
+def balanced_plan(strategy: Any, vehicles: list, orders: list, current: dict[str, list],
+                  now: float, tt: Any, dist: Any, slack: float = PLAN_SLACK,
+                  km_tolerance: float = PLAN_KM_TOLERANCE) -> tuple[Any, Any] | None:
+    """The zone plan with workload balance (module docstring, "Plan balance"):
+    ``strategy`` an ORToolsStrategy (or a subclass: its config, budget and backend).
+    Returns ``(PlanResult, Problem)`` like ``strategy.plan``."""
+    from fleetstream.operators.routing import solver
+    from fleetstream.operators.routing.engine_adapter import build_problem, materialise
+    if not vehicles:
+        return None
+    cfg = strategy.config
+    built = build_problem(vehicles, orders, current, now, tt, dist, cfg)
+    p = materialise(built.problem)
+    budget = cfg.guarded(cfg.plan_budget)
+
+    def solve(prob: Any) -> Any:
+        return solver.plan(prob, budget, built.routes, hard_first=True, span_cost=False,
+                           backend=strategy.backend)
+
+    base = solve(p)
+    caps = split_caps(vehicles, base.routes, current, slack)
+    loads = _loads(base.routes)
+    info: dict[str, Any] = {"kept": "unbalanced", "reason": "no vehicle above its cap"}
+    base.stats["plan_balance"] = info
+    if not any(loads.get(vid, 0) > cap for vid, cap in caps.items()):
+        return base, p
+    vs = [replace(v, capacity={**v.capacity, "count": caps[v.id]}) if v.id in caps else v
+          for v in p.vehicles]
+    p2 = solver._with(p, vehicles=vs, fairness_cost_per_stop=0.0)
+    bal = solve(p2)
+    late0, late1 = late_stops(p, base.routes), late_stops(p, bal.routes)
+    info.update({"late_stops": [late0, late1], "unassigned": [len(base.unassigned),
+                 len(bal.unassigned)], "km": [round(base.distance / 1000.0, 1),
+                 round(bal.distance / 1000.0, 1)]})
+    if late1 > late0:
+        info["reason"] = "more late stops"
+    elif len(bal.unassigned) > len(base.unassigned):
+        info["reason"] = "more orders left out"
+    elif bal.distance > (1.0 + km_tolerance) * base.distance:
+        info["reason"] = "more distance than the tolerance"
+    else:
+        info.update(kept="balanced", reason="no more late stops, orders left out or distance")
+        bal.stats["plan_balance"] = info
+        return bal, p
+    return base, p

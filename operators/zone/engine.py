@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 import pickle
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 from fleetstream.contract.events import (Approval, Condition, CustomerProfile, CustomerReply,
@@ -39,6 +39,7 @@ from fleetstream.contract.events import (Approval, Condition, CustomerProfile, C
                                          RouteUnlock, ShiftEnd, ShiftStart, StopArrived,
                                          VehicleUnavailable)
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
+from fleetstream.operators.balance import balanced_plan
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.jobs import SolverJobs
 from fleetstream.operators.notify import CustomerMessages
@@ -77,15 +78,39 @@ def routing_config(s: EngineSettings) -> RoutingConfig:
         learned_pace=s.routing_learned_pace)
 
 
+class _PlanBalance:
+    """Zone plans with workload balance (``operators.balance.balanced_plan``): the
+    unbalanced plan, then each depot vehicle capped within its peer group at the
+    group's share of that plan, kept only if no later, no more left out, at most 3 %
+    longer.  Every other verb is the base strategy's."""
+
+    def plan(self, vehicles: list, orders: list, current: dict[str, list], now: float,
+             tt: Callable, dist: Callable) -> Any:
+        return balanced_plan(self, vehicles, orders, current, now, tt, dist)
+
+
+@dataclass
+class BalancedORToolsStrategy(_PlanBalance, ORToolsStrategy):
+    """:class:`ORToolsStrategy` whose zone plans are balanced (``_PlanBalance``)."""
+
+
+@dataclass
+class BalancedPyVRPStrategy(_PlanBalance, PyVRPStrategy):
+    """:class:`PyVRPStrategy` whose zone plans are balanced (``_PlanBalance``)."""
+
+
 def default_strategy(s: EngineSettings) -> Any:
-    """The routing strategy the settings ask for (``routing_plan_backend``)."""
+    """The routing strategy the settings ask for (``routing_plan_backend``); with a
+    ``balance_weight`` above 0 its zone plans are balanced (``_PlanBalance``)."""
+    balanced = s.balance_weight > 0
     if s.routing_plan_backend == "pyvrp":
         cfg = replace(routing_config(s), fairness_cost_per_stop=0.0,
                       plan_budget=Budget(solution_limit=s.routing_plan_solutions,
                                          iterations=s.routing_plan_iterations,
                                          guard_s=s.routing_guard_s))
-        return PyVRPStrategy(cfg)
-    return ORToolsStrategy(routing_config(s))
+        return BalancedPyVRPStrategy(cfg) if balanced else PyVRPStrategy(cfg)
+    cfg = routing_config(s)
+    return BalancedORToolsStrategy(cfg) if balanced else ORToolsStrategy(cfg)
 
 
 class ZoneEngine:
