@@ -11,7 +11,17 @@ mean and sd over the seeds:
   bucket, per hour of the day and per zone (buckets with ``--min-n`` predictions or
   more on that seed), the worst bucket's gap to nominal, the median 95 % width
   under 30 minutes and 30-60 minutes ahead (the issue's targets: within 2 points,
-  at most 15 and 30 minutes);
+  at most 15 and 30 minutes).  Each prediction is scored against the arrival of
+  *its own attempt* (the truth attempt of that order nearest the engine's arrival):
+  ``fleetstream.report.scorecard`` keeps one truth attempt per order (the last), so
+  it scores the predictions of a failed attempt against the retry's arrival, hours
+  later (7 % of the andorra predictions); its figures are printed too
+  (``scorecard:``);
+* the **noise floor**: the worst gap a perfectly calibrated interval would show on
+  the same buckets by chance alone (each prediction inside with probability 0.80 /
+  0.95; mean of 50 draws, fixed seed): with 100-500 predictions per bucket it is
+  several points, so "within 2 points in every bucket" of one day is out of reach of
+  any interval; hence also the buckets pooled over all seeds (``pooled``);
 * the day's on-time rate and km (a frozen horizon changes decisions);
 * with ``--decompose``: the error of each prediction split by what happened to
   its vehicle's plan between the prediction and the arrival -- ``held`` (exactly
@@ -24,6 +34,7 @@ Usage::
 
     .venv/bin/python benchmarks/intervals.py --seeds 5,6,7,8,9 --keep /tmp/andorra-iv
     .venv/bin/python benchmarks/intervals.py --seeds 5,6,7,8,9 --frozen-s 0 --decompose
+    .venv/bin/python benchmarks/intervals.py --scenario small --seeds 5,6
 """
 
 from __future__ import annotations
@@ -32,6 +43,7 @@ import argparse
 import bisect
 import gzip
 import os
+import random
 import statistics
 import sys
 import tempfile
@@ -43,6 +55,7 @@ from fleetstream.contract.settings import EngineSettings, Settings
 from fleetstream.report.scorecard import HORIZONS, horizon_key, scorecard
 from fleetstream.report.scoring import check_replay, run_engine
 from fleetstream.sim.record import record
+from fleetstream.sim.world import SCENARIOS
 
 CATS = ("held", "inserted", "removed", "resequenced", "mixed", "reassigned")
 
@@ -148,10 +161,73 @@ def _components(ts: float, plan: list, made: list, dwell: float) -> dict:
     return {"leg0": leg0, "legs": later, "svc": svc, "wait": wait}
 
 
-def day(path: str, seed: int, es: EngineSettings, min_n: int, decomp: bool) -> dict:
+def _gkeys(zone: str, ts: float, horizon_s: float) -> tuple[str, str, str]:
+    return (f"zone={zone}", f"hour={int(ts // 3600) % 24:02d}", f"horizon={horizon_key(horizon_s)}")
+
+
+def interval_rows(path: str, col) -> list[dict]:   # type: ignore[no-untyped-def]
+    """One row per scored prediction: bucket keys, error against the arrival of its
+    own attempt (s), inside 80 / 95, widths (s)."""
+    byo: dict[str, list[float]] = {}
+    with gzip.open(os.path.join(path, "truth", "attempts.jsonl.gz"), "rb") as f:
+        for x in f:
+            if x.strip():
+                a = orjson.loads(x)
+                if a.get("arrived_ts") is not None:
+                    byo.setdefault(a["order_id"], []).append(a["arrived_ts"])
+    rows = []
+    for a in col.arrivals:
+        tries = byo.get(a["order_id"])
+        actual = min(tries, key=lambda t: abs(t - a["ts"])) if tries else a["ts"]
+        for s in a["snaps"]:
+            e = actual - s["eta"]
+            h = (s.get("xi") or {}).get("horizon_s", s["eta"] - s["ts"])
+            rows.append({"keys": _gkeys(a["zone"], s["ts"], h), "e": e,
+                         "c80": s["lo80"] <= e <= s["hi80"], "c95": s["lo95"] <= e <= s["hi95"],
+                         "w80": s["hi80"] - s["lo80"], "w95": s["hi95"] - s["lo95"]})
+    return rows
+
+
+def interval_card(rows: list[dict], min_n: int) -> dict:
+    """Coverage and widths overall and per bucket, the worst gap and its noise floor."""
+    groups: dict[str, list[dict]] = {}
+    for r in rows:
+        for k in r["keys"]:
+            groups.setdefault(k, []).append(r)
+    by = {k: {"n": len(g), "c80": sum(r["c80"] for r in g) / len(g),
+              "c95": sum(r["c95"] for r in g) / len(g),
+              "w80": _q([r["w80"] for r in g], 0.5), "w95": _q([r["w95"] for r in g], 0.5)}
+          for k, g in groups.items()}
+    card: dict = {"n": len(rows), "by": by}
+    rng = random.Random(0)
+    for lvl, nom in (("80", 0.80), ("95", 0.95)):
+        gaps = [(abs(b["c" + lvl] - nom) * 100, k) for k, b in by.items() if b["n"] >= min_n]
+        card["cov" + lvl] = sum(r["c" + lvl] for r in rows) / len(rows) if rows else float("nan")
+        card["gap" + lvl] = max(gaps) if gaps else (float("nan"), "none")
+        card["out" + lvl] = sum(1 for g, _k in gaps if g > 2.0)
+        floors = []
+        for _ in range(50):
+            hit = [rng.random() < nom for _r in rows]
+            cnt: dict[str, list[int]] = {}
+            for r, y in zip(rows, hit):
+                for k in r["keys"]:
+                    c = cnt.setdefault(k, [0, 0])
+                    c[0] += y
+                    c[1] += 1
+            fl = [abs(c[0] / c[1] - nom) * 100 for c in cnt.values() if c[1] >= min_n]
+            floors.append(max(fl) if fl else float("nan"))
+        card["floor" + lvl] = statistics.mean(floors)
+    near = [r["w95"] for r in rows if r["keys"][2] in ("horizon=<10min", "horizon=10-30min")]
+    mid = [r["w95"] for r in rows if r["keys"][2] == "horizon=30-60min"]
+    card["w95_lt30"], card["w95_30_60"] = _q(near, 0.5), _q(mid, 0.5)
+    return card
+
+
+def day(path: str, seed: int, es: EngineSettings, min_n: int, decomp: bool,
+        scenario: str = "andorra") -> dict:
     """Simulate (unless ``path`` holds the day) and score one seed."""
     if not os.path.isfile(os.path.join(path, "manifest.json")):
-        record("andorra", path, seed=seed, settings=es, progress=False)
+        record(scenario, path, seed=seed, settings=es, progress=False)
     check_replay(path)
     if decomp:
         _capture_plans()
@@ -160,8 +236,10 @@ def day(path: str, seed: int, es: EngineSettings, min_n: int, decomp: bool) -> d
                            work.rows(), min_bucket_n=min_n)
     with open(os.path.join(path, "manifest.json"), "rb") as f:
         kpis = orjson.loads(f.read())["closed_loop_kpis"]
+    rows = interval_rows(path, col)
     out = {"card": card, "on_time": kpis["on_time_rate"], "km": kpis["km"],
-           "eta_mae_s": card["eta"]["model"]["mae_s"]}
+           "eta_mae_s": card["eta"]["model"]["mae_s"], "iv_rows": rows,
+           "iv": interval_card(rows, min_n)}
     if decomp:
         out["rows"] = decompose(path, col)
     return out
@@ -180,25 +258,54 @@ def _num(x) -> float:   # type: ignore[no-untyped-def]
     return float(x) if isinstance(x, (int, float)) else float("nan")
 
 
+def _blocks(by: dict, kind: str, min_n: int) -> str:
+    cells = []
+    for k in sorted(by, key=_order):
+        g = by[k]
+        if not k.startswith(kind + "=") or g["n"] < min_n:
+            continue
+        cells.append(f"{k.split('=')[1]}: n {g['n']} cov {g['c80'] * 100:.0f}/{g['c95'] * 100:.0f} % "
+                     f"med w {g['w80'] / 60:.0f}/{g['w95'] / 60:.0f} min")
+    return " | ".join(cells)
+
+
+def _order(k: str) -> tuple:
+    kind, _, v = k.partition("=")
+    return (kind, HORIZONS.index(v) if v in HORIZONS else 0, v)
+
+
 def print_seed(seed: int, r: dict, min_n: int) -> None:
-    c = r["card"]
-    iv = c["intervals"]
-    print(f"seed {seed}: predictions {c['predictions_scored']}, ETA MAE {c['eta']['model']['mae_s']} s, "
-          f"on-time {r['on_time'] * 100:.1f} %, km {r['km']:.0f}; coverage 80 % {iv['80']['coverage']} "
-          f"95 % {iv['95']['coverage']}; worst gap 80 % {iv['80']['worst_bucket_gap']['points']} "
-          f"({iv['80']['worst_bucket_gap']['bucket']}), 95 % {iv['95']['worst_bucket_gap']['points']} "
-          f"({iv['95']['worst_bucket_gap']['bucket']}); median 95 % width <30 min "
-          f"{_num(c['width95_median_s']['lt30min']) / 60:.1f} min, 30-60 min "
-          f"{_num(c['width95_median_s']['30-60min']) / 60:.1f} min")
-    for kind in ("by_horizon", "by_hour", "by_zone"):
-        cells = []
-        for k, g in c[kind].items():
-            if g["n"] < min_n:
-                continue
-            cells.append(f"{k}: n {g['n']} cov {_num(g['coverage80']) * 100:.0f}/"
-                         f"{_num(g['coverage95']) * 100:.0f} % med w {_num(g['median_width80_s']) / 60:.0f}/"
-                         f"{_num(g['median_width95_s']) / 60:.0f} min")
-        print(f"  {kind[3:]:<8} " + " | ".join(cells))
+    c, iv = r["card"], r["iv"]
+    sc = c["intervals"]
+    print(f"seed {seed}: predictions {iv['n']}, ETA MAE {c['eta']['model']['mae_s']} s, "
+          f"on-time {r['on_time'] * 100:.1f} %, km {r['km']:.0f}; coverage 80 % {iv['cov80'] * 100:.1f} "
+          f"95 % {iv['cov95'] * 100:.1f}; worst gap 80 % {iv['gap80'][0]:.1f} ({iv['gap80'][1]}), "
+          f"95 % {iv['gap95'][0]:.1f} ({iv['gap95'][1]}); noise floor {iv['floor80']:.1f} / "
+          f"{iv['floor95']:.1f}; median 95 % width <30 min {iv['w95_lt30'] / 60:.1f} min, 30-60 min "
+          f"{iv['w95_30_60'] / 60:.1f} min")
+    print(f"  scorecard: coverage {sc['80']['coverage']} / {sc['95']['coverage']}, worst gap "
+          f"{sc['80']['worst_bucket_gap']['points']} / {sc['95']['worst_bucket_gap']['points']} "
+          "(each order's last attempt)")
+    for kind in ("horizon", "hour", "zone"):
+        print(f"  {kind:<8} " + _blocks(iv["by"], kind, min_n))
+
+
+def print_pooled(rs: list[dict], min_n: int) -> None:
+    """Every bucket over all seeds pooled: coverage, widths, gap and its noise floor."""
+    rows = [row for r in rs for row in r["iv_rows"]]
+    card = interval_card(rows, min_n)
+    print(f"\npooled over the seeds ({card['n']} predictions; buckets with {min_n}+): "
+          f"coverage {card['cov80'] * 100:.1f} / {card['cov95'] * 100:.1f} %, worst gap "
+          f"{card['gap80'][0]:.1f} ({card['gap80'][1]}) / {card['gap95'][0]:.1f} ({card['gap95'][1]}), "
+          f"outside 2 points {card['out80']} / {card['out95']} of "
+          f"{sum(1 for g in card['by'].values() if g['n'] >= min_n)}, noise floor "
+          f"{card['floor80']:.1f} / {card['floor95']:.1f}")
+    print("  bucket              n    cov80  cov95  med w80  med w95 (min)")
+    for k in sorted(card["by"], key=_order):
+        g = card["by"][k]
+        if g["n"] >= min_n:
+            print(f"  {k:<18} {g['n']:5d}  {g['c80'] * 100:5.1f}  {g['c95'] * 100:5.1f}  "
+                  f"{g['w80'] / 60:7.1f}  {g['w95'] / 60:7.1f}")
 
 
 def print_decomposition(rows: list[dict]) -> None:
@@ -228,6 +335,9 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Arrival-interval coverage and width on simulated "
                                              "Andorra days (per seed, mean, sd).")
     ap.add_argument("--seeds", default="5,6,7,8,9", help="comma-separated seeds (default: %(default)s)")
+    ap.add_argument("--scenario", default="andorra", choices=SCENARIOS,
+                    help="simulated scenario (default: %(default)s; andorra runs the engine on "
+                         "its map provider, the plane scenarios on their default provider)")
     ap.add_argument("--frozen-s", type=float, default=None,
                     help="engine.plan_frozen_s for these days (default: the setting's default)")
     ap.add_argument("--frozen-stops", type=int, default=None,
@@ -249,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
     if not seeds:
         print("intervals.py: no seeds", file=sys.stderr)
         return 2
-    kw: dict = {"travel_provider": "map", "travel_map": "andorra"}
+    kw: dict = {"travel_provider": "map", "travel_map": "andorra"} if args.scenario == "andorra" else {}
     if args.frozen_s is not None:
         kw["plan_frozen_s"] = args.frozen_s
     if args.frozen_stops is not None:
@@ -264,32 +374,34 @@ def main(argv: list[str] | None = None) -> int:
     res = {}
     for seed in seeds:
         t = time.perf_counter()
-        res[seed] = day(os.path.join(base, f"andorra-{seed}-{tag}"), seed, es, args.min_n,
-                        args.decompose)
+        res[seed] = day(os.path.join(base, f"{args.scenario}-{seed}-{tag}"), seed, es, args.min_n,
+                        args.decompose, args.scenario)
         print(f"({time.perf_counter() - t:.0f} s)", end=" ")
         print_seed(seed, res[seed], args.min_n)
     rs = [res[s] for s in seeds]
+    ivs = [r["iv"] for r in rs]
     cards = [r["card"] for r in rs]
-    print(f"\n{len(seeds)} seeds ({', '.join(map(str, seeds))}), frozen horizon {es.plan_frozen_s:g} s"
-          f" / {es.plan_frozen_stops} stops, recordings in {base}")
+    print(f"\n{len(seeds)} seeds ({', '.join(map(str, seeds))}), {args.scenario}, frozen horizon "
+          f"{es.plan_frozen_s:g} s / {es.plan_frozen_stops} stops, recordings in {base}")
     for lvl in ("80", "95"):
-        print(f"coverage {lvl} %            " + _ms([_num(c["intervals"][lvl]["coverage"]) * 100 for c in cards]))
-        print(f"worst gap {lvl} % (points)   " + _ms(
-            [_num(c["intervals"][lvl]["worst_bucket_gap"]["points"]) for c in cards]))
-        print(f"buckets outside 2 points {lvl} %  " + _ms(
-            [_num(c["intervals"][lvl]["worst_bucket_gap"]["outside_2_points"]) for c in cards], "{:.0f}"))
-    for k, label in (("lt30min", "< 30 min"), ("30-60min", "30-60 min")):
-        print(f"median 95 % width {label:<9} (min) " + _ms(
-            [_num(c["width95_median_s"][k]) / 60 for c in cards]))
+        print(f"coverage {lvl} %              " + _ms([c["cov" + lvl] * 100 for c in ivs]))
+        print(f"worst gap {lvl} % (points)    " + _ms([c["gap" + lvl][0] for c in ivs]))
+        print("  its noise floor          " + _ms([c["floor" + lvl] for c in ivs]))
+        print(f"buckets outside 2 points {lvl} %  " + _ms([c["out" + lvl] for c in ivs], "{:.0f}"))
+        print(f"scorecard coverage {lvl} %    " + _ms(
+            [_num(c["intervals"][lvl]["coverage"]) * 100 for c in cards]))
+    for k, label in (("w95_lt30", "< 30 min"), ("w95_30_60", "30-60 min")):
+        print(f"median 95 % width {label:<9} (min) " + _ms([c[k] / 60 for c in ivs]))
     for hk in HORIZONS:
-        got = [c["by_horizon"].get(hk) for c in cards]
+        got = [c["by"].get(f"horizon={hk}") for c in ivs]
         if all(g and g["n"] >= args.min_n for g in got):
-            print(f"  {hk:<9} cov80 " + _ms([_num(g["coverage80"]) * 100 for g in got])
-                  + "  cov95 " + _ms([_num(g["coverage95"]) * 100 for g in got])
-                  + "  med w95 (min) " + _ms([_num(g["median_width95_s"]) / 60 for g in got]))
+            print(f"  {hk:<9} cov80 " + _ms([g["c80"] * 100 for g in got])
+                  + "  cov95 " + _ms([g["c95"] * 100 for g in got])
+                  + "  med w95 (min) " + _ms([g["w95"] / 60 for g in got]))
     print("ETA MAE (s)              " + _ms([_num(r["eta_mae_s"]) for r in rs], "{:.0f}"))
     print("on-time (%)              " + _ms([r["on_time"] * 100 for r in rs]))
     print("km                       " + _ms([r["km"] for r in rs], "{:.0f}"))
+    print_pooled(rs, args.min_n)
     if args.decompose:
         print_decomposition([row for r in rs for row in r["rows"]])
     return 0

@@ -13,14 +13,20 @@ adds four legs, four services and any re-planning, so pooling them gives the
 near stops intervals several times too wide and the far ones too narrow.  A
 cell answers once it holds ``min_cell`` scores; until then its coarse horizon
 bucket (``HORIZON_EDGES``, ``min_n`` scores) answers, and before that the
-conservative ``PRIOR``.  An interval is the shortest interval holding the nominal share of the answering window's scores,
+conservative ``PRIOR``.  Each level (80 %, 95 %) is answered on its own: a window
+answers a level as soon as that level's split-conformal rank exists in it
+(``N_RANK``: 4 scores for 80 %, 19 for 95 %), so a young bucket gives its 80 %
+interval long before its 95 % one.  An interval is the shortest interval holding the nominal share of the answering window's scores,
 times the scale (``_shortest``: arrival errors are skewed and heavy-tailed on the
 late side, so the miss budget is not split into fixed equal tails).  Each
 interval's miss level is adaptive conformal inference (Gibbs & Candes 2021):
 every label nudges the level of its cell (and of its coarse bucket) by ``gamma x
 (target - missed)``, so if recent intervals missed more often than promised they
 widen, and vice versa.  That is what makes coverage hold over time (by hour), not
-just on average.  Everything is learned in event order from labels only: no clock,
+just on average.  A window's level is adapted only once the window *answers* that
+level: the misses of a window too young to answer (judged on an interval nobody
+published, extrapolated from a handful of scores) used to drive its 95 % level
+below zero before it answered, and it then covered 97-98 % all day.  Everything is learned in event order from labels only: no clock,
 no randomness.
 
 The lower bound is never before the moment of prediction (an arrival cannot
@@ -45,7 +51,8 @@ from river import metrics
 from fleetstream.models.base import LearnedSeat
 from fleetstream.models.monitor import DriftWatch
 
-VERSION = "interval-aci-3"
+VERSION = "interval-aci-4"
+OLD_VERSIONS = ("interval-aci-3",)   # same windows; restored with fresh miss levels
 
 HORIZON_EDGES = (600.0, 1800.0, 3600.0, 7200.0)  # seconds: bucket upper edges
 # Miss budgets of the two intervals: 20 % outside the 80 % one, 5 % outside the 95 % one.
@@ -68,6 +75,9 @@ PRIOR = (
 CELL_EDGES = (300.0, 600.0, 1200.0, 1800.0, 2700.0, 3600.0, 5400.0, 7200.0)
 AHEAD_EDGES = (1, 2, 4)   # stops ahead: 0 | 1 | 2-3 | 4+
 N_AHEAD = len(AHEAD_EDGES) + 1
+# The fewest scores in which the split-conformal rank ceil((1 - miss)(n + 1)) exists
+# (is <= n) at the nominal miss: 4 for the 80 % interval, 19 for the 95 % one.
+N_RANK = tuple(math.ceil((1.0 - m) / m - 1e-9) for m in MISS)
 
 
 def horizon_bucket(h: float) -> int:
@@ -142,14 +152,18 @@ class _Window:
             self.cache = (lo80, hi80, lo95, hi95)
         return self.cache
 
-    def learn(self, score: float, gamma: float) -> None:
-        """Adaptive conformal step (Gibbs & Candes 2021) on the intervals in force,
-        then remember ``score``."""
-        if self.scores:
+    def learn(self, score: float, gamma: float, need: int) -> None:
+        """Adaptive conformal step (Gibbs & Candes 2021) on each level this window
+        answers (``need`` scores and the level's rank, see ``N_RANK``), judged on
+        the interval it gives now; then remember ``score``."""
+        n = len(self.scores)
+        if n >= need and n >= N_RANK[0]:
             q = self.thresholds()
             misses = (not q[0] <= score <= q[1], not q[2] <= score <= q[3])
             a = self.alpha
             for i in range(2):
+                if n < N_RANK[i]:
+                    continue
                 v = a[i] + gamma * (MISS[i] - (1.0 if misses[i] else 0.0))
                 a[i] = ALPHA_MIN if v < ALPHA_MIN else 0.9 if v > 0.9 else v
         self.scores.append(score)
@@ -157,7 +171,7 @@ class _Window:
 
 
 class ConformalIntervals(LearnedSeat):
-    def __init__(self, window: int = 400, min_n: int = 40, gamma: float = 0.015,
+    def __init__(self, window: int = 400, min_n: int = 1, gamma: float = 0.015,
                  base_s: float = 240.0, rel: float = 0.15, cell_window: int = 250,
                  min_cell: int = 40):
         self.version = VERSION
@@ -176,21 +190,55 @@ class ConformalIntervals(LearnedSeat):
     @classmethod
     def restore(cls, snap: bytes):
         obj = super().restore(snap)
-        if getattr(obj, "version", None) != VERSION:
+        version = getattr(obj, "version", None)
+        if version in OLD_VERSIONS:
+            return cls._migrate(obj)
+        if version != VERSION:
             return cls()   # an older layout: start cold (its windows are not comparable)
         return obj
+
+    @classmethod
+    def _migrate(cls, old: ConformalIntervals) -> ConformalIntervals:
+        """An ``interval-aci-3`` seat: the same scores in the same buckets and cells
+        (kept), but miss levels adapted under the old rule (restarted at nominal)."""
+        new = cls()
+        for name in ("window", "min_n", "gamma", "cell_window", "min_cell", "base_s", "rel"):
+            if hasattr(old, name):
+                setattr(new, name, getattr(old, name))
+        new.min_n = min(new.min_n, 1)
+        for mine, theirs, size in ((new.buckets, getattr(old, "buckets", []), new.window),
+                                   (new.cells, getattr(old, "cells", []), new.cell_window)):
+            for i, w in enumerate(theirs[:len(mine)]):
+                mine[i] = _Window(size)
+                mine[i].scores.extend(getattr(w, "scores", ()))
+        for name in ("n_learned", "mae", "n_cov", "width_sum", "watch"):
+            if hasattr(old, name):
+                setattr(new, name, getattr(old, name))
+        return new
 
     def scale(self, horizon_s: float) -> float:
         return self.base_s + self.rel * (horizon_s if horizon_s > 0 else 0.0)
 
     def _thresholds(self, h: float, ahead: int) -> tuple:
-        c = self.cells[cell_of(h, ahead)]
-        if len(c.scores) >= self.min_cell:
+        """Score thresholds (lo80, hi80, lo95, hi95): per level, from the finest window
+        that answers it (its cell, then its horizon bucket), else ``PRIOR``."""
+        b = horizon_bucket(h)
+        c, w = self.cells[cell_of(h, ahead)], self.buckets[b]
+        nc, nw = len(c.scores), len(w.scores)
+        q = PRIOR[b]
+        n80, n95 = N_RANK
+        if nc >= self.min_cell and nc >= n95:
             q = c.thresholds()
         else:
-            b = horizon_bucket(h)
-            w = self.buckets[b]
-            q = w.thresholds() if len(w.scores) >= self.min_n else PRIOR[b]
+            lo80 = hi80 = lo95 = hi95 = None
+            if nc >= self.min_cell and nc >= n80:
+                lo80, hi80 = c.thresholds()[0:2]
+            elif nw >= self.min_n and nw >= n80:
+                lo80, hi80 = w.thresholds()[0:2]
+            if nw >= self.min_n and nw >= n95:
+                lo95, hi95 = w.thresholds()[2:4]
+            q = ((q[0], q[1]) if lo80 is None else (lo80, hi80)) + \
+                ((q[2], q[3]) if lo95 is None else (lo95, hi95))
         # the interval holds the point ETA, and the 95 % interval holds the 80 % one
         lo, hi = min(q[0], 0.0), max(q[1], 0.0)
         return (lo, hi, min(q[2], lo), max(q[3], hi))
@@ -218,8 +266,9 @@ class ConformalIntervals(LearnedSeat):
         self.width_sum[1] += hi95 - lo95
         score = r / self.scale(h)
         self.watch.update(abs(score), {"zone": x.get("zone")})
-        self.buckets[horizon_bucket(h)].learn(score, self.gamma)
-        self.cells[cell_of(h, int(x.get("stops_ahead") or 0))].learn(score, self.gamma)
+        self.buckets[horizon_bucket(h)].learn(score, self.gamma, self.min_n)
+        self.cells[cell_of(h, int(x.get("stops_ahead") or 0))].learn(score, self.gamma,
+                                                                      self.min_cell)
         self.n_learned += 1
 
     def metrics(self) -> dict:
