@@ -6,9 +6,11 @@
   redispatch, triggered by the rule-based seats (provider ETAs, slack rule) at the
   default thresholds;
 - ``predictive``: the same routing driven by the learned models (River ETA, risk and
-  interval seats), re-optimization sweeps every 15 min, and re-routes that scale
-  each driver's travel times by the pace learned from its finished legs.  (Lower
-  late-risk thresholds were tried and did worse on the disrupted day.)
+  interval seats), re-optimization sweeps every 15 min, re-routes that scale each
+  driver's travel times by the pace learned from its finished legs, and plans,
+  insertions and re-routes on the travel times learned from the zone's finished legs
+  (``engine.routing_learned_travel``) instead of the provider x the planning buffer.
+  (Lower late-risk thresholds were tried and did worse on the disrupted day.)
 
 Autonomy: every policy decides with the autonomy levels of the settings
 (``engine.autonomy_assign``, ``_reroute``, ``_redispatch``; the simulated dispatcher
@@ -86,8 +88,10 @@ def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], 
 def policy_settings(policy: str, base: EngineSettings) -> EngineSettings:
     """The engine settings of ``policy``: ``base`` with the policy's autonomy levels
     where ``base`` keeps the default; every other setting, and every autonomy level
-    ``base`` chose, as given."""
-    changes, _notes = _policy_changes(policy, base)
+    ``base`` chose, as given.  ``predictive`` also plans on learned travel times."""
+    changes: dict = dict(_policy_changes(policy, base)[0])
+    if policy == "predictive":
+        changes["routing_learned_travel"] = True
     return replace(base, **changes) if changes else base
 
 

@@ -37,6 +37,7 @@ Robustness off the simulator (real trips do not follow the engine's formulas):
 from __future__ import annotations
 
 import math
+from bisect import bisect_right
 
 from river import forest, linear_model, metrics, optim, tree
 
@@ -56,6 +57,13 @@ ZERO_LEG_DECAY = 0.95
 ZERO_LEG_MAX_S = 900.0
 DWELL_DECAY = 0.98            # per stop: the dwell correction's memory is ~50 stops
 DWELL_MIN_S, DWELL_MAX_S = -300.0, 900.0
+# planning travel times: bins of the provider's leg time (s), their typical provider
+# time before any leg, memory per bin (~200 legs) and the prior's weight (pseudo-legs)
+PLAN_EDGES_S = (45.0, 90.0, 180.0, 360.0, 720.0, 1440.0)
+PLAN_CENTRES_S = (30.0, 65.0, 130.0, 260.0, 520.0, 1040.0, 2400.0)
+PLAN_DECAY = 0.995
+PLAN_PRIOR_N = 5.0
+PLAN_RATIO_MIN, PLAN_RATIO_MAX = 0.25, 4.0
 
 
 def _finite(*vs) -> bool:
@@ -103,6 +111,8 @@ class RiverEta(LearnedSeat):
         # dwell: true time at a stop (arrival to departure) minus its nominal service
         self.dwell = [0.0, 0.0]                   # decayed sum of seconds, decayed count
         self.last_stop: dict[str, tuple[float, float]] = {}   # vehicle -> (arrival, nominal s)
+        # planning travel times: per provider-time bin [decayed n, sum provider s, sum true s]
+        self.plan_bins = [[0.0, 0.0, 0.0] for _ in range(len(PLAN_EDGES_S) + 1)]
 
     @classmethod
     def restore(cls, snap: bytes):
@@ -116,6 +126,8 @@ class RiverEta(LearnedSeat):
         if not hasattr(obj, "dwell"):
             obj.dwell, obj.last_stop = [0.0, 0.0], {}
             obj.version = f"eta-{obj.kind}-2"
+        if not hasattr(obj, "plan_bins"):   # planning times start afresh (from the prior)
+            obj.plan_bins = [[0.0, 0.0, 0.0] for _ in range(len(PLAN_EDGES_S) + 1)]
         return obj
 
     def _vres(self, x: dict) -> float | None:
@@ -212,11 +224,35 @@ class RiverEta(LearnedSeat):
         self.watch.update(abs(y - yhat), {"zone": x.get("zone")})
         self.model.learn_one(f, y)
         self.n_learned += 1
+        if prov > 0:
+            r = PLAN_RATIO_MIN if actual_ratio < PLAN_RATIO_MIN else (
+                PLAN_RATIO_MAX if actual_ratio > PLAN_RATIO_MAX else actual_ratio)
+            b = self.plan_bins[bisect_right(PLAN_EDGES_S, prov)]
+            b[0] = b[0] * PLAN_DECAY + 1.0
+            b[1] = b[1] * PLAN_DECAY + prov
+            b[2] = b[2] * PLAN_DECAY + r * prov
         vid = x.get("vehicle_id")
         if vid is not None:
             r = self.vres.setdefault(vid, [0.0, 0.0])
             r[0] = r[0] * VRES_DECAY + (y - yhat)
             r[1] = r[1] * VRES_DECAY + 1.0
+
+    def plan_curve(self, prior_factor: float) -> tuple[tuple[float, float], ...]:
+        """Planning travel time as points ``(provider s, planning s)``, one per bin of
+        :data:`PLAN_EDGES_S`, increasing in both: the bin's decayed mean provider and
+        true leg time, each with ``PLAN_PRIOR_N`` pseudo-legs of the prior (the bin's
+        typical provider time, times ``prior_factor``).  Before any leg: the prior line
+        ``prior_factor x provider``.  Rounded to 0.1 s (a value, compared by the engine
+        to rebuild its travel model only when it changed)."""
+        pts: list[tuple[float, float]] = []
+        k = PLAN_PRIOR_N
+        last_y = 0.0
+        for (n, sx, sy), c in zip(getattr(self, "plan_bins", ()), PLAN_CENTRES_S):
+            x = (sx + k * c) / (n + k)
+            y = max((sy + k * prior_factor * c) / (n + k), last_y)
+            last_y = y
+            pts.append((round(x, 1), round(y, 1)))
+        return tuple(pts)
 
     def forget_vehicle(self, vehicle_id: str) -> None:
         """Drop the vehicle's residual (the zone forgets the vehicle: retention)."""

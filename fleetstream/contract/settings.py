@@ -141,6 +141,12 @@ class EngineSettings:
     """Soft cost of a minute past a window end when re-routing (currency units)."""
     routing_learned_pace: bool = False
     """Re-route with the driver's learned pace scaling the planning travel times."""
+    routing_learned_travel: bool = False
+    """Plan, insert and re-route with travel times learned from the zone's finished legs
+    (the ETA seat's curve of true against provider leg time, plus its learned time at a
+    stop; read every 15 minutes of event time) instead of provider x
+    ``plan_time_factor``; rule-based seats keep the buffer.  See docs/routing.md,
+    "Learned travel times"."""
     routing_plan_backend: str = "ortools"
     """Zone plans by ``ortools`` (default) or ``pyvrp`` (PyVRP where it expresses the
     zone's problem exactly, without the fairness term; OR-Tools otherwise; bounded by

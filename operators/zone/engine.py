@@ -138,7 +138,7 @@ class ZoneEngine:
         (again whenever the strategy, the seats or the observer change)."""
         st, s, seats = self.state, self.settings, self._seats
         self.emit = Emitter(st, seats, CustomerMessages(s))
-        self.world = World(st, s, self.provider, self.limits, self.emit)
+        self.world = World(st, s, self.provider, self.limits, self.emit, seats)
         self.governance = Governance(st, s, seats, self.world, self.emit)
         self.forecasting = Forecasting(st, s, seats, self.world, self.emit, self._observer)
         self.assignment = Assignment(st, s, self.world, self.governance, self.emit, self._strategy,

@@ -72,6 +72,10 @@ class ZoneState:
     # finally failed) in its current shift, vid -> [shift_start_ts, count]; finished
     # orders leave ``orders``, so this is what keeps them in a driver's load.
     done: dict[str, list[float]] = field(default_factory=dict)
+    # Learned planning travel times (engine.routing_learned_travel; operators/zone/world.py):
+    # (curve points, seconds per leg) read from the ETA seat, and when to read it again.
+    learned_travel: tuple | None = None
+    travel_refresh_ts: float = -1e18
 
     def count(self, key: str, n: float = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -92,7 +96,7 @@ class ZoneState:
     def dump(self) -> dict[str, Any]:
         """Plain dicts and lists (the snapshot layout of ``STATE_VERSION``; the override
         keys only when there are overrides, and the done counts only when there are some, so
-        snapshots without any stay as they were)."""
+        snapshots without any stay as they were; likewise the learned planning times)."""
         d = self._dump()
         if self.pinned:
             d["pinned"] = dict(self.pinned)
@@ -100,6 +104,9 @@ class ZoneState:
             d["locked"] = sorted(self.locked)
         if self.done:
             d["done"] = {vid: list(x) for vid, x in sorted(self.done.items())}
+        if self.learned_travel is not None or self.travel_refresh_ts > -1e18:
+            d["learned_travel"] = self.learned_travel
+            d["travel_refresh_ts"] = self.travel_refresh_ts
         return d
 
     def _dump(self) -> dict[str, Any]:
@@ -139,7 +146,18 @@ class ZoneState:
             next_housekeeping_ts=st.get("next_housekeeping_ts", -1e18),
             still_events=st.get("still_events", 0), stall_alerted=st.get("stall_alerted", False),
             pinned=dict(st.get("pinned", {})), locked=set(st.get("locked", ())),
-            done={vid: list(x) for vid, x in st.get("done", {}).items()})
+            done={vid: list(x) for vid, x in st.get("done", {}).items()},
+            learned_travel=_curve(st.get("learned_travel")),
+            travel_refresh_ts=st.get("travel_refresh_ts", -1e18))
+
+
+def _curve(x: Any) -> tuple | None:
+    """The learned planning times of a snapshot as tuples (a pickled value may come back
+    as lists from other encodings)."""
+    if x is None:
+        return None
+    pts, extra = x
+    return (tuple((float(a), float(b)) for a, b in pts), float(extra))
 
 
 def seen_customer(state: ZoneState, customer_id: str, ts: float) -> None:

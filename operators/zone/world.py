@@ -17,6 +17,7 @@ the zone state that the capability objects share.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -29,6 +30,10 @@ from fleetstream.operators.traveltime import (HaversineProvider, Point, TravelTi
 from fleetstream.operators.zone.health import CONDITION_CLAMPED
 from fleetstream.operators.zone.records import Out, r1
 from fleetstream.operators.zone.state import ZoneState, seen_customer
+
+
+LEARNED_TRAVEL_REFRESH_S = 900.0   # event-time step of the learned planning times
+STOP_EXTRA_MAX_S = 600.0           # cap of the learned time at a stop added to a leg
 
 
 @dataclass(frozen=True)
@@ -45,6 +50,10 @@ class TravelModel:
     conditions: tuple = ()
     factor_min: float = 0.2
     factor_max: float = 10.0
+    # learned planning times (engine.routing_learned_travel; None: the planning buffer):
+    # ((provider s, planning s), ...) increasing points, and seconds added to every leg
+    learned: tuple | None = None
+    stop_extra_s: float = 0.0
 
     def factor(self, a: Point, b: Point, ts: float) -> float:
         """Product of the factors of the conditions active at ``ts`` whose area holds
@@ -59,7 +68,14 @@ class TravelModel:
         return clamp_factor(f, self.factor_min, self.factor_max)
 
     def tt(self, a: Point, b: Point, ts: float) -> float:
-        """Planning travel time in seconds leaving ``a`` at ``ts``."""
+        """Planning travel time in seconds leaving ``a`` at ``ts``: the provider's time
+        under the live conditions times the planning buffer, or, with learned travel
+        times, mapped by the learned curve plus the learned time at a stop."""
+        if self.learned is not None:
+            x = self.provider.travel_s(a, b, ts, self.factor(a, b, ts) if self.conditions else 1.0)
+            if x <= 0.0:
+                return x
+            return learned_time(self.learned, x) + self.stop_extra_s
         f = self.plan_time_factor
         if self.conditions:
             f *= self.factor(a, b, ts)
@@ -73,6 +89,32 @@ class TravelModel:
         condition factor) for the leg ``a`` -> ``b`` leaving at ``ts``."""
         f = self.factor(a, b, ts) if self.conditions else 1.0
         return self.provider.travel_s(a, b, ts, f), f
+
+
+def learned_time(pts: tuple, x: float) -> float:
+    """Planning seconds of a leg the provider times at ``x`` > 0 s, on the learned curve
+    ``pts`` (increasing ``(provider s, planning s)`` points): linear between points;
+    below the first, along the first segment's slope (never under ``x``); above the
+    last, at the last point's ratio.
+
+    >>> pts = ((30.0, 100.0), (60.0, 160.0), (600.0, 900.0))
+    >>> learned_time(pts, 45.0), learned_time(pts, 10.0), learned_time(pts, 1200.0)
+    (130.0, 60.0, 1800.0)
+    """
+    x0, y0 = pts[0]
+    if x <= x0:
+        if len(pts) > 1:
+            x1, y1 = pts[1]
+            slope = (y1 - y0) / (x1 - x0) if x1 > x0 else 0.0
+            y = y0 - (x0 - x) * max(slope, 0.0)
+        else:
+            y = y0 * x / x0
+        return y if y > x else x
+    for x1, y1 in pts[1:]:
+        if x <= x1:
+            return y0 + (y1 - y0) * (x - x0) / (x1 - x0) if x1 > x0 else y1
+        x0, y0 = x1, y1
+    return x * y0 / x0
 
 
 def clamp_factor(f: float, lo: float, hi: float) -> float:
@@ -195,8 +237,9 @@ class World:
     """Travel times, legs, routes as the customer sees them, and customer context."""
 
     def __init__(self, state: ZoneState, settings: EngineSettings, provider: TravelTimeProvider,
-                 limits: LimitsSettings | None = None, emit: Any = None):
+                 limits: LimitsSettings | None = None, emit: Any = None, seats: Any = None):
         self.limits = limits or LimitsSettings()
+        self.seats = seats   # the zone's model seats: learned travel times read its ETA seat
         self.emit = emit   # the zone's Emitter (alerts on clamped conditions); None: silent
         self.state = state
         self.settings = settings
@@ -207,15 +250,39 @@ class World:
 
     @property
     def travel(self) -> TravelModel:
-        """The travel model under the zone's current conditions."""
+        """The travel model under the zone's current conditions (and, with
+        ``engine.routing_learned_travel``, the learned planning times)."""
         conds = self.state.conditions
+        learned = self._learned_travel() if self.settings.routing_learned_travel else None
         tm = self._travel
-        if tm is None or self._travel_of is not conds or len(tm.conditions) != len(conds):
+        if (tm is None or self._travel_of is not conds or len(tm.conditions) != len(conds)
+                or tm.learned is not (learned and learned[0])):
             lim = self.limits
             self._travel = TravelModel(self.provider, self.settings.plan_time_factor, tuple(conds),
-                                       lim.condition_factor_min, lim.condition_factor_max)
+                                       lim.condition_factor_min, lim.condition_factor_max,
+                                       learned and learned[0], learned[1] if learned else 0.0)
             self._travel_of = conds
         return self._travel
+
+    def _learned_travel(self) -> tuple | None:
+        """``(curve, seconds added per leg)`` of the learned planning times, read from
+        the ETA seat when the zone clock passes ``LEARNED_TRAVEL_REFRESH_S`` steps of
+        event time (kept in the zone state, so a restored engine plans with the same
+        times); None while the seat has none (rule-based seats: the planning buffer)."""
+        st = self.state
+        if st.clock >= st.travel_refresh_ts:
+            st.travel_refresh_ts = (math.floor(st.clock / LEARNED_TRAVEL_REFRESH_S) + 1) \
+                * LEARNED_TRAVEL_REFRESH_S
+            eta = getattr(self.seats, "eta", None)
+            curve = getattr(eta, "plan_curve", None)
+            if curve is not None:
+                pts = curve(self.settings.plan_time_factor)
+                extra = eta.dwell_extra_s()
+                extra = round(0.0 if extra < 0.0 else min(extra, STOP_EXTRA_MAX_S), 1)
+                new = (pts, extra)
+                if new != st.learned_travel:
+                    st.learned_travel = new
+        return st.learned_travel
 
     @property
     def legs(self) -> LegTimes:
