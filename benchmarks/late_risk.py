@@ -50,7 +50,8 @@ def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, (int, float)) and x == x else None
 
 
-def run_day(scenario: str, seed: int, seats: str = "learned", collect: Any = None) -> dict:
+def run_day(scenario: str, seed: int, seats: str = "learned", collect: Any = None,
+            settings_kw: dict | None = None) -> dict:
     """One closed-loop day; the figures of the module docstring.  ``collect``, if
     given, is called with (zone engines, collector, simulation) before scoring."""
     from fleetstream.contract.settings import EngineSettings
@@ -62,7 +63,7 @@ def run_day(scenario: str, seed: int, seats: str = "learned", collect: Any = Non
     from fleetstream.sim.world import Scenario
     from fleetstream.wiring import build_zone_engine
 
-    settings = EngineSettings()
+    settings = EngineSettings(**(settings_kw or {}))
     col = Collector()
     engines: dict[str, Any] = {}
     flagged: set = set()
@@ -179,6 +180,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="which learned late-risk model (models/risk.py LATE_MODEL): 2 "
                          "(late-logreg-2, the default) or 1 (late-logreg-1, the previous "
                          "one, for comparison)")
+    ap.add_argument("--late-risk-on", type=float, default=None,
+                    help="engine setting late_risk_on (the late-risk flag threshold; default: "
+                         "the setting's default)")
+    ap.add_argument("--late-risk-off", type=float, default=None,
+                    help="engine setting late_risk_off (the flag clears at or below it)")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     ap.add_argument("--json", default=None, help="also write every figure to this JSON file")
     a = ap.parse_args(argv)
@@ -198,12 +204,14 @@ def main(argv: list[str] | None = None) -> int:
     if a.late_model is not None:
         from fleetstream.models import risk
         risk.LATE_MODEL = a.late_model
+    kw = {k: v for k, v in (("late_risk_on", a.late_risk_on),
+                                ("late_risk_off", a.late_risk_off)) if v is not None}
     out: dict[str, Any] = {"seats": a.seats, "rows": [], "summary": {}}
     for sc in scenarios:
         rows = []
         for seed in seeds:
             t0 = time.perf_counter()
-            r = run_day(sc, seed, a.seats)
+            r = run_day(sc, seed, a.seats, settings_kw=kw)
             rows.append(r)
             print(line(r), flush=True)
             if not a.quiet:

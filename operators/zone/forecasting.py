@@ -7,7 +7,9 @@ completed legs and stop arrivals (delayed labels, via per-order prediction
 snapshots).  The late-risk trigger has hysteresis (``late_risk_on`` /
 ``late_risk_off``) and a per-vehicle cooldown (``trigger_cooldown_s``); a stop
 flagged during the cooldown is queued and responded to at the first refresh after
-it, never dropped.
+it, never dropped.  An answered flag is re-armed when its risk falls halfway to
+``late_risk_off`` (a later rise is a new flag), and one still at ``late_risk_on`` a
+cooldown after its answer is alerted as such, once (:meth:`Forecasting.still_at_risk`).
 """
 
 from __future__ import annotations
@@ -28,7 +30,23 @@ LEG_RATIO_REFRESH_S = 900.0
 QUEUED = 2
 """``Order.late_flag`` of a stop flagged during its vehicle's trigger cooldown: truthy
 (flagged), waiting for the first refresh after the cooldown (:meth:`Forecasting.flag`)."""
+ALERTED = 3
+"""``Order.late_flag`` of an answered stop still at risk a cooldown later, alerted as
+such (:meth:`Forecasting.still_at_risk`): flagged, not alerted again until re-armed."""
 Observer = Callable[[str, dict], None]
+
+
+def thresholds(s: EngineSettings) -> tuple[float, float, float]:
+    """The late-risk flag thresholds ``(on, off, rearm)``: the settings
+    ``late_risk_on`` and ``late_risk_off``, and ``rearm``, halfway between: an
+    *answered* flag whose risk falls under it is cleared, so a later rise is a new
+    flag (:meth:`Forecasting.flag`).
+
+    >>> thresholds(EngineSettings(late_risk_on=0.6, late_risk_off=0.3))
+    (0.6, 0.3, 0.45)
+    """
+    on, off = s.late_risk_on, s.late_risk_off
+    return on, off, round(0.5 * (on + off), 6)
 
 
 def horizon_bucket(horizon_s: float) -> int:
@@ -90,6 +108,8 @@ class Forecasting:
         at_risk: list[str] = []
         hour = (now % 86400) / 3600.0
         pace_var = abs(v.pace - 1.0)
+        again = now - v.last_trigger_ts >= s.trigger_cooldown_s
+        stuck: list[str] = []
         zone = st.zone
         self._models = None   # the seats' versions, looked up once per refresh
         zl = getattr(seats.eta, "zero_leg_s", None)
@@ -150,7 +170,7 @@ class Forecasting:
                         o.wsnaps[mark] = {"ts": now, "eta": arrive, "p_late": p_late,
                                           "p_fail": seats.failure_risk.predict_proba(xr),
                                           "xr": xr}
-            self.flag(o, p_late, at_risk)
+            self.flag(o, p_late, at_risk, again, stuck)
             if horizon < 3600 and not o.fail_alerted:
                 p_fail = seats.failure_risk.predict_proba(xr)
                 if p_fail >= s.failure_risk_on:
@@ -163,23 +183,64 @@ class Forecasting:
             self.maybe_publish_eta(v, o, now, arrive, (lo80, hi80, lo95, hi95), i,
                                    p_late, out, triggers)
         v.etas = etas
+        if stuck:
+            self.still_at_risk(v, stuck, now, triggers, out)
         return self.release(v, now, at_risk)
 
-    def flag(self, o: Order, p_late: float, at_risk: list[str]) -> None:
+    def flag(self, o: Order, p_late: float, at_risk: list[str], again: bool = False,
+             stuck: list[str] | None = None) -> None:
         """The late-risk flag of ``o`` with hysteresis: set at ``late_risk_on``, cleared
         at ``late_risk_off``.  ``o`` joins ``at_risk`` when it newly crosses, or when it
         was flagged during a trigger cooldown (``QUEUED``) and is still flagged: a flag is
-        never dropped by a cooldown, it waits for the first refresh after it."""
-        s = self.settings
-        if p_late >= s.late_risk_on and not o.late_flag:
+        never dropped by a cooldown, it waits for the first refresh after it.
+
+        Once answered (``late_flag is True``) the flag is cleared at the re-arm level
+        (:func:`thresholds`), so a later rise is answered again; and when ``again``
+        (its vehicle is a cooldown past its last trigger) and the risk is still at
+        ``late_risk_on``, ``o`` joins ``stuck`` (:meth:`still_at_risk`)."""
+        on, off, rearm = thresholds(self.settings)
+        if p_late >= on and not o.late_flag:
             o.late_flag = True
             at_risk.append(o.id)
-        elif p_late <= s.late_risk_off and o.late_flag:
+        elif p_late <= off and o.late_flag:
             if o.late_flag == QUEUED:
                 self.state.count("risk_flags_cleared_in_queue")
             o.late_flag = False
         elif o.late_flag == QUEUED:
             at_risk.append(o.id)
+        elif o.late_flag is True and again and p_late >= on and stuck is not None:
+            # answered a cooldown or more ago and still at risk: the answer did not
+            # take (a re-route the plan judged enough, a move to another vehicle)
+            stuck.append(o.id)
+        elif (o.late_flag is True or o.late_flag == ALERTED) and p_late < rearm:
+            # answered, and the answer worked by the model's own reckoning: re-armed, so
+            # a later rise is a new flag (it used to stay set until late_risk_off and
+            # the stop was never answered again, however late it turned)
+            self.state.count("risk_flags_rearmed")
+            o.late_flag = False
+
+    def still_at_risk(self, v: Vehicle, stuck: list[str], now: float, triggers: list[str],
+                      out: list[Out]) -> None:
+        """Stops answered a cooldown or more ago whose late risk is still at
+        ``late_risk_on``: the answer did not take (a re-route the plan judged enough, a
+        move to another vehicle, a queue).  An ops alert and a message to each
+        customer, once per flag (``late_flag = ALERTED``); no new re-route: the
+        vehicle's response already had its chance."""
+        orders, ids = self.state.orders, set(stuck)
+        etas: dict[str, float | None] = dict.fromkeys(stuck)
+        for i, (oid, _kind) in enumerate(v.route):
+            if oid in ids and i < len(v.etas):
+                etas[oid] = v.etas[i]
+        self.state.count("risk_flags_still_at_risk", len(stuck))
+        self.emit.alert(out, now, "late_risk", "warning",
+                        f"{len(stuck)} stop{'s' if len(stuck) > 1 else ''} of {v.id} still at "
+                        f"risk of missing their window after the engine's answer", v.id, stuck,
+                        {"threshold": self.settings.late_risk_on, "etas": etas}, triggers)
+        for oid in stuck:
+            o = orders[oid]
+            o.late_flag = ALERTED
+            eta = etas.get(oid) or now
+            self.emit.notify(out, now, o, "window_at_risk", eta, eta)
 
     def release(self, v: Vehicle, now: float, at_risk: list[str]) -> list[str]:
         """The orders of ``at_risk`` to respond to now: all of them when ``v`` is out
