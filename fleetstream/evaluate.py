@@ -241,7 +241,7 @@ def parser() -> argparse.ArgumentParser:
         nargs="+",
         metavar="REPLAY_OR_SCENARIO",
         help="replay folder(s) with truth/ (one seed each), or one scenario name "
-        "(tiny, small, metro, disrupted, zones8) to simulate per --seeds",
+        "(tiny, small, metro, disrupted, zones8, andorra) to simulate per --seeds",
     )
     ap.add_argument(
         "--out",
