@@ -42,6 +42,12 @@ def beaten(lb: float, best: float) -> bool:
     return lb - (abs(lb) * REL_MARGIN + ABS_MARGIN) >= best
 
 
+def allowed(lb: float) -> float:
+    """Lower bound ``lb`` less its rounding margin: ``beaten(lb, best)`` is
+    ``allowed(lb) >= best``."""
+    return lb - (abs(lb) * REL_MARGIN + ABS_MARGIN)
+
+
 class InsertionBound:
     """Lower bounds on the cost of ``stops`` with a job inserted, for one vehicle."""
 
@@ -274,6 +280,61 @@ def relocation_skipper(mv):
         if max_dur is not None and end - start_time > max_dur:
             pen += (end - start_time - max_dur) * HARD
         lb = Qs[lo] + dist * km_c + pen + end * h_c + h0
+        return lb - (abs(lb) * mrel + mv.m0 + mt * abs(end)) >= bound
+
+    return skip
+
+
+def reversal_skipper(mv):
+    """The 2-opt counterpart of :func:`relocation_skipper`: ``skip(mid, i, k, bound)``
+    is True when the route with ``cur[i:k]`` reversed (``mid``) provably costs at least
+    ``bound``.  The lower bound, O(k - i): the reversed stops walked as usual from the
+    unchanged state at ``i`` (capacity excess after the start dropped), the rest of
+    the route from position ``k`` on from the current route's recorded figures and how
+    much earlier or later it is reached (as in :func:`relocation_bound`); the same
+    rounding allowance."""
+    ev = mv.ev
+    T, D = ev.T, ev.D
+    X, A, _TA, CD, PW, LX, LN, _CW, NW, AR, AE = mv.arrays
+    Ts, Ns, Qs = mv.Ts, mv.Ns, mv.Qs
+    rate, n, h0, mrel, mt = mv.rate, mv.n, mv.h0, mv.mrel, mv.mt
+    soft, max_late, late_c, km_c, h_c = ev.soft, ev.max_late, ev.late_c, ev.km_c, ev.h_c
+    v = ev.v
+    v_end, shift_end, start_time, max_dur = v.end, v.shift_end, v.start_time, v.max_duration
+
+    def skip(mid: list, i: int, k: int, bound: float) -> bool:
+        t, node = Ts[i], Ns[i]
+        dist = pen = 0.0
+        for x in mid:
+            nxt, w0, w1 = x[2], x[3], x[4]
+            a = t + T[node][nxt]
+            dist += D[node][nxt]
+            s = a if a > w0 else w0
+            if s > w1:
+                pen += (s - w1) * (late_c if soft and s - w1 <= max_late else HARD)
+            t, node = s + x[5], nxt
+        if k < n:
+            y = X[k]
+            a = t + T[node][y]
+            dist += D[node][y] + (CD[n - 1] - CD[k]) + mv.dend
+            d = A[k] - a
+            f = NW[k]
+            if d > 0:
+                pp = rate * ((LX[f] - LX[k]) - d * (LN[f] - LN[k]))
+                pen += (pp if pp > 0 else 0.0) + (PW[n] - PW[f])
+            else:
+                pen += (PW[n] - PW[k]) - d * rate * (LN[f] - LN[k])
+            end = a + AR[k]
+            if AE[k] > end:
+                end = AE[k]
+        else:
+            end = t + T[node][v_end]
+            dist += D[node][v_end]
+        if end > shift_end:
+            pen += (end - shift_end) * HARD
+        if max_dur is not None and end - start_time > max_dur:
+            pen += (end - start_time - max_dur) * HARD
+        lb = Qs[i] + dist * km_c + pen + end * h_c + h0
         return lb - (abs(lb) * mrel + mv.m0 + mt * abs(end)) >= bound
 
     return skip

@@ -338,59 +338,90 @@ def best_insertion(p: Problem, vid: str, stops: list[Stop], jid: str,
                    ev: RouteEval | None = None, pair_window: int = 8) -> tuple[list[Stop] | None, float]:
     """Cheapest route with job ``jid`` inserted into ``stops`` (pickup first), with its
     cost; every position for the delivery, ``pair_window`` positions after the pickup.
-    Candidates whose lower bound (:mod:`operators.routing.bounds`) cannot beat the
-    best so far are skipped; the others are costed in full, in the same order, so
-    the answer is the one the full enumeration gives."""
-    from fleetstream.operators.routing.bounds import InsertionBound, RouteInsertionBound, beaten
-    from fleetstream.operators.routing.moves import RouteMoves
+    The answer is the one the full enumeration gives (the first cheapest candidate in
+    the order pickup position, then delivery position), found with exact pruning: a
+    lower bound of every candidate (:mod:`operators.routing.bounds`), the candidate
+    of the lowest bound costed first (an incumbent), then the candidates in order,
+    each skipped when its bound cannot beat the best so far or the incumbent
+    (:func:`_first_cheapest`)."""
+    from fleetstream.operators.routing.bounds import InsertionBound, RouteInsertionBound, allowed
+    from fleetstream.operators.routing.moves import InsertionCost, RouteMoves
     ev = ev or RouteEval(p, vid)
     j = p._jobs[jid]
-    best, best_c = None, float("inf")
     n = len(stops)
+    lbs: list[float] = []
+    at: list[tuple[int, int]] = []      # (pickup position, delivery position) per bound
     mv = RouteMoves(ev, ev.rich(stops)) if ev.fast_ok(stops) else None
     if mv is not None and mv.bounded:
-        # waiting kept: from the route's recorded figures (bounds.RouteInsertionBound)
+        # waiting kept: from the route's recorded figures (bounds.RouteInsertionBound);
+        # its bounds come with their rounding allowance taken
         rb = RouteInsertionBound(mv)
         if j.has_pickup:
             sp, sd = ev.stop(jid, PICKUP), ev.stop(jid, "delivery")
             for k in range(n + 1):
                 top = min(n, k + pair_window)
-                bounds = rb.pairs(k, k, top, sp, sd)
-                for m in range(k, top + 1):
-                    if best is not None and rb.beaten(bounds[m - k], best_c):
-                        continue
-                    cand = stops[:k] + [(jid, PICKUP)] + stops[k:m] + [(jid, "delivery")] + stops[m:]
-                    c = ev.cost(cand)
-                    if c < best_c:
-                        best, best_c = cand, c
+                lbs += rb.pairs(k, k, top, sp, sd)
+                at += [(k, m) for m in range(k, top + 1)]
         else:
             sd = ev.stop(jid, "delivery")
-            for k in range(n + 1):
-                if best is not None and rb.beaten(rb.single(k, sd), best_c):
-                    continue
-                cand = stops[:k] + [(jid, "delivery")] + stops[k:]
-                c = ev.cost(cand)
-                if c < best_c:
-                    best, best_c = cand, c
-        return best, best_c
-    lb = InsertionBound(ev, stops)
-    if j.has_pickup:
-        for k in range(n + 1):
-            top = min(n, k + pair_window)
-            bounds = lb.pairs(k, k, top, jid)
-            for m in range(k, top + 1):
-                if best is not None and beaten(bounds[m - k], best_c):
-                    continue
-                cand = stops[:k] + [(jid, PICKUP)] + stops[k:m] + [(jid, "delivery")] + stops[m:]
-                c = ev.cost(cand)
-                if c < best_c:
-                    best, best_c = cand, c
+            lbs = [rb.single(k, sd) for k in range(n + 1)]
     else:
-        for k in range(n + 1):
-            if best is not None and beaten(lb.single(k, jid), best_c):
-                continue
-            cand = stops[:k] + [(jid, "delivery")] + stops[k:]
-            c = ev.cost(cand)
-            if c < best_c:
-                best, best_c = cand, c
-    return best, best_c
+        lb = InsertionBound(ev, stops)
+        if j.has_pickup:
+            for k in range(n + 1):
+                top = min(n, k + pair_window)
+                lbs += [allowed(b) for b in lb.pairs(k, k, top, jid)]
+                at += [(k, m) for m in range(k, top + 1)]
+        else:
+            lbs = [allowed(lb.single(k, jid)) for k in range(n + 1)]
+    if j.has_pickup:
+        def build(i: int) -> list[Stop]:
+            k, m = at[i]
+            return stops[:k] + [(jid, PICKUP)] + stops[k:m] + [(jid, "delivery")] + stops[m:]
+    else:
+        def build(i: int) -> list[Stop]:
+            return stops[:i] + [(jid, "delivery")] + stops[i:]
+    if mv is not None and jid not in {s[0] for s in stops}:
+        # costed from the route's recorded walk, cut off when it cannot win
+        ic = InsertionCost(ev, stops)
+        if j.has_pickup:
+            def price(i: int, ge: float, gt: float) -> float:
+                k, m = at[i]
+                return ic.pair(jid, k, m, ge, gt)
+        else:
+            def price(i: int, ge: float, gt: float) -> float:
+                return ic.single(jid, i, ge, gt)
+    else:
+        def price(i: int, ge: float, gt: float) -> float:
+            return ev.cost(build(i))
+    i = _first_cheapest(lbs, price)
+    return (None, float("inf")) if i is None else (build(i[0]), i[1])
+
+
+def _first_cheapest(lbs: list[float], price: Callable[[int, float, float], float]
+                    ) -> tuple[int, float] | None:
+    """The first candidate of least cost among candidates 0 .. len(lbs) - 1, with its
+    cost: what costing every candidate in order and keeping each strictly cheaper one
+    gives, costing fewer.  ``lbs[i]`` is a lower bound on candidate i's cost (its
+    rounding allowance already taken); ``price(i, ge, gt)`` is candidate i's cost, or
+    any value not below ``ge`` when the cost is at least ``ge``, or above ``gt`` when
+    the cost is above ``gt`` (a walk cut off early).
+
+    The candidate of the least bound is costed first (``c0``); then the candidates in
+    order, each skipped when its bound (or its cut walk) shows it is not strictly
+    cheaper than the best so far or costs more than ``c0`` (so more than the least
+    cost: not the answer).  The first candidate of least cost is never skipped: every
+    candidate before it costs more, and its cost is the least, at most ``c0``."""
+    if not lbs:
+        return None
+    inf = float("inf")
+    i0 = min(range(len(lbs)), key=lbs.__getitem__)
+    c0 = price(i0, inf, inf)
+    best, best_c = -1, inf
+    for i, lb in enumerate(lbs):
+        if lb > c0 or lb >= best_c:
+            continue
+        c = c0 if i == i0 else price(i, best_c, c0)
+        if c < best_c and c <= c0:
+            best, best_c = i, c
+    return (best, best_c) if best >= 0 else None

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from operator import add as _add
+from operator import gt as _gt
+
 from fleetstream.operators.routing.local_search import HARD, _Pairs
 from fleetstream.operators.routing.model import INF, PICKUP, Problem
 
@@ -36,10 +39,14 @@ class RouteMoves:
     figures of :func:`operators.routing.bounds.relocation_bound` are kept here too."""
 
     __slots__ = ("ev", "track", "n", "h0", "Ts", "Ns", "Qs", "Ls", "end", "qf", "arrays",
-                 "dend", "rate", "bounded", "m0", "mrel", "mt", "safe_start", "exact_start")
+                 "dend", "rate", "bounded", "m0", "mrel", "mt", "safe_start", "exact_start", "capt",
+                 "ar_lo", "walked")
 
     def __init__(self, ev: "RouteEval", items: list[tuple]):
         self.ev = ev
+        self.capt = tuple(c + 1e-9 for c in ev.capv)
+        self.ar_lo = 0           # AR/AE are up to date from this position on
+        self.walked = None       # the last walk (RouteMoves.walk), for RouteMoves.commit
         # Without pickups the load only falls along the route: checking it at the start
         # is enough, and the moves need not track it.
         self.track = any(x[1] == PICKUP for x in items)
@@ -95,42 +102,62 @@ class RouteMoves:
         position ``lo`` (from the start when its start state differs: the start load
         is a sum in route order) and, when ``hi`` is given, from position ``hi`` on
         (the end-time figures of those positions are kept)."""
-        ev = self.ev
-        Ts, Ns, Qs, Ls = self.Ts, self.Ns, self.Qs, self.Ls
-        X, A, TA, CD, PW, LX, LN, CW, NW, AR, AE = self.arrays
-        n = len(items)
-        if lo > 0 and Qs and self.exact_start:
-            q0, load0 = Qs[0], Ls[0]
-        else:
-            q0, load0 = self._start(items)
-        if lo > 0 and Qs and Qs[0] == q0 and Ls[0] == load0:
-            t, node, q, load = Ts[lo], Ns[lo], Qs[lo], list(Ls[lo])
-            del Ts[lo:], Ns[lo:], Qs[lo:], Ls[lo:], X[lo:], A[lo:], TA[lo:], CD[lo:]
-            del PW[lo + 1:], LX[lo + 1:], LN[lo + 1:], CW[lo + 1:]
+        state = None
+        if self._keep(items, lo):
+            state = (self.Ts[lo], self.Ns[lo], self.Qs[lo], self.Ls[lo])
         else:
             lo, hi = 0, None
-            for x in (Ts, Ns, Qs, Ls, X, A, TA, CD):
-                x.clear()
-            del PW[1:], LX[1:], LN[1:], CW[1:]
-            t, node, q, load = ev.v.start_time, ev.v.start, q0, list(load0)
+        self._truncate(lo)
+        self._forward(items, lo, state)
+        self._backward(items, lo, hi)
+
+    def _keep(self, items: list[tuple], lo: int) -> bool:
+        """Are the recorded states before position ``lo`` those of route ``items``
+        (the same stops before ``lo``; the start state, a sum in route order, equal)?"""
+        Qs, Ls = self.Qs, self.Ls
+        if lo <= 0 or not Qs:
+            return False
+        if self.exact_start:
+            return True
+        q0, load0 = self._start(items)
+        return Qs[0] == q0 and Ls[0] == load0
+
+    def _truncate(self, lo: int) -> None:
+        """Drop the recorded states from position ``lo`` on (all when ``lo`` is 0)."""
+        X, A, TA, CD, PW, LX, LN, CW, _NW, _AR, _AE = self.arrays
+        del self.Ts[lo:], self.Ns[lo:], self.Qs[lo:], self.Ls[lo:], X[lo:], A[lo:], TA[lo:]
+        del CD[lo:], PW[lo + 1:], LX[lo + 1:], LN[lo + 1:], CW[lo + 1:]
+
+    def _forward(self, items: list[tuple], lo: int, state: tuple | None = None) -> None:
+        """Walk ``items`` from position ``lo`` (the states are recorded up to it) from
+        ``state`` = (time, node, cost, loads) before it (None: the start state),
+        appending the states, then record the end."""
+        ev = self.ev
+        Ts, Ns, Qs, Ls = self.Ts, self.Ns, self.Qs, self.Ls
+        X, A, TA, CD, PW, LX, LN, CW, _NW, _AR, _AE = self.arrays
+        n = len(items)
+        if state is not None:
+            t, node, q, load = state
+        else:
+            q, load = self._start(items)
+            t, node = ev.v.start_time, ev.v.start
         T, D = ev.T, ev.D
         km_c, late_c, soft, max_late, capv = ev.km_c, ev.late_c, ev.soft, ev.max_late, ev.capv
         nl = len(load)
+        capt = self.capt
         cd, pw, lx, ln, cw = (CD[-1] if CD else 0.0), PW[-1], LX[-1], LN[-1], CW[-1]
-        ts_, ns_, qs_, ls_, x_, a_, ta_, cd_, pw_, lx_, ln_, cw_ = (
-            Ts.append, Ns.append, Qs.append, Ls.append, X.append, A.append, TA.append,
+        ts_, ns_, qs_, ls_, a_, ta_, cd_, pw_, lx_, ln_, cw_ = (
+            Ts.append, Ns.append, Qs.append, Ls.append, A.append, TA.append,
             CD.append, PW.append, LX.append, LN.append, CW.append)
-        empty = ()
         for i in range(lo, n):
             ts_(t)
             ns_(node)
             qs_(q)
-            ls_(tuple(load) if nl else empty)
+            ls_(load)
             _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = items[i]
             tr, dd = T[node][nxt], D[node][nxt]
             a = t + tr
             q += dd * km_c
-            x_(nxt)
             a_(a)
             ta_(tr)
             cd += dd
@@ -154,47 +181,84 @@ class RouteMoves:
             lx_(lx)
             ln_(ln)
             if nl:
-                for di in range(nl):
-                    load[di] += sq[di]
-                    if load[di] > capv[di] + 1e-9:
-                        q += (load[di] - capv[di]) * HARD
+                # the loads as one tuple (the same sums); over capacity: per dimension
+                load = tuple(map(_add, load, sq))
+                if any(map(_gt, load, capt)):
+                    for di in range(nl):
+                        if load[di] > capv[di] + 1e-9:
+                            q += (load[di] - capv[di]) * HARD
             t, node = s + svc, nxt
         ts_(t)
         ns_(node)
         qs_(q)
-        ls_(tuple(load) if nl else empty)
-        end, self.qf = self._finish(t, node, q)
-        self.end = end
-        # Backward: next wait, and the end time from the arrival at each position (from
-        # hi on the stops and arcs are unchanged: so are AR and AE).
-        v = ev.v
-        NW[:] = [n] * (n + 1)
+        ls_(load)
+        X[lo:] = Ns[lo + 1:]
+        self.end, self.qf = self._finish(t, node, q)
+
+    def _backward(self, items: list[tuple], lo: int, hi: int | None) -> None:
+        """After the states changed from position ``lo`` on (and, when ``hi`` is given,
+        the stops and arcs from ``hi`` on did not): the next wait of every position,
+        and the end time from the arrival at the positions from ``lo`` on (``AR``,
+        ``AE``; below ``lo`` they are left stale until :meth:`complete`: the search
+        reads them only after the position it is at), and the rounding allowance."""
+        ev = self.ev
+        X, A, TA, CD, PW, _LX, _LN, _CW, NW, AR, AE = self.arrays
+        T, v = ev.T, ev.v
+        n = len(items)
         if n:
-            self.dend = D[X[-1]][v.end]
+            self.dend = ev.D[X[-1]][v.end]
+            if len(NW) != n + 1:
+                lo = 0
+                NW[:] = [n] * (n + 1)
+            # from lo on: anew; before lo the arrivals are unchanged: only the run of
+            # positions without a wait just before lo points past it
             f = n
+            NW[n] = n
             for j in range(n - 1, -1, -1):
                 if A[j] <= items[j][3]:
                     f = j
+                    if j < lo:
+                        break
                 NW[j] = f
-            if hi is None or hi >= n or len(AR) != n:
+            if hi is None or hi >= n or len(AR) != n or hi < self.ar_lo:
                 AR[:] = [0.0] * n
                 AE[:] = [0.0] * n
                 top, r, e = n - 1, T[X[-1]][v.end], -INF
+                lo = 0
             else:
                 top, r, e = hi - 1, AR[hi] + TA[hi], AE[hi]
-            for j in range(top, -1, -1):
-                x = items[j]
-                r += x[5]
-                w = x[3] + r
-                if w > e:
-                    e = w
-                AR[j], AE[j] = r, e
-                r += TA[j]
+            self._ends(items, top, lo, r, e)
+        else:
+            NW[:] = [0]
+            self.ar_lo = 0
         # Rounding allowance of the bounds less its parts in |bound| and the bound's end.
-        scale = (abs(self.qf) + abs(end * ev.h_c) + abs(self.h0) + abs(cd * km_c)
-                 + abs(Qs[0]) + abs(PW[-1]) + 1.0)
+        end = self.end
+        scale = (abs(self.qf) + abs(end * ev.h_c) + abs(self.h0) + abs(CD[-1] * ev.km_c if CD else 0.0)
+                 + abs(self.Qs[0]) + abs(PW[-1]) + 1.0)
         self.m0 = (self.mrel * scale + self.mt * (abs(end) + abs(v.start_time) + 1.0)
                    + 1e-9)
+
+    def _ends(self, items: list[tuple], top: int, lo: int, r: float, e: float) -> None:
+        """``AR``/``AE`` of positions ``top`` down to ``lo``, from ``r`` and ``e`` of
+        position ``top + 1``."""
+        _X, _A, TA, _CD, _PW, _LX, _LN, _CW, _NW, AR, AE = self.arrays
+        for j in range(top, lo - 1, -1):
+            x = items[j]
+            r += x[5]
+            w = x[3] + r
+            if w > e:
+                e = w
+            AR[j], AE[j] = r, e
+            r += TA[j]
+        self.ar_lo = lo
+
+    def complete(self, items: list[tuple]) -> None:
+        """Bring ``AR``/``AE`` below the last change up to date (before a sweep of the
+        search restarts from the first position)."""
+        lo = self.ar_lo
+        if lo > 0:
+            _X, _A, TA, _CD, _PW, _LX, _LN, _CW, _NW, AR, AE = self.arrays
+            self._ends(items, lo - 1, 0, AR[lo] + TA[lo], AE[lo])
 
     def _finish(self, t: float, node: int, q: float) -> tuple[float, float]:
         ev = self.ev
@@ -276,18 +340,113 @@ class RouteMoves:
         return q + end * h_c + h0
 
 
+    def walk(self, mid: list[tuple], lo: int, hi: int, cur: list[tuple], bound: float) -> float:
+        """:meth:`cost` (the same value: the same floating-point operations in the same
+        order, and the same cut-offs), recording the states it walks so that
+        :meth:`commit` of the move need not walk them again."""
+        ev = self.ev
+        T, D = ev.T, ev.D
+        km_c, h_c, late_c, soft, max_late, capv = (ev.km_c, ev.h_c, ev.late_c, ev.soft,
+                                                   ev.max_late, ev.capv)
+        capt = self.capt
+        Ts, Ns, Qs = self.Ts, self.Ns, self.Qs
+        _X, _A, _TA, CD, PW, LX, LN, CW, _NW, _AR, _AE = self.arrays
+        h0 = self.h0
+        t, node, q, load = Ts[lo], Ns[lo], Qs[lo], self.Ls[lo]
+        nl = len(load)
+        cd = CD[lo - 1] if lo > 0 else 0.0
+        pw, lx, ln, cw = PW[lo], LX[lo], LN[lo], CW[lo]
+        sT, sN, sQ, sL, sX, sA, sTA, sCD, sPW, sLX, sLN, sCW = ([] for _ in range(12))
+        qf, end_h = self.qf, self.end * h_c
+        self.walked = None
+        i = lo
+        for x in mid + cur[hi:]:
+            if i > hi and node == Ns[i]:
+                ti = Ts[i]
+                if t == ti:   # rejoined: the rest costs what the current route's does
+                    self.walked = (lo, hi, i, (t, node, q, load), (
+                        sT, sN, sQ, sL, sX, sA, sTA, sCD, sPW, sLX, sLN, sCW))
+                    return q + (qf - Qs[i]) + end_h + h0
+                if t > ti and q + (qf - Qs[i]) + end_h + h0 >= bound:
+                    return INF
+            sT.append(t)
+            sN.append(node)
+            sQ.append(q)
+            sL.append(load)
+            _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = x
+            tr, dd = T[node][nxt], D[node][nxt]
+            a = t + tr
+            q += dd * km_c
+            sX.append(nxt)
+            sA.append(a)
+            sTA.append(tr)
+            cd += dd
+            sCD.append(cd)
+            if a > w0:
+                s = a
+            else:
+                s = w0
+                cw += w0 - a
+            sCW.append(cw)
+            if s > w1:
+                lx += s - w1
+                ln += 1
+                if soft and s - w1 <= max_late:
+                    q += (s - w1) * late_c
+                    pw += (s - w1) * late_c
+                else:
+                    q += (s - w1) * HARD
+                    pw += (s - w1) * HARD
+            sPW.append(pw)
+            sLX.append(lx)
+            sLN.append(ln)
+            if nl:
+                load = tuple(map(_add, load, sq))
+                if any(map(_gt, load, capt)):
+                    for di in range(nl):
+                        if load[di] > capv[di] + 1e-9:
+                            q += (load[di] - capv[di]) * HARD
+            t, node = s + svc, nxt
+            if q + t * h_c + h0 >= bound:
+                return INF
+            i += 1
+        self.walked = (lo, hi, i, (t, node, q, load), (
+            sT, sN, sQ, sL, sX, sA, sTA, sCD, sPW, sLX, sLN, sCW))
+        end, q = self._finish(t, node, q)
+        return q + end * h_c + h0
+
+    def commit(self, items: list[tuple], lo: int, hi: int) -> None:
+        """:meth:`retrace` to route ``items``, the move just priced by :meth:`walk`
+        (``cur[:lo] + mid + cur[hi:]``), from the states the walk recorded."""
+        w = self.walked
+        self.walked = None
+        if w is None or w[0] != lo or w[1] != hi or not self._keep(items, lo):
+            self.retrace(items, lo, hi)
+            return
+        _lo, _hi, j, state, rec = w
+        self._truncate(lo)
+        X, A, TA, CD, PW, LX, LN, CW, _NW, _AR, _AE = self.arrays
+        for dst, src in zip((self.Ts, self.Ns, self.Qs, self.Ls, X, A, TA, CD, PW, LX, LN, CW),
+                            rec):
+            dst.extend(src)
+        self._forward(items, j, state)
+        self._backward(items, lo, hi)
+
+
 def search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, window: int,
                  pairs: bool, mv: RouteMoves) -> list[tuple]:
     """:func:`local_search._search` (the same moves in the same order) with each candidate costed by
     ``mv`` from its changed stops only: no candidate route is built unless it wins."""
-    from fleetstream.operators.routing.bounds import relocation_skipper
+    from fleetstream.operators.routing.bounds import relocation_skipper, reversal_skipper
     n = len(cur)
     order = _Pairs(p, cur) if pairs else None
-    cost = mv.cost
+    walk = mv.walk
     skip = relocation_skipper(mv) if mv.bounded else None
+    rskip = reversal_skipper(mv) if mv.bounded else None
     for _ in range(max_passes):
         improved = False
         for seg in (1, 2, 3):
+            mv.complete(cur)
             i = 0
             while i + seg <= n:
                 block = cur[i:i + seg]
@@ -302,27 +461,207 @@ def search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, win
                         lo, hi, mid = k, i + seg, block + cur[k:i]
                     else:      # cur[:i] + cur[i+seg:k+seg] + block + cur[k+seg:]
                         lo, hi, mid = i, k + seg, cur[i + seg:k + seg] + block
-                    c = cost(mid, lo, hi, cur, best - 1e-9)
+                    c = walk(mid, lo, hi, cur, best - 1e-9)
                     if c < best - 1e-9:
                         cur = cur[:lo] + mid + cur[hi:]
                         best, improved = c, True
-                        mv.retrace(cur, lo, hi)
+                        mv.commit(cur, lo, hi)
                         if order is not None:
                             order.moved(cur, lo, hi)
                         break
                 i += 1
+        mv.complete(cur)
         for i in range(n - 1):
             for k in range(i + 2, min(n, i + window) + 1):
                 if order is not None and not order.reverse_ok(i, k):
                     continue
                 mid = cur[i:k][::-1]
-                c = cost(mid, i, k, cur, best - 1e-9)
+                if rskip is not None and rskip(mid, i, k, best - 1e-9):
+                    continue
+                c = walk(mid, i, k, cur, best - 1e-9)
                 if c < best - 1e-9:
                     cur = cur[:i] + mid + cur[k:]
                     best, improved = c, True
-                    mv.retrace(cur, i, k)
+                    mv.commit(cur, i, k)
                     if order is not None:
                         order.moved(cur, i, k)
         if not improved:
             break
     return cur
+
+
+class InsertionCost:
+    """:meth:`RouteEval.cost` of route ``stops`` with one job inserted, from the recorded
+    states of the route's own walk: the candidate shares the route's states before the
+    insertion (the pickup and delivery of a job with a pickup do not change the start
+    load), so only the rest is walked, with the same floating-point operations in the
+    same order as :meth:`RouteEval.cost` (bit-identical; ``tests/routing/
+    test_local_search_insertion.py``).  Routes without a break or a driving limit.
+
+    The walk stops as soon as the candidate provably is not cheaper than a threshold:
+    the cost expression evaluated on the running totals (the duration to the current
+    departure) never exceeds the final one when every later increment is non-negative
+    (rounding is monotone: sums of non-negative terms and products with non-negative
+    rates only grow).  That holds when the cost rates, the travel times, distances and
+    service times of the route and of the new arcs are non-negative (checked; else the
+    walk is never cut)."""
+
+    __slots__ = ("ev", "stops", "n", "rd", "S", "ok", "on")
+
+    def __init__(self, ev: "RouteEval", stops: list):
+        self.ev = ev
+        self.stops = stops
+        self.n = n = len(stops)
+        v, T, D = ev.v, ev.T, ev.D
+        capv = ev.capv
+        nd = len(capv)
+        sd, stop = ev._sd, ev.stop
+        data = [sd.get((jid, kind)) or stop(jid, kind) for jid, kind in stops]
+        ok = ev.km_c >= 0 and ev.h_c >= 0 and ev.stop_c >= 0 and ev.late_c >= 0
+        t, node = v.start_time, v.start
+        dist = late = hard = 0.0
+        load = [0.0] * nd
+        if nd:
+            for x in data:
+                if x[5]:
+                    q = x[6]
+                    for di in range(nd):
+                        load[di] += q[di]
+            for di in range(nd):
+                if load[di] > capv[di]:
+                    hard += load[di] - capv[di]
+        soft, max_late = ev.soft, ev.max_late
+        picked: set = set()
+        rd, S = [], []
+        for (jid, kind), (nxt, w0, w1, svc, hp, _pre, _q, sq) in zip(stops, data):
+            S.append((t, node, dist, late, hard, tuple(load)))
+            pv = False
+            if kind == PICKUP:
+                picked.add(jid)
+            elif hp and jid not in picked:
+                pv = True
+                hard += 1000.0
+            rd.append((nxt, w0, w1, svc, pv, sq))
+            tr, dd = T[node][nxt], D[node][nxt]
+            if not (tr >= 0 and dd >= 0 and svc >= 0):
+                ok = False
+            a = t + tr
+            dist += dd
+            s = a if a > w0 else w0
+            if s > w1:
+                if soft and s - w1 <= max_late:
+                    late += s - w1
+                else:
+                    hard += s - w1
+            t = s + svc
+            node = nxt
+            if nd:
+                for di in range(nd):
+                    load[di] += sq[di]
+                    if load[di] > capv[di] + 1e-9:
+                        hard += load[di] - capv[di]
+        S.append((t, node, dist, late, hard, tuple(load)))
+        if not (T[node][v.end] >= 0 and D[node][v.end] >= 0):
+            ok = False
+        self.rd, self.S, self.ok = rd, S, ok
+        self.on = {s[0] for s in stops}
+
+    def _node(self, i: int) -> int:
+        """Node of the route's position ``i`` (n: the end point)."""
+        return self.rd[i][0] if i < self.n else self.ev.v.end
+
+    def _arcs_ok(self, arcs: list) -> bool:
+        T, D = self.ev.T, self.ev.D
+        return all(T[a][b] >= 0 and D[a][b] >= 0 for a, b in arcs)
+
+    def pair(self, jid: str, k: int, m: int, ge: float = INF, gt: float = INF) -> float:
+        """Cost with job ``jid``'s pickup before position ``k`` and its delivery before
+        position ``m`` (m >= k), or ``INF`` once it provably is at least ``ge`` or above
+        ``gt``.  ``jid`` has a pickup and is not on the route."""
+        ev = self.ev
+        sp, sd = ev.stop(jid, PICKUP), ev.stop(jid, "delivery")
+        P = (sp[0], sp[1], sp[2], sp[3], False, sp[7])
+        Q = (sd[0], sd[1], sd[2], sd[3], False, sd[7])
+        rd = self.rd
+        if ge < INF or gt < INF:
+            prev = self.S[k][1]
+            if m == k:
+                arcs = [(prev, P[0]), (P[0], Q[0]), (Q[0], self._node(k))]
+            else:
+                arcs = [(prev, P[0]), (P[0], rd[k][0]), (rd[m - 1][0], Q[0]),
+                        (Q[0], self._node(m))]
+            if not (self.ok and sp[3] >= 0 and sd[3] >= 0 and self._arcs_ok(arcs)):
+                ge = gt = INF
+        return self._walk(self.S[k], [P] + rd[k:m] + [Q] + rd[m:], self.n + 2, ge, gt)
+
+    def single(self, jid: str, k: int, ge: float = INF, gt: float = INF) -> float:
+        """Cost with delivery-only job ``jid`` before position ``k`` (walked from the
+        start: the job changes the start load), or ``INF`` as :meth:`pair`."""
+        ev = self.ev
+        v = ev.v
+        sd = ev.stop(jid, "delivery")
+        data = [ev._sd[(s[0], s[1])] for s in self.stops]
+        data.insert(k, sd)
+        capv = ev.capv
+        nd = len(capv)
+        hard = 0.0
+        load = [0.0] * nd
+        if nd:
+            for x in data:
+                if x[5]:
+                    q = x[6]
+                    for di in range(nd):
+                        load[di] += q[di]
+            for di in range(nd):
+                if load[di] > capv[di]:
+                    hard += load[di] - capv[di]
+        if ge < INF or gt < INF:
+            arcs = [(self.S[k][1], sd[0]), (sd[0], self._node(k))]
+            if not (self.ok and sd[3] >= 0 and self._arcs_ok(arcs)):
+                ge = gt = INF
+        items = self.rd[:k] + [(sd[0], sd[1], sd[2], sd[3], False, sd[7])] + self.rd[k:]
+        return self._walk((v.start_time, v.start, 0.0, 0.0, hard, tuple(load)), items,
+                          self.n + 1, ge, gt)
+
+    def _walk(self, state: tuple, items: list, nc: int, ge: float, gt: float) -> float:
+        ev = self.ev
+        v, T, D = ev.v, ev.T, ev.D
+        capv = ev.capv
+        nd = len(capv)
+        soft, max_late = ev.soft, ev.max_late
+        km_c, h_c, late_c = ev.km_c, ev.h_c, ev.late_c
+        st = v.start_time
+        nstop = nc * ev.stop_c
+        cut = ge < INF or gt < INF
+        t, node, dist, late, hard, load = state
+        load = list(load)
+        for nxt, w0, w1, svc, pv, sq in items:
+            if pv:
+                hard += 1000.0
+            a = t + T[node][nxt]
+            dist += D[node][nxt]
+            s = a if a > w0 else w0
+            if s > w1:
+                if soft and s - w1 <= max_late:
+                    late += s - w1
+                else:
+                    hard += s - w1
+            t = s + svc
+            node = nxt
+            if nd:
+                for di in range(nd):
+                    load[di] += sq[di]
+                    if load[di] > capv[di] + 1e-9:
+                        hard += load[di] - capv[di]
+            if cut:
+                lb = HARD * hard + dist * km_c + (t - st) * h_c + nstop + late * late_c
+                if lb >= ge or lb > gt:
+                    return INF
+        end = t + T[node][v.end]
+        dist += D[node][v.end]
+        if end > v.shift_end:
+            hard += end - v.shift_end
+        dur = end - st
+        if v.max_duration is not None and dur > v.max_duration:
+            hard += dur - v.max_duration
+        return HARD * hard + dist * km_c + dur * h_c + nstop + late * late_c
