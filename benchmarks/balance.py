@@ -16,7 +16,10 @@ the world's own truth (what drivers really did, not the engine's view):
   ``idle_waiting_samples``: such (driver, sample) pairs (target: 0 drivers);
 - ``drive_h_cv``: sd / mean of driving hours per active captive driver;
 - ``stops_3pl`` / ``stops_gig``: stops done by 3PL and gig vehicles;
-- ``km``, ``on_time_rate``, ``delivered``, ``cost``: the day's KPIs (``Simulation.kpis``).
+- ``km``, ``on_time_rate``, ``delivered``, ``cost``: the day's KPIs (``Simulation.kpis``);
+- ``plans``: per zone plan, the plan balance's verdict (``kept`` balanced or unbalanced,
+  the ``reason``, and late stops, orders left out and km of the unbalanced and the
+  balanced plan, on the engine's planning travel times; ``operators.balance.balanced_plan``).
 
 Usage::
 
@@ -100,6 +103,25 @@ def _can_carry(sim: Any, v: Any, o: Any, now: float) -> bool:
 
 
 def day(scenario: str, seed: int, weight: float | None) -> dict:
+    from fleetstream.operators.zone.assignment import Assignment
+
+    plans: list[dict] = []
+    inner = Assignment.apply_plan
+
+    def recording(self: Any, req: Any, res: Any, *args: Any, **kw: Any) -> Any:
+        # records the plan balance's verdict (solved in a solver process); changes nothing
+        if res is not None and "plan_balance" in res.stats:
+            plans.append(dict(res.stats["plan_balance"]))
+        return inner(self, req, res, *args, **kw)
+
+    Assignment.apply_plan = recording  # type: ignore[method-assign]
+    try:
+        return _day(scenario, seed, weight, plans)
+    finally:
+        Assignment.apply_plan = inner  # type: ignore[method-assign]
+
+
+def _day(scenario: str, seed: int, weight: float | None, plans: list[dict]) -> dict:
     from fleetstream.contract.settings import EngineSettings
     from fleetstream.engine import LocalEngine
     from fleetstream.sim.loop import Simulation
@@ -136,7 +158,7 @@ def day(scenario: str, seed: int, weight: float | None) -> dict:
         "stops_3pl": sum(v.stops_done for v in sim.world.vehicles if v.fleet_type == "3pl"),
         "stops_gig": sum(v.stops_done for v in sim.world.vehicles if v.fleet_type == "gig"),
         "km": k["km"], "on_time_rate": k["on_time_rate"], "delivered": k["delivered"],
-        "cost": k["cost"],
+        "cost": k["cost"], "plans": plans,
     }
 
 
