@@ -510,3 +510,98 @@ class RouteInsertionBound:
             lb = base + dist * km_c + pen + end * h_c
             out.append(lb - (abs(lb) * mrel + m0_ + mt * abs(end)))
         return out
+
+    def all_pairs(self, window: int, sp: tuple, sd: tuple) -> list[float]:
+        """``pairs(k, k, min(n, k + window), sp, sd)`` for every pickup position k in
+        0..n, concatenated (the insertion verb's enumeration order): the same values,
+        from the same expressions, with the figures of each delivery position (the arc
+        into the delivery, the rest of the route after it) looked up once instead of
+        once per pickup position."""
+        mv = self.mv
+        ev = mv.ev
+        T, D = ev.T, ev.D
+        X, A, _TA, CD, PW, LX, LN, CW, NW, AR, AE = mv.arrays
+        Ts, Ns, Qs, n, rate = mv.Ts, mv.Ns, mv.Qs, mv.n, mv.rate
+        soft, max_late, late_c, km_c, h_c = ev.soft, ev.max_late, ev.late_c, ev.km_c, ev.h_c
+        v = ev.v
+        shift_end, start_time, max_dur = v.shift_end, v.start_time, v.max_duration
+        mrel, m0_, mt = mv.mrel, mv.m0, mv.mt
+        nstop, base0, dend = (n + 2) * ev.stop_c, self.base, mv.dend if n else 0.0
+        P, Qn, qw0, qw1, qsvc = sp[0], sd[0], sd[1], sd[2], sd[3]
+        TQ, DQ = T[Qn], D[Qn]
+        tpq, dpq = T[P][Qn], D[P][Qn]
+        # per delivery position m: the stop before it, its arc to the delivery and the
+        # distance so far; the rest of the route from m (as in pairs)
+        into = [None] + [(X[m - 1], T[X[m - 1]][Qn], D[X[m - 1]][Qn], CD[m - 1])
+                         for m in range(1, n + 1)]
+        PWn = PW[n]
+        rest = []
+        for m in range(n):
+            y2, f2 = X[m], NW[m]
+            rest.append((TQ[y2], DQ[y2] + (CD[n - 1] - CD[m]) + dend, A[m],
+                         LX[f2] - LX[m], LN[f2] - LN[m], PWn - PW[f2], PWn - PW[m],
+                         AR[m], AE[m]))
+        tq_end, dq_end = TQ[v.end], DQ[v.end]
+        out: list[float] = []
+        add = out.append
+        for k in range(n + 1):
+            base = Qs[k] + base0 + nstop
+            tp, pp, dp = _visit(ev, Ts[k], Ns[k], sp)
+            if k < n:
+                y = X[k]
+                d = A[k] - (tp + T[P][y])
+                f = NW[k]
+                dpy = dp + D[P][y]
+                LXk, LNk, PWk, CWk, CDk = LX[k], LN[k], PW[k], CW[k], CD[k]
+            for m in range(k, min(n, k + window) + 1):
+                if m == k:
+                    t, pen, dist = tp, pp, dp
+                    a = t + tpq
+                    dist += dpq
+                else:
+                    g = f if f < m else m
+                    if d > 0:
+                        pen = rate * ((LX[g] - LXk) - d * (LN[g] - LNk))
+                        if pen < 0:
+                            pen = 0.0
+                        if f < m:
+                            pen += PW[m] - PW[g]
+                            t = Ts[m]
+                        else:
+                            t = Ts[m] - d
+                    else:
+                        pen = (PW[m] - PWk) - d * rate * (LN[g] - LNk)
+                        late = -d - (CW[m] - CWk)
+                        t = Ts[m] + late if late > 0 else Ts[m]
+                    pen += pp
+                    _node, tin, din, cdm = into[m]
+                    dist = dpy + (cdm - CDk)
+                    a = t + tin
+                    dist += din
+                s_ = a if a > qw0 else qw0
+                if s_ > qw1:
+                    pen += (s_ - qw1) * (late_c if soft and s_ - qw1 <= max_late else HARD)
+                t = s_ + qsvc
+                if m < n:
+                    tqo, dtail, am, lxd, lnd, pwf, pwm, arm, aem = rest[m]
+                    a = t + tqo
+                    dist += dtail
+                    d2 = am - a
+                    if d2 > 0:
+                        p2 = rate * (lxd - d2 * lnd)
+                        pen += (p2 if p2 > 0 else 0.0) + pwf
+                    else:
+                        pen += pwm - d2 * rate * lnd
+                    end = a + arm
+                    if aem > end:
+                        end = aem
+                else:
+                    end = t + tq_end
+                    dist += dq_end
+                if end > shift_end:
+                    pen += (end - shift_end) * HARD
+                if max_dur is not None and end - start_time > max_dur:
+                    pen += (end - start_time - max_dur) * HARD
+                lb = base + dist * km_c + pen + end * h_c
+                add(lb - (abs(lb) * mrel + m0_ + mt * abs(end)))
+        return out

@@ -308,6 +308,44 @@ class _Pairs:
                         return False
         return True
 
+    def limits(self, i: int, seg: int) -> tuple[int, int] | None:
+        """:meth:`relocate_ok` for every target of block cur[i:i+seg] at once (None
+        when the route has a pair out of order: check each move): (``fwd``, ``bwd``)
+        with the move to k allowed iff ``k + seg <= fwd`` (k > i: the first
+        delivery after the block of a pickup in it) or ``k > bwd`` (k < i: the last
+        pickup before the block of a delivery in it)."""
+        if not self.ok:
+            return None
+        cur, pos, jobs = self.cur, self.pos, self.p._jobs
+        fwd, bwd, lo = len(cur) + seg, -1, i + seg
+        for x in cur[i:lo]:
+            jid = x[0]
+            if x[1] == PICKUP:
+                d = pos.get((jid, "delivery"))
+                if d is not None and lo <= d < fwd and jobs[jid].has_pickup:
+                    fwd = d
+            else:
+                q = pos.get((jid, PICKUP))
+                if q is not None and bwd < q < i and jobs[jid].has_pickup:
+                    bwd = q
+        return fwd, bwd
+
+    def rev_limit(self, i: int, top: int) -> int | None:
+        """:meth:`reverse_ok` for every reversal cur[i:k] with k <= ``top`` at once
+        (None when the route has a pair out of order): allowed iff ``k`` is at most
+        the returned position (the first delivery of a pickup from i on)."""
+        if not self.ok:
+            return None
+        cur, pos, jobs = self.cur, self.pos, self.p._jobs
+        lim = top
+        for x in cur[i:top]:
+            if x[1] == PICKUP:
+                jid = x[0]
+                d = pos.get((jid, "delivery"))
+                if d is not None and d < lim and jobs[jid].has_pickup:
+                    lim = d
+        return lim
+
     def reverse_ok(self, i: int, k: int) -> bool:
         """cur[i:k] reversed: no pair may lie wholly inside it."""
         cur = self.cur
@@ -357,11 +395,8 @@ def best_insertion(p: Problem, vid: str, stops: list[Stop], jid: str,
         # its bounds come with their rounding allowance taken
         rb = RouteInsertionBound(mv)
         if j.has_pickup:
-            sp, sd = ev.stop(jid, PICKUP), ev.stop(jid, "delivery")
-            for k in range(n + 1):
-                top = min(n, k + pair_window)
-                lbs += rb.pairs(k, k, top, sp, sd)
-                at += [(k, m) for m in range(k, top + 1)]
+            lbs = rb.all_pairs(pair_window, ev.stop(jid, PICKUP), ev.stop(jid, "delivery"))
+            at = [(k, m) for k in range(n + 1) for m in range(k, min(n, k + pair_window) + 1)]
         else:
             sd = ev.stop(jid, "delivery")
             lbs = [rb.single(k, sd) for k in range(n + 1)]

@@ -450,11 +450,17 @@ def search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, win
             i = 0
             while i + seg <= n:
                 block = cur[i:i + seg]
+                lim = order.limits(i, seg) if order is not None else None
+                fwd, bwd = lim if lim is not None else (n + seg, -1)
                 for k in range(max(0, i - window), min(n - seg, i + window) + 1):
                     if k == i:
                         continue
-                    if order is not None and not order.relocate_ok(i, seg, k):
-                        continue
+                    if order is not None:   # pickups stay before their deliveries
+                        if lim is None:
+                            if not order.relocate_ok(i, seg, k):
+                                continue
+                        elif k + seg > fwd if k > i else k <= bwd:
+                            continue
                     if skip is not None and skip(block, i, seg, k, best - 1e-9):
                         continue
                     if k < i:  # the route is cur[:k] + block + cur[k:i] + cur[i+seg:]
@@ -472,9 +478,15 @@ def search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, win
                 i += 1
         mv.complete(cur)
         for i in range(n - 1):
-            for k in range(i + 2, min(n, i + window) + 1):
-                if order is not None and not order.reverse_ok(i, k):
-                    continue
+            top = min(n, i + window)
+            rlim = order.rev_limit(i, top) if order is not None else None
+            for k in range(i + 2, top + 1):
+                if order is not None:   # no pair wholly inside the reversed stops
+                    if rlim is None:
+                        if not order.reverse_ok(i, k):
+                            continue
+                    elif k > rlim:
+                        break
                 mid = cur[i:k][::-1]
                 if rskip is not None and rskip(mid, i, k, best - 1e-9):
                     continue
@@ -485,6 +497,7 @@ def search_moves(p: Problem, cur: list[tuple], best: float, max_passes: int, win
                     mv.commit(cur, i, k)
                     if order is not None:
                         order.moved(cur, i, k)
+                        rlim = order.rev_limit(i, top)
         if not improved:
             break
     return cur
