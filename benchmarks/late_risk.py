@@ -20,7 +20,10 @@ models, the settings' defaults) with the evaluation observer on every zone engin
   set by a refresh) but never answered (never among the orders a refresh returned
   to the risk response), e.g. a flag raised during the vehicle's trigger cooldown
   and never raised again; ``flags`` / ``answered`` / ``queued``: orders flagged,
-  answered, and flags queued during a cooldown (``risk_flags_queued``).
+  answered, and flags queued during a cooldown (``risk_flags_queued``); ``rearmed``:
+  answered flags cleared when their risk fell halfway to ``late_risk_off``
+  (``risk_flags_rearmed``); ``still``: stops alerted as still at risk a cooldown
+  after their answer (``risk_flags_still_at_risk``, operators/zone/forecasting.py).
 
 Prints one line per seed and mean (sd) per scenario; ``--json`` writes every figure.
 Usage::
@@ -137,7 +140,9 @@ def run_day(scenario: str, seed: int, seats: str = "learned", collect: Any = Non
          "flags": len(flagged), "answered": len(answered & flagged),
          "queued": int(stats.get("risk_flags_queued", 0)),
          "triggers_in_cooldown": int(stats.get("risk_triggers_in_cooldown", 0)),
-         "dropped": len(dropped)}
+         "dropped": len(dropped),
+         "rearmed": int(stats.get("risk_flags_rearmed", 0)),
+         "still_at_risk": int(stats.get("risk_flags_still_at_risk", 0))}
     for m in ("30", "60"):
         g = marks[m]
         r[f"auc{m}"] = _num(roc_auc(g["p"], g["y"]))
@@ -163,7 +168,7 @@ def line(r: dict) -> str:
             f"(slack {_f(r['slack_auc60'])})  alerts P {_f(r['precision'], 2)} R "
             f"{_f(r['recall'], 2)} lead {_f(r['median_lead_min'], 1)} min  late "
             f"{r['late']}/{r['deliveries']}  dropped {r['dropped']} (flags {r['flags']}, "
-            f"queued {r['queued']})")
+            f"queued {r['queued']}, rearmed {r.get('rearmed', 0)}, still {r.get('still_at_risk', 0)})")
 
 
 def main(argv: list[str] | None = None) -> int:
