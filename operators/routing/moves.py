@@ -71,11 +71,12 @@ class RouteMoves:
         self.mrel = u * (16 * n + 96)
         self.mt = 4 * HARD * u * k2
         self.bounded = ev.late_c >= 0 and ev.h_c >= 2 * self.mt
-        # Without pickups the start load is the sum of all sizes: when even its bound
-        # is within capacity the start penalty is 0 in any order.
+        # Every load along any order of these stops (the start load plus the pickups
+        # so far less the deliveries) is at most the sum of all sizes: when even that
+        # bound is within capacity no capacity penalty arises anywhere, in any order,
+        # and the loads need not be tracked (with pickups or not).
         tot = [sum(abs(x[8][di]) for x in items) for di in range(len(ev.dims))]
-        self.safe_start = not self.track and all(
-            tot[di] * (1 + 1e-9) < ev.capv[di] for di in range(len(tot)))
+        self.safe_start = all(tot[di] * (1 + 1e-9) < ev.capv[di] for di in range(len(tot)))
         # Whole sizes summing below 2**53 add up exactly in any order: the start state
         # is then the same for every order of the same stops.
         self.exact_start = all(float(y).is_integer() for x in items for y in x[8]) and all(
@@ -356,7 +357,8 @@ class RouteMoves:
         nl = len(load)
         cd = CD[lo - 1] if lo > 0 else 0.0
         pw, lx, ln, cw = PW[lo], LX[lo], LN[lo], CW[lo]
-        sT, sN, sQ, sL, sX, sA, sTA, sCD, sPW, sLX, sLN, sCW = ([] for _ in range(12))
+        rec: list[tuple] = []   # per walked position: the figures retrace records
+        add = rec.append
         qf, end_h = self.qf, self.end * h_c
         self.walked = None
         i = lo
@@ -364,30 +366,21 @@ class RouteMoves:
             if i > hi and node == Ns[i]:
                 ti = Ts[i]
                 if t == ti:   # rejoined: the rest costs what the current route's does
-                    self.walked = (lo, hi, i, (t, node, q, load), (
-                        sT, sN, sQ, sL, sX, sA, sTA, sCD, sPW, sLX, sLN, sCW))
+                    self.walked = (lo, hi, i, (t, node, q, load), rec)
                     return q + (qf - Qs[i]) + end_h + h0
                 if t > ti and q + (qf - Qs[i]) + end_h + h0 >= bound:
                     return INF
-            sT.append(t)
-            sN.append(node)
-            sQ.append(q)
-            sL.append(load)
+            t0, node0, q0, load0 = t, node, q, load
             _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = x
             tr, dd = T[node][nxt], D[node][nxt]
             a = t + tr
             q += dd * km_c
-            sX.append(nxt)
-            sA.append(a)
-            sTA.append(tr)
             cd += dd
-            sCD.append(cd)
             if a > w0:
                 s = a
             else:
                 s = w0
                 cw += w0 - a
-            sCW.append(cw)
             if s > w1:
                 lx += s - w1
                 ln += 1
@@ -397,21 +390,18 @@ class RouteMoves:
                 else:
                     q += (s - w1) * HARD
                     pw += (s - w1) * HARD
-            sPW.append(pw)
-            sLX.append(lx)
-            sLN.append(ln)
             if nl:
                 load = tuple(map(_add, load, sq))
                 if any(map(_gt, load, capt)):
                     for di in range(nl):
                         if load[di] > capv[di] + 1e-9:
                             q += (load[di] - capv[di]) * HARD
+            add((t0, node0, q0, load0, nxt, a, tr, cd, pw, lx, ln, cw))
             t, node = s + svc, nxt
             if q + t * h_c + h0 >= bound:
                 return INF
             i += 1
-        self.walked = (lo, hi, i, (t, node, q, load), (
-            sT, sN, sQ, sL, sX, sA, sTA, sCD, sPW, sLX, sLN, sCW))
+        self.walked = (lo, hi, i, (t, node, q, load), rec)
         end, q = self._finish(t, node, q)
         return q + end * h_c + h0
 
@@ -425,10 +415,11 @@ class RouteMoves:
             return
         _lo, _hi, j, state, rec = w
         self._truncate(lo)
-        X, A, TA, CD, PW, LX, LN, CW, _NW, _AR, _AE = self.arrays
-        for dst, src in zip((self.Ts, self.Ns, self.Qs, self.Ls, X, A, TA, CD, PW, LX, LN, CW),
-                            rec):
-            dst.extend(src)
+        if rec:
+            X, A, TA, CD, PW, LX, LN, CW, _NW, _AR, _AE = self.arrays
+            for dst, col in zip((self.Ts, self.Ns, self.Qs, self.Ls, X, A, TA, CD, PW, LX,
+                                 LN, CW), zip(*rec)):
+                dst.extend(col)
         self._forward(items, j, state)
         self._backward(items, lo, hi)
 
@@ -519,7 +510,7 @@ class InsertionCost:
     service times of the route and of the new arcs are non-negative (checked; else the
     walk is never cut)."""
 
-    __slots__ = ("ev", "stops", "n", "rd", "S", "ok", "on")
+    __slots__ = ("ev", "stops", "n", "rd", "S", "ok", "on", "tot")
 
     def __init__(self, ev: "RouteEval", stops: list):
         self.ev = ev
@@ -578,6 +569,15 @@ class InsertionCost:
             ok = False
         self.rd, self.S, self.ok = rd, S, ok
         self.on = {s[0] for s in stops}
+        self.tot = [sum(abs(x[6][di]) for x in data) for di in range(nd)]
+
+    def _safe(self, q: tuple, times: int) -> bool:
+        """No load of the route with a job of sizes ``q`` at ``times`` stops can exceed
+        the capacity, in any order (the sum of all sizes is within it): the loads of
+        the walk can be left out, no capacity penalty arises."""
+        capv, tot = self.ev.capv, self.tot
+        return all((tot[di] + times * abs(q[di])) * (1 + 1e-9) < capv[di]
+                   for di in range(len(capv)))
 
     def _node(self, i: int) -> int:
         """Node of the route's position ``i`` (n: the end point)."""
@@ -605,7 +605,10 @@ class InsertionCost:
                         (Q[0], self._node(m))]
             if not (self.ok and sp[3] >= 0 and sd[3] >= 0 and self._arcs_ok(arcs)):
                 ge = gt = INF
-        return self._walk(self.S[k], [P] + rd[k:m] + [Q] + rd[m:], self.n + 2, ge, gt)
+        state = self.S[k]
+        if self._safe(sp[6], 2):
+            state = state[:5] + ((),)
+        return self._walk(state, [P] + rd[k:m] + [Q] + rd[m:], self.n + 2, ge, gt)
 
     def single(self, jid: str, k: int, ge: float = INF, gt: float = INF) -> float:
         """Cost with delivery-only job ``jid`` before position ``k`` (walked from the
@@ -647,6 +650,7 @@ class InsertionCost:
         nstop = nc * ev.stop_c
         cut = ge < INF or gt < INF
         t, node, dist, late, hard, load = state
+        nd = len(load)   # 0: the loads are left out (InsertionCost._safe)
         load = list(load)
         for nxt, w0, w1, svc, pv, sq in items:
             if pv:

@@ -297,3 +297,43 @@ def test_redispatch_equals_the_reference_search(seed, monkeypatch):
         [(m.job_id, m.to_vehicle, m.gain.hex(), m.src_after, m.dst_after) for m in ref.moves]
     assert fast.gain.hex() == ref.gain.hex()
     assert fast.alternatives == ref.alternatives
+
+
+def test_insertion_with_capacity_excess_equals_full_enumeration():
+    """Loads that reach the capacity (tracked) and routes far below it (loads left
+    out): the insertion costs and answers are the plain ones."""
+    tracked = left_out = 0
+    for seed in range(10):
+        rng = random.Random(seed)
+        T = [[abs(i - j) * 60 + (7 * i + 3 * j) % 11 for j in range(30)] for i in range(30)]
+        cap = {"weight_kg": rng.choice([5.0, 12.5, 400.0]), "count": rng.choice([6.0, 100.0])}
+        v = VehicleSpec("v", 0, 0, start_time=0.0, shift_end=20000.0, capacity=cap,
+                        cost_per_km=0.35, cost_per_hour=28.0)
+        jobs = []
+        for k in range(14):
+            w0 = rng.uniform(0, 1500)
+            jobs.append(Job(f"j{k}", 1 + k, window=(w0, w0 + 900.0), service=60.0,
+                            size={"weight_kg": round(rng.uniform(0.1, 3.3), 3)},
+                            pickup=15 + k if rng.random() < 0.5 else None, pickup_window=(0.0, 4000.0)))
+        p = Problem(time=T, dist=T, vehicles=[v], jobs=jobs, lateness_cost_per_unit=0.05, objective="cost")
+        stops = []
+        for j in jobs[:11]:
+            if j.pickup is not None:
+                stops.append((j.id, PICKUP))
+            stops.append((j.id, "delivery"))
+        ev = ls.RouteEval(p, "v")
+        ic = InsertionCost(ev, stops)
+        for j in jobs[11:]:
+            if j.pickup is not None:
+                if ic._safe(ev.stop(j.id, PICKUP)[6], 2):
+                    left_out += 1
+                else:
+                    tracked += 1
+            for at, cand in _candidates(stops, j):
+                got = (ic.pair if len(at) == 2 else ic.single)(j.id, *at)
+                assert got.hex() == ev.cost(cand).hex()
+            got = ls.best_insertion(p, "v", stops, j.id)
+            ref = ref_best_insertion(p, "v", stops, j.id)
+            assert got[0] == ref[0]
+            assert got[1].hex() == ref[1].hex()
+    assert tracked and left_out
