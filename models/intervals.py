@@ -26,7 +26,8 @@ widen, and vice versa.  That is what makes coverage hold over time (by hour), no
 just on average.  A window's level is adapted only once the window *answers* that
 level: the misses of a window too young to answer (judged on an interval nobody
 published, extrapolated from a handful of scores) used to drive its 95 % level
-below zero before it answered, and it then covered 97-98 % all day.  Everything is learned in event order from labels only: no clock,
+below zero before it answered, and it then covered 97-98 % all day.  A cell
+starts answering at the miss levels its coarse bucket has adapted to so far.  Everything is learned in event order from labels only: no clock,
 no randomness.
 
 The lower bound is never before the moment of prediction (an arrival cannot
@@ -266,9 +267,14 @@ class ConformalIntervals(LearnedSeat):
         self.width_sum[1] += hi95 - lo95
         score = r / self.scale(h)
         self.watch.update(abs(score), {"zone": x.get("zone")})
-        self.buckets[horizon_bucket(h)].learn(score, self.gamma, self.min_n)
-        self.cells[cell_of(h, int(x.get("stops_ahead") or 0))].learn(score, self.gamma,
-                                                                      self.min_cell)
+        bucket = self.buckets[horizon_bucket(h)]
+        bucket.learn(score, self.gamma, self.min_n)
+        cell = self.cells[cell_of(h, int(x.get("stops_ahead") or 0))]
+        if len(cell.scores) == self.min_cell - 1:
+            # the cell answers from its next label on: it starts at the miss levels its
+            # bucket has adapted to so far (this zone's coverage), not at nominal
+            cell.alpha = list(bucket.alpha)
+        cell.learn(score, self.gamma, self.min_cell)
         self.n_learned += 1
 
     def metrics(self) -> dict:

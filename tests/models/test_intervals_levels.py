@@ -82,3 +82,20 @@ def test_an_unknown_snapshot_version_starts_cold() -> None:
     iv.version = "interval-aci-1"
     got = ConformalIntervals.restore(iv.snapshot())
     assert got.version == VERSION and got.n_learned == 0
+
+
+def test_a_cell_starts_answering_at_its_buckets_adapted_levels() -> None:
+    iv = ConformalIntervals()
+    rng = random.Random(9)
+    x_other = {"horizon_s": 1500.0, "stops_ahead": 0}     # same coarse bucket, other cell
+    for _ in range(200):                                  # the bucket adapts on these labels
+        iv.update(x_other, rng.gauss(0.0, 60.0) + (3000.0 if rng.random() < 0.2 else 0.0))
+    b = iv.buckets[horizon_bucket(1500.0)]
+    assert b.alpha != list(MISS)
+    x = {"horizon_s": 1500.0, "stops_ahead": 5}
+    c = iv.cells[cell_of(1500.0, 5)]
+    for _ in range(iv.min_cell - 1):
+        iv.update(x, rng.gauss(0.0, 60.0))
+    assert c.alpha == list(MISS)                          # not answering yet: untouched
+    iv.update(x, rng.gauss(0.0, 60.0))                    # the 40th label: it answers next
+    assert c.alpha == b.alpha and c.alpha is not b.alpha
