@@ -43,6 +43,8 @@ def reference_refresh(fc: Forecasting, v: Vehicle, now: float, triggers: list[st
     tp = th = now
     etas = []
     at_risk: list[str] = []
+    stuck: list[str] = []   # answered flags still at risk (the re-arm of 2026-11-29)
+    again = now - v.last_trigger_ts >= s.trigger_cooldown_s
     hour = (now % 86400) / 3600.0
     for i, (oid, kind) in enumerate(route):
         o = st.orders[oid]
@@ -78,7 +80,7 @@ def reference_refresh(fc: Forecasting, v: Vehicle, now: float, triggers: list[st
                                 "p_late": p_late, "lo80": lo80, "hi80": hi80,
                                 "lo95": lo95, "hi95": hi95, "eta_p": arrive_p,
                                 "eta_h": arrive_h})
-            fc.flag(o, p_late, at_risk)   # the flag and its queue: shared, not cached
+            fc.flag(o, p_late, at_risk, again, stuck)   # the flag, its queue: shared
             if horizon < 3600 and not o.fail_alerted:
                 p_fail = seats.failure_risk.predict_proba(xr)
                 if p_fail >= s.failure_risk_on:
@@ -92,6 +94,8 @@ def reference_refresh(fc: Forecasting, v: Vehicle, now: float, triggers: list[st
         fc.maybe_publish_eta(v, o, now, arrive, (lo80, hi80, lo95, hi95), i, p_late, out,
                              triggers)
     v.etas = etas
+    if stuck:
+        fc.still_at_risk(v, stuck, now, triggers, out)
     return fc.release(v, now, at_risk)
 
 
