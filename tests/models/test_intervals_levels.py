@@ -39,25 +39,27 @@ def test_the_80_interval_comes_from_data_before_the_95_one() -> None:
     assert hi95 == max(prior[3], hi80 / s) * s             # not yet a 95 % rank: the prior
 
 
-def test_near_intervals_keep_nominal_coverage_from_a_cold_start() -> None:
-    """A cold seat on a stationary stream of near predictions (5-30 minutes, 0-5 stops
-    ahead, 3 % of arrivals an hour late): once warm, coverage is nominal, not the
-    97-98 % at 95 % that the misses of young cells used to lock in."""
-    rng = random.Random(7)
-    iv = ConformalIntervals()
+def test_a_cold_day_of_predictions_keeps_nominal_coverage() -> None:
+    """Cold seats on day-sized stationary streams (1,500 predictions 5-60 minutes ahead,
+    0-5 stops ahead, 3 % of arrivals an hour late; eight days): after the first 500,
+    coverage is nominal, not the 96-97 % at 95 % that the misses of young cells used
+    to lock in (``interval-aci-3``: 80.3 / 96.7 %)."""
     hits80, hits95 = [], []
-    for i in range(9000):
-        h = rng.uniform(300.0, 1800.0)
-        x = {"horizon_s": h, "stops_ahead": rng.randrange(6)}
-        lo80, hi80, lo95, hi95 = iv.interval(x)
-        r = _late_mixture(rng, h)
-        if i >= 3000:
-            hits80.append(lo80 <= r <= hi80)
-            hits95.append(lo95 <= r <= hi95)
-        iv.update(x, r)
+    for seed in range(8):
+        rng = random.Random(seed)
+        iv = ConformalIntervals()
+        for i in range(1500):
+            h = rng.uniform(300.0, 3600.0)
+            x = {"horizon_s": h, "stops_ahead": rng.randrange(6)}
+            lo80, hi80, lo95, hi95 = iv.interval(x)
+            r = _late_mixture(rng, h)
+            if i >= 500:
+                hits80.append(lo80 <= r <= hi80)
+                hits95.append(lo95 <= r <= hi95)
+            iv.update(x, r)
     c80, c95 = sum(hits80) / len(hits80), sum(hits95) / len(hits95)
-    assert abs(c80 - 0.80) < 0.02, c80
-    assert abs(c95 - 0.95) < 0.01, c95
+    assert abs(c80 - 0.80) < 0.015, c80
+    assert abs(c95 - 0.95) < 0.008, c95
 
 
 def test_an_aci3_snapshot_restores_with_its_scores_and_fresh_levels() -> None:
