@@ -35,6 +35,11 @@ Usage::
     .venv/bin/python benchmarks/intervals.py --seeds 5,6,7,8,9 --keep /tmp/andorra-iv
     .venv/bin/python benchmarks/intervals.py --seeds 5,6,7,8,9 --frozen-s 0 --decompose
     .venv/bin/python benchmarks/intervals.py --scenario small --seeds 5,6
+    .venv/bin/python benchmarks/intervals.py --frozen-s 1800 --frozen-stops 1 --warm-from 1
+
+``--warm-from SEED`` measures a deployment's second day: a cold day of SEED is
+recorded and replayed first, and every scored day starts from the seats it learned
+(all four: ETA, intervals and risks), in the closed loop and in the replay.
 """
 
 from __future__ import annotations
@@ -224,14 +229,21 @@ def interval_card(rows: list[dict], min_n: int) -> dict:
 
 
 def day(path: str, seed: int, es: EngineSettings, min_n: int, decomp: bool,
-        scenario: str = "andorra") -> dict:
-    """Simulate (unless ``path`` holds the day) and score one seed."""
+        scenario: str = "andorra", models_dir: str | None = None) -> dict:
+    """Simulate (unless ``path`` holds the day) and score one seed; with ``models_dir``
+    the engine starts both the closed loop and the replay from those seats."""
     if not os.path.isfile(os.path.join(path, "manifest.json")):
-        record(scenario, path, seed=seed, settings=es, progress=False)
+        eng = None
+        if models_dir:
+            from fleetstream.engine import LocalEngine
+            from fleetstream.wiring import build_zone_engine
+            eng = LocalEngine(es, zone_factory=lambda z: build_zone_engine(z, es, models_dir=models_dir))
+        record(scenario, path, seed=seed, settings=es, progress=False, engine=eng)
     check_replay(path)
     if decomp:
         _capture_plans()
-    col, engine, outputs, _secs, work, _n = run_engine(path, Settings(engine=es), progress=False)
+    col, engine, outputs, _secs, work, _n = run_engine(path, Settings(engine=es),
+                                                       models_dir=models_dir, progress=False)
     card, _raw = scorecard(path, col, outputs, {z: e.seats for z, e in engine.zones.items()},
                            work.rows(), min_bucket_n=min_n)
     with open(os.path.join(path, "manifest.json"), "rb") as f:
@@ -239,7 +251,7 @@ def day(path: str, seed: int, es: EngineSettings, min_n: int, decomp: bool,
     rows = interval_rows(path, col)
     out = {"card": card, "on_time": kpis["on_time_rate"], "km": kpis["km"],
            "eta_mae_s": card["eta"]["model"]["mae_s"], "iv_rows": rows,
-           "iv": interval_card(rows, min_n)}
+           "iv": interval_card(rows, min_n), "seats": {z: e.seats for z, e in engine.zones.items()}}
     if decomp:
         out["rows"] = decompose(path, col)
     return out
@@ -345,6 +357,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-n", type=int, default=100,
                     help="a bucket counts with at least this many predictions on a seed "
                          "(default: %(default)s)")
+    ap.add_argument("--warm-from", type=int, default=None, metavar="SEED",
+                    help="a deployment's second day: first record and replay a cold day of this "
+                         "seed, then start every scored day (closed loop and replay) from the "
+                         "seats it learned (default: every day starts cold)")
     ap.add_argument("--decompose", action="store_true",
                     help="also split the errors by what happened to the plan")
     ap.add_argument("--keep", default=None,
@@ -371,18 +387,30 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tag = f"f{es.plan_frozen_s:g}-k{es.plan_frozen_stops}"
     base = args.keep or tempfile.mkdtemp(prefix="intervals-")
+    models_dir = None
+    if args.warm_from is not None:
+        from fleetstream.models.store import export_seats
+        t = time.perf_counter()
+        wp = os.path.join(base, f"{args.scenario}-{args.warm_from}-{tag}")
+        warm = day(wp, args.warm_from, es, args.min_n, False, args.scenario)
+        models_dir = wp + "-seats"
+        export_seats(warm["seats"], models_dir, source=wp)
+        print(f"({time.perf_counter() - t:.0f} s) warm-up day: seed {args.warm_from}, seats in {models_dir}")
+        tag += f"-warm{args.warm_from}"
     res = {}
     for seed in seeds:
         t = time.perf_counter()
         res[seed] = day(os.path.join(base, f"{args.scenario}-{seed}-{tag}"), seed, es, args.min_n,
-                        args.decompose, args.scenario)
+                        args.decompose, args.scenario, models_dir)
         print(f"({time.perf_counter() - t:.0f} s)", end=" ")
         print_seed(seed, res[seed], args.min_n)
     rs = [res[s] for s in seeds]
     ivs = [r["iv"] for r in rs]
     cards = [r["card"] for r in rs]
     print(f"\n{len(seeds)} seeds ({', '.join(map(str, seeds))}), {args.scenario}, frozen horizon "
-          f"{es.plan_frozen_s:g} s / {es.plan_frozen_stops} stops, recordings in {base}")
+          f"{es.plan_frozen_s:g} s / {es.plan_frozen_stops} stops, "
+          + (f"seats warm from seed {args.warm_from}, " if models_dir else "cold seats, ")
+          + f"recordings in {base}")
     for lvl in ("80", "95"):
         print(f"coverage {lvl} %              " + _ms([c["cov" + lvl] * 100 for c in ivs]))
         print(f"worst gap {lvl} % (points)    " + _ms([c["gap" + lvl][0] for c in ivs]))
