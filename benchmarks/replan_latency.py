@@ -240,6 +240,9 @@ def show(r: dict) -> None:
           + (f" (sd {r['p95_sd']:.2f}; per seed {', '.join(f'{x:.1f}' for x in seeds)})"
              if seeds and len(seeds) > 1 else "")
           + (f"  cpu p50 {r['cpu_p50_ms']:.2f} p95 {r['cpu_p95_ms']:.2f}" if "cpu_p50_ms" in r else "")
+          + (f" (sd {r['cpu_p95_sd']:.2f}; per seed "
+             f"{', '.join(f'{x:.1f}' for x in r['cpu_p95_per_seed'])})"
+             if len(r.get("cpu_p95_per_seed", [])) > 1 else "")
           + (f"  {r['outcomes']}" if "outcomes" in r else ""), flush=True)
 
 

@@ -435,88 +435,14 @@ class RouteInsertionBound:
         p2, d2, end = _tail(mv, k, t, sd[0])
         return self._lb(k, 1, pen + p2, dist + d2, end)
 
-    def pairs(self, k: int, m0: int, m1: int, sp: tuple, sd: tuple) -> list[float]:
-        """Lower bounds with pickup ``sp`` at position ``k`` and delivery ``sd`` before
-        current stop m, for every m in [m0, m1] (m0 >= k): :meth:`single`'s terms, the
-        pickup's shift of the stops in between shared (one loop, no calls: the
-        insertion verb evaluates this for every pair of positions)."""
-        mv = self.mv
-        ev = mv.ev
-        T, D = ev.T, ev.D
-        X, A, _TA, CD, PW, LX, LN, CW, NW, AR, AE = mv.arrays
-        Ts, n, rate = mv.Ts, mv.n, mv.rate
-        soft, max_late, late_c, km_c, h_c = ev.soft, ev.max_late, ev.late_c, ev.km_c, ev.h_c
-        v = ev.v
-        shift_end, start_time, max_dur = v.shift_end, v.start_time, v.max_duration
-        mrel, m0_, mt = mv.mrel, mv.m0, mv.mt
-        base = mv.Qs[k] + self.base + (n + 2) * ev.stop_c
-        tp, pp, dp = _visit(ev, Ts[k], mv.Ns[k], sp)
-        P, Qn, qw0, qw1, qsvc = sp[0], sd[0], sd[1], sd[2], sd[3]
-        TQ, DQ = T[Qn], D[Qn]
-        if k < n:
-            y = X[k]
-            d = A[k] - (tp + T[P][y])   # the stops after the pickup: d earlier (< 0: later)
-            f = NW[k]
-            dpy = dp + D[P][y]
-        out = []
-        for m in range(m0, m1 + 1):
-            if m == k:
-                t, node, pen, dist = tp, P, pp, dp
-            else:
-                g = f if f < m else m
-                if d > 0:
-                    pen = rate * ((LX[g] - LX[k]) - d * (LN[g] - LN[k]))
-                    if pen < 0:
-                        pen = 0.0
-                    if f < m:
-                        pen += PW[m] - PW[g]
-                        t = Ts[m]
-                    else:
-                        t = Ts[m] - d
-                else:
-                    pen = (PW[m] - PW[k]) - d * rate * (LN[g] - LN[k])
-                    late = -d - (CW[m] - CW[k])
-                    t = Ts[m] + late if late > 0 else Ts[m]
-                pen += pp
-                dist = dpy + (CD[m - 1] - CD[k])
-                node = X[m - 1]
-            a = t + T[node][Qn]
-            dist += D[node][Qn]
-            s_ = a if a > qw0 else qw0
-            if s_ > qw1:
-                pen += (s_ - qw1) * (late_c if soft and s_ - qw1 <= max_late else HARD)
-            t = s_ + qsvc
-            if m < n:
-                y2 = X[m]
-                a = t + TQ[y2]
-                dist += DQ[y2] + (CD[n - 1] - CD[m]) + mv.dend
-                d2 = A[m] - a
-                f2 = NW[m]
-                if d2 > 0:
-                    p2 = rate * ((LX[f2] - LX[m]) - d2 * (LN[f2] - LN[m]))
-                    pen += (p2 if p2 > 0 else 0.0) + (PW[n] - PW[f2])
-                else:
-                    pen += (PW[n] - PW[m]) - d2 * rate * (LN[f2] - LN[m])
-                end = a + AR[m]
-                if AE[m] > end:
-                    end = AE[m]
-            else:
-                end = t + TQ[v.end]
-                dist += DQ[v.end]
-            if end > shift_end:
-                pen += (end - shift_end) * HARD
-            if max_dur is not None and end - start_time > max_dur:
-                pen += (end - start_time - max_dur) * HARD
-            lb = base + dist * km_c + pen + end * h_c
-            out.append(lb - (abs(lb) * mrel + m0_ + mt * abs(end)))
-        return out
-
     def all_pairs(self, window: int, sp: tuple, sd: tuple) -> list[float]:
-        """``pairs(k, k, min(n, k + window), sp, sd)`` for every pickup position k in
-        0..n, concatenated (the insertion verb's enumeration order): the same values,
-        from the same expressions, with the figures of each delivery position (the arc
-        into the delivery, the rest of the route after it) looked up once instead of
-        once per pickup position."""
+        """Lower bounds with pickup ``sp`` before position k and delivery ``sd`` before
+        position m, for every k in 0..n and m in k..min(n, k + window), in that order
+        (the insertion verb's enumeration): :meth:`single`'s terms, the pickup's shift
+        of the stops in between shared, the figures of each delivery position (the
+        arc into the delivery, the rest of the route after it) looked up once.  The
+        same values as the per-row definition (``ref_pairs`` in
+        ``tests/routing/test_local_search_exact.py``)."""
         mv = self.mv
         ev = mv.ev
         T, D = ev.T, ev.D

@@ -12,10 +12,9 @@ without a break or a driving limit); every cost is bit-identical to the plain wa
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from operator import add as _add
 from operator import gt as _gt
+from typing import TYPE_CHECKING
 
 from fleetstream.operators.routing.local_search import HARD, _Pairs
 from fleetstream.operators.routing.model import INF, PICKUP, Problem
@@ -234,7 +233,8 @@ class RouteMoves:
             self.ar_lo = 0
         # Rounding allowance of the bounds less its parts in |bound| and the bound's end.
         end = self.end
-        scale = (abs(self.qf) + abs(end * ev.h_c) + abs(self.h0) + abs(CD[-1] * ev.km_c if CD else 0.0)
+        cd = CD[-1] if CD else 0.0
+        scale = (abs(self.qf) + abs(end * ev.h_c) + abs(self.h0) + abs(cd * ev.km_c)
                  + abs(self.Qs[0]) + abs(PW[-1]) + 1.0)
         self.m0 = (self.mrel * scale + self.mt * (abs(end) + abs(v.start_time) + 1.0)
                    + 1e-9)
@@ -278,73 +278,14 @@ class RouteMoves:
         ev = self.ev
         return self.qf + (self.end - ev.v.start_time) * ev.h_c + self.n * ev.stop_c
 
-    def cost(self, mid: list[tuple], lo: int, hi: int, cur: list[tuple], bound: float) -> float:
+    def walk(self, mid: list[tuple], lo: int, hi: int, cur: list[tuple], bound: float) -> float:
         """Cost of ``cur[:lo] + mid + cur[hi:]``, or inf as soon as it provably reaches
         ``bound``: once past the change, a candidate at the same place no earlier than
-        the current route cannot beat the current suffix."""
-        ev = self.ev
-        T, D = ev.T, ev.D
-        km_c, h_c, late_c, soft, max_late, capv = (ev.km_c, ev.h_c, ev.late_c, ev.soft,
-                                                   ev.max_late, ev.capv)
-        Ts, Ns, Qs = self.Ts, self.Ns, self.Qs
-        h0 = self.h0
-        t, node, q = Ts[lo], Ns[lo], Qs[lo]
-        load = list(self.Ls[lo])
-        nl = len(load)
-        n = self.n
-        # The changed stops, then the current route's stop at hi (no rejoin before it).
-        for x in (mid + cur[hi:hi + 1]):
-            _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = x
-            a = t + T[node][nxt]
-            q += D[node][nxt] * km_c
-            s = a if a > w0 else w0
-            if s > w1:
-                if soft and s - w1 <= max_late:
-                    q += (s - w1) * late_c
-                else:
-                    q += (s - w1) * HARD
-            if nl:
-                for di in range(nl):
-                    load[di] += sq[di]
-                    if load[di] > capv[di] + 1e-9:
-                        q += (load[di] - capv[di]) * HARD
-            t, node = s + svc, nxt
-            if q + t * h_c + h0 >= bound:
-                return INF
-        if hi + 1 < n:
-            qf, end_h = self.qf, self.end * h_c
-            for i in range(hi + 1, n):
-                if node == Ns[i]:
-                    ti = Ts[i]
-                    if t == ti:
-                        return q + (qf - Qs[i]) + end_h + h0
-                    if t > ti and q + (qf - Qs[i]) + end_h + h0 >= bound:
-                        return INF
-                _j, _k, nxt, w0, w1, svc, _hp, _pre, _q, sq, _o = cur[i]
-                a = t + T[node][nxt]
-                q += D[node][nxt] * km_c
-                s = a if a > w0 else w0
-                if s > w1:
-                    if soft and s - w1 <= max_late:
-                        q += (s - w1) * late_c
-                    else:
-                        q += (s - w1) * HARD
-                if nl:
-                    for di in range(nl):
-                        load[di] += sq[di]
-                        if load[di] > capv[di] + 1e-9:
-                            q += (load[di] - capv[di]) * HARD
-                t, node = s + svc, nxt
-                if q + t * h_c + h0 >= bound:
-                    return INF
-        end, q = self._finish(t, node, q)
-        return q + end * h_c + h0
-
-
-    def walk(self, mid: list[tuple], lo: int, hi: int, cur: list[tuple], bound: float) -> float:
-        """:meth:`cost` (the same value: the same floating-point operations in the same
-        order, and the same cut-offs), recording the states it walks so that
-        :meth:`commit` of the move need not walk them again."""
+        the current route cannot beat the current suffix (the move cost of the plain
+        incremental walk, ``ref_cost`` in ``tests/routing/test_local_search_exact.py``:
+        the same floating-point operations in the same order, the same cut-offs).  The
+        states walked are recorded so that :meth:`commit` of the move need not walk
+        them again."""
         ev = self.ev
         T, D = ev.T, ev.D
         km_c, h_c, late_c, soft, max_late, capv = (ev.km_c, ev.h_c, ev.late_c, ev.soft,
@@ -515,7 +456,7 @@ class InsertionCost:
     def __init__(self, ev: "RouteEval", stops: list):
         self.ev = ev
         self.stops = stops
-        self.n = n = len(stops)
+        self.n = len(stops)
         v, T, D = ev.v, ev.T, ev.D
         capv = ev.capv
         nd = len(capv)
