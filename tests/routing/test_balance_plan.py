@@ -13,15 +13,18 @@ from engine_gen import CENTER, T0, dist, order, tt, vehicle
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.balance import PLAN_SLACK, balanced_plan, late_stops, split_caps
 from fleetstream.operators.routing.engine_adapter import RoutingConfig
+from fleetstream.operators.routing.solver import Budget
 from fleetstream.operators.routing.strategy import ORToolsStrategy, PyVRPStrategy
 from fleetstream.operators.state import ACTIVE, PENDING
 from fleetstream.operators.zone.engine import default_strategy
 
 # fairness cost 0: the cheapest plan puts every parcel on one van (a star around the depot)
-CHEAPEST = ORToolsStrategy(RoutingConfig(fairness_cost_per_stop=0.0))
+CHEAPEST = ORToolsStrategy(RoutingConfig(fairness_cost_per_stop=0.0,
+                                          plan_budget=Budget(solution_limit=60)))
+N = 20
 
 
-def _depot_day(seed: int = 1, n_cap: int = 4, n_3pl: int = 2, n: int = 30):
+def _depot_day(seed: int = 1, n_cap: int = 4, n_3pl: int = 2, n: int = N):
     """Captive and 3PL vans at the depot, ``n`` parcels with all-day windows."""
     rng = random.Random(seed)
     vans = ([vehicle(f"c{i}", rng, active=False) for i in range(n_cap)]
@@ -60,12 +63,12 @@ def test_the_balanced_plan_spreads_the_orders_and_keeps_the_split() -> None:
     vans, orders = _depot_day()
     base, _p = CHEAPEST.plan(vans, orders, {}, T0 - 1800, tt, dist)
     before = _loads(base, vans)
-    assert max(before.values()) == 30          # the cheapest plan: one van takes all
+    assert max(before.values()) == N           # the cheapest plan: one van takes all
     res, p = balanced_plan(CHEAPEST, vans, orders, {}, T0 - 1800, tt, dist, km_tolerance=1.0)
     after = _loads(res, vans)
     assert res.stats["plan_balance"]["kept"] == "balanced"
-    assert not res.unassigned and sum(after.values()) == 30
-    cap = math.ceil(PLAN_SLACK * 30 / 4)
+    assert not res.unassigned and sum(after.values()) == N
+    cap = math.ceil(PLAN_SLACK * N / 4)
     assert max(after[f"c{i}"] for i in range(4)) <= cap and min(after.values()) == 0
     assert after["t0"] == after["t1"] == 0     # the 3PL share stays the unbalanced plan's
     assert late_stops(p, res.routes) <= late_stops(p, base.routes)
@@ -110,7 +113,7 @@ def test_the_balanced_plan_is_deterministic() -> None:
 def test_the_engine_balances_its_plans_with_a_balance_weight() -> None:
     on = default_strategy(EngineSettings(balance_weight=60.0))
     off = default_strategy(EngineSettings(balance_weight=0.0))
-    vans, orders = _depot_day()
+    vans, orders = _depot_day(n=12)
     res, _p = on.plan(vans, orders, {}, T0 - 1800, tt, dist)
     assert "plan_balance" in res.stats
     res, _p = off.plan(vans, orders, {}, T0 - 1800, tt, dist)
