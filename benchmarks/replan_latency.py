@@ -27,7 +27,10 @@ leaves thousands of objects; their collection is not the verb's cost).
 
     python benchmarks/replan_latency.py [--repeat 30] [--seeds 1,2,3] [--quick]
         [--ops reroute,insert,redispatch,zone] [--sizes 3,8,16,32,50,64,127]
-        [--zone-vehicles 200] [--zone-sizes 30,50] [--out f.json]
+        [--zone-vehicles 200] [--zone-sizes 30,50] [--best-of 1] [--out f.json]
+
+On a loaded machine ``--best-of 3`` times each instance three times (rebuilt each
+time) and keeps the least: interference only adds time.
 
 Targets (issue #10): re-route of 50 stops p95 <= 50 ms; redispatch in a zone of 200
 vehicles p95 <= 50 ms.  Wall-clock figures on this machine; the engine itself never
@@ -120,6 +123,11 @@ CPU: list[float] = []
 """Process CPU time (ms) of each :func:`timed` call, in call order."""
 
 
+BEST_OF = 1
+"""Times each instance is built and timed (``--best-of``); the least wall and CPU time
+are kept (a shared machine's interference only adds time)."""
+
+
 def timed(fn, *args) -> tuple[float, object]:
     """Wall ms of ``fn(*args)`` (CPU ms appended to :data:`CPU`), after a full garbage
     collection: the garbage of building the instance is not charged to the call."""
@@ -132,6 +140,22 @@ def timed(fn, *args) -> tuple[float, object]:
     return w, r
 
 
+def timed_best(make) -> tuple[float, object, object]:
+    """:func:`timed` of the call ``make()`` builds (``(fn, args, ctx)``), built and timed
+    :data:`BEST_OF` times (the call may change its instance: each time a fresh build
+    of the same seeded instance): the least wall ms (the least CPU ms appended to
+    :data:`CPU`), the first result and context."""
+    best_w, best_c, first = float("inf"), float("inf"), None
+    for _ in range(BEST_OF):
+        fn, args, ctx = make()
+        w, r = timed(fn, *args)
+        best_w, best_c = min(best_w, w), min(best_c, CPU.pop())
+        if first is None:
+            first = (r, ctx)
+    CPU.append(best_c)
+    return best_w, first[0], first[1]
+
+
 def summary(name: str, n: int, ms: list[float], cpu: list[float] | None = None, **extra) -> dict:
     return {"op": name, "stops": n, "p50_ms": round(pct(ms, 0.5), 2), "p95_ms": round(pct(ms, 0.95), 2),
             **({"cpu_p50_ms": round(pct(cpu, 0.5), 2), "cpu_p95_ms": round(pct(cpu, 0.95), 2)} if cpu else {}),
@@ -142,13 +166,15 @@ def bench_reroute(eng, n: int, repeat: int, seed: int, ortools: bool) -> list[di
     strat = ORToolsStrategy()
     local, ort, c0 = [], [], len(CPU)
     for r in range(repeat):
-        rng = random.Random(seed * 1000 + r)
-        orders: dict = {}
-        v = loaded("v", rng, n, orders, on_demand_every=0)
-        for _ in range(max(1, n // 5)):  # perturb: what re-routing has to repair
-            i, j = rng.randrange(n), rng.randrange(n)
-            v.route[i], v.route[j] = v.route[j], v.route[i]
-        ms, res = timed(strat.reroute_result, v, orders, T0, eng.tt, eng.dist)
+        def make(r=r):
+            rng = random.Random(seed * 1000 + r)
+            orders: dict = {}
+            v = loaded("v", rng, n, orders, on_demand_every=0)
+            for _ in range(max(1, n // 5)):  # perturb: what re-routing has to repair
+                i, j = rng.randrange(n), rng.randrange(n)
+                v.route[i], v.route[j] = v.route[j], v.route[i]
+            return strat.reroute_result, (v, orders, T0, eng.tt, eng.dist), (v, orders)
+        ms, res, (v, orders) = timed_best(make)
         local.append(ms)
         if ortools and r < min(repeat, 10):
             built = build_problem([v], list(orders.values()), {v.id: v.route}, T0, eng.tt, eng.dist,
@@ -171,12 +197,14 @@ def zone(rng: random.Random, n_vehicles: int, n: int) -> tuple[list, dict]:
 def bench_insert(eng, n: int, repeat: int, seed: int) -> dict:
     strat, ms, c0 = InsertionStrategy(), [], len(CPU)
     for r in range(repeat):
-        rng = random.Random(seed * 7919 + r)
-        vs, orders = zone(rng, 8, n)
-        o = order("new", rng, "on_demand", rng.randrange(n + 1), n)
-        o.status = "pending"
-        orders[o.id] = o
-        ms.append(timed(strat.insert, o, vs, orders, T0, eng.tt, eng.dist)[0])
+        def make(r=r):
+            rng = random.Random(seed * 7919 + r)
+            vs, orders = zone(rng, 8, n)
+            o = order("new", rng, "on_demand", rng.randrange(n + 1), n)
+            o.status = "pending"
+            orders[o.id] = o
+            return strat.insert, (o, vs, orders, T0, eng.tt, eng.dist), None
+        ms.append(timed_best(make)[0])
     return summary("insert_8_vehicles", n, ms, CPU[c0:])
 
 
@@ -185,16 +213,18 @@ def bench_zone(n: int, repeat: int, seed: int, n_vehicles: int) -> dict:
     from fleetstream.operators.zone.engine import ZoneEngine as Engine
     ms, actions, c0 = [], {}, len(CPU)
     for r in range(repeat):
-        rng = random.Random(seed * 15485863 + r)
-        eng = Engine("Z1", EngineSettings(solver_workers=0))
-        vs, orders = zone(rng, n_vehicles, n)
-        for v in vs:
-            eng.state.vehicles[v.id] = v
-        eng.state.orders.update(orders)
-        src = vs[0]
-        risky = next(oid for oid, k in src.route if k == PICKUP)
-        orders[risky].window_end = T0 + 1200  # at risk
-        t, (moved, _note) = timed(eng.response.redispatch, src, [risky], T0, [], [])
+        def make(r=r):
+            rng = random.Random(seed * 15485863 + r)
+            eng = Engine("Z1", EngineSettings(solver_workers=0))
+            vs, orders = zone(rng, n_vehicles, n)
+            for v in vs:
+                eng.state.vehicles[v.id] = v
+            eng.state.orders.update(orders)
+            src = vs[0]
+            risky = next(oid for oid, k in src.route if k == PICKUP)
+            orders[risky].window_end = T0 + 1200  # at risk
+            return eng.response.redispatch, (src, [risky], T0, [], []), None
+        t, (moved, _note), _ctx = timed_best(make)
         ms.append(t)
         key = "move" if moved else "kept_or_none"
         actions[key] = actions.get(key, 0) + 1
@@ -204,13 +234,15 @@ def bench_zone(n: int, repeat: int, seed: int, n_vehicles: int) -> dict:
 def bench_redispatch(eng, n: int, repeat: int, seed: int, n_vehicles: int = 9) -> dict:
     strat, ms, actions, c0 = ORToolsStrategy(), [], {}, len(CPU)
     for r in range(repeat):
-        rng = random.Random(seed * 104729 + r)
-        vs, orders = zone(rng, n_vehicles, n)
-        src = vs[0]
-        risky = next(oid for oid, k in src.route if k == PICKUP)
-        orders[risky].window_end = T0 + 1200  # at risk
-        cands = sorted(vs[1:], key=lambda w: (eng.dist(src.pos, w.pos), w.id))[:8]
-        t, res = timed(strat.redispatch, src, [risky], cands, orders, T0, eng.tt, eng.dist)
+        def make(r=r):
+            rng = random.Random(seed * 104729 + r)
+            vs, orders = zone(rng, n_vehicles, n)
+            src = vs[0]
+            risky = next(oid for oid, k in src.route if k == PICKUP)
+            orders[risky].window_end = T0 + 1200  # at risk
+            cands = sorted(vs[1:], key=lambda w: (eng.dist(src.pos, w.pos), w.id))[:8]
+            return strat.redispatch, (src, [risky], cands, orders, T0, eng.tt, eng.dist), None
+        t, res, _ctx = timed_best(make)
         ms.append(t)
         actions[res.action] = actions.get(res.action, 0) + 1
     return summary("redispatch_8_candidates", n, ms, CPU[c0:], outcomes=actions)
@@ -273,12 +305,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--zone-vehicles", type=int, default=200, help="vehicles in the zone of 'zone' (default 200)")
     ap.add_argument("--zone-sizes", type=ints, default=[30, 50],
                     help="stops per vehicle in the zone of 'zone' (default 30,50)")
+    ap.add_argument("--best-of", type=int, default=1,
+                    help="build and time each instance this many times and keep the least "
+                         "wall and CPU time (a shared machine only adds time; default 1)")
     ap.add_argument("--out", default="", help="write the rows as JSON")
     a = ap.parse_args(argv)
     ops = [o.strip() for o in a.ops.split(",") if o.strip()]
     bad = [o for o in ops if o not in OPS]
-    if bad or a.repeat < 1 or a.zone_vehicles < 2:
-        ap.error(f"unknown --ops {bad}" if bad else "--repeat must be >= 1 and --zone-vehicles >= 2")
+    if bad or a.repeat < 1 or a.zone_vehicles < 2 or a.best_of < 1:
+        ap.error(f"unknown --ops {bad}" if bad else
+                 "--repeat and --best-of must be >= 1 and --zone-vehicles >= 2")
+    global BEST_OF
+    BEST_OF = a.best_of
     seeds = [a.seed] if a.seed is not None else a.seeds
     eng = ZoneEngine("Z1", EngineSettings())
     sizes = a.sizes or ([3, 16, 50] if a.quick else [3, 8, 16, 32, 50, 64, 127])
