@@ -54,9 +54,6 @@ MIN_MEAN_ORDERS = 1.0
 MIN_MEAN_WORK_S = 600.0
 SHIFT_ROUND_S = 1800.0
 _LOADED = (ASSIGNED, ONBOARD, DELIVERED, FAILED)
-INSERT_KM_SLACK = 1.0
-"""Insertion with a balance weight: the balance term chooses among the insertions that
-add at most this many km more than the cheapest detour alone (``InsertionStrategy.insert``)."""
 PLAN_SLACK = 1.1
 """A depot vehicle is planned at most 10 % above its peer group's mean share."""
 PLAN_KM_TOLERANCE = 0.03

@@ -422,44 +422,19 @@ class InsertionStrategy:
                timings: dict[str, Timing] | None = None,
                balance: Any = None) -> tuple[Insertion | None, Rejection]:
         """Cheapest feasible insertion among ``candidates``; ``balance``: the zone's
-        :class:`operators.balance.Balance` for this sweep (None: detour cost only).
-
-        With a balance weight the choice is the cheapest detour + balance term among
-        the insertions that add at most ``operators.balance.INSERT_KM_SLACK`` km more
-        than the cheapest detour alone: the balance picks among nearby drivers, it never
-        sends one across the zone (docs/routing.md, "Workload balance")."""
+        :class:`operators.balance.Balance` for this sweep (None: detour cost only)."""
         rej = Rejection()
         best: Insertion | None = None
-        weighted = balance is not None and getattr(balance, "weight", 0.0) > 0
-        plain: list[tuple[Insertion, Vehicle]] = []
         for v in candidates:
             ins, why = best_insertion(o, v, orders, now, tt, dist,
                                       timings.get(v.id) if timings else None,
-                                      balance=None if weighted else balance)
+                                      balance=balance)
             if ins is None:
                 rej.add(why, v.id)
                 continue
-            if weighted:
-                plain.append((ins, v))
-                ins = with_balance(ins, v, balance)
             rej.costed.append(ins)
-            if not weighted and (best is None or ins.cost < best.cost):
+            if best is None or ins.cost < best.cost:
                 best = ins
-        if weighted and plain:
-            # A candidate beyond the km slack is ruled out (constraint ``cost``: its
-            # detour is too long for the balance to pay), so the chosen insertion is
-            # still the cheapest of those listed as feasible.
-            from fleetstream.operators.balance import INSERT_KM_SLACK
-            base = min(plain, key=lambda t: t[0].cost)[0]   # first of equals: candidate order
-            limit = base.added_km + INSERT_KM_SLACK + 1e-9
-            priced_all, rej.costed = rej.costed, []
-            for (ins, v), priced in zip(plain, priced_all):
-                if ins.added_km > limit:
-                    rej.add("cost", v.id)
-                    continue
-                rej.costed.append(priced)
-                if best is None or priced.cost < best.cost:
-                    best = priced
         return best, rej
 
     def plan(self, vehicles: list[Vehicle], orders: list[Order], current: dict[str, list],
