@@ -75,16 +75,30 @@ class Response:
         seq, method = reroute_sequence(v, st.orders, now, self.world.travel, strategy,
                                        self.settings.plan_time_factor,
                                        frozen_settings(self.settings))
+        rerouted = False
         if seq is not None:
             after = route_timing(v, seq, st.orders, v.pos, now, tt)
             if before.lateness_s - after.lateness_s > 0:
+                rerouted = True
                 at_risk = self.decide_reroute(v, at_risk, cur, seq, before, after, method, now,
                                               triggers, out)
                 if not at_risk:
                     return
         moved, note = self.redispatch(v, at_risk, now, triggers, out)
+        if not rerouted:
+            at_risk = self.late_by_plan(at_risk, cur, before)
         self.alert_remaining(v, [oid for oid in at_risk if oid not in moved], note, now,
                              triggers, out)
+
+    def late_by_plan(self, at_risk: list[str], cur: list, before: Timing) -> list[str]:
+        """The at-risk orders the current plan also times late (what an alert and a
+        customer message are for, when no re-route changed the plan): a stop only the
+        risk model calls late is left unalerted and counted (``risk_alerts_plan_on_time``);
+        the flag stays, so a later rise is answered again (docs/models.md, late risk)."""
+        late = [oid for oid in at_risk if still_late(cur, oid, before)]
+        if len(late) < len(at_risk):
+            self.state.count("risk_alerts_plan_on_time", len(at_risk) - len(late))
+        return late
 
     def decide_reroute(self, v: Vehicle, at_risk: list[str], cur: list, seq: list,
                        before: Timing, after: Timing, method: str, now: float,
@@ -275,6 +289,9 @@ class Response:
             moved, note = self.decide_redispatch(v, r, now, triggers, out)
         elif note == NO_CANDIDATE:
             st.count("redispatch_no_candidate")
+        if not rerouted:
+            at_risk = self.late_by_plan(at_risk, cur,
+                                        route_timing(v, cur, st.orders, v.pos, now, tt))
         self.alert_remaining(v, [oid for oid in at_risk if oid not in moved], note, now,
                              triggers, out)
 

@@ -60,3 +60,28 @@ def test_what_cannot_be_fixed_is_alerted_and_the_customer_told() -> None:
     assert alert["kind"] == "late_risk" and alert["details"]["etas"] == {"o1": T0 + 3000.0}
     assert (note["kind"], note["order_id"], note["eta"]) == ("window_at_risk", "o1", T0 + 3000.0)
     assert eng.stats["risk_triggers"] == 1
+
+
+def test_a_stop_only_the_risk_model_calls_late_is_not_alerted() -> None:
+    """No re-route changed the plan and the plan times the stop inside its window: the
+    risk alone does not alert the operation or message the customer (alert precision);
+    a stop the plan also times late is alerted (above)."""
+    f = Feed()
+    v = vehicle(f, "v1", active=True)
+    fine = order(f, "o1", pt(0.01, 0.0), T0, T0 + 4 * 3600)
+    put_on(v, [fine])
+    fine.status = "onboard"                     # on board: cannot move
+    v.onboard, v.etas = ["o1"], [T0 + 600.0]
+    eng = engine([v], [fine])
+    out: list = []
+    eng.response.handle_risk(v, ["o1"], T0, ["e1"], out)
+    assert out == []
+    assert eng.stats["risk_alerts_plan_on_time"] == 1
+    late = order(f, "o2", pt(0.2, 0.2), T0, T0 + 600)
+    put_on(v, [fine, late])
+    late.status = "onboard"
+    v.onboard, v.etas = ["o1", "o2"], [T0 + 600.0, T0 + 3000.0]
+    eng2 = engine([v], [fine, late])
+    eng2.response.handle_risk(v, ["o1", "o2"], T0, ["e2"], out)
+    alerts = [r for t, r in out if t == "fs.alerts"]
+    assert [a["order_ids"] for a in alerts] == [["o2"]]
