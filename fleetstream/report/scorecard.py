@@ -116,6 +116,20 @@ def _worst_gap(blocks: dict[str, dict], key: str, nominal: float, min_n: int) ->
     }
 
 
+def attempt_of(truth_att: dict[str, list[dict]], order_id: str, arrival_ts: float) -> dict | None:
+    """The simulator's attempt of ``order_id`` that an arrival the engine saw at
+    ``arrival_ts`` belongs to: the one whose true arrival is nearest (a retried order has
+    one attempt per arrival; scoring the first attempt's predictions against the
+    retry's arrival, hours later, would count them as misses).
+
+    >>> att = {"o": [{"arrived_ts": 100.0}, {"arrived_ts": 9000.0}]}
+    >>> attempt_of(att, "o", 130.0), attempt_of(att, "o", 8990.0), attempt_of(att, "x", 1.0)
+    ({'arrived_ts': 100.0}, {'arrived_ts': 9000.0}, None)
+    """
+    tries = [t for t in truth_att.get(order_id, ()) if t.get("arrived_ts") is not None]
+    return min(tries, key=lambda t: abs(t["arrived_ts"] - arrival_ts)) if tries else None
+
+
 def scorecard(
     replay: str,
     col: Collector,
@@ -125,7 +139,11 @@ def scorecard(
     min_bucket_n: int = 100,
 ) -> tuple[dict, dict]:
     """Join the collected predictions with ``replay/truth``: (card, raw chart data)."""
-    truth_att = {a["order_id"]: a for a in _truth(replay, "attempts.jsonl.gz")}
+    # every attempt of an order: a retried order's first attempt is scored against its
+    # own arrival, not the retry's hours later
+    truth_att: dict[str, list[dict]] = {}
+    for a in _truth(replay, "attempts.jsonl.gz"):
+        truth_att.setdefault(a["order_id"], []).append(a)
     truth_ord = {o["order_id"]: o for o in _truth(replay, "orders.jsonl.gz")}
     stops: dict[str, list[float]] = {}
     who: dict[str, str] = {}
@@ -153,7 +171,7 @@ def scorecard(
     fail = {m: {"p": [], "y": []} for m in ("30", "60")}
     late_truth: dict[str, bool] = {}
     for a in col.arrivals:
-        t = truth_att.get(a["order_id"])
+        t = attempt_of(truth_att, a["order_id"], a["ts"])
         actual = t["arrived_ts"] if t else a["ts"]
         is_late = actual > a["window_end"]
         late_truth[a["order_id"]] = is_late
