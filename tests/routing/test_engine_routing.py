@@ -14,6 +14,7 @@ from fleetstream.sim.loop import Simulation
 from fleetstream.sim.world import Scenario
 from fleetstream.wiring import build_zone_engine
 from fleetstream.operators.routing import strategy as strategy_mod
+from fleetstream.operators.zone import engine as engine_mod
 from fleetstream.operators.routing.checker import check_plan
 
 
@@ -35,6 +36,15 @@ def auto_run(monkeypatch_module):
         return res, p
 
     monkeypatch_module.setattr(strategy_mod.ORToolsStrategy, "plan", spy)
+    # the default strategy balances its zone plans (balance_weight > 0): its own plan verb
+    balanced = engine_mod._PlanBalance.plan
+
+    def spy_balanced(self, *a, **k):
+        res, p = balanced(self, *a, **k)
+        plans.append((res, p))
+        return res, p
+
+    monkeypatch_module.setattr(engine_mod._PlanBalance, "plan", spy_balanced)
     sim = run(EngineSettings(solver_workers=0))  # solved in this process, where the spy is
     return sim, plans
 

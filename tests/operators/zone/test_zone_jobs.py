@@ -180,8 +180,10 @@ def test_a_reoptimization_of_a_route_changed_meanwhile_is_discarded() -> None:
 
 def test_the_settings_choose_the_plan_backend() -> None:
     from fleetstream.operators.routing.strategy import ORToolsStrategy, PyVRPStrategy
-    from fleetstream.operators.zone.engine import default_strategy
-    assert type(default_strategy(EngineSettings())) is ORToolsStrategy
+    from fleetstream.operators.zone.engine import BalancedORToolsStrategy, default_strategy
+    # the default balances its zone plans (balance_weight > 0); weight 0: the plain strategy
+    assert type(default_strategy(EngineSettings())) is BalancedORToolsStrategy
+    assert type(default_strategy(EngineSettings(balance_weight=0.0))) is ORToolsStrategy
     s = default_strategy(EngineSettings(routing_plan_backend="pyvrp", routing_plan_iterations=50))
     assert isinstance(s, PyVRPStrategy) and s.config.fairness_cost_per_stop == 0.0
     assert s.config.plan_budget.iterations == 50
