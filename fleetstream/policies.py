@@ -39,7 +39,7 @@ from fleetstream.contract.settings import EngineSettings, Settings
 from fleetstream.engine import LocalEngine
 from fleetstream.operators.routing.engine_adapter import RoutingConfig
 from fleetstream.operators.routing.strategy import ORToolsStrategy
-from fleetstream.operators.zone.engine import routing_config
+from fleetstream.operators.zone.engine import BalancedORToolsStrategy, routing_config
 from fleetstream.sim.loop import Simulation
 from fleetstream.sim.world import Scenario
 from fleetstream.wiring import build_zone_engine
@@ -122,9 +122,13 @@ def run_policy(
 
     routing = policy_routing(policy, es)
 
+    # the engine's own plan strategy (balanced zone plans when balance_weight > 0,
+    # operators/zone/engine.py default_strategy) with the policy's routing configuration
+    strategy_cls = BalancedORToolsStrategy if es.balance_weight > 0 else ORToolsStrategy
+
     def factory(zone: str):
         eng = build_zone_engine(zone, es, kind=models)
-        eng.strategy = ORToolsStrategy(routing)
+        eng.strategy = strategy_cls(routing)
         return eng
 
     sc = Scenario.preset(scenario, seed)
