@@ -383,7 +383,8 @@ def best_insertion(p: Problem, vid: str, stops: list[Stop], jid: str,
     each skipped when its bound cannot beat the best so far or the incumbent
     (:func:`_first_cheapest`)."""
     from fleetstream.operators.routing.bounds import InsertionBound, RouteInsertionBound, allowed
-    from fleetstream.operators.routing.moves import InsertionCost, RouteMoves
+    from fleetstream.operators.routing.insertion_cost import InsertionCost
+    from fleetstream.operators.routing.moves import RouteMoves
     ev = ev or RouteEval(p, vid)
     j = p._jobs[jid]
     n = len(stops)

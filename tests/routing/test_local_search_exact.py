@@ -1,7 +1,7 @@
 """The exact speed-ups of the redispatch search give what the plain definitions give,
 bit for bit (issue #10, redispatch in a zone of 200 vehicles):
 
-- ``moves.InsertionCost`` (an insertion costed from the route's recorded walk, cut off
+- ``insertion_cost.InsertionCost`` (an insertion costed from the route's recorded walk, cut off
   when it cannot win) equals ``RouteEval.cost`` of the built candidate;
 - ``best_insertion`` (bounds, an incumbent, cut walks) equals costing every candidate
   in order, also on engine-shaped routes and with negative arcs (no cut then);
@@ -24,7 +24,8 @@ from fleetstream.operators.routing import bounds, solver
 from fleetstream.operators.routing import local_search as ls
 from fleetstream.operators.routing.bounds import _visit
 from fleetstream.operators.routing.model import PICKUP, Job, Problem, VehicleSpec
-from fleetstream.operators.routing.moves import InsertionCost, RouteMoves
+from fleetstream.operators.routing.insertion_cost import InsertionCost
+from fleetstream.operators.routing.moves import RouteMoves
 from test_local_search_speed import instances, ref_best_insertion, ref_improve_route
 
 INF = float("inf")
