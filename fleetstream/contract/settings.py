@@ -76,7 +76,7 @@ class EngineSettings:
     """Deprecated, no longer read: replaced by ``balance_weight`` (kept so existing
     configuration files still load)."""
     # -- workload balance (docs/routing.md, "Workload balance") --
-    balance_weight: float = 60.0
+    balance_weight: float = 30.0
     """Weight of the workload-balance objective (operators/balance.py): the extra cost,
     in currency units, of one more order for a driver whose load (orders and working
     time) is twice the mean of its peers (same zone, fleet type and shift); a driver
