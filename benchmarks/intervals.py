@@ -37,6 +37,17 @@ Usage::
     .venv/bin/python benchmarks/intervals.py --scenario small --seeds 5,6
     .venv/bin/python benchmarks/intervals.py --frozen-s 1800 --frozen-stops 1 --warm-from 1
 
+``--dump DIR`` writes, per seed, every prediction the interval seat learnt from, in
+the order it learnt them (zone, prediction time, learning time, features, residual,
+the published interval); ``--offline DIR`` replays the interval seat of the code
+under test over those files, without the engine, in seconds, and scores it the same
+way (it reproduces the published intervals exactly when the seat is unchanged:
+printed as ``reproduced``).  That is how candidate interval models are compared on
+the same days (docs/models.md)::
+
+    .venv/bin/python benchmarks/intervals.py --frozen-s 1800 --frozen-stops 1 --keep K --dump D
+    .venv/bin/python benchmarks/intervals.py --frozen-s 1800 --frozen-stops 1 --offline D
+
 ``--warm-from SEED`` measures a deployment's second day: a cold day of SEED is
 recorded and replayed first, and every scored day starts from the seats it learned
 (all four: ETA, intervals and risks), in the closed loop and in the replay.
@@ -47,12 +58,15 @@ from __future__ import annotations
 import argparse
 import bisect
 import gzip
+import math
 import os
 import random
 import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from typing import Any
 
 import orjson
 
@@ -228,8 +242,54 @@ def interval_card(rows: list[dict], min_n: int) -> dict:
     return card
 
 
+def capture_labels(sink: list) -> Callable[[], None]:
+    """Analysis only: append to ``sink``, for every label the interval seat learns, the
+    prediction it labels (see ``--dump``); returns the function that removes the hook."""
+    from fleetstream.operators.zone import forecasting as F
+    orig = F.Forecasting.learn_arrival
+
+    def learn_arrival(self, o, ts, late):   # type: ignore[no-untyped-def]
+        for s in o.snaps:
+            sink.append({"zone": self.state.zone, "pred_ts": s["ts"], "learnt_ts": max(self.state.clock, ts),
+                         "xi": s["xi"], "residual_s": ts - s["eta"],
+                         "published": [s["lo80"], s["hi80"], s["lo95"], s["hi95"]]})
+        return orig(self, o, ts, late)
+
+    F.Forecasting.learn_arrival = learn_arrival
+
+    def restore() -> None:
+        F.Forecasting.learn_arrival = orig
+    return restore
+
+
+def offline_rows(preds: list[dict], factory: Callable[[], Any] | None = None) -> tuple[list[dict], int]:
+    """Replay a fresh interval seat per zone over ``preds`` (``--dump`` lines) in event
+    order: each prediction is answered with the labels learnt up to its time (a label
+    learnt at the same event time comes first).  Returns the scored rows (as
+    ``interval_rows``) and how many intervals equal the published ones."""
+    from fleetstream.models.intervals import ConformalIntervals
+    make = factory or ConformalIntervals
+    rows: list = [None] * len(preds)
+    same = 0
+    for z in sorted({p["zone"] for p in preds}):
+        seat = make()
+        ev = sorted([(p["pred_ts"], 1, i) for i, p in enumerate(preds) if p["zone"] == z]
+                    + [(p["learnt_ts"], 0, i) for i, p in enumerate(preds) if p["zone"] == z])
+        for _t, kind, i in ev:
+            p, r = preds[i], preds[i]["residual_s"]
+            if kind == 0:
+                seat.update(p["xi"], r)
+                continue
+            lo80, hi80, lo95, hi95 = iv = seat.interval(p["xi"])
+            same += all(abs(a - b) < 1e-6 for a, b in zip(iv, p["published"]))
+            rows[i] = {"keys": _gkeys(z, p["pred_ts"], p["xi"]["horizon_s"]), "e": r,
+                       "c80": lo80 <= r <= hi80, "c95": lo95 <= r <= hi95,
+                       "w80": hi80 - lo80, "w95": hi95 - lo95}
+    return rows, same
+
+
 def day(path: str, seed: int, es: EngineSettings, min_n: int, decomp: bool,
-        scenario: str = "andorra", models_dir: str | None = None) -> dict:
+        scenario: str = "andorra", models_dir: str | None = None, dump: str | None = None) -> dict:
     """Simulate (unless ``path`` holds the day) and score one seed; with ``models_dir``
     the engine starts both the closed loop and the replay from those seats."""
     if not os.path.isfile(os.path.join(path, "manifest.json")):
@@ -242,8 +302,18 @@ def day(path: str, seed: int, es: EngineSettings, min_n: int, decomp: bool,
     check_replay(path)
     if decomp:
         _capture_plans()
-    col, engine, outputs, _secs, work, _n = run_engine(path, Settings(engine=es),
-                                                       models_dir=models_dir, progress=False)
+    preds: list = []
+    unhook = capture_labels(preds) if dump else None
+    try:
+        col, engine, outputs, _secs, work, _n = run_engine(path, Settings(engine=es),
+                                                           models_dir=models_dir, progress=False)
+    finally:
+        if unhook:
+            unhook()
+    if dump:
+        os.makedirs(dump, exist_ok=True)
+        with gzip.open(os.path.join(dump, os.path.basename(path) + ".jsonl.gz"), "wb") as f:
+            f.writelines(orjson.dumps(p) + b"\n" for p in preds)
     card, _raw = scorecard(path, col, outputs, {z: e.seats for z, e in engine.zones.items()},
                            work.rows(), min_bucket_n=min_n)
     with open(os.path.join(path, "manifest.json"), "rb") as f:
@@ -258,7 +328,7 @@ def day(path: str, seed: int, es: EngineSettings, min_n: int, decomp: bool,
 
 
 def _ms(xs: list[float], fmt: str = "{:.1f}") -> str:
-    xs = [x for x in xs if x == x]
+    xs = [x for x in xs if not math.isnan(x)]
     if not xs:
         return "n/a"
     sd = statistics.stdev(xs) if len(xs) > 1 else 0.0
@@ -343,6 +413,35 @@ def print_decomposition(rows: list[dict]) -> None:
             print(f"  {'':<9} held parts: " + "; ".join(parts))
 
 
+def offline(d: str, scenario: str, seeds: list[int], tag: str, min_n: int) -> int:
+    """``--offline``: the interval seat of this code replayed over ``--dump`` files."""
+    cards, allrows = [], []
+    for seed in seeds:
+        path = os.path.join(d, f"{scenario}-{seed}-{tag}.jsonl.gz")
+        if not os.path.isfile(path):
+            print(f"intervals.py: no dump {path} (write it with --dump)", file=sys.stderr)
+            return 2
+        with gzip.open(path, "rb") as f:
+            preds = [orjson.loads(x) for x in f if x.strip()]
+        rows, same = offline_rows(preds)
+        iv = interval_card(rows, min_n)
+        cards.append(iv)
+        allrows += rows
+        print(f"seed {seed}: predictions {iv['n']} (reproduced {same} of {len(rows)} published); coverage "
+              f"{iv['cov80'] * 100:.1f} / {iv['cov95'] * 100:.1f} %; worst gap {iv['gap80'][0]:.1f} "
+              f"({iv['gap80'][1]}) / {iv['gap95'][0]:.1f} ({iv['gap95'][1]}); median 95 % width <30 min "
+              f"{iv['w95_lt30'] / 60:.1f}, 30-60 min {iv['w95_30_60'] / 60:.1f} min")
+    print(f"\noffline, {len(seeds)} seeds, {scenario} {tag}")
+    for lvl in ("80", "95"):
+        print(f"coverage {lvl} %              " + _ms([c["cov" + lvl] * 100 for c in cards]))
+        print(f"worst gap {lvl} % (points)    " + _ms([c["gap" + lvl][0] for c in cards]))
+        print(f"buckets outside 2 points {lvl} %  " + _ms([c["out" + lvl] for c in cards], "{:.0f}"))
+    for k, label in (("w95_lt30", "< 30 min"), ("w95_30_60", "30-60 min")):
+        print(f"median 95 % width {label:<9} (min) " + _ms([c[k] / 60 for c in cards]))
+    print_pooled([{"iv_rows": allrows}], min_n)
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description="Arrival-interval coverage and width on simulated "
                                              "Andorra days (per seed, mean, sd).")
@@ -366,6 +465,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--keep", default=None,
                     help="directory to keep the recordings in (an existing one is reused; "
                          "default: a temporary directory)")
+    ap.add_argument("--dump", default=None, metavar="DIR",
+                    help="also write each seed's labelled predictions (the interval seat's input, "
+                         "in learning order) to DIR/<scenario>-<seed>-<tag>.jsonl.gz")
+    ap.add_argument("--offline", default=None, metavar="DIR",
+                    help="do not run the engine: replay the interval seat of this code over the "
+                         "--dump files in DIR for these seeds and settings, and score it")
     args = ap.parse_args(argv)
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -386,6 +491,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"intervals.py: {e}", file=sys.stderr)
         return 2
     tag = f"f{es.plan_frozen_s:g}-k{es.plan_frozen_stops}"
+    if args.offline:
+        return offline(args.offline, args.scenario, seeds, tag, args.min_n)
     base = args.keep or tempfile.mkdtemp(prefix="intervals-")
     models_dir = None
     if args.warm_from is not None:
@@ -401,7 +508,7 @@ def main(argv: list[str] | None = None) -> int:
     for seed in seeds:
         t = time.perf_counter()
         res[seed] = day(os.path.join(base, f"{args.scenario}-{seed}-{tag}"), seed, es, args.min_n,
-                        args.decompose, args.scenario, models_dir)
+                        args.decompose, args.scenario, models_dir, args.dump)
         print(f"({time.perf_counter() - t:.0f} s)", end=" ")
         print_seed(seed, res[seed], args.min_n)
     rs = [res[s] for s in seeds]
