@@ -11,6 +11,9 @@ event belongs to, so that stage 2 can be keyed by zone:
 It holds a bounded window of recent event ids per entity (duplicates arrive
 close together in practice; the window size is a setting).
 
+The lane watermark is in operators/watermark.py and the per-entity state and the
+verdicts in operators/entity_tracker.py; both are re-exported here.
+
 >>> from fleetstream.contract.events import validate
 >>> t = EntityTracker()
 >>> shift = validate({"type": "shift_start", "event_id": "e1", "ts": 100, "v": 1,
@@ -27,23 +30,22 @@ close together in practice; the window size is a setting).
 from __future__ import annotations
 
 import base64
-import heapq
 import math
-from collections import deque
 from typing import Any
 
-from fleetstream.contract.events import OVERRIDE_TYPES, Event, Ping
+from fleetstream.contract.events import Event, Ping
 from fleetstream.contract.message import InMsg
 from fleetstream.contract.settings import LimitsSettings
+from fleetstream.operators.entity_tracker import (  # noqa: F401 - re-exported
+    DROP, FINISHING, HOLD, REJECT, RELEASE, ROUTE, SELF_ZONED, EntityTracker, entity_key)
+from fleetstream.operators.watermark import (  # noqa: F401 - re-exported
+    WATERMARK_RANK, WATERMARK_WINDOW, Watermark)
 
 _LIMITS = LimitsSettings()  # defaults
 HOLD_MAX = 256
 """At most this many too-far-ahead messages are held per lane while they wait for the
 stream to confirm them (docs/limits.md, "Quiet periods"); the oldest beyond it is
 dead-lettered."""
-WATERMARK_RANK, WATERMARK_WINDOW = 3, 64
-"""The lane watermark is the 3rd largest of the last 64 accepted event times
-(docs/limits.md): one or two outliers cannot move it, and outliers age out."""
 
 
 def _msg_snapshot(m: Any) -> Any:
@@ -60,132 +62,6 @@ def _msg_restore(x: Any) -> Any:
     seq, topic, key, value, partition, offset, lane = x
     return InMsg(seq, topic, key, base64.b64decode(value), partition, offset, lane)
 
-
-class Watermark:
-    """The ``rank``-th largest of the last ``window`` observed times: a clock that a
-    few outliers (fewer than ``rank`` in any ``window`` consecutive times) cannot move.
-
-    >>> w = Watermark()
-    >>> for t in (100, 101, 102, 9_000_000, 103):
-    ...     w.observe(t)
-    >>> w.value
-    102
-    >>> w.observe(104); w.observe(105); w.value
-    104
-    """
-
-    __slots__ = ("times", "value", "rank")
-
-    def __init__(self, rank: int = WATERMARK_RANK, window: int = WATERMARK_WINDOW):
-        self.rank = rank
-        self.times: deque[float] = deque(maxlen=window)
-        self.value: float | None = None   # None until the first observation
-
-    def observe(self, ts: float) -> None:
-        times = self.times
-        full = len(times) == times.maxlen
-        times.append(ts)
-        if self.value is None or ts > self.value or full:
-            self.value = heapq.nlargest(self.rank, times)[-1]
-
-    def reset(self, ts: float) -> None:
-        """Jump to ``ts`` (as if ``rank`` times equal to it had just been observed)."""
-        self.times.clear()
-        self.times.extend([ts] * self.rank)
-        self.value = ts
-
-    def snapshot(self) -> list[float]:
-        return list(self.times)
-
-    @classmethod
-    def restore(cls, times: list[float], rank: int = WATERMARK_RANK,
-                window: int = WATERMARK_WINDOW) -> "Watermark":
-        w = cls(rank, window)
-        w.times.extend(times)
-        w.value = heapq.nlargest(rank, w.times)[-1] if w.times else None
-        return w
-
-ROUTE = "route"
-DROP = "drop"
-REJECT = "reject"
-HOLD = "hold"
-"""Too far ahead of the lane watermark: held until the stream confirms or refutes it."""
-RELEASE = "release"
-"""This event confirmed the held run (the lane moved on): process the released
-messages, then this event, again."""
-
-
-SELF_ZONED = ("condition", "approval", "customer_profile", *OVERRIDE_TYPES)
-FINISHING = ("order_delivered", "order_failed", "order_cancelled", "shift_end")
-
-
-def entity_key(ev: Event) -> str:
-    """The stage-1 key: one entity's events meet in one tracker instance."""
-    if ev.TYPE == "approval":
-        return "d:" + ev.decision_id  # type: ignore[attr-defined]
-    if ev.TYPE == "condition":
-        return "z:" + ev.zone  # type: ignore[attr-defined]
-    if ev.TYPE == "customer_profile":
-        return "c:" + ev.customer_id  # type: ignore[attr-defined]
-    if ev.KEY == "zone":  # dispatcher overrides (order_pin, route_lock, ...)
-        return "z:" + ev.zone  # type: ignore[attr-defined]
-    if ev.KEY == "order_id":
-        return "o:" + ev.order_id  # type: ignore[attr-defined]
-    return "v:" + ev.vehicle_id  # type: ignore[attr-defined]
-
-
-class EntityTracker:
-    """State of one entity: its zone, last ping time, recent event ids."""
-
-    __slots__ = ("zone", "last_ping_ts", "_ids", "_id_set", "window")
-
-    def __init__(self, window: int = 256):
-        self.zone: str | None = None
-        self.last_ping_ts: float | None = None
-        self._ids: deque[str] = deque()
-        self._id_set: set[str] = set()
-        self.window = window
-
-    def process(self, ev: Event) -> tuple[str, str]:
-        """Returns ``('route', zone)``, ``('drop', why)`` (duplicate, stale: counted,
-        not an error) or ``('reject', why)`` (dead letter: the event cannot be placed)."""
-        eid = ev.event_id
-        if eid in self._id_set:
-            return (DROP, f"duplicate event_id {eid}")
-        if isinstance(ev, Ping):
-            if self.last_ping_ts is not None and ev.ts <= self.last_ping_ts:
-                self._remember(eid)
-                return (DROP, f"stale ping: {ev.ts:.1f} not after {self.last_ping_ts:.1f}")
-        zone = getattr(ev, "zone", None)
-        if ev.TYPE in ("shift_start", "order_created") or ev.TYPE in SELF_ZONED:
-            self.zone = zone
-        elif self.zone is None:
-            what = "vehicle" if ev.KEY == "vehicle_id" else "order"
-            return (REJECT, f"unknown {what}: no {'shift_start' if what == 'vehicle' else 'order_created'}"
-                            f" seen before this {ev.TYPE}")
-        self._remember(eid)
-        if isinstance(ev, Ping):
-            self.last_ping_ts = ev.ts
-        return (ROUTE, self.zone)  # type: ignore[return-value]
-
-    def _remember(self, eid: str) -> None:
-        self._ids.append(eid)
-        self._id_set.add(eid)
-        if len(self._ids) > self.window:
-            self._id_set.discard(self._ids.popleft())
-
-    def snapshot(self) -> dict[str, Any]:
-        return {"v": 1, "zone": self.zone, "last_ping_ts": self.last_ping_ts,
-                "ids": list(self._ids), "window": self.window}
-
-    @classmethod
-    def restore(cls, snap: dict[str, Any]) -> "EntityTracker":  # noqa: D102
-        t = cls(snap["window"])
-        t.zone = snap["zone"]
-        t.last_ping_ts = snap["last_ping_ts"]
-        t._ids = deque(snap["ids"])
-        t._id_set = set(t._ids)
-        return t
 
 
 class PartitionTracker:
