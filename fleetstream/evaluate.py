@@ -178,10 +178,11 @@ def compare_policies(
     out: str,
     settings: Settings,
     progress: bool = True,
+    contact_reply: float = 0.0,
 ) -> dict:
     from fleetstream.policies import compare_seeds
 
-    results = compare_seeds(scenario, policies, seeds, settings, progress)
+    results = compare_seeds(scenario, policies, seeds, settings, progress, contact_reply)
     labels = [str(s) for s in seeds]
     meta = run_meta(
         settings,
@@ -189,7 +190,7 @@ def compare_policies(
         [{"name": scenario}],
         labels,
         "closed-loop policy comparison",
-        {"policies": policies},
+        {"policies": policies, "contact_reply": contact_reply},
     )
     html, summ = policy_report({str(s): results[s] for s in seeds}, policies, labels, meta)
     os.makedirs(out, exist_ok=True)
@@ -262,6 +263,16 @@ def parser() -> argparse.ArgumentParser:
         "instead of scoring models (default: score models)",
     )
     ap.add_argument(
+        "--contact-reply",
+        type=float,
+        default=0.0,
+        metavar="R",
+        help="with --policies: the simulated world's share (0-1) of customers contacted "
+        "ahead (a failure_risk alert) who reply with a customer_reply event and arrange "
+        "for the delivery (docs/simulator.md, 'Contact ahead'; default: %(default)s, "
+        "nobody is contacted)",
+    )
+    ap.add_argument(
         "--models",
         metavar="DIR",
         help="warm-start the models from a snapshot folder (default: cold start)",
@@ -286,6 +297,10 @@ def parser() -> argparse.ArgumentParser:
 
 def _run(a: argparse.Namespace) -> int:
     seeds = _seeds(a.seeds)
+    if not 0.0 <= a.contact_reply <= 1.0:
+        raise UsageError(f"--contact-reply must be in [0, 1], got {a.contact_reply}")
+    if a.contact_reply and not a.policies:
+        raise UsageError("--contact-reply needs --policies (it changes the simulated world)")
     if a.out and os.path.exists(a.out) and not os.path.isdir(a.out):
         raise UsageError(f"--out {a.out!r} is a file, not a folder")
     if a.models and not os.path.isdir(a.models):
@@ -324,7 +339,8 @@ def _run(a: argparse.Namespace) -> int:
             from fleetstream.sim.world import Scenario
 
             seeds = [Scenario.preset(scenario).seed]
-        summ = compare_policies(scenario, pols, seeds, a.out, settings, progress)
+        summ = compare_policies(scenario, pols, seeds, a.out, settings, progress,
+                                a.contact_reply)
     elif folders:
         missing = [t for t in a.targets if t not in folders]
         if missing:

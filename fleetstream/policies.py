@@ -48,6 +48,7 @@ POLICIES = ("static", "reactive", "predictive")
 KPI_COLUMNS = (
     "on_time_rate",
     "failed_attempts",
+    "orders_failed",
     "not_served",
     "stranded",
     "km",
@@ -92,6 +93,8 @@ def policy_settings(policy: str, base: EngineSettings) -> EngineSettings:
     changes: dict = dict(_policy_changes(policy, base)[0])
     if policy == "predictive":
         changes["routing_learned_travel"] = True
+        if base.plan_stated_hours_s == 0.0:
+            changes["plan_stated_hours_s"] = 3600.0
     return replace(base, **changes) if changes else base
 
 
@@ -115,7 +118,8 @@ def policy_routing(policy: str, es: EngineSettings | None = None) -> RoutingConf
 
 
 def run_policy(
-    scenario: str, policy: str, settings: Settings, seed: int | None = None, progress: bool = False
+    scenario: str, policy: str, settings: Settings, seed: int | None = None, progress: bool = False,
+    contact_reply: float = 0.0,
 ) -> dict:
     es = policy_settings(policy, settings.engine)
     models = "baseline" if policy in ("static", "reactive") else "learned"
@@ -132,6 +136,8 @@ def run_policy(
         return eng
 
     sc = Scenario.preset(scenario, seed)
+    if contact_reply:
+        sc = replace(sc, contact_reply=contact_reply)
     sim = Simulation(sc, LocalEngine(es, zone_factory=factory))
     t0 = time.perf_counter()
     sim.run()
@@ -160,6 +166,7 @@ def compare_seeds(
     seeds: list[int],
     settings: Settings | None = None,
     progress: bool = True,
+    contact_reply: float = 0.0,
 ) -> dict[int, dict[str, dict]]:
     """The closed loop of every policy on every seed: ``{seed: {policy: kpis}}``.
 
@@ -175,5 +182,6 @@ def compare_seeds(
     for i, sd in enumerate(seeds):
         if progress:
             print(f"  seed {sd} ({i + 1}/{len(seeds)})", file=sys.stderr, flush=True)
-        out[sd] = {p: run_policy(scenario, p, settings, sd, progress) for p in policies}
+        out[sd] = {p: run_policy(scenario, p, settings, sd, progress, contact_reply)
+                   for p in policies}
     return out

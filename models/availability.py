@@ -10,7 +10,10 @@ Two pieces the zone engine calls (operators/zone/world.py, operators/zone/orders
   ``timezone`` setting), the building type and stated hours of the
   ``customer_profile``, whether the arrival falls inside the stated hours and how
   far outside, and the customer's not-home failures and deliveries near that hour,
-  weighted by recency.
+  weighted by recency;
+- :func:`stated_window` narrows a delivery window to the longest stretch of it
+  inside the customer's stated hours (``engine.plan_stated_hours_s``), so plans visit
+  customers when they say someone is there.
 
 Plain functions of event data: no simulator import, no wall clock.
 """
@@ -62,6 +65,44 @@ def parse_hours(items) -> list[tuple[float, float]]:
         else:
             out += [(s, 24.0), (0.0, e)]
     return out
+
+
+def stated_window(window: tuple[float, float], items, tz: str = "UTC",
+                  min_s: float = 3600.0) -> tuple[float, float] | None:
+    """The longest stretch of ``window`` (epoch seconds) inside the stated hours
+    ``items`` (``customer_profile.available_hours``, local time of ``tz``), when it is
+    at least ``min_s`` long and shorter than the window; None: keep the window (no
+    hours, the whole window inside them, or too little inside them to plan on).
+
+    >>> day = 1772409600.0                     # 2026-03-02 00:00 UTC
+    >>> w = (day + 8.5 * 3600, day + 16.5 * 3600)
+    >>> [round((t - day) / 3600, 2) for t in stated_window(w, ["06:00-09:00", "15:00-22:00"])]
+    [15.0, 16.5]
+    >>> stated_window(w, ["06:00-09:00", "16:00-22:00"]) is None   # 30 min at most
+    True
+    >>> [round((t - day) / 3600, 2) for t in stated_window(w, ["08:00-12:00"], "Europe/Andorra")]
+    [8.5, 11.0]
+    """
+    hours = parse_hours(items)
+    if not hours:
+        return None
+    w0, w1 = window
+    best = None
+    zone = None if tz == "UTC" else _tz(tz)
+    d0 = int(w0 // 86400) - 1
+    for d in range(d0, int(w1 // 86400) + 2):
+        if zone is None:
+            base = d * 86400.0
+        else:
+            day = datetime.fromtimestamp(d * 86400.0, _tz("UTC")).date()
+            base = datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
+        for s, e in hours:
+            lo, hi = max(w0, base + s * 3600.0), min(w1, base + e * 3600.0)
+            if hi - lo > 0 and (best is None or hi - lo > best[1] - best[0]):
+                best = (lo, hi)
+    if best is None or best[1] - best[0] < min_s or best[1] - best[0] >= w1 - w0:
+        return None
+    return best
 
 
 def _hdist(a: float, b: float) -> float:

@@ -110,6 +110,7 @@ RECOVERY_REASONS = {
         "attempt_refused": 'the delivery was refused',
         "attempt_damaged": 'the parcel was damaged and goes back to the depot',
         "attempt_other": 'our delivery attempt failed',
+        "customer_unavailable": "you told us nobody can receive it in its window",
         "stranded": ("the vehicle carrying it went out of service and no other vehicle could bring"
                     " it in time"),
     },
@@ -121,6 +122,7 @@ RECOVERY_REASONS = {
         "attempt_refused": 'die Annahme wurde verweigert',
         "attempt_damaged": 'die Sendung wurde beschädigt und geht zurück ins Depot',
         "attempt_other": 'unser Zustellversuch ist fehlgeschlagen',
+        "customer_unavailable": "Sie haben uns mitgeteilt, dass niemand sie im Zeitfenster annehmen kann",
         "stranded": ("das Fahrzeug mit Ihrer Sendung ist ausgefallen, und kein anderes konnte sie "
                     "rechtzeitig bringen"),
     },
@@ -132,6 +134,7 @@ RECOVERY_REASONS = {
         "attempt_refused": 'la entrega fue rechazada',
         "attempt_damaged": 'el paquete se dañó y vuelve al almacén',
         "attempt_other": 'nuestro intento de entrega falló',
+        "customer_unavailable": "nos indicó que nadie puede recibirla dentro de la franja",
         "stranded": ("el vehículo que la llevaba quedó fuera de servicio y ningún otro pudo "
                     "llevarla a tiempo"),
     },
@@ -141,6 +144,7 @@ RECOVERY_REASONS = {
         "attempt_refused": 'la livraison a été refusée',
         "attempt_damaged": 'le colis a été endommagé et retourne au dépôt',
         "attempt_other": 'notre tentative de livraison a échoué',
+        "customer_unavailable": "vous nous avez indiqué que personne ne peut la recevoir dans le créneau",
         "stranded": "le véhicule qui la transportait est hors service et aucun autre n'a pu la livrer à temps",
     },
     "pl": {
@@ -151,6 +155,7 @@ RECOVERY_REASONS = {
         "attempt_refused": 'odmówiono przyjęcia przesyłki',
         "attempt_damaged": 'przesyłka została uszkodzona i wraca do magazynu',
         "attempt_other": 'próba doręczenia nie powiodła się',
+        "customer_unavailable": "poinformowano nas, że nikt nie może jej odebrać w tym oknie",
         "stranded": 'pojazd z przesyłką wypadł z trasy i żaden inny nie zdążył jej dowieźć',
     },
     "tr": {
@@ -161,6 +166,7 @@ RECOVERY_REASONS = {
         "attempt_refused": 'teslimat reddedildi',
         "attempt_damaged": 'paket hasar gördü ve depoya geri dönüyor',
         "attempt_other": 'teslimat denememiz başarısız oldu',
+        "customer_unavailable": "zaman aralığında kimsenin teslim alamayacağını bildirdiniz",
         "stranded": ("gönderinizi taşıyan araç hizmet dışı kaldı ve başka bir araç onu zamanında "
                     "getiremedi"),
     },
@@ -170,7 +176,7 @@ for _lang, _texts in RECOVERY_REASONS.items():
 UPDATES = ("eta_changed", "window_at_risk")
 FINAL = "order_not_served"
 REASONS = ("not_delivered", "no_vehicle", "attempt_not_home", "attempt_access", "attempt_refused",
-           "attempt_damaged", "attempt_other", "stranded")
+           "attempt_damaged", "attempt_other", "stranded", "customer_unavailable")
 """Reasons of an order_not_served message: expiry (not_delivered, no_vehicle) and
 recovery of work (operators/zone/recovery.py: a final failed attempt, an order stranded
 on a vehicle that left service and not collected)."""

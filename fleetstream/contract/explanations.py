@@ -81,6 +81,17 @@ class ReasonOrderCancelled:
 
 
 @dataclass
+class ReasonCustomerUnavailable:
+    """The customer replied, contacted ahead, that nobody can receive the delivery before
+    its window closes (fs.orders customer_reply ``unavailable`` without hours;
+    ``engine.hold_unavailable``, docs/governance.md "Contact ahead"): the delivery left
+    its route and the order ended ``not_served`` (since contract 1.2.0)."""
+
+    TAG: ClassVar[str] = "customer_unavailable"
+    rule: str = ofield("string", "`customer_unavailable`.")
+
+
+@dataclass
 class ReasonOrderExpired:
     """The order got no delivered, failed or cancelled event by its window end plus
     ``limits.order_grace_s`` (docs/limits.md, retention); its outcome is ``expired``."""
@@ -125,8 +136,8 @@ class ReasonFailureRisk:
 
 
 REASON_TYPES = (ReasonShiftStartPlan, ReasonCheapestInsertion, ReasonPeriodicReoptimization,
-                ReasonLateRisk, ReasonOrderCancelled, ReasonOrderExpired, ReasonManualOverride,
-                ReasonFailureRisk)
+                ReasonLateRisk, ReasonOrderCancelled, ReasonCustomerUnavailable,
+                ReasonOrderExpired, ReasonManualOverride, ReasonFailureRisk)
 REASONS = {c.TAG: c for c in REASON_TYPES}
 
 

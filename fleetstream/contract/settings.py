@@ -58,6 +58,19 @@ class EngineSettings:
     Above 0, a delivery with a failure-risk alert is moved once, on its own route, to
     the feasible place where its predicted failure risk times this cost plus the added
     route cost is lowest (docs/governance.md, "Contact ahead"); 0: off."""
+    plan_stated_hours_s: float = 0.0
+    """Above 0: a delivery whose window reaches outside the hours its customer says
+    someone is there (``customer_profile.available_hours``, local time of
+    ``engine.timezone``) is planned in the longest stretch of its window inside them,
+    when that stretch is at least this long (seconds); the engine's window for the
+    order becomes that stretch (plans, late risk and messages use it).  0: off (the
+    ``predictive`` policy uses 3600; docs/governance.md, "Contact ahead")."""
+    hold_unavailable: bool = True
+    """A ``customer_reply`` ``unavailable`` with no hours (nobody can receive the delivery
+    before its window closes) takes the delivery off its route: no driver is sent to a
+    door the customer says nobody will open; the order ends ``not_served`` (reason
+    ``customer_unavailable``) and the customer is told a new delivery will be arranged
+    (docs/governance.md, "Contact ahead").  False: the attempt is made as planned."""
     trigger_cooldown_s: float = 900.0
     """At most one re-route/redispatch trigger per vehicle in this period."""
     stale_vehicle_s: float = 300.0
@@ -236,7 +249,7 @@ ENGINE_RANGES: dict[str, str] = {
     "sweep_interval_s": "> 0", "eta_refresh_s": "> 0", "eta_publish_delta_s": ">= 0",
     "eta_publish_min_period_s": ">= 0", "notify_eta_shift_s": ">= 0",
     "notify_min_period_s": ">= 0", "late_risk_on": "in (0, 1]", "late_risk_off": "in [0, 1)",
-    "failure_risk_on": "in (0, 1]", "failure_attempt_cost": ">= 0", "trigger_cooldown_s": ">= 0", "stale_vehicle_s": "> 0",
+    "failure_risk_on": "in (0, 1]", "failure_attempt_cost": ">= 0", "plan_stated_hours_s": ">= 0", "trigger_cooldown_s": ">= 0", "stale_vehicle_s": "> 0",
     "proposal_ttl_s": "> 0", "rejection_hold_s": ">= 0", "notify_customer_max_per_day": ">= 1",
     "notify_customer_interval_s": ">= 0", "notify_window_change_s": ">= 0", "redispatch_min_gain_s": ">= 0", "plan_settle_s": ">= 0",
     "plan_time_factor": "> 0", "balance_cost_per_stop": ">= 0", "balance_weight": ">= 0", "unassigned_retry_s": ">= 0",

@@ -648,7 +648,9 @@ class Simulation:
             "orders": len(orders),
             "on_time_rate": round(sum(1 for o in orders if o["on_time"]) / n, 4),
             "delivered": sum(1 for o in orders if o["outcome"] == "delivered"),
-            "failed_attempts": sum(1 for o in orders if o["outcome"] == "failed"),
+            "failed_attempts": sum(1 for a in self.truth_attempts
+                                   if not (a["home"] and a["access_ok"])),
+            "orders_failed": sum(1 for o in orders if o["outcome"] == "failed"),
             "retried": sum(1 for o in self.world.orders if o.attempts > 1),
             "handed_over": sum(1 for o in self.world.orders if o.handovers),
             "not_served": sum(1 for o in orders if o["outcome"] == "not_served"),

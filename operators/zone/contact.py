@@ -16,7 +16,16 @@ comes.  The answer comes back as a ``customer_reply`` event on fs.orders:
   proposal, or the stated hours miss the window, the plan stays as it was and the reply
   is counted (``replies_not_placed``, ``replies_outside_window``, ``replies_untouchable``).
   A pending order just takes the narrowed window: the next sweep places it.
-- Without hours, or hours already started: nothing to move.
+- ``unavailable`` without hours (nobody can receive it before the window closes), with
+  ``engine.hold_unavailable`` (the default): no driver is sent to that door.  The
+  delivery leaves its route (an ``unassign`` decision whose root cause is the reply,
+  applied like a cancellation: the customer's answer is a fact), the order ends
+  ``not_served`` (reason ``customer_unavailable``; a parcel on board goes back with the
+  driver) and the customer gets an ``order_not_served`` message saying a new delivery
+  will be arranged.  Not when the van is already at the door or the route is locked or
+  in a proposal (``replies_untouchable``; the attempt is made).  Counted:
+  ``replies_held``.
+- ``confirmed`` without hours, or hours already started: nothing to move.
 
 Event time only; a reply for an unknown or finished order is counted and ignored
 (``replies_ignored``): a late answer is normal, not an error.
@@ -49,7 +58,10 @@ class ContactAhead:
     the customer is more likely in (see the module doc)."""
 
     def __init__(self, state: ZoneState, settings: Any, world: Any, seats: Any,
-                 governance: Any, recovery: Recovery):
+                 governance: Any, recovery: Recovery, emit: Any = None,
+                 forget_order: Any = None):
+        self.emit = emit
+        self.forget_order = forget_order
         self.state = state
         self.settings = settings
         self.world = world
@@ -66,6 +78,8 @@ class ContactAhead:
         memo(st, o)["reply"] = ev.answer
         st.count(f"replies_{ev.answer}")
         if ev.available_from is None:
+            if ev.answer == "unavailable" and getattr(self.settings, "hold_unavailable", False):
+                self._hold(o, ev, out)
             return
         start = max(o.window_start, ev.available_from)
         end = o.window_end if ev.available_until is None else min(o.window_end,
@@ -105,6 +119,37 @@ class ContactAhead:
                                   "candidates_per_order": 1}],
                         root_causes=[{"type": "customer_reply", "event_id": ev.event_id,
                                       "order_id": o.id}]))
+
+    def _hold(self, o: Order, ev: Any, out: list[Out]) -> None:
+        """Nobody can receive ``o`` in its window (the customer said so): off its route,
+        outcome not_served, the customer told (module doc)."""
+        st = self.state
+        v = st.vehicles.get(o.vehicle_id) if o.vehicle_id else None
+        if v is not None and v.at_stop is not None and v.at_stop[0] == o.id:
+            st.count("replies_at_door")
+            return
+        on_route = v is not None and any(s[0] == o.id for s in v.route)
+        if on_route and st.untouchable(v.id):
+            st.count("replies_untouchable")
+            return
+        st.count("replies_held")
+        reason = ("not_served: the customer replied that nobody can receive it before its "
+                  "window closes (contacted ahead)")
+        self.emit.outcome(out, ev, o, o.vehicle_id, "not_served", reason)
+        self.emit.notify(out, ev.ts, o, "order_not_served", ev.ts, ev.ts, "customer_unavailable")
+        if on_route:
+            new = [s for s in v.route if s[0] != o.id]
+            aboard = " (the parcel stays on board)" if o.status == ONBOARD else ""
+            self.governance.decide(
+                out, "unassign", ev.ts, [o.id], {v.id: new}, [ev.event_id],
+                Explanation(f"Order {o.id}: the customer replied that nobody can receive it "
+                            f"before {hhmm(o.window_end)} UTC (contacted ahead): removed from "
+                            f"{v.id}'s route{aboard}; a new delivery is to be arranged",
+                            reasons=[{"rule": "customer_unavailable"}],
+                            root_causes=[{"type": "customer_reply", "event_id": ev.event_id,
+                                          "order_id": o.id}]),
+                force_auto=True)
+        self.forget_order(o)
 
     # ------------------------------------------------------------------ risky deliveries
 

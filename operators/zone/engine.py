@@ -151,7 +151,7 @@ class ZoneEngine:
         self.overrides = Overrides(st, s, self.world, self.governance, self.emit, self._strategy)
         self.retention = Retention(st, self.limits, seats, self.lifecycle, self.emit)
         self.contact = ContactAhead(st, s, self.world, seats, self.governance,
-                                    self.lifecycle.recovery)
+                                    self.lifecycle.recovery, self.emit, self.lifecycle.forget)
         self.handlers: dict[str, Handler] = {
             ShiftStart.TYPE: self.fleet.on_shift_start,
             ShiftEnd.TYPE: self.fleet.on_shift_end,

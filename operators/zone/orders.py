@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fleetstream.models.availability import note_outcome
+from fleetstream.models.availability import note_outcome, stated_window
 from fleetstream.operators.routing.constraints import apply_requirements, requirements_from_profile
 from fleetstream.operators.state import (CANCELLED, DELIVERED, DELIVERY, DONE, FAILED, ONBOARD, PICKUP,
                                          Order)
@@ -42,6 +42,15 @@ class OrderLifecycle:
         o = st.orders[ev.order_id] = Order.from_event(ev)
         # The customer's requirements (customer_profile) become the order's constraints.
         why = apply_requirements(o, requirements_from_profile(st.customers.get(ev.customer_id)))
+        min_s = self.world.settings.plan_stated_hours_s
+        if not why and min_s > 0:           # plan in the customer's stated hours
+            c = st.customers.get(ev.customer_id)
+            w = stated_window((o.window_start, o.window_end),
+                              c.get("available_hours") if c else None,
+                              self.world.settings.timezone, min_s)
+            if w is not None:
+                o.window_start, o.window_end = w
+                st.count("windows_in_stated_hours")
         if why:
             o.unassigned_alerted = True
             self.emit.alert(out, ev.ts, "unassigned", "warning",

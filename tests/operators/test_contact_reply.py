@@ -64,16 +64,50 @@ def test_available_until_narrows_the_window_end_too():
     assert (o.window_start, o.window_end) == (a, b)
 
 
-def test_confirmed_and_unavailable_without_hours_move_nothing():
-    for answer in ("confirmed", "unavailable"):
-        feed = Feed()
-        eng, _ = _loaded(feed)
-        before = list(eng.state.vehicles["V1"].route)
-        outs = eng.process(_reply(feed, T0 + 600, "o1", answer))
-        assert not _assigns(outs)
-        assert eng.state.vehicles["V1"].route == before
-        assert memo(eng.state, eng.state.orders["o1"])["reply"] == answer
-        assert eng.state.stats[f"replies_{answer}"] == 1
+def test_confirmed_without_hours_moves_nothing():
+    feed = Feed()
+    eng, _ = _loaded(feed)
+    before = list(eng.state.vehicles["V1"].route)
+    outs = eng.process(_reply(feed, T0 + 600, "o1", "confirmed"))
+    assert not [r for t, r in outs if t == "fs.decisions"]
+    assert eng.state.vehicles["V1"].route == before
+    assert memo(eng.state, eng.state.orders["o1"])["reply"] == "confirmed"
+    assert eng.state.stats["replies_confirmed"] == 1
+
+
+def test_unavailable_without_hours_takes_the_delivery_off_and_tells_the_customer():
+    feed = Feed()
+    eng, _ = _loaded(feed)
+    outs = eng.process(_reply(feed, T0 + 600, "o1", "unavailable"))
+    (d,) = [r for t, r in outs if t == "fs.decisions"]
+    assert d["kind"] == "unassign" and d["status"] == "applied" and d["order_ids"] == ["o1"]
+    assert [s["order_id"] for s in d["routes"]["V1"]] == ["o2", "o3"]
+    assert d["explanation"]["root_causes"][0]["type"] == "customer_reply"
+    (oc,) = [r for t, r in outs if t == "fs.outcomes"]
+    assert oc["outcome"] == "not_served" and "customer replied" in oc["reason"]
+    (msg,) = [r for t, r in outs if t == "fs.notifications"]
+    assert msg["kind"] == "order_not_served"
+    assert "o1" not in eng.state.orders
+    assert ("o1", DELIVERY) not in eng.state.vehicles["V1"].route
+    assert eng.state.stats["replies_held"] == 1
+
+
+def test_unavailable_without_hours_is_attempted_when_hold_is_off_or_route_locked():
+    from fleetstream.contract.settings import EngineSettings
+    feed = Feed()
+    eng, orders = _loaded(feed)
+    eng.settings = EngineSettings(hold_unavailable=False)
+    eng.contact.settings = eng.settings
+    before = list(eng.state.vehicles["V1"].route)
+    outs = eng.process(_reply(feed, T0 + 600, "o1", "unavailable"))
+    assert not [r for t, r in outs if t in ("fs.decisions", "fs.outcomes")]
+    assert eng.state.vehicles["V1"].route == before
+    feed = Feed()
+    eng, _ = _loaded(feed)
+    eng.state.locked.add("V1")
+    outs = eng.process(_reply(feed, T0 + 600, "o1", "unavailable"))
+    assert not [r for t, r in outs if t in ("fs.decisions", "fs.outcomes")]
+    assert eng.state.stats["replies_untouchable"] == 1 and "o1" in eng.state.orders
 
 
 def test_hours_outside_the_window_change_nothing():
