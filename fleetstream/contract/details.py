@@ -33,7 +33,8 @@ from fleetstream.contract.alert_details import (  # noqa: F401 - re-exported
     DetailsProposalUnanswered, DetailsOverrideConflict, ALERT_DETAIL_TYPES, ALERT_DETAILS)
 from fleetstream.contract.explanations import (  # noqa: F401 - re-exported
     ReasonShiftStartPlan, ReasonCheapestInsertion, ReasonPeriodicReoptimization, ReasonLateRisk,
-    ReasonOrderCancelled, ReasonOrderExpired, ReasonManualOverride, ReasonFailureRisk,
+    ReasonOrderCancelled, ReasonCustomerUnavailable, ReasonOrderExpired, ReasonManualOverride,
+    ReasonFailureRisk,
     REASON_TYPES, REASONS, RerouteAlternative, CandidateCost, RedispatchAlternative, AssignOption,
     AssignAlternative, ExpectedEffect, SolverJob, PlanSummary, ROOT_CAUSE_TYPES, RootCause,
     Explanation, KindSpec, _ALWAYS, DECISION_EXPLANATIONS)
