@@ -68,6 +68,14 @@ class RoutingConfig:
     """Re-route with the driver's learned pace (true / provider travel time, learned
     from finished legs) scaling the planning travel times, when it is above the
     planning buffer."""
+    km_surcharge: float = 0.0
+    """Currency per km added to every vehicle's own cost per km in the routing objective
+    (zone plans, insertions' re-optimization, re-routes, periodic re-optimization and
+    redispatch all cost routes with it).  0 (the default) charges each vehicle's cost
+    per km only.  A positive price makes a search trade a km only for a larger saving
+    of time or lateness, and the improvement tests (``reopt_min_gain``, the redispatch
+    change cost) count the km a new sequence adds at that price (docs/routing.md,
+    "The km price")."""
 
     def __post_init__(self) -> None:
         if self.lateness_cost_per_min < 0 or self.drop_penalty <= 0:
@@ -76,6 +84,8 @@ class RoutingConfig:
             raise ValueError("reopt_interval_s must be > 0")
         if not self.guard_s > 0:
             raise ValueError("guard_s must be > 0")
+        if not self.km_surcharge >= 0:
+            raise ValueError("km_surcharge must be >= 0")
 
     def guarded(self, b: Budget) -> Budget:
         """``b`` with this configuration's wall-clock guard."""
@@ -157,7 +167,8 @@ def build_problem(vehicles: list[Any], orders: list[Any], current: dict[str, lis
             v.id, node(start_pt), node(v.end), start_time=max(0.0, start_t - origin),
             shift_end=max(v.shift_end_ts + cfg.overtime_allowance_s, start_t + 60.0) - origin,
             max_duration=v.max_route_s, capacity=dict(v.capacity), skills=tuple(v.skills),
-            fleet_type=v.fleet_type, vehicle_type=v.vehicle_type, cost_per_km=v.cost_per_km,
+            fleet_type=v.fleet_type, vehicle_type=v.vehicle_type,
+            cost_per_km=v.cost_per_km + cfg.km_surcharge,
             cost_per_hour=v.cost_per_hour, cost_per_stop=v.cost_per_stop, fixed_cost=0.0,
             onboard=tuple(o for o in v.onboard), at_depot=at_depot, break_=b,
             max_drive=None if drive_left is None else max(0.0, drive_left)))

@@ -78,7 +78,8 @@ class Response:
         rerouted = False
         if seq is not None:
             after = route_timing(v, seq, st.orders, v.pos, now, tt)
-            if before.lateness_s - after.lateness_s > 0:
+            if reroute_pays(v, cur, seq, before, after, st.orders, self.world.travel,
+                            strategy.config):
                 rerouted = True
                 at_risk = self.decide_reroute(v, at_risk, cur, seq, before, after, method, now,
                                               triggers, out)
@@ -270,7 +271,8 @@ class Response:
             seq = kept_order(res.seq, cur, v.at_stop is not None)
             before = route_timing(v, cur, st.orders, v.pos, now, tt)
             after = route_timing(v, seq, st.orders, v.pos, now, tt)
-            if seq != cur and before.lateness_s - after.lateness_s > 0:
+            if seq != cur and reroute_pays(v, cur, seq, before, after, st.orders,
+                                           self.world.travel, self.strategy.config):
                 rerouted = True
                 at_risk = self.decide_reroute(v, at_risk, cur, seq, before, after, res.method,
                                               now, triggers, out)
@@ -393,7 +395,7 @@ def solve_risk(req: RiskRequest) -> RiskResult:
     if seq is not None:
         before = route_timing(v, req.route, orders, v.pos, now, tt)
         after = route_timing(v, seq, orders, v.pos, now, tt)
-        if before.lateness_s - after.lateness_s > 0:
+        if reroute_pays(v, req.route, seq, before, after, orders, travel, strategy.config):
             better = seq
             at_risk = [oid for oid in at_risk if still_late(seq, oid, after)]
             if req.reroute_auto:
@@ -439,6 +441,38 @@ def reroute_sequence(v: Vehicle, orders: dict[str, Order], now: float, travel: T
     # No answer from the re-sequencing search: the strategy's own re-route rule (the
     # baseline's earliest deadline first).
     return strategy.reroute(v, orders, now, travel.tt), "edf"
+
+
+def reroute_pays(v: Vehicle, cur: list, seq: list, before: Timing, after: Timing,
+                 orders: dict[str, Order], travel: TravelModel, cfg: Any) -> bool:
+    """Is the re-sequencing ``cur`` -> ``seq`` of ``v`` worth deciding?  It must lower
+    the predicted lateness; with a km price (``RoutingConfig.km_surcharge`` > 0) the
+    lateness it saves, at ``lateness_cost_per_min``, must also exceed the km it adds
+    (planning distance from the vehicle's position to its end) at the vehicle's cost
+    per km plus the surcharge.  A sequence that adds no km needs only the first."""
+    gain_s = before.lateness_s - after.lateness_s
+    if gain_s <= 0:
+        return False
+    price = 0.0 if cfg is None else cfg.km_surcharge
+    if price <= 0:
+        return True
+    added_km = (route_m(v, seq, orders, travel) - route_m(v, cur, orders, travel)) / 1000.0
+    if added_km <= 0:
+        return True
+    return gain_s / 60.0 * cfg.lateness_cost_per_min > added_km * (v.cost_per_km + price)
+
+
+def route_m(v: Vehicle, stops: list, orders: dict[str, Order], travel: TravelModel) -> float:
+    """Planning distance (metres) from ``v``'s position over ``stops`` to its end."""
+    d, prev = 0.0, v.pos
+    for oid, kind in stops:
+        o = orders.get(oid)
+        if o is None:
+            continue
+        pt = o.stop_point(kind)
+        d += travel.dist(prev, pt)
+        prev = pt
+    return d + travel.dist(prev, v.end)
 
 
 def movable_orders(v: Vehicle, at_risk: list[str], orders: dict[str, Order]) -> list[str]:
