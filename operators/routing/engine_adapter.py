@@ -69,13 +69,15 @@ class RoutingConfig:
     from finished legs) scaling the planning travel times, when it is above the
     planning buffer."""
     km_surcharge: float = 0.0
-    """Currency per km added to every vehicle's own cost per km in the routing objective
-    (zone plans, insertions' re-optimization, re-routes, periodic re-optimization and
-    redispatch all cost routes with it).  0 (the default) charges each vehicle's cost
-    per km only.  A positive price makes a search trade a km only for a larger saving
-    of time or lateness, and the improvement tests (``reopt_min_gain``, the redispatch
-    change cost) count the km a new sequence adds at that price (docs/routing.md,
-    "The km price")."""
+    """Currency per km added to every vehicle's own cost per km in the routing objective:
+    zone plans, re-routes, periodic re-optimization and redispatch cost routes with it
+    (the cheapest insertion of a new order keeps the vehicle's own price).  A search
+    then trades a km only for a larger saving of time or lateness, the improvement
+    tests (``reopt_min_gain``, the redispatch change cost) count the km a new sequence
+    adds at that price, and a late-risk re-route must save more lateness (at
+    ``lateness_cost_per_min``) than the km it adds cost (``response.reroute_pays``).
+    0 (the default) charges each vehicle's own cost per km only, as before
+    (docs/routing.md, "The km price")."""
 
     def __post_init__(self) -> None:
         if self.lateness_cost_per_min < 0 or self.drop_penalty <= 0:
