@@ -13,41 +13,49 @@ apart from the input stream, to score models honestly.
 from __future__ import annotations
 
 import base64
-import gzip
 import heapq
 import math
-import os
 import random
-from dataclasses import dataclass
-from typing import Any, Callable, Iterable
+from typing import Any, Callable
 
 import orjson
 
-from fleetstream.sim import handover
-from fleetstream.sim.dispatcher import SimDispatcher
-from fleetstream.contract.events import (TOPIC_APPROVALS, TOPIC_CONDITIONS, TOPIC_CUSTOMERS, TOPIC_FLEET,
-                                TOPIC_ORDERS, TOPIC_TELEMETRY)
+from fleetstream.contract.events import TOPIC_CUSTOMERS, TOPIC_FLEET, TOPIC_ORDERS, TOPIC_TELEMETRY
 from fleetstream.contract.outputs import TOPIC_ALERTS, TOPIC_DECISIONS
-from fleetstream.sim import availability
-from fleetstream.sim.world import (TRUE_CONGESTION, VEHICLE_SPECS, Scenario, SimOrder, SimVehicle,
-                                   World)
 from fleetstream.operators.pipeline import InMsg
 from fleetstream.operators.traveltime import HaversineProvider, haversine_m
+from fleetstream.sim import availability, handover
+from fleetstream.sim.decisions import DecisionHandling
+from fleetstream.sim.dispatcher import SimDispatcher
+from fleetstream.sim.disruptions import Disruptions, Incident
+from fleetstream.sim.outputs import TruthOutputs, _write_lines
+from fleetstream.sim.world import (
+    TRUE_CONGESTION,
+    VEHICLE_SPECS,
+    Scenario,
+    SimOrder,
+    SimVehicle,
+    World,
+)
+
+# Split by responsibility (each part a mixin of Simulation, every name importable
+# from here as before): sim/decisions.py (applied decisions, dispatcher answers,
+# contact ahead), sim/disruptions.py (Incident, weather, breakdowns, malformed
+# input), sim/outputs.py (truth records, KPIs, manifest, files).
+__all__ = [
+    "DecisionHandling",
+    "Disruptions",
+    "Envelope",
+    "Incident",
+    "Simulation",
+    "TruthOutputs",
+    "_write_lines",
+]
 
 Envelope = dict[str, Any]
 
 
-@dataclass
-class Incident:
-    zone: str
-    center: tuple
-    radius_m: float
-    start: float
-    end: float
-    factor: float
-
-
-class Simulation:
+class Simulation(DecisionHandling, Disruptions, TruthOutputs):
     """One simulated day in closed loop with an engine.
 
     ``engine`` is anything with ``process(InMsg) -> [(topic, key, record)]``;
@@ -434,280 +442,3 @@ class Simulation:
         self.emit(TOPIC_TELEMETRY, v.id, ev, delay=self.rng.uniform(30, 120) if late else 0.0)
         gap = self.rng.uniform(10, 30) if moving else 60.0
         self.at(self.now + gap, self._ping, v, token)
-
-    # ------------------------------------------------------------------ decisions
-
-    def _contact_ahead(self, a: dict) -> None:
-        """A failure_risk alert: the customer is contacted; with probability
-        ``contact_reply`` it replies (a customer_reply event, a few minutes later: what
-        it says comes from its own schedule, sim/availability.py ``reply``) and arranges
-        for a delivery from the time it names."""
-        if a.get("kind") != "failure_risk":
-            return
-        for oid in a.get("order_ids", ()):
-            o = self.orders.get(oid)
-            if oid in self.contacted or o is None:
-                continue
-            self.contacted.add(oid)
-            if self.contact_rng.random() >= self.sc.contact_reply:
-                continue
-            at = self.now + self.contact_rng.uniform(120.0, 900.0)
-            answer, t_from, t_until = availability.reply(o.customer.avail, at, o.window[1],
-                                                         self.contact_rng.random())
-            ev = {"type": "customer_reply", "event_id": self._new_id("cr"), "ts": round(at, 3),
-                  "order_id": oid, "answer": answer, "channel": "sms"}
-            if answer == "confirmed":
-                self.arranged[oid] = 0.0
-            elif t_from is not None:
-                self.arranged[oid] = t_from     # they arrange for it from then on
-                ev["available_from"] = round(t_from, 3)
-                if t_until is not None:
-                    ev["available_until"] = round(t_until, 3)
-                self.at(at, self._new_window, o, t_from, t_until)
-            self.emit(TOPIC_ORDERS, oid, ev)
-
-    def _new_window(self, o: SimOrder, t_from: float, t_until: float | None) -> None:
-        """The customer named their hours: the delivery window becomes them (the
-        driver waits for its start, as for any window)."""
-        end = o.window[1] if t_until is None else min(o.window[1], t_until)
-        o.window = (max(o.window[0], t_from), end)
-
-    def _on_decision(self, d: dict) -> None:
-        self.decisions_seen += 1
-        if d["status"] == "proposed":
-            ans = self.dispatcher.answer(d)
-            if ans is not None:
-                self.at(self.now + ans.delay_s, self._answer, d, ans.approved, ans.reason)
-            return
-        if d["status"] != "applied":
-            return
-        for vid, stops in d["routes"].items():
-            v = self.vehicles.get(vid)
-            if v is None or v.state in ("off", "broken"):
-                continue
-            v.plan = [(s["order_id"], s["stop"]) for s in stops]
-            if v.state == "idle":
-                self._next_stop(v)
-            elif v.state == "driving" and v.leg is not None:
-                target = v.leg[4]
-                if target[0] != "__depot__" and (not v.plan or v.plan[0] != tuple(target)):
-                    self._turn_round(v)
-                elif target[0] == "__depot__" and v.plan:
-                    self._turn_round(v)
-
-    def _turn_round(self, v: SimVehicle) -> None:
-        """Stop the current leg where the vehicle is (on a road map: at the next node,
-        where it can turn) and go on with the new plan."""
-        if self.roads is not None:
-            self.roads.stop_leg(v)
-        else:
-            v.pos = self._pos_at(v, self.now)
-        v.state = "idle"
-        self._next_stop(v)
-
-    def _answer(self, d: dict, approved: bool, reason: str | None = None) -> None:
-        ev = {"type": "approval", "event_id": self._new_id("ap"), "ts": round(self.now, 3),
-              "decision_id": d["decision_id"], "zone": d["zone"], "approved": approved,
-              "by": "dispatcher-sim"}
-        if reason:
-            ev["reason"] = reason
-        self.emit(TOPIC_APPROVALS, d["decision_id"], ev)
-
-    # ------------------------------------------------------------------ disruptions
-
-    def _plan_disruptions(self, t_first: float) -> None:
-        sc, rng = self.sc, self.rng
-        for i in range(sc.incidents):
-            zone = self.world.zones[i % len(self.world.zones)]
-            start = t_first + rng.uniform(1.0, sc.shift_h - 3) * 3600
-            # On a road map the towns are small: the area is a neighbourhood (0.4x).
-            radius = rng.uniform(1200, 2000) * (0.4 if self.roads is not None else 1.0)
-            inc = Incident(zone.id, zone.stores[i % len(zone.stores)], radius,
-                           start, start + rng.uniform(3600, 5400), rng.uniform(2.0, 3.0))
-            self.incidents.append(inc)
-            self.at(start + 300, self._report_incident, inc)
-        if sc.weather:
-            for zone in self.world.zones:
-                s = t_first + rng.uniform(3, 5) * 3600
-                e = s + 7200
-                fac = round(rng.uniform(1.15, 1.3), 2)
-                self.weather.setdefault(zone.id, []).append((s, e, fac))
-                self.at(s - 600, self._emit_condition, zone.id, "weather", fac, s, e, None)
-        fleet = [v for v in self.world.vehicles if v.fleet_type != "gig"]
-        for i in range(sc.breakdowns):
-            v = fleet[rng.randrange(len(fleet))]
-            self.at(t_first + rng.uniform(2.5, 5) * 3600, self._breakdown, v)
-
-    def _report_incident(self, inc: Incident) -> None:
-        est = round(inc.factor * self.rng.uniform(0.85, 1.15), 2)
-        self._emit_condition(inc.zone, "incident", est, self.now, inc.end,
-                             {"lat": inc.center[0], "lon": inc.center[1], "radius_m": round(inc.radius_m)})
-
-    def _emit_condition(self, zone: str, kind: str, factor: float, s: float, e: float, area) -> None:
-        ev = {"type": "condition", "event_id": self._new_id("cn"), "ts": round(self.now, 3),
-              "zone": zone, "kind": kind, "factor": factor, "start_ts": round(s, 3),
-              "end_ts": round(e, 3)}
-        if area:
-            ev["area"] = area
-        self.emit(TOPIC_CONDITIONS, zone, ev)
-
-    def _breakdown(self, v: SimVehicle) -> None:
-        if v.state in ("off", "broken", "depot"):
-            return
-        v.pos = self._pos_at(v, self.now)
-        v.state = "broken"
-        v.token += 1
-        planned = {s[0] for s in v.plan}
-        for oid in list(v.loaded):
-            o = self.orders[oid]
-            if o.outcome is None or oid in planned:   # (not a failed parcel going back)
-                o.outcome, o.outcome_ts = "stranded", self.now
-        self.emit(TOPIC_FLEET, v.id, {"type": "vehicle_unavailable", "event_id": self._new_id("vu"),
-                                      "ts": round(self.now, 3), "vehicle_id": v.id,
-                                      "reason": "breakdown"})
-
-    def _plan_malformed(self, t_first: float) -> None:
-        """A few broken messages, one of each kind, spread over the day."""
-        rng = self.rng
-        v0 = self.world.vehicles[0].id
-        kinds: list[tuple[str, str | None, bytes]] = [
-            (TOPIC_TELEMETRY, v0, b'{"type":"ping","event_id":"bad-json",'),
-            (TOPIC_TELEMETRY, v0, b'\xff\xfe not utf-8 \x00'),
-            (TOPIC_TELEMETRY, v0, b'["not", "an", "object"]'),
-            (TOPIC_TELEMETRY, v0, orjson.dumps({"type": "ping", "event_id": "bad-lat", "ts": t_first + 100,
-                                                "v": 1, "vehicle_id": v0, "lat": 123.0, "lon": 13.4,
-                                                "speed_kmh": 10, "heading": 0})),
-            (TOPIC_TELEMETRY, "VX-ghost", orjson.dumps({"type": "ping", "event_id": "ghost", "ts": t_first + 100,
-                                                        "v": 1, "vehicle_id": "VX-ghost", "lat": 52.5,
-                                                        "lon": 13.4, "speed_kmh": 10, "heading": 0})),
-            (TOPIC_ORDERS, "O-bad", orjson.dumps({"type": "order_created", "event_id": "no-window",
-                                                  "ts": t_first, "v": 1, "order_id": "O-bad"})),
-            (TOPIC_ORDERS, "O-bad2", orjson.dumps({"type": "ping", "event_id": "wrong-topic",
-                                                   "ts": t_first, "v": 1})),
-            (TOPIC_FLEET, v0, orjson.dumps({"type": "shift_start", "event_id": "naive-ts",
-                                            "ts": "2026-03-02T07:00:00", "v": 1})),
-            (TOPIC_TELEMETRY, v0, orjson.dumps({"type": "ping", "event_id": "v2", "ts": t_first,
-                                                "v": 2, "vehicle_id": v0, "lat": 52.5, "lon": 13.4,
-                                                "speed_kmh": 10, "heading": 0})),
-            (TOPIC_ORDERS, "O-ghost", orjson.dumps({"type": "order_delivered", "event_id": "ghost-order",
-                                                    "ts": t_first + 200, "v": 1, "order_id": "O-ghost",
-                                                    "vehicle_id": v0})),
-            (TOPIC_TELEMETRY, v0, orjson.dumps({"type": "ping", "event_id": "speed-str", "ts": t_first,
-                                                "v": 1, "vehicle_id": v0, "lat": 52.5, "lon": 13.4,
-                                                "speed_kmh": "fast", "heading": 0})),
-            (TOPIC_CONDITIONS, "Z1", orjson.dumps({"type": "condition", "event_id": "bad-factor",
-                                                   "ts": t_first, "v": 1, "zone": "Z1",
-                                                   "kind": "traffic", "factor": 0,
-                                                   "start_ts": t_first, "end_ts": t_first + 60})),
-        ]
-        for i in range(self.sc.malformed):
-            topic, key, raw = kinds[i % len(kinds)]
-            t = t_first + rng.uniform(0, self.sc.shift_h * 3600)
-            self.at(t, self._deliver, topic, key, raw)
-
-    # ------------------------------------------------------------------ outputs
-
-    def truth_orders(self) -> Iterable[dict]:
-        for o in self.world.orders:
-            yield {"order_id": o.id, "zone": o.zone, "kind": o.kind, "customer_id": o.customer.id,
-                   "window_start": o.window[0], "window_end": o.window[1],
-                   "outcome": o.outcome or "not_served", "outcome_ts": o.outcome_ts,
-                   "on_time": bool(o.outcome in ("delivered", "failed") and o.outcome_ts is not None
-                                   and self._arrival_of(o.id) is not None
-                                   and self._arrival_of(o.id) <= o.window[1])}
-
-    def _arrival_of(self, oid: str) -> float | None:
-        if not hasattr(self, "_arrivals"):
-            self._arrivals = {a["order_id"]: a["arrived_ts"] for a in self.truth_attempts}
-        return self._arrivals.get(oid)
-
-    def truth_customers(self) -> Iterable[dict]:
-        for c in self.world.customers:
-            out = {"customer_id": c.id, "zone": c.zone, **c.avail.truth()}
-            if c.site is not None:
-                out.update(self.roads.site_fields(c.site))
-            yield out
-
-    def kpis(self) -> dict:
-        orders = list(self.truth_orders())
-        served = [o for o in orders if o["outcome"] in ("delivered", "failed")]
-        total_km = sum(v.km for v in self.world.vehicles)
-        cost = 0.0
-        overtime_h = 0.0
-        stops = []
-        for v in self.world.vehicles:
-            hours = max(0.0, ((v.finished_ts or v.shift_end) - v.shift_start) / 3600)
-            cost += v.km * v.costs[0] + hours * v.costs[1] + v.stops_done * v.costs[2] + (
-                v.costs[3] if v.stops_done else 0)
-            if v.finished_ts and v.finished_ts > v.shift_end:
-                overtime_h += (v.finished_ts - v.shift_end) / 3600
-            if v.fleet_type != "gig":
-                stops.append(v.stops_done)
-        n = max(1, len([o for o in orders if o["outcome"] != "cancelled"]))
-        return {
-            "orders": len(orders),
-            "on_time_rate": round(sum(1 for o in orders if o["on_time"]) / n, 4),
-            "delivered": sum(1 for o in orders if o["outcome"] == "delivered"),
-            "failed_attempts": sum(1 for a in self.truth_attempts
-                                   if not (a["home"] and a["access_ok"])),
-            "orders_failed": sum(1 for o in orders if o["outcome"] == "failed"),
-            "retried": sum(1 for o in self.world.orders if o.attempts > 1),
-            "handed_over": sum(1 for o in self.world.orders if o.handovers),
-            "not_served": sum(1 for o in orders if o["outcome"] == "not_served"),
-            "stranded": sum(1 for o in orders if o["outcome"] == "stranded"),
-            "km": round(total_km, 1),
-            "cost": round(cost, 1),
-            "overtime_h": round(overtime_h, 2),
-            "decisions": self.decisions_seen,
-            "stops_per_driver_spread": (max(stops) - min(stops)) if stops else 0,
-            "served": len(served),
-        }
-
-    def write(self, out_dir: str) -> dict:
-        """Write the recording (input stream), the ground truth and a manifest."""
-        os.makedirs(os.path.join(out_dir, "truth"), exist_ok=True)
-        _write_lines(os.path.join(out_dir, "events.jsonl.gz"), self.recorded)
-        _write_lines(os.path.join(out_dir, "truth", "legs.jsonl.gz"),
-                     [orjson.dumps(x) for x in self.truth_legs])
-        _write_lines(os.path.join(out_dir, "truth", "attempts.jsonl.gz"),
-                     [orjson.dumps(x) for x in self.truth_attempts])
-        _write_lines(os.path.join(out_dir, "truth", "orders.jsonl.gz"),
-                     [orjson.dumps(x) for x in self.truth_orders()])
-        _write_lines(os.path.join(out_dir, "truth", "customers.jsonl.gz"),
-                     [orjson.dumps(x) for x in self.truth_customers()])
-        return self.manifest()
-
-    def manifest(self) -> dict:
-        sc = self.sc
-        ts = [v.shift_start for v in self.world.vehicles]
-        return {
-            "name": sc.name, "seed": sc.seed, "scenario": sc.fields(),
-            "format": "events.jsonl.gz: one JSON envelope per line {topic, key, value} in "
-                      "arrival order; value is the message text (value_b64 when not UTF-8)",
-            "sizes": {"zones": sc.zones, "vehicles": len(self.world.vehicles),
-                      "orders": len(self.world.orders),
-                      "parcels": sum(1 for o in self.world.orders if o.kind == "parcel"),
-                      "on_demand": sum(1 for o in self.world.orders if o.kind == "on_demand"),
-                      "customers": len(self.world.customers), "events": len(self.recorded),
-                      "duplicates_injected": self.dup_count,
-                      "late_pings_injected": self.late_ping_count,
-                      "malformed_injected": sc.malformed},
-            "time_span": {"day0": self.world.day0, "first_shift_start": min(ts),
-                          "last_event": self.now},
-            "incidents": [{"zone": i.zone, "lat": i.center[0], "lon": i.center[1],
-                           "radius_m": round(i.radius_m), "start": round(i.start, 1),
-                           "end": round(i.end, 1), "true_factor": round(i.factor, 2)}
-                          for i in self.incidents],
-            "weather": {z: [list(map(lambda x: round(x, 2), w)) for w in ws]
-                        for z, ws in self.weather.items()},
-            "closed_loop_kpis": self.kpis(),
-        }
-
-
-def _write_lines(path: str, lines: list[bytes]) -> None:
-    # mtime=0: the same content gives the same bytes.
-    with open(path, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0,
-                                                 filename="", compresslevel=6) as f:
-        for line in lines:
-            f.write(line)
-            f.write(b"\n")
