@@ -21,7 +21,7 @@ DOCS = ROOT / "docs"
 _FENCE = re.compile(r"^\s*(```|~~~)")
 _CODE = re.compile(r"`+[^`]*`+")
 _LINK = re.compile(r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_HTML_ID = re.compile(r"<a\s+(?:name|id)=\"([^\"]+)\"", re.I)
+_HTML_ID = re.compile(r"<a\s+(?:name|id)=\"([^\"]+)\"", re.IGNORECASE)
 
 
 def slug(text: str) -> str:
@@ -61,7 +61,7 @@ def broken_links(pages: list[Path]) -> list[str]:
     for page in pages:
         for n, line in _lines_outside_code(page):
             for target in _LINK.findall(_CODE.sub("", line)):
-                if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.I):   # http:, mailto: ...
+                if re.match(r"^[a-z][a-z0-9+.-]*:", target, re.IGNORECASE):   # http:, mailto: ...
                     continue
                 file, _, frag = target.partition("#")
                 dest = (page.parent / unquote(file)).resolve() if file else page
