@@ -1,62 +1,25 @@
-"""The Redis read model and customer context store against a real redis-server.
+"""The Redis read model against a real redis-server: what the engine's outputs
+build, expiry, caps, replays, outcomes, proposals, alert lifecycle, bad records.
 
 Records come from the real engine: the ``tiny`` recording replayed through
 ``LocalEngine`` (and once with assignment proposals instead of auto-apply).
 Outcome records (``fs.outcomes``) are the engine's own, one per order that ended.
+Outages: test_redis_outages.py; the customer context store: test_redis_context.py.
 """
 
 from __future__ import annotations
 
-import logging
 import random
-import threading
-import time
 from collections import Counter
 
 import orjson
 import pytest
+from redis_helpers import Run, dump, engine_run, expected_routes, h, last_by_version, write_all
 
-from fleetstream.connectors.files import read_replay
-from fleetstream.connectors.redis_store import (TOPIC_OUTCOMES, CustomerContextStore, key_part,
-                                    InProcessContextStore, RedisReadModel,
-                                    load_customers_from_replay, profiles_from_replay)
-from fleetstream.engine import LocalEngine
-from fleetstream.contract.events import ValidationError, decode_event
+from fleetstream.connectors.redis_store import TOPIC_OUTCOMES, CustomerContextStore, RedisReadModel
 from fleetstream.contract.outputs import (TOPIC_ALERTS, TOPIC_DECISIONS, TOPIC_DLQ, TOPIC_ETA,
-                                 TOPIC_NOTIFICATIONS)
+                                          TOPIC_NOTIFICATIONS)
 from fleetstream.contract.settings import EngineSettings
-
-
-# ---------------------------------------------------------------- engine runs
-
-
-class Run:
-    def __init__(self, outs: list, positions: list):
-        self.outs = outs            # [(topic, record)] in emission order
-        self.positions = positions  # [(vehicle_id, lat, lon, ts, zone)]
-
-    def of(self, topic: str) -> list[dict]:
-        return [r for t, r in self.outs if t == topic]
-
-
-def engine_run(path: str, settings: EngineSettings | None = None) -> Run:
-    """Replay a recording through the engine; positions are the pings of vehicles
-    with a shift (what the live flow hands the read model)."""
-    eng = LocalEngine(settings or EngineSettings())
-    outs, positions = [], []
-    vzone: dict[str, str] = {}
-    for msg in read_replay(path):
-        res = eng.process(msg)
-        outs += [(t, r) for t, _k, r in res]
-        try:
-            ev = decode_event(msg.value, msg.topic)
-        except ValidationError:
-            continue
-        if ev.TYPE == "shift_start":
-            vzone[ev.vehicle_id] = ev.zone
-        elif ev.TYPE == "ping" and ev.vehicle_id in vzone:
-            positions.append((ev.vehicle_id, ev.lat, ev.lon, ev.ts, vzone[ev.vehicle_id]))
-    return Run(outs, positions)
 
 
 @pytest.fixture(scope="module")
@@ -67,64 +30,6 @@ def run(tiny) -> Run:
 @pytest.fixture(scope="module")
 def run_outcomes(tiny) -> Run:
     return engine_run(tiny.path)
-
-
-def write_all(model: RedisReadModel, run: Run, batch: int = 200) -> None:
-    """Interleave outputs and positions in batches, as the live sink does."""
-    outs, pos = run.outs, run.positions
-    step_o = max(1, len(outs) // max(1, len(pos) // batch))
-    i = j = 0
-    while i < len(outs) or j < len(pos):
-        model.write(outs[i:i + step_o], pos[j:j + batch])
-        i += step_o
-        j += batch
-
-
-def dump(r, prefix: str) -> dict:
-    """Everything under a prefix, without the prefix (stream ids are wall-clock: left out)."""
-    out = {}
-    for k in r.scan_iter(match=prefix + "*", count=1000):
-        t = r.type(k)
-        if t == b"hash":
-            v = r.hgetall(k)
-        elif t == b"zset":
-            v = r.zrange(k, 0, -1, withscores=True)
-        elif t == b"stream":
-            v = [f for _id, f in r.xrange(k)]
-        else:
-            v = r.get(k)
-        out[k.decode()[len(prefix):]] = (t, v)
-    return out
-
-
-def h(r, key: str) -> dict[str, str]:
-    return {k.decode(): v.decode() for k, v in r.hgetall(key).items()}
-
-
-def last_by_version(records: list[dict], key: str, id_field: str) -> dict[str, dict]:
-    best: dict[str, dict] = {}
-    for rec in records:
-        k = rec[key]
-        ver = (rec["ts"], int(rec[id_field].rsplit("-", 1)[1]))
-        if k not in best or ver >= (best[k]["ts"], int(best[k][id_field].rsplit("-", 1)[1])):
-            best[k] = rec
-    return best
-
-
-def expected_routes(run: Run) -> dict[str, list[dict]]:
-    """Per vehicle: the route of its last applied decision, minus the stops that
-    later records took off (parcels left at the depot, outcomes)."""
-    routes: dict[str, list[dict]] = {}
-    for t, rec in run.outs:
-        if t == TOPIC_DECISIONS and rec["status"] == "applied":
-            routes.update(rec["routes"])
-        elif t == TOPIC_ALERTS and rec["kind"] == "unassigned" and rec.get("vehicle_id"):
-            vid = rec["vehicle_id"]
-            routes[vid] = [s for s in routes.get(vid, []) if s["order_id"] not in rec["order_ids"]]
-        elif t == TOPIC_OUTCOMES and rec.get("vehicle_id") in routes:
-            routes[rec["vehicle_id"]] = [s for s in routes[rec["vehicle_id"]]
-                                         if s["order_id"] != rec["order_id"]]
-    return routes
 
 
 # ---------------------------------------------------------------- read model
@@ -451,241 +356,6 @@ def test_bad_records_are_counted_not_raised(redis_server, prefix):
              ("V1", float("nan"), 13.4, 1.0)])
     met = m.metrics()
     assert met["invalid"] == 8 and met["written"] == 0 and met["backlog"] == 0
-
-
-# ---------------------------------------------------------------- outages
-
-
-def test_redis_killed_then_back(own_redis, redis_server, prefix, run, caplog):
-    """Kill -9 mid-run: writes do not raise, the backlog grows, one warning per
-    outage; restart: the backlog flushes and Redis holds what it would hold had it
-    received those records (the earlier data died with the server: no persistence)."""
-    m = RedisReadModel(own_redis.url, key_prefix="fs:", retry_base_s=0.01)
-    half_o, half_p = len(run.outs) // 2, len(run.positions) // 2
-    m.write(run.outs[:half_o], run.positions[:half_p])
-    assert m.metrics()["written"] > 0
-    own_redis.kill()
-    c0 = m.metrics()["coalesced"]
-    rest = Run(run.outs[half_o:], run.positions[half_p:])
-    caplog.set_level(logging.WARNING, logger="fleetstream.redis")
-    write_all(m, rest, batch=20)
-    met = m.metrics()
-    n_rest = len(rest.positions) + sum(1 for t, _ in rest.outs if t != TOPIC_DLQ)
-    assert not met["connected"] and met["outages"] == 1 and met["failed_batches"] >= 1
-    assert met["backlog"] + met["coalesced"] - c0 == n_rest and met["dropped"] == 0
-    assert len([x for x in caplog.records if "unavailable" in x.getMessage()]) == 1
-
-    own_redis.start()
-    assert m.flush(force=True)
-    met = m.metrics()
-    assert met["connected"] and met["backlog"] == 0 and met["outages"] == 1
-    ref = RedisReadModel(redis_server.url, key_prefix=prefix)
-    write_all(ref, rest)
-    assert dump(own_redis.client(), "fs:") == dump(redis_server.client(), prefix)
-
-
-def test_unresponsive_redis_catches_up_exactly(own_redis, redis_server, prefix, run):
-    """Redis paused (commands time out, some may still run later): after it answers
-    again the read model equals an uninterrupted run, without duplicate stream entries."""
-    m = RedisReadModel(own_redis.url, key_prefix="fs:", socket_timeout_s=0.2,
-                       retry_base_s=0.05)
-    third = len(run.outs) // 3
-    m.write(run.outs[:third], run.positions[:len(run.positions) // 3])
-    admin = own_redis.client()
-    admin.execute_command("CLIENT", "PAUSE", "1500", "ALL")
-    m.write(run.outs[third:], run.positions[len(run.positions) // 3:])
-    assert m.metrics()["outages"] == 1 and m.metrics()["backlog"] > 0
-    deadline = time.monotonic() + 20
-    while not m.flush(force=True) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert m.metrics()["backlog"] == 0 and m.metrics()["connected"]
-    ref = RedisReadModel(redis_server.url, key_prefix=prefix)
-    write_all(ref, run)
-    assert dump(own_redis.client(), "fs:") == dump(redis_server.client(), prefix)
-    assert admin.xlen("fs:decisions") == len(run.of(TOPIC_DECISIONS))
-
-
-def test_retries_back_off_on_the_monotonic_clock(own_redis):
-    """While Redis is down, writes only queue until the next retry is due; retries
-    back off exponentially; the first successful retry flushes everything."""
-    now = [0.0]
-    m = RedisReadModel(own_redis.url, retry_base_s=1.0, retry_max_s=8.0,
-                       monotonic=lambda: now[0], flush_every_s=0)
-    own_redis.kill()
-    m.vehicle_position("V1", 52.5, 13.4, 1.0, "Z1")
-    assert m.metrics()["failed_batches"] == 1
-    for i in range(5):                      # not due yet: no attempt
-        m.vehicle_position("V1", 52.5, 13.4, 2.0 + i, "Z1")
-    assert m.metrics()["failed_batches"] == 1 and m.metrics()["backlog"] == 6
-    now[0] = 1.01                           # due after 1 s
-    m.vehicle_position("V1", 52.5, 13.4, 10.0, "Z1")
-    assert m.metrics()["failed_batches"] == 2
-    now[0] = 2.5                            # next one is 2 s later: not yet
-    m.write_batch([])
-    assert m.metrics()["failed_batches"] == 2
-    own_redis.start()
-    now[0] = 3.02
-    m.write_batch([])
-    met = m.metrics()
-    assert met["backlog"] == 0 and met["connected"] and met["outages"] == 1
-    assert float(own_redis.client().hget("fs:v:V1", "pos_ts")) == 10.0
-
-
-def test_backlog_is_bounded(own_redis):
-    """Beyond backlog_max the oldest writes are dropped and counted."""
-    m = RedisReadModel(own_redis.url, backlog_max=50, retry_base_s=1000.0)
-    own_redis.kill()
-    m.write([], [(f"V{i}", 52.5, 13.4, float(i), "Z1") for i in range(200)])
-    met = m.metrics()
-    assert met["backlog"] == 50 and met["dropped"] == 150
-    own_redis.start()
-    assert m.flush(force=True)
-    r = own_redis.client()
-    assert not r.exists("fs:v:V149") and r.exists("fs:v:V150") and r.exists("fs:v:V199")
-    assert h(r, "fs:z:Z1")["vehicles_idle"] == "50"
-
-
-def test_backlog_reaches_redis_without_a_later_write(own_redis):
-    """After an outage the held-back writes are sent when Redis returns even if
-    nothing else is written (before: only a later write sent them; after a 60 s
-    outage Redis had 0 keys 37 s after it came back)."""
-    m = RedisReadModel(own_redis.url, retry_base_s=0.05, retry_max_s=0.2, flush_every_s=0.1)
-    own_redis.kill()
-    m.write([], [(f"V{i}", 52.5, 13.4, float(i), "Z1") for i in range(20)])
-    assert m.metrics()["backlog"] == 20 and not m.metrics()["connected"]
-    own_redis.start()
-    deadline = time.monotonic() + 10
-    while m.metrics()["backlog"] and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert m.metrics()["backlog"] == 0 and m.metrics()["connected"]
-    assert own_redis.client().exists("fs:v:V19")
-    m.close()
-
-
-def test_close_keeps_trying_until_redis_is_back(own_redis):
-    """Shutdown with a backlog and Redis away: close() retries for up to
-    close_timeout_s, so a Redis back within that time gets every write."""
-    m = RedisReadModel(own_redis.url, retry_base_s=1000.0, flush_every_s=0,
-                       close_timeout_s=20)
-    own_redis.kill()
-    m.write([], [("V7", 52.5, 13.4, 7.0, "Z1")])
-    assert m.metrics()["backlog"] == 1
-    threading.Timer(1.0, own_redis.start).start()
-    m.close()
-    assert m.metrics()["backlog"] == 0
-    assert own_redis.client().exists("fs:v:V7")
-
-
-def test_an_id_cannot_name_another_entitys_key(redis_server, prefix):
-    """Ids are escaped in key parts: a zone named ``Z1:vehicles:idle`` gets its own
-    summary key and leaves zone Z1's index of idle vehicles alone (before: both
-    were the key ``{prefix}z:Z1:vehicles:idle`` and the writes were refused)."""
-    m = RedisReadModel(redis_server.url, key_prefix=prefix)
-    m.write([], [("V1", 52.5, 13.4, 1.0, "Z1")])
-    m.write([], [("V2", 52.5, 13.4, 2.0, "Z1:vehicles:idle"), ("a:b%c", 52.5, 13.4, 2.0, "Z1")])
-    met = m.metrics()
-    assert met["rejected"] == 0 and met["written"] == 3, met
-    r = redis_server.client()
-    assert r.type(f"{prefix}z:Z1:vehicles:idle") == b"zset"
-    assert sorted(r.zrange(f"{prefix}z:Z1:vehicles:idle", 0, -1)) == [b"V1", b"a:b%c"]
-    assert h(r, f"{prefix}z:Z1%3Avehicles%3Aidle")["zone"] == "Z1:vehicles:idle"
-    assert h(r, f"{prefix}v:a%3Ab%25c")["vehicle_id"] == "a:b%c"
-    assert key_part("Z1:orders:pending") == "Z1%3Aorders%3Apending"
-
-
-# ---------------------------------------------------------------- customer context
-
-
-PROFILES = [
-    {"customer_id": "c1", "zone": "Z1", "language": "de", "preferred_drop": "garage",
-     "access_instructions": "gate code 4711", "notes": "dog", "service_requirements": ["call_ahead"]},
-    {"customer_id": "c2", "zone": "Z1", "language": "en"},
-    {"customer_id": "c3", "zone": "Z2", "language": "es", "notes": "3rd floor", "ts": 1000.5},
-]
-
-
-def test_context_cache_hits_ttl_and_lru(redis_server, prefix):
-    """Reads go through a local LRU cache: hits, expiry after cache_ttl_s (injected
-    clock), eviction beyond cache_size, invalidation on own writes."""
-    now = [0.0]
-    s = CustomerContextStore(redis_server.url, key_prefix=prefix, cache_size=2,
-                             cache_ttl_s=10.0, monotonic=lambda: now[0])
-    assert s.load_profiles(PROFILES) == 3
-    assert s.get("c1")["access_instructions"] == "gate code 4711"
-    assert s.get("c1")["service_requirements"] == ["call_ahead"]
-    assert s.metrics()["hits"] == 1 and s.metrics()["misses"] == 1
-    other = CustomerContextStore(redis_server.url, key_prefix=prefix)
-    other.put_profile({**PROFILES[0], "notes": "no dog any more"})
-    assert s.get("c1")["notes"] == "dog"             # cached
-    now[0] = 10.5
-    assert s.get("c1")["notes"] == "no dog any more"  # expired -> re-read
-    s.get("c2")
-    s.get("c3")                                       # evicts c1 (size 2)
-    misses = s.metrics()["misses"]
-    s.get("c1")
-    assert s.metrics()["misses"] == misses + 1
-    s.put_profile({**PROFILES[1], "language": "fr"})  # own write invalidates
-    assert s.get("c2")["language"] == "fr"
-    assert s.get("nobody") is None
-
-
-def test_outcomes_count_by_reason_once(redis_server, prefix):
-    """record_outcome: HINCRBY per outcome and failure reason; a repeated outcome id
-    counts once; profile updates keep the counters."""
-    s = CustomerContextStore(redis_server.url, key_prefix=prefix)
-    s.put_profile(PROFILES[0])
-    assert s.record_outcome("c1", "failed", "access", outcome_id="o1", ts=10.0)
-    assert not s.record_outcome("c1", "failed", "access", outcome_id="o1", ts=10.0)
-    assert s.record_outcome("c1", "failed", "not_home", ts=11.0)
-    assert s.record_outcome("c1", "delivered", ts=12.0)
-    s.put_profile({**PROFILES[0], "notes": None})
-    c = s.get("c1")
-    assert c["history"] == {"access_failures": 1, "deliveries": 1, "failures": 2,
-                            "not_home_failures": 1}
-    assert "notes" not in c and c["last_outcome"] == "delivered"
-    with pytest.raises(ValueError):
-        s.record_outcome("c1", "lost")
-    with pytest.raises(ValueError):
-        s.put_profile({"language": "de"})
-
-
-def test_context_reads_survive_an_outage(own_redis):
-    """get() answers from the cache (even expired) while Redis is down, else None."""
-    now = [0.0]
-    s = CustomerContextStore(own_redis.url, cache_ttl_s=1.0, monotonic=lambda: now[0])
-    s.put_profile(PROFILES[0])
-    assert s.get("c1")["language"] == "de"
-    own_redis.kill()
-    now[0] = 5.0
-    assert s.get("c1")["language"] == "de"
-    assert s.get("c2") is None
-    assert s.metrics()["errors"] == 2
-
-
-def test_in_process_store_matches_redis(redis_server, prefix, tiny):
-    """Same operations, same answers: InProcessContextStore vs CustomerContextStore,
-    including the profiles loaded from a replay folder."""
-    red = CustomerContextStore(redis_server.url, key_prefix=prefix, cache_size=0)
-    mem = InProcessContextStore()
-    stats = [load_customers_from_replay(tiny.path, st) for st in (red, mem)]
-    n_events = sum(1 for msg in read_replay(tiny.path) if msg.topic == "fs.customers")
-    assert stats[0] == stats[1] and stats[0]["loaded"] + stats[0]["invalid"] == n_events
-    assert stats[0]["loaded"] > 10
-    ids = sorted({p["customer_id"] for p in profiles_from_replay(tiny.path)})
-    rng = random.Random(3)
-    for i in range(300):
-        cid = rng.choice(ids[:20] + ["new1", "new2"])
-        op = rng.random()
-        outcome = rng.choice(["delivered", "failed"])
-        for st in (red, mem):
-            if op < 0.6:
-                st.record_outcome(cid, outcome, ["access", "not_home", "refused", None][i % 4],
-                                  outcome_id=f"x{i % 250}", ts=float(i))
-            elif op < 0.8:
-                st.put_profile(PROFILES[i % 3] | {"customer_id": cid})
-    for cid in ids + ["new1", "new2", "nobody"]:
-        assert red.get(cid) == mem.get(cid), cid
-    assert red.get(ids[0])["language"]
 
 
 @pytest.mark.parametrize("outcome", ["expired", "not_served"])
