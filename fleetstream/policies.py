@@ -9,8 +9,11 @@
   interval seats), re-optimization sweeps every 15 min, re-routes that scale each
   driver's travel times by the pace learned from its finished legs, and plans,
   insertions and re-routes on the travel times learned from the zone's finished legs
-  (``engine.routing_learned_travel``) instead of the provider x the planning buffer.
-  (Lower late-risk thresholds were tried and did worse on the disrupted day.)
+  (``engine.routing_learned_travel``) instead of the provider x the planning buffer;
+  failure-risk alerts (customers contacted ahead) from 0.3, and deliveries with an
+  alert or a retry moved once to where they are less likely to fail
+  (:data:`PREDICTIVE_RISK`).  (Lower late-risk thresholds were tried and did worse on
+  the disrupted day.)
 
 Autonomy: every policy decides with the autonomy levels of the settings
 (``engine.autonomy_assign``, ``_reroute``, ``_redispatch``; the simulated dispatcher
@@ -67,6 +70,12 @@ POLICY_AUTONOMY: dict[str, dict[str, str]] = {
 }
 AUTONOMY_KINDS = ("assign", "reroute", "redispatch")
 
+# What the predictive policy does with the failure risk, where the settings keep the
+# default: customers are contacted ahead from a predicted risk of 0.3 (the alert), and
+# a delivery with an alert or a retry moves once on its route to where risk x 30 +
+# route cost is least (docs/governance.md, "Contact ahead"; measured in docs/models.md).
+PREDICTIVE_RISK = {"failure_risk_on": 0.3, "failure_attempt_cost": 30.0}
+
 
 def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], list[str]]:
     """(settings the policy changes, notes on the levels the settings keep against it)."""
@@ -89,12 +98,15 @@ def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], 
 def policy_settings(policy: str, base: EngineSettings) -> EngineSettings:
     """The engine settings of ``policy``: ``base`` with the policy's autonomy levels
     where ``base`` keeps the default; every other setting, and every autonomy level
-    ``base`` chose, as given.  ``predictive`` also plans on learned travel times."""
+    ``base`` chose, as given.  ``predictive`` also plans on learned travel times and acts
+    on the failure risk (:data:`PREDICTIVE_RISK`)."""
     changes: dict = dict(_policy_changes(policy, base)[0])
     if policy == "predictive":
         changes["routing_learned_travel"] = True
-        if base.plan_stated_hours_s == 0.0:
-            changes["plan_stated_hours_s"] = 3600.0
+        default = EngineSettings()
+        for name, value in PREDICTIVE_RISK.items():     # where the settings keep the default
+            if getattr(base, name) == getattr(default, name):
+                changes[name] = value
     return replace(base, **changes) if changes else base
 
 

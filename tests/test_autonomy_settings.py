@@ -136,3 +136,13 @@ def test_evaluate_policies_honour_the_autonomy_settings(tmp_path, capsys) -> Non
         assert "reroute/applied" not in st or st.get("reroute/proposed", 0) > 0, (p, st)
     assert not [k for k in runs["static"]["decision_statuses"]
                 if k.startswith("redispatch/") and k != "redispatch/alert_only"]
+
+
+def test_the_predictive_policy_acts_on_failure_risk_unless_the_settings_chose() -> None:
+    es = policy_settings("predictive", EngineSettings())
+    assert (es.failure_risk_on, es.failure_attempt_cost, es.routing_learned_travel) == \
+        (0.3, 30.0, True)
+    assert policy_settings("reactive", EngineSettings()).failure_attempt_cost == 0.0
+    chosen = policy_settings("predictive", EngineSettings(failure_risk_on=0.6,
+                                                          failure_attempt_cost=5.0))
+    assert (chosen.failure_risk_on, chosen.failure_attempt_cost) == (0.6, 5.0)

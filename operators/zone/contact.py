@@ -31,7 +31,8 @@ Event time only; a reply for an unknown or finished order is counted and ignored
 (``replies_ignored``): a late answer is normal, not an error.
 
 **Moving a risky delivery** (``engine.failure_attempt_cost`` above 0; off by default):
-at each sweep, a delivery that raised a ``failure_risk`` alert, with no reply, still on
+at each sweep, a delivery that raised a ``failure_risk`` alert or is a retry after a
+failed attempt (recovery.py), with no reply, still on
 a route the engine may change (not locked, not in a proposal, the order collected, the
 van not at the door) is considered once: for every feasible place on its route (the
 places of a retried attempt) the failure-risk seat predicts the risk at the planned
@@ -165,8 +166,11 @@ class ContactAhead:
                 continue
             for oid, kind in list(v.route):
                 o = st.orders.get(oid)
-                if kind != DELIVERY or o is None or not o.fail_alerted:
+                if kind != DELIVERY or o is None:
                     continue
+                m = memo(st, o, create=False) or {}
+                if not (o.fail_alerted or m.get("attempts")):
+                    continue           # neither a risk alert nor a retried attempt
                 m = memo(st, o)
                 if "risk_move" in m or "reply" in m:
                     continue

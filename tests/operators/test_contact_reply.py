@@ -195,3 +195,17 @@ def test_moving_risky_deliveries_is_off_by_default_and_cheap_moves_only():
     eng = _risky(0.01)                      # a failure costs next to nothing: keep the plan
     eng.contact.move_risky(T0 + 60, ["e-sweep"], out)
     assert not out and eng.state.stats["risk_kept"] == 1
+
+
+def test_a_retried_delivery_is_moved_like_a_risky_one():
+    """A retry after a failed attempt (recovery's memo ``attempts``) is considered once,
+    as a delivery with a failure-risk alert is, even without an alert."""
+    eng = _risky(60.0)
+    eng.state.orders["o1"].fail_alerted = False
+    out: list = []
+    eng.contact.move_risky(T0 + 60, ["e-sweep"], out)
+    assert not out, "no alert and no failed attempt: not considered"
+    memo(eng.state, eng.state.orders["o1"])["attempts"] = 1
+    eng.contact.move_risky(T0 + 60, ["e-sweep"], out)
+    (d,) = [r for t, r in out if t == "fs.decisions"]
+    assert d["kind"] == "reroute" and d["order_ids"] == ["o1"]
