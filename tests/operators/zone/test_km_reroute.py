@@ -61,3 +61,4 @@ def test_a_reroute_worth_its_km_is_decided() -> None:
 def test_without_a_km_price_any_lateness_saved_decides_as_before() -> None:
     decided, v = scene(RoutingConfig(), late_by_s=15.0)
     assert [(d["kind"], d["status"]) for d in decided] == [("reroute", "applied")]
+    assert v.route == [("o2", DELIVERY), ("o1", DELIVERY)]
