@@ -10,7 +10,7 @@
   driver's travel times by the pace learned from its finished legs, and plans,
   insertions and re-routes on the travel times learned from the zone's finished legs
   (``engine.routing_learned_travel``) instead of the provider x the planning buffer;
-  failure-risk alerts (customers contacted ahead) from 0.3, and deliveries with an
+  failure-risk alerts (customers contacted ahead) from 0.2, and deliveries with an
   alert or a retry moved once to where they are less likely to fail
   (:data:`PREDICTIVE_RISK`).  (Lower late-risk thresholds were tried and did worse on
   the disrupted day.)
@@ -53,6 +53,7 @@ KPI_COLUMNS = (
     "failed_attempts",
     "orders_failed",
     "not_served",
+    "contacted",
     "stranded",
     "km",
     "cost",
@@ -71,10 +72,10 @@ POLICY_AUTONOMY: dict[str, dict[str, str]] = {
 AUTONOMY_KINDS = ("assign", "reroute", "redispatch")
 
 # What the predictive policy does with the failure risk, where the settings keep the
-# default: customers are contacted ahead from a predicted risk of 0.3 (the alert), and
+# default: customers are contacted ahead from a predicted risk of 0.2 (the alert), and
 # a delivery with an alert or a retry moves once on its route to where risk x 30 +
 # route cost is least (docs/governance.md, "Contact ahead"; measured in docs/models.md).
-PREDICTIVE_RISK = {"failure_risk_on": 0.3, "failure_attempt_cost": 30.0}
+PREDICTIVE_RISK = {"failure_risk_on": 0.2, "failure_attempt_cost": 30.0}
 
 
 def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], list[str]]:

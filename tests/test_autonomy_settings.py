@@ -141,7 +141,7 @@ def test_evaluate_policies_honour_the_autonomy_settings(tmp_path, capsys) -> Non
 def test_the_predictive_policy_acts_on_failure_risk_unless_the_settings_chose() -> None:
     es = policy_settings("predictive", EngineSettings())
     assert (es.failure_risk_on, es.failure_attempt_cost, es.routing_learned_travel) == \
-        (0.3, 30.0, True)
+        (0.2, 30.0, True)
     assert policy_settings("reactive", EngineSettings()).failure_attempt_cost == 0.0
     chosen = policy_settings("predictive", EngineSettings(failure_risk_on=0.6,
                                                           failure_attempt_cost=5.0))

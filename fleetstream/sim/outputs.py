@@ -63,6 +63,7 @@ class TruthOutputs:
             "retried": sum(1 for o in self.world.orders if o.attempts > 1),
             "handed_over": sum(1 for o in self.world.orders if o.handovers),
             "not_served": sum(1 for o in orders if o["outcome"] == "not_served"),
+            "contacted": len(self.contacted),
             "stranded": sum(1 for o in orders if o["outcome"] == "stranded"),
             "km": round(total_km, 1),
             "cost": round(cost, 1),
