@@ -164,8 +164,11 @@ MODEL_KPIS: list[Kpi] = [
 
 POLICY_KPIS: list[Kpi] = [
     Kpi("on_time_rate", "On time", "share", _g("on_time_rate")),
-    Kpi("failed_attempts", "Failed attempts", "count", _g("failed_attempts")),
+    Kpi("failed_attempts", "Failed attempts (at the door, retries included)", "count",
+        _g("failed_attempts")),
+    Kpi("orders_failed", "Orders ended failed", "count", _g("orders_failed")),
     Kpi("not_served", "Not served", "count", _g("not_served")),
+    Kpi("contacted", "Customers contacted ahead", "count", _g("contacted")),
     Kpi("stranded", "Stranded on a broken-down vehicle", "count", _g("stranded")),
     Kpi("km", "Distance driven", "km", _g("km")),
     Kpi("cost", "Cost", "ratio", _g("cost")),
