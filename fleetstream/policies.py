@@ -50,6 +50,7 @@ from fleetstream.wiring import build_zone_engine
 POLICIES = ("static", "reactive", "predictive")
 KPI_COLUMNS = (
     "on_time_rate",
+    "delivered_on_time_rate",
     "failed_attempts",
     "orders_failed",
     "not_served",

@@ -164,6 +164,8 @@ MODEL_KPIS: list[Kpi] = [
 
 POLICY_KPIS: list[Kpi] = [
     Kpi("on_time_rate", "On time", "share", _g("on_time_rate")),
+    Kpi("delivered_on_time_rate", "Delivered on time (a failed attempt is not)", "share",
+        _g("delivered_on_time_rate")),
     Kpi("failed_attempts", "Failed attempts (at the door, retries included)", "count",
         _g("failed_attempts")),
     Kpi("orders_failed", "Orders ended failed", "count", _g("orders_failed")),

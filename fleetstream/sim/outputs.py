@@ -56,6 +56,9 @@ class TruthOutputs:
         return {
             "orders": len(orders),
             "on_time_rate": round(sum(1 for o in orders if o["on_time"]) / n, 4),
+            # delivered (not a failed attempt) by the window end: the customer got it
+            "delivered_on_time_rate": round(sum(1 for o in orders if o["on_time"]
+                                                and o["outcome"] == "delivered") / n, 4),
             "delivered": sum(1 for o in orders if o["outcome"] == "delivered"),
             "failed_attempts": sum(1 for a in self.truth_attempts
                                    if not (a["home"] and a["access_ok"])),
