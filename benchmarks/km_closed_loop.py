@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="EngineSettings override for the --on policies (repeatable)")
     ap.add_argument("--on", default="predictive",
                     help="policies the --set overrides apply to (comma separated)")
+    ap.add_argument("--contact-reply", type=float, default=0.0,
+                    help="share of contacted customers who answer (as fleetstream evaluate "
+                         "--contact-reply; 0: the scenario's own)")
     ap.add_argument("--diag", action="store_true", help="decisions per kind/rule with km")
     ap.add_argument("--json", help="write the per-seed KPIs here")
     a = ap.parse_args(argv)
@@ -143,7 +146,7 @@ def main(argv: list[str] | None = None) -> int:
     for sd in _seeds(a.seeds):
         res[sd] = {}
         for p in pols:
-            k = policies.run_policy(a.scenario, p, Settings(), sd)
+            k = policies.run_policy(a.scenario, p, Settings(), sd, False, a.contact_reply)
             if a.diag:
                 k["summary"] = captured.pop("summary")
                 n, km = captured.pop("turns", [0, 0.0])
