@@ -59,8 +59,7 @@ class ContactAhead:
     the customer is more likely in (see the module doc)."""
 
     def __init__(self, state: ZoneState, settings: Any, world: Any, seats: Any,
-                 governance: Any, recovery: Recovery, emit: Any = None,
-                 forget_order: Any = None):
+                 governance: Any, recovery: Recovery, emit: Any, forget_order: Any):
         self.emit = emit
         self.forget_order = forget_order
         self.state = state
@@ -79,7 +78,7 @@ class ContactAhead:
         memo(st, o)["reply"] = ev.answer
         st.count(f"replies_{ev.answer}")
         if ev.available_from is None:
-            if ev.answer == "unavailable" and getattr(self.settings, "hold_unavailable", False):
+            if ev.answer == "unavailable" and self.settings.hold_unavailable:
                 self._hold(o, ev, out)
             return
         start = max(o.window_start, ev.available_from)
