@@ -12,8 +12,9 @@
   (``engine.routing_learned_travel``) instead of the provider x the planning buffer;
   failure-risk alerts (customers contacted ahead) from 0.2, and deliveries with an
   alert or a retry moved once to where they are less likely to fail
-  (:data:`PREDICTIVE_RISK`).  (Lower late-risk thresholds were tried and did worse on
-  the disrupted day.)
+  (:data:`PREDICTIVE_RISK`), and a km price on top of each vehicle's cost per km
+  (:data:`PREDICTIVE_KM_SURCHARGE`).  (Lower late-risk thresholds were tried and did
+  worse on the disrupted day.)
 
 Autonomy: every policy decides with the autonomy levels of the settings
 (``engine.autonomy_assign``, ``_reroute``, ``_redispatch``; the simulated dispatcher
@@ -78,6 +79,12 @@ AUTONOMY_KINDS = ("assign", "reroute", "redispatch")
 # route cost is least (docs/governance.md, "Contact ahead"; measured in docs/models.md).
 PREDICTIVE_RISK = {"failure_risk_on": 0.2, "failure_attempt_cost": 30.0}
 
+# The predictive policy's km price on top of each vehicle's own cost per km in the
+# routing objective (RoutingConfig.km_surcharge; docs/routing-policies.md, "The km
+# price"): plans, re-routes, re-optimizations and redispatch buy a km only for a larger
+# saving of time or lateness.
+PREDICTIVE_KM_SURCHARGE = 1.0
+
 
 def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], list[str]]:
     """(settings the policy changes, notes on the levels the settings keep against it)."""
@@ -127,7 +134,8 @@ def policy_routing(policy: str, es: EngineSettings | None = None) -> RoutingConf
     settings (static never re-optimizes: its reroute autonomy is off)."""
     base = routing_config(es or EngineSettings())
     if policy == "predictive":
-        return replace(base, reopt_interval_s=900.0, learned_pace=True)
+        return replace(base, reopt_interval_s=900.0, learned_pace=True,
+                       km_surcharge=PREDICTIVE_KM_SURCHARGE)
     return base
 
 
