@@ -15,10 +15,13 @@ from typing import Any
 
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.dispatch import Timing, inserted_route, route_timing
-from fleetstream.operators.state import AT_DEPOT, ASSIGNED, DELIVERY, Order, Vehicle
+from fleetstream.operators.state import ASSIGNED, Order, Vehicle
 from fleetstream.operators.zone.assignment import Assignment, as_stops
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
+from fleetstream.operators.zone.response_rules import (eta_of, kept_order, lateness_of,
+                                                       movable_orders, plain, reroute_pays,
+                                                       still_late, unchanged)
 from fleetstream.operators.zone.stability import (frozen_count, frozen_settings, keep_head,
                                                   restart_after)
 from fleetstream.operators.zone.state import ZoneState
@@ -441,81 +444,3 @@ def reroute_sequence(v: Vehicle, orders: dict[str, Order], now: float, travel: T
     # No answer from the re-sequencing search: the strategy's own re-route rule (the
     # baseline's earliest deadline first).
     return strategy.reroute(v, orders, now, travel.tt), "edf"
-
-
-def reroute_pays(v: Vehicle, cur: list, seq: list, before: Timing, after: Timing,
-                 orders: dict[str, Order], travel: TravelModel, cfg: Any) -> bool:
-    """Is the re-sequencing ``cur`` -> ``seq`` of ``v`` worth deciding?  It must lower
-    the predicted lateness; with a km price (``RoutingConfig.km_surcharge`` > 0) the
-    lateness it saves, at ``lateness_cost_per_min``, must also exceed the km it adds
-    (planning distance from the vehicle's position to its end) at the vehicle's cost
-    per km plus the surcharge.  A sequence that adds no km needs only the first."""
-    gain_s = before.lateness_s - after.lateness_s
-    if gain_s <= 0:
-        return False
-    price = 0.0 if cfg is None else cfg.km_surcharge
-    if price <= 0:
-        return True
-    added_km = (route_m(v, seq, orders, travel) - route_m(v, cur, orders, travel)) / 1000.0
-    if added_km <= 0:
-        return True
-    return gain_s / 60.0 * cfg.lateness_cost_per_min > added_km * (v.cost_per_km + price)
-
-
-def route_m(v: Vehicle, stops: list, orders: dict[str, Order], travel: TravelModel) -> float:
-    """Planning distance (metres) from ``v``'s position over ``stops`` to its end."""
-    d, prev = 0.0, v.pos
-    for oid, kind in stops:
-        o = orders.get(oid)
-        if o is None:
-            continue
-        pt = o.stop_point(kind)
-        d += travel.dist(prev, pt)
-        prev = pt
-    return d + travel.dist(prev, v.end)
-
-
-def movable_orders(v: Vehicle, at_risk: list[str], orders: dict[str, Order]) -> list[str]:
-    """The at-risk orders that can still move (not on board)."""
-    return [oid for oid in at_risk if orders[oid].status == ASSIGNED and (
-        orders[oid].kind == "on_demand" or v.status == AT_DEPOT)]
-
-
-def plain(o: Order) -> dict:
-    """An order's plain data without its prediction snapshots (what a routing search
-    reads, nothing more)."""
-    return {**o.dump(), "snaps": [], "wsnaps": {}}
-
-
-def unchanged(cur: list, was: list) -> bool:
-    """Is ``cur`` the route ``was`` less the stops served since (a prefix)?"""
-    return cur == was[len(was) - len(cur):] if len(cur) <= len(was) else False
-
-
-def kept_order(solved: list, cur: list, keep_first: bool) -> list:
-    """The stops of ``cur`` in the ``solved`` order (the stop being served first)."""
-    left = set(cur)
-    seq = [s for s in solved if s in left and not (keep_first and s == cur[0])]
-    return ([cur[0]] if keep_first and cur else []) + seq
-
-
-def eta_of(v: Vehicle, oid: str) -> float | None:
-    """The last predicted arrival at ``oid``'s delivery on ``v``'s route."""
-    for i, (sid, kind) in enumerate(v.route):
-        if sid == oid and kind == DELIVERY and i < len(v.etas):
-            return v.etas[i]
-    return None
-
-
-def still_late(seq: list, oid: str, timing: Timing) -> bool:
-    for i, (sid, kind) in enumerate(seq):
-        if sid == oid and kind == DELIVERY and i < len(timing.start):
-            return timing.start[i] > timing.window_end[i]
-    return True
-
-
-def lateness_of(v: Vehicle, oid: str, timing: Timing) -> float:
-    for i, (sid, kind) in enumerate(v.route):
-        if sid == oid and kind == DELIVERY:
-            return max(0.0, timing.start[i] - timing.window_end[i])
-    return 0.0
