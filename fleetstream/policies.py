@@ -83,7 +83,7 @@ PREDICTIVE_RISK = {"failure_risk_on": 0.2, "failure_attempt_cost": 30.0}
 # routing objective (RoutingConfig.km_surcharge; docs/routing-policies.md, "The km
 # price"): plans, re-routes, re-optimizations and redispatch buy a km only for a larger
 # saving of time or lateness.
-PREDICTIVE_KM_SURCHARGE = 1.0
+PREDICTIVE_KM_SURCHARGE = 2.0
 
 
 def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], list[str]]:

@@ -148,4 +148,4 @@ def test_the_predictive_policy_acts_on_failure_risk_unless_the_settings_chose() 
     assert (chosen.failure_risk_on, chosen.failure_attempt_cost) == (0.6, 5.0)
     from fleetstream.policies import policy_routing
     assert (policy_routing("predictive").km_surcharge, policy_routing("reactive").km_surcharge) \
-        == (1.0, 0.0)
+        == (2.0, 0.0)
