@@ -67,11 +67,7 @@ def register_secret(value: Any) -> None:
 def register_secrets_of(config: dict | None) -> None:
     """Register the values of the secret-looking keys of a client config
     (librdkafka properties such as ``sasl.password``, ``ssl.key.password``)."""
-    try:  # the Kafka connector's own list of secret-bearing options
-        from fleetstream.connectors.kafka import is_secret_option
-    except ImportError:  # pragma: no cover
-        key = re.compile(_SECRET_KEY + "$", re.I)
-        is_secret_option = lambda k: bool(key.match(str(k)))  # noqa: E731
+    from fleetstream.connectors.redaction import is_secret_option   # the connectors' list
     for k, v in (config or {}).items():
         if is_secret_option(k):
             register_secret(str(v))

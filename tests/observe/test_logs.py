@@ -139,3 +139,13 @@ url = "redis://:{redis_pw}@cache:6379/0"
     text = capture.getvalue()
     assert kafka_pw not in text and redis_pw not in text
     assert [json.loads(x)["run_id"] for x in text.splitlines()] == ["cfg-run", "cfg-run"]
+
+
+def test_config_secrets_use_the_connectors_list_of_secret_options() -> None:
+    """``register_secrets_of`` registers every option the connectors call secret
+    (connectors/redaction.py), e.g. a schema registry's ``basic.auth.user.info``; it
+    used to import a name connectors.kafka never had and fell back to a narrower
+    pattern that missed it."""
+    from fleetstream.observe import logs
+    logs.register_secrets_of({"basic.auth.user.info": "fleet:hunter2-long"})
+    assert "hunter2-long" not in logs.redact("auth fleet:hunter2-long sent")
