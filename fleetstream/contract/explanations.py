@@ -92,6 +92,24 @@ class ReasonCustomerUnavailable:
 
 
 @dataclass
+class ReasonLeastDelayInsertion:
+    """A delivery put back on the van that carries it, after a failed attempt
+    (``not_home``, ``access``) or to the hours the customer gave when contacted ahead
+    (``customer_reply``): at the feasible place that delays the customers already on the
+    route least, the seconds their arrivals move plus the seconds of driving the place
+    adds (docs/routing-recovery.md; since contract 1.2.0, before it such decisions said
+    ``cheapest_feasible_insertion``)."""
+
+    TAG: ClassVar[str] = "least_delay_insertion"
+    rule: str = ofield("string", "`least_delay_insertion`.")
+    delay_s: float = ofield("number", "How much later the stops after the delivery arrive, "
+                            "summed over those stops.", unit="s")
+    added_drive_s: float = ofield("number", "Driving the retry adds to the route (the "
+                                  "leg back to the depot included).", unit="s")
+    places: int = ofield("integer", "Feasible places weighed on the route.", unit="places")
+
+
+@dataclass
 class ReasonOrderExpired:
     """The order got no delivered, failed or cancelled event by its window end plus
     ``limits.order_grace_s`` (docs/limits.md, retention); its outcome is ``expired``."""
@@ -137,7 +155,8 @@ class ReasonFailureRisk:
 
 REASON_TYPES = (ReasonShiftStartPlan, ReasonCheapestInsertion, ReasonPeriodicReoptimization,
                 ReasonLateRisk, ReasonOrderCancelled, ReasonCustomerUnavailable,
-                ReasonOrderExpired, ReasonManualOverride, ReasonFailureRisk)
+                ReasonOrderExpired, ReasonManualOverride, ReasonFailureRisk,
+                ReasonLeastDelayInsertion)
 REASONS = {c.TAG: c for c in REASON_TYPES}
 
 
@@ -329,7 +348,8 @@ _ALWAYS = ("summary", "reasons", "strategy", "approved_by", "root_causes")
 DECISION_EXPLANATIONS: dict[str, KindSpec] = {
     "assign": KindSpec("New orders onto a route: by insertion (with the options each "
                        "insertion costed), or a zone plan.",
-                       (ReasonShiftStartPlan, ReasonCheapestInsertion), AssignAlternative,
+                       (ReasonShiftStartPlan, ReasonCheapestInsertion,
+                        ReasonLeastDelayInsertion), AssignAlternative,
                        _ALWAYS + ("alternatives", "expected_effect", "plan")),
     "reroute": KindSpec("One vehicle's stops re-sequenced: late risk, periodic "
                         "re-optimisation, or a delivery moved to when it is less likely "
@@ -344,8 +364,10 @@ DECISION_EXPLANATIONS: dict[str, KindSpec] = {
                                       "expected_effect")),
     "hold": KindSpec("Orders kept unassigned (reserved: not emitted by this version).", (),
                      None, _ALWAYS),
-    "unassign": KindSpec("An order taken off a route (cancelled, or expired: docs/limits.md).",
-                         (ReasonOrderCancelled, ReasonOrderExpired), None, _ALWAYS),
+    "unassign": KindSpec("An order taken off a route (cancelled, expired: docs/limits.md, or "
+                         "the customer said nobody can receive it: docs/governance.md).",
+                         (ReasonOrderCancelled, ReasonOrderExpired,
+                          ReasonCustomerUnavailable), None, _ALWAYS),
     "override": KindSpec("A dispatcher's override applied (order pinned or unpinned, route "
                          "locked or unlocked, window or address changed); status applied, "
                          "autonomy manual, ``approved_by`` the dispatcher.",

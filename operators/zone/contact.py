@@ -104,7 +104,7 @@ class ContactAhead:
         base = [s for s in v.route if s != (o.id, DELIVERY)]
         old = (o.window_start, o.window_end)
         o.window_start, o.window_end = start, end
-        route, why = self.recovery.retry_route(o, v, ev.ts, start, base)
+        route, why, cost = self.recovery.retry_place(o, v, ev.ts, start, base)
         if route is None:
             o.window_start, o.window_end = old
             st.count("replies_not_placed")
@@ -115,8 +115,7 @@ class ContactAhead:
             out, "assign", ev.ts, [o.id], {v.id: route}, [ev.event_id],
             Explanation(f"Order {o.id}: the customer can receive from {hhmm(start)}{until} "
                         f"UTC (contacted ahead); delivery moved on {v.id}",
-                        reasons=[{"rule": "cheapest_feasible_insertion",
-                                  "candidates_per_order": 1}],
+                        reasons=[{"rule": "least_delay_insertion", **cost}],
                         root_causes=[{"type": "customer_reply", "event_id": ev.event_id,
                                       "order_id": o.id}]))
 

@@ -123,7 +123,7 @@ class Recovery:
             return f"{ev.reason}: no time left in the window for another attempt"
         old_start = o.window_start
         o.window_start = max(o.window_start, not_before)
-        new_route, why = self.retry_route(o, v, ev.ts, not_before)
+        new_route, why, cost = self.retry_place(o, v, ev.ts, not_before)
         if new_route is None:
             o.window_start = old_start
             return f"{ev.reason}: no feasible place on {v.id}'s route for another attempt ({why})"
@@ -134,8 +134,7 @@ class Recovery:
             Explanation(f"Order {o.id}: delivery failed ({ev.reason}), attempt "
                         f"{m['attempts'] + 1} of {MAX_ATTEMPTS} planned on {v.id} not before "
                         f"{at} UTC (the parcel is on board)",
-                        reasons=[{"rule": "cheapest_feasible_insertion",
-                                  "candidates_per_order": 1}],
+                        reasons=[{"rule": "least_delay_insertion", **cost}],
                         root_causes=[{"type": "order_failed", "event_id": ev.event_id,
                                       "order_id": o.id}]))
         return None
@@ -143,18 +142,39 @@ class Recovery:
     def retry_route(self, o: Order, v: Vehicle, now: float, not_before: float,
                     base_route: list | None = None) -> tuple[list | None, str]:
         """``v``'s route (or ``base_route``: its route without that delivery) with the
-        delivery of ``o`` (on board) put back: the cheapest feasible position (planned
-        distance) where the van arrives not before ``not_before``, else the feasible one
-        where it waits least at the door (then the cheapest); feasible as
-        :meth:`places` says.  (None, constraint) when there is none."""
+        delivery of ``o`` (on board) put back, feasible as :meth:`places` says: where the
+        van arrives not before ``not_before`` (else where it waits least at the door),
+        the place that **delays the customers already on the route least**: the least
+        :func:`retry_cost`, the seconds every later stop's arrival moves plus the seconds
+        of driving the place adds (a customer's minute and a van's minute count alike),
+        then the least planned distance.  Every stop on a route has a published ETA, so
+        the cheapest place by distance alone (before 2026-11-30) put retries ahead of
+        promised stops and moved their arrivals by hours (docs/models-eta.md).
+        (None, constraint) when there is no place."""
+        route, why, _info = self.retry_place(o, v, now, not_before, base_route)
+        return route, why
+
+    def retry_place(self, o: Order, v: Vehicle, now: float, not_before: float,
+                    base_route: list | None = None) -> tuple[list | None, str, dict]:
+        """:meth:`retry_route` with what the chosen place costs (``delay_s``: the later
+        stops' arrivals moved, summed; ``added_drive_s``; ``places``: feasible places
+        weighed), for the decision's explanation."""
         places, why = self.places(o, v, now, base_route)
+        if not places:
+            return None, why, {}
+        stops = v.route if base_route is None else base_route
+        pos, ts = start_of(v, now)
+        base = route_timing(v, stops, self.state.orders, pos, ts, self.world.travel.tt)
         best: tuple | None = None
         for k, route, t, km in places:
             wait = max(0.0, not_before - t.arrive[k])   # at the door, before not_before
-            key = (wait, km, k)
+            key = (wait, retry_cost(base, t, k), km, k)
             if best is None or key < best[0]:
-                best = (key, route)
-        return (best[1], "") if best else (None, why)
+                best = (key, route, t, k)
+        _key, route, t, k = best
+        drive = max(0.0, t.drive_s - base.drive_s)
+        return route, "", {"delay_s": round(_key[1] - drive, 1),
+                           "added_drive_s": round(drive, 1), "places": len(places)}
 
     def places(self, o: Order, v: Vehicle, now: float,
                base_route: list | None = None) -> tuple[list[tuple], str]:
@@ -317,6 +337,19 @@ class Recovery:
                                 {"reasons": [{"constraint": "window_closed"}]}, triggers)
             st.count("orders_not_served")
             forget_order(o)
+
+
+def retry_cost(base: Any, t: Any, k: int) -> float:
+    """What putting a stop back at position ``k`` costs the route, in seconds: how much
+    later every stop after it arrives (``t``: the route with it, ``base``: without; a
+    stop that arrives earlier counts 0) plus the driving it adds (``drive_s``, the leg
+    back to the depot included)."""
+    delay = 0.0
+    for j in range(k, len(base.arrive)):
+        d = t.arrive[j + 1] - base.arrive[j]
+        if d > 0.0:
+            delay += d
+    return delay + max(0.0, t.drive_s - base.drive_s)
 
 
 def hhmm(ts: float) -> str:

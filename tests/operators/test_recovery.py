@@ -215,3 +215,41 @@ def test_a_retry_does_not_label_the_first_attempts_predictions_again():
     assert o.snaps == [], "the attempt's predictions are done with"
     eng.process(feed.ev("stop_arrived", T0 + 3 * 3600, order_id="o1", vehicle_id="V1"))
     assert labelled[0] == (T0 + 700, [T0]) and labelled[1] == (T0 + 3 * 3600, [])
+
+
+def test_a_retry_goes_where_it_delays_the_customers_already_on_the_route_least():
+    """Every stop on the route has a published ETA: the retry is placed where the later
+    stops' arrivals move least (plus the driving it adds), not where it adds least
+    distance (ahead of the stops still to come: their customers would wait an hour)."""
+    feed = Feed()
+    far = pt(0.40, 0.0)                 # the van's depot: beyond its last stop
+    v1 = vehicle(feed, "V1", active=True, pos=pt(0.10, 0.0), start=far)
+    o1 = order(feed, "o1", pt(0.10, 0.001), T0, T0 + 8 * 3600)
+    rest = [order(feed, f"o{i}", pt(0.05 * i, 0.0), T0, T0 + 8 * 3600) for i in (3, 4, 5, 6)]
+    for o in (o1, *rest):
+        o.status, o.vehicle_id = ONBOARD, "V1"
+    v1.onboard = [o.id for o in (o1, *rest)]
+    v1.route = [(o.id, DELIVERY) for o in (o1, *rest)]
+    eng = engine([v1], [o1, *rest])
+    ts = T0 + 600
+    before = {s[0]: a for s, a in zip(v1.route[1:], _arrivals(eng, v1, ts, v1.route[1:]))}
+    # what the least added distance would have chosen (no wait at the door)
+    rec = eng.lifecycle.recovery
+    places, _ = rec.places(o1, v1, ts, v1.route[1:])
+    by_km = min((km, k) for k, _r, t, km in places if t.arrive[k] >= ts + RETRY_DELAY_S)
+    assert by_km[1] < len(rest), "the scene must have a cheaper-by-distance place ahead"
+    outs = eng.process(_failed(feed, "o1", ts))
+    (d,) = [d for d in _by(outs, "fs.decisions") if d["kind"] == "assign"]
+    assert [s["order_id"] for s in d["routes"]["V1"]] == ["o3", "o4", "o5", "o6", "o1"]
+    for s in d["routes"]["V1"][:-1]:
+        assert abs(s["eta"] - before[s["order_id"]]) < 1.0, "a promised stop moved"
+    (why,) = d["explanation"]["reasons"]
+    assert why["rule"] == "least_delay_insertion" and why["delay_s"] == 0.0
+    assert why["added_drive_s"] > 0 and why["places"] == len(places)
+
+
+def _arrivals(eng, v, ts, stops):
+    from fleetstream.operators.dispatch import route_timing
+    from fleetstream.operators.zone.world import start_of
+    pos, t0 = start_of(v, ts)
+    return route_timing(v, stops, eng.state.orders, pos, t0, eng.lifecycle.recovery.world.travel.tt).arrive
