@@ -40,10 +40,13 @@ CI variant: ``--scenario tiny --seeds 3`` (a few seconds).
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
 from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))   # late_risk_missed, by path
 
 KEYS = ("auc30", "slack_auc30", "auc60", "slack_auc60", "precision", "recall",
         "median_lead_min", "late", "deliveries", "dropped")
@@ -54,12 +57,18 @@ def _num(x: Any) -> float | None:
 
 
 def run_day(scenario: str, seed: int, seats: str = "learned", collect: Any = None,
-            settings_kw: dict | None = None) -> dict:
+            settings_kw: dict | None = None, why_missed: bool = False) -> dict:
     """One closed-loop day; the figures of the module docstring.  ``collect``, if
-    given, is called with (zone engines, collector, simulation) before scoring."""
+    given, is called with (zone engines, collector, simulation) before scoring;
+    ``why_missed`` adds ``missed`` (each late arrival without an alert and its cause,
+    benchmarks/late_risk_missed.py) and ``why`` (their count per cause)."""
+    from contextlib import nullcontext
+
+    from fleetstream.operators.zone.forecasting import Forecasting
+    from late_risk_missed import Tracer, breakdown, classify
+
     from fleetstream.contract.settings import EngineSettings
     from fleetstream.engine import LocalEngine
-    from fleetstream.operators.zone.forecasting import Forecasting
     from fleetstream.report.metrics import quantile, roc_auc
     from fleetstream.report.scoring import Collector
     from fleetstream.sim.loop import Simulation
@@ -90,9 +99,11 @@ def run_day(scenario: str, seed: int, seats: str = "learned", collect: Any = Non
         return got
 
     Forecasting.refresh = refresh
+    tracer = Tracer() if why_missed else None
     try:
         sim = Simulation(Scenario.preset(scenario, seed), LocalEngine(settings, zone_factory=factory))
-        sim.run()
+        with tracer if tracer is not None else nullcontext():
+            sim.run()
     finally:
         Forecasting.refresh = original
     if collect is not None:
@@ -148,6 +159,17 @@ def run_day(scenario: str, seed: int, seats: str = "learned", collect: Any = Non
         r[f"auc{m}"] = _num(roc_auc(g["p"], g["y"]))
         r[f"slack_auc{m}"] = _num(roc_auc(g["s"], g["y"]))
     r["versions"] = next(iter(engines.values())).seats.versions() if engines else {}
+    if tracer is not None:
+        tries: dict[str, int] = {}
+        for t in sim.truth_attempts:
+            tries[t["order_id"]] = tries.get(t["order_id"], 0) + 1
+        missed = [{"order_id": oid, "window_end": wend[oid],
+                   "arrived": truth[oid]["arrived_ts"] if oid in truth else wend[oid],
+                   "attempts": tries.get(oid, 1)}
+                  for oid, y in late_of.items() if y and oid not in alerted]
+        r["missed"] = classify(tracer, missed, settings.late_risk_on, settings.late_risk_off,
+                               settings.trigger_cooldown_s)
+        r["why"] = breakdown(r["missed"])
     return r
 
 
@@ -190,6 +212,12 @@ def main(argv: list[str] | None = None) -> int:
                          "the setting's default)")
     ap.add_argument("--late-risk-off", type=float, default=None,
                     help="engine setting late_risk_off (the flag clears at or below it)")
+    ap.add_argument("--why-missed", action="store_true",
+                    help="classify every late arrival that got no late_risk alert by cause "
+                         "(never predicted, never flagged, flagged but left unalerted by the "
+                         "plan filter / a re-route / a move, queued, a retry, ...; "
+                         "benchmarks/late_risk_missed.py) and print the count per cause for "
+                         "each seed and scenario; --json adds each missed arrival")
     ap.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
     ap.add_argument("--json", default=None, help="also write every figure to this JSON file")
     a = ap.parse_args(argv)
@@ -216,9 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for seed in seeds:
             t0 = time.perf_counter()
-            r = run_day(sc, seed, a.seats, settings_kw=kw)
+            r = run_day(sc, seed, a.seats, settings_kw=kw, why_missed=a.why_missed)
             rows.append(r)
             print(line(r), flush=True)
+            if a.why_missed:
+                print(f"{'':>8} missed {len(r['missed'])}: "
+                      + ", ".join(f"{k} {n}" for k, n in r["why"].items()), flush=True)
             if not a.quiet:
                 print(f"  [{time.perf_counter() - t0:.0f} s]", file=sys.stderr, flush=True)
         summ = {k: summary(rows, k) for k in KEYS}
@@ -227,6 +258,14 @@ def main(argv: list[str] | None = None) -> int:
         summ["beats_slack_at_30"] = f"{beats}/{len(rows)}"
         out["rows"] += rows
         out["summary"][sc] = summ
+        if a.why_missed:
+            why: dict[str, int] = {}
+            for r in rows:
+                for k, n in r["why"].items():
+                    why[k] = why.get(k, 0) + n
+            summ["why_missed"] = dict(sorted(why.items(), key=lambda kv: (-kv[1], kv[0])))
+            print(f"{sc:>8} missed late arrivals over {len(rows)} seeds, per cause: "
+                  + ", ".join(f"{k} {n}" for k, n in summ["why_missed"].items()), flush=True)
         print(f"{sc:>8} mean (sd) over {len(rows)} seeds: "
               + "  ".join(f"{k} {_f(m)} ({_f(s)})" for k, (m, s) in
                           ((k, summ[k]) for k in KEYS))

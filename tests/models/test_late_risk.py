@@ -96,7 +96,8 @@ def test_the_benchmark_runs_on_a_tiny_day(capsys) -> None:
     """The CI variant of benchmarks/late_risk.py: one tiny closed-loop day."""
     sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
     import late_risk
-    assert late_risk.main(["--scenario", "tiny", "--seeds", "3", "-q"]) == 0
+    assert late_risk.main(["--scenario", "tiny", "--seeds", "3", "-q", "--why-missed"]) == 0
     out = capsys.readouterr().out
     assert "tiny seed   3: AUC30" in out and "learned > slack at 30 min on" in out
+    assert "tiny missed late arrivals over 1 seeds, per cause:" in out
     assert late_risk.main(["--scenario", "nowhere", "--seeds", "3"]) == 2
