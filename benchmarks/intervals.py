@@ -336,6 +336,9 @@ def main(argv: list[str] | None = None) -> int:
                     help="engine.plan_frozen_s for these days (default: the setting's default)")
     ap.add_argument("--frozen-stops", type=int, default=None,
                     help="engine.plan_frozen_stops (default: the setting's default)")
+    ap.add_argument("--delay-price", type=float, default=None,
+                    help="engine.promise_delay_price, currency per hour each later stop "
+                         "arrives later (default: the setting's default)")
     ap.add_argument("--min-n", type=int, default=100,
                     help="a bucket counts with at least this many predictions on a seed "
                          "(default: %(default)s)")
@@ -368,12 +371,15 @@ def main(argv: list[str] | None = None) -> int:
         kw["plan_frozen_s"] = args.frozen_s
     if args.frozen_stops is not None:
         kw["plan_frozen_stops"] = args.frozen_stops
+    if args.delay_price is not None:
+        kw["promise_delay_price"] = args.delay_price
     try:
         es = EngineSettings(**kw)
     except (TypeError, ValueError) as e:
         print(f"intervals.py: {e}", file=sys.stderr)
         return 2
-    tag = f"f{es.plan_frozen_s:g}-k{es.plan_frozen_stops}"
+    tag = f"f{es.plan_frozen_s:g}-k{es.plan_frozen_stops}" + (
+        f"-p{es.promise_delay_price:g}" if es.promise_delay_price else "")
     if args.offline:
         return offline(args.offline, args.scenario, seeds, tag, args.min_n)
     base = args.keep or tempfile.mkdtemp(prefix="intervals-")
@@ -398,7 +404,8 @@ def main(argv: list[str] | None = None) -> int:
     ivs = [r["iv"] for r in rs]
     cards = [r["card"] for r in rs]
     print(f"\n{len(seeds)} seeds ({', '.join(map(str, seeds))}), {args.scenario}, frozen horizon "
-          f"{es.plan_frozen_s:g} s / {es.plan_frozen_stops} stops, "
+          f"{es.plan_frozen_s:g} s / {es.plan_frozen_stops} stops, delay price "
+          f"{es.promise_delay_price:g}, "
           + (f"seats warm from seed {args.warm_from}, " if models_dir else "cold seats, ")
           + f"recordings in {base}")
     for lvl in ("80", "95"):

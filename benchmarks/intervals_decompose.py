@@ -53,7 +53,9 @@ def _capture_plans() -> None:
                     w0, svc = ((q.window_start, q.service_s) if kj == DELIVERY
                                else (q.created_ts, q.pickup_service_s))
                     plan.append((q.id, kj, v.etas[j], w0, svc))
-                o.snaps[-1]["_plan"] = {"vid": v.id, "plan": plan, "dwell": dwell}
+                behind = [q for q, _k in v.route[i + 1:]]
+                o.snaps[-1]["_plan"] = {"vid": v.id, "plan": plan, "dwell": dwell,
+                                        "behind": behind}
         return res
 
     refresh._captures = True  # type: ignore[attr-defined]
@@ -94,6 +96,10 @@ def decompose(replay: str, col) -> list[dict]:   # type: ignore[no-untyped-def]
                 r.update(_components(s["ts"], an["plan"], made_legs, an["dwell"]))
             elif set(planned) < set(made):
                 r["cat"] = "inserted"
+                extra = {q for q, _k in set(made) - set(planned)}
+                behind = set(an.get("behind", ()))
+                r["ins"] = ("behind" if extra <= behind else
+                            "other" if not extra & behind else "both")
             elif set(made) < set(planned):
                 r["cat"] = "removed"
             elif set(made) == set(planned):
@@ -133,6 +139,11 @@ def print_decomposition(rows: list[dict]) -> None:
             if sub:
                 print(f"  {'':<9} {cat:<10} n {len(sub):5d} {len(sub) / len(rs):5.2f} "
                       f"{_q(sub, .025):7.1f} {_q(sub, .5):6.1f} {_q(sub, .975):7.1f}")
+        ins = [r["ins"] for r in rs if r.get("ins")]
+        if ins:
+            print(f"  {'':<9} inserted: stops that were behind it on the same route "
+                  f"{ins.count('behind') / len(ins):.2f}, stops new to the route "
+                  f"{ins.count('other') / len(ins):.2f}, both {ins.count('both') / len(ins):.2f}")
         held = [r for r in rs if r["cat"] == "held"]
         if held:
             parts = []

@@ -104,6 +104,8 @@ class Timing:
     break_late_s = 0.0       # how far past its latest start the break begins
     min_pos = 0              # insertion: no new stop before this position (the frozen
     #                          head, operators/zone/stability.py); set by the caller
+    delay_price = 0.0        # insertion: currency per second each later stop arrives
+    #                          later (engine.promise_delay_price / 3600); set by the caller
 
     @property
     def feasible(self) -> bool:
@@ -256,9 +258,11 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
     if RC.engine_break(v, from_ts) is not None:
         from fleetstream.operators.dispatch_breaks import insert_retimed
         return insert_retimed(o, v, orders, from_pos, from_ts, tt, dist, pair_window,
-                              balance)
+                              balance, timing.min_pos if timing is not None else 0,
+                              timing.delay_price if timing is not None else 0.0)
     if timing is None:
         timing = route_timing(v, stops, orders, from_pos, from_ts, tt)
+    delay_price = timing.delay_price
     drive_left = RC.engine_drive_left(v)
     n = len(stops)
     pts = timing.points
@@ -306,6 +310,8 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
             added_m = dist(prev_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
             added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
             cost = added_m * km_cost + added_s * s_cost + stop_cost
+            if delay_price and added_s > 0.0:   # the customers after it arrive later
+                cost += added_s * (n - k) * delay_price
             if best is None or cost < best.cost:
                 best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s, o.id)
         return (with_balance(best, v, balance), "") if best else (None, blocked)
@@ -338,6 +344,9 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                     added_s = (d + tt(d_pt, nxt, d)) - (dep[j - 1] if j > 0 else from_ts) - (
                         tt(pts[j - 1] if j > 0 else from_pos, nxt, dep[j - 1] if j > 0 else from_ts))
                     cost = added_m * km_cost + max(0.0, added_s) * s_cost + 2 * stop_cost
+                    if delay_price:
+                        cost += pair_delay(k, j, n, added_s, t, prev_pt, prev_t, p_pt,
+                                           pts, tt) * delay_price
                     if best is None or cost < best.cost:
                         best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s, o.id)
             if j == n:
@@ -348,6 +357,20 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
                 break
             t, prev = b_j + timing.service[j], pts[j]
     return (with_balance(best, v, balance), "") if best else (None, blocked)
+
+
+def pair_delay(k: int, j: int, n: int, added_s: float, t_p: float, prev_pt: Point,
+               prev_t: float, p_pt: Point, pts: list, tt: TravelFn) -> float:
+    """Seconds by which the stops after a pickup (at ``k``, left at ``t_p``) and its
+    delivery (at ``j``) arrive later, summed: the stops between them by the pickup's
+    detour, the stops after the delivery by the pair's (``added_s``); for
+    ``Timing.delay_price`` (engine.promise_delay_price)."""
+    late = (added_s if added_s > 0.0 else 0.0) * (n - j)
+    if j > k:
+        dp = t_p + tt(p_pt, pts[k], t_p) - (prev_t + tt(prev_pt, pts[k], prev_t))
+        if dp > 0.0:
+            late += dp * (j - k)
+    return late
 
 
 def with_balance(ins: Insertion | None, v: Vehicle, balance: Any) -> Insertion | None:

@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleetstream.operators.dispatch import (C_BREAK, C_DRIVE, C_SHIFT, C_WINDOW, DistFn, Insertion,
-                                            Point, TravelFn, best_insertion,
+                                            Point, TravelFn, best_insertion, pair_delay,
                                             route_timing, with_balance)
 from fleetstream.operators.routing import constraints as RC
 from fleetstream.operators.state import DELIVERY, PICKUP, Order, Vehicle
@@ -21,7 +21,8 @@ from fleetstream.operators.state import DELIVERY, PICKUP, Order, Vehicle
 
 def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Point,
                     from_ts: float, tt: TravelFn, dist: DistFn, pair_window: int,
-                    balance: Any) -> tuple[Insertion | None, str]:
+                    balance: Any, min_pos: int = 0,
+                    delay_price: float = 0.0) -> tuple[Insertion | None, str]:
     """Insertion for a vehicle whose driver still has a break to take: each candidate
     is re-timed from its insertion point (the prefix keeps the current schedule) with
     the break placed as :func:`route_timing` places it, until the break is behind and
@@ -29,7 +30,9 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
     ``latest`` start: past the break nothing else moves it).  A candidate is feasible
     when the new stops and every stop after them are on time, the vehicle is back by
     its shift end, the break starts by its latest start and the driving time stays
-    within the driver's limit.  Costs as in the no-break path."""
+    within the driver's limit.  Costs as in the no-break path; no new stop before
+    ``min_pos`` (the frozen head, ``Timing.min_pos``) and ``delay_price`` as
+    ``Timing.delay_price``."""
     brk = RC.engine_break(v, from_ts)
     stops = v.route
     n = len(stops)
@@ -96,8 +99,9 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
 
     d_pt, (d_w0, d_w1), d_svc = o.location, o.stop_window(DELIVERY), o.service_s
     d_new = (d_pt, d_w0, d_w1, d_svc)
+    k0 = min_pos if min_pos < n else n
     if o.kind != "on_demand" or o.status == "onboard":
-        for k in range(n + 1):
+        for k in range(k0, n + 1):
             prev_pt, prev_t = after(k)
             if prev_t + tt(prev_pt, d_pt, prev_t) > d_w1:
                 break
@@ -112,12 +116,14 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
             added_m = dist(prev_pt, d_pt) + dist(d_pt, nxt) - dist(prev_pt, nxt)
             added_s = d - prev_t + tt(d_pt, nxt, d) - tt(prev_pt, nxt, prev_t)
             cost = added_m * km_cost + max(0.0, added_s) * s_cost + stop_cost
+            if delay_price and added_s > 0.0:   # the customers after it arrive later
+                cost += added_s * (n - k) * delay_price
             if best is None or cost < best.cost:
                 best = Insertion(v.id, (k,), cost, added_m / 1000.0, added_s, o.id)
     else:
         p_pt, (p_w0, p_w1), p_svc = o.pickup, o.stop_window(PICKUP), o.pickup_service_s
         p_new = (p_pt, p_w0, p_w1, p_svc)
-        for k in range(n + 1):
+        for k in range(k0, n + 1):
             prev_pt, prev_t = after(k)
             if prev_t + tt(prev_pt, p_pt, prev_t) > p_w1:  # type: ignore[arg-type]
                 break
@@ -144,6 +150,11 @@ def insert_retimed(o: Order, v: Vehicle, orders: dict[str, Order], from_pos: Poi
                 added_s = (d + tt(d_pt, nxt, d)) - (dep[j - 1] if j > 0 else from_ts) - (
                     tt(pts[j - 1] if j > 0 else from_pos, nxt, dep[j - 1] if j > 0 else from_ts))
                 cost = added_m * km_cost + max(0.0, added_s) * s_cost + 2 * stop_cost
+                if delay_price:
+                    t_p = (prev_t + tt(prev_pt, p_pt, prev_t))  # type: ignore[arg-type]
+                    t_p = (t_p if t_p > p_w0 else p_w0) + p_svc
+                    cost += pair_delay(k, j, n, added_s, t_p, prev_pt, prev_t, p_pt, pts,
+                                       tt) * delay_price
                 if best is None or cost < best.cost:
                     best = Insertion(v.id, (k, j), cost, added_m / 1000.0, added_s, o.id)
     if best is not None:

@@ -191,6 +191,13 @@ class EngineSettings:
     ``plan_frozen_stops`` and the stop being served)."""
     plan_frozen_stops: int = 0
     """... and at least this many first stops of every route are frozen."""
+    promise_delay_price: float = 0.0
+    """Promise keeping: the price (currency per hour) of each hour by which a stop already
+    on a route, with its ETA published, arrives later because of a new decision.  The
+    cheapest insertion of new orders adds it for the stops after the new one, and the
+    periodic re-optimization re-sequences a route only when its cost gain exceeds
+    ``routing_reopt_min_gain`` plus it for the stops the new sequence delays (0: off;
+    docs/models-intervals.md "Promise keeping")."""
     # -- end plan stability --
 
     def __post_init__(self) -> None:
@@ -249,6 +256,7 @@ ENGINE_RANGES: dict[str, str] = {
     "solver_workers": ">= -1",
     "travel_map_speed_factor": "> 0", "travel_map_junction_s": ">= 0",
     "plan_frozen_s": ">= 0", "plan_frozen_stops": ">= 0",   # plan stability
+    "promise_delay_price": ">= 0",
 }
 
 

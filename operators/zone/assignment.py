@@ -131,6 +131,7 @@ class Assignment(ZonePlanning, Reoptimization):
                     timings[v.id] = route_timing(v, v.route, st.orders, pos, ts, travel.tt)
                 if frozen != (0.0, 0):
                     timings[v.id].min_pos = frozen_count(v, st.orders, now, travel.tt, *frozen)
+                timings[v.id].delay_price = s.promise_delay_price / 3600.0
             ins, rej = self.strategy.insert(o, cands, st.orders, now, travel.tt, travel.dist,
                                             timings, balance)
             if ins is None:

@@ -17,13 +17,14 @@ from __future__ import annotations
 import zlib
 from dataclasses import replace
 
+from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.routing.solver import RerouteResult
 from fleetstream.operators.state import ACTIVE, DELIVERY
 from fleetstream.operators.zone.records import Explanation, Out
 from fleetstream.operators.zone.solver_requests import (ReoptJob, ReoptRequest, _copies, as_stops,
                                                         solve_reopt)
 from fleetstream.operators.zone.stability import frozen_count, frozen_settings, restart_after
-from fleetstream.operators.zone.world import pace_factor
+from fleetstream.operators.zone.world import pace_factor, start_of
 
 
 class Reoptimization:
@@ -147,6 +148,13 @@ class Reoptimization:
             seq = as_stops(r.sequence)
             if job.keep_first:   # the frozen stops, then the one kept first
                 seq = list(job.route[:job.frozen + 1]) + seq
+            price = self.settings.promise_delay_price
+            if price > 0.0 and (r.cost_before - r.cost_after < cfg.reopt_min_gain
+                                + promise_delay(v, seq, st.orders, now, self.world.travel.tt)
+                                * price / 3600.0):
+                st.reopt_seen[vid] = (job.route, req.conds)
+                st.count("reopt_kept_promises")
+                continue
             before = {vid: [tuple(s) for s in v.route]}
             st.reopt_seen[vid] = ([tuple(s) for s in seq], req.conds)
             st.count("reoptimized_routes")
@@ -160,3 +168,20 @@ class Reoptimization:
                           **({"guard_hit": True} if r.guard_hit else {})}],
                 expected_effect=self.governance.effect(before, {vid: seq}, now, []),
                 strategy=req.strategy.name))
+
+
+def promise_delay(v, seq: list, orders: dict, now: float, tt) -> float:   # type: ignore[no-untyped-def]
+    """Seconds by which the stops of ``v``'s route arrive later with the sequence ``seq``
+    than with the route as it is, summed over the stops (one arriving earlier counts 0):
+    the promises a re-sequencing breaks (``engine.promise_delay_price``)."""
+    pos, ts = start_of(v, now)
+    cur = [tuple(s) for s in v.route]
+    old = route_timing(v, cur, orders, pos, ts, tt)
+    new = route_timing(v, seq, orders, pos, ts, tt)
+    was = dict(zip(cur, old.arrive))
+    late = 0.0
+    for s, a in zip(seq, new.arrive):
+        d = a - was.get(s, a)
+        if d > 0.0:
+            late += d
+    return late
