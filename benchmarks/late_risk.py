@@ -65,7 +65,7 @@ def run_day(scenario: str, seed: int, seats: str = "learned", collect: Any = Non
     from contextlib import nullcontext
 
     from fleetstream.operators.zone.forecasting import Forecasting
-    from late_risk_missed import Tracer, breakdown, classify
+    from late_risk_missed import Tracer, breakdown, classify, still_level
 
     from fleetstream.contract.settings import EngineSettings
     from fleetstream.engine import LocalEngine
@@ -168,7 +168,7 @@ def run_day(scenario: str, seed: int, seats: str = "learned", collect: Any = Non
                    "attempts": tries.get(oid, 1)}
                   for oid, y in late_of.items() if y and oid not in alerted]
         r["missed"] = classify(tracer, missed, settings.late_risk_on, settings.late_risk_off,
-                               settings.trigger_cooldown_s)
+                               settings.trigger_cooldown_s, still_level(settings))
         r["why"] = breakdown(r["missed"])
     return r
 

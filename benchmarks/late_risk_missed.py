@@ -28,10 +28,12 @@ exactly one cause, the first that applies in this order:
   above (e.g. a solver job that found it resolved);
 - ``flagged_unanswered``: flagged, never answered nor queued (should not happen).
 
-The four "flagged" causes are each split by what the still-at-risk alert a cooldown
-later needed: ``/arrived_first`` (the stop arrived less than ``trigger_cooldown_s``
-after the answer: no second look came in time), ``/risk_fell`` (its risk fell under
-``late_risk_on`` before the second look and did not come back).  Each missed arrival
+The three "left unalerted" causes are each split by what the still-at-risk alert a
+cooldown later needed: ``/arrived_first`` (the stop arrived less than
+``trigger_cooldown_s`` after the answer: no second look came in time), ``/risk_fell``
+(from a cooldown after the answer its risk stayed under the engine's still-at-risk
+level, :func:`still_level`), ``/other`` (it was above that level at some refresh but
+not alerted: its vehicle's cooldown restarted, or the flag was re-armed).  Each missed arrival
 also records the minutes from its first flag to its window end (``flag_lead_min``).
 """
 
@@ -151,10 +153,13 @@ class Tracer:
 
 
 def classify(tr: Tracer, missed: list[dict], on: float, off: float,
-             cooldown_s: float) -> list[dict]:
+             cooldown_s: float, still: float | None = None) -> list[dict]:
     """One row per missed late arrival (``missed``: dicts with ``order_id``,
     ``window_end``, ``arrived`` (true arrival) and ``attempts``), with its ``cause``
-    (module docstring) and the figures it was judged on."""
+    (module docstring) and the figures it was judged on.  ``still``: the risk at which
+    the engine alerts an answered stop as still at risk (:func:`still_level`; default
+    ``on``), what ``/risk_fell`` is judged against."""
+    still = on if still is None else still
     rows = []
     for m in missed:
         oid, wend, arr = m["order_id"], m["window_end"], m["arrived"]
@@ -187,7 +192,7 @@ def classify(tr: Tracer, missed: list[dict], on: float, off: float,
                 t0 = how[1]
                 after = [p for p in preds if p[0] >= t0 + cooldown_s]
                 sub = ("arrived_first" if arr < t0 + cooldown_s or not after else
-                       "risk_fell" if all(p[1] < on for p in after) else "other")
+                       "risk_fell" if all(p[1] < still for p in after) else "other")
                 cause = f"{how[0]}/{sub}"
             elif ans:
                 cause = "answered_other"
@@ -198,6 +203,19 @@ def classify(tr: Tracer, missed: list[dict], on: float, off: float,
         row["cause"] = cause
         rows.append(row)
     return rows
+
+
+def still_level(settings: Any) -> float:
+    """The risk at which the engine under test alerts an answered stop as still at
+    risk: ``response_rules.still_at_risk_level`` where the engine has it, else
+    ``late_risk_on`` (the rule until 2026-11-30)."""
+    try:
+        from fleetstream.operators.zone.forecasting import thresholds
+        from fleetstream.operators.zone.response_rules import still_at_risk_level
+    except ImportError:
+        return settings.late_risk_on
+    on, _off, rearm = thresholds(settings)
+    return still_at_risk_level(on, rearm)
 
 
 def breakdown(rows: list[dict]) -> dict[str, int]:

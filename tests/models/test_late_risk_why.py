@@ -67,3 +67,11 @@ def test_the_tracer_restores_what_it_wraps() -> None:
         assert Forecasting.refresh is not before[0] and Response.late_by_plan is not before[2]
     assert (Forecasting.refresh, Forecasting.flag, Response.late_by_plan,
             Response.handle_risk) == before
+
+
+def test_risk_fell_is_judged_against_the_still_at_risk_level() -> None:
+    tr = Tracer()
+    tr.preds["o"] = [_pred(W - 5000, 0.7, flag=True), _pred(W - 3000, 0.55, flag=True)]
+    tr.answered["o"] = tr.plan_filtered["o"] = [W - 5000]
+    assert classify(tr, [_missed("o")], ON, OFF, CD)[0]["cause"] == "plan_filtered/risk_fell"
+    assert classify(tr, [_missed("o")], ON, OFF, CD, still=0.5)[0]["cause"] == "plan_filtered/other"
