@@ -203,10 +203,11 @@ def main(argv: list[str] | None = None) -> int:
                     help="comma-separated seeds, one closed-loop day each (default 1,2,3)")
     ap.add_argument("--seats", choices=("learned", "baseline"), default="learned",
                     help="which model seats the engine uses (default learned)")
-    ap.add_argument("--late-model", type=int, choices=(1, 2), default=None,
+    ap.add_argument("--late-model", type=int, choices=(1, 2, 3), default=None,
                     help="which learned late-risk model (models/risk.py LATE_MODEL): 2 "
-                         "(late-logreg-2, the default) or 1 (late-logreg-1, the previous "
-                         "one, for comparison)")
+                         "(late-logreg-2, the default), 1 (late-logreg-1, the previous "
+                         "one, for comparison) or 3 (late-logreg-3: its start's spread "
+                         "scales with the square root of the horizon; under measurement)")
     ap.add_argument("--late-risk-on", type=float, default=None,
                     help="engine setting late_risk_on (the late-risk flag threshold; default: "
                          "the setting's default)")

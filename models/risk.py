@@ -12,7 +12,9 @@ what it minimises (reliability is measured by ``fleetstream evaluate``).
   so an untrained model ranks stops exactly as the ETA slack does, and learns slow
   corrections (``LATE_LR``) from the stops ahead, the horizon and the order kind
   (docs/models.md "Late risk").  A ``late-logreg-1`` snapshot (other features)
-  restores as a fresh ``late-logreg-2`` seat (``migrated_from`` says so);
+  restores as a fresh ``late-logreg-2`` seat (``migrated_from`` says so).
+  ``late-logreg-3`` (``LATE_MODEL = 3``, not the default; under measurement) starts
+  from a spread that scales with the square root of the horizon (``late_features_v3``);
 - failure risk (``target="failure"``): P(failed attempt) from the customer's
   history (failures, access failures, deliveries), whether access instructions
   are known (a proxy for a hard address), the expected arrival hour (people are
@@ -39,8 +41,31 @@ LATE_LR = 0.003
 """SGD step of the late-risk seat (``late-logreg-2``): slow, so that a day's labels
 correct the start without shuffling its ranking (benchmarks/late_risk.py)."""
 LATE_MODEL = 2
-"""Which late-risk model a new seat is: 2 (``late-logreg-2``) or 1 (the previous one,
-``late-logreg-1``, kept for comparison: ``benchmarks/late_risk.py --late-model 1``)."""
+"""Which late-risk model a new seat is: 2 (``late-logreg-2``), 1 (the previous one,
+``late-logreg-1``, kept for comparison: ``benchmarks/late_risk.py --late-model 1``) or 3
+(``late-logreg-3``, the horizon-scaled start, under measurement: ``--late-model 3``)."""
+LATE_SPREAD_H_S = 3600.0
+"""``late-logreg-3``: the horizon (s) at which its start's spread is ``LATE_SPREAD_S``;
+the spread scales with the square root of the horizon (an ETA a few minutes ahead is
+off by far less than one an hour ahead), never under ``LATE_SPREAD_MIN_S``."""
+LATE_SPREAD_MIN_S = 60.0
+
+
+def late_features_v3(x: dict) -> dict:
+    """``late-logreg-3``: the features of ``late-logreg-2`` and ``slack_z``, the slack
+    over the horizon-scaled spread (clipped to +-6), which carries its start, P =
+    Phi(-slack / (LATE_SPREAD_S * sqrt(horizon / LATE_SPREAD_H_S))).
+
+    >>> round(late_features_v3({"slack_s": -60.0, "horizon_s": 120.0})["slack_z"], 3)
+    -0.365
+    >>> late_features_v3({"slack_s": -900.0, "horizon_s": 3600.0})["slack_z"]
+    -1.0
+    """
+    f = late_features(x)
+    h = max(0.0, x["horizon_s"])
+    spread = max(LATE_SPREAD_MIN_S, LATE_SPREAD_S * math.sqrt(h / LATE_SPREAD_H_S))
+    f["slack_z"] = max(-6.0, min(6.0, x["slack_s"] / spread))
+    return f
 
 
 class RiverRisk(LearnedSeat):
@@ -52,10 +77,10 @@ class RiverRisk(LearnedSeat):
             raise ValueError(f"unknown risk target {target!r}")
         self.target = target
         self.late_model = (late_model or LATE_MODEL) if target == "late" else 0
-        if self.late_model not in (0, 1, 2):
-            raise ValueError(f"unknown late-risk model {late_model!r} (1 or 2)")
+        if self.late_model not in (0, 1, 2, 3):
+            raise ValueError(f"unknown late-risk model {late_model!r} (1, 2 or 3)")
         if lr is None:
-            lr = LATE_LR if self.late_model == 2 else 0.03
+            lr = LATE_LR if self.late_model in (2, 3) else 0.03
         self.version = (f"late-logreg-{self.late_model}" if target == "late"
                         else "failure-logreg-2")
         self.n_learned = 0
@@ -63,6 +88,8 @@ class RiverRisk(LearnedSeat):
                                                      intercept_lr=lr)
         if self.late_model == 2:
             self.model._weights["slack_h"] = LATE_START_WEIGHT   # the slack-based tail
+        elif self.late_model == 3:
+            self.model._weights["slack_z"] = -1.702   # the horizon-scaled slack tail
         elif self.late_model == 1:
             self.model._weights["tail_logit"] = 4.0   # starts as the analytic normal tail
         else:
@@ -93,11 +120,13 @@ class RiverRisk(LearnedSeat):
     def _features(self, x: dict) -> dict:
         if self.target == "failure":
             return failure_features(x)
-        return late_features(x) if getattr(self, "late_model", 1) == 2 else late_features_v1(x)
+        m = getattr(self, "late_model", 1)
+        return (late_features(x) if m == 2 else late_features_v3(x) if m == 3
+                else late_features_v1(x))
 
     def _proba(self, f: dict) -> float:
         p = self.model.predict_proba_one(f)[True]
-        return P_MIN if p < P_MIN else P_MAX if p > P_MAX else p
+        return P_MIN if p < P_MIN else min(p, P_MAX)
 
     def predict_proba(self, x: dict) -> float:
         return self._proba(self._features(x))

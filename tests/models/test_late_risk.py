@@ -86,6 +86,27 @@ def test_a_late_logreg_1_snapshot_restores_as_a_fresh_late_logreg_2_seat(monkeyp
     assert [again.predict_proba(x) for x in xs] == [fresh.predict_proba(x) for x in xs]
 
 
+def test_late_logreg_3_starts_as_the_horizon_scaled_tail() -> None:
+    """``--late-model 3`` (under measurement): the start's spread shrinks with the
+    horizon, so a stop a few minutes away whose ETA is past its window end is late with
+    confidence, where late-logreg-2 says 0.5-0.6 (on small 50 of 51 such stops arrived
+    late: docs/models-risk.md); at one hour it is late-logreg-2's tail."""
+    rng = random.Random(4)
+    m = RiverRisk("late", late_model=3)
+    assert m.version == "late-logreg-3"
+    for _ in range(300):
+        x = risk_x(rng)
+        spread = max(risk.LATE_SPREAD_MIN_S,
+                     LATE_SPREAD_S * math.sqrt(max(0.0, x["horizon_s"]) / risk.LATE_SPREAD_H_S))
+        tail = 0.5 * math.erfc(max(-6.0, min(6.0, x["slack_s"] / spread)) / math.sqrt(2))
+        assert abs(m.predict_proba(x) - min(0.998, max(0.002, tail))) <= 0.01
+    near = {**risk_x(rng), "slack_s": -120.0, "horizon_s": 120.0}   # 2 min late, 2 min away
+    hour = {**near, "horizon_s": 3600.0}
+    v2 = RiverRisk("late")
+    assert m.predict_proba(near) > 0.75 and v2.predict_proba(near) < 0.6
+    assert abs(m.predict_proba(hour) - v2.predict_proba(hour)) <= 0.01
+
+
 def test_an_unknown_late_model_is_refused() -> None:
     with pytest.raises(ValueError, match="late-risk model"):
         RiverRisk("late", late_model=7)
