@@ -8,8 +8,9 @@ snapshots).  The late-risk trigger has hysteresis (``late_risk_on`` /
 ``late_risk_off``) and a per-vehicle cooldown (``trigger_cooldown_s``); a stop
 flagged during the cooldown is queued and responded to at the first refresh after
 it, never dropped.  An answered flag is re-armed when its risk falls halfway to
-``late_risk_off`` (a later rise is a new flag), and one still at ``late_risk_on`` a
-cooldown after its answer is alerted as such, once (:meth:`Forecasting.still_at_risk`).
+``late_risk_off`` (a later rise is a new flag), and one still at risk (0.5 with the
+default thresholds) a cooldown after its answer is alerted as such, once
+(:meth:`Forecasting.still_at_risk`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.state import DELIVERY, Order, Vehicle
 from fleetstream.operators.zone.records import Emitter, Out
+from fleetstream.operators.zone.response_rules import still_at_risk_level
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import World
 
@@ -197,8 +199,11 @@ class Forecasting:
         Once answered (``late_flag is True``) the flag is cleared at the re-arm level
         (:func:`thresholds`), so a later rise is answered again; and when ``again``
         (its vehicle is a cooldown past its last trigger) and the risk is still at
-        ``late_risk_on``, ``o`` joins ``stuck`` (:meth:`still_at_risk`)."""
+        the still-at-risk level (0.5 with the default thresholds:
+        ``response_rules.still_at_risk_level``), ``o`` joins ``stuck``
+        (:meth:`still_at_risk`)."""
         on, off, rearm = thresholds(self.settings)
+        still = still_at_risk_level(on, rearm)
         if p_late >= on and not o.late_flag:
             o.late_flag = True
             at_risk.append(o.id)
@@ -208,9 +213,10 @@ class Forecasting:
             o.late_flag = False
         elif o.late_flag == QUEUED:
             at_risk.append(o.id)
-        elif o.late_flag is True and again and p_late >= on and stuck is not None:
-            # answered a cooldown or more ago and still at risk: the answer did not
-            # take (a re-route the plan judged enough, a move to another vehicle)
+        elif o.late_flag is True and again and p_late >= still and stuck is not None:
+            # answered a cooldown or more ago and still at risk (even odds or worse:
+            # response_rules.still_at_risk_level): the answer did not take (a re-route
+            # the plan judged enough, a stop the plan timed on time, a move)
             stuck.append(o.id)
         elif (o.late_flag is True or o.late_flag == ALERTED) and p_late < rearm:
             # answered, and the answer worked by the model's own reckoning: re-armed, so
@@ -221,11 +227,13 @@ class Forecasting:
 
     def still_at_risk(self, v: Vehicle, stuck: list[str], now: float, triggers: list[str],
                       out: list[Out]) -> None:
-        """Stops answered a cooldown or more ago whose late risk is still at
-        ``late_risk_on``: the answer did not take (a re-route the plan judged enough, a
+        """Stops answered a cooldown or more ago whose late risk is still at the
+        still-at-risk level (:meth:`flag`; the alert's ``threshold``): the answer did
+        not take (a re-route the plan judged enough, a stop the plan timed on time, a
         move to another vehicle, a queue).  An ops alert and a message to each
         customer, once per flag (``late_flag = ALERTED``); no new re-route: the
         vehicle's response already had its chance."""
+        on, _off, rearm = thresholds(self.settings)
         orders, ids = self.state.orders, set(stuck)
         etas: dict[str, float | None] = dict.fromkeys(stuck)
         for i, (oid, _kind) in enumerate(v.route):
@@ -235,7 +243,7 @@ class Forecasting:
         self.emit.alert(out, now, "late_risk", "warning",
                         f"{len(stuck)} stop{'s' if len(stuck) > 1 else ''} of {v.id} still at "
                         f"risk of missing their window after the engine's answer", v.id, stuck,
-                        {"threshold": self.settings.late_risk_on, "etas": etas}, triggers)
+                        {"threshold": still_at_risk_level(on, rearm), "etas": etas}, triggers)
         for oid in stuck:
             o = orders[oid]
             o.late_flag = ALERTED

@@ -1,6 +1,7 @@
 """Small rules of the risk response (operators/zone/response.py): whether a re-route
-pays for its km, route distance, which at-risk orders may move, and the route and
-timing look-ups the response and its solver jobs share.  Pure functions of their
+pays for its km, route distance, which at-risk orders may move, the route and
+timing look-ups the response and its solver jobs share, and the late risk at which an
+answered stop is still at risk (:func:`still_at_risk_level`).  Pure functions of their
 arguments."""
 
 from __future__ import annotations
@@ -10,6 +11,26 @@ from typing import Any
 from fleetstream.operators.dispatch import Timing
 from fleetstream.operators.state import ASSIGNED, AT_DEPOT, DELIVERY, Order, Vehicle
 from fleetstream.operators.zone.world import TravelModel
+
+STILL_AT_RISK = 0.5
+"""Late risk from which a stop answered a cooldown or more ago (its flag still set) is
+alerted as still at risk: even odds or worse of missing its window.  The answer left
+it unalerted when the plan timed it on time (``Response.late_by_plan``, a re-route the
+plan judged enough, a move); as the arrival nears the risk of such a stop settles
+near its ETA slack, so one that will arrive a few minutes late sits at 0.5-0.6 and
+never reaches ``late_risk_on`` again (docs/models-risk.md, late risk)."""
+
+
+def still_at_risk_level(on: float, rearm: float) -> float:
+    """The still-at-risk level for the flag thresholds ``on`` and ``rearm``
+    (operators/zone/forecasting.py ``thresholds``): :data:`STILL_AT_RISK`, never above
+    ``on`` (a stop at the flag level is at risk) nor under ``rearm`` (under it the flag
+    is re-armed: the answer worked).
+
+    >>> still_at_risk_level(0.6, 0.45), still_at_risk_level(0.4, 0.3), still_at_risk_level(0.9, 0.6)
+    (0.5, 0.4, 0.6)
+    """
+    return min(on, max(rearm, STILL_AT_RISK))
 
 
 def reroute_pays(v: Vehicle, cur: list, seq: list, before: Timing, after: Timing,
