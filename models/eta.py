@@ -30,8 +30,11 @@ Robustness off the simulator (real trips do not follow the engine's formulas):
   takes ``zero_leg_s()``, the recent mean of such legs' true durations
   (``ZERO_LEG_PRIOR_S`` before any), not 0;
 - a stop takes longer than its nominal service (parking, the walk to the door):
-  ``dwell_extra_s()`` is the recent mean excess (arrival to the next departure,
-  minus the nominal service), added after every stop of an arrival forecast.
+  ``dwell_extra_s()`` is the zone's recent mean excess (arrival to the next
+  departure, minus the nominal service; the planning times add it), and
+  ``stop_extra_s(key)`` the excess of one stop (its building, vehicle type, hour
+  band and customer: ``models/dwell.py``), added after each stop of an arrival
+  forecast.
 """
 
 from __future__ import annotations
@@ -42,6 +45,7 @@ from bisect import bisect_right
 from river import forest, linear_model, metrics, optim, tree
 
 from fleetstream.models.base import LearnedSeat
+from fleetstream.models.dwell import StopTimes
 from fleetstream.models.features import DIST_EDGES_KM, dist_bin, eta_linear_features, eta_tree_features
 from fleetstream.models.monitor import DriftWatch
 
@@ -98,7 +102,7 @@ class RiverEta(LearnedSeat):
         self.kind = kind
         self.seed = seed
         self.model = make_eta_regressor(kind, seed)
-        self.version = f"eta-{kind}-2"
+        self.version = f"eta-{kind}-3"
         self.n_learned = 0
         self.mae_log = metrics.MAE()           # model, |log ratio error|, progressive
         self.mae_log_provider = metrics.MAE()  # provider alone (ratio 1)
@@ -110,7 +114,8 @@ class RiverEta(LearnedSeat):
         self.zero_leg = [ZERO_LEG_PRIOR_S, 1.0]   # decayed sum of seconds, decayed count
         # dwell: true time at a stop (arrival to departure) minus its nominal service
         self.dwell = [0.0, 0.0]                   # decayed sum of seconds, decayed count
-        self.last_stop: dict[str, tuple[float, float]] = {}   # vehicle -> (arrival, nominal s)
+        self.last_stop: dict[str, tuple] = {}   # vehicle -> (arrival, nominal s, stop key)
+        self.stops = StopTimes()                  # the same, per stop (models/dwell.py)
         # planning travel times: per provider-time bin [decayed n, sum provider s, sum true s]
         self.plan_bins = [[0.0, 0.0, 0.0] for _ in range(len(PLAN_EDGES_S) + 1)]
 
@@ -126,6 +131,11 @@ class RiverEta(LearnedSeat):
         if not hasattr(obj, "dwell"):
             obj.dwell, obj.last_stop = [0.0, 0.0], {}
             obj.version = f"eta-{obj.kind}-2"
+        if not hasattr(obj, "stops"):   # eta-*-2: per-stop times start from the zone's mean
+            obj.stops = StopTimes()
+            d = obj.dwell
+            obj.stops.zone = [float(d[0]), float(d[1])]
+            obj.version = f"eta-{obj.kind}-3"
         if not hasattr(obj, "plan_bins"):   # planning times start afresh (from the prior)
             obj.plan_bins = [[0.0, 0.0, 0.0] for _ in range(len(PLAN_EDGES_S) + 1)]
         return obj
@@ -184,12 +194,21 @@ class RiverEta(LearnedSeat):
         d = getattr(self, "dwell", None)
         return d[0] / (d[1] + 1.0) if d else 0.0
 
+    def stop_extra_s(self, key: tuple | None = None) -> float:
+        """Expected seconds beyond its nominal service at one stop of ``key``
+        (``models.dwell.stop_key``); the zone's mean without a key."""
+        st = getattr(self, "stops", None)
+        if key is None or st is None:
+            return self.dwell_extra_s()
+        return st.extra_s(key)
+
     def observe_stop(self, vehicle_id: str, arrived_ts: float, nominal_s: float,
-                     departed_prev_ts: float | None) -> None:
-        """``vehicle_id`` reached a stop whose service can start at ``arrived_ts`` (the
-        arrival, or the window start when it came early; nominal service ``nominal_s``)
-        after leaving its previous one at ``departed_prev_ts`` (None: unknown): learn
-        how long the previous stop really took beyond its nominal service."""
+                     departed_prev_ts: float | None, key: tuple | None = None) -> None:
+        """``vehicle_id`` reached a stop (``key``: ``models.dwell.stop_key``) whose
+        service can start at ``arrived_ts`` (the arrival, or the window start when it
+        came early; nominal service ``nominal_s``) after leaving its previous one at
+        ``departed_prev_ts`` (None: unknown): learn how long the previous stop really
+        took beyond its nominal service."""
         if not _finite(arrived_ts, nominal_s, departed_prev_ts):
             return
         prev = self.last_stop.get(vehicle_id)
@@ -199,7 +218,10 @@ class RiverEta(LearnedSeat):
             d = self.dwell
             d[0] = d[0] * DWELL_DECAY + extra
             d[1] = d[1] * DWELL_DECAY + 1.0
-        self.last_stop[vehicle_id] = (arrived_ts, nominal_s)
+            st = getattr(self, "stops", None)
+            if st is not None and len(prev) > 2 and prev[2] is not None:
+                st.learn(prev[2], extra)
+        self.last_stop[vehicle_id] = (arrived_ts, nominal_s, key)
 
     def learn(self, x: dict, actual_ratio: float) -> None:
         if not actual_ratio > 0 or math.isinf(actual_ratio):

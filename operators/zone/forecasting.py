@@ -18,6 +18,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 from fleetstream.contract.settings import EngineSettings
+from fleetstream.models.dwell import stop_key
 from fleetstream.operators.estimators import ModelSeats
 from fleetstream.operators.state import DELIVERY, Order, Vehicle
 from fleetstream.operators.zone.records import Emitter, Out
@@ -118,6 +119,7 @@ class Forecasting:
         zero_s = zl() if zl is not None else 0.0   # a stop-to-stop leg at the same door
         dx = getattr(seats.eta, "dwell_extra_s", None)
         dwell = dx() if dx is not None else 0.0    # true time at a stop beyond its service
+        sx = getattr(seats.eta, "stop_extra_s", None)   # the same, per stop
         for i, (oid, kind) in enumerate(route):
             o = orders[oid]
             if kind == DELIVERY:
@@ -140,7 +142,8 @@ class Forecasting:
             arrive_h = th + prov * hr
             start = arrive if arrive > w0 else w0
             etas.append(round(arrive, 1))
-            t, prev = start + svc + dwell, p
+            extra = dwell if sx is None else sx(self.stop_key(v, o, kind, start))
+            t, prev = start + svc + extra, p
             tp = (arrive_p if arrive_p > w0 else w0) + svc
             th = (arrive_h if arrive_h > w0 else w0) + svc
             if kind != DELIVERY:
@@ -293,6 +296,15 @@ class Forecasting:
         v.leg_ratio_ts = now
         v.leg_ratio_rv = v.route_version
 
+    def stop_key(self, v: Vehicle, o: Order, kind: str, ts: float) -> tuple:
+        """The key of the time at stop (``o``, ``kind``) served by ``v`` at ``ts``
+        (``models.dwell.stop_key``): building type and access code from the customer's
+        profile, vehicle type, hour band, customer."""
+        c = self.state.customers.get(o.customer_id) if kind == DELIVERY else None
+        return stop_key(kind, c.get("building_type") if c else None,
+                        bool(c.get("access_codes")) if c else False, v.vehicle_type, ts,
+                        o.customer_id)
+
     def maybe_publish_eta(self, v: Vehicle, o: Order, now: float, eta: float,
                           iv: tuple, ahead: int, p_late: float | None, out: list[Out],
                           triggers: list[str]) -> None:
@@ -325,9 +337,9 @@ class Forecasting:
         v.leg = None
         obs = getattr(self.seats.eta, "observe_stop", None)
         if obs is not None:   # the service starts at the window start if the stop is early
-            obs(v.id, max(now, o.window_start) if kind == DELIVERY else now,
-                o.service_s if kind == DELIVERY else o.pickup_service_s,
-                None if leg is None else leg["ts"])
+            start = max(now, o.window_start) if kind == DELIVERY else now
+            obs(v.id, start, o.service_s if kind == DELIVERY else o.pickup_service_s,
+                None if leg is None else leg["ts"], self.stop_key(v, o, kind, start))
         if leg is None:
             return
         if leg["to"] != [o.id, kind]:
