@@ -31,7 +31,7 @@ from fleetstream.operators.traveltime import fast_distance_m
 from fleetstream.operators.zone.governance import Governance
 from fleetstream.operators.zone.overrides import release_pins
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
-from fleetstream.operators.zone.reoptimization import Reoptimization
+from fleetstream.operators.zone.reoptimization import Reoptimization, promise_delay  # noqa: F401 - re-exported
 from fleetstream.operators.zone.stability import frozen_count, frozen_settings
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import World, start_of
