@@ -361,10 +361,9 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
 
 def pair_delay(k: int, j: int, n: int, added_s: float, t_p: float, prev_pt: Point,
                prev_t: float, p_pt: Point, pts: list, tt: TravelFn) -> float:
-    """Seconds by which the stops after a pickup (at ``k``, left at ``t_p``) and its
-    delivery (at ``j``) arrive later, summed: the stops between them by the pickup's
-    detour, the stops after the delivery by the pair's (``added_s``); for
-    ``Timing.delay_price`` (engine.promise_delay_price)."""
+    """Seconds the stops after a pickup (at ``k``, left at ``t_p``) and its delivery (at
+    ``j``) arrive later, summed (``Timing.delay_price``): by the pickup's detour between
+    them, by the pair's (``added_s``) after."""
     late = (added_s if added_s > 0.0 else 0.0) * (n - j)
     if j > k:
         dp = t_p + tt(p_pt, pts[k], t_p) - (prev_t + tt(prev_pt, pts[k], prev_t))
