@@ -159,22 +159,19 @@ class Recovery:
         """:meth:`retry_route` with what the chosen place costs (``delay_s``: the later
         stops' arrivals moved, summed; ``added_drive_s``; ``places``: feasible places
         weighed), for the decision's explanation."""
-        places, why = self.places(o, v, now, base_route)
+        places, why, base = self.timed_places(o, v, now, base_route)
         if not places:
             return None, why, {}
-        stops = v.route if base_route is None else base_route
-        pos, ts = start_of(v, now)
-        base = route_timing(v, stops, self.state.orders, pos, ts, self.world.travel.tt)
         best: tuple | None = None
         for k, route, t, km in places:
             wait = max(0.0, not_before - t.arrive[k])   # at the door, before not_before
-            key = (wait, retry_cost(base, t, k), km, k)
+            delay, drive = retry_cost(base, t, k)
+            key = (wait, delay + drive, km, k)
             if best is None or key < best[0]:
-                best = (key, route, t, k)
-        _key, route, t, k = best
-        drive = max(0.0, t.drive_s - base.drive_s)
-        return route, "", {"delay_s": round(_key[1] - drive, 1),
-                           "added_drive_s": round(drive, 1), "places": len(places)}
+                best = (key, route, delay, drive)
+        _key, route, delay, drive = best
+        return route, "", {"delay_s": round(delay, 1), "added_drive_s": round(drive, 1),
+                           "places": len(places)}
 
     def places(self, o: Order, v: Vehicle, now: float,
                base_route: list | None = None) -> tuple[list[tuple], str]:
@@ -183,6 +180,12 @@ class Recovery:
         says (its own window; no lateness added at the other stops, the shift end or
         the break) and within the driver's driving limit; and the constraint that ruled
         out the last rejected place (``time_window`` when none was tried)."""
+        places, why, _base = self.timed_places(o, v, now, base_route)
+        return places, why
+
+    def timed_places(self, o: Order, v: Vehicle, now: float,
+                     base_route: list | None = None) -> tuple[list[tuple], str, Any]:
+        """:meth:`places` and the timing of the route without the delivery."""
         st = self.state
         travel = self.world.travel
         pos, ts = start_of(v, now)
@@ -204,7 +207,7 @@ class Recovery:
                 why = "max_drive"
                 continue
             out.append((k, route, t, self.world.route_km(pos, route, v.end) - base_m))
-        return out, why
+        return out, why, base
 
     def frozen_head(self, v: Vehicle, now: float, stops: list | None = None) -> int:
         """How many leading stops of ``v``'s route (or ``stops``) no new stop may go in
@@ -339,17 +342,17 @@ class Recovery:
             forget_order(o)
 
 
-def retry_cost(base: Any, t: Any, k: int) -> float:
+def retry_cost(base: Any, t: Any, k: int) -> tuple[float, float]:
     """What putting a stop back at position ``k`` costs the route, in seconds: how much
-    later every stop after it arrives (``t``: the route with it, ``base``: without; a
-    stop that arrives earlier counts 0) plus the driving it adds (``drive_s``, the leg
-    back to the depot included)."""
+    later every stop after it arrives, summed (``t``: the route with it, ``base``:
+    without; a stop that arrives earlier counts 0), and the driving it adds
+    (``drive_s``, the leg back to the depot included).  Places are ranked by the sum."""
     delay = 0.0
     for j in range(k, len(base.arrive)):
         d = t.arrive[j + 1] - base.arrive[j]
         if d > 0.0:
             delay += d
-    return delay + max(0.0, t.drive_s - base.drive_s)
+    return delay, max(0.0, t.drive_s - base.drive_s)
 
 
 def hhmm(ts: float) -> str:
