@@ -17,8 +17,9 @@ from fleetstream.policies import policy_notes, policy_settings
 pytestmark = pytest.mark.slow
 
 FAST = ["--set", "engine.solver_workers=0"]  # plans solved inline: same decisions, no pool
-SEED = 6   # a tiny day with late risks that both re-route and redispatch (tiny's own seed
-#            3 no longer redispatches at all with this engine: checked 2026-11-29)
+SEED = 4   # a tiny day with late risks that both re-route and redispatch (tiny's own seed
+#            3, then 6, stopped redispatching at reroute=off as the engine changed; with the
+#            frozen head on by default seeds 2, 4, 11, 13 do: checked 2026-11-30)
 
 
 def _check(decisions: list[dict], kind: str, level: str, expect_some: bool = True) -> None:

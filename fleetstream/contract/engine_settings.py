@@ -185,12 +185,18 @@ class EngineSettings:
     travel_map_junction_s: float = 0.0
     """The ``map`` provider adds this many seconds on entering a road junction."""
     # -- plan stability (operators/zone/stability.py, docs/models.md) --
-    plan_frozen_s: float = 0.0
+    plan_frozen_s: float = 1800.0
     """Frozen horizon: the stops a vehicle is planned to reach within this many seconds
-    keep their order and vehicle when the engine re-sequences or redispatches (0: only
-    ``plan_frozen_stops`` and the stop being served)."""
-    plan_frozen_stops: int = 0
+    keep their order and vehicle when the engine re-sequences (periodic
+    re-optimization) and no new order's or retried delivery's stop goes in front of
+    them (0: only ``plan_frozen_stops`` and the stop being served).  A customer's ETA
+    for the next half hour then holds unless an exception is predicted."""
+    plan_frozen_stops: int = 1
     """... and at least this many first stops of every route are frozen."""
+    plan_frozen_exceptions: bool = False
+    """The frozen head also binds the exception responses: the late-risk re-route and
+    redispatch and the failure-risk move of a risky delivery (false: a predicted
+    exception may re-sequence the head; docs/models-intervals.md)."""
     promise_delay_price: float = 0.0
     """Promise keeping: the price (currency per hour) of each hour by which a stop already
     on a route, with its ETA published, arrives later because of a new decision.  The

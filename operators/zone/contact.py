@@ -184,7 +184,7 @@ class ContactAhead:
         st = self.state
         base = [s for s in v.route if s != (o.id, DELIVERY)]
         cur = v.route.index((o.id, DELIVERY))
-        places, _why = self.recovery.places(o, v, now, base)
+        places, _why = self.recovery.places(o, v, now, base, exception=True)
         if not places:
             return False
         seat, world = self.seats.failure_risk, self.world

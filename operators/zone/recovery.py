@@ -46,7 +46,8 @@ from fleetstream.operators.routing.constraints import engine_drive_left
 from fleetstream.operators.state import DELIVERY, ONBOARD, PENDING, Order, Vehicle
 from fleetstream.operators.zone.records import Emitter, Explanation, Out
 from fleetstream.operators.zone.state import ZoneState
-from fleetstream.operators.zone.stability import frozen_count, frozen_settings
+from fleetstream.operators.zone.stability import (exception_frozen_settings, frozen_count,
+                                                  frozen_settings)
 from fleetstream.operators.zone.world import start_of
 
 RETRYABLE = ("not_home", "access")
@@ -173,18 +174,20 @@ class Recovery:
         return route, "", {"delay_s": round(delay, 1), "added_drive_s": round(drive, 1),
                            "places": len(places)}
 
-    def places(self, o: Order, v: Vehicle, now: float,
-               base_route: list | None = None) -> tuple[list[tuple], str]:
+    def places(self, o: Order, v: Vehicle, now: float, base_route: list | None = None,
+               exception: bool = False) -> tuple[list[tuple], str]:
         """Every feasible place for the delivery of ``o`` in ``v``'s route (or
         ``base_route``): ``(k, route, timing, added_m)``, feasible as ``route_timing``
         says (its own window; no lateness added at the other stops, the shift end or
         the break) and within the driver's driving limit; and the constraint that ruled
-        out the last rejected place (``time_window`` when none was tried)."""
-        places, why, _base = self.timed_places(o, v, now, base_route)
+        out the last rejected place (``time_window`` when none was tried).  Places start
+        after the frozen head; an ``exception`` response (the failure-risk move) starts
+        after the exceptions' head (``stability.exception_frozen_settings``)."""
+        places, why, _base = self.timed_places(o, v, now, base_route, exception)
         return places, why
 
-    def timed_places(self, o: Order, v: Vehicle, now: float,
-                     base_route: list | None = None) -> tuple[list[tuple], str, Any]:
+    def timed_places(self, o: Order, v: Vehicle, now: float, base_route: list | None = None,
+                     exception: bool = False) -> tuple[list[tuple], str, Any]:
         """:meth:`places` and the timing of the route without the delivery."""
         st = self.state
         travel = self.world.travel
@@ -195,7 +198,7 @@ class Recovery:
         base = route_timing(v, stops, st.orders, pos, ts, travel.tt)
         out: list[tuple] = []
         why = "time_window"
-        for k in range(self.frozen_head(v, now, stops), len(stops) + 1):
+        for k in range(self.frozen_head(v, now, stops, exception), len(stops) + 1):
             route = stops[:k] + [(o.id, DELIVERY)] + stops[k:]
             t = route_timing(v, route, st.orders, pos, ts, travel.tt)
             if t.start[k] > o.window_end:
@@ -209,11 +212,14 @@ class Recovery:
             out.append((k, route, t, self.world.route_km(pos, route, v.end) - base_m))
         return out, why, base
 
-    def frozen_head(self, v: Vehicle, now: float, stops: list | None = None) -> int:
+    def frozen_head(self, v: Vehicle, now: float, stops: list | None = None,
+                    exception: bool = False) -> int:
         """How many leading stops of ``v``'s route (or ``stops``) no new stop may go in
         front of: the frozen head of plan stability (``engine.plan_frozen_s`` /
-        ``_stops``, operators/zone/stability.py; 0 when off)."""
-        frozen = frozen_settings(self.world.settings)
+        ``_stops``, operators/zone/stability.py; 0 when off), or for an ``exception``
+        response the head ``engine.plan_frozen_exceptions`` says."""
+        settings = self.world.settings
+        frozen = exception_frozen_settings(settings) if exception else frozen_settings(settings)
         if frozen == (0.0, 0):
             return 0
         if stops is None or stops is v.route:

@@ -22,8 +22,8 @@ from fleetstream.operators.zone.records import Emitter, Explanation, Out
 from fleetstream.operators.zone.response_rules import (eta_of, kept_order, lateness_of,
                                                        movable_orders, plain, reroute_pays,
                                                        still_late, unchanged)
-from fleetstream.operators.zone.stability import (frozen_count, frozen_settings, keep_head,
-                                                  restart_after)
+from fleetstream.operators.zone.stability import (exception_frozen_settings, frozen_count,
+                                                  keep_head, restart_after)
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import TravelModel, World, pace_factor
 
@@ -77,7 +77,7 @@ class Response:
         before = route_timing(v, cur, st.orders, v.pos, now, tt)
         seq, method = reroute_sequence(v, st.orders, now, self.world.travel, strategy,
                                        self.settings.plan_time_factor,
-                                       frozen_settings(self.settings))
+                                       exception_frozen_settings(self.settings))
         rerouted = False
         if seq is not None:
             after = route_timing(v, seq, st.orders, v.pos, now, tt)
@@ -181,7 +181,7 @@ class Response:
             return [], res.explanation
         routes: dict[str, list] = {}
         moving = {m.job_id for m in res.moves}
-        frozen = frozen_settings(self.settings)
+        frozen = exception_frozen_settings(self.settings)
         for vid, stops in res.routes.items():
             w = st.vehicles[vid]
             new = as_stops(stops)
@@ -234,7 +234,8 @@ class Response:
         req = RiskRequest(now, v.id, [tuple(s) for s in v.route], list(at_risk),
                           {vid: [tuple(s) for s in w.route] for vid, w in sorted(cands.items())},
                           cands_of, self.settings.autonomy("reroute") == "auto",
-                          self.settings.plan_time_factor, blob, frozen_settings(self.settings))
+                          self.settings.plan_time_factor, blob,
+                          exception_frozen_settings(self.settings))
         jobs.submit("risk", solve_risk, req, now + (self.allowance() or 0.0), now,
                     meta=list(triggers))
         st.count("risk_jobs")

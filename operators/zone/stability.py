@@ -97,3 +97,18 @@ def frozen_settings(settings: Any) -> tuple[float, int]:
     """``(plan_frozen_s, plan_frozen_stops)`` of an EngineSettings."""
     return (float(getattr(settings, "plan_frozen_s", 0.0)),
             int(getattr(settings, "plan_frozen_stops", 0)))
+
+
+def exception_frozen_settings(settings: Any) -> tuple[float, int]:
+    """The frozen head the exception responses respect (the late-risk re-route and
+    redispatch, the failure-risk move of a risky delivery): the plan's
+    (:func:`frozen_settings`) when ``plan_frozen_exceptions`` is set, else none.
+
+    A predicted exception is a reason to break a commitment: on simulated Andorra
+    days, binding the late-risk and failure-risk responses to the frozen head cost
+    one closed-loop target on each seed set, while binding only the plan's own
+    changes (insertion, periodic re-optimization) kept every target and halved the
+    arrival error (docs/models-intervals.md, "The frozen horizon")."""
+    if getattr(settings, "plan_frozen_exceptions", False):
+        return frozen_settings(settings)
+    return (0.0, 0)

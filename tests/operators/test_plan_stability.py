@@ -21,7 +21,9 @@ ZIGZAG = [0.03, 0.0, 0.025, 0.005, 0.02, 0.01]   # back and forth along a line
 
 
 def _zone(**kw):
-    """One active van on a zig-zag route worth re-sequencing."""
+    """One active van on a zig-zag route worth re-sequencing (no frozen head unless
+    ``kw`` asks for one)."""
+    kw = {"plan_frozen_s": 0.0, "plan_frozen_stops": 0, **kw}
     s = EngineSettings(routing_plan_solutions=40, plan_solve_allowance_s=0, **kw)
     f = Feed()
     v = vehicle(f, "v1", active=True, pos=pt(0.0, 0.0))
@@ -136,7 +138,17 @@ def _insert_near_start(**kw) -> list:
 
 
 def test_without_a_frozen_head_a_new_order_goes_first() -> None:
-    assert _insert_near_start()[0] == ("new", PICKUP)
+    assert _insert_near_start(plan_frozen_s=0, plan_frozen_stops=0)[0] == ("new", PICKUP)
+
+
+def test_the_frozen_head_is_on_by_default() -> None:
+    """Half an hour and at least one stop (docs/models-intervals.md, "The frozen
+    horizon"): the new order waits behind the first stop."""
+    s = EngineSettings()
+    assert (s.plan_frozen_s, s.plan_frozen_stops, s.plan_frozen_exceptions) == (1800.0, 1,
+                                                                                False)
+    route = _insert_near_start()
+    assert route[0] == ("o0", DELIVERY) and route.index(("new", PICKUP)) >= 1, route
 
 
 def test_insertion_respects_the_frozen_head() -> None:
@@ -157,3 +169,14 @@ def test_retries_replies_and_hand_overs_respect_the_frozen_head() -> None:
         assert places and min(k for k, *_ in places) == first, (frozen, places[0][0])
         t = rec.head_timing(v, T0 + 30)
         assert (t.min_pos if t is not None else 0) == frozen
+
+
+def test_exception_moves_bind_the_head_only_when_asked() -> None:
+    """The failure-risk move of a risky delivery (``places(..., exception=True)``) may go
+    in front of the frozen head unless ``plan_frozen_exceptions`` is set."""
+    for binds, first in ((False, 0), (True, 2)):
+        eng, v = _zone(plan_frozen_stops=2, plan_frozen_exceptions=binds)
+        rec = eng.lifecycle.recovery
+        base = [s for s in v.route if s[0] != "o0"]
+        places, _ = rec.places(eng.state.orders["o0"], v, T0 + 30, base, exception=True)
+        assert places and min(k for k, *_ in places) == first, (binds, places[0][0])

@@ -111,7 +111,8 @@ def test_a_re_optimization_that_breaks_promises_for_little_gain_is_not_made():
         return [d for d in decisions(sim) if d["status"] == "applied" and
                 d["explanation"]["reasons"][0]["rule"] == "periodic_reoptimization"]
 
-    base = run(EngineSettings(solver_workers=0))
+    unfrozen = EngineSettings(solver_workers=0, plan_frozen_s=0, plan_frozen_stops=0)
+    base = run(unfrozen)
     assert reopts(base), "the scene must re-optimize without the price"
-    priced = run(replace(EngineSettings(solver_workers=0), promise_delay_price=1e6))
+    priced = run(replace(unfrozen, promise_delay_price=1e6))
     assert not reopts(priced)

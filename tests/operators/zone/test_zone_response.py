@@ -27,6 +27,24 @@ def test_reroute_falls_back_to_the_strategys_own_rule() -> None:
     assert v.route == [("o2", DELIVERY), ("o1", DELIVERY)]
 
 
+def test_a_late_risk_reroute_passes_the_frozen_head_unless_exceptions_are_bound() -> None:
+    """By default (frozen head 1800 s / 1 stop, ``plan_frozen_exceptions`` false) the
+    re-route above moves the urgent stop ahead of the frozen first stop; bound, the head
+    keeps its place and the risk goes on to the redispatch and the alert."""
+    for binds, first in ((False, "o2"), (True, "o1")):
+        f = Feed()
+        v = vehicle(f, "v1", active=True)
+        later = order(f, "o1", pt(0.03, 0.0), T0, T0 + 4 * 3600)
+        urgent = order(f, "o2", pt(-0.03, 0.0), T0, T0 + 900)
+        put_on(v, [later, urgent])
+        eng = engine([v], [later, urgent], EngineSettings(plan_frozen_exceptions=binds),
+                     strategy=InsertionStrategy())
+        assert eng.settings.plan_frozen_stops == 1
+        out: list = []
+        eng.response.handle_risk(v, ["o2"], T0, ["e1"], out)
+        assert v.route[0] == (first, DELIVERY), (binds, v.route)
+
+
 def test_redispatch_falls_back_to_insertion_without_a_routing_config() -> None:
     f = Feed()
     v1 = vehicle(f, "v1")                       # at the depot: its parcels can still move
