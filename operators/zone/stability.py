@@ -9,17 +9,25 @@ travel-time and service-time errors of plans that held stayed within -11..+14
 minutes (docs/models.md, "What makes the intervals wide").
 
 So the head of a route is a commitment (the practice of most dispatch
-operations): the stops planned to be reached within ``plan_frozen_s`` of now,
-and at least the first ``plan_frozen_stops``, keep their order and their vehicle
-when the engine re-sequences (periodic re-optimization, late-risk re-route) or
-redispatches, and no new order's stop is inserted in front of them (insertion
-starts after the head: ``Timing.min_pos``, set by the sweep's assignment).  What comes after the frozen head is optimized as before, starting
-from the last frozen stop at its planned service start.  The stop being served
-always stays first (it was so before).  Retried attempts, customer replies, risky-delivery moves and the hand-over of a
-broken-down vehicle's load (operators/zone/recovery.py, contact.py) also place
-their stops after the head.  Not frozen: what the world imposes (cancellations,
-failed or served stops, a dispatcher's manual change) and the late-risk order itself when a redispatch moves it to
-another vehicle (the reason for the move).
+operations; on by default: 1800 s and at least 1 stop): the stops planned to be
+reached within ``plan_frozen_s`` of now, and at least the first
+``plan_frozen_stops``, keep their order and their vehicle when the engine
+re-sequences its plan (periodic re-optimization), and no new order's stop is
+inserted in front of them (insertion starts after the head: ``Timing.min_pos``,
+set by the sweep's assignment).  What comes after the frozen head is optimized as
+before, starting from the last frozen stop at its planned service start.  The stop
+being served always stays first (it was so before).  Retried attempts, customer
+replies and the hand-over of a broken-down vehicle's load (operators/zone/recovery.py)
+also place their stops after the head.
+
+The exception responses (the late-risk re-route and redispatch, the failure-risk
+move of a risky delivery, contact.py) respect the head only when
+``plan_frozen_exceptions`` is set (:func:`exception_frozen_settings`): a predicted
+exception is the reason to break a commitment, and binding them cost closed-loop
+targets (docs/models-intervals.md, "The frozen horizon is the default").  Not
+frozen either: what the world imposes (cancellations, failed or served stops, a
+dispatcher's manual change) and the late-risk order itself when a redispatch moves
+it to another vehicle (the reason for the move).
 
 Times are the routing's planned ones (``route_timing`` with the engine's travel
 model from the vehicle's position at the decision's event time): no clock, the
