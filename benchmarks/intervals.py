@@ -158,7 +158,9 @@ def capture_labels(sink: list) -> Callable[[], None]:
         for s in o.snaps:
             sink.append({"zone": self.state.zone, "pred_ts": s["ts"], "learnt_ts": max(self.state.clock, ts),
                          "xi": s["xi"], "residual_s": ts - s["eta"],
-                         "published": [s["lo80"], s["hi80"], s["lo95"], s["hi95"]]})
+                         "published": [s["lo80"], s["hi80"], s["lo95"], s["hi95"]],
+                         "xr": s.get("xr"), "p_late": s.get("p_late"),
+                         "window_end": o.window_end, "eta": s["eta"]})
         return orig(self, o, ts, late)
 
     F.Forecasting.learn_arrival = learn_arrival

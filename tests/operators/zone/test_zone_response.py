@@ -10,15 +10,22 @@ from fleetstream.operators.state import DELIVERY
 from zone_scene import T0, Feed, engine, order, pt, put_on, vehicle
 
 
-def test_reroute_falls_back_to_the_strategys_own_rule() -> None:
+def _urgent_behind(settings: EngineSettings | None = None) -> tuple:
+    """A van going to o1 (due in 4 h) before o2 (due in 15 min, the other way), its
+    late-risk response to o2 solved: (vehicle, outputs)."""
     f = Feed()
     v = vehicle(f, "v1", active=True)
     later = order(f, "o1", pt(0.03, 0.0), T0, T0 + 4 * 3600)
     urgent = order(f, "o2", pt(-0.03, 0.0), T0, T0 + 900)
     put_on(v, [later, urgent])
-    eng = engine([v], [later, urgent], strategy=InsertionStrategy())
+    eng = engine([v], [later, urgent], settings, strategy=InsertionStrategy())
     out: list = []
     eng.response.handle_risk(v, ["o2"], T0, ["e1"], out)
+    return v, out
+
+
+def test_reroute_falls_back_to_the_strategys_own_rule() -> None:
+    v, out = _urgent_behind()
     d = out[0][1]
     assert (d["kind"], d["status"]) == ("reroute", "applied")
     assert d["explanation"]["method"] == "edf" and d["explanation"]["strategy"] == "insertion-1"
@@ -31,17 +38,9 @@ def test_a_late_risk_reroute_passes_the_frozen_head_unless_exceptions_are_bound(
     """By default (frozen head 1800 s / 1 stop, ``plan_frozen_exceptions`` false) the
     re-route above moves the urgent stop ahead of the frozen first stop; bound, the head
     keeps its place and the risk goes on to the redispatch and the alert."""
+    assert EngineSettings().plan_frozen_stops == 1
     for binds, first in ((False, "o2"), (True, "o1")):
-        f = Feed()
-        v = vehicle(f, "v1", active=True)
-        later = order(f, "o1", pt(0.03, 0.0), T0, T0 + 4 * 3600)
-        urgent = order(f, "o2", pt(-0.03, 0.0), T0, T0 + 900)
-        put_on(v, [later, urgent])
-        eng = engine([v], [later, urgent], EngineSettings(plan_frozen_exceptions=binds),
-                     strategy=InsertionStrategy())
-        assert eng.settings.plan_frozen_stops == 1
-        out: list = []
-        eng.response.handle_risk(v, ["o2"], T0, ["e1"], out)
+        v, _out = _urgent_behind(EngineSettings(plan_frozen_exceptions=binds))
         assert v.route[0] == (first, DELIVERY), (binds, v.route)
 
 
