@@ -23,7 +23,8 @@ from fleetstream.operators.zone.response_rules import (eta_of, kept_order, laten
                                                        movable_orders, plain, reroute_pays,
                                                        still_late, unchanged)
 from fleetstream.operators.zone.stability import (exception_frozen_settings, frozen_count,
-                                                  keep_head, restart_after)
+                                                  frozen_settings, head_for_risk, keep_head,
+                                                  restart_after)
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import TravelModel, World, pace_factor
 
@@ -78,6 +79,8 @@ class Response:
         seq, method = reroute_sequence(v, st.orders, now, self.world.travel, strategy,
                                        self.settings.plan_time_factor,
                                        exception_frozen_settings(self.settings))
+        seq = risk_reroute_head(v, seq, st.orders, now, tt, frozen_settings(self.settings),
+                                at_risk)
         rerouted = False
         if seq is not None:
             after = route_timing(v, seq, st.orders, v.pos, now, tt)
@@ -235,7 +238,7 @@ class Response:
                           {vid: [tuple(s) for s in w.route] for vid, w in sorted(cands.items())},
                           cands_of, self.settings.autonomy("reroute") == "auto",
                           self.settings.plan_time_factor, blob,
-                          exception_frozen_settings(self.settings))
+                          exception_frozen_settings(self.settings), frozen_settings(self.settings))
         jobs.submit("risk", solve_risk, req, now + (self.allowance() or 0.0), now,
                     meta=list(triggers))
         st.count("risk_jobs")
@@ -372,7 +375,8 @@ class RiskRequest:
     reroute_auto: bool                  # a re-route applies at once (the redispatch sees it)
     plan_time_factor: float
     blob: bytes                         # pickled (vehicle, orders, candidates, travel, strategy)
-    frozen: tuple = (0.0, 0)            # (plan_frozen_s, plan_frozen_stops): stability.py
+    frozen: tuple = (0.0, 0)            # the head the exception responses keep: stability.py
+    plan_frozen: tuple = (0.0, 0)       # the plan's head (risk_reroute_head)
 
 
 @dataclass
@@ -395,6 +399,7 @@ def solve_risk(req: RiskRequest) -> RiskResult:
     at_risk = list(req.at_risk)
     seq, method = reroute_sequence(v, orders, now, travel, strategy, req.plan_time_factor,
                                    tuple(req.frozen))
+    seq = risk_reroute_head(v, seq, orders, now, tt, tuple(req.plan_frozen), at_risk)
     better = None
     if seq is not None:
         before = route_timing(v, req.route, orders, v.pos, now, tt)
@@ -413,6 +418,17 @@ def solve_risk(req: RiskRequest) -> RiskResult:
     res = strategy.redispatch(v, movable, [cands[k] for k in cand_ids], orders, now, tt,
                               travel.dist)
     return RiskResult(better, method, res, "", better is not None and req.reroute_auto)
+
+
+def risk_reroute_head(v: Vehicle, seq: list | None, orders: dict[str, Order], now: float,
+                      tt: Any, frozen: tuple, at_risk: list[str]) -> list | None:
+    """A late-risk re-route ``seq`` (None: none) with the plan's frozen head kept but for
+    the stops at risk (``stability.head_for_risk``); ``frozen`` = ``(plan_frozen_s,
+    plan_frozen_stops)``."""
+    if seq is None or tuple(frozen) == (0.0, 0) or not v.route:
+        return seq
+    k = frozen_count(v, orders, now, tt, *frozen)
+    return head_for_risk(seq, [tuple(s) for s in v.route[:k]], set(at_risk))
 
 
 def reroute_sequence(v: Vehicle, orders: dict[str, Order], now: float, travel: TravelModel,

@@ -1,6 +1,7 @@
 """Plan stability (operators/zone/stability.py): the frozen head of a route keeps its
 order through periodic re-optimization (inline and as a solver job) and late-risk
-re-routes; the rest is still optimized; off by default."""
+re-routes (but for the stops at risk); the rest is still optimized; on by default
+(1800 s / 1 stop)."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ import sys
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.state import DELIVERY, PICKUP
 from fleetstream.operators.zone.assignment import solve_reopt
-from fleetstream.operators.zone.response import reroute_sequence
-from fleetstream.operators.zone.stability import frozen_count, keep_head, restart_after
+from fleetstream.operators.zone.response import reroute_sequence, risk_reroute_head
+from fleetstream.operators.zone.stability import (frozen_count, head_for_risk, keep_head,
+                                                  restart_after)
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "zone"))
 from zone_scene import T0, Feed, engine, order, pt, put_on, vehicle  # noqa: E402
@@ -96,6 +98,37 @@ def test_a_late_risk_reroute_keeps_the_frozen_head() -> None:
     assert seq is not None and seq[:2] == before[:2] and sorted(seq) == sorted(before)
     nothing, how = reroute_sequence(v, st.orders, T0, eng.world.travel, strat, 1.0, (1e6, 0))
     assert nothing is None and how == "frozen"
+
+
+def test_a_risk_reroute_keeps_the_head_but_for_the_stops_at_risk() -> None:
+    a, b, c, d = ("a", DELIVERY), ("b", DELIVERY), ("c", DELIVERY), ("d", DELIVERY)
+    r = ("r", DELIVERY)
+    # the stop at risk jumps the queue; a stop that is neither goes behind the head
+    assert head_for_risk([c, a, r, b, d], [a, b], {"r"}) == [a, r, b, c, d]
+    # the head's own order comes back, the stop at risk keeps its place among them
+    assert head_for_risk([b, r, a, c], [a, b], {"r"}) == [a, r, b, c]
+    # a head stop at risk moves freely
+    assert head_for_risk([c, b, a], [a, b], {"a"}) == [b, c, a]
+    assert head_for_risk([c, a], [], {"r"}) == [c, a]
+    # never a pickup after its delivery: the re-route as it was
+    pk, dl = ("p", PICKUP), ("p", DELIVERY)
+    assert head_for_risk([pk, dl, b, a], [a, b], set()) == [a, b, pk, dl]
+    assert head_for_risk([pk, a, dl], [a, dl], set()) == [pk, a, dl]
+
+
+def test_the_late_risk_response_keeps_the_plans_head_with_the_settings() -> None:
+    eng, v = _zone()
+    before = [tuple(s) for s in v.route]
+    st, tt = eng.state, eng.world.travel.tt
+    free, _ = reroute_sequence(v, st.orders, T0, eng.world.travel, eng.response.strategy, 1.0)
+    risky = free[0][0]
+    assert free[:2] != before[:2] and risky != before[0][0]
+    kept = risk_reroute_head(v, free, st.orders, T0, tt, (0.0, 2), [risky])
+    head = [s for s in before[:2] if s[0] != risky]
+    assert [s for s in kept if s in head] == head and sorted(kept) == sorted(before)
+    assert kept.index(head[-1]) <= len(head) and kept[0] in head + [(risky, DELIVERY)]
+    assert risk_reroute_head(v, free, st.orders, T0, tt, (0.0, 0), [risky]) == free
+    assert risk_reroute_head(v, None, st.orders, T0, tt, (0.0, 2), [risky]) is None
 
 
 def test_a_restart_after_the_head_sees_its_pickups_on_board() -> None:
