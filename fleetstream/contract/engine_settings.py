@@ -193,10 +193,13 @@ class EngineSettings:
     for the next half hour then holds unless an exception is predicted."""
     plan_frozen_stops: int = 1
     """... and at least this many first stops of every route are frozen."""
-    plan_frozen_exceptions: bool = False
-    """The frozen head also binds the exception responses: the late-risk re-route and
-    redispatch and the failure-risk move of a risky delivery (false: a predicted
-    exception may re-sequence the head; docs/models-intervals.md)."""
+    plan_frozen_exceptions: str = "at_risk"
+    """How the frozen head binds the exception responses (the late-risk re-route and
+    redispatch, the failure-risk move of a risky delivery): ``at_risk`` (the stops at
+    risk may go into the head, whose other stops keep their order in a late-risk
+    re-route; redispatches and risky moves may insert into it), ``free`` (a predicted
+    exception may re-sequence the head) or ``bound`` (exceptions respect the head as
+    the plan does).  docs/models-intervals.md, "The frozen horizon is the default"."""
     promise_delay_price: float = 0.0
     """Promise keeping: the price (currency per hour) of each hour by which a stop already
     on a route, with its ETA published, arrives later because of a new decision.  The
@@ -219,6 +222,9 @@ class EngineSettings:
                              f"got {self.travel_provider!r}")
         if not isinstance(self.travel_map, str) or not self.travel_map.strip():
             raise ValueError("travel_map must name a shipped road graph (e.g. 'andorra')")
+        if self.plan_frozen_exceptions not in FROZEN_EXCEPTIONS:
+            raise ValueError(f"plan_frozen_exceptions must be one of {FROZEN_EXCEPTIONS}, "
+                             f"got {self.plan_frozen_exceptions!r}")
         if self.proposal_fallback not in ("apply", "keep"):
             raise ValueError("proposal_fallback must be 'apply' or 'keep'")
         _check_timezone(self.timezone)
@@ -242,6 +248,7 @@ class EngineSettings:
 
 
 TRAVEL_PROVIDERS = ("haversine", "map")
+FROZEN_EXCEPTIONS = ("at_risk", "free", "bound")   # plan_frozen_exceptions
 
 ENGINE_RANGES: dict[str, str] = {
     # The valid range of every numeric [engine] setting (docs/configuration.md shows the

@@ -42,7 +42,8 @@ from typing import Any, Mapping
 from fleetstream.contract.connection_settings import (REDIS_SCHEMES,  # noqa: F401
                                                       KafkaSettings, RedisSettings)
 from fleetstream.contract.engine_settings import (AUTONOMY_LEVELS,  # noqa: F401
-                                                  ENGINE_RANGES, TRAVEL_PROVIDERS,
+                                                  ENGINE_RANGES, FROZEN_EXCEPTIONS,
+                                                  TRAVEL_PROVIDERS,
                                                   EngineSettings)
 from fleetstream.contract.limits_settings import LimitsSettings
 from fleetstream.contract.settings_env import (_SECTIONS, _TOP_LEVEL,  # noqa: F401

@@ -217,7 +217,8 @@ class Recovery:
         """How many leading stops of ``v``'s route (or ``stops``) no new stop may go in
         front of: the frozen head of plan stability (``engine.plan_frozen_s`` /
         ``_stops``, operators/zone/stability.py; 0 when off), or for an ``exception``
-        response the head ``engine.plan_frozen_exceptions`` says."""
+        response the head ``engine.plan_frozen_exceptions`` says (``bound``: the plan's;
+        else none)."""
         settings = self.world.settings
         frozen = exception_frozen_settings(settings) if exception else frozen_settings(settings)
         if frozen == (0.0, 0):

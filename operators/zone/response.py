@@ -23,8 +23,8 @@ from fleetstream.operators.zone.response_rules import (eta_of, kept_order, laten
                                                        movable_orders, plain, reroute_pays,
                                                        still_late, unchanged)
 from fleetstream.operators.zone.stability import (exception_frozen_settings, frozen_count,
-                                                  frozen_settings, head_for_risk, keep_head,
-                                                  restart_after)
+                                                  head_for_risk, keep_head, restart_after,
+                                                  risk_head_settings)
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import TravelModel, World, pace_factor
 
@@ -79,7 +79,7 @@ class Response:
         seq, method = reroute_sequence(v, st.orders, now, self.world.travel, strategy,
                                        self.settings.plan_time_factor,
                                        exception_frozen_settings(self.settings))
-        seq = risk_reroute_head(v, seq, st.orders, now, tt, frozen_settings(self.settings),
+        seq = risk_reroute_head(v, seq, st.orders, now, tt, risk_head_settings(self.settings),
                                 at_risk)
         rerouted = False
         if seq is not None:
@@ -238,7 +238,8 @@ class Response:
                           {vid: [tuple(s) for s in w.route] for vid, w in sorted(cands.items())},
                           cands_of, self.settings.autonomy("reroute") == "auto",
                           self.settings.plan_time_factor, blob,
-                          exception_frozen_settings(self.settings), frozen_settings(self.settings))
+                          exception_frozen_settings(self.settings),
+                          risk_head_settings(self.settings))
         jobs.submit("risk", solve_risk, req, now + (self.allowance() or 0.0), now,
                     meta=list(triggers))
         st.count("risk_jobs")
@@ -376,7 +377,7 @@ class RiskRequest:
     plan_time_factor: float
     blob: bytes                         # pickled (vehicle, orders, candidates, travel, strategy)
     frozen: tuple = (0.0, 0)            # the head the exception responses keep: stability.py
-    plan_frozen: tuple = (0.0, 0)       # the plan's head (risk_reroute_head)
+    plan_frozen: tuple = (0.0, 0)       # the head kept but for the stops at risk (risk_head_settings)
 
 
 @dataclass

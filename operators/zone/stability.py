@@ -21,10 +21,14 @@ replies and the hand-over of a broken-down vehicle's load (operators/zone/recove
 also place their stops after the head.
 
 The exception responses (the late-risk re-route and redispatch, the failure-risk
-move of a risky delivery, contact.py) respect the head only when
-``plan_frozen_exceptions`` is set (:func:`exception_frozen_settings`): a predicted
-exception is the reason to break a commitment, and binding them cost closed-loop
-targets (docs/models-intervals.md, "The frozen horizon is the default").  Not
+move of a risky delivery, contact.py) are bound as ``plan_frozen_exceptions`` says
+(:func:`exception_frozen_settings`, :func:`head_for_risk`): by default (``at_risk``)
+the stops at risk may jump the queue, but a late-risk re-route keeps the head's
+other stops first and in their order; ``free``: exceptions may re-sequence the head;
+``bound``: they respect it like the plan.  A predicted exception is the reason to
+break a commitment, and binding the exceptions cost closed-loop targets, while a
+free re-route moved the near ETAs of customers not at risk by tens of minutes
+(docs/models-intervals.md, "The frozen horizon is the default").  Not
 frozen either: what the world imposes (cancellations, failed or served stops, a
 dispatcher's manual change) and the late-risk order itself when a redispatch moves
 it to another vehicle (the reason for the move).
@@ -140,13 +144,24 @@ def frozen_settings(settings: Any) -> tuple[float, int]:
 def exception_frozen_settings(settings: Any) -> tuple[float, int]:
     """The frozen head the exception responses respect (the late-risk re-route and
     redispatch, the failure-risk move of a risky delivery): the plan's
-    (:func:`frozen_settings`) when ``plan_frozen_exceptions`` is set, else none.
+    (:func:`frozen_settings`) when ``plan_frozen_exceptions`` is ``bound``, else none
+    (``at_risk`` then keeps the head's order in a late-risk re-route afterwards:
+    :func:`risk_head_settings`).
 
     A predicted exception is a reason to break a commitment: on simulated Andorra
     days, binding the late-risk and failure-risk responses to the frozen head cost
     one closed-loop target on each seed set, while binding only the plan's own
     changes (insertion, periodic re-optimization) kept every target and halved the
     arrival error (docs/models-intervals.md, "The frozen horizon")."""
-    if getattr(settings, "plan_frozen_exceptions", False):
+    if getattr(settings, "plan_frozen_exceptions", "at_risk") == "bound":
+        return frozen_settings(settings)
+    return (0.0, 0)
+
+
+def risk_head_settings(settings: Any) -> tuple[float, int]:
+    """The head a late-risk re-route keeps but for the stops at risk
+    (:func:`head_for_risk`): the plan's with ``plan_frozen_exceptions = "at_risk"``
+    (the default), else none (``free``; ``bound`` keeps it whole already)."""
+    if getattr(settings, "plan_frozen_exceptions", "at_risk") == "at_risk":
         return frozen_settings(settings)
     return (0.0, 0)

@@ -9,6 +9,8 @@ import os
 import pickle
 import sys
 
+import pytest
+
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.state import DELIVERY, PICKUP
 from fleetstream.operators.zone.assignment import solve_reopt
@@ -116,6 +118,15 @@ def test_a_risk_reroute_keeps_the_head_but_for_the_stops_at_risk() -> None:
     assert head_for_risk([pk, a, dl], [a, dl], set()) == [pk, a, dl]
 
 
+def test_the_settings_choose_which_head_a_risk_reroute_keeps() -> None:
+    from fleetstream.operators.zone.stability import (exception_frozen_settings,
+                                                      risk_head_settings)
+    for mode, bound, kept in (("at_risk", (0.0, 0), (1800.0, 1)), ("free", (0.0, 0), (0.0, 0)),
+                              ("bound", (1800.0, 1), (0.0, 0))):
+        s = EngineSettings(plan_frozen_exceptions=mode)
+        assert (exception_frozen_settings(s), risk_head_settings(s)) == (bound, kept), mode
+
+
 def test_the_late_risk_response_keeps_the_plans_head_with_the_settings() -> None:
     eng, v = _zone()
     before = [tuple(s) for s in v.route]
@@ -179,7 +190,9 @@ def test_the_frozen_head_is_on_by_default() -> None:
     horizon"): the new order waits behind the first stop."""
     s = EngineSettings()
     assert (s.plan_frozen_s, s.plan_frozen_stops, s.plan_frozen_exceptions) == (1800.0, 1,
-                                                                                False)
+                                                                                "at_risk")
+    with pytest.raises(ValueError, match="plan_frozen_exceptions must be one of"):
+        EngineSettings(plan_frozen_exceptions="sometimes")
     route = _insert_near_start()
     assert route[0] == ("o0", DELIVERY) and route.index(("new", PICKUP)) >= 1, route
 
@@ -206,8 +219,8 @@ def test_retries_replies_and_hand_overs_respect_the_frozen_head() -> None:
 
 def test_exception_moves_bind_the_head_only_when_asked() -> None:
     """The failure-risk move of a risky delivery (``places(..., exception=True)``) may go
-    in front of the frozen head unless ``plan_frozen_exceptions`` is set."""
-    for binds, first in ((False, 0), (True, 2)):
+    in front of the frozen head unless ``plan_frozen_exceptions`` is ``bound``."""
+    for binds, first in (("at_risk", 0), ("free", 0), ("bound", 2)):
         eng, v = _zone(plan_frozen_stops=2, plan_frozen_exceptions=binds)
         rec = eng.lifecycle.recovery
         base = [s for s in v.route if s[0] != "o0"]

@@ -35,13 +35,14 @@ def test_reroute_falls_back_to_the_strategys_own_rule() -> None:
 
 
 def test_a_late_risk_reroute_passes_the_frozen_head_unless_exceptions_are_bound() -> None:
-    """By default (frozen head 1800 s / 1 stop, ``plan_frozen_exceptions`` false) the
-    re-route above moves the urgent stop ahead of the frozen first stop; bound, the head
-    keeps its place and the risk goes on to the redispatch and the alert."""
+    """By default (frozen head 1800 s / 1 stop, ``plan_frozen_exceptions`` ``at_risk``)
+    the re-route above moves the urgent stop, at risk, ahead of the frozen first stop
+    (as ``free`` does); ``bound``, the head keeps its place and the risk goes on to the
+    redispatch and the alert."""
     assert EngineSettings().plan_frozen_stops == 1
-    for binds, first in ((False, "o2"), (True, "o1")):
-        v, _out = _urgent_behind(EngineSettings(plan_frozen_exceptions=binds))
-        assert v.route[0] == (first, DELIVERY), (binds, v.route)
+    for mode, first in (("at_risk", "o2"), ("free", "o2"), ("bound", "o1")):
+        v, _out = _urgent_behind(EngineSettings(plan_frozen_exceptions=mode))
+        assert v.route[0] == (first, DELIVERY), (mode, v.route)
 
 
 def test_redispatch_falls_back_to_insertion_without_a_routing_config() -> None:
