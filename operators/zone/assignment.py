@@ -129,8 +129,9 @@ class Assignment(ZonePlanning, Reoptimization):
                 if v.id not in timings:
                     pos, ts = start_of(v, now)
                     timings[v.id] = route_timing(v, v.route, st.orders, pos, ts, travel.tt)
-                if frozen != (0.0, 0):
-                    timings[v.id].min_pos = frozen_count(v, st.orders, now, travel.tt, *frozen)
+                if frozen != (0.0, 0):   # (the timing is of v's route from start_of(v, now))
+                    timings[v.id].min_pos = frozen_count(v, st.orders, now, travel.tt, *frozen,
+                                                         arrive=timings[v.id].arrive)
                 timings[v.id].delay_price = s.promise_delay_price / 3600.0
             ins, rej = self.strategy.insert(o, cands, st.orders, now, travel.tt, travel.dist,
                                             timings, balance)

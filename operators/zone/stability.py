@@ -49,18 +49,21 @@ from fleetstream.operators.zone.world import start_of
 
 
 def frozen_count(v: Vehicle, orders: dict[str, Order], now: float, tt: Callable,
-                 frozen_s: float, frozen_stops: int) -> int:
+                 frozen_s: float, frozen_stops: int, arrive: list | None = None) -> int:
     """How many leading stops of ``v``'s route are frozen at ``now``: the first
     ``frozen_stops``, then every further stop planned to be reached by ``now +
-    frozen_s`` (the stop being served counts as one)."""
+    frozen_s`` (the stop being served counts as one).  ``arrive``: the planned
+    arrivals of ``v``'s route from ``start_of(v, now)``, when the caller has them
+    (``route_timing(...).arrive``; else they are computed)."""
     route = v.route
     n = len(route)
     k = min(n, max(0, int(frozen_stops)))
     if v.at_stop is not None and n:
         k = max(k, 1)
     if frozen_s > 0 and k < n:
-        pos, ts = start_of(v, now)
-        arrive = route_timing(v, [tuple(s) for s in route], orders, pos, ts, tt).arrive
+        if arrive is None:
+            pos, ts = start_of(v, now)
+            arrive = route_timing(v, [tuple(s) for s in route], orders, pos, ts, tt).arrive
         limit = now + frozen_s
         while k < n and arrive[k] <= limit:
             k += 1
