@@ -113,11 +113,16 @@ class Response:
         """Decide the re-sequencing ``cur`` -> ``seq`` of ``v``; returns the orders
         still late after it."""
         gain = before.lateness_s - after.lateness_s
+        reason = {"rule": "late_risk", "orders": at_risk, "threshold": self.settings.late_risk_on}
+        kept = self.head_kept(v, cur, seq, at_risk, now)
+        if kept:
+            reason["head_kept"] = kept
         self.governance.decide(out, "reroute", now, at_risk, {v.id: seq}, triggers, Explanation(
             f"Re-sequenced {v.id}'s {len(seq)} stops: predicted lateness "
-            f"{before.lateness_s / 60:.0f} -> {after.lateness_s / 60:.0f} min",
-            reasons=[{"rule": "late_risk", "orders": at_risk,
-                      "threshold": self.settings.late_risk_on}],
+            f"{before.lateness_s / 60:.0f} -> {after.lateness_s / 60:.0f} min"
+            + ("" if not kept else "; the next stop kept first" if kept == 1 else
+               f"; the next {kept} stops kept first, in their order"),
+            reasons=[reason],
             alternatives=[{"option": "keep current sequence",
                            "lateness_min": round(before.lateness_s / 60, 1)},
                           {"option": "re-sequence",
@@ -126,6 +131,27 @@ class Response:
             expected_effect=self.governance.effect({v.id: cur}, {v.id: seq}, now, at_risk),
             method=method, strategy=self.strategy.name))
         return [oid for oid in at_risk if still_late(seq, oid, after)]
+
+    def head_kept(self, v: Vehicle, cur: list, seq: list, at_risk: list[str],
+                  now: float) -> int:
+        """How many stops of ``cur``'s frozen head, not at risk, the re-route ``cur`` ->
+        ``seq`` keeps first and in their order (``bound``: the whole head; ``at_risk``:
+        the head but for the stops at risk; ``free``: none; 0 when ``seq`` does not
+        keep them, as when keeping them would put a pickup after its delivery)."""
+        frozen = exception_frozen_settings(self.settings)
+        if frozen == (0.0, 0):
+            frozen = risk_head_settings(self.settings)
+        if frozen == (0.0, 0) or not cur:
+            return 0
+        w = copy.copy(v)
+        w.route = [tuple(s) for s in cur]
+        k = frozen_count(w, self.state.orders, now, self.world.travel.tt, *frozen)
+        risky = set(at_risk)
+        head = w.route[:k]
+        seq = [tuple(s) for s in seq]
+        if head_for_risk(seq, head, risky) != seq:
+            return 0
+        return sum(1 for s in head if s[0] not in risky and s in seq)
 
     def alert_remaining(self, v: Vehicle, remaining: list[str], note: str, now: float,
                         triggers: list[str], out: list[Out]) -> None:

@@ -41,8 +41,15 @@ def test_a_late_risk_reroute_passes_the_frozen_head_unless_exceptions_are_bound(
     redispatch and the alert."""
     assert EngineSettings().plan_frozen_stops == 1
     for mode, first in (("at_risk", "o2"), ("free", "o2"), ("bound", "o1")):
-        v, _out = _urgent_behind(EngineSettings(plan_frozen_exceptions=mode))
+        v, out = _urgent_behind(EngineSettings(plan_frozen_exceptions=mode))
         assert v.route[0] == (first, DELIVERY), (mode, v.route)
+        if mode != "bound":   # the explanation says whether the head's stops kept their order
+            d = out[0][1]
+            assert d["kind"] == "reroute"
+            reason = d["explanation"]["reasons"][0]
+            assert reason.get("head_kept") == (1 if mode == "at_risk" else None), reason
+            assert d["explanation"]["summary"].endswith("the next stop kept first") == \
+                (mode == "at_risk")
 
 
 def test_redispatch_falls_back_to_insertion_without_a_routing_config() -> None:
