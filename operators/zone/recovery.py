@@ -37,7 +37,6 @@ so it is in every snapshot and goes when the order finishes.
 
 from __future__ import annotations
 
-import copy
 from types import SimpleNamespace
 from typing import Any
 
@@ -223,11 +222,8 @@ class Recovery:
         frozen = exception_frozen_settings(settings) if exception else frozen_settings(settings)
         if frozen == (0.0, 0):
             return 0
-        if stops is None or stops is v.route:
-            return frozen_count(v, self.state.orders, now, self.world.travel.tt, *frozen)
-        w = copy.copy(v)
-        w.route = stops
-        return frozen_count(w, self.state.orders, now, self.world.travel.tt, *frozen)
+        return frozen_count(v, self.state.orders, now, self.world.travel.tt, *frozen,
+                            route=stops)
 
     def head_timing(self, v: Vehicle, now: float) -> Any:
         """``v``'s route timing with the frozen head set as the first insertion

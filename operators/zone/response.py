@@ -143,11 +143,10 @@ class Response:
             frozen = risk_head_settings(self.settings)
         if frozen == (0.0, 0) or not cur:
             return 0
-        w = copy.copy(v)
-        w.route = [tuple(s) for s in cur]
-        k = frozen_count(w, self.state.orders, now, self.world.travel.tt, *frozen)
+        cur = [tuple(s) for s in cur]
+        k = frozen_count(v, self.state.orders, now, self.world.travel.tt, *frozen, route=cur)
         risky = set(at_risk)
-        head = w.route[:k]
+        head = cur[:k]
         seq = [tuple(s) for s in seq]
         if head_for_risk(seq, head, risky) != seq:
             return 0

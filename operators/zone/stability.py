@@ -49,13 +49,15 @@ from fleetstream.operators.zone.world import start_of
 
 
 def frozen_count(v: Vehicle, orders: dict[str, Order], now: float, tt: Callable,
-                 frozen_s: float, frozen_stops: int, arrive: list | None = None) -> int:
-    """How many leading stops of ``v``'s route are frozen at ``now``: the first
-    ``frozen_stops``, then every further stop planned to be reached by ``now +
-    frozen_s`` (the stop being served counts as one).  ``arrive``: the planned
-    arrivals of ``v``'s route from ``start_of(v, now)``, when the caller has them
-    (``route_timing(...).arrive``; else they are computed)."""
-    route = v.route
+                 frozen_s: float, frozen_stops: int, arrive: list | None = None,
+                 route: list | None = None) -> int:
+    """How many leading stops of ``v``'s route (or of ``route``, stops ``v`` would
+    drive instead) are frozen at ``now``: the first ``frozen_stops``, then every
+    further stop planned to be reached by ``now + frozen_s`` (the stop being served
+    counts as one).  ``arrive``: the planned arrivals of that route from
+    ``start_of(v, now)``, when the caller has them (``route_timing(...).arrive``; else
+    they are computed)."""
+    route = v.route if route is None else route
     n = len(route)
     k = min(n, max(0, int(frozen_stops)))
     if v.at_stop is not None and n:
