@@ -197,7 +197,8 @@ class EngineSettings:
     """How the frozen head binds the exception responses (the late-risk re-route and
     redispatch, the failure-risk move of a risky delivery): ``at_risk`` (the stops at
     risk may go into the head, whose other stops keep their order in a late-risk
-    re-route; redispatches and risky moves may insert into it), ``free`` (a predicted
+    re-route; a redispatched order goes after its new vehicle's head unless it is late
+    there and on time before it; risky moves may insert into it), ``free`` (a predicted
     exception may re-sequence the head) or ``bound`` (exceptions respect the head as
     the plan does).  docs/models-intervals.md, "The frozen horizon is the default"."""
     promise_delay_price: float = 0.0

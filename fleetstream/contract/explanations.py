@@ -69,10 +69,12 @@ class ReasonLateRisk:
     threshold: float = ofield("number", "Late-risk probability that triggers a response.",
                               True, "probability (0-1)")
     order: str = ofield("string", "The one order moved (baseline redispatch).", True)
-    head_kept: int = ofield("integer", "Stops of the route's frozen head, not at risk, that "
-                            "the re-sequencing kept first and in their order "
-                            "(`engine.plan_frozen_s` / `plan_frozen_stops`, "
-                            "`plan_frozen_exceptions`; absent when none).", True, "stops")
+    head_kept: int = ofield("integer", "Stops of a frozen head the decision kept first and "
+                            "in their order: in a `reroute`, the vehicle's own head but "
+                            "for the stops at risk; in a `redispatch`, the destination's "
+                            "head, ahead of the moved orders (`engine.plan_frozen_s` / "
+                            "`plan_frozen_stops`, `plan_frozen_exceptions`; absent when "
+                            "none).", True, "stops")
 
 
 @dataclass

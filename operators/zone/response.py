@@ -209,6 +209,7 @@ class Response:
             return [], res.explanation
         routes: dict[str, list] = {}
         moving = {m.job_id for m in res.moves}
+        kept_at: dict[str, int] = {}   # destination -> stops of its frozen head kept first
         frozen = exception_frozen_settings(self.settings)
         for vid, stops in res.routes.items():
             w = st.vehicles[vid]
@@ -225,19 +226,57 @@ class Response:
                 if kept != new:
                     st.count("redispatch_frozen_kept")
                 new = kept
+            elif vid != v.id and w.route:
+                new, n = self.destination_head(w, new, moving, now)
+                if n:
+                    kept_at[vid] = n
             routes[vid] = new
         before = {vid: [tuple(s) for s in st.vehicles[vid].route] for vid in routes}
         moved = [m.job_id for m in res.moves]
+        reason = {"rule": "late_risk", "orders": moved, "threshold": self.settings.late_risk_on}
+        if kept_at:
+            reason["head_kept"] = sum(kept_at.values())
         self.governance.decide(out, "redispatch", now, moved, routes, triggers, Explanation(
             "; ".join(f"Move {m.job_id} from {v.id} ({v.fleet_type}) to {m.to_vehicle} "
                       f"({st.vehicles[m.to_vehicle].fleet_type}): gain {m.gain:.2f}"
-                      for m in res.moves),
-            reasons=[{"rule": "late_risk", "orders": moved,
-                      "threshold": self.settings.late_risk_on}],
+                      for m in res.moves)
+            + "".join(f"; {vid}'s next stop kept first" if n == 1 else
+                      f"; {vid}'s next {n} stops kept first, in their order"
+                      for vid, n in sorted(kept_at.items())),
+            reasons=[reason],
             alternatives=res.alternatives, gain=round(res.gain, 2), change_cost=res.threshold,
             expected_effect=self.governance.effect(before, routes, now, moved),
             strategy=self.strategy.name))
         return moved, res.explanation
+
+    def destination_head(self, w: Vehicle, new: list, moving: set[str],
+                         now: float) -> tuple[list, int]:
+        """The route ``new`` a redispatch gives the destination ``w`` with ``w``'s frozen
+        head (``risk_head_settings``: ``plan_frozen_exceptions = "at_risk"``) kept first
+        and in its order, unless that would leave a moved order late that ``new`` makes
+        on time: the head yields only to a stop at risk that needs its place.  Returns
+        the route and how many head stops it keeps first that ``new`` did not (0: none,
+        ``new`` itself)."""
+        frozen = risk_head_settings(self.settings)
+        if frozen == (0.0, 0):
+            return new, 0
+        st, tt = self.state, self.world.travel.tt
+        k = frozen_count(w, st.orders, now, tt, *frozen)
+        on = set(new)
+        head = [tuple(s) for s in w.route[:k] if tuple(s) in on]
+        kept = keep_head(new, head)
+        if kept == new:
+            return new, 0
+        after = route_timing(w, kept, st.orders, w.pos, now, tt)
+        late = [oid for oid in sorted(moving) if any(s[0] == oid for s in kept)
+                and still_late(kept, oid, after)]
+        if late:
+            timing = route_timing(w, new, st.orders, w.pos, now, tt)
+            if any(not still_late(new, oid, timing) for oid in late):
+                st.count("redispatch_head_yielded")
+                return new, 0
+        st.count("redispatch_head_kept")
+        return kept, len(head)
 
     # ------------------------------------------------------------------ as solver jobs
 

@@ -110,3 +110,62 @@ def test_a_stop_only_the_risk_model_calls_late_is_not_alerted() -> None:
     eng2.response.handle_risk(v, ["o1", "o2"], T0, ["e2"], out)
     alerts = [r for t, r in out if t == "fs.alerts"]
     assert [a["order_ids"] for a in alerts] == [["o2"]]
+
+
+def _redispatched_to(w_due: float, mode: str = "at_risk") -> tuple:
+    """A van w driving to a (its frozen head) then b and an order m moved to it by a
+    redispatch whose route puts m first, the other way: (w's route, stats)."""
+    f = Feed()
+    w = vehicle(f, "w", active=True)
+    a = order(f, "a", pt(0.05, 0.0), T0, T0 + 4 * 3600)
+    b = order(f, "b", pt(0.08, 0.0), T0, T0 + 5 * 3600)
+    m = order(f, "m", pt(-0.05, 0.0), T0, w_due)
+    put_on(w, [a, b])
+    eng = engine([w], [a, b, m], EngineSettings(plan_frozen_exceptions=mode))
+    new = [("m", DELIVERY), ("a", DELIVERY), ("b", DELIVERY)]
+    route, n = eng.response.destination_head(w, new, {"m"}, T0)
+    assert n == (1 if route != new else 0)
+    return route, eng.state.stats
+
+
+def test_a_redispatch_keeps_the_destinations_head_unless_the_moved_order_needs_its_place() -> None:
+    """``at_risk``: the moved order goes after the destination's frozen head when it is
+    on time there; it may go before the head only when it would be late after it and is
+    on time before it (the head yields to a stop at risk that needs its place)."""
+    after = [("a", DELIVERY), ("m", DELIVERY), ("b", DELIVERY)]   # the head: a
+    first = [("m", DELIVERY), ("a", DELIVERY), ("b", DELIVERY)]
+    route, stats = _redispatched_to(T0 + 3 * 3600)          # on time after the head
+    assert route == after and stats["redispatch_head_kept"] == 1
+    route, stats = _redispatched_to(T0 + 3600)              # late after it, on time first
+    assert route == first and stats["redispatch_head_yielded"] == 1
+    route, stats = _redispatched_to(T0 + 60)                # late either way: no reason
+    assert route == after and stats["redispatch_head_kept"] == 1
+    for mode in ("free", "bound"):                          # bound: decide_redispatch binds it
+        route, stats = _redispatched_to(T0 + 3 * 3600, mode)
+        assert route == first and "redispatch_head_kept" not in stats
+
+
+def test_the_redispatch_decision_says_which_head_it_kept() -> None:
+    """Through ``decide_redispatch``: the moved order lands after the destination's
+    frozen head, the late_risk reason carries ``head_kept`` and the summary says so."""
+    from fleetstream.operators.routing.solver import Move, RedispatchResult
+    f = Feed()
+    v = vehicle(f, "v", active=True)
+    w = vehicle(f, "w", active=True)
+    a = order(f, "a", pt(0.05, 0.0), T0, T0 + 4 * 3600)
+    b = order(f, "b", pt(0.08, 0.0), T0, T0 + 5 * 3600)
+    m = order(f, "m", pt(-0.05, 0.0), T0, T0 + 3 * 3600)
+    put_on(w, [a, b])
+    put_on(v, [m])
+    eng = engine([v, w], [a, b, m], EngineSettings())
+    res = RedispatchResult("move", {"v": [], "w": [("m", DELIVERY), ("a", DELIVERY),
+                                                   ("b", DELIVERY)]},
+                           [Move("m", "w", 5.0, [], [])], 5.0, 1.0, "moved", [], [])
+    out: list = []
+    moved, _note = eng.response.decide_redispatch(v, res, T0, ["e1"], out)
+    assert moved == ["m"]
+    d = out[0][1]
+    assert d["kind"] == "redispatch"
+    assert [s["order_id"] for s in d["routes"]["w"]] == ["a", "m", "b"]
+    assert d["explanation"]["reasons"][0]["head_kept"] == 1
+    assert d["explanation"]["summary"].endswith("; w's next stop kept first")
