@@ -100,6 +100,18 @@ MODEL_KPIS: list[Kpi] = [
         _g("intervals", "95", "worst_bucket_gap", "points"),
     ),
     Kpi(
+        "cov80_noise_floor",
+        "80 % coverage: worst gap a perfectly calibrated interval shows by chance",
+        "points",
+        _g("intervals", "80", "worst_bucket_gap", "noise_floor_points"),
+    ),
+    Kpi(
+        "cov95_noise_floor",
+        "95 % coverage: worst gap a perfectly calibrated interval shows by chance",
+        "points",
+        _g("intervals", "95", "worst_bucket_gap", "noise_floor_points"),
+    ),
+    Kpi(
         "w95_lt30",
         "Median 95 % width, arrivals < 30 min ahead",
         "s",

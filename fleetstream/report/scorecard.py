@@ -15,9 +15,11 @@ import gzip
 import os
 from typing import Any
 
+import numpy as np
 import orjson
 
 from fleetstream.report.metrics import (
+    NA,
     decile_index,
     deciles,
     is_num,
@@ -114,6 +116,39 @@ def _worst_gap(blocks: dict[str, dict], key: str, nominal: float, min_n: int) ->
         "buckets": len(gaps),
         "outside_2_points": sum(1 for p, _ in gaps if p > 2.0),
     }
+
+
+NOISE_DRAWS = 50
+"""Draws of a perfectly calibrated interval behind the coverage targets' noise floor."""
+
+
+def noise_floor(keys: list[tuple[str, ...]], nominal: float, min_n: int,
+                draws: int = NOISE_DRAWS) -> float | NA:
+    """The worst bucket gap (points) a *perfectly calibrated* interval would show on
+    the same predictions by chance alone: each prediction inside with probability
+    ``nominal``, its buckets ``keys`` (zone, hour, horizon), buckets of ``min_n``
+    predictions or more; mean over ``draws`` draws of a fixed seed (the same figure on
+    every run).  With 100-500 predictions a bucket it is several points: a day's
+    "within 2 points in every bucket" is below it.
+
+    >>> ks = [("z",)] * 400
+    >>> 1.0 < noise_floor(ks, 0.8, 100) < 3.0
+    True
+    >>> noise_floor(ks, 0.8, 1000)
+    'n/a (no bucket with 1000+ predictions)'
+    """
+    index: dict[str, list[int]] = {}
+    for i, row in enumerate(keys):
+        for k in row:
+            index.setdefault(k, []).append(i)
+    cols = [np.array(ix) for ix in index.values() if len(ix) >= min_n]
+    if not cols:
+        return na(f"no bucket with {min_n}+ predictions")
+    hits = np.random.default_rng(0).random((draws, len(keys))) < nominal
+    worst = np.zeros(draws)
+    for ix in cols:
+        worst = np.maximum(worst, np.abs(hits[:, ix].mean(axis=1) - nominal) * 100)
+    return round(float(worst.mean()), 2)
 
 
 def attempt_of(truth_att: dict[str, list[dict]], order_id: str, arrival_ts: float) -> dict | None:
@@ -266,6 +301,8 @@ def scorecard(
     near = [w for h, w in zip(pred["horizon"], pred["w95"]) if h in ("<10min", "10-30min")]
     mid = [w for h, w in zip(pred["horizon"], pred["w95"]) if h == "30-60min"]
     buckets = {f"{k}={b}": g for k in ("zone", "hour", "horizon") for b, g in by[k].items()}
+    bucket_keys = [(f"zone={z}", f"hour={h}", f"horizon={hz}")
+                   for z, h, hz in zip(pred["zone"], pred["hour"], pred["horizon"])]
 
     def reduction(d: dict) -> Any:
         return rnd(
@@ -297,9 +334,11 @@ def scorecard(
                 "coverage": rnd(share(pred[f"c{lvl}"])),
                 "mean_width_s": rnd(mean(pred[f"w{lvl}"]), 1),
                 "median_width_s": rnd(quantile(pred[f"w{lvl}"], 0.5), 1),
-                "worst_bucket_gap": _worst_gap(
-                    buckets, f"coverage{lvl}", int(lvl) / 100, min_bucket_n
-                ),
+                "worst_bucket_gap": {
+                    **_worst_gap(buckets, f"coverage{lvl}", int(lvl) / 100, min_bucket_n),
+                    "noise_floor_points": noise_floor(bucket_keys, int(lvl) / 100,
+                                                      min_bucket_n),
+                },
             }
             for lvl in ("80", "95")
         },

@@ -36,6 +36,7 @@ class Target:
     min_seeds: int  # seeds needed before the target is claimed
     text: str  # the target in words
     per_seed_share: float | None = None  # also needs the KPI > 0 on this share of seeds
+    floor_kpi: str | None = None  # a KPI the note quotes: the figure chance alone reaches
 
 
 MODEL_TARGETS: list[Target] = [
@@ -53,6 +54,7 @@ MODEL_TARGETS: list[Target] = [
         2.0,
         5,
         f"80 % coverage within 2 points in every zone, horizon and hour ({MIN_BUCKET_N}+ predictions)",
+        floor_kpi="cov80_noise_floor",
     ),
     Target(
         "cov95_worst_gap",
@@ -60,6 +62,7 @@ MODEL_TARGETS: list[Target] = [
         2.0,
         5,
         f"95 % coverage within 2 points in every zone, horizon and hour ({MIN_BUCKET_N}+ predictions)",
+        floor_kpi="cov95_noise_floor",
     ),
     Target("w95_lt30", "<=", 15 * 60, 5, "median 95 % width at most 15 min under 30 min ahead"),
     Target("w95_30_60", "<=", 30 * 60, 5, "median 95 % width at most 30 min 30-60 min ahead"),
@@ -131,6 +134,11 @@ def verdicts(targets: list[Target], agg: dict[str, dict]) -> list[dict]:
         a = agg.get(t.kpi)
         if a is None:
             continue
+        v = verdict(t, a)
+        floor = agg.get(t.floor_kpi or "", {}).get("mean")
+        if is_num(floor):
+            v["note"] += (f"; noise floor {floor:.1f} points (the worst gap a perfectly "
+                          "calibrated interval shows on the same buckets by chance)")
         out.append(
             {
                 "target": t,
@@ -138,7 +146,7 @@ def verdicts(targets: list[Target], agg: dict[str, dict]) -> list[dict]:
                 "label": a["label"],
                 "unit": a["unit"],
                 "agg": a,
-                **verdict(t, a),
+                **v,
             }
         )
     return out
