@@ -254,10 +254,11 @@ class Response:
         """The route ``new`` a redispatch gives the destination ``w`` with ``w``'s frozen
         head (``risk_head_settings``: ``plan_frozen_exceptions = "at_risk"``) kept first
         and in its order, unless that would leave a moved order late that ``new`` makes
-        on time: the head yields only to a stop at risk that needs its place.  Returns
-        the route and how many head stops it keeps first that ``new`` did not (0: none,
-        ``new`` itself)."""
-        frozen = risk_head_settings(self.settings)
+        on time: the head yields only to a stop at risk that needs its place
+        (``bound``: it never yields).  Returns the route and how many head stops it keeps
+        first that ``new`` did not (0: none, ``new`` itself)."""
+        bound = exception_frozen_settings(self.settings)
+        frozen = bound if bound != (0.0, 0) else risk_head_settings(self.settings)
         if frozen == (0.0, 0):
             return new, 0
         st, tt = self.state, self.world.travel.tt
@@ -269,7 +270,7 @@ class Response:
             return new, 0
         after = route_timing(w, kept, st.orders, w.pos, now, tt)
         late = [oid for oid in sorted(moving) if any(s[0] == oid for s in kept)
-                and still_late(kept, oid, after)]
+                and still_late(kept, oid, after)] if bound == (0.0, 0) else []
         if late:
             timing = route_timing(w, new, st.orders, w.pos, now, tt)
             if any(not still_late(new, oid, timing) for oid in late):
@@ -418,11 +419,21 @@ class Response:
             target = st.vehicles[ins.vehicle_id]
             new_src = [s for s in v.route if s[0] != oid]
             new_dst = inserted_route(target.route, ins)
+            kept = 0
+            if target.route:
+                new_dst, kept = self.destination_head(target, new_dst, {oid}, now)
             o.vehicle_id = v.id  # on v until the decision applies
+            reason: dict = {"rule": "late_risk", "order": oid}
+            if kept:
+                reason["head_kept"] = kept
             self.governance.decide(out, "redispatch", now, [oid], {v.id: new_src, target.id: new_dst},
-                                   triggers, Explanation(f"Move {oid} from {v.id} to {target.id}",
-                                                         reasons=[{"rule": "late_risk", "order": oid}],
-                                                         strategy=self.strategy.name))
+                                   triggers, Explanation(
+                                       f"Move {oid} from {v.id} to {target.id}"
+                                       + ("" if not kept else
+                                          f"; {target.id}'s next stop kept first" if kept == 1
+                                          else f"; {target.id}'s next {kept} stops kept first,"
+                                               " in their order"),
+                                       reasons=[reason], strategy=self.strategy.name))
             moved.append(oid)
         return moved
 

@@ -140,9 +140,10 @@ def test_a_redispatch_keeps_the_destinations_head_unless_the_moved_order_needs_i
     assert route == first and stats["redispatch_head_yielded"] == 1
     route, stats = _redispatched_to(T0 + 60)                # late either way: no reason
     assert route == after and stats["redispatch_head_kept"] == 1
-    for mode in ("free", "bound"):                          # bound: decide_redispatch binds it
-        route, stats = _redispatched_to(T0 + 3 * 3600, mode)
-        assert route == first and "redispatch_head_kept" not in stats
+    route, stats = _redispatched_to(T0 + 3 * 3600, "free")  # free: where the search put it
+    assert route == first and "redispatch_head_kept" not in stats
+    route, stats = _redispatched_to(T0 + 3600, "bound")     # bound: the head never yields
+    assert route == after and stats["redispatch_head_kept"] == 1
 
 
 def test_the_redispatch_decision_says_which_head_it_kept() -> None:
@@ -169,3 +170,25 @@ def test_the_redispatch_decision_says_which_head_it_kept() -> None:
     assert [s["order_id"] for s in d["routes"]["w"]] == ["a", "m", "b"]
     assert d["explanation"]["reasons"][0]["head_kept"] == 1
     assert d["explanation"]["summary"].endswith("; w's next stop kept first")
+
+
+def test_the_insertion_redispatch_keeps_the_destinations_head_too() -> None:
+    """The baseline redispatch (no routing config: cheapest insertion) puts the moved
+    order after the destination's frozen head as well, and says so."""
+    f = Feed()
+    v1 = vehicle(f, "v1")                       # at the depot: its parcels can still move
+    v2 = vehicle(f, "v2")                       # at the depot too, a planned first stop
+    ahead = order(f, "a", pt(0.02, 0.0), T0, T0 + 6 * 3600)
+    first = order(f, "o1", pt(0.15, 0.15), T0, T0 + 6 * 3600)
+    risky = order(f, "o2", pt(0.01, 0.0), T0, T0 + 2 * 3600)    # on the way to a
+    put_on(v1, [first, risky])
+    put_on(v2, [ahead])
+    eng = engine([v1, v2], [ahead, first, risky], EngineSettings(redispatch_min_gain_s=60.0),
+                 strategy=InsertionStrategy())
+    out: list = []
+    moved, _note = eng.response.redispatch(v1, ["o2"], T0, ["e1"], out)
+    assert moved == ["o2"]
+    d = out[0][1]
+    assert [s["order_id"] for s in d["routes"]["v2"]] == ["a", "o2"]
+    assert d["explanation"]["reasons"][0]["head_kept"] == 1
+    assert d["explanation"]["summary"] == "Move o2 from v1 to v2; v2's next stop kept first"
