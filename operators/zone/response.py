@@ -40,6 +40,18 @@ NO_CANDIDATE = "no candidate vehicle passes the static constraints"
 LOCKED = "the route is locked by a dispatcher"
 
 
+def head_kept_note(n: int, vid: str | None = None) -> str:
+    """The summary's note on the ``n`` stops of a frozen head a decision kept first:
+    the vehicle's own (``vid`` None) or the destination ``vid``'s ("" when none).
+
+    >>> head_kept_note(1), head_kept_note(2, "v7"), head_kept_note(0)
+    ('; the next stop kept first', "; v7's next 2 stops kept first, in their order", '')
+    """
+    who = f"{vid}'s next" if vid else "the next"
+    return ("" if not n else f"; {who} stop kept first" if n == 1
+            else f"; {who} {n} stops kept first, in their order")
+
+
 class Response:
     """Re-route, else redispatch, else alert and tell the customers."""
 
@@ -120,8 +132,7 @@ class Response:
         self.governance.decide(out, "reroute", now, at_risk, {v.id: seq}, triggers, Explanation(
             f"Re-sequenced {v.id}'s {len(seq)} stops: predicted lateness "
             f"{before.lateness_s / 60:.0f} -> {after.lateness_s / 60:.0f} min"
-            + ("" if not kept else "; the next stop kept first" if kept == 1 else
-               f"; the next {kept} stops kept first, in their order"),
+            + head_kept_note(kept),
             reasons=[reason],
             alternatives=[{"option": "keep current sequence",
                            "lateness_min": round(before.lateness_s / 60, 1)},
@@ -240,9 +251,7 @@ class Response:
             "; ".join(f"Move {m.job_id} from {v.id} ({v.fleet_type}) to {m.to_vehicle} "
                       f"({st.vehicles[m.to_vehicle].fleet_type}): gain {m.gain:.2f}"
                       for m in res.moves)
-            + "".join(f"; {vid}'s next stop kept first" if n == 1 else
-                      f"; {vid}'s next {n} stops kept first, in their order"
-                      for vid, n in sorted(kept_at.items())),
+            + "".join(head_kept_note(n, vid) for vid, n in sorted(kept_at.items())),
             reasons=[reason],
             alternatives=res.alternatives, gain=round(res.gain, 2), change_cost=res.threshold,
             expected_effect=self.governance.effect(before, routes, now, moved),
@@ -268,14 +277,15 @@ class Response:
         kept = keep_head(new, head)
         if kept == new:
             return new, 0
-        after = route_timing(w, kept, st.orders, w.pos, now, tt)
-        late = [oid for oid in sorted(moving) if any(s[0] == oid for s in kept)
-                and still_late(kept, oid, after)] if bound == (0.0, 0) else []
-        if late:
-            timing = route_timing(w, new, st.orders, w.pos, now, tt)
-            if any(not still_late(new, oid, timing) for oid in late):
-                st.count("redispatch_head_yielded")
-                return new, 0
+        if bound == (0.0, 0):   # at_risk: yield to a moved order late after the head only
+            after = route_timing(w, kept, st.orders, w.pos, now, tt)
+            late = [oid for oid in sorted(moving) if any(s[0] == oid for s in kept)
+                    and still_late(kept, oid, after)]
+            if late:
+                timing = route_timing(w, new, st.orders, w.pos, now, tt)
+                if any(not still_late(new, oid, timing) for oid in late):
+                    st.count("redispatch_head_yielded")
+                    return new, 0
         st.count("redispatch_head_kept")
         return kept, len(head)
 
@@ -429,10 +439,7 @@ class Response:
             self.governance.decide(out, "redispatch", now, [oid], {v.id: new_src, target.id: new_dst},
                                    triggers, Explanation(
                                        f"Move {oid} from {v.id} to {target.id}"
-                                       + ("" if not kept else
-                                          f"; {target.id}'s next stop kept first" if kept == 1
-                                          else f"; {target.id}'s next {kept} stops kept first,"
-                                               " in their order"),
+                                       + head_kept_note(kept, target.id),
                                        reasons=[reason], strategy=self.strategy.name))
             moved.append(oid)
         return moved
