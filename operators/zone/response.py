@@ -23,8 +23,8 @@ from fleetstream.operators.zone.response_rules import (eta_of, kept_order, laten
                                                        movable_orders, plain, reroute_pays,
                                                        still_late, unchanged)
 from fleetstream.operators.zone.stability import (exception_frozen_settings, frozen_count,
-                                                  head_for_risk, keep_head, restart_after,
-                                                  risk_head_settings)
+                                                  head_for_risk, keep_head, kept_head_settings,
+                                                  restart_after, risk_head_settings)
 from fleetstream.operators.zone.state import ZoneState
 from fleetstream.operators.zone.world import TravelModel, World, pace_factor
 
@@ -149,9 +149,7 @@ class Response:
         ``seq`` keeps first and in their order (``bound``: the whole head; ``at_risk``:
         the head but for the stops at risk; ``free``: none; 0 when ``seq`` does not
         keep them, as when keeping them would put a pickup after its delivery)."""
-        frozen = exception_frozen_settings(self.settings)
-        if frozen == (0.0, 0):
-            frozen = risk_head_settings(self.settings)
+        frozen = kept_head_settings(self.settings)
         if frozen == (0.0, 0) or not cur:
             return 0
         cur = [tuple(s) for s in cur]
@@ -267,7 +265,7 @@ class Response:
         (``bound``: it never yields).  Returns the route and how many head stops it keeps
         first that ``new`` did not (0: none, ``new`` itself)."""
         bound = exception_frozen_settings(self.settings)
-        frozen = bound if bound != (0.0, 0) else risk_head_settings(self.settings)
+        frozen = kept_head_settings(self.settings)
         if frozen == (0.0, 0):
             return new, 0
         st, tt = self.state, self.world.travel.tt

@@ -170,3 +170,11 @@ def risk_head_settings(settings: Any) -> tuple[float, int]:
     if getattr(settings, "plan_frozen_exceptions", "at_risk") == "at_risk":
         return frozen_settings(settings)
     return (0.0, 0)
+
+
+def kept_head_settings(settings: Any) -> tuple[float, int]:
+    """The head an exception's decision keeps (whole under ``bound``, but for the stops
+    at risk under ``at_risk``): the plan's (:func:`frozen_settings`) unless
+    ``plan_frozen_exceptions`` is ``free``."""
+    bound = exception_frozen_settings(settings)
+    return bound if bound != (0.0, 0) else risk_head_settings(settings)
