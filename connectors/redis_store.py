@@ -262,6 +262,13 @@ class RedisReadModel:
                     raise
                 self._outage(e)
                 return
+            if not self.connected:   # before the backlog shrinks: metrics never read
+                # "backlog empty" while still "disconnected" (another thread polls them)
+                log.warning("redis read model: Redis is back after %.1f s; flushing the backlog "
+                            "(%d records dropped during the outage so far)",
+                            self.monotonic() - self.down_since, self.counts["dropped"])
+                self.connected = True
+                self.failures_in_row = 0
             for _ in range(n):
                 self.backlog.popleft()
             for res in results:
@@ -275,12 +282,6 @@ class RedisReadModel:
                         self.counts["duplicates"] += 1
                     elif res in (b"old", "old"):
                         self.counts["stale"] += 1
-            if not self.connected:
-                log.warning("redis read model: Redis is back after %.1f s; flushing the backlog "
-                            "(%d records dropped during the outage so far)",
-                            self.monotonic() - self.down_since, self.counts["dropped"])
-                self.connected = True
-                self.failures_in_row = 0
 
     def _apply(self, ops: list[bytes]) -> list[Any]:
         import redis.exceptions as rx
