@@ -29,11 +29,12 @@ class DecisionHandling:
             if oid in self.contacted or o is None:
                 continue
             self.contacted.add(oid)
-            if self.contact_rng.random() >= self.sc.contact_reply:
+            r = self.stream("reply", oid)     # the customer's own luck, whatever the engine did
+            if r.random() >= self.sc.contact_reply:
                 continue
-            at = self.now + self.contact_rng.uniform(120.0, 900.0)
+            at = self.now + r.uniform(120.0, 900.0)
             answer, t_from, t_until = availability.reply(o.customer.avail, at, o.window[1],
-                                                         self.contact_rng.random())
+                                                         r.random())
             ev = {"type": "customer_reply", "event_id": self._new_id("cr"), "ts": round(at, 3),
                   "order_id": oid, "answer": answer, "channel": "sms"}
             if answer == "confirmed":

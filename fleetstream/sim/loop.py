@@ -85,9 +85,8 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
         self.decisions_seen = 0
         self.late_ping_count = 0
         self.dup_count = 0
-        # Contact ahead (Scenario.contact_reply): its own stream, so that a day without
-        # it draws exactly what it drew before.
-        self.contact_rng = random.Random(scenario.seed * 7_727 + 5)
+        # Contact ahead (Scenario.contact_reply): each order's reply draws from its own
+        # stream (:meth:`stream`), so that a day without it draws what it drew before.
         self.contacted: set[str] = set()
         self.arranged: dict[str, float] = {}    # order -> from when the customer arranged
         # On a road map: the world's true speed model and the map provider's view
@@ -96,6 +95,15 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
         if scenario.road_map:
             from fleetstream.sim.roadmotion import RoadMotion
             self.roads = RoadMotion(self)
+
+    def stream(self, kind: str, *key: object) -> random.Random:
+        """A random stream of its own for one thing of the world: an order's attempt at
+        the door, its collection, its customer's reply to a contact.  Its draws are the
+        same whatever happened before in the day, so two engines run on one seed face
+        the same luck at the same door (common random numbers: a policy comparison
+        measures the decisions, not the dice; docs/simulator.md).  Seeded by a string
+        (SHA-512 of it), so identical across processes and ``PYTHONHASHSEED``."""
+        return random.Random(f"{self.sc.seed}:{kind}:" + ":".join(map(str, key)))
 
     # ------------------------------------------------------------------ scheduling
 
@@ -345,7 +353,7 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
             if handover.holder_out_of_service(self, o, v) is not None:
                 done = self.now + handover.transfer_s(self.rng)
             else:
-                done = self.now + 120 * self.rng.uniform(0.6, 1.8)
+                done = self.now + 120 * self.stream("pickup", oid, v.id).uniform(0.6, 1.8)
             self.at(done, self._picked, v, o)
         else:
             start = max(self.now, o.window[0])
@@ -353,13 +361,14 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
             p_home, p_acc = c.p_home(start), c.p_access_fail()   # sim/availability.py
             if start >= self.arranged.get(oid, math.inf):   # contacted ahead: arranged for it
                 p_home = availability.after_contact(p_home)
-            home = self.rng.random() < p_home
-            access = self.rng.random() >= p_acc
+            door = self.stream("door", oid, o.attempts)    # this attempt's own luck
+            home = door.random() < p_home
+            access = door.random() >= p_acc
             ok = home and access
             reason = None if ok else ("access" if not access else "not_home")
-            svc = o.service_s * self.rng.uniform(0.7, 1.5) if ok else self.rng.uniform(60, 180)
+            svc = o.service_s * door.uniform(0.7, 1.5) if ok else door.uniform(60, 180)
             if self.roads is not None:
-                svc += self.roads.walk_s(c)
+                svc += self.roads.walk_s(c, door)
             self.truth_attempts.append({"order_id": oid, "customer_id": c.id, "ts": round(start, 3),
                                         "home": home, "access_ok": access,
                                         "p_fail": round(1.0 - p_home * (1.0 - p_acc), 4),
