@@ -10,9 +10,9 @@
   driver's travel times by the pace learned from its finished legs, and plans,
   insertions and re-routes on the travel times learned from the zone's finished legs
   (``engine.routing_learned_travel``) instead of the provider x the planning buffer;
-  failure-risk alerts (customers contacted ahead) from 0.2, and deliveries with an
-  alert or a retry moved once to where they are less likely to fail
-  (:data:`PREDICTIVE_RISK`), and a km price on top of each vehicle's cost per km
+  failure-risk alerts (customers contacted ahead) from 0.2, deliveries with an
+  alert or a retry moved once to where they are less likely to fail, and windows
+  planned in the customer's stated hours (:data:`PREDICTIVE_RISK`), and a km price on top of each vehicle's cost per km
   (:data:`PREDICTIVE_KM_SURCHARGE`).  (Lower late-risk thresholds were tried and did
   worse on the disrupted day.)
 
@@ -74,10 +74,14 @@ POLICY_AUTONOMY: dict[str, dict[str, str]] = {
 AUTONOMY_KINDS = ("assign", "reroute", "redispatch")
 
 # What the predictive policy does with the failure risk, where the settings keep the
-# default: customers are contacted ahead from a predicted risk of 0.2 (the alert), and
-# a delivery with an alert or a retry moves once on its route to where risk x 30 +
-# route cost is least (docs/governance.md, "Contact ahead"; measured in docs/models.md).
-PREDICTIVE_RISK = {"failure_risk_on": 0.2, "failure_attempt_cost": 30.0}
+# default: customers are contacted ahead from a predicted risk of 0.2 (the alert), a
+# delivery with an alert or a retry moves once on its route to where risk x 30 +
+# route cost is least, and a window reaching outside the customer's stated hours is
+# planned in its longest stretch inside them when that is at least an hour
+# (docs/governance.md, "Contact ahead", "Planning in the stated hours"; measured in
+# docs/models-risk.md, "In the closed loop").
+PREDICTIVE_RISK = {"failure_risk_on": 0.2, "failure_attempt_cost": 30.0,
+                   "plan_stated_hours_s": 3600.0}
 
 # The predictive policy's km price on top of each vehicle's own cost per km in the
 # routing objective (RoutingConfig.km_surcharge; docs/routing-policies.md, "The km

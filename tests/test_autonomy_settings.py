@@ -141,12 +141,15 @@ def test_evaluate_policies_honour_the_autonomy_settings(tmp_path, capsys) -> Non
 
 def test_the_predictive_policy_acts_on_failure_risk_unless_the_settings_chose() -> None:
     es = policy_settings("predictive", EngineSettings())
-    assert (es.failure_risk_on, es.failure_attempt_cost, es.routing_learned_travel) == \
-        (0.2, 30.0, True)
-    assert policy_settings("reactive", EngineSettings()).failure_attempt_cost == 0.0
+    assert (es.failure_risk_on, es.failure_attempt_cost, es.plan_stated_hours_s,
+            es.routing_learned_travel) == (0.2, 30.0, 3600.0, True)
+    reactive = policy_settings("reactive", EngineSettings())
+    assert (reactive.failure_attempt_cost, reactive.plan_stated_hours_s) == (0.0, 0.0)
     chosen = policy_settings("predictive", EngineSettings(failure_risk_on=0.6,
-                                                          failure_attempt_cost=5.0))
-    assert (chosen.failure_risk_on, chosen.failure_attempt_cost) == (0.6, 5.0)
+                                                          failure_attempt_cost=5.0,
+                                                          plan_stated_hours_s=1800.0))
+    assert (chosen.failure_risk_on, chosen.failure_attempt_cost,
+            chosen.plan_stated_hours_s) == (0.6, 5.0, 1800.0)
     from fleetstream.policies import policy_routing
     assert (policy_routing("predictive").km_surcharge, policy_routing("reactive").km_surcharge) \
         == (2.0, 0.0)
