@@ -12,8 +12,8 @@
   (``engine.routing_learned_travel``) instead of the provider x the planning buffer;
   failure-risk alerts (customers contacted ahead) from 0.2, deliveries with an
   alert or a retry moved once to where they are less likely to fail, and windows
-  planned in the customer's stated hours (:data:`PREDICTIVE_RISK`), and a km price on top of each vehicle's cost per km
-  (:data:`PREDICTIVE_KM_SURCHARGE`).  (Lower late-risk thresholds were tried and did
+  planned in the customer's stated hours (:data:`PREDICTIVE_RISK`), and a km price
+  on top of each vehicle's cost per km (:data:`PREDICTIVE_KM_SURCHARGE`).  (Lower late-risk thresholds were tried and did
   worse on the disrupted day.)
 
 Autonomy: every policy decides with the autonomy levels of the settings

@@ -80,8 +80,10 @@ class RoadMotion:
                 "road_m": round(leg.road_m, 1), "startup_s": round(leg.startup_s, 1),
                 "drive_s": round(leg.drive_s, 1), "parking_s": round(leg.parking_s, 1)}
 
-    def walk_s(self, customer, rng=None) -> float:
-        return self.truth.walk_s(rng or self.sim.rng, customer.site)
+    def walk_s(self, customer, rng) -> float:
+        """The walk to ``customer``'s door and back, drawn from ``rng`` (the attempt's
+        own stream: Simulation.stream)."""
+        return self.truth.walk_s(rng, customer.site)
 
     @staticmethod
     def site_fields(site: Site) -> dict:
