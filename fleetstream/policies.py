@@ -13,8 +13,9 @@
   failure-risk alerts (customers contacted ahead) from 0.2, deliveries with an
   alert or a retry moved once to where they are less likely to fail, and windows
   planned in the customer's stated hours (:data:`PREDICTIVE_RISK`), and a km price
-  on top of each vehicle's cost per km (:data:`PREDICTIVE_KM_SURCHARGE`).  (Lower late-risk thresholds were tried and did
-  worse on the disrupted day.)
+  on top of each vehicle's cost per km (:data:`PREDICTIVE_KM_SURCHARGE`), and routes
+  planned to arrive 5 minutes before each window end (:data:`PREDICTIVE_ROUTING`).
+  (Lower late-risk thresholds were tried and did worse on the disrupted day.)
 
 Autonomy: every policy decides with the autonomy levels of the settings
 (``engine.autonomy_assign``, ``_reroute``, ``_redispatch``; the simulated dispatcher
@@ -89,6 +90,12 @@ PREDICTIVE_RISK = {"failure_risk_on": 0.2, "failure_attempt_cost": 30.0,
 # saving of time or lateness.
 PREDICTIVE_KM_SURCHARGE = 2.0
 
+# The predictive policy's routing settings, where the settings keep the default: plans,
+# re-routes, re-optimizations and redispatch cost lateness from 5 minutes before each
+# window end (engine.routing_window_margin_s; docs/routing-policies.md, "The window
+# margin"): a route keeps slack against legs that run longer than the learned times.
+PREDICTIVE_ROUTING = {"routing_window_margin_s": 300.0}
+
 
 def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], list[str]]:
     """(settings the policy changes, notes on the levels the settings keep against it)."""
@@ -111,13 +118,15 @@ def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], 
 def policy_settings(policy: str, base: EngineSettings) -> EngineSettings:
     """The engine settings of ``policy``: ``base`` with the policy's autonomy levels
     where ``base`` keeps the default; every other setting, and every autonomy level
-    ``base`` chose, as given.  ``predictive`` also plans on learned travel times and acts
-    on the failure risk (:data:`PREDICTIVE_RISK`)."""
+    ``base`` chose, as given.  ``predictive`` also plans on learned travel times, acts
+    on the failure risk (:data:`PREDICTIVE_RISK`) and plans with a window margin
+    (:data:`PREDICTIVE_ROUTING`)."""
     changes: dict = dict(_policy_changes(policy, base)[0])
     if policy == "predictive":
         changes["routing_learned_travel"] = True
         default = EngineSettings()
-        for name, value in PREDICTIVE_RISK.items():     # where the settings keep the default
+        for name, value in {**PREDICTIVE_RISK, **PREDICTIVE_ROUTING}.items():
+            # where the settings keep the default
             if getattr(base, name) == getattr(default, name):
                 changes[name] = value
     return replace(base, **changes) if changes else base

@@ -24,6 +24,7 @@ it needs; OR-Tools materialises them.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -49,6 +50,11 @@ class RoutingConfig:
     reported (``guard_hit``), never silent."""
     lateness_cost_per_min: float = 2.0
     """Cost of a minute past a window end (makes on-time dominate km)."""
+    window_margin_s: float = 0.0
+    """Seconds before each window end from which lateness is costed (never before the
+    window start): plans, re-routes, re-optimization and redispatch then keep slack
+    against travel times that run longer than planned (``engine.routing_window_margin_s``;
+    docs/routing-policies.md, "The window margin").  0: the window end."""
     drop_penalty: float = 300.0
     drop_penalty_per_priority: float = 200.0
     overtime_allowance_s: float = 3600.0
@@ -88,6 +94,8 @@ class RoutingConfig:
             raise ValueError("guard_s must be > 0")
         if not self.km_surcharge >= 0:
             raise ValueError("km_surcharge must be >= 0")
+        if not (self.window_margin_s >= 0 and math.isfinite(self.window_margin_s)):
+            raise ValueError("window_margin_s must be finite and >= 0")
 
     def guarded(self, b: Budget) -> Budget:
         """``b`` with this configuration's wall-clock guard."""
@@ -175,10 +183,13 @@ def build_problem(vehicles: list[Any], orders: list[Any], current: dict[str, lis
             onboard=tuple(o for o in v.onboard), at_depot=at_depot, break_=b,
             max_drive=None if drive_left is None else max(0.0, drive_left)))
     js = []
+    margin = cfg.window_margin_s
     for o in orders:
         onboard = o.status == ONBOARD
         w0 = max(0.0, o.window_start - origin)
         w1 = max(0.0, o.window_end - origin)
+        if margin:     # lateness costed from the end less the margin, never before the start
+            w1 = max(min(w0, w1), w1 - margin)
         pickup = None
         pw = (0.0, w1)
         if o.kind == "on_demand" and not onboard and o.pickup is not None:
