@@ -14,7 +14,7 @@
   alert or a retry moved once to where they are less likely to fail, and windows
   planned in the customer's stated hours (:data:`PREDICTIVE_RISK`), and a km price
   on top of each vehicle's cost per km (:data:`PREDICTIVE_KM_SURCHARGE`), and routes
-  planned to arrive 5 minutes before each window end (:data:`PREDICTIVE_ROUTING`).
+  planned to arrive 10 minutes before each window end (:data:`PREDICTIVE_ROUTING`).
   (Lower late-risk thresholds were tried and did worse on the disrupted day.)
 
 Autonomy: every policy decides with the autonomy levels of the settings
@@ -91,10 +91,10 @@ PREDICTIVE_RISK = {"failure_risk_on": 0.2, "failure_attempt_cost": 30.0,
 PREDICTIVE_KM_SURCHARGE = 2.0
 
 # The predictive policy's routing settings, where the settings keep the default: plans,
-# re-routes, re-optimizations and redispatch cost lateness from 5 minutes before each
+# re-routes, re-optimizations and redispatch cost lateness from 10 minutes before each
 # window end (engine.routing_window_margin_s; docs/routing-policies.md, "The window
 # margin"): a route keeps slack against legs that run longer than the learned times.
-PREDICTIVE_ROUTING = {"routing_window_margin_s": 300.0}
+PREDICTIVE_ROUTING = {"routing_window_margin_s": 600.0}
 
 
 def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], list[str]]:

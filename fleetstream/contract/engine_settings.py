@@ -144,7 +144,7 @@ class EngineSettings:
     re-optimization and redispatch cost lateness from the window end minus this margin
     (never before the window start), so a route keeps slack against travel times that
     run longer than planned.  0 (the default): the window end itself.  The
-    ``predictive`` policy uses 300 (docs/routing-policies.md, "The window margin")."""
+    ``predictive`` policy uses 600 (docs/routing-policies.md, "The window margin")."""
     routing_learned_pace: bool = False
     """Re-route with the driver's learned pace scaling the planning travel times."""
     routing_learned_travel: bool = False
