@@ -91,10 +91,17 @@ PREDICTIVE_RISK = {"failure_risk_on": 0.2, "failure_attempt_cost": 30.0,
 PREDICTIVE_KM_SURCHARGE = 2.0
 
 # The predictive policy's routing settings, where the settings keep the default: plans,
-# re-routes, re-optimizations and redispatch cost lateness from 10 minutes before each
-# window end (engine.routing_window_margin_s; docs/routing-policies.md, "The window
-# margin"): a route keeps slack against legs that run longer than the learned times.
-PREDICTIVE_ROUTING = {"routing_window_margin_s": 600.0}
+# insertions and re-routes on the travel times learned from the zone's finished legs,
+# re-routes with each driver's learned pace, re-optimization every 15 minutes, the km
+# price above, and lateness costed from 10 minutes before each window end
+# (engine.routing_window_margin_s; docs/routing-policies.md, "The window margin"): a
+# route keeps slack against legs that run longer than the learned times.  With
+# PREDICTIVE_RISK these are the whole policy as engine settings: a settings file with
+# them runs the policy live (docs/settings/predictive.toml).
+PREDICTIVE_ROUTING = {"routing_learned_travel": True, "routing_learned_pace": True,
+                      "routing_reopt_interval_s": 900.0,
+                      "routing_km_surcharge": PREDICTIVE_KM_SURCHARGE,
+                      "routing_window_margin_s": 600.0}
 
 
 def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], list[str]]:
@@ -123,7 +130,6 @@ def policy_settings(policy: str, base: EngineSettings) -> EngineSettings:
     (:data:`PREDICTIVE_ROUTING`)."""
     changes: dict = dict(_policy_changes(policy, base)[0])
     if policy == "predictive":
-        changes["routing_learned_travel"] = True
         default = EngineSettings()
         for name, value in {**PREDICTIVE_RISK, **PREDICTIVE_ROUTING}.items():
             # where the settings keep the default
@@ -143,13 +149,10 @@ def autonomy_of(es: EngineSettings) -> dict[str, str]:
 
 
 def policy_routing(policy: str, es: EngineSettings | None = None) -> RoutingConfig:
-    """The routing configuration of each policy, from the engine's ``routing_*``
-    settings (static never re-optimizes: its reroute autonomy is off)."""
-    base = routing_config(es or EngineSettings())
-    if policy == "predictive":
-        return replace(base, reopt_interval_s=900.0, learned_pace=True,
-                       km_surcharge=PREDICTIVE_KM_SURCHARGE)
-    return base
+    """The routing configuration of ``policy`` on the engine settings ``es`` (default:
+    the defaults): the engine's own ``routing_*`` settings after :func:`policy_settings`
+    (static never re-optimizes: its reroute autonomy is off)."""
+    return routing_config(policy_settings(policy, es or EngineSettings()))
 
 
 def run_policy(

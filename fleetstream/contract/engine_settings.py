@@ -139,6 +139,12 @@ class EngineSettings:
     """Vehicles (nearest compatible, any fleet type) costed per redispatch."""
     routing_lateness_cost_per_min: float = 2.0
     """Soft cost of a minute past a window end when re-routing (currency units)."""
+    routing_km_surcharge: float = 0.0
+    """Currency per km added to every vehicle's own cost per km in zone plans, re-routes,
+    periodic re-optimization and redispatch: a search then buys a km only for a larger
+    saving of time or lateness (the cheapest insertion of a new order keeps the
+    vehicle's own price).  0 (the default): each vehicle's own price.  The
+    ``predictive`` policy uses 2.0 (docs/routing-policies.md, "The km price")."""
     routing_window_margin_s: float = 0.0
     """Plan to arrive this long before each window end: zone plans, re-routes, periodic
     re-optimization and redispatch cost lateness from the window end minus this margin
@@ -271,7 +277,7 @@ ENGINE_RANGES: dict[str, str] = {
     "routing_plan_solutions": ">= 1", "routing_reopt_interval_s": "> 0",
     "routing_reopt_min_gain": ">= 0", "routing_redispatch_change_cost": ">= 0",
     "routing_redispatch_candidates": ">= 1", "routing_lateness_cost_per_min": ">= 0",
-    "routing_window_margin_s": ">= 0",
+    "routing_window_margin_s": ">= 0", "routing_km_surcharge": ">= 0",
     "routing_plan_iterations": ">= 1", "routing_guard_s": "> 0",
     "plan_solve_allowance_s": ">= 0", "risk_solve_allowance_s": ">= 0",
     "solver_workers": ">= -1",

@@ -75,7 +75,7 @@ def routing_config(s: EngineSettings) -> RoutingConfig:
         redispatch_change_cost=s.routing_redispatch_change_cost,
         redispatch_candidates=s.routing_redispatch_candidates,
         lateness_cost_per_min=s.routing_lateness_cost_per_min,
-        window_margin_s=s.routing_window_margin_s,
+        window_margin_s=s.routing_window_margin_s, km_surcharge=s.routing_km_surcharge,
         learned_pace=s.routing_learned_pace)
 
 
