@@ -34,3 +34,16 @@ def test_the_policy_keeps_what_the_settings_chose() -> None:
     assert (cfg.km_surcharge, cfg.reopt_interval_s, cfg.window_margin_s) == (0.5, 600.0, 600.0)
     assert policy_routing("reactive").km_surcharge == 0.0
     assert routing_config(EngineSettings(routing_km_surcharge=1.5)).km_surcharge == 1.5
+
+
+def test_a_simulated_day_with_the_file_is_the_policys_day(tmp_path) -> None:
+    """``fleetstream simulate --config docs/settings/predictive.toml`` decides as the
+    policy comparison's ``predictive`` run of the same world (contact reply 0)."""
+    from fleetstream.policies import run_policy
+    from fleetstream.sim.record import simulate_to
+    live = simulate_to("small", str(tmp_path / "day"), seed=1,
+                       settings=Settings.load(str(FILE), env={}).engine,
+                       progress=False)["closed_loop_kpis"]
+    policy = run_policy("small", "predictive", Settings(), 1)
+    keys = ("on_time_rate", "km", "failed_attempts", "decisions", "delivered", "retried")
+    assert {k: live[k] for k in keys} == {k: policy[k] for k in keys}
