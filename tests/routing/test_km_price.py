@@ -10,22 +10,9 @@ from types import SimpleNamespace
 import pytest
 from fleetstream.operators.routing.engine_adapter import RoutingConfig, build_problem
 from fleetstream.operators.routing.strategy import ORToolsStrategy
-from fleetstream.operators.state import ACTIVE, ONBOARD, Order, Vehicle
+from fleetstream.operators.state import Order, Vehicle
 from fleetstream.operators.zone.response import reroute_pays
-
-T0 = 1772438400.0
-LAT = 52.5
-
-
-def at(km: float) -> tuple[float, float]:
-    """A point ``km`` east of the origin on one line (0.01 degree = 1 km here)."""
-    return (LAT, round(13.0 + km / 100.0, 6))
-
-
-def dist(a, b) -> float:
-    """Metres along the line."""
-    return abs(a[1] - b[1]) * 100_000.0
-
+from tests.routing.line_world import T0, at, dist, parcel, vehicle
 
 S, P1, P2, E = at(0), at(1), at(2), at(3)
 FAST = {(S, P2), (P2, P1), (P1, E)}
@@ -39,29 +26,8 @@ def tt(a, b, ts: float) -> float:
     return 60.0 if (a, b) in FAST else 150.0
 
 
-def vehicle() -> Vehicle:
-    ev = SimpleNamespace(vehicle_id="v", driver_id="dv", fleet_type="captive", vehicle_type="van",
-                         capacity={"weight_kg": 900.0}, skills=[], start=S, end=E, ts=T0 - 3600,
-                         shift_end_ts=T0 + 9 * 3600, cost_per_km=0.35, cost_per_hour=28.0,
-                         cost_per_stop=0.0, fixed_cost=0.0, max_route_s=None)
-    v = Vehicle.from_event(ev)
-    v.status, v.pos, v.pos_ts = ACTIVE, S, T0
-    return v
-
-
-def parcel(oid: str, loc) -> Order:
-    ev = SimpleNamespace(order_id=oid, customer_id="c" + oid, kind="parcel", location=loc,
-                         pickup=None, window_start=T0 - 3600, window_end=T0 + 6 * 3600,
-                         size={"weight_kg": 2.0}, service_s=60.0, pickup_service_s=0.0,
-                         skills=[], vehicle_types=[], fleet_types=[], priority=0, value=30.0,
-                         ts=T0 - 7200, event_id="e" + oid)
-    o = Order.from_event(ev)
-    o.status, o.vehicle_id = ONBOARD, "v"
-    return o
-
-
 def scene() -> tuple[Vehicle, dict[str, Order]]:
-    v = vehicle()
+    v = vehicle(S, E)
     orders = {"o1": parcel("o1", P1), "o2": parcel("o2", P2)}
     v.route = [("o1", "delivery"), ("o2", "delivery")]   # 3 km, 450 s of driving
     v.onboard = ["o1", "o2"]
