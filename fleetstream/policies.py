@@ -125,9 +125,10 @@ def _policy_changes(policy: str, base: EngineSettings) -> tuple[dict[str, str], 
 def policy_settings(policy: str, base: EngineSettings) -> EngineSettings:
     """The engine settings of ``policy``: ``base`` with the policy's autonomy levels
     where ``base`` keeps the default; every other setting, and every autonomy level
-    ``base`` chose, as given.  ``predictive`` also plans on learned travel times, acts
-    on the failure risk (:data:`PREDICTIVE_RISK`) and plans with a window margin
-    (:data:`PREDICTIVE_ROUTING`)."""
+    ``base`` chose, as given.  ``predictive`` also acts on the failure risk
+    (:data:`PREDICTIVE_RISK`) and routes with its own settings (:data:`PREDICTIVE_ROUTING`:
+    learned travel times and pace, re-optimization every 15 minutes, the km price, the
+    window margin), each where ``base`` keeps the default."""
     changes: dict = dict(_policy_changes(policy, base)[0])
     if policy == "predictive":
         default = EngineSettings()
