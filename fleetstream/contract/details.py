@@ -34,7 +34,7 @@ from fleetstream.contract.alert_details import (  # noqa: F401 - re-exported
 from fleetstream.contract.explanations import (  # noqa: F401 - re-exported
     ReasonShiftStartPlan, ReasonCheapestInsertion, ReasonPeriodicReoptimization, ReasonLateRisk,
     ReasonOrderCancelled, ReasonCustomerUnavailable, ReasonOrderExpired, ReasonManualOverride,
-    ReasonFailureRisk, ReasonLeastDelayInsertion,
+    ReasonFailureRisk, ReasonLeastDelayInsertion, ReasonDriverKnowsDoor,
     REASON_TYPES, REASONS, RerouteAlternative, CandidateCost, RedispatchAlternative, AssignOption,
     AssignAlternative, ExpectedEffect, SolverJob, PlanSummary, ROOT_CAUSE_TYPES, RootCause,
     Explanation, KindSpec, _ALWAYS, DECISION_EXPLANATIONS)

@@ -145,6 +145,13 @@ class EngineSettings:
     saving of time or lateness (the cheapest insertion of a new order keeps the
     vehicle's own price).  0 (the default): each vehicle's own price.  The
     ``predictive`` policy uses 2.0 (docs/routing-policies.md, "The km price")."""
+    access_knowledge_price: float = 0.0
+    """Currency the routing pays for giving a hard-access delivery (access instructions
+    in the customer's profile, or an access failure there) to a driver who has not
+    delivered at that door while one who has could take it: the cheapest insertion of
+    a new order adds it to the other candidates' cost, and the zone plan moves such a
+    delivery to a knowing driver when that costs less (operators/knowledge.py;
+    docs/routing.md, "Drivers who know the door").  0 (the default): off."""
     routing_window_margin_s: float = 0.0
     """Plan to arrive this long before each window end: zone plans, re-routes, periodic
     re-optimization and redispatch cost lateness from the window end minus this margin
@@ -277,7 +284,7 @@ ENGINE_RANGES: dict[str, str] = {
     "routing_plan_solutions": ">= 1", "routing_reopt_interval_s": "> 0",
     "routing_reopt_min_gain": ">= 0", "routing_redispatch_change_cost": ">= 0",
     "routing_redispatch_candidates": ">= 1", "routing_lateness_cost_per_min": ">= 0",
-    "routing_window_margin_s": ">= 0", "routing_km_surcharge": ">= 0",
+    "routing_window_margin_s": ">= 0", "routing_km_surcharge": ">= 0", "access_knowledge_price": ">= 0",
     "routing_plan_iterations": ">= 1", "routing_guard_s": "> 0",
     "plan_solve_allowance_s": ">= 0", "risk_solve_allowance_s": ">= 0",
     "solver_workers": ">= -1",

@@ -159,10 +159,30 @@ class ReasonFailureRisk:
                                  "(engine.failure_attempt_cost).", unit="currency")
 
 
+@dataclass
+class ReasonDriverKnowsDoor:
+    """A hard-access delivery given to a driver who has delivered at that door before
+    (since contract 1.2.0; ``engine.access_knowledge_price``, docs/routing-knowledge.md):
+    by insertion (the other candidates paid the price) or moved there by the zone plan
+    (``moved_from``, ``added_cost``)."""
+
+    TAG: ClassVar[str] = "driver_knows_door"
+    rule: str = ofield("string", "`driver_knows_door`.")
+    order_id: str = ofield("string", "The hard-access order.")
+    driver_id: str = ofield("string", "The driver who takes it and has delivered there.")
+    price: float = ofield("number", "What giving it to a driver new to the door would have "
+                          "cost (engine.access_knowledge_price).", unit="currency")
+    moved_from: str = ofield("string", "Zone plan: the vehicle the solver had put it on.",
+                             True)
+    added_cost: float = ofield("number", "Zone plan: what the move adds (distance and "
+                               "working time at the vehicles' own prices).", True,
+                               "currency")
+
+
 REASON_TYPES = (ReasonShiftStartPlan, ReasonCheapestInsertion, ReasonPeriodicReoptimization,
                 ReasonLateRisk, ReasonOrderCancelled, ReasonCustomerUnavailable,
                 ReasonOrderExpired, ReasonManualOverride, ReasonFailureRisk,
-                ReasonLeastDelayInsertion)
+                ReasonLeastDelayInsertion, ReasonDriverKnowsDoor)
 REASONS = {c.TAG: c for c in REASON_TYPES}
 
 
@@ -274,6 +294,9 @@ class PlanSummary:
     status: str = ofield(ext_enum(PLAN_STATUSES), "Solver status.")
     guard_hit: bool = ofield("boolean", "True when the wall-clock guard cut the search "
                              "(present only then).", True)
+    knowledge_moves: int = ofield("integer", "Hard-access deliveries the plan moved to "
+                                  "drivers who know the door (present only then; "
+                                  "docs/routing-knowledge.md).", True, "orders")
     solver_job: SolverJob = ofield(ref(SolverJob), "When solved as a solver job.", True)
 
 
@@ -355,7 +378,7 @@ DECISION_EXPLANATIONS: dict[str, KindSpec] = {
     "assign": KindSpec("New orders onto a route: by insertion (with the options each "
                        "insertion costed), or a zone plan.",
                        (ReasonShiftStartPlan, ReasonCheapestInsertion,
-                        ReasonLeastDelayInsertion), AssignAlternative,
+                        ReasonLeastDelayInsertion, ReasonDriverKnowsDoor), AssignAlternative,
                        _ALWAYS + ("alternatives", "expected_effect", "plan")),
     "reroute": KindSpec("One vehicle's stops re-sequenced: late risk, periodic "
                         "re-optimisation, or a delivery moved to when it is less likely "
@@ -365,7 +388,8 @@ DECISION_EXPLANATIONS: dict[str, KindSpec] = {
                         _ALWAYS + ("alternatives", "expected_gain_min", "expected_effect",
                                    "method")),
     "redispatch": KindSpec("Orders moved between vehicles.",
-                           (ReasonLateRisk, ReasonCheapestInsertion), RedispatchAlternative,
+                           (ReasonLateRisk, ReasonCheapestInsertion, ReasonDriverKnowsDoor),
+                           RedispatchAlternative,
                            _ALWAYS + ("alternatives", "gain", "change_cost",
                                       "expected_effect")),
     "hold": KindSpec("Orders kept unassigned (reserved: not emitted by this version).", (),

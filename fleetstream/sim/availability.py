@@ -218,3 +218,19 @@ def reply(avail: Availability, now: float, window_end: float, u: float) -> tuple
             return ("unavailable", t, end if end < window_end else None)
         t += GRID_S
     return ("confirmed", None, None) if u < NEIGHBOUR_P else ("unavailable", None, None)
+
+
+# Drivers who know a hard door (Scenario.driver_knowledge; off by default, so every
+# earlier day draws what it drew).  At an address with access instructions a driver
+# who has delivered there before knows the way in (the code, the side gate, the
+# concierge's hours): the access failure chance is KNOWN_ACCESS_FACTOR of a first
+# visit's, and a driver new to the door spends ACCESS_SEARCH_S (uniform, s) finding the
+# entrance.  Who knows a door: those who delivered there earlier in the simulation
+# (remembered across days when a benchmark carries ``Simulation.known_access``) and,
+# for the history before it, each driver with probability PRIOR_KNOWN per address
+# (its own stream).  Assumptions of the simulated world, not measurements; the
+# engine sees none of this, only who delivered where and which attempts failed for
+# access (order events).
+KNOWN_ACCESS_FACTOR = 0.15
+ACCESS_SEARCH_S = (60.0, 240.0)
+PRIOR_KNOWN = 0.15

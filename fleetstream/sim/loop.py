@@ -89,6 +89,9 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
         # stream (:meth:`stream`), so that a day without it draws what it drew before.
         self.contacted: set[str] = set()
         self.arranged: dict[str, float] = {}    # order -> from when the customer arranged
+        # Drivers who know a hard door (Scenario.driver_knowledge): (driver, customer)
+        # pairs with a delivery there in this run; a multi-day benchmark carries it.
+        self.known_access: set[tuple[str, str]] = set()
         # On a road map: the world's true speed model and the map provider's view
         # (recorded beside each leg for scoring; the engine runs its own provider).
         self.roads = None
@@ -359,6 +362,9 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
             start = max(self.now, o.window[0])
             c = o.customer
             p_home, p_acc = c.p_home(start), c.p_access_fail()   # sim/availability.py
+            knew = self.driver_knows(v.driver_id, c) if self.sc.driver_knowledge else None
+            if knew:
+                p_acc *= availability.KNOWN_ACCESS_FACTOR
             if start >= self.arranged.get(oid, math.inf):   # contacted ahead: arranged for it
                 p_home = availability.after_contact(p_home)
             door = self.stream("door", oid, o.attempts)    # this attempt's own luck
@@ -369,12 +375,27 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
             svc = o.service_s * door.uniform(0.7, 1.5) if ok else door.uniform(60, 180)
             if self.roads is not None:
                 svc += self.roads.walk_s(c, door)
+            if knew is False:                          # new to a hard door: finding the way in
+                svc += door.uniform(*availability.ACCESS_SEARCH_S)
             self.truth_attempts.append({"order_id": oid, "customer_id": c.id, "ts": round(start, 3),
                                         "home": home, "access_ok": access,
                                         "p_fail": round(1.0 - p_home * (1.0 - p_acc), 4),
                                         "window_end": o.window[1], "arrived_ts": round(self.now, 3),
                                         "late": self.now > o.window[1]})
+            if knew is not None:
+                self.truth_attempts[-1].update({"driver_id": v.driver_id, "driver_knew": knew})
             self.at(start + svc, self._complete, v, o, ok, reason)
+
+    def driver_knows(self, driver_id: str, c: Any) -> bool | None:
+        """Whether the driver knows the way in at ``c`` (Scenario.driver_knowledge):
+        None at an address without access instructions (nothing to know); else a
+        delivery there earlier in the run, or the history before it
+        (availability.PRIOR_KNOWN, the pair's own stream)."""
+        if not c.avail.hard_access:
+            return None
+        if (driver_id, c.id) in self.known_access:
+            return True
+        return self.stream("knows", driver_id, c.id).random() < availability.PRIOR_KNOWN
 
     def _picked(self, v: SimVehicle, o: SimOrder) -> None:
         if v.state == "broken":
@@ -403,6 +424,8 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
             o.status = "delivered"
             v.loaded.discard(o.id)
             o.holder = None
+            if self.sc.driver_knowledge:        # the driver now knows the way in
+                self.known_access.add((v.driver_id, o.customer.id))
         # A failed parcel stays on board (status unchanged): the engine may plan another
         # attempt; if not, the driver takes it back.  Its outcome is failed until then.
         o.outcome, o.outcome_ts = ("delivered" if ok else "failed"), self.now

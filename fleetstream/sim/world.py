@@ -72,10 +72,15 @@ class Scenario:
     # and arrange for the delivery (sim/availability.py after_contact); 0: nobody is
     # contacted (the recordings' default).  benchmarks/failure_risk.py --contact-reply.
     contact_reply: float = 0.0
+    # Drivers who know a hard door (sim/availability.py KNOWN_ACCESS_FACTOR): at an
+    # address with access instructions, a driver who delivered there before fails for
+    # access far less often and finds the entrance at once.  Off: access does not
+    # depend on the driver (every earlier figure's world).
+    driver_knowledge: bool = False
 
     def fields(self) -> dict:
         """The scenario's parameters for the manifest (``road_map``, ``day`` and
-        ``contact_reply`` only when set, so the plane scenarios' manifests are unchanged)."""
+        ``contact_reply``, ``driver_knowledge`` only when set, so the plane scenarios' manifests are unchanged)."""
         d = dict(self.__dict__)
         if d.get("road_map") is None:
             d.pop("road_map", None)
@@ -83,6 +88,8 @@ class Scenario:
             d.pop("day", None)
         if not d.get("contact_reply"):
             d.pop("contact_reply", None)
+        if not d.get("driver_knowledge"):
+            d.pop("driver_knowledge", None)
         return d
 
     @classmethod

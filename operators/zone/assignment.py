@@ -26,6 +26,7 @@ from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.balance import Balance, zone_balance
 from fleetstream.operators.dispatch import (Rejection, Timing, costed_alternatives, inserted_route,
                                              route_timing, static_reject)
+from fleetstream.operators.knowledge import KnowledgeTerm, knowers, order_penalties
 from fleetstream.operators.state import ACTIVE, ASSIGNED, PENDING, Order, Vehicle
 from fleetstream.operators.traveltime import fast_distance_m
 from fleetstream.operators.zone.governance import Governance
@@ -112,6 +113,7 @@ class Assignment(ZonePlanning, Reoptimization):
         alternatives: dict[str, dict] = {}  # order id -> what its insertion costed
         timings: dict[str, Timing] = {}
         balance = self.balance(now, timings)  # workload balance (operators/balance.py)
+        knew: dict[str, list[str]] = {}        # vehicle -> hard-access orders its driver knows
         frozen = frozen_settings(s)            # plan stability: no insertion in a frozen head
         for o in pending:
             if o.window_end <= now:
@@ -125,6 +127,7 @@ class Assignment(ZonePlanning, Reoptimization):
             if o.unassigned_alerted and now < o.retry_ts:
                 continue
             cands = self.candidates(o, now)
+            term = self.knowledge_term(o, cands, balance, now)
             for v in cands:
                 if v.id not in timings:
                     pos, ts = start_of(v, now)
@@ -134,7 +137,7 @@ class Assignment(ZonePlanning, Reoptimization):
                                                          arrive=timings[v.id].arrive)
                 timings[v.id].delay_price = s.promise_delay_price / 3600.0
             ins, rej = self.strategy.insert(o, cands, st.orders, now, travel.tt, travel.dist,
-                                            timings, balance)
+                                            timings, balance if term is None else term)
             if ins is None:
                 o.retry_ts = now + s.unassigned_retry_s
                 if not o.unassigned_alerted:
@@ -150,6 +153,9 @@ class Assignment(ZonePlanning, Reoptimization):
             timings.pop(v.id, None)
             balance.add(v.id, 1.0, ins.added_s)
             assigned.setdefault(v.id, []).append(o.id)
+            if term is not None and v.id not in term.extra:
+                st.count("knowledge_insertions")
+                knew.setdefault(v.id, []).append(o.id)
             if kind != "redispatch":  # redispatch alternatives have their own type
                 alternatives[o.id] = costed_alternatives(ins, rej)
         for vid, oids in assigned.items():
@@ -165,10 +171,39 @@ class Assignment(ZonePlanning, Reoptimization):
                                        f"{vid} ({v.fleet_type} {v.vehicle_type}) by cheapest "
                                        "feasible insertion",
                                        reasons=[{"rule": "cheapest_feasible_insertion",
-                                                 "candidates_per_order": s.max_insert_candidates}],
+                                                 "candidates_per_order": s.max_insert_candidates}]
+                                       + [{"rule": "driver_knows_door", "order_id": k,
+                                           "driver_id": v.driver_id,
+                                           "price": s.access_knowledge_price}
+                                          for k in knew.get(vid, ()) if k in oids],
                                        alternatives=[alternatives[oid] for oid in oids
                                                      if oid in alternatives] or None,
                                        strategy=self.strategy.name))
+
+    def knowledge_term(self, o: Order, cands: list[Vehicle], balance: Balance,
+                       now: float) -> KnowledgeTerm | None:
+        """Hard-access stops to drivers who know them (``engine.access_knowledge_price``,
+        operators/knowledge.py): for a delivery at a hard-access door, the vehicles whose
+        driver delivered there join ``cands`` (in place), and the others pay the price
+        in their insertion cost; None when that changes nothing."""
+        price = self.settings.access_knowledge_price
+        if price <= 0.0:
+            return None
+        st = self.state
+        known = knowers(st.customers.get(o.customer_id))
+        if not known:
+            return None
+        have = {v.id for v in cands}
+        reserved, locked = st.plan_vehicles, st.locked
+        for vid in sorted(st.vehicles):
+            v = st.vehicles[vid]
+            if (vid in have or v.driver_id not in known or not v.available
+                    or static_reject(o, v) is not None or (reserved and vid in reserved)
+                    or (locked and vid in locked)):
+                continue
+            cands.append(v)
+        extra = order_penalties(known, cands, price)
+        return KnowledgeTerm(balance, extra) if extra else None
 
     def balance(self, now: float, timings: dict[str, Timing] | None = None) -> Balance:
         """The zone's workload balance at ``now`` (``engine.balance_weight``; loads from

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from fleetstream.models.availability import note_outcome, stated_window
+from fleetstream.operators.knowledge import note_driver
 from fleetstream.operators.routing.constraints import apply_requirements, requirements_from_profile
 from fleetstream.operators.state import (CANCELLED, DELIVERED, DELIVERY, DONE, FAILED, ONBOARD, PICKUP,
                                          Order)
@@ -162,6 +163,7 @@ class OrderLifecycle:
             st.count("failed")
         else:
             st.count("delivered")
+        note_driver(c, v, failed, getattr(ev, "reason", None))   # operators/knowledge.py
         if self.observer is not None:
             self.observer("outcome", {"zone": st.zone, "order_id": o.id, "ts": ev.ts,
                                       "failed": failed, "snaps": o.snaps, "wsnaps": o.wsnaps})

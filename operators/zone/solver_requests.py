@@ -41,13 +41,32 @@ class PlanRequest:
     now: float
     travel: TravelModel
     strategy: Any                    # a RoutingStrategy
+    # Hard-access stops to drivers who know them (operators/knowledge.py): order id ->
+    # the drivers who delivered at its customer's door, and the price of giving it to
+    # another (engine.access_knowledge_price; 0: the solver's plan as it is).
+    known: dict = field(default_factory=dict)
+    knowledge_price: float = 0.0
 
 
 def solve_plan(req: PlanRequest) -> PlanResult | None:
-    """The zone plan of ``req`` (pure: no engine, no zone state)."""
+    """The zone plan of ``req`` (pure: no engine, no zone state), with hard-access
+    deliveries moved to drivers who know the door when that pays
+    (:func:`operators.knowledge.relocate_to_knowers`; ``stats["knowledge_moves"]``)."""
     ans = req.strategy.plan(req.vehicles, req.orders, req.current, req.now, req.travel.tt,
                             req.travel.dist)
-    return None if ans is None else ans[0]
+    if ans is None:
+        return None
+    res = ans[0]
+    if req.knowledge_price > 0.0 and req.known:
+        from dataclasses import replace
+
+        from fleetstream.operators.knowledge import relocate_to_knowers
+        routes, moves = relocate_to_knowers(
+            {vid: as_stops(r) for vid, r in res.routes.items()}, req.vehicles,
+            {o.id: o for o in req.orders}, req.now, req.travel.tt, req.travel.dist,
+            req.known, req.knowledge_price)
+        res = replace(res, routes=routes, stats={**res.stats, "knowledge_moves": moves})
+    return res
 
 
 @dataclass

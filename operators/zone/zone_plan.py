@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from fleetstream.operators.knowledge import knowers
 from fleetstream.operators.routing.solver import PlanResult
 from fleetstream.operators.state import ASSIGNED, AT_DEPOT, DELIVERY, PENDING
 from fleetstream.operators.zone.records import Explanation, Out
@@ -107,7 +108,15 @@ class ZonePlanning:
         orders = sorted({o.id: o for o in pending + on_routes}.values(), key=lambda o: o.id)
         current = {v.id: [tuple(s) for s in v.route] for v in depot}
         vehicles, orders = _copies((depot, orders))
-        return PlanRequest(vehicles, orders, current, now, self.world.travel, self.strategy)
+        price = self.settings.access_knowledge_price
+        known: dict = {}
+        if price > 0.0:   # hard-access stops to drivers who know them (operators/knowledge.py)
+            for o in orders:
+                k = knowers(st.customers.get(o.customer_id))
+                if k:
+                    known[o.id] = k
+        return PlanRequest(vehicles, orders, current, now, self.world.travel, self.strategy,
+                           known, price)
 
     def apply_plan(self, req: PlanRequest, res: PlanResult | None, now: float,
                    triggers: list[str], out: list[Out], only: dict | None = None,
@@ -129,6 +138,10 @@ class ZonePlanning:
                         "status": res.status}
         if guard_hit:  # the wall-clock guard cut the search: say so on every decision
             plan_summary["guard_hit"] = True
+        moved = res.stats.get("knowledge_moves") or []
+        if moved:   # hard-access deliveries moved to drivers who know the door
+            st.count("knowledge_plan_moves", len(moved))
+            plan_summary["knowledge_moves"] = len(moved)
         if job_info is not None:  # solved off the event path (a solver job)
             plan_summary["solver_job"] = job_info
         backend = res.stats.get("backend") or "ortools"
@@ -144,9 +157,14 @@ class ZonePlanning:
                 continue
             before = {vid: [tuple(s) for s in v.route]}
             oids = [oid for oid, k in new if k == DELIVERY]
+            knew = [{k: m[k] for k in ("order_id", "driver_id", "price", "moved_from",
+                                       "added_cost")} for m in moved if m["vehicle_id"] == vid]
             self.governance.decide(out, "assign", now, oids, {vid: new}, triggers, Explanation(
-                f"Zone plan: {len(oids)} orders for {vid} ({v.fleet_type} {v.vehicle_type})",
-                reasons=[{"rule": "shift_start_plan", "solver": backend, **budget}],
+                f"Zone plan: {len(oids)} orders for {vid} ({v.fleet_type} {v.vehicle_type})"
+                + (f"; {len(knew)} hard-access deliver{'y' if len(knew) == 1 else 'ies'} "
+                   "given to its driver, who has delivered there" if knew else ""),
+                reasons=[{"rule": "shift_start_plan", "solver": backend, **budget}]
+                + [{"rule": "driver_knows_door", **m} for m in knew],
                 expected_effect=self.governance.effect(before, {vid: new}, now, oids),
                 plan=plan_summary, strategy=req.strategy.name))
         for u in res.unassigned:
