@@ -31,14 +31,19 @@ KPIs as JSON.  Exit codes: 0 ok, 1 internal error, 2 bad usage or input,
               "simulation's folder")
 @click.option("--force", is_flag=True, help="overwrite the files of an earlier simulation in --out")
 @click.option("-q", "--quiet", is_flag=True, help="no progress lines")
+@click.option("--driver-knowledge", is_flag=True,
+              help="drivers who delivered at an address with access instructions know the "
+              "way in: fewer access failures, no time spent finding the entrance "
+              "(docs/simulator.md; off: access does not depend on the driver)")
 @config_options
 def command(scenario: str, seed: int | None, out: str, force: bool, quiet: bool,
-            config: str | None, sets: tuple[str, ...]) -> int:
+            driver_knowledge: bool, config: str | None, sets: tuple[str, ...]) -> int:
     from fleetstream.sim.record import check_sim_out, simulate_to
     s = cli.load_settings(config, sets)
     folder = check_sim_out(out, force=force)  # before the simulation starts
     folder.apply()
-    manifest = simulate_to(scenario, out, seed=seed, settings=s.engine, progress=not quiet)
+    manifest = simulate_to(scenario, out, seed=seed, settings=s.engine, progress=not quiet,
+                           driver_knowledge=driver_knowledge)
     folder.mark("complete", scenario=manifest["name"], seed=manifest["seed"])
     print(orjson.dumps({k: manifest[k] for k in ("name", "seed", "sizes", "closed_loop_kpis")},
                        option=orjson.OPT_INDENT_2).decode())

@@ -36,9 +36,11 @@ WHAT_TO_SEE = {
 
 def simulate_to(scenario: str, out: str, seed: int | None = None,
                 settings: EngineSettings | None = None, progress: bool = True,
-                engine: object | None = None) -> dict:
-    """Simulate ``scenario`` and write the replay folder; returns the manifest."""
-    return record(scenario, out, seed, settings, progress, engine)[1]
+                engine: object | None = None, driver_knowledge: bool = False) -> dict:
+    """Simulate ``scenario`` and write the replay folder; returns the manifest.
+    ``driver_knowledge``: the world's drivers know hard doors they delivered at
+    (``Scenario.driver_knowledge``, docs/simulator.md)."""
+    return record(scenario, out, seed, settings, progress, engine, driver_knowledge)[1]
 
 
 SIM_KIND = "fleetstream simulate"
@@ -66,11 +68,15 @@ def check_sim_out(out: str, force: bool = False) -> Any:
 
 def record(scenario: str, out: str, seed: int | None = None,
            settings: EngineSettings | None = None, progress: bool = True,
-           engine: object | None = None) -> tuple[Simulation, dict]:
+           engine: object | None = None, driver_knowledge: bool = False
+           ) -> tuple[Simulation, dict]:
     """Simulate and write.  The engine decides with ``settings`` as given, every
     autonomy level included (the simulated dispatcher answers proposals); a scenario's
     ``redispatch_autonomy`` applies only where the settings keep the default."""
     sc = Scenario.preset(scenario, seed)
+    if driver_knowledge:
+        from dataclasses import replace
+        sc = replace(sc, driver_knowledge=True)
     settings = settings or EngineSettings()
     if (sc.redispatch_autonomy != settings.autonomy_redispatch
             and settings.autonomy_redispatch == EngineSettings.autonomy_redispatch):

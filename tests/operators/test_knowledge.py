@@ -281,3 +281,18 @@ def test_two_days_in_a_world_with_knowing_drivers_give_doors_to_them_in_the_cont
     stats = {k: sum(e.state.stats.get(k, 0) for e in engines.values())
              for k in ("knowledge_plan_moves", "knowledge_insertions")}
     assert sum(stats.values()) == len(knew)
+
+
+def test_simulate_records_a_world_with_knowing_drivers_on_request(tmp_path, capsys) -> None:
+    import gzip
+    import json
+
+    from fleetstream.simulate_cmd import main
+    out = tmp_path / "sim"
+    assert main(["--scenario", "tiny", "--out", str(out), "-q", "--driver-knowledge"]) == 0
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["scenario"]["driver_knowledge"] is True
+    with gzip.open(out / "truth" / "attempts.jsonl.gz", "rt") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    assert any("driver_knew" in r for r in rows)
+    capsys.readouterr()
