@@ -11,10 +11,12 @@ policy (its settings, fleetstream/policies.py) with ``engine.access_knowledge_pr
 set to each of ``--prices`` (0: off); every price faces the same world (common random
 numbers at the doors).
 
-Per seed and price, days 1..N-1 pooled (day 0: nobody's knowledge is on record yet):
-attempts at hard-access doors and the share made by a driver who knew the door,
-access failures (someone was in, the door did not open), all failed attempts, the
-on-time rate and km.  Then per price, the difference to price 0: mean, sd and per
+The engine keeps its failure-risk seat from day to day too.  Per seed and price, days
+1..N-1 pooled (day 0: nobody's knowledge is on record yet): attempts at hard-access
+doors and the share made by a driver who knew the door, access failures (someone was
+in, the door did not open), all failed attempts, the on-time rate, km, and the
+failure-risk seat's AUC (each attempt's last snapshot scored before its outcome is
+learnt, as benchmarks/failure_risk.py).  Then per price, the difference to price 0: mean, sd and per
 seed.  Usage::
 
     .venv/bin/python benchmarks/access_knowledge.py --scenario andorra --seeds 1,2,3,4,5 \\
@@ -42,6 +44,7 @@ def run_days(scenario: str, seed: int, days: int, price: float,
     """``days`` consecutive days of one world at one price: per day figures."""
     from fleetstream.contract.settings import EngineSettings
     from fleetstream.engine import LocalEngine
+    from fleetstream.models.risk import RiverRisk
     from fleetstream.operators.zone.engine import BalancedORToolsStrategy
     from fleetstream.policies import policy_routing, policy_settings
     from fleetstream.sim.loop import Simulation
@@ -55,12 +58,25 @@ def run_days(scenario: str, seed: int, days: int, price: float,
     per_day = []
     for day in range(days):
         engines: dict = {}
+        traces: dict = {}
+        last: list = []
 
         def factory(zone: str, _engines=engines):
             eng = build_zone_engine(zone, es, kind="learned")
             eng.strategy = BalancedORToolsStrategy(routing)
             if zone in carry:
-                eng.state.customers.update(copy.deepcopy(carry[zone]))
+                snap, customers = carry[zone]
+                eng.seats.failure_risk = RiverRisk.restore(snap)
+                eng.state.customers.update(copy.deepcopy(customers))
+            seat = eng.seats.failure_risk
+            seat.trace = traces.setdefault(zone, [])
+            learn = eng.forecasting.learn_outcome
+
+            def learn_outcome(o, failed, _learn=learn, _seat=seat, _zone=zone):
+                if o.snaps:   # the last snapshot's prediction, before anything is learnt
+                    last.append((_seat.predict_proba(o.snaps[-1]["xr"]), bool(failed)))
+                _learn(o, failed)
+            eng.forecasting.learn_outcome = learn_outcome
             _engines[zone] = eng
             return eng
 
@@ -71,8 +87,10 @@ def run_days(scenario: str, seed: int, days: int, price: float,
         sim.run()
         k = sim.kpis()
         known = set(sim.known_access)
-        for z, eng in engines.items():
-            carry[z] = copy.deepcopy(eng.state.customers)
+        for z, eng in engines.items():   # what an engine that runs on keeps
+            seat = eng.seats.failure_risk
+            seat.trace = None
+            carry[z] = (seat.snapshot(), copy.deepcopy(eng.state.customers))
         att = sim.truth_attempts
         hard = [a for a in att if "driver_knew" in a]
         stats: dict = {}
@@ -86,8 +104,15 @@ def run_days(scenario: str, seed: int, days: int, price: float,
             "access_failures": sum(1 for a in att if a["home"] and not a["access_ok"]),
             "hard_attempts": len(hard), "hard_knew": sum(1 for a in hard if a["driver_knew"]),
             "hard_access_failures": sum(1 for a in hard if a["home"] and not a["access_ok"]),
-            **stats})
+            "failure_auc": roc_auc([p for p, _ in last], [y for _, y in last]),
+            "_pairs": last, **stats})
     return {"seed": seed, "price": price, "days": per_day}
+
+
+def roc_auc(scores: list[float], labels: list[bool]) -> float:
+    """ROC-AUC (ties count half), nan without both classes (benchmarks/failure_risk.py)."""
+    from failure_risk import roc_auc as auc
+    return auc(scores, labels)
 
 
 def warm(r: dict) -> dict:
@@ -98,6 +123,9 @@ def warm(r: dict) -> dict:
             "hard_knew", "hard_access_failures", "knowledge_plan_moves",
             "knowledge_insertions")}
     tot["on_time_rate"] = statistics.fmean(d["on_time_rate"] for d in ds)
+    pairs = [p for d in ds for p in d.get("_pairs", ())]
+    tot["failure_auc"] = (roc_auc([p for p, _ in pairs], [y for _, y in pairs]) if pairs
+                          else statistics.fmean(d["failure_auc"] for d in ds))
     tot["knew_share"] = tot["hard_knew"] / max(1, tot["hard_attempts"])
     return tot
 
@@ -145,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  [{i + 1}/{len(work)}] seed {r['seed']} price {r['price']:g}: hard "
                   f"attempts {w['hard_attempts']} (knew {w['knew_share']:.0%})  access "
                   f"failures {w['access_failures']} (hard {w['hard_access_failures']})  failed {w['failed_attempts']}  on time "
-                  f"{w['on_time_rate']:.2%}  km {w['km']:,.0f}  "
+                  f"{w['on_time_rate']:.2%}  km {w['km']:,.0f}  failure AUC "
+                  f"{w['failure_auc']:.3f}  "
                   f"[{time.perf_counter() - t0:.0f} s]", file=sys.stderr, flush=True)
     summary = {}
     for p in prices:
@@ -165,7 +194,8 @@ def main(argv: list[str] | None = None) -> int:
                 "failed_attempts_pct": 100.0 * (x["failed_attempts"] - b["failed_attempts"])
                 / max(1, b["failed_attempts"]),
                 "on_time_points": 100.0 * (x["on_time_rate"] - b["on_time_rate"]),
-                "km_pct": 100.0 * (x["km"] - b["km"]) / max(1e-9, b["km"])})
+                "km_pct": 100.0 * (x["km"] - b["km"]) / max(1e-9, b["km"]),
+                "failure_auc": (b["failure_auc"], x["failure_auc"])})
         agg = {}
         for key in ("access_failures_pct", "hard_access_failures_pct", "failed_attempts_pct",
                     "on_time_points", "km_pct"):
@@ -175,6 +205,8 @@ def main(argv: list[str] | None = None) -> int:
                         "per_seed": [round(v, 2) for v in vals]}
         agg["knew_share"] = {"off": round(statistics.fmean(r["knew_share"][0] for r in rows), 3),
                              "on": round(statistics.fmean(r["knew_share"][1] for r in rows), 3)}
+        agg["failure_auc"] = {"off": [round(r["failure_auc"][0], 4) for r in rows],
+                              "on": [round(r["failure_auc"][1], 4) for r in rows]}
         summary[f"{p:g}"] = agg
         print(f"price {p:g} vs 0 ({len(seeds)} seeds, days 1-{a.days - 1}): hard attempts by a "
               f"knowing driver {agg['knew_share']['off']:.0%} -> {agg['knew_share']['on']:.0%}; "
@@ -184,9 +216,15 @@ def main(argv: list[str] | None = None) -> int:
               f"{agg['failed_attempts_pct']['mean']:+.1f} %; on time "
               f"{agg['on_time_points']['mean']:+.2f} points (sd {agg['on_time_points']['sd']:.2f}); "
               f"km {agg['km_pct']['mean']:+.2f} % (sd {agg['km_pct']['sd']:.2f})")
+        print(f"    failure-risk AUC (days 1-{a.days - 1} pooled, per seed): price 0 "
+              + " ".join(f"{v:.3f}" for v in agg["failure_auc"]["off"]) + f"; price {p:g} "
+              + " ".join(f"{v:.3f}" for v in agg["failure_auc"]["on"]))
         for key in ("access_failures_pct", "hard_access_failures_pct", "failed_attempts_pct",
                     "on_time_points", "km_pct"):
             print(f"    {key:<22} " + " ".join(f"{v:+.1f}" for v in agg[key]["per_seed"]))
+    for r in runs.values():
+        for d in r["days"]:
+            d.pop("_pairs", None)
     if a.json:
         with open(a.json, "wb") as f:
             f.write(orjson.dumps({"args": vars(a), "runs": [runs[k] for k in sorted(runs)],
