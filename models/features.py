@@ -144,7 +144,8 @@ def late_features_v1(x: dict) -> dict:
 def failure_features(x: dict) -> dict:
     """Failure-risk features (docs/models.md "Failure risk"): the customer's history
     (failures, access failures, deliveries; not-home failures and deliveries near the
-    planned local hour, recency-weighted), known access difficulty, the building type
+    planned local hour, recency-weighted), known access difficulty and whether the
+    planned driver has delivered at that hard-access door before, the building type
     crossed with the local arrival hour band and the weekend, whether the arrival is
     inside the hours the customer states (or the business opens) and how far outside,
     order context.  Snapshots captured before these fields existed fall back to the
@@ -161,6 +162,7 @@ def failure_features(x: dict) -> dict:
     wk = "we" if x.get("dow", 0) >= 5 else "wd"
     f = {
         "access_known": float(x.get("access_difficulty_known", 0)),
+        "knows_door": float(x.get("driver_knows_door", 0)),
         f"acc_{b}": float(x.get("access_difficulty_known", 0)),
         "fails": math.log1p(fails),
         "access_fails": math.log1p(acc),

@@ -32,7 +32,12 @@ from fleetstream.models.features import failure_features, late_features, late_fe
 from fleetstream.models.monitor import DriftWatch
 
 P_MIN, P_MAX = 0.002, 0.998
-FAILURE_PRIORS = {"stated_out": 1.0, "stated_out_h": 0.5, "access_known": 1.0, "nh_near": 0.5}
+FAILURE_PRIORS = {"stated_out": 1.0, "stated_out_h": 0.5, "access_known": 1.0, "nh_near": 0.5,
+                  "knows_door": -1.0}
+"""The failure-risk seat's starting weights: a dispatcher's priors, revised by the
+labels.  ``knows_door`` (the planned driver has delivered at this hard-access door
+before, operators/knowledge.py) cancels the access prior: a driver who got in before
+gets in again."""
 LATE_SPREAD_S = 900.0
 """The spread (sigma, s) of the late-risk start: P(late) = Phi(-slack / LATE_SPREAD_S)."""
 LATE_START_WEIGHT = -1.702 * 3600.0 / LATE_SPREAD_S

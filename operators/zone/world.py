@@ -24,6 +24,7 @@ from typing import Any
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.models.availability import risk_context
 from fleetstream.operators.dispatch import route_timing
+from fleetstream.operators.knowledge import hard_access, knows
 from fleetstream.operators.state import AT_DEPOT, DELIVERY, Order, Vehicle
 from fleetstream.operators.traveltime import (HaversineProvider, Point, TravelTimeProvider,
                                               fast_distance_m)
@@ -448,9 +449,11 @@ class World:
 
     def risk_x(self, v: Vehicle, o: Order, arrive: float, width80: float, horizon: float,
                ahead: int, hour: float) -> dict:
-        """Features of one delivery for the late and failure risk seats."""
+        """Features of one delivery for the late and failure risk seats
+        (``driver_knows_door`` only at a hard-access door whose planned driver has
+        delivered there: operators/knowledge.py)."""
         c = self.state.customers.get(o.customer_id) or {}
-        return {"slack_s": o.window_end - arrive, "width80_s": width80, "horizon_s": horizon,
+        x = {"slack_s": o.window_end - arrive, "width80_s": width80, "horizon_s": horizon,
                 "stops_ahead": ahead, "priority": o.priority, "hour": hour, "zone": self.state.zone,
                 "fleet_type": v.fleet_type, "vehicle_type": v.vehicle_type,
                 "cust_failures": c.get("failures", 0), "cust_deliveries": c.get("deliveries", 0),
@@ -458,3 +461,6 @@ class World:
                 "access_difficulty_known": 1 if c.get("access_instructions") else 0,
                 "kind": o.kind,
                 **risk_context(c, arrive, self.settings.timezone)}   # models/availability.py
+        if hard_access(c) and knows(c, v.driver_id):   # operators/knowledge.py
+            x["driver_knows_door"] = 1
+        return x

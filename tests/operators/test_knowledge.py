@@ -296,3 +296,17 @@ def test_simulate_records_a_world_with_knowing_drivers_on_request(tmp_path, caps
         rows = [json.loads(line) for line in f if line.strip()]
     assert any("driver_knew" in r for r in rows)
     capsys.readouterr()
+
+
+def test_the_failure_risk_knows_whether_the_planned_driver_has_been_through_the_door() -> None:
+    from fleetstream.models.risk import RiverRisk
+    eng = _insertion_scene(0.0, {"dV2": 1})
+    o = eng.state.orders["o1"]
+    v1, v2 = eng.state.vehicles["V1"], eng.state.vehicles["V2"]
+    x1 = eng.world.risk_x(v1, o, T0 + 1800, 0.0, 1800.0, 0, 8.0)
+    x2 = eng.world.risk_x(v2, o, T0 + 1800, 0.0, 1800.0, 0, 8.0)
+    assert "driver_knows_door" not in x1 and x2["driver_knows_door"] == 1
+    seat = RiverRisk("failure")       # cold: the priors only
+    assert seat.predict_proba(x2) < seat.predict_proba(x1)
+    del eng.state.customers["co1"]["access_instructions"]     # an easy door: nothing to know
+    assert "driver_knows_door" not in eng.world.risk_x(v2, o, T0 + 1800, 0.0, 1800.0, 0, 8.0)
