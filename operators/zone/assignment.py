@@ -127,7 +127,7 @@ class Assignment(ZonePlanning, Reoptimization):
             if o.unassigned_alerted and now < o.retry_ts:
                 continue
             cands = self.candidates(o, now)
-            term = self.knowledge_term(o, cands, balance, now)
+            term = self.knowledge_term(o, cands, balance)
             for v in cands:
                 if v.id not in timings:
                     pos, ts = start_of(v, now)
@@ -180,8 +180,8 @@ class Assignment(ZonePlanning, Reoptimization):
                                                      if oid in alternatives] or None,
                                        strategy=self.strategy.name))
 
-    def knowledge_term(self, o: Order, cands: list[Vehicle], balance: Balance,
-                       now: float) -> KnowledgeTerm | None:
+    def knowledge_term(self, o: Order, cands: list[Vehicle],
+                       balance: Balance) -> KnowledgeTerm | None:
         """Hard-access stops to drivers who know them (``engine.access_knowledge_price``,
         operators/knowledge.py): for a delivery at a hard-access door, the vehicles whose
         driver delivered there join ``cands`` (in place), and the others pay the price

@@ -12,9 +12,10 @@ three steps (request, solve, apply) are described there and in docs/architecture
 from __future__ import annotations
 
 import pickle
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
+from fleetstream.operators.knowledge import relocate_to_knowers
 from fleetstream.operators.routing.solver import PlanResult, RerouteResult
 from fleetstream.operators.state import DELIVERY, PICKUP, Order, Vehicle
 from fleetstream.operators.zone.world import TravelModel
@@ -58,9 +59,6 @@ def solve_plan(req: PlanRequest) -> PlanResult | None:
         return None
     res = ans[0]
     if req.knowledge_price > 0.0 and req.known:
-        from dataclasses import replace
-
-        from fleetstream.operators.knowledge import relocate_to_knowers
         routes, moves = relocate_to_knowers(
             {vid: as_stops(r) for vid, r in res.routes.items()}, req.vehicles,
             {o.id: o for o in req.orders}, req.now, req.travel.tt, req.travel.dist,
