@@ -243,6 +243,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--no-priors", action="store_true",
                     help="ablation: the failure-risk model starts without its stated priors "
                          "(models/risk.py FAILURE_PRIORS), from the base rate only")
+    ap.add_argument("--failure-model", type=int, choices=(2, 3), default=None,
+                    help="which failure-risk model the engine's seats are (models/risk.py "
+                         "FAILURE_MODEL): 3, the refitted learner (the default), or 2, "
+                         "online SGD only, for comparison")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-day progress lines")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = ap.parse_args(argv)
@@ -257,6 +261,9 @@ def main(argv: list[str] | None = None) -> int:
     if a.no_priors:
         from fleetstream.models import risk
         risk.FAILURE_PRIORS = {}
+    if a.failure_model is not None:
+        from fleetstream.models import risk
+        risk.FAILURE_MODEL = a.failure_model
     say = (lambda m: print(m, file=sys.stderr, flush=True)) if not a.quiet else None
     rows = []
     for seed in seeds:

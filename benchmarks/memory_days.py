@@ -19,7 +19,11 @@ steps, in its order; solver jobs inline).  At the end of each day in event time
 the process RSS, and the engine state: the size of every zone snapshot (pickled
 state, the bytes a recovery store keeps), the orders, vehicles and customers held,
 the per-vehicle model residuals and the stage-1 tracker.  Target (issue 11):
-every day's peak after day 2 within 10 % of day 2's.
+every day's peak after day 2 within 10 % of day 2's.  The failure-risk seat's refit
+window (models/map_logistic.py: the last 8,000 labels of a zone, about a week) fills
+over the first days and then stays at its bound: it is reported apart
+(``window_rows``, ``window_bytes``) and the state target is on the rest
+(``state_bytes`` = ``snapshot_bytes`` - ``window_bytes``).
 
     python benchmarks/memory_days.py [--scenario small|metro|PATH] [--days 10]
                                      [--json FILE] [--write DIR] [--no-trace]
@@ -169,12 +173,21 @@ def state_size(engine: Any) -> dict[str, int]:
         s["proposals"] += len(st.proposals)
         s["reopt_seen"] += len(st.reopt_seen)
         s["snapshot_bytes"] += len(z.snapshot())
+        # the failure-risk seat's refit window (models/map_logistic.py): a buffer of
+        # recent labels that fills over about a week and is bounded by its length, so
+        # it is counted apart and the growth check is on the rest of the state
+        refit = getattr(getattr(getattr(z, "seats", None), "failure_risk", None), "refit", None)
+        if refit is not None:
+            s["window_rows"] += len(refit.rows)
+            s["window_max_rows"] += refit.rows.maxlen or 0
+            s["window_bytes"] += len(pickle.dumps(refit.rows, protocol=pickle.HIGHEST_PROTOCOL))
         # orders held although their window ended more than the expiry grace (plus an
         # hour of slack) ago: the expiry rule (limits.order_grace_s) says they are gone
         grace = getattr(getattr(z, "limits", None), "order_grace_s", 21_600.0) + 3600.0
         s["overdue_orders"] += sum(1 for o in st.orders.values()
                                    if o.window_end is not None and o.window_end + grace < st.clock)
         s["vehicle_residuals"] += _vehicle_residuals(z)
+    s["state_bytes"] = s["snapshot_bytes"] - s["window_bytes"]
     s["stage1_trackers"] = len(engine.trackers)
     s["stage1_bytes"] = sum(len(pickle.dumps(t, protocol=pickle.HIGHEST_PROTOCOL))
                             for t in engine.trackers.values())
@@ -331,9 +344,15 @@ def main(argv: list[str] | None = None) -> int:
     g = {k: growth(rows, k) for k in keys}
     print("largest after day 2 / day 2: " + ", ".join(f"{k} {v:.3f}" for k, v in g.items()))
     key = "traced_peak_mb" if not args.no_trace else "rss_mb"
-    ok = g[key] <= 1.10 and g["snapshot_bytes"] <= 1.10
-    print(f"target (peak memory and state within 10 % of day 2's): "
-          f"{'met' if ok else 'NOT met'}")
+    window_ok = all(r.get("window_rows", 0) <= r.get("window_max_rows", 0) for r in rows)
+    g["state_bytes"] = growth(rows, "state_bytes")
+    ok = g[key] <= 1.10 and g["state_bytes"] <= 1.10 and window_ok
+    print(f"failure-risk refit windows: rows {', '.join(str(r.get('window_rows', 0)) for r in rows)}"
+          f" of at most {rows[-1].get('window_max_rows', 0)}, "
+          f"{rows[-1].get('window_bytes', 0) / 1024:.0f} kB on the last day (bounded buffers "
+          f"of recent labels; the state target counts the rest)")
+    print(f"target (peak memory and the state outside the refit windows within 10 % of day "
+          f"2's; windows within their bound): {'met' if ok else 'NOT met'}")
     if args.json:
         with open(args.json, "wb") as f:
             f.write(orjson.dumps({"rows": rows, "growth": g, "ok": ok,

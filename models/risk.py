@@ -28,6 +28,7 @@ import math
 from river import linear_model, metrics, optim
 
 from fleetstream.models.base import LearnedSeat
+from fleetstream.models.map_logistic import MapLogistic
 from fleetstream.models.features import failure_features, late_features, late_features_v1
 from fleetstream.models.monitor import DriftWatch
 
@@ -38,6 +39,17 @@ FAILURE_PRIORS = {"stated_out": 1.0, "stated_out_h": 0.5, "access_known": 1.0, "
 labels.  ``knows_door`` (the planned driver has delivered at this hard-access door
 before, operators/knowledge.py) cancels the access prior: a driver who got in before
 gets in again."""
+FAILURE_MODEL = 3
+"""Which failure-risk model a new seat is: 3 (``failure-logreg-3``: the SGD model until
+``FAILURE_REFIT["min_n"]`` labels, then the MAP logistic regression refitted on the
+recent labels, models/map_logistic.py) or 2 (``failure-logreg-2``, SGD only, kept for
+comparison: ``benchmarks/failure_risk.py --failure-model 2``)."""
+FAILURE_REFIT = {"precision": 2.0, "window": 8000, "every": 40, "min_n": 1000, "steps": 4}
+"""``failure-logreg-3``'s refit: prior precision (the priors' pull, per feature), the
+window of recent labels (snapshots; a zone's last week or so), a refit every 40 labels
+(about ten finished orders) once 1,000 were seen (about a zone's day), Newton steps
+per refit (twice as many at the first).  Chosen on andorra seeds 1-6 offline, checked
+on other seeds and on small (docs/models-risk.md)."""
 LATE_SPREAD_S = 900.0
 """The spread (sigma, s) of the late-risk start: P(late) = Phi(-slack / LATE_SPREAD_S)."""
 LATE_START_WEIGHT = -1.702 * 3600.0 / LATE_SPREAD_S
@@ -77,7 +89,7 @@ class RiverRisk(LearnedSeat):
     trace: list | None = None      # set to a list to keep every progressive (p, y)
 
     def __init__(self, target: str = "late", lr: float | None = None, l2: float = 1e-4,
-                 late_model: int | None = None):
+                 late_model: int | None = None, failure_model: int | None = None):
         if target not in ("late", "failure"):
             raise ValueError(f"unknown risk target {target!r}")
         self.target = target
@@ -86,8 +98,12 @@ class RiverRisk(LearnedSeat):
             raise ValueError(f"unknown late-risk model {late_model!r} (1, 2 or 3)")
         if lr is None:
             lr = LATE_LR if self.late_model in (2, 3) else 0.03
+        fm = (failure_model or FAILURE_MODEL) if target == "failure" else 0
+        if fm not in (0, 2, 3):
+            raise ValueError(f"unknown failure-risk model {failure_model!r} (2 or 3)")
         self.version = (f"late-logreg-{self.late_model}" if target == "late"
-                        else "failure-logreg-2")
+                        else f"failure-logreg-{fm}")
+        self.refit = MapLogistic(FAILURE_PRIORS, -2.2, **FAILURE_REFIT) if fm == 3 else None
         self.n_learned = 0
         self.model = linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2,
                                                      intercept_lr=lr)
@@ -120,6 +136,14 @@ class RiverRisk(LearnedSeat):
             fresh = cls("late")
             fresh.migrated_from = obj.version
             return fresh
+        if obj.target == "failure" and not hasattr(obj, "refit"):
+            # a failure-logreg-2 seat: its SGD model answers until the refit has
+            # seen enough labels of its own
+            obj.refit = (MapLogistic(FAILURE_PRIORS, -2.2, **FAILURE_REFIT)
+                         if FAILURE_MODEL == 3 else None)
+            if obj.refit is not None:
+                obj.migrated_from = obj.version
+                obj.version = "failure-logreg-3"
         return obj
 
     def _features(self, x: dict) -> dict:
@@ -129,12 +153,15 @@ class RiverRisk(LearnedSeat):
         return (late_features(x) if m == 2 else late_features_v3(x) if m == 3
                 else late_features_v1(x))
 
-    def _proba(self, f: dict) -> float:
-        p = self.model.predict_proba_one(f)[True]
-        return P_MIN if p < P_MIN else min(p, P_MAX)
-
     def predict_proba(self, x: dict) -> float:
         return self._proba(self._features(x))
+
+    def _proba(self, f: dict) -> float:
+        refit = getattr(self, "refit", None)
+        p = refit.predict(f) if refit is not None else None
+        if p is None:
+            p = self.model.predict_proba_one(f)[True]
+        return P_MIN if p < P_MIN else min(p, P_MAX)
 
     def learn(self, x: dict, y: bool) -> None:
         y = bool(y)
@@ -146,6 +173,8 @@ class RiverRisk(LearnedSeat):
         if self.trace is not None:   # benchmarks/failure_risk.py: (p before learning, y)
             self.trace.append((p, y))
         self.model.learn_one(f, y)
+        if getattr(self, "refit", None) is not None:
+            self.refit.add(f, y)
         self.n_learned += 1
         self.n_pos += y
 

@@ -15,6 +15,7 @@ from fleetstream.models.features import eta_linear_features, failure_features, l
 from fleetstream.models.intervals import ConformalIntervals, horizon_bucket
 from fleetstream.models.monitor import DriftWatch
 from fleetstream.models.risk import RiverRisk
+from fleetstream.models import risk
 from fleetstream.models.seats import drift_events, learned_seats, seat_metrics
 from fleetstream.operators.estimators import ModelSeats
 
@@ -89,10 +90,17 @@ def test_snapshot_round_trip_predicts_and_learns_identically(kind):
 
 
 def test_snapshot_is_compact():
+    """A zone's models stay small next to its routes and orders: 64 KB, plus the
+    failure-risk refit's window of recent labels (``failure-logreg-3``), at most 120
+    bytes a label and bounded by the window."""
     s = learned_seats("Z1")
     feed(s, 2000, seed=3)
+    rows = len(s.failure_risk.refit.rows)
+    assert rows == 2000
     size = len(pickle.dumps(s.snapshot()))
-    assert size < 64_000, size  # a zone's models stay small next to its routes and orders
+    assert size < 64_000 + 120 * rows, size
+    s.failure_risk.refit.rows.extend([((1,), (1.0,), 0.0)] * 100_000)
+    assert len(s.failure_risk.refit.rows) == risk.FAILURE_REFIT["window"]
 
 
 def test_restore_is_a_copy_not_an_alias():
