@@ -182,3 +182,54 @@ def failure_features(x: dict) -> dict:
         f["stated_out_h"] = min(3.0, out_h) / 3.0
         f[f"so_{b}"] = f["stated_out"]
     return f
+
+
+FAILURE_FEATURE_TEXT = {
+    "access_known": "access instructions on record (a hard door)",
+    "knows_door": "the planned driver has delivered at this door",
+    "fails": "the customer's past failed attempts",
+    "access_fails": "the customer's past access failures",
+    "deliveries": "the customer's past deliveries",
+    "hist_rate": "the customer's failure rate so far",
+    "prio": "the order's priority",
+    "nh_near": "not home near this hour before",
+    "ok_near": "delivered near this hour before",
+    "stated_known": "the customer states when someone is in",
+    "stated_out": "arrival outside the hours the customer states",
+    "stated_out_h": "how far outside the stated hours",
+}
+"""What a failure-risk feature means, in words (``failure_feature_text``)."""
+
+_BANDS = {"wd": "weekday", "we": "weekend"}
+_PREFIX_TEXT = {"b": "{b}", "acc": "access instructions at {b}",
+                "so": "outside the stated hours, at {b}", "kind": "a {rest} order"}
+
+
+def failure_feature_text(name: str) -> str:
+    """A dispatcher's words for a failure-risk feature (``failure_features`` names).
+
+    >>> failure_feature_text("stated_out")
+    'arrival outside the hours the customer states'
+    >>> failure_feature_text("bh_office_wd8")
+    'an office, weekday 16-18 h'
+    >>> failure_feature_text("so_shop")
+    'outside the stated hours, at a shop'
+    """
+    if name in FAILURE_FEATURE_TEXT:
+        return FAILURE_FEATURE_TEXT[name]
+    head, _, rest = name.partition("_")
+
+    def bld(b: str) -> str:
+        if b in ("?", ""):
+            return "an unknown building"
+        return f"an {b}" if b[0] in "aeiou" else f"a {b}"
+
+    template = _PREFIX_TEXT.get(head)
+    if template is not None:
+        return template.format(b=bld(rest), rest=rest)
+    if head == "bh":
+        b, _, band = rest.rpartition("_")
+        wk, h = band[:2], band[2:]
+        if wk in _BANDS and h.isdigit():
+            return f"{bld(b)}, {_BANDS[wk]} {2 * int(h)}-{2 * int(h) + 2} h"
+    return name

@@ -29,7 +29,8 @@ from river import linear_model, metrics, optim
 
 from fleetstream.models.base import LearnedSeat
 from fleetstream.models.map_logistic import MapLogistic
-from fleetstream.models.features import failure_features, late_features, late_features_v1
+from fleetstream.models.features import (
+    failure_feature_text, failure_features, late_features, late_features_v1)
 from fleetstream.models.monitor import DriftWatch
 
 P_MIN, P_MAX = 0.002, 0.998
@@ -50,6 +51,10 @@ window of recent labels (snapshots; a zone's last week or so), a refit every 40 
 (about ten finished orders) once 1,000 were seen (about a zone's day), Newton steps
 per refit (twice as many at the first).  Chosen on andorra seeds 1-6 offline, checked
 on other seeds and on small (docs/models-risk.md)."""
+DRIVERS_K = 3
+DRIVERS_MIN_LOGIT = 0.1
+"""A failure-risk alert names up to ``DRIVERS_K`` features that raise the risk by at
+least this much (log-odds: 0.1 is about +1 point at a 10 % risk)."""
 LATE_SPREAD_S = 900.0
 """The spread (sigma, s) of the late-risk start: P(late) = Phi(-slack / LATE_SPREAD_S)."""
 LATE_START_WEIGHT = -1.702 * 3600.0 / LATE_SPREAD_S
@@ -162,6 +167,29 @@ class RiverRisk(LearnedSeat):
         if p is None:
             p = self.model.predict_proba_one(f)[True]
         return P_MIN if p < P_MIN else min(p, P_MAX)
+
+    def drivers(self, x: dict, k: int = DRIVERS_K) -> list[dict]:
+        """Why this failure-risk prediction is high: up to ``k`` features whose weight
+        x value (log-odds, by the model that answers: the last refit, else the SGD
+        model) raises it by at least ``DRIVERS_MIN_LOGIT``, largest first, each with
+        its meaning in words (``failure_feature_text``).  Empty for the late seat."""
+        if self.target != "failure":
+            return []
+        f = self._features(x)
+        refit = getattr(self, "refit", None)
+        fitted = refit.weights() if refit is not None else {}
+        if fitted:
+            def weight(n: str) -> float:
+                return fitted.get(n, refit.prior.get(n, 0.0))
+        else:
+            sgd = self.model._weights
+
+            def weight(n: str) -> float:
+                return float(sgd.get(n, 0.0))
+        pushes = sorted(((weight(n) * v, n) for n, v in f.items() if v),
+                        key=lambda cn: (-cn[0], cn[1]))
+        return [{"feature": n, "text": failure_feature_text(n), "logit": round(c, 3)}
+                for c, n in pushes[:k] if c >= DRIVERS_MIN_LOGIT]
 
     def learn(self, x: dict, y: bool) -> None:
         y = bool(y)

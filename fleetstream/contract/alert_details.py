@@ -45,6 +45,18 @@ class DetailsLateRisk:
 
 
 @dataclass
+class RiskDriver:
+    """One feature that raises a failure-risk prediction (models/risk.py ``drivers``)."""
+
+    feature: str = ofield("string", "Feature name (models/features.py failure_features: e.g. "
+                          "stated_out, nh_near, bh_office_wd8).")
+    text: str = ofield("string", "What the feature means, in words.")
+    logit: float = ofield("number", "How much it raises the risk: weight x value in the "
+                          "model that answered (log-odds; +0.7 about doubles a small risk).",
+                          unit="log-odds")
+
+
+@dataclass
 class DetailsFailureRisk:
     """An order likely to fail at the door (customer history)."""
 
@@ -55,6 +67,9 @@ class DetailsFailureRisk:
                                     unit="attempts")
     customer_access_failures: int = ofield("integer", "Of which for access reasons.",
                                            unit="attempts")
+    drivers: list = ofield(list_of(RiskDriver), "Why the risk is high: up to 3 features that "
+                           "raise it most, largest first (absent when the seat cannot say, "
+                           "e.g. the baseline seat).", True)
 
 
 @dataclass

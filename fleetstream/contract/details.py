@@ -27,7 +27,8 @@ from __future__ import annotations
 from dataclasses import dataclass, fields  # noqa: F401 - fields: the doctest above
 
 from fleetstream.contract.alert_details import (  # noqa: F401 - re-exported
-    ConstraintCount, DetailsLateRisk, DetailsFailureRisk, DetailsUnassigned, DetailsStaleVehicle,
+    ConstraintCount, RiskDriver, DetailsLateRisk, DetailsFailureRisk, DetailsUnassigned,
+    DetailsStaleVehicle,
     DetailsDrift, DetailsVehicleUnavailable, DetailsStrandedOrders, DetailsEngineError,
     DetailsConditionClamped, DetailsClockStalled, DetailsLateRiskCleared,
     DetailsProposalUnanswered, DetailsOverrideConflict, ALERT_DETAIL_TYPES, ALERT_DETAILS)

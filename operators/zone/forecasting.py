@@ -180,10 +180,14 @@ class Forecasting:
                 p_fail = seats.failure_risk.predict_proba(xr)
                 if p_fail >= s.failure_risk_on:
                     o.fail_alerted = True
+                    explain = getattr(seats.failure_risk, "drivers", None)
+                    drivers = explain(xr) if explain is not None else []
+                    why = f"; mainly {drivers[0]['text']}" if drivers else ""
                     self.emit.alert(out, now, "failure_risk", "warning",
                                     f"Order {oid}: {p_fail:.0%} risk of a failed attempt "
-                                    f"(customer {o.customer_id})", v.id, [oid],
-                                    {"p_fail": round(p_fail, 3), **world.context_counts(o)},
+                                    f"(customer {o.customer_id}{why})", v.id, [oid],
+                                    {"p_fail": round(p_fail, 3), **world.context_counts(o),
+                                     **({"drivers": drivers} if drivers else {})},
                                     triggers)
             self.maybe_publish_eta(v, o, now, arrive, (lo80, hi80, lo95, hi95), i,
                                    p_late, out, triggers)
