@@ -11,6 +11,11 @@ Gaussian prior of precision ``precision`` centred on the seat's stated priors (s
 with few labels the model stays near what a dispatcher would state, and a
 feature it has never seen keeps its prior weight), the intercept nearly free.
 
+Each Newton step is halved until the objective does not rise (labels a feature
+separates, or values far outside the usual, cannot throw the weights off), and a fit
+that still gives non-finite weights is dropped (``bad_fits``; the last good weights
+answer).
+
 Deterministic: the labels' order and values alone decide the weights (a fixed
 number of Newton steps from the previous weights, no randomness, no clock), so
 replays repeat exactly.  Pure numpy; no River.
@@ -24,6 +29,7 @@ from collections import deque
 import numpy as np
 
 Z_CLIP = 30.0
+HALVINGS = 8          # step halvings a Newton step may take before the fit stops
 INTERCEPT_PRECISION = 1e-3
 
 
@@ -57,6 +63,7 @@ class MapLogistic:
         self.w: np.ndarray | None = None       # weights of the last fit (column order)
         self.seen = 0
         self.fits = 0
+        self.bad_fits = 0                      # fits that gave non-finite weights (kept none)
 
     def _prior_of(self, name: str) -> float:
         return self.prior.get(name, 0.0)
@@ -99,13 +106,37 @@ class MapLogistic:
         if self.w is not None:
             w[:len(self.w)] = self.w
         steps = self.steps if self.w is not None else 2 * self.steps
+
+        def loss(v: np.ndarray) -> float:
+            z = x @ v
+            return float(np.sum(np.logaddexp(0.0, z) - y * z)
+                         + 0.5 * np.sum(lam * (v - w0) ** 2))
+
+        cur = loss(w)
         for _ in range(steps):
             z = np.clip(x @ w, -Z_CLIP, Z_CLIP)
             p = 1.0 / (1.0 + np.exp(-z))
             g = x.T @ (p - y) + lam * (w - w0)
             h = (x.T * (p * (1.0 - p))) @ x
             h[np.diag_indices(d)] += lam
-            w = w - np.linalg.solve(h, g)
+            try:
+                step = np.linalg.solve(h, g)
+            except np.linalg.LinAlgError:
+                break
+            # damped: halve the step until the objective does not rise (a full Newton
+            # step can overshoot on extreme or separable labels)
+            for _half in range(HALVINGS):
+                cand = w - step
+                new = loss(cand)
+                if np.isfinite(new) and new <= cur:
+                    w, cur = cand, new
+                    break
+                step = step * 0.5
+            else:
+                break
+        if not np.all(np.isfinite(w)):
+            self.bad_fits = getattr(self, "bad_fits", 0) + 1   # keep the last good weights
+            return
         self.w = w
         self.fits += 1
 

@@ -158,3 +158,17 @@ def test_ranks_better_than_sgd_alone_on_captured_attempts():
 
     v3, v2 = run(3), run(2)
     assert v3 > v2 + 0.005, (v3, v2)
+
+
+def test_extreme_and_separable_labels_give_finite_weights():
+    """Labels a feature separates perfectly, and values far outside what the engine's
+    features take, still give finite weights and answers: the regression's prior
+    bounds them and each Newton step is halved until the objective does not rise."""
+    m = MapLogistic({}, intercept=0.0, precision=0.01, window=200, every=50, min_n=50)
+    for i in range(200):
+        big = 1e6 if i % 3 == 0 else 0.0
+        m.add({"a": float(i % 2), "big": big}, i % 2 == 1)
+    assert m.fits == 4 and m.bad_fits == 0
+    assert all(math.isfinite(v) for v in m.weights().values())
+    assert m.predict({"a": 1.0}) > 0.9 > 0.1 > m.predict({"a": 0.0})
+    assert 0.0 < m.predict({"a": 1.0, "big": 1e6}) <= 1.0
