@@ -207,5 +207,10 @@ class RiverRisk(LearnedSeat):
         self.n_pos += y
 
     def metrics(self) -> dict:
-        return {"learned": self.n_learned, "positives": self.n_pos,
-                "log_loss": float(self.logloss.get()), "roc_auc": float(self.auc.get())}
+        out = {"learned": self.n_learned, "positives": self.n_pos,
+               "log_loss": float(self.logloss.get()), "roc_auc": float(self.auc.get())}
+        refit = getattr(self, "refit", None)
+        if refit is not None:   # failure-logreg-3: how far its refit is
+            out.update(refits=refit.fits, refit_window=len(refit.rows),
+                       refit_bad=getattr(refit, "bad_fits", 0))
+        return out

@@ -172,3 +172,17 @@ def test_extreme_and_separable_labels_give_finite_weights():
     assert all(math.isfinite(v) for v in m.weights().values())
     assert m.predict({"a": 1.0}) > 0.9 > 0.1 > m.predict({"a": 0.0})
     assert 0.0 < m.predict({"a": 1.0, "big": 1e6}) <= 1.0
+
+
+def test_the_seat_metrics_say_how_far_its_refit_is():
+    rows = _captured(6, 5)
+    m = RiverRisk("failure")
+    assert {k: m.metrics()[k] for k in ("refits", "refit_window", "refit_bad")} == \
+        {"refits": 0, "refit_window": 0, "refit_bad": 0}
+    for x, y in rows:
+        m.learn(x, y)
+    got = m.metrics()
+    assert got["refit_window"] == len(rows) and got["refit_bad"] == 0
+    assert got["refits"] == (len(rows) - risk.FAILURE_REFIT["min_n"]) // risk.FAILURE_REFIT["every"] + 1
+    assert "refits" not in RiverRisk("failure", failure_model=2).metrics()
+    assert "refits" not in RiverRisk("late").metrics()
