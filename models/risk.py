@@ -40,6 +40,8 @@ FAILURE_PRIORS = {"stated_out": 1.0, "stated_out_h": 0.5, "access_known": 1.0, "
 labels.  ``knows_door`` (the planned driver has delivered at this hard-access door
 before, operators/knowledge.py) cancels the access prior: a driver who got in before
 gets in again."""
+FAILURE_INTERCEPT = -2.2
+"""The failure-risk seat's starting intercept: logit(0.1), near the Beta(1, 9) history prior."""
 FAILURE_MODEL = 3
 """Which failure-risk model a new seat is: 3 (``failure-logreg-3``: the SGD model until
 ``FAILURE_REFIT["min_n"]`` labels, then the MAP logistic regression refitted on the
@@ -90,6 +92,11 @@ def late_features_v3(x: dict) -> dict:
     return f
 
 
+def _new_refit() -> MapLogistic:
+    """``failure-logreg-3``'s refit, centred on the stated priors."""
+    return MapLogistic(FAILURE_PRIORS, FAILURE_INTERCEPT, **FAILURE_REFIT)
+
+
 class RiverRisk(LearnedSeat):
     trace: list | None = None      # set to a list to keep every progressive (p, y)
 
@@ -108,7 +115,7 @@ class RiverRisk(LearnedSeat):
             raise ValueError(f"unknown failure-risk model {failure_model!r} (2 or 3)")
         self.version = (f"late-logreg-{self.late_model}" if target == "late"
                         else f"failure-logreg-{fm}")
-        self.refit = MapLogistic(FAILURE_PRIORS, -2.2, **FAILURE_REFIT) if fm == 3 else None
+        self.refit = _new_refit() if fm == 3 else None
         self.n_learned = 0
         self.model = linear_model.LogisticRegression(optimizer=optim.SGD(lr), l2=l2,
                                                      intercept_lr=lr)
@@ -124,7 +131,7 @@ class RiverRisk(LearnedSeat):
             # outside the hours the customer says someone is in, an address with access
             # instructions, an hour near one when the customer was out before, fail
             # more often (docs/models.md "Failure risk")
-            self.model.intercept = -2.2
+            self.model.intercept = FAILURE_INTERCEPT
             for k, w in FAILURE_PRIORS.items():
                 self.model._weights[k] = w
         self.logloss = metrics.LogLoss()
@@ -144,8 +151,7 @@ class RiverRisk(LearnedSeat):
         if obj.target == "failure" and not hasattr(obj, "refit"):
             # a failure-logreg-2 seat: its SGD model answers until the refit has
             # seen enough labels of its own
-            obj.refit = (MapLogistic(FAILURE_PRIORS, -2.2, **FAILURE_REFIT)
-                         if FAILURE_MODEL == 3 else None)
+            obj.refit = _new_refit() if FAILURE_MODEL == 3 else None
             if obj.refit is not None:
                 obj.migrated_from = obj.version
                 obj.version = "failure-logreg-3"
