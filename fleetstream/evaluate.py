@@ -5,6 +5,7 @@ self-contained HTML report (report.html) with a verdict against the targets.
   fleetstream evaluate replay_data/metro                      # one recorded day (truth/ needed)
   fleetstream evaluate day1/ day2/ day3/                      # several recorded days
   fleetstream evaluate tiny --seeds 31,32,33                  # simulate each seed, then score it
+  fleetstream evaluate small --seeds 1,2,3 --history-days 3   # score day 3, the engine warm from days 0-2
   fleetstream evaluate --policies static,reactive,predictive --seeds 31,32,33 disrupted
 
 Models: the replay runs through the engine in process with an observer that
@@ -61,14 +62,18 @@ def score_replay(
     models_dir: str | None = None,
     progress: bool = True,
     seats: str = "learned",
+    warm: dict | None = None,
 ) -> tuple[dict, dict]:
-    """(card, chart data) of one replay folder with ``truth/``."""
+    """(card, chart data) of one replay folder with ``truth/``; ``warm``: the engine
+    starts from the days before (fleetstream/carry.py)."""
     check_replay(replay)
-    col, engine, outputs, secs, work, n = run_engine(replay, settings, models_dir, progress, seats)
+    col, engine, outputs, secs, work, n = run_engine(replay, settings, models_dir, progress,
+                                                     seats, warm)
     card, raw = scorecard(
         replay, col, outputs, {z: e.seats for z, e in engine.zones.items()}, work.rows()
     )
-    card["seats"] = seats + (f" (warm start {models_dir})" if models_dir else "")
+    card["seats"] = seats + (f" (warm start {models_dir})" if models_dir else "") + (
+        " (warm: the days before carried)" if warm else "")
     card["engine"] = {
         "events_per_s": round(n / secs) if secs > 0 else 0,
         "models": next(iter(engine.zones.values())).seats.versions() if engine.zones else {},
@@ -92,13 +97,17 @@ def evaluate_models(
     seats: str = "learned",
     labels: list[str] | None = None,
     shown: list[str] | None = None,
+    warm: dict[str, dict] | None = None,
+    warm_note: str | None = None,
 ) -> dict:
-    """Score each replay (one seed each), write report.html, scorecard.json, summary.json."""
+    """Score each replay (one seed each), write report.html, scorecard.json, summary.json.
+    ``warm``: replay -> what the engine kept from the days before it (fleetstream/carry.py)."""
     cards, raws, manifests = [], [], []
     for i, r in enumerate(replays):
         if progress:
             print(f"  scoring {r} ({i + 1}/{len(replays)})", file=sys.stderr, flush=True)
-        card, raw = score_replay(r, settings, models_dir, progress, seats)
+        card, raw = score_replay(r, settings, models_dir, progress, seats,
+                                 (warm or {}).get(r))
         cards.append(card)
         raws.append(raw)
         manifests.append(manifest(r))
@@ -109,7 +118,7 @@ def evaluate_models(
         manifests,
         seeds,
         f"models ({seats} seats)",
-        {"models_warm_start": models_dir or "none (cold start)"},
+        {"models_warm_start": warm_note or models_dir or "none (cold start)"},
     )
     html, summ = model_report(cards, raws, seeds, meta)
     os.makedirs(out, exist_ok=True)
@@ -143,20 +152,37 @@ def evaluate_scenario(
     models_dir: str | None = None,
     progress: bool = True,
     seats: str = "learned",
+    history_days: int = 0,
 ) -> dict:
     """Simulate ``scenario`` once per seed (closed loop, in temporary folders this
-    function creates and removes), then score every day."""
+    function creates and removes), then score every day.
+
+    ``history_days`` N > 0: each seed's world runs N days before the scored one (days
+    0..N-1 of the same customers, each with its own fleet and orders), the engine
+    keeping its model seats and customer records from one day to the next as an
+    engine that runs on would (fleetstream/carry.py); day N is recorded by an engine
+    so warmed and scored by one warmed the same way."""
+    from fleetstream.carry import carry_of
     from fleetstream.sim.record import record
 
     tmp = tempfile.mkdtemp(prefix="fleetstream-evaluate-")
     try:
-        days = []
+        days, warm = [], {}
         for sd in seeds:
-            d = os.path.join(tmp, f"{scenario}-seed{sd}")
-            if progress:
-                print(f"  simulating {scenario} seed {sd}", file=sys.stderr, flush=True)
-            record(scenario, d, sd, settings.engine, progress=False)
+            carry = None
+            for k in range(history_days + 1):
+                d = os.path.join(tmp, f"{scenario}-seed{sd}" + (f"-day{k}" if history_days else ""))
+                if progress:
+                    print(f"  simulating {scenario} seed {sd}"
+                          + (f" day {k}{' (scored)' if k == history_days else ''}"
+                             if history_days else ""), file=sys.stderr, flush=True)
+                sim, _ = record(scenario, d, sd, settings.engine, progress=False, day=k,
+                                warm=carry, engine=None)
+                if k < history_days:
+                    carry = carry_of(sim.engine)
+                    shutil.rmtree(d, ignore_errors=True)
             days.append(d)
+            warm[d] = carry
         return evaluate_models(
             days,
             out,
@@ -165,7 +191,11 @@ def evaluate_scenario(
             progress,
             seats,
             [str(s) for s in seeds],
-            [f"{scenario} seed {s} (simulated)" for s in seeds],
+            [f"{scenario} seed {s} (simulated" + (f", day {history_days} after {history_days} "
+             "carried" if history_days else "") + ")" for s in seeds],
+            warm if history_days else None,
+            f"{history_days} day(s) of the same world carried (seats and customer records)"
+            if history_days else None,
         )
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -278,6 +308,15 @@ def parser() -> argparse.ArgumentParser:
         help="warm-start the models from a snapshot folder (default: cold start)",
     )
     ap.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        metavar="N",
+        help="with a scenario name and no --policies: run each seed's world N days before "
+        "the scored one, the engine keeping its models and customer records from day to "
+        "day as an engine that runs on (default: %(default)s, a cold engine on day 0)",
+    )
+    ap.add_argument(
         "--seats",
         default="learned",
         choices=["learned", "baseline"],
@@ -303,6 +342,11 @@ def _run(a: argparse.Namespace) -> int:
         raise UsageError("--contact-reply needs --policies (it changes the simulated world)")
     if a.out and os.path.exists(a.out) and not os.path.isdir(a.out):
         raise UsageError(f"--out {a.out!r} is a file, not a folder")
+    if a.history_days < 0:
+        raise UsageError(f"--history-days must be >= 0, got {a.history_days}")
+    if a.history_days and (a.policies or a.models):
+        raise UsageError("--history-days scores models on a scenario name; it does not "
+                         "combine with --policies or --models")
     if a.models and not os.path.isdir(a.models):
         raise UsageError(f"--models {a.models!r} is not a folder")
     if a.config and not os.path.isfile(a.config):
@@ -342,6 +386,8 @@ def _run(a: argparse.Namespace) -> int:
         summ = compare_policies(scenario, pols, seeds, a.out, settings, progress,
                                 a.contact_reply)
     elif folders:
+        if a.history_days:
+            raise UsageError("--history-days needs a scenario name, not replay folders")
         missing = [t for t in a.targets if t not in folders]
         if missing:
             raise UsageError(f"replay folder {missing[0]!r} does not exist")
@@ -360,7 +406,8 @@ def _run(a: argparse.Namespace) -> int:
             from fleetstream.sim.world import Scenario
 
             seeds = [Scenario.preset(a.targets[0]).seed]
-        res = evaluate_scenario(a.targets[0], seeds, a.out, settings, a.models, progress, a.seats)
+        res = evaluate_scenario(a.targets[0], seeds, a.out, settings, a.models, progress, a.seats,
+                                a.history_days)
         summ = res["summary"]
     print(summary_text(summ))
     if res is not None:   # per-driver workload of each seed (scorecard "workload")

@@ -154,7 +154,12 @@ def run_engine(
     models_dir: str | None = None,
     progress: bool = True,
     seats: str = "learned",
+    warm: dict | None = None,
 ) -> tuple[Collector, LocalEngine, list[tuple], float, Workload, int]:
+    """``warm``: each zone's seats and customer records from the days before
+    (fleetstream/carry.py), instead of a cold (or ``models_dir``) start."""
+    from fleetstream.carry import warm_factory
+
     col = Collector()
     work = Workload()
 
@@ -163,7 +168,7 @@ def run_engine(
         eng.observer = col
         return eng
 
-    engine = LocalEngine(settings.engine, zone_factory=factory)
+    engine = LocalEngine(settings.engine, zone_factory=warm_factory(factory, warm))
     outputs: list[tuple] = []
     t0 = time.perf_counter()
     n = 0

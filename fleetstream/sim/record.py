@@ -68,20 +68,29 @@ def check_sim_out(out: str, force: bool = False) -> Any:
 
 def record(scenario: str, out: str, seed: int | None = None,
            settings: EngineSettings | None = None, progress: bool = True,
-           engine: object | None = None, driver_knowledge: bool = False
-           ) -> tuple[Simulation, dict]:
+           engine: object | None = None, driver_knowledge: bool = False,
+           day: int = 0, warm: dict | None = None) -> tuple[Simulation, dict]:
     """Simulate and write.  The engine decides with ``settings`` as given, every
     autonomy level included (the simulated dispatcher answers proposals); a scenario's
-    ``redispatch_autonomy`` applies only where the settings keep the default."""
+    ``redispatch_autonomy`` applies only where the settings keep the default.
+    ``day``: the world's day (same customers, the day's own fleet and orders);
+    ``warm``: what the engine kept from the day before (fleetstream/carry.py)."""
+    from dataclasses import replace
     sc = Scenario.preset(scenario, seed)
     if driver_knowledge:
-        from dataclasses import replace
         sc = replace(sc, driver_knowledge=True)
+    if day:
+        sc = replace(sc, day=day)
     settings = settings or EngineSettings()
     if (sc.redispatch_autonomy != settings.autonomy_redispatch
             and settings.autonomy_redispatch == EngineSettings.autonomy_redispatch):
         settings = EngineSettings(**{**settings.__dict__,
                                      "autonomy_redispatch": sc.redispatch_autonomy})
+    if engine is None and warm:
+        from fleetstream.carry import warm_factory
+        from fleetstream.engine import default_zone_factory
+        engine = LocalEngine(settings, zone_factory=warm_factory(
+            default_zone_factory(settings), warm))
     eng = engine if engine is not None else LocalEngine(settings)
     say = (lambda m: print("  " + m, file=sys.stderr, flush=True)) if progress else None
     sim = Simulation(sc, eng, progress=say)
