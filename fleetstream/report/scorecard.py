@@ -165,6 +165,23 @@ def attempt_of(truth_att: dict[str, list[dict]], order_id: str, arrival_ts: floa
     return min(tries, key=lambda t: abs(t["arrived_ts"] - arrival_ts)) if tries else None
 
 
+def attempt_after(truth_att: dict[str, list[dict]], order_id: str,
+                  ts: float | None) -> dict | None:
+    """The simulator's first attempt of ``order_id`` at or after ``ts`` (a failure-risk
+    prediction's attempt: a retried order's first prediction is about its first
+    attempt, not about whether the retry hours later rescued the order).
+
+    >>> att = {"o": [{"ts": 100.0, "home": False}, {"ts": 9000.0, "home": True}]}
+    >>> attempt_after(att, "o", 50.0)["home"], attempt_after(att, "o", 200.0)["home"]
+    (False, True)
+    >>> attempt_after(att, "o", 9500.0), attempt_after(att, "x", 1.0)
+    (None, None)
+    """
+    after = [t for t in truth_att.get(order_id, ())
+             if t.get("ts") is not None and (ts is None or t["ts"] >= ts)]
+    return min(after, key=lambda t: t["ts"]) if after else None
+
+
 def scorecard(
     replay: str,
     col: Collector,
@@ -266,9 +283,17 @@ def scorecard(
         failed = tr["outcome"] == "failed" if tr else o["failed"]
         for mark, ws in o["wsnaps"].items():
             m = "60" if float(mark) >= 3600 else "30"
-            if ws.get("p_fail") is not None:
-                fail[m]["p"].append(ws["p_fail"])
-                fail[m]["y"].append(failed)
+            if ws.get("p_fail") is None:
+                continue
+            if truth_att:   # the attempt the prediction was about: the next one after it
+                nxt = attempt_after(truth_att, o["order_id"], ws.get("ts"))
+                if nxt is None:
+                    continue   # no attempt followed (not served, cancelled): no label
+                y = not (nxt.get("home", True) and nxt.get("access_ok", True))
+            else:           # a recording without attempts: the order's outcome
+                y = failed
+            fail[m]["p"].append(ws["p_fail"])
+            fail[m]["y"].append(y)
 
     # alerts: the first late-risk alert of each order, scored against the truth
     alerts = [r for t, _k, r in outputs if t == "fs.alerts" and r.get("kind") == "late_risk"]

@@ -12,6 +12,7 @@ on (fleetstream/carry.py).
 from __future__ import annotations
 
 import pickle
+import tempfile
 
 import orjson
 import pytest
@@ -62,7 +63,10 @@ def test_the_carry_has_learned_and_is_a_copy(two_days):
     assert a.state.customers == b.state.customers and a.state.customers is not b.state.customers
 
 
-def test_evaluate_history_days_reports_what_it_carried(tmp_path, capsys):
+def test_evaluate_history_days_reports_what_it_carried(tmp_path, capsys, monkeypatch):
+    # its simulated days go to a temporary folder of its own (test_multiseed checks that
+    # evaluate leaves none behind in the shared one, and may run at the same time)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
     out = str(tmp_path / "ev")
     assert main(["tiny", "--seeds", "31", "--history-days", "1", "--out", out, "-q"]) == 0
     summ = orjson.loads(open(f"{out}/summary.json", "rb").read())
