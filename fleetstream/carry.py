@@ -10,7 +10,6 @@ engines (the recording and the scorer) and each learns on its own.
 
 from __future__ import annotations
 
-import copy
 import pickle
 from typing import Any, Callable
 
@@ -37,6 +36,6 @@ def warm_factory(base: Callable[[str], Any], carry: Carry | None) -> Callable[[s
         if zone in carry:
             seats, customers = carry[zone]
             eng.seats = ModelSeats.restore(pickle.loads(seats))
-            eng.state.customers.update(copy.deepcopy(pickle.loads(customers)))
+            eng.state.customers.update(pickle.loads(customers))   # a fresh copy each time
         return eng
     return factory

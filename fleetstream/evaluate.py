@@ -177,7 +177,7 @@ def evaluate_scenario(
                           + (f" day {k}{' (scored)' if k == history_days else ''}"
                              if history_days else ""), file=sys.stderr, flush=True)
                 sim, _ = record(scenario, d, sd, settings.engine, progress=False, day=k,
-                                warm=carry, engine=None)
+                                warm=carry)
                 if k < history_days:
                     carry = carry_of(sim.engine)
                     shutil.rmtree(d, ignore_errors=True)
