@@ -44,17 +44,19 @@ def build_seats(zone: str, settings: EngineSettings | None = None, models_dir: s
 
 
 @functools.lru_cache(maxsize=8)
-def _map_provider(name: str, junction_s: float, speed_factor: float):
+def _map_provider(name: str, junction_s: float, speed_factor: float, tz: str = "UTC"):
     """One map provider (and road network) per process and parameters, shared by all
     zones: the network's caches are answers of the map only, so sharing them changes
     no result (docs/roads.md, "Deterministic paths")."""
+    from fleetstream.operators.traveltime import HaversineProvider
     from fleetstream.operators.traveltime_map import MapProvider
     from fleetstream.roads import available_graphs
     from fleetstream.roads.network import MapNetwork
     if name not in available_graphs():
         raise ValueError(f"engine.travel_map: no shipped road graph {name!r} "
                          f"(shipped: {', '.join(available_graphs()) or 'none'})")
-    return MapProvider(MapNetwork(name, junction_s=junction_s, speed_factor=speed_factor))
+    return MapProvider(MapNetwork(name, junction_s=junction_s, speed_factor=speed_factor),
+                       fallback=HaversineProvider(tz=tz))
 
 
 def build_provider(settings: EngineSettings):
@@ -63,7 +65,7 @@ def build_provider(settings: EngineSettings):
     if getattr(settings, "travel_provider", "haversine") != "map":
         return None
     return _map_provider(settings.travel_map, settings.travel_map_junction_s,
-                         settings.travel_map_speed_factor)
+                         settings.travel_map_speed_factor, settings.timezone)
 
 
 def build_zone_engine(zone: str, settings: EngineSettings, models_dir: str | None = None,

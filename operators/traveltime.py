@@ -18,10 +18,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from fleetstream.operators.localtime import LocalClock
+
 Point = tuple[float, float]
 EARTH_RADIUS_M = 6_371_000.0
 
-# Mean urban driving speed (km/h) by UTC hour: morning and evening peaks.
+# Mean urban driving speed (km/h) by local hour (``HaversineProvider.tz``; UTC by
+# default): morning and evening peaks.
 DEFAULT_SPEED_PROFILE_KMH = (
     32, 34, 35, 35, 34, 30, 26, 21, 19, 23, 25, 25,
     24, 24, 24, 23, 21, 19, 20, 24, 27, 29, 30, 31,
@@ -70,6 +73,9 @@ class TravelTimeProvider(Protocol):
 class HaversineProvider:
     """Haversine distance x ``circuity``, at the hourly ``speed_profile_kmh``.
 
+    The profile is read at the local hour of ``tz`` (an IANA name; the engine passes
+    ``engine.timezone``): peaks follow the local clock, daylight saving included.
+
     Vehicle types scale the speed (bikes are slower in traffic-free terms but do not
     suffer congestion as much; the default keeps a single profile and lets the ETA
     model learn the rest).
@@ -79,8 +85,11 @@ class HaversineProvider:
     speed_profile_kmh: tuple = DEFAULT_SPEED_PROFILE_KMH
     min_leg_s: float = 30.0
     name: str = field(default="haversine-1")
+    tz: str = "UTC"
+    clock: LocalClock = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "clock", LocalClock(self.tz))
         if self.circuity < 1:
             raise ValueError("circuity must be >= 1")
         if len(self.speed_profile_kmh) != 24 or min(self.speed_profile_kmh) <= 0:
@@ -90,11 +99,12 @@ class HaversineProvider:
         return fast_distance_m(a, b) * self.circuity
 
     def speed_kmh(self, ts: float) -> float:
-        return self.speed_profile_kmh[int(ts // 3600) % 24]
+        return self.speed_profile_kmh[int(self.clock.local(ts) // 3600) % 24]
 
     def travel_s(self, a: Point, b: Point, depart_ts: float, factor: float = 1.0) -> float:
         d = fast_distance_m(a, b) * self.circuity
         if d <= 1.0:
             return 0.0
-        t = d * 3.6 / self.speed_profile_kmh[int(depart_ts // 3600) % 24]
+        t = d * 3.6 / self.speed_profile_kmh[
+            int((depart_ts if self.clock.utc else self.clock.local(depart_ts)) // 3600) % 24]
         return (t if t > self.min_leg_s else self.min_leg_s) * factor

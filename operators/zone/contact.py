@@ -188,7 +188,7 @@ class ContactAhead:
         if not places:
             return False
         seat, world = self.seats.failure_risk, self.world
-        hour = (now % 86400) / 3600.0
+        hour = self.world.clock.hour(now)
         km, per_s = v.cost_per_km / 1000.0, v.cost_per_hour / 3600.0
         scored = []
         for k, route, t, added_m in places:

@@ -123,7 +123,7 @@ class ZoneEngine:
                  limits: LimitsSettings | None = None):
         self.settings = settings or EngineSettings()
         self.limits = limits or LimitsSettings()  # condition clamps, expiry, retention
-        self.provider = provider or HaversineProvider()
+        self.provider = provider or HaversineProvider(tz=self.settings.timezone)
         if strategy is None:
             strategy = default_strategy(self.settings)
         self._strategy = strategy

@@ -109,7 +109,8 @@ class Forecasting:
         tp = th = now   # the same route timed by the provider alone / by the hourly mean
         etas = []
         at_risk: list[str] = []
-        hour = (now % 86400) / 3600.0
+        local = world.clock.local   # the zone's local hours (engine.timezone)
+        hour = (local(now) % 86400) / 3600.0
         pace_var = abs(v.pace - 1.0)
         again = now - v.last_trigger_ts >= s.trigger_cooldown_s
         stuck: list[str] = []
@@ -134,7 +135,7 @@ class Forecasting:
                 ratio = ratios[i - 1] if i - 1 < n_ratios else 1.0
             arrive = t + (prov * ratio if prov > 0.0 or i == 0 else zero_s)
             arrive_p = tp + prov
-            hk = int(th // 3600) % 24
+            hk = int(local(th) // 3600) % 24
             hr = hist_of.get(hk)
             if hr is None:
                 h = hist.get(hk)
@@ -281,8 +282,8 @@ class Forecasting:
         return []
 
     def hist_ratio(self, ts: float) -> float:
-        """Mean true / provider travel-time ratio of the hour of ``ts`` (1 if none)."""
-        h = self.state.hist.get(int(ts // 3600) % 24)
+        """Mean true / provider travel-time ratio of the local hour of ``ts`` (1 if none)."""
+        h = self.state.hist.get(int(self.world.clock.local(ts) // 3600) % 24)
         return h[0] / h[1] if h and h[1] else 1.0
 
     def refresh_leg_ratios(self, v: Vehicle, now: float) -> None:
@@ -303,11 +304,11 @@ class Forecasting:
     def stop_key(self, v: Vehicle, o: Order, kind: str, ts: float) -> tuple:
         """The key of the time at stop (``o``, ``kind``) served by ``v`` at ``ts``
         (``models.dwell.stop_key``): building type and access code from the customer's
-        profile, vehicle type, hour band, customer."""
+        profile, vehicle type, local hour band, customer."""
         c = self.state.customers.get(o.customer_id) if kind == DELIVERY else None
         return stop_key(kind, c.get("building_type") if c else None,
-                        bool(c.get("access_codes")) if c else False, v.vehicle_type, ts,
-                        o.customer_id)
+                        bool(c.get("access_codes")) if c else False, v.vehicle_type,
+                        self.world.clock.local(ts), o.customer_id)
 
     def maybe_publish_eta(self, v: Vehicle, o: Order, now: float, eta: float,
                           iv: tuple, ahead: int, p_late: float | None, out: list[Out],
@@ -363,7 +364,8 @@ class Forecasting:
             self.observer("leg", {"zone": self.state.zone, "x": leg["x"], "ratio": ratio,
                                   "pred": pred, "hist": self.hist_ratio(leg["ts"])})
         self.seats.eta.learn(leg["x"], ratio)
-        h = self.state.hist.setdefault(int(leg["ts"] // 3600) % 24, [0.0, 0])
+        h = self.state.hist.setdefault(int(self.world.clock.local(leg["ts"]) // 3600) % 24,
+                                       [0.0, 0])
         h[0] += ratio
         h[1] += 1
         v.pace = 0.9 * v.pace + 0.1 * min(3.0, max(0.33, ratio))

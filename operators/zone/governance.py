@@ -443,7 +443,7 @@ class Governance:
                 t = route_timing(v, stops, st.orders, pos, ts, tt)
                 km = self.world.route_km(pos, stops, v.end) / 1000.0
                 cost = km * v.cost_per_km + max(0.0, t.end_ts - ts) / 3600.0 * v.cost_per_hour
-                hour = (now % 86400) / 3600.0
+                hour = self.world.clock.hour(now)
                 probs = []
                 for i, (oid, kind) in enumerate(stops):
                     if kind == DELIVERY and oid in focus:

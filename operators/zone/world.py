@@ -25,6 +25,7 @@ from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.models.availability import risk_context
 from fleetstream.operators.dispatch import route_timing
 from fleetstream.operators.knowledge import hard_access, knows
+from fleetstream.operators.localtime import LocalClock
 from fleetstream.operators.state import AT_DEPOT, DELIVERY, Order, Vehicle
 from fleetstream.operators.traveltime import (HaversineProvider, Point, TravelTimeProvider,
                                               fast_distance_m)
@@ -127,9 +128,10 @@ def clamp_factor(f: float, lo: float, hi: float) -> float:
 
 
 def hourly(provider: TravelTimeProvider) -> bool:
-    """Does ``provider.travel_s`` depend on the departure time only through its UTC
-    hour (``int(ts // 3600)``)?  True of :class:`HaversineProvider` itself (not of
-    subclasses, which may override it): its legs can then be cached per hour."""
+    """Does ``provider.travel_s`` depend on the departure time only through its local
+    hour (``int(provider.clock.local(ts) // 3600)``)?  True of :class:`HaversineProvider`
+    itself (not of subclasses, which may override it): its legs can then be cached per
+    hour."""
     return type(provider) is HaversineProvider
 
 
@@ -152,11 +154,12 @@ class LegTimes:
 
     MAX_LEGS = 50_000
 
-    __slots__ = ("travel", "hourly", "legs")
+    __slots__ = ("travel", "hourly", "clock", "legs")
 
     def __init__(self, travel: TravelModel):
         self.travel = travel
         self.hourly = hourly(travel.provider)
+        self.clock = travel.provider.clock if self.hourly else None
         self.legs: dict[tuple[Point, Point], tuple[list, dict]] = {}
 
     def _leg(self, a: Point, b: Point) -> tuple[list, dict]:
@@ -189,7 +192,8 @@ class LegTimes:
             f = clamp_factor(f, travel.factor_min, travel.factor_max)
         if not self.hourly:
             return self.travel.provider.travel_s(a, b, ts, f), f
-        key = (int(ts // 3600), f)
+        clock = self.clock
+        key = (int((ts if clock.utc else clock.local(ts)) // 3600), f)
         prov = memo.get(key)
         if prov is None:
             prov = memo[key] = self.travel.provider.travel_s(a, b, ts, f)
@@ -245,6 +249,7 @@ class World:
         self.state = state
         self.settings = settings
         self.provider = provider
+        self.clock = LocalClock(settings.timezone)   # the zone's local hours (engine.timezone)
         self._travel: TravelModel | None = None
         self._travel_of: list | None = None   # the conditions list _travel was built from
         self._legs: LegTimes | None = None
@@ -390,10 +395,11 @@ class World:
 
     def leg_x(self, v: Vehicle, a: Point, b: Point, ts: float, prov: float, f: float,
               ahead: int) -> dict:
-        """Features of one leg for the ETA seat."""
-        hour = (ts % 86400) / 3600.0
+        """Features of one leg for the ETA seat (hour and weekday: the zone's local)."""
+        loc = self.clock.local(ts)
+        hour = (loc % 86400) / 3600.0
         return {"dist_km": self.provider.distance_m(a, b) / 1000.0, "provider_s": prov,
-                "hour": hour, "dow": int(ts // 86400 + 3) % 7, "zone": self.state.zone,
+                "hour": hour, "dow": int(loc // 86400 + 3) % 7, "zone": self.state.zone,
                 "vehicle_type": v.vehicle_type, "fleet_type": v.fleet_type,
                 "driver_pace": v.pace, "condition_factor": f, "stops_ahead": ahead,
                 "speed_kmh": v.speed_kmh, "vehicle_id": v.id}
