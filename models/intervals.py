@@ -30,6 +30,16 @@ below zero before it answered, and it then covered 97-98 % all day.  A cell
 starts answering at the miss levels its coarse bucket has adapted to so far.  Everything is learned in event order from labels only: no clock,
 no randomness.
 
+**The hour of the day** (``interval-aci-5``): the same residual is not equally
+likely at every hour (a morning plan made at the depot holds; at midday new orders
+are inserted into routes), and the windows above pool the hours.  Each local hour of
+prediction (``xi["hour"]``, the zone's ``engine.timezone``) keeps a multiplier per
+level on the interval the windows give; every label moves its hour's log multiplier
+by ``hour_gamma x (missed - miss budget)``, judged on the interval that hour
+published, so an hour that missed more than its budget widens and one that covered
+more narrows, and what an hour learned one day holds the next (the daily pattern).
+The multipliers stay within ``[1/4, 4]``; ``hour_gamma = 0`` turns them off.
+
 The lower bound is never before the moment of prediction (an arrival cannot
 precede ``now``): ``lo >= -horizon``.
 
@@ -52,8 +62,11 @@ from river import metrics
 from fleetstream.models.base import LearnedSeat
 from fleetstream.models.monitor import DriftWatch
 
-VERSION = "interval-aci-4"
+VERSION = "interval-aci-5"
 OLD_VERSIONS = ("interval-aci-3",)   # same windows; restored with fresh miss levels
+SAME_RULE = ("interval-aci-4",)       # windows and miss levels kept; hour multipliers at 1
+HOUR_GAMMA = 0.05   # step of an hour's log multiplier per label (see the module text)
+HOUR_LOG_MAX = math.log(4.0)
 
 HORIZON_EDGES = (600.0, 1800.0, 3600.0, 7200.0)  # seconds: bucket upper edges
 # Miss budgets of the two intervals: 20 % outside the 80 % one, 5 % outside the 95 % one.
@@ -174,8 +187,13 @@ class _Window:
 class ConformalIntervals(LearnedSeat):
     def __init__(self, window: int = 400, min_n: int = 1, gamma: float = 0.015,
                  base_s: float = 240.0, rel: float = 0.15, cell_window: int = 250,
-                 min_cell: int = 40):
+                 min_cell: int = 40, hour_gamma: float = HOUR_GAMMA):
+        if not (hour_gamma >= 0 and math.isfinite(hour_gamma)):
+            raise ValueError("hour_gamma must be a finite number >= 0")
         self.version = VERSION
+        self.hour_gamma = float(hour_gamma)
+        # per local hour of prediction: log multipliers of the 80 % and 95 % intervals
+        self.hour_m = [[0.0, 0.0] for _ in range(24)]
         self.n_learned = 0
         self.window, self.min_n, self.gamma = window, min_n, gamma
         self.cell_window, self.min_cell = cell_window, min_cell
@@ -194,6 +212,10 @@ class ConformalIntervals(LearnedSeat):
         version = getattr(obj, "version", None)
         if version in OLD_VERSIONS:
             return cls._migrate(obj)
+        if version in SAME_RULE:   # interval-aci-4: the same windows and levels, no hours yet
+            obj.version, obj.hour_gamma = VERSION, HOUR_GAMMA
+            obj.hour_m = [[0.0, 0.0] for _ in range(24)]
+            return obj
         if version != VERSION:
             return cls()   # an older layout: start cold (its windows are not comparable)
         return obj
@@ -244,14 +266,27 @@ class ConformalIntervals(LearnedSeat):
         lo, hi = min(q[0], 0.0), max(q[1], 0.0)
         return (lo, hi, min(q[2], lo), max(q[3], hi))
 
+    @staticmethod
+    def _hour(x: dict) -> int:
+        hr = x.get("hour")
+        return int(hr) % 24 if isinstance(hr, (int, float)) and math.isfinite(hr) else 0
+
     def interval(self, x: dict) -> tuple[float, float, float, float]:
         h = x["horizon_s"]
         q = self._thresholds(h, int(x.get("stops_ahead") or 0))
         s = self.scale(h)
+        m = self.hour_m[self._hour(x)]
+        s80 = s if m[0] == 0.0 else s * math.exp(m[0])
+        s95 = s if m[1] == 0.0 else s * math.exp(m[1])
+        lo80, hi80 = q[0] * s80, q[1] * s80
+        lo95, hi95 = q[2] * s95, q[3] * s95
+        if lo95 > lo80:   # the 95 % interval holds the 80 % one
+            lo95 = lo80
+        if hi95 < hi80:
+            hi95 = hi80
         floor = -h if h > 0 else 0.0   # never an arrival before now
-        lo80, lo95 = q[0] * s, q[2] * s
-        return (lo80 if lo80 > floor else floor, q[1] * s,
-                lo95 if lo95 > floor else floor, q[3] * s)
+        return (lo80 if lo80 > floor else floor, hi80,
+                lo95 if lo95 > floor else floor, hi95)
 
     def update(self, x: dict, residual_s: float) -> None:
         r = residual_s
@@ -265,6 +300,16 @@ class ConformalIntervals(LearnedSeat):
         self.n_cov[1] += 1 if lo95 <= r <= hi95 else 0
         self.width_sum[0] += hi80 - lo80
         self.width_sum[1] += hi95 - lo95
+        if self.hour_gamma > 0.0:
+            # the hour's multipliers, judged on the interval it published for this label,
+            # for each level the data answers (not the cold-start priors)
+            m, g = self.hour_m[self._hour(x)], self.hour_gamma
+            nb = len(self.buckets[horizon_bucket(h)].scores)
+            for i, (lo, hi) in enumerate(((lo80, hi80), (lo95, hi95))):
+                if nb < self.min_n or nb < N_RANK[i]:
+                    continue
+                v = m[i] + g * ((0.0 if lo <= r <= hi else 1.0) - MISS[i])
+                m[i] = -HOUR_LOG_MAX if v < -HOUR_LOG_MAX else HOUR_LOG_MAX if v > HOUR_LOG_MAX else v
         score = r / self.scale(h)
         self.watch.update(abs(score), {"zone": x.get("zone")})
         bucket = self.buckets[horizon_bucket(h)]

@@ -27,7 +27,7 @@ def test_a_young_window_does_not_adapt_a_level_it_cannot_answer() -> None:
 
 
 def test_the_80_interval_comes_from_data_before_the_95_one() -> None:
-    iv = ConformalIntervals()
+    iv = ConformalIntervals(hour_gamma=0.0)   # the windows alone (the hours: test_intervals_hours)
     x = {"horizon_s": 1500.0, "stops_ahead": 2}
     for r in (30.0, -40.0, 50.0, -20.0, 10.0, 60.0):
         iv.update(x, r)
