@@ -12,6 +12,17 @@ from one seed is never a claim.
 'met'
 >>> verdict(t, {"mean": "n/a (no positives)", "n_seeds": 0, "per_seed": {}})["status"]
 'n/a'
+
+A comparison ("above the slack") is met only when it is above on most seeds too: a
+mean of +0.0004 made of one seed above and four ties is a tie.
+
+>>> above = next(t for t in MODEL_TARGETS if t.kpi == "late_minus_slack_30")
+>>> tie = {"mean": 0.0004, "n_seeds": 5,
+...        "per_seed": {"10": 0.004, "11": 0.0, "12": 0.0, "13": -0.002, "14": 0.0}}
+>>> verdict(above, tie)["status"], verdict(above, tie)["note"]
+('missed', '1 of 5 seeds meet it; positive on 1 of 5')
+>>> verdict(above, {**tie, "per_seed": {"1": 0.01, "2": 0.002, "3": 0.001, "4": 0.0, "5": -0.01}})["status"]
+'met'
 """
 
 from __future__ import annotations
@@ -67,7 +78,14 @@ MODEL_TARGETS: list[Target] = [
     Target("w95_lt30", "<=", 15 * 60, 5, "median 95 % width at most 15 min under 30 min ahead"),
     Target("w95_30_60", "<=", 30 * 60, 5, "median 95 % width at most 30 min 30-60 min ahead"),
     Target("late_auc_30", ">=", 0.90, 5, "late-risk AUC at 30 min at least 0.90"),
-    Target("late_minus_slack_30", ">", 0.0, 5, "late-risk AUC above the ETA-slack ranking"),
+    Target(
+        "late_minus_slack_30",
+        ">",
+        0.0,
+        5,
+        "late-risk AUC above the ETA-slack ranking, on most seeds",
+        per_seed_share=0.5,   # a mean lifted by one seed over ties is not "above"
+    ),
     Target("fail_auc_30", ">=", 0.75, 5, "failure-risk AUC at least 0.75"),
     Target("alert_precision", ">=", 0.70, 5, "alert precision at least 0.7"),
     Target("alert_recall", ">=", 0.70, 5, "alert recall at least 0.7"),
