@@ -246,7 +246,10 @@ def scorecard(
             in80, in95 = s["lo80"] <= e <= s["hi80"], s["lo95"] <= e <= s["hi95"]
             w80, w95 = s["hi80"] - s["lo80"], s["hi95"] - s["lo95"]
             hk = horizon_key(xi.get("horizon_s", s["eta"] - s["ts"]))
-            hour = f"{int(s['ts'] // 3600) % 24:02d}"
+            # the zone's local hour of the prediction, as the engine saw it
+            # (engine.timezone); snapshots without one: the UTC hour
+            hr = xi.get("hour")
+            hour = f"{int(hr) % 24:02d}" if is_num(hr) else f"{int(s['ts'] // 3600) % 24:02d}"
             for kind, key in (("zone", a["zone"]), ("hour", hour), ("horizon", hk)):
                 g = groups[kind].setdefault(
                     key, {"err": [], "perr": [], "c80": [], "c95": [], "w80": [], "w95": []}
