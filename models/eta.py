@@ -102,7 +102,7 @@ class RiverEta(LearnedSeat):
         self.kind = kind
         self.seed = seed
         self.model = make_eta_regressor(kind, seed)
-        self.version = f"eta-{kind}-3"
+        self.version = f"eta-{kind}-4"
         self.n_learned = 0
         self.mae_log = metrics.MAE()           # model, |log ratio error|, progressive
         self.mae_log_provider = metrics.MAE()  # provider alone (ratio 1)
@@ -138,6 +138,10 @@ class RiverEta(LearnedSeat):
             obj.version = f"eta-{obj.kind}-3"
         if not hasattr(obj, "plan_bins"):   # planning times start afresh (from the prior)
             obj.plan_bins = [[0.0, 0.0, 0.0] for _ in range(len(PLAN_EDGES_S) + 1)]
+        if obj.version == f"eta-{obj.kind}-3":
+            # the same layout; legs on a map now carry their turns (``turns_km``, a new
+            # weight that starts at 0)
+            obj.version = f"eta-{obj.kind}-4"
         return obj
 
     def _vres(self, x: dict) -> float | None:

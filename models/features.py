@@ -72,6 +72,10 @@ def eta_linear_features(x: dict, vres: float | None = None) -> dict:
     d = float(x.get("dist_km") or 0.0)
     f[f"db{dist_bin(d)}"] = 1.0
     f["log_dist"] = _log(d, 0.05) * 0.5
+    turns = x.get("turns")
+    if isinstance(turns, (int, float)) and turns >= 0 and math.isfinite(turns):
+        # junction turns and bends per km of the map's path (providers that count them)
+        f["turns_km"] = math.log1p(turns / (d if d > 0.05 else 0.05)) - 1.0
     if vres is not None:
         f["vres"] = vres
     return f

@@ -89,6 +89,19 @@ class MapProvider:
     def on_map(self, p: Point) -> bool:
         return self.network.snap(p)[1] <= self.max_snap_m
 
+    def turns(self, a: Point, b: Point) -> int | None:
+        """Turns on the fastest path (junction turns and bends: heading changes the map
+        shows), for the ETA seat to learn what they cost; None off the map or from a
+        network that does not count them."""
+        count = getattr(self.network, "turns", None)
+        if count is None:
+            return None
+        na, da = self.network.snap(a)
+        nb, db = self.network.snap(b)
+        if da > self.max_snap_m or db > self.max_snap_m:
+            return None
+        return 0 if na == nb else int(count(na, nb))
+
     def distance_m(self, a: Point, b: Point) -> float:
         """Road distance in metres (the fastest path's length plus the access stretches)."""
         r = self._road(a, b)

@@ -82,6 +82,11 @@ class MapNetwork:
         row = self.router.row(b)
         return float(row.cost[a]), float(row.length[a])
 
+    def turns(self, a: int, b: int) -> int:
+        """Turns (heading changes over ``routing.TURN_DEG``: junction turns and bends)
+        on the fastest path from node ``a`` to ``b``."""
+        return self.router.turns(a, b)
+
     def matrix(self, sources, targets) -> tuple[np.ndarray, np.ndarray]:
         """(seconds, metres) matrices between node lists, searched in one batch."""
         return self.router.matrix(sources, targets)

@@ -3,9 +3,10 @@
 A :class:`Router` answers "how long from any node to node ``t``" with one
 Dijkstra search on the reversed graph (``scipy.sparse.csgraph.dijkstra`` with a
 limited set of sources), and keeps the answer as a *row*: the cost from every
-node to ``t``, the road length along the chosen path and the next node on it.
-Rows are cached (LRU, ``cache_rows``; 12 bytes per node each, about 190 kB
-on the Andorra graph), so a plan's matrix over N stops costs N
+node to ``t``, the road length along the chosen path, the turns on it (a heading
+change of more than ``TURN_DEG`` at a node: junction turns and bends) and the next
+node on it.  Rows are cached (LRU, ``cache_rows``; 14 bytes per node each, about
+220 kB on the Andorra graph), so a plan's matrix over N stops costs N
 searches once, and a vehicle anywhere on the map reaches a cached stop for free.
 
 Deterministic: the path tree is canonical, whatever order the search settled
@@ -32,6 +33,10 @@ import numpy as np
 
 from fleetstream.roads.graph import RoadGraph
 
+TURN_DEG = 40.0
+"""A path turns at a node where its heading changes by more than this (degrees)."""
+_TURN_COS = float(np.cos(np.radians(TURN_DEG)))
+
 
 def freeflow_weights(g: RoadGraph, junction_s: float = 0.0, speed_factor: float = 1.0) -> np.ndarray:
     """Seconds per edge at the edge's posted-or-default speed (times ``speed_factor``),
@@ -45,10 +50,12 @@ def freeflow_weights(g: RoadGraph, junction_s: float = 0.0, speed_factor: float 
 class Row:
     """Everything about reaching one target node from anywhere."""
 
-    __slots__ = ("target", "cost", "length", "nxt")
+    __slots__ = ("target", "cost", "length", "nxt", "turns")
 
-    def __init__(self, target: int, cost: np.ndarray, length: np.ndarray, nxt: np.ndarray):
+    def __init__(self, target: int, cost: np.ndarray, length: np.ndarray, nxt: np.ndarray,
+                 turns: np.ndarray):
         self.target, self.cost, self.length, self.nxt = target, cost, length, nxt
+        self.turns = turns
 
 
 class Router:
@@ -115,16 +122,26 @@ class Router:
         missing = np.flatnonzero(via < 0)
         if len(missing) != 1:   # float ties that were not exact: should never happen
             raise RuntimeError(f"no tight edge from {len(missing) - 1} nodes towards {t}")
-        # Road length along the tree by pointer jumping (log2(depth) vector steps).
-        # The target points to itself with 0 m, so finished nodes add nothing.
+        # A turn at the next node n of u: the heading u -> n and n -> next(n) differ by
+        # more than TURN_DEG (none at the target, where the path ends).
+        n2 = nxt[nxt]
+        d1, d2 = g.xy[nxt] - g.xy, g.xy[n2] - g.xy[nxt]
+        norm = np.hypot(d1[:, 0], d1[:, 1]) * np.hypot(d2[:, 0], d2[:, 1])
+        turn = ((nxt != t) & (norm > 0)
+                & ((d1 * d2).sum(axis=1) < _TURN_COS * norm)).astype(np.float64)
+        # Road length and turns along the tree by pointer jumping (log2(depth) vector
+        # steps).  The target points to itself with 0 m, so finished nodes add nothing.
         acc = g.length_m[np.maximum(via, 0)]
         acc[t] = 0.0
+        turn[t] = 0.0
         p = nxt
         while (p != t).any():
             acc = acc + acc[p]
+            turn = turn + turn[p]
             p = p[p]
-        # Kept compact (12 bytes a node): float32 answers, computed from the exact search.
-        return Row(t, dist.astype(np.float32), acc.astype(np.float32), nxt.astype(np.int32))
+        # Kept compact (14 bytes a node): float32 answers, computed from the exact search.
+        return Row(t, dist.astype(np.float32), acc.astype(np.float32), nxt.astype(np.int32),
+                   np.minimum(turn, 65535).astype(np.uint16))
 
     # ------------------------------------------------------------------ queries
 
@@ -133,6 +150,10 @@ class Router:
 
     def length(self, a: int, b: int) -> float:
         return float(self.row(b).length[a])
+
+    def turns(self, a: int, b: int) -> int:
+        """Turns on the fastest path from ``a`` to ``b`` (see ``TURN_DEG``)."""
+        return int(self.row(b).turns[a])
 
     def matrix(self, sources, targets) -> tuple[np.ndarray, np.ndarray]:
         """(cost, length) matrices ``[len(sources), len(targets)]``."""

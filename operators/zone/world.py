@@ -395,14 +395,22 @@ class World:
 
     def leg_x(self, v: Vehicle, a: Point, b: Point, ts: float, prov: float, f: float,
               ahead: int) -> dict:
-        """Features of one leg for the ETA seat (hour and weekday: the zone's local)."""
+        """Features of one leg for the ETA seat (hour and weekday: the zone's local;
+        ``turns``: junction turns and bends on the map's path, when the provider
+        counts them)."""
         loc = self.clock.local(ts)
         hour = (loc % 86400) / 3600.0
-        return {"dist_km": self.provider.distance_m(a, b) / 1000.0, "provider_s": prov,
-                "hour": hour, "dow": int(loc // 86400 + 3) % 7, "zone": self.state.zone,
-                "vehicle_type": v.vehicle_type, "fleet_type": v.fleet_type,
-                "driver_pace": v.pace, "condition_factor": f, "stops_ahead": ahead,
-                "speed_kmh": v.speed_kmh, "vehicle_id": v.id}
+        x = {"dist_km": self.provider.distance_m(a, b) / 1000.0, "provider_s": prov,
+             "hour": hour, "dow": int(loc // 86400 + 3) % 7, "zone": self.state.zone,
+             "vehicle_type": v.vehicle_type, "fleet_type": v.fleet_type,
+             "driver_pace": v.pace, "condition_factor": f, "stops_ahead": ahead,
+             "speed_kmh": v.speed_kmh, "vehicle_id": v.id}
+        turns = getattr(self.provider, "turns", None)
+        if turns is not None:
+            n = turns(a, b)
+            if n is not None:
+                x["turns"] = n
+        return x
 
     def route_km(self, pos: Point, stops: list, end: Point) -> float:
         """Planning distance (metres, despite the name) from ``pos`` over ``stops`` to ``end``."""
