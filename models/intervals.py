@@ -35,8 +35,8 @@ likely at every hour (a morning plan made at the depot holds; at midday new orde
 are inserted into routes), and the windows above pool the hours.  Each local hour of
 prediction (``xi["hour"]``, the zone's ``engine.timezone``) keeps a multiplier per
 level on the interval the windows give; every label moves its hour's log multiplier
-by ``hour_gamma x (missed - miss budget)``, judged on the interval that hour
-published, so an hour that missed more than its budget widens and one that covered
+by ``hour_gamma x (missed - miss budget)``, judged on the whole interval (windows
+and multiplier) the seat gives that prediction when its label arrives, so an hour that missed more than its budget widens and one that covered
 more narrows, and what an hour learned one day holds the next (the daily pattern).
 The multipliers stay within ``[1/4, 4]``; ``hour_gamma = 0`` turns them off.
 
@@ -301,8 +301,8 @@ class ConformalIntervals(LearnedSeat):
         self.width_sum[0] += hi80 - lo80
         self.width_sum[1] += hi95 - lo95
         if self.hour_gamma > 0.0:
-            # the hour's multipliers, judged on the interval it published for this label,
-            # for each level the data answers (not the cold-start priors)
+            # the hour's multipliers, judged on the whole interval the seat gives this
+            # prediction now, for each level the data answers (not the cold-start priors)
             m, g = self.hour_m[self._hour(x)], self.hour_gamma
             nb = len(self.buckets[horizon_bucket(h)].scores)
             for i, (lo, hi) in enumerate(((lo80, hi80), (lo95, hi95))):
