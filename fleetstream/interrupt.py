@@ -146,6 +146,10 @@ class CtrlC:
             self.hard_stop()
 
     def hard_stop(self, quiet: bool = False) -> None:
+        # The process ends within moments: a thread that fails meanwhile (the solver
+        # pool's manager, when its workers are killed below) must not print a traceback
+        # over the one line this stop promises.
+        threading.excepthook = _silent
         with _HOOKS_LOCK:
             hooks = list(_HOOKS)
         for fn in [*hooks, kill_solver_pool, _release_semaphores]:
@@ -170,6 +174,10 @@ def _release_semaphores() -> None:
     t = threading.Thread(target=util._run_finalizers, args=(0,), daemon=True)
     t.start()
     t.join(0.5)
+
+
+def _silent(args: object) -> None:
+    """``threading.excepthook`` while stopping at once: say nothing."""
 
 
 def kill_solver_pool() -> None:
