@@ -20,18 +20,13 @@ Plain functions of event data: no simulator import, no wall clock.
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime
-from functools import lru_cache
+
+from fleetstream.operators.localtime import zone_info
 
 KEEP = 6                  # recent outcomes kept per customer and kind
 BAND_H = 1.5              # "near the hour": within this many hours (circular)
 HALF_LIFE_S = 14 * 86400  # recency: an outcome two weeks old counts half
-
-
-@lru_cache(maxsize=32)
-def _tz(name: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(name)
 
 
 def local_hour_dow(ts: float, tz: str = "UTC") -> tuple[float, int]:
@@ -45,7 +40,7 @@ def local_hour_dow(ts: float, tz: str = "UTC") -> tuple[float, int]:
     if tz == "UTC":
         day = int(ts // 86400)
         return (ts - day * 86400) / 3600.0, (day + 3) % 7
-    d = datetime.fromtimestamp(ts, _tz(tz))
+    d = datetime.fromtimestamp(ts, zone_info(tz))
     return d.hour + d.minute / 60.0 + d.second / 3600.0, d.weekday()
 
 
@@ -88,13 +83,13 @@ def stated_window(window: tuple[float, float], items, tz: str = "UTC",
         return None
     w0, w1 = window
     best = None
-    zone = None if tz == "UTC" else _tz(tz)
+    zone = None if tz == "UTC" else zone_info(tz)
     d0 = int(w0 // 86400) - 1
     for d in range(d0, int(w1 // 86400) + 2):
         if zone is None:
             base = d * 86400.0
         else:
-            day = datetime.fromtimestamp(d * 86400.0, _tz("UTC")).date()
+            day = datetime.fromtimestamp(d * 86400.0, zone_info("UTC")).date()
             base = datetime(day.year, day.month, day.day, tzinfo=zone).timestamp()
         for s, e in hours:
             lo, hi = max(w0, base + s * 3600.0), min(w1, base + e * 3600.0)

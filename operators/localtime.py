@@ -28,7 +28,9 @@ UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Z"})
 
 
 @lru_cache(maxsize=64)
-def _zone(name: str) -> zoneinfo.ZoneInfo:
+def zone_info(name: str) -> zoneinfo.ZoneInfo:
+    """The ``zoneinfo`` zone of an IANA name (one per name and process); the one lookup
+    the engine's local times, its customer messages and the availability features use."""
     return zoneinfo.ZoneInfo(name)
 
 
@@ -42,7 +44,7 @@ def utc_offset_s(ts: float, tz: str) -> float:
     >>> utc_offset_s(1782896400.0, "America/New_York")
     -14400.0
     """
-    off = datetime.fromtimestamp(ts, _zone(tz)).utcoffset()
+    off = datetime.fromtimestamp(ts, zone_info(tz)).utcoffset()
     return off.total_seconds() if off is not None else 0.0
 
 
@@ -64,7 +66,7 @@ class LocalClock:
         self.tz = tz or "UTC"
         self.utc = self.tz in UTC_NAMES
         if not self.utc:
-            _zone(self.tz)   # an unknown name fails here, once, not at the first event
+            zone_info(self.tz)   # an unknown name fails here, once, not at the first event
         self._off: dict[int, float] = {}
 
     def local(self, ts: float) -> float:

@@ -27,10 +27,11 @@ policy that decides whether a message goes out (:class:`CustomerMessages`):
 
 from __future__ import annotations
 
-import zoneinfo
 from datetime import datetime
 from types import SimpleNamespace
 from typing import Any
+
+from fleetstream.operators.localtime import zone_info
 
 TEMPLATES: dict[str, dict[str, str]] = {
     "en": {"window_at_risk": "Your delivery {order} is running late: new arrival between {eta} "
@@ -184,12 +185,8 @@ SAME_TIME_S = 300.0
 """Two times closer than this are the same promise (no new message, no 'why')."""
 
 
-def _zone(tz: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(tz)
-
-
 def local(ts: float, tz: str = "UTC") -> datetime:
-    return datetime.fromtimestamp(ts, _zone(tz))
+    return datetime.fromtimestamp(ts, zone_info(tz))
 
 
 def hhmm(ts: float, tz: str = "UTC", marker: bool = True) -> str:
