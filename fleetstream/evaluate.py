@@ -153,6 +153,7 @@ def evaluate_scenario(
     progress: bool = True,
     seats: str = "learned",
     history_days: int = 0,
+    world_timezone: str | None = None,
 ) -> dict:
     """Simulate ``scenario`` once per seed (closed loop, in temporary folders this
     function creates and removes), then score every day.
@@ -177,7 +178,7 @@ def evaluate_scenario(
                           + (f" day {k}{' (scored)' if k == history_days else ''}"
                              if history_days else ""), file=sys.stderr, flush=True)
                 sim, _ = record(scenario, d, sd, settings.engine, progress=False, day=k,
-                                warm=carry)
+                                warm=carry, timezone=world_timezone)
                 if k < history_days:
                     carry = carry_of(sim.engine)
                     shutil.rmtree(d, ignore_errors=True)
@@ -209,10 +210,12 @@ def compare_policies(
     settings: Settings,
     progress: bool = True,
     contact_reply: float = 0.0,
+    world_timezone: str | None = None,
 ) -> dict:
     from fleetstream.policies import compare_seeds
 
-    results = compare_seeds(scenario, policies, seeds, settings, progress, contact_reply)
+    results = compare_seeds(scenario, policies, seeds, settings, progress, contact_reply,
+                            world_timezone)
     labels = [str(s) for s in seeds]
     meta = run_meta(
         settings,
@@ -220,7 +223,8 @@ def compare_policies(
         [{"name": scenario}],
         labels,
         "closed-loop policy comparison",
-        {"policies": policies, "contact_reply": contact_reply},
+        {"policies": policies, "contact_reply": contact_reply,
+         **({"world_timezone": world_timezone} if world_timezone else {})},
     )
     html, summ = policy_report({str(s): results[s] for s in seeds}, policies, labels, meta)
     os.makedirs(out, exist_ok=True)
@@ -303,6 +307,15 @@ def parser() -> argparse.ArgumentParser:
         "nobody is contacted)",
     )
     ap.add_argument(
+        "--world-timezone",
+        metavar="ZONE",
+        help="with a scenario name: the simulated world's local clock, an IANA zone "
+        "(e.g. Europe/Andorra): customers' schedules and stated hours, opening hours and "
+        "the road map's rush hours are its local times (docs/simulator.md, 'Local time'); "
+        "the engine reads its own engine.timezone (default: the scenario's, customers on "
+        "UTC hours)",
+    )
+    ap.add_argument(
         "--models",
         metavar="DIR",
         help="warm-start the models from a snapshot folder (default: cold start)",
@@ -347,6 +360,16 @@ def _run(a: argparse.Namespace) -> int:
     if a.history_days and (a.policies or a.models):
         raise UsageError("--history-days scores models on a scenario name; it does not "
                          "combine with --policies or --models")
+    if a.world_timezone is not None:
+        from fleetstream.sim.clock import check
+
+        try:
+            check(a.world_timezone)
+        except ValueError as e:
+            raise UsageError(f"--world-timezone: {e}") from None
+        if any(os.path.isdir(t) for t in a.targets):
+            raise UsageError("--world-timezone changes a simulated world: it needs a "
+                             "scenario name, not replay folders")
     if a.models and not os.path.isdir(a.models):
         raise UsageError(f"--models {a.models!r} is not a folder")
     if a.config and not os.path.isfile(a.config):
@@ -358,6 +381,12 @@ def _run(a: argparse.Namespace) -> int:
             f"settings: {str(e).splitlines()[0] if str(e) else type(e).__name__}"
         ) from None
     progress = not a.quiet
+    if progress:
+        from fleetstream.sim.clock import mismatch
+
+        note = mismatch(a.world_timezone, settings.engine.timezone)
+        if note and not any(os.path.isdir(t) for t in a.targets):
+            print(f"  note: {note}", file=sys.stderr, flush=True)
     res = None
     folders = [t for t in a.targets if os.path.isdir(t)]
     if a.policies:
@@ -384,7 +413,7 @@ def _run(a: argparse.Namespace) -> int:
 
             seeds = [Scenario.preset(scenario).seed]
         summ = compare_policies(scenario, pols, seeds, a.out, settings, progress,
-                                a.contact_reply)
+                                a.contact_reply, a.world_timezone)
     elif folders:
         if a.history_days:
             raise UsageError("--history-days needs a scenario name, not replay folders")
@@ -407,7 +436,7 @@ def _run(a: argparse.Namespace) -> int:
 
             seeds = [Scenario.preset(a.targets[0]).seed]
         res = evaluate_scenario(a.targets[0], seeds, a.out, settings, a.models, progress, a.seats,
-                                a.history_days)
+                                a.history_days, a.world_timezone)
         summ = res["summary"]
     print(summary_text(summ))
     if res is not None:   # per-driver workload of each seed (scorecard "workload")

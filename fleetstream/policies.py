@@ -158,7 +158,7 @@ def policy_routing(policy: str, es: EngineSettings | None = None) -> RoutingConf
 
 def run_policy(
     scenario: str, policy: str, settings: Settings, seed: int | None = None, progress: bool = False,
-    contact_reply: float = 0.0,
+    contact_reply: float = 0.0, timezone: str | None = None,
 ) -> dict:
     es = policy_settings(policy, settings.engine)
     models = "baseline" if policy in ("static", "reactive") else "learned"
@@ -177,6 +177,8 @@ def run_policy(
     sc = Scenario.preset(scenario, seed)
     if contact_reply:
         sc = replace(sc, contact_reply=contact_reply)
+    if timezone is not None:
+        sc = replace(sc, timezone=timezone)
     sim = Simulation(sc, LocalEngine(es, zone_factory=factory))
     t0 = time.perf_counter()
     sim.run()
@@ -206,6 +208,7 @@ def compare_seeds(
     settings: Settings | None = None,
     progress: bool = True,
     contact_reply: float = 0.0,
+    timezone: str | None = None,
 ) -> dict[int, dict[str, dict]]:
     """The closed loop of every policy on every seed: ``{seed: {policy: kpis}}``.
 
@@ -221,6 +224,6 @@ def compare_seeds(
     for i, sd in enumerate(seeds):
         if progress:
             print(f"  seed {sd} ({i + 1}/{len(seeds)})", file=sys.stderr, flush=True)
-        out[sd] = {p: run_policy(scenario, p, settings, sd, progress, contact_reply)
+        out[sd] = {p: run_policy(scenario, p, settings, sd, progress, contact_reply, timezone)
                    for p in policies}
     return out

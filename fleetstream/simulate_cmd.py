@@ -35,15 +35,31 @@ KPIs as JSON.  Exit codes: 0 ok, 1 internal error, 2 bad usage or input,
               help="drivers who delivered at an address with access instructions know the "
               "way in: fewer access failures, no time spent finding the entrance "
               "(docs/simulator.md; off: access does not depend on the driver)")
+@click.option("--world-timezone", metavar="ZONE", default=None,
+              help="the simulated world's local clock, an IANA zone (e.g. Europe/Andorra): "
+              "customers' schedules and stated hours, opening hours and the road map's "
+              "rush hours are its local times (docs/simulator.md, 'Local time'); the "
+              "engine reads its own engine.timezone  [default: the scenario's, customers "
+              "on UTC hours]")
 @config_options
 def command(scenario: str, seed: int | None, out: str, force: bool, quiet: bool,
-            driver_knowledge: bool, config: str | None, sets: tuple[str, ...]) -> int:
+            driver_knowledge: bool, world_timezone: str | None, config: str | None,
+            sets: tuple[str, ...]) -> int:
+    from fleetstream.sim.clock import check, mismatch
     from fleetstream.sim.record import check_sim_out, simulate_to
+    if world_timezone is not None:
+        try:
+            check(world_timezone)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--world-timezone") from None
     s = cli.load_settings(config, sets)
     folder = check_sim_out(out, force=force)  # before the simulation starts
+    note = mismatch(world_timezone, s.engine.timezone)
+    if note and not quiet:
+        print(f"  note: {note}", file=sys.stderr, flush=True)
     folder.apply()
     manifest = simulate_to(scenario, out, seed=seed, settings=s.engine, progress=not quiet,
-                           driver_knowledge=driver_knowledge)
+                           driver_knowledge=driver_knowledge, timezone=world_timezone)
     folder.mark("complete", scenario=manifest["name"], seed=manifest["seed"])
     print(orjson.dumps({k: manifest[k] for k in ("name", "seed", "sizes", "closed_loop_kpis")},
                        option=orjson.OPT_INDENT_2).decode())

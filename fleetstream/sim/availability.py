@@ -34,6 +34,8 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
+from fleetstream.sim.clock import local_s
+
 BUILDINGS_PLANE = (("apartment", 0.5), ("house", 0.3), ("shop", 0.1), ("office", 0.1))
 HOUSEHOLDS = (("home", 0.84), ("away_day", 0.08), ("part_day", 0.08))
 P_PRESENT = 0.98
@@ -68,11 +70,14 @@ class Availability:
     p_access_fail: float
     stated: tuple                  # published 'HH:MM-HH:MM' hours (may be empty)
     seed: int
+    tz: str | None = None          # the world's local clock (Scenario.timezone); None: UTC
 
     # ------------------------------------------------------------------ truth
 
     def p_home(self, ts: float) -> float:
-        """P(someone answers the door) at epoch ``ts`` (the world's clock is local time)."""
+        """P(someone answers the door) at epoch ``ts``: the schedule's hours and days are
+        the world's local clock (``tz``, sim/clock.py; None: UTC)."""
+        ts = local_s(self.tz, ts)
         day = int(ts // 86400)
         hour = (ts % 86400) / 3600.0
         dow = (day + 3) % 7                      # 1970-01-01 was a Thursday (3)
@@ -111,8 +116,10 @@ class Availability:
         return out
 
 
-def draw(seed: int, customer_id: str, building: str | None, hard_access: bool) -> Availability:
-    """The latent schedule of one customer, from its own stream (deterministic)."""
+def draw(seed: int, customer_id: str, building: str | None, hard_access: bool,
+         tz: str | None = None) -> Availability:
+    """The latent schedule of one customer, from its own stream (deterministic); its
+    hours (and the hours it states) are local clock times of ``tz`` (None: UTC)."""
     cs = seed * 7_919 + sum((i + 1) * ord(ch) for i, ch in enumerate(customer_id))
     rng = random.Random(cs)
     if building is None:
@@ -168,7 +175,7 @@ def draw(seed: int, customer_id: str, building: str | None, hard_access: bool) -
     else:
         p_acc = rng.uniform(0.003, 0.01)
     return Availability(building, household, tuple(absent), tuple(weekend), p_abs, hard_access,
-                        p_acc, tuple(stated), cs)
+                        p_acc, tuple(stated), cs, tz)
 
 
 # A customer contacted ahead of a risky delivery (the engine's failure_risk alert)

@@ -36,11 +36,14 @@ WHAT_TO_SEE = {
 
 def simulate_to(scenario: str, out: str, seed: int | None = None,
                 settings: EngineSettings | None = None, progress: bool = True,
-                engine: object | None = None, driver_knowledge: bool = False) -> dict:
+                engine: object | None = None, driver_knowledge: bool = False,
+                timezone: str | None = None) -> dict:
     """Simulate ``scenario`` and write the replay folder; returns the manifest.
     ``driver_knowledge``: the world's drivers know hard doors they delivered at
-    (``Scenario.driver_knowledge``, docs/simulator.md)."""
-    return record(scenario, out, seed, settings, progress, engine, driver_knowledge)[1]
+    (``Scenario.driver_knowledge``, docs/simulator.md); ``timezone``: the world's
+    local clock (``Scenario.timezone``)."""
+    return record(scenario, out, seed, settings, progress, engine, driver_knowledge,
+                  timezone=timezone)[1]
 
 
 SIM_KIND = "fleetstream simulate"
@@ -69,18 +72,22 @@ def check_sim_out(out: str, force: bool = False) -> Any:
 def record(scenario: str, out: str, seed: int | None = None,
            settings: EngineSettings | None = None, progress: bool = True,
            engine: object | None = None, driver_knowledge: bool = False,
-           day: int = 0, warm: dict | None = None) -> tuple[Simulation, dict]:
+           day: int = 0, warm: dict | None = None,
+           timezone: str | None = None) -> tuple[Simulation, dict]:
     """Simulate and write.  The engine decides with ``settings`` as given, every
     autonomy level included (the simulated dispatcher answers proposals); a scenario's
     ``redispatch_autonomy`` applies only where the settings keep the default.
     ``day``: the world's day (same customers, the day's own fleet and orders);
-    ``warm``: what the engine kept from the day before (fleetstream/carry.py)."""
+    ``warm``: what the engine kept from the day before (fleetstream/carry.py);
+    ``timezone``: the world's local clock (``Scenario.timezone``, sim/clock.py)."""
     from dataclasses import replace
     sc = Scenario.preset(scenario, seed)
     if driver_knowledge:
         sc = replace(sc, driver_knowledge=True)
     if day:
         sc = replace(sc, day=day)
+    if timezone is not None:
+        sc = replace(sc, timezone=timezone)
     settings = settings or EngineSettings()
     if (sc.redispatch_autonomy != settings.autonomy_redispatch
             and settings.autonomy_redispatch == EngineSettings.autonomy_redispatch):

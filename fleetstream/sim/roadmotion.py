@@ -17,17 +17,18 @@ from fleetstream.sim.roadworld import RoadPlacement, Site
 
 
 @functools.lru_cache(maxsize=4)
-def road_truth(map_name: str) -> RoadTruth:
-    """The static part of a map's speed model, built once per process (it holds no
-    state that changes an answer: the router's cache only saves searches)."""
-    return RoadTruth(RoadPlacement(map_name))
+def road_truth(map_name: str, tz: str | None = None) -> RoadTruth:
+    """The static part of a map's speed model, built once per process and world clock
+    (``Scenario.timezone``; it holds no state that changes an answer: the router's
+    cache only saves searches)."""
+    return RoadTruth(RoadPlacement(map_name), tz=tz)
 
 
 class RoadMotion:
     def __init__(self, sim: Any):
         self.sim = sim
         name = sim.sc.road_map
-        self.truth = road_truth(name)
+        self.truth = road_truth(name, sim.sc.timezone)
         self.graph = self.truth.graph
         # What the map provider would have said: recorded as ``map_s`` for scoring.
         self.map_provider = MapProvider(MapNetwork(name))

@@ -40,6 +40,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from fleetstream.roads.routing import Router
+from fleetstream.sim.clock import local_s
 from fleetstream.sim.roadworld import RoadPlacement, Site
 
 # Cruising speed (km/h) per class on an open road, before town, bends and hour.
@@ -119,12 +120,16 @@ class RoadLeg:
 class RoadTruth:
     """The true speed model of one map (static part computed once)."""
 
-    def __init__(self, placement: RoadPlacement, utc_offset_h: int | None = None):
+    def __init__(self, placement: RoadPlacement, utc_offset_h: int | None = None,
+                 tz: str | None = None):
         self.placement = p = placement
         self.graph = g = placement.graph
         self.router = Router(g, cache_rows=160)
         self.utc_offset_h = LOCAL_UTC_OFFSET_H.get(p.map_name, 0) if utc_offset_h is None \
             else utc_offset_h
+        # The world's local clock (Scenario.timezone, sim/clock.py): rush hours follow
+        # its offset at each instant, daylight saving included; None: the fixed offset.
+        self.tz = tz
         names = [g.classes[c] for c in g.road_class]
         dens = (p.density[g.u] + p.density[g.v]) / 2
         self.urban = dens / (dens + 4.0)                                   # 0 open road .. 1 dense core
@@ -184,6 +189,8 @@ class RoadTruth:
         return out
 
     def local_hour(self, ts: float) -> int:
+        if self.tz is not None:
+            return int(local_s(self.tz, ts) // 3600) % 24
         return int((ts // 3600) + self.utc_offset_h) % 24
 
     # ------------------------------------------------------------------ legs

@@ -77,10 +77,17 @@ class Scenario:
     # access far less often and finds the entrance at once.  Off: access does not
     # depend on the driver (every earlier figure's world).
     driver_knowledge: bool = False
+    # The world's local clock (an IANA zone, fleetstream/sim/clock.py): customers'
+    # schedules and stated hours, businesses' opening hours and the road map's rush
+    # hours are its local times, daylight saving included.  None: customers keep UTC
+    # hours and a road map its fixed offset (roadtruth.LOCAL_UTC_OFFSET_H; every
+    # earlier figure's world).  The engine reads its own engine.timezone.
+    timezone: str | None = None
 
     def fields(self) -> dict:
         """The scenario's parameters for the manifest (``road_map``, ``day`` and
-        ``contact_reply``, ``driver_knowledge`` only when set, so the plane scenarios' manifests are unchanged)."""
+        ``contact_reply``, ``driver_knowledge``, ``timezone`` only when set, so the plane
+        scenarios' manifests are unchanged)."""
         d = dict(self.__dict__)
         if d.get("road_map") is None:
             d.pop("road_map", None)
@@ -90,6 +97,8 @@ class Scenario:
             d.pop("contact_reply", None)
         if not d.get("driver_knowledge"):
             d.pop("driver_knowledge", None)
+        if d.get("timezone") is None:
+            d.pop("timezone", None)
         return d
 
     @classmethod
@@ -313,7 +322,7 @@ class World:
             ))
             c = self.customers[-1]   # its schedule comes from its own stream (availability.py)
             c.avail = availability.draw(sc.seed, c.id, site.building if site is not None else None,
-                                        hard)
+                                        hard, sc.timezone)
 
     def _make_fleet(self, zone: Zone) -> None:
         sc, rng = self.sc, self.rng
