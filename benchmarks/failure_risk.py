@@ -69,6 +69,13 @@ def roc_auc(scores: list[float], labels: list[bool]) -> float:
 ATTEMPT_COST = 0.0
 """engine.failure_attempt_cost of the contact-ahead runs (--attempt-cost): the engine
 also moves risky deliveries to when the customer is more likely in."""
+WORLD_TZ: str | None = None
+"""The simulated world's local clock (--world-timezone; Scenario.timezone)."""
+ENGINE_TZ: str | None = None
+"""engine.timezone of the run (--engine-timezone; default: the world's)."""
+DAY_START_H: float | None = None
+"""The scenario's day_start_h (--day-start-h, UTC hour the shifts start; default: the
+scenario's)."""
 
 
 def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
@@ -94,6 +101,8 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
         settings = EngineSettings(**{**settings.__dict__, "failure_risk_on": failure_risk_on})
     if ATTEMPT_COST and contact_reply:
         settings = EngineSettings(**{**settings.__dict__, "failure_attempt_cost": ATTEMPT_COST})
+    if ENGINE_TZ is not None:
+        settings = EngineSettings(**{**settings.__dict__, "timezone": ENGINE_TZ})
     traces: dict[str, list] = {}
     engines: dict = {}
     last: dict[str, list] = {}
@@ -122,6 +131,10 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
     sc = Scenario.preset(scenario, seed)
     if day or contact_reply:
         sc = Scenario(**{**sc.__dict__, "day": day, "contact_reply": contact_reply})
+    if WORLD_TZ is not None:
+        sc = Scenario(**{**sc.__dict__, "timezone": WORLD_TZ})
+    if DAY_START_H is not None:
+        sc = Scenario(**{**sc.__dict__, "day_start_h": DAY_START_H})
     sim = Simulation(sc, LocalEngine(settings, zone_factory=factory))
     sim.run()
     att = sim.truth_attempts
@@ -247,11 +260,34 @@ def main(argv: list[str] | None = None) -> int:
                     help="which failure-risk model the engine's seats are (models/risk.py "
                          "FAILURE_MODEL): 3, the refitted learner (the default), or 2, "
                          "online SGD only, for comparison")
+    ap.add_argument("--world-timezone", default=None, metavar="ZONE",
+                    help="the simulated world's local clock (an IANA zone; docs/simulator.md "
+                         "'Local time'; default: customers on UTC hours)")
+    ap.add_argument("--engine-timezone", default=None, metavar="ZONE",
+                    help="engine.timezone of the run (default: --world-timezone, else the "
+                         "setting's default UTC); a zone other than the world's measures a "
+                         "misconfigured engine")
+    ap.add_argument("--day-start-h", type=float, default=None, metavar="H",
+                    help="the UTC hour the simulated day's shifts start, and its order windows "
+                         "with them (default: the scenario's, 7): with --world-timezone, "
+                         "compares worlds whose day sits at the same local hours")
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-day progress lines")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = ap.parse_args(argv)
-    global ATTEMPT_COST
+    global ATTEMPT_COST, WORLD_TZ, ENGINE_TZ, DAY_START_H
     ATTEMPT_COST = a.attempt_cost
+    if a.day_start_h is not None and not 0.0 <= a.day_start_h <= 12.0:
+        print(f"failure_risk: --day-start-h must be in [0, 12], got {a.day_start_h}",
+              file=sys.stderr)
+        return 2
+    DAY_START_H = a.day_start_h
+    from fleetstream.sim.clock import check
+    try:
+        WORLD_TZ = a.world_timezone and check(a.world_timezone)
+        ENGINE_TZ = (a.engine_timezone and check(a.engine_timezone)) or WORLD_TZ
+    except ValueError as e:
+        print(f"failure_risk: {e}", file=sys.stderr)
+        return 2
     try:
         seeds = [int(s) for s in a.seeds.split(",") if s.strip()]
     except ValueError:
