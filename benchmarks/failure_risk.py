@@ -73,6 +73,9 @@ WORLD_TZ: str | None = None
 """The simulated world's local clock (--world-timezone; Scenario.timezone)."""
 ENGINE_TZ: str | None = None
 """engine.timezone of the run (--engine-timezone; default: the world's)."""
+FIRST_DAY = 0
+"""The world's first simulated day (--first-day; day N is DAY0 + N days, DAY0 Monday
+2026-03-02)."""
 DAY_START_H: float | None = None
 """The scenario's day_start_h (--day-start-h, UTC hour the shifts start; default: the
 scenario's)."""
@@ -191,11 +194,11 @@ def run_seed(scenario: str, seed: int, days: int, say=None, contact_reply: float
     per_day = []
     for d in range(days):
         t0 = time.perf_counter()
-        r = run_day(scenario, seed, d, carry, contact_reply=contact_reply,
+        r = run_day(scenario, seed, FIRST_DAY + d, carry, contact_reply=contact_reply,
                     failure_risk_on=failure_risk_on)
         per_day.append(r)
         if say:
-            say(f"  seed {seed} day {d}{' contact' if contact_reply else ''}: attempts "
+            say(f"  seed {seed} day {FIRST_DAY + d}{' contact' if contact_reply else ''}: attempts "
                 f"{r['attempts']}  failed {r['failure_rate']:.1%}  truth AUC "
                 f"{r['truth_auc']:.3f}  engine AUC {r['engine_auc']:.3f} (n {r['engine_n']})  "
                 f"alerts {r['alerts']}  [{time.perf_counter() - t0:.0f} s]")
@@ -267,6 +270,10 @@ def main(argv: list[str] | None = None) -> int:
                     help="engine.timezone of the run (default: --world-timezone, else the "
                          "setting's default UTC); a zone other than the world's measures a "
                          "misconfigured engine")
+    ap.add_argument("--first-day", type=int, default=0, metavar="N",
+                    help="the world's first simulated day, N days after Monday 2026-03-02 "
+                         "(default 0); e.g. 24 with --days 6 crosses Europe's switch to "
+                         "summer time (Sunday 2026-03-29, day 27)")
     ap.add_argument("--day-start-h", type=float, default=None, metavar="H",
                     help="the UTC hour the simulated day's shifts start, and its order windows "
                          "with them (default: the scenario's, 7): with --world-timezone, "
@@ -274,13 +281,17 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("-q", "--quiet", action="store_true", help="no per-day progress lines")
     ap.add_argument("--json", default=None, help="also write the figures to this JSON file")
     a = ap.parse_args(argv)
-    global ATTEMPT_COST, WORLD_TZ, ENGINE_TZ, DAY_START_H
+    global ATTEMPT_COST, WORLD_TZ, ENGINE_TZ, DAY_START_H, FIRST_DAY
     ATTEMPT_COST = a.attempt_cost
     if a.day_start_h is not None and not 0.0 <= a.day_start_h <= 12.0:
         print(f"failure_risk: --day-start-h must be in [0, 12], got {a.day_start_h}",
               file=sys.stderr)
         return 2
     DAY_START_H = a.day_start_h
+    if a.first_day < 0:
+        print(f"failure_risk: --first-day must be >= 0, got {a.first_day}", file=sys.stderr)
+        return 2
+    FIRST_DAY = a.first_day
     from fleetstream.sim.clock import check
     try:
         WORLD_TZ = a.world_timezone and check(a.world_timezone)

@@ -384,9 +384,16 @@ def _run(a: argparse.Namespace) -> int:
     if progress:
         from fleetstream.sim.clock import mismatch
 
-        note = mismatch(a.world_timezone, settings.engine.timezone)
-        if note and not any(os.path.isdir(t) for t in a.targets):
-            print(f"  note: {note}", file=sys.stderr, flush=True)
+        if any(os.path.isdir(t) for t in a.targets):   # simulated folders: their worlds
+            scs = [manifest(t).get("scenario") for t in a.targets if os.path.isdir(t)]
+            zones = {sc.get("timezone") if isinstance(sc.get("timezone"), str) else None
+                     for sc in scs if isinstance(sc, dict)}
+        else:
+            zones = {a.world_timezone}
+        for z in sorted(zones, key=str):
+            note = mismatch(z, settings.engine.timezone)
+            if note:
+                print(f"  note: {note}", file=sys.stderr, flush=True)
     res = None
     folders = [t for t in a.targets if os.path.isdir(t)]
     if a.policies:

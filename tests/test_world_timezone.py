@@ -111,3 +111,21 @@ def test_cli_refuses_a_bad_zone_in_one_line(capsys):
     assert evaluate_main(["tiny", "--world-timezone", "Mars/Base", "-q"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "unknown time zone 'Mars/Base'" in err[0]
+
+
+def test_evaluate_notes_a_recorded_world_in_another_zone(tmp_path, capsys):
+    """A simulated folder whose world keeps another zone's time than engine.timezone:
+    `evaluate` says so in one note line before scoring (and says nothing when they
+    agree)."""
+    from fleetstream.sim.record import simulate_to
+
+    day = tmp_path / "day"
+    simulate_to("tiny", str(day), progress=False, timezone="Asia/Kolkata")
+    assert evaluate_main([str(day), "--out", str(tmp_path / "ev")]) == 0
+    err = capsys.readouterr().err
+    assert "note: the simulated world keeps Asia/Kolkata time, the engine reads hours in UTC" \
+        in err
+    cfg = tmp_path / "ist.toml"
+    cfg.write_text('[engine]\ntimezone = "Asia/Kolkata"\n')
+    assert evaluate_main([str(day), "--out", str(tmp_path / "ev2"), "--config", str(cfg)]) == 0
+    assert "note:" not in capsys.readouterr().err
