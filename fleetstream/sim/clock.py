@@ -19,6 +19,8 @@ import zoneinfo
 from datetime import datetime
 from functools import lru_cache
 
+from fleetstream.operators.localtime import UTC_NAMES   # the names the engine reads as UTC
+
 
 @lru_cache(maxsize=16)
 def _zone(name: str) -> zoneinfo.ZoneInfo:
@@ -48,9 +50,6 @@ def local_s(tz: str | None, ts: float) -> float:
         return ts
     off = datetime.fromtimestamp(ts, _zone(tz)).utcoffset()
     return ts + (off.total_seconds() if off is not None else 0.0)
-
-
-UTC_NAMES = frozenset({"UTC", "Etc/UTC", "Etc/GMT", "GMT", "Z"})
 
 
 def mismatch(world_tz: str | None, engine_tz: str | None) -> str | None:
