@@ -193,7 +193,9 @@ def evaluate_scenario(
             seats,
             [str(s) for s in seeds],
             [f"{scenario} seed {s} (simulated" + (f", day {history_days} after {history_days} "
-             "carried" if history_days else "") + ")" for s in seeds],
+             "carried" if history_days else "")
+             + (f", world on {world_timezone} time" if world_timezone else "") + ")"
+             for s in seeds],
             warm if history_days else None,
             f"{history_days} day(s) of the same world carried (seats and customer records)"
             if history_days else None,

@@ -129,3 +129,20 @@ def test_evaluate_notes_a_recorded_world_in_another_zone(tmp_path, capsys):
     cfg.write_text('[engine]\ntimezone = "Asia/Kolkata"\n')
     assert evaluate_main([str(day), "--out", str(tmp_path / "ev2"), "--config", str(cfg)]) == 0
     assert "note:" not in capsys.readouterr().err
+
+
+def test_evaluate_report_names_the_world_clock(tmp_path):
+    """A scenario scored on a world in a zone says so in the report's run description."""
+    import orjson
+
+    out = tmp_path / "ev"
+    assert evaluate_main(["tiny", "--world-timezone", "Asia/Kolkata", "--config",
+                          _ist(tmp_path), "--out", str(out), "-q"]) == 0
+    assert "world on Asia/Kolkata time" in orjson.dumps(
+        orjson.loads((out / "summary.json").read_bytes())).decode()
+
+
+def _ist(tmp_path) -> str:
+    cfg = tmp_path / "ist_engine.toml"
+    cfg.write_text('[engine]\ntimezone = "Asia/Kolkata"\n')
+    return str(cfg)
