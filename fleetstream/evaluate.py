@@ -362,6 +362,7 @@ def _run(a: argparse.Namespace) -> int:
     if a.history_days and (a.policies or a.models):
         raise UsageError("--history-days scores models on a scenario name; it does not "
                          "combine with --policies or --models")
+    folders = [t for t in a.targets if os.path.isdir(t)]
     if a.world_timezone is not None:
         from fleetstream.sim.clock import check
 
@@ -369,7 +370,7 @@ def _run(a: argparse.Namespace) -> int:
             check(a.world_timezone)
         except ValueError as e:
             raise UsageError(f"--world-timezone: {e}") from None
-        if any(os.path.isdir(t) for t in a.targets):
+        if folders:
             raise UsageError("--world-timezone changes a simulated world: it needs a "
                              "scenario name, not replay folders")
     if a.models and not os.path.isdir(a.models):
@@ -386,8 +387,8 @@ def _run(a: argparse.Namespace) -> int:
     if progress:
         from fleetstream.sim.clock import mismatch
 
-        if any(os.path.isdir(t) for t in a.targets):   # simulated folders: their worlds
-            scs = [manifest(t).get("scenario") for t in a.targets if os.path.isdir(t)]
+        if folders:   # simulated folders: the worlds their manifests recorded
+            scs = [manifest(t).get("scenario") for t in folders]
             zones = {sc.get("timezone") if isinstance(sc.get("timezone"), str) else None
                      for sc in scs if isinstance(sc, dict)}
         else:
@@ -397,7 +398,6 @@ def _run(a: argparse.Namespace) -> int:
             if note:
                 print(f"  note: {note}", file=sys.stderr, flush=True)
     res = None
-    folders = [t for t in a.targets if os.path.isdir(t)]
     if a.policies:
         pols = [p.strip() for p in a.policies.split(",") if p.strip()]
         bad = [p for p in pols if p not in POLICY_NAMES]

@@ -71,14 +71,22 @@ class MapProvider:
 
     # ------------------------------------------------------------------ one leg
 
-    def _road(self, a: Point, b: Point) -> tuple[float, float] | None:
-        """(seconds, metres) on the map, or None when either point is off it."""
+    def _snaps(self, a: Point, b: Point) -> tuple[int, float, int, float] | None:
+        """(node, metres to it) of ``a`` and of ``b``, or None when either is off the map."""
         na, da = self.network.snap(a)
         if da > self.max_snap_m:
             return None
         nb, db = self.network.snap(b)
         if db > self.max_snap_m:
             return None
+        return na, da, nb, db
+
+    def _road(self, a: Point, b: Point) -> tuple[float, float] | None:
+        """(seconds, metres) on the map, or None when either point is off it."""
+        sn = self._snaps(a, b)
+        if sn is None:
+            return None
+        na, da, nb, db = sn
         v = self.access_kmh / 3.6
         if na == nb:
             d = fast_distance_m(a, b)
@@ -94,13 +102,10 @@ class MapProvider:
         shows), for the ETA seat to learn what they cost; None off the map or from a
         network that does not count them."""
         count = getattr(self.network, "turns", None)
-        if count is None:
+        sn = None if count is None else self._snaps(a, b)
+        if sn is None:
             return None
-        na, da = self.network.snap(a)
-        nb, db = self.network.snap(b)
-        if da > self.max_snap_m or db > self.max_snap_m:
-            return None
-        return 0 if na == nb else int(count(na, nb))
+        return 0 if sn[0] == sn[2] else int(count(sn[0], sn[2]))
 
     def distance_m(self, a: Point, b: Point) -> float:
         """Road distance in metres (the fastest path's length plus the access stretches)."""

@@ -16,21 +16,16 @@ time-zone database for the instant, never from the machine's clock or zone.
 from __future__ import annotations
 
 import zoneinfo
-from datetime import datetime
-from functools import lru_cache
 
-from fleetstream.operators.localtime import UTC_NAMES   # the names the engine reads as UTC
-
-
-@lru_cache(maxsize=16)
-def _zone(name: str) -> zoneinfo.ZoneInfo:
-    return zoneinfo.ZoneInfo(name)
+# The time-zone database lookups the engine uses too (a zone's offset is not a formula
+# of the engine's models: both sides read the same IANA database).
+from fleetstream.operators.localtime import UTC_NAMES, utc_offset_s, zone_info
 
 
 def check(name: str) -> str:
     """``name`` if it is an IANA time zone this machine knows, else ValueError (one line)."""
     try:
-        _zone(name)
+        zone_info(name)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError, TypeError):
         raise ValueError(f"unknown time zone {name!r} (an IANA name such as "
                          "Europe/Andorra or America/New_York)") from None
@@ -46,10 +41,7 @@ def local_s(tz: str | None, ts: float) -> float:
     >>> local_s("Europe/Andorra", 1775120400.0) - 1775120400.0      # 2026-04-02: summer
     7200.0
     """
-    if tz is None:
-        return ts
-    off = datetime.fromtimestamp(ts, _zone(tz)).utcoffset()
-    return ts + (off.total_seconds() if off is not None else 0.0)
+    return ts if tz is None else ts + utc_offset_s(ts, tz)
 
 
 def mismatch(world_tz: str | None, engine_tz: str | None) -> str | None:
