@@ -34,7 +34,14 @@ Robustness off the simulator (real trips do not follow the engine's formulas):
   departure, minus the nominal service; the planning times add it), and
   ``stop_extra_s(key)`` the excess of one stop (its building, vehicle type, hour
   band and customer: ``models/dwell.py``), added after each stop of an arrival
-  forecast.
+  forecast;
+- **riders' own speed** (``eta-*-5``): a bicycle or cargo bike does not ride at a car's
+  free-flow speed, and most providers (the map's posted speeds, the haversine profile)
+  time every vehicle as a car.  For the types of ``PROFILE_KMH`` the seat's baseline
+  is ``max(provider_s, dist_km x pace)``, where ``pace`` (s per km) is learned per type
+  from the zone's legs of at least ``PROFILE_MIN_KM`` (a decayed mean, shrunk to the
+  prior speed with ``PROFILE_K`` pseudo-legs); the linear model learns its correction
+  on that baseline, and ``predict_ratio`` still answers against the provider's time.
 """
 
 from __future__ import annotations
@@ -68,6 +75,14 @@ PLAN_CENTRES_S = (30.0, 65.0, 130.0, 260.0, 520.0, 1040.0, 2400.0)
 PLAN_DECAY = 0.995
 PLAN_PRIOR_N = 5.0
 PLAN_RATIO_MIN, PLAN_RATIO_MAX = 0.25, 4.0
+# riders' own speed (eta-*-5): prior speed (km/h) per non-motorised vehicle type (what
+# bicycle profiles of route planners assume: ~15 km/h, a loaded cargo bike less), and
+# the learning of each type's pace (s per km) from the zone's legs of >= 1 km
+PROFILE_KMH = {"bike": 15.0, "cargo_bike": 12.0}
+PROFILE_K = 2.0               # pseudo-legs of the prior speed
+PROFILE_DECAY = 0.98          # per leg of the type: memory ~50 legs
+PROFILE_MIN_KM = 1.0          # shorter legs are mostly parking and pulling out
+PROFILE_SPK_MIN, PROFILE_SPK_MAX = 60.0, 720.0   # a leg's pace is clipped to 5-60 km/h
 
 
 def _finite(*vs) -> bool:
@@ -102,7 +117,7 @@ class RiverEta(LearnedSeat):
         self.kind = kind
         self.seed = seed
         self.model = make_eta_regressor(kind, seed)
-        self.version = f"eta-{kind}-4"
+        self.version = f"eta-{kind}-5"
         self.n_learned = 0
         self.mae_log = metrics.MAE()           # model, |log ratio error|, progressive
         self.mae_log_provider = metrics.MAE()  # provider alone (ratio 1)
@@ -118,6 +133,8 @@ class RiverEta(LearnedSeat):
         self.stops = StopTimes()                  # the same, per stop (models/dwell.py)
         # planning travel times: per provider-time bin [decayed n, sum provider s, sum true s]
         self.plan_bins = [[0.0, 0.0, 0.0] for _ in range(len(PLAN_EDGES_S) + 1)]
+        # riders' pace per vehicle type: [decayed sum of s per km, decayed count]
+        self.profiles: dict[str, list[float]] = {}
 
     @classmethod
     def restore(cls, snap: bytes):
@@ -142,7 +159,44 @@ class RiverEta(LearnedSeat):
             # the same layout; legs on a map now carry their turns (``turns_km``, a new
             # weight that starts at 0)
             obj.version = f"eta-{obj.kind}-4"
+        if obj.version == f"eta-{obj.kind}-4":
+            # riders' paces start from the prior speeds; the model's weights are kept (its
+            # bike legs were learned against the car's time: the guard and further legs
+            # correct what carried over)
+            if not hasattr(obj, "profiles"):
+                obj.profiles = {}
+            obj.version = f"eta-{obj.kind}-5"
         return obj
+
+    def rider_s_per_km(self, vehicle_type: str | None) -> float | None:
+        """Learned pace (s per km) of a rider of ``vehicle_type`` (a type of
+        :data:`PROFILE_KMH`), None for other types."""
+        kmh = PROFILE_KMH.get(vehicle_type) if vehicle_type is not None else None
+        if kmh is None:
+            return None
+        prior = 3600.0 / kmh
+        p = getattr(self, "profiles", {}).get(vehicle_type)
+        if not p:
+            return prior
+        return (p[0] + PROFILE_K * prior) / (p[1] + PROFILE_K)
+
+    def _baseline(self, x: dict) -> float:
+        """The seat's baseline seconds of leg ``x``: the provider's, or for a rider the
+        leg's distance at the rider's pace when that is slower (finite inputs)."""
+        prov = float(x.get("provider_s") or 0.0)
+        spk = self.rider_s_per_km(x.get("vehicle_type"))
+        if spk is None or not prov > 0.0:
+            return prov
+        ride = float(x.get("dist_km") or 0.0) * spk
+        return ride if ride > prov else prov
+
+    def _on_baseline(self, x: dict) -> tuple[dict, float]:
+        """(``x`` with the baseline as its provider time, baseline / provider)."""
+        prov = float(x.get("provider_s") or 0.0)
+        base = self._baseline(x)
+        if base == prov or not prov > 0.0:
+            return x, 1.0
+        return {**x, "provider_s": base}, base / prov
 
     def _vres(self, x: dict) -> float | None:
         vid = x.get("vehicle_id")
@@ -178,7 +232,8 @@ class RiverEta(LearnedSeat):
             return 1.0
         if self._guarded(x):
             return 1.0
-        return math.exp(self._predict_log(self._features(x)))
+        xb, lift = self._on_baseline(x)
+        return lift * math.exp(self._predict_log(self._features(xb)))
 
     def zero_leg_s(self) -> float:
         """Expected seconds of a zero-length leg (the next stop at the same door)."""
@@ -233,21 +288,26 @@ class RiverEta(LearnedSeat):
         if not _finite(x.get("dist_km"), x.get("provider_s"), x.get("hour"),
                        x.get("condition_factor"), x.get("driver_pace")):
             return
-        y = math.log(actual_ratio)
+        xb, lift = self._on_baseline(x)
+        y = math.log(actual_ratio / lift)   # the target: true / the seat's baseline
         y = LOG_MIN if y < LOG_MIN else LOG_MAX if y > LOG_MAX else y
-        f = self._features(x)
+        f = self._features(xb)
         yhat = self._predict_log(f)
         # the guard scores the model and the provider in seconds, before learning
         prov = float(x.get("provider_s") or 0.0)
         g = self.guard[dist_bin(float(x.get("dist_km") or 0.0))]
         if self._guarded(x):
             self.n_guarded += 1
-        g[0] = g[0] * GUARD_DECAY + abs(actual_ratio - math.exp(yhat)) * prov
+        g[0] = g[0] * GUARD_DECAY + abs(actual_ratio - lift * math.exp(yhat)) * prov
         g[1] = g[1] * GUARD_DECAY + abs(actual_ratio - 1.0) * prov
         g[2] = g[2] * GUARD_DECAY + 1.0
-        self.mae_log.update(y, yhat)
-        self.mae_log_provider.update(y, 0.0)
-        self.watch.update(abs(y - yhat), {"zone": x.get("zone")})
+        # progressive errors of the whole answer (baseline x model) and of the provider
+        y_all = math.log(actual_ratio)
+        y_all = LOG_MIN if y_all < LOG_MIN else LOG_MAX if y_all > LOG_MAX else y_all
+        yhat_all = yhat + math.log(lift)
+        self.mae_log.update(y_all, yhat_all)
+        self.mae_log_provider.update(y_all, 0.0)
+        self.watch.update(abs(y_all - yhat_all), {"zone": x.get("zone")})
         self.model.learn_one(f, y)
         self.n_learned += 1
         if prov > 0:
@@ -262,6 +322,17 @@ class RiverEta(LearnedSeat):
             r = self.vres.setdefault(vid, [0.0, 0.0])
             r[0] = r[0] * VRES_DECAY + (y - yhat)
             r[1] = r[1] * VRES_DECAY + 1.0
+        vt = x.get("vehicle_type")
+        dist = float(x.get("dist_km") or 0.0)
+        if vt in PROFILE_KMH and dist >= PROFILE_MIN_KM and prov > 0.0:
+            spk = actual_ratio * prov / dist
+            spk = PROFILE_SPK_MIN if spk < PROFILE_SPK_MIN else (
+                PROFILE_SPK_MAX if spk > PROFILE_SPK_MAX else spk)
+            if not hasattr(self, "profiles"):
+                self.profiles = {}
+            p = self.profiles.setdefault(vt, [0.0, 0.0])
+            p[0] = p[0] * PROFILE_DECAY + spk
+            p[1] = p[1] * PROFILE_DECAY + 1.0
 
     def plan_curve(self, prior_factor: float) -> tuple[tuple[float, float], ...]:
         """Planning travel time as points ``(provider s, planning s)``, one per bin of
@@ -289,4 +360,6 @@ class RiverEta(LearnedSeat):
         return {"legs": self.n_learned, "mae_log_ratio": float(self.mae_log.get()),
                 "mae_log_ratio_provider": float(self.mae_log_provider.get()),
                 "guarded_legs": self.n_guarded, "zero_leg_s": round(self.zero_leg_s(), 1),
-                "dwell_extra_s": round(self.dwell_extra_s(), 1)}
+                "dwell_extra_s": round(self.dwell_extra_s(), 1),
+                **{f"rider_kmh_{vt}": round(3600.0 / self.rider_s_per_km(vt), 1)
+                   for vt in PROFILE_KMH}}

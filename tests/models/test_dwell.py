@@ -120,7 +120,7 @@ def test_a_snapshot_without_per_stop_times_restores() -> None:
     m.version = "eta-linear-2"
     m.last_stop = {"V1": (t - 510.0, 120.0)}      # and its (arrival, nominal) pairs
     back = RiverEta.restore(m.snapshot())
-    assert back.version == "eta-linear-4"
+    assert back.version == "eta-linear-5"
     assert back.stop_extra_s(_key("house")) == pytest.approx(back.dwell_extra_s())
     back.observe_stop("V1", t + 300.0, 120.0, t, _key("house"))   # an old pair: no key, no crash
     back.observe_stop("V1", t + 900.0, 120.0, t + 600.0, _key("house"))
@@ -156,3 +156,47 @@ def test_a_few_very_long_stops_do_not_drag_the_estimate() -> None:
     for i in range(400):
         m.learn(_key("house"), 900.0 if i % 20 == 7 else 60.0)
     assert 60.0 <= m.extra_s(_key("house")) < 80.0
+
+
+# ---------------------------------------------------------------- riders' own speed
+
+def _ride(vt: str, km: float, prov_s: float) -> dict:
+    return {"dist_km": km, "provider_s": prov_s, "hour": 10.0, "dow": 1, "zone": "Z1",
+            "vehicle_type": vt, "fleet_type": "gig", "driver_pace": 1.0,
+            "condition_factor": 1.0, "stops_ahead": 0, "speed_kmh": 0.0}
+
+
+def test_a_riders_leg_starts_from_the_prior_speed_not_the_cars() -> None:
+    from fleetstream.models.eta import PROFILE_KMH
+    m = RiverEta()
+    # 10 km that a car does in 10 minutes: a cold seat answers 10 km at the rider's
+    # prior speed; a van's leg is the provider's; a short town leg where the car is
+    # slower than the rider keeps the provider's time
+    assert m.predict_ratio(_ride("bike", 10.0, 600.0)) * 600.0 == pytest.approx(
+        10.0 * 3600.0 / PROFILE_KMH["bike"])
+    assert m.predict_ratio(_ride("van", 10.0, 600.0)) == 1.0
+    assert m.predict_ratio(_ride("bike", 0.5, 300.0)) == 1.0
+    assert m.metrics()["rider_kmh_bike"] == PROFILE_KMH["bike"]
+
+
+def test_a_riders_pace_is_learned_from_long_legs_only() -> None:
+    m = RiverEta()
+    for i in range(60):      # riders at 20 km/h on 4 km legs; 0.3 km legs at 5 km/h
+        m.learn(_ride("cargo_bike", 4.0, 300.0), 4.0 * 180.0 / 300.0)
+        m.learn(_ride("cargo_bike", 0.3, 60.0), 0.3 * 720.0 / 60.0)
+    assert m.metrics()["rider_kmh_cargo_bike"] == pytest.approx(20.0, abs=1.0)
+    assert m.metrics()["rider_kmh_bike"] == 15.0           # no bike leg: the prior
+    # the whole answer is close to the truth after learning (baseline x model)
+    assert m.predict_ratio(_ride("cargo_bike", 4.0, 300.0)) == pytest.approx(2.4, rel=0.1)
+
+
+def test_an_eta_4_snapshot_restores_with_prior_rider_speeds() -> None:
+    m = RiverEta()
+    m.learn(_ride("van", 2.0, 200.0), 1.3)
+    del m.profiles
+    m.version = "eta-linear-4"
+    back = RiverEta.restore(m.snapshot())
+    assert back.version == "eta-linear-5" and back.profiles == {}
+    assert back.n_learned == 1
+    back.learn(_ride("bike", 3.0, 200.0), 3.0)
+    assert set(back.profiles) == {"bike"}
