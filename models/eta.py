@@ -55,6 +55,7 @@ from fleetstream.models.base import LearnedSeat
 from fleetstream.models.dwell import StopTimes
 from fleetstream.models.features import DIST_EDGES_KM, dist_bin, eta_linear_features, eta_tree_features
 from fleetstream.models.monitor import DriftWatch
+from fleetstream.operators.traveltime import RIDER_KMH
 
 VRES_DECAY = 0.9      # per leg: the vehicle's residual memory is ~10 legs
 VRES_PRIOR_N = 3.0    # shrink a vehicle's mean residual towards 0 until it has a few legs
@@ -78,7 +79,7 @@ PLAN_RATIO_MIN, PLAN_RATIO_MAX = 0.25, 4.0
 # riders' own speed (eta-*-5): prior speed (km/h) per non-motorised vehicle type (what
 # bicycle profiles of route planners assume: ~15 km/h, a loaded cargo bike less), and
 # the learning of each type's pace (s per km) from the zone's legs of >= 1 km
-PROFILE_KMH = {"bike": 15.0, "cargo_bike": 12.0}
+PROFILE_KMH = RIDER_KMH
 PROFILE_K = 2.0               # pseudo-legs of the prior speed
 PROFILE_DECAY = 0.98          # per leg of the type: memory ~50 legs
 PROFILE_MIN_KM = 1.0          # shorter legs are mostly parking and pulling out
@@ -179,6 +180,11 @@ class RiverEta(LearnedSeat):
         if not p:
             return prior
         return (p[0] + PROFILE_K * prior) / (p[1] + PROFILE_K)
+
+    def riders(self) -> tuple[tuple[str, float], ...]:
+        """``((vehicle type, s per km), ...)``: every rider type's pace, to the second
+        (what the plans read: ``engine.routing_rider_pace``)."""
+        return tuple((vt, float(round(self.rider_s_per_km(vt)))) for vt in sorted(PROFILE_KMH))
 
     def _baseline(self, x: dict) -> float:
         """The seat's baseline seconds of leg ``x``: the provider's, or for a rider the

@@ -27,6 +27,7 @@ from typing import Any, Callable
 from fleetstream.operators.routing import constraints as RC
 from fleetstream.operators.routing.protocol import RoutingStrategy  # noqa: F401 (re-export)
 from fleetstream.operators.state import AT_DEPOT, DELIVERY, PICKUP, Order, Vehicle
+from fleetstream.operators.traveltime import vehicle_tt
 
 Point = tuple[float, float]
 TravelFn = Callable[[Point, Point, float], float]
@@ -117,7 +118,9 @@ def route_timing(v: Vehicle, stops: list[tuple[str, str]], orders: dict[str, Ord
     """Earliest schedule of ``stops`` from ``from_pos`` at ``from_ts``.  A driver break
     (:func:`operators.routing.constraints.engine_break`) is taken on the first leg that
     would arrive at or after its earliest start, starting when that leg starts (or at
-    the earliest start), as the routing model's local search does."""
+    the earliest start), as the routing model's local search does.  ``tt`` is read as
+    ``v``'s (:func:`vehicle_tt`: a rider at its own pace)."""
+    tt = vehicle_tt(tt, v)
     brk = RC.engine_break(v, from_ts)
     pts, arr, st, dep, we, ws, svc = [], [], [], [], [], [], []
     t, prev = from_ts, from_pos
@@ -253,6 +256,7 @@ def best_insertion(o: Order, v: Vehicle, orders: dict[str, Order], now: float,
     why = capacity_reject(route_load(v, orders), o, v)
     if why:
         return None, why
+    tt = vehicle_tt(tt, v)
     from_pos, from_ts = _start_of(v, now)
     stops = v.route
     if RC.engine_break(v, from_ts) is not None:

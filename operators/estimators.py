@@ -35,6 +35,11 @@ class ProviderEta:
     def learn(self, x: dict, actual_ratio: float) -> None:
         self.n_learned += 1
 
+    def riders(self) -> tuple[tuple[str, float], ...]:
+        """Riders' paces (s per km) at their prior speeds (``RIDER_KMH``)."""
+        from fleetstream.operators.traveltime import RIDER_KMH
+        return tuple((vt, float(round(3600.0 / RIDER_KMH[vt]))) for vt in sorted(RIDER_KMH))
+
     def snapshot(self) -> dict:
         return {"n_learned": self.n_learned}
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Callable, Protocol
 
 from fleetstream.operators.localtime import LocalClock
 
@@ -29,6 +29,24 @@ DEFAULT_SPEED_PROFILE_KMH = (
     32, 34, 35, 35, 34, 30, 26, 21, 19, 23, 25, 25,
     24, 24, 24, 23, 21, 19, 20, 24, 27, 29, 30, 31,
 )
+
+# Riders' prior speed (km/h) by vehicle type: a bicycle or a cargo bike rides at its own
+# speed, not at a car's (what the bicycle profiles of route planners assume, ~15 km/h; a
+# loaded cargo bike less).  The providers time every vehicle as a car; the ETA seat
+# learns each type's pace from here (models/eta.py, ``eta-*-5``) and the plans time a
+# rider's leg at that pace when it is slower (``engine.routing_rider_pace``,
+# operators/zone/world.py ``TravelModel.tt_for``).
+RIDER_KMH = {"bike": 15.0, "cargo_bike": 12.0}
+
+
+def vehicle_tt(tt: Callable, v: Any) -> Callable:
+    """The travel times of vehicle ``v``: ``tt``, unless ``tt`` is a travel model's
+    ``tt`` (a bound method of an object with ``tt_for``) that times ``v``'s vehicle type
+    differently (a rider at its own pace: ``TravelModel.tt_for``)."""
+    tt_for = getattr(getattr(tt, "__self__", None), "tt_for", None)
+    if tt_for is None or getattr(tt, "__name__", None) != "tt":
+        return tt
+    return tt_for(getattr(v, "vehicle_type", None))
 
 
 def haversine_m(a: Point, b: Point) -> float:

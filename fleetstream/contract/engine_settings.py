@@ -166,6 +166,12 @@ class EngineSettings:
     stop; read every 15 minutes of event time) instead of provider x
     ``plan_time_factor``; rule-based seats keep the buffer.  See docs/routing.md,
     "Learned travel times"."""
+    routing_rider_pace: bool = True
+    """Plan, insert and re-route a rider (a bike or cargo bike: ``RIDER_KMH``) at the
+    rider's pace when it is slower than the provider's car time: the pace the ETA seat
+    learns per vehicle type from the zone's legs (rule-based seats: the prior speeds,
+    15 / 12 km/h), read every 15 minutes of event time.  Off: a rider's leg is a car's,
+    as before 2026-12-01 (docs/routing.md, "Riders")."""
     routing_plan_backend: str = "ortools"
     """Zone plans by ``ortools`` (default) or ``pyvrp`` (PyVRP where it expresses the
     zone's problem exactly, without the fairness term; OR-Tools otherwise; bounded by

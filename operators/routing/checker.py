@@ -81,6 +81,7 @@ def _schedule(p: Problem, vid: str, stops: list[Stop], brk_gap: int | None):
     """Earliest schedule with the break (if any) taken in gap ``brk_gap`` (gap g lies
     after stop g-1 and before stop g; gap len(stops) is before the end)."""
     v = p.vehicle(vid)
+    T = p.time_for(vid)
     t = v.start_time
     node = v.start
     starts, arrivals = [], []
@@ -97,7 +98,7 @@ def _schedule(p: Problem, vid: str, stops: list[Stop], brk_gap: int | None):
             nxt = j.pickup if kind == PICKUP else j.node
         else:
             nxt = v.end
-        travel = p.time[node][nxt]
+        travel = T[node][nxt]
         if b is not None and brk_gap == i:
             bstart = max(t, b.earliest)
             if bstart > b.latest + EPS:
@@ -218,14 +219,15 @@ def check_route(p: Problem, vid: str, stops: list[Stop]) -> RouteReport:
     node = v.start
     dist = 0.0
     drive = 0.0
+    T = p.time_for(vid)
     for jid, kind in stops:
         j = p.job(jid)
         nxt = j.pickup if kind == PICKUP else j.node
         dist += p.dist[node][nxt]
-        drive += p.time[node][nxt]
+        drive += T[node][nxt]
         node = nxt
     dist += p.dist[node][v.end]
-    drive += p.time[node][v.end]
+    drive += T[node][v.end]
     rep.distance = dist
     rep.drive = drive
     if v.max_drive is not None and drive > v.max_drive + EPS:

@@ -32,6 +32,7 @@ from fleetstream.operators.routing.constraints import engine_break, engine_drive
 from fleetstream.operators.routing.model import Break, Job, Problem, VehicleSpec
 from fleetstream.operators.routing.solver import DEFAULT_GUARD_S, Budget
 from fleetstream.operators.state import AT_DEPOT, ONBOARD, PICKUP
+from fleetstream.operators.traveltime import vehicle_tt
 
 Point = tuple[float, float]
 
@@ -206,9 +207,21 @@ def build_problem(vehicles: list[Any], orders: list[Any], current: dict[str, lis
             onboard_vehicle=o.vehicle_id if onboard else None))
     T = LazyMatrix(points, lambda a, b: tt(a, b, now))
     D = LazyMatrix(points, dist)
+    # Riders at their own pace (``vehicle_tt``): one matrix per vehicle type that the
+    # travel model times differently, shared by its vehicles.
+    own: dict[str, LazyMatrix] = {}
+    by_type: dict[Any, LazyMatrix | None] = {}
+    for v in vehicles:
+        vt = getattr(v, "vehicle_type", None)
+        if vt not in by_type:
+            f = vehicle_tt(tt, v)
+            by_type[vt] = None if f == tt else LazyMatrix(points, lambda a, b, _f=f: _f(a, b, now))
+        if by_type[vt] is not None:
+            own[v.id] = by_type[vt]
     p = Problem(time=T, dist=D, vehicles=vs, jobs=js, km_per_unit=0.001,
                 hours_per_unit=1 / 3600.0, lateness_cost_per_unit=cfg.lateness_cost_per_min / 60.0,
-                fairness_cost_per_stop=cfg.fairness_cost_per_stop, objective="cost", points=points)
+                fairness_cost_per_stop=cfg.fairness_cost_per_stop, objective="cost", points=points,
+                vehicle_time=own)
     routes = {}
     for v in vehicles:
         routes[v.id] = [(oid, PICKUP if k == PICKUP else "delivery") for oid, k in current.get(v.id, [])
@@ -221,8 +234,13 @@ def materialise(p: Problem) -> Problem:
     n = p.n_nodes
     T = [[p.time[i][j] for j in range(n)] for i in range(n)]
     D = [[p.dist[i][j] for j in range(n)] for i in range(n)]
+    plain: dict[int, list] = {}     # a matrix shared by several riders stays shared
+    for m in p.vehicle_time.values():
+        if id(m) not in plain:
+            plain[id(m)] = [[m[i][j] for j in range(n)] for i in range(n)]
     return Problem(time=T, dist=D, vehicles=p.vehicles, jobs=p.jobs, km_per_unit=p.km_per_unit,
                    hours_per_unit=p.hours_per_unit, lateness_cost_per_unit=p.lateness_cost_per_unit,
                    max_lateness=p.max_lateness, fairness_cost_per_stop=p.fairness_cost_per_stop,
                    objective=p.objective, high_value=p.high_value,
-                   gig_forbidden_age_check=p.gig_forbidden_age_check, points=p.points)
+                   gig_forbidden_age_check=p.gig_forbidden_age_check, points=p.points,
+                   vehicle_time={vid: plain[id(m)] for vid, m in p.vehicle_time.items()})

@@ -50,7 +50,7 @@ class RouteEval:
         self.cap = self.v.capacity
         self.dims = [d for d in self.cap]
         self.capv = tuple(self.cap[d] for d in self.dims)
-        self.T, self.D = p.time, p.dist
+        self.T, self.D = p.time_for(vid), p.dist
         self.max_late = p.max_lateness
         self._sd: dict = {}
 

@@ -161,6 +161,11 @@ class Problem:
     """Fleet rule: gig couriers do not deliver age-checked parcels."""
     points: list[tuple[float, float]] | None = None
     """Optional coordinates per node (for output and plots only)."""
+    vehicle_time: dict = field(default_factory=dict)
+    """Travel-time matrices of the vehicles that do not drive at ``time`` (a bicycle
+    rides at its own pace), by vehicle id, each the shape of ``time``; the other
+    vehicles use ``time``.  Every solver, bound and checker reads a vehicle's times with
+    :meth:`time_for`."""
 
     def __post_init__(self) -> None:
         n = len(self.time)
@@ -178,6 +183,9 @@ class Problem:
             for node in (j.node, j.pickup):
                 if node is not None and not 0 <= node < n:
                     raise ValueError(f"job {j.id}: node {node} outside the matrix")
+        for vid, m in self.vehicle_time.items():
+            if len(m) != n or any(len(r) != n for r in m):
+                raise ValueError(f"vehicle {vid}: its time matrix must be the shape of time")
         self._jobs = {j.id: j for j in self.jobs}
         self._vehicles = {v.id: v for v in self.vehicles}
 
@@ -187,6 +195,10 @@ class Problem:
 
     def job(self, jid: str) -> Job:
         return self._jobs[jid]
+
+    def time_for(self, vid: str) -> Sequence[Sequence[float]]:
+        """The travel times of vehicle ``vid`` (its own matrix, else ``time``)."""
+        return self.vehicle_time.get(vid, self.time)
 
     def vehicle(self, vid: str) -> VehicleSpec:
         return self._vehicles[vid]

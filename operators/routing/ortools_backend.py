@@ -206,6 +206,14 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
             lb = loc[b]
             ta[b] = int(round((Ta[lb] + sa) * sc))
             da[b] = int(round(Da[lb] * sc))
+    # Vehicles with their own travel times (Problem.vehicle_time: riders): one time
+    # matrix per distinct matrix, the same arithmetic.
+    own: dict[int, tuple] = {}     # id(matrix) -> (matrix, routing-node time matrix)
+    for v in p.vehicles:
+        Tv = p.vehicle_time.get(v.id)
+        if Tv is not None and id(Tv) not in own:
+            tv = [[int(round((Tv[loc[a]][loc[b]] + svc[a]) * sc)) for b in range(n)] for a in range(n)]
+            own[id(Tv)] = (Tv, tv)
     # Routing index order equals node order for non-start/end nodes; use the manager.
     idx_of_node = [mgr.NodeToIndex(i) if i < nv else -1 for i in range(n)]
 
@@ -235,7 +243,13 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
             if v.fixed_cost:
                 model.SetFixedCostOfVehicle(int(round(v.fixed_cost * COST_SCALE)), vi)
     # Time.
-    model.AddDimension(time_cb, horizon_i, horizon_i, False, "time")
+    if own:
+        own_cb = {k: node_matrix_to_index(tv) for k, (_Tv, tv) in own.items()}
+        per_vehicle = [own_cb[id(p.vehicle_time[v.id])] if v.id in p.vehicle_time else time_cb
+                       for v in p.vehicles]
+        model.AddDimensionWithVehicleTransits(per_vehicle, horizon_i, horizon_i, False, "time")
+    else:
+        model.AddDimension(time_cb, horizon_i, horizon_i, False, "time")
     td = model.GetDimensionOrDie("time")
     soft = p.lateness_cost_per_unit > 0
     late_coef = int(round(p.lateness_cost_per_unit * COST_SCALE / sc)) if soft else 0
@@ -291,7 +305,15 @@ def solve(p: Problem, params: SolverParams = SolverParams(),
                                          for a in range(n)])
         caps = [int(math.floor(v.max_drive * sc + 1e-6)) if v.max_drive is not None else horizon_i * 4
                 for v in p.vehicles]
-        model.AddDimensionWithVehicleCapacity(drive_cb, 0, caps, True, "drive")
+        if own:
+            own_drive = {k: node_matrix_to_index([[int(round(Tv[loc[a]][loc[b]] * sc)) for b in range(n)]
+                                                  for a in range(n)])
+                         for k, (Tv, _tv) in own.items()}
+            model.AddDimensionWithVehicleTransitAndCapacity(
+                [own_drive[id(p.vehicle_time[v.id])] if v.id in p.vehicle_time else drive_cb
+                 for v in p.vehicles], 0, caps, True, "drive")
+        else:
+            model.AddDimensionWithVehicleCapacity(drive_cb, 0, caps, True, "drive")
     # Capacities: the load at the start is what the route will deliver from the vehicle.
     dims = sorted({d for v in p.vehicles for d in v.capacity})
     pickups = any(kind == PICKUP for _j, kind, _l in visits)

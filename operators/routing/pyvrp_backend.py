@@ -99,7 +99,8 @@ def unsupported(p: Problem, hard_first: bool = False) -> list[str]:
         out.append("cost_per_stop")
     sigs = {tuple(compatible(j, v, p.high_value, p.gig_forbidden_age_check) for j in p.jobs)
             for v in p.vehicles}
-    if len(sigs) > MAX_GROUPS or len({v.cost_per_km for v in p.vehicles}) > MAX_PROFILES:
+    if len(sigs) > MAX_GROUPS or len({(v.cost_per_km, id(p.vehicle_time.get(v.id)))
+                                                  for v in p.vehicles}) > MAX_PROFILES:
         out.append("profiles")
     return out
 
@@ -131,11 +132,24 @@ def _matrices(p: Problem) -> tuple[np.ndarray, np.ndarray]:
             np.asarray([[p.dist[i][k] for k in range(n)] for i in range(n)], dtype=float))
 
 
+def _own_times(p: Problem) -> dict[int, np.ndarray]:
+    """The vehicles' own travel-time matrices (``Problem.vehicle_time``) as arrays, by
+    the id of the matrix (riders sharing one share it)."""
+    n = p.n_nodes
+    out: dict[int, np.ndarray] = {}
+    for m in p.vehicle_time.values():
+        if id(m) not in out:
+            out[id(m)] = np.asarray([[m[i][k] for k in range(n)] for i in range(n)], dtype=float)
+    return out
+
+
 def scales(p: Problem, T: np.ndarray | None = None, D: np.ndarray | None = None) -> tuple[int, int, bool]:
     """(time scale, distance scale, exact) for ``p``."""
     if T is None or D is None:
         T, D = _matrices(p)
     tv = [*T.ravel().tolist()]
+    for m in _own_times(p).values():
+        tv += m.ravel().tolist()
     for j in p.jobs:
         tv += [j.window[0], j.window[1], j.service, j.pickup_window[0], j.pickup_window[1], j.pickup_service]
     for v in p.vehicles:
@@ -256,27 +270,34 @@ def build(p: Problem):
             client_job.append(j.id)
     idx = np.asarray(loc_node, dtype=np.int64)
     dur = np.ceil(T[np.ix_(idx, idx)] * ts - 1e-6).astype(np.int64)
+    own_dur = {}
+    for k, m in _own_times(p).items():
+        own_dur[k] = np.ceil(m[np.ix_(idx, idx)] * ts - 1e-6).astype(np.int64)
+        np.fill_diagonal(own_dur[k], 0)
     dist = np.round(D[np.ix_(idx, idx)] * ds).astype(np.int64)
     np.fill_diagonal(dur, 0)
     np.fill_diagonal(dist, 0)
     # Distance profiles: one per distinct cost per km (``cost``: the matrix is in cost
     # units, ``COST_SCALE`` per currency unit), else the scaled distances.
-    profiles: dict[float, int] = {}
+    # A profile per (cost per km, travel-time matrix): riders with their own times
+    # (Problem.vehicle_time) have their own duration matrix.
+    profiles: dict[tuple, int] = {}
     dist_m, dur_m = [], []
     types, type_vehicles = [], []
     groups: dict[tuple, int] = {}
     for v, vs in zip(p.vehicles, vsig):
         cpk = v.cost_per_km if p.objective == "cost" else 1.0
-        if cpk not in profiles:
-            profiles[cpk] = len(profiles)
+        tkey = id(p.vehicle_time[v.id]) if v.id in p.vehicle_time else None
+        if (cpk, tkey) not in profiles:
+            profiles[(cpk, tkey)] = len(profiles)
             if p.objective == "cost":
                 dm = np.round(D[np.ix_(idx, idx)] * (p.km_per_unit * cpk * COST_SCALE)).astype(np.int64)
                 np.fill_diagonal(dm, 0)
             else:
                 dm = dist
             dist_m.append(dm)
-            dur_m.append(dur)
-        prof = profiles[cpk]
+            dur_m.append(dur if tkey is None else own_dur[tkey])
+        prof = profiles[(cpk, tkey)]
         if p.objective == "cost":
             utc = int(round(v.cost_per_hour * p.hours_per_unit / ts * COST_SCALE))
             fixed = int(round(v.fixed_cost * COST_SCALE))

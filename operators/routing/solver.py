@@ -157,7 +157,8 @@ def _with(p: Problem, **kw) -> Problem:
              hours_per_unit=p.hours_per_unit, lateness_cost_per_unit=p.lateness_cost_per_unit,
              max_lateness=p.max_lateness, fairness_cost_per_stop=p.fairness_cost_per_stop,
              objective=p.objective, high_value=p.high_value,
-             gig_forbidden_age_check=p.gig_forbidden_age_check, points=p.points)
+             gig_forbidden_age_check=p.gig_forbidden_age_check, points=p.points,
+             vehicle_time=p.vehicle_time)
     d.update(kw)
     return Problem(**d)
 
@@ -320,7 +321,8 @@ def reroute(p: Problem, vid: str, current: list[Stop], budget: Budget = Budget()
     elif method == "ortools":
         sub = Problem(p.time, p.dist, [p.vehicle(vid)], [p.job(j) for j in dict.fromkeys(s[0] for s in current)],
                       p.km_per_unit, p.hours_per_unit, p.lateness_cost_per_unit, p.max_lateness,
-                      0.0, p.objective, p.high_value, p.gig_forbidden_age_check)
+                      0.0, p.objective, p.high_value, p.gig_forbidden_age_check,
+                      vehicle_time={vid: p.vehicle_time[vid]} if vid in p.vehicle_time else {})
         res = solve(sub, budget.params(), {vid: current})
         guard_hit = bool(budget.deterministic and res is not None and res.guard_hit)
         seq = res.routes.get(vid, current) if res is not None and not res.dropped else current

@@ -20,6 +20,7 @@ from typing import Any, Callable
 
 from fleetstream.operators.dispatch import InsertionStrategy, Insertion, Rejection, Timing
 from fleetstream.operators.routing import solver
+from fleetstream.operators.traveltime import vehicle_tt
 from fleetstream.operators.routing.engine_adapter import RoutingConfig, build_problem, materialise
 from fleetstream.operators.state import DELIVERY, PICKUP
 
@@ -53,6 +54,7 @@ class ORToolsStrategy:
                        keep_first: bool = False, time_factor: float = 1.0) -> solver.RerouteResult | None:
         """``time_factor`` scales the planning travel times for this vehicle (the engine
         passes the driver's learned pace when ``RoutingConfig.learned_pace`` is on)."""
+        tt = vehicle_tt(tt, v)   # a rider at its own pace
         if time_factor != 1.0:
             base_tt = tt
 
@@ -139,4 +141,5 @@ def _restart_at(p, vid, pt, t_rel, built, rest):
         vs.append(x)
     return Problem(p.time, p.dist, vs, p.jobs, p.km_per_unit, p.hours_per_unit,
                    p.lateness_cost_per_unit, p.max_lateness, p.fairness_cost_per_stop,
-                   p.objective, p.high_value, p.gig_forbidden_age_check, p.points)
+                   p.objective, p.high_value, p.gig_forbidden_age_check, p.points,
+                   p.vehicle_time)

@@ -76,6 +76,10 @@ class ZoneState:
     # (curve points, seconds per leg) read from the ETA seat, and when to read it again.
     learned_travel: tuple | None = None
     travel_refresh_ts: float = -1e18
+    # Riders' paces for the plans (engine.routing_rider_pace; operators/zone/world.py):
+    # ((vehicle type, s per km), ...) read from the ETA seat, and when to read it again.
+    rider_pace: tuple = ()
+    rider_refresh_ts: float = -1e18
 
     def count(self, key: str, n: float = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -107,6 +111,9 @@ class ZoneState:
         if self.learned_travel is not None or self.travel_refresh_ts > -1e18:
             d["learned_travel"] = self.learned_travel
             d["travel_refresh_ts"] = self.travel_refresh_ts
+        if self.rider_pace or self.rider_refresh_ts > -1e18:
+            d["rider_pace"] = [list(x) for x in self.rider_pace]
+            d["rider_refresh_ts"] = self.rider_refresh_ts
         return d
 
     def _dump(self) -> dict[str, Any]:
@@ -148,7 +155,9 @@ class ZoneState:
             pinned=dict(st.get("pinned", {})), locked=set(st.get("locked", ())),
             done={vid: list(x) for vid, x in st.get("done", {}).items()},
             learned_travel=_curve(st.get("learned_travel")),
-            travel_refresh_ts=st.get("travel_refresh_ts", -1e18))
+            travel_refresh_ts=st.get("travel_refresh_ts", -1e18),
+            rider_pace=tuple((str(vt), float(s)) for vt, s in st.get("rider_pace", ())),
+            rider_refresh_ts=st.get("rider_refresh_ts", -1e18))
 
 
 def _curve(x: Any) -> tuple | None:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from fleetstream.contract.settings import EngineSettings, LimitsSettings
 from fleetstream.models.availability import risk_context
@@ -56,6 +56,8 @@ class TravelModel:
     # ((provider s, planning s), ...) increasing points, and seconds added to every leg
     learned: tuple | None = None
     stop_extra_s: float = 0.0
+    # riders' paces (engine.routing_rider_pace): ((vehicle type, s per km), ...)
+    riders: tuple = ()
 
     def factor(self, a: Point, b: Point, ts: float) -> float:
         """Product of the factors of the conditions active at ``ts`` whose area holds
@@ -85,6 +87,37 @@ class TravelModel:
 
     def dist(self, a: Point, b: Point) -> float:
         return self.provider.distance_m(a, b)
+
+    def tt_for(self, vehicle_type: str | None) -> Callable[[Point, Point, float], float]:
+        """Planning travel times of a vehicle of ``vehicle_type``: :meth:`tt`, or for a
+        rider (``riders``) the leg's distance at the rider's pace when that is slower,
+        with what :meth:`tt` adds beyond the provider (the planning buffer, or the
+        learned time at a stop).
+
+        >>> tm = TravelModel(HaversineProvider(), 1.0, riders=(("bike", 240.0),))
+        >>> a, b = (52.52, 13.40), (52.56, 13.40)
+        >>> tm.tt_for("van") == tm.tt, round(tm.tt_for("bike")(a, b, 10 * 3600) / 60, 1)
+        (True, 24.0)
+        """
+        spk = None
+        for vt, s in self.riders:
+            if vt == vehicle_type:
+                spk = s
+        if spk is None:
+            return self.tt
+        base, dist = self.tt, self.provider.distance_m
+        if self.learned is not None:
+            scale, extra = spk / 1000.0, self.stop_extra_s
+        else:
+            scale, extra = spk / 1000.0 * self.plan_time_factor, 0.0
+
+        def rider_tt(a: Point, b: Point, ts: float) -> float:
+            t = base(a, b, ts)
+            if t <= 0.0:
+                return t
+            r = dist(a, b) * scale + extra
+            return r if r > t else t
+        return rider_tt
 
     def leg_s(self, a: Point, b: Point, ts: float) -> tuple[float, float]:
         """(provider travel time under the live conditions, no planning buffer; the
@@ -260,15 +293,32 @@ class World:
         ``engine.routing_learned_travel``, the learned planning times)."""
         conds = self.state.conditions
         learned = self._learned_travel() if self.settings.routing_learned_travel else None
+        riders = self._rider_pace() if self.settings.routing_rider_pace else ()
         tm = self._travel
         if (tm is None or self._travel_of is not conds or len(tm.conditions) != len(conds)
-                or tm.learned is not (learned and learned[0])):
+                or tm.learned is not (learned and learned[0]) or tm.riders != riders):
             lim = self.limits
             self._travel = TravelModel(self.provider, self.settings.plan_time_factor, tuple(conds),
                                        lim.condition_factor_min, lim.condition_factor_max,
-                                       learned and learned[0], learned[1] if learned else 0.0)
+                                       learned and learned[0], learned[1] if learned else 0.0,
+                                       riders)
             self._travel_of = conds
         return self._travel
+
+    def _rider_pace(self) -> tuple:
+        """Riders' paces for the plans (``TravelModel.riders``), read from the ETA seat
+        (learned, or its prior speeds) when the zone clock passes
+        ``LEARNED_TRAVEL_REFRESH_S`` steps of event time; kept in the zone state, so a
+        restored engine plans with the same paces.  ``()`` from a seat without riders."""
+        st = self.state
+        if st.clock >= st.rider_refresh_ts:
+            st.rider_refresh_ts = (math.floor(st.clock / LEARNED_TRAVEL_REFRESH_S) + 1) \
+                * LEARNED_TRAVEL_REFRESH_S
+            riders = getattr(getattr(self.seats, "eta", None), "riders", None)
+            new = tuple(riders()) if riders is not None else ()
+            if new != st.rider_pace:
+                st.rider_pace = new
+        return st.rider_pace
 
     def _learned_travel(self) -> tuple | None:
         """``(curve, seconds added per leg)`` of the learned planning times, read from
