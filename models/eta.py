@@ -55,7 +55,7 @@ from fleetstream.models.base import LearnedSeat
 from fleetstream.models.dwell import StopTimes
 from fleetstream.models.features import DIST_EDGES_KM, dist_bin, eta_linear_features, eta_tree_features
 from fleetstream.models.monitor import DriftWatch
-from fleetstream.operators.traveltime import RIDER_KMH
+from fleetstream.operators.traveltime import RIDER_KMH, rider_prior_s_per_km
 
 VRES_DECAY = 0.9      # per leg: the vehicle's residual memory is ~10 legs
 VRES_PRIOR_N = 3.0    # shrink a vehicle's mean residual towards 0 until it has a few legs
@@ -172,11 +172,10 @@ class RiverEta(LearnedSeat):
     def rider_s_per_km(self, vehicle_type: str | None) -> float | None:
         """Learned pace (s per km) of a rider of ``vehicle_type`` (a type of
         :data:`PROFILE_KMH`), None for other types."""
-        kmh = PROFILE_KMH.get(vehicle_type) if vehicle_type is not None else None
-        if kmh is None:
+        prior = rider_prior_s_per_km(vehicle_type)
+        if prior is None:
             return None
-        prior = 3600.0 / kmh
-        p = getattr(self, "profiles", {}).get(vehicle_type)
+        p = self.profiles.get(vehicle_type)
         if not p:
             return prior
         return (p[0] + PROFILE_K * prior) / (p[1] + PROFILE_K)
@@ -186,23 +185,18 @@ class RiverEta(LearnedSeat):
         (what the plans read: ``engine.routing_rider_pace``)."""
         return tuple((vt, float(round(self.rider_s_per_km(vt)))) for vt in sorted(PROFILE_KMH))
 
-    def _baseline(self, x: dict) -> float:
-        """The seat's baseline seconds of leg ``x``: the provider's, or for a rider the
-        leg's distance at the rider's pace when that is slower (finite inputs)."""
+    def _on_baseline(self, x: dict) -> tuple[dict, float]:
+        """(``x`` with the seat's baseline as its provider time, baseline / provider).
+        The baseline is the provider's seconds, or for a rider the leg's distance at the
+        rider's pace when that is slower (finite inputs)."""
         prov = float(x.get("provider_s") or 0.0)
         spk = self.rider_s_per_km(x.get("vehicle_type"))
         if spk is None or not prov > 0.0:
-            return prov
-        ride = float(x.get("dist_km") or 0.0) * spk
-        return ride if ride > prov else prov
-
-    def _on_baseline(self, x: dict) -> tuple[dict, float]:
-        """(``x`` with the baseline as its provider time, baseline / provider)."""
-        prov = float(x.get("provider_s") or 0.0)
-        base = self._baseline(x)
-        if base == prov or not prov > 0.0:
             return x, 1.0
-        return {**x, "provider_s": base}, base / prov
+        ride = float(x.get("dist_km") or 0.0) * spk
+        if not ride > prov:
+            return x, 1.0
+        return {**x, "provider_s": ride}, ride / prov
 
     def _vres(self, x: dict) -> float | None:
         vid = x.get("vehicle_id")
@@ -334,8 +328,6 @@ class RiverEta(LearnedSeat):
             spk = actual_ratio * prov / dist
             spk = PROFILE_SPK_MIN if spk < PROFILE_SPK_MIN else (
                 PROFILE_SPK_MAX if spk > PROFILE_SPK_MAX else spk)
-            if not hasattr(self, "profiles"):
-                self.profiles = {}
             p = self.profiles.setdefault(vt, [0.0, 0.0])
             p[0] = p[0] * PROFILE_DECAY + spk
             p[1] = p[1] * PROFILE_DECAY + 1.0

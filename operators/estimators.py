@@ -37,8 +37,8 @@ class ProviderEta:
 
     def riders(self) -> tuple[tuple[str, float], ...]:
         """Riders' paces (s per km) at their prior speeds (``RIDER_KMH``)."""
-        from fleetstream.operators.traveltime import RIDER_KMH
-        return tuple((vt, float(round(3600.0 / RIDER_KMH[vt]))) for vt in sorted(RIDER_KMH))
+        from fleetstream.operators.traveltime import RIDER_KMH, rider_prior_s_per_km
+        return tuple((vt, float(round(rider_prior_s_per_km(vt)))) for vt in sorted(RIDER_KMH))
 
     def snapshot(self) -> dict:
         return {"n_learned": self.n_learned}

@@ -39,6 +39,16 @@ DEFAULT_SPEED_PROFILE_KMH = (
 RIDER_KMH = {"bike": 15.0, "cargo_bike": 12.0}
 
 
+def rider_prior_s_per_km(vehicle_type: str | None) -> float | None:
+    """A rider's prior pace (s per km) from ``RIDER_KMH``; None for other types.
+
+    >>> rider_prior_s_per_km("bike"), rider_prior_s_per_km("van")
+    (240.0, None)
+    """
+    kmh = RIDER_KMH.get(vehicle_type) if vehicle_type is not None else None
+    return None if kmh is None else 3600.0 / kmh
+
+
 def vehicle_tt(tt: Callable, v: Any) -> Callable:
     """The travel times of vehicle ``v``: ``tt``, unless ``tt`` is a travel model's
     ``tt`` (a bound method of an object with ``tt_for``) that times ``v``'s vehicle type
