@@ -40,6 +40,18 @@ and multiplier) the seat gives that prediction when its label arrives, so an hou
 more narrows, and what an hour learned one day holds the next (the daily pattern).
 The multipliers stay within ``[1/4, 4]``; ``hour_gamma = 0`` turns them off.
 
+**Inserted work ahead** (``interval-aci-6``): when orders arrive while the routes are
+running, the engine inserts them behind each vehicle's frozen head, and a stop beyond
+the head may find new stops put before it.  The windows learn that only from labels,
+one to two hours after the day's inflow starts; the inflow itself is seen at once.  The
+engine passes ``xi["inserts"]``: the new orders per vehicle expected to arrive between
+the end of the frozen head and this arrival (the zone's orders created in the last
+hour while vehicles were on shift, per vehicle on shift, times the hours from the head's
+end to the arrival; operators/zone/forecasting.py).  The scale is multiplied by
+``1 + insert_k x inserts`` for the score a label is learned as and for the interval, so
+the windows hold the errors of a steady plan and an interval grows with the work that
+may be put in front of it.  Absent (or ``insert_k = 0``): the seat of ``interval-aci-5``.
+
 The lower bound is never before the moment of prediction (an arrival cannot
 precede ``now``): ``lo >= -horizon``.
 
@@ -62,9 +74,11 @@ from river import metrics
 from fleetstream.models.base import LearnedSeat
 from fleetstream.models.monitor import DriftWatch
 
-VERSION = "interval-aci-5"
+VERSION = "interval-aci-6"
 OLD_VERSIONS = ("interval-aci-3",)   # same windows; restored with fresh miss levels
 SAME_RULE = ("interval-aci-4",)       # windows and miss levels kept; hour multipliers at 1
+SAME_HOURS = ("interval-aci-5",)      # everything kept; the inserted work ahead joins the scale
+INSERT_K = 2.0      # scale x (1 + INSERT_K x inserts ahead): see the module text
 HOUR_GAMMA = 0.05   # step of an hour's log multiplier per label (see the module text)
 HOUR_LOG_MAX = math.log(4.0)
 
@@ -187,11 +201,15 @@ class _Window:
 class ConformalIntervals(LearnedSeat):
     def __init__(self, window: int = 400, min_n: int = 1, gamma: float = 0.015,
                  base_s: float = 240.0, rel: float = 0.15, cell_window: int = 250,
-                 min_cell: int = 40, hour_gamma: float = HOUR_GAMMA):
+                 min_cell: int = 40, hour_gamma: float = HOUR_GAMMA,
+                 insert_k: float = INSERT_K):
         if not (hour_gamma >= 0 and math.isfinite(hour_gamma)):
             raise ValueError("hour_gamma must be a finite number >= 0")
+        if not (insert_k >= 0 and math.isfinite(insert_k)):
+            raise ValueError("insert_k must be a finite number >= 0")
         self.version = VERSION
         self.hour_gamma = float(hour_gamma)
+        self.insert_k = float(insert_k)
         # per local hour of prediction: log multipliers of the 80 % and 95 % intervals
         self.hour_m = [[0.0, 0.0] for _ in range(24)]
         self.n_learned = 0
@@ -213,8 +231,11 @@ class ConformalIntervals(LearnedSeat):
         if version in OLD_VERSIONS:
             return cls._migrate(obj)
         if version in SAME_RULE:   # interval-aci-4: the same windows and levels, no hours yet
-            obj.version, obj.hour_gamma = VERSION, HOUR_GAMMA
+            obj.version, obj.hour_gamma, obj.insert_k = VERSION, HOUR_GAMMA, INSERT_K
             obj.hour_m = [[0.0, 0.0] for _ in range(24)]
+            return obj
+        if version in SAME_HOURS:   # interval-aci-5: all kept; the work ahead joins the scale
+            obj.version, obj.insert_k = VERSION, INSERT_K
             return obj
         if version != VERSION:
             return cls()   # an older layout: start cold (its windows are not comparable)
@@ -241,6 +262,15 @@ class ConformalIntervals(LearnedSeat):
 
     def scale(self, horizon_s: float) -> float:
         return self.base_s + self.rel * (horizon_s if horizon_s > 0 else 0.0)
+
+    def _ahead(self, x: dict) -> float:
+        """The scale's factor for the work that may be inserted ahead: ``1 + insert_k x
+        inserts`` (1 without ``xi["inserts"]``, or for a value that is not a finite
+        number >= 0)."""
+        e = x.get("inserts")
+        if not isinstance(e, (int, float)) or not e > 0.0 or math.isinf(e):
+            return 1.0
+        return 1.0 + self.insert_k * e
 
     def _thresholds(self, h: float, ahead: int) -> tuple:
         """Score thresholds (lo80, hi80, lo95, hi95): per level, from the finest window
@@ -274,7 +304,7 @@ class ConformalIntervals(LearnedSeat):
     def interval(self, x: dict) -> tuple[float, float, float, float]:
         h = x["horizon_s"]
         q = self._thresholds(h, int(x.get("stops_ahead") or 0))
-        s = self.scale(h)
+        s = self.scale(h) * self._ahead(x)
         m = self.hour_m[self._hour(x)]
         s80 = s if m[0] == 0.0 else s * math.exp(m[0])
         s95 = s if m[1] == 0.0 else s * math.exp(m[1])
@@ -310,7 +340,7 @@ class ConformalIntervals(LearnedSeat):
                     continue
                 v = m[i] + g * ((0.0 if lo <= r <= hi else 1.0) - MISS[i])
                 m[i] = -HOUR_LOG_MAX if v < -HOUR_LOG_MAX else HOUR_LOG_MAX if v > HOUR_LOG_MAX else v
-        score = r / self.scale(h)
+        score = r / (self.scale(h) * self._ahead(x))
         self.watch.update(abs(score), {"zone": x.get("zone")})
         bucket = self.buckets[horizon_bucket(h)]
         bucket.learn(score, self.gamma, self.min_n)

@@ -121,6 +121,10 @@ class Forecasting:
         dx = getattr(seats.eta, "dwell_extra_s", None)
         dwell = dx() if dx is not None else 0.0    # true time at a stop beyond its service
         sx = getattr(seats.eta, "stop_extra_s", None)   # the same, per stop
+        # new orders per vehicle and hour, and where the frozen head ends: the work that
+        # may be inserted before a stop (``xi["inserts"]``, models/intervals.py)
+        inflow = st.inflow_per_vehicle_h(now) / 3600.0
+        head_s = float(getattr(s, "plan_frozen_s", 0.0))
         for i, (oid, kind) in enumerate(route):
             o = orders[oid]
             if kind == DELIVERY:
@@ -155,11 +159,15 @@ class Forecasting:
                     continue  # no risk to assess, no ETA to publish: the arrival is all
                 xi = {"horizon_s": horizon, "stops_ahead": i, "zone": zone, "hour": hour,
                       "pace_var": pace_var}
+                if inflow and horizon > head_s:
+                    xi["inserts"] = inflow * (horizon - head_s)
                 self.maybe_publish_eta(v, o, now, arrive, seats.intervals.interval(xi), i,
                                        None, out, triggers)
                 continue
             xi = {"horizon_s": horizon, "stops_ahead": i, "zone": zone, "hour": hour,
                   "pace_var": pace_var}
+            if inflow and horizon > head_s:
+                xi["inserts"] = inflow * (horizon - head_s)
             lo80, hi80, lo95, hi95 = seats.intervals.interval(xi)
             xr = world.risk_x(v, o, arrive, hi80 - lo80, horizon, i, hour)
             p_late = seats.late_risk.predict_proba(xr)

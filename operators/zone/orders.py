@@ -41,6 +41,7 @@ class OrderLifecycle:
             st.count("orders_recreated_ignored")
             return
         o = st.orders[ev.order_id] = Order.from_event(ev)
+        st.note_inflow(ev.ts)   # work that may be inserted into running routes (intervals)
         # The customer's requirements (customer_profile) become the order's constraints.
         why = apply_requirements(o, requirements_from_profile(st.customers.get(ev.customer_id)))
         min_s = self.world.settings.plan_stated_hours_s

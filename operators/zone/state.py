@@ -9,12 +9,14 @@ objects (``world``, ``forecasting``, ``response``, ``assignment``, ``governance`
 
 from __future__ import annotations
 
+import bisect
 from dataclasses import dataclass, field
 from typing import Any
 
 from fleetstream.operators.state import Order, Vehicle
 
 STATE_VERSION = 4
+INFLOW_S = 3600.0   # how long an order counts as inflow (``ZoneState.inflow_per_vehicle_h``)
 """Version of the snapshot layout: a snapshot of another version does not load (version 3
 loads: its conditions gain an unknown kind and their start as report time)."""
 
@@ -80,6 +82,9 @@ class ZoneState:
     # ((vehicle type, s per km), ...) read from the ETA seat, and when to read it again.
     rider_pace: tuple = ()
     rider_refresh_ts: float = -1e18
+    # Inserted work ahead (models/intervals.py, ``interval-aci-6``): event times of the
+    # orders created in the last hour while a vehicle was on shift (``note_inflow``).
+    inflow: list[float] = field(default_factory=list)
 
     def count(self, key: str, n: float = 1) -> None:
         self.stats[key] = self.stats.get(key, 0) + n
@@ -96,6 +101,33 @@ class ZoneState:
         """May the engine not change vehicle ``vid``'s route by itself (in a proposal,
         or locked by a dispatcher)?"""
         return vid in self.locked or self.in_proposal(vid)
+
+    def note_inflow(self, ts: float) -> None:
+        """An order created at ``ts``: counted as inflow when a vehicle is on shift (its
+        stop joins running routes), kept for an hour (``INFLOW_S``)."""
+        if not any(v.available for v in self.vehicles.values()):
+            return
+        bisect.insort(self.inflow, ts)   # in time order, whatever order the events came in
+        self._prune_inflow(max(ts, self.clock))
+
+    def _prune_inflow(self, now: float) -> None:
+        i = bisect.bisect_right(self.inflow, now - INFLOW_S)
+        if i:
+            del self.inflow[:i]
+
+    def inflow_per_vehicle_h(self, now: float) -> float:
+        """Orders created in the last hour while vehicles were on shift, per vehicle on
+        shift now (0 with none on shift).
+
+        >>> st = ZoneState("Z1"); st.inflow = [0.0, 1800.0, 3000.0]
+        >>> st.inflow_per_vehicle_h(4000.0)   # no vehicle on shift
+        0.0
+        """
+        k = len(self.inflow) - bisect.bisect_right(self.inflow, now - INFLOW_S)
+        if not k:
+            return 0.0
+        n = sum(1 for v in self.vehicles.values() if v.available)
+        return k / n if n else 0.0
 
     def dump(self) -> dict[str, Any]:
         """Plain dicts and lists (the snapshot layout of ``STATE_VERSION``; the override
@@ -114,6 +146,8 @@ class ZoneState:
         if self.rider_pace or self.rider_refresh_ts > -1e18:
             d["rider_pace"] = [list(x) for x in self.rider_pace]
             d["rider_refresh_ts"] = self.rider_refresh_ts
+        if self.inflow:
+            d["inflow"] = list(self.inflow)
         return d
 
     def _dump(self) -> dict[str, Any]:
@@ -157,7 +191,8 @@ class ZoneState:
             learned_travel=_curve(st.get("learned_travel")),
             travel_refresh_ts=st.get("travel_refresh_ts", -1e18),
             rider_pace=tuple((str(vt), float(s)) for vt, s in st.get("rider_pace", ())),
-            rider_refresh_ts=st.get("rider_refresh_ts", -1e18))
+            rider_refresh_ts=st.get("rider_refresh_ts", -1e18),
+            inflow=[float(t) for t in st.get("inflow", ())])
 
 
 def _curve(x: Any) -> tuple | None:
