@@ -47,6 +47,7 @@ the same days (docs/models.md)::
 
     .venv/bin/python benchmarks/intervals.py --frozen-s 1800 --frozen-stops 1 --keep K --dump D
     .venv/bin/python benchmarks/intervals.py --frozen-s 1800 --frozen-stops 1 --offline D
+    .venv/bin/python benchmarks/intervals.py --offline D --insert-k 0   # without the work ahead
 
 ``--warm-from SEED`` measures a deployment's second day: a cold day of SEED is
 recorded and replayed first, and every scored day starts from the seats it learned
@@ -298,8 +299,12 @@ def print_pooled(rs: list[dict], min_n: int) -> None:
                   f"{g['w80'] / 60:7.1f}  {g['w95'] / 60:7.1f}")
 
 
-def offline(d: str, scenario: str, seeds: list[int], tag: str, min_n: int) -> int:
-    """``--offline``: the interval seat of this code replayed over ``--dump`` files."""
+def offline(d: str, scenario: str, seeds: list[int], tag: str, min_n: int,
+            insert_k: float | None = None) -> int:
+    """``--offline``: the interval seat of this code replayed over ``--dump`` files
+    (with ``insert_k``, that factor for the work inserted ahead instead of the seat's)."""
+    from fleetstream.models.intervals import ConformalIntervals
+    factory = None if insert_k is None else (lambda: ConformalIntervals(insert_k=insert_k))
     cards, allrows = [], []
     for seed in seeds:
         path = os.path.join(d, f"{scenario}-{seed}-{tag}.jsonl.gz")
@@ -308,7 +313,7 @@ def offline(d: str, scenario: str, seeds: list[int], tag: str, min_n: int) -> in
             return 2
         with gzip.open(path, "rb") as f:
             preds = [orjson.loads(x) for x in f if x.strip()]
-        rows, same = offline_rows(preds)
+        rows, same = offline_rows(preds, factory)
         iv = interval_card(rows, min_n)
         cards.append(iv)
         allrows += rows
@@ -359,6 +364,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--offline", default=None, metavar="DIR",
                     help="do not run the engine: replay the interval seat of this code over the "
                          "--dump files in DIR for these seeds and settings, and score it")
+    ap.add_argument("--insert-k", type=float, default=None, metavar="K",
+                    help="with --offline: the seat's factor for the work inserted ahead "
+                         "(models/intervals.py INSERT_K; 0 = the seat of interval-aci-5)")
     args = ap.parse_args(argv)
     try:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -382,8 +390,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     tag = f"f{es.plan_frozen_s:g}-k{es.plan_frozen_stops}" + (
         f"-p{es.promise_delay_price:g}" if es.promise_delay_price else "")
+    if args.insert_k is not None and not (args.insert_k >= 0 and math.isfinite(args.insert_k)):
+        print(f"intervals.py: --insert-k must be a finite number >= 0, got {args.insert_k}",
+              file=sys.stderr)
+        return 2
     if args.offline:
-        return offline(args.offline, args.scenario, seeds, tag, args.min_n)
+        return offline(args.offline, args.scenario, seeds, tag, args.min_n, args.insert_k)
     base = args.keep or tempfile.mkdtemp(prefix="intervals-")
     models_dir = None
     if args.warm_from is not None:

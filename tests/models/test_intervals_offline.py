@@ -73,3 +73,16 @@ def test_offline_reads_dumps_and_scores_them(tmp_path, capsys) -> None:   # type
     assert code == 0
     assert "reproduced 900 of 900 published" in out and "coverage 95 %" in out
     assert bench.main(["--offline", str(tmp_path), "--seeds", "7"]) == 2   # no such dump
+    # predictions that carry inserts (work inserted ahead) but were published by a seat
+    # without the factor: this code's seat does not reproduce them, --insert-k 0 does
+    for seed in (5, 6):
+        day = _live_day(seed)
+        for p in day[::3]:
+            p["xi"]["inserts"] = 0.5
+        with gzip.open(tmp_path / f"andorra-{seed}-f1800-k1.jsonl.gz", "wb") as f:
+            f.writelines(orjson.dumps(p) + b"\n" for p in day)
+    assert bench.main(["--offline", str(tmp_path), "--seeds", "5,6"]) == 0
+    assert "reproduced 900 of 900" not in capsys.readouterr().out
+    assert bench.main(["--offline", str(tmp_path), "--seeds", "5,6", "--insert-k", "0"]) == 0
+    assert "reproduced 900 of 900" in capsys.readouterr().out
+    assert bench.main(["--offline", str(tmp_path), "--seeds", "5", "--insert-k", "-1"]) == 2
