@@ -10,15 +10,17 @@ objects (``world``, ``forecasting``, ``response``, ``assignment``, ``governance`
 from __future__ import annotations
 
 import bisect
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 from fleetstream.operators.state import Order, Vehicle
 
 STATE_VERSION = 4
-INFLOW_S = 3600.0   # how long an order counts as inflow (``ZoneState.inflow_per_vehicle_h``)
 """Version of the snapshot layout: a snapshot of another version does not load (version 3
 loads: its conditions gain an unknown kind and their start as report time)."""
+INFLOW_S = 3600.0
+"""How long a created order counts as inflow (``ZoneState.inflow_per_vehicle_h``)."""
 
 Condition = tuple[float, float, float, Any, str, Any, float]
 """A live condition: (start_ts, end_ts, factor (clamped), area (lat, lon, radius_m) or None,
@@ -105,7 +107,7 @@ class ZoneState:
     def note_inflow(self, ts: float) -> None:
         """An order created at ``ts``: counted as inflow when a vehicle is on shift (its
         stop joins running routes), kept for an hour (``INFLOW_S``)."""
-        if not any(v.available for v in self.vehicles.values()):
+        if not math.isfinite(ts) or not any(v.available for v in self.vehicles.values()):
             return
         bisect.insort(self.inflow, ts)   # in time order, whatever order the events came in
         self._prune_inflow(max(ts, self.clock))
