@@ -154,20 +154,17 @@ class Forecasting:
             if kind != DELIVERY:
                 continue
             horizon = arrive - now
-            if not (i < RISK_MAX_STOPS or horizon < RISK_HORIZON_S):
-                if o.pub_eta is not None and now - o.pub_ts < min_period:
-                    continue  # no risk to assess, no ETA to publish: the arrival is all
-                xi = {"horizon_s": horizon, "stops_ahead": i, "zone": zone, "hour": hour,
-                      "pace_var": pace_var}
-                if inflow and horizon > head_s:
-                    xi["inserts"] = inflow * (horizon - head_s)
-                self.maybe_publish_eta(v, o, now, arrive, seats.intervals.interval(xi), i,
-                                       None, out, triggers)
-                continue
+            risky = i < RISK_MAX_STOPS or horizon < RISK_HORIZON_S
+            if not risky and o.pub_eta is not None and now - o.pub_ts < min_period:
+                continue  # no risk to assess, no ETA to publish: the arrival is all
             xi = {"horizon_s": horizon, "stops_ahead": i, "zone": zone, "hour": hour,
                   "pace_var": pace_var}
             if inflow and horizon > head_s:
                 xi["inserts"] = inflow * (horizon - head_s)
+            if not risky:
+                self.maybe_publish_eta(v, o, now, arrive, seats.intervals.interval(xi), i,
+                                       None, out, triggers)
+                continue
             lo80, hi80, lo95, hi95 = seats.intervals.interval(xi)
             xr = world.risk_x(v, o, arrive, hi80 - lo80, horizon, i, hour)
             p_late = seats.late_risk.predict_proba(xr)

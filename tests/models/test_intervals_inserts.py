@@ -26,6 +26,16 @@ def _xs(rng: random.Random, n: int, inserts: float | None = None) -> list[dict]:
     return out
 
 
+def _trained(seed: int, n: int, mean: float, sd: float) -> tuple[ConformalIntervals, list[dict]]:
+    """A seat that learned ``n`` labels without inserts, and their predictions."""
+    rng = random.Random(seed)
+    iv = ConformalIntervals()
+    xs = _xs(rng, n)
+    for x in xs:
+        iv.update(x, rng.gauss(mean, sd))
+    return iv, xs
+
+
 def test_without_inserts_the_seat_is_the_one_before() -> None:
     rng = random.Random(1)
     a, b = ConformalIntervals(), ConformalIntervals(insert_k=0.0)
@@ -38,11 +48,8 @@ def test_without_inserts_the_seat_is_the_one_before() -> None:
 
 
 def test_the_interval_grows_by_the_factor_and_labels_are_learned_on_the_steady_scale() -> None:
-    rng = random.Random(2)
-    iv = ConformalIntervals()
-    xs = _xs(rng, 800)
-    for x in xs:
-        iv.update(x, rng.gauss(200.0, 500.0))
+    iv, xs = _trained(2, 800, 200.0, 500.0)
+    rng = random.Random(4)
     for x in xs[:50]:
         lo80, hi80, lo95, hi95 = iv.interval(x)
         glo80, ghi80, glo95, ghi95 = iv.interval(dict(x, inserts=0.5))
@@ -83,11 +90,7 @@ def test_an_inflow_that_spreads_the_arrivals_is_covered_from_its_first_predictio
 
 
 def test_an_aci5_snapshot_restores_with_everything_and_bad_values_are_refused() -> None:
-    rng = random.Random(3)
-    iv = ConformalIntervals()
-    xs = _xs(rng, 600)
-    for x in xs:
-        iv.update(x, rng.gauss(0.0, 300.0))
+    iv, xs = _trained(3, 600, 0.0, 300.0)
     iv.version = "interval-aci-5"
     del iv.insert_k                       # an interval-aci-5 seat had none
     got = ConformalIntervals.restore(iv.snapshot())
