@@ -10,7 +10,8 @@ Two pieces the zone engine calls (operators/zone/world.py, operators/zone/orders
   ``timezone`` setting), the building type and stated hours of the
   ``customer_profile``, whether the arrival falls inside the stated hours and how
   far outside, and the customer's not-home failures and deliveries near that hour,
-  weighted by recency;
+  weighted by recency, and whether the customer, contacted ahead, has arranged for
+  the delivery (:func:`note_reply`, :func:`arranged`: ``customer_reply`` events);
 - :func:`stated_window` narrows a delivery window to the longest stretch of it
   inside the customer's stated hours (``engine.plan_stated_hours_s``), so plans visit
   customers when they say someone is there.
@@ -125,12 +126,50 @@ def _near(lst, arrive: float, hour: float) -> float:
     return round(w, 4)
 
 
-def risk_context(c: dict, arrive: float, tz: str) -> dict:
-    """Failure-risk fields of a planned arrival at ``arrive`` for customer record ``c``."""
+def note_reply(m: dict, answer: str, ts: float, available_from: float | None,
+               available_until: float | None) -> None:
+    """Remember a ``customer_reply`` in the order's memo ``m`` (a later reply replaces
+    an earlier one, hours included)."""
+    m["reply"] = answer
+    m["reply_ts"] = ts
+    for k, v in (("reply_from", available_from), ("reply_until", available_until)):
+        if v is None:
+            m.pop(k, None)
+        else:
+            m[k] = v
+
+
+def arranged(m: dict | None, arrive: float) -> bool:
+    """Has the customer, contacted ahead, arranged for a delivery at ``arrive``?  Yes
+    when the reply gave hours and ``arrive`` is inside them, or when it was
+    ``confirmed`` without hours (someone in, a neighbour, a safe place).  ``m``: the
+    order's memo (:func:`note_reply`), None when there is none.
+
+    >>> arranged({"reply": "confirmed", "reply_ts": 0.0}, 100.0)
+    True
+    >>> m = {"reply": "unavailable", "reply_ts": 0.0, "reply_from": 3600.0, "reply_until": 7200.0}
+    >>> [arranged(m, t) for t in (3000.0, 3600.0, 7200.0, 7300.0)]
+    [False, True, True, False]
+    >>> arranged({"reply": "unavailable", "reply_ts": 0.0}, 100.0), arranged(None, 1.0)
+    (False, False)
+    """
+    if not m or "reply" not in m:
+        return False
+    lo, hi = m.get("reply_from"), m.get("reply_until")
+    if lo is None and hi is None:
+        return m["reply"] == "confirmed"
+    return (lo is None or arrive >= lo) and (hi is None or arrive <= hi)
+
+
+def risk_context(c: dict, arrive: float, tz: str, memo: dict | None = None) -> dict:
+    """Failure-risk fields of a planned arrival at ``arrive`` for customer record ``c``
+    (``memo``: the order's, for the customer's reply to a contact ahead)."""
     hour, dow = local_hour_dow(arrive, tz)
     x = {"arr_hour": round(hour, 3), "dow": dow, "building": c.get("building_type") or "?",
          "nh_near": _near(c.get("nh_recent"), arrive, hour),
          "ok_near": _near(c.get("ok_recent"), arrive, hour)}
+    if arranged(memo, arrive):
+        x["arranged"] = 1
     hours = parse_hours(c.get("available_hours"))
     if hours:
         inside = any(s <= hour < e for s, e in hours)

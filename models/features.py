@@ -152,8 +152,8 @@ def failure_features(x: dict) -> dict:
     planned driver has delivered at that hard-access door before, the building type
     crossed with the local arrival hour band and the weekend, whether the arrival is
     inside the hours the customer states (or the business opens) and how far outside,
-    order context.  Snapshots captured before these fields existed fall back to the
-    UTC arrival hour."""
+    whether the customer, contacted ahead, arranged for the delivery, order context.
+    Snapshots captured before these fields existed fall back to the UTC arrival hour."""
     fails = x.get("cust_failures", 0)
     ok = x.get("cust_deliveries", 0)
     acc = x.get("cust_access_failures", 0)
@@ -179,6 +179,8 @@ def failure_features(x: dict) -> dict:
         "nh_near": math.log1p(x.get("nh_near", 0.0)) * 2.0,
         "ok_near": math.log1p(x.get("ok_near", 0.0)),
     }
+    if x.get("arranged"):   # absent unless the customer replied (the seat's earlier inputs)
+        f["arranged"] = 1.0
     if "stated_in" in x:
         out_h = float(x.get("stated_out_h", 0.0))
         f["stated_known"] = 1.0
@@ -201,6 +203,7 @@ FAILURE_FEATURE_TEXT = {
     "stated_known": "the customer states when someone is in",
     "stated_out": "arrival outside the hours the customer states",
     "stated_out_h": "how far outside the stated hours",
+    "arranged": "the customer replied that someone will be in (contacted ahead)",
 }
 """What a failure-risk feature means, in words (``failure_feature_text``)."""
 

@@ -35,11 +35,14 @@ from fleetstream.models.monitor import DriftWatch
 
 P_MIN, P_MAX = 0.002, 0.998
 FAILURE_PRIORS = {"stated_out": 1.0, "stated_out_h": 0.5, "access_known": 1.0, "nh_near": 0.5,
-                  "knows_door": -1.0}
+                  "knows_door": -1.0, "arranged": -1.0}
 """The failure-risk seat's starting weights: a dispatcher's priors, revised by the
 labels.  ``knows_door`` (the planned driver has delivered at this hard-access door
 before, operators/knowledge.py) cancels the access prior: a driver who got in before
-gets in again."""
+gets in again.  ``arranged`` (the customer, contacted ahead, replied that someone will
+be in, or gave hours the arrival is inside: models/availability.py ``arranged``): a
+customer who said so is usually there.  A seat restored from a snapshot taken before a
+prior existed gets that prior (``RiverRisk.restore``)."""
 FAILURE_INTERCEPT = -2.2
 """The failure-risk seat's starting intercept: logit(0.1), near the Beta(1, 9) history prior."""
 FAILURE_MODEL = 3
@@ -97,6 +100,18 @@ def _new_refit() -> MapLogistic:
     return MapLogistic(FAILURE_PRIORS, FAILURE_INTERCEPT, **FAILURE_REFIT)
 
 
+def _add_new_priors(seat) -> None:
+    """A failure seat saved before a prior of ``FAILURE_PRIORS`` existed: the SGD model
+    and the refit start that feature at its prior (the seat never saw it)."""
+    w = seat.model._weights
+    refit = getattr(seat, "refit", None)
+    for k, v in FAILURE_PRIORS.items():
+        if k not in w:
+            w[k] = v
+        if refit is not None and k not in refit.prior:
+            refit.prior[k] = v
+
+
 class RiverRisk(LearnedSeat):
     trace: list | None = None      # set to a list to keep every progressive (p, y)
 
@@ -148,6 +163,8 @@ class RiverRisk(LearnedSeat):
             fresh = cls("late")
             fresh.migrated_from = obj.version
             return fresh
+        if obj.target == "failure":
+            _add_new_priors(obj)
         if obj.target == "failure" and not hasattr(obj, "refit"):
             # a failure-logreg-2 seat: its SGD model answers until the refit has
             # seen enough labels of its own

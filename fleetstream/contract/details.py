@@ -39,6 +39,7 @@ from fleetstream.contract.explanations import (  # noqa: F401 - re-exported
     REASON_TYPES, REASONS, RerouteAlternative, CandidateCost, RedispatchAlternative, AssignOption,
     AssignAlternative, ExpectedEffect, SolverJob, PlanSummary, ROOT_CAUSE_TYPES, RootCause,
     Explanation, KindSpec, _ALWAYS, DECISION_EXPLANATIONS)
+from fleetstream.contract.event_types import REPLY_ANSWERS
 from fleetstream.contract.markers import (  # noqa: F401 - re-exported
     ref, list_of, map_of, union, ext_enum, ofield, EPOCH, TT_FACTOR, STOP_KINDS, MODEL_SEATS,
     SOLVERS, REROUTE_METHODS, PLAN_STATUSES, CONSTRAINTS)
@@ -79,6 +80,20 @@ class CustomerHistory:
 
 
 @dataclass
+class CustomerReplyNote:
+    """What the customer answered when contacted ahead of this delivery (the latest
+    ``customer_reply`` event; since contract 1.2.0)."""
+
+    answer: str = ofield(ext_enum(REPLY_ANSWERS),
+                         "confirmed (someone will be in, or a neighbour or a safe place) or "
+                         "unavailable.")
+    ts: float = ofield("number", "When the customer answered.", unit=EPOCH)
+    available_from: float = ofield("number", "Someone can receive from this time.", True,
+                                   EPOCH)
+    available_until: float = ofield("number", "... until this time.", True, EPOCH)
+
+
+@dataclass
 class CustomerContext:
     """What the driver should know about the customer (from fs.customers)."""
 
@@ -90,6 +105,9 @@ class CustomerContext:
     service_requirements: list = ofield(list_of({"type": "string"}),
                                         "Requirements such as age_check, call_ahead.", True)
     history: CustomerHistory = ofield(ref(CustomerHistory), "Past outcomes, when any.", True)
+    reply: CustomerReplyNote = ofield(ref(CustomerReplyNote), "The customer's answer to a "
+                                      "contact ahead of this delivery, when there is one "
+                                      "(since contract 1.2.0).", True)
 
 
 @dataclass

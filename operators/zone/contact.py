@@ -5,7 +5,11 @@ comes.  The answer comes back as a ``customer_reply`` event on fs.orders:
 
 - ``confirmed`` (someone will be there, or a neighbour, a safe place) or
   ``unavailable``: remembered with the order
-  (``customers[cid]["recovery"][order_id]["reply"]``).
+  (``customers[cid]["recovery"][order_id]``: ``reply``, ``reply_ts`` and the hours
+  ``reply_from`` / ``reply_until`` when given; models/availability.py ``note_reply``).
+  The failure-risk seat reads it (``arranged``: a confirmed customer, or a planned
+  arrival inside the hours the customer gave) and the driver sees it with the stop
+  (the route's customer context, ``reply``).
 - With ``available_from`` (and maybe ``available_until``), either answer: the van
   should come later.  The order's window becomes its intersection with the stated
   hours, and the delivery moves on the route of the vehicle that has it to the cheapest
@@ -47,6 +51,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from fleetstream.models.availability import note_reply
 from fleetstream.operators.state import (ACTIVE, ASSIGNED, DELIVERY, DONE, ONBOARD, PENDING,
                                         PICKUP, Order, Vehicle)
 from fleetstream.operators.zone.records import Explanation, Out
@@ -75,7 +80,7 @@ class ContactAhead:
         if o is None or o.status in DONE:
             st.count("replies_ignored")
             return
-        memo(st, o)["reply"] = ev.answer
+        note_reply(memo(st, o), ev.answer, ev.ts, ev.available_from, ev.available_until)
         st.count(f"replies_{ev.answer}")
         if ev.available_from is None:
             if ev.answer == "unavailable" and self.settings.hold_unavailable:

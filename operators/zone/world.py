@@ -504,6 +504,12 @@ class World:
                                   "deliveries") if c.get(k)}
         if past:
             ctx["history"] = past
+        m = (c.get("recovery") or {}).get(o.id)
+        if m and "reply" in m:   # contacted ahead: what the customer answered (contact.py)
+            ctx["reply"] = {"answer": m["reply"], "ts": m["reply_ts"],
+                            **{k: m[f"reply_{k[10:]}"] for k in ("available_from",
+                                                                  "available_until")
+                               if f"reply_{k[10:]}" in m}}
         return ctx
 
     def context_counts(self, o: Order) -> dict:
@@ -524,7 +530,8 @@ class World:
                 "cust_access_failures": c.get("access_failures", 0),
                 "access_difficulty_known": 1 if c.get("access_instructions") else 0,
                 "kind": o.kind,
-                **risk_context(c, arrive, self.settings.timezone)}   # models/availability.py
+                **risk_context(c, arrive, self.settings.timezone,
+                               (c.get("recovery") or {}).get(o.id))}   # models/availability.py
         if hard_access(c) and knows(c, v.driver_id):   # operators/knowledge.py
             x["driver_knows_door"] = 1
         return x
