@@ -23,7 +23,9 @@ that runs on would (everything else it has is the day's own):
 - with ``--contact-reply R``, each seed again with contact ahead (the simulated
   customers answer an alert with probability R and arrange for the delivery,
   fleetstream/sim/availability.py): failed attempts on days 1..N-1 without and
-  with it.
+  with it, and the engine AUC of those days with and without the customers'
+  replies (the same predictions, the seat's ``arranged`` feature removed: a paired
+  ablation of what the reply tells the seat, models/availability.py ``arranged``).
 
 Prints per seed and mean / sd; ``--json`` writes them.  Usage::
 
@@ -109,6 +111,8 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
     traces: dict[str, list] = {}
     engines: dict = {}
     last: dict[str, list] = {}
+    blind: dict[str, list] = {}
+    n_arranged = [0]
 
     def factory(zone: str):
         eng = build_zone_engine(zone, settings)
@@ -123,8 +127,15 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
 
         def learn_outcome(o, failed, _learn=learn, _seat=seat):
             if o.snaps:   # the last snapshot's prediction, before anything is learnt
-                last.setdefault(zone, []).append((_seat.predict_proba(o.snaps[-1]["xr"]),
-                                                  bool(failed)))
+                xr = o.snaps[-1]["xr"]
+                p = _seat.predict_proba(xr)
+                last.setdefault(zone, []).append((p, bool(failed)))
+                # the same prediction without the customer's reply (paired ablation)
+                blind.setdefault(zone, []).append(
+                    (_seat.predict_proba({k: v for k, v in xr.items() if k != "arranged"})
+                     if "arranged" in xr else p, bool(failed)))
+                if xr.get("arranged"):
+                    n_arranged[0] += 1
                 if xs is not None:
                     xs.append((o.snaps[-1]["xr"], bool(failed)))
             _learn(o, failed)
@@ -161,6 +172,7 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
             hit_orders.add(a["order_id"]) if y else None
     all_pairs = [p for z in sorted(traces) for p in traces[z]]
     last_pairs = [p for z in sorted(last) for p in last[z]]
+    blind_pairs = [p for z in sorted(blind) for p in blind[z]]
     return {
         "seed": seed, "day": day, "attempts": len(att),
         "failure_rate": round(sum(y_true) / max(1, len(att)), 4),
@@ -169,6 +181,9 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
         "truth_auc": round(roc_auc([a["p_fail"] for a in att], y_true), 4),
         "engine_auc": round(roc_auc([p for p, _ in last_pairs], [y for _, y in last_pairs]), 4),
         "engine_n": len(last_pairs), "_pairs": last_pairs,
+        "engine_auc_without_reply": round(roc_auc([p for p, _ in blind_pairs],
+                                                  [y for _, y in blind_pairs]), 4),
+        "_blind": blind_pairs, "arranged_attempts": n_arranged[0],
         "failed": sum(y_true), "alerts": len(alert_ts),
         "alerts_on_failed_orders": len(hit_orders), "alerted_failed_attempts": flagged_fail,
         "alert_median_lead_min": round(statistics.median(leads), 1) if leads else None,
@@ -200,18 +215,23 @@ def run_seed(scenario: str, seed: int, days: int, say=None, contact_reply: float
         if say:
             say(f"  seed {seed} day {FIRST_DAY + d}{' contact' if contact_reply else ''}: attempts "
                 f"{r['attempts']}  failed {r['failure_rate']:.1%}  truth AUC "
-                f"{r['truth_auc']:.3f}  engine AUC {r['engine_auc']:.3f} (n {r['engine_n']})  "
+                f"{r['truth_auc']:.3f}  engine AUC {r['engine_auc']:.3f} (n {r['engine_n']}"
+                f"{', without replies %.3f' % r['engine_auc_without_reply'] if contact_reply else ''})  "
                 f"alerts {r['alerts']}  [{time.perf_counter() - t0:.0f} s]")
     wd = per_day[1:] or per_day
     warm = [p for r in wd for p in r["_pairs"]]
+    warm_blind = [p for r in wd for p in r["_blind"]]
     for r in per_day:
-        del r["_pairs"]
+        del r["_pairs"], r["_blind"]
     alerts = sum(r["alerts"] for r in wd)
     failed = sum(r["failed"] for r in wd)
     out = {"seed": seed, "days": per_day,
            "failure_rate": round(statistics.fmean(r["failure_rate"] for r in per_day), 4),
            "truth_auc": round(statistics.fmean(r["truth_auc"] for r in per_day), 4),
            "engine_auc": round(roc_auc([p for p, _ in warm], [y for _, y in warm]), 4),
+           "engine_auc_without_reply": round(roc_auc([p for p, _ in warm_blind],
+                                                     [y for _, y in warm_blind]), 4),
+           "arranged_attempts": sum(r["arranged_attempts"] for r in wd),
            "engine_auc_last_day": per_day[-1]["engine_auc"],
            "engine_auc_day0": per_day[0]["engine_auc"],
            "warm_attempts": sum(r["attempts"] for r in wd), "warm_failed": failed,
@@ -318,11 +338,15 @@ def main(argv: list[str] | None = None) -> int:
         if a.contact_reply > 0:
             c = run_seed(a.scenario, seed, a.days, say, a.contact_reply, a.failure_risk_on)
             r["contact"] = {k: c[k] for k in ("warm_attempts", "warm_failed", "alerts",
-                                              "engine_auc")}
+                                              "engine_auc", "engine_auc_without_reply",
+                                              "arranged_attempts", "engine_auc_day0")}
             r["failed_reduction"] = round(1 - c["warm_failed"] / max(1, r["warm_failed"]), 4)
             print(f"seed {seed:>4}: contact ahead (reply {a.contact_reply:g}): failed attempts "
                   f"days 1-{a.days - 1} {r['warm_failed']} -> {c['warm_failed']} "
-                  f"({-r['failed_reduction']:+.1%})", flush=True)
+                  f"({-r['failed_reduction']:+.1%}); engine AUC days 1-{a.days - 1} "
+                  f"{c['engine_auc']:.3f}, without the customers' replies "
+                  f"{c['engine_auc_without_reply']:.3f} ({c['arranged_attempts']} attempts "
+                  f"arranged)", flush=True)
         rows.append(r)
         print(f"seed {seed:>4}: alerts {r['alerts']} precision {r['alert_precision']} recall "
               f"{r['alert_recall']}; flag p>=0.2: P {r['precision_at_0.2']} R "
