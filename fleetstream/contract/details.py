@@ -87,7 +87,8 @@ class CustomerReplyNote:
     answer: str = ofield(ext_enum(REPLY_ANSWERS),
                          "confirmed (someone will be in, or a neighbour or a safe place) or "
                          "unavailable.")
-    ts: float = ofield("number", "When the customer answered.", unit=EPOCH)
+    ts: float = ofield("number", "When the customer answered (absent for a reply an "
+                       "engine remembered before this field existed).", True, EPOCH)
     available_from: float = ofield("number", "Someone can receive from this time.", True,
                                    EPOCH)
     available_until: float = ofield("number", "... until this time.", True, EPOCH)

@@ -506,10 +506,12 @@ class World:
             ctx["history"] = past
         m = (c.get("recovery") or {}).get(o.id)
         if m and "reply" in m:   # contacted ahead: what the customer answered (contact.py)
-            ctx["reply"] = {"answer": m["reply"], "ts": m["reply_ts"],
-                            **{k: m[f"reply_{k[10:]}"] for k in ("available_from",
-                                                                  "available_until")
-                               if f"reply_{k[10:]}" in m}}
+            reply = ctx["reply"] = {"answer": m["reply"]}
+            if "reply_ts" in m:    # not in a memo an engine wrote before 2026-12-01
+                reply["ts"] = m["reply_ts"]
+            for end in ("from", "until"):
+                if f"reply_{end}" in m:
+                    reply[f"available_{end}"] = m[f"reply_{end}"]
         return ctx
 
     def context_counts(self, o: Order) -> dict:

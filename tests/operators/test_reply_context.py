@@ -112,3 +112,12 @@ def test_a_seat_saved_before_the_prior_existed_starts_the_feature_at_it():
     assert old.model._weights["stated_out"] == learned   # what it learned is kept
     x = {"building": "house", "arr_hour": 10.0, "dow": 1}
     assert old.predict_proba({**x, "arranged": 1}) < old.predict_proba(x)
+
+
+def test_a_reply_remembered_by_an_older_engine_is_shown_without_its_time():
+    feed = Feed()
+    eng, orders = _loaded(feed)
+    memo(eng.state, orders[0])["reply"] = "confirmed"      # what engines kept before
+    route = eng.world.render_route("V1", eng.state.vehicles["V1"].route, T0 + 700)
+    assert _stop(route, "o1")["customer"]["reply"] == {"answer": "confirmed"}
+    assert _risk_x(eng, "o1", T0 + 3600)["arranged"] == 1
