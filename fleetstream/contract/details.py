@@ -105,6 +105,10 @@ class CustomerContext:
     notes: str = ofield("string", "Free-text notes for the driver.", True)
     service_requirements: list = ofield(list_of({"type": "string"}),
                                         "Requirements such as age_check, call_ahead.", True)
+    available_hours: list = ofield(list_of({"type": "string"}),
+                                   "When someone is usually there to receive, as the "
+                                   "customer profile states them ('HH:MM-HH:MM', local "
+                                   "time of the zone; since contract 1.2.0).", True)
     history: CustomerHistory = ofield(ref(CustomerHistory), "Past outcomes, when any.", True)
     reply: CustomerReplyNote = ofield(ref(CustomerReplyNote), "The customer's answer to a "
                                       "contact ahead of this delivery, when there is one "

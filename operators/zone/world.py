@@ -499,7 +499,7 @@ class World:
         """What the driver should know about the customer of ``o``."""
         c = self.state.customers.get(o.customer_id) or {}
         ctx = {k: c[k] for k in ("language", "preferred_drop", "access_instructions", "notes",
-                                 "service_requirements") if c.get(k)}
+                                 "service_requirements", "available_hours") if c.get(k)}
         past = {k: c[k] for k in ("failures", "access_failures", "not_home_failures",
                                   "deliveries") if c.get(k)}
         if past:

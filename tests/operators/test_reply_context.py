@@ -121,3 +121,18 @@ def test_a_reply_remembered_by_an_older_engine_is_shown_without_its_time():
     route = eng.world.render_route("V1", eng.state.vehicles["V1"].route, T0 + 700)
     assert _stop(route, "o1")["customer"]["reply"] == {"answer": "confirmed"}
     assert _risk_x(eng, "o1", T0 + 3600)["arranged"] == 1
+
+
+def test_the_driver_sees_the_hours_the_customer_states():
+    feed = Feed()
+    eng, orders = _loaded(feed)
+    eng.process(feed.ev("customer_profile", T0, customer_id=orders[0].customer_id, zone="Z",
+                        language="en", available_hours=["14:00-18:00"],
+                        building_type="house"))
+    outs = eng.process(feed.ev("customer_reply", T0 + 600, order_id="o1", answer="unavailable",
+                               available_from=T0 + 2 * 3600))
+    (d,) = [r for t, r in outs if t == "fs.decisions" and r["kind"] == "assign"]
+    assert not list(DECISIONS.iter_errors(d))
+    route = d["routes"]["V1"]
+    assert _stop(route, "o1")["customer"]["available_hours"] == ["14:00-18:00"]
+    assert "available_hours" not in _stop(route, "o2").get("customer", {})
