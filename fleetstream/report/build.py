@@ -20,9 +20,10 @@ from fleetstream.report.html import (
     workload_table,
 )
 from fleetstream.report.kpis import MODEL_KPIS, POLICY_DIFFS, POLICY_KPIS, aggregate
-from fleetstream.report.pooled import pool, pooled_blocks
+from fleetstream.report.pooled import pool, pooled_blocks, pooled_gaps
 from fleetstream.report.scorecard import _workload_summary
-from fleetstream.report.targets import MODEL_TARGETS, POLICY_TARGETS, summary, verdicts
+from fleetstream.report.targets import (MIN_BUCKET_N, MODEL_TARGETS, POLICY_TARGETS, summary,
+                                       verdicts)
 
 
 def _seed_note(seeds: list[str]) -> str:
@@ -56,6 +57,7 @@ def model_report(
     vs = verdicts(MODEL_TARGETS, agg)
     raw = pool(raws)
     pooled = "pooled over seeds" if len(seeds) > 1 else "one seed"
+    gaps = _pooled_gaps(raw, len(seeds))
     sections = [
         section(
             "Verdict against the targets",
@@ -115,7 +117,8 @@ def model_report(
         ),
         section(
             "Tables",
-            f"Arrival predictions ({pooled}): error, coverage and median width.",
+            f"Arrival predictions ({pooled}): error, coverage and median width."
+            + (f" {gaps['text']}" if gaps else ""),
             block_table("By zone", "zone", pooled_blocks(raw, "zone")),
             block_table("By hour of prediction (UTC)", "hour", pooled_blocks(raw, "hour")),
             block_table("By horizon", "horizon", pooled_blocks(raw, "horizon")),
@@ -129,7 +132,28 @@ def model_report(
         "verdict": summary(vs),
         "targets": _plain_verdicts(vs),
         "kpis": agg,
+        **({"pooled_coverage": {k: v for k, v in gaps.items() if k != "text"}} if gaps else {}),
     }
+
+
+def _pooled_gaps(raw: dict, n_seeds: int) -> dict:
+    """The coverage targets' worst bucket gap on the predictions of all seeds pooled
+    (buckets of ``MIN_BUCKET_N`` x seeds predictions or more), with its noise floor and
+    a sentence for the report; empty for one seed (docs/evaluate.md,
+    ``pooled_coverage``)."""
+    if n_seeds < 2:
+        return {}
+    min_n = MIN_BUCKET_N * n_seeds
+    g = pooled_gaps(raw, min_n)
+    out: dict[str, Any] = {"seeds": n_seeds, "min_bucket_n": min_n, **g}
+    parts = [f"{lvl} %: {g[lvl]['points']} points ({g[lvl]['bucket']}; noise floor "
+             f"{g[lvl]['noise_floor_points']})" for lvl in ("80", "95")
+             if isinstance(g[lvl]["points"], (int, float))]
+    if parts:
+        out["text"] = (f"Pooled over the {n_seeds} seeds (buckets of {min_n}+ predictions), "
+                       "the worst coverage gap is " + ", ".join(parts) + ": a gap well above "
+                       "its floor is the intervals', not chance's.")
+    return out
 
 
 def policy_report(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fleetstream.report.scorecard import HORIZONS, _cov_block
+from fleetstream.report.scorecard import HORIZONS, _cov_block, _worst_gap, noise_floor
 
 
 def pool(raws: list[dict]) -> dict:
@@ -42,3 +42,30 @@ def pooled_blocks(raw: dict, by: str) -> dict[str, dict]:
             g[k].append(p[k][i])
     keys = [k for k in HORIZONS if k in groups] if by == "horizon" else sorted(groups)
     return {k: _cov_block(groups[k]) for k in keys}
+
+
+def pooled_gaps(raw: dict, min_n: int) -> dict[str, dict]:
+    """Per interval level (``"80"``, ``"95"``): the worst coverage gap over the zones, hours
+    and horizon buckets of the pooled predictions with at least ``min_n`` each, and the
+    noise floor of those buckets (what a perfectly calibrated interval would show by
+    chance: ``scorecard.noise_floor``).  Pooling several seeds' days puts several times
+    more predictions in each bucket, so a gap that stands well above this floor is the
+    seat's, not chance's: it separates systematic miscalibration (an hour that is always
+    over-covered) from one day's noise.
+
+    >>> raw = {"pred": {"zone": ["Z"] * 400, "hour": ["09"] * 200 + ["10"] * 200,
+    ...                 "horizon": ["<10min"] * 400, "err": [0.0] * 400, "perr": [0.0] * 400,
+    ...                 "c80": [True] * 200 + [True, False] * 100, "c95": [True] * 400,
+    ...                 "w80": [1.0] * 400, "w95": [2.0] * 400}}
+    >>> g = pooled_gaps(raw, 150)["80"]
+    >>> g["points"], g["bucket"], g["buckets"], 0.5 < g["noise_floor_points"] < 5
+    (30.0, 'hour=10', 4, True)
+    """
+    p = raw["pred"]
+    blocks = {f"{by}={k}": b for by in ("zone", "hour", "horizon")
+              for k, b in pooled_blocks(raw, by).items()}
+    keys = [(f"zone={z}", f"hour={h}", f"horizon={hz}")
+            for z, h, hz in zip(p["zone"], p["hour"], p["horizon"])]
+    return {lvl: {**_worst_gap(blocks, f"coverage{lvl}", int(lvl) / 100, min_n),
+                  "noise_floor_points": noise_floor(keys, int(lvl) / 100, min_n)}
+            for lvl in ("80", "95")}

@@ -42,6 +42,8 @@ def test_models_over_two_simulated_days(tmp_path):
         assert set(a["per_seed"]) == {"31", "32"}
         _check_agg(a)
     assert summ["kpis"]["predictions"]["n_seeds"] == 2
+    pc = summ["pooled_coverage"]      # the coverage gap on both days' predictions pooled
+    assert pc["seeds"] == 2 and pc["min_bucket_n"] == 200 and {"80", "95"} <= set(pc)
     for t in summ["targets"]:  # 2 seeds < the 5 every model target needs
         assert t["status"] in ("indicative", "n/a")
     with open(os.path.join(out, "scorecard.json"), "rb") as f:

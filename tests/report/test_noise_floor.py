@@ -30,3 +30,24 @@ def test_the_coverage_verdict_quotes_the_floor() -> None:
     assert by["cov80_worst_gap"]["status"] == "missed"
     assert "noise floor 5.1 points" in by["cov80_worst_gap"]["note"]
     assert "noise floor" not in by["cov95_worst_gap"]["note"]   # no floor figure: no quote
+
+
+def test_pooled_over_seeds_the_same_gap_stands_above_a_lower_floor(small_eval) -> None:
+    """The same day twice: pooled, every bucket has twice the predictions (buckets of
+    2 x 100+), the same coverage, so the worst gap is the day's and its floor is lower."""
+    from fleetstream.report.build import model_report
+
+    card = small_eval["cards"][0]
+    _, one = model_report(small_eval["cards"][:1], small_eval["raws"][:1], ["7"],
+                          small_eval["meta"])
+    assert "pooled_coverage" not in one                 # one seed: nothing to pool
+    html, two = model_report([card, card], [small_eval["raws"][0]] * 2, ["7", "8"],
+                             small_eval["meta"])
+    pc = two["pooled_coverage"]
+    assert pc["seeds"] == 2 and pc["min_bucket_n"] == 200
+    for lvl in ("80", "95"):
+        day = card["intervals"][lvl]["worst_bucket_gap"]
+        assert abs(pc[lvl]["points"] - day["points"]) < 0.01, (lvl, pc[lvl], day)
+        assert pc[lvl]["buckets"] == day["buckets"]
+        assert pc[lvl]["noise_floor_points"] < day["noise_floor_points"]
+    assert "Pooled over the 2 seeds" in html and "noise floor" in html
