@@ -302,9 +302,13 @@ class ConformalIntervals(LearnedSeat):
         return int(hr) % 24 if isinstance(hr, (int, float)) and math.isfinite(hr) else 0
 
     def interval(self, x: dict) -> tuple[float, float, float, float]:
+        return self._interval(x, self._ahead(x))
+
+    def _interval(self, x: dict, ahead: float) -> tuple[float, float, float, float]:
+        """:meth:`interval` with the factor of the work ahead (``_ahead(x)``) given."""
         h = x["horizon_s"]
         q = self._thresholds(h, int(x.get("stops_ahead") or 0))
-        s = self.scale(h) * self._ahead(x)
+        s = self.scale(h) * ahead
         m = self.hour_m[self._hour(x)]
         s80 = s if m[0] == 0.0 else s * math.exp(m[0])
         s95 = s if m[1] == 0.0 else s * math.exp(m[1])
@@ -323,7 +327,8 @@ class ConformalIntervals(LearnedSeat):
         h = x.get("horizon_s")
         if r != r or math.isinf(r) or h is None or h != h or math.isinf(h):
             return
-        lo80, hi80, lo95, hi95 = self.interval(x)
+        ahead = self._ahead(x)
+        lo80, hi80, lo95, hi95 = self._interval(x, ahead)
         # progressive metrics and drift, on the interval in force before this label
         self.mae.update(r, 0.0)
         self.n_cov[0] += 1 if lo80 <= r <= hi80 else 0
@@ -340,7 +345,7 @@ class ConformalIntervals(LearnedSeat):
                     continue
                 v = m[i] + g * ((0.0 if lo <= r <= hi else 1.0) - MISS[i])
                 m[i] = -HOUR_LOG_MAX if v < -HOUR_LOG_MAX else HOUR_LOG_MAX if v > HOUR_LOG_MAX else v
-        score = r / (self.scale(h) * self._ahead(x))
+        score = r / (self.scale(h) * ahead)
         self.watch.update(abs(score), {"zone": x.get("zone")})
         bucket = self.buckets[horizon_bucket(h)]
         bucket.learn(score, self.gamma, self.min_n)
