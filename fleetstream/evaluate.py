@@ -29,7 +29,7 @@ from typing import Any
 import orjson
 
 from fleetstream.contract.settings import Settings
-from fleetstream.report.build import model_report, policy_report, summary_text
+from fleetstream.report.build import model_report, policy_report, pooled_text, summary_text
 from fleetstream.report.meta import manifest, run_meta
 from fleetstream.report.metrics import clean
 from fleetstream.report.scorecard import scorecard, workload_text
@@ -448,6 +448,8 @@ def _run(a: argparse.Namespace) -> int:
                                 a.history_days, a.world_timezone)
         summ = res["summary"]
     print(summary_text(summ))
+    if summ.get("pooled_coverage"):
+        print(pooled_text(summ["pooled_coverage"]))
     if res is not None:   # per-driver workload of each seed (scorecard "workload")
         for seed, card in zip(res["seeds"], res["cards"]):
             lines = workload_text(card.get("workload") or {})

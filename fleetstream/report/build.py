@@ -58,6 +58,7 @@ def model_report(
     raw = pool(raws)
     pooled = "pooled over seeds" if len(seeds) > 1 else "one seed"
     gaps = _pooled_gaps(raw, len(seeds))
+    gaps_text = pooled_text(gaps)
     sections = [
         section(
             "Verdict against the targets",
@@ -118,7 +119,7 @@ def model_report(
         section(
             "Tables",
             f"Arrival predictions ({pooled}): error, coverage and median width."
-            + (f" {gaps['text']}" if gaps else ""),
+            + (f" {gaps_text}" if gaps_text else ""),
             block_table("By zone", "zone", pooled_blocks(raw, "zone")),
             block_table("By hour of prediction (UTC)", "hour", pooled_blocks(raw, "hour")),
             block_table("By horizon", "horizon", pooled_blocks(raw, "horizon")),
@@ -132,7 +133,7 @@ def model_report(
         "verdict": summary(vs),
         "targets": _plain_verdicts(vs),
         "kpis": agg,
-        **({"pooled_coverage": {k: v for k, v in gaps.items() if k != "text"}} if gaps else {}),
+        **({"pooled_coverage": gaps} if gaps else {}),
     }
 
 
@@ -144,16 +145,20 @@ def _pooled_gaps(raw: dict, n_seeds: int) -> dict:
     if n_seeds < 2:
         return {}
     min_n = MIN_BUCKET_N * n_seeds
-    g = pooled_gaps(raw, min_n)
-    out: dict[str, Any] = {"seeds": n_seeds, "min_bucket_n": min_n, **g}
-    parts = [f"{lvl} %: {g[lvl]['points']} points ({g[lvl]['bucket']}; noise floor "
-             f"{g[lvl]['noise_floor_points']})" for lvl in ("80", "95")
-             if isinstance(g[lvl]["points"], (int, float))]
-    if parts:
-        out["text"] = (f"Pooled over the {n_seeds} seeds (buckets of {min_n}+ predictions), "
-                       "the worst coverage gap is " + ", ".join(parts) + ": a gap well above "
-                       "its floor is the intervals', not chance's.")
-    return out
+    return {"seeds": n_seeds, "min_bucket_n": min_n, **pooled_gaps(raw, min_n)}
+
+
+def pooled_text(pc: dict) -> str:
+    """The pooled coverage gap (``summary.json`` ``pooled_coverage``) in one sentence for
+    the report and the terminal; empty when there is none."""
+    parts = [f"{lvl} %: {pc[lvl]['points']} points ({pc[lvl]['bucket']}; noise floor "
+             f"{pc[lvl]['noise_floor_points']})" for lvl in ("80", "95")
+             if lvl in pc and isinstance(pc[lvl]["points"], (int, float))]
+    if not parts:
+        return ""
+    return (f"Pooled over the {pc['seeds']} seeds (buckets of {pc['min_bucket_n']}+ "
+            "predictions), the worst coverage gap is " + ", ".join(parts) + ": a gap well "
+            "above its floor is the intervals', not chance's.")
 
 
 def policy_report(

@@ -35,7 +35,8 @@ def test_the_coverage_verdict_quotes_the_floor() -> None:
 def test_pooled_over_seeds_the_same_gap_stands_above_a_lower_floor(small_eval) -> None:
     """The same day twice: pooled, every bucket has twice the predictions (buckets of
     2 x 100+), the same coverage, so the worst gap is the day's and its floor is lower."""
-    from fleetstream.report.build import model_report
+    from fleetstream.report.build import model_report, pooled_text
+    from fleetstream.report.html import e
 
     card = small_eval["cards"][0]
     _, one = model_report(small_eval["cards"][:1], small_eval["raws"][:1], ["7"],
@@ -51,3 +52,4 @@ def test_pooled_over_seeds_the_same_gap_stands_above_a_lower_floor(small_eval) -
         assert pc[lvl]["buckets"] == day["buckets"]
         assert pc[lvl]["noise_floor_points"] < day["noise_floor_points"]
     assert "Pooled over the 2 seeds" in html and "noise floor" in html
+    assert e(pooled_text(pc)) in html and pooled_text({}) == ""
