@@ -25,7 +25,9 @@ that runs on would (everything else it has is the day's own):
   fleetstream/sim/availability.py): failed attempts on days 1..N-1 without and
   with it, and the engine AUC of those days with and without the customers'
   replies (the same predictions, the seat's ``arranged`` feature removed: a paired
-  ablation of what the reply tells the seat, models/availability.py ``arranged``).
+  ablation of what the reply tells the seat, models/availability.py ``arranged``), and
+  the attempts the customer had arranged for: how many, how many failed, and their
+  mean predicted risk with and without the reply (calibration).
 
 Prints per seed and mean / sd; ``--json`` writes them.  Usage::
 
@@ -113,6 +115,7 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
     last: dict[str, list] = {}
     blind: dict[str, list] = {}
     n_arranged = [0]
+    arranged_sums = [0.0, 0.0, 0]     # their predicted risk with / without the reply, failed
 
     def factory(zone: str):
         eng = build_zone_engine(zone, settings)
@@ -136,6 +139,9 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
                      if "arranged" in xr else p, bool(failed)))
                 if xr.get("arranged"):
                     n_arranged[0] += 1
+                    arranged_sums[0] += p
+                    arranged_sums[1] += blind[zone][-1][0]
+                    arranged_sums[2] += bool(failed)
                 if xs is not None:
                     xs.append((o.snaps[-1]["xr"], bool(failed)))
             _learn(o, failed)
@@ -184,6 +190,7 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
         "engine_auc_without_reply": round(roc_auc([p for p, _ in blind_pairs],
                                                   [y for _, y in blind_pairs]), 4),
         "_blind": blind_pairs, "arranged_attempts": n_arranged[0],
+        "_arranged_sums": list(arranged_sums),
         "failed": sum(y_true), "alerts": len(alert_ts),
         "alerts_on_failed_orders": len(hit_orders), "alerted_failed_attempts": flagged_fail,
         "alert_median_lead_min": round(statistics.median(leads), 1) if leads else None,
@@ -191,6 +198,20 @@ def run_day(scenario: str, seed: int, day: int = 0, carry: dict | None = None,
         "seat_auc_snapshots": round(roc_auc([p for p, _ in all_pairs],
                                             [y for _, y in all_pairs]), 4),
     }
+
+
+def _arranged_figures(days: list[dict]) -> dict:
+    """The attempts whose customer had arranged for them (contacted ahead): their
+    failure rate and mean predicted risk, with and without the reply."""
+    pw = sum(r["_arranged_sums"][0] for r in days)
+    pb = sum(r["_arranged_sums"][1] for r in days)
+    y = sum(r["_arranged_sums"][2] for r in days)
+    n = sum(r["arranged_attempts"] for r in days)
+    if not n:
+        return {"arranged_failed": float("nan"), "arranged_p_with": float("nan"),
+                "arranged_p_without": float("nan")}
+    return {"arranged_failed": round(y / n, 4), "arranged_p_with": round(pw / n, 4),
+            "arranged_p_without": round(pb / n, 4)}
 
 
 def _pr_at(pairs: list, thr: float) -> tuple[float, float]:
@@ -221,8 +242,9 @@ def run_seed(scenario: str, seed: int, days: int, say=None, contact_reply: float
     wd = per_day[1:] or per_day
     warm = [p for r in wd for p in r["_pairs"]]
     warm_blind = [p for r in wd for p in r["_blind"]]
+    arranged = _arranged_figures(wd)
     for r in per_day:
-        del r["_pairs"], r["_blind"]
+        del r["_pairs"], r["_blind"], r["_arranged_sums"]
     alerts = sum(r["alerts"] for r in wd)
     failed = sum(r["failed"] for r in wd)
     out = {"seed": seed, "days": per_day,
@@ -232,6 +254,7 @@ def run_seed(scenario: str, seed: int, days: int, say=None, contact_reply: float
            "engine_auc_without_reply": round(roc_auc([p for p, _ in warm_blind],
                                                      [y for _, y in warm_blind]), 4),
            "arranged_attempts": sum(r["arranged_attempts"] for r in wd),
+           **arranged,
            "engine_auc_last_day": per_day[-1]["engine_auc"],
            "engine_auc_day0": per_day[0]["engine_auc"],
            "warm_attempts": sum(r["attempts"] for r in wd), "warm_failed": failed,
@@ -339,14 +362,17 @@ def main(argv: list[str] | None = None) -> int:
             c = run_seed(a.scenario, seed, a.days, say, a.contact_reply, a.failure_risk_on)
             r["contact"] = {k: c[k] for k in ("warm_attempts", "warm_failed", "alerts",
                                               "engine_auc", "engine_auc_without_reply",
-                                              "arranged_attempts", "engine_auc_day0")}
+                                              "arranged_attempts", "engine_auc_day0",
+                                              "arranged_failed", "arranged_p_with",
+                                              "arranged_p_without")}
             r["failed_reduction"] = round(1 - c["warm_failed"] / max(1, r["warm_failed"]), 4)
             print(f"seed {seed:>4}: contact ahead (reply {a.contact_reply:g}): failed attempts "
                   f"days 1-{a.days - 1} {r['warm_failed']} -> {c['warm_failed']} "
                   f"({-r['failed_reduction']:+.1%}); engine AUC days 1-{a.days - 1} "
                   f"{c['engine_auc']:.3f}, without the customers' replies "
-                  f"{c['engine_auc_without_reply']:.3f} ({c['arranged_attempts']} attempts "
-                  f"arranged)", flush=True)
+                  f"{c['engine_auc_without_reply']:.3f}; {c['arranged_attempts']} attempts "
+                  f"arranged: failed {c['arranged_failed']}, predicted {c['arranged_p_with']} "
+                  f"({c['arranged_p_without']} without the reply)", flush=True)
         rows.append(r)
         print(f"seed {seed:>4}: alerts {r['alerts']} precision {r['alert_precision']} recall "
               f"{r['alert_recall']}; flag p>=0.2: P {r['precision_at_0.2']} R "
