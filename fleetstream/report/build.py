@@ -139,9 +139,9 @@ def model_report(
 
 def _pooled_gaps(raw: dict, n_seeds: int) -> dict:
     """The coverage targets' worst bucket gap on the predictions of all seeds pooled
-    (buckets of ``MIN_BUCKET_N`` x seeds predictions or more), with its noise floor and
-    a sentence for the report; empty for one seed (docs/evaluate.md,
-    ``pooled_coverage``)."""
+    (buckets of ``MIN_BUCKET_N`` x seeds predictions or more), with its noise floor;
+    empty for one seed (docs/evaluate.md, ``pooled_coverage``; :func:`pooled_text`
+    says it in a sentence)."""
     if n_seeds < 2:
         return {}
     min_n = MIN_BUCKET_N * n_seeds
