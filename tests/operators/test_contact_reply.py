@@ -11,20 +11,9 @@ from fleetstream.contract.events import ValidationError, validate
 from fleetstream.operators.state import DELIVERY, ONBOARD
 from fleetstream.operators.zone.recovery import memo
 
-from tests.operators.zone.zone_scene import T0, Feed, engine, order, pt, vehicle
+from tests.operators.zone.zone_scene import T0, Feed, engine, loaded_van, order, pt, vehicle
 
 NEAR = pt(0.01, 0.01)
-
-
-def _loaded(feed: Feed, n: int = 3, window_end: float = T0 + 8 * 3600):
-    v1 = vehicle(feed, "V1", active=True, pos=NEAR)
-    orders = [order(feed, f"o{i}", pt(0.012 + 0.004 * i, 0.008), T0, window_end)
-              for i in range(1, n + 1)]
-    for o in orders:
-        o.status, o.vehicle_id = ONBOARD, "V1"
-    v1.onboard = [o.id for o in orders]
-    v1.route = [(o.id, DELIVERY) for o in orders]
-    return engine([v1], orders), orders
 
 
 def _reply(feed: Feed, ts: float, oid: str, answer: str, **kw):
@@ -37,7 +26,7 @@ def _assigns(outs: list) -> list[dict]:
 
 def test_unavailable_until_later_moves_the_delivery_to_after_that_time():
     feed = Feed()
-    eng, orders = _loaded(feed)
+    eng, orders = loaded_van(feed)
     ts, later = T0 + 1800, T0 + 3 * 3600
     outs = eng.process(_reply(feed, ts, "o1", "unavailable", available_from=later))
     (d,) = _assigns(outs)
@@ -56,7 +45,7 @@ def test_unavailable_until_later_moves_the_delivery_to_after_that_time():
 
 def test_available_until_narrows_the_window_end_too():
     feed = Feed()
-    eng, _ = _loaded(feed)
+    eng, _ = loaded_van(feed)
     a, b = T0 + 2 * 3600, T0 + 5 * 3600
     eng.process(_reply(feed, T0 + 600, "o2", "unavailable", available_from=a,
                        available_until=b))
@@ -66,7 +55,7 @@ def test_available_until_narrows_the_window_end_too():
 
 def test_confirmed_without_hours_moves_nothing():
     feed = Feed()
-    eng, _ = _loaded(feed)
+    eng, _ = loaded_van(feed)
     before = list(eng.state.vehicles["V1"].route)
     outs = eng.process(_reply(feed, T0 + 600, "o1", "confirmed"))
     assert not [r for t, r in outs if t == "fs.decisions"]
@@ -77,7 +66,7 @@ def test_confirmed_without_hours_moves_nothing():
 
 def test_unavailable_without_hours_takes_the_delivery_off_and_tells_the_customer():
     feed = Feed()
-    eng, _ = _loaded(feed)
+    eng, _ = loaded_van(feed)
     outs = eng.process(_reply(feed, T0 + 600, "o1", "unavailable"))
     (d,) = [r for t, r in outs if t == "fs.decisions"]
     assert d["kind"] == "unassign" and d["status"] == "applied" and d["order_ids"] == ["o1"]
@@ -95,7 +84,7 @@ def test_unavailable_without_hours_takes_the_delivery_off_and_tells_the_customer
 def test_unavailable_without_hours_is_attempted_when_hold_is_off_or_route_locked():
     from fleetstream.contract.settings import EngineSettings
     feed = Feed()
-    eng, orders = _loaded(feed)
+    eng, orders = loaded_van(feed)
     eng.settings = EngineSettings(hold_unavailable=False)
     eng.contact.settings = eng.settings
     before = list(eng.state.vehicles["V1"].route)
@@ -103,7 +92,7 @@ def test_unavailable_without_hours_is_attempted_when_hold_is_off_or_route_locked
     assert not [r for t, r in outs if t in ("fs.decisions", "fs.outcomes")]
     assert eng.state.vehicles["V1"].route == before
     feed = Feed()
-    eng, _ = _loaded(feed)
+    eng, _ = loaded_van(feed)
     eng.state.locked.add("V1")
     outs = eng.process(_reply(feed, T0 + 600, "o1", "unavailable"))
     assert not [r for t, r in outs if t in ("fs.decisions", "fs.outcomes")]
@@ -112,7 +101,7 @@ def test_unavailable_without_hours_is_attempted_when_hold_is_off_or_route_locked
 
 def test_hours_outside_the_window_change_nothing():
     feed = Feed()
-    eng, _ = _loaded(feed, window_end=T0 + 2 * 3600)
+    eng, _ = loaded_van(feed, window_end=T0 + 2 * 3600)
     outs = eng.process(_reply(feed, T0 + 600, "o1", "unavailable",
                               available_from=T0 + 3 * 3600))
     assert not _assigns(outs)
@@ -122,7 +111,7 @@ def test_hours_outside_the_window_change_nothing():
 
 def test_a_locked_route_is_not_changed_by_a_reply():
     feed = Feed()
-    eng, _ = _loaded(feed)
+    eng, _ = loaded_van(feed)
     eng.state.locked.add("V1")
     outs = eng.process(_reply(feed, T0 + 600, "o1", "unavailable",
                               available_from=T0 + 3 * 3600))
@@ -133,7 +122,7 @@ def test_a_locked_route_is_not_changed_by_a_reply():
 
 def test_a_reply_for_an_unknown_order_is_counted_not_an_error():
     feed = Feed()
-    eng, _ = _loaded(feed)
+    eng, _ = loaded_van(feed)
     outs = eng.process(_reply(feed, T0 + 600, "nope", "confirmed"))
     assert outs == [] or not _assigns(outs)
     assert eng.state.stats["replies_ignored"] == 1

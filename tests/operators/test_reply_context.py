@@ -10,25 +10,12 @@ import jsonschema
 from fleetstream.models.availability import arranged, note_reply
 from fleetstream.models.features import failure_features
 from fleetstream.models.risk import FAILURE_PRIORS, RiverRisk
-from fleetstream.operators.state import DELIVERY, ONBOARD
 from fleetstream.operators.zone.recovery import memo
 from fleetstream.schemas import strict_schemas
 
-from tests.operators.zone.zone_scene import T0, Feed, engine, order, pt, vehicle
+from tests.operators.zone.zone_scene import T0, Feed, loaded_van
 
-NEAR = pt(0.01, 0.01)
 DECISIONS = jsonschema.Draft202012Validator(strict_schemas()["fs.decisions"])
-
-
-def _loaded(feed: Feed, n: int = 3):
-    v1 = vehicle(feed, "V1", active=True, pos=NEAR)
-    orders = [order(feed, f"o{i}", pt(0.012 + 0.004 * i, 0.008), T0, T0 + 8 * 3600)
-              for i in range(1, n + 1)]
-    for o in orders:
-        o.status, o.vehicle_id = ONBOARD, "V1"
-    v1.onboard = [o.id for o in orders]
-    v1.route = [(o.id, DELIVERY) for o in orders]
-    return engine([v1], orders), orders
 
 
 def _risk_x(eng, oid: str, arrive: float) -> dict:
@@ -42,7 +29,7 @@ def _stop(route: list[dict], oid: str) -> dict:
 
 def test_a_confirmed_customer_is_arranged_and_the_driver_sees_it():
     feed = Feed()
-    eng, _ = _loaded(feed)
+    eng, _ = loaded_van(feed)
     seat = RiverRisk("failure")
     before = seat.predict_proba(_risk_x(eng, "o1", T0 + 3600))
     assert "arranged" not in _risk_x(eng, "o1", T0 + 3600)
@@ -59,7 +46,7 @@ def test_a_confirmed_customer_is_arranged_and_the_driver_sees_it():
 
 def test_hours_given_arrange_only_the_arrivals_inside_them_and_are_shown():
     feed = Feed()
-    eng, _ = _loaded(feed)
+    eng, _ = loaded_van(feed)
     a, b = T0 + 2 * 3600, T0 + 4 * 3600
     outs = eng.process(feed.ev("customer_reply", T0 + 600, order_id="o2",
                                answer="unavailable", available_from=a, available_until=b))
@@ -87,7 +74,7 @@ def test_unavailable_without_hours_is_not_arranged_and_a_later_reply_replaces_it
 
 def test_a_reply_is_kept_in_the_engine_snapshot():
     feed = Feed()
-    eng, _ = _loaded(feed)
+    eng, _ = loaded_van(feed)
     eng.process(feed.ev("customer_reply", T0 + 600, order_id="o3", answer="unavailable",
                         available_from=T0 + 3 * 3600))
     snap = eng.snapshot()
@@ -116,7 +103,7 @@ def test_a_seat_saved_before_the_prior_existed_starts_the_feature_at_it():
 
 def test_a_reply_remembered_by_an_older_engine_is_shown_without_its_time():
     feed = Feed()
-    eng, orders = _loaded(feed)
+    eng, orders = loaded_van(feed)
     memo(eng.state, orders[0])["reply"] = "confirmed"      # what engines kept before
     route = eng.world.render_route("V1", eng.state.vehicles["V1"].route, T0 + 700)
     assert _stop(route, "o1")["customer"]["reply"] == {"answer": "confirmed"}
@@ -125,7 +112,7 @@ def test_a_reply_remembered_by_an_older_engine_is_shown_without_its_time():
 
 def test_the_driver_sees_the_hours_the_customer_states():
     feed = Feed()
-    eng, orders = _loaded(feed)
+    eng, orders = loaded_van(feed)
     eng.process(feed.ev("customer_profile", T0, customer_id=orders[0].customer_id, zone="Z",
                         language="en", available_hours=["14:00-18:00"],
                         building_type="house"))

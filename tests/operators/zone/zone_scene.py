@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from fleetstream.contract.events import SCHEMA_VERSION, Event, validate
 from fleetstream.contract.settings import EngineSettings
 from fleetstream.operators.estimators import ModelSeats
-from fleetstream.operators.state import ACTIVE, ASSIGNED, DELIVERY, Order, Vehicle
+from fleetstream.operators.state import ACTIVE, ASSIGNED, DELIVERY, ONBOARD, Order, Vehicle
 from fleetstream.operators.zone.engine import ZoneEngine
 
 T0 = 1772438400.0          # 08:00 UTC
@@ -82,6 +82,20 @@ def engine(vehicles: list[Vehicle], orders: list[Order], settings: EngineSetting
         eng.state.orders[o.id] = o
         eng.state.customers.setdefault(o.customer_id, {"language": "en"})
     return eng
+
+
+def loaded_van(feed: Feed, n: int = 3, window_end: float = T0 + 8 * 3600
+               ) -> tuple[ZoneEngine, list[Order]]:
+    """A zone with one active van ``V1`` near the depot carrying ``n`` parcels
+    (``o1``..``on``, on board, delivered in that order), windows T0..``window_end``."""
+    v1 = vehicle(feed, "V1", active=True, pos=pt(0.01, 0.01))
+    orders = [order(feed, f"o{i}", pt(0.012 + 0.004 * i, 0.008), T0, window_end)
+              for i in range(1, n + 1)]
+    for o in orders:
+        o.status, o.vehicle_id = ONBOARD, "V1"
+    v1.onboard = [o.id for o in orders]
+    v1.route = [(o.id, DELIVERY) for o in orders]
+    return engine([v1], orders), orders
 
 
 @dataclass
