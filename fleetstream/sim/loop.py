@@ -29,9 +29,8 @@ from fleetstream.sim.decisions import DecisionHandling
 from fleetstream.sim.dispatcher import SimDispatcher
 from fleetstream.sim.disruptions import Disruptions, Incident
 from fleetstream.sim.outputs import TruthOutputs, _write_lines
+from fleetstream.sim.planetruth import PlaneLeg, PlaneTruth, crow_m
 from fleetstream.sim.world import (
-    TRUE_CONGESTION,
-    VEHICLE_SPECS,
     Scenario,
     SimOrder,
     SimVehicle,
@@ -68,7 +67,8 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
         self.engine = engine
         self.rng = random.Random(scenario.seed * 1_000_003 + 17)
         self.dispatcher = SimDispatcher(scenario.seed, scenario.approve_prob)  # fleetstream/sim/dispatcher.py
-        self.provider = HaversineProvider()
+        self.provider = HaversineProvider()   # the engine's default: recorded for scoring only
+        self.plane = PlaneTruth(scenario.seed, scenario.timezone)   # the plane's own truth
         self.progress = progress
         self.heap: list = []
         self.counter = 0
@@ -284,35 +284,38 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
     def _all_done(self, v: SimVehicle) -> bool:
         return self.now >= v.shift_end
 
-    def _true_leg_s(self, v: SimVehicle, a: tuple, b: tuple, t: float) -> float:
-        prov = self.provider.travel_s(a, b, t)
-        if prov <= 0:
-            return 0.0
-        _, speed_f, no_cong = VEHICLE_SPECS[v.vehicle_type]
-        hour = int(t // 3600) % 24
-        cong = 1.0 if no_cong else TRUE_CONGESTION[hour]
+    def _plane_leg(self, v: SimVehicle, target: tuple, a: tuple, b: tuple, t: float) -> PlaneLeg:
+        """The plane world's truth of one leg (fleetstream/sim/planetruth.py: its own
+        hidden streets and speeds, nothing of the engine's providers)."""
         zone = next(z for z in self.world.zones if z.id == v.zone)
-        f = cong * (zone.density if not no_cong else 1.0) * speed_f * v.pace
-        if no_cong:
-            # Bikes ride at a steady speed whatever the provider's profile says.
-            f *= self.provider.speed_kmh(t) / 17.0
+        slow = 1.0
         for inc in self.incidents:
-            if inc.start <= t < inc.end and (haversine_m(a, inc.center) <= inc.radius_m or
-                                             haversine_m(b, inc.center) <= inc.radius_m):
-                f *= inc.factor if not no_cong else 1.0 + (inc.factor - 1) * 0.3
+            if inc.start <= t < inc.end and (crow_m(a, inc.center) <= inc.radius_m or
+                                             crow_m(b, inc.center) <= inc.radius_m):
+                slow *= inc.factor
+        weather = 1.0
         for s, e, fac in self.weather.get(v.zone, []):
             if s <= t < e:
-                f *= fac
-        return prov * f * math.exp(self.rng.gauss(0, 0.12))
+                weather *= fac
+        oid, stop = target
+        building = None
+        if stop == "delivery" and oid in self.orders:
+            avail = self.orders[oid].customer.avail
+            building = getattr(avail, "building", None)
+        return self.plane.leg(self.rng, a, b, t, v.vehicle_type, v.pace, zone.density, slow,
+                              weather, building, stop)
 
     def _drive(self, v: SimVehicle, target: tuple, to: tuple) -> None:
         if self.roads is not None:
             self.roads.drive(v, target, to)
             return
         v.token += 1
-        true_s = max(20.0, self._true_leg_s(v, v.pos, to, self.now))
+        leg = self._plane_leg(v, target, v.pos, to, self.now)
+        true_s = max(20.0, leg.total_s)
+        # provider_s: what the engine's default provider says, recorded beside the truth
+        # for scoring (truth/legs); the truth above never reads it
         v.leg = (v.pos, to, self.now, self.now + true_s, target, v.token, true_s,
-                 self.provider.travel_s(v.pos, to, self.now))
+                 self.provider.travel_s(v.pos, to, self.now), None, leg)
         v.state = "driving"
         self.at(self.now + true_s, self._arrive, v, v.token)
 
@@ -330,10 +333,11 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
             return
         a, b, t0, t1, target, _, true_s, prov = v.leg[:8]  # type: ignore[misc]
         road = v.leg[8] if len(v.leg) > 8 else None
-        if road is None:
-            v.km += haversine_m(a, b) * self.provider.circuity / 1000.0
-        else:
+        plane = v.leg[9] if len(v.leg) > 9 else None
+        if road is not None:
             v.km += road.road_m / 1000.0
+        elif plane is not None:
+            v.km += plane.road_m / 1000.0
         v.pos = b
         v.leg = None
         oid, stop = target
@@ -347,6 +351,9 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
                "zone": v.zone, "vehicle_type": v.vehicle_type}
         if road is not None:
             leg.update(self.roads.truth_fields(v, road, a, b, t0))
+        elif plane is not None:
+            leg.update({"road_m": round(plane.road_m, 1), "startup_s": round(plane.startup_s, 1),
+                        "drive_s": round(plane.drive_s, 1), "parking_s": round(plane.parking_s, 1)})
         self.truth_legs.append(leg)
         v.state = "serving"
         self.emit(TOPIC_ORDERS, oid, {"type": "stop_arrived", "event_id": self._new_id("sa"),
@@ -462,7 +469,7 @@ class Simulation(DecisionHandling, Disruptions, TruthOutputs):
             speed = min(249.0, kmh * self.rng.uniform(0.85, 1.15))
         elif moving and v.leg is not None:
             a, b, t0, t1 = v.leg[:4]
-            d = haversine_m(a, b) * self.provider.circuity
+            d = v.leg[9].road_m if len(v.leg) > 9 else crow_m(a, b)
             speed = min(249.0, max(0.0, d / max(1.0, t1 - t0) * 3.6 * self.rng.uniform(0.8, 1.2)))
             heading = math.degrees(math.atan2(b[1] - a[1], b[0] - a[0])) % 360
         ev = {"type": "ping", "event_id": self._new_id("p"), "ts": round(self.now, 3),

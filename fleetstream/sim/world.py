@@ -18,15 +18,16 @@ DAY0 = 1772409600.0  # 2026-03-02 00:00:00 UTC, a Monday
 LANGUAGES = (("en", 0.5), ("de", 0.25), ("es", 0.1), ("fr", 0.05), ("pl", 0.05), ("tr", 0.05))
 CITY = (52.52, 13.405)
 
-# True congestion: the provider's profile is right on average but the world's
-# peaks are deeper and its nights faster.  Multiplier on travel time by hour.
+# True congestion by local hour: the plane world's multiplier on its own free-flow
+# driving times (sim/planetruth.py; deeper on arterials than on local streets).
 TRUE_CONGESTION = (
     0.85, 0.85, 0.85, 0.85, 0.85, 0.9, 1.0, 1.25, 1.4, 1.2, 1.05, 1.0,
     1.05, 1.05, 1.05, 1.15, 1.3, 1.45, 1.3, 1.1, 0.95, 0.9, 0.9, 0.85,
 )
 
 VEHICLE_SPECS = {
-    # type: capacity, speed factor (true), ignores congestion
+    # type: capacity, speed factor (unused since the plane's own truth, sim/planetruth.py:
+    # kept for the draws), ignores congestion
     "bike": ({"weight_kg": 15.0, "volume_l": 60.0, "count": 4.0}, 0.75, True),
     "cargo_bike": ({"weight_kg": 120.0, "volume_l": 500.0, "count": 25.0}, 0.7, True),
     "car": ({"weight_kg": 300.0, "volume_l": 1500.0, "count": 35.0}, 1.0, False),
