@@ -20,7 +20,8 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = os.path.join(ROOT, "replay_data", "small")
-TOTAL = 14_644
+with open(os.path.join(SMALL, "manifest.json"), "rb") as _f:
+    TOTAL = orjson.loads(_f.read())["sizes"]["events"]   # every event of the recording
 
 pytestmark = pytest.mark.slow
 

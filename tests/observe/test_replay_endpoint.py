@@ -18,6 +18,8 @@ from .scrape import FAMILIES, get, readyz, scrape, status, total, wait_for
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SMALL = os.path.join(ROOT, "replay_data", "small")
+with open(os.path.join(SMALL, "manifest.json"), "rb") as _f:
+    EVENTS = orjson.loads(_f.read())["sizes"]["events"]   # every event of the recording
 
 
 def free_port() -> int:
@@ -66,7 +68,7 @@ def test_replay_serves_every_metric_family_during_and_after_the_run(tmp_path) ->
         assert readyz(port)[0] == 200, "the mid-run scrape should land while the replay runs"
         missing = [f for f in FAMILIES if f not in mid]
         assert not missing, f"families missing from /metrics during the run: {missing}"
-        assert 0 < total(mid, "fleetstream_events_in") <= 14_644
+        assert 0 < total(mid, "fleetstream_events_in") <= EVENTS
         assert total(mid, "fleetstream_zone_lag_seconds", zone="Z1") > 0
         assert 0 < total(mid, "fleetstream_eta_interval_coverage_ratio", level="80") <= 1
         assert total(mid, "process_resident_memory_bytes") > 50e6
@@ -93,7 +95,7 @@ def test_replay_serves_every_metric_family_during_and_after_the_run(tmp_path) ->
     assert not missing, f"families missing from /metrics: {missing}"
 
     # Values match the output files of the same run.
-    assert total(fams, "fleetstream_events_in") == 14_644
+    assert total(fams, "fleetstream_events_in") == EVENTS
     assert total(fams, "fleetstream_events_in", topic="fs.telemetry") > 10_000
     decisions = lines(os.path.join(out, "fs.decisions.jsonl"))
     assert decisions and total(fams, "fleetstream_decisions") == len(decisions)
@@ -201,7 +203,7 @@ def test_replay_with_several_processes_serves_all_their_metrics_on_one_port(tmp_
     procs = {dict(lab).get("process") for f in fams.values() for (_, lab) in f["samples"]}
     assert {"0", "1", "main"} <= procs
     assert total(fams, "fleetstream_build_info", run_id="it-p2", process="1") == 1
-    assert total(fams, "fleetstream_events_in") == 14_644
+    assert total(fams, "fleetstream_events_in") == EVENTS
     decisions = lines(os.path.join(out, "fs.decisions.jsonl"))
     assert decisions and total(fams, "fleetstream_decisions") == len(decisions)
     assert total(fams, "fleetstream_alerts") == len(lines(os.path.join(out, "fs.alerts.jsonl")))
