@@ -61,8 +61,10 @@ def test_state_after_day_4_is_no_larger_than_after_day_2(four_days):
     rows = four_days
     assert [r["day"] for r in rows] == [1, 2, 3, 4]
     assert all(r["zones"] == 1 for r in rows)
-    # the stream exercises what must be pruned: new vehicles, customers, open orders
-    assert rows[0]["orders"] > 0 and rows[0]["customers"] > 200 and rows[0]["vehicles"] >= 15
+    # the stream exercises what must be pruned: new vehicles, customers, open orders (at
+    # the end of some day: most orders without their terminal event have expired by then)
+    assert any(r["orders"] > 0 for r in rows)
+    assert rows[0]["customers"] > 200 and rows[0]["vehicles"] >= 15
     check_bounded(rows)
 
 
