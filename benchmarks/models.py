@@ -26,29 +26,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
-
-def collect_legs(replay: str) -> list[dict]:
-    """Every learned leg of a replay run with the baseline seats: (zone, x, ratio)."""
-    from fleetstream.connectors.files import read_replay
-    from fleetstream.engine import LocalEngine
-    from fleetstream.contract.settings import Settings
-    from fleetstream.wiring import build_zone_engine
-    legs: list[dict] = []
-    s = Settings()
-
-    def obs(kind: str, payload: dict) -> None:
-        if kind == "leg":
-            legs.append({"zone": payload["zone"], "x": dict(payload["x"]), "ratio": payload["ratio"]})
-
-    def factory(zone: str):
-        e = build_zone_engine(zone, s.engine, kind="baseline")
-        e.observer = obs
-        return e
-
-    eng = LocalEngine(s.engine, zone_factory=factory)
-    for msg in read_replay(replay):
-        eng.process(msg)
-    return legs
+from eta_legs import collect_legs  # noqa: E402 - a sibling script (benchmarks/ is on the path)
 
 
 def eta_comparison(legs: list[dict]) -> list[dict]:
@@ -169,7 +147,7 @@ def main() -> None:
         print(json.dumps(flow_child(a.child, a.replay)))
         return
     print(f"replay: {a.replay}")
-    legs = collect_legs(a.replay)
+    legs = collect_legs(a.replay, None)
     print(f"\nETA model comparison on {len(legs):,} real legs (progressive, per zone, in event order)")
     print(f"{'model':<22}{'ratio MAE':>10}{'provider':>10}{'predict/s':>12}{'learn/s':>12}")
     for r in eta_comparison(legs):

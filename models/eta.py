@@ -20,11 +20,21 @@ Robustness off the simulator (real trips do not follow the engine's formulas):
 
 - the leg length enters as bins and a log slope (``models/features.py``): the
   true / provider ratio falls steeply with the leg length;
+- **the length line** (``eta-*-6``): a leg's true time is about a fixed time (pulling
+  out, finding a place to stop) plus a share of the provider's time, so the ratio
+  falls with the length as ``m + k / provider_s``.  The seat fits ``true_s = m x
+  provider_s + k`` by decayed least squares (``LINE_DECAY``) over its driving legs
+  (provider above its floor ``LINE_MIN_S`` and at least ``LINE_MIN_KM``; not riders),
+  with a stated prior (m = 1, k = 0: the provider) worth ``LINE_PRIOR_N`` legs, and
+  the linear model learns its correction on top of that line (an offset): a length
+  it has not seen yet takes the line's ratio, not the short legs' ratio the shared
+  weights learned;
 - a **guard** per leg-length bin (``DIST_EDGES_KM``) keeps the recent absolute
-  error in seconds of the model and of the provider alone (exponentially
-  weighted, ``GUARD_DECAY``; progressive: each leg is scored before it is
-  learned); where the model has been worse than the provider on recent legs,
-  the seat answers the provider (ratio 1) until it is better again;
+  error in seconds of three answers: the model (line x correction), the line
+  alone and the provider alone (exponentially weighted, ``GUARD_DECAY``;
+  progressive: each leg is scored before it is learned).  A bin that has seen
+  fewer than ``GUARD_MIN_N`` legs answers the line; after that, the answer of
+  least recent error (the model on a tie, then the line);
 - a leg with non-finite inputs is answered by the provider and not learned;
 - a zero-length leg (the next stop at the same door: the provider says 0 s)
   takes ``zero_leg_s()``, the recent mean of such legs' true durations
@@ -62,7 +72,7 @@ VRES_PRIOR_N = 3.0    # shrink a vehicle's mean residual towards 0 until it has 
 LOG_MIN, LOG_MAX = math.log(0.25), math.log(4.0)
 ETA_KINDS = ("linear", "arf", "hat")
 GUARD_DECAY = 0.97      # per leg of the bin: the guard's memory is ~30 legs
-GUARD_MIN_N = 10.0      # legs of a bin (decayed count) before the guard may act
+GUARD_MIN_N = 5.0       # legs of a bin (decayed count) before the model may answer it
 GUARD_MARGIN = 1.0      # the model must not be worse than the provider x this
 ZERO_LEG_PRIOR_S = 30.0
 ZERO_LEG_DECAY = 0.95
@@ -84,6 +94,16 @@ PROFILE_K = 2.0               # pseudo-legs of the prior speed
 PROFILE_DECAY = 0.98          # per leg of the type: memory ~50 legs
 PROFILE_MIN_KM = 1.0          # shorter legs are mostly parking and pulling out
 PROFILE_SPK_MIN, PROFILE_SPK_MAX = 60.0, 720.0   # a leg's pace is clipped to 5-60 km/h
+# the length line (eta-*-6): true s = m x provider s + k over the driving legs, decayed
+# least squares (memory ~200 legs) with the prior m = 1, k = 0 worth LINE_PRIOR_N legs
+# of LINE_PRIOR_S provider seconds; legs at the provider's floor (the next door, the
+# same building) or shorter than LINE_MIN_KM are not driving legs and stay off it
+LINE_DECAY = 0.995
+LINE_PRIOR_N = 5.0
+LINE_PRIOR_S = 300.0
+LINE_MIN_S = 31.0
+LINE_MIN_KM = 0.1
+ANSWERS = ("model", "line", "provider")   # the guard's candidates, in order of preference
 
 
 def _finite(*vs) -> bool:
@@ -118,15 +138,19 @@ class RiverEta(LearnedSeat):
         self.kind = kind
         self.seed = seed
         self.model = make_eta_regressor(kind, seed)
-        self.version = f"eta-{kind}-5"
+        self.version = f"eta-{kind}-6"
         self.n_learned = 0
         self.mae_log = metrics.MAE()           # model, |log ratio error|, progressive
         self.mae_log_provider = metrics.MAE()  # provider alone (ratio 1)
         self.watch = DriftWatch("eta", "abs_log_ratio_error")
         self.vres: dict[str, list[float]] = {}  # vehicle -> [decayed residual sum, decayed count]
-        # guard: per leg-length bin [model abs err s, provider abs err s, count], decayed
-        self.guard = [[0.0, 0.0, 0.0] for _ in range(len(DIST_EDGES_KM) + 1)]
-        self.n_guarded = 0
+        # guard: per leg-length bin [model abs err s, provider abs err s, count,
+        # line abs err s], decayed
+        self.guard = [[0.0, 0.0, 0.0, 0.0] for _ in range(len(DIST_EDGES_KM) + 1)]
+        self.n_guarded = 0      # legs answered by the line or the provider, not the model
+        self.n_answers = {a: 0 for a in ANSWERS}
+        # the length line: decayed [n, sum p, sum p^2, sum true, sum p x true] (seconds)
+        self.line = [0.0, 0.0, 0.0, 0.0, 0.0]
         self.zero_leg = [ZERO_LEG_PRIOR_S, 1.0]   # decayed sum of seconds, decayed count
         # dwell: true time at a stop (arrival to departure) minus its nominal service
         self.dwell = [0.0, 0.0]                   # decayed sum of seconds, decayed count
@@ -167,6 +191,15 @@ class RiverEta(LearnedSeat):
             if not hasattr(obj, "profiles"):
                 obj.profiles = {}
             obj.version = f"eta-{obj.kind}-5"
+        if obj.version == f"eta-{obj.kind}-5":
+            # the length line starts at its prior (the provider), so the model's weights
+            # answer as before; each bin's line error starts at the provider's
+            obj.line = [0.0, 0.0, 0.0, 0.0, 0.0]
+            obj.n_answers = {a: 0 for a in ANSWERS}
+            for g in obj.guard:
+                if len(g) < 4:
+                    g.append(g[1])
+            obj.version = f"eta-{obj.kind}-6"
         return obj
 
     def rider_s_per_km(self, vehicle_type: str | None) -> float | None:
@@ -185,13 +218,44 @@ class RiverEta(LearnedSeat):
         (what the plans read: ``engine.routing_rider_pace``)."""
         return tuple((vt, float(round(self.rider_s_per_km(vt)))) for vt in sorted(PROFILE_KMH))
 
+    def length_line(self) -> tuple[float, float]:
+        """``(m, k)``: the seat's line ``true_s = m x provider_s + k`` (the prior, the
+        provider, before any driving leg)."""
+        n, sp, spp, st, spt = self.line
+        lm = LINE_PRIOR_N * LINE_PRIOR_S * LINE_PRIOR_S   # the prior's weight on m = 1
+        a11, a12, a22 = spp + lm, sp, n + LINE_PRIOR_N      # and on k = 0
+        b1, b2 = spt + lm, st
+        det = a11 * a22 - a12 * a12
+        if not det > 0.0:
+            return 1.0, 0.0
+        return (b1 * a22 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det
+
+    @staticmethod
+    def _driving(x: dict, prov: float) -> bool:
+        """A leg the length line covers: not a rider's, the provider above its floor
+        and the leg at least ``LINE_MIN_KM``."""
+        return (x.get("vehicle_type") not in PROFILE_KMH and prov > LINE_MIN_S
+                and float(x.get("dist_km") or 0.0) >= LINE_MIN_KM)
+
+    def line_ratio(self, x: dict) -> float:
+        """The length line's true / provider ratio for ``x`` (1 off the line), clipped
+        to [1/4, 4]."""
+        prov = float(x.get("provider_s") or 0.0)
+        if not self._driving(x, prov):
+            return 1.0
+        m, k = self.length_line()
+        r = (m * prov + k) / prov
+        return 0.25 if r < 0.25 else 4.0 if r > 4.0 else r
+
     def _on_baseline(self, x: dict) -> tuple[dict, float]:
         """(``x`` with the seat's baseline as its provider time, baseline / provider).
-        The baseline is the provider's seconds, or for a rider the leg's distance at the
-        rider's pace when that is slower (finite inputs)."""
+        The baseline is the length line's time, or for a rider the leg's distance at
+        the rider's pace when that is slower than the provider (finite inputs)."""
         prov = float(x.get("provider_s") or 0.0)
         spk = self.rider_s_per_km(x.get("vehicle_type"))
-        if spk is None or not prov > 0.0:
+        if spk is None:
+            return x, self.line_ratio(x)
+        if not prov > 0.0:
             return x, 1.0
         ride = float(x.get("dist_km") or 0.0) * spk
         if not ride > prov:
@@ -220,19 +284,29 @@ class RiverEta(LearnedSeat):
             return 0.0
         return LOG_MIN if y < LOG_MIN else LOG_MAX if y > LOG_MAX else y
 
-    def _guarded(self, x: dict) -> bool:
-        """True when the model was worse than the provider on the recent legs of
-        ``x``'s length bin."""
+    def answer(self, x: dict) -> str:
+        """Which of :data:`ANSWERS` the seat gives for ``x``'s length bin: the line
+        until the bin has ``GUARD_MIN_N`` legs, then the one of least recent error (the
+        provider's x ``GUARD_MARGIN``; the model on a tie, then the line)."""
         g = self.guard[dist_bin(float(x.get("dist_km") or 0.0))]
-        return g[2] >= GUARD_MIN_N and g[0] > g[1] * GUARD_MARGIN
+        if g[2] < GUARD_MIN_N:
+            return "line"
+        return min((g[0], 0, "model"), (g[3], 1, "line"), (g[1] * GUARD_MARGIN, 2, "provider"))[2]
+
+    def _guarded(self, x: dict) -> bool:
+        """True when the seat does not answer ``x`` with its model (see :meth:`answer`)."""
+        return self.answer(x) != "model"
 
     def predict_ratio(self, x: dict) -> float:
         if not _finite(x.get("dist_km"), x.get("provider_s"), x.get("hour"),
                        x.get("condition_factor"), x.get("driver_pace")):
             return 1.0
-        if self._guarded(x):
+        a = self.answer(x)
+        if a == "provider":
             return 1.0
         xb, lift = self._on_baseline(x)
+        if a == "line":
+            return lift
         return lift * math.exp(self._predict_log(self._features(xb)))
 
     def zero_leg_s(self) -> float:
@@ -293,14 +367,17 @@ class RiverEta(LearnedSeat):
         y = LOG_MIN if y < LOG_MIN else LOG_MAX if y > LOG_MAX else y
         f = self._features(xb)
         yhat = self._predict_log(f)
-        # the guard scores the model and the provider in seconds, before learning
+        # the guard scores the model, the line and the provider in seconds, before learning
         prov = float(x.get("provider_s") or 0.0)
         g = self.guard[dist_bin(float(x.get("dist_km") or 0.0))]
-        if self._guarded(x):
+        a = self.answer(x)
+        self.n_answers[a] = self.n_answers.get(a, 0) + 1
+        if a != "model":
             self.n_guarded += 1
         g[0] = g[0] * GUARD_DECAY + abs(actual_ratio - lift * math.exp(yhat)) * prov
         g[1] = g[1] * GUARD_DECAY + abs(actual_ratio - 1.0) * prov
         g[2] = g[2] * GUARD_DECAY + 1.0
+        g[3] = g[3] * GUARD_DECAY + abs(actual_ratio - lift) * prov
         # progressive errors of the whole answer (baseline x model) and of the provider
         y_all = math.log(actual_ratio)
         y_all = LOG_MIN if y_all < LOG_MIN else LOG_MAX if y_all > LOG_MAX else y_all
@@ -322,6 +399,16 @@ class RiverEta(LearnedSeat):
             r = self.vres.setdefault(vid, [0.0, 0.0])
             r[0] = r[0] * VRES_DECAY + (y - yhat)
             r[1] = r[1] * VRES_DECAY + 1.0
+        if self._driving(x, prov):
+            r = PLAN_RATIO_MIN if actual_ratio < PLAN_RATIO_MIN else (
+                PLAN_RATIO_MAX if actual_ratio > PLAN_RATIO_MAX else actual_ratio)
+            t = r * prov
+            L = self.line
+            L[0] = L[0] * LINE_DECAY + 1.0
+            L[1] = L[1] * LINE_DECAY + prov
+            L[2] = L[2] * LINE_DECAY + prov * prov
+            L[3] = L[3] * LINE_DECAY + t
+            L[4] = L[4] * LINE_DECAY + prov * t
         vt = x.get("vehicle_type")
         dist = float(x.get("dist_km") or 0.0)
         if vt in PROFILE_KMH and dist >= PROFILE_MIN_KM and prov > 0.0:
@@ -357,7 +444,11 @@ class RiverEta(LearnedSeat):
     def metrics(self) -> dict:
         return {"legs": self.n_learned, "mae_log_ratio": float(self.mae_log.get()),
                 "mae_log_ratio_provider": float(self.mae_log_provider.get()),
-                "guarded_legs": self.n_guarded, "zero_leg_s": round(self.zero_leg_s(), 1),
+                "guarded_legs": self.n_guarded,
+                **{f"answered_{a}": self.n_answers.get(a, 0) for a in ANSWERS},
+                "line_slope": round(self.length_line()[0], 3),
+                "line_fixed_s": round(self.length_line()[1], 1),
+                "zero_leg_s": round(self.zero_leg_s(), 1),
                 "dwell_extra_s": round(self.dwell_extra_s(), 1),
                 **{f"rider_kmh_{vt}": round(3600.0 / self.rider_s_per_km(vt), 1)
                    for vt in PROFILE_KMH}}

@@ -7,6 +7,7 @@ import math
 import random
 
 from fleetstream.models.eta import RiverEta
+from fleetstream.models.features import dist_bin
 from fleetstream.models.intervals import ConformalIntervals
 
 
@@ -44,17 +45,103 @@ def test_the_guard_falls_back_to_the_provider_where_the_model_got_worse():
     rng = random.Random(5)
     m = RiverEta("hat")   # a tree's leaves average their whole history: it lags a change
     for _ in range(1500):
-        d = rng.choice((0.2, 12.0))
+        d = rng.choice((0.5, 12.0))
         m.learn(_leg(rng, d), 2.0)
     assert m.predict_ratio(_leg(rng, 12.0)) > 1.7
     for _ in range(60):   # long legs now run at the provider's time: the model lags
         m.learn(_leg(rng, 12.0), 1.0)
-        m.learn(_leg(rng, 0.2), 2.0)
+        m.learn(_leg(rng, 0.5), 2.0)
     assert m.predict_ratio(_leg(rng, 12.0)) == 1.0        # guarded: the provider
-    assert m.predict_ratio(_leg(rng, 0.2)) > 1.7          # other lengths keep the model
+    assert m.answer(_leg(rng, 12.0)) == "provider"
+    assert m.predict_ratio(_leg(rng, 0.5)) > 1.7          # other lengths keep their answer
+    assert m.answer(_leg(rng, 0.5)) != "provider"
     assert m.metrics()["guarded_legs"] > 0
     again = RiverEta.restore(m.snapshot())
     assert again.predict_ratio(_leg(rng, 12.0)) == 1.0
+
+
+def _line_truth(rng: random.Random, x: dict) -> float:
+    """A leg's true / provider ratio: 90 s of pulling out and parking plus 0.8 of the
+    provider's driving time, noisy: the ratio falls with the length (2.8 at 0.3 km,
+    0.9 at 10 km)."""
+    return (90.0 + 0.8 * x["provider_s"]) * math.exp(rng.gauss(0, 0.05)) / x["provider_s"]
+
+
+def test_a_length_not_seen_yet_takes_the_line_not_the_short_legs_ratio():
+    rng = random.Random(8)
+    m = RiverEta()
+    for _ in range(400):   # a morning of short legs only
+        x = _leg(rng, rng.uniform(0.3, 1.5))
+        m.learn(x, _line_truth(rng, x))
+    short = _leg(rng, 0.8)
+    assert m.predict_ratio(short) > 1.6                  # short legs: far above the provider
+    long = _leg(rng, 10.0)
+    assert m.answer(long) == "line"                      # a bin it has not seen
+    slope, fixed = m.length_line()
+    # short legs alone show the fixed time; the slope stays near the prior (the
+    # provider's) until longer legs show it
+    assert 0.9 < slope < 1.1 and 50.0 < fixed < 120.0, (slope, fixed)
+    truth = (90.0 + 0.8 * long["provider_s"]) / long["provider_s"]
+    assert abs(m.predict_ratio(long) - truth) < 0.25, (m.predict_ratio(long), truth)
+    for _ in range(300):   # then longer legs: the line learns the slope
+        x = _leg(rng, rng.uniform(3.0, 15.0))
+        m.learn(x, _line_truth(rng, x))
+    slope, fixed = m.length_line()
+    assert 0.7 < slope < 0.9 and 50.0 < fixed < 130.0, (slope, fixed)
+
+
+def test_the_guard_answers_the_model_the_line_or_the_provider_by_recent_error():
+    rng = random.Random(9)
+    m = RiverEta()
+    for _ in range(300):
+        x = _leg(rng, rng.uniform(0.3, 3.0))
+        m.learn(x, _line_truth(rng, x))
+    x = _leg(rng, 2.0)
+    g = m.guard[dist_bin(2.0)]
+    line = m.line_ratio(x)
+    assert line != 1.0
+    for errs, want in (((10.0, 30.0, 20.0), "model"), ((30.0, 30.0, 10.0), "line"),
+                       ((40.0, 10.0, 20.0), "provider"), ((10.0, 10.0, 10.0), "model")):
+        g[0], g[1], g[3] = errs            # model, provider, line: recent abs error (s)
+        assert m.answer(x) == want, (errs, m.answer(x))
+    g[0], g[1], g[3] = 30.0, 30.0, 10.0
+    assert m.predict_ratio(x) == line
+    g[0], g[1], g[3] = 40.0, 10.0, 20.0
+    assert m.predict_ratio(x) == 1.0
+
+
+def test_legs_at_the_provider_floor_or_next_door_stay_off_the_line():
+    rng = random.Random(10)
+    m = RiverEta()
+    for _ in range(200):
+        x = _leg(rng, rng.uniform(0.3, 3.0))
+        m.learn(x, _line_truth(rng, x))
+    n = m.line[0]
+    for d in (0.01, 0.05):            # the same building, the next door: 20 s, not 90 + ...
+        for _ in range(50):
+            m.learn(_leg(rng, d), 20.0 / 30.0)
+    assert m.line[0] == n                      # never fed by those legs
+    assert m.line_ratio(_leg(rng, 0.01)) == 1.0
+    assert m.predict_ratio(_leg(rng, 0.01)) < 1.0
+
+
+def test_an_eta_5_snapshot_restores_with_the_line_at_its_prior():
+    rng = random.Random(11)
+    m = RiverEta()
+    for _ in range(100):
+        x = _leg(rng, rng.uniform(0.3, 3.0))
+        m.learn(x, _line_truth(rng, x))
+    del m.line, m.n_answers
+    m.guard = [g[:3] for g in m.guard]
+    m.version = "eta-linear-5"
+    back = RiverEta.restore(m.snapshot())
+    assert back.version == "eta-linear-6"
+    assert back.length_line() == (1.0, 0.0)               # the provider until it learns
+    assert all(len(g) == 4 and g[3] == g[1] for g in back.guard)
+    x = _leg(rng, 1.0)
+    assert math.isfinite(back.predict_ratio(x))
+    back.learn(x, _line_truth(rng, x))
+    assert back.line[0] == 1.0 and back.metrics()["line_slope"] > 0
 
 
 def test_non_finite_inputs_are_answered_by_the_provider_and_not_learned():
