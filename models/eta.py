@@ -293,10 +293,6 @@ class RiverEta(LearnedSeat):
             return "line"
         return min((g[0], 0, "model"), (g[3], 1, "line"), (g[1] * GUARD_MARGIN, 2, "provider"))[2]
 
-    def _guarded(self, x: dict) -> bool:
-        """True when the seat does not answer ``x`` with its model (see :meth:`answer`)."""
-        return self.answer(x) != "model"
-
     def predict_ratio(self, x: dict) -> float:
         if not _finite(x.get("dist_km"), x.get("provider_s"), x.get("hour"),
                        x.get("condition_factor"), x.get("driver_pace")):
@@ -394,21 +390,19 @@ class RiverEta(LearnedSeat):
             b[0] = b[0] * PLAN_DECAY + 1.0
             b[1] = b[1] * PLAN_DECAY + prov
             b[2] = b[2] * PLAN_DECAY + r * prov
+            if self._driving(x, prov):
+                t = r * prov
+                L = self.line
+                L[0] = L[0] * LINE_DECAY + 1.0
+                L[1] = L[1] * LINE_DECAY + prov
+                L[2] = L[2] * LINE_DECAY + prov * prov
+                L[3] = L[3] * LINE_DECAY + t
+                L[4] = L[4] * LINE_DECAY + prov * t
         vid = x.get("vehicle_id")
         if vid is not None:
             r = self.vres.setdefault(vid, [0.0, 0.0])
             r[0] = r[0] * VRES_DECAY + (y - yhat)
             r[1] = r[1] * VRES_DECAY + 1.0
-        if self._driving(x, prov):
-            r = PLAN_RATIO_MIN if actual_ratio < PLAN_RATIO_MIN else (
-                PLAN_RATIO_MAX if actual_ratio > PLAN_RATIO_MAX else actual_ratio)
-            t = r * prov
-            L = self.line
-            L[0] = L[0] * LINE_DECAY + 1.0
-            L[1] = L[1] * LINE_DECAY + prov
-            L[2] = L[2] * LINE_DECAY + prov * prov
-            L[3] = L[3] * LINE_DECAY + t
-            L[4] = L[4] * LINE_DECAY + prov * t
         vt = x.get("vehicle_type")
         dist = float(x.get("dist_km") or 0.0)
         if vt in PROFILE_KMH and dist >= PROFILE_MIN_KM and prov > 0.0:
@@ -442,12 +436,13 @@ class RiverEta(LearnedSeat):
         getattr(self, "last_stop", {}).pop(vehicle_id, None)
 
     def metrics(self) -> dict:
+        slope, fixed = self.length_line()
         return {"legs": self.n_learned, "mae_log_ratio": float(self.mae_log.get()),
                 "mae_log_ratio_provider": float(self.mae_log_provider.get()),
                 "guarded_legs": self.n_guarded,
                 **{f"answered_{a}": self.n_answers.get(a, 0) for a in ANSWERS},
-                "line_slope": round(self.length_line()[0], 3),
-                "line_fixed_s": round(self.length_line()[1], 1),
+                "line_slope": round(slope, 3),
+                "line_fixed_s": round(fixed, 1),
                 "zero_leg_s": round(self.zero_leg_s(), 1),
                 "dwell_extra_s": round(self.dwell_extra_s(), 1),
                 **{f"rider_kmh_{vt}": round(3600.0 / self.rider_s_per_km(vt), 1)

@@ -67,12 +67,17 @@ def _line_truth(rng: random.Random, x: dict) -> float:
     return (90.0 + 0.8 * x["provider_s"]) * math.exp(rng.gauss(0, 0.05)) / x["provider_s"]
 
 
+def _learn_line_legs(m: RiverEta, rng: random.Random, n: int, lo_km: float, hi_km: float) -> None:
+    """``m`` learns ``n`` legs of lo_km..hi_km whose truth is :func:`_line_truth`."""
+    for _ in range(n):
+        x = _leg(rng, rng.uniform(lo_km, hi_km))
+        m.learn(x, _line_truth(rng, x))
+
+
 def test_a_length_not_seen_yet_takes_the_line_not_the_short_legs_ratio():
     rng = random.Random(8)
     m = RiverEta()
-    for _ in range(400):   # a morning of short legs only
-        x = _leg(rng, rng.uniform(0.3, 1.5))
-        m.learn(x, _line_truth(rng, x))
+    _learn_line_legs(m, rng, 400, 0.3, 1.5)  # a morning of short legs only
     short = _leg(rng, 0.8)
     assert m.predict_ratio(short) > 1.6                  # short legs: far above the provider
     long = _leg(rng, 10.0)
@@ -83,9 +88,7 @@ def test_a_length_not_seen_yet_takes_the_line_not_the_short_legs_ratio():
     assert 0.9 < slope < 1.1 and 50.0 < fixed < 120.0, (slope, fixed)
     truth = (90.0 + 0.8 * long["provider_s"]) / long["provider_s"]
     assert abs(m.predict_ratio(long) - truth) < 0.25, (m.predict_ratio(long), truth)
-    for _ in range(300):   # then longer legs: the line learns the slope
-        x = _leg(rng, rng.uniform(3.0, 15.0))
-        m.learn(x, _line_truth(rng, x))
+    _learn_line_legs(m, rng, 300, 3.0, 15.0)  # then longer legs: the line learns the slope
     slope, fixed = m.length_line()
     assert 0.7 < slope < 0.9 and 50.0 < fixed < 130.0, (slope, fixed)
 
@@ -93,9 +96,7 @@ def test_a_length_not_seen_yet_takes_the_line_not_the_short_legs_ratio():
 def test_the_guard_answers_the_model_the_line_or_the_provider_by_recent_error():
     rng = random.Random(9)
     m = RiverEta()
-    for _ in range(300):
-        x = _leg(rng, rng.uniform(0.3, 3.0))
-        m.learn(x, _line_truth(rng, x))
+    _learn_line_legs(m, rng, 300, 0.3, 3.0)
     x = _leg(rng, 2.0)
     g = m.guard[dist_bin(2.0)]
     line = m.line_ratio(x)
@@ -113,9 +114,7 @@ def test_the_guard_answers_the_model_the_line_or_the_provider_by_recent_error():
 def test_legs_at_the_provider_floor_or_next_door_stay_off_the_line():
     rng = random.Random(10)
     m = RiverEta()
-    for _ in range(200):
-        x = _leg(rng, rng.uniform(0.3, 3.0))
-        m.learn(x, _line_truth(rng, x))
+    _learn_line_legs(m, rng, 200, 0.3, 3.0)
     n = m.line[0]
     for d in (0.01, 0.05):            # the same building, the next door: 20 s, not 90 + ...
         for _ in range(50):
@@ -128,9 +127,7 @@ def test_legs_at_the_provider_floor_or_next_door_stay_off_the_line():
 def test_an_eta_5_snapshot_restores_with_the_line_at_its_prior():
     rng = random.Random(11)
     m = RiverEta()
-    for _ in range(100):
-        x = _leg(rng, rng.uniform(0.3, 3.0))
-        m.learn(x, _line_truth(rng, x))
+    _learn_line_legs(m, rng, 100, 0.3, 3.0)
     del m.line, m.n_answers
     m.guard = [g[:3] for g in m.guard]
     m.version = "eta-linear-5"
