@@ -11,8 +11,11 @@ versions of the engine can be compared on the same days: run this script from ea
 checkout on the same ``--keep`` folders.
 
 Per day: legs, the seat's and the provider's MAE (s), the reduction, the number of
-leg-length deciles where the seat is worse than the provider (the target: 0) and the
-worst decile's two MAEs; then mean, sd and per-day values.
+leg-length deciles where the seat is worse than the provider (the target: 0), how many
+of those by more than two standard errors of the paired difference ("beyond noise":
+``fleetstream.report.scorecard.length_deciles``) and the worst decile's two MAEs; then
+mean, sd and per-day values, and the deciles of all days' legs pooled (several times
+more legs per decile: a decile still worse there is the seat's, not one day's chance).
 
     .venv/bin/python benchmarks/eta_legs.py --scenario small --seeds 1,2,3,4,5
     .venv/bin/python benchmarks/eta_legs.py --scenario andorra --seeds 5,6,7 --config map.toml --keep /tmp/and
@@ -22,7 +25,6 @@ worst decile's two MAEs; then mean, sd and per-day values.
 from __future__ import annotations
 
 import argparse
-import bisect
 import os
 import statistics
 import subprocess
@@ -78,17 +80,13 @@ def score(legs: list[dict], kind: str = "linear") -> dict:
         prov = lg["x"]["provider_s"]
         err_m.append(abs(lg["ratio"] - p) * prov)
         err_p.append(abs(lg["ratio"] - 1.0) * prov)
-    dists = sorted(lg["x"]["dist_km"] for lg in legs)
-    n = len(dists)
-    edges = [dists[min(n - 1, n * q // 10)] for q in range(1, 10)] if n else []
-    dec = [[0.0, 0.0, 0] for _ in range(10)]
-    for lg, em, ep in zip(legs, err_m, err_p):
-        d = dec[bisect.bisect_right(edges, lg["x"]["dist_km"])]
-        d[0] += em
-        d[1] += ep
-        d[2] += 1
-    by = [(d[0] / d[2], d[1] / d[2], d[2]) for d in dec if d[2]]
-    worse = [b for b in by if b[0] > b[1]]
+    from fleetstream.report.scorecard import length_deciles, worse_deciles
+
+    n = len(legs)
+    dist = [lg["x"]["dist_km"] for lg in legs]
+    dec = length_deciles(dist, err_m, err_p)
+    by = [(d["model_mae_s"], d["provider_mae_s"], d["n"]) for d in dec if d["n"]]
+    n_worse, n_beyond = worse_deciles(dec)
     sm, sp = sum(err_m), sum(err_p)
     answers: dict[str, int] = {}
     for seat in seats.values():
@@ -97,9 +95,10 @@ def score(legs: list[dict], kind: str = "linear") -> dict:
                 answers[k[9:]] = answers.get(k[9:], 0) + v
     return {"legs": n, "model_mae_s": sm / max(1, n), "provider_mae_s": sp / max(1, n),
             "reduction_pct": 100.0 * (1.0 - sm / sp) if sp else float("nan"),
-            "worse_deciles": len(worse),
+            "worse_deciles": n_worse, "worse_beyond_noise": n_beyond,
             "worst": max(by, key=lambda b: b[0] - b[1]) if by else None,
-            "deciles": by, "answers": answers}
+            "deciles": by, "answers": answers,
+            "errors": {"dist_km": dist, "err_model_s": err_m, "err_provider_s": err_p}}
 
 
 def _simulate(scenario: str, seed: int, out: str, config: str | None) -> None:
@@ -155,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
             w = r["worst"]
             print(f"{name}: {r['legs']} legs, MAE {r['model_mae_s']:.1f} s vs provider "
                   f"{r['provider_mae_s']:.1f} s: {r['reduction_pct']:.1f} % below; worse deciles "
-                  f"{r['worse_deciles']} (worst {w[0]:.1f} vs {w[1]:.1f} s); answers {r['answers']}")
+                  f"{r['worse_deciles']}, {r['worse_beyond_noise']} beyond noise (worst {w[0]:.1f} "
+                  f"vs {w[1]:.1f} s); answers {r['answers']}")
             if a.deciles:
                 print("  deciles (seat / provider s): " + "  ".join(
                     f"{m:.0f}/{p:.0f}" for m, p, _n in r["deciles"]))
@@ -168,7 +168,17 @@ def main(argv: list[str] | None = None) -> int:
     sd = statistics.stdev(red) if len(red) > 1 else float("nan")
     print(f"mean over {len(rows)} days: {statistics.fmean(red):.1f} % below the provider "
           f"(sd {sd:.1f}; {' '.join(f'{v:.1f}' for v in red)}); worse deciles "
-          f"{statistics.fmean(wd):.1f} ({' '.join(str(v) for v in wd)})")
+          f"{statistics.fmean(wd):.1f} ({' '.join(str(v) for v in wd)}), beyond noise "
+          f"{' '.join(str(r['worse_beyond_noise']) for _n, r in rows)}")
+    if len(rows) > 1:
+        from fleetstream.report.pooled import pooled_deciles
+
+        pooled = {k: [v for _n, r in rows for v in r["errors"][k]]
+                  for k in ("dist_km", "err_model_s", "err_provider_s")}
+        pd = pooled_deciles({"legs": pooled})
+        print(f"pooled over {len(rows)} days ({pd['legs']} legs): worse deciles {pd['worse']}, "
+              f"{pd['worse_beyond_noise']} beyond noise; seat / provider s: " + "  ".join(
+                  f"{d['model_mae_s']:.0f}/{d['provider_mae_s']:.0f}" for d in pd["deciles"]))
     return 0
 
 

@@ -29,7 +29,13 @@ from typing import Any
 import orjson
 
 from fleetstream.contract.settings import Settings
-from fleetstream.report.build import model_report, policy_report, pooled_text, summary_text
+from fleetstream.report.build import (
+    model_report,
+    policy_report,
+    pooled_deciles_text,
+    pooled_text,
+    summary_text,
+)
 from fleetstream.report.meta import manifest, run_meta
 from fleetstream.report.metrics import clean
 from fleetstream.report.scorecard import scorecard, workload_text
@@ -450,6 +456,8 @@ def _run(a: argparse.Namespace) -> int:
     print(summary_text(summ))
     if summ.get("pooled_coverage"):
         print(pooled_text(summ["pooled_coverage"]))
+    if summ.get("pooled_deciles"):
+        print(pooled_deciles_text(summ["pooled_deciles"], summ["pooled_deciles"]["seeds"]))
     if res is not None:   # per-driver workload of each seed (scorecard "workload")
         for seed, card in zip(res["seeds"], res["cards"]):
             lines = workload_text(card.get("workload") or {})

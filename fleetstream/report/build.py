@@ -20,7 +20,8 @@ from fleetstream.report.html import (
     workload_table,
 )
 from fleetstream.report.kpis import MODEL_KPIS, POLICY_DIFFS, POLICY_KPIS, aggregate
-from fleetstream.report.pooled import pool, pooled_blocks, pooled_gaps
+from fleetstream.report.metrics import is_num
+from fleetstream.report.pooled import pool, pooled_blocks, pooled_deciles, pooled_gaps
 from fleetstream.report.scorecard import _workload_summary
 from fleetstream.report.targets import (MIN_BUCKET_N, MODEL_TARGETS, POLICY_TARGETS, summary,
                                        verdicts)
@@ -59,6 +60,8 @@ def model_report(
     pooled = "pooled over seeds" if len(seeds) > 1 else "one seed"
     gaps = _pooled_gaps(raw, len(seeds))
     gaps_text = pooled_text(gaps)
+    pdec = pooled_deciles(raw) if len(seeds) > 1 and raw["legs"]["dist_km"] else {}
+    pdec_text = pooled_deciles_text(pdec, len(seeds))
     sections = [
         section(
             "Verdict against the targets",
@@ -100,7 +103,8 @@ def model_report(
         section(
             "ETA error by leg length",
             "Travel-time error of each driven leg (seconds, shown in minutes) by decile of its length: "
-            "the learned correction against the travel-time provider alone.",
+            "the learned correction against the travel-time provider alone."
+            + (f" {pdec_text}" if pdec_text else ""),
             charts.leg_error_chart(raw),
         ),
         section(
@@ -134,6 +138,7 @@ def model_report(
         "targets": _plain_verdicts(vs),
         "kpis": agg,
         **({"pooled_coverage": gaps} if gaps else {}),
+        **({"pooled_deciles": {"seeds": len(seeds), **pdec}} if pdec else {}),
     }
 
 
@@ -159,6 +164,18 @@ def pooled_text(pc: dict) -> str:
     return (f"Pooled over the {pc['seeds']} seeds (buckets of {pc['min_bucket_n']}+ "
             "predictions), the worst coverage gap is " + ", ".join(parts) + ": a gap well "
             "above its floor is the intervals', not chance's.")
+
+
+def pooled_deciles_text(pd: dict, n_seeds: int) -> str:
+    """The pooled leg-length deciles (``summary.json`` ``pooled_deciles``) in one sentence
+    for the report and the terminal; empty when there are none."""
+    if not pd:
+        return ""
+    worst = max(pd["deciles"], key=lambda d: d["diff_s"] if is_num(d["diff_s"]) else -1e18)
+    return (f"Pooled over the {n_seeds} seeds ({pd['legs']} legs), the ETA is worse than the "
+            f"provider in {pd['worse']} leg-length decile(s), {pd['worse_beyond_noise']} by more "
+            f"than two standard errors; the least favourable decile ({worst['lo_km']}-{worst['hi_km']} km) "
+            f"{worst['model_mae_s']} s against {worst['provider_mae_s']} s.")
 
 
 def policy_report(

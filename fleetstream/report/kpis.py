@@ -63,6 +63,14 @@ MODEL_KPIS: list[Kpi] = [
         _g("legs", "deciles_worse_than_provider"),
     ),
     Kpi(
+        "leg_worse_deciles_beyond_noise",
+        "Of those, deciles worse by more than two standard errors",
+        "count",
+        _g("legs", "deciles_worse_beyond_noise"),
+        "deciles whose mean paired difference of absolute leg errors (model minus provider) "
+        "is more than two standard errors above zero: worse by more than a day's chance",
+    ),
+    Kpi(
         "arrival_mae_reduction",
         "Arrival ETA error below the provider (all predictions)",
         "share",

@@ -121,6 +121,11 @@ def _worst_gap(blocks: dict[str, dict], key: str, nominal: float, min_n: int) ->
 NOISE_DRAWS = 50
 """Draws of a perfectly calibrated interval behind the coverage targets' noise floor."""
 
+NOISE_Z = 2.0
+"""Standard errors by which a leg-length decile's paired difference (model minus
+provider absolute error) must exceed zero to count as worse beyond chance: about one
+decile in 44 of a model no worse than the provider passes it by chance."""
+
 
 def noise_floor(keys: list[tuple[str, ...]], nominal: float, min_n: int,
                 draws: int = NOISE_DRAWS) -> float | NA:
@@ -316,11 +321,7 @@ def scorecard(
     lerr_m = [(lg["ratio"] - lg["pred"]) * lg["provider_s"] for lg in legs]
     lerr_p = [(lg["ratio"] - 1.0) * lg["provider_s"] for lg in legs]
     dec_out = length_deciles([lg["dist_km"] for lg in legs], lerr_m, lerr_p)
-    worse = [
-        d
-        for d in dec_out
-        if d["n"] and is_num(d["model_mae_s"]) and d["model_mae_s"] > d["provider_mae_s"]
-    ]
+    n_worse, n_beyond = worse_deciles(dec_out)
 
     by = {k: {key: _cov_block(g) for key, g in sorted(groups[k].items())} for k in ("zone", "hour")}
     by["horizon"] = {
@@ -404,7 +405,8 @@ def scorecard(
             "mae_reduction_vs_provider": rnd(1 - ratio(mae(lerr_m), mae(lerr_p)))
             if legs
             else na("no legs"),
-            "deciles_worse_than_provider": len(worse) if legs else na("no legs"),
+            "deciles_worse_than_provider": n_worse if legs else na("no legs"),
+            "deciles_worse_beyond_noise": n_beyond if legs else na("no legs"),
             "by_length_decile": dec_out,
             "ratio_mae_model": rnd(mae([lg["ratio"] - lg["pred"] for lg in col.legs])),
             "ratio_mae_provider": rnd(mae([lg["ratio"] - 1.0 for lg in col.legs])),
@@ -450,23 +452,47 @@ def scorecard(
 
 
 def length_deciles(dist_km: list[float], err_m: list[float], err_p: list[float]) -> list[dict]:
-    """Leg travel-time MAE of the model and the provider per decile of leg length."""
+    """Leg travel-time MAE of the model and the provider per decile of leg length, with
+    the paired difference of their absolute errors (model minus provider, s per leg):
+    its mean ``diff_s`` and standard error ``diff_se_s``.  A decile whose difference is
+    above zero is worse than the provider; one more than :data:`NOISE_Z` standard errors
+    above (``beyond_noise``) is worse by more than the chance of a few dozen legs.
+
+    >>> d = length_deciles([1.0] * 40, [10.0, 30.0] * 20, [20.0] * 40)[0]
+    >>> d["model_mae_s"], d["provider_mae_s"], d["diff_s"], d["diff_se_s"], d["beyond_noise"]
+    (20.0, 20.0, 0.0, 1.6, False)
+    """
     edges = deciles(dist_km)
     dec = [{"lo_km": round(lo, 3), "hi_km": round(hi, 3), "m": [], "p": []} for lo, hi in edges]
     for d_km, em, ep in zip(dist_km, err_m, err_p):
         d = dec[decile_index(edges, d_km)]
         d["m"].append(em)
         d["p"].append(ep)
-    return [
-        {
+    out = []
+    for d in dec:
+        diff = np.abs(np.asarray(d["m"], dtype=float)) - np.abs(np.asarray(d["p"], dtype=float))
+        n = len(diff)
+        se = float(diff.std(ddof=1) / np.sqrt(n)) if n > 1 else float("nan")
+        mean_d = float(diff.mean()) if n else float("nan")
+        out.append({
             "lo_km": d["lo_km"],
             "hi_km": d["hi_km"],
-            "n": len(d["m"]),
+            "n": n,
             "model_mae_s": rnd(mae(d["m"]), 1),
             "provider_mae_s": rnd(mae(d["p"]), 1),
-        }
-        for d in dec
-    ]
+            "diff_s": rnd(mean_d, 1),
+            "diff_se_s": rnd(se, 1),
+            "beyond_noise": bool(n > 1 and mean_d > NOISE_Z * se),
+        })
+    return out
+
+
+def worse_deciles(dec: list[dict]) -> tuple[int, int]:
+    """(deciles where the model's leg MAE is above the provider's, of those the ones
+    :func:`length_deciles` marks ``beyond_noise``)."""
+    worse = [d for d in dec if d["n"] and is_num(d["model_mae_s"])
+             and d["model_mae_s"] > d["provider_mae_s"]]
+    return len(worse), sum(1 for d in worse if d["beyond_noise"])
 
 
 def _cv(xs: list[float]) -> Any:

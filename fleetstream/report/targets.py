@@ -48,6 +48,7 @@ class Target:
     text: str  # the target in words
     per_seed_share: float | None = None  # also needs the KPI > 0 on this share of seeds
     floor_kpi: str | None = None  # a KPI the note quotes: the figure chance alone reaches
+    beyond_kpi: str | None = None  # a KPI the note quotes: the count that is beyond chance
 
 
 MODEL_TARGETS: list[Target] = [
@@ -58,6 +59,7 @@ MODEL_TARGETS: list[Target] = [
         0,
         5,
         "ETA never worse than the provider in a decile of leg length",
+        beyond_kpi="leg_worse_deciles_beyond_noise",
     ),
     Target(
         "cov80_worst_gap",
@@ -157,6 +159,10 @@ def verdicts(targets: list[Target], agg: dict[str, dict]) -> list[dict]:
         if is_num(floor):
             v["note"] += (f"; noise floor {floor:.1f} points (the worst gap a perfectly "
                           "calibrated interval shows on the same buckets by chance)")
+        beyond = agg.get(t.beyond_kpi or "", {}).get("per_seed") or {}
+        if beyond and all(is_num(b) for b in beyond.values()):
+            v["note"] += (f"; by more than two standard errors of the paired difference: "
+                          f"{' '.join(str(int(b)) for b in beyond.values())} per seed")
         out.append(
             {
                 "target": t,
