@@ -171,11 +171,14 @@ def pooled_deciles_text(pd: dict, n_seeds: int) -> str:
     for the report and the terminal; empty when there are none."""
     if not pd:
         return ""
-    worst = max(pd["deciles"], key=lambda d: d["diff_s"] if is_num(d["diff_s"]) else -1e18)
+    worst = max(pd["deciles"], key=lambda d: d["model_mae_s"] / d["provider_mae_s"]
+                if is_num(d["model_mae_s"]) and is_num(d["provider_mae_s"])
+                and d["provider_mae_s"] > 0 else -1.0)
     return (f"Pooled over the {n_seeds} seeds ({pd['legs']} legs), the ETA is worse than the "
             f"provider in {pd['worse']} leg-length decile(s), {pd['worse_beyond_noise']} by more "
-            f"than two standard errors; the least favourable decile ({worst['lo_km']}-{worst['hi_km']} km) "
-            f"{worst['model_mae_s']} s against {worst['provider_mae_s']} s.")
+            f"than two standard errors; the least favourable decile ({worst['lo_km']}-{worst['hi_km']} km, "
+            f"the highest ratio of the two MAEs) {worst['model_mae_s']} s against "
+            f"{worst['provider_mae_s']} s.")
 
 
 def policy_report(
