@@ -29,6 +29,12 @@ Robustness off the simulator (real trips do not follow the engine's formulas):
   the linear model learns its correction on top of that line (an offset): a length
   it has not seen yet takes the line's ratio, not the short legs' ratio the shared
   weights learned;
+- **the stop at the end of the leg** (``eta-*-7``): the fixed time differs by where the
+  leg ends (a place to stop at a house takes less finding than at an apartment block
+  or an office), so the line carries a fixed time per destination kind
+  (``x["dest"]``: the delivery customer's building type, ``?`` unknown, or
+  ``pickup``), fitted with m and k and shrunk to 0 with ``DEST_PRIOR_N`` pseudo-legs;
+  legs without ``dest`` fit the line of ``eta-*-6``;
 - a **guard** per leg-length bin (``DIST_EDGES_KM``) keeps the recent absolute
   error in seconds of three answers: the model (line x correction), the line
   alone and the provider alone (exponentially weighted, ``GUARD_DECAY``;
@@ -103,6 +109,12 @@ LINE_PRIOR_N = 5.0
 LINE_PRIOR_S = 300.0
 LINE_MIN_S = 31.0
 LINE_MIN_KM = 0.1
+# the stop at the end of a leg (eta-*-7): each kind of destination (the delivery
+# customer's building type, ``?`` unknown, or ``pickup``) adds its own fixed seconds to
+# the line (finding a place to stop differs by building), fitted with the line and
+# shrunk towards 0 with DEST_PRIOR_N pseudo-legs; legs without a destination (``x``
+# without ``dest``) fit the line of eta-*-6
+DEST_PRIOR_N = 5.0
 ANSWERS = ("model", "line", "provider")   # the guard's candidates, in order of preference
 
 
@@ -138,7 +150,7 @@ class RiverEta(LearnedSeat):
         self.kind = kind
         self.seed = seed
         self.model = make_eta_regressor(kind, seed)
-        self.version = f"eta-{kind}-6"
+        self.version = f"eta-{kind}-7"
         self.n_learned = 0
         self.mae_log = metrics.MAE()           # model, |log ratio error|, progressive
         self.mae_log_provider = metrics.MAE()  # provider alone (ratio 1)
@@ -151,6 +163,9 @@ class RiverEta(LearnedSeat):
         self.n_answers = {a: 0 for a in ANSWERS}
         # the length line: decayed [n, sum p, sum p^2, sum true, sum p x true] (seconds)
         self.line = [0.0, 0.0, 0.0, 0.0, 0.0]
+        # and per destination kind: decayed [n, sum p, sum true] of its driving legs
+        self.line_dest: dict[str, list[float]] = {}
+        self._line_fit: tuple | None = None     # (m, k, {dest: s}), solved when asked
         self.zero_leg = [ZERO_LEG_PRIOR_S, 1.0]   # decayed sum of seconds, decayed count
         # dwell: true time at a stop (arrival to departure) minus its nominal service
         self.dwell = [0.0, 0.0]                   # decayed sum of seconds, decayed count
@@ -200,6 +215,11 @@ class RiverEta(LearnedSeat):
                 if len(g) < 4:
                     g.append(g[1])
             obj.version = f"eta-{obj.kind}-6"
+        if obj.version == f"eta-{obj.kind}-6":
+            # the line as learned; each destination's fixed seconds start at 0
+            obj.line_dest = {}
+            obj._line_fit = None
+            obj.version = f"eta-{obj.kind}-7"
         return obj
 
     def rider_s_per_km(self, vehicle_type: str | None) -> float | None:
@@ -220,15 +240,44 @@ class RiverEta(LearnedSeat):
 
     def length_line(self) -> tuple[float, float]:
         """``(m, k)``: the seat's line ``true_s = m x provider_s + k`` (the prior, the
-        provider, before any driving leg)."""
+        provider, before any driving leg) for a destination of no known kind."""
+        m, k, _d = self._line()
+        return m, k
+
+    def dest_offsets(self) -> dict[str, float]:
+        """Each destination kind's fixed seconds on top of the line (``x["dest"]``)."""
+        return dict(self._line()[2])
+
+    def _line(self) -> tuple[float, float, dict[str, float]]:
+        """Decayed least squares of ``true_s = m x p + k + d[dest]`` over the driving
+        legs, with the priors m = 1, k = 0 (``LINE_PRIOR_N`` legs of ``LINE_PRIOR_S``)
+        and d = 0 (``DEST_PRIOR_N`` legs): the destinations' block is diagonal, so it is
+        eliminated and a 2 x 2 system solved (plain floats: the same on every machine)."""
+        fit = getattr(self, "_line_fit", None)
+        if fit is not None:
+            return fit
         n, sp, spp, st, spt = self.line
         lm = LINE_PRIOR_N * LINE_PRIOR_S * LINE_PRIOR_S   # the prior's weight on m = 1
         a11, a12, a22 = spp + lm, sp, n + LINE_PRIOR_N      # and on k = 0
         b1, b2 = spt + lm, st
+        dests = getattr(self, "line_dest", {})
+        for key in sorted(dests):
+            nb, pb, tb = dests[key]
+            w = 1.0 / (nb + DEST_PRIOR_N)
+            a11 -= pb * pb * w
+            a12 -= pb * nb * w
+            a22 -= nb * nb * w
+            b1 -= pb * tb * w
+            b2 -= nb * tb * w
         det = a11 * a22 - a12 * a12
         if not det > 0.0:
-            return 1.0, 0.0
-        return (b1 * a22 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det
+            m, k = 1.0, 0.0
+        else:
+            m, k = (b1 * a22 - a12 * b2) / det, (a11 * b2 - a12 * b1) / det
+        off = {key: (tb - pb * m - nb * k) / (nb + DEST_PRIOR_N)
+               for key, (nb, pb, tb) in sorted(dests.items())}
+        self._line_fit = (m, k, off)
+        return self._line_fit
 
     @staticmethod
     def _driving(x: dict, prov: float) -> bool:
@@ -243,8 +292,8 @@ class RiverEta(LearnedSeat):
         prov = float(x.get("provider_s") or 0.0)
         if not self._driving(x, prov):
             return 1.0
-        m, k = self.length_line()
-        r = (m * prov + k) / prov
+        m, k, off = self._line()
+        r = (m * prov + k + off.get(x.get("dest"), 0.0)) / prov
         return 0.25 if r < 0.25 else 4.0 if r > 4.0 else r
 
     def _on_baseline(self, x: dict) -> tuple[dict, float]:
@@ -398,6 +447,18 @@ class RiverEta(LearnedSeat):
                 L[2] = L[2] * LINE_DECAY + prov * prov
                 L[3] = L[3] * LINE_DECAY + t
                 L[4] = L[4] * LINE_DECAY + prov * t
+                dests = self.line_dest
+                for D in dests.values():
+                    D[0] *= LINE_DECAY
+                    D[1] *= LINE_DECAY
+                    D[2] *= LINE_DECAY
+                dest = x.get("dest")
+                if isinstance(dest, str):
+                    D = dests.setdefault(dest, [0.0, 0.0, 0.0])
+                    D[0] += 1.0
+                    D[1] += prov
+                    D[2] += t
+                self._line_fit = None
         vid = x.get("vehicle_id")
         if vid is not None:
             r = self.vres.setdefault(vid, [0.0, 0.0])
@@ -443,6 +504,8 @@ class RiverEta(LearnedSeat):
                 **{f"answered_{a}": self.n_answers.get(a, 0) for a in ANSWERS},
                 "line_slope": round(slope, 3),
                 "line_fixed_s": round(fixed, 1),
+                **{f"dest_s_{d if d.isidentifier() else 'unknown'}": round(v, 1)
+                   for d, v in self.dest_offsets().items()},
                 "zero_leg_s": round(self.zero_leg_s(), 1),
                 "dwell_extra_s": round(self.dwell_extra_s(), 1),
                 **{f"rider_kmh_{vt}": round(3600.0 / self.rider_s_per_km(vt), 1)

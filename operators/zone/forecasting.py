@@ -133,7 +133,8 @@ class Forecasting:
                 p, w0, svc = o.pickup, o.created_ts, o.pickup_service_s
             if i == 0:   # from where the vehicle is now: a leg not worth caching
                 prov, f = travel.leg_s(prev, p, t)
-                ratio = seats.eta.predict_ratio(world.leg_x(v, prev, p, t, prov, f, 0))
+                ratio = seats.eta.predict_ratio(world.leg_x(v, prev, p, t, prov, f, 0,
+                                                            world.dest_kind(o, kind)))
             else:
                 prov = leg_s(prev, p, t)[0]
                 ratio = ratios[i - 1] if i - 1 < n_ratios else 1.0
@@ -300,7 +301,9 @@ class Forecasting:
             a = orders[v.route[i - 1][0]].stop_point(v.route[i - 1][1])
             b = orders[v.route[i][0]].stop_point(v.route[i][1])
             prov, f = leg_s(a, b, t)
-            ratios.append(self.seats.eta.predict_ratio(self.world.leg_x(v, a, b, t, prov, f, i)))
+            o = orders[v.route[i][0]]
+            ratios.append(self.seats.eta.predict_ratio(self.world.leg_x(
+                v, a, b, t, prov, f, i, self.world.dest_kind(o, v.route[i][1]))))
             t += prov + 120.0
         v.leg_ratios = ratios
         v.leg_ratio_ts = now

@@ -438,16 +438,27 @@ class World:
             v.leg = None
             return
         oid, kind = v.route[0]
-        p = self.state.orders[oid].stop_point(kind)
+        o = self.state.orders[oid]
+        p = o.stop_point(kind)
         prov, f = self.travel.leg_s(v.pos, p, now)
         v.leg = {"from": v.pos, "ts": now, "to": [oid, kind], "provider_s": prov,
-                 "x": self.leg_x(v, v.pos, p, now, prov, f, 0)}
+                 "x": self.leg_x(v, v.pos, p, now, prov, f, 0, self.dest_kind(o, kind))}
+
+    def dest_kind(self, o: Order, kind: str) -> str:
+        """What a leg ends at, for the ETA seat's fixed time per destination
+        (``x["dest"]``): the delivery customer's building type from its profile (``?``
+        unknown), or ``pickup``."""
+        if kind != DELIVERY:
+            return "pickup"
+        c = self.state.customers.get(o.customer_id)
+        b = c.get("building_type") if c else None
+        return b if isinstance(b, str) and b else "?"
 
     def leg_x(self, v: Vehicle, a: Point, b: Point, ts: float, prov: float, f: float,
-              ahead: int) -> dict:
+              ahead: int, dest: str | None = None) -> dict:
         """Features of one leg for the ETA seat (hour and weekday: the zone's local;
         ``turns``: junction turns and bends on the map's path, when the provider
-        counts them)."""
+        counts them; ``dest``: what the leg ends at, :meth:`dest_kind`)."""
         loc = self.clock.local(ts)
         hour = (loc % 86400) / 3600.0
         x = {"dist_km": self.provider.distance_m(a, b) / 1000.0, "provider_s": prov,
@@ -455,6 +466,8 @@ class World:
              "vehicle_type": v.vehicle_type, "fleet_type": v.fleet_type,
              "driver_pace": v.pace, "condition_factor": f, "stops_ahead": ahead,
              "speed_kmh": v.speed_kmh, "vehicle_id": v.id}
+        if dest is not None:
+            x["dest"] = dest
         turns = getattr(self.provider, "turns", None)
         if turns is not None:
             n = turns(a, b)
