@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -163,22 +162,13 @@ def main(argv: list[str] | None = None) -> int:
         if tmp:
             import shutil
             shutil.rmtree(tmp, ignore_errors=True)
-    red = [r["reduction_pct"] for _n, r in rows]
-    wd = [r["worse_deciles"] for _n, r in rows]
-    sd = statistics.stdev(red) if len(red) > 1 else float("nan")
-    print(f"mean over {len(rows)} days: {statistics.fmean(red):.1f} % below the provider "
-          f"(sd {sd:.1f}; {' '.join(f'{v:.1f}' for v in red)}); worse deciles "
-          f"{statistics.fmean(wd):.1f} ({' '.join(str(v) for v in wd)}), beyond noise "
-          f"{' '.join(str(r['worse_beyond_noise']) for _n, r in rows)}")
-    if len(rows) > 1:
-        from fleetstream.report.pooled import pooled_deciles
+    from fleetstream.report.pooled import pooled_deciles_line, reduction_line
 
-        pooled = {k: [v for _n, r in rows for v in r["errors"][k]]
-                  for k in ("dist_km", "err_model_s", "err_provider_s")}
-        pd = pooled_deciles({"legs": pooled})
-        print(f"pooled over {len(rows)} days ({pd['legs']} legs): worse deciles {pd['worse']}, "
-              f"{pd['worse_beyond_noise']} beyond noise; seat / provider s: " + "  ".join(
-                  f"{d['model_mae_s']:.0f}/{d['provider_mae_s']:.0f}" for d in pd["deciles"]))
+    print(reduction_line("days", [r["reduction_pct"] for _n, r in rows],
+                         [r["worse_deciles"] for _n, r in rows],
+                         [r["worse_beyond_noise"] for _n, r in rows]))
+    if len(rows) > 1:
+        print(pooled_deciles_line([r["errors"] for _n, r in rows], "legs"))
     return 0
 
 

@@ -9,6 +9,9 @@
       copy it to DIR; refuses an incompatible directory with a clear error
   fleetstream models info DIR
       print the manifest, the snapshot sizes and each zone's progressive metrics
+  fleetstream models trips FILE [--columns F=COL,...] [--timezone TZ] [--out REPORT]
+      score the ETA seat on a file of trips (a start time, two points, a duration):
+      progressive, in event time, against the travel-time provider
 
 Snapshots are pickles: **never import or warm-start from an untrusted source.**
 A warm start is ``--models DIR`` on ``replay``, ``evaluate`` and ``run``.
@@ -129,6 +132,98 @@ def info_cmd(dir: str) -> int:  # noqa: A002 - the argument's name in --help
     if not res["loadable"]:
         print(f"fleetstream models: refused: {res['refused']}", file=sys.stderr)
     return 0 if res["loadable"] else 2
+
+
+@command.command("trips", short_help="score the ETA seat on a file of trips (CSV or JSON Lines)",
+                 help="Stream a file of trips (taxi rides, another system's legs: a start "
+                 "time, two points and a duration) through the engine's ETA seat and "
+                 "travel-time provider in event time: each trip predicted at its start by a "
+                 "seat that learned only the trips ended before, then learned at its end. "
+                 "Prints the seat's and the provider's MAE, the reduction, the leg-length "
+                 "deciles (worse than the provider, beyond noise) and the guard's answers; "
+                 "rows that cannot be a trip are counted by reason and not used.  Columns "
+                 "(CSV header or JSON keys): start_ts, start_lat, start_lon, end_lat, "
+                 "end_lon, and duration_s or end_ts; optional vehicle_id, vehicle_type, "
+                 "fleet_type, zone.  Times: epoch seconds or ISO 8601 (no offset: the local "
+                 "time of --timezone).  docs/models-eta.md, \"Your own trips\".")
+@click.argument("file", help="trips file: .csv or .jsonl, optionally .gz; - for stdin (CSV)")
+@click.option("--columns", metavar="FIELD=COLUMN,...", default=None, show_default="the field names",
+              help="the file's column for each field, e.g. start_ts=tpep_pickup_datetime,"
+              "end_ts=tpep_dropoff_datetime,start_lat=pickup_latitude")
+@click.option("--timezone", metavar="TZ", default=None, show_default="engine.timezone of the settings",
+              help="IANA zone of the trips' local hours and of times written without an offset")
+@click.option("--config", metavar="FILE", default=None,
+              show_default="built-in settings and the FLEETSTREAM_* environment",
+              help="TOML settings file: the provider (engine.travel_provider) and engine.timezone")
+@click.option("--kind", type=click.Choice(["linear", "arf", "hat"]), default="linear",
+              help="ETA model family of the seat (the engine's default: linear)")
+@click.option("--max-duration-s", type=float, default=6 * 3600.0,
+              help="longer trips are not used (counted: a meter left running)")
+@click.option("--limit", type=click.IntRange(min=1), default=None, show_default="every row",
+              help="read at most this many rows")
+@click.option("--out", metavar="FILE", default=None, show_default="none",
+              help="write the full report as JSON here (a new file; an existing one is refused)")
+@click.option("--rejects", metavar="FILE", default=None, show_default="none",
+              help="write every row not used as JSON Lines (line, reason, raw) here "
+              "(a new file; an existing one is refused)")
+@click.option("-q", "--quiet", is_flag=True, help="no progress lines")
+def trips_cmd(file: str, columns: str | None, timezone: str | None, config: str | None,
+              kind: str, max_duration_s: float, limit: int | None, out: str | None,
+              rejects: str | None, quiet: bool) -> int:
+    from fleetstream.preflight import load_settings
+    from fleetstream import trips as T
+    for flag, path in (("--out", out), ("--rejects", rejects)):
+        if path is not None and os.path.exists(path):
+            raise ValueError(f"{flag} {path}: exists; give a new file (nothing is overwritten)")
+    if not max_duration_s > 0:
+        raise ValueError("--max-duration-s must be above 0")
+    if file != "-" and not os.path.isfile(file):
+        raise FileNotFoundError(f"{file}: no such file")
+    settings = load_settings(config, None)
+    tz = timezone or settings.engine.timezone
+    from fleetstream.operators.localtime import LocalClock
+    try:
+        LocalClock(tz)
+    except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
+        raise ValueError(f"--timezone {tz!r}: not an IANA time zone name") from None
+    from fleetstream.wiring import build_provider
+    provider = build_provider(settings.engine)
+    if provider is None:
+        from fleetstream.operators.traveltime import HaversineProvider
+        provider = HaversineProvider(tz=tz)
+    T.parse_columns(columns)                 # a bad --columns before any file is made
+    if rejects:
+        try:
+            with open(rejects, "xb") as f:
+                trips, rej = T.read_trips(file, columns, tz, max_duration_s, limit,
+                                          sink=lambda r: f.write(orjson.dumps(r) + b"\n"))
+        except BaseException:
+            if os.path.getsize(rejects) == 0:   # the empty file this run made, nothing else
+                os.remove(rejects)
+            raise
+    else:
+        trips, rej = T.read_trips(file, columns, tz, max_duration_s, limit)
+    if not trips:
+        raise ValueError(f"{file}: no usable trip in {rej.total:,} rows" + (
+            " (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(rej.counts.items())) + ")"
+            if rej.counts else ""))
+    if not quiet:
+        print(f"fleetstream models trips: {len(trips):,} trips read, {rej.total:,} rows not used",
+              file=sys.stderr, flush=True)
+
+    def progress(done: int, total: int) -> None:
+        if not quiet:
+            print(f"  {done:,} of {total:,} trips", file=sys.stderr, flush=True)
+
+    res = T.score_trips(trips, provider, tz, kind, progress)
+    res["rows_not_used"] = dict(sorted(rej.counts.items()))
+    res["timezone"] = tz
+    print(T.report_text(res, rej))
+    if out:
+        with open(out, "xb") as f:
+            f.write(orjson.dumps(res, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
+                                 | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -73,6 +73,13 @@ from fleetstream.models.features import DIST_EDGES_KM, dist_bin, eta_linear_feat
 from fleetstream.models.monitor import DriftWatch
 from fleetstream.operators.traveltime import RIDER_KMH, rider_prior_s_per_km
 
+# the linear model (eta-*-8): AdaGrad's rate, and no intercept of its own: every leg has
+# exactly one hour one-hot, so an intercept is a direction the data cannot tell from the
+# hours; learned at a constant rate it drifted one way while each new hour's weight
+# (AdaGrad's large first steps) went the other, and the first legs of each hour were
+# predicted with the drift (docs/models-eta.md, "A busy stream")
+LINEAR_LR = 0.02
+LINEAR_INTERCEPT_LR = 0.0
 VRES_DECAY = 0.9      # per leg: the vehicle's residual memory is ~10 legs
 VRES_PRIOR_N = 3.0    # shrink a vehicle's mean residual towards 0 until it has a few legs
 LOG_MIN, LOG_MAX = math.log(0.25), math.log(4.0)
@@ -129,9 +136,9 @@ def _finite(*vs) -> bool:
 
 def make_eta_regressor(kind: str, seed: int = 7):
     if kind == "linear":
-        return linear_model.LinearRegression(optimizer=optim.AdaGrad(0.1),
+        return linear_model.LinearRegression(optimizer=optim.AdaGrad(LINEAR_LR),
                                              loss=optim.losses.Huber(epsilon=0.25),
-                                             intercept_lr=0.02, l2=0.0)
+                                             intercept_lr=LINEAR_INTERCEPT_LR, l2=0.0)
     if kind == "arf":
         return forest.ARFRegressor(n_models=6, seed=seed, grace_period=100,
                                    leaf_prediction="mean", max_depth=12,
@@ -150,7 +157,7 @@ class RiverEta(LearnedSeat):
         self.kind = kind
         self.seed = seed
         self.model = make_eta_regressor(kind, seed)
-        self.version = f"eta-{kind}-7"
+        self.version = f"eta-{kind}-8"
         self.n_learned = 0
         self.mae_log = metrics.MAE()           # model, |log ratio error|, progressive
         self.mae_log_provider = metrics.MAE()  # provider alone (ratio 1)
@@ -220,6 +227,13 @@ class RiverEta(LearnedSeat):
             obj.line_dest = {}
             obj._line_fit = None
             obj.version = f"eta-{obj.kind}-7"
+        if obj.version == f"eta-{obj.kind}-7":
+            # the linear model keeps its weights (and the intercept it learned, now
+            # fixed) and learns on at the rates of eta-*-8
+            if obj.kind == "linear":
+                obj.model.optimizer.lr = optim.schedulers.Constant(LINEAR_LR)
+                obj.model.intercept_lr = optim.schedulers.Constant(LINEAR_INTERCEPT_LR)
+            obj.version = f"eta-{obj.kind}-8"
         return obj
 
     def rider_s_per_km(self, vehicle_type: str | None) -> float | None:

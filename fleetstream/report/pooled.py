@@ -103,3 +103,27 @@ def pooled_deciles(raw: dict) -> dict:
     worse, beyond = worse_deciles(dec)
     return {"legs": len(lg["dist_km"]), "worse": worse, "worse_beyond_noise": beyond,
             "deciles": dec}
+
+
+def pooled_deciles_line(errors: list[dict], what: str = "legs") -> str:
+    """One line on the deciles of several days' (or files') errors pooled: ``errors`` a
+    list of ``{"dist_km", "err_model_s", "err_provider_s"}`` (benchmarks/eta_legs.py,
+    benchmarks/eta_trips.py)."""
+    pooled = {k: [v for e in errors for v in e[k]]
+              for k in ("dist_km", "err_model_s", "err_provider_s")}
+    pd = pooled_deciles({"legs": pooled})
+    return (f"pooled over {len(errors)} ({pd['legs']:,} {what}): worse deciles {pd['worse']}, "
+            f"{pd['worse_beyond_noise']} beyond noise; seat / provider s: " + "  ".join(
+                f"{d['model_mae_s']:.0f}/{d['provider_mae_s']:.0f}" for d in pd["deciles"]))
+
+
+def reduction_line(what: str, reductions: list[float], worse: list[int], beyond: list[int]) -> str:
+    """One line on several days' (or files') leg MAE reductions below the provider (%)
+    and their worse deciles: mean, sd and each value."""
+    import statistics
+
+    sd = statistics.stdev(reductions) if len(reductions) > 1 else float("nan")
+    return (f"mean over {len(reductions)} {what}: {statistics.fmean(reductions):.1f} % below the "
+            f"provider (sd {sd:.1f}; {' '.join(f'{v:.1f}' for v in reductions)}); worse deciles "
+            f"{statistics.fmean(worse):.1f} ({' '.join(str(v) for v in worse)}), beyond noise "
+            f"{' '.join(str(v) for v in beyond)}")

@@ -1,0 +1,394 @@
+"""The ETA seat on a file of trips: how it does on travel times it was never built on.
+
+``fleetstream models trips FILE`` (docs/models-eta.md, "Your own trips") streams a table
+of trips (taxi rides, a courier fleet's legs from another system: anything with a start
+time, two points and a duration) through the engine's own ETA seat and travel-time
+provider, in event time, as the engine would meet them:
+
+- at each trip's **start** the seat predicts its duration (``RiverEta.predict_ratio`` x
+  the provider's time, or the zero-length leg's estimate when the provider says 0 s),
+  knowing only the trips that **ended** before it started (progressive validation: no
+  trip is scored by a seat that has learned it, nor trips that ended later);
+- at each trip's **end** the seat learns it, exactly as the engine learns a driven leg
+  (``operators/zone/forecasting.py``: legs the provider times under 30 s are not
+  learned, zero-length legs teach the zero-leg time, the vehicle's pace follows its
+  ratios when the file names vehicles).
+
+It reports the seat's and the provider's mean absolute error in seconds, the reduction
+(the issue's target: 35 %), the ten leg-length deciles with the paired difference and
+its standard error (``fleetstream.report.scorecard.length_deciles``: a decile worse
+than the provider, and whether beyond two standard errors), the error per local hour
+and what the seat's guard answered.  Rows that cannot be a trip (a missing or
+non-numeric field, a coordinate off the globe, a duration not above 0 or over
+``max_duration_s``) are not used and are counted by reason; ``rejects`` keeps each
+with its line number, reason and text.  No clock, no randomness: the same file gives
+the same report.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import math
+import statistics
+import sys
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Iterator
+
+import orjson
+
+FIELDS = ("start_ts", "start_lat", "start_lon", "end_lat", "end_lon")
+"""Required columns (after ``columns`` renames); plus ``duration_s`` or ``end_ts``."""
+OPTIONAL = ("duration_s", "end_ts", "vehicle_id", "vehicle_type", "fleet_type", "zone")
+DEFAULT_ZONE = "trips"
+MAX_DURATION_S = 6 * 3600.0
+PROGRESS_EVERY = 100_000
+PACE_MIN, PACE_MAX = 0.33, 3.0     # the engine's driver-pace EMA (forecasting.py)
+
+
+class TripsError(ValueError):
+    """A file or option that cannot be read at all (one line, exit 2)."""
+
+
+@dataclass
+class Trip:
+    line: int
+    start: float
+    end: float
+    a: tuple
+    b: tuple
+    vehicle_id: str | None
+    vehicle_type: str
+    fleet_type: str
+    zone: str
+
+
+@dataclass
+class Rejects:
+    """Rows not used, by reason; the first ``keep`` of them with their text, and every
+    one handed to ``sink`` (``{"line", "reason", "raw"}``) as it is read."""
+
+    counts: dict = field(default_factory=dict)
+    rows: list = field(default_factory=list)
+    keep: int = 0
+    sink: Any = None
+
+    def add(self, line: int, reason: str, raw: str) -> None:
+        self.counts[reason] = self.counts.get(reason, 0) + 1
+        row = {"line": line, "reason": reason, "raw": raw}
+        if len(self.rows) < self.keep:
+            self.rows.append(row)
+        if self.sink is not None:
+            self.sink(row)
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+
+def parse_columns(spec: str | None) -> dict:
+    """``start_ts=pickup_datetime,end_ts=dropoff_datetime`` -> {file column: field}."""
+    out: dict[str, str] = {}
+    for part in (spec or "").split(","):
+        if not part.strip():
+            continue
+        k, sep, v = part.partition("=")
+        k, v = k.strip(), v.strip()
+        if not sep or not k or not v:
+            raise TripsError(f"--columns: {part.strip()!r} is not FIELD=COLUMN")
+        if k not in FIELDS + OPTIONAL:
+            raise TripsError(f"--columns: unknown field {k!r} (fields: "
+                             f"{', '.join(FIELDS + OPTIONAL)})")
+        out[v] = k
+    return out
+
+
+def _open_text(path: str) -> io.TextIOBase:
+    if path == "-":
+        return sys.stdin
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller through the wrapper
+    if path.endswith(".gz"):
+        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="")
+    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+
+
+def _rows(path: str, renames: dict) -> Iterator[tuple[int, dict | None, str]]:
+    """(line number, row with canonical keys or None when unreadable, raw text)."""
+    jsonl = ".jsonl" in path or ".ndjson" in path
+    f = _open_text(path)
+    try:
+        if jsonl:
+            for i, line in enumerate(f, 1):
+                if not line.strip():
+                    continue
+                try:
+                    d = orjson.loads(line)
+                except orjson.JSONDecodeError:
+                    yield i, None, line.rstrip("\n")
+                    continue
+                if not isinstance(d, dict):
+                    yield i, None, line.rstrip("\n")
+                    continue
+                yield i, {renames.get(k, k): v for k, v in d.items()}, line.rstrip("\n")
+            return
+        reader = csv.reader(f)
+        try:
+            header = next(reader)
+        except StopIteration:
+            raise TripsError(f"{path}: empty file (a CSV header line is needed)") from None
+        except (csv.Error, UnicodeDecodeError) as e:
+            raise TripsError(f"{path}: not a readable CSV file ({e})") from None
+        keys = [renames.get(h.strip(), h.strip()) for h in header]
+        have = set(keys)
+        missing = [k for k in FIELDS if k not in have]
+        if not ({"duration_s", "end_ts"} & have):
+            missing.append("duration_s or end_ts")
+        if missing:
+            raise TripsError(f"{path}: no column for {', '.join(missing)} (columns: "
+                             f"{', '.join(h.strip() for h in header[:12])}; map yours "
+                             "with --columns FIELD=COLUMN)")
+        line = 1
+        while True:
+            try:
+                rec = next(reader)
+            except StopIteration:
+                return
+            except (csv.Error, UnicodeDecodeError) as e:
+                line += 1
+                yield line, None, f"(unreadable: {e})"
+                continue
+            line = reader.line_num
+            if not rec or not any(c.strip() for c in rec):
+                continue
+            raw = ",".join(rec)
+            if len(rec) != len(keys):
+                yield line, None, raw
+                continue
+            yield line, dict(zip(keys, rec)), raw
+    finally:
+        if f is not sys.stdin:
+            f.close()
+
+
+def parse_time(v: Any, tz: str) -> float:
+    """Epoch seconds from a number or an ISO-8601 time; a time without a UTC offset is
+    the local time of ``tz`` (trip files often keep local times)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool):
+        t = float(v)
+    else:
+        s = str(v).strip()
+        try:
+            t = float(s)
+        except ValueError:
+            try:
+                d = datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
+            except ValueError:
+                raise ValueError("unreadable time") from None
+            if d.tzinfo is None:
+                from fleetstream.operators.localtime import zone_info
+                d = d.replace(tzinfo=zone_info(tz))
+            t = d.timestamp()
+    if not math.isfinite(t) or not 0 <= t < 4102444800.0:
+        raise ValueError("time out of range")
+    return t
+
+
+def _num(v: Any) -> float:
+    if isinstance(v, bool):
+        raise ValueError("not a number")
+    f = float(v)
+    if not math.isfinite(f):
+        raise ValueError("not finite")
+    return f
+
+
+def _trip(line: int, r: dict, tz: str, max_s: float) -> Trip | str:
+    """A trip, or the reason the row is not one."""
+    for k in FIELDS:
+        if r.get(k) in (None, ""):
+            return f"missing {k}"
+    try:
+        start = parse_time(r["start_ts"], tz)
+    except (ValueError, OverflowError):
+        return "unreadable start_ts"
+    try:
+        la, lo, lb, mb = (_num(r[k]) for k in ("start_lat", "start_lon", "end_lat", "end_lon"))
+    except (ValueError, TypeError):
+        return "coordinate not a finite number"
+    if not (-90 <= la <= 90 and -90 <= lb <= 90 and -180 <= lo <= 180 and -180 <= mb <= 180):
+        return "coordinate off the globe"
+    if (la == 0 and lo == 0) or (lb == 0 and mb == 0):
+        return "coordinate at 0,0 (a missing position)"
+    dur = r.get("duration_s")
+    if dur not in (None, ""):
+        try:
+            d = _num(dur)
+        except (ValueError, TypeError):
+            return "duration_s not a finite number"
+    elif r.get("end_ts") not in (None, ""):
+        try:
+            d = parse_time(r["end_ts"], tz) - start
+        except (ValueError, OverflowError):
+            return "unreadable end_ts"
+    else:
+        return "missing duration_s and end_ts"
+    if not d > 0:
+        return "duration not above 0"
+    if d > max_s:
+        return "duration over --max-duration-s"
+    vid = r.get("vehicle_id")
+    return Trip(line, start, start + d, (la, lo), (lb, mb),
+                str(vid) if vid not in (None, "") else None,
+                str(r.get("vehicle_type") or "car"), str(r.get("fleet_type") or "?"),
+                str(r.get("zone") or DEFAULT_ZONE))
+
+
+def read_trips(path: str, columns: str | None = None, tz: str = "UTC",
+               max_duration_s: float = MAX_DURATION_S, limit: int | None = None,
+               keep_rejects: int = 0, sink=None) -> tuple[list[Trip], Rejects]:
+    """The usable trips of ``path`` (CSV with a header, or JSON Lines; ``.gz`` too) and
+    the rows not used, by reason (``sink``: called with each as it is read)."""
+    renames = parse_columns(columns)
+    trips: list[Trip] = []
+    rej = Rejects(keep=keep_rejects, sink=sink)
+    for line, r, raw in _rows(path, renames):
+        if limit is not None and len(trips) + rej.total >= limit:
+            break
+        if r is None:
+            rej.add(line, "unreadable row", raw)
+            continue
+        t = _trip(line, r, tz, max_duration_s)
+        if isinstance(t, str):
+            rej.add(line, t, raw)
+        else:
+            trips.append(t)
+    return trips, rej
+
+
+def _seat(kind: str):
+    from fleetstream.models.eta import RiverEta
+    return RiverEta(kind, seed=7)
+
+
+def score_trips(trips: list[Trip], provider, tz: str = "UTC", kind: str = "linear",
+                progress=None, keep_errors: bool = False) -> dict:
+    """Stream ``trips`` through a fresh seat per zone in event time (module docstring)
+    and score every trip's prediction made at its start.  ``keep_errors``: the result's
+    ``_errors`` holds every trip's length and both absolute errors (to pool files)."""
+    from fleetstream.operators.localtime import LocalClock
+    from fleetstream.report.scorecard import length_deciles, worse_deciles
+
+    clock = LocalClock(tz)
+    events = sorted([(t.end, 0, i) for i, t in enumerate(trips)]
+                    + [(t.start, 1, i) for i, t in enumerate(trips)])
+    seats: dict[str, Any] = {}
+    pace: dict[str, float] = {}
+    pending: dict[int, tuple] = {}     # trip -> (x, provider_s, predicted_s)
+    dist, err_m, err_p, hours = [], [], [], []
+    not_learned = 0
+    turns = getattr(provider, "turns", None)
+    for n, (ts, kind_ev, i) in enumerate(events, 1):
+        t = trips[i]
+        seat = seats.get(t.zone)
+        if seat is None:
+            seat = seats[t.zone] = _seat(kind)
+        if kind_ev == 1:                       # start: predict
+            prov = float(provider.travel_s(t.a, t.b, t.start, 1.0))
+            loc = clock.local(t.start)
+            x = {"dist_km": provider.distance_m(t.a, t.b) / 1000.0, "provider_s": prov,
+                 "hour": (loc % 86400) / 3600.0, "dow": int(loc // 86400 + 3) % 7,
+                 "zone": t.zone, "vehicle_type": t.vehicle_type, "fleet_type": t.fleet_type,
+                 "driver_pace": pace.get(t.vehicle_id, 1.0) if t.vehicle_id else 1.0,
+                 "condition_factor": 1.0, "stops_ahead": 0, "speed_kmh": 0.0}
+            if t.vehicle_id is not None:
+                x["vehicle_id"] = t.vehicle_id
+            if turns is not None:
+                k = turns(t.a, t.b)
+                if k is not None:
+                    x["turns"] = k
+            pred = seat.predict_ratio(x) * prov if prov > 0 else seat.zero_leg_s()
+            pending[i] = (x, prov, pred)
+        else:                                   # end: score and learn
+            x, prov, pred = pending.pop(i)
+            actual = t.end - t.start
+            dist.append(x["dist_km"])
+            err_m.append(abs(actual - pred))
+            err_p.append(abs(actual - prov))
+            hours.append(int(x["hour"]))
+            if prov <= 0.0:
+                seat.learn_zero_leg(actual)
+            elif prov < 30:
+                not_learned += 1
+            else:
+                ratio = actual / prov
+                seat.learn(x, ratio)
+                if t.vehicle_id is not None:
+                    p = pace.get(t.vehicle_id, 1.0)
+                    pace[t.vehicle_id] = 0.9 * p + 0.1 * min(PACE_MAX, max(PACE_MIN, ratio))
+        if progress is not None and n % (2 * PROGRESS_EVERY) == 0:
+            progress(n // 2, len(trips))
+    n = len(err_m)
+    sm, sp = sum(err_m), sum(err_p)
+    dec = length_deciles(dist, err_m, err_p)
+    worse, beyond = worse_deciles(dec)
+    by_hour: dict[int, list] = {}
+    for h, em, ep in zip(hours, err_m, err_p):
+        b = by_hour.setdefault(h, [0, 0.0, 0.0])
+        b[0] += 1
+        b[1] += em
+        b[2] += ep
+    answers: dict[str, int] = {}
+    line = {}
+    for z, seat in sorted(seats.items()):
+        m = seat.metrics()
+        for k, v in m.items():
+            if k.startswith("answered_"):
+                answers[k[9:]] = answers.get(k[9:], 0) + v
+        line[z] = {k: m[k] for k in ("line_slope", "line_fixed_s", "zero_leg_s") if k in m}
+    res = {
+        "trips": n, "zones": sorted(seats), "seat_version": next(
+            (s.version for s in seats.values() if hasattr(s, "version")), None),
+        "provider": getattr(provider, "name", type(provider).__name__),
+        "seat_mae_s": sm / n if n else float("nan"),
+        "provider_mae_s": sp / n if n else float("nan"),
+        "reduction_pct": 100.0 * (1.0 - sm / sp) if sp else float("nan"),
+        "median_abs_error_s": {"seat": statistics.median(err_m) if n else float("nan"),
+                               "provider": statistics.median(err_p) if n else float("nan")},
+        "worse_deciles": worse, "worse_deciles_beyond_noise": beyond, "deciles": dec,
+        "by_hour": {f"{h:02d}": {"trips": b[0], "seat_mae_s": b[1] / b[0],
+                                 "provider_mae_s": b[2] / b[0]}
+                    for h, b in sorted(by_hour.items())},
+        "answers": answers, "line": line, "not_learned_under_30s": not_learned,
+    }
+    if keep_errors:
+        res["_errors"] = {"dist_km": dist, "err_model_s": err_m, "err_provider_s": err_p}
+    return res
+
+
+def report_text(res: dict, rej: Rejects) -> str:
+    """The terminal summary of :func:`score_trips`."""
+    out = [f"trips scored: {res['trips']:,} ({len(res['zones'])} zone(s)); rows not used: "
+           f"{rej.total:,}" + (" (" + ", ".join(f"{k}: {v:,}" for k, v in
+                                               sorted(rej.counts.items())) + ")"
+                               if rej.counts else "")]
+    out.append(f"MAE: seat {res['seat_mae_s']:.1f} s, provider {res['provider_mae_s']:.1f} s "
+               f"({res['provider']}): {res['reduction_pct']:.1f} % below the provider "
+               f"(target >= 35 %); median absolute error {res['median_abs_error_s']['seat']:.1f}"
+               f" / {res['median_abs_error_s']['provider']:.1f} s")
+    out.append(f"leg-length deciles worse than the provider: {res['worse_deciles']} (target 0),"
+               f" {res['worse_deciles_beyond_noise']} beyond two standard errors")
+    out.append("  decile  km            trips  seat s  provider s  diff s (se)")
+    for i, d in enumerate(res["deciles"], 1):
+        if not d["n"]:
+            continue
+        flag = "  worse" + (", beyond noise" if d.get("beyond_noise") else "") \
+            if d["model_mae_s"] > d["provider_mae_s"] else ""
+        out.append(f"  {i:>6}  {d['lo_km']:5.2f}-{d['hi_km']:<6.2f} {d['n']:>7}  "
+                   f"{d['model_mae_s']:6.1f}  {d['provider_mae_s']:10.1f}  "
+                   f"{d.get('diff_s', float('nan')):+6.1f} ({d.get('diff_se_s', float('nan')):.1f})"
+                   f"{flag}")
+    out.append("answers of the guard: " + ", ".join(f"{k} {v:,}" for k, v in
+                                                    sorted(res["answers"].items())))
+    return "\n".join(out)
