@@ -161,6 +161,10 @@ def info_cmd(dir: str) -> int:  # noqa: A002 - the argument's name in --help
               help="longer trips are not used (counted: a meter left running)")
 @click.option("--limit", type=click.IntRange(min=1), default=None, show_default="every row",
               help="read at most this many rows")
+@click.option("--reorder-s", type=click.FloatRange(min=0), default=6 * 3600.0,
+              help="how far out of start order the file may be: trips are held this long "
+              "(in event time) and scored in start order; a trip earlier than one already "
+              "scored is counted, not used (an unsorted file: a window as long as it spans)")
 @click.option("--out", metavar="FILE", default=None, show_default="none",
               help="write the full report as JSON here (a new file; an existing one is refused)")
 @click.option("--rejects", metavar="FILE", default=None, show_default="none",
@@ -168,8 +172,8 @@ def info_cmd(dir: str) -> int:  # noqa: A002 - the argument's name in --help
               "(a new file; an existing one is refused)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress lines")
 def trips_cmd(file: str, columns: str | None, timezone: str | None, config: str | None,
-              kind: str, max_duration_s: float, limit: int | None, out: str | None,
-              rejects: str | None, quiet: bool) -> int:
+              kind: str, max_duration_s: float, limit: int | None, reorder_s: float,
+              out: str | None, rejects: str | None, quiet: bool) -> int:
     from fleetstream.preflight import load_settings
     from fleetstream import trips as T
     for flag, path in (("--out", out), ("--rejects", rejects)):
@@ -192,30 +196,31 @@ def trips_cmd(file: str, columns: str | None, timezone: str | None, config: str 
         from fleetstream.operators.traveltime import HaversineProvider
         provider = HaversineProvider(tz=tz)
     T.parse_columns(columns)                 # a bad --columns before any file is made
+
+    def progress(done: int) -> None:
+        if not quiet:
+            print(f"  {done:,} trips scored", file=sys.stderr, flush=True)
+
+    def score(rej):
+        items = T.iter_trips(file, columns, tz, max_duration_s, limit, rej)
+        return T.score_stream(items, provider, tz, kind, reorder_s, rej, progress)
+
     if rejects:
         try:
             with open(rejects, "xb") as f:
-                trips, rej = T.read_trips(file, columns, tz, max_duration_s, limit,
-                                          sink=lambda r: f.write(orjson.dumps(r) + b"\n"))
+                rej = T.Rejects(sink=lambda r: f.write(orjson.dumps(r) + b"\n"))
+                res = score(rej)
         except BaseException:
             if os.path.getsize(rejects) == 0:   # the empty file this run made, nothing else
                 os.remove(rejects)
             raise
     else:
-        trips, rej = T.read_trips(file, columns, tz, max_duration_s, limit)
-    if not trips:
+        rej = T.Rejects()
+        res = score(rej)
+    if not res["trips"]:
         raise ValueError(f"{file}: no usable trip in {rej.total:,} rows" + (
             " (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(rej.counts.items())) + ")"
             if rej.counts else ""))
-    if not quiet:
-        print(f"fleetstream models trips: {len(trips):,} trips read, {rej.total:,} rows not used",
-              file=sys.stderr, flush=True)
-
-    def progress(done: int, total: int) -> None:
-        if not quiet:
-            print(f"  {done:,} of {total:,} trips", file=sys.stderr, flush=True)
-
-    res = T.score_trips(trips, provider, tz, kind, progress)
     res["rows_not_used"] = dict(sorted(rej.counts.items()))
     res["timezone"] = tz
     print(T.report_text(res, rej))

@@ -29,10 +29,12 @@ from __future__ import annotations
 
 import csv
 import gzip
+import heapq
 import io
 import math
 import statistics
 import sys
+from array import array
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterator
@@ -52,7 +54,7 @@ class TripsError(ValueError):
     """A file or option that cannot be read at all (one line, exit 2)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class Trip:
     line: int
     start: float
@@ -245,17 +247,18 @@ def _trip(line: int, r: dict, tz: str, max_s: float) -> Trip | str:
                 str(r.get("zone") or DEFAULT_ZONE))
 
 
-def read_trips(path: str, columns: str | None = None, tz: str = "UTC",
+def iter_trips(path: str, columns: str | None = None, tz: str = "UTC",
                max_duration_s: float = MAX_DURATION_S, limit: int | None = None,
-               keep_rejects: int = 0, sink=None) -> tuple[list[Trip], Rejects]:
-    """The usable trips of ``path`` (CSV with a header, or JSON Lines; ``.gz`` too) and
-    the rows not used, by reason (``sink``: called with each as it is read)."""
+               rejects: Rejects | None = None) -> Iterator[tuple[Trip, str]]:
+    """``(trip, raw text)`` for each usable row of ``path`` (CSV with a header, or JSON
+    Lines; ``.gz`` too), in file order; the rows not used go to ``rejects`` by reason."""
     renames = parse_columns(columns)
-    trips: list[Trip] = []
-    rej = Rejects(keep=keep_rejects, sink=sink)
+    rej = rejects if rejects is not None else Rejects()
+    n = 0
     for line, r, raw in _rows(path, renames):
-        if limit is not None and len(trips) + rej.total >= limit:
-            break
+        if limit is not None and n >= limit:
+            return
+        n += 1
         if r is None:
             rej.add(line, "unreadable row", raw)
             continue
@@ -263,7 +266,16 @@ def read_trips(path: str, columns: str | None = None, tz: str = "UTC",
         if isinstance(t, str):
             rej.add(line, t, raw)
         else:
-            trips.append(t)
+            yield t, raw
+
+
+def read_trips(path: str, columns: str | None = None, tz: str = "UTC",
+               max_duration_s: float = MAX_DURATION_S, limit: int | None = None,
+               keep_rejects: int = 0, sink=None) -> tuple[list[Trip], Rejects]:
+    """The usable trips of ``path`` as a list, and the rows not used, by reason
+    (``sink``: called with each as it is read)."""
+    rej = Rejects(keep=keep_rejects, sink=sink)
+    trips = [t for t, _raw in iter_trips(path, columns, tz, max_duration_s, limit, rej)]
     return trips, rej
 
 
@@ -272,46 +284,47 @@ def _seat(kind: str):
     return RiverEta(kind, seed=7)
 
 
-def score_trips(trips: list[Trip], provider, tz: str = "UTC", kind: str = "linear",
-                progress=None, keep_errors: bool = False) -> dict:
-    """Stream ``trips`` through a fresh seat per zone in event time (module docstring)
-    and score every trip's prediction made at its start.  ``keep_errors``: the result's
-    ``_errors`` holds every trip's length and both absolute errors (to pool files)."""
+OUT_OF_ORDER = "start earlier than a trip already scored (out of order by more than --reorder-s)"
+
+
+def score_stream(items, provider, tz: str = "UTC", kind: str = "linear",
+                 reorder_s: float = math.inf, rejects: Rejects | None = None,
+                 progress=None, keep_errors: bool = False) -> dict:
+    """Stream trips through a fresh seat per zone in event time (module docstring) and
+    score every trip's prediction made at its start.
+
+    ``items``: trips, or ``(trip, raw text)``, in file order.  A file need not be sorted:
+    trips are held until the latest start read is ``reorder_s`` past theirs and released
+    in start order (ties in file order), so any disorder within ``reorder_s`` gives the
+    same report as the sorted file (``math.inf``: hold all, then sort); a trip whose start
+    is earlier than one already released is not scored and goes to ``rejects``.  Memory:
+    the trips of ``reorder_s`` plus those still driving, and four numbers per trip scored.
+    ``keep_errors``: the result's ``_errors`` holds every trip's length and both absolute
+    errors (to pool files)."""
     from fleetstream.operators.localtime import LocalClock
     from fleetstream.report.scorecard import length_deciles, worse_deciles
 
     clock = LocalClock(tz)
-    events = sorted([(t.end, 0, i) for i, t in enumerate(trips)]
-                    + [(t.start, 1, i) for i, t in enumerate(trips)])
+    rej = rejects if rejects is not None else Rejects()
     seats: dict[str, Any] = {}
     pace: dict[str, float] = {}
-    pending: dict[int, tuple] = {}     # trip -> (x, provider_s, predicted_s)
-    dist, err_m, err_p, hours = [], [], [], []
-    not_learned = 0
+    held: list = []      # heap (start, seq, trip): read, not yet predicted
+    driving: list = []   # heap (end, seq, trip, x, provider_s, predicted_s)
+    dist, err_m, err_p, hours = array("d"), array("d"), array("d"), array("b")
+    counts = {"not_learned": 0, "scored": 0}
     turns = getattr(provider, "turns", None)
-    for n, (ts, kind_ev, i) in enumerate(events, 1):
-        t = trips[i]
-        seat = seats.get(t.zone)
+
+    def seat_of(zone: str):
+        seat = seats.get(zone)
         if seat is None:
-            seat = seats[t.zone] = _seat(kind)
-        if kind_ev == 1:                       # start: predict
-            prov = float(provider.travel_s(t.a, t.b, t.start, 1.0))
-            loc = clock.local(t.start)
-            x = {"dist_km": provider.distance_m(t.a, t.b) / 1000.0, "provider_s": prov,
-                 "hour": (loc % 86400) / 3600.0, "dow": int(loc // 86400 + 3) % 7,
-                 "zone": t.zone, "vehicle_type": t.vehicle_type, "fleet_type": t.fleet_type,
-                 "driver_pace": pace.get(t.vehicle_id, 1.0) if t.vehicle_id else 1.0,
-                 "condition_factor": 1.0, "stops_ahead": 0, "speed_kmh": 0.0}
-            if t.vehicle_id is not None:
-                x["vehicle_id"] = t.vehicle_id
-            if turns is not None:
-                k = turns(t.a, t.b)
-                if k is not None:
-                    x["turns"] = k
-            pred = seat.predict_ratio(x) * prov if prov > 0 else seat.zero_leg_s()
-            pending[i] = (x, prov, pred)
-        else:                                   # end: score and learn
-            x, prov, pred = pending.pop(i)
+            seat = seats[zone] = _seat(kind)
+        return seat
+
+    def arrive(until: float) -> None:
+        """Score and learn every trip that ended at or before ``until``."""
+        while driving and driving[0][0] <= until:
+            _e, _q, t, x, prov, pred = heapq.heappop(driving)
+            seat = seat_of(t.zone)
             actual = t.end - t.start
             dist.append(x["dist_km"])
             err_m.append(abs(actual - pred))
@@ -320,17 +333,58 @@ def score_trips(trips: list[Trip], provider, tz: str = "UTC", kind: str = "linea
             if prov <= 0.0:
                 seat.learn_zero_leg(actual)
             elif prov < 30:
-                not_learned += 1
+                counts["not_learned"] += 1
             else:
                 ratio = actual / prov
                 seat.learn(x, ratio)
                 if t.vehicle_id is not None:
                     p = pace.get(t.vehicle_id, 1.0)
                     pace[t.vehicle_id] = 0.9 * p + 0.1 * min(PACE_MAX, max(PACE_MIN, ratio))
-        if progress is not None and n % (2 * PROGRESS_EVERY) == 0:
-            progress(n // 2, len(trips))
+
+    def depart(seq: int, t: Trip) -> None:
+        """Predict ``t`` at its start, after learning every trip ended by then."""
+        arrive(t.start)
+        seat = seat_of(t.zone)
+        prov = float(provider.travel_s(t.a, t.b, t.start, 1.0))
+        loc = clock.local(t.start)
+        x = {"dist_km": provider.distance_m(t.a, t.b) / 1000.0, "provider_s": prov,
+             "hour": (loc % 86400) / 3600.0, "dow": int(loc // 86400 + 3) % 7,
+             "zone": t.zone, "vehicle_type": t.vehicle_type, "fleet_type": t.fleet_type,
+             "driver_pace": pace.get(t.vehicle_id, 1.0) if t.vehicle_id else 1.0,
+             "condition_factor": 1.0, "stops_ahead": 0, "speed_kmh": 0.0}
+        if t.vehicle_id is not None:
+            x["vehicle_id"] = t.vehicle_id
+        if turns is not None:
+            k = turns(t.a, t.b)
+            if k is not None:
+                x["turns"] = k
+        pred = seat.predict_ratio(x) * prov if prov > 0 else seat.zero_leg_s()
+        heapq.heappush(driving, (t.end, seq, t, x, prov, pred))
+        counts["scored"] += 1
+        if progress is not None and counts["scored"] % PROGRESS_EVERY == 0:
+            progress(counts["scored"])
+
+    latest = -math.inf       # the latest start read
+    released = -math.inf     # the start of the last trip predicted
+    for seq, item in enumerate(items):
+        t, raw = item if isinstance(item, tuple) else (item, "")
+        if t.start < released:
+            rej.add(t.line, OUT_OF_ORDER, raw)
+            continue
+        heapq.heappush(held, (t.start, seq, t))
+        if t.start > latest:
+            latest = t.start
+        while held and held[0][0] <= latest - reorder_s:
+            st, q, tr = heapq.heappop(held)
+            released = st
+            depart(q, tr)
+    while held:
+        st, q, tr = heapq.heappop(held)
+        depart(q, tr)
+    arrive(math.inf)
+
     n = len(err_m)
-    sm, sp = sum(err_m), sum(err_p)
+    sm, sp = math.fsum(err_m), math.fsum(err_p)
     dec = length_deciles(dist, err_m, err_p)
     worse, beyond = worse_deciles(dec)
     by_hour: dict[int, list] = {}
@@ -360,11 +414,18 @@ def score_trips(trips: list[Trip], provider, tz: str = "UTC", kind: str = "linea
         "by_hour": {f"{h:02d}": {"trips": b[0], "seat_mae_s": b[1] / b[0],
                                  "provider_mae_s": b[2] / b[0]}
                     for h, b in sorted(by_hour.items())},
-        "answers": answers, "line": line, "not_learned_under_30s": not_learned,
+        "answers": answers, "line": line, "not_learned_under_30s": counts["not_learned"],
     }
     if keep_errors:
-        res["_errors"] = {"dist_km": dist, "err_model_s": err_m, "err_provider_s": err_p}
+        res["_errors"] = {"dist_km": list(dist), "err_model_s": list(err_m),
+                          "err_provider_s": list(err_p)}
     return res
+
+
+def score_trips(trips: list[Trip], provider, tz: str = "UTC", kind: str = "linear",
+                progress=None, keep_errors: bool = False) -> dict:
+    """:func:`score_stream` over a list of trips in any order (all held, then sorted)."""
+    return score_stream(trips, provider, tz, kind, math.inf, None, progress, keep_errors)
 
 
 def report_text(res: dict, rej: Rejects) -> str:
