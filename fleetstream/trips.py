@@ -395,8 +395,10 @@ def score_stream(items, provider, tz: str = "UTC", kind: str = "linear",
         b[2] += ep
     answers: dict[str, int] = {}
     line = {}
+    implausible = 0
     for z, seat in sorted(seats.items()):
         m = seat.metrics()
+        implausible += int(m.get("implausible_legs", 0))
         for k, v in m.items():
             if k.startswith("answered_"):
                 answers[k[9:]] = answers.get(k[9:], 0) + v
@@ -415,6 +417,7 @@ def score_stream(items, provider, tz: str = "UTC", kind: str = "linear",
                                  "provider_mae_s": b[2] / b[0]}
                     for h, b in sorted(by_hour.items())},
         "answers": answers, "line": line, "not_learned_under_30s": counts["not_learned"],
+        "not_learned_implausible": implausible,
     }
     if keep_errors:
         res["_errors"] = {"dist_km": list(dist), "err_model_s": list(err_m),
@@ -451,5 +454,7 @@ def report_text(res: dict, rej: Rejects) -> str:
                    f"{d.get('diff_s', float('nan')):+6.1f} ({d.get('diff_se_s', float('nan')):.1f})"
                    f"{flag}")
     out.append("answers of the guard: " + ", ".join(f"{k} {v:,}" for k, v in
-                                                    sorted(res["answers"].items())))
+                                                    sorted(res["answers"].items()))
+               + f"; scored, not learned: {res['not_learned_implausible']:,} over four times "
+               f"faster than the provider, {res['not_learned_under_30s']:,} under its 30 s floor")
     return "\n".join(out)

@@ -80,6 +80,9 @@ from fleetstream.operators.traveltime import RIDER_KMH, rider_prior_s_per_km
 # predicted with the drift (docs/models-eta.md, "A busy stream")
 LINEAR_LR = 0.02
 LINEAR_INTERCEPT_LR = 0.0
+# a leg whose true / provider ratio is under this is not learned (eta-*-8): no road or
+# hour makes a drive four times faster than the provider's time
+LEARN_RATIO_MIN = 0.25
 VRES_DECAY = 0.9      # per leg: the vehicle's residual memory is ~10 legs
 VRES_PRIOR_N = 3.0    # shrink a vehicle's mean residual towards 0 until it has a few legs
 LOG_MIN, LOG_MAX = math.log(0.25), math.log(4.0)
@@ -167,6 +170,7 @@ class RiverEta(LearnedSeat):
         # line abs err s], decayed
         self.guard = [[0.0, 0.0, 0.0, 0.0] for _ in range(len(DIST_EDGES_KM) + 1)]
         self.n_guarded = 0      # legs answered by the line or the provider, not the model
+        self.n_implausible = 0  # legs not learned: true / provider under LEARN_RATIO_MIN
         self.n_answers = {a: 0 for a in ANSWERS}
         # the length line: decayed [n, sum p, sum p^2, sum true, sum p x true] (seconds)
         self.line = [0.0, 0.0, 0.0, 0.0, 0.0]
@@ -421,6 +425,12 @@ class RiverEta(LearnedSeat):
         if not _finite(x.get("dist_km"), x.get("provider_s"), x.get("hour"),
                        x.get("condition_factor"), x.get("driver_pace")):
             return
+        if actual_ratio < LEARN_RATIO_MIN:
+            # four times faster than the provider: a position that jumped, a clock or a
+            # meter that stopped, not a drive; learned (even clipped), a few such legs
+            # pulled the line's slope and the long bins down (docs/models-eta.md)
+            self.n_implausible = getattr(self, "n_implausible", 0) + 1
+            return
         xb, lift = self._on_baseline(x)
         y = math.log(actual_ratio / lift)   # the target: true / the seat's baseline
         y = LOG_MIN if y < LOG_MIN else LOG_MAX if y > LOG_MAX else y
@@ -515,6 +525,7 @@ class RiverEta(LearnedSeat):
         return {"legs": self.n_learned, "mae_log_ratio": float(self.mae_log.get()),
                 "mae_log_ratio_provider": float(self.mae_log_provider.get()),
                 "guarded_legs": self.n_guarded,
+                "implausible_legs": getattr(self, "n_implausible", 0),
                 **{f"answered_{a}": self.n_answers.get(a, 0) for a in ANSWERS},
                 "line_slope": round(slope, 3),
                 "line_fixed_s": round(fixed, 1),
