@@ -223,11 +223,11 @@ def trips_cmd(file: str, columns: str | None, timezone: str | None, config: str 
             if rej.counts else ""))
     res["rows_not_used"] = dict(sorted(rej.counts.items()))
     res["timezone"] = tz
-    print(T.report_text(res, rej))
-    if out:
+    if out:   # the file first: a closed terminal (`| head`) must not lose it
         with open(out, "xb") as f:
             f.write(orjson.dumps(res, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS
                                  | orjson.OPT_SERIALIZE_NUMPY) + b"\n")
+    print(T.report_text(res, rej))
     return 0
 
 

@@ -233,3 +233,25 @@ def test_a_list_in_any_order_scores_as_sorted():
     # where two trips start at the same instant: none does here
     assert len({t.start for t in trips}) == len(trips)
     assert a == b
+
+
+def test_the_map_provider_from_a_settings_file(tmp_path):
+    """With engine.travel_provider = "map" the trips are timed on the shipped road map
+    (coordinates inside Andorra), with the turns of each path for the seat."""
+    import random
+
+    rng = random.Random(2)
+    lines = []
+    for i in range(60):
+        a = (42.505 + rng.uniform(0, 0.05), 1.52 + rng.uniform(0, 0.05))
+        b = (42.505 + rng.uniform(0, 0.05), 1.52 + rng.uniform(0, 0.05))
+        lines.append(f"{1_795_428_000 + 120 * i},{a[0]:.5f},{a[1]:.5f},{b[0]:.5f},{b[1]:.5f},"
+                     f"{rng.uniform(300, 900):.0f},v{i % 4}")
+    f = tmp_path / "ad.csv"
+    f.write_text(HEADER + "\n".join(lines) + "\n")
+    cfg = tmp_path / "map.toml"
+    cfg.write_text('[engine]\ntravel_provider = "map"\n')
+    out = tmp_path / "r.json"
+    assert main(["models", "trips", str(f), "--config", str(cfg), "--out", str(out), "-q"]) == 0
+    r = orjson.loads(out.read_bytes())
+    assert r["trips"] == 60 and r["provider"].startswith("map")
