@@ -190,8 +190,10 @@ def trips_cmd(file: str, columns: str | None, timezone: str | None, config: str 
         LocalClock(tz)
     except Exception:  # noqa: BLE001 - zoneinfo raises several kinds
         raise ValueError(f"--timezone {tz!r}: not an IANA time zone name") from None
+    import dataclasses
+
     from fleetstream.wiring import build_provider
-    provider = build_provider(settings.engine)
+    provider = build_provider(dataclasses.replace(settings.engine, timezone=tz))
     if provider is None:
         from fleetstream.operators.traveltime import HaversineProvider
         provider = HaversineProvider(tz=tz)

@@ -107,33 +107,35 @@ def parse_columns(spec: str | None) -> dict:
     return out
 
 
-def _open_text(path: str) -> io.TextIOBase:
+def _open_binary(path: str):
     if path == "-":
-        return sys.stdin
-    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller through the wrapper
-    if path.endswith(".gz"):
-        return io.TextIOWrapper(gzip.GzipFile(fileobj=raw), encoding="utf-8", newline="")
-    return io.TextIOWrapper(raw, encoding="utf-8", newline="")
+        return sys.stdin.buffer
+    raw = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    return gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw
 
 
 def _rows(path: str, renames: dict) -> Iterator[tuple[int, dict | None, str]]:
-    """(line number, row with canonical keys or None when unreadable, raw text)."""
+    """(line number, row with canonical keys or None when unreadable, raw text).  Bytes
+    that are not UTF-8 never stop the reading: a JSON line with them is unreadable, a
+    CSV row carries U+FFFD where they were (and then fails on the field they hit)."""
     jsonl = ".jsonl" in path or ".ndjson" in path
-    f = _open_text(path)
+    b = _open_binary(path)
+    f = None if jsonl else io.TextIOWrapper(b, encoding="utf-8", errors="replace", newline="")
     try:
         if jsonl:
-            for i, line in enumerate(f, 1):
+            for i, line in enumerate(b, 1):
                 if not line.strip():
                     continue
+                text = line.rstrip(b"\r\n").decode("utf-8", "replace")
                 try:
                     d = orjson.loads(line)
                 except orjson.JSONDecodeError:
-                    yield i, None, line.rstrip("\n")
+                    yield i, None, text
                     continue
                 if not isinstance(d, dict):
-                    yield i, None, line.rstrip("\n")
+                    yield i, None, text
                     continue
-                yield i, {renames.get(k, k): v for k, v in d.items()}, line.rstrip("\n")
+                yield i, {renames.get(k, k): v for k, v in d.items()}, text
             return
         reader = csv.reader(f)
         try:
@@ -170,8 +172,10 @@ def _rows(path: str, renames: dict) -> Iterator[tuple[int, dict | None, str]]:
                 continue
             yield line, dict(zip(keys, rec)), raw
     finally:
-        if f is not sys.stdin:
-            f.close()
+        if f is not None:
+            f.detach()
+        if b is not getattr(sys.stdin, "buffer", None):
+            b.close()
 
 
 def parse_time(v: Any, tz: str) -> float:
@@ -431,28 +435,37 @@ def score_trips(trips: list[Trip], provider, tz: str = "UTC", kind: str = "linea
     return score_stream(trips, provider, tz, kind, math.inf, None, progress, keep_errors)
 
 
+def _f(v: Any, spec: str) -> str:
+    """``v`` formatted with ``spec``, or ``n/a`` for what is not a finite number (a decile
+    of one trip has no standard error)."""
+    if isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v):
+        return format(v, spec)
+    return "n/a"
+
+
 def report_text(res: dict, rej: Rejects) -> str:
     """The terminal summary of :func:`score_trips`."""
     out = [f"trips scored: {res['trips']:,} ({len(res['zones'])} zone(s)); rows not used: "
            f"{rej.total:,}" + (" (" + ", ".join(f"{k}: {v:,}" for k, v in
                                                sorted(rej.counts.items())) + ")"
                                if rej.counts else "")]
-    out.append(f"MAE: seat {res['seat_mae_s']:.1f} s, provider {res['provider_mae_s']:.1f} s "
-               f"({res['provider']}): {res['reduction_pct']:.1f} % below the provider "
-               f"(target >= 35 %); median absolute error {res['median_abs_error_s']['seat']:.1f}"
-               f" / {res['median_abs_error_s']['provider']:.1f} s")
+    out.append(f"MAE: seat {_f(res['seat_mae_s'], '.1f')} s, provider "
+               f"{_f(res['provider_mae_s'], '.1f')} s ({res['provider']}): "
+               f"{_f(res['reduction_pct'], '.1f')} % below the provider (target >= 35 %); "
+               f"median absolute error {_f(res['median_abs_error_s']['seat'], '.1f')} / "
+               f"{_f(res['median_abs_error_s']['provider'], '.1f')} s")
     out.append(f"leg-length deciles worse than the provider: {res['worse_deciles']} (target 0),"
                f" {res['worse_deciles_beyond_noise']} beyond two standard errors")
     out.append("  decile  km            trips  seat s  provider s  diff s (se)")
     for i, d in enumerate(res["deciles"], 1):
         if not d["n"]:
             continue
-        flag = "  worse" + (", beyond noise" if d.get("beyond_noise") else "") \
-            if d["model_mae_s"] > d["provider_mae_s"] else ""
+        worse = (isinstance(d["model_mae_s"], float) and isinstance(d["provider_mae_s"], float)
+                 and d["model_mae_s"] > d["provider_mae_s"])
+        flag = ("  worse" + (", beyond noise" if d.get("beyond_noise") else "")) if worse else ""
         out.append(f"  {i:>6}  {d['lo_km']:5.2f}-{d['hi_km']:<6.2f} {d['n']:>7}  "
-                   f"{d['model_mae_s']:6.1f}  {d['provider_mae_s']:10.1f}  "
-                   f"{d.get('diff_s', float('nan')):+6.1f} ({d.get('diff_se_s', float('nan')):.1f})"
-                   f"{flag}")
+                   f"{_f(d['model_mae_s'], '6.1f')}  {_f(d['provider_mae_s'], '10.1f')}  "
+                   f"{_f(d.get('diff_s'), '+6.1f')} ({_f(d.get('diff_se_s'), '.1f')}){flag}")
     out.append("answers of the guard: " + ", ".join(f"{k} {v:,}" for k, v in
                                                     sorted(res["answers"].items()))
                + f"; scored, not learned: {res['not_learned_implausible']:,} over four times "

@@ -255,3 +255,33 @@ def test_the_map_provider_from_a_settings_file(tmp_path):
     assert main(["models", "trips", str(f), "--config", str(cfg), "--out", str(out), "-q"]) == 0
     r = orjson.loads(out.read_bytes())
     assert r["trips"] == 60 and r["provider"].startswith("map")
+
+
+def test_bytes_that_are_not_utf8_lose_one_row_not_the_file(tmp_path, capsys):
+    good = [f"{1_795_392_000 + 60 * i},40.75,-73.98,40.76,-73.97,{300 + i},t{i % 3}".encode()
+            for i in range(20)]
+    bad = b"1795392000,40.7\xff5,-73.98,40.76,-73.97,300,t1"
+    f = tmp_path / "t.csv"
+    f.write_bytes(HEADER.encode() + b"\n".join(good[:10] + [bad] + good[10:]) + b"\n")
+    assert main(["models", "trips", str(f), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "trips scored: 20" in out and "coordinate not a finite number: 1" in out
+    j = tmp_path / "t.jsonl"
+    lines = [orjson.dumps({"start_ts": 1_795_392_000 + 60 * i, "start_lat": 40.75,
+                           "start_lon": -73.98, "end_lat": 40.76, "end_lon": -73.97,
+                           "duration_s": 300 + i}) for i in range(20)]
+    j.write_bytes(b"\n".join(lines[:5] + [b'{"start_ts": "\xff\xfe"}'] + lines[5:]) + b"\n")
+    rej = tmp_path / "rej.jsonl"
+    assert main(["models", "trips", str(j), "-q", "--rejects", str(rej)]) == 0
+    assert "trips scored: 20" in capsys.readouterr().out
+    (r,) = [json.loads(x) for x in rej.read_text().splitlines()]
+    assert r["line"] == 6 and r["reason"] == "unreadable row"
+
+
+def test_a_single_trip_is_a_report_not_a_crash(tmp_path, capsys):
+    f = tmp_path / "one.csv"
+    f.write_text(HEADER + "1795392000,40.75,-73.98,40.76,-73.97,300,t\n")
+    out = tmp_path / "r.json"
+    assert main(["models", "trips", str(f), "-q", "--out", str(out)]) == 0
+    assert "(n/a)" in capsys.readouterr().out       # one trip: no standard error
+    assert orjson.loads(out.read_bytes())["trips"] == 1
