@@ -7,8 +7,8 @@ provider, in event time, as the engine would meet them:
 
 - at each trip's **start** the seat predicts its duration (``RiverEta.predict_ratio`` x
   the provider's time, or the zero-length leg's estimate when the provider says 0 s),
-  knowing only the trips that **ended** before it started (progressive validation: no
-  trip is scored by a seat that has learned it, nor trips that ended later);
+  knowing only the trips that **ended** at or before its start (progressive validation:
+  no trip is scored by a seat that has learned it or anything that ended after it began);
 - at each trip's **end** the seat learns it, exactly as the engine learns a driven leg
   (``operators/zone/forecasting.py``: legs the provider times under 30 s are not
   learned, zero-length legs teach the zero-leg time, the vehicle's pace follows its
@@ -21,8 +21,9 @@ than the provider, and whether beyond two standard errors), the error per local 
 and what the seat's guard answered.  Rows that cannot be a trip (a missing or
 non-numeric field, a coordinate off the globe, a duration not above 0 or over
 ``max_duration_s``) are not used and are counted by reason; ``rejects`` keeps each
-with its line number, reason and text.  No clock, no randomness: the same file gives
-the same report.
+with its line number, reason and text.  The file is streamed: rows out of start order
+by up to ``reorder_s`` give the sorted file's report (:func:`score_stream`).  No clock,
+no randomness: the same file gives the same report.
 """
 
 from __future__ import annotations
