@@ -48,7 +48,6 @@ OPTIONAL = ("duration_s", "end_ts", "vehicle_id", "vehicle_type", "fleet_type", 
 DEFAULT_ZONE = "trips"
 MAX_DURATION_S = 6 * 3600.0
 PROGRESS_EVERY = 100_000
-PACE_MIN, PACE_MAX = 0.33, 3.0     # the engine's driver-pace EMA (forecasting.py)
 
 
 class TripsError(ValueError):
@@ -307,6 +306,7 @@ def score_stream(items, provider, tz: str = "UTC", kind: str = "linear",
     ``keep_errors``: the result's ``_errors`` holds every trip's length and both absolute
     errors (to pool files)."""
     from fleetstream.operators.localtime import LocalClock
+    from fleetstream.operators.zone.forecasting import leg_ratio, next_pace
     from fleetstream.report.scorecard import length_deciles, worse_deciles
 
     clock = LocalClock(tz)
@@ -335,16 +335,14 @@ def score_stream(items, provider, tz: str = "UTC", kind: str = "linear",
             err_m.append(abs(actual - pred))
             err_p.append(abs(actual - prov))
             hours.append(int(x["hour"]))
-            if prov <= 0.0:
-                seat.learn_zero_leg(actual)
-            elif prov < 30:
-                counts["not_learned"] += 1
+            ratio = leg_ratio(seat, prov, actual)   # the engine's rule (forecasting.py)
+            if ratio is None:
+                if prov > 0.0:
+                    counts["not_learned"] += 1
             else:
-                ratio = actual / prov
                 seat.learn(x, ratio)
                 if t.vehicle_id is not None:
-                    p = pace.get(t.vehicle_id, 1.0)
-                    pace[t.vehicle_id] = 0.9 * p + 0.1 * min(PACE_MAX, max(PACE_MIN, ratio))
+                    pace[t.vehicle_id] = next_pace(pace.get(t.vehicle_id, 1.0), ratio)
 
     def depart(seq: int, t: Trip) -> None:
         """Predict ``t`` at its start, after learning every trip ended by then."""

@@ -30,6 +30,8 @@ HORIZON_BUCKETS = (7200.0, 3600.0, 1800.0, 600.0, 0.0)  # snapshot a prediction 
 RISK_MAX_STOPS = 8
 RISK_HORIZON_S = 5400.0
 LEG_RATIO_REFRESH_S = 900.0
+MIN_LEG_LEARN_S = 30.0      # legs the provider times under this are not learned
+PACE_MIN, PACE_MAX = 0.33, 3.0   # one leg's share of a driver's pace is clipped to these
 QUEUED = 2
 """``Order.late_flag`` of a stop flagged during its vehicle's trigger cooldown: truthy
 (flagged), waiting for the first refresh after the cooldown (:meth:`Forecasting.flag`)."""
@@ -357,16 +359,9 @@ class Forecasting:
             return
         if leg["to"] != [o.id, kind]:
             return  # the driver went elsewhere: the prediction was for another leg
-        actual = now - leg["ts"]
-        prov = leg["provider_s"]
-        if prov <= 0.0 and actual >= 0:   # a zero-length leg: learn its true duration
-            zl = getattr(self.seats.eta, "learn_zero_leg", None)
-            if zl is not None:
-                zl(actual)
+        ratio = leg_ratio(self.seats.eta, leg["provider_s"], now - leg["ts"])
+        if ratio is None:
             return
-        if prov < 30 or actual <= 0:
-            return
-        ratio = actual / prov
         if self.observer is not None:
             pred = self.seats.eta.predict_ratio(leg["x"])
             self.observer("leg", {"zone": self.state.zone, "x": leg["x"], "ratio": ratio,
@@ -376,7 +371,7 @@ class Forecasting:
                                        [0.0, 0])
         h[0] += ratio
         h[1] += 1
-        v.pace = 0.9 * v.pace + 0.1 * min(3.0, max(0.33, ratio))
+        v.pace = next_pace(v.pace, ratio)
 
     def learn_arrival(self, o: Order, ts: float, late: bool) -> None:
         """Delayed labels of a delivery arrival: interval residuals and late risk."""
@@ -413,3 +408,25 @@ class Forecasting:
                                 f"{d['metric']} {d['before']:.3g} -> {d['after']:.3g} "
                                 f"over the last {d['window']} labels",
                                 None, [], d, triggers)
+
+
+def leg_ratio(seat: Any, provider_s: float, actual_s: float) -> float | None:
+    """What a driven leg teaches the ETA seat (the engine's rule, shared with
+    ``fleetstream models trips``): a zero-length leg (the provider says 0 s) teaches its
+    true duration through ``learn_zero_leg`` and gives None; a leg the provider times
+    under ``MIN_LEG_LEARN_S``, or of no duration, gives None; any other, the true /
+    provider ratio to learn."""
+    if provider_s <= 0.0 and actual_s >= 0:
+        zl = getattr(seat, "learn_zero_leg", None)
+        if zl is not None:
+            zl(actual_s)
+        return None
+    if provider_s < MIN_LEG_LEARN_S or actual_s <= 0:
+        return None
+    return actual_s / provider_s
+
+
+def next_pace(pace: float, ratio: float) -> float:
+    """A driver's recent true / provider pace after one more leg (EMA, the leg clipped to
+    ``PACE_MIN``..``PACE_MAX``)."""
+    return 0.9 * pace + 0.1 * min(PACE_MAX, max(PACE_MIN, ratio))
