@@ -113,9 +113,12 @@ PROFILE_SPK_MIN, PROFILE_SPK_MAX = 60.0, 720.0   # a leg's pace is clipped to 5-
 # the length line (eta-*-6): true s = m x provider s + k over the driving legs, decayed
 # least squares (memory ~200 legs) with the prior m = 1, k = 0 worth LINE_PRIOR_N legs
 # of LINE_PRIOR_S provider seconds; legs at the provider's floor (the next door, the
-# same building) or shorter than LINE_MIN_KM are not driving legs and stay off it
+# same building) or shorter than LINE_MIN_KM are not driving legs and stay off it.
+# The prior is worth one leg (eta-*-9; five before): a day's few long legs are what
+# tell the slope, and five legs of the provider's slope outweighed them on a small day
+# (docs/models-eta.md, "A small day")
 LINE_DECAY = 0.995
-LINE_PRIOR_N = 5.0
+LINE_PRIOR_N = 1.0
 LINE_PRIOR_S = 300.0
 LINE_MIN_S = 31.0
 LINE_MIN_KM = 0.1
@@ -160,7 +163,7 @@ class RiverEta(LearnedSeat):
         self.kind = kind
         self.seed = seed
         self.model = make_eta_regressor(kind, seed)
-        self.version = f"eta-{kind}-8"
+        self.version = f"eta-{kind}-9"
         self.n_learned = 0
         self.mae_log = metrics.MAE()           # model, |log ratio error|, progressive
         self.mae_log_provider = metrics.MAE()  # provider alone (ratio 1)
@@ -238,6 +241,10 @@ class RiverEta(LearnedSeat):
                 obj.model.optimizer.lr = optim.schedulers.Constant(LINEAR_LR)
                 obj.model.intercept_lr = optim.schedulers.Constant(LINEAR_INTERCEPT_LR)
             obj.version = f"eta-{obj.kind}-8"
+        if obj.version == f"eta-{obj.kind}-8":
+            # the same state: the line's sums as learned, fitted with the lighter prior
+            obj._line_fit = None
+            obj.version = f"eta-{obj.kind}-9"
         return obj
 
     def rider_s_per_km(self, vehicle_type: str | None) -> float | None:
