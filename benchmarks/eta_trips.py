@@ -34,6 +34,9 @@ def main(argv: list[str] | None = None) -> int:
                     "models trips")
     ap.add_argument("--timezone", default="UTC", help="IANA zone of the trips' local hours "
                     "(default: UTC)")
+    ap.add_argument("--time-format", default=None, help="how the files write their times when "
+                    "not epoch seconds or ISO 8601 (strptime directives; as for fleetstream "
+                    "models trips)")
     ap.add_argument("--kind", default="linear", help="ETA model family: linear, arf, hat "
                     "(default: linear)")
     ap.add_argument("--deciles", action="store_true", help="print every file's deciles")
@@ -45,6 +48,12 @@ def main(argv: list[str] | None = None) -> int:
     from fleetstream.operators.traveltime import HaversineProvider
     from fleetstream.report.pooled import pooled_deciles_line, reduction_line
 
+    try:   # a bad --columns or --time-format: one line before any file is read
+        T.parse_columns(a.columns)
+        T.check_time_format(a.time_format)
+    except T.TripsError as e:
+        print(f"eta_trips: {e}", file=sys.stderr)
+        return 2
     tmp = None
     files: list[tuple[str, str]] = [(os.path.basename(f), f) for f in a.files]
     if a.synthetic:
@@ -66,7 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     errors: list[dict] = []
     try:
         for name, path in files:
-            trips_, rej = T.read_trips(path, None if a.synthetic else a.columns, a.timezone)
+            try:
+                trips_, rej = T.read_trips(path, None if a.synthetic else a.columns, a.timezone,
+                                           time_format=None if a.synthetic else a.time_format)
+            except (OSError, T.TripsError) as e:   # no file, no needed column: one line
+                print(f"eta_trips: {e}", file=sys.stderr)
+                return 2
             if not trips_:
                 print(f"eta_trips: {path}: no usable trip", file=sys.stderr)
                 return 2

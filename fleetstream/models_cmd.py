@@ -144,14 +144,18 @@ def info_cmd(dir: str) -> int:  # noqa: A002 - the argument's name in --help
                  "rows that cannot be a trip are counted by reason and not used.  Columns "
                  "(CSV header or JSON keys): start_ts, start_lat, start_lon, end_lat, "
                  "end_lon, and duration_s or end_ts; optional vehicle_id, vehicle_type, "
-                 "fleet_type, zone.  Times: epoch seconds or ISO 8601 (no offset: the local "
-                 "time of --timezone).  docs/models-eta.md, \"Your own trips\".")
+                 "fleet_type, zone.  Times: epoch seconds, ISO 8601 or --time-format (no "
+                 "offset: the local time of --timezone).  docs/models-eta.md, \"Your own "
+                 "trips\".")
 @click.argument("file", help="trips file: .csv or .jsonl, optionally .gz; - for stdin (CSV)")
 @click.option("--columns", metavar="FIELD=COLUMN,...", default=None, show_default="the field names",
               help="the file's column for each field, e.g. start_ts=tpep_pickup_datetime,"
               "end_ts=tpep_dropoff_datetime,start_lat=pickup_latitude")
 @click.option("--timezone", metavar="TZ", default=None, show_default="engine.timezone of the settings",
               help="IANA zone of the trips' local hours and of times written without an offset")
+@click.option("--time-format", metavar="FORMAT", default=None, show_default="ISO 8601",
+              help="how the file writes start_ts and end_ts when they are not epoch seconds: "
+              "strptime directives, e.g. '%m/%d/%Y %I:%M:%S %p' (Chicago's taxi trips)")
 @click.option("--config", metavar="FILE", default=None,
               show_default="built-in settings and the FLEETSTREAM_* environment",
               help="TOML settings file: the provider (engine.travel_provider) and engine.timezone")
@@ -171,9 +175,9 @@ def info_cmd(dir: str) -> int:  # noqa: A002 - the argument's name in --help
               help="write every row not used as JSON Lines (line, reason, raw) here "
               "(a new file; an existing one is refused)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress lines")
-def trips_cmd(file: str, columns: str | None, timezone: str | None, config: str | None,
-              kind: str, max_duration_s: float, limit: int | None, reorder_s: float,
-              out: str | None, rejects: str | None, quiet: bool) -> int:
+def trips_cmd(file: str, columns: str | None, timezone: str | None, time_format: str | None,
+              config: str | None, kind: str, max_duration_s: float, limit: int | None,
+              reorder_s: float, out: str | None, rejects: str | None, quiet: bool) -> int:
     from fleetstream.preflight import load_settings
     from fleetstream import trips as T
     for flag, path in (("--out", out), ("--rejects", rejects)):
@@ -198,13 +202,14 @@ def trips_cmd(file: str, columns: str | None, timezone: str | None, config: str 
         from fleetstream.operators.traveltime import HaversineProvider
         provider = HaversineProvider(tz=tz)
     T.parse_columns(columns)                 # a bad --columns before any file is made
+    T.check_time_format(time_format)         # and a --time-format that reads no date
 
     def progress(done: int) -> None:
         if not quiet:
             print(f"  {done:,} trips scored", file=sys.stderr, flush=True)
 
     def score(rej):
-        items = T.iter_trips(file, columns, tz, max_duration_s, limit, rej)
+        items = T.iter_trips(file, columns, tz, max_duration_s, limit, rej, time_format)
         return T.score_stream(items, provider, tz, kind, reorder_s, rej, progress)
 
     if rejects:
@@ -220,9 +225,11 @@ def trips_cmd(file: str, columns: str | None, timezone: str | None, config: str 
         rej = T.Rejects()
         res = score(rej)
     if not res["trips"]:
+        hint = ("; times not in ISO 8601 need --time-format" if time_format is None
+                and rej.counts.get("unreadable start_ts", 0) * 2 > rej.total else "")
         raise ValueError(f"{file}: no usable trip in {rej.total:,} rows" + (
             " (" + ", ".join(f"{k}: {v:,}" for k, v in sorted(rej.counts.items())) + ")"
-            if rej.counts else ""))
+            if rej.counts else "") + hint)
     res["rows_not_used"] = dict(sorted(rej.counts.items()))
     res["timezone"] = tz
     if out:   # the file first: a closed terminal (`| head`) must not lose it

@@ -37,7 +37,7 @@ import statistics
 import sys
 from array import array
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any, Iterator
 
 import orjson
@@ -178,9 +178,11 @@ def _rows(path: str, renames: dict) -> Iterator[tuple[int, dict | None, str]]:
             b.close()
 
 
-def parse_time(v: Any, tz: str) -> float:
-    """Epoch seconds from a number or an ISO-8601 time; a time without a UTC offset is
-    the local time of ``tz`` (trip files often keep local times)."""
+def parse_time(v: Any, tz: str, fmt: str | None = None) -> float:
+    """Epoch seconds from a number, or from a time written as ``fmt`` (``strptime``
+    directives, e.g. ``%m/%d/%Y %I:%M:%S %p``), or without ``fmt`` in ISO 8601; a time
+    without a UTC offset is the local time of ``tz`` (trip files often keep local
+    times)."""
     if isinstance(v, (int, float)) and not isinstance(v, bool):
         t = float(v)
     else:
@@ -189,7 +191,8 @@ def parse_time(v: Any, tz: str) -> float:
             t = float(s)
         except ValueError:
             try:
-                d = datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00"))
+                d = (datetime.strptime(s, fmt) if fmt else
+                     datetime.fromisoformat(s.replace("Z", "+00:00").replace("z", "+00:00")))
             except ValueError:
                 raise ValueError("unreadable time") from None
             if d.tzinfo is None:
@@ -201,6 +204,22 @@ def parse_time(v: Any, tz: str) -> float:
     return t
 
 
+def check_time_format(fmt: str | None) -> None:
+    """A ``--time-format`` that can read a time at all: it must write something that
+    changes with the time (a ``strptime`` directive); raises :class:`TripsError`."""
+    if fmt is None:
+        return
+    probe = datetime(2026, 3, 4, 17, 5, 6, tzinfo=timezone.utc)
+    try:
+        text = probe.strftime(fmt)
+        back = datetime.strptime(text, fmt)
+    except ValueError as e:
+        raise TripsError(f"--time-format {fmt!r}: {e}") from None
+    if "%" not in fmt or back.date() == datetime(1900, 1, 1).date():
+        raise TripsError(f"--time-format {fmt!r}: needs the date (strptime directives such "
+                         "as %Y-%m-%d or %m/%d/%Y)")
+
+
 def _num(v: Any) -> float:
     if isinstance(v, bool):
         raise ValueError("not a number")
@@ -210,13 +229,13 @@ def _num(v: Any) -> float:
     return f
 
 
-def _trip(line: int, r: dict, tz: str, max_s: float) -> Trip | str:
+def _trip(line: int, r: dict, tz: str, max_s: float, fmt: str | None = None) -> Trip | str:
     """A trip, or the reason the row is not one."""
     for k in FIELDS:
         if r.get(k) in (None, ""):
             return f"missing {k}"
     try:
-        start = parse_time(r["start_ts"], tz)
+        start = parse_time(r["start_ts"], tz, fmt)
     except (ValueError, OverflowError):
         return "unreadable start_ts"
     try:
@@ -235,7 +254,7 @@ def _trip(line: int, r: dict, tz: str, max_s: float) -> Trip | str:
             return "duration_s not a finite number"
     elif r.get("end_ts") not in (None, ""):
         try:
-            d = parse_time(r["end_ts"], tz) - start
+            d = parse_time(r["end_ts"], tz, fmt) - start
         except (ValueError, OverflowError):
             return "unreadable end_ts"
     else:
@@ -253,10 +272,13 @@ def _trip(line: int, r: dict, tz: str, max_s: float) -> Trip | str:
 
 def iter_trips(path: str, columns: str | None = None, tz: str = "UTC",
                max_duration_s: float = MAX_DURATION_S, limit: int | None = None,
-               rejects: Rejects | None = None) -> Iterator[tuple[Trip, str]]:
+               rejects: Rejects | None = None,
+               time_format: str | None = None) -> Iterator[tuple[Trip, str]]:
     """``(trip, raw text)`` for each usable row of ``path`` (CSV with a header, or JSON
-    Lines; ``.gz`` too), in file order; the rows not used go to ``rejects`` by reason."""
+    Lines; ``.gz`` too), in file order; the rows not used go to ``rejects`` by reason.
+    ``time_format``: how the file writes its times (:func:`parse_time`)."""
     renames = parse_columns(columns)
+    check_time_format(time_format)
     rej = rejects if rejects is not None else Rejects()
     n = 0
     for line, r, raw in _rows(path, renames):
@@ -266,7 +288,7 @@ def iter_trips(path: str, columns: str | None = None, tz: str = "UTC",
         if r is None:
             rej.add(line, "unreadable row", raw)
             continue
-        t = _trip(line, r, tz, max_duration_s)
+        t = _trip(line, r, tz, max_duration_s, time_format)
         if isinstance(t, str):
             rej.add(line, t, raw)
         else:
@@ -275,11 +297,13 @@ def iter_trips(path: str, columns: str | None = None, tz: str = "UTC",
 
 def read_trips(path: str, columns: str | None = None, tz: str = "UTC",
                max_duration_s: float = MAX_DURATION_S, limit: int | None = None,
-               keep_rejects: int = 0, sink=None) -> tuple[list[Trip], Rejects]:
+               keep_rejects: int = 0, sink=None,
+               time_format: str | None = None) -> tuple[list[Trip], Rejects]:
     """The usable trips of ``path`` as a list, and the rows not used, by reason
     (``sink``: called with each as it is read)."""
     rej = Rejects(keep=keep_rejects, sink=sink)
-    trips = [t for t, _raw in iter_trips(path, columns, tz, max_duration_s, limit, rej)]
+    trips = [t for t, _raw in iter_trips(path, columns, tz, max_duration_s, limit, rej,
+                                         time_format)]
     return trips, rej
 
 

@@ -285,3 +285,77 @@ def test_a_single_trip_is_a_report_not_a_crash(tmp_path, capsys):
     assert main(["models", "trips", str(f), "-q", "--out", str(out)]) == 0
     assert "(n/a)" in capsys.readouterr().out       # one trip: no standard error
     assert orjson.loads(out.read_bytes())["trips"] == 1
+
+
+CHICAGO = ("start_ts=Trip Start Timestamp,duration_s=Trip Seconds,"
+           "start_lat=Pickup Centroid Latitude,start_lon=Pickup Centroid Longitude,"
+           "end_lat=Dropoff Centroid Latitude,end_lon=Dropoff Centroid Longitude,vehicle_id=Taxi ID")
+US_TIME = "%m/%d/%Y %I:%M:%S %p"
+
+
+def _as_chicago(rows: list[dict], path) -> None:
+    """The same rides written as Chicago's open taxi data writes them: its column names
+    and 12-hour US times in the city's local time."""
+    import csv
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["Trip ID", "Trip Start Timestamp", "Trip Seconds", "Pickup Centroid Latitude",
+                    "Pickup Centroid Longitude", "Dropoff Centroid Latitude",
+                    "Dropoff Centroid Longitude", "Taxi ID"])
+        for i, r in enumerate(rows):
+            t = datetime.fromtimestamp(r["start_ts"], ZoneInfo("America/Chicago"))
+            w.writerow([i, t.strftime(US_TIME), r["duration_s"], r["start_lat"], r["start_lon"],
+                        r["end_lat"], r["end_lon"], r["vehicle_id"]])
+
+
+def test_a_time_format_reads_other_systems_times(tmp_path, capsys):
+    """``--time-format``: times written as the file writes them (here 12-hour US local
+    times) give the report of the same rides in epoch seconds, trip for trip."""
+    rows = [{**r, "start_ts": float(int(r["start_ts"]))}
+            for r in taxi_trips(5, days=1, per_day=600, center=(41.88, -87.63))]
+    epoch, us = tmp_path / "epoch.csv", tmp_path / "us.csv"
+    epoch.write_text(to_csv(rows))
+    _as_chicago(rows, us)
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["models", "trips", str(epoch), "--timezone", "America/Chicago",
+                 "--out", str(a), "-q"]) == 0
+    assert main(["models", "trips", str(us), "--columns", CHICAGO, "--time-format", US_TIME,
+                 "--timezone", "America/Chicago", "--out", str(b), "-q"]) == 0
+    ra, rb = orjson.loads(a.read_bytes()), orjson.loads(b.read_bytes())
+    assert rb["trips"] == ra["trips"] == len(rows) and rb["rows_not_used"] == {}
+    for k in ("seat_mae_s", "provider_mae_s", "deciles", "by_hour"):
+        assert rb[k] == ra[k], k
+    capsys.readouterr()
+    # without the format: one line, exit 2, and what to do
+    assert main(["models", "trips", str(us), "--columns", CHICAGO, "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "unreadable start_ts" in err[0] and "--time-format" in err[0]
+
+
+@pytest.mark.parametrize("fmt, says", [("%H:%M", "needs the date"), ("%Q-%m", "bad directive"),
+                                       ("no directive", "needs the date")])
+def test_a_time_format_that_cannot_read_a_date_is_refused_before_reading(fmt, says, city, tmp_path,
+                                                                         capsys):
+    out = tmp_path / "r.json"
+    assert main(["models", "trips", city, "--time-format", fmt, "--out", str(out), "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0] and "--time-format" in err[0], err
+    assert not out.exists()
+
+
+def test_the_benchmark_says_one_line_for_what_it_cannot_read(tmp_path, capsys):
+    """benchmarks/eta_trips.py: a missing file, a file without the columns, a bad
+    --time-format or --columns: one line on stderr and exit 2, no traceback."""
+    import os
+    import sys
+    sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "benchmarks"))
+    import eta_trips
+    bad = tmp_path / "bad.csv"
+    bad.write_text("a,b\n1,2\n")
+    for argv in ([str(tmp_path / "none.csv")], [str(bad)],
+                 [str(bad), "--time-format", "%H"], [str(bad), "--columns", "start_ts"]):
+        assert eta_trips.main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and err[0].startswith("eta_trips: "), (argv, err)
