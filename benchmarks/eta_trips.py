@@ -37,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--time-format", default=None, help="how the files write their times when "
                     "not epoch seconds or ISO 8601 (strptime directives; as for fleetstream "
                     "models trips)")
+    ap.add_argument("--polyline-step-s", type=float, default=None, help="seconds between a "
+                    "polyline column's points (as for fleetstream models trips)")
     ap.add_argument("--kind", default="linear", help="ETA model family: linear, arf, hat "
                     "(default: linear)")
     ap.add_argument("--deciles", action="store_true", help="print every file's deciles")
@@ -77,7 +79,8 @@ def main(argv: list[str] | None = None) -> int:
         for name, path in files:
             try:
                 trips_, rej = T.read_trips(path, None if a.synthetic else a.columns, a.timezone,
-                                           time_format=None if a.synthetic else a.time_format)
+                                           time_format=None if a.synthetic else a.time_format,
+                                           polyline_step_s=a.polyline_step_s)
             except (OSError, T.TripsError) as e:   # no file, no needed column: one line
                 print(f"eta_trips: {e}", file=sys.stderr)
                 return 2

@@ -19,6 +19,7 @@ A warm start is ``--models DIR`` on ``replay``, ``evaluate`` and ``run``.
 
 from __future__ import annotations
 
+import math
 import os
 import sys
 
@@ -144,9 +145,10 @@ def info_cmd(dir: str) -> int:  # noqa: A002 - the argument's name in --help
                  "rows that cannot be a trip are counted by reason and not used.  Columns "
                  "(CSV header or JSON keys): start_ts, start_lat, start_lon, end_lat, "
                  "end_lon, and duration_s or end_ts; optional vehicle_id, vehicle_type, "
-                 "fleet_type, zone.  Times: epoch seconds, ISO 8601 or --time-format (no "
-                 "offset: the local time of --timezone).  docs/models-eta.md, \"Your own "
-                 "trips\".")
+                 "fleet_type, zone, and polyline (a JSON list of [lon, lat] points: the "
+                 "two points, and with --polyline-step-s the duration).  Times: epoch "
+                 "seconds, ISO 8601 or --time-format (no offset: the local time of "
+                 "--timezone).  docs/models-eta.md, \"Your own trips\".")
 @click.argument("file", help="trips file: .csv or .jsonl, optionally .gz; - for stdin (CSV)")
 @click.option("--columns", metavar="FIELD=COLUMN,...", default=None, show_default="the field names",
               help="the file's column for each field, e.g. start_ts=tpep_pickup_datetime,"
@@ -156,6 +158,10 @@ def info_cmd(dir: str) -> int:  # noqa: A002 - the argument's name in --help
 @click.option("--time-format", metavar="FORMAT", default=None, show_default="ISO 8601",
               help="how the file writes start_ts and end_ts when they are not epoch seconds: "
               "strptime directives, e.g. '%m/%d/%Y %I:%M:%S %p' (Chicago's taxi trips)")
+@click.option("--polyline-step-s", type=float, default=None, metavar="S", show_default="none",
+              help="a polyline column's seconds between points: the trip's duration is "
+              "(points - 1) x S when the row has no duration_s or end_ts (Porto's taxi "
+              "trips: 15)")
 @click.option("--config", metavar="FILE", default=None,
               show_default="built-in settings and the FLEETSTREAM_* environment",
               help="TOML settings file: the provider (engine.travel_provider) and engine.timezone")
@@ -176,8 +182,9 @@ def info_cmd(dir: str) -> int:  # noqa: A002 - the argument's name in --help
               "(a new file; an existing one is refused)")
 @click.option("-q", "--quiet", is_flag=True, help="no progress lines")
 def trips_cmd(file: str, columns: str | None, timezone: str | None, time_format: str | None,
-              config: str | None, kind: str, max_duration_s: float, limit: int | None,
-              reorder_s: float, out: str | None, rejects: str | None, quiet: bool) -> int:
+              polyline_step_s: float | None, config: str | None, kind: str,
+              max_duration_s: float, limit: int | None, reorder_s: float, out: str | None,
+              rejects: str | None, quiet: bool) -> int:
     from fleetstream.preflight import load_settings
     from fleetstream import trips as T
     for flag, path in (("--out", out), ("--rejects", rejects)):
@@ -203,13 +210,17 @@ def trips_cmd(file: str, columns: str | None, timezone: str | None, time_format:
         provider = HaversineProvider(tz=tz)
     T.parse_columns(columns)                 # a bad --columns before any file is made
     T.check_time_format(time_format)         # and a --time-format that reads no date
+    if polyline_step_s is not None and not (math.isfinite(polyline_step_s) and polyline_step_s > 0):
+        raise ValueError(f"--polyline-step-s must be a number of seconds above 0, not "
+                         f"{polyline_step_s}")
 
     def progress(done: int) -> None:
         if not quiet:
             print(f"  {done:,} trips scored", file=sys.stderr, flush=True)
 
     def score(rej):
-        items = T.iter_trips(file, columns, tz, max_duration_s, limit, rej, time_format)
+        items = T.iter_trips(file, columns, tz, max_duration_s, limit, rej, time_format,
+                             polyline_step_s)
         return T.score_stream(items, provider, tz, kind, reorder_s, rej, progress)
 
     if rejects:

@@ -44,7 +44,9 @@ import orjson
 
 FIELDS = ("start_ts", "start_lat", "start_lon", "end_lat", "end_lon")
 """Required columns (after ``columns`` renames); plus ``duration_s`` or ``end_ts``."""
-OPTIONAL = ("duration_s", "end_ts", "vehicle_id", "vehicle_type", "fleet_type", "zone")
+OPTIONAL = ("duration_s", "end_ts", "vehicle_id", "vehicle_type", "fleet_type", "zone",
+            "polyline")
+POINTS = ("start_lat", "start_lon", "end_lat", "end_lon")
 DEFAULT_ZONE = "trips"
 MAX_DURATION_S = 6 * 3600.0
 PROGRESS_EVERY = 100_000
@@ -114,7 +116,8 @@ def _open_binary(path: str):
     return gzip.GzipFile(fileobj=raw) if path.endswith(".gz") else raw
 
 
-def _rows(path: str, renames: dict) -> Iterator[tuple[int, dict | None, str]]:
+def _rows(path: str, renames: dict,
+          polyline_step_s: float | None = None) -> Iterator[tuple[int, dict | None, str]]:
     """(line number, row with canonical keys or None when unreadable, raw text).  Bytes
     that are not UTF-8 never stop the reading: a JSON line with them is unreadable, a
     CSV row carries U+FFFD where they were (and then fails on the field they hit)."""
@@ -146,9 +149,10 @@ def _rows(path: str, renames: dict) -> Iterator[tuple[int, dict | None, str]]:
             raise TripsError(f"{path}: not a readable CSV file ({e})") from None
         keys = [renames.get(h.strip(), h.strip()) for h in header]
         have = set(keys)
-        missing = [k for k in FIELDS if k not in have]
-        if not ({"duration_s", "end_ts"} & have):
-            missing.append("duration_s or end_ts")
+        poly = "polyline" in have   # its first and last points, and its length in time
+        missing = [k for k in FIELDS if k not in have and not (poly and k in POINTS)]
+        if not ({"duration_s", "end_ts"} & have) and not (poly and polyline_step_s):
+            missing.append("duration_s or end_ts" + (" (or --polyline-step-s)" if poly else ""))
         if missing:
             raise TripsError(f"{path}: no column for {', '.join(missing)} (columns: "
                              f"{', '.join(h.strip() for h in header[:12])}; map yours "
@@ -229,8 +233,37 @@ def _num(v: Any) -> float:
     return f
 
 
-def _trip(line: int, r: dict, tz: str, max_s: float, fmt: str | None = None) -> Trip | str:
-    """A trip, or the reason the row is not one."""
+def _polyline(v: Any) -> list:
+    """The points of a polyline field: a JSON list (or its text) of ``[lon, lat]`` pairs
+    (GeoJSON order, as Porto's taxi trips write them); raises ValueError."""
+    try:
+        pts = orjson.loads(v) if isinstance(v, (str, bytes)) else v
+    except orjson.JSONDecodeError:
+        raise ValueError("polyline not a JSON list") from None
+    if not isinstance(pts, list) or len(pts) < 2:
+        raise ValueError("polyline with fewer than 2 points")
+    for p in (pts[0], pts[-1]):
+        if not (isinstance(p, list) and len(p) == 2):
+            raise ValueError("polyline point not [lon, lat]")
+    return pts
+
+
+def _trip(line: int, r: dict, tz: str, max_s: float, fmt: str | None = None,
+          step_s: float | None = None) -> Trip | str:
+    """A trip, or the reason the row is not one.  A ``polyline`` gives the points the
+    row leaves empty, and with ``step_s`` (seconds between its points) the duration."""
+    n_points = 0
+    if r.get("polyline") not in (None, ""):
+        try:
+            pts = _polyline(r["polyline"])
+        except ValueError as e:
+            return str(e)
+        n_points = len(pts)
+        r = dict(r)
+        for k, v in (("start_lon", pts[0][0]), ("start_lat", pts[0][1]),
+                     ("end_lon", pts[-1][0]), ("end_lat", pts[-1][1])):
+            if r.get(k) in (None, ""):
+                r[k] = v
     for k in FIELDS:
         if r.get(k) in (None, ""):
             return f"missing {k}"
@@ -257,6 +290,8 @@ def _trip(line: int, r: dict, tz: str, max_s: float, fmt: str | None = None) -> 
             d = parse_time(r["end_ts"], tz, fmt) - start
         except (ValueError, OverflowError):
             return "unreadable end_ts"
+    elif n_points and step_s:
+        d = (n_points - 1) * step_s
     else:
         return "missing duration_s and end_ts"
     if not d > 0:
@@ -272,23 +307,28 @@ def _trip(line: int, r: dict, tz: str, max_s: float, fmt: str | None = None) -> 
 
 def iter_trips(path: str, columns: str | None = None, tz: str = "UTC",
                max_duration_s: float = MAX_DURATION_S, limit: int | None = None,
-               rejects: Rejects | None = None,
-               time_format: str | None = None) -> Iterator[tuple[Trip, str]]:
+               rejects: Rejects | None = None, time_format: str | None = None,
+               polyline_step_s: float | None = None) -> Iterator[tuple[Trip, str]]:
     """``(trip, raw text)`` for each usable row of ``path`` (CSV with a header, or JSON
     Lines; ``.gz`` too), in file order; the rows not used go to ``rejects`` by reason.
-    ``time_format``: how the file writes its times (:func:`parse_time`)."""
+    ``time_format``: how the file writes its times (:func:`parse_time`);
+    ``polyline_step_s``: the seconds between a ``polyline``'s points (its duration when
+    the row has neither ``duration_s`` nor ``end_ts``)."""
     renames = parse_columns(columns)
     check_time_format(time_format)
+    if polyline_step_s is not None and not (math.isfinite(polyline_step_s) and polyline_step_s > 0):
+        raise TripsError(f"--polyline-step-s must be a number of seconds above 0, "
+                         f"not {polyline_step_s}")
     rej = rejects if rejects is not None else Rejects()
     n = 0
-    for line, r, raw in _rows(path, renames):
+    for line, r, raw in _rows(path, renames, polyline_step_s):
         if limit is not None and n >= limit:
             return
         n += 1
         if r is None:
             rej.add(line, "unreadable row", raw)
             continue
-        t = _trip(line, r, tz, max_duration_s, time_format)
+        t = _trip(line, r, tz, max_duration_s, time_format, polyline_step_s)
         if isinstance(t, str):
             rej.add(line, t, raw)
         else:
@@ -297,13 +337,13 @@ def iter_trips(path: str, columns: str | None = None, tz: str = "UTC",
 
 def read_trips(path: str, columns: str | None = None, tz: str = "UTC",
                max_duration_s: float = MAX_DURATION_S, limit: int | None = None,
-               keep_rejects: int = 0, sink=None,
-               time_format: str | None = None) -> tuple[list[Trip], Rejects]:
+               keep_rejects: int = 0, sink=None, time_format: str | None = None,
+               polyline_step_s: float | None = None) -> tuple[list[Trip], Rejects]:
     """The usable trips of ``path`` as a list, and the rows not used, by reason
     (``sink``: called with each as it is read)."""
     rej = Rejects(keep=keep_rejects, sink=sink)
     trips = [t for t, _raw in iter_trips(path, columns, tz, max_duration_s, limit, rej,
-                                         time_format)]
+                                         time_format, polyline_step_s)]
     return trips, rej
 
 

@@ -359,3 +359,49 @@ def test_the_benchmark_says_one_line_for_what_it_cannot_read(tmp_path, capsys):
         assert eta_trips.main(argv) == 2, argv
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and err[0].startswith("eta_trips: "), (argv, err)
+
+
+def test_a_polyline_gives_the_points_and_with_its_step_the_duration(tmp_path, capsys):
+    """Porto's taxi trips: a start time and a GPS polyline, one point every 15 s, in
+    [lon, lat] order.  The first and last points are the trip's, (points - 1) x 15 s its
+    duration: the report of the same rides written with points and durations; a polyline
+    that is not one is counted by reason."""
+    import csv
+    rows = taxi_trips(6, days=1, per_day=500, center=(41.15, -8.61))
+    plain, porto = [], tmp_path / "porto.csv"
+    with open(porto, "w", newline="") as f:
+        w = csv.writer(f, quoting=csv.QUOTE_ALL)
+        w.writerow(["TRIP_ID", "TAXI_ID", "TIMESTAMP", "MISSING_DATA", "POLYLINE"])
+        for i, r in enumerate(rows):
+            n = max(2, int(r["duration_s"] // 15) + 1)
+            pts = [[r["start_lon"] + (r["end_lon"] - r["start_lon"]) * j / (n - 1),
+                    r["start_lat"] + (r["end_lat"] - r["start_lat"]) * j / (n - 1)]
+                   for j in range(n)]
+            w.writerow([i, r["vehicle_id"], int(r["start_ts"]), "False", json.dumps(pts)])
+            plain.append({**r, "start_ts": float(int(r["start_ts"])),
+                          "end_lon": pts[-1][0], "end_lat": pts[-1][1], "duration_s": (n - 1) * 15.0})
+        w.writerow([9001, "x", int(rows[-1]["start_ts"]), "True", "[]"])
+        w.writerow([9002, "x", int(rows[-1]["start_ts"]), "False", "[[-8.6, 41.1"])
+        w.writerow([9003, "x", int(rows[-1]["start_ts"]), "False", "[[-8.6, 41.1], 7]"])
+    ref = tmp_path / "plain.csv"
+    ref.write_text(to_csv(plain))
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    assert main(["models", "trips", str(ref), "--out", str(a), "-q"]) == 0
+    cols = "start_ts=TIMESTAMP,vehicle_id=TAXI_ID,polyline=POLYLINE"
+    assert main(["models", "trips", str(porto), "--columns", cols, "--polyline-step-s", "15",
+                 "--out", str(b), "-q"]) == 0
+    ra, rb = orjson.loads(a.read_bytes()), orjson.loads(b.read_bytes())
+    assert rb["trips"] == ra["trips"] == len(rows)
+    assert rb["rows_not_used"] == {"polyline with fewer than 2 points": 1,
+                                   "polyline not a JSON list": 1,
+                                   "polyline point not [lon, lat]": 1}
+    for k in ("seat_mae_s", "provider_mae_s", "deciles"):
+        assert rb[k] == ra[k], k
+    capsys.readouterr()
+    # without the step there is no duration: one line that names the option
+    assert main(["models", "trips", str(porto), "--columns", cols, "-q"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--polyline-step-s" in err[0], err
+    assert main(["models", "trips", str(porto), "--columns", cols, "--polyline-step-s", "0",
+                 "-q"]) == 2
+    assert "above 0" in capsys.readouterr().err
