@@ -50,9 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     from fleetstream.operators.traveltime import HaversineProvider
     from fleetstream.report.pooled import pooled_deciles_line, reduction_line
 
-    try:   # a bad --columns or --time-format: one line before any file is read
+    try:   # a bad --columns, --time-format or --polyline-step-s: one line, no file read
         T.parse_columns(a.columns)
-        T.check_time_format(a.time_format)
+        T.check_options(a.time_format, a.polyline_step_s)
     except T.TripsError as e:
         print(f"eta_trips: {e}", file=sys.stderr)
         return 2

@@ -19,7 +19,6 @@ A warm start is ``--models DIR`` on ``replay``, ``evaluate`` and ``run``.
 
 from __future__ import annotations
 
-import math
 import os
 import sys
 
@@ -209,10 +208,7 @@ def trips_cmd(file: str, columns: str | None, timezone: str | None, time_format:
         from fleetstream.operators.traveltime import HaversineProvider
         provider = HaversineProvider(tz=tz)
     T.parse_columns(columns)                 # a bad --columns before any file is made
-    T.check_time_format(time_format)         # and a --time-format that reads no date
-    if polyline_step_s is not None and not (math.isfinite(polyline_step_s) and polyline_step_s > 0):
-        raise ValueError(f"--polyline-step-s must be a number of seconds above 0, not "
-                         f"{polyline_step_s}")
+    T.check_options(time_format, polyline_step_s)   # and options that read no file
 
     def progress(done: int) -> None:
         if not quiet:

@@ -3,7 +3,8 @@
 ``fleetstream models trips FILE`` (docs/models-eta.md, "Your own trips") streams a table
 of trips (taxi rides, a courier fleet's legs from another system: anything with a start
 time, two points and a duration) through the engine's own ETA seat and travel-time
-provider, in event time, as the engine would meet them:
+provider, in event time, as the engine would meet them (times in ISO 8601, epoch seconds or
+a ``time_format``; the two points from their columns or a ``polyline``'s ends):
 
 - at each trip's **start** the seat predicts its duration (``RiverEta.predict_ratio`` x
   the provider's time, or the zero-length leg's estimate when the provider says 0 s),
@@ -208,20 +209,23 @@ def parse_time(v: Any, tz: str, fmt: str | None = None) -> float:
     return t
 
 
-def check_time_format(fmt: str | None) -> None:
-    """A ``--time-format`` that can read a time at all: it must write something that
-    changes with the time (a ``strptime`` directive); raises :class:`TripsError`."""
-    if fmt is None:
-        return
-    probe = datetime(2026, 3, 4, 17, 5, 6, tzinfo=timezone.utc)
-    try:
-        text = probe.strftime(fmt)
-        back = datetime.strptime(text, fmt)
-    except ValueError as e:
-        raise TripsError(f"--time-format {fmt!r}: {e}") from None
-    if "%" not in fmt or back.date() == datetime(1900, 1, 1).date():
-        raise TripsError(f"--time-format {fmt!r}: needs the date (strptime directives such "
-                         "as %Y-%m-%d or %m/%d/%Y)")
+def check_options(time_format: str | None = None, polyline_step_s: float | None = None) -> None:
+    """Options that cannot read a file, refused before any row (:class:`TripsError`): a
+    ``--time-format`` that does not read a date (``strptime`` directives for at least
+    the day), a ``--polyline-step-s`` that is not a number of seconds above 0."""
+    if time_format is not None:
+        probe = datetime(2026, 3, 4, 17, 5, 6, tzinfo=timezone.utc)
+        try:
+            back = datetime.strptime(probe.strftime(time_format), time_format)
+        except ValueError as e:
+            raise TripsError(f"--time-format {time_format!r}: {e}") from None
+        if back.date() == datetime(1900, 1, 1).date():   # no directive of the date
+            raise TripsError(f"--time-format {time_format!r}: needs the date (strptime "
+                             "directives such as %Y-%m-%d or %m/%d/%Y)")
+    if polyline_step_s is not None and not (math.isfinite(polyline_step_s)
+                                            and polyline_step_s > 0):
+        raise TripsError(f"--polyline-step-s must be a number of seconds above 0, "
+                         f"not {polyline_step_s}")
 
 
 def _num(v: Any) -> float:
@@ -315,10 +319,7 @@ def iter_trips(path: str, columns: str | None = None, tz: str = "UTC",
     ``polyline_step_s``: the seconds between a ``polyline``'s points (its duration when
     the row has neither ``duration_s`` nor ``end_ts``)."""
     renames = parse_columns(columns)
-    check_time_format(time_format)
-    if polyline_step_s is not None and not (math.isfinite(polyline_step_s) and polyline_step_s > 0):
-        raise TripsError(f"--polyline-step-s must be a number of seconds above 0, "
-                         f"not {polyline_step_s}")
+    check_options(time_format, polyline_step_s)
     rej = rejects if rejects is not None else Rejects()
     n = 0
     for line, r, raw in _rows(path, renames, polyline_step_s):
