@@ -114,9 +114,9 @@ PROFILE_SPK_MIN, PROFILE_SPK_MAX = 60.0, 720.0   # a leg's pace is clipped to 5-
 # least squares (memory ~200 legs) with the prior m = 1, k = 0 worth LINE_PRIOR_N legs
 # of LINE_PRIOR_S provider seconds; legs at the provider's floor (the next door, the
 # same building) or shorter than LINE_MIN_KM are not driving legs and stay off it.
-# The prior is worth one leg (eta-*-9; five before): a day's few long legs are what
-# tell the slope, and five legs of the provider's slope outweighed them on a small day
-# (docs/models-eta.md, "A small day")
+# The prior is worth one leg (eta-*-9; five before): on a small day (a few dozen driving
+# legs) five legs of the provider's line held the fixed time down and the short legs
+# were under-predicted (docs/models-eta.md, "A small day")
 LINE_DECAY = 0.995
 LINE_PRIOR_N = 1.0
 LINE_PRIOR_S = 300.0

@@ -1,5 +1,5 @@
 """``eta-*-9``: the length line's prior (the provider: m = 1, k = 0) is worth one leg,
-not five, so the few long legs of a small day tell the slope (models/eta.py
+not five, so a small day's few dozen driving legs tell the line (models/eta.py
 ``LINE_PRIOR_N``; docs/models-eta.md, "A small day").  Measured on the `tiny` days (60
 legs a day, a fresh seat each): 33.5 -> 40.3 % below the provider, every one of eight
 days higher."""
