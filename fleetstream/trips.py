@@ -47,7 +47,7 @@ FIELDS = ("start_ts", "start_lat", "start_lon", "end_lat", "end_lon")
 """Required columns (after ``columns`` renames); plus ``duration_s`` or ``end_ts``."""
 OPTIONAL = ("duration_s", "end_ts", "vehicle_id", "vehicle_type", "fleet_type", "zone",
             "polyline")
-POINTS = ("start_lat", "start_lon", "end_lat", "end_lon")
+POINTS = FIELDS[1:]   # the two points: a polyline may stand in for them
 DEFAULT_ZONE = "trips"
 MAX_DURATION_S = 6 * 3600.0
 PROGRESS_EVERY = 100_000
@@ -276,7 +276,7 @@ def _trip(line: int, r: dict, tz: str, max_s: float, fmt: str | None = None,
     except (ValueError, OverflowError):
         return "unreadable start_ts"
     try:
-        la, lo, lb, mb = (_num(r[k]) for k in ("start_lat", "start_lon", "end_lat", "end_lon"))
+        la, lo, lb, mb = (_num(r[k]) for k in POINTS)
     except (ValueError, TypeError):
         return "coordinate not a finite number"
     if not (-90 <= la <= 90 and -90 <= lb <= 90 and -180 <= lo <= 180 and -180 <= mb <= 180):
