@@ -160,6 +160,7 @@ def evaluate_scenario(
     seats: str = "learned",
     history_days: int = 0,
     world_timezone: str | None = None,
+    road_map: str | None = None,
 ) -> dict:
     """Simulate ``scenario`` once per seed (closed loop, in temporary folders this
     function creates and removes), then score every day.
@@ -168,7 +169,8 @@ def evaluate_scenario(
     0..N-1 of the same customers, each with its own fleet and orders), the engine
     keeping its model seats and customer records from one day to the next as an
     engine that runs on would (fleetstream/carry.py); day N is recorded by an engine
-    so warmed and scored by one warmed the same way."""
+    so warmed and scored by one warmed the same way.  ``road_map``: the road graph the
+    worlds are placed on (``Scenario.road_map``; None: the scenario's own)."""
     from fleetstream.carry import carry_of
     from fleetstream.sim.record import record
 
@@ -184,7 +186,7 @@ def evaluate_scenario(
                           + (f" day {k}{' (scored)' if k == history_days else ''}"
                              if history_days else ""), file=sys.stderr, flush=True)
                 sim, _ = record(scenario, d, sd, settings.engine, progress=False, day=k,
-                                warm=carry, timezone=world_timezone)
+                                warm=carry, timezone=world_timezone, road_map=road_map)
                 if k < history_days:
                     carry = carry_of(sim.engine)
                     shutil.rmtree(d, ignore_errors=True)
@@ -200,7 +202,8 @@ def evaluate_scenario(
             [str(s) for s in seeds],
             [f"{scenario} seed {s} (simulated" + (f", day {history_days} after {history_days} "
              "carried" if history_days else "")
-             + (f", world on {world_timezone} time" if world_timezone else "") + ")"
+             + (f", world on {world_timezone} time" if world_timezone else "")
+             + (f", on the road map {road_map}" if road_map else "") + ")"
              for s in seeds],
             warm if history_days else None,
             f"{history_days} day(s) of the same world carried (seats and customer records)"
@@ -219,11 +222,12 @@ def compare_policies(
     progress: bool = True,
     contact_reply: float = 0.0,
     world_timezone: str | None = None,
+    road_map: str | None = None,
 ) -> dict:
     from fleetstream.policies import compare_seeds
 
     results = compare_seeds(scenario, policies, seeds, settings, progress, contact_reply,
-                            world_timezone)
+                            world_timezone, road_map)
     labels = [str(s) for s in seeds]
     meta = run_meta(
         settings,
@@ -232,7 +236,8 @@ def compare_policies(
         labels,
         "closed-loop policy comparison",
         {"policies": policies, "contact_reply": contact_reply,
-         **({"world_timezone": world_timezone} if world_timezone else {})},
+         **({"world_timezone": world_timezone} if world_timezone else {}),
+         **({"road_map": road_map} if road_map else {})},
     )
     html, summ = policy_report({str(s): results[s] for s in seeds}, policies, labels, meta)
     os.makedirs(out, exist_ok=True)
@@ -324,6 +329,15 @@ def parser() -> argparse.ArgumentParser:
         "UTC hours)",
     )
     ap.add_argument(
+        "--road-map",
+        metavar="MAP",
+        help="with a scenario name: place the simulated world on this road graph, a "
+        "shipped name (andorra) or the path of a .npz written by scripts/osm_to_graph.py "
+        "from an OpenStreetMap extract; the scenario's zones, fleet and orders on its "
+        "roads (docs/simulator.md, 'Your own map').  The engine reads its own "
+        "engine.travel_provider and engine.travel_map (default: the scenario's own world)",
+    )
+    ap.add_argument(
         "--models",
         metavar="DIR",
         help="warm-start the models from a snapshot folder (default: cold start)",
@@ -379,6 +393,18 @@ def _run(a: argparse.Namespace) -> int:
         if folders:
             raise UsageError("--world-timezone changes a simulated world: it needs a "
                              "scenario name, not replay folders")
+    if a.road_map is not None:
+        if folders:
+            raise UsageError("--road-map changes a simulated world: it needs a scenario "
+                             "name, not replay folders")
+        if len(a.targets) == 1 and a.targets[0] in _scenarios():
+            from fleetstream.sim.roadworld import check_road_map
+            from fleetstream.sim.world import Scenario
+
+            try:
+                check_road_map(a.road_map, Scenario.preset(a.targets[0]).zones)
+            except ValueError as e:
+                raise UsageError(f"--road-map: {e}") from None
     if a.models and not os.path.isdir(a.models):
         raise UsageError(f"--models {a.models!r} is not a folder")
     if a.config and not os.path.isfile(a.config):
@@ -419,6 +445,9 @@ def _run(a: argparse.Namespace) -> int:
             if not m.get("name"):
                 raise UsageError(f"{target!r} has no manifest.json naming its scenario")
             scenario, seeds = m["name"], seeds or [int(m.get("seed", 0))]
+            recorded = (m.get("scenario") or {}).get("road_map")
+            if isinstance(recorded, str) and a.road_map is None:
+                a.road_map = recorded   # the world the folder was recorded on
         else:
             scenario = target
             if scenario not in _scenarios():
@@ -428,7 +457,7 @@ def _run(a: argparse.Namespace) -> int:
 
             seeds = [Scenario.preset(scenario).seed]
         summ = compare_policies(scenario, pols, seeds, a.out, settings, progress,
-                                a.contact_reply, a.world_timezone)
+                                a.contact_reply, a.world_timezone, a.road_map)
     elif folders:
         if a.history_days:
             raise UsageError("--history-days needs a scenario name, not replay folders")
@@ -451,7 +480,7 @@ def _run(a: argparse.Namespace) -> int:
 
             seeds = [Scenario.preset(a.targets[0]).seed]
         res = evaluate_scenario(a.targets[0], seeds, a.out, settings, a.models, progress, a.seats,
-                                a.history_days, a.world_timezone)
+                                a.history_days, a.world_timezone, a.road_map)
         summ = res["summary"]
     print(summary_text(summ))
     if summ.get("pooled_coverage"):

@@ -158,7 +158,7 @@ def policy_routing(policy: str, es: EngineSettings | None = None) -> RoutingConf
 
 def run_policy(
     scenario: str, policy: str, settings: Settings, seed: int | None = None, progress: bool = False,
-    contact_reply: float = 0.0, timezone: str | None = None,
+    contact_reply: float = 0.0, timezone: str | None = None, road_map: str | None = None,
 ) -> dict:
     es = policy_settings(policy, settings.engine)
     models = "baseline" if policy in ("static", "reactive") else "learned"
@@ -174,7 +174,7 @@ def run_policy(
         eng.strategy = strategy_cls(routing)
         return eng
 
-    sc = Scenario.preset(scenario, seed)
+    sc = Scenario.preset(scenario, seed, road_map=road_map)
     if contact_reply:
         sc = replace(sc, contact_reply=contact_reply)
     if timezone is not None:
@@ -209,6 +209,7 @@ def compare_seeds(
     progress: bool = True,
     contact_reply: float = 0.0,
     timezone: str | None = None,
+    road_map: str | None = None,
 ) -> dict[int, dict[str, dict]]:
     """The closed loop of every policy on every seed: ``{seed: {policy: kpis}}``.
 
@@ -224,6 +225,7 @@ def compare_seeds(
     for i, sd in enumerate(seeds):
         if progress:
             print(f"  seed {sd} ({i + 1}/{len(seeds)})", file=sys.stderr, flush=True)
-        out[sd] = {p: run_policy(scenario, p, settings, sd, progress, contact_reply, timezone)
+        out[sd] = {p: run_policy(scenario, p, settings, sd, progress, contact_reply, timezone,
+                                 road_map)
                    for p in policies}
     return out

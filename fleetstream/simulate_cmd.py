@@ -41,10 +41,17 @@ KPIs as JSON.  Exit codes: 0 ok, 1 internal error, 2 bad usage or input,
               "rush hours are its local times (docs/simulator.md, 'Local time'); the "
               "engine reads its own engine.timezone  [default: the scenario's, customers "
               "on UTC hours]")
+@click.option("--road-map", metavar="MAP", default=None,
+              help="place the world on this road graph: a shipped name (andorra) or the "
+              "path of a .npz written by scripts/osm_to_graph.py from an OpenStreetMap "
+              "extract; the scenario's zones, fleet and orders on its roads "
+              "(docs/simulator.md, 'Your own map'); the engine reads its own "
+              "engine.travel_provider and engine.travel_map  [default: the scenario's own "
+              "world]")
 @config_options
 def command(scenario: str, seed: int | None, out: str, force: bool, quiet: bool,
-            driver_knowledge: bool, world_timezone: str | None, config: str | None,
-            sets: tuple[str, ...]) -> int:
+            driver_knowledge: bool, world_timezone: str | None, road_map: str | None,
+            config: str | None, sets: tuple[str, ...]) -> int:
     from fleetstream.sim.clock import check, mismatch
     from fleetstream.sim.record import check_sim_out, simulate_to
     if world_timezone is not None:
@@ -52,6 +59,13 @@ def command(scenario: str, seed: int | None, out: str, force: bool, quiet: bool,
             check(world_timezone)
         except ValueError as e:
             raise click.BadParameter(str(e), param_hint="--world-timezone") from None
+    if road_map is not None:
+        from fleetstream.sim.roadworld import check_road_map
+        from fleetstream.sim.world import Scenario
+        try:
+            check_road_map(road_map, Scenario.preset(scenario).zones)
+        except ValueError as e:
+            raise click.BadParameter(str(e), param_hint="--road-map") from None
     s = cli.load_settings(config, sets)
     folder = check_sim_out(out, force=force)  # before the simulation starts
     note = mismatch(world_timezone, s.engine.timezone)
@@ -59,7 +73,8 @@ def command(scenario: str, seed: int | None, out: str, force: bool, quiet: bool,
         print(f"  note: {note}", file=sys.stderr, flush=True)
     folder.apply()
     manifest = simulate_to(scenario, out, seed=seed, settings=s.engine, progress=not quiet,
-                           driver_knowledge=driver_knowledge, timezone=world_timezone)
+                           driver_knowledge=driver_knowledge, timezone=world_timezone,
+                           road_map=road_map)
     folder.mark("complete", scenario=manifest["name"], seed=manifest["seed"])
     print(orjson.dumps({k: manifest[k] for k in ("name", "seed", "sizes", "closed_loop_kpis")},
                        option=orjson.OPT_INDENT_2).decode())

@@ -50,11 +50,12 @@ def _map_provider(name: str, junction_s: float, speed_factor: float, tz: str = "
     no result (docs/roads.md, "Deterministic paths")."""
     from fleetstream.operators.traveltime import HaversineProvider
     from fleetstream.operators.traveltime_map import MapProvider
-    from fleetstream.roads import available_graphs
+    from fleetstream.roads import GraphNotFound, load_graph
     from fleetstream.roads.network import MapNetwork
-    if name not in available_graphs():
-        raise ValueError(f"engine.travel_map: no shipped road graph {name!r} "
-                         f"(shipped: {', '.join(available_graphs()) or 'none'})")
+    try:
+        load_graph(name)
+    except GraphNotFound as e:
+        raise ValueError(f"engine.travel_map: {e.args[0]}") from None
     return MapProvider(MapNetwork(name, junction_s=junction_s, speed_factor=speed_factor),
                        fallback=HaversineProvider(tz=tz))
 

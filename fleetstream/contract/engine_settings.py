@@ -203,7 +203,9 @@ class EngineSettings:
     (shortest paths on the shipped road graph ``travel_map``, free-flow speeds;
     haversine for points off the map).  See docs/roads.md."""
     travel_map: str = "andorra"
-    """The shipped road graph of the ``map`` provider (``fleetstream/roads/data/NAME.npz``)."""
+    """The road graph of the ``map`` provider: a shipped name
+    (``fleetstream/roads/data/NAME.npz``) or the path of a ``.npz`` written by
+    scripts/osm_to_graph.py from your own OpenStreetMap extract (docs/roads.md)."""
     travel_map_speed_factor: float = 1.0
     """The ``map`` provider's speeds are the map's free-flow speeds times this factor
     (below 1: slower than posted, a planning buffer for towns and parking)."""
@@ -247,7 +249,8 @@ class EngineSettings:
             raise ValueError(f"travel_provider must be one of {TRAVEL_PROVIDERS}, "
                              f"got {self.travel_provider!r}")
         if not isinstance(self.travel_map, str) or not self.travel_map.strip():
-            raise ValueError("travel_map must name a shipped road graph (e.g. 'andorra')")
+            raise ValueError("travel_map must name a shipped road graph (e.g. 'andorra') or "
+                             "the path of a .npz written by scripts/osm_to_graph.py")
         if self.plan_frozen_exceptions not in FROZEN_EXCEPTIONS:
             raise ValueError(f"plan_frozen_exceptions must be one of {FROZEN_EXCEPTIONS}, "
                              f"got {self.plan_frozen_exceptions!r}")

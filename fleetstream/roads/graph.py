@@ -29,7 +29,7 @@ DEG_M = math.pi / 180.0 * EARTH_RADIUS_M
 
 
 class GraphNotFound(LookupError):
-    """No shipped graph of that name."""
+    """No shipped graph of that name, and no graph file at that path."""
 
 
 def available_graphs() -> list[str]:
@@ -184,11 +184,42 @@ def read_graph(path: str, name: str | None = None) -> RoadGraph:
     return g
 
 
+def is_graph_path(name: str) -> bool:
+    """A graph named by its file (``.npz``, or any name with a path separator) rather
+    than by a shipped name."""
+    return name.endswith(".npz") or os.sep in name or "/" in name
+
+
+def graph_path(name: str) -> str:
+    """The file of graph ``name``: a shipped name (``fleetstream/roads/data/NAME.npz``)
+    or the path of a ``.npz`` written by scripts/osm_to_graph.py.  A missing one raises
+    :class:`GraphNotFound` with a message of one line."""
+    shipped = ", ".join(available_graphs()) or "none"
+    if is_graph_path(name):
+        if not name.endswith(".npz"):
+            raise GraphNotFound(f"road graph {name!r}: a graph file ends in .npz (written by "
+                                f"scripts/osm_to_graph.py); shipped graphs: {shipped}")
+        if not os.path.isfile(name):
+            raise GraphNotFound(f"road graph {name!r}: no such file")
+        return name
+    path = os.path.join(DATA_DIR, f"{name}.npz")
+    if not os.path.isfile(path):
+        raise GraphNotFound(f"no road graph {name!r} (shipped: {shipped}; or give the path of "
+                            "a .npz written by scripts/osm_to_graph.py)")
+    return path
+
+
 @functools.lru_cache(maxsize=8)
 def load_graph(name: str = "andorra") -> RoadGraph:
     """The shipped graph ``name`` (``fleetstream/roads/data/NAME.npz``), read once per
-    process.  A path to an ``.npz`` file works too."""
-    path = name if name.endswith(".npz") else os.path.join(DATA_DIR, f"{name}.npz")
-    if not os.path.isfile(path):
-        raise GraphNotFound(f"no road graph {name!r} (shipped: {', '.join(available_graphs()) or 'none'})")
-    return read_graph(path, None if name.endswith(".npz") else name)
+    process, or the graph file at that path (``graph_path``).  A file that is not such
+    a graph raises :class:`GraphNotFound` too."""
+    path = graph_path(name)
+    try:
+        return read_graph(path, None if is_graph_path(name) else name)
+    except GraphNotFound:
+        raise
+    except Exception as e:   # not an npz, or not one of ours: one line, not a traceback
+        why = str(e.args[0]) if isinstance(e, KeyError) and e.args else "not a readable .npz archive"
+        raise GraphNotFound(f"road graph {name!r}: not a graph written by "
+                            f"scripts/osm_to_graph.py ({why})") from None

@@ -37,13 +37,14 @@ WHAT_TO_SEE = {
 def simulate_to(scenario: str, out: str, seed: int | None = None,
                 settings: EngineSettings | None = None, progress: bool = True,
                 engine: object | None = None, driver_knowledge: bool = False,
-                timezone: str | None = None) -> dict:
+                timezone: str | None = None, road_map: str | None = None) -> dict:
     """Simulate ``scenario`` and write the replay folder; returns the manifest.
     ``driver_knowledge``: the world's drivers know hard doors they delivered at
     (``Scenario.driver_knowledge``, docs/simulator.md); ``timezone``: the world's
-    local clock (``Scenario.timezone``)."""
+    local clock (``Scenario.timezone``); ``road_map``: the road graph the world is
+    placed on (``Scenario.road_map``)."""
     return record(scenario, out, seed, settings, progress, engine, driver_knowledge,
-                  timezone=timezone)[1]
+                  timezone=timezone, road_map=road_map)[1]
 
 
 SIM_KIND = "fleetstream simulate"
@@ -73,15 +74,18 @@ def record(scenario: str, out: str, seed: int | None = None,
            settings: EngineSettings | None = None, progress: bool = True,
            engine: object | None = None, driver_knowledge: bool = False,
            day: int = 0, warm: dict | None = None,
-           timezone: str | None = None) -> tuple[Simulation, dict]:
+           timezone: str | None = None,
+           road_map: str | None = None) -> tuple[Simulation, dict]:
     """Simulate and write.  The engine decides with ``settings`` as given, every
     autonomy level included (the simulated dispatcher answers proposals); a scenario's
     ``redispatch_autonomy`` applies only where the settings keep the default.
     ``day``: the world's day (same customers, the day's own fleet and orders);
     ``warm``: what the engine kept from the day before (fleetstream/carry.py);
-    ``timezone``: the world's local clock (``Scenario.timezone``, sim/clock.py)."""
+    ``timezone``: the world's local clock (``Scenario.timezone``, sim/clock.py);
+    ``road_map``: the road graph to place the world on, a shipped name or a ``.npz``
+    path (``Scenario.road_map``; None: the scenario's own)."""
+    sc = Scenario.preset(scenario, seed, road_map=road_map)
     from dataclasses import replace
-    sc = Scenario.preset(scenario, seed)
     if driver_knowledge:
         sc = replace(sc, driver_knowledge=True)
     if day:

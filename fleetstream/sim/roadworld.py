@@ -86,16 +86,93 @@ class Site:
     walk_s: float         # walk from the vehicle to the door, one way
 
 
+def node_doors(g: RoadGraph) -> np.ndarray:
+    """Doors per node: the best road class meeting there (``CLASS_DOORS``), half as
+    many again at a junction."""
+    best = np.zeros(g.n_nodes)
+    for ci, name in enumerate(g.classes):
+        m = g.road_class == ci
+        doors = CLASS_DOORS.get(name, 0.2)
+        np.maximum.at(best, g.u[m], doors)
+        np.maximum.at(best, g.v[m], doors)
+    return best * (1.0 + 0.5 * (g.degree >= 3))
+
+
+# Towns of a map without a town list (``derive_towns``): doors are counted in cells of
+# TOWN_CELL_M, summed over a box of TOWN_BOX cells; a town is a box at least
+# TOWN_SPACING_M from a bigger one, holding at least TOWN_MIN_SHARE of the biggest box's
+# doors, at most MAX_TOWNS; TOWN_PEOPLE_PER_DOOR people per door in its box.
+TOWN_CELL_M = 250.0
+TOWN_BOX = 5
+TOWN_SPACING_M = 1500.0
+TOWN_MIN_SHARE = 0.05
+MAX_TOWNS = 12
+TOWN_PEOPLE_PER_DOOR = 10.0
+MIN_ZONE_NODES = 20
+
+
+def derive_towns(g: RoadGraph) -> tuple[Town, ...]:
+    """The population field of a map that has no town list: where its streets are
+    densest.  Deterministic (the graph alone decides), so any extract converted by
+    scripts/osm_to_graph.py can carry a world."""
+    from scipy.ndimage import uniform_filter
+    w = node_doors(g)
+    x0, y0 = g.xy.min(axis=0)
+    ix = ((g.xy[:, 0] - x0) // TOWN_CELL_M).astype(np.int64)
+    iy = ((g.xy[:, 1] - y0) // TOWN_CELL_M).astype(np.int64)
+    grid = np.zeros((int(ix.max()) + 1, int(iy.max()) + 1))
+    np.add.at(grid, (ix, iy), w)
+    box = uniform_filter(grid, size=TOWN_BOX, mode="constant") * TOWN_BOX ** 2
+    occupied = np.zeros_like(grid, dtype=bool)
+    occupied[ix, iy] = True
+    flat = np.flatnonzero(occupied.ravel())
+    order = flat[np.lexsort((flat, -box.ravel()[flat]))]   # most doors first, ties by cell
+    top = float(box.ravel()[order[0]])
+    picked: list[tuple[float, float, float]] = []   # (x, y, doors in the box)
+    for c in order:
+        mass = float(box.ravel()[c])
+        if len(picked) >= MAX_TOWNS or mass < TOWN_MIN_SHARE * top:
+            break
+        cx, cy = divmod(int(c), grid.shape[1])
+        px, py = x0 + (cx + 0.5) * TOWN_CELL_M, y0 + (cy + 0.5) * TOWN_CELL_M
+        if all(math.hypot(px - qx, py - qy) >= TOWN_SPACING_M for qx, qy, _ in picked):
+            picked.append((px, py, mass))
+    towns = []
+    for k, (px, py, mass) in enumerate(picked):
+        node = int(np.argmin(np.hypot(g.xy[:, 0] - px, g.xy[:, 1] - py)))   # the town's centre
+        towns.append(Town(f"{g.name} {k + 1}", round(float(g.lat[node]), 6),
+                          round(float(g.lon[node]), 6),
+                          max(100, int(round(mass * TOWN_PEOPLE_PER_DOOR, -2)))))
+    return tuple(towns)
+
+
+def check_road_map(name: str, zones: int) -> RoadPlacement:
+    """The placement of a world of ``zones`` zones on road graph ``name``, or a
+    ``ValueError`` of one line (no such graph, not a graph file, too small for the
+    zones) before anything is simulated."""
+    from fleetstream.roads.graph import GraphNotFound
+    try:
+        p = RoadPlacement(name)
+        p.zone_nodes(zones)
+    except GraphNotFound as e:
+        raise ValueError(e.args[0]) from None
+    return p
+
+
 class RoadPlacement:
-    """Population field and placement on a shipped graph."""
+    """Population field and placement on a road graph: a shipped one with its town
+    list (``MAPS``), or any graph written by scripts/osm_to_graph.py (a name shipped
+    in fleetstream/roads/data or a path to its ``.npz``), whose towns are derived from
+    its streets (``derive_towns``) and whose zones split its doors (``zone_nodes``)."""
 
     def __init__(self, map_name: str):
-        if map_name not in MAPS:
-            raise ValueError(f"no town list for map {map_name!r} (known: {', '.join(MAPS)})")
-        self.map_name = map_name
         self.graph: RoadGraph = load_graph(map_name)
-        self.towns, self.layouts = MAPS[map_name]
         g = self.graph
+        self.map_name = g.name
+        known = MAPS.get(map_name)
+        self.towns, self.layouts = known if known else (derive_towns(g), None)
+        if not self.towns:
+            raise ValueError(f"map {map_name!r}: no streets to place a world on")
         tx, ty = g.project([t.lat for t in self.towns], [t.lon for t in self.towns])
         dx = g.xy[:, 0][:, None] - tx[None, :]
         dy = g.xy[:, 1][:, None] - ty[None, :]
@@ -104,29 +181,29 @@ class RoadPlacement:
         radius = 250.0 * np.sqrt(pop / 1000.0)                  # town radius grows with population
         self.town_of = np.argmin(dist / radius[None, :], axis=1)
         self.density = (pop[None, :] / 1000.0 * np.exp(-dist / radius[None, :])).sum(axis=1)
-        best = np.zeros(g.n_nodes)
-        for ci, name in enumerate(g.classes):
-            m = g.road_class == ci
-            doors = CLASS_DOORS.get(name, 0.2)
-            np.maximum.at(best, g.u[m], doors)
-            np.maximum.at(best, g.v[m], doors)
-        self.weight = best * (1.0 + 0.5 * (g.degree >= 3)) * self.density
+        self.weight = node_doors(g) * self.density
         self.main_road = np.zeros(g.n_nodes, dtype=bool)
         for name in ("primary", "secondary"):
             ci = g.class_of(name)
             if ci >= 0:
                 self.main_road[g.u[g.road_class == ci]] = True
+        self._split: dict[int, tuple] = {}
 
     # ------------------------------------------------------------------ zones
 
     def zone_towns(self, zones: int) -> tuple:
+        if self.layouts is None:
+            return self._zones(zones)[1]
         if zones not in self.layouts:
             raise ValueError(f"map {self.map_name!r} has layouts for {sorted(self.layouts)} "
                              f"zones, not {zones}")
         return self.layouts[zones]
 
     def zone_nodes(self, zones: int) -> list[np.ndarray]:
-        """Node indices of each zone: the nodes whose nearest town belongs to it."""
+        """Node indices of each zone: the nodes whose nearest town belongs to it (a map
+        with a town list), or a split of the map's doors into ``zones`` compact parts."""
+        if self.layouts is None:
+            return list(self._zones(zones)[0])
         names = [t.name for t in self.towns]
         out = []
         for group in self.zone_towns(zones):
@@ -134,7 +211,50 @@ class RoadPlacement:
             out.append(np.flatnonzero(np.isin(self.town_of, ids)))
         return out
 
+    def _zones(self, zones: int) -> tuple:
+        """(node indices, town names, centre) per zone of a map without a
+        town list: weighted k-means of the nodes by their doors, started from the
+        biggest town and then the nodes farthest from the centres so far; twenty
+        rounds, no randomness."""
+        if zones in self._split:
+            return self._split[zones]
+        g, w = self.graph, self.weight + 1e-9
+        if zones < 1 or g.n_nodes < zones * MIN_ZONE_NODES:
+            raise ValueError(f"map {self.map_name!r} has {g.n_nodes} nodes: too few for "
+                             f"{zones} zone(s) (at least {MIN_ZONE_NODES} per zone)")
+        t0 = self.towns[0]
+        cx, cy = g.project(t0.lat, t0.lon)
+        centres = [np.array([float(cx), float(cy)])]
+        while len(centres) < zones:
+            d = np.min([np.hypot(*(g.xy - c).T) for c in centres], axis=0)
+            centres.append(g.xy[int(np.argmax(d))].copy())
+        c = np.array(centres)
+        for _ in range(20):
+            lab = np.argmin(((g.xy[:, None, :] - c[None, :, :]) ** 2).sum(axis=2), axis=1)
+            for k in range(zones):
+                m = lab == k
+                if m.any():
+                    c[k] = (g.xy[m] * w[m, None]).sum(axis=0) / w[m].sum()
+        parts = tuple(np.flatnonzero(lab == k) for k in range(zones))
+        small = [len(p) for p in parts if len(p) < MIN_ZONE_NODES]
+        if small:
+            raise ValueError(f"map {self.map_name!r}: a zone of {small[0]} nodes when split "
+                             f"into {zones} (at least {MIN_ZONE_NODES} per zone)")
+        tnode = [int(np.argmin(np.hypot(*(g.xy - np.array(g.project(t.lat, t.lon)).ravel()).T)))
+                 for t in self.towns]
+        names, centres_ll = [], []
+        for p in parts:   # the zone's centre: the biggest town centred in it, else its densest node
+            inside = set(p.tolist())
+            mine = [k for k, n in enumerate(tnode) if n in inside]
+            names.append(tuple(self.towns[k].name for k in mine))
+            node = tnode[mine[0]] if mine else int(p[np.argmax(self.density[p])])
+            centres_ll.append((round(float(g.lat[node]), 6), round(float(g.lon[node]), 6)))
+        self._split[zones] = (parts, tuple(names), tuple(centres_ll))
+        return self._split[zones]
+
     def centre(self, zones: int, z: int) -> tuple[float, float]:
+        if self.layouts is None:
+            return self._zones(zones)[2][z]
         t = next(t for t in self.towns if t.name == self.zone_towns(zones)[z][0])
         return (t.lat, t.lon)
 

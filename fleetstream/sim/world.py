@@ -103,7 +103,12 @@ class Scenario:
         return d
 
     @classmethod
-    def preset(cls, name: str, seed: int | None = None) -> "Scenario":
+    def preset(cls, name: str, seed: int | None = None,
+               road_map: str | None = None) -> "Scenario":
+        """The scenario ``name`` (``SCENARIOS``), with its own seed unless ``seed``,
+        placed on the road graph ``road_map`` when given (a shipped name or the path
+        of a ``.npz`` written by scripts/osm_to_graph.py: the scenario's zones, fleet
+        and orders on that map's roads, docs/simulator.md "Your own map")."""
         presets = {
             "tiny": cls(name="tiny", seed=3, vehicles_per_zone=4, parcels_per_zone=40,
                         on_demand_per_zone=10, shift_h=5.0, malformed=6),
@@ -130,6 +135,8 @@ class Scenario:
         sc = presets[name]
         if seed is not None:
             sc = Scenario(**{**sc.__dict__, "seed": seed})
+        if road_map is not None:
+            sc = Scenario(**{**sc.__dict__, "road_map": road_map})
         return sc
 
 

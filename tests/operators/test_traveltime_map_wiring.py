@@ -36,7 +36,7 @@ def test_settings_select_and_validate_the_provider():
         EngineSettings(travel_provider="osrm")
     with pytest.raises(ValueError, match="travel_map_speed_factor"):
         EngineSettings(travel_map_speed_factor=0.0)
-    with pytest.raises(ValueError, match="no shipped road graph"):
+    with pytest.raises(ValueError, match="engine.travel_map: no road graph .atlantis."):
         build_zone_engine("Z", EngineSettings(travel_provider="map", travel_map="atlantis"))
 
 

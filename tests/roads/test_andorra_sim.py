@@ -69,14 +69,11 @@ def test_the_day_happens_on_the_map(mini):
     assert legs and all("map_s" in leg and leg["road_m"] >= 0 for leg in legs)
 
 
-def test_pings_are_on_the_roads(mini):
-    """Every ping of a driving vehicle lies within GPS noise of an edge (the jitter has
-    a standard deviation of about 8 m a coordinate), and the noiseless positions
-    along the legs lie on the edges."""
-    sim, files, _ = mini
-    g = road_truth("andorra").graph
+def moving_pings(events_gz: bytes, vehicles) -> list[tuple[float, float]]:
+    """(lat, lon) of the simulated vehicles' pings while moving, from a recording's
+    events.jsonl.gz (the injected malformed messages skipped)."""
     pings = []
-    for line in gzip.decompress(files["events.jsonl.gz"]).splitlines():
+    for line in gzip.decompress(events_gz).splitlines():
         env = orjson.loads(line)
         if env["topic"] != "fs.telemetry" or "value" not in env:
             continue
@@ -85,9 +82,18 @@ def test_pings_are_on_the_roads(mini):
         except orjson.JSONDecodeError:
             continue                                   # the injected malformed messages
         if isinstance(ev, dict) and ev.get("type") == "ping" and str(ev.get("event_id", "")).startswith("p") \
-                and ev.get("vehicle_id") in sim.vehicles:
+                and ev.get("vehicle_id") in vehicles:
             pings.append((ev["lat"], ev["lon"], ev["speed_kmh"]))
-    moving = [(la, lo) for la, lo, s in pings if s > 0]
+    return [(la, lo) for la, lo, s in pings if s > 0]
+
+
+def test_pings_are_on_the_roads(mini):
+    """Every ping of a driving vehicle lies within GPS noise of an edge (the jitter has
+    a standard deviation of about 8 m a coordinate), and the noiseless positions
+    along the legs lie on the edges."""
+    sim, files, _ = mini
+    g = road_truth("andorra").graph
+    moving = moving_pings(files["events.jsonl.gz"], sim.vehicles)
     assert len(moving) > 100
     d = g.distance_to_edges_m(moving, radius_m=100.0)
     assert np.percentile(d, 99) < 30 and d.max() < 50
