@@ -100,11 +100,14 @@ def score(legs: list[dict], kind: str = "linear") -> dict:
             "errors": {"dist_km": dist, "err_model_s": err_m, "err_provider_s": err_p}}
 
 
-def _simulate(scenario: str, seed: int, out: str, config: str | None) -> None:
+def _simulate(scenario: str, seed: int, out: str, config: str | None,
+              road_map: str | None = None) -> None:
     cmd = [sys.executable, "-m", "fleetstream.cli", "simulate", "--scenario", scenario,
            "--seed", str(seed), "--out", out, "-q"]
     if config:
         cmd += ["--config", config]
+    if road_map:
+        cmd += ["--road-map", road_map]
     subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
 
 
@@ -118,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                     "(default: 1,2,3,4,5)")
     ap.add_argument("--config", help="settings file of the engine that simulates and replays "
                     "(e.g. [engine] travel_provider = \"map\" for the road world)")
+    ap.add_argument("--road-map", metavar="MAP", help="with --scenario: place the world on this "
+                    "road graph (a shipped name or a .npz path; fleetstream simulate --road-map)")
     ap.add_argument("--keep", help="folder to keep the simulated days in (reused when present); "
                     "default: a temporary folder, removed")
     ap.add_argument("--kind", default="linear", help="ETA model family: linear, arf or hat "
@@ -142,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             d = os.path.join(base, f"{a.scenario}-{s}")
             if not os.path.exists(os.path.join(d, "manifest.json")):
                 print(f"eta_legs: simulating {a.scenario} seed {s}", file=sys.stderr)
-                _simulate(a.scenario, s, d, a.config)
+                _simulate(a.scenario, s, d, a.config, a.road_map)
             days.append((f"seed {s}", d))
     rows = []
     try:

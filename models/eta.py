@@ -40,7 +40,10 @@ Robustness off the simulator (real trips do not follow the engine's formulas):
   alone and the provider alone (exponentially weighted, ``GUARD_DECAY``;
   progressive: each leg is scored before it is learned).  A bin that has seen
   fewer than ``GUARD_MIN_N`` legs answers the line; after that, the answer of
-  least recent error (the model on a tie, then the line);
+  least recent error (the model on a tie, then the line).  Legs under
+  ``SAME_DOOR_KM`` (the next stop in the same building, within GPS noise) also keep a
+  bin of their own, which answers them once it has ``GUARD_MIN_N`` legs
+  (``eta-*-10``);
 - a leg with non-finite inputs is answered by the provider and not learned;
 - a zero-length leg (the next stop at the same door: the provider says 0 s)
   takes ``zero_leg_s()``, the recent mean of such legs' true durations
@@ -90,6 +93,15 @@ ETA_KINDS = ("linear", "arf", "hat")
 GUARD_DECAY = 0.97      # per leg of the bin: the guard's memory is ~30 legs
 GUARD_MIN_N = 5.0       # legs of a bin (decayed count) before the model may answer it
 GUARD_MARGIN = 1.0      # the model must not be worse than the provider x this
+# the same door (eta-*-10): a leg shorter than this (the vehicle's last position, within
+# GPS noise of the stop it drives to) is kept by a guard bin of its own as well, which
+# answers those legs once it has GUARD_MIN_N of them; until then the first length bin
+# answers as before.  In a dense centre the next stop is often in the same building:
+# the provider says its 30 s floor, the truth is a walk or a new place to stop, and the
+# first bin's choice, made on short drives, was worse than the provider there
+# (docs/roads.md, "A second city")
+SAME_DOOR_KM = 0.02
+DOOR_GUARD = True
 ZERO_LEG_PRIOR_S = 30.0
 ZERO_LEG_DECAY = 0.95
 ZERO_LEG_MAX_S = 900.0
@@ -163,7 +175,7 @@ class RiverEta(LearnedSeat):
         self.kind = kind
         self.seed = seed
         self.model = make_eta_regressor(kind, seed)
-        self.version = f"eta-{kind}-9"
+        self.version = f"eta-{kind}-10"
         self.n_learned = 0
         self.mae_log = metrics.MAE()           # model, |log ratio error|, progressive
         self.mae_log_provider = metrics.MAE()  # provider alone (ratio 1)
@@ -172,6 +184,7 @@ class RiverEta(LearnedSeat):
         # guard: per leg-length bin [model abs err s, provider abs err s, count,
         # line abs err s], decayed
         self.guard = [[0.0, 0.0, 0.0, 0.0] for _ in range(len(DIST_EDGES_KM) + 1)]
+        self.guard_door = [0.0, 0.0, 0.0, 0.0]   # the same, legs under SAME_DOOR_KM
         self.n_guarded = 0      # legs answered by the line or the provider, not the model
         self.n_implausible = 0  # legs not learned: true / provider under LEARN_RATIO_MIN
         self.n_answers = {a: 0 for a in ANSWERS}
@@ -245,6 +258,11 @@ class RiverEta(LearnedSeat):
             # the same state: the line's sums as learned, fitted with the lighter prior
             obj._line_fit = None
             obj.version = f"eta-{obj.kind}-9"
+        if obj.version == f"eta-{obj.kind}-9":
+            # the same state; the same door's guard bin starts empty (the first length
+            # bin answers its legs until it has its own)
+            obj.guard_door = [0.0, 0.0, 0.0, 0.0]
+            obj.version = f"eta-{obj.kind}-10"
         return obj
 
     def rider_s_per_km(self, vehicle_type: str | None) -> float | None:
@@ -358,11 +376,23 @@ class RiverEta(LearnedSeat):
             return 0.0
         return LOG_MIN if y < LOG_MIN else LOG_MAX if y > LOG_MAX else y
 
+    def _guard_bins(self, x: dict, every: bool = False) -> list:
+        """The guard bins of ``x``: its length bin, then the same door's bin for a leg
+        under ``SAME_DOOR_KM`` (``every``: both, to learn; else the one that answers)."""
+        d = float(x.get("dist_km") or 0.0)
+        bins = [self.guard[dist_bin(d)]]
+        door = getattr(self, "guard_door", None)
+        if DOOR_GUARD and door is not None and d < SAME_DOOR_KM and (every or door[2] >= GUARD_MIN_N):
+            bins.append(door)
+        return bins
+
     def answer(self, x: dict) -> str:
         """Which of :data:`ANSWERS` the seat gives for ``x``'s length bin: the line
         until the bin has ``GUARD_MIN_N`` legs, then the one of least recent error (the
-        provider's x ``GUARD_MARGIN``; the model on a tie, then the line)."""
-        g = self.guard[dist_bin(float(x.get("dist_km") or 0.0))]
+        provider's x ``GUARD_MARGIN``; the model on a tie, then the line).  A leg under
+        ``SAME_DOOR_KM`` is answered by the same door's bin once that has
+        ``GUARD_MIN_N`` legs."""
+        g = self._guard_bins(x)[-1]
         if g[2] < GUARD_MIN_N:
             return "line"
         return min((g[0], 0, "model"), (g[3], 1, "line"), (g[1] * GUARD_MARGIN, 2, "provider"))[2]
@@ -445,15 +475,15 @@ class RiverEta(LearnedSeat):
         yhat = self._predict_log(f)
         # the guard scores the model, the line and the provider in seconds, before learning
         prov = float(x.get("provider_s") or 0.0)
-        g = self.guard[dist_bin(float(x.get("dist_km") or 0.0))]
         a = self.answer(x)
         self.n_answers[a] = self.n_answers.get(a, 0) + 1
         if a != "model":
             self.n_guarded += 1
-        g[0] = g[0] * GUARD_DECAY + abs(actual_ratio - lift * math.exp(yhat)) * prov
-        g[1] = g[1] * GUARD_DECAY + abs(actual_ratio - 1.0) * prov
-        g[2] = g[2] * GUARD_DECAY + 1.0
-        g[3] = g[3] * GUARD_DECAY + abs(actual_ratio - lift) * prov
+        for g in self._guard_bins(x, every=True):
+            g[0] = g[0] * GUARD_DECAY + abs(actual_ratio - lift * math.exp(yhat)) * prov
+            g[1] = g[1] * GUARD_DECAY + abs(actual_ratio - 1.0) * prov
+            g[2] = g[2] * GUARD_DECAY + 1.0
+            g[3] = g[3] * GUARD_DECAY + abs(actual_ratio - lift) * prov
         # progressive errors of the whole answer (baseline x model) and of the provider
         y_all = math.log(actual_ratio)
         y_all = LOG_MIN if y_all < LOG_MIN else LOG_MAX if y_all > LOG_MAX else y_all

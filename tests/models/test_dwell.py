@@ -120,7 +120,7 @@ def test_a_snapshot_without_per_stop_times_restores() -> None:
     m.version = "eta-linear-2"
     m.last_stop = {"V1": (t - 510.0, 120.0)}      # and its (arrival, nominal) pairs
     back = RiverEta.restore(m.snapshot())
-    assert back.version == "eta-linear-9"
+    assert back.version == "eta-linear-10"
     assert back.stop_extra_s(_key("house")) == pytest.approx(back.dwell_extra_s())
     back.observe_stop("V1", t + 300.0, 120.0, t, _key("house"))   # an old pair: no key, no crash
     back.observe_stop("V1", t + 900.0, 120.0, t + 600.0, _key("house"))
@@ -196,7 +196,7 @@ def test_an_eta_4_snapshot_restores_with_prior_rider_speeds() -> None:
     del m.profiles
     m.version = "eta-linear-4"
     back = RiverEta.restore(m.snapshot())
-    assert back.version == "eta-linear-9" and back.profiles == {}
+    assert back.version == "eta-linear-10" and back.profiles == {}
     assert back.n_learned == 1
     back.learn(_ride("bike", 3.0, 200.0), 3.0)
     assert set(back.profiles) == {"bike"}

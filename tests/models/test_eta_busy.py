@@ -66,7 +66,7 @@ def test_an_eta7_seat_learns_on_at_the_new_rates():
     b = old.model.intercept
     assert b != 0.0
     back = E.RiverEta.restore(old.snapshot())
-    assert back.version == "eta-linear-9"
+    assert back.version == "eta-linear-10"
     assert dict(back.model.weights) == w and back.model.intercept == b
     back.learn(x, 1.5)
     assert back.model.intercept == b                      # fixed from now on

@@ -111,7 +111,7 @@ def test_an_eta_6_snapshot_restores_with_its_line_and_no_offsets():
     del m.line_dest, m._line_fit
     m.version = "eta-linear-6"
     back = RiverEta.restore(m.snapshot())
-    assert back.version == "eta-linear-9"
+    assert back.version == "eta-linear-10"
     assert back.length_line() == line and back.dest_offsets() == {}
     _learn(back, _day(14, 50), 15, True)             # and it learns destinations on
     assert set(back.dest_offsets()) <= set(PARK_S) and back.dest_offsets()

@@ -64,6 +64,6 @@ def test_an_eta8_seat_restores_with_its_line():
     old = E.RiverEta.restore(snap)
     old.version = "eta-linear-8"
     back = E.RiverEta.restore(old.snapshot())
-    assert back.version == "eta-linear-9"
+    assert back.version == "eta-linear-10"
     assert back.line == seat.line
     assert back.length_line() == seat.length_line()

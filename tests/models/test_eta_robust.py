@@ -132,7 +132,7 @@ def test_an_eta_5_snapshot_restores_with_the_line_at_its_prior():
     m.guard = [g[:3] for g in m.guard]
     m.version = "eta-linear-5"
     back = RiverEta.restore(m.snapshot())
-    assert back.version == "eta-linear-9"
+    assert back.version == "eta-linear-10"
     assert back.length_line() == (1.0, 0.0)               # the provider until it learns
     assert all(len(g) == 4 and g[3] == g[1] for g in back.guard)
     x = _leg(rng, 1.0)
