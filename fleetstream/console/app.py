@@ -76,9 +76,11 @@ class Poller:
 
 
 def build_app(source: Any, poll_s: float = 0.1, user: str = "dispatcher",
-              closing: threading.Event | None = None) -> Starlette:
+              closing: threading.Event | None = None,
+              road_maps: tuple[str, ...] = ()) -> Starlette:
     """``closing``: set when the server is asked to stop; event streams then end
-    (within 0.05 s), so the server can close its connections gracefully."""
+    (within 0.05 s), so the server can close its connections gracefully.
+    ``road_maps``: graph files drawn under the routes besides the shipped graphs."""
     token = secrets.token_urlsafe(24)
     closing = closing or threading.Event()
     with open(os.path.join(STATIC, "index.html"), encoding="utf-8") as f:
@@ -132,7 +134,8 @@ def build_app(source: Any, poll_s: float = 0.1, user: str = "dispatcher",
             return _err(400, "bbox: lat0,lon0,lat1,lon1")
         if not (-90 <= lat0 <= lat1 <= 90 and -180 <= lon0 <= lon1 <= 180):
             return _err(400, "bbox: lat0 <= lat1, lon0 <= lon1, in degrees")
-        doc = await asyncio.to_thread(road_segments, lat0, lon0, lat1, lon1)
+        doc = await asyncio.to_thread(road_segments, lat0, lon0, lat1, lon1,
+                                      extra=tuple(road_maps))
         return ORJSONResponse(doc, headers={"Cache-Control": "max-age=3600"})
 
     async def decision(request: Request) -> Response:

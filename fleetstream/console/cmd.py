@@ -53,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", help="TOML settings file (kafka and redis sections)")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE",
                    help="override one setting, e.g. --set kafka.topic_prefix=test.")
+    p.add_argument("--road-map", action="append", metavar="MAP", default=[],
+                   help="draw this road graph under the routes too: the path of a .npz "
+                   "written by scripts/osm_to_graph.py, e.g. the engine's "
+                   "engine.travel_map (the shipped graphs are always drawn; repeatable)")
     p.add_argument("--access-log", action="store_true",
                    help="log every HTTP request on stderr (default: warnings only)")
     return p
@@ -84,6 +88,12 @@ def main(argv: list[str] | None = None) -> int:
     if a.stale_s <= 0 or a.poll_s <= 0:
         raise ValueError("--stale-s and --poll-s must be > 0")
     user = a.user or _login()
+    for m in a.road_map:   # before listening: a bad map is one line, nothing started
+        from fleetstream.roads import GraphNotFound, load_graph
+        try:
+            load_graph(m)
+        except GraphNotFound as e:
+            raise ValueError(f"--road-map: {e.args[0]}") from None
     sock = listen(a.host, a.port)  # before loading: a busy port fails at once
     if a.replay:
         from fleetstream.console.replay_source import ReplaySource
@@ -104,7 +114,8 @@ def main(argv: list[str] | None = None) -> int:
         from fleetstream.connectors.redaction import redact_url
         what = f"live {redact_url(url)}, approvals to {bootstrap}"
     try:
-        serve(source, sock, a.host, user, a.poll_s, what, access_log=a.access_log)
+        serve(source, sock, a.host, user, a.poll_s, what, access_log=a.access_log,
+              road_maps=tuple(a.road_map))
     except KeyboardInterrupt:  # uvicorn re-raises the Ctrl-C it handled
         print("fleetstream console: stopped (Ctrl-C)", file=sys.stderr)
         return 130
@@ -131,7 +142,7 @@ def listen(host: str, port: int):
 
 
 def serve(source, sock, host: str, user: str, poll_s: float, what: str,
-          access_log: bool = False) -> None:
+          access_log: bool = False, road_maps: tuple[str, ...] = ()) -> None:
     import threading
 
     import uvicorn
@@ -143,7 +154,7 @@ def serve(source, sock, host: str, user: str, poll_s: float, what: str,
         def handle_exit(self, sig, frame) -> None:  # Ctrl-C, SIGTERM: end the streams
             closing.set()
             super().handle_exit(sig, frame)
-    app = build_app(source, poll_s=poll_s, user=user, closing=closing)
+    app = build_app(source, poll_s=poll_s, user=user, closing=closing, road_maps=road_maps)
     port = sock.getsockname()[1]
     shown = f"[{host}]" if ":" in host else host
     print(f"fleetstream console ({what}): http://{shown}:{port}/  (Ctrl-C stops)", flush=True)

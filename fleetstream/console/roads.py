@@ -1,6 +1,7 @@
 """Road geometry for the map's background, from the graphs shipped with
-``fleetstream.roads`` (OpenStreetMap, docs/roads.md): every road segment with an
-end inside the requested box, each undirected segment once."""
+``fleetstream.roads`` and any graph file given to the console (``--road-map``;
+OpenStreetMap, docs/roads.md): every road segment with an end inside the requested
+box, each undirected segment once."""
 
 from __future__ import annotations
 
@@ -11,9 +12,10 @@ MAX_SEGMENTS = 60000
 
 
 def road_segments(lat0: float, lon0: float, lat1: float, lon1: float,
-                  max_segments: int = MAX_SEGMENTS) -> dict[str, Any]:
+                  max_segments: int = MAX_SEGMENTS, extra: tuple[str, ...] = ()) -> dict[str, Any]:
     """``{"graphs": [names], "attribution": str, "segments": [[lat, lon, lat, lon,
-    major], ...]}`` for the shipped graphs overlapping the box (empty when none
+    major], ...]}`` for the shipped graphs and the graph files ``extra`` (paths of
+    ``.npz`` written by scripts/osm_to_graph.py) overlapping the box (empty when none
     does, or when fleetstream.roads is not available).  Beyond ``max_segments``
     only major roads are kept."""
     try:
@@ -23,7 +25,7 @@ def road_segments(lat0: float, lon0: float, lat1: float, lon1: float,
     except ImportError:
         return {"graphs": [], "attribution": "", "segments": []}
     names, segs = [], []
-    for name in available_graphs():
+    for name in [*available_graphs(), *(e for e in extra if e not in available_graphs())]:
         g = load_graph(name)
         if (g.lat.max() < lat0 or g.lat.min() > lat1 or g.lon.max() < lon0
                 or g.lon.min() > lon1):
@@ -41,6 +43,6 @@ def road_segments(lat0: float, lon0: float, lat1: float, lon1: float,
             u, v, major = u[major], v[major], major[major]
         rows = np.column_stack([g.lat[u], g.lon[u], g.lat[v], g.lon[v]]).round(6)
         segs += [[*r, int(mj)] for r, mj in zip(rows.tolist(), major.tolist())]
-        names.append(name)
+        names.append(g.name)
     return {"graphs": names, "segments": segs[:max_segments],
             "attribution": "© OpenStreetMap contributors (ODbL)" if names else ""}

@@ -5,6 +5,9 @@ areas and checks its box."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import urllib.error
 import urllib.request
 
@@ -68,6 +71,28 @@ def test_segments_cover_only_graph_areas():
     assert "OpenStreetMap" in got["attribution"]
     assert all(42.40 < s[0] < 42.65 and len(s) == 5 for s in got["segments"])
     assert road_segments(52.4, 13.3, 52.6, 13.5)["segments"] == []  # Berlin: no graph shipped
+
+
+def test_a_graph_file_given_to_the_console_is_drawn(tmp_path):
+    """``fleetstream console --road-map FILE``: a city converted by the operator (here the
+    shipped Helsinki graph under another name) is drawn besides the shipped ones."""
+    import shutil
+
+    from fleetstream.roads.graph import DATA_DIR
+    path = str(tmp_path / "mycity.npz")
+    shutil.copy(os.path.join(DATA_DIR, "helsinki.npz"), path)
+    box = (60.16, 24.93, 60.18, 24.96)
+    shipped = road_segments(*box)
+    both = road_segments(*box, extra=(path,))
+    assert shipped["graphs"] == ["helsinki"] and len(shipped["segments"]) > 500
+    assert both["graphs"] == ["helsinki", "helsinki"]           # the file's own name
+    assert len(both["segments"]) == 2 * len(shipped["segments"])
+    assert road_segments(*box, extra=("helsinki",))["graphs"] == ["helsinki"]   # no double
+    r = subprocess.run([sys.executable, "-m", "fleetstream.cli", "console", "--replay",
+                        str(tmp_path), "--road-map", str(tmp_path / "none.npz")],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2 and "--road-map" in r.stderr and "no such file" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
 
 
 def test_map_draws_roads_under_the_routes(page, tmp_path):
