@@ -56,7 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--road-map", action="append", metavar="MAP", default=[],
                    help="draw this road graph under the routes too: the path of a .npz "
                    "written by scripts/osm_to_graph.py, e.g. the engine's "
-                   "engine.travel_map (the shipped graphs are always drawn; repeatable)")
+                   "engine.travel_map; repeatable (default: only the shipped graphs, "
+                   "which are always drawn)")
     p.add_argument("--access-log", action="store_true",
                    help="log every HTTP request on stderr (default: warnings only)")
     return p
