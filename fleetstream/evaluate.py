@@ -429,6 +429,12 @@ def _run(a: argparse.Namespace) -> int:
             note = mismatch(z, settings.engine.timezone)
             if note:
                 print(f"  note: {note}", file=sys.stderr, flush=True)
+        from fleetstream.sim.roadworld import map_mismatch
+
+        note = map_mismatch(a.road_map, settings.engine.travel_provider,
+                            settings.engine.travel_map)
+        if note:
+            print(f"  note: {note}", file=sys.stderr, flush=True)
     res = None
     if a.policies:
         pols = [p.strip() for p in a.policies.split(",") if p.strip()]

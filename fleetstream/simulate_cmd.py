@@ -68,9 +68,11 @@ def command(scenario: str, seed: int | None, out: str, force: bool, quiet: bool,
             raise click.BadParameter(str(e), param_hint="--road-map") from None
     s = cli.load_settings(config, sets)
     folder = check_sim_out(out, force=force)  # before the simulation starts
-    note = mismatch(world_timezone, s.engine.timezone)
-    if note and not quiet:
-        print(f"  note: {note}", file=sys.stderr, flush=True)
+    from fleetstream.sim.roadworld import map_mismatch
+    for note in (mismatch(world_timezone, s.engine.timezone),
+                 map_mismatch(road_map, s.engine.travel_provider, s.engine.travel_map)):
+        if note and not quiet:
+            print(f"  note: {note}", file=sys.stderr, flush=True)
     folder.apply()
     manifest = simulate_to(scenario, out, seed=seed, settings=s.engine, progress=not quiet,
                            driver_knowledge=driver_knowledge, timezone=world_timezone,

@@ -159,6 +159,33 @@ def check_road_map(name: str, zones: int) -> RoadPlacement:
     return p
 
 
+def map_mismatch(road_map: str | None, provider: str, travel_map: str) -> str | None:
+    """One line when a world placed on ``road_map`` is decided by an engine whose
+    travel times do not come from the same graph (``engine.travel_provider`` not
+    ``map``, or ``engine.travel_map`` another graph): legitimate (the haversine engine
+    on a road world is a comparison the docs make), but usually a forgotten
+    ``--config``.  None when they agree or no map is given."""
+    if road_map is None:
+        return None
+    from fleetstream.roads.graph import GraphNotFound
+    try:
+        g = load_graph(road_map)
+    except GraphNotFound:
+        return None   # refused elsewhere, in its own words
+    if provider != "map":
+        return (f"the simulated world is on the road map {g.name}, the engine times legs "
+                f"with the {provider} provider (engine.travel_provider)")
+    try:
+        e = load_graph(travel_map)
+    except GraphNotFound:
+        return None
+    if (e.meta.get("source_sha256"), e.n_nodes, e.n_edges) != (
+            g.meta.get("source_sha256"), g.n_nodes, g.n_edges):
+        return (f"the simulated world is on the road map {g.name}, the engine's map "
+                f"provider on {e.name} (engine.travel_map)")
+    return None
+
+
 class RoadPlacement:
     """Population field and placement on a road graph: a shipped one with its town
     list (``MAPS``), or any graph written by scripts/osm_to_graph.py (a name shipped

@@ -148,3 +148,19 @@ def test_the_commands_refuse_a_bad_map_in_one_line(tmp_path):
         assert len(r.stderr.strip().splitlines()) == 1 and "Traceback" not in r.stderr
         assert "road" in r.stderr
     assert not os.path.exists(tmp_path / "o1") and not os.path.exists(tmp_path / "o2")
+
+
+def test_a_world_and_an_engine_on_different_maps_get_a_note(tmp_path):
+    from fleetstream.sim.roadworld import map_mismatch
+    assert map_mismatch(None, "haversine", "andorra") is None
+    assert map_mismatch("helsinki", "map", "helsinki") is None
+    assert map_mismatch("helsinki", "map", HEL) is None          # the same graph by its path
+    assert "haversine provider" in map_mismatch("helsinki", "haversine", "andorra")
+    assert "map provider on andorra" in map_mismatch(HEL, "map", "andorra")
+    r = subprocess.run([sys.executable, "-m", "fleetstream.cli", "simulate", "--scenario", "tiny",
+                        "--road-map", "helsinki", "--out", str(tmp_path / "o"), "--seed", "2",
+                        "--set", "engine.travel_provider=map"],
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    assert "note: the simulated world is on the road map helsinki, the engine's map provider " \
+           "on andorra (engine.travel_map)" in r.stderr
