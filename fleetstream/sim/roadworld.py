@@ -196,6 +196,9 @@ class RoadPlacement:
         self.graph: RoadGraph = load_graph(map_name)
         g = self.graph
         self.map_name = g.name
+        if g.n_nodes < MIN_ZONE_NODES:
+            raise ValueError(f"map {map_name!r} has {g.n_nodes} nodes: too few to place a "
+                             f"world on (at least {MIN_ZONE_NODES})")
         known = MAPS.get(map_name)
         self.towns, self.layouts = known if known else (derive_towns(g), None)
         if not self.towns:

@@ -90,6 +90,14 @@ def test_refusals_are_one_line(tmp_path):
         load_graph(other)
     with pytest.raises(ValueError, match="too few for 70 zone"):
         check_road_map("helsinki", 70)
+    z = dict(np.load(HEL, allow_pickle=False))      # a valid graph file of three nodes
+    keep = (z["edge_u"] < 3) & (z["edge_v"] < 3)
+    tiny = {k: (v[:3] if k.startswith("node_") else v[keep] if k.startswith("edge_") else v)
+            for k, v in z.items()}
+    np.savez(str(tmp_path / "three.npz"), **tiny)
+    assert load_graph(str(tmp_path / "three.npz")).n_nodes == 3
+    with pytest.raises(ValueError, match="3 nodes: too few to place a world on"):
+        check_road_map(str(tmp_path / "three.npz"), 1)
     with pytest.raises(ValueError, match="no such file"):
         check_road_map(str(tmp_path / "none.npz"), 1)
 
